@@ -1,0 +1,72 @@
+# Declarative helpers: module CMakeLists are plain lists of these calls.
+#
+#   nebu_library(NAME nebu_event SOURCES a.cpp b.cpp DEPS nebu_common Boost::json)
+#   nebu_test(NAME event_test SOURCES x_test.cpp DEPS nebu_event)       # one binary per module
+#   nebu_fuzzer(NAME fuzz_canonical_json SOURCE f.cpp DEPS nebu_event CORPUS corpus/canonical_json)
+#   nebu_bench(NAME bench_room_log SOURCES b.cpp DEPS nebu_storage)
+
+set(NEBU_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wcast-align
+    -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough)
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  # g++ 12 reports false positives in libstdc++ and Boost headers at -O2.
+  list(APPEND NEBU_WARNINGS -Wno-null-dereference -Wno-maybe-uninitialized -Wno-restrict
+       -Wno-array-bounds -Wno-stringop-overflow -Wno-dangling-reference)
+endif()
+if(NEBU_WERROR)
+  list(APPEND NEBU_WARNINGS -Werror)
+endif()
+
+function(_nebu_common target)
+  target_compile_options(${target} PRIVATE ${NEBU_WARNINGS})
+  target_include_directories(${target} PUBLIC ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+  if(NEBU_SANITIZE OR NEBU_FUZZ)
+    target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer)
+    target_link_options(${target} PUBLIC -fsanitize=address,undefined)
+  endif()
+  if(NEBU_FUZZ)
+    target_compile_options(${target} PRIVATE -fsanitize=fuzzer-no-link)
+  endif()
+endfunction()
+
+function(nebu_library)
+  cmake_parse_arguments(A "" "NAME" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(${A_NAME} STATIC ${A_SOURCES})
+  _nebu_common(${A_NAME})
+  target_link_libraries(${A_NAME} PUBLIC ${A_DEPS} PRIVATE ${A_PRIVATE_DEPS})
+endfunction()
+
+function(nebu_test)
+  cmake_parse_arguments(A "" "NAME" "SOURCES;DEPS;LABELS" ${ARGN})
+  add_executable(${A_NAME} ${A_SOURCES})
+  _nebu_common(${A_NAME})
+  target_link_libraries(${A_NAME} PRIVATE ${A_DEPS} rapidcheck rapidcheck_gtest
+                        GTest::gtest GTest::gmock GTest::gtest_main)
+  add_test(NAME ${A_NAME} COMMAND ${A_NAME} --gtest_brief=1
+           WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
+  if(A_LABELS)
+    set_tests_properties(${A_NAME} PROPERTIES LABELS "${A_LABELS}")
+  endif()
+endfunction()
+
+# A fuzz target defines LLVMFuzzerTestOneInput. With NEBU_FUZZ (clang) it links libFuzzer;
+# otherwise it links a replay driver and its corpus runs as a ctest.
+function(nebu_fuzzer)
+  cmake_parse_arguments(A "" "NAME;SOURCE;CORPUS" "DEPS" ${ARGN})
+  add_executable(${A_NAME} ${A_SOURCE})
+  _nebu_common(${A_NAME})
+  target_link_libraries(${A_NAME} PRIVATE ${A_DEPS})
+  if(NEBU_FUZZ)
+    target_compile_options(${A_NAME} PRIVATE -fsanitize=fuzzer)
+    target_link_options(${A_NAME} PRIVATE -fsanitize=fuzzer)
+  else()
+    target_link_libraries(${A_NAME} PRIVATE nebu_fuzz_replay)
+    add_test(NAME ${A_NAME}_corpus COMMAND ${A_NAME} ${CMAKE_CURRENT_SOURCE_DIR}/${A_CORPUS})
+  endif()
+endfunction()
+
+function(nebu_bench)
+  cmake_parse_arguments(A "" "NAME" "SOURCES;DEPS" ${ARGN})
+  add_executable(${A_NAME} ${A_SOURCES})
+  _nebu_common(${A_NAME})
+  target_link_libraries(${A_NAME} PRIVATE ${A_DEPS})
+endfunction()

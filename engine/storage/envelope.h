@@ -1,0 +1,57 @@
+// The FlatBuffers envelope of one room event in the log (engine/storage/envelope.fbs).
+//
+// The envelope carries the fields the engine needs without parsing JSON (sequence,
+// stream position, timestamps, event ID, sender, type, state_key) and the event's
+// canonical JSON, plus a CRC-32C over all of it. Bytes read from disk, a backup or
+// a peer are untrusted: DecodeEnvelope runs the FlatBuffers verifier, checks the
+// checksum and the field invariants, and returns kCorruption on any mismatch.
+//
+//   std::string bytes = EncodeEnvelope(record);
+//   NEBU_ASSIGN_OR_RETURN(EventRecord back, DecodeEnvelope(bytes));
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "engine/common/status.h"
+#include "engine/storage/keys.h"
+
+namespace nebu::storage {
+
+struct EventRecord {
+  RoomNumber room = 0;
+  Sequence sequence = 0;
+  StreamPosition stream_position = 0;
+  int64_t origin_server_ts = 0;
+  std::string event_id;
+  std::string sender;
+  std::string type;
+  std::optional<std::string> state_key;  // present exactly for state events
+  std::string json;                      // canonical JSON of the whole event
+  bool operator==(const EventRecord&) const = default;
+};
+
+// A zero-copy view into verified envelope bytes; valid while the bytes live.
+struct EventView {
+  RoomNumber room = 0;
+  Sequence sequence = 0;
+  StreamPosition stream_position = 0;
+  int64_t origin_server_ts = 0;
+  std::string_view event_id;
+  std::string_view sender;
+  std::string_view type;
+  std::optional<std::string_view> state_key;
+  std::string_view json;
+};
+
+std::string EncodeEnvelope(const EventRecord& record);
+// Verifies and copies out. kCorruption when the bytes fail verification.
+Result<EventRecord> DecodeEnvelope(std::string_view bytes);
+// Verifies and views. kCorruption when the bytes fail verification.
+Result<EventView> ViewEnvelope(std::string_view bytes);
+
+}  // namespace nebu::storage

@@ -1,0 +1,76 @@
+// Key codecs: big-endian fixed-width integers and length-prefixed strings, so that
+// RocksDB's bytewise order is numeric order (docs/storage-format.md).
+//
+//   std::string k = EventKey(room, seq);        // 16 bytes
+//   auto [room, seq] = *DecodeEventKey(k);
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace nebu::storage {
+
+using RoomNumber = uint64_t;   // dense per node-wide room table, from 1
+using Sequence = uint64_t;     // dense per-room log position, from 1
+using StreamPosition = uint64_t;
+using LogIndex = uint64_t;
+
+void PutU64(std::string* out, uint64_t v);             // 8 bytes big-endian
+void PutU32(std::string* out, uint32_t v);             // 4 bytes big-endian
+// A string prefixed by its length (u16 big-endian); strings are at most 65535 bytes.
+void PutLengthPrefixed(std::string* out, std::string_view s);
+uint64_t GetU64(const char* p);
+uint32_t GetU32(const char* p);
+// Reads a length-prefixed string at *in and advances it; nullopt if truncated.
+std::optional<std::string_view> GetLengthPrefixed(std::string_view* in);
+std::optional<uint64_t> GetU64(std::string_view* in);
+
+// Cf::kMeta keys.
+inline constexpr std::string_view kMetaAppliedIndex = "applied_index";
+inline constexpr std::string_view kMetaStreamPosition = "stream_position";
+inline constexpr std::string_view kMetaNextRoomNumber = "next_room_number";
+inline constexpr std::string_view kMetaFormatVersion = "format_version";
+
+std::string U64Key(uint64_t v);                        // kCommitLog [index], kStream [position]
+
+// Cf::kRooms: 'i' room_id -> room number; 'n' [room number] -> room record.
+std::string RoomIdKey(std::string_view room_id);
+std::string RoomNumberKey(RoomNumber room);
+
+// Cf::kEvents
+std::string EventKey(RoomNumber room, Sequence seq);
+std::string EventPrefix(RoomNumber room);              // 8 bytes: all of a room's log
+std::optional<std::pair<RoomNumber, Sequence>> DecodeEventKey(std::string_view key);
+
+// Cf::kStateCurrent: [room][len type][type][len key][state_key]
+std::string StateKey(RoomNumber room, std::string_view type, std::string_view state_key);
+// Cf::kStateHistory: StateKey(...) + [seq]
+std::string StateHistoryKey(RoomNumber room, std::string_view type, std::string_view state_key,
+                            Sequence seq);
+// Decodes type and state_key from a kStateCurrent or kStateHistory key (seq if present).
+struct DecodedStateKey {
+  RoomNumber room;
+  std::string_view type;
+  std::string_view state_key;
+  std::optional<Sequence> seq;
+};
+std::optional<DecodedStateKey> DecodeStateKey(std::string_view key);
+
+// Cf::kMembership
+std::string UserRoomKey(std::string_view user_id, RoomNumber room);     // 'u'[len user][room]
+std::string UserRoomsPrefix(std::string_view user_id);                  // 'u'[len user]
+std::string RoomUserKey(RoomNumber room, std::string_view user_id);     // 'r'[room][len user]
+std::string RoomUsersPrefix(RoomNumber room);                           // 'r'[room]
+
+// Cf::kTxnIds
+std::string TxnKey(std::string_view user_id, std::string_view device_id, std::string_view txn_id);
+
+// The smallest key greater than every key with this prefix ("" if none exists).
+std::string PrefixSuccessor(std::string_view prefix);
+
+}  // namespace nebu::storage

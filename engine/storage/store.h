@@ -1,0 +1,87 @@
+// Store: the node's one RocksDB, with one column family per concern.
+//
+// The engine owns all durable state through this class. Column families separate
+// concerns so each can be tuned, iterated and compacted alone; keys inside them are
+// big-endian binary (engine/storage/keys.h) so iteration order is log order. The
+// layout is documented in docs/storage-format.md.
+//
+//   NEBU_ASSIGN_OR_RETURN(auto store, Store::Open({.path = "./nebu-data/db"}));
+//   rocksdb::WriteBatch batch;
+//   batch.Put(store->handle(Cf::kMeta), "k", "v");
+//   NEBU_RETURN_IF_ERROR(store->Write(batch, /*sync=*/true));
+//
+// Thread-safety: all methods are safe from any thread (RocksDB's guarantees).
+// Ownership: Store owns the DB and the handles; close by destroying it.
+#pragma once
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <array>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "engine/common/status.h"
+
+namespace nebu::storage {
+
+// One column family per concern. The numeric values are stable: never reorder.
+enum class Cf : uint8_t {
+  kMeta = 0,        // node-wide counters: applied index, stream position, next room number
+  kCommitLog,       // committed commands not yet known to be applied, by log index
+  kRooms,           // room id <-> room number, and per-room metadata
+  kEvents,          // the per-room logs: [room][sequence] -> envelope
+  kEventIds,        // event id -> [room][sequence]
+  kStream,          // [stream position] -> [room][sequence]
+  kStateCurrent,    // [room][type][state_key] -> sequence of the current state event
+  kStateHistory,    // [room][type][state_key][sequence] -> "" (state as of any sequence)
+  kMembership,      // 'u'[user][room] and 'r'[room][user] -> membership record
+  kTxnIds,          // [user][device][txn id] -> event id
+  kUsers,           // accounts
+  kDevices,
+  kTokens,          // SHA-256(access token) -> (user, device)
+  kAccountData,
+  kReceipts,
+  kCount,
+};
+
+std::string_view CfName(Cf cf);
+
+struct StoreOptions {
+  std::string path;                              // directory of the RocksDB
+  bool create_if_missing = true;
+  size_t block_cache_bytes = 64u << 20;          // shared LRU block cache
+  size_t write_buffer_bytes = 32u << 20;         // per column family memtable
+};
+
+class Store {
+ public:
+  // Opens (or creates) the DB with every column family. kIoError when RocksDB
+  // fails (the message says why, e.g. a lock held by another process).
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  rocksdb::DB* db() { return db_.get(); }
+  rocksdb::ColumnFamilyHandle* handle(Cf cf) { return handles_[static_cast<size_t>(cf)]; }
+
+  // Writes the batch atomically; sync=true returns only after the WAL is fsynced.
+  Status Write(rocksdb::WriteBatch& batch, bool sync);
+  // nullopt when the key is absent.
+  Result<std::optional<std::string>> Get(Cf cf, std::string_view key);
+  std::unique_ptr<rocksdb::Iterator> NewIterator(Cf cf,
+                                                 const rocksdb::ReadOptions& options = {});
+
+ private:
+  Store() = default;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::array<rocksdb::ColumnFamilyHandle*, static_cast<size_t>(Cf::kCount)> handles_{};
+};
+
+// Converts a RocksDB status to ours (kIoError / kCorruption / kNotFound).
+Status FromRocks(const rocksdb::Status& s);
+
+}  // namespace nebu::storage
