@@ -1,1 +1,220 @@
-// placeholder: being written
+// Token helpers, command preparation and the read side of accounts.h.
+#include "engine/accounts/accounts.h"
+
+#include <utility>
+
+#include "engine/accounts/internal/records.h"
+#include "engine/common/crypto.h"
+#include "engine/event/identifiers.h"
+
+namespace nebu::accounts {
+namespace {
+
+using storage::Cf;
+
+Result<Prepared> Finish(AccountCommand command, std::optional<std::string> access_token,
+                        std::optional<std::string> device_id) {
+  NEBU_ASSIGN_OR_RETURN(std::string payload, EncodeAccountCommand(command));
+  return Prepared{std::move(command), std::move(payload), std::move(access_token),
+                  std::move(device_id)};
+}
+
+// A device with a fresh token; returns the plaintext token through *token.
+NewDevice MakeDevice(std::optional<std::string_view> device_id,
+                     std::optional<std::string_view> display_name, std::string* token) {
+  *token = NewAccessToken();
+  NewDevice device;
+  device.device_id = device_id ? std::string(*device_id) : NewDeviceId();
+  device.token_hash = TokenHash(*token);
+  if (display_name) device.display_name = std::string(*display_name);
+  return device;
+}
+
+// An argon2id hash of some password nobody has, so that VerifyLogin for an unknown
+// user costs what a wrong password costs.
+const std::string& DummyHash() {
+  static const std::string* hash = [] {
+    Result<std::string> h = HashPassword("nebu-no-such-user");
+    NEBU_CHECK(h.ok(), "hashing the dummy password failed");
+    return new std::string(std::move(h).value());
+  }();
+  return *hash;
+}
+
+Result<internal::DeviceRecord> ReadDevice(storage::Store& store, std::string_view user_id,
+                                          std::string_view device_id) {
+  NEBU_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                        store.Get(Cf::kDevices, internal::DeviceKey(user_id, device_id)));
+  if (!bytes) return Status::NotFound("no such device");
+  return internal::DecodeDeviceRecord(*bytes);
+}
+
+Result<internal::UserRecord> ReadUser(storage::Store& store, std::string_view user_id) {
+  NEBU_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                        store.Get(Cf::kUsers, internal::UserKey(user_id)));
+  if (!bytes) return Status::NotFound("no such user");
+  return internal::DecodeUserRecord(*bytes);
+}
+
+Device ToDevice(std::string device_id, internal::DeviceRecord r) {
+  return Device{std::move(device_id), std::move(r.display_name), r.created_ts};
+}
+
+}  // namespace
+
+std::string NewAccessToken() {
+  return std::string(kAccessTokenPrefix) + RandomAlnum(kAccessTokenRandomChars);
+}
+
+std::string NewDeviceId() {
+  constexpr unsigned kLetters = 26;
+  constexpr unsigned kAcceptBelow = 256 - 256 % kLetters;  // 234: uniform letters
+  std::string id;
+  while (id.size() < kDeviceIdChars) {
+    for (unsigned char c : RandomBytes(kDeviceIdChars)) {
+      if (c < kAcceptBelow && id.size() < kDeviceIdChars) {
+        id.push_back(static_cast<char>('A' + c % kLetters));
+      }
+    }
+  }
+  return id;
+}
+
+std::string TokenHash(std::string_view token) { return HexEncode(Sha256(token)); }
+
+Result<std::string> NewUserId(std::string_view localpart, std::string_view server_name) {
+  if (!event::IsValidNewLocalpart(localpart, server_name)) {
+    return Status::InvalidUsername("user ID may only contain a-z, 0-9, . _ = - / +");
+  }
+  return "@" + std::string(localpart) + ":" + std::string(server_name);
+}
+
+Result<Prepared> PrepareRegistration(const RegistrationRequest& request, int64_t now_ms) {
+  if (!event::IsValidUserId(request.user_id)) {  // before the costly hash
+    return Status::InvalidArgument("invalid user_id");
+  }
+  RegisterCommand c;
+  c.user_id = request.user_id;
+  if (request.password) {
+    NEBU_ASSIGN_OR_RETURN(c.password_hash, HashPassword(*request.password));
+  }
+  c.admin = request.admin;
+  c.created_ts = now_ms;
+  c.displayname = request.displayname;
+  if (request.inhibit_login) return Finish(std::move(c), std::nullopt, std::nullopt);
+  std::string token;
+  c.device = MakeDevice(request.device_id, request.device_display_name, &token);
+  std::string device_id = c.device->device_id;
+  return Finish(std::move(c), std::move(token), std::move(device_id));
+}
+
+Result<Prepared> PrepareLogin(std::string_view user_id, std::optional<std::string_view> device_id,
+                              std::optional<std::string_view> display_name, int64_t now_ms) {
+  LoginCommand c;
+  c.user_id = std::string(user_id);
+  std::string token;
+  c.device = MakeDevice(device_id, display_name, &token);
+  c.ts = now_ms;
+  std::string id = c.device.device_id;
+  return Finish(std::move(c), std::move(token), std::move(id));
+}
+
+Result<Prepared> PrepareSetPassword(std::string_view user_id, std::string_view new_password,
+                                    bool logout_devices,
+                                    std::optional<std::string_view> keep_device_id) {
+  if (!event::IsValidUserId(user_id)) return Status::InvalidArgument("invalid user_id");
+  SetPasswordCommand c;
+  c.user_id = std::string(user_id);
+  NEBU_ASSIGN_OR_RETURN(c.password_hash, HashPassword(new_password));
+  c.logout_devices = logout_devices;
+  if (keep_device_id) c.keep_device_id = std::string(*keep_device_id);
+  return Finish(std::move(c), std::nullopt, std::nullopt);
+}
+
+Result<User> GetUser(storage::Store& store, std::string_view user_id) {
+  NEBU_ASSIGN_OR_RETURN(internal::UserRecord r, ReadUser(store, user_id));
+  return User{std::string(user_id), r.admin, r.created_ts, r.deactivated,
+              r.password_hash.has_value()};
+}
+
+Result<bool> UserExists(storage::Store& store, std::string_view user_id) {
+  NEBU_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                        store.Get(Cf::kUsers, internal::UserKey(user_id)));
+  return bytes.has_value();
+}
+
+Result<TokenOwner> AuthenticateToken(storage::Store& store, std::string_view token) {
+  if (token.empty() || token.size() > kAccessTokenBytesMax) {
+    return Status::Unauthenticated("unknown access token");
+  }
+  NEBU_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                        store.Get(Cf::kTokens, internal::TokenKey(TokenHash(token))));
+  if (!bytes) return Status::Unauthenticated("unknown access token");
+  NEBU_ASSIGN_OR_RETURN(internal::TokenRecord r, internal::DecodeTokenRecord(*bytes));
+  return TokenOwner{std::move(r.user_id), std::move(r.device_id)};
+}
+
+Result<std::vector<Device>> ListDevices(storage::Store& store, std::string_view user_id) {
+  const std::string prefix = internal::DevicesPrefix(user_id);
+  std::vector<Device> devices;
+  std::unique_ptr<rocksdb::Iterator> it = store.NewIterator(Cf::kDevices);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    NEBU_ASSIGN_OR_RETURN(internal::DeviceRecord r,
+                          internal::DecodeDeviceRecord(it->value().ToStringView()));
+    std::string device_id(it->key().ToStringView().substr(prefix.size()));
+    devices.push_back(ToDevice(std::move(device_id), std::move(r)));
+  }
+  NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
+  return devices;
+}
+
+Result<Device> GetDevice(storage::Store& store, std::string_view user_id,
+                         std::string_view device_id) {
+  NEBU_ASSIGN_OR_RETURN(internal::DeviceRecord r, ReadDevice(store, user_id, device_id));
+  return ToDevice(std::string(device_id), std::move(r));
+}
+
+Result<Profile> GetProfile(storage::Store& store, std::string_view user_id) {
+  NEBU_ASSIGN_OR_RETURN(bool exists, UserExists(store, user_id));
+  if (!exists) return Status::NotFound("no such user");
+  NEBU_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                        store.Get(Cf::kUsers, internal::ProfileKey(user_id)));
+  if (!bytes) return Profile{};
+  NEBU_ASSIGN_OR_RETURN(internal::ProfileRecord r, internal::DecodeProfileRecord(*bytes));
+  return Profile{std::move(r.displayname), std::move(r.avatar_url)};
+}
+
+Result<std::string> GetAccountData(storage::Store& store, std::string_view user_id,
+                                   std::optional<std::string_view> room_id, std::string_view type) {
+  NEBU_ASSIGN_OR_RETURN(
+      std::optional<std::string> bytes,
+      store.Get(Cf::kAccountData, internal::AccountDataKey(user_id, room_id.value_or(""), type)));
+  if (!bytes) return Status::NotFound("no such account data");
+  return std::move(*bytes);
+}
+
+Result<std::vector<AccountDataEntry>> ListAccountData(storage::Store& store,
+                                                      std::string_view user_id,
+                                                      std::optional<std::string_view> room_id) {
+  const std::string prefix = internal::AccountDataPrefix(user_id, room_id.value_or(""));
+  std::vector<AccountDataEntry> entries;
+  std::unique_ptr<rocksdb::Iterator> it = store.NewIterator(Cf::kAccountData);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    entries.push_back(
+        {std::string(it->key().ToStringView().substr(prefix.size())), it->value().ToString()});
+  }
+  NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
+  return entries;
+}
+
+Status VerifyLogin(storage::Store& store, std::string_view user_id, std::string_view password) {
+  const Status denied = Status::Forbidden("invalid username or password");
+  Result<internal::UserRecord> user = ReadUser(store, user_id);
+  if (!user.ok() && user.status().code() != StatusCode::kNotFound) return user.status();
+  bool usable = user.ok() && !user->deactivated && user->password_hash.has_value();
+  const std::string& encoded = usable ? *user->password_hash : DummyHash();
+  bool match = VerifyPassword(password, encoded);
+  return usable && match ? Status::Ok() : denied;
+}
+
+}  // namespace nebu::accounts

@@ -1,1 +1,180 @@
-// placeholder: being written
+#include "engine/core/committer.h"
+
+#include <future>
+
+#include "engine/storage/keys.h"
+
+namespace nebu::core {
+
+using storage::Cf;
+
+ApplyOutcome ProposeAndWait(Committer& committer, Command command) {
+  std::promise<ApplyOutcome> promise;
+  auto future = promise.get_future();
+  committer.Propose(std::move(command),
+                    [&promise](ApplyOutcome outcome) { promise.set_value(std::move(outcome)); });
+  return future.get();
+}
+
+LocalCommitter::LocalCommitter(storage::Store& store, Applier& applier,
+                               LocalCommitterOptions options)
+    : store_(store), applier_(applier), options_(options) {}
+
+LocalCommitter::~LocalCommitter() { Stop(); }
+
+Status LocalCommitter::Start() {
+  NEBU_CHECK(!started_, "LocalCommitter started twice");
+  LogIndex applied = applier_.applied_index();
+  LogIndex last = applied;
+  auto it = store_.NewIterator(Cf::kCommitLog);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (it->key().size() != 8) return Status::Corruption("bad commit log key");
+    LogIndex index = storage::GetU64(it->key().data());
+    if (index <= applied) continue;
+    if (index != last + 1) {
+      return Status::Corruption("commit log gap: expected " + std::to_string(last + 1) +
+                                " found " + std::to_string(index));
+    }
+    NEBU_ASSIGN_OR_RETURN(Command command, DecodeCommand(it->value().ToStringView()));
+    ApplyOutcome ignored = Status::Internal("unset");
+    NEBU_RETURN_IF_ERROR(applier_.Apply(index, command, &ignored));
+    last = index;
+  }
+  NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
+  NEBU_RETURN_IF_ERROR(applier_.Flush());
+  next_index_ = last + 1;
+  trimmed_below_ = 1;
+  last_committed_ = last;
+  started_ = true;
+  commit_thread_ = std::thread([this] { CommitLoop(); });
+  apply_thread_ = std::thread([this] { ApplyLoop(); });
+  return Status::Ok();
+}
+
+void LocalCommitter::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  commit_cv_.notify_all();
+  apply_cv_.notify_all();
+  if (commit_thread_.joinable()) commit_thread_.join();
+  if (apply_thread_.joinable()) apply_thread_.join();
+}
+
+void LocalCommitter::Propose(Command command, ProposalDone done) {
+  Status rejected;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ || !started_) {
+      rejected = Status::Unavailable("the write path is stopped");
+    } else if (halted_) {
+      rejected = Status::Unavailable("the write path halted: " + halt_status_.ToString());
+    } else if (queue_.size() >= options_.queue_max) {
+      rejected = Status::ResourceExhausted("too many writes waiting to commit");
+    } else {
+      queue_.push_back(Proposal{std::move(command), std::move(done), 0});
+    }
+  }
+  if (!rejected.ok()) {
+    done(std::move(rejected));
+    return;
+  }
+  commit_cv_.notify_one();
+}
+
+void LocalCommitter::FailAll(std::vector<Proposal>& group, const Status& status) {
+  for (auto& p : group) p.done(status);
+  group.clear();
+}
+
+void LocalCommitter::CommitLoop() {
+  for (;;) {
+    std::vector<Proposal> group;
+    {
+      std::unique_lock lock(mu_);
+      commit_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) break;  // stopping and drained
+      size_t n = std::min(queue_.size(), options_.group_max);
+      group.reserve(n);
+      for (size_t i = 0; i < n; ++i) {
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    rocksdb::WriteBatch batch;
+    LogIndex index = next_index_;
+    for (auto& p : group) {
+      p.index = index++;
+      batch.Put(store_.handle(Cf::kCommitLog), storage::U64Key(p.index),
+                EncodeCommand(p.command));
+    }
+    // Entries whose effects the state machine made durable are no longer needed.
+    LogIndex applied = applier_.applied_index();
+    if (applied + 1 >= trimmed_below_ + options_.trim_every_entries &&
+        applier_.SyncApplied().ok()) {
+      batch.DeleteRange(store_.handle(Cf::kCommitLog), storage::U64Key(trimmed_below_),
+                        storage::U64Key(applied + 1));
+      trimmed_below_ = applied + 1;
+    }
+    Status s = store_.Write(batch, options_.sync);
+    if (!s.ok()) {
+      FailAll(group, s);
+      continue;
+    }
+    next_index_ = index;
+    last_committed_ = index - 1;
+    commit_groups_.fetch_add(1);
+    {
+      std::lock_guard lock(mu_);
+      applying_.push_back(std::move(group));
+    }
+    apply_cv_.notify_one();
+  }
+  {
+    std::lock_guard lock(mu_);
+    commit_done_ = true;
+  }
+  apply_cv_.notify_one();
+}
+
+void LocalCommitter::ApplyLoop() {
+  for (;;) {
+    std::vector<Proposal> group;
+    bool halted;
+    {
+      std::unique_lock lock(mu_);
+      apply_cv_.wait(lock, [&] { return commit_done_ || !applying_.empty(); });
+      if (applying_.empty()) break;  // commit thread finished and all applied
+      group = std::move(applying_.front());
+      applying_.pop_front();
+      halted = halted_;
+    }
+    if (halted) {
+      FailAll(group, Status::Unavailable("the write path halted after a storage failure"));
+      continue;
+    }
+    std::vector<ApplyOutcome> outcomes;
+    outcomes.reserve(group.size());
+    Status s;
+    for (auto& p : group) {
+      outcomes.emplace_back(Status::Internal("unset"));
+      s = applier_.Apply(p.index, p.command, &outcomes.back());
+      if (!s.ok()) break;
+    }
+    if (s.ok()) s = applier_.Flush();
+    if (!s.ok()) {
+      {
+        std::lock_guard lock(mu_);
+        halted_ = true;
+        halt_status_ = s;
+      }
+      FailAll(group, Status::Unavailable("storage failure while applying: " + s.ToString()));
+      continue;
+    }
+    for (size_t i = 0; i < group.size(); ++i) group[i].done(std::move(outcomes[i]));
+  }
+}
+
+}  // namespace nebu::core

@@ -1,1 +1,181 @@
-// placeholder: being written
+#include "engine/core/engine.h"
+
+#include <boost/json.hpp>
+#include <filesystem>
+
+#include "engine/common/crypto.h"
+#include "engine/core/state_machine.h"
+#include "engine/event/canonical_json.h"
+#include "engine/storage/keys.h"
+#include "engine/storage/room_log.h"
+
+namespace nebu::core {
+
+using storage::Cf;
+
+namespace {
+constexpr size_t kRoomIdRandomChars = 18;
+}  // namespace
+
+Engine::Engine(const EngineOptions& options)
+    : options_(options), clock_(options.clock ? options.clock : &SystemClock::Get()) {}
+
+Engine::~Engine() {
+  if (committer_) committer_->Stop();
+}
+
+Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
+  std::unique_ptr<Engine> engine(new Engine(options));
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  if (ec) return Status::IoError("cannot create " + options.data_dir + ": " + ec.message());
+  NEBU_ASSIGN_OR_RETURN(engine->store_, storage::Store::Open({.path = options.data_dir + "/db"}));
+  NEBU_ASSIGN_OR_RETURN(engine->log_store_,
+                        storage::Store::Open({.path = options.data_dir + "/log"}));
+  engine->state_machine_ = std::make_unique<StateMachine>(*engine->store_, engine->notifier_);
+  NEBU_RETURN_IF_ERROR(engine->state_machine_->Load());
+  engine->committer_ = std::make_unique<LocalCommitter>(*engine->log_store_, *engine->state_machine_,
+                                                        options.commit);
+  NEBU_RETURN_IF_ERROR(engine->committer_->Start());
+  return engine;
+}
+
+ApplyOutcome Engine::Submit(Command command) {
+  return ProposeAndWait(*committer_, std::move(command));
+}
+
+void Engine::SubmitAsync(Command command, ProposalDone done) {
+  committer_->Propose(std::move(command), std::move(done));
+}
+
+Result<CreatedRoom> Engine::CreateRoom(const rooms::CreateRoomRequest& request,
+                                       std::string_view creator) {
+  std::optional<std::string> alias;
+  if (request.room_alias_name) {
+    alias = "#" + *request.room_alias_name + ":" + options_.server_name;
+  }
+  NEBU_ASSIGN_OR_RETURN(auto drafts, rooms::PlanRoomCreation(request, creator, alias));
+  CreateRoomCommand command;
+  command.room_id = "!" + RandomAlnum(kRoomIdRandomChars) + ":" + options_.server_name;
+  command.room_version = request.room_version;
+  command.origin_server_ts = clock_->NowUnixMs();
+  command.events = std::move(drafts);
+  command.alias = alias;
+  NEBU_ASSIGN_OR_RETURN(std::string out, Submit(MakeCreateRoomCommand(command)));
+  NEBU_ASSIGN_OR_RETURN(auto events, DecodeAppended(out));
+  return CreatedRoom{command.room_id, std::move(events)};
+}
+
+Result<AppendedEvent> Engine::SendEvent(SendEventRequest request) {
+  if (request.origin_server_ts == 0) request.origin_server_ts = clock_->NowUnixMs();
+  NEBU_ASSIGN_OR_RETURN(std::string out, Submit(MakeSendEventCommand(request)));
+  NEBU_ASSIGN_OR_RETURN(auto events, DecodeAppended(out));
+  if (events.size() != 1) return Status::Internal("send produced no single event");
+  return std::move(events.front());
+}
+
+Result<RoomMeta> Engine::GetRoom(std::string_view room_id) {
+  return LoadRoomMeta(*store_, room_id);
+}
+
+Result<storage::EventRecord> Engine::GetEvent(std::string_view event_id) {
+  storage::RoomLog log(*store_);
+  NEBU_ASSIGN_OR_RETURN(auto where, log.Locate(event_id));
+  return log.Read(where.first, where.second);
+}
+
+namespace {
+
+Status AddToState(storage::RoomLog& log, storage::RoomNumber room, storage::Sequence seq,
+                  rooms::RoomState& state) {
+  NEBU_ASSIGN_OR_RETURN(storage::EventRecord rec, log.Read(room, seq));
+  NEBU_ASSIGN_OR_RETURN(boost::json::value v, event::ParseJson(rec.json));
+  if (!v.is_object() || !rec.state_key) return Status::Corruption("state entry is no state event");
+  state.Set(rec.type, *rec.state_key, std::move(v.as_object()));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<rooms::RoomState> Engine::CurrentState(std::string_view room_id) {
+  NEBU_ASSIGN_OR_RETURN(RoomMeta meta, LoadRoomMeta(*store_, room_id));
+  storage::RoomLog log(*store_);
+  rooms::RoomState state;
+  const std::string prefix = storage::EventPrefix(meta.number);
+  auto it = store_->NewIterator(Cf::kStateCurrent);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    if (it->value().size() != 8) return Status::Corruption("bad current-state record");
+    NEBU_RETURN_IF_ERROR(AddToState(log, meta.number, storage::GetU64(it->value().data()), state));
+  }
+  NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
+  return state;
+}
+
+Result<rooms::RoomState> Engine::StateAt(std::string_view room_id, storage::Sequence seq) {
+  NEBU_ASSIGN_OR_RETURN(RoomMeta meta, LoadRoomMeta(*store_, room_id));
+  storage::RoomLog log(*store_);
+  rooms::RoomState state;
+  const std::string prefix = storage::EventPrefix(meta.number);
+  auto it = store_->NewIterator(Cf::kStateHistory);
+  // Keys sort by (type, state_key, seq): keep, per (type, state_key), the last seq <= seq.
+  std::string group;
+  std::optional<storage::Sequence> best;
+  auto flush = [&]() -> Status {
+    if (best) NEBU_RETURN_IF_ERROR(AddToState(log, meta.number, *best, state));
+    best.reset();
+    return Status::Ok();
+  };
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    auto key = storage::DecodeStateKey(it->key().ToStringView());
+    if (!key || !key->seq) return Status::Corruption("bad state-history key");
+    std::string_view k = it->key().ToStringView();
+    std::string_view this_group = k.substr(0, k.size() - 8);
+    if (this_group != group) {
+      NEBU_RETURN_IF_ERROR(flush());
+      group = std::string(this_group);
+    }
+    if (*key->seq <= seq) best = *key->seq;
+  }
+  NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
+  NEBU_RETURN_IF_ERROR(flush());
+  return state;
+}
+
+rooms::Membership Engine::MembershipOf(std::string_view user_id, storage::RoomNumber room) {
+  auto v = store_->Get(Cf::kMembership, storage::UserRoomKey(user_id, room));
+  if (!v.ok() || !*v || (*v)->empty()) return rooms::Membership::kNone;
+  return static_cast<rooms::Membership>((**v)[0]);
+}
+
+Result<std::vector<std::pair<std::string, rooms::Membership>>> Engine::RoomsOf(
+    std::string_view user_id) {
+  std::vector<std::pair<std::string, rooms::Membership>> out;
+  const std::string prefix = storage::UserRoomsPrefix(user_id);
+  auto it = store_->NewIterator(Cf::kMembership);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    std::string_view k = it->key().ToStringView();
+    if (k.size() != prefix.size() + 8 || it->value().empty()) {
+      return Status::Corruption("bad membership record");
+    }
+    storage::RoomNumber room = storage::GetU64(k.data() + prefix.size());
+    NEBU_ASSIGN_OR_RETURN(auto record, store_->Get(Cf::kRooms, storage::RoomNumberKey(room)));
+    if (!record) return Status::Corruption("membership names an unknown room");
+    NEBU_ASSIGN_OR_RETURN(boost::json::value v, event::ParseJson(*record));
+    const auto* id = v.is_object() ? v.as_object().if_contains("room_id") : nullptr;
+    if (!id || !id->is_string()) return Status::Corruption("bad room record");
+    out.emplace_back(std::string(id->as_string()),
+                     static_cast<rooms::Membership>(it->value().data()[0]));
+  }
+  NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
+  return out;
+}
+
+Status Engine::ScanRoom(std::string_view room_id, storage::Sequence from, storage::Sequence to,
+                        size_t limit,
+                        const std::function<bool(const storage::EventView&)>& visit) {
+  NEBU_ASSIGN_OR_RETURN(RoomMeta meta, LoadRoomMeta(*store_, room_id));
+  storage::RoomLog log(*store_);
+  return log.Scan(meta.number, from, to, limit, visit);
+}
+
+}  // namespace nebu::core

@@ -1,22 +1,33 @@
-// Engine: the facade the API layer talks to. It owns the store, the committer, the
-// state machine and the notifier of one node.
+// Engine: the facade the API layer talks to. It owns one node's store, committer,
+// state machine and notifier.
 //
-//   NEBU_ASSIGN_OR_RETURN(auto engine, Engine::Open({.data_dir = "./nebu-data",
-//                                                     .server_name = "localhost"}));
-//   auto created = engine->CreateRoom(request, "@alice:localhost", device, ts);
+//   NEBU_ASSIGN_OR_RETURN(auto engine, Engine::Open({.data_dir = "./nebu-data"}));
+//   NEBU_ASSIGN_OR_RETURN(auto room, engine->CreateRoom(request, "@alice:localhost"));
+//   NEBU_ASSIGN_OR_RETURN(auto sent, engine->SendEvent({.room_id = room.room_id, ...}));
 //
-// Every mutation is a Command that goes propose -> commit -> apply; the call returns
-// after the command is durable (fsynced on one node, on a quorum later) and applied,
-// with the outcome the state machine produced. Reads are served from applied state.
+// Every mutation is a Command that goes propose -> commit -> apply; a call returns
+// after the command is durable (fsynced here; on a quorum once replicated) and
+// applied, with what the state machine decided. Reads are served from applied state
+// and see every write whose call has returned.
 //
-// Thread-safety: all methods are safe from any thread.
+// Thread-safety: all methods are safe from any thread. Destroying the Engine
+// finishes accepted writes, then closes the store.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/common/clock.h"
 #include "engine/common/status.h"
+#include "engine/core/committer.h"
+#include "engine/core/notifier.h"
+#include "engine/core/room_applier.h"
+#include "engine/rooms/room_creation.h"
+#include "engine/rooms/room_state.h"
+#include "engine/storage/envelope.h"
+#include "engine/storage/store.h"
 
 namespace nebu::core {
 
@@ -24,13 +35,70 @@ struct EngineOptions {
   std::string data_dir = "./nebu-data";
   std::string server_name = "localhost";
   Clock* clock = nullptr;  // nullptr: SystemClock
+  LocalCommitterOptions commit;
 };
+
+struct CreatedRoom {
+  std::string room_id;
+  std::vector<AppendedEvent> events;  // in log order, create first
+};
+
+class StateMachine;
 
 class Engine {
  public:
+  // Opens (creating) <data_dir>/db (state) and <data_dir>/log (commit log),
+  // re-applies committed but unapplied commands, and starts the write path. kIoError if the directory is unusable or locked.
   static Result<std::unique_ptr<Engine>> Open(const EngineOptions& options);
-  virtual ~Engine() = default;
-  // (The methods are listed in engine_impl / grow with the API issue.)
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // ---- writes (block until committed and applied) ----
+  // Plans the initial events (rooms/room_creation.h), picks a room id, and appends
+  // them atomically: all or none. kAlreadyExists if the alias is taken; kForbidden,
+  // kBadJson, kInvalidArgument from planning or authorization.
+  Result<CreatedRoom> CreateRoom(const rooms::CreateRoomRequest& request,
+                                 std::string_view creator);
+  // Appends one event. origin_server_ts 0 means now. A repeated (sender, device,
+  // txn id) returns the first event with deduplicated = true. kNotFound (room),
+  // kForbidden (auth rules), kTooLarge (65,536 bytes), kBadJson.
+  Result<AppendedEvent> SendEvent(SendEventRequest request);
+  // Any command (accounts, ...): the state machine's outcome.
+  ApplyOutcome Submit(Command command);
+  // The same without blocking: done runs on the apply thread.
+  void SubmitAsync(Command command, ProposalDone done);
+
+  // ---- reads ----
+  Result<RoomMeta> GetRoom(std::string_view room_id);
+  // kNotFound for an unknown id; kCorruption if the stored bytes fail verification.
+  Result<storage::EventRecord> GetEvent(std::string_view event_id);
+  Result<rooms::RoomState> CurrentState(std::string_view room_id);
+  // The room's state just after the event at `seq` (seq 0: empty).
+  Result<rooms::RoomState> StateAt(std::string_view room_id, storage::Sequence seq);
+  rooms::Membership MembershipOf(std::string_view user_id, storage::RoomNumber room);
+  // Every room the user has a membership record in, with that membership.
+  Result<std::vector<std::pair<std::string, rooms::Membership>>> RoomsOf(std::string_view user_id);
+  // RoomLog::Scan on a room by id.
+  Status ScanRoom(std::string_view room_id, storage::Sequence from, storage::Sequence to,
+                  size_t limit, const std::function<bool(const storage::EventView&)>& visit);
+
+  Notifier& notifier() { return notifier_; }
+  storage::Store& store() { return *store_; }
+  const Clock& clock() const { return *clock_; }
+  const std::string& server_name() const { return options_.server_name; }
+  StreamPosition stream_position() const { return notifier_.current(); }
+
+ private:
+  explicit Engine(const EngineOptions& options);
+
+  EngineOptions options_;
+  Clock* clock_;
+  std::unique_ptr<storage::Store> store_;      // derived state: <data_dir>/db
+  std::unique_ptr<storage::Store> log_store_;  // the commit log: <data_dir>/log
+  Notifier notifier_;
+  std::unique_ptr<StateMachine> state_machine_;
+  std::unique_ptr<LocalCommitter> committer_;
 };
 
 }  // namespace nebu::core

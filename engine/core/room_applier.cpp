@@ -1,1 +1,449 @@
-// placeholder: being written
+#include "engine/core/room_applier.h"
+
+#include <boost/json.hpp>
+
+#include "engine/event/canonical_json.h"
+#include "engine/event/identifiers.h"
+#include "engine/rooms/auth_rules.h"
+#include "engine/storage/keys.h"
+
+namespace nebu::core {
+
+namespace json = boost::json;
+using storage::Cf;
+
+namespace {
+
+// Bounds on the apply thread's caches; past them a cache is dropped and reloads.
+constexpr size_t kRoomCacheRoomsMax = 10'000;
+constexpr size_t kRoomCacheStateEntriesMax = 4'096;
+
+std::string Canonical(const json::value& v) {
+  auto out = event::CanonicalJson(v);
+  NEBU_CHECK(out.ok(), "command payload not canonicalizable");
+  return std::move(out).value();
+}
+
+Result<json::object> ParseObject(std::string_view text) {
+  NEBU_ASSIGN_OR_RETURN(json::value v, event::ParseJson(text));
+  if (!v.is_object()) return Status::BadJson("expected a JSON object");
+  return std::move(v.as_object());
+}
+
+const json::string* StringAt(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  return v ? v->if_string() : nullptr;
+}
+
+std::optional<std::string> OptionalString(const json::object& o, std::string_view key) {
+  if (const json::string* s = StringAt(o, key)) return std::string(*s);
+  return std::nullopt;
+}
+
+json::object DraftToJson(const rooms::EventDraft& d) {
+  json::object o;
+  o["type"] = d.type;
+  if (d.state_key) o["state_key"] = *d.state_key;
+  o["content"] = d.content;
+  o["sender"] = d.sender;
+  return o;
+}
+
+Result<rooms::EventDraft> DraftFromJson(const json::value& v) {
+  const json::object* o = v.if_object();
+  if (!o) return Status::Corruption("draft is not an object");
+  const json::string* type = StringAt(*o, "type");
+  const json::string* sender = StringAt(*o, "sender");
+  const json::value* content = o->if_contains("content");
+  if (!type || !sender || !content || !content->is_object()) {
+    return Status::Corruption("draft misses type, sender or content");
+  }
+  return rooms::EventDraft{std::string(*type), OptionalString(*o, "state_key"),
+                           content->as_object(), std::string(*sender)};
+}
+
+std::string MembershipValue(rooms::Membership m, Sequence seq, StreamPosition pos) {
+  std::string v(1, static_cast<char>(m));
+  storage::PutU64(&v, seq);
+  storage::PutU64(&v, pos);
+  return v;
+}
+
+}  // namespace
+
+Command MakeSendEventCommand(const SendEventRequest& r) {
+  json::object o;
+  o["room_id"] = r.room_id;
+  o["sender"] = r.sender;
+  if (!r.device_id.empty() && !r.txn_id.empty()) {
+    o["device_id"] = r.device_id;
+    o["txn_id"] = r.txn_id;
+  }
+  o["type"] = r.type;
+  if (r.state_key) o["state_key"] = *r.state_key;
+  o["content"] = r.content;
+  o["origin_server_ts"] = r.origin_server_ts;
+  if (r.redacts) o["redacts"] = *r.redacts;
+  return Command{CommandKind::kRoomEvent, Canonical(o)};
+}
+
+Command MakeCreateRoomCommand(const CreateRoomCommand& c) {
+  json::object o;
+  o["room_id"] = c.room_id;
+  o["room_version"] = std::string(event::RoomVersionName(c.room_version));
+  o["origin_server_ts"] = c.origin_server_ts;
+  json::array events;
+  for (const auto& d : c.events) events.push_back(DraftToJson(d));
+  o["events"] = std::move(events);
+  if (c.alias) o["alias"] = *c.alias;
+  return Command{CommandKind::kCreateRoom, Canonical(o)};
+}
+
+std::string EncodeAppended(const std::vector<AppendedEvent>& events) {
+  json::array a;
+  for (const auto& e : events) {
+    json::object o;
+    o["event_id"] = e.event_id;
+    o["room_id"] = e.room_id;
+    o["sequence"] = e.sequence;
+    o["stream_position"] = e.stream_position;
+    if (e.deduplicated) o["deduplicated"] = true;
+    a.push_back(std::move(o));
+  }
+  json::object out;
+  out["events"] = std::move(a);
+  return Canonical(out);
+}
+
+Result<std::vector<AppendedEvent>> DecodeAppended(std::string_view text) {
+  NEBU_ASSIGN_OR_RETURN(json::object o, ParseObject(text));
+  const json::value* events = o.if_contains("events");
+  if (!events || !events->is_array()) return Status::Internal("outcome has no events");
+  std::vector<AppendedEvent> out;
+  for (const auto& v : events->as_array()) {
+    const json::object& e = v.as_object();
+    AppendedEvent a;
+    a.event_id = std::string(e.at("event_id").as_string());
+    a.room_id = std::string(e.at("room_id").as_string());
+    a.sequence = e.at("sequence").to_number<uint64_t>();
+    a.stream_position = e.at("stream_position").to_number<uint64_t>();
+    a.deduplicated = e.contains("deduplicated");
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+Result<RoomMeta> LoadRoomMeta(storage::Store& store, std::string_view room_id) {
+  NEBU_ASSIGN_OR_RETURN(auto number_bytes, store.Get(Cf::kRooms, storage::RoomIdKey(room_id)));
+  if (!number_bytes) return Status::NotFound("unknown room " + std::string(room_id));
+  if (number_bytes->size() != 8) return Status::Corruption("bad room number record");
+  RoomMeta meta;
+  meta.number = storage::GetU64(number_bytes->data());
+  meta.room_id = std::string(room_id);
+  NEBU_ASSIGN_OR_RETURN(auto record, store.Get(Cf::kRooms, storage::RoomNumberKey(meta.number)));
+  if (!record) return Status::Corruption("room record missing for " + meta.room_id);
+  NEBU_ASSIGN_OR_RETURN(json::object r, ParseObject(*record));
+  const json::string* version = StringAt(r, "room_version");
+  auto parsed = version ? event::ParseRoomVersion(*version) : std::nullopt;
+  if (!parsed) return Status::Corruption("room record has no valid room_version");
+  meta.version = *parsed;
+  storage::RoomLog log(store);
+  NEBU_ASSIGN_OR_RETURN(meta.last_seq, log.LastSequence(meta.number));
+  if (meta.last_seq > 0) {
+    NEBU_ASSIGN_OR_RETURN(storage::EventRecord last, log.Read(meta.number, meta.last_seq));
+    NEBU_ASSIGN_OR_RETURN(json::object pdu, ParseObject(last.json));
+    const json::value* depth = pdu.if_contains("depth");
+    if (!depth || !depth->is_int64()) return Status::Corruption("last event has no depth");
+    meta.last_event_id = last.event_id;
+    meta.depth = depth->as_int64();
+  }
+  return meta;
+}
+
+Result<RoomApplier::RoomCache*> RoomApplier::Room(std::string_view room_id) {
+  auto it = rooms_.find(std::string(room_id));
+  if (it != rooms_.end()) return it->second.get();
+  NEBU_ASSIGN_OR_RETURN(RoomMeta meta, LoadRoomMeta(store_, room_id));
+  auto cache = std::make_unique<RoomCache>();
+  cache->meta = std::move(meta);
+  RoomCache* raw = cache.get();
+  rooms_.emplace(std::string(room_id), std::move(cache));
+  return raw;
+}
+
+Result<const std::optional<RoomApplier::CachedState>*> RoomApplier::StateEntry(
+    RoomCache& room, std::string_view type, std::string_view state_key) {
+  auto it = room.state.find(std::pair{type, state_key});
+  if (it != room.state.end()) return &it->second;
+  std::optional<CachedState> entry;
+  NEBU_ASSIGN_OR_RETURN(auto seq_bytes, store_.Get(Cf::kStateCurrent,
+                                                   storage::StateKey(room.meta.number, type,
+                                                                     state_key)));
+  if (seq_bytes) {
+    if (seq_bytes->size() != 8) return Status::Corruption("bad current-state record");
+    NEBU_ASSIGN_OR_RETURN(storage::EventRecord rec,
+                          log_.Read(room.meta.number, storage::GetU64(seq_bytes->data())));
+    NEBU_ASSIGN_OR_RETURN(json::object pdu, ParseObject(rec.json));
+    entry = CachedState{rec.event_id, std::move(pdu)};
+  }
+  auto [pos, inserted] =
+      room.state.emplace(rooms::RoomState::Key{std::string(type), std::string(state_key)},
+                         std::move(entry));
+  return &pos->second;
+}
+
+Status RoomApplier::LoadAuthState(RoomCache& room, const json::object& pdu,
+                                  rooms::RoomState& state, json::array& auth_ids) {
+  for (const auto& [type, key] : rooms::AuthEventKeys(pdu)) {
+    NEBU_ASSIGN_OR_RETURN(const std::optional<CachedState>* entry, StateEntry(room, type, key));
+    if (!*entry) continue;
+    state.Set(type, key, (*entry)->event);
+    auth_ids.emplace_back((*entry)->event_id);
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<RoomApplier::StagedEvent>> RoomApplier::FindEvent(
+    std::string_view event_id) {
+  if (auto it = staged_events_.find(std::string(event_id)); it != staged_events_.end()) {
+    return std::optional<StagedEvent>(it->second);
+  }
+  auto located = log_.Locate(event_id);
+  if (!located.ok()) {
+    if (located.status().code() == StatusCode::kNotFound) return std::optional<StagedEvent>();
+    return located.status();
+  }
+  NEBU_ASSIGN_OR_RETURN(storage::EventRecord target, log_.Read(located->first, located->second));
+  return std::optional<StagedEvent>(StagedEvent{located->first, std::move(target.sender)});
+}
+
+Status RoomApplier::CheckRedaction(RoomCache& room, std::string_view redacts,
+                                   std::string_view sender, const rooms::RoomState& state) {
+  if (!event::IsValidEventId(redacts)) return Status::InvalidArgument("bad event id to redact");
+  NEBU_ASSIGN_OR_RETURN(std::optional<StagedEvent> target, FindEvent(redacts));
+  if (!target) {
+    // An unknown target: only someone with the redact level may redact it.
+    if (rooms::RedactionAllowed(sender, "", state)) return Status::Ok();
+    return Status::Forbidden("cannot redact an unknown event without the redact level");
+  }
+  if (target->room != room.meta.number) return Status::NotFound("event is in another room");
+  if (!rooms::RedactionAllowed(sender, target->sender, state)) {
+    return Status::Forbidden("not allowed to redact this event");
+  }
+  return Status::Ok();
+}
+
+void RoomApplier::AfterFlush() {
+  staged_txns_.clear();
+  staged_events_.clear();
+  staged_aliases_.clear();
+  if (rooms_.size() > kRoomCacheRoomsMax) rooms_.clear();
+  for (auto& [id, room] : rooms_) {
+    if (room->state.size() > kRoomCacheStateEntriesMax) room->state.clear();
+  }
+}
+
+void RoomApplier::Abort() {
+  rooms_.clear();
+  staged_txns_.clear();
+  staged_events_.clear();
+  staged_aliases_.clear();
+}
+
+Result<AppendedEvent> RoomApplier::AppendEvent(RoomCache& room, const rooms::EventDraft& draft,
+                                               int64_t ts,
+                                               const std::optional<std::string>& redacts,
+                                               rocksdb::WriteBatch& batch, Counters& counters) {
+  RoomMeta& meta = room.meta;
+  json::object pdu;
+  pdu["room_id"] = meta.room_id;
+  pdu["sender"] = draft.sender;
+  pdu["type"] = draft.type;
+  if (draft.state_key) pdu["state_key"] = *draft.state_key;
+  pdu["content"] = draft.content;
+  if (redacts) {
+    if (meta.version == event::RoomVersion::kV10) {
+      pdu["redacts"] = *redacts;
+    } else {
+      pdu["content"].as_object()["redacts"] = *redacts;
+    }
+  }
+  pdu["origin_server_ts"] = ts;
+  pdu["depth"] = meta.depth + 1;
+  json::array prev;
+  if (!meta.last_event_id.empty()) prev.emplace_back(meta.last_event_id);
+  pdu["prev_events"] = std::move(prev);
+
+  rooms::RoomState state;
+  json::array auth_ids;
+  NEBU_RETURN_IF_ERROR(LoadAuthState(room, pdu, state, auth_ids));
+  pdu["auth_events"] = std::move(auth_ids);
+  NEBU_RETURN_IF_ERROR(rooms::Authorize(pdu, state));
+  if (redacts) NEBU_RETURN_IF_ERROR(CheckRedaction(room, *redacts, draft.sender, state));
+
+  NEBU_RETURN_IF_ERROR(event::AddContentHash(pdu));
+  NEBU_RETURN_IF_ERROR(event::ValidatePdu(pdu));
+  NEBU_ASSIGN_OR_RETURN(std::string event_id, event::ComputeEventId(pdu, meta.version));
+  NEBU_ASSIGN_OR_RETURN(std::string canonical, event::CanonicalJson(pdu));
+
+  Sequence seq = meta.last_seq + 1;
+  StreamPosition pos = counters.stream_position + 1;
+  storage::EventRecord record;
+  record.room = meta.number;
+  record.sequence = seq;
+  record.stream_position = pos;
+  record.origin_server_ts = ts;
+  record.event_id = event_id;
+  record.sender = draft.sender;
+  record.type = draft.type;
+  record.state_key = draft.state_key;
+  record.json = std::move(canonical);
+  log_.Append(batch, record);
+  WriteIndexes(room, pdu, event_id, seq, pos, batch);
+
+  staged_events_[event_id] = StagedEvent{meta.number, draft.sender};
+  counters.stream_position = pos;
+  meta.last_seq = seq;
+  meta.last_event_id = event_id;
+  meta.depth += 1;
+  if (draft.state_key) {
+    room.state[rooms::RoomState::Key{draft.type, *draft.state_key}] =
+        CachedState{event_id, std::move(pdu)};
+  }
+  return AppendedEvent{std::move(event_id), meta.room_id, seq, pos, false};
+}
+
+void RoomApplier::WriteIndexes(RoomCache& room, const json::object& pdu,
+                               const std::string& event_id, Sequence seq, StreamPosition pos,
+                               rocksdb::WriteBatch& batch) {
+  const RoomNumber number = room.meta.number;
+  batch.Put(store_.handle(Cf::kStream), storage::U64Key(pos), storage::EventKey(number, seq));
+  const json::string* state_key = StringAt(pdu, "state_key");
+  if (!state_key) return;
+  const std::string_view type = pdu.at("type").as_string();
+  std::string seq_bytes;
+  storage::PutU64(&seq_bytes, seq);
+  batch.Put(store_.handle(Cf::kStateCurrent), storage::StateKey(number, type, *state_key),
+            seq_bytes);
+  batch.Put(store_.handle(Cf::kStateHistory),
+            storage::StateHistoryKey(number, type, *state_key, seq), event_id);
+  if (type != "m.room.member") return;
+  const json::string* m = StringAt(pdu.at("content").as_object(), "membership");
+  auto membership = m ? rooms::ParseMembership(*m) : std::nullopt;
+  NEBU_CHECK(membership.has_value(), "authorized member event without membership");
+  std::string value = MembershipValue(*membership, seq, pos);
+  batch.Put(store_.handle(Cf::kMembership), storage::UserRoomKey(*state_key, number), value);
+  batch.Put(store_.handle(Cf::kMembership), storage::RoomUserKey(number, *state_key), value);
+}
+
+Result<std::string> RoomApplier::ApplySendEvent(std::string_view payload,
+                                                rocksdb::WriteBatch& batch, Counters& counters) {
+  NEBU_ASSIGN_OR_RETURN(json::object o, ParseObject(payload));
+  const json::string* room_id = StringAt(o, "room_id");
+  const json::string* sender = StringAt(o, "sender");
+  const json::string* type = StringAt(o, "type");
+  const json::value* content = o.if_contains("content");
+  const json::value* ts = o.if_contains("origin_server_ts");
+  if (!room_id || !sender || !type || !content || !content->is_object() || !ts ||
+      !ts->is_int64()) {
+    return Status::BadJson("send command misses a field");
+  }
+  NEBU_ASSIGN_OR_RETURN(RoomCache * room, Room(*room_id));
+
+  auto device = OptionalString(o, "device_id");
+  auto txn = OptionalString(o, "txn_id");
+  std::string txn_key;
+  if (device && txn) {
+    txn_key = storage::TxnKey(*sender, *device, *txn);
+    if (auto staged = staged_txns_.find(txn_key); staged != staged_txns_.end()) {
+      AppendedEvent a = staged->second;
+      a.deduplicated = true;
+      return EncodeAppended({a});
+    }
+    NEBU_ASSIGN_OR_RETURN(auto seen, store_.Get(Cf::kTxnIds, txn_key));
+    if (seen) {
+      NEBU_ASSIGN_OR_RETURN(auto where, log_.Locate(*seen));
+      AppendedEvent a{*seen, room->meta.room_id, where.second, 0, true};
+      return EncodeAppended({a});
+    }
+  }
+  rooms::EventDraft draft{std::string(*type), OptionalString(o, "state_key"),
+                          content->as_object(), std::string(*sender)};
+  Counters before = counters;
+  RoomMeta meta_before = room->meta;
+  auto appended = AppendEvent(*room, draft, ts->as_int64(), OptionalString(o, "redacts"), batch,
+                              counters);
+  if (!appended.ok()) {
+    counters = before;
+    room->meta = meta_before;
+    return appended.status();
+  }
+  if (!txn_key.empty()) {
+    batch.Put(store_.handle(Cf::kTxnIds), txn_key, appended->event_id);
+    staged_txns_[txn_key] = *appended;
+  }
+  return EncodeAppended({*appended});
+}
+
+Result<std::string> RoomApplier::ApplyCreateRoom(std::string_view payload,
+                                                 rocksdb::WriteBatch& batch, Counters& counters) {
+  NEBU_ASSIGN_OR_RETURN(json::object o, ParseObject(payload));
+  const json::string* room_id = StringAt(o, "room_id");
+  const json::string* version_name = StringAt(o, "room_version");
+  const json::value* ts = o.if_contains("origin_server_ts");
+  const json::value* events = o.if_contains("events");
+  auto version = version_name ? event::ParseRoomVersion(*version_name) : std::nullopt;
+  if (!room_id || !version || !ts || !ts->is_int64() || !events || !events->is_array() ||
+      events->as_array().empty()) {
+    return Status::BadJson("create-room command misses a field");
+  }
+  if (!event::IsValidRoomId(*room_id)) return Status::InvalidArgument("bad room id");
+  NEBU_ASSIGN_OR_RETURN(auto existing, store_.Get(Cf::kRooms, storage::RoomIdKey(*room_id)));
+  if (existing || rooms_.count(std::string(*room_id))) {
+    return Status::AlreadyExists("room id in use");
+  }
+  auto alias = OptionalString(o, "alias");
+  if (alias) {
+    NEBU_ASSIGN_OR_RETURN(auto taken, store_.Get(Cf::kRooms, storage::RoomAliasKey(*alias)));
+    if (taken || staged_aliases_.count(*alias)) {
+      return Status::AlreadyExists("room alias in use");
+    }
+  }
+
+  Counters before = counters;
+  auto cache = std::make_unique<RoomCache>();
+  cache->meta.number = counters.next_room_number;
+  cache->meta.room_id = std::string(*room_id);
+  cache->meta.version = *version;
+  std::vector<AppendedEvent> appended;
+  for (const auto& v : events->as_array()) {
+    auto draft = DraftFromJson(v);
+    Result<AppendedEvent> a = draft.ok() ? AppendEvent(*cache, *draft, ts->as_int64(),
+                                                       std::nullopt, batch, counters)
+                                         : Result<AppendedEvent>(draft.status());
+    if (!a.ok()) {
+      counters = before;  // the state machine rolls the batch back
+      for (const auto& e : appended) staged_events_.erase(e.event_id);
+      return a.status();
+    }
+    appended.push_back(std::move(a).value());
+  }
+  std::string number_bytes;
+  storage::PutU64(&number_bytes, cache->meta.number);
+  json::object record;
+  record["room_id"] = cache->meta.room_id;
+  record["room_version"] = std::string(event::RoomVersionName(*version));
+  batch.Put(store_.handle(Cf::kRooms), storage::RoomIdKey(*room_id), number_bytes);
+  batch.Put(store_.handle(Cf::kRooms), storage::RoomNumberKey(cache->meta.number),
+            Canonical(record));
+  if (alias) {
+    batch.Put(store_.handle(Cf::kRooms), storage::RoomAliasKey(*alias),
+              std::string_view(*room_id));
+    staged_aliases_[*alias] = cache->meta.room_id;
+  }
+  counters.next_room_number += 1;
+  rooms_[cache->meta.room_id] = std::move(cache);
+  return EncodeAppended(appended);
+}
+
+}  // namespace nebu::core

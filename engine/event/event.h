@@ -31,9 +31,12 @@ std::string_view RoomVersionName(RoomVersion version);
 
 // The redaction algorithm of the room version: keeps the version's top-level keys
 // and, per event type, the content keys the spec lists (v11 adds create's whole
-// content, power levels' invite, join rules' allow, member's
-// join_authorised_via_users_server and third_party_invite.signed, and drops
-// origin/membership/prev_state at top level). `unsigned` and `signatures` go too.
+// content, power levels' invite, member's third_party_invite.signed and
+// redaction's redacts, and drops origin/membership/prev_state at top level; both
+// keep join rules' allow and member's join_authorised_via_users_server).
+// `unsigned` goes; `signatures` and `hashes` stay, as the spec's list says
+// (ComputeEventId drops signatures itself). A missing content stays missing; a
+// content, or v11 third_party_invite, that is not an object is dropped.
 boost::json::object Redact(const boost::json::object& event, RoomVersion version);
 
 // Sets hashes.sha256 = unpadded base64 of SHA-256 over the canonical JSON of the
@@ -49,6 +52,12 @@ Result<std::string> ComputeEventId(const boost::json::object& event, RoomVersion
 // identifiers (room_id, sender, type, state_key), and the canonical form of the
 // whole event at most kEventBytesMax bytes (kTooLarge). kBadJson / kInvalidArgument
 // say what is wrong.
+//   Required: room_id, sender, type (strings), content (object), origin_server_ts
+//   and depth (integers >= 0), prev_events and auth_events (arrays of event IDs).
+//   Optional, checked when present: state_key (string), hashes (object whose sha256
+//   is a string), signatures and unsigned (objects), event_id (an event ID).
+//   Missing keys and wrong types are kBadJson; bad identifier grammar is
+//   kInvalidArgument.
 Status ValidatePdu(const boost::json::object& event);
 
 }  // namespace nebu::event

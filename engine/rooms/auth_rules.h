@@ -12,6 +12,30 @@
 //   RoomState s;  // loaded for AuthEventKeys(event)
 //   NEBU_RETURN_IF_ERROR(Authorize(event, s));
 //
+// How the spec's rules map onto a RoomState (spec: rooms/v11 "Authorization rules"):
+// - Rule 1 (m.room.create): no prev_events, room_id on the sender's server, and
+//   content.room_version "10" or "11" (a missing room_version means room version
+//   1, which is refused); v10 also needs content.creator. A second create is refused.
+// - Rule 2 (auth_events) is the caller's part: it picks the auth events with
+//   AuthEventKeys and loads them as `state`. Here: the state must hold an
+//   m.room.create whose room_id (when both have one) equals the event's.
+// - Rule 3: m.federate false refuses senders from another server than the creator.
+// - Rule 4.3.1 (the creator's first join): "the only previous event is the
+//   create" is read as: exactly one prev_event (equal to the create's event_id
+//   when the stored create event carries an "event_id" key), no power levels
+//   event yet, and no member event for the creator.
+// - Restricted joins (join_authorised_via_users_server, or joining a restricted /
+//   knock_restricted room without an invite) and third-party invites are refused
+//   (kForbidden, "not supported"); invited or joined users may still join such
+//   rooms (rule 4.3.5.1). m.room.third_party_invite events follow rule 6.
+// - Rule 9: power levels content with a non-integer level (float, string, out of
+//   the canonical JSON range) or a users key that is not a user ID is kBadJson.
+//   As written in the spec, a removed users entry is checked only against its old
+//   value, so the user falls back to users_default even if that is above the sender.
+// - Shape errors (no valid sender/type, content not an object, state_key not a
+//   string, member event without a user ID state_key or a known membership) are
+//   kBadJson; every refusal by a rule is kForbidden naming the rule.
+//
 // Thread-safety: pure functions.
 #pragma once
 

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -18,12 +19,25 @@
 
 namespace nebu::rooms {
 
+// Power level values are integers in the canonical JSON range (v10+ has no
+// string or float levels).
+inline constexpr int64_t kPowerLevelMax = (int64_t{1} << 53) - 1;
+inline constexpr int64_t kPowerLevelMin = -kPowerLevelMax;
+// The level the creator gets when the room has no m.room.power_levels (v1-v11).
+inline constexpr int64_t kCreatorPowerLevelDefault = 100;
+
+// The integer in `value` when it is a JSON integer within
+// [kPowerLevelMin, kPowerLevelMax]; nullopt for anything else (floats, strings).
+std::optional<int64_t> ParsePowerLevel(const boost::json::value& value);
+
 enum class Membership : uint8_t { kNone = 0, kInvite, kJoin, kLeave, kBan, kKnock };
 std::string_view MembershipName(Membership m);
 std::optional<Membership> ParseMembership(std::string_view name);
 
 // The parsed m.room.power_levels content with the spec's defaults applied; when the
 // room has no power levels event, the creator has 100 and everyone else 0 (v11).
+// GetPowerLevels() ignores values that are not valid levels (Authorize rejects
+// such content before it can enter the state, so this only matters for tests).
 struct PowerLevels {
   int64_t ban = 50, invite = 0, kick = 50, redact = 50;
   int64_t events_default = 0, state_default = 50, users_default = 0;
@@ -47,7 +61,8 @@ class RoomState {
   const std::map<Key, boost::json::object, std::less<>>& events() const { return events_; }
   size_t size() const { return events_.size(); }
 
-  // Membership of user_id per its m.room.member event; kNone when there is none.
+  // Membership of user_id per its m.room.member event; kNone when there is none
+  // (or when content.membership is missing or unknown).
   Membership MembershipOf(std::string_view user_id) const;
   PowerLevels GetPowerLevels() const;
   // content.join_rule of m.room.join_rules, "invite" when absent (spec default).

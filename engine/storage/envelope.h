@@ -9,6 +9,14 @@
 //   std::string bytes = EncodeEnvelope(record);
 //   NEBU_ASSIGN_OR_RETURN(EventRecord back, DecodeEnvelope(bytes));
 //
+// Bytes: [FlatBuffers buffer, identifier "NEBE"][CRC-32C of that buffer, u32
+// little-endian]. The checksum covers every byte of the buffer (vtables, padding
+// included), so any flipped byte or truncation is detected before the verifier runs.
+// Invariants checked on encode (NEBU_CHECK: writing one is a bug) and decode
+// (kCorruption): format_version == kEnvelopeFormatVersion, room >= 1, sequence >= 1,
+// event_id starts with '$', sender starts with '@', type is not empty, json is an
+// object ('{' ... '}'), total size <= kEnvelopeBytesMax.
+//
 // Thread-safety: pure functions.
 #pragma once
 
@@ -48,10 +56,24 @@ struct EventView {
   std::string_view json;
 };
 
+inline constexpr uint8_t kEnvelopeFormatVersion = 1;
+inline constexpr size_t kEnvelopeChecksumBytes = 4;
+inline constexpr size_t kEnvelopeBytesMax = 1u << 20;  // Matrix events are <= 64 KiB
+
+// Aborts (NEBU_CHECK) if the record breaks an invariant above: callers check events
+// before they are written.
 std::string EncodeEnvelope(const EventRecord& record);
-// Verifies and copies out. kCorruption when the bytes fail verification.
+// Verifies and copies out. kCorruption when the bytes fail verification. Any
+// alignment of bytes.data() is accepted.
 Result<EventRecord> DecodeEnvelope(std::string_view bytes);
-// Verifies and views. kCorruption when the bytes fail verification.
+// Verifies and views. kCorruption when the bytes fail verification. FlatBuffers reads
+// scalars in place, so bytes.data() should be 8-byte aligned (misaligned works on
+// x86-64 but is undefined behaviour that -fsanitize=alignment reports); see
+// AlignedEnvelopeBytes.
 Result<EventView> ViewEnvelope(std::string_view bytes);
+
+// Returns bytes itself when 8-byte aligned, else a copy in *scratch (which must
+// outlive the use of the result). For views of values from RocksDB.
+std::string_view AlignedEnvelopeBytes(std::string_view bytes, std::string* scratch);
 
 }  // namespace nebu::storage

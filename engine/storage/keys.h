@@ -42,6 +42,9 @@ std::string U64Key(uint64_t v);                        // kCommitLog [index], kS
 std::string RoomIdKey(std::string_view room_id);
 std::string RoomNumberKey(RoomNumber room);
 
+// Cf::kRooms: 'a' alias -> room id.
+std::string RoomAliasKey(std::string_view alias);
+
 // Cf::kEvents
 std::string EventKey(RoomNumber room, Sequence seq);
 std::string EventPrefix(RoomNumber room);              // 8 bytes: all of a room's log

@@ -27,9 +27,11 @@ class RoomLog {
  public:
   explicit RoomLog(Store& store) : store_(store) {}
 
-  // Adds the envelope under EventKey and the event-id index entry to batch.
+  // Adds the envelope under EventKey and the event-id index entry
+  // (event id -> EventKey) to batch. Aborts if record breaks an envelope invariant.
   void Append(rocksdb::WriteBatch& batch, const EventRecord& record);
-  // kNotFound if absent; kCorruption if the stored bytes fail verification.
+  // kNotFound if absent; kCorruption if the stored bytes fail verification or the
+  // envelope names another (room, sequence) than its key.
   Result<EventRecord> Read(RoomNumber room, Sequence seq);
   // 0 when the room has no events.
   Result<Sequence> LastSequence(RoomNumber room);
@@ -37,8 +39,10 @@ class RoomLog {
   Result<std::pair<RoomNumber, Sequence>> Locate(std::string_view event_id);
 
   // Visits events of a room in [from, to] (inclusive) forwards, or [to, from]
-  // backwards when from > to, at most limit events. The visitor returns false to
-  // stop early. Verification failure stops with kCorruption.
+  // backwards when from > to, at most limit events (0 visits none). The visitor
+  // returns false to stop early; the view it gets is valid only during that call.
+  // Verification failure stops with kCorruption, as does a gap between two
+  // neighbouring sequences (the log is dense).
   Status Scan(RoomNumber room, Sequence from, Sequence to, size_t limit,
               const std::function<bool(const EventView&)>& visit);
 

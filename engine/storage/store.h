@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/common/status.h"
 
@@ -49,6 +50,10 @@ enum class Cf : uint8_t {
 
 std::string_view CfName(Cf cf);
 
+// The layout version written under kMetaFormatVersion (8 bytes big-endian) when a DB
+// is created; Open refuses a DB whose version it does not know.
+inline constexpr uint64_t kStorageFormatVersion = 1;
+
 struct StoreOptions {
   std::string path;                              // directory of the RocksDB
   bool create_if_missing = true;
@@ -58,8 +63,10 @@ struct StoreOptions {
 
 class Store {
  public:
-  // Opens (or creates) the DB with every column family. kIoError when RocksDB
-  // fails (the message says why, e.g. a lock held by another process).
+  // Opens (or creates) the DB with every column family (missing ones are created).
+  // kIoError when RocksDB fails (the message says why: "data directory is in use by
+  // another process" when the LOCK is held, "disk full" on ENOSPC); kCorruption when
+  // the files or the stored format version are damaged or unknown.
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
   ~Store();
   Store(const Store&) = delete;
@@ -72,6 +79,11 @@ class Store {
   Status Write(rocksdb::WriteBatch& batch, bool sync);
   // nullopt when the key is absent.
   Result<std::optional<std::string>> Get(Cf cf, std::string_view key);
+  // kEvents, kStateCurrent and kStateHistory have an 8-byte [room] prefix extractor.
+  // Iterators from here see the whole column family in order (total order seek)
+  // unless options.prefix_same_as_start is set, which confines one to the seek key's
+  // room and lets RocksDB skip files by prefix bloom filter. Iterators made directly
+  // on db() over those families must set total_order_seek to cross rooms.
   std::unique_ptr<rocksdb::Iterator> NewIterator(Cf cf,
                                                  const rocksdb::ReadOptions& options = {});
 
@@ -79,9 +91,14 @@ class Store {
   Store() = default;
   std::unique_ptr<rocksdb::DB> db_;
   std::array<rocksdb::ColumnFamilyHandle*, static_cast<size_t>(Cf::kCount)> handles_{};
+  // "default" and any family this version does not know; opened because RocksDB
+  // requires it, never used.
+  std::vector<rocksdb::ColumnFamilyHandle*> other_handles_;
 };
 
-// Converts a RocksDB status to ours (kIoError / kCorruption / kNotFound).
+// Converts a RocksDB status to ours: NotFound -> kNotFound, Corruption -> kCorruption,
+// ShutdownInProgress -> kUnavailable, everything else -> kIoError (NoSpace says
+// "disk full", a held LOCK says "data directory is in use by another process").
 Status FromRocks(const rocksdb::Status& s);
 
 }  // namespace nebu::storage

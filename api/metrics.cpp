@@ -1,0 +1,69 @@
+#include "api/metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <array>
+
+namespace nebu::api {
+namespace {
+
+constexpr std::array<std::string_view, 7> kKnownMethods = {"GET",     "POST", "PUT",  "DELETE",
+                                                           "OPTIONS", "HEAD", "PATCH"};
+
+std::string MethodLabel(std::string_view method) {
+  for (std::string_view known : kKnownMethods) {
+    if (method == known) return std::string(known);
+  }
+  return "OTHER";
+}
+
+const prometheus::Histogram::BucketBoundaries& LatencyBucketsSeconds() {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+  return kBuckets;
+}
+
+}  // namespace
+
+struct Metrics::Impl {
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  prometheus::Family<prometheus::Counter>& requests =
+      prometheus::BuildCounter()
+          .Name("nebu_http_requests_total")
+          .Help("HTTP requests answered, by listener, route pattern, method and status")
+          .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& latency =
+      prometheus::BuildHistogram()
+          .Name("nebu_http_request_duration_seconds")
+          .Help("Time spent answering a complete request, by listener and route")
+          .Register(*registry);
+};
+
+Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
+Metrics::~Metrics() = default;
+
+void Metrics::RecordRequest(std::string_view listener, std::string_view route,
+                            std::string_view method, int status, double duration_seconds) {
+  impl_->requests
+      .Add({{"listener", std::string(listener)},
+            {"route", std::string(route)},
+            {"method", MethodLabel(method)},
+            {"status", std::to_string(status)}})
+      .Increment();
+  impl_->latency
+      .Add({{"listener", std::string(listener)}, {"route", std::string(route)}},
+           LatencyBucketsSeconds())
+      .Observe(duration_seconds);
+}
+
+std::string Metrics::Serialize() const {
+  return prometheus::TextSerializer().Serialize(impl_->registry->Collect());
+}
+
+prometheus::Registry& Metrics::registry() { return *impl_->registry; }
+
+}  // namespace nebu::api

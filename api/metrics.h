@@ -1,0 +1,50 @@
+// Metrics: the Prometheus registry of one nebu process and the HTTP request metrics.
+//
+//   Metrics metrics;
+//   metrics.RecordRequest("client", "/_matrix/client/versions", "GET", 200, 0.0004);
+//   std::string text = metrics.Serialize();  // served on the ops listener's /metrics
+//
+// Series (label cardinality is bounded: route is the route's pattern, not the path;
+// unknown methods are "OTHER"; requests that matched no route are "(unmatched)"):
+//   nebu_http_requests_total{listener, route, method, status}          counter
+//   nebu_http_request_duration_seconds{listener, route}                histogram
+// Other modules register their own families on registry().
+//
+// Thread-safety: all methods are safe from any thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace prometheus {
+class Registry;
+}  // namespace prometheus
+
+namespace nebu::api {
+
+class Metrics {
+ public:
+  // Route label for requests that matched no route or were rejected before routing.
+  static constexpr std::string_view kUnmatchedRoute = "(unmatched)";
+
+  Metrics();
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  // Counts one answered request and observes its handling time.
+  void RecordRequest(std::string_view listener, std::string_view route, std::string_view method,
+                     int status, double duration_seconds);
+
+  // The Prometheus text exposition format (version 0.0.4) of every registered family.
+  [[nodiscard]] std::string Serialize() const;
+
+  [[nodiscard]] prometheus::Registry& registry();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace nebu::api

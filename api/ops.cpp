@@ -1,0 +1,25 @@
+#include "api/ops.h"
+
+#include <boost/json/value.hpp>
+
+namespace nebu::api {
+
+Readiness AlwaysReady() { return {.ready = true, .body = {{"status", "ready"}}}; }
+
+void AddOpsRoutes(Router& router, Metrics& metrics, ReadinessProbe probe) {
+  router.Add("GET", "/health", [](const Request&, const PathParams&) {
+    return JsonResponse(200, boost::json::object{{"status", "ok"}});
+  });
+  router.Add("GET", "/ready", [probe = std::move(probe)](const Request&, const PathParams&) {
+    Readiness readiness = probe();
+    return JsonResponse(readiness.ready ? 200 : 503, readiness.body);
+  });
+  router.Add("GET", "/metrics", [&metrics](const Request&, const PathParams&) {
+    Response response;
+    response.headers.Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    response.body = metrics.Serialize();
+    return response;
+  });
+}
+
+}  // namespace nebu::api

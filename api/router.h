@@ -1,0 +1,109 @@
+// Router: the pure request handler of one listener. It maps method + path pattern to a
+// handler, answers what the Client-Server API says every endpoint answers (CORS headers,
+// OPTIONS preflight, 404/405 M_UNRECOGNIZED), and records request metrics. It knows
+// nothing about sockets: api/server.cpp reads a Request, calls Handle(), writes the
+// Response; tests call Handle() directly.
+//
+//   Router router("client", &metrics);
+//   router.Add("GET", "/_matrix/client/v3/rooms/{roomId}/state", HandleRoomState);
+//   router.Add("PUT", "/_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}",
+//              HandleSend, {.body_bytes_max = 64 * 1024});
+//   Response response =
+//       router.Handle(MakeRequest("GET", "/_matrix/client/v3/rooms/%21a%3Ab/state"));
+//   // HandleRoomState saw params.at("roomId") == "!a:b"
+//
+// Patterns are '/'-separated segments; a segment is a literal or a whole `{name}`
+// parameter. A parameter matches one raw segment (possibly empty) and is percent-
+// decoded before the handler runs, so "%2F" inside a parameter is a '/' in its value.
+// When several patterns match a path, the one with a literal at the first differing
+// segment wins ("/devices/list" beats "/devices/{deviceId}").
+//
+// Answers made by the router itself:
+//   OPTIONS on any path          204, no body, CORS headers; no handler runs
+//   no pattern matches           404 {"errcode":"M_UNRECOGNIZED"}
+//   pattern matches, not method  405 {"errcode":"M_UNRECOGNIZED"} with an Allow header
+//   bad %-escape in a parameter  400 M_INVALID_PARAM
+//   the handler throws           500 M_UNKNOWN (logged)
+// Every response gets the CORS headers (see AddCorsHeaders).
+//
+// Thread-safety: Add() only before the router is shared (set up, then serve); after
+// that Handle() and BodyBytesMax() are safe from any thread. Handlers run on server
+// threads concurrently and must be thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/http.h"
+
+namespace nebu::api {
+
+class Metrics;
+
+// Decoded path parameters by name, e.g. {"roomId": "!a:b"}.
+using PathParams = std::map<std::string, std::string, std::less<>>;
+using Handler = std::function<Response(const Request&, const PathParams&)>;
+
+struct RouteOptions {
+  // The largest request body this route accepts; bigger ones get 413 M_TOO_LARGE
+  // before the body is read. 0 means the router's kBodyBytesMaxDefault.
+  size_t body_bytes_max = 0;
+};
+
+class Router {
+ public:
+  // Body limit of routes that set none, and of paths that match no route.
+  static constexpr size_t kBodyBytesMaxDefault = 1024 * 1024;
+
+  // `listener` labels this router's metrics ("client", "ops"); `metrics` may be null
+  // and must outlive the router.
+  explicit Router(std::string listener, Metrics* metrics = nullptr);
+
+  // Registers `handler` for `method` on `pattern`. A malformed pattern or a duplicate
+  // method + pattern is a programmer error (NEBU_CHECK).
+  void Add(std::string_view method, std::string_view pattern, Handler handler,
+           RouteOptions options = {});
+
+  // Answers one complete request (see the table above). Never throws.
+  [[nodiscard]] Response Handle(const Request& request) const;
+
+  // The body limit that applies to `method` on `path` (raw path, no query); the
+  // server asks after reading the header, before reading the body.
+  [[nodiscard]] size_t BodyBytesMax(std::string_view method, std::string_view path) const;
+
+  // Counts a request the server answered without routing it (413, 431, 400 for a
+  // malformed request, 503 over the connection limit).
+  void RecordRejected(std::string_view method, int status) const;
+
+  [[nodiscard]] const std::string& listener() const { return listener_; }
+
+ private:
+  struct Segment {
+    std::string text;  // the literal, or the parameter name
+    bool is_param = false;
+  };
+  struct Route {
+    std::string method;
+    Handler handler;
+    size_t body_bytes_max = 0;
+  };
+  struct Pattern {
+    std::string text;
+    std::vector<Segment> segments;
+    std::vector<Route> routes;
+  };
+
+  [[nodiscard]] const Pattern* Match(std::string_view path) const;
+  [[nodiscard]] static const Route* FindRoute(const Pattern& pattern, std::string_view method);
+  [[nodiscard]] Response Dispatch(const Request& request, std::string_view* route_label) const;
+
+  std::string listener_;
+  Metrics* metrics_;
+  std::vector<Pattern> patterns_;
+};
+
+}  // namespace nebu::api

@@ -1,0 +1,423 @@
+// The only translation unit of nebu that includes Boost.Beast and Asio (see server.h).
+// clang-format off
+#include <utility>  // first: g++ 12 needs std::exchange declared before Asio's awaitables
+// clang-format on
+
+#include "api/server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+
+#include "api/errors.h"
+
+namespace nebu::api {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using std::chrono::milliseconds;
+
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+constexpr size_t kFirstReadBytes = 4096;          // the read that waits for a request
+constexpr int64_t kAcceptRetryDelayMs = 50;       // after an accept error (EMFILE, ...)
+constexpr size_t kRejectDrainBytesMax = 1 << 20;  // unread body swallowed after a 413
+constexpr int64_t kRejectDrainTimeoutMs = 1000;   // so the client sees the answer, not RST
+
+// One open connection, shared by its session coroutine and Server::Stop().
+struct Connection {
+  explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
+  beast::tcp_stream stream;
+  bool idle = true;  // waiting for a request's first byte; touched only on its strand
+};
+
+std::string EndpointText(const tcp::endpoint& endpoint) {
+  std::string ip = endpoint.address().to_string();
+  if (endpoint.address().is_v6()) ip = "[" + ip + "]";
+  return ip + ":" + std::to_string(endpoint.port());
+}
+
+std::string_view View(beast::string_view text) { return {text.data(), text.size()}; }
+
+Request ToRequest(http::request<http::string_body>&& message, std::string remote) {
+  Request request = MakeRequest(std::string(View(message.method_string())),
+                                std::string(View(message.target())), std::move(message.body()));
+  for (const auto& field : message)
+    request.headers.Add(View(field.name_string()), View(field.value()));
+  request.remote_address = std::move(remote);
+  return request;
+}
+
+// What a failed header/body read deserves: 0 means close silently (EOF, timeout, reset).
+int RejectionStatus(const beast::error_code& ec) {
+  if (ec == http::error::header_limit) return 431;
+  if (ec == http::error::body_limit) return 413;
+  if (ec == http::error::end_of_stream || ec == http::error::partial_message) return 0;
+  if (ec.category() == http::make_error_code(http::error::bad_method).category()) return 400;
+  return 0;
+}
+
+Response RejectionResponse(int status) {
+  Response response;
+  switch (status) {
+    case 413:
+      response = ErrorResponse(413, "M_TOO_LARGE", "Request body too large");
+      break;
+    case 431:
+      response = ErrorResponse(431, "M_TOO_LARGE", "Request header too large");
+      break;
+    case 503:
+      response = ErrorResponse(503, "M_LIMIT_EXCEEDED", "Too many connections");
+      break;
+    default:
+      response = ErrorResponse(400, "M_UNKNOWN", "Malformed HTTP request");
+      break;
+  }
+  AddCorsHeaders(response);
+  return response;
+}
+
+asio::awaitable<bool> WriteResponse(beast::tcp_stream& stream, Response response, unsigned version,
+                                    bool keep_alive, int64_t timeout_ms) {
+  http::response<http::string_body> message{static_cast<http::status>(response.status), version};
+  for (const auto& [name, value] : response.headers.fields()) message.insert(name, value);
+  message.set(http::field::server, "nebu");
+  message.keep_alive(keep_alive);
+  // 1xx, 204 and 304 carry neither a body nor Content-Length (RFC 9110 8.6).
+  bool bodiless = response.status < 200 || response.status == 204 || response.status == 304;
+  if (!bodiless) {
+    message.body() = std::move(response.body);
+    message.prepare_payload();
+  }
+  stream.expires_after(milliseconds(timeout_ms));
+  auto [ec, bytes] = co_await http::async_write(stream, message, kTuple);
+  co_return !ec;
+}
+
+// After a rejection: stop sending, then swallow what the client still sends (bounded),
+// so closing does not reset the connection before the client has read the answer.
+asio::awaitable<void> CloseAfterRejection(beast::tcp_stream& stream) {
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream.expires_after(milliseconds(kRejectDrainTimeoutMs));
+  std::array<char, 8192> sink;
+  for (size_t drained = 0; drained < kRejectDrainBytesMax;) {
+    auto [ec, bytes] = co_await stream.async_read_some(asio::buffer(sink), kTuple);
+    if (ec) break;
+    drained += bytes;
+  }
+  stream.socket().close(ignored);
+}
+
+void LogAccess(const Router& router, std::string_view remote, std::string_view method,
+               std::string_view target, int status, size_t body_bytes,
+               std::chrono::steady_clock::time_point start) {
+  std::chrono::duration<double, std::milli> elapsed = std::chrono::steady_clock::now() - start;
+  spdlog::info("{} {} \"{} {}\" {} {}B {:.1f}ms", router.listener(), remote, method,
+               RedactTarget(target), status, body_bytes, elapsed.count());
+}
+
+}  // namespace
+
+struct Server::Impl {
+  struct Listener {
+    const Router* router;
+    tcp::acceptor acceptor;
+    uint16_t port = 0;
+  };
+  // A complete request, or why there is none.
+  struct ReadOutcome {
+    std::optional<Request> request;
+    unsigned version = 11;
+    bool keep_alive = false;
+  };
+
+  explicit Impl(ServerLimits l) : limits(l), ioc(static_cast<int>(ThreadCount(l))) {}
+
+  static size_t ThreadCount(const ServerLimits& l) {
+    if (l.threads > 0) return l.threads;
+    return std::max(1u, std::thread::hardware_concurrency());
+  }
+
+  Status Bind(const ListenerConfig& config);
+  void Run();
+  void Stop();
+  asio::awaitable<void> AcceptLoop(Listener& listener);
+  asio::awaitable<void> Session(std::shared_ptr<Connection> connection, const Router& router);
+  asio::awaitable<void> ServeRequests(Connection& connection, const Router& router,
+                                      const std::string& remote);
+  asio::awaitable<bool> WaitForRequest(Connection& connection, beast::flat_buffer& buffer,
+                                       bool first);
+  asio::awaitable<ReadOutcome> ReadRequest(Connection& connection, beast::flat_buffer& buffer,
+                                           const Router& router, const std::string& remote);
+  asio::awaitable<void> Reject(beast::tcp_stream& stream, const Router& router,
+                               std::string_view remote, std::string_view method,
+                               std::string_view target, int status);
+
+  const ServerLimits limits;
+  std::atomic<bool> stopping{false};
+  std::once_flag stop_once;
+  // Declared before ioc so that sessions torn down with ioc can still deregister.
+  std::mutex mutex;
+  std::condition_variable drained;                                      // connections emptied
+  std::unordered_map<uint64_t, std::weak_ptr<Connection>> connections;  // guarded by mutex
+  uint64_t next_connection_id = 0;                                      // guarded by mutex
+  asio::io_context ioc;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::vector<std::unique_ptr<Listener>> listeners;
+  std::vector<std::thread> threads;
+};
+
+Status Server::Impl::Bind(const ListenerConfig& config) {
+  if (config.router == nullptr) return Status::InvalidArgument("listener without a router");
+  beast::error_code ec;
+  asio::ip::address address = asio::ip::make_address(config.address, ec);
+  if (ec) return Status::InvalidArgument("not an IP address: " + config.address);
+  tcp::endpoint endpoint(address, config.port);
+  auto listener = std::make_unique<Listener>(Listener{
+      .router = config.router, .acceptor = tcp::acceptor(asio::make_strand(ioc)), .port = 0});
+  tcp::acceptor& acceptor = listener->acceptor;
+  std::string where = EndpointText(endpoint);
+  if (acceptor.open(endpoint.protocol(), ec); ec)
+    return Status::IoError("open " + where + ": " + ec.message());
+  if (acceptor.set_option(asio::socket_base::reuse_address(true), ec); ec) {
+    return Status::IoError("reuse_address " + where + ": " + ec.message());
+  }
+  if (acceptor.bind(endpoint, ec); ec)
+    return Status::IoError("bind " + where + ": " + ec.message());
+  if (acceptor.listen(asio::socket_base::max_listen_connections, ec); ec) {
+    return Status::IoError("listen " + where + ": " + ec.message());
+  }
+  listener->port = acceptor.local_endpoint(ec).port();
+  spdlog::info("http: {} listening on {}", config.router->listener(),
+               EndpointText(tcp::endpoint(address, listener->port)));
+  listeners.push_back(std::move(listener));
+  return Status::Ok();
+}
+
+void Server::Impl::Run() {
+  work.emplace(ioc.get_executor());
+  for (auto& listener : listeners) {
+    asio::co_spawn(listener->acceptor.get_executor(), AcceptLoop(*listener), asio::detached);
+  }
+  size_t count = ThreadCount(limits);
+  for (size_t i = 0; i < count; ++i) threads.emplace_back([this] { ioc.run(); });
+}
+
+asio::awaitable<void> Server::Impl::AcceptLoop(Listener& listener) {
+  while (!stopping) {
+    auto [ec, socket] = co_await listener.acceptor.async_accept(asio::make_strand(ioc), kTuple);
+    if (ec) {
+      if (stopping || ec == asio::error::operation_aborted) co_return;
+      spdlog::warn("http: accept on {}: {}", listener.router->listener(), ec.message());
+      asio::steady_timer pause(listener.acceptor.get_executor(), milliseconds(kAcceptRetryDelayMs));
+      (void)co_await pause.async_wait(kTuple);
+      continue;
+    }
+    auto connection = std::make_shared<Connection>(std::move(socket));
+    auto executor = connection->stream.get_executor();
+    asio::co_spawn(executor, Session(std::move(connection), *listener.router), asio::detached);
+  }
+}
+
+asio::awaitable<void> Server::Impl::Session(std::shared_ptr<Connection> connection,
+                                            const Router& router) {
+  beast::error_code ec;
+  tcp::endpoint peer = connection->stream.socket().remote_endpoint(ec);
+  std::string remote = ec ? std::string("?") : EndpointText(peer);
+  uint64_t id = 0;
+  bool admitted = false;
+  {
+    std::lock_guard lock(mutex);
+    admitted = connections.size() < limits.connections_max;
+    if (admitted) connections.emplace(id = next_connection_id++, connection);
+  }
+  if (!admitted) {
+    co_await Reject(connection->stream, router, remote, "", "", 503);
+    co_return;
+  }
+  try {
+    co_await ServeRequests(*connection, router, remote);
+  } catch (const std::exception& e) {
+    spdlog::error("http: {} connection {}: {}", router.listener(), remote, e.what());
+  }
+  connection->stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+  connection->stream.socket().close(ec);
+  std::lock_guard lock(mutex);
+  connections.erase(id);
+  if (connections.empty()) drained.notify_all();
+}
+
+asio::awaitable<void> Server::Impl::ServeRequests(Connection& connection, const Router& router,
+                                                  const std::string& remote) {
+  beast::flat_buffer buffer;
+  for (bool first = true; !stopping; first = false) {
+    if (!co_await WaitForRequest(connection, buffer, first)) co_return;
+    auto start = std::chrono::steady_clock::now();
+    ReadOutcome outcome = co_await ReadRequest(connection, buffer, router, remote);
+    if (!outcome.request) co_return;
+    const Request& request = *outcome.request;
+    Response response = router.Handle(request);
+    int status = response.status;
+    size_t body_bytes = response.body.size();
+    bool keep_alive = outcome.keep_alive && !stopping;
+    bool written = co_await WriteResponse(connection.stream, std::move(response), outcome.version,
+                                          keep_alive, limits.write_timeout_ms);
+    LogAccess(router, remote, request.method, request.target, status, body_bytes, start);
+    if (!written || !keep_alive) co_return;
+  }
+}
+
+// Waits for the first byte of the next request (unless pipelined bytes are buffered).
+// While waiting the connection is idle: Stop() may cancel it.
+asio::awaitable<bool> Server::Impl::WaitForRequest(Connection& connection,
+                                                   beast::flat_buffer& buffer, bool first) {
+  if (buffer.size() > 0) co_return true;
+  connection.idle = true;
+  connection.stream.expires_after(
+      milliseconds(first ? limits.read_timeout_ms : limits.idle_timeout_ms));
+  auto [ec, bytes] =
+      co_await connection.stream.async_read_some(buffer.prepare(kFirstReadBytes), kTuple);
+  connection.idle = false;
+  if (ec) co_return false;
+  buffer.commit(bytes);
+  co_return true;
+}
+
+asio::awaitable<Server::Impl::ReadOutcome> Server::Impl::ReadRequest(Connection& connection,
+                                                                     beast::flat_buffer& buffer,
+                                                                     const Router& router,
+                                                                     const std::string& remote) {
+  ReadOutcome outcome;
+  http::request_parser<http::string_body> parser;
+  parser.header_limit(static_cast<uint32_t>(limits.header_bytes_max));
+  parser.body_limit(boost::none);  // the route's limit applies once the path is known
+  connection.stream.expires_after(milliseconds(limits.read_timeout_ms));
+  auto [header_ec, header_bytes] =
+      co_await http::async_read_header(connection.stream, buffer, parser, kTuple);
+  if (header_ec) {
+    if (int status = RejectionStatus(header_ec)) {
+      co_await Reject(connection.stream, router, remote, "", "", status);
+    }
+    co_return outcome;
+  }
+  const auto& header = parser.get();
+  std::string method(View(header.method_string()));
+  std::string target(View(header.target()));
+  size_t body_bytes_max =
+      router.BodyBytesMax(method, std::string_view(target).substr(0, target.find('?')));
+  if (parser.content_length().value_or(0) > body_bytes_max) {
+    co_await Reject(connection.stream, router, remote, method, target, 413);
+    co_return outcome;
+  }
+  parser.body_limit(body_bytes_max);  // bounds chunked bodies
+  if (header[http::field::expect] == "100-continue") {
+    http::response<http::empty_body> proceed{http::status::continue_, header.version()};
+    auto [ec, bytes] = co_await http::async_write(connection.stream, proceed, kTuple);
+    if (ec) co_return outcome;
+  }
+  auto [body_ec, body_bytes] = co_await http::async_read(connection.stream, buffer, parser, kTuple);
+  if (body_ec) {
+    if (int status = RejectionStatus(body_ec)) {
+      co_await Reject(connection.stream, router, remote, method, target, status);
+    }
+    co_return outcome;
+  }
+  outcome.version = parser.get().version();
+  outcome.keep_alive = parser.get().keep_alive();
+  outcome.request = ToRequest(parser.release(), remote);
+  co_return outcome;
+}
+
+asio::awaitable<void> Server::Impl::Reject(beast::tcp_stream& stream, const Router& router,
+                                           std::string_view remote, std::string_view method,
+                                           std::string_view target, int status) {
+  auto start = std::chrono::steady_clock::now();
+  Response response = RejectionResponse(status);
+  size_t body_bytes = response.body.size();
+  router.RecordRejected(method, status);
+  bool written =
+      co_await WriteResponse(stream, std::move(response), 11, false, limits.write_timeout_ms);
+  LogAccess(router, remote, method.empty() ? "-" : method, target.empty() ? "-" : target, status,
+            body_bytes, start);
+  if (written) co_await CloseAfterRejection(stream);
+}
+
+void Server::Impl::Stop() {
+  std::call_once(stop_once, [this] {
+    stopping = true;
+    for (auto& listener : listeners) {
+      Listener* l = listener.get();
+      asio::post(l->acceptor.get_executor(), [l] {
+        beast::error_code ignored;
+        l->acceptor.close(ignored);
+      });
+    }
+    std::unique_lock lock(mutex);
+    for (auto& [id, weak] : connections) {
+      if (auto connection = weak.lock()) {
+        asio::post(connection->stream.get_executor(), [connection] {
+          if (connection->idle) connection->stream.cancel();
+        });
+      }
+    }
+    bool clean = drained.wait_for(lock, milliseconds(limits.drain_timeout_ms),
+                                  [this] { return connections.empty(); });
+    size_t left = connections.size();
+    lock.unlock();
+    if (!clean) spdlog::warn("http: stop cut {} connection(s) after the drain timeout", left);
+    work.reset();
+    ioc.stop();
+    for (std::thread& thread : threads) thread.join();
+    spdlog::info("http: stopped");
+  });
+}
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Server::~Server() { Stop(); }
+
+Result<std::unique_ptr<Server>> Server::Start(std::vector<ListenerConfig> listeners,
+                                              ServerLimits limits) {
+  auto impl = std::make_unique<Impl>(limits);
+  for (const ListenerConfig& config : listeners) NEBU_RETURN_IF_ERROR(impl->Bind(config));
+  impl->Run();
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+uint16_t Server::port(size_t index) const {
+  NEBU_CHECK(index < impl_->listeners.size(), "no such listener");
+  return impl_->listeners[index]->port;
+}
+
+void Server::Stop() { impl_->Stop(); }
+
+}  // namespace nebu::api

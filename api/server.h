@@ -1,0 +1,82 @@
+// Server: nebu's HTTP/1.1 server. It accepts connections on one or more listeners, runs
+// one coroutine per connection on a thread pool, reads requests within explicit limits,
+// hands each complete request to the listener's Router, and writes the Response.
+// This class and api/server.cpp are the only places that know Boost.Beast and Asio.
+//
+//   Router client("client", &metrics);
+//   AddDiscoveryRoutes(client, {...});
+//   NEBU_ASSIGN_OR_RETURN(auto server,
+//       Server::Start({{.address = "127.0.0.1", .port = 8008, .router = &client}}, {}));
+//   ...                 // serve until a signal
+//   server->Stop();     // graceful: stop accepting, finish in-flight requests, close
+//
+// Connection behaviour:
+// - Keep-alive per HTTP/1.1 (and HTTP/1.0 with Connection: keep-alive). Requests on one
+//   connection are handled one at a time, in order; pipelined bytes wait in the read
+//   buffer (at most one queued request per connection).
+// - The wait for the first byte of a request is bounded by read_timeout_ms on a new
+//   connection and idle_timeout_ms between keep-alive requests; the rest of the request
+//   (header and body) by read_timeout_ms; writing a response by write_timeout_ms. A
+//   timed-out connection is closed without a response.
+// - Rejections, each answered with a Matrix error and Connection: close:
+//   header over header_bytes_max 431 M_TOO_LARGE; body over the route's limit
+//   (Router::BodyBytesMax) 413 M_TOO_LARGE, before the body is read when the length is
+//   declared; malformed HTTP 400 M_UNKNOWN; connections_max reached 503 M_LIMIT_EXCEEDED.
+// - Every answered request is logged (spdlog, info) with access_token redacted.
+//
+// Thread-safety: Start/Stop/port from any thread; Stop is idempotent and is also run
+// by the destructor. Routers must outlive the Server.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api/router.h"
+#include "engine/common/status.h"
+
+namespace nebu::api {
+
+struct ServerLimits {
+  size_t header_bytes_max = 16 * 1024;  // request line + header fields
+  int64_t read_timeout_ms = 30'000;     // one request, first byte (new connection) to body end
+  int64_t idle_timeout_ms = 75'000;     // keep-alive wait for the next request
+  int64_t write_timeout_ms = 30'000;    // one response
+  int64_t drain_timeout_ms = 10'000;    // Stop(): wait for in-flight requests, then cut
+  size_t connections_max = 4096;        // open connections across all listeners
+  size_t threads = 0;                   // I/O and handler threads; 0: one per hardware thread
+};
+
+struct ListenerConfig {
+  std::string address;  // IP literal to bind, e.g. "127.0.0.1", "::"
+  uint16_t port = 0;    // 0: an ephemeral port (see Server::port)
+  const Router* router = nullptr;
+};
+
+class Server {
+ public:
+  // Binds every listener and starts serving. Errors: kInvalidArgument for a bad address
+  // or a missing router, kIoError when a bind or listen fails (port in use, ...).
+  [[nodiscard]] static Result<std::unique_ptr<Server>> Start(std::vector<ListenerConfig> listeners,
+                                                             ServerLimits limits);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // The bound port of listeners[index] (resolves port 0).
+  [[nodiscard]] uint16_t port(size_t index) const;
+
+  // Stops accepting, closes idle connections, lets in-flight requests finish (their
+  // responses say Connection: close) for at most drain_timeout_ms, then stops the
+  // threads. Blocks until done. Idempotent.
+  void Stop();
+
+ private:
+  struct Impl;  // in server.cpp: the io_context, acceptors, threads, sessions
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace nebu::api

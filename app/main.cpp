@@ -1,0 +1,121 @@
+// nebu: the one binary. `nebu` or `nebu serve` runs a node; `nebu --help`; `nebu version`.
+// Configuration comes only from NEBU_* environment variables (app/config.h).
+// Exit codes: 0 after a graceful stop, 1 when serving fails, 2 for bad usage or config.
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "api/discovery.h"
+#include "api/metrics.h"
+#include "api/ops.h"
+#include "api/router.h"
+#include "api/server.h"
+#include "app/config.h"
+#include "engine/core/engine.h"
+
+namespace nebu::app {
+namespace {
+
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+void PrintHelp() {
+  std::printf(
+      "nebu %s: a Matrix homeserver core with an event-sourced, replicated store.\n\n"
+      "Usage:\n"
+      "  nebu [serve]     run the server until SIGINT or SIGTERM\n"
+      "  nebu version     print the version\n"
+      "  nebu --help      print this help\n\n"
+      "Configuration (environment; any NEBU_X may instead be NEBU_X_FILE=path, whose\n"
+      "trimmed contents are the value; setting both is an error):\n",
+      NEBU_VERSION);
+  for (const Variable& v : kVariables) {
+    std::printf("  %-20s %s\n  %-20s default: %s\n", std::string(v.name).c_str(),
+                std::string(v.meaning).c_str(), "",
+                std::string(v.default_value.empty() ? v.derived_default : v.default_value).c_str());
+  }
+}
+
+// Blocks SIGINT and SIGTERM in this thread and every thread started after it, so that
+// WaitForStopSignal() is the only place that sees them.
+sigset_t BlockStopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
+int WaitForStopSignal(const sigset_t& signals) {
+  int signal = 0;
+  while (sigwait(&signals, &signal) != 0) {
+  }
+  return signal;
+}
+
+int Serve() {
+  Result<Config> config = LoadConfig(ProcessEnvironment());
+  if (!config.ok()) {
+    std::fprintf(stderr, "nebu: bad configuration: %s\n", config.status().message().c_str());
+    return kExitUsage;
+  }
+  spdlog::set_level(spdlog::level::from_str(config->log_level));
+  for (const std::string& warning : config->warnings) spdlog::warn("config: {}", warning);
+  sigset_t stop_signals = BlockStopSignals();
+
+  core::EngineOptions engine_options;
+  engine_options.data_dir = config->data_dir;
+  engine_options.server_name = config->server_name;
+  auto engine = core::Engine::Open(engine_options);
+  if (!engine.ok()) {
+    spdlog::critical("engine: cannot open {}: {}", config->data_dir, engine.status().ToString());
+    return kExitFailure;
+  }
+  api::Metrics metrics;
+  api::Router client("client", &metrics);
+  api::AddDiscoveryRoutes(client, {.public_base_url = config->public_base_url});
+  api::Router ops("ops", &metrics);
+  api::AddOpsRoutes(ops, metrics);
+  auto server = api::Server::Start(
+      {{.address = config->client_addr.host, .port = config->client_addr.port, .router = &client},
+       {.address = config->ops_addr.host, .port = config->ops_addr.port, .router = &ops}},
+      api::ServerLimits{});
+  if (!server.ok()) {
+    spdlog::critical("http: {}", server.status().ToString());
+    return kExitFailure;
+  }
+  spdlog::info("nebu {} serving {} (client {}, ops {}, data {})", NEBU_VERSION, config->server_name,
+               config->client_addr.ToString(), config->ops_addr.ToString(), config->data_dir);
+  int signal = WaitForStopSignal(stop_signals);
+  spdlog::info("{} received, stopping", strsignal(signal));
+  (*server)->Stop();
+  engine->reset();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace nebu::app
+
+int main(int argc, char** argv) {
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  if (args.empty() || (args.size() == 1 && args[0] == "serve")) return nebu::app::Serve();
+  if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help")) {
+    nebu::app::PrintHelp();
+    return 0;
+  }
+  if (args.size() == 1 && (args[0] == "version" || args[0] == "--version")) {
+    std::printf("nebu %s\n", NEBU_VERSION);
+    return 0;
+  }
+  std::fprintf(stderr, "nebu: unknown command \"%s\"; see nebu --help\n",
+               std::string(args[0]).c_str());
+  return nebu::app::kExitUsage;
+}

@@ -1,0 +1,200 @@
+// Accounts: users, devices, access tokens, profiles and account data.
+//
+// The write path has two halves. On the node that receives a request, Prepare*
+// does everything random or expensive — a new access token and device ID, the
+// argon2id password hash — and returns the command to propose plus what the client
+// must see once (the plaintext access token). Every node then applies the committed
+// payload with ApplyAccountCommand, which is deterministic: it checks the command
+// against stored state and adds its writes to the caller's WriteBatch, which the
+// state machine writes together with the applied index. Reads (AuthenticateToken,
+// ListDevices, GetProfile, ...) are point lookups or short prefix scans of applied
+// state. Access tokens are stored only as SHA-256 hashes; passwords only as argon2id
+// PHC strings. Record layout: engine/accounts/internal/records.h.
+//
+//   // On the receiving node (api/):
+//   NEBU_ASSIGN_OR_RETURN(Prepared login,
+//                         PrepareLogin(user_id, /*device_id=*/std::nullopt,
+//                                      "Element on Linux", clock.NowUnixMs()));
+//   ... propose Command{CommandKind::kAccount, login.payload}, wait for it to apply ...
+//   reply {"access_token": *login.access_token, "device_id": *login.device_id};
+//
+//   // In the state machine, on every node:
+//   rocksdb::WriteBatch batch;
+//   Result<std::string> outcome = ApplyAccountCommand(store, batch, payload);
+//   // on error the batch holds nothing from this command; write the applied index.
+//
+//   // On every request:
+//   NEBU_ASSIGN_OR_RETURN(TokenOwner who, AuthenticateToken(store, bearer_token));
+//
+// Thread-safety: all functions are safe from any thread (RocksDB's guarantees); the
+// functions take no locks. ApplyAccountCommand reads stored state, not the pending
+// batch, so the state machine must apply kAccount commands one at a time and write
+// each batch before applying the next (or at least never put two account commands
+// in one batch). Ownership: nothing here keeps a pointer to its arguments.
+#pragma once
+
+#include <rocksdb/write_batch.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/accounts/commands.h"
+#include "engine/accounts/password.h"
+#include "engine/common/status.h"
+#include "engine/storage/store.h"
+
+namespace nebu::accounts {
+
+// ---- tokens and IDs (random; call before building a command) ----
+
+inline constexpr std::string_view kAccessTokenPrefix = "nebu_";
+inline constexpr size_t kAccessTokenRandomChars = 40;  // [A-Za-z0-9]: ~238 bits
+inline constexpr size_t kDeviceIdChars = 10;           // [A-Z], like Synapse
+inline constexpr size_t kAccessTokenBytesMax = 1024;   // longer ones are not looked up
+
+// "nebu_" + 40 random alphanumerics.
+std::string NewAccessToken();
+// 10 random upper-case letters.
+std::string NewDeviceId();
+// Lower-case hex SHA-256 of the token: what commands carry and kTokens is keyed by.
+std::string TokenHash(std::string_view token);
+
+// The user ID for a new registration: "@" + localpart + ":" + server_name.
+// kInvalidUsername when localpart breaks the strict grammar [a-z0-9._=/+-] or the
+// ID would exceed 255 bytes.
+[[nodiscard]] Result<std::string> NewUserId(std::string_view localpart,
+                                            std::string_view server_name);
+
+// ---- preparing commands (on the receiving node) ----
+
+// A command ready to propose and what only the receiving node knows.
+struct Prepared {
+  AccountCommand command{};
+  std::string payload{};                      // EncodeAccountCommand(command)
+  std::optional<std::string> access_token{};  // plaintext; give to the client, never store
+  std::optional<std::string> device_id{};
+};
+
+struct RegistrationRequest {
+  std::string user_id{};                  // e.g. from NewUserId
+  std::optional<std::string> password{};  // nullopt: no password login
+  bool admin = false;
+  std::optional<std::string> displayname{};  // Synapse defaults this to the localpart
+  bool inhibit_login = false;                // true: no device, no token
+  std::optional<std::string> device_id{};    // nullopt: NewDeviceId()
+  std::optional<std::string> device_display_name{};
+};
+
+// Hashes the password (~35 ms), makes the token and device ID. Errors: those of
+// CheckPassword and ValidateAccountCommand (a malformed user ID is refused before
+// hashing). Does not look at stored state: a taken
+// user ID is found when the command applies (kAlreadyExists).
+[[nodiscard]] Result<Prepared> PrepareRegistration(const RegistrationRequest& request,
+                                                   int64_t now_ms);
+// A new token, for device_id (or a new device). Call VerifyLogin first.
+[[nodiscard]] Result<Prepared> PrepareLogin(std::string_view user_id,
+                                            std::optional<std::string_view> device_id,
+                                            std::optional<std::string_view> display_name,
+                                            int64_t now_ms);
+// Hashes new_password. keep_device_id: the requesting device, kept when
+// logout_devices is true.
+[[nodiscard]] Result<Prepared> PrepareSetPassword(std::string_view user_id,
+                                                  std::string_view new_password,
+                                                  bool logout_devices,
+                                                  std::optional<std::string_view> keep_device_id);
+
+// ---- applying (the state machine, on every node) ----
+
+// Decodes payload, checks it against stored state and adds its writes to batch.
+// Returns a canonical JSON object: {"devices_removed":n} for logout_all,
+// set_password and deactivate, {} otherwise. On any error nothing of this command
+// is in batch (what the batch held before is untouched). Errors:
+//   those of DecodeAccountCommand (kNotJson, kBadJson, kInvalidArgument, kTooLarge);
+//   kAlreadyExists   register: the user ID is taken (deactivated users keep theirs);
+//                    register/login: the token hash is already in use;
+//   kNotFound        the user does not exist; logout, delete_device and
+//                    set_device_display_name: the user has no such device;
+//   kForbidden       login, set_password, set_displayname, set_avatar_url and
+//                    put_account_data for a deactivated user;
+//   kCorruption      a stored record failed to decode;
+//   kIoError         RocksDB failed to read.
+[[nodiscard]] Result<std::string> ApplyAccountCommand(storage::Store& store,
+                                                      rocksdb::WriteBatch& batch,
+                                                      std::string_view payload);
+
+// ---- reads (applied state) ----
+
+struct User {
+  std::string user_id{};
+  bool admin = false;
+  int64_t created_ts = 0;
+  bool deactivated = false;
+  bool has_password = false;  // the hash itself stays inside (VerifyLogin)
+  bool operator==(const User&) const = default;
+};
+
+struct Device {
+  std::string device_id{};
+  std::optional<std::string> display_name{};
+  int64_t created_ts = 0;
+  bool operator==(const Device&) const = default;
+};
+
+struct Profile {
+  std::optional<std::string> displayname{};
+  std::optional<std::string> avatar_url{};
+  bool operator==(const Profile&) const = default;
+};
+
+struct TokenOwner {
+  std::string user_id{};
+  std::string device_id{};
+  bool operator==(const TokenOwner&) const = default;
+};
+
+struct AccountDataEntry {
+  std::string type{};
+  std::string content{};  // canonical JSON object
+  bool operator==(const AccountDataEntry&) const = default;
+};
+
+// kNotFound when there is no such user (deactivated users are found).
+[[nodiscard]] Result<User> GetUser(storage::Store& store, std::string_view user_id);
+// True for deactivated users too: their IDs are never reused.
+[[nodiscard]] Result<bool> UserExists(storage::Store& store, std::string_view user_id);
+
+// Who holds this access token: one point lookup. kUnauthenticated when the token is
+// unknown, logged out, or its user is deactivated (deactivation deletes every token).
+// kCorruption, kIoError as for reads.
+[[nodiscard]] Result<TokenOwner> AuthenticateToken(storage::Store& store, std::string_view token);
+
+// The user's devices sorted by device ID; empty for an unknown user.
+[[nodiscard]] Result<std::vector<Device>> ListDevices(storage::Store& store,
+                                                      std::string_view user_id);
+// kNotFound when the user has no such device.
+[[nodiscard]] Result<Device> GetDevice(storage::Store& store, std::string_view user_id,
+                                       std::string_view device_id);
+
+// kNotFound when there is no such user; an empty Profile when nothing is set.
+[[nodiscard]] Result<Profile> GetProfile(storage::Store& store, std::string_view user_id);
+
+// The content (canonical JSON object) of one account data type; room_id nullopt for
+// global. kNotFound when the user never set it.
+[[nodiscard]] Result<std::string> GetAccountData(storage::Store& store, std::string_view user_id,
+                                                 std::optional<std::string_view> room_id,
+                                                 std::string_view type);
+// All of a user's global (room_id nullopt) or one room's account data, sorted by type.
+[[nodiscard]] Result<std::vector<AccountDataEntry>> ListAccountData(
+    storage::Store& store, std::string_view user_id, std::optional<std::string_view> room_id);
+
+// OK when password is the user's. kForbidden for an unknown or deactivated user, a
+// user without a password, or a wrong password — one code, so a caller cannot tell
+// which user IDs exist. Costs one argon2id hash (~35 ms).
+[[nodiscard]] Status VerifyLogin(storage::Store& store, std::string_view user_id,
+                                 std::string_view password);
+
+}  // namespace nebu::accounts

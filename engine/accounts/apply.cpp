@@ -1,0 +1,294 @@
+// ApplyAccountCommand: the deterministic state-machine side of accounts.h.
+//
+// Each handler first reads and checks everything it needs, then adds its writes;
+// a save point around the whole command removes any write of a command that fails.
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <utility>
+#include <vector>
+
+#include "engine/accounts/accounts.h"
+#include "engine/accounts/internal/records.h"
+#include "engine/event/canonical_json.h"
+
+namespace nebu::accounts {
+namespace {
+
+namespace json = boost::json;
+using internal::DeviceRecord;
+using internal::UserRecord;
+using storage::Cf;
+
+struct StoredDevice {
+  std::string device_id;
+  DeviceRecord record;
+};
+
+class Applier {
+ public:
+  Applier(storage::Store& store, rocksdb::WriteBatch& batch) : store_(store), batch_(batch) {}
+
+  Result<std::string> Apply(const RegisterCommand& c);
+  Result<std::string> Apply(const LoginCommand& c);
+  Result<std::string> Apply(const LogoutCommand& c) { return RemoveOne(c.user_id, c.device_id); }
+  Result<std::string> Apply(const LogoutAllCommand& c);
+  Result<std::string> Apply(const SetPasswordCommand& c);
+  Result<std::string> Apply(const DeactivateCommand& c);
+  Result<std::string> Apply(const SetDisplayNameCommand& c);
+  Result<std::string> Apply(const SetAvatarUrlCommand& c);
+  Result<std::string> Apply(const SetDeviceDisplayNameCommand& c);
+  Result<std::string> Apply(const DeleteDeviceCommand& c) {
+    return RemoveOne(c.user_id, c.device_id);
+  }
+  Result<std::string> Apply(const PutAccountDataCommand& c);
+
+ private:
+  // ---- reads and checks ----
+  Result<UserRecord> LoadUser(std::string_view user_id);
+  Result<UserRecord> LoadActiveUser(std::string_view user_id);
+  Result<std::optional<DeviceRecord>> LoadDevice(std::string_view user_id,
+                                                 std::string_view device_id);
+  Result<std::vector<StoredDevice>> LoadDevices(std::string_view user_id);
+  Status CheckTokenFree(std::string_view token_hash);
+  Result<internal::ProfileRecord> LoadProfile(std::string_view user_id);
+
+  // ---- writes (after all checks) ----
+  Status Put(Cf cf, std::string_view key, std::string_view value) {
+    return storage::FromRocks(batch_.Put(store_.handle(cf), key, value));
+  }
+  Status Delete(Cf cf, std::string_view key) {
+    return storage::FromRocks(batch_.Delete(store_.handle(cf), key));
+  }
+  Status PutUser(std::string_view user_id, const UserRecord& r);
+  Status PutProfile(std::string_view user_id, const internal::ProfileRecord& r);
+  Status PutDevice(std::string_view user_id, std::string_view device_id, const DeviceRecord& r);
+  Status RemoveDevice(std::string_view user_id, const StoredDevice& d);
+  Status DeleteAccountData(std::string_view user_id);
+
+  Result<std::string> RemoveOne(std::string_view user_id, std::string_view device_id);
+  static Result<std::string> Empty() { return std::string("{}"); }
+  static Result<std::string> DevicesRemoved(size_t n);
+
+  storage::Store& store_;
+  rocksdb::WriteBatch& batch_;
+};
+
+// ---- reads and checks ----
+
+Result<UserRecord> Applier::LoadUser(std::string_view user_id) {
+  NEBU_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                        store_.Get(Cf::kUsers, internal::UserKey(user_id)));
+  if (!bytes) return Status::NotFound("no such user");
+  return internal::DecodeUserRecord(*bytes);
+}
+
+Result<UserRecord> Applier::LoadActiveUser(std::string_view user_id) {
+  NEBU_ASSIGN_OR_RETURN(UserRecord user, LoadUser(user_id));
+  if (user.deactivated) return Status::Forbidden("user is deactivated");
+  return user;
+}
+
+Result<std::optional<DeviceRecord>> Applier::LoadDevice(std::string_view user_id,
+                                                        std::string_view device_id) {
+  NEBU_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                        store_.Get(Cf::kDevices, internal::DeviceKey(user_id, device_id)));
+  if (!bytes) return std::optional<DeviceRecord>();
+  NEBU_ASSIGN_OR_RETURN(DeviceRecord r, internal::DecodeDeviceRecord(*bytes));
+  return std::optional<DeviceRecord>(std::move(r));
+}
+
+Result<std::vector<StoredDevice>> Applier::LoadDevices(std::string_view user_id) {
+  const std::string prefix = internal::DevicesPrefix(user_id);
+  std::vector<StoredDevice> devices;
+  std::unique_ptr<rocksdb::Iterator> it = store_.NewIterator(Cf::kDevices);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    NEBU_ASSIGN_OR_RETURN(DeviceRecord r, internal::DecodeDeviceRecord(it->value().ToStringView()));
+    devices.push_back({std::string(it->key().ToStringView().substr(prefix.size())), std::move(r)});
+  }
+  NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
+  return devices;
+}
+
+Status Applier::CheckTokenFree(std::string_view token_hash) {
+  NEBU_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                        store_.Get(Cf::kTokens, internal::TokenKey(token_hash)));
+  if (bytes) return Status::AlreadyExists("access token hash already in use");
+  return Status::Ok();
+}
+
+Result<internal::ProfileRecord> Applier::LoadProfile(std::string_view user_id) {
+  NEBU_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                        store_.Get(Cf::kUsers, internal::ProfileKey(user_id)));
+  if (!bytes) return internal::ProfileRecord{};
+  return internal::DecodeProfileRecord(*bytes);
+}
+
+// ---- writes ----
+
+Status Applier::PutUser(std::string_view user_id, const UserRecord& r) {
+  NEBU_ASSIGN_OR_RETURN(std::string value, internal::EncodeUserRecord(r));
+  return Put(Cf::kUsers, internal::UserKey(user_id), value);
+}
+
+Status Applier::PutProfile(std::string_view user_id, const internal::ProfileRecord& r) {
+  if (!r.displayname && !r.avatar_url) return Delete(Cf::kUsers, internal::ProfileKey(user_id));
+  NEBU_ASSIGN_OR_RETURN(std::string value, internal::EncodeProfileRecord(r));
+  return Put(Cf::kUsers, internal::ProfileKey(user_id), value);
+}
+
+Status Applier::PutDevice(std::string_view user_id, std::string_view device_id,
+                          const DeviceRecord& r) {
+  NEBU_ASSIGN_OR_RETURN(std::string value, internal::EncodeDeviceRecord(r));
+  NEBU_RETURN_IF_ERROR(Put(Cf::kDevices, internal::DeviceKey(user_id, device_id), value));
+  return Put(Cf::kTokens, internal::TokenKey(r.token_hash),
+             internal::EncodeTokenRecord({std::string(user_id), std::string(device_id)}));
+}
+
+Status Applier::RemoveDevice(std::string_view user_id, const StoredDevice& d) {
+  NEBU_RETURN_IF_ERROR(Delete(Cf::kTokens, internal::TokenKey(d.record.token_hash)));
+  return Delete(Cf::kDevices, internal::DeviceKey(user_id, d.device_id));
+}
+
+Status Applier::DeleteAccountData(std::string_view user_id) {
+  const std::string prefix = internal::AccountDataUserPrefix(user_id);
+  std::vector<std::string> keys;
+  std::unique_ptr<rocksdb::Iterator> it = store_.NewIterator(Cf::kAccountData);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    keys.push_back(it->key().ToString());
+  }
+  NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
+  for (const std::string& key : keys) NEBU_RETURN_IF_ERROR(Delete(Cf::kAccountData, key));
+  return Status::Ok();
+}
+
+Result<std::string> Applier::DevicesRemoved(size_t n) {
+  json::object o;
+  o["devices_removed"] = static_cast<int64_t>(n);
+  return event::CanonicalJson(json::value(std::move(o)));
+}
+
+// ---- handlers ----
+
+Result<std::string> Applier::Apply(const RegisterCommand& c) {
+  NEBU_ASSIGN_OR_RETURN(std::optional<std::string> existing,
+                        store_.Get(Cf::kUsers, internal::UserKey(c.user_id)));
+  if (existing) return Status::AlreadyExists("user ID is taken");
+  if (c.device) NEBU_RETURN_IF_ERROR(CheckTokenFree(c.device->token_hash));
+
+  NEBU_RETURN_IF_ERROR(PutUser(c.user_id, {c.password_hash, c.admin, c.created_ts, false}));
+  if (c.displayname) NEBU_RETURN_IF_ERROR(PutProfile(c.user_id, {c.displayname, std::nullopt}));
+  if (c.device) {
+    DeviceRecord device{c.device->display_name, c.created_ts, c.device->token_hash};
+    NEBU_RETURN_IF_ERROR(PutDevice(c.user_id, c.device->device_id, device));
+  }
+  return Empty();
+}
+
+Result<std::string> Applier::Apply(const LoginCommand& c) {
+  NEBU_RETURN_IF_ERROR(LoadActiveUser(c.user_id).status());
+  NEBU_RETURN_IF_ERROR(CheckTokenFree(c.device.token_hash));
+  NEBU_ASSIGN_OR_RETURN(std::optional<DeviceRecord> old, LoadDevice(c.user_id, c.device.device_id));
+
+  DeviceRecord device{c.device.display_name, c.ts, c.device.token_hash};
+  if (old) {  // same device ID again: the new token replaces the old one
+    NEBU_RETURN_IF_ERROR(RemoveDevice(c.user_id, {c.device.device_id, *old}));
+    if (!device.display_name) device.display_name = old->display_name;
+    device.created_ts = old->created_ts;
+  }
+  NEBU_RETURN_IF_ERROR(PutDevice(c.user_id, c.device.device_id, device));
+  return Empty();
+}
+
+Result<std::string> Applier::RemoveOne(std::string_view user_id, std::string_view device_id) {
+  NEBU_RETURN_IF_ERROR(LoadUser(user_id).status());
+  NEBU_ASSIGN_OR_RETURN(std::optional<DeviceRecord> device, LoadDevice(user_id, device_id));
+  if (!device) return Status::NotFound("no such device");
+  NEBU_RETURN_IF_ERROR(RemoveDevice(user_id, {std::string(device_id), std::move(*device)}));
+  return Empty();
+}
+
+Result<std::string> Applier::Apply(const LogoutAllCommand& c) {
+  NEBU_RETURN_IF_ERROR(LoadUser(c.user_id).status());
+  NEBU_ASSIGN_OR_RETURN(std::vector<StoredDevice> devices, LoadDevices(c.user_id));
+  for (const StoredDevice& d : devices) NEBU_RETURN_IF_ERROR(RemoveDevice(c.user_id, d));
+  return DevicesRemoved(devices.size());
+}
+
+Result<std::string> Applier::Apply(const SetPasswordCommand& c) {
+  NEBU_ASSIGN_OR_RETURN(UserRecord user, LoadActiveUser(c.user_id));
+  std::vector<StoredDevice> devices;
+  if (c.logout_devices) {
+    NEBU_ASSIGN_OR_RETURN(devices, LoadDevices(c.user_id));
+    std::erase_if(devices, [&](const StoredDevice& d) { return d.device_id == c.keep_device_id; });
+  }
+
+  user.password_hash = c.password_hash;
+  NEBU_RETURN_IF_ERROR(PutUser(c.user_id, user));
+  for (const StoredDevice& d : devices) NEBU_RETURN_IF_ERROR(RemoveDevice(c.user_id, d));
+  return DevicesRemoved(devices.size());
+}
+
+Result<std::string> Applier::Apply(const DeactivateCommand& c) {
+  NEBU_ASSIGN_OR_RETURN(UserRecord user, LoadUser(c.user_id));
+  NEBU_ASSIGN_OR_RETURN(std::vector<StoredDevice> devices, LoadDevices(c.user_id));
+
+  user.deactivated = true;
+  user.password_hash.reset();
+  NEBU_RETURN_IF_ERROR(PutUser(c.user_id, user));
+  for (const StoredDevice& d : devices) NEBU_RETURN_IF_ERROR(RemoveDevice(c.user_id, d));
+  if (c.erase) {
+    NEBU_RETURN_IF_ERROR(PutProfile(c.user_id, {}));
+    NEBU_RETURN_IF_ERROR(DeleteAccountData(c.user_id));
+  }
+  return DevicesRemoved(devices.size());
+}
+
+Result<std::string> Applier::Apply(const SetDisplayNameCommand& c) {
+  NEBU_RETURN_IF_ERROR(LoadActiveUser(c.user_id).status());
+  NEBU_ASSIGN_OR_RETURN(internal::ProfileRecord profile, LoadProfile(c.user_id));
+  profile.displayname = c.displayname;
+  NEBU_RETURN_IF_ERROR(PutProfile(c.user_id, profile));
+  return Empty();
+}
+
+Result<std::string> Applier::Apply(const SetAvatarUrlCommand& c) {
+  NEBU_RETURN_IF_ERROR(LoadActiveUser(c.user_id).status());
+  NEBU_ASSIGN_OR_RETURN(internal::ProfileRecord profile, LoadProfile(c.user_id));
+  profile.avatar_url = c.avatar_url;
+  NEBU_RETURN_IF_ERROR(PutProfile(c.user_id, profile));
+  return Empty();
+}
+
+Result<std::string> Applier::Apply(const SetDeviceDisplayNameCommand& c) {
+  NEBU_RETURN_IF_ERROR(LoadUser(c.user_id).status());
+  NEBU_ASSIGN_OR_RETURN(std::optional<DeviceRecord> device, LoadDevice(c.user_id, c.device_id));
+  if (!device) return Status::NotFound("no such device");
+  device->display_name = c.display_name;
+  NEBU_ASSIGN_OR_RETURN(std::string value, internal::EncodeDeviceRecord(*device));
+  NEBU_RETURN_IF_ERROR(Put(Cf::kDevices, internal::DeviceKey(c.user_id, c.device_id), value));
+  return Empty();
+}
+
+Result<std::string> Applier::Apply(const PutAccountDataCommand& c) {
+  NEBU_RETURN_IF_ERROR(LoadActiveUser(c.user_id).status());
+  NEBU_ASSIGN_OR_RETURN(std::string content, event::CanonicalJson(json::value(c.content)));
+  std::string key = internal::AccountDataKey(c.user_id, c.room_id.value_or(""), c.type);
+  NEBU_RETURN_IF_ERROR(Put(Cf::kAccountData, key, content));
+  return Empty();
+}
+
+}  // namespace
+
+Result<std::string> ApplyAccountCommand(storage::Store& store, rocksdb::WriteBatch& batch,
+                                        std::string_view payload) {
+  NEBU_ASSIGN_OR_RETURN(AccountCommand command, DecodeAccountCommand(payload));
+  batch.SetSavePoint();
+  Applier applier(store, batch);
+  Result<std::string> outcome =
+      std::visit([&applier](const auto& c) { return applier.Apply(c); }, command);
+  rocksdb::Status undo = outcome.ok() ? batch.PopSavePoint() : batch.RollbackToSavePoint();
+  NEBU_CHECK(undo.ok(), "WriteBatch save point lost");
+  return outcome;
+}
+
+}  // namespace nebu::accounts

@@ -1,0 +1,228 @@
+#include "engine/accounts/commands.h"
+
+#include <boost/json/value.hpp>
+#include <utility>
+
+#include "engine/accounts/password.h"
+#include "engine/event/canonical_json.h"
+#include "engine/event/identifiers.h"
+
+namespace nebu::accounts {
+namespace {
+
+namespace json = boost::json;
+
+// ---- stateless field checks ----
+
+Status CheckUserId(std::string_view user_id) {
+  if (!event::IsValidUserId(user_id)) return Status::InvalidArgument("invalid user_id");
+  return Status::Ok();
+}
+
+Status CheckDeviceId(std::string_view device_id) {
+  if (device_id.empty()) return Status::InvalidArgument("empty device_id");
+  if (device_id.size() > kDeviceIdBytesMax) return Status::TooLarge("device_id too long");
+  for (unsigned char c : device_id) {
+    if (c < 0x20 || c == 0x7f) return Status::InvalidArgument("control character in device_id");
+  }
+  return Status::Ok();
+}
+
+Status CheckTokenHash(std::string_view hash) {
+  bool ok = hash.size() == kTokenHashHexChars;
+  for (char c : hash) ok = ok && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
+  if (!ok) return Status::InvalidArgument("token_hash is not 64 lower-case hex digits");
+  return Status::Ok();
+}
+
+Status CheckText(const std::optional<std::string>& text, size_t bytes_max, const char* name) {
+  if (text && text->size() > bytes_max) return Status::TooLarge(std::string(name) + " too long");
+  return Status::Ok();
+}
+
+Status CheckTs(int64_t ts) {
+  if (ts < 0 || ts > event::kCanonicalIntMax) return Status::InvalidArgument("bad timestamp");
+  return Status::Ok();
+}
+
+Status CheckDevice(const NewDevice& d) {
+  NEBU_RETURN_IF_ERROR(CheckDeviceId(d.device_id));
+  NEBU_RETURN_IF_ERROR(CheckTokenHash(d.token_hash));
+  return CheckText(d.display_name, kDisplayNameBytesMax, "device display_name");
+}
+
+// ---- per-command validation ----
+
+Status Validate(const RegisterCommand& c) {
+  NEBU_RETURN_IF_ERROR(CheckUserId(c.user_id));
+  if (c.password_hash) NEBU_RETURN_IF_ERROR(CheckPasswordHash(*c.password_hash));
+  NEBU_RETURN_IF_ERROR(CheckTs(c.created_ts));
+  NEBU_RETURN_IF_ERROR(CheckText(c.displayname, kDisplayNameBytesMax, "displayname"));
+  if (c.device) NEBU_RETURN_IF_ERROR(CheckDevice(*c.device));
+  return Status::Ok();
+}
+
+Status Validate(const LoginCommand& c) {
+  NEBU_RETURN_IF_ERROR(CheckUserId(c.user_id));
+  NEBU_RETURN_IF_ERROR(CheckDevice(c.device));
+  return CheckTs(c.ts);
+}
+
+Status Validate(const LogoutCommand& c) {
+  NEBU_RETURN_IF_ERROR(CheckUserId(c.user_id));
+  return CheckDeviceId(c.device_id);
+}
+
+Status Validate(const LogoutAllCommand& c) { return CheckUserId(c.user_id); }
+
+Status Validate(const SetPasswordCommand& c) {
+  NEBU_RETURN_IF_ERROR(CheckUserId(c.user_id));
+  NEBU_RETURN_IF_ERROR(CheckPasswordHash(c.password_hash));
+  if (c.keep_device_id) NEBU_RETURN_IF_ERROR(CheckDeviceId(*c.keep_device_id));
+  return Status::Ok();
+}
+
+Status Validate(const DeactivateCommand& c) { return CheckUserId(c.user_id); }
+
+Status Validate(const SetDisplayNameCommand& c) {
+  NEBU_RETURN_IF_ERROR(CheckUserId(c.user_id));
+  return CheckText(c.displayname, kDisplayNameBytesMax, "displayname");
+}
+
+Status Validate(const SetAvatarUrlCommand& c) {
+  NEBU_RETURN_IF_ERROR(CheckUserId(c.user_id));
+  return CheckText(c.avatar_url, kAvatarUrlBytesMax, "avatar_url");
+}
+
+Status Validate(const SetDeviceDisplayNameCommand& c) {
+  NEBU_RETURN_IF_ERROR(CheckUserId(c.user_id));
+  NEBU_RETURN_IF_ERROR(CheckDeviceId(c.device_id));
+  return CheckText(c.display_name, kDisplayNameBytesMax, "device display_name");
+}
+
+Status Validate(const DeleteDeviceCommand& c) {
+  NEBU_RETURN_IF_ERROR(CheckUserId(c.user_id));
+  return CheckDeviceId(c.device_id);
+}
+
+Status Validate(const PutAccountDataCommand& c) {
+  NEBU_RETURN_IF_ERROR(CheckUserId(c.user_id));
+  if (c.room_id && !event::IsValidRoomId(*c.room_id)) {
+    return Status::InvalidArgument("invalid room_id");
+  }
+  if (!event::IsValidEventType(c.type)) return Status::InvalidArgument("invalid type");
+  NEBU_ASSIGN_OR_RETURN(std::string content, event::CanonicalJson(json::value(c.content)));
+  if (content.size() > kAccountDataBytesMax) return Status::TooLarge("account data too large");
+  return Status::Ok();
+}
+
+// ---- encoding ----
+
+void PutOptional(json::object* o, std::string_view key, const std::optional<std::string>& v) {
+  if (v) (*o)[key] = *v;
+}
+
+json::object EncodeDevice(const NewDevice& d) {
+  json::object o;
+  o["device_id"] = d.device_id;
+  o["token_hash"] = d.token_hash;
+  PutOptional(&o, "display_name", d.display_name);
+  return o;
+}
+
+void Encode(const RegisterCommand& c, json::object* o) {
+  (*o)["user_id"] = c.user_id;
+  PutOptional(o, "password_hash", c.password_hash);
+  (*o)["admin"] = c.admin;
+  (*o)["created_ts"] = c.created_ts;
+  PutOptional(o, "displayname", c.displayname);
+  if (c.device) (*o)["device"] = EncodeDevice(*c.device);
+}
+
+void Encode(const LoginCommand& c, json::object* o) {
+  (*o)["user_id"] = c.user_id;
+  (*o)["device"] = EncodeDevice(c.device);
+  (*o)["ts"] = c.ts;
+}
+
+void Encode(const LogoutCommand& c, json::object* o) {
+  (*o)["user_id"] = c.user_id;
+  (*o)["device_id"] = c.device_id;
+}
+
+void Encode(const LogoutAllCommand& c, json::object* o) { (*o)["user_id"] = c.user_id; }
+
+void Encode(const SetPasswordCommand& c, json::object* o) {
+  (*o)["user_id"] = c.user_id;
+  (*o)["password_hash"] = c.password_hash;
+  (*o)["logout_devices"] = c.logout_devices;
+  PutOptional(o, "keep_device_id", c.keep_device_id);
+}
+
+void Encode(const DeactivateCommand& c, json::object* o) {
+  (*o)["user_id"] = c.user_id;
+  (*o)["erase"] = c.erase;
+}
+
+void Encode(const SetDisplayNameCommand& c, json::object* o) {
+  (*o)["user_id"] = c.user_id;
+  PutOptional(o, "displayname", c.displayname);
+}
+
+void Encode(const SetAvatarUrlCommand& c, json::object* o) {
+  (*o)["user_id"] = c.user_id;
+  PutOptional(o, "avatar_url", c.avatar_url);
+}
+
+void Encode(const SetDeviceDisplayNameCommand& c, json::object* o) {
+  (*o)["user_id"] = c.user_id;
+  (*o)["device_id"] = c.device_id;
+  PutOptional(o, "display_name", c.display_name);
+}
+
+void Encode(const DeleteDeviceCommand& c, json::object* o) {
+  (*o)["user_id"] = c.user_id;
+  (*o)["device_id"] = c.device_id;
+}
+
+void Encode(const PutAccountDataCommand& c, json::object* o) {
+  (*o)["user_id"] = c.user_id;
+  PutOptional(o, "room_id", c.room_id);
+  (*o)["type"] = c.type;
+  (*o)["content"] = c.content;
+}
+
+}  // namespace
+
+std::string_view AccountCommandName(const AccountCommand& command) {
+  struct Namer {
+    std::string_view operator()(const RegisterCommand&) const { return "register"; }
+    std::string_view operator()(const LoginCommand&) const { return "login"; }
+    std::string_view operator()(const LogoutCommand&) const { return "logout"; }
+    std::string_view operator()(const LogoutAllCommand&) const { return "logout_all"; }
+    std::string_view operator()(const SetPasswordCommand&) const { return "set_password"; }
+    std::string_view operator()(const DeactivateCommand&) const { return "deactivate"; }
+    std::string_view operator()(const SetDisplayNameCommand&) const { return "set_displayname"; }
+    std::string_view operator()(const SetAvatarUrlCommand&) const { return "set_avatar_url"; }
+    std::string_view operator()(const SetDeviceDisplayNameCommand&) const {
+      return "set_device_display_name";
+    }
+    std::string_view operator()(const DeleteDeviceCommand&) const { return "delete_device"; }
+    std::string_view operator()(const PutAccountDataCommand&) const { return "put_account_data"; }
+  };
+  return std::visit(Namer{}, command);
+}
+
+Status ValidateAccountCommand(const AccountCommand& command) {
+  return std::visit([](const auto& c) { return Validate(c); }, command);
+}
+
+Result<std::string> EncodeAccountCommand(const AccountCommand& command) {
+  NEBU_RETURN_IF_ERROR(ValidateAccountCommand(command));
+  json::object o;
+  o["op"] = AccountCommandName(command);
+  std::visit([&o](const auto& c) { Encode(c, &o); }, command);
+  return event::CanonicalJson(json::value(std::move(o)));
+}
+
+}  // namespace nebu::accounts

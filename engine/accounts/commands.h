@@ -1,0 +1,173 @@
+// Account commands: the deterministic mutations of accounts, devices, access tokens,
+// profiles and account data, as replicated in core::CommandKind::kAccount.
+//
+// A command carries only decided values: the SHA-256 of a new access token (never
+// the token), the argon2id-encoded password hash (never the password), device IDs
+// and timestamps. The node that receives a request does the random and expensive
+// work (accounts.h PrepareRegistration / PrepareLogin / PrepareSetPassword), builds
+// the struct, and proposes EncodeAccountCommand(...) as the payload; every node then
+// applies the same bytes with ApplyAccountCommand (accounts.h).
+//
+//   LoginCommand login{.user_id = "@alice:example.org",
+//                      .device = {.device_id = NewDeviceId(),
+//                                 .token_hash = TokenHash(token)},
+//                      .ts = clock.NowUnixMs()};
+//   NEBU_ASSIGN_OR_RETURN(std::string payload, EncodeAccountCommand(login));
+//
+// Payload: one canonical JSON object, {"op": <name>, ...fields}; an optional field is
+// absent when unset, every other field is required, unknown fields are refused (a
+// node that does not understand a command must fail loudly, not apply half of it).
+// The op names and fields are listed with each struct below and are stable: they are
+// in every replicated log and backup. DecodeAccountCommand(EncodeAccountCommand(c))
+// == c for every valid c.
+//
+// Thread-safety: values and pure functions.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "engine/common/status.h"
+
+namespace nebu::accounts {
+
+// Limits checked by ValidateAccountCommand (and so by encode, decode and apply).
+inline constexpr size_t kDeviceIdBytesMax = 255;
+inline constexpr size_t kDisplayNameBytesMax = 256;  // profile and device names
+inline constexpr size_t kAvatarUrlBytesMax = 1000;
+inline constexpr size_t kAccountDataBytesMax = 64 * 1024;  // canonical JSON of content
+inline constexpr size_t kTokenHashHexChars = 64;           // lower-case hex SHA-256
+
+// A device created by registration or login, with the hash of its access token.
+// JSON: {"device_id", "display_name"?, "token_hash"}.
+struct NewDevice {
+  std::string device_id{};
+  std::string token_hash{};                   // TokenHash(access token): 64 lower-case hex
+  std::optional<std::string> display_name{};  // initial_device_display_name
+  bool operator==(const NewDevice&) const = default;
+};
+
+// op "register": {"admin", "created_ts", "device"?, "displayname"?, "password_hash"?,
+// "user_id"}. Creates the user; with a device, also logs it in.
+struct RegisterCommand {
+  std::string user_id{};
+  std::optional<std::string> password_hash{};  // nullopt: no password login (e.g. SSO)
+  bool admin = false;
+  int64_t created_ts = 0;                    // ms since the epoch
+  std::optional<std::string> displayname{};  // initial profile display name
+  std::optional<NewDevice> device{};         // nullopt: inhibit_login
+  bool operator==(const RegisterCommand&) const = default;
+};
+
+// op "login": {"device", "ts", "user_id"}. Creates the device, or, when the user
+// already has a device with this ID, replaces its access token (the old token stops
+// working) and keeps its display name unless a new one is given.
+struct LoginCommand {
+  std::string user_id{};
+  NewDevice device{};
+  int64_t ts = 0;  // the device's created_ts when it is new
+  bool operator==(const LoginCommand&) const = default;
+};
+
+// op "logout": {"device_id", "user_id"}. Deletes the device and its access token.
+struct LogoutCommand {
+  std::string user_id{};
+  std::string device_id{};
+  bool operator==(const LogoutCommand&) const = default;
+};
+
+// op "logout_all": {"user_id"}. Deletes every device and access token of the user.
+struct LogoutAllCommand {
+  std::string user_id{};
+  bool operator==(const LogoutAllCommand&) const = default;
+};
+
+// op "set_password": {"keep_device_id"?, "logout_devices", "password_hash", "user_id"}.
+// With logout_devices, deletes every device (and token) except keep_device_id (the
+// device that asked, if any; a keep_device_id the user no longer has keeps nothing).
+struct SetPasswordCommand {
+  std::string user_id{};
+  std::string password_hash{};
+  bool logout_devices = true;
+  std::optional<std::string> keep_device_id{};
+  bool operator==(const SetPasswordCommand&) const = default;
+};
+
+// op "deactivate": {"erase", "user_id"}. Marks the user deactivated (the ID stays
+// taken forever), drops the password hash, deletes every device and token. With
+// erase, also deletes the profile and all account data. Idempotent.
+struct DeactivateCommand {
+  std::string user_id{};
+  bool erase = false;
+  bool operator==(const DeactivateCommand&) const = default;
+};
+
+// op "set_displayname": {"displayname"?, "user_id"}; absent clears it.
+struct SetDisplayNameCommand {
+  std::string user_id{};
+  std::optional<std::string> displayname{};
+  bool operator==(const SetDisplayNameCommand&) const = default;
+};
+
+// op "set_avatar_url": {"avatar_url"?, "user_id"}; absent clears it.
+struct SetAvatarUrlCommand {
+  std::string user_id{};
+  std::optional<std::string> avatar_url{};
+  bool operator==(const SetAvatarUrlCommand&) const = default;
+};
+
+// op "set_device_display_name": {"device_id", "display_name"?, "user_id"}.
+struct SetDeviceDisplayNameCommand {
+  std::string user_id{};
+  std::string device_id{};
+  std::optional<std::string> display_name{};
+  bool operator==(const SetDeviceDisplayNameCommand&) const = default;
+};
+
+// op "delete_device": {"device_id", "user_id"}. Same effect as logout; a separate op
+// so logs and audits say which API asked.
+struct DeleteDeviceCommand {
+  std::string user_id{};
+  std::string device_id{};
+  bool operator==(const DeleteDeviceCommand&) const = default;
+};
+
+// op "put_account_data": {"content", "room_id"?, "type", "user_id"}. Global account
+// data without room_id, per-room with it. Replaces the previous content of the type.
+struct PutAccountDataCommand {
+  std::string user_id{};
+  std::optional<std::string> room_id{};
+  std::string type{};
+  boost::json::object content{};
+  bool operator==(const PutAccountDataCommand&) const = default;
+};
+
+using AccountCommand =
+    std::variant<RegisterCommand, LoginCommand, LogoutCommand, LogoutAllCommand, SetPasswordCommand,
+                 DeactivateCommand, SetDisplayNameCommand, SetAvatarUrlCommand,
+                 SetDeviceDisplayNameCommand, DeleteDeviceCommand, PutAccountDataCommand>;
+
+// The "op" name of the command ("register", "login", ...).
+std::string_view AccountCommandName(const AccountCommand& command);
+
+// Stateless checks of a command's fields. Errors:
+//   kInvalidArgument  a malformed user ID, room ID, device ID (empty or with control
+//                     characters), token hash, password hash, event type, or a
+//                     negative timestamp;
+//   kTooLarge         a field over its *BytesMax limit;
+//   kBadJson          account data content that has no canonical form (floats).
+[[nodiscard]] Status ValidateAccountCommand(const AccountCommand& command);
+
+// The canonical JSON payload. Errors: those of ValidateAccountCommand.
+[[nodiscard]] Result<std::string> EncodeAccountCommand(const AccountCommand& command);
+
+// Parses a payload. Errors: kNotJson / kTooLarge from the JSON parser; kBadJson for an
+// unknown op, a missing, mistyped or unknown field; then ValidateAccountCommand's.
+[[nodiscard]] Result<AccountCommand> DecodeAccountCommand(std::string_view payload);
+
+}  // namespace nebu::accounts

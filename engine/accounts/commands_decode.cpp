@@ -1,0 +1,197 @@
+// DecodeAccountCommand: strict parsing of kAccount payloads (commands.h).
+#include <boost/json/value.hpp>
+#include <utility>
+
+#include "engine/accounts/commands.h"
+#include "engine/event/canonical_json.h"
+
+namespace nebu::accounts {
+namespace {
+
+namespace json = boost::json;
+
+// Reads the fields of one JSON object and counts them, so Finish can refuse any
+// field nobody asked for.
+class Fields {
+ public:
+  explicit Fields(const json::object& o) : o_(o) {}
+
+  Result<std::string> String(std::string_view key) {
+    NEBU_ASSIGN_OR_RETURN(const json::value* v, Required(key));
+    if (!v->is_string()) return Mistyped(key);
+    return std::string(v->get_string());
+  }
+  Result<std::optional<std::string>> OptionalString(std::string_view key) {
+    if (!o_.contains(key)) return std::optional<std::string>();
+    NEBU_ASSIGN_OR_RETURN(std::string s, String(key));
+    return std::optional<std::string>(std::move(s));
+  }
+  Result<bool> Bool(std::string_view key) {
+    NEBU_ASSIGN_OR_RETURN(const json::value* v, Required(key));
+    if (!v->is_bool()) return Mistyped(key);
+    return v->get_bool();
+  }
+  Result<int64_t> Int(std::string_view key) {
+    NEBU_ASSIGN_OR_RETURN(const json::value* v, Required(key));
+    if (!v->is_int64()) return Mistyped(key);
+    return v->get_int64();
+  }
+  Result<const json::object*> Object(std::string_view key) {
+    NEBU_ASSIGN_OR_RETURN(const json::value* v, Required(key));
+    if (!v->is_object()) return Mistyped(key);
+    return &v->get_object();
+  }
+  bool Has(std::string_view key) const { return o_.contains(key); }
+  Status Finish() const {
+    if (used_ != o_.size()) return Status::BadJson("account command has an unknown field");
+    return Status::Ok();
+  }
+
+ private:
+  Result<const json::value*> Required(std::string_view key) {
+    const json::value* v = o_.if_contains(key);
+    if (v == nullptr) return Status::BadJson("account command lacks \"" + std::string(key) + "\"");
+    ++used_;
+    return v;
+  }
+  static Status Mistyped(std::string_view key) {
+    return Status::BadJson("account command field \"" + std::string(key) + "\" has a wrong type");
+  }
+
+  const json::object& o_;
+  size_t used_ = 0;
+};
+
+Result<NewDevice> DecodeDevice(const json::object& o) {
+  Fields f(o);
+  NewDevice d;
+  NEBU_ASSIGN_OR_RETURN(d.device_id, f.String("device_id"));
+  NEBU_ASSIGN_OR_RETURN(d.token_hash, f.String("token_hash"));
+  NEBU_ASSIGN_OR_RETURN(d.display_name, f.OptionalString("display_name"));
+  NEBU_RETURN_IF_ERROR(f.Finish());
+  return d;
+}
+
+Result<AccountCommand> DecodeRegister(Fields& f) {
+  RegisterCommand c;
+  NEBU_ASSIGN_OR_RETURN(c.user_id, f.String("user_id"));
+  NEBU_ASSIGN_OR_RETURN(c.password_hash, f.OptionalString("password_hash"));
+  NEBU_ASSIGN_OR_RETURN(c.admin, f.Bool("admin"));
+  NEBU_ASSIGN_OR_RETURN(c.created_ts, f.Int("created_ts"));
+  NEBU_ASSIGN_OR_RETURN(c.displayname, f.OptionalString("displayname"));
+  if (f.Has("device")) {
+    NEBU_ASSIGN_OR_RETURN(const json::object* device, f.Object("device"));
+    NEBU_ASSIGN_OR_RETURN(c.device, DecodeDevice(*device));
+  }
+  return AccountCommand(std::move(c));
+}
+
+Result<AccountCommand> DecodeLogin(Fields& f) {
+  LoginCommand c;
+  NEBU_ASSIGN_OR_RETURN(c.user_id, f.String("user_id"));
+  NEBU_ASSIGN_OR_RETURN(const json::object* device, f.Object("device"));
+  NEBU_ASSIGN_OR_RETURN(c.device, DecodeDevice(*device));
+  NEBU_ASSIGN_OR_RETURN(c.ts, f.Int("ts"));
+  return AccountCommand(std::move(c));
+}
+
+// logout and delete_device share a shape.
+template <typename T>
+Result<AccountCommand> DecodeUserDevice(Fields& f) {
+  T c;
+  NEBU_ASSIGN_OR_RETURN(c.user_id, f.String("user_id"));
+  NEBU_ASSIGN_OR_RETURN(c.device_id, f.String("device_id"));
+  return AccountCommand(std::move(c));
+}
+
+Result<AccountCommand> DecodeLogoutAll(Fields& f) {
+  LogoutAllCommand c;
+  NEBU_ASSIGN_OR_RETURN(c.user_id, f.String("user_id"));
+  return AccountCommand(std::move(c));
+}
+
+Result<AccountCommand> DecodeSetPassword(Fields& f) {
+  SetPasswordCommand c;
+  NEBU_ASSIGN_OR_RETURN(c.user_id, f.String("user_id"));
+  NEBU_ASSIGN_OR_RETURN(c.password_hash, f.String("password_hash"));
+  NEBU_ASSIGN_OR_RETURN(c.logout_devices, f.Bool("logout_devices"));
+  NEBU_ASSIGN_OR_RETURN(c.keep_device_id, f.OptionalString("keep_device_id"));
+  return AccountCommand(std::move(c));
+}
+
+Result<AccountCommand> DecodeDeactivate(Fields& f) {
+  DeactivateCommand c;
+  NEBU_ASSIGN_OR_RETURN(c.user_id, f.String("user_id"));
+  NEBU_ASSIGN_OR_RETURN(c.erase, f.Bool("erase"));
+  return AccountCommand(std::move(c));
+}
+
+Result<AccountCommand> DecodeSetDisplayName(Fields& f) {
+  SetDisplayNameCommand c;
+  NEBU_ASSIGN_OR_RETURN(c.user_id, f.String("user_id"));
+  NEBU_ASSIGN_OR_RETURN(c.displayname, f.OptionalString("displayname"));
+  return AccountCommand(std::move(c));
+}
+
+Result<AccountCommand> DecodeSetAvatarUrl(Fields& f) {
+  SetAvatarUrlCommand c;
+  NEBU_ASSIGN_OR_RETURN(c.user_id, f.String("user_id"));
+  NEBU_ASSIGN_OR_RETURN(c.avatar_url, f.OptionalString("avatar_url"));
+  return AccountCommand(std::move(c));
+}
+
+Result<AccountCommand> DecodeSetDeviceDisplayName(Fields& f) {
+  SetDeviceDisplayNameCommand c;
+  NEBU_ASSIGN_OR_RETURN(c.user_id, f.String("user_id"));
+  NEBU_ASSIGN_OR_RETURN(c.device_id, f.String("device_id"));
+  NEBU_ASSIGN_OR_RETURN(c.display_name, f.OptionalString("display_name"));
+  return AccountCommand(std::move(c));
+}
+
+Result<AccountCommand> DecodePutAccountData(Fields& f) {
+  PutAccountDataCommand c;
+  NEBU_ASSIGN_OR_RETURN(c.user_id, f.String("user_id"));
+  NEBU_ASSIGN_OR_RETURN(c.room_id, f.OptionalString("room_id"));
+  NEBU_ASSIGN_OR_RETURN(c.type, f.String("type"));
+  NEBU_ASSIGN_OR_RETURN(const json::object* content, f.Object("content"));
+  c.content = *content;
+  return AccountCommand(std::move(c));
+}
+
+struct Decoder {
+  std::string_view op;
+  Result<AccountCommand> (*decode)(Fields&);
+};
+
+constexpr Decoder kDecoders[] = {
+    {"register", DecodeRegister},
+    {"login", DecodeLogin},
+    {"logout", DecodeUserDevice<LogoutCommand>},
+    {"logout_all", DecodeLogoutAll},
+    {"set_password", DecodeSetPassword},
+    {"deactivate", DecodeDeactivate},
+    {"set_displayname", DecodeSetDisplayName},
+    {"set_avatar_url", DecodeSetAvatarUrl},
+    {"set_device_display_name", DecodeSetDeviceDisplayName},
+    {"delete_device", DecodeUserDevice<DeleteDeviceCommand>},
+    {"put_account_data", DecodePutAccountData},
+};
+
+}  // namespace
+
+Result<AccountCommand> DecodeAccountCommand(std::string_view payload) {
+  NEBU_ASSIGN_OR_RETURN(json::value v, event::ParseJson(payload));
+  if (!v.is_object()) return Status::BadJson("account command is not an object");
+  Fields f(v.get_object());
+  NEBU_ASSIGN_OR_RETURN(std::string op, f.String("op"));
+  for (const Decoder& d : kDecoders) {
+    if (d.op != op) continue;
+    NEBU_ASSIGN_OR_RETURN(AccountCommand command, d.decode(f));
+    NEBU_RETURN_IF_ERROR(f.Finish());
+    NEBU_RETURN_IF_ERROR(ValidateAccountCommand(command));
+    return command;
+  }
+  return Status::BadJson("unknown account command op \"" + op + "\"");
+}
+
+}  // namespace nebu::accounts

@@ -1,0 +1,143 @@
+// The write path: propose -> commit -> apply.
+//
+// A Committer makes commands durable in one total order and hands each, once
+// committed, to the Applier (the state machine), then reports the applier's outcome
+// to the proposer. LocalCommitter is the one-node committer: every proposal that
+// arrives while the previous group is being fsynced joins the next group, so
+// concurrent proposals share one WAL fsync (group commit). Commit and apply run on
+// two threads, so group N+1 is fsynced while group N is applied. The replication
+// issue replaces LocalCommitter with a Raft group; proposers and the Applier don't
+// change.
+//
+//   LocalCommitter c(store, state_machine);
+//   NEBU_RETURN_IF_ERROR(c.Start());                 // replays committed, unapplied commands
+//   ApplyOutcome out = ProposeAndWait(c, command);   // after fsync + apply
+//
+// Durability: a command is acknowledged only after the commit batch holding it was
+// written with sync=true to the commit log, a RocksDB of its own (so the apply
+// thread's writes to the state DB never queue behind a commit fsync). The apply
+// batch (derived state + applied index) is written without sync; after a crash,
+// Start() re-applies every command after the stored applied index, so derived state
+// catches up exactly. Entries are trimmed from the commit log only after
+// Applier::SyncApplied() made their effects durable.
+//
+// Thread-safety: Propose is safe from any thread; callbacks run on the apply thread
+// (or on the proposer's thread for immediate rejections) and must be quick.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/common/status.h"
+#include "engine/core/command.h"
+#include "engine/storage/keys.h"
+#include "engine/storage/store.h"
+
+namespace nebu::core {
+
+using storage::LogIndex;
+
+// What the state machine answers to one command: a result payload (canonical JSON)
+// or the Status that rejected it (in which case it changed nothing but the index).
+using ApplyOutcome = Result<std::string>;
+using ProposalDone = std::function<void(ApplyOutcome)>;
+
+class Applier {
+ public:
+  virtual ~Applier() = default;
+  // Applies the committed command at `index` (== the previous index + 1) and stores
+  // its outcome. The applier may stage the effects: they become durable-in-order
+  // and visible to readers at the next Flush(), and outcomes may be reported only
+  // after it. A non-OK return is fatal: derived state could not be written, and the
+  // committer stops applying (the command stays committed and is re-applied at the
+  // next start).
+  virtual Status Apply(LogIndex index, const Command& command, ApplyOutcome* outcome) = 0;
+  // Writes everything staged since the last Flush in one batch. Fatal if non-OK.
+  virtual Status Flush() = 0;
+  // The last index whose effects were flushed.
+  virtual LogIndex applied_index() const = 0;
+  // Makes every flushed apply durable (fsync). The committer calls it before it
+  // trims commit-log entries the applied state no longer needs.
+  virtual Status SyncApplied() = 0;
+};
+
+class Committer {
+ public:
+  virtual ~Committer() = default;
+  // `done` is called exactly once: with the outcome after commit + apply, or with
+  // kResourceExhausted (queue full), kUnavailable (stopped) or kIoError (the commit
+  // write failed; nothing was committed).
+  virtual void Propose(Command command, ProposalDone done) = 0;
+};
+
+// Blocks until `done` fires.
+ApplyOutcome ProposeAndWait(Committer& committer, Command command);
+
+struct LocalCommitterOptions {
+  size_t queue_max = 65536;          // proposals waiting for a commit group
+  size_t group_max = 4096;           // commands in one commit batch
+  size_t trim_every_entries = 8192;  // commit-log entries applied before they are trimmed
+  bool sync = true;                  // false only in benchmarks of the non-durable path
+};
+
+class LocalCommitter final : public Committer {
+ public:
+  // `log` holds Cf::kCommitLog; it may be the applier's own store (tests), but a
+  // separate one keeps applies from waiting on commit fsyncs. The apply thread applies
+// a whole commit group, then flushes it as one write, then answers its proposers.
+  LocalCommitter(storage::Store& log, Applier& applier, LocalCommitterOptions options = {});
+  ~LocalCommitter() override;
+
+  // Re-applies committed commands after the applier's applied index, then starts the
+  // commit and apply threads. kCorruption / kIoError if the commit log can't be read.
+  Status Start();
+  // Finishes every accepted proposal, then stops the threads. Idempotent.
+  void Stop();
+
+  void Propose(Command command, ProposalDone done) override;
+
+  LogIndex last_committed() const { return last_committed_.load(); }
+  // Commit batches written so far (each one WAL fsync): proposals / groups is the
+  // group-commit factor.
+  uint64_t commit_groups() const { return commit_groups_.load(); }
+
+ private:
+  struct Proposal {
+    Command command;
+    ProposalDone done;
+    LogIndex index = 0;
+  };
+  void CommitLoop();
+  void ApplyLoop();
+  void FailAll(std::vector<Proposal>& group, const Status& status);
+
+  storage::Store& store_;
+  Applier& applier_;
+  const LocalCommitterOptions options_;
+
+  std::mutex mu_;
+  std::condition_variable commit_cv_;
+  std::condition_variable apply_cv_;
+  std::deque<Proposal> queue_;                // guarded by mu_
+  std::deque<std::vector<Proposal>> applying_;  // guarded by mu_
+  bool stopping_ = false;                     // guarded by mu_
+  bool commit_done_ = false;                  // guarded by mu_
+  bool halted_ = false;                       // guarded by mu_: apply failed
+  Status halt_status_;                        // guarded by mu_
+
+  LogIndex next_index_ = 1;                   // commit thread only
+  LogIndex trimmed_below_ = 1;                // commit thread only
+  std::atomic<LogIndex> last_committed_{0};
+  std::atomic<uint64_t> commit_groups_{0};
+  std::thread commit_thread_;
+  std::thread apply_thread_;
+  bool started_ = false;
+};
+
+}  // namespace nebu::core

@@ -1,0 +1,164 @@
+// RoomApplier: the room part of the state machine (create rooms, append events).
+//
+// Commands (payloads are canonical JSON, built by the helpers below on the node
+// that received the request, so apply is deterministic):
+//   kCreateRoom {room_id, room_version, origin_server_ts, events:[draft...], alias?}
+//   kRoomEvent  {room_id, sender, device_id?, txn_id?, type, state_key?, content,
+//                origin_server_ts, redacts?}
+// Apply builds the PDU (prev_events = the room's last event, depth, auth_events,
+// content hash, reference-hash event ID), checks the room version 11 authorization
+// rules against the current state, and adds to the batch: the envelope in the
+// room's log, the event-id index, the stream entry, current state + state history
+// for state events, membership records for m.room.member, the txn id.
+//
+// Thread-safety: used only from the state machine's apply thread.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/core/command.h"
+#include "engine/event/event.h"
+#include "engine/rooms/room_creation.h"
+#include "engine/rooms/room_state.h"
+#include "engine/storage/room_log.h"
+#include "engine/storage/store.h"
+
+namespace nebu::core {
+
+using storage::RoomNumber;
+using storage::Sequence;
+using storage::StreamPosition;
+
+struct SendEventRequest {
+  std::string room_id;
+  std::string sender;
+  std::string device_id;           // empty: no txn dedup
+  std::string txn_id;              // empty: no txn dedup
+  std::string type;
+  std::optional<std::string> state_key;
+  boost::json::object content;
+  int64_t origin_server_ts = 0;
+  std::optional<std::string> redacts;
+};
+
+struct CreateRoomCommand {
+  std::string room_id;
+  event::RoomVersion room_version = event::kDefaultRoomVersion;
+  int64_t origin_server_ts = 0;
+  std::vector<rooms::EventDraft> events;
+  std::optional<std::string> alias;
+};
+
+Command MakeSendEventCommand(const SendEventRequest& request);
+Command MakeCreateRoomCommand(const CreateRoomCommand& command);
+
+// The outcome of an applied event: {"event_id","room_id","sequence","stream_position"}.
+struct AppendedEvent {
+  std::string event_id;
+  std::string room_id;
+  Sequence sequence = 0;
+  StreamPosition stream_position = 0;
+  bool deduplicated = false;  // the txn id was seen before; this is the earlier event
+};
+std::string EncodeAppended(const std::vector<AppendedEvent>& events);
+Result<std::vector<AppendedEvent>> DecodeAppended(std::string_view json);
+
+// Per-room facts the apply thread keeps in memory (derived from the log on first use).
+struct RoomMeta {
+  RoomNumber number = 0;
+  std::string room_id;
+  event::RoomVersion version = event::kDefaultRoomVersion;
+  Sequence last_seq = 0;
+  std::string last_event_id;
+  int64_t depth = 0;
+};
+
+// The room record stored under RoomNumberKey: {"room_id","room_version"}.
+Result<RoomMeta> LoadRoomMeta(storage::Store& store, std::string_view room_id);
+
+class RoomApplier {
+ public:
+  // Mutable counters the state machine persists with each batch.
+  struct Counters {
+    StreamPosition stream_position = 0;
+    RoomNumber next_room_number = 1;
+  };
+
+  explicit RoomApplier(storage::Store& store) : store_(store), log_(store) {}
+
+  // Both add to batch and advance counters only on success; on a rejection the
+  // caller rolls the batch back to its save point and keeps its counters. Several
+  // commands may be staged in one batch before it is written: the applier's own
+  // caches and staged indexes answer reads of what is staged.
+  Result<std::string> ApplyCreateRoom(std::string_view payload, rocksdb::WriteBatch& batch,
+                                      Counters& counters);
+  Result<std::string> ApplySendEvent(std::string_view payload, rocksdb::WriteBatch& batch,
+                                     Counters& counters);
+
+  // Called after the batch was written: forgets staged indexes, trims the caches.
+  void AfterFlush();
+  // Called when the batch could not be written: drops every cache (they may hold
+  // state that never reached the disk); they reload from the store on demand.
+  void Abort();
+
+ private:
+  struct CachedState {
+    std::string event_id;
+    boost::json::object event;
+  };
+  // Orders (type, state_key) keys and finds them by string_view pairs.
+  struct KeyLess {
+    using is_transparent = void;
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      std::string_view a1 = a.first, b1 = b.first;
+      if (a1 != b1) return a1 < b1;
+      return std::string_view(a.second) < std::string_view(b.second);
+    }
+  };
+  struct RoomCache {
+    RoomMeta meta;
+    // State events loaded for authorization, by (type, state_key); nullopt caches
+    // an absent key. Coherent because every state write passes through here.
+    std::map<rooms::RoomState::Key, std::optional<CachedState>, KeyLess> state;
+  };
+
+  Result<RoomCache*> Room(std::string_view room_id);
+  Result<const std::optional<CachedState>*> StateEntry(RoomCache& room, std::string_view type,
+                                                       std::string_view state_key);
+  Status LoadAuthState(RoomCache& room, const boost::json::object& pdu, rooms::RoomState& state,
+                       boost::json::array& auth_ids);
+  Status CheckRedaction(RoomCache& room, std::string_view redacts, std::string_view sender,
+                        const rooms::RoomState& state);
+  // Checks, builds and adds one event to batch; updates room's cache and counters.
+  // On error nothing of this event was added.
+  Result<AppendedEvent> AppendEvent(RoomCache& room, const rooms::EventDraft& draft, int64_t ts,
+                                    const std::optional<std::string>& redacts,
+                                    rocksdb::WriteBatch& batch, Counters& counters);
+  void WriteIndexes(RoomCache& room, const boost::json::object& pdu, const std::string& event_id,
+                    Sequence seq, StreamPosition pos, rocksdb::WriteBatch& batch);
+
+  // Where a staged (not yet written) event sits, for redactions in the same batch.
+  struct StagedEvent {
+    RoomNumber room;
+    std::string sender;
+  };
+  Result<std::optional<StagedEvent>> FindEvent(std::string_view event_id);
+
+  storage::Store& store_;
+  storage::RoomLog log_;
+  // Never evicted while a batch is staged (only in AfterFlush): staged state lives
+  // only here until the batch is written.
+  std::unordered_map<std::string, std::unique_ptr<RoomCache>> rooms_;
+  std::unordered_map<std::string, AppendedEvent> staged_txns_;   // txn key -> event
+  std::unordered_map<std::string, StagedEvent> staged_events_;   // event id -> where
+  std::unordered_map<std::string, std::string> staged_aliases_;  // alias -> room id
+};
+
+}  // namespace nebu::core

@@ -1,0 +1,55 @@
+// StateMachine: applies committed commands to the node's derived state.
+//
+// Apply() is deterministic: the same commands in the same order write the same bytes
+// on every node. Room commands of one commit group are staged into one RocksDB
+// batch (each behind a save point, so a rejected one is rolled back alone); Flush()
+// writes that batch together with the applied log index and the stream position,
+// then advances the Notifier. Account commands read stored state, so each is
+// flushed alone. A command the rules reject changes nothing and reports why.
+//
+//   StateMachine sm(store, notifier);
+//   NEBU_RETURN_IF_ERROR(sm.Load());
+//   LocalCommitter committer(store, sm);
+//
+// Thread-safety: Apply runs on one thread (the committer's apply thread);
+// applied_index() and stream_position() may be read from any thread.
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include "engine/core/committer.h"
+#include "engine/core/notifier.h"
+#include "engine/core/room_applier.h"
+#include "engine/storage/store.h"
+
+namespace nebu::core {
+
+class StateMachine final : public Applier {
+ public:
+  StateMachine(storage::Store& store, Notifier& notifier);
+  ~StateMachine() override;
+
+  // Reads the applied index and counters from Cf::kMeta; call once before use.
+  Status Load();
+
+  Status Apply(LogIndex index, const Command& command, ApplyOutcome* outcome) override;
+  Status Flush() override;
+  LogIndex applied_index() const override { return applied_index_.load(); }
+  Status SyncApplied() override;
+  StreamPosition stream_position() const { return stream_position_.load(); }
+
+ private:
+  storage::Store& store_;
+  Notifier& notifier_;
+  std::unique_ptr<RoomApplier> rooms_;
+  std::atomic<LogIndex> applied_index_{0};
+  std::atomic<StreamPosition> stream_position_{0};
+  storage::RoomNumber next_room_number_ = 1;  // apply thread only: flushed value
+  // Apply thread only: what is staged in pending_ but not yet written.
+  rocksdb::WriteBatch pending_;
+  LogIndex staged_index_ = 0;
+  RoomApplier::Counters staged_counters_;
+};
+
+}  // namespace nebu::core

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run): installs the Debian packages
+# (scripts/deps.sh --test), configures build/ with -DNEBU_WERROR=ON, builds every
+# target, runs ctest, then the bounded fuzz run (scripts/fuzz.sh). Exits non-zero if
+# any phase fails; later phases still run after a test failure so one run shows all.
+#
+#   sudo scripts/test.sh          # or as root; from any directory; safe to re-run
+#   NEBU_FUZZ_SECONDS=60 scripts/test.sh
+# shellcheck disable=SC2317  # the functions below run through phase "$@"
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
+
+total_start=${SECONDS}
+failed=()
+rm -f build/ctest.log  # finish() reports only this run's ctest summary
+
+phase() {  # phase NAME COMMAND...: runs COMMAND, prints its time, records a failure
+  local name="$1" start=${SECONDS} rc=0
+  shift
+  echo "==> ${name}"
+  "$@" || rc=$?
+  echo "<== ${name}: $((SECONDS - start))s$([[ ${rc} -ne 0 ]] && echo ", FAILED (exit ${rc})")"
+  if [[ ${rc} -ne 0 ]]; then failed+=("${name}"); fi
+  return "${rc}"
+}
+
+configure() {
+  # A build/ made by another generator cannot be reused; start it afresh.
+  if [[ -f build/CMakeCache.txt ]] && ! grep -q '^CMAKE_GENERATOR:INTERNAL=Ninja$' build/CMakeCache.txt; then
+    rm -rf build
+  fi
+  cmake -S . -B build -G Ninja -DNEBU_WERROR=ON
+}
+
+run_ctest() {  # keeps ctest's summary line for the end of the output
+  ctest --test-dir build --output-on-failure -j2 2>&1 | tee build/ctest.log
+}
+
+finish() {
+  if [[ -f build/ctest.log ]]; then grep -E '^[0-9]+% tests passed' build/ctest.log | tail -1; fi
+  echo "test.sh: total $((SECONDS - total_start))s"
+  if [[ ${#failed[@]} -gt 0 ]]; then
+    echo "test.sh: FAILED: ${failed[*]}"
+    exit 1
+  fi
+  echo "test.sh: all phases passed"
+  exit 0
+}
+
+# Setup: without packages or a build nothing else can run.
+phase deps bash scripts/deps.sh --test || finish
+phase configure configure || finish
+phase build cmake --build build -- -j"$(nproc)" || finish
+
+# Services the tests need start here (later issues):
+#   - a throwaway PostgreSQL cluster for the projection tests (NEBU_TEST_PG_URL)
+#   - npm install of the end-to-end clients (tests/e2e)
+
+phase ctest run_ctest
+if [[ -f scripts/fuzz.sh ]]; then
+  phase fuzz bash scripts/fuzz.sh "${NEBU_FUZZ_SECONDS:-20}"
+fi
+finish

@@ -1,0 +1,398 @@
+// Goal: applying account commands to a real RocksDB gives the documented accounts,
+// devices, tokens, profiles and account data; tokens exist only as hashes; failed
+// commands write nothing; applying is deterministic. Method: a fresh Store per test
+// in a temporary directory; commands built by Prepare* or by hand, applied through
+// ApplyAccountCommand and written like the state machine does; a rapidcheck property
+// over random command sequences for determinism and the record invariants.
+#include "engine/accounts/accounts.h"
+
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/accounts/internal/records.h"
+#include "tests/engine/accounts/generators.h"
+#include "tests/engine/accounts/temp_store.h"
+
+namespace nebu::accounts {
+namespace {
+
+using storage::Cf;
+using testing::Dump;
+using testing::DumpAll;
+using testing::TempStore;
+
+constexpr int64_t kNowMs = 1700000000000;
+const std::string kAlice = "@alice:example.org";
+const std::string kRoom = "!room:example.org";
+
+// Applies one payload and writes its batch, as the state machine does.
+Result<std::string> ApplyPayload(storage::Store& store, std::string_view payload) {
+  rocksdb::WriteBatch batch;
+  Result<std::string> outcome = ApplyAccountCommand(store, batch, payload);
+  if (outcome.ok()) NEBU_RETURN_IF_ERROR(store.Write(batch, /*sync=*/false));
+  return outcome;
+}
+
+Result<std::string> Apply(storage::Store& store, const AccountCommand& command) {
+  NEBU_ASSIGN_OR_RETURN(std::string payload, EncodeAccountCommand(command));
+  return ApplyPayload(store, payload);
+}
+
+class AccountsTest : public ::testing::Test {
+ protected:
+  storage::Store& store() { return temp_.store(); }
+
+  // Registers kAlice with password "secret" and a first device; returns its token.
+  std::string RegisterAlice(std::string device_id = "PHONE") {
+    Result<Prepared> p = PrepareRegistration({.user_id = kAlice,
+                                              .password = "secret",
+                                              .displayname = "Alice",
+                                              .device_id = device_id,
+                                              .device_display_name = "Alice's phone"},
+                                             kNowMs);
+    EXPECT_TRUE(p.ok()) << p.status().ToString();
+    Result<std::string> applied = ApplyPayload(store(), p->payload);
+    EXPECT_TRUE(applied.ok()) << applied.status().ToString();
+    return *p->access_token;
+  }
+
+  // Logs kAlice in on device_id (a new device when nullopt); returns the token.
+  std::string Login(std::optional<std::string_view> device_id = std::nullopt) {
+    Result<Prepared> p = PrepareLogin(kAlice, device_id, std::nullopt, kNowMs + 1);
+    EXPECT_TRUE(p.ok()) << p.status().ToString();
+    Result<std::string> applied = ApplyPayload(store(), p->payload);
+    EXPECT_TRUE(applied.ok()) << applied.status().ToString();
+    return *p->access_token;
+  }
+
+  bool Authenticates(const std::string& token) { return AuthenticateToken(store(), token).ok(); }
+
+  TempStore temp_;
+};
+
+TEST_F(AccountsTest, NewTokensAndDeviceIdsHaveTheDocumentedShape) {
+  std::string token = NewAccessToken();
+  EXPECT_EQ(token.size(), kAccessTokenPrefix.size() + kAccessTokenRandomChars);
+  EXPECT_TRUE(token.starts_with("nebu_"));
+  std::string device = NewDeviceId();
+  EXPECT_EQ(device.size(), kDeviceIdChars);
+  for (char c : device) EXPECT_TRUE(c >= 'A' && c <= 'Z') << device;
+  EXPECT_NE(NewAccessToken(), token);
+  EXPECT_EQ(TokenHash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST_F(AccountsTest, NewUserIdAppliesTheStrictLocalpartGrammar) {
+  EXPECT_EQ(*NewUserId("alice", "example.org"), kAlice);
+  EXPECT_EQ(NewUserId("Alice", "example.org").status().code(), StatusCode::kInvalidUsername);
+  EXPECT_EQ(NewUserId("", "example.org").status().code(), StatusCode::kInvalidUsername);
+  EXPECT_EQ(NewUserId(std::string(300, 'a'), "example.org").status().code(),
+            StatusCode::kInvalidUsername);
+}
+
+TEST_F(AccountsTest, RegistrationCreatesUserProfileDeviceAndToken) {
+  std::string token = RegisterAlice();
+  Result<User> user = GetUser(store(), kAlice);
+  ASSERT_TRUE(user.ok());
+  EXPECT_EQ(*user, (User{kAlice, false, kNowMs, false, true}));
+  EXPECT_EQ(*GetProfile(store(), kAlice), (Profile{"Alice", std::nullopt}));
+  EXPECT_EQ(*GetDevice(store(), kAlice, "PHONE"), (Device{"PHONE", "Alice's phone", kNowMs}));
+  EXPECT_EQ(*AuthenticateToken(store(), token), (TokenOwner{kAlice, "PHONE"}));
+  EXPECT_TRUE(VerifyLogin(store(), kAlice, "secret").ok());
+}
+
+TEST_F(AccountsTest, TokensAndPasswordsAreStoredOnlyAsHashes) {
+  std::string first = RegisterAlice();
+  std::string second = Login();
+  for (const testing::Row& row : DumpAll(store())) {
+    for (const std::string& secret : {first, second, std::string("secret")}) {
+      EXPECT_EQ(std::get<1>(row).find(secret), std::string::npos);
+      EXPECT_EQ(std::get<2>(row).find(secret), std::string::npos);
+    }
+    // Nor the random part of a token, in case a prefix were stripped.
+    EXPECT_EQ(std::get<2>(row).find(first.substr(kAccessTokenPrefix.size())), std::string::npos);
+  }
+  std::vector<testing::Row> tokens = Dump(store(), Cf::kTokens);
+  ASSERT_EQ(tokens.size(), 2u);
+  std::set<std::string> keys = {std::get<1>(tokens[0]), std::get<1>(tokens[1])};
+  Sha256Digest d1 = Sha256(first), d2 = Sha256(second);
+  EXPECT_EQ(keys, (std::set<std::string>{std::string(d1.begin(), d1.end()),
+                                         std::string(d2.begin(), d2.end())}));
+}
+
+TEST_F(AccountsTest, RegisteringATakenUserIdFailsAndWritesNothing) {
+  RegisterAlice();
+  std::vector<testing::Row> before = DumpAll(store());
+  Result<Prepared> again = PrepareRegistration({.user_id = kAlice, .password = "other"}, kNowMs);
+  ASSERT_TRUE(again.ok());
+  rocksdb::WriteBatch batch;
+  batch.Put(store().handle(Cf::kMeta), "earlier", "write");  // the caller's, kept
+  Result<std::string> outcome = ApplyAccountCommand(store(), batch, again->payload);
+  EXPECT_EQ(outcome.status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(batch.Count(), 1u);
+  EXPECT_EQ(DumpAll(store()), before);
+  EXPECT_FALSE(Authenticates(*again->access_token));
+}
+
+TEST_F(AccountsTest, RegisteringWithATokenHashInUseFailsWithAlreadyExists) {
+  std::string token = RegisterAlice();
+  RegisterCommand bob{.user_id = "@bob:example.org",
+                      .device = NewDevice{"B", TokenHash(token), {}}};
+  EXPECT_EQ(Apply(store(), bob).status().code(), StatusCode::kAlreadyExists);
+  EXPECT_FALSE(*UserExists(store(), "@bob:example.org"));
+}
+
+TEST_F(AccountsTest, RegistrationWithInhibitLoginCreatesNoDevice) {
+  Result<Prepared> p = PrepareRegistration(
+      {.user_id = kAlice, .password = std::nullopt, .inhibit_login = true}, kNowMs);
+  ASSERT_TRUE(p.ok());
+  EXPECT_FALSE(p->access_token.has_value());
+  ASSERT_TRUE(ApplyPayload(store(), p->payload).ok());
+  EXPECT_TRUE(ListDevices(store(), kAlice)->empty());
+  EXPECT_FALSE(GetUser(store(), kAlice)->has_password);
+  EXPECT_EQ(VerifyLogin(store(), kAlice, "anything").code(), StatusCode::kForbidden);
+}
+
+TEST_F(AccountsTest, LoginCreatesADeviceAndAToken) {
+  std::string first = RegisterAlice();
+  std::string second = Login("LAPTOP");
+  EXPECT_EQ(*AuthenticateToken(store(), second), (TokenOwner{kAlice, "LAPTOP"}));
+  Result<std::vector<Device>> devices = ListDevices(store(), kAlice);
+  ASSERT_TRUE(devices.ok());
+  ASSERT_EQ(devices->size(), 2u);
+  EXPECT_EQ((*devices)[0].device_id, "LAPTOP");  // sorted by device ID
+  EXPECT_EQ((*devices)[1].device_id, "PHONE");
+  EXPECT_TRUE(Authenticates(first));
+}
+
+TEST_F(AccountsTest, LoginWithAKnownDeviceIdReplacesItsTokenAndKeepsItsName) {
+  std::string old_token = RegisterAlice();
+  std::string new_token = Login("PHONE");
+  EXPECT_FALSE(Authenticates(old_token));
+  EXPECT_TRUE(Authenticates(new_token));
+  EXPECT_EQ(*GetDevice(store(), kAlice, "PHONE"), (Device{"PHONE", "Alice's phone", kNowMs}));
+  EXPECT_EQ(Dump(store(), Cf::kTokens).size(), 1u);
+}
+
+TEST_F(AccountsTest, LoginOfAnUnknownUserIsNotFound) {
+  Result<Prepared> p = PrepareLogin("@nobody:example.org", std::nullopt, std::nullopt, kNowMs);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(ApplyPayload(store(), p->payload).status().code(), StatusCode::kNotFound);
+  EXPECT_FALSE(Authenticates(*p->access_token));
+}
+
+TEST_F(AccountsTest, LogoutRemovesOnlyThatDeviceAndToken) {
+  std::string phone = RegisterAlice();
+  std::string laptop = Login("LAPTOP");
+  ASSERT_TRUE(Apply(store(), LogoutCommand{kAlice, "LAPTOP"}).ok());
+  EXPECT_FALSE(Authenticates(laptop));
+  EXPECT_TRUE(Authenticates(phone));
+  EXPECT_EQ(GetDevice(store(), kAlice, "LAPTOP").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(Apply(store(), LogoutCommand{kAlice, "LAPTOP"}).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(AccountsTest, LogoutAllRemovesEveryDeviceAndToken) {
+  std::string a = RegisterAlice();
+  std::string b = Login();
+  std::string c = Login();
+  Result<std::string> outcome = Apply(store(), LogoutAllCommand{kAlice});
+  ASSERT_TRUE(outcome.ok());
+  EXPECT_EQ(*outcome, R"({"devices_removed":3})");
+  for (const std::string& token : {a, b, c}) EXPECT_FALSE(Authenticates(token));
+  EXPECT_TRUE(ListDevices(store(), kAlice)->empty());
+  EXPECT_TRUE(Dump(store(), Cf::kTokens).empty());
+  EXPECT_TRUE(GetUser(store(), kAlice).ok());
+}
+
+TEST_F(AccountsTest, DeleteDeviceRemovesItsTokenAndUnknownDevicesAreNotFound) {
+  std::string phone = RegisterAlice();
+  EXPECT_EQ(Apply(store(), DeleteDeviceCommand{kAlice, "NOPE"}).status().code(),
+            StatusCode::kNotFound);
+  ASSERT_TRUE(Apply(store(), DeleteDeviceCommand{kAlice, "PHONE"}).ok());
+  EXPECT_FALSE(Authenticates(phone));
+}
+
+TEST_F(AccountsTest, ChangingThePasswordInvalidatesOtherTokens) {
+  std::string phone = RegisterAlice();
+  std::string laptop = Login("LAPTOP");
+  std::string tablet = Login("TABLET");
+  Result<Prepared> p = PrepareSetPassword(kAlice, "new secret", /*logout_devices=*/true, "PHONE");
+  ASSERT_TRUE(p.ok());
+  Result<std::string> outcome = ApplyPayload(store(), p->payload);
+  ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
+  EXPECT_EQ(*outcome, R"({"devices_removed":2})");
+  EXPECT_TRUE(Authenticates(phone));
+  EXPECT_FALSE(Authenticates(laptop));
+  EXPECT_FALSE(Authenticates(tablet));
+  EXPECT_TRUE(VerifyLogin(store(), kAlice, "new secret").ok());
+  EXPECT_EQ(VerifyLogin(store(), kAlice, "secret").code(), StatusCode::kForbidden);
+}
+
+TEST_F(AccountsTest, ChangingThePasswordWithoutLogoutKeepsEveryToken) {
+  std::string phone = RegisterAlice();
+  std::string laptop = Login("LAPTOP");
+  Result<Prepared> p = PrepareSetPassword(kAlice, "new secret", false, std::nullopt);
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE(ApplyPayload(store(), p->payload).ok());
+  EXPECT_TRUE(Authenticates(phone));
+  EXPECT_TRUE(Authenticates(laptop));
+}
+
+TEST_F(AccountsTest, DeactivationBlocksTokensLoginsAndReuseOfTheId) {
+  std::string phone = RegisterAlice();
+  std::string laptop = Login("LAPTOP");
+  ASSERT_TRUE(Apply(store(), DeactivateCommand{kAlice, false}).ok());
+  EXPECT_EQ(AuthenticateToken(store(), phone).status().code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(AuthenticateToken(store(), laptop).status().code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(VerifyLogin(store(), kAlice, "secret").code(), StatusCode::kForbidden);
+  EXPECT_TRUE(GetUser(store(), kAlice)->deactivated);
+  EXPECT_FALSE(GetUser(store(), kAlice)->has_password);
+  Result<Prepared> login = PrepareLogin(kAlice, std::nullopt, std::nullopt, kNowMs);
+  EXPECT_EQ(ApplyPayload(store(), login->payload).status().code(), StatusCode::kForbidden);
+  EXPECT_EQ(Apply(store(), RegisterCommand{.user_id = kAlice}).status().code(),
+            StatusCode::kAlreadyExists);
+  EXPECT_EQ(Apply(store(), SetDisplayNameCommand{kAlice, "Zombie"}).status().code(),
+            StatusCode::kForbidden);
+  EXPECT_EQ(*GetProfile(store(), kAlice), (Profile{"Alice", std::nullopt}));  // not erased
+}
+
+TEST_F(AccountsTest, DeactivationWithEraseDeletesProfileAndAccountData) {
+  RegisterAlice();
+  ASSERT_TRUE(Apply(store(), PutAccountDataCommand{kAlice, {}, "m.direct", {{"a", 1}}}).ok());
+  ASSERT_TRUE(Apply(store(), PutAccountDataCommand{kAlice, kRoom, "m.tag", {{"b", 2}}}).ok());
+  ASSERT_TRUE(Apply(store(), DeactivateCommand{kAlice, true}).ok());
+  EXPECT_EQ(*GetProfile(store(), kAlice), Profile{});
+  EXPECT_TRUE(Dump(store(), Cf::kAccountData).empty());
+  EXPECT_TRUE(Apply(store(), DeactivateCommand{kAlice, true}).ok());  // idempotent
+}
+
+TEST_F(AccountsTest, VerifyLoginGivesOneAnswerForEveryFailure) {
+  RegisterAlice();
+  EXPECT_EQ(VerifyLogin(store(), kAlice, "wrong").code(), StatusCode::kForbidden);
+  EXPECT_EQ(VerifyLogin(store(), "@nobody:example.org", "secret").code(), StatusCode::kForbidden);
+  EXPECT_EQ(VerifyLogin(store(), kAlice, "").code(), StatusCode::kForbidden);
+}
+
+TEST_F(AccountsTest, AuthenticateTokenRefusesUnknownEmptyAndHugeTokens) {
+  RegisterAlice();
+  for (const std::string& token :
+       {std::string("nebu_unknown"), std::string(), std::string(kAccessTokenBytesMax + 1, 'a')}) {
+    EXPECT_EQ(AuthenticateToken(store(), token).status().code(), StatusCode::kUnauthenticated);
+  }
+}
+
+TEST_F(AccountsTest, ProfileRoundTripsAndClears) {
+  RegisterAlice();
+  ASSERT_TRUE(Apply(store(), SetAvatarUrlCommand{kAlice, "mxc://example.org/abc"}).ok());
+  ASSERT_TRUE(Apply(store(), SetDisplayNameCommand{kAlice, "Alice 😀"}).ok());
+  EXPECT_EQ(*GetProfile(store(), kAlice), (Profile{"Alice 😀", "mxc://example.org/abc"}));
+  ASSERT_TRUE(Apply(store(), SetDisplayNameCommand{kAlice, std::nullopt}).ok());
+  ASSERT_TRUE(Apply(store(), SetAvatarUrlCommand{kAlice, std::nullopt}).ok());
+  EXPECT_EQ(*GetProfile(store(), kAlice), Profile{});
+  EXPECT_EQ(GetProfile(store(), "@nobody:example.org").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(Apply(store(), SetDisplayNameCommand{"@nobody:example.org", "x"}).status().code(),
+            StatusCode::kNotFound);
+}
+
+TEST_F(AccountsTest, DeviceDisplayNameRoundTrips) {
+  RegisterAlice();
+  ASSERT_TRUE(Apply(store(), SetDeviceDisplayNameCommand{kAlice, "PHONE", "Work phone"}).ok());
+  EXPECT_EQ(GetDevice(store(), kAlice, "PHONE")->display_name, "Work phone");
+  EXPECT_EQ(Apply(store(), SetDeviceDisplayNameCommand{kAlice, "NOPE", "x"}).status().code(),
+            StatusCode::kNotFound);
+}
+
+TEST_F(AccountsTest, AccountDataRoundTripsGloballyAndPerRoom) {
+  RegisterAlice();
+  ASSERT_TRUE(
+      Apply(store(), PutAccountDataCommand{kAlice, {}, "m.push_rules", {{"z", 1}, {"a", "é"}}})
+          .ok());
+  ASSERT_TRUE(Apply(store(), PutAccountDataCommand{kAlice, {}, "m.direct", {{"x", true}}}).ok());
+  ASSERT_TRUE(Apply(store(), PutAccountDataCommand{kAlice, kRoom, "m.tag", {{"tags", {}}}}).ok());
+  EXPECT_EQ(*GetAccountData(store(), kAlice, std::nullopt, "m.push_rules"), R"({"a":"é","z":1})");
+  EXPECT_EQ(*GetAccountData(store(), kAlice, kRoom, "m.tag"), R"({"tags":{}})");
+  EXPECT_EQ(GetAccountData(store(), kAlice, std::nullopt, "m.tag").status().code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(*ListAccountData(store(), kAlice, std::nullopt),
+            (std::vector<AccountDataEntry>{{"m.direct", R"({"x":true})"},
+                                           {"m.push_rules", R"({"a":"é","z":1})"}}));
+  EXPECT_EQ(ListAccountData(store(), kAlice, kRoom)->size(), 1u);
+  ASSERT_TRUE(Apply(store(), PutAccountDataCommand{kAlice, {}, "m.direct", {}}).ok());
+  EXPECT_EQ(*GetAccountData(store(), kAlice, std::nullopt, "m.direct"), "{}");
+  EXPECT_EQ(
+      Apply(store(), PutAccountDataCommand{"@nobody:example.org", {}, "t", {}}).status().code(),
+      StatusCode::kNotFound);
+}
+
+TEST_F(AccountsTest, MalformedPayloadsAreRefusedBeforeTouchingTheBatch) {
+  rocksdb::WriteBatch batch;
+  EXPECT_EQ(ApplyAccountCommand(store(), batch, "not json").status().code(), StatusCode::kNotJson);
+  EXPECT_EQ(ApplyAccountCommand(store(), batch, R"({"op":"nope"})").status().code(),
+            StatusCode::kBadJson);
+  EXPECT_EQ(batch.Count(), 0u);
+}
+
+TEST_F(AccountsTest, CorruptStoredRecordsAreReportedNotTrusted) {
+  RegisterAlice();
+  rocksdb::WriteBatch batch;
+  batch.Put(store().handle(Cf::kUsers), internal::UserKey(kAlice), "{\"admin\":1}");
+  ASSERT_TRUE(store().Write(batch, false).ok());
+  EXPECT_EQ(GetUser(store(), kAlice).status().code(), StatusCode::kCorruption);
+  EXPECT_EQ(Apply(store(), LogoutAllCommand{kAlice}).status().code(), StatusCode::kCorruption);
+}
+
+// ---- determinism and invariants over random command sequences ----
+
+// Every device has exactly one token pointing back at it, every token one device,
+// and a deactivated user has no devices.
+void CheckRecordInvariants(storage::Store& store) {
+  std::map<std::string, std::string> token_of_device;  // device key -> token key
+  for (const testing::Row& row : Dump(store, Cf::kDevices)) {
+    Result<internal::DeviceRecord> d = internal::DecodeDeviceRecord(std::get<2>(row));
+    RC_ASSERT(d.ok());
+    token_of_device[std::get<1>(row)] = internal::TokenKey(d->token_hash);
+  }
+  std::vector<testing::Row> tokens = Dump(store, Cf::kTokens);
+  RC_ASSERT(tokens.size() == token_of_device.size());
+  for (const testing::Row& row : tokens) {
+    Result<internal::TokenRecord> t = internal::DecodeTokenRecord(std::get<2>(row));
+    RC_ASSERT(t.ok());
+    std::string device_key = internal::DeviceKey(t->user_id, t->device_id);
+    RC_ASSERT(token_of_device.count(device_key) == 1u);
+    RC_ASSERT(token_of_device[device_key] == std::get<1>(row));
+    Result<User> user = GetUser(store, t->user_id);
+    RC_ASSERT(user.ok());
+    RC_ASSERT(!user->deactivated);
+  }
+}
+
+RC_GTEST_PROP(AccountsDeterminismTest, ApplyingOneSequenceToTwoStoresGivesIdenticalDatabases, ()) {
+  std::vector<AccountCommand> commands =
+      *rc::gen::container<std::vector<AccountCommand>>(testing::Command(testing::SmallPools()));
+  // Two stores opened once and wiped per case: reopening costs ~0.3 s each.
+  static TempStore a, b;
+  a.Wipe();
+  b.Wipe();
+  RC_ASSERT(DumpAll(a.store()) == DumpAll(b.store()));
+  size_t applied = 0;
+  for (const AccountCommand& command : commands) {
+    Result<std::string> on_a = Apply(a.store(), command);
+    Result<std::string> on_b = Apply(b.store(), command);
+    RC_ASSERT(on_a.status() == on_b.status());
+    if (on_a.ok()) RC_ASSERT(*on_a == *on_b);
+    applied += on_a.ok() ? 1 : 0;
+  }
+  // How much of each sequence took effect; rapidcheck prints the distribution.
+  RC_CLASSIFY(applied == 0, "none applied");
+  RC_CLASSIFY(applied > 0 && applied * 4 < commands.size(), "under a quarter applied");
+  RC_CLASSIFY(applied * 4 >= commands.size() && applied > 0, "a quarter or more applied");
+  RC_ASSERT(DumpAll(a.store()) == DumpAll(b.store()));
+  CheckRecordInvariants(a.store());
+}
+
+}  // namespace
+}  // namespace nebu::accounts
