@@ -1,6 +1,13 @@
-// TempDir: a fresh directory under $TMPDIR (or /tmp), removed with its contents on
-// destruction. For tests and benchmarks that need a real RocksDB on disk.
+// TempDir: a fresh directory, removed with its contents on destruction. For tests
+// and benchmarks that need a real RocksDB.
+//
+//   testing::TempDir dir;                          // on disk: $TMPDIR or /tmp
+//   testing::TempDir fast(testing::TempDir::kTmpfs);  // /dev/shm when writable
+//
+// kTmpfs makes fsync free; use it only where durability is not what is tested.
 #pragma once
+
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -10,9 +17,10 @@ namespace nebu::testing {
 
 class TempDir {
  public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base && *base ? base : "/tmp") + "/nebu-test-XXXXXX";
+  enum Where { kDisk, kTmpfs };
+
+  explicit TempDir(Where where = kDisk) {
+    std::string pattern = Root(where) + "/nebu-test-XXXXXX";
     char* made = ::mkdtemp(pattern.data());
     if (!made) std::abort();
     path_ = made;
@@ -26,6 +34,11 @@ class TempDir {
   const std::string& path() const { return path_; }
 
  private:
+  static std::string Root(Where where) {
+    if (where == kTmpfs && ::access("/dev/shm", W_OK) == 0) return "/dev/shm";
+    const char* base = std::getenv("TMPDIR");
+    return base && *base ? base : "/tmp";
+  }
   std::string path_;
 };
 

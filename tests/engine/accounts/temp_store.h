@@ -13,35 +13,20 @@
 #include <vector>
 
 #include "engine/storage/store.h"
+#include "engine/testing/temp_dir.h"
 
 namespace nebu::accounts::testing {
 
-// tmpfs when there is one (fsync is free there), else the system temp directory.
-inline std::filesystem::path TempRoot() {
-  std::error_code ec;
-  if (std::filesystem::is_directory("/dev/shm", ec) && access("/dev/shm", W_OK) == 0) {
-    return "/dev/shm";
-  }
-  return std::filesystem::temp_directory_path();
-}
-
-// Owns a Store in a mkdtemp directory; removes the directory when destroyed.
+// Owns a Store in a fresh tmpfs directory (fsync is free there; these tests are
+// not about durability); removes the directory when destroyed.
 class TempStore {
  public:
-  TempStore() {
-    std::string pattern = (TempRoot() / "nebu-accounts-XXXXXX").string();
-    char* dir = mkdtemp(pattern.data());
-    NEBU_CHECK(dir != nullptr, "mkdtemp failed");
-    path_ = dir;
-    auto store = storage::Store::Open({.path = path_ + "/db"});
+  TempStore() : dir_(nebu::testing::TempDir::kTmpfs) {
+    auto store = storage::Store::Open({.path = dir_.path() + "/db"});
     NEBU_CHECK(store.ok(), store.status().ToString());
     store_ = std::move(store).value();
   }
-  ~TempStore() {
-    store_.reset();
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
+  ~TempStore() { store_.reset(); }
   TempStore(const TempStore&) = delete;
   TempStore& operator=(const TempStore&) = delete;
 
@@ -61,7 +46,7 @@ class TempStore {
   }
 
  private:
-  std::string path_;
+  nebu::testing::TempDir dir_;
   std::unique_ptr<storage::Store> store_;
 };
 

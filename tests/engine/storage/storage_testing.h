@@ -8,28 +8,12 @@
 #include <string>
 
 #include "engine/storage/envelope.h"
+#include "engine/testing/temp_dir.h"
 
 namespace nebu::storage::testing {
 
 // A fresh directory under $TMPDIR, removed with everything in it on destruction.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "nebu-storage-XXXXXX").string();
-    NEBU_CHECK(::mkdtemp(tmpl.data()) != nullptr, "mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::nebu::testing::TempDir;
 
 // A valid record whose fields are derived from (room, seq).
 inline EventRecord MakeRecord(RoomNumber room, Sequence seq, bool state = false) {
