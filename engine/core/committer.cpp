@@ -1,5 +1,7 @@
 #include "engine/core/committer.h"
 
+#include <pthread.h>
+
 #include <future>
 
 #include "engine/storage/keys.h"
@@ -46,8 +48,14 @@ Status LocalCommitter::Start() {
   trimmed_below_ = 1;
   last_committed_ = last;
   started_ = true;
-  commit_thread_ = std::thread([this] { CommitLoop(); });
-  apply_thread_ = std::thread([this] { ApplyLoop(); });
+  commit_thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "nebu-commit");
+    CommitLoop();
+  });
+  apply_thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "nebu-apply");
+    ApplyLoop();
+  });
   return Status::Ok();
 }
 

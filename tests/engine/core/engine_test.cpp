@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "engine/accounts/accounts.h"
 #include "engine/testing/temp_dir.h"
 
 namespace nebu::core {
@@ -196,6 +197,29 @@ TEST(EngineTest, ReopenKeepsEveryEventAndContinuesTheSequence) {
   auto next = e->SendEvent(Message(room_id, kAlice, "after"));
   ASSERT_TRUE(next.ok());
   EXPECT_EQ(next->sequence, ids.size() + 1);
+}
+
+TEST(EngineTest, AccountCommandsGoThroughTheWritePathAndSurviveAReopen) {
+  testing::TempDir dir;
+  std::string token;
+  {
+    auto e = OpenEngine(dir.path());
+    auto prepared = accounts::PrepareRegistration({.user_id = kBob, .password = "hunter22"},
+                                                  e->clock().NowUnixMs());
+    ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
+    token = *prepared->access_token;
+    auto out = e->Submit(Command{CommandKind::kAccount, prepared->payload});
+    ASSERT_TRUE(out.ok()) << out.status().ToString();
+    // The same registration again is rejected by the state machine.
+    auto again = e->Submit(Command{CommandKind::kAccount, prepared->payload});
+    EXPECT_EQ(again.status().code(), StatusCode::kAlreadyExists);
+  }
+  auto e = OpenEngine(dir.path());
+  auto who = accounts::AuthenticateToken(e->store(), token);
+  ASSERT_TRUE(who.ok()) << who.status().ToString();
+  EXPECT_EQ(who->user_id, kBob);
+  EXPECT_EQ(accounts::AuthenticateToken(e->store(), token + "x").status().code(),
+            StatusCode::kUnauthenticated);
 }
 
 TEST(EngineTest, OpeningADataDirectoryTwiceFails) {
