@@ -2,8 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <chrono>
 #include <exception>
+#include <future>
+#include <memory>
 
 #include "api/errors.h"
 #include "api/metrics.h"
@@ -30,6 +33,60 @@ bool IsParamSegment(std::string_view segment) {
   return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
 }
 
+// One request's answer: adds the CORS headers, records the metrics and passes the
+// response on, the first time only. Destroyed unanswered (every Respond copy dropped),
+// it answers 500 so the connection never hangs.
+class ResponseSlot {
+ public:
+  ResponseSlot(Respond respond, Metrics* metrics, std::string_view listener,
+               std::string_view route_label, std::string method)
+      : respond_(std::move(respond)),
+        metrics_(metrics),
+        listener_(listener),
+        route_label_(route_label),
+        method_(std::move(method)),
+        start_(std::chrono::steady_clock::now()) {}
+  ~ResponseSlot() {
+    if (answered_.load()) return;
+    spdlog::error("api: {} {} was never answered", method_, route_label_);
+    Answer(ErrorResponse(500, "M_UNKNOWN", "Internal server error"));
+  }
+  ResponseSlot(const ResponseSlot&) = delete;
+  ResponseSlot& operator=(const ResponseSlot&) = delete;
+
+  bool answered() const { return answered_.load(); }
+
+  void Answer(Response response) {
+    if (answered_.exchange(true)) {
+      spdlog::error("api: {} {} answered twice; the second answer is dropped", method_,
+                    route_label_);
+      return;
+    }
+    AddCorsHeaders(response);
+    if (metrics_ != nullptr) {
+      std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start_;
+      metrics_->RecordRequest(listener_, route_label_, method_, response.status, elapsed.count());
+    }
+    try {
+      respond_(std::move(response));
+    } catch (const std::exception& e) {
+      spdlog::error("api: delivering the answer to {} {} threw: {}", method_, route_label_,
+                    e.what());
+    }
+  }
+
+ private:
+  Respond respond_;
+  Metrics* metrics_;
+  std::string_view listener_;     // the router's; the router outlives its responses
+  std::string_view route_label_;  // a pattern of the router, or a static label
+  std::string method_;
+  std::chrono::steady_clock::time_point start_;
+  std::atomic<bool> answered_{false};
+};
+
+Response InternalError() { return ErrorResponse(500, "M_UNKNOWN", "Internal server error"); }
+
 }  // namespace
 
 Router::Router(std::string listener, Metrics* metrics)
@@ -37,8 +94,26 @@ Router::Router(std::string listener, Metrics* metrics)
 
 void Router::Add(std::string_view method, std::string_view pattern, Handler handler,
                  RouteOptions options) {
-  NEBU_CHECK(!method.empty() && method != "OPTIONS", "route method must be set, not OPTIONS");
   NEBU_CHECK(handler != nullptr, "route handler must be set");
+  AddRoute(method, pattern,
+           {.method = std::string(method),
+            .handler = std::move(handler),
+            .async_handler = nullptr,
+            .body_bytes_max = options.body_bytes_max});
+}
+
+void Router::AddAsync(std::string_view method, std::string_view pattern, AsyncHandler handler,
+                      RouteOptions options) {
+  NEBU_CHECK(handler != nullptr, "route handler must be set");
+  AddRoute(method, pattern,
+           {.method = std::string(method),
+            .handler = nullptr,
+            .async_handler = std::move(handler),
+            .body_bytes_max = options.body_bytes_max});
+}
+
+void Router::AddRoute(std::string_view method, std::string_view pattern, Route route) {
+  NEBU_CHECK(!method.empty() && method != "OPTIONS", "route method must be set, not OPTIONS");
   std::vector<std::string_view> raw = SplitPath(pattern);
   NEBU_CHECK(!raw.empty(), "route pattern must start with '/'");
   Pattern* target = nullptr;
@@ -58,9 +133,7 @@ void Router::Add(std::string_view method, std::string_view pattern, Handler hand
     target = &patterns_.emplace_back(std::move(fresh));
   }
   NEBU_CHECK(FindRoute(*target, method) == nullptr, "duplicate route");
-  target->routes.push_back({.method = std::string(method),
-                            .handler = std::move(handler),
-                            .body_bytes_max = options.body_bytes_max});
+  target->routes.push_back(std::move(route));
 }
 
 const Router::Pattern* Router::Match(std::string_view path) const {
@@ -93,7 +166,8 @@ const Router::Route* Router::FindRoute(const Pattern& pattern, std::string_view 
   return nullptr;
 }
 
-Response Router::Dispatch(const Request& request, std::string_view* route_label) const {
+std::optional<Response> Router::Resolve(const Request& request, const Route** route,
+                                        PathParams* params, std::string_view* route_label) const {
   const Pattern* pattern = Match(request.path);
   if (pattern != nullptr) *route_label = pattern->text;
   if (request.method == "OPTIONS") {
@@ -102,43 +176,67 @@ Response Router::Dispatch(const Request& request, std::string_view* route_label)
     return preflight;
   }
   if (pattern == nullptr) return ErrorResponse(404, "M_UNRECOGNIZED", "Unrecognized request");
-  const Route* route = FindRoute(*pattern, request.method);
-  if (route == nullptr) {
+  *route = FindRoute(*pattern, request.method);
+  if (*route == nullptr) {
     Response response = ErrorResponse(405, "M_UNRECOGNIZED", "Unrecognized request method");
     std::string allow;
     for (const Route& r : pattern->routes) allow.append(allow.empty() ? "" : ", ").append(r.method);
     response.headers.Set("Allow", allow.append(", OPTIONS"));
     return response;
   }
-  PathParams params;
   std::vector<std::string_view> segments = SplitPath(request.path);
   for (size_t i = 0; i < segments.size(); ++i) {
     if (!pattern->segments[i].is_param) continue;
     std::optional<std::string> value = PercentDecode(segments[i]);
     if (!value) return ErrorResponse(400, "M_INVALID_PARAM", "Malformed percent-encoding in path");
-    params.emplace(pattern->segments[i].text, std::move(*value));
+    params->emplace(pattern->segments[i].text, std::move(*value));
   }
+  return std::nullopt;
+}
+
+Respond Router::Finisher(const Request& request, std::string_view route_label,
+                         Respond respond) const {
+  auto slot = std::make_shared<ResponseSlot>(std::move(respond), metrics_, listener_, route_label,
+                                             request.method);
+  return [slot](Response response) { slot->Answer(std::move(response)); };
+}
+
+void Router::HandleAsync(const Request& request, Respond respond) const {
+  std::string_view route_label = Metrics::kUnmatchedRoute;
+  const Route* route = nullptr;
+  PathParams params;
+  std::optional<Response> ready = Resolve(request, &route, &params, &route_label);
+  Respond finish = Finisher(request, route_label, std::move(respond));
+  if (ready) {
+    finish(std::move(*ready));
+    return;
+  }
+  auto answered = std::make_shared<std::atomic<bool>>(false);
+  Respond once = [finish, answered](Response response) {
+    answered->store(true);
+    finish(std::move(response));
+  };
   try {
-    return route->handler(request, params);
+    if (route->handler) {
+      finish(route->handler(request, params));
+    } else {
+      route->async_handler(request, params, std::move(once));
+    }
+    return;
   } catch (const std::exception& e) {
-    spdlog::error("api: handler {} {} threw: {}", request.method, pattern->text, e.what());
+    spdlog::error("api: handler {} {} threw: {}", request.method, route_label, e.what());
   } catch (...) {
-    spdlog::error("api: handler {} {} threw a non-exception", request.method, pattern->text);
+    spdlog::error("api: handler {} {} threw a non-exception", request.method, route_label);
   }
-  return ErrorResponse(500, "M_UNKNOWN", "Internal server error");
+  if (!answered->load()) finish(InternalError());
 }
 
 Response Router::Handle(const Request& request) const {
-  auto start = std::chrono::steady_clock::now();
-  std::string_view route_label = Metrics::kUnmatchedRoute;
-  Response response = Dispatch(request, &route_label);
-  AddCorsHeaders(response);
-  if (metrics_ != nullptr) {
-    std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
-    metrics_->RecordRequest(listener_, route_label, request.method, response.status,
-                            elapsed.count());
-  }
-  return response;
+  std::promise<Response> answer;
+  std::future<Response> future = answer.get_future();
+  auto shared = std::make_shared<std::promise<Response>>(std::move(answer));
+  HandleAsync(request, [shared](Response response) { shared->set_value(std::move(response)); });
+  return future.get();
 }
 
 size_t Router::BodyBytesMax(std::string_view method, std::string_view path) const {

@@ -1,8 +1,8 @@
 // Router: the pure request handler of one listener. It maps method + path pattern to a
 // handler, answers what the Client-Server API says every endpoint answers (CORS headers,
 // OPTIONS preflight, 404/405 M_UNRECOGNIZED), and records request metrics. It knows
-// nothing about sockets: api/server.cpp reads a Request, calls Handle(), writes the
-// Response; tests call Handle() directly.
+// nothing about sockets: api/server.cpp reads a Request, calls HandleAsync(), writes the
+// Response once it is answered; tests call Handle() directly.
 //
 //   Router router("client", &metrics);
 //   router.Add("GET", "/_matrix/client/v3/rooms/{roomId}/state", HandleRoomState);
@@ -11,6 +11,21 @@
 //   Response response =
 //       router.Handle(MakeRequest("GET", "/_matrix/client/v3/rooms/%21a%3Ab/state"));
 //   // HandleRoomState saw params.at("roomId") == "!a:b"
+//
+// Asynchronous routes answer later, from any thread, without holding a server thread:
+//   router.AddAsync("PUT", "/_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}",
+//                   [&engine](const Request& request, const PathParams& params,
+//                             Respond respond) {
+//                     engine.SubmitAsync(command, [respond](core::ApplyOutcome outcome) {
+//                       respond(outcome.ok() ? JsonResponse(200, ...)
+//                                            : ErrorResponse(outcome.status()));
+//                     });
+//                   });
+// A Respond is cheap to copy; the first call answers, later calls are ignored (and
+// logged). A handler that throws before answering gets 500 M_UNKNOWN; one whose every
+// copy of Respond is destroyed without a call also gets 500 M_UNKNOWN (logged), so a
+// forgotten path never hangs the connection. The request and params passed to an
+// async handler live only until it returns: capture copies of what you need later.
 //
 // Patterns are '/'-separated segments; a segment is a literal or a whole `{name}`
 // parameter. A parameter matches one raw segment (possibly empty) and is percent-
@@ -24,16 +39,19 @@
 //   pattern matches, not method  405 {"errcode":"M_UNRECOGNIZED"} with an Allow header
 //   bad %-escape in a parameter  400 M_INVALID_PARAM
 //   the handler throws           500 M_UNKNOWN (logged)
-// Every response gets the CORS headers (see AddCorsHeaders).
+// Every response, synchronous or asynchronous, gets the CORS headers (see
+// AddCorsHeaders) and is recorded in the metrics when it is answered.
 //
-// Thread-safety: Add() only before the router is shared (set up, then serve); after
-// that Handle() and BodyBytesMax() are safe from any thread. Handlers run on server
-// threads concurrently and must be thread-safe.
+// Thread-safety: Add()/AddAsync() only before the router is shared (set up, then
+// serve); after that Handle(), HandleAsync() and BodyBytesMax() are safe from any
+// thread. Handlers run on server threads concurrently and must be thread-safe. The
+// router must outlive every Respond it hands out.
 #pragma once
 
 #include <cstddef>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +65,11 @@ class Metrics;
 // Decoded path parameters by name, e.g. {"roomId": "!a:b"}.
 using PathParams = std::map<std::string, std::string, std::less<>>;
 using Handler = std::function<Response(const Request&, const PathParams&)>;
+// Asynchronous handlers answer later through Respond (exactly once, from any thread):
+// a send answers when its event is committed, /sync when something happens or its
+// timeout passes. The server thread is free meanwhile.
+using Respond = std::function<void(Response)>;
+using AsyncHandler = std::function<void(const Request&, const PathParams&, Respond)>;
 
 struct RouteOptions {
   // The largest request body this route accepts; bigger ones get 413 M_TOO_LARGE
@@ -67,8 +90,17 @@ class Router {
   // method + pattern is a programmer error (NEBU_CHECK).
   void Add(std::string_view method, std::string_view pattern, Handler handler,
            RouteOptions options = {});
+  // The same for a handler that answers through Respond (see the example above).
+  void AddAsync(std::string_view method, std::string_view pattern, AsyncHandler handler,
+                RouteOptions options = {});
 
-  // Answers one complete request (see the table above). Never throws.
+  // Answers one complete request (see the table above) through `respond`, exactly
+  // once: on this thread for router-made answers and synchronous routes, on whatever
+  // thread an asynchronous route answers from. Never throws.
+  void HandleAsync(const Request& request, Respond respond) const;
+
+  // Answers one complete request and returns the response; for an asynchronous route
+  // it blocks until the route answers (tests, tools). Never throws.
   [[nodiscard]] Response Handle(const Request& request) const;
 
   // The body limit that applies to `method` on `path` (raw path, no query); the
@@ -88,7 +120,8 @@ class Router {
   };
   struct Route {
     std::string method;
-    Handler handler;
+    Handler handler;  // exactly one of handler and async_handler is set
+    AsyncHandler async_handler;
     size_t body_bytes_max = 0;
   };
   struct Pattern {
@@ -99,7 +132,14 @@ class Router {
 
   [[nodiscard]] const Pattern* Match(std::string_view path) const;
   [[nodiscard]] static const Route* FindRoute(const Pattern& pattern, std::string_view method);
-  [[nodiscard]] Response Dispatch(const Request& request, std::string_view* route_label) const;
+  void AddRoute(std::string_view method, std::string_view pattern, Route route);
+  // A router-made answer, or nullopt with *route and *params set for the handler.
+  [[nodiscard]] std::optional<Response> Resolve(const Request& request, const Route** route,
+                                                PathParams* params,
+                                                std::string_view* route_label) const;
+  // Wraps `respond` so the answer gets CORS headers and metrics, exactly once.
+  [[nodiscard]] Respond Finisher(const Request& request, std::string_view route_label,
+                                 Respond respond) const;
 
   std::string listener_;
   Metrics* metrics_;

@@ -19,6 +19,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -58,6 +59,49 @@ struct Connection {
   beast::tcp_stream stream;
   bool idle = true;  // waiting for a request's first byte; touched only on its strand
 };
+
+// One request's answer on its way back to its connection. The Respond the router gets
+// holds only a weak reference: it stores the response and, if the session is already
+// waiting, wakes it by cancelling the timer on the connection's strand. An answer for a
+// connection that is gone (the server stopped) is dropped.
+struct PendingAnswer {
+  explicit PendingAnswer(const asio::any_io_executor& executor)
+      : timer(executor, asio::steady_timer::time_point::max()) {}
+  std::mutex mutex;
+  std::optional<Response> response;  // guarded by mutex
+  bool waiting = false;              // guarded by mutex: the session sleeps on timer
+  asio::steady_timer timer;          // used only on the connection's strand
+};
+
+// Runs the router on request and waits, without holding a thread, for its answer.
+// The session coroutine runs on the connection's strand, so a wake-up posted there
+// cannot run between its check of `response` and the start of its wait.
+asio::awaitable<Response> AwaitAnswer(const Router& router, const Request& request) {
+  auto pending = std::make_shared<PendingAnswer>(co_await asio::this_coro::executor);
+  std::weak_ptr<PendingAnswer> weak = pending;
+  router.HandleAsync(request, [weak](Response response) {
+    std::shared_ptr<PendingAnswer> state = weak.lock();
+    if (state == nullptr) return;
+    bool wake = false;
+    {
+      std::lock_guard lock(state->mutex);
+      state->response = std::move(response);
+      wake = state->waiting;
+    }
+    if (!wake) return;
+    asio::post(state->timer.get_executor(), [weak] {
+      if (std::shared_ptr<PendingAnswer> waiter = weak.lock()) waiter->timer.cancel();
+    });
+  });
+  while (true) {
+    {
+      std::lock_guard lock(pending->mutex);
+      if (pending->response) co_return std::move(*pending->response);
+      pending->waiting = true;
+    }
+    (void)co_await pending->timer.async_wait(kTuple);
+  }
+}
 
 std::string EndpointText(const tcp::endpoint& endpoint) {
   std::string ip = endpoint.address().to_string();
@@ -285,7 +329,7 @@ asio::awaitable<void> Server::Impl::ServeRequests(Connection& connection, const 
     ReadOutcome outcome = co_await ReadRequest(connection, buffer, router, remote);
     if (!outcome.request) co_return;
     const Request& request = *outcome.request;
-    Response response = router.Handle(request);
+    Response response = co_await AwaitAnswer(router, request);
     int status = response.status;
     size_t body_bytes = response.body.size();
     bool keep_alive = outcome.keep_alive && !stopping;

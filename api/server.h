@@ -1,6 +1,9 @@
 // Server: nebu's HTTP/1.1 server. It accepts connections on one or more listeners, runs
 // one coroutine per connection on a thread pool, reads requests within explicit limits,
-// hands each complete request to the listener's Router, and writes the Response.
+// hands each complete request to the listener's Router (HandleAsync), and writes the
+// Response once the route answers. While an asynchronous route (Router::AddAsync) has
+// not answered, the connection's coroutine is suspended and holds no thread, so a
+// single-thread server keeps serving other connections.
 // This class and api/server.cpp are the only places that know Boost.Beast and Asio.
 //
 //   Router client("client", &metrics);
@@ -22,6 +25,10 @@
 //   header over header_bytes_max 431 M_TOO_LARGE; body over the route's limit
 //   (Router::BodyBytesMax) 413 M_TOO_LARGE, before the body is read when the length is
 //   declared; malformed HTTP 400 M_UNKNOWN; connections_max reached 503 M_LIMIT_EXCEEDED.
+// - The server puts no time limit on an asynchronous route's answer: the route bounds
+//   its own wait (/sync's timeout). A request still unanswered at Stop() is waited for
+//   like any in-flight request (at most drain_timeout_ms); an answer that arrives after
+//   its connection is gone is dropped safely.
 // - Every answered request is logged (spdlog, info) with access_token redacted.
 //
 // Thread-safety: Start/Stop/port from any thread; Stop is idempotent and is also run

@@ -107,6 +107,18 @@ bool IsServerName(std::string_view name) {
   return IsDnsName(host);
 }
 
+bool IsLoopback(std::string_view host) { return host == "::1" || host.starts_with("127."); }
+
+// Parses a two-valued switch ("open"/"closed", "on"/"off"); empty means `fallback`.
+Result<bool> ParseSwitch(std::string_view name, std::string_view value, std::string_view yes,
+                         std::string_view no, bool fallback) {
+  if (value.empty()) return fallback;
+  if (value == yes) return true;
+  if (value == no) return false;
+  return Invalid(name, "expected " + std::string(yes) + " or " + std::string(no) + ", got \"" +
+                           std::string(value) + "\"");
+}
+
 std::string DefaultPublicBaseUrl(const Config& config) {
   if (config.server_name == "localhost") {
     return "http://localhost:" + std::to_string(config.client_addr.port);
@@ -124,6 +136,9 @@ const std::vector<Variable> kVariables = {
     {"NEBU_PUBLIC_BASEURL", "", "base URL advertised in /.well-known/matrix/client",
      "https://NAME, or http://localhost:CLIENT_PORT when NAME is localhost"},
     {"NEBU_LOG_LEVEL", "info", "trace, debug, info, warn, error, critical or off"},
+    {"NEBU_REGISTRATION", "", "open or closed: may anyone register an account",
+     "open when NEBU_CLIENT_ADDR is a loopback address, else closed"},
+    {"NEBU_RATE_LIMIT", "on", "on or off: rate limits of /register and /login"},
 };
 
 std::string HostPort::ToString() const {
@@ -202,6 +217,11 @@ Result<Config> LoadConfig(const Environment& env) {
                    "expected trace, debug, info, warn, error, critical or off, got \"" +
                        config.log_level + "\"");
   }
+  NEBU_ASSIGN_OR_RETURN(config.registration_open,
+                        ParseSwitch("NEBU_REGISTRATION", values["NEBU_REGISTRATION"], "open",
+                                    "closed", IsLoopback(config.client_addr.host)));
+  NEBU_ASSIGN_OR_RETURN(config.rate_limit, ParseSwitch("NEBU_RATE_LIMIT", values["NEBU_RATE_LIMIT"],
+                                                       "on", "off", true));
   for (const auto& [name, value] : env) {
     if (name.starts_with(kPrefix) && !IsKnown(name))
       config.warnings.push_back("unknown variable " + name + " ignored");

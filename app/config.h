@@ -8,7 +8,7 @@
 //
 // Variables (see kVariables for the defaults; README.md has the table):
 //   NEBU_DATA_DIR, NEBU_CLIENT_ADDR, NEBU_OPS_ADDR, NEBU_SERVER_NAME,
-//   NEBU_PUBLIC_BASEURL, NEBU_LOG_LEVEL
+//   NEBU_PUBLIC_BASEURL, NEBU_LOG_LEVEL, NEBU_REGISTRATION, NEBU_RATE_LIMIT
 // Any variable NEBU_X may instead be given as NEBU_X_FILE: a path whose contents,
 // trimmed of surrounding whitespace, are the value (Docker/Kubernetes secrets). Setting
 // both is an error. Unknown NEBU_* variables are not an error; they come back in
@@ -37,11 +37,15 @@ struct HostPort {
 
 struct Config {
   std::string data_dir;
-  HostPort client_addr;               // Matrix Client-Server API
-  HostPort ops_addr;                  // /health, /ready, /metrics
-  std::string server_name;            // the Matrix server name (user IDs end in ":server_name")
-  std::string public_base_url;        // advertised in /.well-known/matrix/client
-  std::string log_level;              // trace, debug, info, warn, error, critical, off
+  HostPort client_addr;         // Matrix Client-Server API
+  HostPort ops_addr;            // /health, /ready, /metrics
+  std::string server_name;      // the Matrix server name (user IDs end in ":server_name")
+  std::string public_base_url;  // advertised in /.well-known/matrix/client
+  std::string log_level;        // trace, debug, info, warn, error, critical, off
+  // NEBU_REGISTRATION=open|closed: may anyone POST /register? Default: open only while
+  // the client listener is on a loopback address (a dev box), else closed.
+  bool registration_open = false;
+  bool rate_limit = true;             // NEBU_RATE_LIMIT=on|off
   std::vector<std::string> warnings;  // e.g. unknown NEBU_* variables
 };
 

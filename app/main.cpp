@@ -11,9 +11,11 @@
 #include <string_view>
 #include <vector>
 
+#include "api/account_routes.h"
 #include "api/discovery.h"
 #include "api/metrics.h"
 #include "api/ops.h"
+#include "api/rooms_routes.h"
 #include "api/router.h"
 #include "api/server.h"
 #include "app/config.h"
@@ -60,6 +62,35 @@ int WaitForStopSignal(const sigset_t& signals) {
   return signal;
 }
 
+// Serves the listeners until SIGINT or SIGTERM. The routers (and the account routes'
+// hash workers) are destroyed on return, before the caller closes the engine.
+int ServeUntilSignal(const Config& config, core::Engine& engine, const sigset_t& stop_signals) {
+  api::Metrics metrics;
+  api::Router client("client", &metrics);
+  api::AddDiscoveryRoutes(client, {.public_base_url = config.public_base_url});
+  api::AddAccountRoutes(
+      client, engine,
+      {.registration_open = config.registration_open, .rate_limit = config.rate_limit});
+  api::AddRoomRoutes(client, engine);
+  api::Router ops("ops", &metrics);
+  api::AddOpsRoutes(ops, metrics);
+  auto server = api::Server::Start(
+      {{.address = config.client_addr.host, .port = config.client_addr.port, .router = &client},
+       {.address = config.ops_addr.host, .port = config.ops_addr.port, .router = &ops}},
+      api::ServerLimits{});
+  if (!server.ok()) {
+    spdlog::critical("http: {}", server.status().ToString());
+    return kExitFailure;
+  }
+  spdlog::info("nebu {} serving {} (client {}, ops {}, data {}, registration {})", NEBU_VERSION,
+               config.server_name, config.client_addr.ToString(), config.ops_addr.ToString(),
+               config.data_dir, config.registration_open ? "open" : "closed");
+  int signal = WaitForStopSignal(stop_signals);
+  spdlog::info("{} received, stopping", strsignal(signal));
+  (*server)->Stop();
+  return 0;
+}
+
 int Serve() {
   Result<Config> config = LoadConfig(ProcessEnvironment());
   if (!config.ok()) {
@@ -78,27 +109,10 @@ int Serve() {
     spdlog::critical("engine: cannot open {}: {}", config->data_dir, engine.status().ToString());
     return kExitFailure;
   }
-  api::Metrics metrics;
-  api::Router client("client", &metrics);
-  api::AddDiscoveryRoutes(client, {.public_base_url = config->public_base_url});
-  api::Router ops("ops", &metrics);
-  api::AddOpsRoutes(ops, metrics);
-  auto server = api::Server::Start(
-      {{.address = config->client_addr.host, .port = config->client_addr.port, .router = &client},
-       {.address = config->ops_addr.host, .port = config->ops_addr.port, .router = &ops}},
-      api::ServerLimits{});
-  if (!server.ok()) {
-    spdlog::critical("http: {}", server.status().ToString());
-    return kExitFailure;
-  }
-  spdlog::info("nebu {} serving {} (client {}, ops {}, data {})", NEBU_VERSION, config->server_name,
-               config->client_addr.ToString(), config->ops_addr.ToString(), config->data_dir);
-  int signal = WaitForStopSignal(stop_signals);
-  spdlog::info("{} received, stopping", strsignal(signal));
-  (*server)->Stop();
+  int exit_code = ServeUntilSignal(*config, **engine, stop_signals);
   engine->reset();
   spdlog::info("stopped");
-  return 0;
+  return exit_code;
 }
 
 }  // namespace

@@ -1,0 +1,194 @@
+#include "api/account_common.h"
+
+#include <boost/json/array.hpp>
+#include <cctype>
+
+#include "api/errors.h"
+#include "engine/accounts/accounts.h"
+#include "engine/common/crypto.h"
+#include "engine/core/engine.h"
+
+namespace nebu::api::account_internal {
+
+constexpr std::string_view kPrefixV3 = "/_matrix/client/v3";
+constexpr std::string_view kPrefixR0 = "/_matrix/client/r0";
+
+Context::Context(core::Engine& engine_ref, const AccountRoutesConfig& config_value)
+    : engine(engine_ref),
+      config(config_value),
+      register_limiter(kRegisterRateLimit, config_value.rate_limit),
+      login_limiter(kLoginRateLimit, config_value.rate_limit),
+      pool({.threads = kHashThreads, .queue_max = kHashQueueMax}) {}
+
+int64_t Context::MonotonicMs() const { return engine.clock().NowMonotonicNs() / 1'000'000; }
+
+const std::string& Context::server_name() const { return engine.server_name(); }
+
+void AddBoth(Router& router, std::string_view method, std::string_view suffix, Handler handler) {
+  router.Add(method, std::string(kPrefixV3).append(suffix), handler);
+  router.Add(method, std::string(kPrefixR0).append(suffix), std::move(handler));
+}
+
+void AddBothAsync(Router& router, std::string_view method, std::string_view suffix,
+                  AsyncHandler handler) {
+  router.AddAsync(method, std::string(kPrefixV3).append(suffix), handler);
+  router.AddAsync(method, std::string(kPrefixR0).append(suffix), std::move(handler));
+}
+
+namespace {
+
+Response WrongType(std::string_view key, std::string_view type) {
+  return ErrorResponse(400, "M_BAD_JSON", std::string(key) + " must be " + std::string(type));
+}
+
+}  // namespace
+
+bool ReadString(const boost::json::object& body, std::string_view key,
+                std::optional<std::string>* out, Response* error) {
+  out->reset();
+  const boost::json::value* value = body.if_contains(key);
+  if (value == nullptr || value->is_null()) return true;
+  if (!value->is_string()) {
+    *error = WrongType(key, "a string");
+    return false;
+  }
+  *out = std::string(value->as_string());
+  return true;
+}
+
+bool ReadBool(const boost::json::object& body, std::string_view key, std::optional<bool>* out,
+              Response* error) {
+  out->reset();
+  const boost::json::value* value = body.if_contains(key);
+  if (value == nullptr || value->is_null()) return true;
+  if (!value->is_bool()) {
+    *error = WrongType(key, "a boolean");
+    return false;
+  }
+  *out = value->as_bool();
+  return true;
+}
+
+Response MissingParam(std::string_view key) {
+  return ErrorResponse(400, "M_MISSING_PARAM", "Missing parameter: " + std::string(key));
+}
+
+std::string Lowercase(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::optional<std::string> LoginUserId(const boost::json::object& body,
+                                       std::string_view server_name, Response* error) {
+  std::optional<std::string> user;
+  if (const boost::json::value* identifier = body.if_contains("identifier")) {
+    if (!identifier->is_object()) {
+      *error = WrongType("identifier", "an object");
+      return std::nullopt;
+    }
+    std::optional<std::string> type;
+    if (!ReadString(identifier->as_object(), "type", &type, error)) return std::nullopt;
+    if (type != "m.id.user") {
+      *error = ErrorResponse(400, "M_UNKNOWN", "Unsupported identifier type");
+      return std::nullopt;
+    }
+    if (!ReadString(identifier->as_object(), "user", &user, error)) return std::nullopt;
+  } else if (!ReadString(body, "user", &user, error)) {
+    return std::nullopt;
+  }
+  if (!user || user->empty()) {
+    *error = MissingParam("identifier.user");
+    return std::nullopt;
+  }
+  if (!user->starts_with('@')) return "@" + Lowercase(*user) + ":" + std::string(server_name);
+  size_t colon = user->find(':');
+  return Lowercase(std::string_view(*user).substr(0, colon)) +
+         (colon == std::string::npos ? "" : user->substr(colon));
+}
+
+Response UiaChallenge(std::string_view stage, std::string_view errcode, std::string_view error) {
+  boost::json::object body{
+      {"flows", boost::json::array{boost::json::object{{"stages", boost::json::array{stage}}}}},
+      {"params", boost::json::object{}},
+      {"session", RandomAlnum(kUiaSessionChars)},
+      {"completed", boost::json::array{}}};
+  if (!errcode.empty()) {
+    body["errcode"] = errcode;
+    body["error"] = error;
+  }
+  return JsonResponse(401, body);
+}
+
+std::optional<std::string> UiaPassword(const boost::json::object& body, const Caller& caller,
+                                       std::string_view server_name, Response* answer) {
+  constexpr std::string_view kStage = "m.login.password";
+  const boost::json::value* auth = body.if_contains("auth");
+  if (auth == nullptr || auth->is_null()) {
+    *answer = UiaChallenge(kStage);
+    return std::nullopt;
+  }
+  if (!auth->is_object()) {
+    *answer = WrongType("auth", "an object");
+    return std::nullopt;
+  }
+  const boost::json::object& dict = auth->as_object();
+  std::optional<std::string> type;
+  if (!ReadString(dict, "type", &type, answer)) return std::nullopt;
+  if (type != kStage) {
+    *answer = UiaChallenge(kStage, "M_UNRECOGNIZED", "Unsupported authentication type");
+    return std::nullopt;
+  }
+  std::optional<std::string> user_id = LoginUserId(dict, server_name, answer);
+  if (!user_id) return std::nullopt;
+  if (*user_id != caller.user_id) {
+    *answer = UiaChallenge(kStage, "M_FORBIDDEN", "Authentication is for another user");
+    return std::nullopt;
+  }
+  std::optional<std::string> password;
+  if (!ReadString(dict, "password", &password, answer)) return std::nullopt;
+  if (!password) {
+    *answer = MissingParam("auth.password");
+    return std::nullopt;
+  }
+  return password;
+}
+
+void OnWorkers(Context* context, Respond respond, std::function<void()> task) {
+  if (!context->pool.Post(std::move(task))) respond(RateLimitedResponse(kBusyRetryAfterMs));
+}
+
+void VerifyThen(Context* context, std::string user_id, std::string password, Respond respond,
+                std::function<void()> then) {
+  OnWorkers(context, respond, [context, user_id, password, respond, then] {
+    Status verified = accounts::VerifyLogin(context->engine.store(), user_id, password);
+    if (verified.code() == StatusCode::kForbidden) {
+      respond(UiaChallenge("m.login.password", "M_FORBIDDEN", "Invalid password"));
+    } else if (!verified.ok()) {
+      respond(ErrorResponse(verified));
+    } else {
+      then();
+    }
+  });
+}
+
+void SubmitCommand(core::Engine& engine, const accounts::AccountCommand& command,
+                   core::ProposalDone done) {
+  Result<std::string> payload = accounts::EncodeAccountCommand(command);
+  if (!payload.ok()) {
+    done(payload.status());
+    return;
+  }
+  engine.SubmitAsync({.kind = core::CommandKind::kAccount, .payload = std::move(*payload)},
+                     std::move(done));
+}
+
+void SubmitAndAnswer(core::Engine& engine, const accounts::AccountCommand& command, Respond respond,
+                     boost::json::object ok_body) {
+  SubmitCommand(
+      engine, command, [respond, ok_body = std::move(ok_body)](core::ApplyOutcome outcome) {
+        respond(outcome.ok() ? JsonResponse(200, ok_body) : ErrorResponse(outcome.status()));
+      });
+}
+
+}  // namespace nebu::api::account_internal

@@ -1,0 +1,99 @@
+// Internal to api/: what the account endpoints (account_routes.cpp,
+// device_profile_routes.cpp) share — their context (engine, limiters, hash workers),
+// the v3 + r0 registration helper, typed body readers, User-Interactive Auth and the
+// submit-then-answer helper. Not a public API; see api/account_routes.h.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "api/account_routes.h"
+#include "api/auth.h"
+#include "api/rate_limit.h"
+#include "api/router.h"
+#include "api/worker_pool.h"
+#include "engine/accounts/commands.h"
+#include "engine/core/committer.h"
+
+namespace nebu::api::account_internal {
+
+inline constexpr size_t kUiaSessionChars = 24;
+inline constexpr int64_t kBusyRetryAfterMs = 1000;  // hash queue full: try again in 1 s
+
+// Shared by every account handler (held by shared_ptr in each). Hash tasks use a raw
+// pointer: the pool is the last member, so it is destroyed (finishing its queue) while
+// everything its tasks use is still alive.
+struct Context {
+  Context(core::Engine& engine_ref, const AccountRoutesConfig& config_value);
+  [[nodiscard]] int64_t MonotonicMs() const;
+  [[nodiscard]] const std::string& server_name() const;
+
+  core::Engine& engine;
+  const AccountRoutesConfig config;
+  RateLimiter register_limiter;
+  RateLimiter login_limiter;
+  WorkerPool pool;
+};
+using ContextPtr = std::shared_ptr<Context>;
+
+// Registers the route under /_matrix/client/v3 and /_matrix/client/r0 (`suffix` starts
+// with '/').
+void AddBoth(Router& router, std::string_view method, std::string_view suffix, Handler handler);
+void AddBothAsync(Router& router, std::string_view method, std::string_view suffix,
+                  AsyncHandler handler);
+
+// Typed readers of optional body fields: true with *out set (nullopt when absent or
+// null), false with *error = 400 M_BAD_JSON when present with another type.
+bool ReadString(const boost::json::object& body, std::string_view key,
+                std::optional<std::string>* out, Response* error);
+bool ReadBool(const boost::json::object& body, std::string_view key, std::optional<bool>* out,
+              Response* error);
+
+// 400 M_MISSING_PARAM naming the field.
+Response MissingParam(std::string_view key);
+
+// ASCII lower case.
+std::string Lowercase(std::string_view text);
+
+// The user ID named by a login body or UIA auth dict: identifier {type m.id.user, user}
+// or the legacy `user`, a localpart (lower-cased) or a full user ID. nullopt with
+// *error (400 M_MISSING_PARAM / M_UNKNOWN / M_BAD_JSON) when it names none.
+std::optional<std::string> LoginUserId(const boost::json::object& body,
+                                       std::string_view server_name, Response* error);
+
+// 401 {"flows":[{"stages":[stage]}],"params":{},"session":random}, plus errcode and
+// error when given (a failed attempt).
+Response UiaChallenge(std::string_view stage, std::string_view errcode = {},
+                      std::string_view error = {});
+
+// Password UIA of a logged-in caller: the password in body.auth, or nullopt with
+// *answer set (401 challenge when auth is absent, of another type, or for another
+// user; 400 when malformed).
+std::optional<std::string> UiaPassword(const boost::json::object& body, const Caller& caller,
+                                       std::string_view server_name, Response* answer);
+
+// Verifies the caller's password on the hash workers, then runs `then` there; answers
+// 401 (UIA, M_FORBIDDEN) for a wrong password and 429 when the workers are saturated.
+void VerifyThen(Context* context, std::string user_id, std::string password, Respond respond,
+                std::function<void()> then);
+
+// Runs task on the hash workers, or answers 429 M_LIMIT_EXCEEDED when saturated.
+void OnWorkers(Context* context, Respond respond, std::function<void()> task);
+
+// Proposes command; `done` gets the outcome on the engine's apply thread (keep it
+// quick) or at once when the command does not encode.
+void SubmitCommand(core::Engine& engine, const accounts::AccountCommand& command,
+                   core::ProposalDone done);
+// SubmitCommand, answering 200 `ok_body` on success and the mapped error otherwise.
+void SubmitAndAnswer(core::Engine& engine, const accounts::AccountCommand& command, Respond respond,
+                     boost::json::object ok_body = {});
+
+// Device and profile routes (device_profile_routes.cpp).
+void AddDeviceRoutes(Router& router, const ContextPtr& context);
+void AddProfileRoutes(Router& router, const ContextPtr& context);
+
+}  // namespace nebu::api::account_internal

@@ -1,0 +1,304 @@
+#include "api/account_routes.h"
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "api/account_common.h"
+#include "api/errors.h"
+#include "engine/accounts/accounts.h"
+#include "engine/core/engine.h"
+
+namespace nebu::api {
+namespace {
+
+using boost::json::object;
+using namespace account_internal;  // NOLINT: the file's own helpers
+
+constexpr std::string_view kDummyStage = "m.login.dummy";
+constexpr std::string_view kPasswordType = "m.login.password";
+
+// ---- registration ----
+
+// The fields of a /register body, read and checked before any hashing.
+struct RegisterBody {
+  accounts::RegistrationRequest request;
+  bool has_auth = false;
+};
+
+// Checks the username (or generates one): 400 M_INVALID_USERNAME / M_USER_IN_USE.
+std::optional<std::string> RegisterUserId(Context& context, const std::optional<std::string>& name,
+                                          Response* error) {
+  std::string localpart = name ? Lowercase(*name) : Lowercase(accounts::NewDeviceId());
+  Result<std::string> user_id = accounts::NewUserId(localpart, context.server_name());
+  if (!user_id.ok()) {
+    *error = ErrorResponse(400, "M_INVALID_USERNAME", user_id.status().message());
+    return std::nullopt;
+  }
+  Result<bool> exists = accounts::UserExists(context.engine.store(), *user_id);
+  if (!exists.ok()) {
+    *error = ErrorResponse(exists.status());
+    return std::nullopt;
+  }
+  if (*exists) {
+    *error = ErrorResponse(400, "M_USER_IN_USE", "User ID already taken");
+    return std::nullopt;
+  }
+  return std::move(*user_id);
+}
+
+std::optional<RegisterBody> ReadRegisterBody(Context& context, const object& body,
+                                             Response* error) {
+  RegisterBody out;
+  std::optional<std::string> username;
+  std::optional<bool> inhibit_login;
+  if (!ReadString(body, "username", &username, error) ||
+      !ReadString(body, "password", &out.request.password, error) ||
+      !ReadString(body, "device_id", &out.request.device_id, error) ||
+      !ReadString(body, "initial_device_display_name", &out.request.device_display_name, error) ||
+      !ReadBool(body, "inhibit_login", &inhibit_login, error)) {
+    return std::nullopt;
+  }
+  std::optional<std::string> user_id = RegisterUserId(context, username, error);
+  if (!user_id) return std::nullopt;
+  if (out.request.password) {
+    if (Status checked = accounts::CheckPassword(*out.request.password); !checked.ok()) {
+      *error = checked.code() == StatusCode::kTooLarge
+                   ? ErrorResponse(400, "M_INVALID_PARAM", "Password too long")
+                   : ErrorResponse(400, "M_WEAK_PASSWORD", "Password must not be empty");
+      return std::nullopt;
+    }
+  }
+  out.request.user_id = std::move(*user_id);
+  out.request.displayname = out.request.user_id.substr(1, out.request.user_id.find(':') - 1);
+  out.request.inhibit_login = inhibit_login.value_or(false);
+  const boost::json::value* auth = body.if_contains("auth");
+  out.has_auth = auth != nullptr && !auth->is_null();
+  if (out.has_auth) {
+    std::optional<std::string> type;
+    if (!auth->is_object() || !ReadString(auth->as_object(), "type", &type, error)) {
+      if (!auth->is_object()) *error = ErrorResponse(400, "M_BAD_JSON", "auth must be an object");
+      return std::nullopt;
+    }
+    if (type != kDummyStage) {
+      *error = UiaChallenge(kDummyStage, "M_UNRECOGNIZED", "Unsupported authentication type");
+      return std::nullopt;
+    }
+  }
+  return out;
+}
+
+// The login answer of register and login: user_id, plus access_token and device_id.
+object SessionBody(const accounts::Prepared& prepared, const std::string& user_id) {
+  object body{{"user_id", user_id}};
+  if (prepared.access_token) body["access_token"] = *prepared.access_token;
+  if (prepared.device_id) body["device_id"] = *prepared.device_id;
+  return body;
+}
+
+void Register(Context* context, const Request& request, Respond respond) {
+  std::string_view kind = request.Query("kind").value_or("user");
+  if (kind == "guest") {
+    return respond(ErrorResponse(403, "M_GUEST_ACCESS_FORBIDDEN", "Guest access is disabled"));
+  }
+  if (kind != "user") return respond(ErrorResponse(400, "M_INVALID_PARAM", "Unknown kind"));
+  if (!context->config.registration_open) {
+    return respond(ErrorResponse(403, "M_FORBIDDEN", "Registration is disabled"));
+  }
+  auto body = ParseJsonBody(request);
+  if (auto* error = std::get_if<Response>(&body)) return respond(std::move(*error));
+  Response error;
+  std::optional<RegisterBody> fields = ReadRegisterBody(*context, std::get<object>(body), &error);
+  if (!fields) return respond(std::move(error));
+  if (!fields->has_auth) return respond(UiaChallenge(kDummyStage));
+  int64_t wait_ms = context->register_limiter.Acquire(RemoteIp(request), context->MonotonicMs());
+  if (wait_ms > 0) return respond(RateLimitedResponse(wait_ms));
+  OnWorkers(context, respond, [context, respond, registration = std::move(fields->request)] {
+    Result<accounts::Prepared> prepared =
+        accounts::PrepareRegistration(registration, context->engine.clock().NowUnixMs());
+    if (!prepared.ok()) return respond(ErrorResponse(prepared.status()));
+    SubmitCommand(
+        context->engine, prepared->command,
+        [respond,
+         session = SessionBody(*prepared, registration.user_id)](core::ApplyOutcome outcome) {
+          respond(outcome.ok() ? JsonResponse(200, session) : ErrorResponse(outcome.status()));
+        });
+  });
+}
+
+Response RegisterAvailable(Context& context, const Request& request) {
+  std::optional<std::string_view> username = request.Query("username");
+  if (!username) return MissingParam("username");
+  Response error;
+  if (!RegisterUserId(context, std::string(*username), &error)) return error;
+  return JsonResponse(200, object{{"available", true}});
+}
+
+// ---- login, logout, whoami ----
+
+Response LoginFlows() {
+  return JsonResponse(200, object{{"flows", boost::json::array{object{{"type", kPasswordType}}}}});
+}
+
+void Login(Context* context, const Request& request, Respond respond) {
+  auto parsed = ParseJsonBody(request);
+  if (auto* error = std::get_if<Response>(&parsed)) return respond(std::move(*error));
+  const object& body = std::get<object>(parsed);
+  Response error;
+  std::optional<std::string> type, password, device_id, display_name;
+  if (!ReadString(body, "type", &type, &error) ||
+      !ReadString(body, "password", &password, &error) ||
+      !ReadString(body, "device_id", &device_id, &error) ||
+      !ReadString(body, "initial_device_display_name", &display_name, &error)) {
+    return respond(std::move(error));
+  }
+  if (type != kPasswordType) return respond(ErrorResponse(400, "M_UNKNOWN", "Bad login type"));
+  std::optional<std::string> user_id = LoginUserId(body, context->server_name(), &error);
+  if (!user_id) return respond(std::move(error));
+  if (!password) return respond(MissingParam("password"));
+  int64_t wait_ms = context->login_limiter.Acquire(RemoteIp(request), context->MonotonicMs());
+  if (wait_ms > 0) return respond(RateLimitedResponse(wait_ms));
+  OnWorkers(context, respond, [=] {
+    Status verified = accounts::VerifyLogin(context->engine.store(), *user_id, *password);
+    if (verified.code() == StatusCode::kForbidden) {
+      return respond(ErrorResponse(403, "M_FORBIDDEN", "Invalid username or password"));
+    }
+    if (!verified.ok()) return respond(ErrorResponse(verified));
+    Result<accounts::Prepared> prepared = accounts::PrepareLogin(
+        *user_id, device_id, display_name, context->engine.clock().NowUnixMs());
+    if (!prepared.ok()) return respond(ErrorResponse(prepared.status()));
+    SubmitCommand(
+        context->engine, prepared->command,
+        [respond, session = SessionBody(*prepared, *user_id)](core::ApplyOutcome outcome) {
+          respond(outcome.ok() ? JsonResponse(200, session) : ErrorResponse(outcome.status()));
+        });
+  });
+}
+
+// Runs `then` with the caller, or answers the authentication error.
+void WithCaller(Context* context, const Request& request, const Respond& respond,
+                const std::function<void(const Caller&)>& then) {
+  auto caller = Authenticate(request, context->engine);
+  if (auto* error = std::get_if<Response>(&caller)) return respond(std::move(*error));
+  then(std::get<Caller>(caller));
+}
+
+void Logout(Context* context, const Request& request, Respond respond) {
+  WithCaller(context, request, respond, [&](const Caller& caller) {
+    SubmitAndAnswer(
+        context->engine,
+        accounts::LogoutCommand{.user_id = caller.user_id, .device_id = caller.device_id}, respond);
+  });
+}
+
+void LogoutAll(Context* context, const Request& request, Respond respond) {
+  WithCaller(context, request, respond, [&](const Caller& caller) {
+    SubmitAndAnswer(context->engine, accounts::LogoutAllCommand{.user_id = caller.user_id},
+                    respond);
+  });
+}
+
+Response WhoAmI(Context& context, const Request& request) {
+  auto caller = Authenticate(request, context.engine);
+  if (auto* error = std::get_if<Response>(&caller)) return *error;
+  const Caller& who = std::get<Caller>(caller);
+  return JsonResponse(
+      200, object{{"user_id", who.user_id}, {"device_id", who.device_id}, {"is_guest", false}});
+}
+
+// ---- password, deactivation ----
+
+void ChangePassword(Context* context, const Request& request, Respond respond) {
+  auto parsed = ParseJsonBody(request);
+  if (auto* error = std::get_if<Response>(&parsed)) return respond(std::move(*error));
+  WithCaller(context, request, respond, [&](const Caller& caller) {
+    const object& body = std::get<object>(parsed);
+    Response answer;
+    std::optional<std::string> password =
+        UiaPassword(body, caller, context->server_name(), &answer);
+    if (!password) return respond(std::move(answer));
+    std::optional<std::string> new_password;
+    std::optional<bool> logout_devices;
+    if (!ReadString(body, "new_password", &new_password, &answer) ||
+        !ReadBool(body, "logout_devices", &logout_devices, &answer)) {
+      return respond(std::move(answer));
+    }
+    if (!new_password) return respond(MissingParam("new_password"));
+    if (!accounts::CheckPassword(*new_password).ok()) {
+      return respond(ErrorResponse(400, "M_WEAK_PASSWORD", "Unacceptable new password"));
+    }
+    VerifyThen(context, caller.user_id, *password, respond,
+               [context, respond, caller, new_password = *new_password,
+                logout = logout_devices.value_or(true)] {
+                 Result<accounts::Prepared> prepared = accounts::PrepareSetPassword(
+                     caller.user_id, new_password, logout, caller.device_id);
+                 if (!prepared.ok()) return respond(ErrorResponse(prepared.status()));
+                 SubmitAndAnswer(context->engine, prepared->command, respond);
+               });
+  });
+}
+
+void Deactivate(Context* context, const Request& request, Respond respond) {
+  auto parsed = ParseJsonBody(request);
+  if (auto* error = std::get_if<Response>(&parsed)) return respond(std::move(*error));
+  WithCaller(context, request, respond, [&](const Caller& caller) {
+    const object& body = std::get<object>(parsed);
+    Response answer;
+    std::optional<bool> erase;
+    if (!ReadBool(body, "erase", &erase, &answer)) return respond(std::move(answer));
+    std::optional<std::string> password =
+        UiaPassword(body, caller, context->server_name(), &answer);
+    if (!password) return respond(std::move(answer));
+    accounts::DeactivateCommand command{.user_id = caller.user_id, .erase = erase.value_or(false)};
+    VerifyThen(context, caller.user_id, *password, respond, [context, respond, command] {
+      SubmitAndAnswer(context->engine, command, respond,
+                      object{{"id_server_unbind_result", "no-support"}});
+    });
+  });
+}
+
+// ---- capabilities ----
+
+Response Capabilities(Context& context, const Request& request) {
+  auto caller = Authenticate(request, context.engine);
+  if (auto* error = std::get_if<Response>(&caller)) return *error;
+  object versions{{"10", "stable"}, {"11", "stable"}};
+  object capabilities{
+      {"m.change_password", object{{"enabled", true}}},
+      {"m.room_versions", object{{"default", "11"}, {"available", std::move(versions)}}},
+      {"m.set_displayname", object{{"enabled", true}}},
+      {"m.set_avatar_url", object{{"enabled", true}}},
+      {"m.3pid_changes", object{{"enabled", false}}}};
+  return JsonResponse(200, object{{"capabilities", std::move(capabilities)}});
+}
+
+// Binds a handler taking Context* / Context& to the shared context.
+AsyncHandler Bind(const ContextPtr& context, void (*handler)(Context*, const Request&, Respond)) {
+  return [context, handler](const Request& request, const PathParams&, Respond respond) {
+    handler(context.get(), request, std::move(respond));
+  };
+}
+Handler Bind(const ContextPtr& context, Response (*handler)(Context&, const Request&)) {
+  return [context, handler](const Request& request, const PathParams&) {
+    return handler(*context, request);
+  };
+}
+
+}  // namespace
+
+void AddAccountRoutes(Router& router, core::Engine& engine, const AccountRoutesConfig& config) {
+  auto context = std::make_shared<Context>(engine, config);
+  AddBothAsync(router, "POST", "/register", Bind(context, Register));
+  AddBoth(router, "GET", "/register/available", Bind(context, RegisterAvailable));
+  AddBoth(router, "GET", "/login", [](const Request&, const PathParams&) { return LoginFlows(); });
+  AddBothAsync(router, "POST", "/login", Bind(context, Login));
+  AddBothAsync(router, "POST", "/logout", Bind(context, Logout));
+  AddBothAsync(router, "POST", "/logout/all", Bind(context, LogoutAll));
+  AddBoth(router, "GET", "/account/whoami", Bind(context, WhoAmI));
+  AddBothAsync(router, "POST", "/account/password", Bind(context, ChangePassword));
+  AddBothAsync(router, "POST", "/account/deactivate", Bind(context, Deactivate));
+  AddBoth(router, "GET", "/capabilities", Bind(context, Capabilities));
+  AddDeviceRoutes(router, context);
+  AddProfileRoutes(router, context);
+}
+
+}  // namespace nebu::api

@@ -1,0 +1,59 @@
+// Account endpoints of the Client-Server API: registration, login and logout, the
+// current user, password change and deactivation, devices, profiles, capabilities.
+//
+//   Router client("client", &metrics);
+//   AddAccountRoutes(client, *engine, {.registration_open = true, .rate_limit = true});
+//
+// Every route is registered under /_matrix/client/v3 and the legacy /_matrix/client/r0:
+//   POST /register                  UIA m.login.dummy; 401 {flows, params, session} first
+//   GET  /register/available        {"available": true} or M_USER_IN_USE / M_INVALID_USERNAME
+//   GET  /login, POST /login        m.login.password (identifier m.id.user or legacy user)
+//   POST /logout, POST /logout/all
+//   GET  /account/whoami            {"user_id", "device_id", "is_guest": false}
+//   POST /account/password          UIA m.login.password; logout_devices keeps this device
+//   POST /account/deactivate        UIA m.login.password
+//   GET  /devices, GET|PUT|DELETE /devices/{deviceId} (DELETE: UIA m.login.password)
+//   POST /delete_devices            UIA m.login.password
+//   GET  /profile/{userId}, GET|PUT /profile/{userId}/displayname|avatar_url
+//   GET  /capabilities
+//
+// User-Interactive Auth is stateless: the session ID of a 401 is random and not kept;
+// a request that carries a complete `auth` of the flow's one stage (m.login.dummy for
+// registration, m.login.password for the rest) succeeds with or without a session.
+// A wrong password in `auth` is answered 401 with the flows and M_FORBIDDEN.
+//
+// Work distribution: reads and token checks run on the server thread; mutations go
+// through core::Engine::SubmitAsync (the server thread is not held during the fsync);
+// argon2id hashing and verification (~35 ms each) run on a WorkerPool of
+// kHashThreads threads owned by these routes, whose full queue answers 429
+// M_LIMIT_EXCEEDED. /register and /login are rate-limited per client IP
+// (api/rate_limit.h) unless config.rate_limit is false.
+//
+// Ownership and thread-safety: the routes keep a reference to engine, which must
+// outlive the router; the worker pool lives as long as the router's handlers and
+// finishes its queue when the router is destroyed, so destroy the router before the
+// engine. Handlers are safe from any thread.
+#pragma once
+
+#include <cstddef>
+
+#include "api/router.h"
+
+namespace nebu::core {
+class Engine;
+}
+
+namespace nebu::api {
+
+inline constexpr size_t kHashThreads = 2;          // argon2id workers
+inline constexpr size_t kHashQueueMax = 256;       // waiting hash jobs (~5 s of work)
+inline constexpr size_t kDeleteDevicesMax = 1000;  // device IDs in one /delete_devices
+
+struct AccountRoutesConfig {
+  bool registration_open = false;  // false: POST /register answers 403 M_FORBIDDEN
+  bool rate_limit = true;          // false: no 429s from /register and /login
+};
+
+void AddAccountRoutes(Router& router, core::Engine& engine, const AccountRoutesConfig& config);
+
+}  // namespace nebu::api

@@ -1,0 +1,42 @@
+// Authentication of client requests and the JSON body helper shared by handlers.
+//
+//   auto caller = Authenticate(request, engine);
+//   if (auto* error = std::get_if<Response>(&caller)) return *error;
+//   const Caller& who = std::get<Caller>(caller);
+//
+//   auto body = ParseJsonBody(request);
+//   if (auto* error = std::get_if<Response>(&body)) return *error;
+//
+// Thread-safety: pure functions over the engine's thread-safe reads.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <string>
+#include <variant>
+
+#include "api/http.h"
+
+namespace nebu::core {
+class Engine;
+}
+
+namespace nebu::api {
+
+struct Caller {
+  std::string user_id;
+  std::string device_id;
+  bool is_admin = false;
+};
+
+// The caller of a request from its access token (Authorization: Bearer, or the
+// access_token query parameter). Errors are ready responses: 401 M_MISSING_TOKEN
+// (no token), 401 M_UNKNOWN_TOKEN (unknown, logged out, or deactivated user).
+std::variant<Caller, Response> Authenticate(const Request& request, core::Engine& engine);
+
+// The request body as a JSON object. Errors: 400 M_NOT_JSON (not JSON), 400
+// M_BAD_JSON (JSON but not an object, or floats / out-of-range integers when
+// `canonical_numbers`). An empty body is an empty object.
+std::variant<boost::json::object, Response> ParseJsonBody(const Request& request,
+                                                         bool canonical_numbers = true);
+
+}  // namespace nebu::api

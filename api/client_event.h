@@ -1,0 +1,38 @@
+// Client-format events: the shape the Client-Server API serves room events in
+// (spec: "ClientEvent" in data/event-schemas/schema/core-event-schema and the
+// "Room Events" section), made from the PDUs stored in the room log.
+//
+//   NEBU_ASSIGN_OR_RETURN(storage::EventRecord record, engine.GetEvent(event_id));
+//   NEBU_ASSIGN_OR_RETURN(boost::json::object event,
+//                         ToClientEvent(record.json, record.event_id, now_ms));
+//
+// A client event carries event_id, room_id, sender, type, state_key (state events
+// only), content, origin_server_ts and unsigned {age}. PDU-only fields (auth_events,
+// prev_events, depth, hashes, signatures) are dropped; "redacts" (room versions
+// before 11 keep it at the top level) is copied when present. unsigned.age is the
+// time since origin_server_ts, never negative. unsigned.transaction_id is not set
+// yet (it needs the reader's device), nor are redacted_because / prev_content.
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <cstdint>
+#include <string_view>
+
+#include "engine/common/status.h"
+#include "engine/storage/envelope.h"
+
+namespace nebu::api {
+
+// The client format of one stored PDU (canonical JSON) whose id is event_id.
+// kCorruption when the JSON is not an object or misses room_id, sender, type or
+// content (the log never holds such an event).
+[[nodiscard]] Result<boost::json::object> ToClientEvent(std::string_view pdu_json,
+                                                        std::string_view event_id, int64_t now_ms);
+[[nodiscard]] Result<boost::json::object> ToClientEvent(const storage::EventView& view,
+                                                        int64_t now_ms);
+[[nodiscard]] Result<boost::json::object> ToClientEvent(const storage::EventRecord& record,
+                                                        int64_t now_ms);
+
+}  // namespace nebu::api

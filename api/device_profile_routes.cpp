@@ -1,0 +1,257 @@
+// Device and profile endpoints of api/account_routes.h.
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "api/account_common.h"
+#include "api/errors.h"
+#include "engine/accounts/accounts.h"
+#include "engine/core/engine.h"
+
+namespace nebu::api::account_internal {
+namespace {
+
+using boost::json::object;
+
+object DeviceJson(const accounts::Device& device) {
+  object json{{"device_id", device.device_id}};
+  if (device.display_name) json["display_name"] = *device.display_name;
+  return json;
+}
+
+// Runs `then` with the caller, or answers the authentication error.
+template <typename Then>
+void WithCaller(Context& context, const Request& request, const Respond& respond, Then&& then) {
+  auto caller = Authenticate(request, context.engine);
+  if (auto* error = std::get_if<Response>(&caller)) return respond(std::move(*error));
+  then(std::get<Caller>(caller));
+}
+
+// ---- devices ----
+
+Response ListDevices(Context& context, const Request& request) {
+  auto caller = Authenticate(request, context.engine);
+  if (auto* error = std::get_if<Response>(&caller)) return *error;
+  auto devices = accounts::ListDevices(context.engine.store(), std::get<Caller>(caller).user_id);
+  if (!devices.ok()) return ErrorResponse(devices.status());
+  boost::json::array list;
+  for (const accounts::Device& device : *devices) list.push_back(DeviceJson(device));
+  return JsonResponse(200, object{{"devices", std::move(list)}});
+}
+
+Response GetDevice(Context& context, const Request& request, const PathParams& params) {
+  auto caller = Authenticate(request, context.engine);
+  if (auto* error = std::get_if<Response>(&caller)) return *error;
+  auto device = accounts::GetDevice(context.engine.store(), std::get<Caller>(caller).user_id,
+                                    params.at("deviceId"));
+  if (!device.ok()) return ErrorResponse(device.status());
+  return JsonResponse(200, DeviceJson(*device));
+}
+
+void RenameDevice(Context* context, const Request& request, const PathParams& params,
+                  Respond respond) {
+  auto parsed = ParseJsonBody(request);
+  if (auto* error = std::get_if<Response>(&parsed)) return respond(std::move(*error));
+  WithCaller(*context, request, respond, [&](const Caller& caller) {
+    Response error;
+    std::optional<std::string> name;
+    if (!ReadString(std::get<object>(parsed), "display_name", &name, &error)) {
+      return respond(std::move(error));
+    }
+    const std::string& device_id = params.at("deviceId");
+    if (!name) {  // the spec: an absent display_name leaves it unchanged
+      auto device = accounts::GetDevice(context->engine.store(), caller.user_id, device_id);
+      return respond(device.ok() ? JsonResponse(200, object{}) : ErrorResponse(device.status()));
+    }
+    SubmitAndAnswer(context->engine,
+                    accounts::SetDeviceDisplayNameCommand{
+                        .user_id = caller.user_id, .device_id = device_id, .display_name = name},
+                    respond);
+  });
+}
+
+void DeleteDevice(Context* context, const Request& request, const PathParams& params,
+                  Respond respond) {
+  auto parsed = ParseJsonBody(request);
+  if (auto* error = std::get_if<Response>(&parsed)) return respond(std::move(*error));
+  WithCaller(*context, request, respond, [&](const Caller& caller) {
+    Response answer;
+    std::optional<std::string> password =
+        UiaPassword(std::get<object>(parsed), caller, context->server_name(), &answer);
+    if (!password) return respond(std::move(answer));
+    accounts::DeleteDeviceCommand command{.user_id = caller.user_id,
+                                          .device_id = params.at("deviceId")};
+    VerifyThen(context, caller.user_id, *password, respond,
+               [context, respond, command] { SubmitAndAnswer(context->engine, command, respond); });
+  });
+}
+
+// The device IDs of a /delete_devices body, or nullopt with *error.
+std::optional<std::vector<std::string>> ReadDeviceIds(const object& body, Response* error) {
+  const boost::json::value* devices = body.if_contains("devices");
+  if (devices == nullptr) {
+    *error = MissingParam("devices");
+    return std::nullopt;
+  }
+  if (!devices->is_array() || devices->as_array().size() > kDeleteDevicesMax) {
+    *error = ErrorResponse(400, "M_BAD_JSON", "devices must be an array of at most 1000 IDs");
+    return std::nullopt;
+  }
+  std::vector<std::string> ids;
+  for (const boost::json::value& id : devices->as_array()) {
+    if (!id.is_string()) {
+      *error = ErrorResponse(400, "M_BAD_JSON", "devices must hold strings");
+      return std::nullopt;
+    }
+    ids.emplace_back(id.as_string());
+  }
+  return ids;
+}
+
+// Deletes every device concurrently; answers {} once all applied. Unknown devices are
+// skipped (already gone); the first other error is the answer.
+void DeleteAll(Context* context, const std::string& user_id, std::vector<std::string> ids,
+               Respond respond) {
+  if (ids.empty()) return respond(JsonResponse(200, object{}));
+  struct Progress {
+    std::mutex mutex;
+    size_t remaining;  // guarded by mutex
+    Status failure;    // guarded by mutex
+  };
+  auto progress = std::make_shared<Progress>();
+  progress->remaining = ids.size();
+  for (std::string& id : ids) {
+    accounts::DeleteDeviceCommand command{.user_id = user_id, .device_id = std::move(id)};
+    SubmitCommand(context->engine, command, [progress, respond](core::ApplyOutcome outcome) {
+      std::unique_lock lock(progress->mutex);
+      if (!outcome.ok() && outcome.status().code() != StatusCode::kNotFound &&
+          progress->failure.ok()) {
+        progress->failure = outcome.status();
+      }
+      if (--progress->remaining > 0) return;
+      Status failure = progress->failure;
+      lock.unlock();
+      respond(failure.ok() ? JsonResponse(200, object{}) : ErrorResponse(failure));
+    });
+  }
+}
+
+void DeleteDevices(Context* context, const Request& request, const PathParams&, Respond respond) {
+  auto parsed = ParseJsonBody(request);
+  if (auto* error = std::get_if<Response>(&parsed)) return respond(std::move(*error));
+  WithCaller(*context, request, respond, [&](const Caller& caller) {
+    const object& body = std::get<object>(parsed);
+    Response answer;
+    std::optional<std::vector<std::string>> ids = ReadDeviceIds(body, &answer);
+    if (!ids) return respond(std::move(answer));
+    std::optional<std::string> password =
+        UiaPassword(body, caller, context->server_name(), &answer);
+    if (!password) return respond(std::move(answer));
+    VerifyThen(context, caller.user_id, *password, respond,
+               [context, respond, user_id = caller.user_id, ids = std::move(*ids)] {
+                 DeleteAll(context, user_id, ids, respond);
+               });
+  });
+}
+
+// ---- profiles ----
+
+// A profile field's name in the path and the body.
+enum class ProfileField { kDisplayName, kAvatarUrl };
+
+std::string_view FieldName(ProfileField field) {
+  return field == ProfileField::kDisplayName ? "displayname" : "avatar_url";
+}
+
+Response GetProfile(Context& context, const std::string& user_id,
+                    std::optional<ProfileField> only) {
+  auto profile = accounts::GetProfile(context.engine.store(), user_id);
+  if (!profile.ok()) {
+    if (profile.status().code() == StatusCode::kNotFound) {
+      return ErrorResponse(404, "M_NOT_FOUND", "Profile not found");
+    }
+    return ErrorResponse(profile.status());
+  }
+  object body;
+  if (profile->displayname && only != ProfileField::kAvatarUrl) {
+    body["displayname"] = *profile->displayname;
+  }
+  if (profile->avatar_url && only != ProfileField::kDisplayName) {
+    body["avatar_url"] = *profile->avatar_url;
+  }
+  return JsonResponse(200, body);
+}
+
+void PutProfileField(Context* context, ProfileField field, const Request& request,
+                     const PathParams& params, Respond respond) {
+  auto parsed = ParseJsonBody(request);
+  if (auto* error = std::get_if<Response>(&parsed)) return respond(std::move(*error));
+  WithCaller(*context, request, respond, [&](const Caller& caller) {
+    if (params.at("userId") != caller.user_id) {
+      return respond(ErrorResponse(403, "M_FORBIDDEN", "Cannot set another user's profile"));
+    }
+    const object& body = std::get<object>(parsed);
+    std::string_view name = FieldName(field);
+    if (!body.contains(name)) return respond(MissingParam(name));
+    Response error;
+    std::optional<std::string> value;  // null clears the field
+    if (!ReadString(body, name, &value, &error)) return respond(std::move(error));
+    size_t bytes_max = field == ProfileField::kDisplayName ? accounts::kDisplayNameBytesMax
+                                                           : accounts::kAvatarUrlBytesMax;
+    if (value && value->size() > bytes_max) {
+      return respond(ErrorResponse(400, "M_TOO_LARGE", std::string(name) + " too long"));
+    }
+    // TODO(rooms): also update the m.room.member event (displayname / avatar_url) of
+    // every room the user has joined, as the spec asks; the room endpoints own that.
+    if (field == ProfileField::kDisplayName) {
+      SubmitAndAnswer(
+          context->engine,
+          accounts::SetDisplayNameCommand{.user_id = caller.user_id, .displayname = value},
+          respond);
+    } else {
+      SubmitAndAnswer(context->engine,
+                      accounts::SetAvatarUrlCommand{.user_id = caller.user_id, .avatar_url = value},
+                      respond);
+    }
+  });
+}
+
+void AddBothProfileField(Router& router, const ContextPtr& context, ProfileField field) {
+  std::string suffix = "/profile/{userId}/" + std::string(FieldName(field));
+  AddBoth(router, "GET", suffix, [context, field](const Request&, const PathParams& params) {
+    return GetProfile(*context, params.at("userId"), field);
+  });
+  AddBothAsync(router, "PUT", suffix,
+               [context, field](const Request& request, const PathParams& params, Respond respond) {
+                 PutProfileField(context.get(), field, request, params, std::move(respond));
+               });
+}
+
+}  // namespace
+
+void AddDeviceRoutes(Router& router, const ContextPtr& context) {
+  AddBoth(router, "GET", "/devices", [context](const Request& request, const PathParams&) {
+    return ListDevices(*context, request);
+  });
+  AddBoth(router, "GET", "/devices/{deviceId}",
+          [context](const Request& request, const PathParams& params) {
+            return GetDevice(*context, request, params);
+          });
+  auto bind = [context](void (*handler)(Context*, const Request&, const PathParams&, Respond)) {
+    return [context, handler](const Request& request, const PathParams& params, Respond respond) {
+      handler(context.get(), request, params, std::move(respond));
+    };
+  };
+  AddBothAsync(router, "PUT", "/devices/{deviceId}", bind(RenameDevice));
+  AddBothAsync(router, "DELETE", "/devices/{deviceId}", bind(DeleteDevice));
+  AddBothAsync(router, "POST", "/delete_devices", bind(DeleteDevices));
+}
+
+void AddProfileRoutes(Router& router, const ContextPtr& context) {
+  AddBoth(router, "GET", "/profile/{userId}", [context](const Request&, const PathParams& params) {
+    return GetProfile(*context, params.at("userId"), std::nullopt);
+  });
+  AddBothProfileField(router, context, ProfileField::kDisplayName);
+  AddBothProfileField(router, context, ProfileField::kAvatarUrl);
+}
+
+}  // namespace nebu::api::account_internal

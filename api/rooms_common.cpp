@@ -1,0 +1,63 @@
+#include "api/rooms_common.h"
+
+#include <charconv>
+
+#include "api/errors.h"
+
+namespace nebu::api::rooms_internal {
+
+namespace {
+constexpr std::string_view kPrefixes[] = {"/_matrix/client/v3", "/_matrix/client/r0"};
+}  // namespace
+
+void AddRoute(Router& router, std::string_view method, std::string_view suffix, Handler handler,
+              RouteOptions options) {
+  for (std::string_view prefix : kPrefixes) {
+    router.Add(method, std::string(prefix) + std::string(suffix), handler, options);
+  }
+}
+
+void AddAsyncRoute(Router& router, std::string_view method, std::string_view suffix,
+                   AsyncHandler handler, RouteOptions options) {
+  for (std::string_view prefix : kPrefixes) {
+    router.AddAsync(method, std::string(prefix) + std::string(suffix), handler, options);
+  }
+}
+
+Response ForbiddenRoom() {
+  return ErrorResponse(403, "M_FORBIDDEN",
+                       "You are not allowed to access this room, or it does not exist");
+}
+
+Response RoomError(const Status& status) {
+  if (status.code() == StatusCode::kNotFound) return ForbiddenRoom();
+  return ErrorResponse(status);
+}
+
+std::variant<ReadAccess, Response> OpenForRead(core::Engine& engine, std::string_view room_id,
+                                               std::string_view user_id) {
+  Result<core::RoomMeta> meta = engine.GetRoom(room_id);
+  if (!meta.ok()) return RoomError(meta.status());
+  Result<core::HistoryView> view = core::HistoryView::Load(engine.store(), meta->number, user_id);
+  if (!view.ok()) return ErrorResponse(view.status());
+  if (!view->MayReadRoom()) return ForbiddenRoom();
+  return ReadAccess{std::move(meta).value(), std::move(view).value()};
+}
+
+std::optional<storage::Sequence> StateHorizon(const ReadAccess& access) {
+  if (access.view.joined_now() || access.view.world_readable_now()) return access.meta.last_seq;
+  return access.view.DepartureSequence();
+}
+
+std::string MakeToken(storage::Sequence seq) { return "s" + std::to_string(seq); }
+
+std::optional<storage::Sequence> ParseToken(std::string_view token) {
+  if (token.size() < 2 || token[0] != 's') return std::nullopt;
+  storage::Sequence seq = 0;
+  const char* end = token.data() + token.size();
+  auto [ptr, ec] = std::from_chars(token.data() + 1, end, seq);
+  if (ec != std::errc() || ptr != end) return std::nullopt;
+  return seq;
+}
+
+}  // namespace nebu::api::rooms_internal

@@ -1,0 +1,54 @@
+// Pieces shared by the room endpoints (rooms_routes.cpp: writes and membership;
+// rooms_read_routes.cpp: reads). Private to those files; the manual of the
+// endpoints is rooms_routes.h.
+//
+// Thread-safety: pure functions over the engine's thread-safe reads.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "api/http.h"
+#include "api/router.h"
+#include "engine/common/status.h"
+#include "engine/core/engine.h"
+#include "engine/core/room_reads.h"
+
+namespace nebu::api::rooms_internal {
+
+// Registers `suffix` (e.g. "/rooms/{roomId}/state") under both client prefixes.
+void AddRoute(Router& router, std::string_view method, std::string_view suffix, Handler handler,
+              RouteOptions options = {});
+void AddAsyncRoute(Router& router, std::string_view method, std::string_view suffix,
+                   AsyncHandler handler, RouteOptions options = {});
+
+// 403 M_FORBIDDEN for a room the caller may not use (or that does not exist).
+[[nodiscard]] Response ForbiddenRoom();
+// ErrorResponse, except kNotFound (an unknown room), which is ForbiddenRoom().
+[[nodiscard]] Response RoomError(const Status& status);
+
+// A room as one caller may read it.
+struct ReadAccess {
+  core::RoomMeta meta;
+  core::HistoryView view;
+};
+// The room and the caller's view of it; ForbiddenRoom() when the room is unknown or
+// HistoryView::MayReadRoom is false.
+[[nodiscard]] std::variant<ReadAccess, Response> OpenForRead(core::Engine& engine,
+                                                             std::string_view room_id,
+                                                             std::string_view user_id);
+// The sequence whose state the caller sees: the room's last event when joined or
+// world_readable now, the departure event when the caller left (or was kicked or
+// banned); nullopt when the caller may see no state.
+[[nodiscard]] std::optional<storage::Sequence> StateHorizon(const ReadAccess& access);
+
+// Pagination tokens "s<sequence>".
+[[nodiscard]] std::string MakeToken(storage::Sequence seq);
+[[nodiscard]] std::optional<storage::Sequence> ParseToken(std::string_view token);
+
+// The read endpoints (rooms_read_routes.cpp).
+void AddRoomReadRoutes(Router& router, core::Engine& engine);
+
+}  // namespace nebu::api::rooms_internal

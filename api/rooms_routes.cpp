@@ -1,0 +1,362 @@
+#include "api/rooms_routes.h"
+
+#include <boost/json.hpp>
+#include <functional>
+#include <utility>
+
+#include "api/auth.h"
+#include "api/errors.h"
+#include "api/rooms_common.h"
+#include "engine/accounts/accounts.h"
+#include "engine/core/engine.h"
+#include "engine/core/room_reads.h"
+#include "engine/event/identifiers.h"
+#include "engine/rooms/room_creation.h"
+
+namespace nebu::api {
+
+namespace json = boost::json;
+using rooms_internal::AddAsyncRoute;
+using rooms_internal::AddRoute;
+using rooms_internal::ForbiddenRoom;
+using rooms_internal::RoomError;
+
+namespace {
+
+// What a committed event answers: {"event_id"} for sends, {} or {"room_id"} for
+// membership changes.
+using AnswerFor = std::function<Response(const core::AppendedEvent&)>;
+
+Response EventIdAnswer(const core::AppendedEvent& event) {
+  return JsonResponse(200, json::object{{"event_id", event.event_id}});
+}
+
+Response EmptyAnswer(const core::AppendedEvent&) { return JsonResponse(200, json::object{}); }
+
+Response RoomIdAnswer(const core::AppendedEvent& event) {
+  return JsonResponse(200, json::object{{"room_id", event.room_id}});
+}
+
+Response AnswerOutcome(const core::ApplyOutcome& outcome, const AnswerFor& answer) {
+  if (!outcome.ok()) return RoomError(outcome.status());
+  Result<std::vector<core::AppendedEvent>> events = core::DecodeAppended(*outcome);
+  if (!events.ok()) return ErrorResponse(events.status());
+  if (events->size() != 1) return ErrorResponse(Status::Internal("send made no single event"));
+  return answer(events->front());
+}
+
+// Proposes the event; `respond` gets answer(event) once it is committed and applied.
+void SubmitEvent(core::Engine& engine, core::SendEventRequest request, const Respond& respond,
+                 AnswerFor answer) {
+  request.origin_server_ts = engine.clock().NowUnixMs();
+  engine.SubmitAsync(core::MakeSendEventCommand(request),
+                     [respond, answer = std::move(answer)](core::ApplyOutcome outcome) {
+                       respond(AnswerOutcome(outcome, answer));
+                     });
+}
+
+// Txn ids are scoped per device and per endpoint (send vs redact) and room, so the
+// same client txn id used elsewhere is another transaction (spec: "Transaction
+// identifiers"). Length-prefixing the room keeps the mapping injective.
+std::string ScopedTxnId(std::string_view endpoint, std::string_view room_id,
+                        std::string_view txn_id) {
+  return std::string(endpoint) + ":" + std::to_string(room_id.size()) + ":" + std::string(room_id) +
+         std::string(txn_id);
+}
+
+// The caller, or the ready error response.
+std::variant<Caller, Response> CallerOf(const Request& request, core::Engine& engine) {
+  return Authenticate(request, engine);
+}
+
+// OK when `user_id` is joined to the room now; else ForbiddenRoom() (also for an
+// unknown room).
+std::optional<Response> RequireJoined(core::Engine& engine, std::string_view room_id,
+                                      std::string_view user_id) {
+  Result<core::RoomMeta> meta = engine.GetRoom(room_id);
+  if (!meta.ok()) return RoomError(meta.status());
+  Result<std::optional<core::MembershipRecord>> record =
+      core::GetMembershipRecord(engine.store(), user_id, meta->number);
+  if (!record.ok()) return ErrorResponse(record.status());
+  if (!*record || (*record)->membership != rooms::Membership::kJoin) return ForbiddenRoom();
+  return std::nullopt;
+}
+
+std::optional<Response> CheckBodySize(const Request& request) {
+  if (request.body.size() <= kEventBodyBytesMax) return std::nullopt;
+  return ErrorResponse(413, "M_TOO_LARGE", "Event body exceeds 65536 bytes");
+}
+
+// ---- POST /createRoom ----
+
+Response CreateRoomError(const Status& status) {
+  const std::string& message = status.message();
+  if (status.code() == StatusCode::kAlreadyExists) {
+    return ErrorResponse(400, "M_ROOM_IN_USE", "Room alias already taken");
+  }
+  if (status.code() == StatusCode::kInvalidArgument) {
+    for (std::string_view errcode : {"M_UNSUPPORTED_ROOM_VERSION", "M_INVALID_ROOM_STATE"}) {
+      if (message.find(errcode) != std::string::npos) return ErrorResponse(400, errcode, message);
+    }
+  }
+  return ErrorResponse(status);
+}
+
+Response HandleCreateRoom(core::Engine& engine, const Request& request) {
+  auto caller = CallerOf(request, engine);
+  if (auto* error = std::get_if<Response>(&caller)) return *error;
+  auto body = ParseJsonBody(request);
+  if (auto* error = std::get_if<Response>(&body)) return *error;
+  Result<rooms::CreateRoomRequest> parsed =
+      rooms::ParseCreateRoomRequest(std::get<json::object>(body));
+  if (!parsed.ok()) return CreateRoomError(parsed.status());
+  Result<core::CreatedRoom> created = engine.CreateRoom(*parsed, std::get<Caller>(caller).user_id);
+  if (!created.ok()) return CreateRoomError(created.status());
+  return JsonResponse(200, json::object{{"room_id", created->room_id}});
+}
+
+// ---- membership ----
+
+// An m.room.member event for `target` in `room_id` by the caller.
+core::SendEventRequest MemberEvent(const Caller& caller, std::string_view room_id,
+                                   std::string_view target, std::string_view membership,
+                                   const json::object& body) {
+  core::SendEventRequest event;
+  event.room_id = std::string(room_id);
+  event.sender = caller.user_id;
+  event.type = "m.room.member";
+  event.state_key = std::string(target);
+  event.content["membership"] = membership;
+  if (const json::value* reason = body.if_contains("reason"); reason && reason->is_string()) {
+    event.content["reason"] = *reason;
+  }
+  return event;
+}
+
+// Adds the caller's displayname and avatar_url to a join (as clients expect).
+void AddProfile(core::Engine& engine, std::string_view user_id, json::object& content) {
+  Result<accounts::Profile> profile = accounts::GetProfile(engine.store(), user_id);
+  if (!profile.ok()) return;
+  if (profile->displayname) content["displayname"] = *profile->displayname;
+  if (profile->avatar_url) content["avatar_url"] = *profile->avatar_url;
+}
+
+// The room id of a room id or an alias; the ready error response otherwise.
+std::variant<std::string, Response> ResolveRoom(core::Engine& engine, std::string_view id) {
+  if (event::IsValidRoomId(id)) return std::string(id);
+  if (!event::IsValidRoomAlias(id)) {
+    return ErrorResponse(400, "M_INVALID_PARAM", "Not a room id or alias");
+  }
+  Result<std::optional<std::string>> room_id = core::ResolveRoomAlias(engine.store(), id);
+  if (!room_id.ok()) return ErrorResponse(room_id.status());
+  if (!*room_id) return ErrorResponse(404, "M_NOT_FOUND", "Room alias not found");
+  return std::move(**room_id);
+}
+
+void HandleJoin(core::Engine& engine, const Request& request, std::string_view id,
+                const Respond& respond) {
+  auto caller = CallerOf(request, engine);
+  if (auto* error = std::get_if<Response>(&caller)) return respond(*error);
+  auto body = ParseJsonBody(request);
+  if (auto* error = std::get_if<Response>(&body)) return respond(*error);
+  auto room_id = ResolveRoom(engine, id);
+  if (auto* error = std::get_if<Response>(&room_id)) return respond(*error);
+  const Caller& who = std::get<Caller>(caller);
+  core::SendEventRequest event = MemberEvent(who, std::get<std::string>(room_id), who.user_id,
+                                             "join", std::get<json::object>(body));
+  AddProfile(engine, who.user_id, event.content);
+  SubmitEvent(engine, std::move(event), respond, RoomIdAnswer);
+}
+
+// leave, invite, kick, ban, unban. `membership` is what the target gets; targets
+// other than the caller come from the body's user_id and need the caller joined.
+void HandleMembership(core::Engine& engine, const Request& request, const PathParams& params,
+                      std::string_view membership, bool targets_other, const Respond& respond) {
+  auto caller = CallerOf(request, engine);
+  if (auto* error = std::get_if<Response>(&caller)) return respond(*error);
+  auto body = ParseJsonBody(request);
+  if (auto* error = std::get_if<Response>(&body)) return respond(*error);
+  const Caller& who = std::get<Caller>(caller);
+  const json::object& object = std::get<json::object>(body);
+  const std::string& room_id = params.at("roomId");
+  std::string target = who.user_id;
+  if (targets_other) {
+    const json::value* user_id = object.if_contains("user_id");
+    if (!user_id || !user_id->is_string()) {
+      return respond(ErrorResponse(400, "M_BAD_JSON", "user_id is required"));
+    }
+    target = std::string(user_id->as_string());
+    if (!event::IsValidUserId(target)) {
+      return respond(ErrorResponse(400, "M_INVALID_PARAM", "user_id is not a user ID"));
+    }
+    if (auto error = RequireJoined(engine, room_id, who.user_id)) return respond(*error);
+  }
+  SubmitEvent(engine, MemberEvent(who, room_id, target, membership, object), respond, EmptyAnswer);
+}
+
+Response HandleForget(core::Engine& engine, const Request& request, const PathParams& params) {
+  auto caller = CallerOf(request, engine);
+  if (auto* error = std::get_if<Response>(&caller)) return *error;
+  Result<core::RoomMeta> meta = engine.GetRoom(params.at("roomId"));
+  if (!meta.ok()) return RoomError(meta.status());
+  auto record =
+      core::GetMembershipRecord(engine.store(), std::get<Caller>(caller).user_id, meta->number);
+  if (!record.ok()) return ErrorResponse(record.status());
+  if (!*record) return ForbiddenRoom();
+  rooms::Membership m = (*record)->membership;
+  if (m != rooms::Membership::kLeave && m != rooms::Membership::kBan) {
+    return ErrorResponse(400, "M_UNKNOWN", "The user has not left the room");
+  }
+  return JsonResponse(200, json::object{});  // forgetting is not stored yet
+}
+
+Response HandleJoinedRooms(core::Engine& engine, const Request& request) {
+  auto caller = CallerOf(request, engine);
+  if (auto* error = std::get_if<Response>(&caller)) return *error;
+  auto rooms = engine.RoomsOf(std::get<Caller>(caller).user_id);
+  if (!rooms.ok()) return ErrorResponse(rooms.status());
+  json::array joined;
+  for (const auto& [room_id, membership] : *rooms) {
+    if (membership == rooms::Membership::kJoin) joined.emplace_back(room_id);
+  }
+  return JsonResponse(200, json::object{{"joined_rooms", std::move(joined)}});
+}
+
+Response HandleGetAlias(core::Engine& engine, const Request& request, const PathParams& params) {
+  auto caller = CallerOf(request, engine);
+  if (auto* error = std::get_if<Response>(&caller)) return *error;
+  const std::string& alias = params.at("roomAlias");
+  if (!event::IsValidRoomAlias(alias)) {
+    return ErrorResponse(400, "M_INVALID_PARAM", "Not a room alias");
+  }
+  Result<std::optional<std::string>> room_id = core::ResolveRoomAlias(engine.store(), alias);
+  if (!room_id.ok()) return ErrorResponse(room_id.status());
+  if (!*room_id) return ErrorResponse(404, "M_NOT_FOUND", "Room alias not found");
+  return JsonResponse(200,
+                      json::object{{"room_id", **room_id},
+                                   {"servers", json::array{json::value(engine.server_name())}}});
+}
+
+// ---- send, state, redact ----
+
+// Checks shared by the three event writes; the caller and body, or the response.
+std::variant<std::pair<Caller, json::object>, Response> PrepareWrite(core::Engine& engine,
+                                                                     const Request& request,
+                                                                     std::string_view room_id) {
+  if (auto error = CheckBodySize(request)) return *error;
+  auto caller = CallerOf(request, engine);
+  if (auto* error = std::get_if<Response>(&caller)) return *error;
+  auto body = ParseJsonBody(request);
+  if (auto* error = std::get_if<Response>(&body)) return *error;
+  Caller who = std::get<Caller>(std::move(caller));
+  if (auto error = RequireJoined(engine, room_id, who.user_id)) return *error;
+  return std::pair(std::move(who), std::get<json::object>(std::move(body)));
+}
+
+void HandleSend(core::Engine& engine, const Request& request, const PathParams& params,
+                std::optional<std::string> state_key, const Respond& respond) {
+  const std::string& room_id = params.at("roomId");
+  auto prepared = PrepareWrite(engine, request, room_id);
+  if (auto* error = std::get_if<Response>(&prepared)) return respond(*error);
+  auto& [who, content] = std::get<0>(prepared);
+  core::SendEventRequest event;
+  event.room_id = room_id;
+  event.sender = who.user_id;
+  event.type = params.at("eventType");
+  event.state_key = std::move(state_key);
+  event.content = std::move(content);
+  if (!event.state_key) {
+    event.device_id = who.device_id;
+    event.txn_id = ScopedTxnId("send", room_id, params.at("txnId"));
+  }
+  SubmitEvent(engine, std::move(event), respond, EventIdAnswer);
+}
+
+void HandleRedact(core::Engine& engine, const Request& request, const PathParams& params,
+                  const Respond& respond) {
+  const std::string& room_id = params.at("roomId");
+  auto prepared = PrepareWrite(engine, request, room_id);
+  if (auto* error = std::get_if<Response>(&prepared)) return respond(*error);
+  auto& [who, body] = std::get<0>(prepared);
+  core::SendEventRequest event;
+  event.room_id = room_id;
+  event.sender = who.user_id;
+  event.type = "m.room.redaction";
+  if (const json::value* reason = body.if_contains("reason"); reason && reason->is_string()) {
+    event.content["reason"] = *reason;
+  }
+  event.redacts = params.at("eventId");
+  event.device_id = who.device_id;
+  event.txn_id = ScopedTxnId("redact", room_id, params.at("txnId"));
+  SubmitEvent(engine, std::move(event), respond, EventIdAnswer);
+}
+
+void AddMembershipRoutes(Router& router, core::Engine& engine) {
+  AddAsyncRoute(router, "POST", "/join/{roomIdOrAlias}",
+                [&engine](const Request& r, const PathParams& p, Respond respond) {
+                  HandleJoin(engine, r, p.at("roomIdOrAlias"), respond);
+                });
+  AddAsyncRoute(router, "POST", "/rooms/{roomId}/join",
+                [&engine](const Request& r, const PathParams& p, Respond respond) {
+                  HandleJoin(engine, r, p.at("roomId"), respond);
+                });
+  struct Change {
+    std::string_view action, membership;
+    bool targets_other;
+  };
+  for (Change c : {Change{"leave", "leave", false}, Change{"invite", "invite", true},
+                   Change{"kick", "leave", true}, Change{"ban", "ban", true},
+                   Change{"unban", "leave", true}}) {
+    AddAsyncRoute(router, "POST", "/rooms/{roomId}/" + std::string(c.action),
+                  [&engine, c](const Request& r, const PathParams& p, Respond respond) {
+                    HandleMembership(engine, r, p, c.membership, c.targets_other, respond);
+                  });
+  }
+  AddRoute(router, "POST", "/rooms/{roomId}/forget",
+           [&engine](const Request& r, const PathParams& p) { return HandleForget(engine, r, p); });
+}
+
+void AddEventWriteRoutes(Router& router, core::Engine& engine) {
+  const RouteOptions event_body{.body_bytes_max = kEventBodyBytesMax};
+  AddAsyncRoute(
+      router, "PUT", "/rooms/{roomId}/send/{eventType}/{txnId}",
+      [&engine](const Request& r, const PathParams& p, Respond respond) {
+        HandleSend(engine, r, p, std::nullopt, respond);
+      },
+      event_body);
+  AddAsyncRoute(
+      router, "PUT", "/rooms/{roomId}/state/{eventType}/{stateKey}",
+      [&engine](const Request& r, const PathParams& p, Respond respond) {
+        HandleSend(engine, r, p, p.at("stateKey"), respond);
+      },
+      event_body);
+  AddAsyncRoute(
+      router, "PUT", "/rooms/{roomId}/state/{eventType}",
+      [&engine](const Request& r, const PathParams& p, Respond respond) {
+        HandleSend(engine, r, p, std::string(), respond);
+      },
+      event_body);
+  AddAsyncRoute(
+      router, "PUT", "/rooms/{roomId}/redact/{eventId}/{txnId}",
+      [&engine](const Request& r, const PathParams& p, Respond respond) {
+        HandleRedact(engine, r, p, respond);
+      },
+      event_body);
+}
+
+}  // namespace
+
+void AddRoomRoutes(Router& router, core::Engine& engine) {
+  AddRoute(router, "POST", "/createRoom",
+           [&engine](const Request& r, const PathParams&) { return HandleCreateRoom(engine, r); });
+  AddRoute(router, "GET", "/joined_rooms",
+           [&engine](const Request& r, const PathParams&) { return HandleJoinedRooms(engine, r); });
+  AddRoute(
+      router, "GET", "/directory/room/{roomAlias}",
+      [&engine](const Request& r, const PathParams& p) { return HandleGetAlias(engine, r, p); });
+  AddMembershipRoutes(router, engine);
+  AddEventWriteRoutes(router, engine);
+  rooms_internal::AddRoomReadRoutes(router, engine);
+}
+
+}  // namespace nebu::api

@@ -1,0 +1,236 @@
+#include "engine/core/room_reads.h"
+
+#include <algorithm>
+#include <boost/json.hpp>
+
+#include "engine/event/canonical_json.h"
+#include "engine/storage/room_log.h"
+
+namespace nebu::core {
+
+using rooms::Membership;
+using storage::Cf;
+using storage::Sequence;
+
+namespace {
+
+constexpr size_t kMembershipRecordBytes = 1 + 8 + 8;  // membership, sequence, position
+constexpr size_t kSequenceBytes = 8;
+
+std::string_view StringOr(const boost::json::object& o, std::string_view key,
+                          std::string_view fallback) {
+  const boost::json::value* v = o.if_contains(key);
+  return v && v->is_string() ? std::string_view(v->as_string()) : fallback;
+}
+
+const boost::json::object* ContentOf(const boost::json::object& event) {
+  const boost::json::value* v = event.if_contains("content");
+  return v && v->is_object() ? &v->as_object() : nullptr;
+}
+
+Membership MembershipOfEvent(const boost::json::object& event) {
+  const boost::json::object* content = ContentOf(event);
+  if (!content) return Membership::kNone;
+  return rooms::ParseMembership(StringOr(*content, "membership", "")).value_or(Membership::kNone);
+}
+
+// The value of the last change at or before seq in a log-ordered list.
+template <typename T>
+T ValueAt(const std::vector<std::pair<Sequence, T>>& changes, Sequence seq, T fallback) {
+  auto it = std::upper_bound(changes.begin(), changes.end(), seq,
+                             [](Sequence s, const auto& change) { return s < change.first; });
+  return it == changes.begin() ? fallback : std::prev(it)->second;
+}
+
+}  // namespace
+
+Result<std::optional<std::string>> ResolveRoomAlias(storage::Store& store, std::string_view alias) {
+  return store.Get(Cf::kRooms, storage::RoomAliasKey(alias));
+}
+
+Result<std::optional<MembershipRecord>> GetMembershipRecord(storage::Store& store,
+                                                            std::string_view user_id,
+                                                            storage::RoomNumber room) {
+  NEBU_ASSIGN_OR_RETURN(auto value,
+                        store.Get(Cf::kMembership, storage::UserRoomKey(user_id, room)));
+  if (!value) return std::optional<MembershipRecord>();
+  if (value->size() != kMembershipRecordBytes) return Status::Corruption("bad membership record");
+  return std::optional<MembershipRecord>(
+      MembershipRecord{static_cast<Membership>((*value)[0]), storage::GetU64(value->data() + 1)});
+}
+
+Result<std::vector<StateVersion>> StateKeyHistory(storage::Store& store, storage::RoomNumber room,
+                                                  std::string_view type,
+                                                  std::string_view state_key) {
+  const std::string prefix = storage::StateKey(room, type, state_key);
+  storage::RoomLog log(store);
+  std::vector<StateVersion> out;
+  auto it = store.NewIterator(Cf::kStateHistory);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    std::string_view key = it->key().ToStringView();
+    if (key.size() != prefix.size() + kSequenceBytes) {
+      return Status::Corruption("bad state-history key");
+    }
+    Sequence seq = storage::GetU64(key.data() + prefix.size());
+    NEBU_ASSIGN_OR_RETURN(storage::EventRecord record, log.Read(room, seq));
+    NEBU_ASSIGN_OR_RETURN(boost::json::value v, event::ParseJson(record.json));
+    if (!v.is_object()) return Status::Corruption("state event is not an object");
+    out.push_back({seq, std::move(v.as_object())});
+  }
+  NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
+  return out;
+}
+
+Result<std::vector<storage::EventRecord>> StateRecordsAt(storage::Store& store,
+                                                         storage::RoomNumber room, Sequence seq,
+                                                         std::optional<std::string_view> type) {
+  std::string prefix = storage::EventPrefix(room);
+  if (type) storage::PutLengthPrefixed(&prefix, *type);
+  storage::RoomLog log(store);
+  std::vector<storage::EventRecord> out;
+  // Keys sort by (type, state_key, seq): per group keep the last seq <= seq.
+  std::string group;
+  std::optional<Sequence> best;
+  auto flush = [&]() -> Status {
+    if (!best) return Status::Ok();
+    NEBU_ASSIGN_OR_RETURN(storage::EventRecord record, log.Read(room, *best));
+    out.push_back(std::move(record));
+    best.reset();
+    return Status::Ok();
+  };
+  auto it = store.NewIterator(Cf::kStateHistory);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    std::string_view key = it->key().ToStringView();
+    auto decoded = storage::DecodeStateKey(key);
+    if (!decoded || !decoded->seq) return Status::Corruption("bad state-history key");
+    std::string_view this_group = key.substr(0, key.size() - kSequenceBytes);
+    if (this_group != group) {
+      NEBU_RETURN_IF_ERROR(flush());
+      group = std::string(this_group);
+    }
+    if (*decoded->seq <= seq) best = *decoded->seq;
+  }
+  NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
+  NEBU_RETURN_IF_ERROR(flush());
+  return out;
+}
+
+Result<std::optional<storage::EventRecord>> StateRecordAt(storage::Store& store,
+                                                          storage::RoomNumber room,
+                                                          std::string_view type,
+                                                          std::string_view state_key,
+                                                          Sequence seq) {
+  const std::string prefix = storage::StateKey(room, type, state_key);
+  std::optional<Sequence> best;
+  auto it = store.NewIterator(Cf::kStateHistory);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    std::string_view key = it->key().ToStringView();
+    if (key.size() != prefix.size() + kSequenceBytes) {
+      return Status::Corruption("bad state-history key");
+    }
+    Sequence at = storage::GetU64(key.data() + prefix.size());
+    if (at > seq) break;
+    best = at;
+  }
+  NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
+  if (!best) return std::optional<storage::EventRecord>();
+  storage::RoomLog log(store);
+  NEBU_ASSIGN_OR_RETURN(storage::EventRecord record, log.Read(room, *best));
+  return std::optional<storage::EventRecord>(std::move(record));
+}
+
+HistoryVisibility ParseHistoryVisibility(const boost::json::object* event) {
+  const boost::json::object* content = event ? ContentOf(*event) : nullptr;
+  std::string_view value = content ? StringOr(*content, "history_visibility", "") : "";
+  if (value == "world_readable") return HistoryVisibility::kWorldReadable;
+  if (value == "invited") return HistoryVisibility::kInvited;
+  if (value == "joined") return HistoryVisibility::kJoined;
+  return HistoryVisibility::kShared;
+}
+
+Result<HistoryView> HistoryView::Load(storage::Store& store, storage::RoomNumber room,
+                                      std::string_view user_id) {
+  HistoryView view;
+  view.user_id_ = std::string(user_id);
+  NEBU_ASSIGN_OR_RETURN(auto members, StateKeyHistory(store, room, "m.room.member", user_id));
+  for (const StateVersion& v : members) {
+    view.memberships_.emplace_back(v.sequence, MembershipOfEvent(v.event));
+  }
+  NEBU_ASSIGN_OR_RETURN(auto visibilities,
+                        StateKeyHistory(store, room, "m.room.history_visibility", ""));
+  for (const StateVersion& v : visibilities) {
+    view.visibilities_.emplace_back(v.sequence, ParseHistoryVisibility(&v.event));
+  }
+  return view;
+}
+
+Membership HistoryView::MembershipAfter(Sequence seq) const {
+  return ValueAt(memberships_, seq, Membership::kNone);
+}
+
+Membership HistoryView::current_membership() const {
+  return memberships_.empty() ? Membership::kNone : memberships_.back().second;
+}
+
+HistoryVisibility HistoryView::VisibilityAfter(Sequence seq) const {
+  return ValueAt(visibilities_, seq, HistoryVisibility::kShared);
+}
+
+bool HistoryView::ever_joined() const {
+  return std::any_of(memberships_.begin(), memberships_.end(),
+                     [](const auto& m) { return m.second == Membership::kJoin; });
+}
+
+bool HistoryView::ever_world_readable() const {
+  return std::any_of(visibilities_.begin(), visibilities_.end(),
+                     [](const auto& v) { return v.second == HistoryVisibility::kWorldReadable; });
+}
+
+bool HistoryView::world_readable_now() const {
+  return !visibilities_.empty() && visibilities_.back().second == HistoryVisibility::kWorldReadable;
+}
+
+std::optional<Sequence> HistoryView::DepartureSequence() const {
+  if (joined_now()) return std::nullopt;
+  for (size_t i = memberships_.size(); i-- > 1;) {
+    if (memberships_[i - 1].second == Membership::kJoin) return memberships_[i].first;
+  }
+  return std::nullopt;
+}
+
+bool HistoryView::JoinedAfter(Sequence seq) const {
+  return std::any_of(memberships_.begin(), memberships_.end(), [seq](const auto& m) {
+    return m.first > seq && m.second == Membership::kJoin;
+  });
+}
+
+bool HistoryView::Allowed(HistoryVisibility visibility, Membership membership, Sequence seq) const {
+  switch (visibility) {
+    case HistoryVisibility::kWorldReadable:
+      return true;
+    case HistoryVisibility::kShared:
+      return membership == Membership::kJoin || JoinedAfter(seq);
+    case HistoryVisibility::kInvited:
+      return membership == Membership::kJoin || membership == Membership::kInvite;
+    case HistoryVisibility::kJoined:
+      return membership == Membership::kJoin;
+  }
+  return false;
+}
+
+bool HistoryView::Visible(Sequence seq, std::string_view type,
+                          const std::optional<std::string_view>& state_key) const {
+  if (seq == 0) return false;
+  HistoryVisibility visibility = VisibilityAfter(seq - 1);
+  Membership membership = MembershipAfter(seq - 1);
+  if (Allowed(visibility, membership, seq)) return true;
+  if (type == "m.room.history_visibility" && state_key == std::string_view()) {
+    return Allowed(VisibilityAfter(seq), membership, seq);
+  }
+  if (type == "m.room.member" && state_key == std::string_view(user_id_)) {
+    return Allowed(visibility, MembershipAfter(seq), seq);
+  }
+  return false;
+}
+
+}  // namespace nebu::core

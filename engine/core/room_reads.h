@@ -1,0 +1,124 @@
+// Room reads the API layer needs beyond Engine's facade: room aliases, a user's
+// membership record, the history of one state key, and HistoryView, which decides
+// which events of a room one user may read.
+//
+//   NEBU_ASSIGN_OR_RETURN(auto room_id, ResolveRoomAlias(engine.store(), "#a:hs"));
+//   NEBU_ASSIGN_OR_RETURN(HistoryView view,
+//                         HistoryView::Load(engine.store(), meta.number, "@bob:hs"));
+//   if (!view.MayReadRoom()) return Status::Forbidden("not in room");
+//   bool shown = view.Visible(seq, type, state_key);
+//
+// HistoryView follows the spec's "Room History Visibility" server behaviour, on the
+// state *before* each event (a missing or unknown m.room.history_visibility is
+// "shared"):
+//   1. world_readable at the event: visible;
+//   2. the user's membership at the event was join: visible;
+//   3. shared at the event and the user joined at any later point: visible;
+//   4. invited at the event and the user's membership was invite: visible;
+//   otherwise hidden. A m.room.history_visibility event is visible if the rules pass
+// with the visibility before or after it; the user's own m.room.member events if
+// they pass with the membership before or after them.
+//
+// Thread-safety: functions read applied state and are safe from any thread; a
+// HistoryView is an immutable value once loaded.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "engine/common/status.h"
+#include "engine/rooms/room_state.h"
+#include "engine/storage/envelope.h"
+#include "engine/storage/keys.h"
+#include "engine/storage/store.h"
+
+namespace nebu::core {
+
+// The room id an alias ("#name:server") points to; nullopt when the alias is unknown.
+[[nodiscard]] Result<std::optional<std::string>> ResolveRoomAlias(storage::Store& store,
+                                                                  std::string_view alias);
+
+// A user's current membership record in a room: the membership and the sequence of
+// the m.room.member event that set it.
+struct MembershipRecord {
+  rooms::Membership membership = rooms::Membership::kNone;
+  storage::Sequence sequence = 0;
+};
+// nullopt when the user has never had a membership in the room. kCorruption for a
+// malformed record.
+[[nodiscard]] Result<std::optional<MembershipRecord>> GetMembershipRecord(storage::Store& store,
+                                                                          std::string_view user_id,
+                                                                          storage::RoomNumber room);
+
+// One version of a state key: the event at `sequence` in the room's log.
+struct StateVersion {
+  storage::Sequence sequence = 0;
+  boost::json::object event;
+};
+// Every event that set (type, state_key) in the room, in log order; empty when none.
+// kCorruption when a history entry or its event fails verification.
+[[nodiscard]] Result<std::vector<StateVersion>> StateKeyHistory(storage::Store& store,
+                                                                storage::RoomNumber room,
+                                                                std::string_view type,
+                                                                std::string_view state_key);
+
+// The state of a room just after the event at `seq` (seq 0: empty), as log records
+// sorted by (type, state_key); only the events of `type` when it is given. Costs
+// one scan of the room's state history (or of that type's). kCorruption when an
+// entry or its event fails verification.
+[[nodiscard]] Result<std::vector<storage::EventRecord>> StateRecordsAt(
+    storage::Store& store, storage::RoomNumber room, storage::Sequence seq,
+    std::optional<std::string_view> type = std::nullopt);
+// The event that set (type, state_key) last at or before `seq`; nullopt when none.
+[[nodiscard]] Result<std::optional<storage::EventRecord>> StateRecordAt(storage::Store& store,
+                                                                        storage::RoomNumber room,
+                                                                        std::string_view type,
+                                                                        std::string_view state_key,
+                                                                        storage::Sequence seq);
+
+enum class HistoryVisibility : uint8_t { kWorldReadable, kShared, kInvited, kJoined };
+// content.history_visibility of a m.room.history_visibility event; kShared when the
+// event is null or the value is missing or unknown (spec default).
+HistoryVisibility ParseHistoryVisibility(const boost::json::object* event);
+
+class HistoryView {
+ public:
+  // Loads the user's membership changes and the room's visibility changes (two
+  // short state-history scans). kCorruption as StateKeyHistory.
+  [[nodiscard]] static Result<HistoryView> Load(storage::Store& store, storage::RoomNumber room,
+                                                std::string_view user_id);
+
+  // Whether the event at `seq` (with its type and state_key) is visible (rules above).
+  [[nodiscard]] bool Visible(storage::Sequence seq, std::string_view type,
+                             const std::optional<std::string_view>& state_key) const;
+  // The user's membership just after the event at `seq` (seq 0: kNone).
+  [[nodiscard]] rooms::Membership MembershipAfter(storage::Sequence seq) const;
+  [[nodiscard]] rooms::Membership current_membership() const;
+  // The room's visibility just after the event at `seq`.
+  [[nodiscard]] HistoryVisibility VisibilityAfter(storage::Sequence seq) const;
+  [[nodiscard]] bool joined_now() const { return current_membership() == rooms::Membership::kJoin; }
+  [[nodiscard]] bool ever_joined() const;
+  [[nodiscard]] bool ever_world_readable() const;
+  [[nodiscard]] bool world_readable_now() const;
+  // The spec's entry condition: a user must have joined the room to read any of it,
+  // unless some of it is world_readable.
+  [[nodiscard]] bool MayReadRoom() const { return ever_joined() || ever_world_readable(); }
+  // The sequence of the event that ended the user's last join (their leave, kick or
+  // ban); nullopt while joined or if never joined.
+  [[nodiscard]] std::optional<storage::Sequence> DepartureSequence() const;
+
+ private:
+  bool Allowed(HistoryVisibility visibility, rooms::Membership membership,
+               storage::Sequence seq) const;
+  bool JoinedAfter(storage::Sequence seq) const;
+
+  std::vector<std::pair<storage::Sequence, rooms::Membership>> memberships_;   // log order
+  std::vector<std::pair<storage::Sequence, HistoryVisibility>> visibilities_;  // log order
+  std::string user_id_;
+};
+
+}  // namespace nebu::core
