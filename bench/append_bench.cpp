@@ -7,6 +7,7 @@
 // HTTP server drives the engine from its small I/O thread pool.
 //
 //   build/bench/bench_append [--events=20000] [--seconds=10] [--rooms=16] [--dir=/tmp/x]
+//                            [--mode=threads|async|both] [--writers=1,8,64]
 #include <boost/json.hpp>
 #include <chrono>
 #include <condition_variable>
@@ -172,8 +173,16 @@ int main(int argc, char** argv) {
   }
   std::printf("durable appends (sync=true, group commit), %d rooms, up to %d events or %.0f s\n",
               room_count, events_max, seconds_max);
+  const std::string mode_arg = bench::Arg(argc, argv, "mode", "both");
+  std::vector<int> writer_counts;
+  for (std::string w = bench::Arg(argc, argv, "writers", "1,8,64"); !w.empty();) {
+    size_t comma = w.find(',');
+    writer_counts.push_back(std::stoi(w.substr(0, comma)));
+    w = comma == std::string::npos ? "" : w.substr(comma + 1);
+  }
   for (const char* mode : {"threads", "async"}) {
-    for (int writers : {1, 8, 64}) {
+    if (mode_arg != "both" && mode_arg != mode) continue;
+    for (int writers : writer_counts) {
       int cap = writers == 1 ? std::min(events_max, 2000) : events_max;
       Figures f = std::string(mode) == "threads"
                       ? Run(**engine, rooms, writers, cap, seconds_max)
