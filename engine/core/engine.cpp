@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "engine/common/crypto.h"
+#include "engine/core/room_reads.h"
 #include "engine/core/state_machine.h"
 #include "engine/event/canonical_json.h"
 #include "engine/storage/keys.h"
@@ -113,31 +114,15 @@ Result<rooms::RoomState> Engine::CurrentState(std::string_view room_id) {
 
 Result<rooms::RoomState> Engine::StateAt(std::string_view room_id, storage::Sequence seq) {
   NEBU_ASSIGN_OR_RETURN(RoomMeta meta, LoadRoomMeta(*store_, room_id));
-  storage::RoomLog log(*store_);
+  NEBU_ASSIGN_OR_RETURN(auto records, StateRecordsAt(*store_, meta.number, seq, std::nullopt));
   rooms::RoomState state;
-  const std::string prefix = storage::EventPrefix(meta.number);
-  auto it = store_->NewIterator(Cf::kStateHistory);
-  // Keys sort by (type, state_key, seq): keep, per (type, state_key), the last seq <= seq.
-  std::string group;
-  std::optional<storage::Sequence> best;
-  auto flush = [&]() -> Status {
-    if (best) NEBU_RETURN_IF_ERROR(AddToState(log, meta.number, *best, state));
-    best.reset();
-    return Status::Ok();
-  };
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    auto key = storage::DecodeStateKey(it->key().ToStringView());
-    if (!key || !key->seq) return Status::Corruption("bad state-history key");
-    std::string_view k = it->key().ToStringView();
-    std::string_view this_group = k.substr(0, k.size() - 8);
-    if (this_group != group) {
-      NEBU_RETURN_IF_ERROR(flush());
-      group = std::string(this_group);
+  for (const auto& record : records) {
+    NEBU_ASSIGN_OR_RETURN(boost::json::value v, event::ParseJson(record.json));
+    if (!v.is_object() || !record.state_key) {
+      return Status::Corruption("state entry is no state event");
     }
-    if (*key->seq <= seq) best = *key->seq;
+    state.Set(record.type, *record.state_key, std::move(v.as_object()));
   }
-  NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
-  NEBU_RETURN_IF_ERROR(flush());
   return state;
 }
 
