@@ -93,9 +93,9 @@ TEST_F(RoomsReadTest, MembersAndJoinedMembersFilterByMembership) {
   }
   EXPECT_EQ(Get("/members?membership=invite").at("chunk").as_array().size(), 1u);
   EXPECT_EQ(Get("/members?not_membership=invite").at("chunk").as_array().size(), 2u);
-  // The creator's join (planned by the engine) carries no profile; Bob's does.
+  // Every join carries the member's profile, the creator's too.
   json::value joined = Get("/joined_members");
-  EXPECT_EQ(joined, json::parse(R"({"joined":{"@alice:localhost":{},)"
+  EXPECT_EQ(joined, json::parse(R"({"joined":{"@alice:localhost":{"display_name":"alice"},)"
                                 R"("@bob:localhost":{"display_name":"bob"}}})"));
   // at= a token from before Bob joined.
   json::value early = Get("/messages?dir=f&limit=3");

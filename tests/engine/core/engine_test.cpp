@@ -222,6 +222,22 @@ TEST(EngineTest, AccountCommandsGoThroughTheWritePathAndSurviveAReopen) {
             StatusCode::kUnauthenticated);
 }
 
+TEST(EngineTest, TheCreatorsJoinCarriesTheirProfile) {
+  testing::TempDir dir;
+  auto e = OpenEngine(dir.path());
+  auto prepared = accounts::PrepareRegistration(
+      {.user_id = kAlice, .displayname = std::string("Alice")}, e->clock().NowUnixMs());
+  ASSERT_TRUE(prepared.ok());
+  ASSERT_TRUE(e->Submit(Command{CommandKind::kAccount, prepared->payload}).ok());
+  auto room = e->CreateRoom({}, kAlice);
+  ASSERT_TRUE(room.ok());
+  auto state = e->CurrentState(room->room_id);
+  ASSERT_TRUE(state.ok());
+  const auto* join = state->Get("m.room.member", kAlice);
+  ASSERT_NE(join, nullptr);
+  EXPECT_EQ(join->at("content").at("displayname").as_string(), "Alice");
+}
+
 TEST(EngineTest, OpeningADataDirectoryTwiceFails) {
   testing::TempDir dir;
   auto a = OpenEngine(dir.path());
