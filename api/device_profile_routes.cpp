@@ -3,6 +3,7 @@
 #include <boost/json/object.hpp>
 
 #include "api/account_common.h"
+#include "api/rooms_routes.h"
 #include "api/errors.h"
 #include "engine/accounts/accounts.h"
 #include "engine/core/engine.h"
@@ -200,8 +201,12 @@ void PutProfileField(Context* context, ProfileField field, const Request& reques
     if (value && value->size() > bytes_max) {
       return respond(ErrorResponse(400, "M_TOO_LARGE", std::string(name) + " too long"));
     }
-    // TODO(rooms): also update the m.room.member event (displayname / avatar_url) of
-    // every room the user has joined, as the spec asks; the room endpoints own that.
+    // Once the profile is stored, the member events of the joined rooms follow it.
+    respond = [engine = &context->engine, user_id = caller.user_id,
+               answer = std::move(respond)](Response response) {
+      if (response.status == 200) RefreshJoinedMemberEvents(*engine, user_id);
+      answer(std::move(response));
+    };
     if (field == ProfileField::kDisplayName) {
       SubmitAndAnswer(
           context->engine,

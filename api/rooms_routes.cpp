@@ -4,6 +4,8 @@
 #include <functional>
 #include <utility>
 
+#include <spdlog/spdlog.h>
+
 #include "api/auth.h"
 #include "api/errors.h"
 #include "api/rooms_common.h"
@@ -357,6 +359,28 @@ void AddRoomRoutes(Router& router, core::Engine& engine) {
   AddMembershipRoutes(router, engine);
   AddEventWriteRoutes(router, engine);
   rooms_internal::AddRoomReadRoutes(router, engine);
+}
+
+void RefreshJoinedMemberEvents(core::Engine& engine, const std::string& user_id) {
+  auto rooms_of_user = engine.RoomsOf(user_id);
+  if (!rooms_of_user.ok()) {
+    spdlog::warn("profile: rooms of {}: {}", user_id, rooms_of_user.status().ToString());
+    return;
+  }
+  for (const auto& [room_id, membership] : *rooms_of_user) {
+    if (membership != rooms::Membership::kJoin) continue;
+    core::SendEventRequest join;
+    join.room_id = room_id;
+    join.sender = user_id;
+    join.type = "m.room.member";
+    join.state_key = user_id;
+    join.content["membership"] = "join";
+    AddProfile(engine, user_id, join.content);
+    join.origin_server_ts = engine.clock().NowUnixMs();
+    engine.SubmitAsync(core::MakeSendEventCommand(join), [room = room_id](core::ApplyOutcome out) {
+      if (!out.ok()) spdlog::warn("profile: member event in {}: {}", room, out.status().ToString());
+    });
+  }
 }
 
 }  // namespace nebu::api

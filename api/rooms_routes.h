@@ -67,4 +67,9 @@ inline constexpr size_t kContextLimitDefault = 10;
 
 void AddRoomRoutes(Router& router, core::Engine& engine);
 
+// After a profile change: proposes, for every room user_id has joined, a new join
+// event carrying the current displayname and avatar_url (spec: profile changes
+// update m.room.member). Does not wait; a failure is logged, not answered.
+void RefreshJoinedMemberEvents(core::Engine& engine, const std::string& user_id);
+
 }  // namespace nebu::api

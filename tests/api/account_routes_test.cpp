@@ -415,6 +415,24 @@ TEST_F(AccountRoutesTest, ProfilesAreReadableByAllAndWritableByTheOwner) {
   ExpectError(Call("GET", "/profile/@nobody:test.local"), 404, "M_NOT_FOUND");
 }
 
+TEST_F(AccountRoutesTest, ADisplayNameChangeUpdatesTheMemberEventOfEveryJoinedRoom) {
+  Session alice = Register("alice");
+  auto room = engine_->CreateRoom({}, alice.user_id);
+  ASSERT_TRUE(room.ok()) << room.status().ToString();
+  ASSERT_EQ(Call("PUT", "/profile/@alice:test.local/displayname", R"({"displayname":"Alice A."})",
+                 alice.access_token)
+                .status,
+            200);
+  // The member event was proposed before the answer; a later command is applied after it.
+  ASSERT_TRUE(engine_->Submit(core::Command{core::CommandKind::kNoop, "{}"}).ok());
+  auto state = engine_->CurrentState(room->room_id);
+  ASSERT_TRUE(state.ok());
+  const object* member = state->Get("m.room.member", alice.user_id);
+  ASSERT_NE(member, nullptr);
+  EXPECT_EQ(member->at("content").at("displayname"), "Alice A.");
+  EXPECT_EQ(member->at("content").at("membership"), "join");
+}
+
 TEST_F(AccountRoutesTest, CapabilitiesAdvertisePasswordChangeAndRoomVersions) {
   Session alice = Register("alice");
   ExpectError(Call("GET", "/capabilities"), 401, "M_MISSING_TOKEN");
