@@ -239,6 +239,38 @@ Response HandleGetAlias(core::Engine& engine, const Request& request, const Path
                                    {"servers", json::array{json::value(engine.server_name())}}});
 }
 
+// PUT and DELETE /directory/room/{roomAlias}: an alias command through the write path.
+void HandleAliasWrite(core::Engine& engine, const Request& request, const PathParams& params,
+                      core::AliasCommand::Op op, const Respond& respond) {
+  auto caller = CallerOf(request, engine);
+  if (auto* error = std::get_if<Response>(&caller)) return respond(*error);
+  core::AliasCommand command{op, params.at("roomAlias"), "", std::get<Caller>(caller).user_id};
+  if (!event::IsValidRoomAlias(command.alias) ||
+      event::ServerNameOf(command.alias) != engine.server_name()) {
+    return respond(ErrorResponse(400, "M_INVALID_PARAM", "Not a room alias of this server"));
+  }
+  if (op == core::AliasCommand::Op::kPut) {
+    auto body = ParseJsonBody(request);
+    if (auto* error = std::get_if<Response>(&body)) return respond(*error);
+    const json::value* room_id = std::get<json::object>(body).if_contains("room_id");
+    if (!room_id || !room_id->is_string()) {
+      return respond(ErrorResponse(400, "M_MISSING_PARAM", "room_id is required"));
+    }
+    command.room_id = std::string(room_id->as_string());
+  }
+  engine.SubmitAsync(core::MakeAliasCommand(command), [op, respond](core::ApplyOutcome out) {
+    if (out.ok()) return respond(JsonResponse(200, json::object{}));
+    const StatusCode code = out.status().code();
+    if (code == StatusCode::kAlreadyExists) {
+      return respond(ErrorResponse(409, "M_UNKNOWN", "Room alias already exists"));
+    }
+    if (code == StatusCode::kNotFound && op == core::AliasCommand::Op::kDelete) {
+      return respond(ErrorResponse(404, "M_NOT_FOUND", "Room alias not found"));
+    }
+    respond(RoomError(out.status()));
+  });
+}
+
 // ---- send, state, redact ----
 
 // Checks shared by the three event writes; the caller and body, or the response.
@@ -356,6 +388,13 @@ void AddRoomRoutes(Router& router, core::Engine& engine) {
   AddRoute(
       router, "GET", "/directory/room/{roomAlias}",
       [&engine](const Request& r, const PathParams& p) { return HandleGetAlias(engine, r, p); });
+  for (auto [method, op] : {std::pair{"PUT", core::AliasCommand::Op::kPut},
+                            std::pair{"DELETE", core::AliasCommand::Op::kDelete}}) {
+    AddAsyncRoute(router, method, "/directory/room/{roomAlias}",
+                  [&engine, op](const Request& r, const PathParams& p, Respond respond) {
+                    HandleAliasWrite(engine, r, p, op, respond);
+                  });
+  }
   AddMembershipRoutes(router, engine);
   AddEventWriteRoutes(router, engine);
   rooms_internal::AddRoomReadRoutes(router, engine);

@@ -19,6 +19,7 @@ Result<Command> DecodeCommand(std::string_view bytes) {
     case CommandKind::kCreateRoom:
     case CommandKind::kAccount:
     case CommandKind::kNoop:
+    case CommandKind::kAlias:
       return Command{kind, std::string(bytes.substr(1))};
   }
   return Status::Corruption("unknown command kind " + std::to_string(bytes[0]));

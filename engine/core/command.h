@@ -23,6 +23,7 @@ enum class CommandKind : uint8_t {
   kCreateRoom = 2,  // create a room with its initial events
   kAccount = 3,     // accounts, devices, tokens, profile, account data (engine/accounts)
   kNoop = 4,        // nothing; used by tests and by a new Raft leader
+  kAlias = 5,       // add or remove a room alias (the room directory)
 };
 
 struct Command {

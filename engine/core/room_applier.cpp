@@ -87,6 +87,15 @@ Command MakeSendEventCommand(const SendEventRequest& r) {
   return Command{CommandKind::kRoomEvent, Canonical(o)};
 }
 
+Command MakeAliasCommand(const AliasCommand& c) {
+  json::object o;
+  o["op"] = c.op == AliasCommand::Op::kPut ? "put" : "delete";
+  o["alias"] = c.alias;
+  if (c.op == AliasCommand::Op::kPut) o["room_id"] = c.room_id;
+  o["sender"] = c.sender;
+  return Command{CommandKind::kAlias, Canonical(o)};
+}
+
 Command MakeCreateRoomCommand(const CreateRoomCommand& c) {
   json::object o;
   o["room_id"] = c.room_id;
@@ -231,6 +240,54 @@ Status RoomApplier::CheckRedaction(RoomCache& room, std::string_view redacts,
     return Status::Forbidden("not allowed to redact this event");
   }
   return Status::Ok();
+}
+
+Status RoomApplier::LoadStateInto(RoomCache& room, std::string_view type,
+                                  std::string_view state_key, rooms::RoomState& state) {
+  NEBU_ASSIGN_OR_RETURN(const std::optional<CachedState>* entry, StateEntry(room, type, state_key));
+  if (*entry) state.Set(std::string(type), std::string(state_key), (*entry)->event);
+  return Status::Ok();
+}
+
+Result<std::string> RoomApplier::ApplyAlias(std::string_view payload, rocksdb::WriteBatch& batch) {
+  NEBU_ASSIGN_OR_RETURN(json::object o, ParseObject(payload));
+  const json::string* op = StringAt(o, "op");
+  const json::string* alias = StringAt(o, "alias");
+  const json::string* sender = StringAt(o, "sender");
+  if (!op || !alias || !sender) return Status::BadJson("alias command misses a field");
+  if (!event::IsValidRoomAlias(*alias)) return Status::InvalidArgument("bad room alias");
+  NEBU_ASSIGN_OR_RETURN(auto target, store_.Get(Cf::kRooms, storage::RoomAliasKey(*alias)));
+  rooms::RoomState state;
+  if (*op == "put") {
+    const json::string* room_id = StringAt(o, "room_id");
+    if (!room_id) return Status::BadJson("alias put without room_id");
+    if (target) return Status::AlreadyExists("room alias already exists");
+    NEBU_ASSIGN_OR_RETURN(RoomCache * room, Room(*room_id));
+    NEBU_RETURN_IF_ERROR(LoadStateInto(*room, "m.room.member", *sender, state));
+    if (state.MembershipOf(*sender) != rooms::Membership::kJoin) {
+      return Status::Forbidden("only a joined member may add an alias for the room");
+    }
+    batch.Put(store_.handle(Cf::kRooms), storage::RoomAliasKey(*alias),
+              std::string_view(*room_id));
+    batch.Put(store_.handle(Cf::kRooms), storage::RoomAliasCreatorKey(*alias),
+              std::string_view(*sender));
+    return std::string("{}");
+  }
+  if (*op != "delete") return Status::BadJson("unknown alias op");
+  if (!target) return Status::NotFound("no such room alias");
+  NEBU_ASSIGN_OR_RETURN(auto creator, store_.Get(Cf::kRooms, storage::RoomAliasCreatorKey(*alias)));
+  if (!creator || *creator != std::string_view(*sender)) {
+    NEBU_ASSIGN_OR_RETURN(RoomCache * room, Room(*target));
+    NEBU_RETURN_IF_ERROR(LoadStateInto(*room, "m.room.create", "", state));
+    NEBU_RETURN_IF_ERROR(LoadStateInto(*room, "m.room.power_levels", "", state));
+    rooms::PowerLevels levels = state.GetPowerLevels();
+    if (levels.UserLevel(*sender) < levels.EventLevel("m.room.canonical_alias", true)) {
+      return Status::Forbidden("only the alias's creator or a room moderator may remove it");
+    }
+  }
+  batch.Delete(store_.handle(Cf::kRooms), storage::RoomAliasKey(*alias));
+  batch.Delete(store_.handle(Cf::kRooms), storage::RoomAliasCreatorKey(*alias));
+  return std::string("{}");
 }
 
 void RoomApplier::AfterFlush() {
@@ -416,8 +473,10 @@ Result<std::string> RoomApplier::ApplyCreateRoom(std::string_view payload,
   cache->meta.room_id = std::string(*room_id);
   cache->meta.version = *version;
   std::vector<AppendedEvent> appended;
+  std::string creator;  // the sender of m.room.create
   for (const auto& v : events->as_array()) {
     auto draft = DraftFromJson(v);
+    if (draft.ok() && creator.empty()) creator = draft->sender;
     Result<AppendedEvent> a = draft.ok() ? AppendEvent(*cache, *draft, ts->as_int64(),
                                                        std::nullopt, batch, counters)
                                          : Result<AppendedEvent>(draft.status());
@@ -439,6 +498,7 @@ Result<std::string> RoomApplier::ApplyCreateRoom(std::string_view payload,
   if (alias) {
     batch.Put(store_.handle(Cf::kRooms), storage::RoomAliasKey(*alias),
               std::string_view(*room_id));
+    batch.Put(store_.handle(Cf::kRooms), storage::RoomAliasCreatorKey(*alias), creator);
     staged_aliases_[*alias] = cache->meta.room_id;
   }
   counters.next_room_number += 1;

@@ -55,7 +55,19 @@ struct CreateRoomCommand {
   std::optional<std::string> alias;
 };
 
+// The room directory: add (kPut) or remove (kDelete) a room alias. Put needs the
+// sender joined to the room and the alias free; delete needs the sender to be the
+// alias's creator or to have the power level of m.room.canonical_alias in the room.
+struct AliasCommand {
+  enum class Op : uint8_t { kPut, kDelete };
+  Op op = Op::kPut;
+  std::string alias;
+  std::string room_id;  // kPut only
+  std::string sender;
+};
+
 Command MakeSendEventCommand(const SendEventRequest& request);
+Command MakeAliasCommand(const AliasCommand& command);
 Command MakeCreateRoomCommand(const CreateRoomCommand& command);
 
 // The outcome of an applied event: {"event_id","room_id","sequence","stream_position"}.
@@ -100,6 +112,10 @@ class RoomApplier {
                                       Counters& counters);
   Result<std::string> ApplySendEvent(std::string_view payload, rocksdb::WriteBatch& batch,
                                      Counters& counters);
+
+  // kAlias: reads the stored directory, so the state machine applies it alone (with
+  // nothing else staged). kAlreadyExists, kNotFound, kForbidden, kInvalidArgument.
+  Result<std::string> ApplyAlias(std::string_view payload, rocksdb::WriteBatch& batch);
 
   // Called after the batch was written: forgets staged indexes, trims the caches.
   void AfterFlush();
@@ -150,6 +166,9 @@ class RoomApplier {
     std::string sender;
   };
   Result<std::optional<StagedEvent>> FindEvent(std::string_view event_id);
+  // The state event at (type, state_key) into state, if the room has one.
+  Status LoadStateInto(RoomCache& room, std::string_view type, std::string_view state_key,
+                       rooms::RoomState& state);
 
   storage::Store& store_;
   storage::RoomLog log_;

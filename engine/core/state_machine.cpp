@@ -43,7 +43,8 @@ Status StateMachine::Load() {
 
 Status StateMachine::Apply(LogIndex index, const Command& command, ApplyOutcome* outcome) {
   NEBU_CHECK(index == staged_index_ + 1, "apply out of order");
-  const bool alone = command.kind == CommandKind::kAccount;
+  // Account and alias commands read stored state, so nothing may be staged before them.
+  const bool alone = command.kind == CommandKind::kAccount || command.kind == CommandKind::kAlias;
   if (alone) NEBU_RETURN_IF_ERROR(Flush());
   pending_.SetSavePoint();
   RoomApplier::Counters counters = staged_counters_;
@@ -56,6 +57,9 @@ Status StateMachine::Apply(LogIndex index, const Command& command, ApplyOutcome*
       break;
     case CommandKind::kAccount:
       *outcome = accounts::ApplyAccountCommand(store_, pending_, command.payload);
+      break;
+    case CommandKind::kAlias:
+      *outcome = rooms_->ApplyAlias(command.payload, pending_);
       break;
     case CommandKind::kNoop:
       *outcome = std::string("{}");

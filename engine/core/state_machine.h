@@ -4,8 +4,8 @@
 // on every node. Room commands of one commit group are staged into one RocksDB
 // batch (each behind a save point, so a rejected one is rolled back alone); Flush()
 // writes that batch together with the applied log index and the stream position,
-// then advances the Notifier. Account commands read stored state, so each is
-// flushed alone. A command the rules reject changes nothing and reports why.
+// then advances the Notifier. Account and alias commands read stored state, so
+// each is flushed alone. A command the rules reject changes nothing and reports why.
 //
 //   StateMachine sm(store, notifier);
 //   NEBU_RETURN_IF_ERROR(sm.Load());

@@ -13,6 +13,7 @@ constexpr size_t kLengthPrefixedBytesMax = std::numeric_limits<uint16_t>::max();
 constexpr char kRoomIdTag = 'i';
 constexpr char kRoomNumberTag = 'n';
 constexpr char kRoomAliasTag = 'a';
+constexpr char kRoomAliasCreatorTag = 'c';
 constexpr char kUserRoomTag = 'u';
 constexpr char kRoomUserTag = 'r';
 
@@ -87,6 +88,12 @@ std::string RoomNumberKey(RoomNumber room) {
 
 std::string RoomAliasKey(std::string_view alias) {
   std::string k(1, kRoomAliasTag);
+  k.append(alias);
+  return k;
+}
+
+std::string RoomAliasCreatorKey(std::string_view alias) {
+  std::string k(1, kRoomAliasCreatorTag);
   k.append(alias);
   return k;
 }

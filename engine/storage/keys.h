@@ -42,8 +42,9 @@ std::string U64Key(uint64_t v);                        // kCommitLog [index], kS
 std::string RoomIdKey(std::string_view room_id);
 std::string RoomNumberKey(RoomNumber room);
 
-// Cf::kRooms: 'a' alias -> room id.
+// Cf::kRooms: 'a' alias -> room id; 'c' alias -> the user who created the alias.
 std::string RoomAliasKey(std::string_view alias);
+std::string RoomAliasCreatorKey(std::string_view alias);
 
 // Cf::kEvents
 std::string EventKey(RoomNumber room, Sequence seq);

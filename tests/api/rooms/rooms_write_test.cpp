@@ -62,7 +62,7 @@ TEST_F(RoomsWriteTest, CreateRoomErrorsUseTheSpecErrcodes) {
   EXPECT_EQ(Call("POST", "/createRoom", "", json::object{}).status, 401);
 }
 
-TEST_F(RoomsWriteTest, DirectoryResolvesAliasesAndHasNoWritesYet) {
+TEST_F(RoomsWriteTest, DirectoryResolvesAliases) {
   std::string room = CreateRoom(alice_, {{"room_alias_name", "lobby"}});
   Response found = Call("GET", "/directory/room/%23lobby:localhost", bob_);
   ASSERT_EQ(found.status, 200) << found.body;
@@ -72,8 +72,31 @@ TEST_F(RoomsWriteTest, DirectoryResolvesAliasesAndHasNoWritesYet) {
   EXPECT_EQ(unknown.status, 404);
   EXPECT_EQ(ErrCode(unknown), "M_NOT_FOUND");
   EXPECT_EQ(Call("GET", "/directory/room/lobby", bob_).status, 400);
-  EXPECT_EQ(Call("PUT", "/directory/room/%23x:localhost", bob_, json::object{}).status, 405);
-  EXPECT_EQ(Call("DELETE", "/directory/room/%23lobby:localhost", alice_).status, 405);
+}
+
+TEST_F(RoomsWriteTest, DirectoryAliasesAreAddedByMembersAndRemovedByCreatorOrModerator) {
+  std::string room = CreateRoom(alice_, {{"room_alias_name", "lobby"}});
+  const json::object target{{"room_id", room}};
+  // Bob is not in the room: no alias for him, and the room is not revealed.
+  Response outsider = Call("PUT", "/directory/room/%23bobs:localhost", bob_, target);
+  EXPECT_EQ(outsider.status, 403);
+  EXPECT_EQ(ErrCode(outsider), "M_FORBIDDEN");
+  Response added = Call("PUT", "/directory/room/%23second:localhost", alice_, target);
+  ASSERT_EQ(added.status, 200) << added.body;
+  EXPECT_EQ(Body(added), json::object{});
+  Response taken = Call("PUT", "/directory/room/%23second:localhost", alice_, target);
+  EXPECT_EQ(taken.status, 409);
+  EXPECT_EQ(Call("GET", "/directory/room/%23second:localhost", bob_).status, 200);
+  EXPECT_EQ(Call("PUT", "/directory/room/%23x:elsewhere.org", alice_, target).status, 400);
+  EXPECT_EQ(ErrCode(Call("PUT", "/directory/room/%23y:localhost", alice_, json::object{})),
+            "M_MISSING_PARAM");
+  Response not_creator = Call("DELETE", "/directory/room/%23second:localhost", bob_);
+  EXPECT_EQ(not_creator.status, 403);
+  EXPECT_EQ(Call("DELETE", "/directory/room/%23second:localhost", alice_).status, 200);
+  Response gone = Call("DELETE", "/directory/room/%23second:localhost", alice_);
+  EXPECT_EQ(gone.status, 404);
+  EXPECT_EQ(ErrCode(gone), "M_NOT_FOUND");
+  EXPECT_EQ(Call("GET", "/directory/room/%23second:localhost", bob_).status, 404);
 }
 
 TEST_F(RoomsWriteTest, JoinByAliasOrIdAnswersRoomId) {

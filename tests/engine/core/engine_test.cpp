@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "engine/accounts/accounts.h"
+#include "engine/core/room_reads.h"
 #include "engine/testing/temp_dir.h"
 
 namespace nebu::core {
@@ -236,6 +237,36 @@ TEST(EngineTest, TheCreatorsJoinCarriesTheirProfile) {
   const auto* join = state->Get("m.room.member", kAlice);
   ASSERT_NE(join, nullptr);
   EXPECT_EQ(join->at("content").at("displayname").as_string(), "Alice");
+}
+
+TEST(EngineTest, AliasesAreAddedByMembersAndRemovedByTheirCreatorOrAModerator) {
+  testing::TempDir dir;
+  auto e = OpenEngine(dir.path());
+  auto room = e->CreateRoom({.preset = "public_chat", .room_alias_name = "lobby"}, kAlice);
+  ASSERT_TRUE(room.ok()) << room.status().ToString();
+  auto alias = [&](AliasCommand::Op op, const char* name, const char* sender) {
+    return e->Submit(MakeAliasCommand({op, name, room->room_id, sender})).status().code();
+  };
+  using Op = AliasCommand::Op;
+  EXPECT_EQ(alias(Op::kPut, "#lobby:localhost", kAlice), StatusCode::kAlreadyExists);
+  EXPECT_EQ(alias(Op::kPut, "#bobs:localhost", kBob), StatusCode::kForbidden);  // not joined
+  SendEventRequest join;
+  join.room_id = room->room_id;
+  join.sender = kBob;
+  join.type = "m.room.member";
+  join.state_key = kBob;
+  join.content = json::object{{"membership", "join"}};
+  ASSERT_TRUE(e->SendEvent(join).ok());
+  EXPECT_EQ(alias(Op::kPut, "#bobs:localhost", kBob), StatusCode::kOk);
+  auto resolved = ResolveRoomAlias(e->store(), "#bobs:localhost");
+  ASSERT_TRUE(resolved.ok() && resolved->has_value());
+  EXPECT_EQ(**resolved, room->room_id);
+  // Bob (level 0) may not remove Alice's alias; Alice (100) may remove Bob's.
+  EXPECT_EQ(alias(Op::kDelete, "#lobby:localhost", kBob), StatusCode::kForbidden);
+  EXPECT_EQ(alias(Op::kDelete, "#bobs:localhost", kAlice), StatusCode::kOk);
+  EXPECT_EQ(alias(Op::kDelete, "#bobs:localhost", kAlice), StatusCode::kNotFound);
+  EXPECT_EQ(alias(Op::kDelete, "#lobby:localhost", kAlice), StatusCode::kOk);
+  EXPECT_EQ(alias(Op::kPut, "not-an-alias", kAlice), StatusCode::kInvalidArgument);
 }
 
 TEST(EngineTest, OpeningADataDirectoryTwiceFails) {
