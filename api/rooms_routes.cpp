@@ -2,12 +2,14 @@
 
 #include <boost/json.hpp>
 #include <functional>
+#include <memory>
 #include <utility>
 
 #include <spdlog/spdlog.h>
 
 #include "api/auth.h"
 #include "api/errors.h"
+#include "api/rate_limit.h"
 #include "api/rooms_common.h"
 #include "engine/accounts/accounts.h"
 #include "engine/core/engine.h"
@@ -287,12 +289,22 @@ std::variant<std::pair<Caller, json::object>, Response> PrepareWrite(core::Engin
   return std::pair(std::move(who), std::get<json::object>(std::move(body)));
 }
 
-void HandleSend(core::Engine& engine, const Request& request, const PathParams& params,
-                std::optional<std::string> state_key, const Respond& respond) {
+// 429 M_LIMIT_EXCEEDED when the user's event bucket is empty.
+std::optional<Response> SendLimited(core::Engine& engine, RateLimiter& limiter,
+                                    const std::string& user_id) {
+  int64_t wait_ms = limiter.Acquire(user_id, engine.clock().NowUnixMs());
+  if (wait_ms > 0) return RateLimitedResponse(wait_ms);
+  return std::nullopt;
+}
+
+void HandleSend(core::Engine& engine, RateLimiter& limiter, const Request& request,
+                const PathParams& params, std::optional<std::string> state_key,
+                const Respond& respond) {
   const std::string& room_id = params.at("roomId");
   auto prepared = PrepareWrite(engine, request, room_id);
   if (auto* error = std::get_if<Response>(&prepared)) return respond(*error);
   auto& [who, content] = std::get<0>(prepared);
+  if (auto limited = SendLimited(engine, limiter, who.user_id)) return respond(*limited);
   core::SendEventRequest event;
   event.room_id = room_id;
   event.sender = who.user_id;
@@ -306,12 +318,13 @@ void HandleSend(core::Engine& engine, const Request& request, const PathParams& 
   SubmitEvent(engine, std::move(event), respond, EventIdAnswer);
 }
 
-void HandleRedact(core::Engine& engine, const Request& request, const PathParams& params,
-                  const Respond& respond) {
+void HandleRedact(core::Engine& engine, RateLimiter& limiter, const Request& request,
+                  const PathParams& params, const Respond& respond) {
   const std::string& room_id = params.at("roomId");
   auto prepared = PrepareWrite(engine, request, room_id);
   if (auto* error = std::get_if<Response>(&prepared)) return respond(*error);
   auto& [who, body] = std::get<0>(prepared);
+  if (auto limited = SendLimited(engine, limiter, who.user_id)) return respond(*limited);
   core::SendEventRequest event;
   event.room_id = room_id;
   event.sender = who.user_id;
@@ -350,37 +363,38 @@ void AddMembershipRoutes(Router& router, core::Engine& engine) {
            [&engine](const Request& r, const PathParams& p) { return HandleForget(engine, r, p); });
 }
 
-void AddEventWriteRoutes(Router& router, core::Engine& engine) {
+void AddEventWriteRoutes(Router& router, core::Engine& engine,
+                         const std::shared_ptr<RateLimiter>& limiter) {
   const RouteOptions event_body{.body_bytes_max = kEventBodyBytesMax};
   AddAsyncRoute(
       router, "PUT", "/rooms/{roomId}/send/{eventType}/{txnId}",
-      [&engine](const Request& r, const PathParams& p, Respond respond) {
-        HandleSend(engine, r, p, std::nullopt, respond);
+      [&engine, limiter](const Request& r, const PathParams& p, Respond respond) {
+        HandleSend(engine, *limiter, r, p, std::nullopt, respond);
       },
       event_body);
   AddAsyncRoute(
       router, "PUT", "/rooms/{roomId}/state/{eventType}/{stateKey}",
-      [&engine](const Request& r, const PathParams& p, Respond respond) {
-        HandleSend(engine, r, p, p.at("stateKey"), respond);
+      [&engine, limiter](const Request& r, const PathParams& p, Respond respond) {
+        HandleSend(engine, *limiter, r, p, p.at("stateKey"), respond);
       },
       event_body);
   AddAsyncRoute(
       router, "PUT", "/rooms/{roomId}/state/{eventType}",
-      [&engine](const Request& r, const PathParams& p, Respond respond) {
-        HandleSend(engine, r, p, std::string(), respond);
+      [&engine, limiter](const Request& r, const PathParams& p, Respond respond) {
+        HandleSend(engine, *limiter, r, p, std::string(), respond);
       },
       event_body);
   AddAsyncRoute(
       router, "PUT", "/rooms/{roomId}/redact/{eventId}/{txnId}",
-      [&engine](const Request& r, const PathParams& p, Respond respond) {
-        HandleRedact(engine, r, p, respond);
+      [&engine, limiter](const Request& r, const PathParams& p, Respond respond) {
+        HandleRedact(engine, *limiter, r, p, respond);
       },
       event_body);
 }
 
 }  // namespace
 
-void AddRoomRoutes(Router& router, core::Engine& engine) {
+void AddRoomRoutes(Router& router, core::Engine& engine, RoomRoutesConfig config) {
   AddRoute(router, "POST", "/createRoom",
            [&engine](const Request& r, const PathParams&) { return HandleCreateRoom(engine, r); });
   AddRoute(router, "GET", "/joined_rooms",
@@ -396,7 +410,8 @@ void AddRoomRoutes(Router& router, core::Engine& engine) {
                   });
   }
   AddMembershipRoutes(router, engine);
-  AddEventWriteRoutes(router, engine);
+  AddEventWriteRoutes(router, engine,
+                      std::make_shared<RateLimiter>(kSendRateLimit, config.rate_limit));
   rooms_internal::AddRoomReadRoutes(router, engine);
 }
 

@@ -65,7 +65,13 @@ inline constexpr size_t kMessagesLimitMax = 1000;
 inline constexpr size_t kMessagesScanEventsMax = 10000;
 inline constexpr size_t kContextLimitDefault = 10;
 
-void AddRoomRoutes(Router& router, core::Engine& engine);
+struct RoomRoutesConfig {
+  // Limits send, state and redact per user (kSendRateLimit: 10/s, burst 50); over
+  // it 429 M_LIMIT_EXCEEDED with retry_after_ms. Off unless the caller turns it on.
+  bool rate_limit = false;
+};
+
+void AddRoomRoutes(Router& router, core::Engine& engine, RoomRoutesConfig config = {});
 
 // After a profile change: proposes, for every room user_id has joined, a new join
 // event carrying the current displayname and avatar_url (spec: profile changes

@@ -71,7 +71,7 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, const sigset_t&
   api::AddAccountRoutes(
       client, engine,
       {.registration_open = config.registration_open, .rate_limit = config.rate_limit});
-  api::AddRoomRoutes(client, engine);
+  api::AddRoomRoutes(client, engine, {.rate_limit = config.rate_limit});
   api::Router ops("ops", &metrics);
   api::AddOpsRoutes(ops, metrics);
   auto server = api::Server::Start(

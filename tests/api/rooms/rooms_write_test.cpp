@@ -6,6 +6,7 @@
 
 #include <set>
 
+#include "api/rate_limit.h"
 #include "tests/api/rooms/rooms_testing.h"
 
 namespace nebu::api {
@@ -256,6 +257,28 @@ TEST_F(RoomsWriteTest, RedactAnswersEventIdAndIsIdempotent) {
   Response send = Call("PUT", "/rooms/" + room + "/send/m.room.message/r1", alice_,
                        json::object{{"body", "x"}});
   EXPECT_NE(Body(send).at("event_id"), json::value(id));
+}
+
+TEST_F(RoomsWriteTest, SendsOverTheRateLimitGet429WithRetryAfterUntilTheBucketRefills) {
+  Router limited("client");
+  AddRoomRoutes(limited, *engine_, {.rate_limit = true});
+  std::string room = CreateRoom(alice_, {});
+  auto send = [&](int i) {
+    Request r = MakeRequest(
+        "PUT", std::string(kV3) + "/rooms/" + room + "/send/m.room.message/r" + std::to_string(i),
+        R"({"msgtype":"m.text","body":"x"})");
+    r.headers.Set("Authorization", "Bearer " + alice_);
+    return limited.Handle(r);
+  };
+  for (int i = 0; i < static_cast<int>(kSendRateLimit.burst); ++i) {
+    ASSERT_EQ(send(i).status, 200) << i;
+  }
+  Response over = send(1000);
+  EXPECT_EQ(over.status, 429);
+  EXPECT_EQ(ErrCode(over), "M_LIMIT_EXCEEDED");
+  EXPECT_GT(Body(over).at("retry_after_ms").as_int64(), 0);
+  clock_.AdvanceMs(1000);  // the fake clock refills the bucket
+  EXPECT_EQ(send(1001).status, 200);
 }
 
 }  // namespace
