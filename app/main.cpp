@@ -18,6 +18,7 @@
 #include "api/rooms_routes.h"
 #include "api/router.h"
 #include "api/server.h"
+#include "api/sync_routes.h"
 #include "app/config.h"
 #include "engine/core/engine.h"
 
@@ -72,6 +73,7 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, const sigset_t&
       client, engine,
       {.registration_open = config.registration_open, .rate_limit = config.rate_limit});
   api::AddRoomRoutes(client, engine, {.rate_limit = config.rate_limit});
+  api::AddSyncRoutes(client, engine);
   api::Router ops("ops", &metrics);
   api::AddOpsRoutes(ops, metrics);
   auto server = api::Server::Start(

@@ -1,0 +1,233 @@
+#include "api/sync_routes.h"
+
+#include <boost/json.hpp>
+#include <charconv>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "api/auth.h"
+#include "api/deadline_timer.h"
+#include "api/errors.h"
+#include "api/sync.h"
+#include "api/worker_pool.h"
+#include "engine/core/engine.h"
+
+namespace nebu::api {
+
+namespace {
+
+using storage::StreamPosition;
+
+constexpr std::string_view kPrefixes[] = {"/_matrix/client/v3", "/_matrix/client/r0"};
+
+// One parked long-poll.
+struct Wait {
+  SyncRequest request;  // request.since: the position of `last`
+  DeadlineTimer::Clock::time_point deadline;
+  std::mutex mutex;
+  bool done = false;                                // guarded by mutex
+  Respond respond;                                  // guarded by mutex; called once, unlocked
+  Response last;                                    // guarded by mutex: the empty answer so far
+  core::Notifier::SubscriptionId subscription = 0;  // guarded by mutex
+  DeadlineTimer::TimerId timer = 0;                 // guarded by mutex
+};
+
+class SyncService {
+ public:
+  explicit SyncService(core::Engine& engine)
+      : engine_(engine),
+        timer_({.pending_max = kSyncWaitersMax}),
+        pool_({.threads = kSyncWorkerThreads, .queue_max = kSyncWorkerQueueMax}) {}
+
+  ~SyncService() {
+    std::set<std::shared_ptr<Wait>> parked;
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+      parked.swap(waits_);
+    }
+    for (const auto& wait : parked) Finish(wait, std::nullopt);
+    // Then pool_ (running queued wake-ups, which find their waits done) and timer_.
+  }
+  SyncService(const SyncService&) = delete;
+  SyncService& operator=(const SyncService&) = delete;
+
+  void Handle(const Request& request, Respond respond) {
+    auto caller = Authenticate(request, engine_);
+    if (auto* error = std::get_if<Response>(&caller)) return respond(std::move(*error));
+    SyncRequest sync{.user_id = std::get<Caller>(caller).user_id};
+    if (auto since = request.Query("since")) {
+      sync.since = ParseSyncToken(*since);
+      if (!sync.since) return respond(ErrorResponse(400, "M_INVALID_PARAM", "Bad since token"));
+    }
+    if (auto filter = request.Query("filter"); filter && !filter->empty()) {
+      if (!filter->starts_with("{")) {
+        return respond(ErrorResponse(404, "M_NOT_FOUND",
+                                     "Stored filters are not supported yet; pass it inline"));
+      }
+      Result<SyncFilter> parsed = ParseSyncFilter(*filter);
+      if (!parsed.ok()) return respond(ErrorResponse(parsed.status()));
+      sync.filter = std::move(parsed).value();
+    }
+    if (auto full_state = request.Query("full_state")) {
+      if (*full_state != "true" && *full_state != "false") {
+        return respond(ErrorResponse(400, "M_INVALID_PARAM", "full_state must be true or false"));
+      }
+      sync.full_state = *full_state == "true";
+    }
+    int64_t timeout_ms = 0;
+    if (auto timeout = request.Query("timeout")) {
+      auto [ptr, ec] =
+          std::from_chars(timeout->data(), timeout->data() + timeout->size(), timeout_ms);
+      if (ec != std::errc() || ptr != timeout->data() + timeout->size() || timeout_ms < 0) {
+        return respond(ErrorResponse(400, "M_INVALID_PARAM", "Bad timeout"));
+      }
+      timeout_ms = std::min(timeout_ms, kSyncTimeoutMsMax);
+    }
+    Result<SyncResult> result = AssembleSync(engine_, sync);
+    if (!result.ok()) return respond(ErrorResponse(result.status()));
+    if (!sync.since || sync.full_state || timeout_ms == 0 || result->has_room_updates) {
+      return respond(JsonResponse(200, result->body));
+    }
+    auto wait = std::make_shared<Wait>();
+    wait->request = std::move(sync);
+    wait->request.since = result->next_batch;
+    wait->deadline = DeadlineTimer::Clock::now() + std::chrono::milliseconds(timeout_ms);
+    wait->respond = std::move(respond);
+    wait->last = JsonResponse(200, result->body);
+    Park(wait);
+  }
+
+ private:
+  void Park(const std::shared_ptr<Wait>& wait) {
+    bool parked = false;
+    {
+      std::lock_guard lock(mutex_);
+      if (!stopping_ && waits_.size() < kSyncWaitersMax) parked = waits_.insert(wait).second;
+    }
+    if (!parked) return Unpark(wait);
+    DeadlineTimer::TimerId timer =
+        timer_.Schedule(wait->deadline, [this, wait] { Finish(wait, std::nullopt); });
+    if (timer == 0) return Finish(wait, std::nullopt);
+    {
+      std::lock_guard lock(wait->mutex);
+      wait->timer = timer;
+    }
+    Subscribe(wait);
+  }
+
+  // Answers a wait that was never registered (used only before waits_ holds it).
+  static void Unpark(const std::shared_ptr<Wait>& wait) {
+    Respond respond;
+    Response last;
+    {
+      std::lock_guard lock(wait->mutex);
+      wait->done = true;
+      respond = std::move(wait->respond);
+      last = std::move(wait->last);
+    }
+    respond(std::move(last));
+  }
+
+  // Wakes the wait once the stream passes request.since. The callback may run at
+  // once, on this thread, or later on the engine's apply thread: it only queues.
+  void Subscribe(const std::shared_ptr<Wait>& wait) {
+    StreamPosition since = 0;
+    {
+      std::lock_guard lock(wait->mutex);
+      if (wait->done) return;
+      since = *wait->request.since;
+    }
+    core::Notifier::SubscriptionId id =
+        engine_.notifier().Subscribe(since, [this, wait](StreamPosition) { Wake(wait); });
+    bool stale = false;
+    {
+      std::lock_guard lock(wait->mutex);
+      if (wait->done) {
+        stale = true;
+      } else {
+        wait->subscription = id;
+      }
+    }
+    if (stale && id != 0) engine_.notifier().Unsubscribe(id);
+  }
+
+  void Wake(const std::shared_ptr<Wait>& wait) {
+    {
+      std::lock_guard lock(wait->mutex);
+      if (wait->done) return;
+      wait->subscription = 0;  // it has fired: nothing to unsubscribe
+    }
+    if (!pool_.Post([this, wait] { Reassemble(wait); })) Finish(wait, std::nullopt);
+  }
+
+  void Reassemble(const std::shared_ptr<Wait>& wait) {
+    SyncRequest request;
+    {
+      std::lock_guard lock(wait->mutex);
+      if (wait->done) return;
+      request = wait->request;
+    }
+    Result<SyncResult> result = AssembleSync(engine_, request);
+    if (!result.ok()) return Finish(wait, ErrorResponse(result.status()));
+    if (result->has_room_updates || DeadlineTimer::Clock::now() >= wait->deadline) {
+      return Finish(wait, JsonResponse(200, result->body));
+    }
+    {
+      std::lock_guard lock(wait->mutex);
+      if (wait->done) return;
+      wait->request.since = result->next_batch;
+      wait->last = JsonResponse(200, result->body);
+    }
+    Subscribe(wait);
+  }
+
+  // Answers the wait once: with `response`, or else the empty answer it holds;
+  // removes its subscription and timer.
+  void Finish(const std::shared_ptr<Wait>& wait, std::optional<Response> response) {
+    Respond respond;
+    core::Notifier::SubscriptionId subscription = 0;
+    DeadlineTimer::TimerId timer = 0;
+    {
+      std::lock_guard lock(wait->mutex);
+      if (wait->done) return;
+      wait->done = true;
+      if (!response) response = std::move(wait->last);
+      respond = std::move(wait->respond);
+      subscription = wait->subscription;
+      timer = wait->timer;
+    }
+    if (subscription != 0) engine_.notifier().Unsubscribe(subscription);
+    if (timer != 0) timer_.Cancel(timer);
+    {
+      std::lock_guard lock(mutex_);
+      waits_.erase(wait);
+    }
+    respond(std::move(*response));
+  }
+
+  core::Engine& engine_;
+  std::mutex mutex_;
+  std::set<std::shared_ptr<Wait>> waits_;  // guarded by mutex_: parked, not yet answered
+  bool stopping_ = false;                  // guarded by mutex_
+  DeadlineTimer timer_;
+  WorkerPool pool_;
+};
+
+}  // namespace
+
+void AddSyncRoutes(Router& router, core::Engine& engine) {
+  auto service = std::make_shared<SyncService>(engine);
+  for (std::string_view prefix : kPrefixes) {
+    router.AddAsync("GET", std::string(prefix) + "/sync",
+                    [service](const Request& request, const PathParams&, Respond respond) {
+                      service->Handle(request, std::move(respond));
+                    });
+  }
+}
+
+}  // namespace nebu::api

@@ -1,0 +1,55 @@
+// GET /_matrix/client/v3/sync and /_matrix/client/r0/sync: the long-poll around the
+// assembler of api/sync.h.
+//
+//   Router router("client");
+//   AddSyncRoutes(router, *engine);
+//
+// Query parameters:
+//   since        a next_batch token ("s<position>"); absent: initial sync. A malformed
+//                token, or one beyond the server's stream, is 400 M_INVALID_PARAM.
+//   timeout      milliseconds to wait for something to report (default 0, capped at
+//                kSyncTimeoutMsMax). Initial syncs and full_state syncs never wait.
+//   filter       an inline filter (JSON text starting with '{'; see SyncFilter). A
+//                filter id is 404 M_NOT_FOUND: there are no stored filters yet. A bad
+//                inline filter is 400 M_INVALID_PARAM.
+//   full_state   "true": every joined room with its full state (api/sync.h).
+//   set_presence accepted and ignored (no presence yet).
+//
+// Waiting: when an incremental sync has nothing to report and timeout > 0, the
+// request is parked without a thread: a Notifier subscription (engine/core/notifier.h)
+// wakes it when the stream moves, and it is re-assembled on the routes' own worker
+// threads (never on the engine's apply thread); a DeadlineTimer answers the empty
+// response (next_batch = the position reached) when the timeout passes. Every request
+// is answered exactly once, and its subscription and timer are removed on every path.
+// Beyond kSyncWaitersMax parked requests, or when the worker queue is full, a request
+// is answered at once with what it has (an empty response), which is a valid answer.
+//
+// Lifetime: the routes own their worker threads and timer; they are released with the
+// router. Stop the server before destroying the router: requests still parked then
+// are answered (empty) from the router's destructor. The engine must outlive the
+// router.
+//
+// Thread-safety: handlers are safe from any thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "api/router.h"
+
+namespace nebu::core {
+class Engine;
+}
+
+namespace nebu::api {
+
+inline constexpr int64_t kSyncTimeoutMsMax = 30000;
+// Long-polls parked at once; beyond it a request is answered without waiting.
+inline constexpr size_t kSyncWaitersMax = 10000;
+// Threads that re-assemble woken long-polls, and how many wake-ups may queue for them.
+inline constexpr size_t kSyncWorkerThreads = 2;
+inline constexpr size_t kSyncWorkerQueueMax = 4096;
+
+void AddSyncRoutes(Router& router, core::Engine& engine);
+
+}  // namespace nebu::api

@@ -1,0 +1,432 @@
+// GET /sync on a real engine through Router::Handle, with the room routes registered
+// so that rooms can be made and prev_batch tokens checked against /messages.
+#include "api/sync.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/json.hpp>
+#include <chrono>
+#include <future>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api/sync_routes.h"
+#include "tests/api/rooms/rooms_testing.h"
+
+namespace nebu::api {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+class SyncTest : public RoomsApiTest {
+ protected:
+  void SetUp() override {
+    RoomsApiTest::SetUp();
+    AddSyncRoutes(router_, *engine_);
+    alice_ = Register("alice");
+    bob_ = Register("bob");
+    carol_ = Register("carol");
+  }
+
+  // A 200 /sync body; `query` without the leading '?'.
+  json::object Sync(const std::string& token, const std::string& query = "") {
+    Response r = Call("GET", "/sync" + (query.empty() ? "" : "?" + query), token);
+    EXPECT_EQ(r.status, 200) << r.body;
+    if (r.status != 200) return {};
+    return Body(r).as_object();
+  }
+  static std::string Next(const json::object& body) {
+    return std::string(body.at("next_batch").as_string());
+  }
+  static uint64_t Position(const json::object& body) { return *ParseSyncToken(Next(body)); }
+  static const json::object& Rooms(const json::object& body, const char* kind) {
+    return body.at("rooms").at(kind).as_object();
+  }
+  static const json::array& Timeline(const json::object& body, const std::string& room) {
+    return Rooms(body, "join").at(room).at("timeline").at("events").as_array();
+  }
+  static std::vector<std::string> Bodies(const json::array& events) {
+    std::vector<std::string> out;
+    for (const json::value& e : events) {
+      if (e.at("type").as_string() != "m.room.message") continue;
+      out.emplace_back(e.at("content").at("body").as_string());
+    }
+    return out;
+  }
+  std::string PublicRoom() { return CreateRoom(alice_, json::object{{"preset", "public_chat"}}); }
+
+  std::string alice_, bob_, carol_;
+};
+
+TEST_F(SyncTest, InitialSyncHasEveryRequiredField) {
+  std::string room = PublicRoom();
+  std::string event_id = Send(alice_, room, "hello");
+  json::object body = Sync(alice_);
+  EXPECT_TRUE(ParseSyncToken(Next(body)).has_value());
+  for (const char* key : {"join", "invite", "leave", "knock"}) {
+    EXPECT_TRUE(body.at("rooms").as_object().contains(key)) << key;
+  }
+  EXPECT_TRUE(body.at("account_data").at("events").is_array());
+  EXPECT_TRUE(body.at("presence").at("events").is_array());
+  EXPECT_TRUE(body.at("to_device").at("events").is_array());
+  EXPECT_TRUE(body.at("device_lists").at("changed").is_array());
+  EXPECT_TRUE(body.at("device_lists").at("left").is_array());
+  EXPECT_TRUE(body.at("device_one_time_keys_count").is_object());
+
+  const json::object& joined = Rooms(body, "join").at(room).as_object();
+  for (const char* key :
+       {"timeline", "state", "ephemeral", "account_data", "unread_notifications"}) {
+    EXPECT_TRUE(joined.contains(key)) << key;
+  }
+  const json::array& timeline = joined.at("timeline").at("events").as_array();
+  ASSERT_FALSE(timeline.empty());
+  EXPECT_EQ(timeline.front().at("type").as_string(), "m.room.create");  // whole room fits
+  const json::object& last = timeline.back().as_object();
+  EXPECT_EQ(last.at("event_id").as_string(), event_id);
+  EXPECT_EQ(last.at("sender").as_string(), "@alice:localhost");
+  EXPECT_TRUE(last.contains("origin_server_ts"));
+  EXPECT_TRUE(last.at("unsigned").as_object().contains("age"));
+  EXPECT_FALSE(last.contains("room_id"));  // ClientEventWithoutRoomID
+  EXPECT_FALSE(last.contains("auth_events"));
+  EXPECT_FALSE(joined.at("timeline").at("limited").as_bool());
+  EXPECT_TRUE(joined.at("timeline").at("prev_batch").is_string());
+  EXPECT_TRUE(joined.at("state").at("events").as_array().empty());  // all in the timeline
+}
+
+TEST_F(SyncTest, LimitedInitialSyncCarriesStateAtTimelineStart) {
+  std::string room = PublicRoom();
+  for (int i = 0; i < 3; ++i) Send(alice_, room, "m" + std::to_string(i));
+  json::object body = Sync(alice_, R"(filter={"room":{"timeline":{"limit":2}}})");
+  const json::object& joined = Rooms(body, "join").at(room).as_object();
+  EXPECT_TRUE(joined.at("timeline").at("limited").as_bool());
+  EXPECT_EQ(Bodies(joined.at("timeline").at("events").as_array()),
+            (std::vector<std::string>{"m1", "m2"}));
+  bool has_create = false, has_member = false;
+  for (const json::value& e : joined.at("state").at("events").as_array()) {
+    has_create |= e.at("type").as_string() == "m.room.create";
+    has_member |= e.at("type").as_string() == "m.room.member";
+    EXPECT_NE(e.at("type").as_string(), "m.room.message");
+  }
+  EXPECT_TRUE(has_create);
+  EXPECT_TRUE(has_member);
+}
+
+TEST_F(SyncTest, MessageAfterNextBatchAppearsInNextSyncOnly) {
+  std::string room = PublicRoom();
+  json::object first = Sync(alice_);
+  std::string event_id = Send(alice_, room, "later");
+  json::object second = Sync(alice_, "since=" + Next(first));
+  const json::array& timeline = Timeline(second, room);
+  ASSERT_EQ(timeline.size(), 1u);
+  EXPECT_EQ(timeline[0].at("event_id").as_string(), event_id);
+  EXPECT_FALSE(Rooms(second, "join").at(room).at("timeline").at("limited").as_bool());
+  EXPECT_TRUE(Rooms(second, "join").at(room).at("state").at("events").as_array().empty());
+  json::object third = Sync(alice_, "since=" + Next(second));
+  EXPECT_TRUE(Rooms(third, "join").empty());
+  EXPECT_EQ(Next(third), Next(second));
+}
+
+TEST_F(SyncTest, LimitedIncrementalPrevBatchWorksWithMessages) {
+  std::string room = PublicRoom();
+  json::object first = Sync(alice_);
+  for (int i = 0; i < 15; ++i) Send(alice_, room, "m" + std::to_string(i));
+  json::object second = Sync(alice_, "since=" + Next(first));
+  const json::object& joined = Rooms(second, "join").at(room).as_object();
+  EXPECT_TRUE(joined.at("timeline").at("limited").as_bool());
+  std::vector<std::string> expected;
+  for (int i = 5; i < 15; ++i) expected.push_back("m" + std::to_string(i));
+  EXPECT_EQ(Bodies(joined.at("timeline").at("events").as_array()), expected);
+  EXPECT_FALSE(joined.at("state").at("events").as_array().empty());  // gap: full state
+
+  std::string prev_batch(joined.at("timeline").at("prev_batch").as_string());
+  Response page =
+      Call("GET", "/rooms/" + room + "/messages?dir=b&limit=5&from=" + prev_batch, alice_);
+  ASSERT_EQ(page.status, 200) << page.body;
+  EXPECT_EQ(Bodies(Body(page).at("chunk").as_array()),
+            (std::vector<std::string>{"m4", "m3", "m2", "m1", "m0"}));
+}
+
+TEST_F(SyncTest, InviteAppearsForTheInviteeOnly) {
+  std::string room = CreateRoom(alice_, json::object{{"name", "Secret"}});
+  json::object bob_before = Sync(bob_);
+  ASSERT_EQ(Post(alice_, "/rooms/" + room + "/invite", json::object{{"user_id", "@bob:localhost"}}),
+            200);
+
+  for (const json::object& body : {Sync(bob_, "since=" + Next(bob_before)), Sync(bob_)}) {
+    ASSERT_TRUE(Rooms(body, "invite").contains(room));
+    EXPECT_FALSE(Rooms(body, "join").contains(room));
+    bool create = false, name = false, own_invite = false;
+    for (const json::value& e :
+         Rooms(body, "invite").at(room).at("invite_state").at("events").as_array()) {
+      EXPECT_FALSE(e.as_object().contains("event_id"));  // stripped
+      std::string_view type = e.at("type").as_string();
+      create |= type == "m.room.create";
+      name |= type == "m.room.name";
+      EXPECT_NE(type, "m.room.power_levels");
+      if (type == "m.room.member") {
+        EXPECT_EQ(e.at("state_key").as_string(), "@bob:localhost");
+        own_invite = e.at("content").at("membership").as_string() == "invite";
+      }
+    }
+    EXPECT_TRUE(create && name && own_invite);
+  }
+  EXPECT_FALSE(Rooms(Sync(carol_), "invite").contains(room));
+  json::object alice = Sync(alice_);
+  EXPECT_FALSE(Rooms(alice, "invite").contains(room));
+  EXPECT_TRUE(Rooms(alice, "join").contains(room));
+}
+
+TEST_F(SyncTest, NonMemberNeverSeesTheRoom) {
+  json::object before = Sync(carol_);
+  std::string room = PublicRoom();
+  Send(alice_, room, "not for carol");
+  json::object after = Sync(carol_, "since=" + Next(before));
+  EXPECT_TRUE(Rooms(after, "join").empty());
+  EXPECT_TRUE(Rooms(after, "invite").empty());
+  EXPECT_TRUE(Rooms(after, "leave").empty());
+  EXPECT_GT(Position(after), Position(before));
+  json::object initial = Sync(carol_, R"(filter={"room":{"include_leave":true}})");
+  EXPECT_TRUE(Rooms(initial, "join").empty());
+  EXPECT_TRUE(Rooms(initial, "leave").empty());
+  EXPECT_EQ(json::serialize(after).find(room), std::string::npos);
+}
+
+TEST_F(SyncTest, JoinAndLeaveAppearInTheirSections) {
+  std::string room = PublicRoom();
+  Send(alice_, room, "before bob");
+  json::object start = Sync(bob_);
+  ASSERT_EQ(Post(bob_, "/rooms/" + room + "/join"), 200);
+  json::object joined = Sync(bob_, "since=" + Next(start));
+  ASSERT_TRUE(Rooms(joined, "join").contains(room));
+  // Newly joined: state at the timeline's start plus the recent history.
+  EXPECT_EQ(Timeline(joined, room).back().at("content").at("membership").as_string(), "join");
+
+  Send(alice_, room, "while bob is here");
+  ASSERT_EQ(Post(bob_, "/rooms/" + room + "/leave"), 200);
+  Send(alice_, room, "after bob left");
+  json::object left = Sync(bob_, "since=" + Next(joined));
+  EXPECT_FALSE(Rooms(left, "join").contains(room));
+  ASSERT_TRUE(Rooms(left, "leave").contains(room));
+  const json::array& timeline =
+      Rooms(left, "leave").at(room).at("timeline").at("events").as_array();
+  ASSERT_EQ(timeline.size(), 2u);
+  EXPECT_EQ(timeline[0].at("content").at("body").as_string(), "while bob is here");
+  EXPECT_EQ(timeline[1].at("type").as_string(), "m.room.member");
+  EXPECT_EQ(timeline[1].at("content").at("membership").as_string(), "leave");
+
+  EXPECT_TRUE(Rooms(Sync(bob_), "leave").empty());  // initial: only with include_leave
+  json::object with_leave = Sync(bob_, R"(filter={"room":{"include_leave":true}})");
+  ASSERT_TRUE(Rooms(with_leave, "leave").contains(room));
+  const json::array& last =
+      Rooms(with_leave, "leave").at(room).at("timeline").at("events").as_array();
+  EXPECT_EQ(last.back().at("content").at("membership").as_string(), "leave");
+  // Alice's later message stays hidden from bob.
+  EXPECT_EQ(json::serialize(with_leave).find("after bob left"), std::string::npos);
+  EXPECT_EQ(json::serialize(left).find("after bob left"), std::string::npos);
+}
+
+TEST_F(SyncTest, TimelineTypeFilters) {
+  std::string room = PublicRoom();
+  json::object start = Sync(alice_);
+  Send(alice_, room, "text");
+  ASSERT_EQ(
+      Call("PUT", "/rooms/" + room + "/state/m.room.topic", alice_, json::object{{"topic", "t"}})
+          .status,
+      200);
+  json::object body =
+      Sync(alice_, "since=" + Next(start) +
+                       R"(&filter={"room":{"timeline":{"not_types":["m.room.message"]}}})");
+  const json::array& timeline = Timeline(body, room);
+  ASSERT_EQ(timeline.size(), 1u);
+  EXPECT_EQ(timeline[0].at("type").as_string(), "m.room.topic");
+
+  body = Sync(alice_, "since=" + Next(start) +
+                          R"(&filter={"room":{"timeline":{"types":["m.room.mess*"]}}})");
+  ASSERT_EQ(Timeline(body, room).size(), 1u);
+  EXPECT_EQ(Timeline(body, room)[0].at("type").as_string(), "m.room.message");
+  // The state change the timeline left out is in state.
+  const json::array& state = Rooms(body, "join").at(room).at("state").at("events").as_array();
+  ASSERT_EQ(state.size(), 1u);
+  EXPECT_EQ(state[0].at("type").as_string(), "m.room.topic");
+}
+
+TEST_F(SyncTest, LongPollWakesWhenAMessageIsSent) {
+  std::string room = PublicRoom();
+  json::object start = Sync(alice_);
+  std::atomic<bool> sent{false};
+  steady_clock::time_point sent_at;
+  std::thread sender([&] {
+    std::this_thread::sleep_for(milliseconds(100));
+    Send(alice_, room, "wake up");
+    sent_at = steady_clock::now();
+    sent = true;
+  });
+  auto begin = steady_clock::now();
+  json::object body = Sync(alice_, "since=" + Next(start) + "&timeout=5000");
+  auto answered_at = steady_clock::now();
+  sender.join();
+  ASSERT_TRUE(sent);
+  EXPECT_LT(answered_at - begin, milliseconds(2000));
+  // Woken by the commit, not by the timeout (the send may return just after the wake).
+  EXPECT_LT(answered_at - sent_at, milliseconds(2000));
+  ASSERT_TRUE(Rooms(body, "join").contains(room));
+  EXPECT_EQ(Bodies(Timeline(body, room)), std::vector<std::string>{"wake up"});
+  EXPECT_EQ(engine_->notifier().pending(), 0u);
+}
+
+TEST_F(SyncTest, LongPollIgnoresOtherRoomsAndTimesOut) {
+  std::string room = PublicRoom();
+  json::object start = Sync(bob_);
+  std::thread sender([&] {
+    std::this_thread::sleep_for(milliseconds(50));
+    Send(alice_, room, "bob is not in this room");
+  });
+  auto begin = steady_clock::now();
+  json::object body = Sync(bob_, "since=" + Next(start) + "&timeout=300");
+  auto elapsed = steady_clock::now() - begin;
+  sender.join();
+  EXPECT_GE(elapsed, milliseconds(300));
+  EXPECT_LT(elapsed, milliseconds(3000));
+  EXPECT_TRUE(Rooms(body, "join").empty());
+  EXPECT_GE(Position(body), Position(start));
+  EXPECT_EQ(engine_->notifier().pending(), 0u);
+}
+
+TEST_F(SyncTest, LongPollWithNothingReturnsEmptyAfterTimeout) {
+  PublicRoom();
+  json::object start = Sync(alice_);
+  auto begin = steady_clock::now();
+  json::object body = Sync(alice_, "since=" + Next(start) + "&timeout=200");
+  auto elapsed = steady_clock::now() - begin;
+  EXPECT_GE(elapsed, milliseconds(200));
+  EXPECT_LT(elapsed, milliseconds(2000));
+  EXPECT_TRUE(Rooms(body, "join").empty());
+  EXPECT_EQ(Next(body), Next(start));
+  EXPECT_EQ(engine_->notifier().pending(), 0u);
+}
+
+TEST_F(SyncTest, ConcurrentLongPollsAllAnswer) {
+  std::string room = PublicRoom();
+  json::object start = Sync(alice_);
+  std::vector<std::thread> pollers;
+  std::atomic<int> woken{0};
+  for (int i = 0; i < 8; ++i) {
+    pollers.emplace_back([&] {
+      Request request =
+          MakeRequest("GET", std::string(kV3) + "/sync?timeout=5000&since=" + Next(start));
+      request.headers.Set("Authorization", "Bearer " + alice_);
+      Response r = router_.Handle(request);
+      if (r.status == 200 && Body(r).at("rooms").at("join").as_object().contains(room)) ++woken;
+    });
+  }
+  std::this_thread::sleep_for(milliseconds(100));
+  Send(alice_, room, "all of you");
+  for (std::thread& t : pollers) t.join();
+  EXPECT_EQ(woken.load(), 8);
+  EXPECT_EQ(engine_->notifier().pending(), 0u);
+}
+
+TEST_F(SyncTest, NextBatchTokensAreMonotonic) {
+  std::string room = PublicRoom();
+  json::object body = Sync(alice_);
+  uint64_t previous = Position(body);
+  for (int i = 0; i < 5; ++i) {
+    Send(alice_, room, "m" + std::to_string(i));
+    body = Sync(alice_, "since=" + Next(body));
+    EXPECT_GT(Position(body), previous);
+    previous = Position(body);
+    body = Sync(alice_, "since=" + Next(body));
+    EXPECT_EQ(Position(body), previous);
+  }
+}
+
+TEST_F(SyncTest, BadParametersAreRefused) {
+  EXPECT_EQ(Call("GET", "/sync", "").status, 401);
+  for (const char* query :
+       {"since=x", "since=s", "since=s12a", "since=s999999999", "timeout=-1", "timeout=abc",
+        "full_state=yes", "filter={\"room\":1}", "filter={bad"}) {
+    Response r = Call("GET", std::string("/sync?") + query, alice_);
+    EXPECT_EQ(r.status, 400) << query;
+    EXPECT_EQ(ErrCode(r), "M_INVALID_PARAM") << query;
+  }
+  Response by_id = Call("GET", "/sync?filter=42", alice_);
+  EXPECT_EQ(by_id.status, 404);
+  EXPECT_EQ(ErrCode(by_id), "M_NOT_FOUND");
+  EXPECT_EQ(Call("GET", "/_matrix/client/r0/sync?set_presence=offline", alice_).status, 200);
+}
+
+TEST_F(SyncTest, FullStateReportsJoinedRoomsWithoutNews) {
+  std::string room = PublicRoom();
+  json::object start = Sync(alice_);
+  json::object body = Sync(alice_, "since=" + Next(start) + "&full_state=true&timeout=5000");
+  ASSERT_TRUE(Rooms(body, "join").contains(room));
+  EXPECT_FALSE(Timeline(body, room).empty());
+}
+
+TEST_F(SyncTest, TokensSurviveARestart) {
+  std::string room = PublicRoom();
+  json::object start = Sync(alice_);
+  Send(alice_, room, "before restart");
+  // router_ is not used after the restart (its routes hold the old engine).
+  engine_.reset();
+  auto reopened =
+      core::Engine::Open({.data_dir = dir_.path(), .server_name = "localhost", .clock = &clock_});
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  engine_ = std::move(reopened).value();
+  Router router("client");
+  AddSyncRoutes(router, *engine_);
+  Request request = MakeRequest("GET", std::string(kV3) + "/sync?since=" + Next(start));
+  request.headers.Set("Authorization", "Bearer " + alice_);
+  Response r = router.Handle(request);
+  ASSERT_EQ(r.status, 200) << r.body;
+  json::object body = Body(r).as_object();
+  EXPECT_EQ(Bodies(Timeline(body, room)), std::vector<std::string>{"before restart"});
+  EXPECT_GT(Position(body), Position(start));
+}
+
+TEST_F(SyncTest, ParkedLongPollIsAnsweredWhenTheRoutesGo) {
+  json::object start = Sync(alice_);
+  std::promise<Response> answer;
+  {
+    Router router("client");
+    AddSyncRoutes(router, *engine_);
+    Request request =
+        MakeRequest("GET", std::string(kV3) + "/sync?timeout=30000&since=" + Next(start));
+    request.headers.Set("Authorization", "Bearer " + alice_);
+    router.HandleAsync(request, [&answer](Response r) { answer.set_value(std::move(r)); });
+    EXPECT_EQ(engine_->notifier().pending(), 1u);
+  }
+  auto future = answer.get_future();
+  ASSERT_EQ(future.wait_for(milliseconds(1000)), std::future_status::ready);
+  Response r = future.get();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(Body(r).at("rooms").at("join").as_object().empty());
+  EXPECT_EQ(engine_->notifier().pending(), 0u);
+}
+
+TEST(SyncFilterTest, ParsesTheHonouredFields) {
+  auto filter = ParseSyncFilter(
+      R"({"room":{"include_leave":true,"timeline":{"limit":1000,"types":["a"],"not_types":["b*"]}},"presence":{}})");
+  ASSERT_TRUE(filter.ok()) << filter.status().ToString();
+  EXPECT_TRUE(filter->include_leave);
+  EXPECT_EQ(filter->timeline_limit, kSyncTimelineLimitMax);
+  EXPECT_EQ(filter->types, std::vector<std::string>{"a"});
+  EXPECT_EQ(filter->not_types, std::vector<std::string>{"b*"});
+  EXPECT_EQ(ParseSyncFilter("{}")->timeline_limit, kSyncTimelineLimitDefault);
+  EXPECT_FALSE(ParseSyncFilter(R"({"room":{"timeline":{"limit":-1}}})").ok());
+  EXPECT_FALSE(ParseSyncFilter(R"({"room":{"timeline":{"types":"a"}}})").ok());
+  EXPECT_FALSE(ParseSyncFilter("[]").ok());
+}
+
+TEST(SyncTokenTest, RoundTrips) {
+  EXPECT_EQ(MakeSyncToken(42), "s42");
+  EXPECT_EQ(ParseSyncToken("s42"), 42u);
+  EXPECT_FALSE(ParseSyncToken("42").has_value());
+  EXPECT_FALSE(ParseSyncToken("s-1").has_value());
+}
+
+}  // namespace
+}  // namespace nebu::api
