@@ -95,5 +95,7 @@ void SubmitAndAnswer(core::Engine& engine, const accounts::AccountCommand& comma
 // Device and profile routes (device_profile_routes.cpp).
 void AddDeviceRoutes(Router& router, const ContextPtr& context);
 void AddProfileRoutes(Router& router, const ContextPtr& context);
+// Account data and room tags (account_data_routes.cpp).
+void AddAccountDataRoutes(Router& router, const ContextPtr& context);
 
 }  // namespace nebu::api::account_internal

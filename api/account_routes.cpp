@@ -299,6 +299,7 @@ void AddAccountRoutes(Router& router, core::Engine& engine, const AccountRoutesC
   AddBoth(router, "GET", "/capabilities", Bind(context, Capabilities));
   AddDeviceRoutes(router, context);
   AddProfileRoutes(router, context);
+  AddAccountDataRoutes(router, context);
 }
 
 }  // namespace nebu::api

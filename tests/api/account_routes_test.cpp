@@ -433,6 +433,54 @@ TEST_F(AccountRoutesTest, ADisplayNameChangeUpdatesTheMemberEventOfEveryJoinedRo
   EXPECT_EQ(member->at("content").at("membership"), "join");
 }
 
+TEST_F(AccountRoutesTest, AccountDataAndTagsAreStoredPerUserAndRoom) {
+  Session alice = Register("alice");
+  Session bob = Register("bob");
+  const std::string room = "/user/@alice:test.local/rooms/!r:test.local";
+  ExpectError(Call("GET", "/user/@alice:test.local/account_data/org.example.x", {},
+                   alice.access_token),
+              404, "M_NOT_FOUND");
+  EXPECT_EQ(Call("PUT", "/user/@alice:test.local/account_data/org.example.x", R"({"a":1})",
+                 alice.access_token)
+                .status,
+            200);
+  HttpReply global =
+      Call("GET", "/user/@alice:test.local/account_data/org.example.x", {}, alice.access_token);
+  ASSERT_EQ(global.status, 200) << global.body;
+  EXPECT_EQ(global.Json().as_object(), (object{{"a", 1}}));
+  // Room account data is separate from global account data of the same type.
+  ExpectError(Call("GET", room + "/account_data/org.example.x", {}, alice.access_token), 404,
+              "M_NOT_FOUND");
+  EXPECT_EQ(Call("PUT", room + "/account_data/org.example.x", R"({"b":2})", alice.access_token)
+                .status,
+            200);
+  EXPECT_EQ(Call("GET", room + "/account_data/org.example.x", {}, alice.access_token)
+                .Json()
+                .as_object(),
+            (object{{"b", 2}}));
+  // Nobody else reads or writes it; reserved types and bad room ids are refused.
+  ExpectError(Call("GET", "/user/@alice:test.local/account_data/org.example.x", {},
+                   bob.access_token),
+              403, "M_FORBIDDEN");
+  ExpectError(Call("PUT", "/user/@alice:test.local/account_data/m.push_rules", R"({})",
+                   alice.access_token),
+              405, "M_BAD_JSON");
+  ExpectError(Call("GET", "/user/@alice:test.local/rooms/nope/account_data/x", {},
+                   alice.access_token),
+              400, "M_INVALID_PARAM");
+  // Tags: put two, delete one.
+  EXPECT_EQ(Call("PUT", room + "/tags/m.favourite", R"({"order":1})", alice.access_token).status,
+            200);
+  EXPECT_EQ(Call("PUT", room + "/tags/u.work", R"({})", alice.access_token).status, 200);
+  EXPECT_EQ(Call("DELETE", room + "/tags/u.work", {}, alice.access_token).status, 200);
+  HttpReply tags = Call("GET", room + "/tags", {}, alice.access_token);
+  ASSERT_EQ(tags.status, 200) << tags.body;
+  EXPECT_EQ(tags.Json().as_object(),
+            (object{{"tags", object{{"m.favourite", object{{"order", 1}}}}}}));
+  ExpectError(Call("PUT", room + "/tags/m.lowpriority", R"({"order":0.5})", alice.access_token),
+              400, "M_BAD_JSON");
+}
+
 TEST_F(AccountRoutesTest, CapabilitiesAdvertisePasswordChangeAndRoomVersions) {
   Session alice = Register("alice");
   ExpectError(Call("GET", "/capabilities"), 401, "M_MISSING_TOKEN");
