@@ -15,6 +15,7 @@
 #include "api/discovery.h"
 #include "api/metrics.h"
 #include "api/ops.h"
+#include "api/push_rules.h"
 #include "api/rooms_routes.h"
 #include "api/router.h"
 #include "api/server.h"
@@ -74,6 +75,7 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, const sigset_t&
       {.registration_open = config.registration_open, .rate_limit = config.rate_limit});
   api::AddRoomRoutes(client, engine, {.rate_limit = config.rate_limit});
   api::AddSyncRoutes(client, engine);
+  api::AddPushRuleRoutes(client, engine);
   api::Router ops("ops", &metrics);
   api::AddOpsRoutes(ops, metrics);
   auto server = api::Server::Start(
