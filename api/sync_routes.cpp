@@ -12,6 +12,7 @@
 #include "api/auth.h"
 #include "api/deadline_timer.h"
 #include "api/errors.h"
+#include "api/filter_routes.h"
 #include "api/sync.h"
 #include "api/worker_pool.h"
 #include "engine/core/engine.h"
@@ -65,11 +66,12 @@ class SyncService {
       if (!sync.since) return respond(ErrorResponse(400, "M_INVALID_PARAM", "Bad since token"));
     }
     if (auto filter = request.Query("filter"); filter && !filter->empty()) {
+      std::optional<std::string> text(*filter);
       if (!filter->starts_with("{")) {
-        return respond(ErrorResponse(404, "M_NOT_FOUND",
-                                     "Stored filters are not supported yet; pass it inline"));
+        text = FilterFromId(*filter);  // an uploaded filter's ID
+        if (!text) return respond(ErrorResponse(404, "M_NOT_FOUND", "No such filter"));
       }
-      Result<SyncFilter> parsed = ParseSyncFilter(*filter);
+      Result<SyncFilter> parsed = ParseSyncFilter(*text);
       if (!parsed.ok()) return respond(ErrorResponse(parsed.status()));
       sync.filter = std::move(parsed).value();
     }

@@ -15,6 +15,7 @@
 #include "api/discovery.h"
 #include "api/metrics.h"
 #include "api/ops.h"
+#include "api/filter_routes.h"
 #include "api/push_rules.h"
 #include "api/rooms_routes.h"
 #include "api/router.h"
@@ -76,6 +77,7 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, const sigset_t&
   api::AddRoomRoutes(client, engine, {.rate_limit = config.rate_limit});
   api::AddSyncRoutes(client, engine);
   api::AddPushRuleRoutes(client, engine);
+  api::AddFilterRoutes(client, engine);
   api::Router ops("ops", &metrics);
   api::AddOpsRoutes(ops, metrics);
   auto server = api::Server::Start(
