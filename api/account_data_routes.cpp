@@ -30,12 +30,8 @@ constexpr std::string_view kTagType = "m.tag";
 // The caller, when it is the path's {userId}; the ready error otherwise.
 std::variant<Caller, Response> Owner(Context& context, const Request& request,
                                      const PathParams& params) {
-  auto caller = Authenticate(request, context.engine);
-  if (auto* error = std::get_if<Response>(&caller)) return *error;
-  if (params.at("userId") != std::get<Caller>(caller).user_id) {
-    return ErrorResponse(403, "M_FORBIDDEN", "Cannot access another user's account data");
-  }
-  return caller;
+  return AuthenticateOwner(request, context.engine, params.at("userId"),
+                           "Cannot access another user's account data");
 }
 
 // The {roomId} of the path (nullopt when the route has none); 400 when malformed.

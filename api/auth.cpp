@@ -28,6 +28,17 @@ std::variant<Caller, Response> Authenticate(const Request& request, core::Engine
                 .is_admin = false};
 }
 
+std::variant<Caller, Response> AuthenticateOwner(const Request& request, core::Engine& engine,
+                                                 std::string_view path_user_id,
+                                                 std::string_view forbidden_message) {
+  auto caller = Authenticate(request, engine);
+  if (std::holds_alternative<Caller>(caller) &&
+      std::get<Caller>(caller).user_id != path_user_id) {
+    return ErrorResponse(403, "M_FORBIDDEN", std::string(forbidden_message));
+  }
+  return caller;
+}
+
 std::variant<boost::json::object, Response> ParseJsonBody(const Request& request,
                                                           bool canonical_numbers) {
   if (request.body.empty()) return boost::json::object{};

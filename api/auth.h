@@ -12,6 +12,7 @@
 
 #include <boost/json/object.hpp>
 #include <string>
+#include <string_view>
 #include <variant>
 
 #include "api/http.h"
@@ -32,6 +33,12 @@ struct Caller {
 // access_token query parameter). Errors are ready responses: 401 M_MISSING_TOKEN
 // (no token), 401 M_UNKNOWN_TOKEN (unknown, logged out, or deactivated user).
 std::variant<Caller, Response> Authenticate(const Request& request, core::Engine& engine);
+
+// Authenticate, then require the caller to be `path_user_id` (the {userId} of routes
+// such as /user/{userId}/filter): otherwise 403 M_FORBIDDEN with `forbidden_message`.
+std::variant<Caller, Response> AuthenticateOwner(const Request& request, core::Engine& engine,
+                                                 std::string_view path_user_id,
+                                                 std::string_view forbidden_message);
 
 // The request body as a JSON object. Errors: 400 M_NOT_JSON (not JSON), 400
 // M_BAD_JSON (JSON but not an object, or floats / out-of-range integers when

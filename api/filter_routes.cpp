@@ -15,15 +15,10 @@ namespace json = boost::json;
 
 constexpr std::string_view kFilterIdPrefix = "F";  // the encoding's version
 
-// The caller when it is the path's {userId}; the ready error otherwise.
 std::variant<Caller, Response> Owner(const Request& request, core::Engine& engine,
                                      const PathParams& params) {
-  auto caller = Authenticate(request, engine);
-  if (auto* error = std::get_if<Response>(&caller)) return *error;
-  if (params.at("userId") != std::get<Caller>(caller).user_id) {
-    return ErrorResponse(403, "M_FORBIDDEN", "Cannot use another user's filters");
-  }
-  return caller;
+  return AuthenticateOwner(request, engine, params.at("userId"),
+                           "Cannot use another user's filters");
 }
 
 Response PostFilter(const Request& request, core::Engine& engine, const PathParams& params) {

@@ -11,10 +11,6 @@
 namespace nebu::rooms {
 namespace {
 
-constexpr std::string_view kCreateType = "m.room.create";
-constexpr std::string_view kMemberType = "m.room.member";
-constexpr std::string_view kPowerLevelsType = "m.room.power_levels";
-constexpr std::string_view kJoinRulesType = "m.room.join_rules";
 constexpr std::string_view kThirdPartyInviteType = "m.room.third_party_invite";
 
 // The top-level integer keys of m.room.power_levels content (auth rule 9.1).

@@ -5,10 +5,6 @@
 namespace nebu::rooms {
 namespace {
 
-constexpr std::string_view kCreateType = "m.room.create";
-constexpr std::string_view kMemberType = "m.room.member";
-constexpr std::string_view kPowerLevelsType = "m.room.power_levels";
-constexpr std::string_view kJoinRulesType = "m.room.join_rules";
 constexpr std::string_view kJoinRuleDefault = "invite";
 
 constexpr std::array<std::pair<Membership, std::string_view>, 5> kMembershipNames = {{

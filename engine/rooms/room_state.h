@@ -30,6 +30,12 @@ inline constexpr int64_t kCreatorPowerLevelDefault = 100;
 // [kPowerLevelMin, kPowerLevelMax]; nullopt for anything else (floats, strings).
 std::optional<int64_t> ParsePowerLevel(const boost::json::value& value);
 
+// Event types the room logic reads.
+inline constexpr std::string_view kCreateType = "m.room.create";
+inline constexpr std::string_view kMemberType = "m.room.member";
+inline constexpr std::string_view kPowerLevelsType = "m.room.power_levels";
+inline constexpr std::string_view kJoinRulesType = "m.room.join_rules";
+
 enum class Membership : uint8_t { kNone = 0, kInvite, kJoin, kLeave, kBan, kKnock };
 std::string_view MembershipName(Membership m);
 std::optional<Membership> ParseMembership(std::string_view name);
