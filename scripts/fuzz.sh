@@ -57,17 +57,24 @@ for d in "${decls[@]}"; do
   fi
   mkdir -p "${seeds}" "${build}/corpus/${target}" "${build}/artifacts/${target}"
   echo "== ${target}: replaying $(find "${seeds}" -type f | wc -l) seeds"
-  if ! "${bin}" -runs=0 "${seeds}"; then
+  # libFuzzer's progress lines go to a log; only its summary (or, on a failure,
+  # the log's tail) is printed, so the run's end stays readable.
+  log="${build}/${target}.log"
+  if ! "${bin}" -runs=0 "${seeds}" >"${log}" 2>&1; then
+    tail -n 60 "${log}" >&2
     echo "fuzz.sh: ${target} crashed on its seed corpus" >&2
     status=1
     continue
   fi
-  echo "== ${target}: fuzzing for ${seconds}s"
+  echo "== ${target}: fuzzing for ${seconds}s (log: ${log})"
   if ! "${bin}" -max_total_time="${seconds}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
       -artifact_prefix="${build}/artifacts/${target}/" \
-      "${build}/corpus/${target}" "${seeds}"; then
+      "${build}/corpus/${target}" "${seeds}" >"${log}" 2>&1; then
+    tail -n 60 "${log}" >&2
     echo "fuzz.sh: ${target} found a crash; reproducer in ${build}/artifacts/${target}/" >&2
     status=1
+  else
+    grep -E '^Done [0-9]+ runs|^stat::(average_exec_per_sec|new_units_added|peak_rss_mb)' "${log}" || true
   fi
 done
 exit "${status}"

@@ -37,7 +37,13 @@ run_ctest() {  # keeps ctest's summary line for the end of the output
 }
 
 finish() {
-  if [[ -f build/ctest.log ]]; then grep -E '^[0-9]+% tests passed' build/ctest.log | tail -1; fi
+  if [[ -f build/ctest.log ]]; then
+    # Repeated here because CI shows only the end of the output: the summary, the
+    # failed ctest entries and the failed test cases with their assertion lines.
+    grep -E '^[0-9]+% tests passed' build/ctest.log | tail -1
+    sed -n '/^The following tests FAILED:/,$p' build/ctest.log
+    grep -E '^\[  FAILED  \]|Failure$|^Expected|^  Actual|Which is:|Value of:|seed' build/ctest.log | head -40
+  fi
   echo "test.sh: total $((SECONDS - total_start))s"
   if [[ ${#failed[@]} -gt 0 ]]; then
     echo "test.sh: FAILED: ${failed[*]}"

@@ -46,6 +46,7 @@
 #include "engine/accounts/password.h"
 #include "engine/common/status.h"
 #include "engine/storage/store.h"
+#include "engine/storage/stream_entry.h"
 
 namespace nebu::accounts {
 
@@ -122,9 +123,12 @@ struct RegistrationRequest {
 //                    put_account_data for a deactivated user;
 //   kCorruption      a stored record failed to decode;
 //   kIoError         RocksDB failed to read.
+// `stream` (the state machine's) receives a stream entry for each change /sync
+// reports (account data: StreamKind::kAccountData); tests may pass nullptr.
 [[nodiscard]] Result<std::string> ApplyAccountCommand(storage::Store& store,
                                                       rocksdb::WriteBatch& batch,
-                                                      std::string_view payload);
+                                                      std::string_view payload,
+                                                      storage::StreamAppender* stream = nullptr);
 
 // ---- reads (applied state) ----
 

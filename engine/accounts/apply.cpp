@@ -26,7 +26,8 @@ struct StoredDevice {
 
 class Applier {
  public:
-  Applier(storage::Store& store, rocksdb::WriteBatch& batch) : store_(store), batch_(batch) {}
+  Applier(storage::Store& store, rocksdb::WriteBatch& batch, storage::StreamAppender* stream)
+      : store_(store), batch_(batch), stream_(stream) {}
 
   Result<std::string> Apply(const RegisterCommand& c);
   Result<std::string> Apply(const LoginCommand& c);
@@ -71,6 +72,7 @@ class Applier {
 
   storage::Store& store_;
   rocksdb::WriteBatch& batch_;
+  storage::StreamAppender* stream_;  // nullable
 };
 
 // ---- reads and checks ----
@@ -274,16 +276,20 @@ Result<std::string> Applier::Apply(const PutAccountDataCommand& c) {
   NEBU_ASSIGN_OR_RETURN(std::string content, event::CanonicalJson(json::value(c.content)));
   std::string key = internal::AccountDataKey(c.user_id, c.room_id.value_or(""), c.type);
   NEBU_RETURN_IF_ERROR(Put(Cf::kAccountData, key, content));
+  if (stream_) {
+    stream_->Append(storage::StreamEntry::AccountData(c.user_id, c.room_id.value_or(""), c.type));
+  }
   return Empty();
 }
 
 }  // namespace
 
 Result<std::string> ApplyAccountCommand(storage::Store& store, rocksdb::WriteBatch& batch,
-                                        std::string_view payload) {
+                                        std::string_view payload,
+                                        storage::StreamAppender* stream) {
   NEBU_ASSIGN_OR_RETURN(AccountCommand command, DecodeAccountCommand(payload));
   batch.SetSavePoint();
-  Applier applier(store, batch);
+  Applier applier(store, batch, stream);
   Result<std::string> outcome =
       std::visit([&applier](const auto& c) { return applier.Apply(c); }, command);
   rocksdb::Status undo = outcome.ok() ? batch.PopSavePoint() : batch.RollbackToSavePoint();

@@ -20,6 +20,8 @@ Result<Command> DecodeCommand(std::string_view bytes) {
     case CommandKind::kAccount:
     case CommandKind::kNoop:
     case CommandKind::kAlias:
+    case CommandKind::kE2ee:
+    case CommandKind::kReceipt:
       return Command{kind, std::string(bytes.substr(1))};
   }
   return Status::Corruption("unknown command kind " + std::to_string(bytes[0]));

@@ -24,6 +24,8 @@ enum class CommandKind : uint8_t {
   kAccount = 3,     // accounts, devices, tokens, profile, account data (engine/accounts)
   kNoop = 4,        // nothing; used by tests and by a new Raft leader
   kAlias = 5,       // add or remove a room alias (the room directory)
+  kE2ee = 6,        // device keys, one-time keys, cross-signing, to-device (engine/e2ee)
+  kReceipt = 7,     // read receipts and read markers (engine/receipts)
 };
 
 struct Command {

@@ -1,6 +1,8 @@
 #include "engine/core/state_machine.h"
 
 #include "engine/accounts/accounts.h"
+#include "engine/e2ee/e2ee.h"
+#include "engine/receipts/receipts.h"
 #include "engine/storage/keys.h"
 
 namespace nebu::core {
@@ -44,7 +46,8 @@ Status StateMachine::Load() {
 Status StateMachine::Apply(LogIndex index, const Command& command, ApplyOutcome* outcome) {
   NEBU_CHECK(index == staged_index_ + 1, "apply out of order");
   // Account and alias commands read stored state, so nothing may be staged before them.
-  const bool alone = command.kind == CommandKind::kAccount || command.kind == CommandKind::kAlias;
+  const bool alone = command.kind != CommandKind::kRoomEvent &&
+                     command.kind != CommandKind::kCreateRoom && command.kind != CommandKind::kNoop;
   if (alone) NEBU_RETURN_IF_ERROR(Flush());
   pending_.SetSavePoint();
   RoomApplier::Counters counters = staged_counters_;
@@ -55,9 +58,21 @@ Status StateMachine::Apply(LogIndex index, const Command& command, ApplyOutcome*
     case CommandKind::kCreateRoom:
       *outcome = rooms_->ApplyCreateRoom(command.payload, pending_, counters);
       break;
-    case CommandKind::kAccount:
-      *outcome = accounts::ApplyAccountCommand(store_, pending_, command.payload);
+    case CommandKind::kAccount: {
+      storage::StreamAppender stream(store_, pending_, counters.stream_position);
+      *outcome = accounts::ApplyAccountCommand(store_, pending_, command.payload, &stream);
       break;
+    }
+    case CommandKind::kE2ee: {
+      storage::StreamAppender stream(store_, pending_, counters.stream_position);
+      *outcome = e2ee::ApplyE2eeCommand(store_, pending_, command.payload, stream);
+      break;
+    }
+    case CommandKind::kReceipt: {
+      storage::StreamAppender stream(store_, pending_, counters.stream_position);
+      *outcome = receipts::ApplyReceiptCommand(store_, pending_, command.payload, stream);
+      break;
+    }
     case CommandKind::kAlias:
       *outcome = rooms_->ApplyAlias(command.payload, pending_);
       break;
