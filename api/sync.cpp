@@ -5,14 +5,20 @@
 #include <charconv>
 #include <deque>
 #include <map>
+#include <set>
 #include <utility>
 
 #include "api/client_event.h"
 #include "api/rooms_common.h"
+#include "api/typing.h"
 #include "engine/accounts/accounts.h"
 #include "engine/core/engine.h"
 #include "engine/core/room_reads.h"
+#include "engine/e2ee/e2ee.h"
 #include "engine/event/canonical_json.h"
+#include "engine/receipts/receipts.h"
+#include "engine/rooms/room_state.h"
+#include "engine/storage/stream_entry.h"
 
 namespace nebu::api {
 
@@ -69,6 +75,18 @@ struct RoomSection {
   bool limited = false;
   Sequence start = 0;  // the point just before the first timeline event
   json::array state;
+  bool full_state = false;  // `state` is the whole state at `start`
+  // m.room.member events the window held (any visibility), in log order.
+  std::vector<std::pair<std::string, Membership>> member_changes;
+};
+
+// What the stream window (since, end] holds that concerns this sync.
+struct Window {
+  std::map<storage::RoomNumber, std::pair<Sequence, Sequence>> rooms;  // first, last seq
+  std::map<std::string, std::set<std::string>> account_data;  // room ID ("" global) -> types
+  std::set<storage::RoomNumber> receipt_rooms;
+  std::set<std::string> key_changes;  // users whose device keys changed
+  StreamPosition end = 0;
 };
 
 // Everything one assembly shares.
@@ -76,7 +94,23 @@ struct Context {
   core::Engine& engine;
   const SyncRequest& request;
   int64_t now_ms = 0;
+  Window window;
+  std::set<std::string> devices_changed;  // device_lists.changed candidates
+  std::set<std::string> devices_left;     // device_lists.left candidates
 };
+
+
+// content.membership of a m.room.member event's JSON (kNone when unreadable).
+Membership MembershipIn(std::string_view pdu_json) {
+  auto parsed = event::ParseJson(pdu_json);
+  if (!parsed.ok() || !parsed->is_object()) return Membership::kNone;
+  const json::value* content = parsed->as_object().if_contains("content");
+  const json::value* m = content && content->is_object()
+                             ? content->as_object().if_contains("membership")
+                             : nullptr;
+  if (!m || !m->is_string()) return Membership::kNone;
+  return rooms::ParseMembership(m->as_string()).value_or(Membership::kNone);
+}
 
 Result<json::array> StateEventsAt(Context& ctx, storage::RoomNumber room, Sequence seq) {
   NEBU_ASSIGN_OR_RETURN(auto records, core::StateRecordsAt(ctx.engine.store(), room, seq));
@@ -134,6 +168,7 @@ Result<RoomSection> FullSection(Context& ctx, const core::RoomMeta& meta,
   }
   section.start = newest_first.empty() ? top_seen.value_or(0) : oldest - 1;
   NEBU_ASSIGN_OR_RETURN(section.state, StateEventsAt(ctx, meta.number, section.start));
+  section.full_state = true;
   return section;
 }
 
@@ -146,9 +181,13 @@ Result<RoomSection> WindowSection(Context& ctx, const core::RoomMeta& meta,
   const size_t limit = ctx.request.filter.timeline_limit;
   std::deque<std::pair<Sequence, json::object>> timeline;
   std::vector<std::pair<Sequence, json::object>> left_out_state;
+  std::vector<std::pair<std::string, Membership>> member_changes;
   Status failed = Status::Ok();
   NEBU_RETURN_IF_ERROR(
       ctx.engine.ScanRoom(meta.room_id, lo, hi, hi - lo + 1, [&](const storage::EventView& event) {
+        if (event.type == rooms::kMemberType && event.state_key) {
+          member_changes.emplace_back(std::string(*event.state_key), MembershipIn(event.json));
+        }
         if (!view.Visible(event.sequence, event.type, event.state_key)) return true;
         bool wanted = TypeWanted(ctx.request.filter, event.type);
         if (!wanted && !event.state_key) return true;
@@ -169,9 +208,11 @@ Result<RoomSection> WindowSection(Context& ctx, const core::RoomMeta& meta,
         return true;
       }));
   NEBU_RETURN_IF_ERROR(failed);
+  section.member_changes = std::move(member_changes);
   section.start = timeline.empty() ? hi : timeline.front().first - 1;
   if (section.limited) {
     NEBU_ASSIGN_OR_RETURN(section.state, StateEventsAt(ctx, meta.number, section.start));
+    section.full_state = true;
   } else {
     for (auto& [seq, event] : left_out_state) section.state.emplace_back(std::move(event));
   }
@@ -179,23 +220,140 @@ Result<RoomSection> WindowSection(Context& ctx, const core::RoomMeta& meta,
   return section;
 }
 
-Result<json::array> RoomAccountData(Context& ctx, std::string_view room_id) {
-  NEBU_ASSIGN_OR_RETURN(
-      auto entries, accounts::ListAccountData(ctx.engine.store(), ctx.request.user_id, room_id));
+// Account data entries as sync events; `only`: just these types (nullptr: all).
+Result<json::array> AccountDataEvents(Context& ctx, std::optional<std::string_view> room_id,
+                                      const std::set<std::string>* only) {
+  NEBU_ASSIGN_OR_RETURN(auto entries,
+                        accounts::ListAccountData(ctx.engine.store(), ctx.request.user_id, room_id));
   json::array out;
   for (const accounts::AccountDataEntry& entry : entries) {
+    if (only && !only->contains(entry.type)) continue;
     NEBU_ASSIGN_OR_RETURN(json::value content, event::ParseJson(entry.content));
     out.emplace_back(json::object{{"type", entry.type}, {"content", std::move(content)}});
   }
   return out;
 }
 
-// A rooms.join or rooms.leave entry.
-Result<json::object> RoomEntry(Context& ctx, const core::RoomMeta& meta, RoomSection section,
-                               bool joined, bool full_state) {
+// lazy_load_members: keeps only the member events of the timeline's senders and of
+// the user; adds the senders' member events (as of the timeline start) that an
+// incremental window's state lacks.
+Status LazyLoadMembers(Context& ctx, storage::RoomNumber room, RoomSection& section) {
+  std::set<std::string> wanted{ctx.request.user_id};
+  for (const json::value& event : section.timeline) {
+    wanted.emplace(event.as_object().at("sender").as_string());
+  }
+  std::set<std::string> present;
+  json::array kept;
+  for (json::value& event : section.state) {
+    const json::object& o = event.as_object();
+    if (o.at("type").as_string() == rooms::kMemberType) {
+      std::string target(o.at("state_key").as_string());
+      if (!wanted.contains(target)) continue;
+      present.insert(std::move(target));
+    }
+    kept.emplace_back(std::move(event));
+  }
+  section.state = std::move(kept);
+  if (section.full_state) return Status::Ok();
+  for (const json::value& event : section.timeline) {  // members set in the timeline itself
+    const json::object& o = event.as_object();
+    if (o.at("type").as_string() == rooms::kMemberType) present.emplace(o.at("state_key").as_string());
+  }
+  for (const std::string& user : wanted) {
+    if (present.contains(user) || user == ctx.request.user_id) continue;
+    NEBU_ASSIGN_OR_RETURN(auto record, core::StateRecordAt(ctx.engine.store(), room,
+                                                           rooms::kMemberType, user, section.start));
+    if (!record) continue;
+    NEBU_ASSIGN_OR_RETURN(json::object event, SyncEvent(*record, ctx.now_ms));
+    section.state.emplace_back(std::move(event));
+  }
+  return Status::Ok();
+}
+
+// The spec's RoomSummary: counts and up to kSyncHeroesMax other members.
+Result<json::object> Summary(Context& ctx, storage::RoomNumber room) {
+  NEBU_ASSIGN_OR_RETURN(auto members, core::RoomMembers(ctx.engine.store(), room));
+  int64_t joined = 0, invited = 0;
+  json::array heroes;
+  for (const core::RoomMember& member : members) {
+    if (member.membership == Membership::kJoin) ++joined;
+    if (member.membership == Membership::kInvite) ++invited;
+    if ((member.membership == Membership::kJoin || member.membership == Membership::kInvite) &&
+        member.user_id != ctx.request.user_id && heroes.size() < kSyncHeroesMax) {
+      heroes.emplace_back(member.user_id);
+    }
+  }
+  return json::object{{"m.heroes", std::move(heroes)},
+                      {"m.joined_member_count", joined},
+                      {"m.invited_member_count", invited}};
+}
+
+// m.receipt for the receipts of `room` stored in (after, upto].
+Result<std::optional<json::object>> ReceiptEvent(Context& ctx, storage::RoomNumber room,
+                                                 StreamPosition after, StreamPosition upto) {
+  NEBU_ASSIGN_OR_RETURN(auto receipts,
+                        receipts::ReceiptsInRoom(ctx.engine.store(), room, after, upto));
+  json::object content;
+  for (const receipts::Receipt& r : receipts) {
+    if (r.type == "m.read.private" && r.user_id != ctx.request.user_id) continue;
+    json::object receipt{{"ts", r.ts}};
+    if (!r.thread_id.empty()) receipt["thread_id"] = r.thread_id;
+    json::value& by_type = content[r.event_id];
+    if (!by_type.is_object()) by_type = json::object{};
+    json::value& by_user = by_type.as_object()[r.type];
+    if (!by_user.is_object()) by_user = json::object{};
+    by_user.as_object()[r.user_id] = std::move(receipt);
+  }
+  if (content.empty()) return std::optional<json::object>();
+  return std::optional<json::object>(
+      json::object{{"type", "m.receipt"}, {"content", std::move(content)}});
+}
+
+json::object TypingEvent(std::vector<std::string> users) {
+  json::array ids;
+  for (std::string& user : users) ids.emplace_back(std::move(user));
+  return json::object{{"type", "m.typing"}, {"content", json::object{{"user_ids", std::move(ids)}}}};
+}
+
+struct Sections {
+  json::object join, invite, leave;
+};
+
+// The rooms.join entry of a room, made empty (nothing in the timeline, prev_batch at
+// the room's end) if the room has none yet.
+json::object& JoinEntry(Sections& out, const core::RoomMeta& meta) {
+  json::value& entry = out.join[meta.room_id];
+  if (!entry.is_object()) {
+    entry = json::object{
+        {"timeline", json::object{{"events", json::array{}},
+                                  {"limited", false},
+                                  {"prev_batch", rooms_internal::MakeToken(meta.last_seq)}}},
+        {"state", json::object{{"events", json::array{}}}},
+        {"account_data", json::object{{"events", json::array{}}}},
+        {"ephemeral", json::object{{"events", json::array{}}}},
+        {"unread_notifications", json::object{}},
+        {"summary", json::object{}}};
+  }
+  return entry.as_object();
+}
+
+json::array& EventsOf(json::object& entry, std::string_view section) {
+  return entry.at(section).as_object().at("events").as_array();
+}
+
+// A rooms.join or rooms.leave entry from a section.
+Status AddSectionEntry(Context& ctx, const core::RoomMeta& meta, RoomSection section, bool joined,
+                       Sections& out) {
+  if (ctx.request.filter.lazy_load_members) {
+    NEBU_RETURN_IF_ERROR(LazyLoadMembers(ctx, meta.number, section));
+  }
+  json::object summary;
+  if (joined && (section.full_state || !section.member_changes.empty())) {
+    NEBU_ASSIGN_OR_RETURN(summary, Summary(ctx, meta.number));
+  }
   json::array account_data;
-  if (full_state) {
-    NEBU_ASSIGN_OR_RETURN(account_data, RoomAccountData(ctx, meta.room_id));
+  if (section.full_state) {
+    NEBU_ASSIGN_OR_RETURN(account_data, AccountDataEvents(ctx, meta.room_id, nullptr));
   }
   json::object entry{
       {"timeline", json::object{{"events", std::move(section.timeline)},
@@ -206,9 +364,12 @@ Result<json::object> RoomEntry(Context& ctx, const core::RoomMeta& meta, RoomSec
   if (joined) {
     entry["ephemeral"] = json::object{{"events", json::array{}}};
     entry["unread_notifications"] = json::object{};
-    entry["summary"] = json::object{};
+    entry["summary"] = std::move(summary);
+    out.join[meta.room_id] = std::move(entry);
+  } else {
+    out.leave[meta.room_id] = std::move(entry);
   }
-  return entry;
+  return Status::Ok();
 }
 
 // A rooms.invite entry: stripped state as of `seq`.
@@ -218,7 +379,7 @@ Result<json::object> InviteEntry(Context& ctx, const core::RoomMeta& meta, Seque
   for (const storage::EventRecord& record : records) {
     bool wanted = std::find(std::begin(kInviteStateTypes), std::end(kInviteStateTypes),
                             record.type) != std::end(kInviteStateTypes);
-    if (record.type == "m.room.member" && record.state_key == ctx.request.user_id) wanted = true;
+    if (record.type == rooms::kMemberType && record.state_key == ctx.request.user_id) wanted = true;
     if (!wanted || !record.state_key) continue;
     NEBU_ASSIGN_OR_RETURN(json::object event, SyncEvent(record, ctx.now_ms));
     stripped.emplace_back(json::object{{"type", record.type},
@@ -229,9 +390,16 @@ Result<json::object> InviteEntry(Context& ctx, const core::RoomMeta& meta, Seque
   return json::object{{"invite_state", json::object{{"events", std::move(stripped)}}}};
 }
 
-struct Sections {
-  json::object join, invite, leave;
-};
+// Every member of a room the user (newly) joined: their devices are news to the user.
+Status AllMembersChanged(Context& ctx, storage::RoomNumber room) {
+  NEBU_ASSIGN_OR_RETURN(auto members, core::RoomMembers(ctx.engine.store(), room));
+  for (const core::RoomMember& member : members) {
+    if (member.membership == Membership::kJoin && member.user_id != ctx.request.user_id) {
+      ctx.devices_changed.insert(member.user_id);
+    }
+  }
+  return Status::Ok();
+}
 
 // Initial sync (or full_state) of one room, as of stream position `horizon`.
 Status AddRoomInitial(Context& ctx, const std::string& room_id, StreamPosition horizon,
@@ -247,8 +415,14 @@ Status AddRoomInitial(Context& ctx, const std::string& room_id, StreamPosition h
     case Membership::kJoin: {
       NEBU_ASSIGN_OR_RETURN(RoomSection section,
                             FullSection(ctx, meta, view, meta.last_seq, horizon));
-      NEBU_ASSIGN_OR_RETURN(out.join[room_id],
-                            RoomEntry(ctx, meta, std::move(section), true, true));
+      NEBU_RETURN_IF_ERROR(AddSectionEntry(ctx, meta, std::move(section), true, out));
+      json::object& entry = JoinEntry(out, meta);
+      NEBU_ASSIGN_OR_RETURN(auto receipt, ReceiptEvent(ctx, meta.number, 0, horizon));
+      if (receipt) EventsOf(entry, "ephemeral").emplace_back(std::move(*receipt));
+      if (ctx.request.typing) {
+        std::vector<std::string> typing = ctx.request.typing->Typing(room_id);
+        if (!typing.empty()) EventsOf(entry, "ephemeral").emplace_back(TypingEvent(std::move(typing)));
+      }
       break;
     }
     case Membership::kInvite: {
@@ -260,8 +434,7 @@ Status AddRoomInitial(Context& ctx, const std::string& room_id, StreamPosition h
       if (!ctx.request.filter.include_leave) break;
       NEBU_ASSIGN_OR_RETURN(RoomSection section,
                             FullSection(ctx, meta, view, record->sequence, horizon));
-      NEBU_ASSIGN_OR_RETURN(out.leave[room_id],
-                            RoomEntry(ctx, meta, std::move(section), false, true));
+      NEBU_RETURN_IF_ERROR(AddSectionEntry(ctx, meta, std::move(section), false, out));
       break;
     }
     default:
@@ -282,6 +455,14 @@ std::optional<Sequence> LastChangeTo(const core::HistoryView& view, Sequence lo,
   return std::nullopt;
 }
 
+void NoteMemberChanges(Context& ctx, const RoomSection& section) {
+  for (const auto& [user, membership] : section.member_changes) {
+    if (user == ctx.request.user_id) continue;
+    if (membership == Membership::kJoin) ctx.devices_changed.insert(user);
+    if (Departed(membership)) ctx.devices_left.insert(user);
+  }
+}
+
 // Incremental sync of one room whose events lo..hi are in the window.
 Status AddRoomIncremental(Context& ctx, const core::RoomMeta& meta, Sequence lo, Sequence hi,
                           StreamPosition horizon, Sections& out) {
@@ -296,15 +477,15 @@ Status AddRoomIncremental(Context& ctx, const core::RoomMeta& meta, Sequence lo,
     RoomSection section;
     if (newly_joined || full_state) {
       NEBU_ASSIGN_OR_RETURN(section, FullSection(ctx, meta, view, hi, horizon));
+      if (newly_joined) NEBU_RETURN_IF_ERROR(AllMembersChanged(ctx, meta.number));
     } else {
       NEBU_ASSIGN_OR_RETURN(section, WindowSection(ctx, meta, view, lo, hi));
+      NoteMemberChanges(ctx, section);
       if (section.timeline.empty() && section.state.empty() && !section.limited) {
         return Status::Ok();
       }
     }
-    NEBU_ASSIGN_OR_RETURN(out.join[meta.room_id], RoomEntry(ctx, meta, std::move(section), true,
-                                                            newly_joined || full_state));
-    return Status::Ok();
+    return AddSectionEntry(ctx, meta, std::move(section), true, out);
   }
   if (after == Membership::kInvite) {
     auto invited =
@@ -323,34 +504,57 @@ Status AddRoomIncremental(Context& ctx, const core::RoomMeta& meta, Sequence lo,
     } else {
       NEBU_ASSIGN_OR_RETURN(section, WindowSection(ctx, meta, view, lo, *departed));
     }
-    NEBU_ASSIGN_OR_RETURN(out.leave[meta.room_id],
-                          RoomEntry(ctx, meta, std::move(section), false, full_state));
+    // The user left: everyone in the room may no longer share a room with them.
+    NEBU_ASSIGN_OR_RETURN(auto members, core::RoomMembers(ctx.engine.store(), meta.number));
+    for (const core::RoomMember& member : members) {
+      if (member.membership == Membership::kJoin) ctx.devices_left.insert(member.user_id);
+    }
+    return AddSectionEntry(ctx, meta, std::move(section), false, out);
   }
   return Status::Ok();
 }
 
-// The first and last sequence of each room's events in the window.
-struct Window {
-  std::map<storage::RoomNumber, std::pair<Sequence, Sequence>> rooms;
-  StreamPosition end = 0;
-};
-
-Result<Window> ReadWindow(core::Engine& engine, StreamPosition since, StreamPosition to) {
+// Reads the stream entries in (since, to] that concern the user. Stops after
+// kSyncStreamEntriesMax entries or at the kSyncToDeviceMax-th to-device message for
+// the user's device, so next_batch never passes what this response carries.
+Result<Window> ReadWindow(core::Engine& engine, const SyncRequest& request, StreamPosition since,
+                          StreamPosition to) {
   Window window;
   window.end = to;
-  size_t read = 0;
+  size_t read = 0, to_device = 0;
   auto it = engine.store().NewIterator(storage::Cf::kStream);
   for (it->Seek(storage::U64Key(since + 1)); it->Valid(); it->Next()) {
     std::string_view key = it->key().ToStringView();
     if (key.size() != sizeof(uint64_t)) return Status::Corruption("bad stream key");
     StreamPosition position = storage::GetU64(key.data());
     if (position > to) break;
-    auto entry = storage::DecodeEventKey(it->value().ToStringView());
+    auto entry = storage::DecodeStreamEntry(it->value().ToStringView());
     if (!entry) return Status::Corruption("bad stream entry");
-    auto [found, inserted] = window.rooms.try_emplace(entry->first, entry->second, entry->second);
-    found->second.first = std::min(found->second.first, entry->second);
-    found->second.second = std::max(found->second.second, entry->second);
-    if (++read == kSyncStreamEntriesMax) {
+    bool stop = false;
+    switch (entry->kind) {
+      case storage::StreamKind::kRoomEvent: {
+        auto [found, inserted] =
+            window.rooms.try_emplace(entry->room, entry->sequence, entry->sequence);
+        found->second.first = std::min(found->second.first, entry->sequence);
+        found->second.second = std::max(found->second.second, entry->sequence);
+        break;
+      }
+      case storage::StreamKind::kAccountData:
+        if (entry->user == request.user_id) window.account_data[entry->a].insert(entry->b);
+        break;
+      case storage::StreamKind::kReceipt:
+        window.receipt_rooms.insert(entry->room);
+        break;
+      case storage::StreamKind::kDeviceKeys:
+        window.key_changes.insert(entry->user);
+        break;
+      case storage::StreamKind::kToDevice:
+        if (entry->user == request.user_id && (entry->a == request.device_id || entry->a == "*")) {
+          stop = ++to_device == kSyncToDeviceMax;
+        }
+        break;
+    }
+    if (++read == kSyncStreamEntriesMax || stop) {
       window.end = position;
       break;
     }
@@ -359,16 +563,108 @@ Result<Window> ReadWindow(core::Engine& engine, StreamPosition since, StreamPosi
   return window;
 }
 
-Result<json::array> GlobalAccountData(Context& ctx) {
-  NEBU_ASSIGN_OR_RETURN(auto entries, accounts::ListAccountData(ctx.engine.store(),
-                                                                ctx.request.user_id, std::nullopt));
+// Whether `other` is joined to a room `user` is joined to.
+Result<bool> SharesRoom(core::Engine& engine, const std::string& user, const std::string& other) {
+  if (user == other) return true;
+  NEBU_ASSIGN_OR_RETURN(auto rooms, engine.RoomsOf(other));
+  for (const auto& [room_id, membership] : rooms) {
+    if (membership != Membership::kJoin) continue;
+    NEBU_ASSIGN_OR_RETURN(core::RoomMeta meta, engine.GetRoom(room_id));
+    if (engine.MembershipOf(user, meta.number) == Membership::kJoin) return true;
+  }
+  return false;
+}
+
+Result<json::object> DeviceLists(Context& ctx) {
+  std::set<std::string> changed = std::move(ctx.devices_changed);
+  for (const std::string& user : ctx.window.key_changes) {
+    NEBU_ASSIGN_OR_RETURN(bool shares, SharesRoom(ctx.engine, ctx.request.user_id, user));
+    if (shares) changed.insert(user);
+  }
+  json::array changed_out, left_out;
+  for (const std::string& user : ctx.devices_left) {
+    if (user == ctx.request.user_id || changed.contains(user)) continue;
+    NEBU_ASSIGN_OR_RETURN(bool shares, SharesRoom(ctx.engine, ctx.request.user_id, user));
+    if (!shares) left_out.emplace_back(user);
+  }
+  for (const std::string& user : changed) changed_out.emplace_back(user);
+  return json::object{{"changed", std::move(changed_out)}, {"left", std::move(left_out)}};
+}
+
+// to_device: the device's messages in (after, upto]; proposes deleting the ones the
+// request's `since` acknowledged.
+Result<json::array> ToDevice(Context& ctx, StreamPosition after, StreamPosition upto) {
   json::array out;
-  for (const accounts::AccountDataEntry& entry : entries) {
-    NEBU_ASSIGN_OR_RETURN(json::value content, event::ParseJson(entry.content));
-    out.emplace_back(json::object{{"type", entry.type}, {"content", std::move(content)}});
+  const std::string& user = ctx.request.user_id;
+  const std::string& device = ctx.request.device_id;
+  if (device.empty()) return out;
+  if (ctx.request.since && ctx.request.since->position > 0) {
+    NEBU_ASSIGN_OR_RETURN(bool acked, e2ee::HasToDeviceUpTo(ctx.engine.store(), user, device,
+                                                            ctx.request.since->position));
+    if (acked) {
+      ctx.engine.SubmitAsync(
+          core::Command{core::CommandKind::kE2ee,
+                        e2ee::EncodeDeleteToDevice(user, device, ctx.request.since->position)},
+          [](const core::ApplyOutcome&) {});
+    }
+  }
+  NEBU_ASSIGN_OR_RETURN(auto messages, e2ee::ToDeviceMessages(ctx.engine.store(), user, device,
+                                                              after, upto, kSyncToDeviceMax));
+  for (e2ee::ToDeviceMessage& m : messages) {
+    NEBU_ASSIGN_OR_RETURN(json::value content, event::ParseJson(m.content, {.canonical_numbers = false}));
+    out.emplace_back(json::object{
+        {"sender", std::move(m.sender)}, {"type", std::move(m.type)}, {"content", std::move(content)}});
   }
   return out;
 }
+
+json::object CountsObject(const std::map<std::string, uint64_t>& counts) {
+  json::object out;
+  for (const auto& [algorithm, count] : counts) out[algorithm] = count;
+  return out;
+}
+
+// Ephemeral events and account data of joined rooms the window touched without
+// room events (or with them: entries are merged).
+Status AddRoomExtras(Context& ctx, Sections& out, StreamPosition since) {
+  std::map<std::string, std::vector<std::string>> typing;
+  if (ctx.request.typing) typing = ctx.request.typing->ChangedSince(ctx.request.since->typing);
+  std::set<std::string> room_ids;
+  for (const auto& [room_id, types] : ctx.window.account_data) {
+    if (!room_id.empty()) room_ids.insert(room_id);
+  }
+  for (const auto& [room_id, users] : typing) room_ids.insert(room_id);
+  std::map<std::string, storage::RoomNumber> numbers;
+  for (storage::RoomNumber room : ctx.window.receipt_rooms) {
+    NEBU_ASSIGN_OR_RETURN(auto room_id, ctx.engine.RoomIdOf(room));
+    if (room_id) room_ids.insert(*room_id);
+  }
+  for (const std::string& room_id : room_ids) {
+    auto meta = ctx.engine.GetRoom(room_id);
+    if (!meta.ok()) continue;  // typing in a room that does not exist
+    if (ctx.engine.MembershipOf(ctx.request.user_id, meta->number) != Membership::kJoin) continue;
+    json::array ephemeral, account_data;
+    if (ctx.window.receipt_rooms.contains(meta->number)) {
+      NEBU_ASSIGN_OR_RETURN(auto receipt, ReceiptEvent(ctx, meta->number, since, ctx.window.end));
+      if (receipt) ephemeral.emplace_back(std::move(*receipt));
+    }
+    if (auto t = typing.find(room_id); t != typing.end()) {
+      ephemeral.emplace_back(TypingEvent(std::move(t->second)));
+    }
+    if (auto a = ctx.window.account_data.find(room_id); a != ctx.window.account_data.end()) {
+      NEBU_ASSIGN_OR_RETURN(account_data, AccountDataEvents(ctx, room_id, &a->second));
+    }
+    if (ephemeral.empty() && account_data.empty()) continue;
+    json::object& entry = JoinEntry(out, *meta);
+    for (json::value& e : ephemeral) EventsOf(entry, "ephemeral").emplace_back(std::move(e));
+    json::array& existing = EventsOf(entry, "account_data");
+    if (existing.empty()) {  // a full-state entry already holds all of it
+      for (json::value& e : account_data) existing.emplace_back(std::move(e));
+    }
+  }
+  return Status::Ok();
+}
+
 
 Result<std::vector<std::string>> StringList(const json::object& o, std::string_view key) {
   std::vector<std::string> out;
@@ -401,10 +697,18 @@ Result<SyncFilter> ParseSyncFilter(std::string_view text) {
   const json::object* room = ObjectField(parsed->as_object(), "room", &bad);
   const json::object* timeline = room ? ObjectField(*room, "timeline", &bad) : nullptr;
   if (bad) return Status::InvalidArgument("filter.room and room.timeline must be objects");
+  const json::object* state = room ? ObjectField(*room, "state", &bad) : nullptr;
+  if (bad) return Status::InvalidArgument("filter.room.state must be an object");
   if (room) {
     if (const json::value* v = room->if_contains("include_leave"); v && !v->is_null()) {
       if (!v->is_bool()) return Status::InvalidArgument("include_leave must be a boolean");
       filter.include_leave = v->as_bool();
+    }
+  }
+  if (state) {
+    if (const json::value* v = state->if_contains("lazy_load_members"); v && !v->is_null()) {
+      if (!v->is_bool()) return Status::InvalidArgument("lazy_load_members must be a boolean");
+      filter.lazy_load_members = v->as_bool();
     }
   }
   if (timeline) {
@@ -424,52 +728,86 @@ Result<SyncFilter> ParseSyncFilter(std::string_view text) {
   return filter;
 }
 
-std::string MakeSyncToken(StreamPosition position) { return "s" + std::to_string(position); }
+std::string MakeSyncToken(SyncToken token) {
+  return "s" + std::to_string(token.position) + "_" + std::to_string(token.typing);
+}
 
-std::optional<StreamPosition> ParseSyncToken(std::string_view token) {
-  if (token.size() < 2 || token[0] != 's') return std::nullopt;
-  StreamPosition position = 0;
-  const char* end = token.data() + token.size();
-  auto [ptr, ec] = std::from_chars(token.data() + 1, end, position);
-  if (ec != std::errc() || ptr != end) return std::nullopt;
-  return position;
+std::optional<SyncToken> ParseSyncToken(std::string_view text) {
+  if (text.size() < 2 || text[0] != 's') return std::nullopt;
+  SyncToken token;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data() + 1, end, token.position);
+  if (ec != std::errc() || ptr == text.data() + 1) return std::nullopt;
+  if (ptr == end) return token;
+  if (*ptr != '_' || ptr + 1 == end) return std::nullopt;
+  auto [tail, ec2] = std::from_chars(ptr + 1, end, token.typing);
+  if (ec2 != std::errc() || tail != end) return std::nullopt;
+  return token;
 }
 
 Result<SyncResult> AssembleSync(core::Engine& engine, const SyncRequest& request) {
   const StreamPosition to = engine.stream_position();
-  if (request.since && *request.since > to) {
+  const uint64_t typing_serial = request.typing ? request.typing->serial() : 0;
+  if (request.since && request.since->position > to) {
     return Status::InvalidArgument("since is ahead of this server's stream");
   }
   Context ctx{engine, request, engine.clock().NowUnixMs()};
   const bool initial = !request.since;
-  NEBU_ASSIGN_OR_RETURN(auto memberships, engine.RoomsOf(request.user_id));
   Sections sections;
   SyncResult result;
-  result.next_batch = to;
+  result.next_batch = {to, typing_serial};
+  json::array account_data, to_device;
   if (initial) {
+    NEBU_ASSIGN_OR_RETURN(auto memberships, engine.RoomsOf(request.user_id));
     for (const auto& [room_id, membership] : memberships) {
       NEBU_RETURN_IF_ERROR(AddRoomInitial(ctx, room_id, to, sections));
     }
+    NEBU_ASSIGN_OR_RETURN(account_data, AccountDataEvents(ctx, std::nullopt, nullptr));
+    NEBU_ASSIGN_OR_RETURN(to_device, ToDevice(ctx, 0, to));
+    ctx.devices_changed.clear();  // an initial sync reports no device-list changes
   } else {
-    NEBU_ASSIGN_OR_RETURN(Window window, ReadWindow(engine, *request.since, to));
-    result.next_batch = window.end;
-    for (const auto& [room_id, membership] : memberships) {
-      NEBU_ASSIGN_OR_RETURN(core::RoomMeta meta, engine.GetRoom(room_id));
-      auto in_window = window.rooms.find(meta.number);
-      if (in_window != window.rooms.end()) {
-        NEBU_RETURN_IF_ERROR(AddRoomIncremental(ctx, meta, in_window->second.first,
-                                                in_window->second.second, window.end, sections));
-      } else if (request.full_state && membership == Membership::kJoin) {
-        NEBU_RETURN_IF_ERROR(AddRoomInitial(ctx, room_id, window.end, sections));
-      }
+    const StreamPosition since = request.since->position;
+    NEBU_ASSIGN_OR_RETURN(ctx.window, ReadWindow(engine, request, since, to));
+    result.next_batch.position = ctx.window.end;
+    for (const auto& [room, range] : ctx.window.rooms) {
+      NEBU_ASSIGN_OR_RETURN(auto record,
+                            core::GetMembershipRecord(engine.store(), request.user_id, room));
+      if (!record) continue;  // a room the user never was in
+      NEBU_ASSIGN_OR_RETURN(auto room_id, engine.RoomIdOf(room));
+      if (!room_id) return Status::Corruption("stream names an unknown room");
+      NEBU_ASSIGN_OR_RETURN(core::RoomMeta meta, engine.GetRoom(*room_id));
+      NEBU_RETURN_IF_ERROR(
+          AddRoomIncremental(ctx, meta, range.first, range.second, ctx.window.end, sections));
     }
+    if (request.full_state) {
+      NEBU_ASSIGN_OR_RETURN(auto memberships, engine.RoomsOf(request.user_id));
+      for (const auto& [room_id, membership] : memberships) {
+        if (membership == Membership::kJoin && !sections.join.contains(room_id)) {
+          NEBU_RETURN_IF_ERROR(AddRoomInitial(ctx, room_id, ctx.window.end, sections));
+        }
+      }
+      NEBU_ASSIGN_OR_RETURN(account_data, AccountDataEvents(ctx, std::nullopt, nullptr));
+    } else if (auto global = ctx.window.account_data.find(""); global != ctx.window.account_data.end()) {
+      NEBU_ASSIGN_OR_RETURN(account_data, AccountDataEvents(ctx, std::nullopt, &global->second));
+    }
+    NEBU_RETURN_IF_ERROR(AddRoomExtras(ctx, sections, since));
+    NEBU_ASSIGN_OR_RETURN(to_device, ToDevice(ctx, since, ctx.window.end));
   }
-  json::array account_data;
-  if (initial || request.full_state) {
-    NEBU_ASSIGN_OR_RETURN(account_data, GlobalAccountData(ctx));
+  NEBU_ASSIGN_OR_RETURN(json::object device_lists, DeviceLists(ctx));
+  json::object otk_counts;
+  json::array fallback_types;
+  if (!request.device_id.empty()) {
+    NEBU_ASSIGN_OR_RETURN(auto counts,
+                          e2ee::OneTimeKeyCounts(engine.store(), request.user_id, request.device_id));
+    otk_counts = CountsObject(counts);
+    NEBU_ASSIGN_OR_RETURN(auto types, e2ee::UnusedFallbackKeyTypes(engine.store(), request.user_id,
+                                                                   request.device_id));
+    for (std::string& type : types) fallback_types.emplace_back(std::move(type));
   }
-  result.has_room_updates =
-      !sections.join.empty() || !sections.invite.empty() || !sections.leave.empty();
+  result.has_updates = !sections.join.empty() || !sections.invite.empty() ||
+                       !sections.leave.empty() || !account_data.empty() || !to_device.empty() ||
+                       !device_lists.at("changed").as_array().empty() ||
+                       !device_lists.at("left").as_array().empty();
   result.body = json::object{
       {"next_batch", MakeSyncToken(result.next_batch)},
       {"rooms", json::object{{"join", std::move(sections.join)},
@@ -478,9 +816,10 @@ Result<SyncResult> AssembleSync(core::Engine& engine, const SyncRequest& request
                              {"knock", json::object{}}}},
       {"account_data", json::object{{"events", std::move(account_data)}}},
       {"presence", json::object{{"events", json::array{}}}},
-      {"to_device", json::object{{"events", json::array{}}}},
-      {"device_lists", json::object{{"changed", json::array{}}, {"left", json::array{}}}},
-      {"device_one_time_keys_count", json::object{}}};
+      {"to_device", json::object{{"events", std::move(to_device)}}},
+      {"device_lists", std::move(device_lists)},
+      {"device_one_time_keys_count", std::move(otk_counts)},
+      {"device_unused_fallback_key_types", std::move(fallback_types)}};
   return result;
 }
 

@@ -9,36 +9,55 @@
 //                                               .filter = filter}));
 //   reply result.body;  // result.body["next_batch"] == MakeSyncToken(result.next_batch)
 //
-// Tokens: next_batch is "s<stream position>", the engine's persistent position, so a
-// token survives restarts. Room log pagination tokens (prev_batch) are the /messages
-// tokens "s<sequence>" of api/rooms_common.h; the two kinds are never mixed.
+// Tokens: next_batch is "s<stream position>_<typing serial>". The stream position is
+// the engine's persistent, node-wide change counter (engine/storage/stream_entry.h:
+// room events, account data, receipts, to-device messages, device-key changes), so
+// a token survives restarts; the typing serial is the TypingTracker's (api/typing.h),
+// which starts above any earlier process's. "s<position>" alone is accepted (typing
+// serial 0). Room log pagination tokens (prev_batch) are the /messages tokens
+// "s<sequence>" of api/rooms_common.h; the two kinds are never mixed.
 //
 // What a response holds (spec: sync.yaml):
-// - rooms.join: rooms the user is joined to at the end of the window. The timeline is
-//   the visible events (HistoryView) matching the filter, oldest first, at most
-//   timeline_limit of them; `limited` when earlier ones were left out; prev_batch
-//   is a /messages `from` token just before the first timeline event. `state` holds
-//   the room state at the start of the timeline on an initial sync, with full_state,
-//   when the user joined within the window, and when the timeline is limited;
-//   otherwise only the state events of the window the timeline left out (filtered).
-//   Per-room account data only when state is full; ephemeral [] and
-//   unread_notifications {} (no receipts or push rules yet).
+// - rooms.join: rooms the user is joined to at the end of the window that have
+//   something to report. The timeline is the visible events (HistoryView) matching
+//   the filter, oldest first, at most timeline_limit of them; `limited` when earlier
+//   ones were left out; prev_batch is a /messages `from` token just before the first
+//   timeline event. `state` holds the room state at the start of the timeline on an
+//   initial sync, with full_state, when the user joined within the window, and when
+//   the timeline is limited; otherwise only the state events of the window the
+//   timeline left out (filtered). With lazy_load_members, m.room.member state is cut
+//   to the timeline's senders (and the user), and the timeline senders' member
+//   events are added when an incremental window's state would lack them.
+//   `summary` (m.heroes, m.joined_member_count, m.invited_member_count) whenever the
+//   state is full or the window has member events. `ephemeral`: m.typing for rooms
+//   whose typing set changed since the token's serial (initial: rooms with someone
+//   typing) and m.receipt with the receipts stored in the window (initial: all;
+//   m.read.private only the user's own). `account_data`: the room's account data
+//   changed in the window (every entry when the state is full).
 // - rooms.invite: rooms whose invite of the user is in the window (initial sync: every
 //   pending invite), with stripped invite_state (create, join_rules, name,
 //   canonical_alias, avatar, encryption, and the user's own member event).
 // - rooms.leave: rooms the user left, was kicked or banned from within the window,
 //   the timeline ending with that event; on an initial sync only with
 //   room.include_leave (then every room the user left).
-// - account_data: the user's global account data on an initial or full_state sync
-//   (account data changes are not on the stream yet, so incremental syncs carry none).
-// - presence, to_device, device_lists, device_one_time_keys_count: always present,
-//   always empty.
+// - account_data: global account data changed in the window (initial or full_state:
+//   all of it).
+// - to_device: messages queued for the requesting device after `since` (at most
+//   kSyncToDeviceMax; the window then ends at the last one). A sync whose `since`
+//   covers queued messages acknowledges them: their deletion is proposed.
+// - device_lists: `changed` = users sharing a room with the user whose device keys
+//   changed in the window, users who joined a room of the user in the window, every
+//   member of a room the user joined in the window; `left` = users who left a shared
+//   room in the window and share none now. Initial syncs report none.
+// - device_one_time_keys_count and device_unused_fallback_key_types: always present.
+// - presence: always empty (no presence yet).
 // Other rooms are never mentioned: only rooms the user has a membership record in,
 // judged by the membership at the events' time.
 //
-// An incremental sync reads at most kSyncStreamEntriesMax stream entries after
-// `since`; next_batch then stops at the last one read and the next call continues
-// from there (nothing is skipped, so this sets no `limited`).
+// Cost: an incremental sync reads the stream entries after `since` (at most
+// kSyncStreamEntriesMax; next_batch then stops at the last one read and the next call
+// continues from there, nothing skipped) and touches only the rooms those entries
+// name — not every room the user is in (full_state aside).
 //
 // Thread-safety: pure functions over the engine's thread-safe reads.
 #pragma once
@@ -60,6 +79,8 @@ class Engine;
 
 namespace nebu::api {
 
+class TypingTracker;
+
 inline constexpr size_t kSyncTimelineLimitDefault = 10;
 inline constexpr size_t kSyncTimelineLimitMax = 100;
 // Stream entries (events of any room) one incremental sync reads.
@@ -67,39 +88,52 @@ inline constexpr size_t kSyncStreamEntriesMax = 10000;
 // Events of one room examined, newest first, to fill a timeline on an initial sync;
 // beyond it the timeline is shorter and limited.
 inline constexpr size_t kSyncTimelineScanEventsMax = 1000;
+// To-device messages one response carries.
+inline constexpr size_t kSyncToDeviceMax = 100;
+// Heroes named in a room summary.
+inline constexpr size_t kSyncHeroesMax = 5;
 
 // The part of the spec's Filter /sync honours: room.timeline.limit (capped at
-// kSyncTimelineLimitMax), room.timeline.types / not_types ('*' wildcards), and
-// room.include_leave. Everything else is ignored.
+// kSyncTimelineLimitMax), room.timeline.types / not_types ('*' wildcards),
+// room.include_leave and room.state.lazy_load_members. Everything else is ignored.
 struct SyncFilter {
   size_t timeline_limit = kSyncTimelineLimitDefault;
   std::vector<std::string> types;  // empty: every type
   std::vector<std::string> not_types;
   bool include_leave = false;
+  bool lazy_load_members = false;
 };
 // Parses an inline filter (a JSON object). kInvalidArgument when it is not JSON, not
 // an object, or a field named above has the wrong type.
 [[nodiscard]] Result<SyncFilter> ParseSyncFilter(std::string_view json);
 
-// "s<position>"; nullopt for anything else.
-[[nodiscard]] std::string MakeSyncToken(storage::StreamPosition position);
-[[nodiscard]] std::optional<storage::StreamPosition> ParseSyncToken(std::string_view token);
+struct SyncToken {
+  storage::StreamPosition position = 0;
+  uint64_t typing = 0;  // TypingTracker serial
+  bool operator==(const SyncToken&) const = default;
+};
+// "s<position>_<typing>"; Parse also takes "s<position>"; nullopt for anything else.
+[[nodiscard]] std::string MakeSyncToken(SyncToken token);
+[[nodiscard]] std::optional<SyncToken> ParseSyncToken(std::string_view token);
 
 struct SyncRequest {
   std::string user_id;
-  std::optional<storage::StreamPosition> since;  // nullopt: initial sync
+  std::string device_id;            // for to_device and the one-time key counts
+  std::optional<SyncToken> since;   // nullopt: initial sync
   SyncFilter filter;
-  bool full_state = false;  // state as on an initial sync, in every reported room
+  bool full_state = false;          // state as on an initial sync, in every reported room
+  const TypingTracker* typing = nullptr;  // nullptr: no typing notifications
 };
 
 struct SyncResult {
-  boost::json::object body;                // the whole response
-  storage::StreamPosition next_batch = 0;  // the position body["next_batch"] names
-  bool has_room_updates = false;           // something in rooms.join/invite/leave
+  boost::json::object body;  // the whole response
+  SyncToken next_batch;      // what body["next_batch"] names
+  bool has_updates = false;  // anything a long-poll should return for
 };
 
 // One response. kInvalidArgument when `since` is beyond the engine's position (a
-// token this server never gave); kCorruption / kIoError from the reads.
+// token this server never gave); kCorruption / kIoError from the reads. May propose
+// (without waiting) the deletion of to-device messages `since` acknowledges.
 [[nodiscard]] Result<SyncResult> AssembleSync(core::Engine& engine, const SyncRequest& request);
 
 }  // namespace nebu::api

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <charconv>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -14,7 +15,9 @@
 #include "api/errors.h"
 #include "api/filter_routes.h"
 #include "api/sync.h"
+#include "api/typing.h"
 #include "api/worker_pool.h"
+#include "engine/core/room_reads.h"
 #include "engine/core/engine.h"
 
 namespace nebu::api {
@@ -39,17 +42,25 @@ struct Wait {
 
 class SyncService {
  public:
-  explicit SyncService(core::Engine& engine)
+  SyncService(core::Engine& engine, TypingTracker* typing)
       : engine_(engine),
+        typing_(typing),
         timer_({.pending_max = kSyncWaitersMax}),
-        pool_({.threads = kSyncWorkerThreads, .queue_max = kSyncWorkerQueueMax}) {}
+        pool_({.threads = kSyncWorkerThreads, .queue_max = kSyncWorkerQueueMax}) {
+    if (typing_) {
+      typing_subscription_ =
+          typing_->Subscribe([this](const std::string& room_id) { TypingChanged(room_id); });
+    }
+  }
 
   ~SyncService() {
+    if (typing_) typing_->Unsubscribe(typing_subscription_);
     std::set<std::shared_ptr<Wait>> parked;
     {
       std::lock_guard lock(mutex_);
       stopping_ = true;
       parked.swap(waits_);
+      waits_by_user_.clear();
     }
     for (const auto& wait : parked) Finish(wait, std::nullopt);
     // Then pool_ (running queued wake-ups, which find their waits done) and timer_.
@@ -60,7 +71,9 @@ class SyncService {
   void Handle(const Request& request, Respond respond) {
     auto caller = Authenticate(request, engine_);
     if (auto* error = std::get_if<Response>(&caller)) return respond(std::move(*error));
-    SyncRequest sync{.user_id = std::get<Caller>(caller).user_id};
+    SyncRequest sync{.user_id = std::get<Caller>(caller).user_id,
+                     .device_id = std::get<Caller>(caller).device_id,
+                     .typing = typing_};
     if (auto since = request.Query("since")) {
       sync.since = ParseSyncToken(*since);
       if (!sync.since) return respond(ErrorResponse(400, "M_INVALID_PARAM", "Bad since token"));
@@ -92,7 +105,7 @@ class SyncService {
     }
     Result<SyncResult> result = AssembleSync(engine_, sync);
     if (!result.ok()) return respond(ErrorResponse(result.status()));
-    if (!sync.since || sync.full_state || timeout_ms == 0 || result->has_room_updates) {
+    if (!sync.since || sync.full_state || timeout_ms == 0 || result->has_updates) {
       return respond(JsonResponse(200, result->body));
     }
     auto wait = std::make_shared<Wait>();
@@ -110,6 +123,7 @@ class SyncService {
     {
       std::lock_guard lock(mutex_);
       if (!stopping_ && waits_.size() < kSyncWaitersMax) parked = waits_.insert(wait).second;
+      if (parked) waits_by_user_.emplace(wait->request.user_id, wait);
     }
     if (!parked) return Unpark(wait);
     DeadlineTimer::TimerId timer =
@@ -142,10 +156,10 @@ class SyncService {
     {
       std::lock_guard lock(wait->mutex);
       if (wait->done) return;
-      since = *wait->request.since;
+      since = wait->request.since->position;
     }
-    core::Notifier::SubscriptionId id =
-        engine_.notifier().Subscribe(since, [this, wait](StreamPosition) { Wake(wait); });
+    core::Notifier::SubscriptionId id = engine_.notifier().Subscribe(
+        since, [this, wait](StreamPosition) { Wake(wait, /*notifier_fired=*/true); });
     bool stale = false;
     {
       std::lock_guard lock(wait->mutex);
@@ -158,13 +172,36 @@ class SyncService {
     if (stale && id != 0) engine_.notifier().Unsubscribe(id);
   }
 
-  void Wake(const std::shared_ptr<Wait>& wait) {
+  // Re-assembles a parked wait: the stream moved (its notifier subscription fired and
+  // is gone) or typing changed in one of its rooms (the subscription is removed here).
+  void Wake(const std::shared_ptr<Wait>& wait, bool notifier_fired) {
+    core::Notifier::SubscriptionId subscription = 0;
     {
       std::lock_guard lock(wait->mutex);
       if (wait->done) return;
-      wait->subscription = 0;  // it has fired: nothing to unsubscribe
+      subscription = std::exchange(wait->subscription, 0);
     }
+    if (!notifier_fired && subscription != 0) engine_.notifier().Unsubscribe(subscription);
     if (!pool_.Post([this, wait] { Reassemble(wait); })) Finish(wait, std::nullopt);
+  }
+
+  // Typing changed in `room_id`: wakes the parked waits of its joined members (one
+  // scan of the room's members, on the thread that changed typing).
+  void TypingChanged(const std::string& room_id) {
+    auto meta = engine_.GetRoom(room_id);
+    if (!meta.ok()) return;
+    auto members = core::RoomMembers(engine_.store(), meta->number);
+    if (!members.ok()) return;
+    std::vector<std::shared_ptr<Wait>> woken;
+    {
+      std::lock_guard lock(mutex_);
+      for (const core::RoomMember& member : *members) {
+        if (member.membership != rooms::Membership::kJoin) continue;
+        auto [first, last] = waits_by_user_.equal_range(member.user_id);
+        for (auto it = first; it != last; ++it) woken.push_back(it->second);
+      }
+    }
+    for (const auto& wait : woken) Wake(wait, /*notifier_fired=*/false);
   }
 
   void Reassemble(const std::shared_ptr<Wait>& wait) {
@@ -176,7 +213,7 @@ class SyncService {
     }
     Result<SyncResult> result = AssembleSync(engine_, request);
     if (!result.ok()) return Finish(wait, ErrorResponse(result.status()));
-    if (result->has_room_updates || DeadlineTimer::Clock::now() >= wait->deadline) {
+    if (result->has_updates || DeadlineTimer::Clock::now() >= wait->deadline) {
       return Finish(wait, JsonResponse(200, result->body));
     }
     {
@@ -207,7 +244,15 @@ class SyncService {
     if (timer != 0) timer_.Cancel(timer);
     {
       std::lock_guard lock(mutex_);
-      waits_.erase(wait);
+      if (waits_.erase(wait) > 0) {
+        auto [first, last] = waits_by_user_.equal_range(wait->request.user_id);
+        for (auto it = first; it != last; ++it) {
+          if (it->second == wait) {
+            waits_by_user_.erase(it);
+            break;
+          }
+        }
+      }
     }
     respond(std::move(*response));
   }
@@ -215,6 +260,9 @@ class SyncService {
   core::Engine& engine_;
   std::mutex mutex_;
   std::set<std::shared_ptr<Wait>> waits_;  // guarded by mutex_: parked, not yet answered
+  std::multimap<std::string, std::shared_ptr<Wait>> waits_by_user_;  // guarded by mutex_
+  TypingTracker* typing_;                                             // nullable
+  TypingTracker::SubscriptionId typing_subscription_ = 0;
   bool stopping_ = false;                  // guarded by mutex_
   DeadlineTimer timer_;
   WorkerPool pool_;
@@ -222,8 +270,8 @@ class SyncService {
 
 }  // namespace
 
-void AddSyncRoutes(Router& router, core::Engine& engine) {
-  auto service = std::make_shared<SyncService>(engine);
+void AddSyncRoutes(Router& router, core::Engine& engine, TypingTracker* typing) {
+  auto service = std::make_shared<SyncService>(engine, typing);
   for (std::string_view prefix : kPrefixes) {
     router.AddAsync("GET", std::string(prefix) + "/sync",
                     [service](const Request& request, const PathParams&, Respond respond) {

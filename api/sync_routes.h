@@ -5,7 +5,7 @@
 //   AddSyncRoutes(router, *engine);
 //
 // Query parameters:
-//   since        a next_batch token ("s<position>"); absent: initial sync. A malformed
+//   since        a next_batch token ("s<position>_<typing>"); absent: initial sync. A malformed
 //                token, or one beyond the server's stream, is 400 M_INVALID_PARAM.
 //   timeout      milliseconds to wait for something to report (default 0, capped at
 //                kSyncTimeoutMsMax). Initial syncs and full_state syncs never wait.
@@ -50,6 +50,10 @@ inline constexpr size_t kSyncWaitersMax = 10000;
 inline constexpr size_t kSyncWorkerThreads = 2;
 inline constexpr size_t kSyncWorkerQueueMax = 4096;
 
-void AddSyncRoutes(Router& router, core::Engine& engine);
+class TypingTracker;
+
+// `typing` (nullable; must outlive the router): typing notifications for the
+// ephemeral section, and long-polls wake when typing changes in one of their rooms.
+void AddSyncRoutes(Router& router, core::Engine& engine, TypingTracker* typing = nullptr);
 
 }  // namespace nebu::api

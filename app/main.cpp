@@ -21,6 +21,7 @@
 #include "api/router.h"
 #include "api/server.h"
 #include "api/sync_routes.h"
+#include "api/typing.h"
 #include "app/config.h"
 #include "engine/core/engine.h"
 
@@ -75,7 +76,8 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, const sigset_t&
       client, engine,
       {.registration_open = config.registration_open, .rate_limit = config.rate_limit});
   api::AddRoomRoutes(client, engine, {.rate_limit = config.rate_limit});
-  api::AddSyncRoutes(client, engine);
+  api::TypingTracker typing;
+  api::AddSyncRoutes(client, engine, &typing);
   api::AddPushRuleRoutes(client, engine);
   api::AddFilterRoutes(client, engine);
   api::Router ops("ops", &metrics);

@@ -143,6 +143,15 @@ rooms::Membership Engine::MembershipOf(std::string_view user_id, storage::RoomNu
   return static_cast<rooms::Membership>((**v)[0]);
 }
 
+Result<std::optional<std::string>> Engine::RoomIdOf(storage::RoomNumber room) {
+  NEBU_ASSIGN_OR_RETURN(auto record, store_->Get(Cf::kRooms, storage::RoomNumberKey(room)));
+  if (!record) return std::optional<std::string>();
+  NEBU_ASSIGN_OR_RETURN(boost::json::value v, event::ParseJson(*record));
+  const auto* id = v.is_object() ? v.as_object().if_contains("room_id") : nullptr;
+  if (!id || !id->is_string()) return Status::Corruption("bad room record");
+  return std::optional<std::string>(std::string(id->as_string()));
+}
+
 Result<std::vector<std::pair<std::string, rooms::Membership>>> Engine::RoomsOf(
     std::string_view user_id) {
   std::vector<std::pair<std::string, rooms::Membership>> out;
@@ -154,13 +163,9 @@ Result<std::vector<std::pair<std::string, rooms::Membership>>> Engine::RoomsOf(
       return Status::Corruption("bad membership record");
     }
     storage::RoomNumber room = storage::GetU64(k.data() + prefix.size());
-    NEBU_ASSIGN_OR_RETURN(auto record, store_->Get(Cf::kRooms, storage::RoomNumberKey(room)));
-    if (!record) return Status::Corruption("membership names an unknown room");
-    NEBU_ASSIGN_OR_RETURN(boost::json::value v, event::ParseJson(*record));
-    const auto* id = v.is_object() ? v.as_object().if_contains("room_id") : nullptr;
-    if (!id || !id->is_string()) return Status::Corruption("bad room record");
-    out.emplace_back(std::string(id->as_string()),
-                     static_cast<rooms::Membership>(it->value().data()[0]));
+    NEBU_ASSIGN_OR_RETURN(auto room_id, RoomIdOf(room));
+    if (!room_id) return Status::Corruption("membership names an unknown room");
+    out.emplace_back(std::move(*room_id), static_cast<rooms::Membership>(it->value().data()[0]));
   }
   NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
   return out;

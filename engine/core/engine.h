@@ -16,6 +16,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,8 @@ class Engine {
   // The room's state just after the event at `seq` (seq 0: empty).
   Result<rooms::RoomState> StateAt(std::string_view room_id, storage::Sequence seq);
   rooms::Membership MembershipOf(std::string_view user_id, storage::RoomNumber room);
+  // The room ID of a room number; nullopt for a number no room has.
+  Result<std::optional<std::string>> RoomIdOf(storage::RoomNumber room);
   // Every room the user has a membership record in, with that membership.
   Result<std::vector<std::pair<std::string, rooms::Membership>>> RoomsOf(std::string_view user_id);
   // RoomLog::Scan on a room by id.

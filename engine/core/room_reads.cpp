@@ -59,6 +59,25 @@ Result<std::optional<MembershipRecord>> GetMembershipRecord(storage::Store& stor
       MembershipRecord{static_cast<Membership>((*value)[0]), storage::GetU64(value->data() + 1)});
 }
 
+Result<std::vector<RoomMember>> RoomMembers(storage::Store& store, storage::RoomNumber room,
+                                            size_t limit) {
+  const std::string prefix = storage::RoomUsersPrefix(room);
+  std::vector<RoomMember> out;
+  auto it = store.NewIterator(Cf::kMembership);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix) && out.size() < limit;
+       it->Next()) {
+    std::string_view rest = it->key().ToStringView().substr(prefix.size());
+    auto user = storage::GetLengthPrefixed(&rest);
+    std::string_view value = it->value().ToStringView();
+    if (!user || !rest.empty() || value.size() != kMembershipRecordBytes) {
+      return Status::Corruption("bad room membership entry");
+    }
+    out.push_back(RoomMember{std::string(*user), static_cast<Membership>(value[0])});
+  }
+  NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
+  return out;
+}
+
 Result<std::vector<StateVersion>> StateKeyHistory(storage::Store& store, storage::RoomNumber room,
                                                   std::string_view type,
                                                   std::string_view state_key) {

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -53,6 +54,16 @@ struct MembershipRecord {
 [[nodiscard]] Result<std::optional<MembershipRecord>> GetMembershipRecord(storage::Store& store,
                                                                           std::string_view user_id,
                                                                           storage::RoomNumber room);
+
+// Every user with a membership record in the room (current memberships, any kind),
+// sorted by user ID; stops after `limit` users. One prefix scan of the room's index.
+struct RoomMember {
+  std::string user_id;
+  rooms::Membership membership = rooms::Membership::kNone;
+};
+[[nodiscard]] Result<std::vector<RoomMember>> RoomMembers(storage::Store& store,
+                                                          storage::RoomNumber room,
+                                                          size_t limit = SIZE_MAX);
 
 // One version of a state key: the event at `sequence` in the room's log.
 struct StateVersion {

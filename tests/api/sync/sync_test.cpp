@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
@@ -12,7 +13,9 @@
 #include <thread>
 #include <vector>
 
+#include "api/account_routes.h"
 #include "api/sync_routes.h"
+#include "api/typing.h"
 #include "tests/api/rooms/rooms_testing.h"
 
 namespace nebu::api {
@@ -25,7 +28,8 @@ class SyncTest : public RoomsApiTest {
  protected:
   void SetUp() override {
     RoomsApiTest::SetUp();
-    AddSyncRoutes(router_, *engine_);
+    AddSyncRoutes(router_, *engine_, &Typing());
+    AddAccountRoutes(router_, *engine_, {.registration_open = false, .rate_limit = false});
     alice_ = Register("alice");
     bob_ = Register("bob");
     carol_ = Register("carol");
@@ -41,7 +45,23 @@ class SyncTest : public RoomsApiTest {
   static std::string Next(const json::object& body) {
     return std::string(body.at("next_batch").as_string());
   }
-  static uint64_t Position(const json::object& body) { return *ParseSyncToken(Next(body)); }
+  static uint64_t Position(const json::object& body) {
+    return ParseSyncToken(Next(body))->position;
+  }
+  // One tracker for the whole binary: it must outlive every fixture's router.
+  static TypingTracker& Typing() {
+    static TypingTracker tracker;
+    return tracker;
+  }
+
+  // Every answered long-poll removed its notifier subscription. A subscription made
+  // just as the timer answered is removed right after the answer, so allow a moment.
+  void ExpectNoSubscriptionLeft() {
+    for (int i = 0; i < 100 && engine_->notifier().pending() != 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(engine_->notifier().pending(), 0u);
+  }
   static const json::object& Rooms(const json::object& body, const char* kind) {
     return body.at("rooms").at(kind).as_object();
   }
@@ -274,7 +294,7 @@ TEST_F(SyncTest, LongPollWakesWhenAMessageIsSent) {
   EXPECT_LT(answered_at - sent_at, milliseconds(2000));
   ASSERT_TRUE(Rooms(body, "join").contains(room));
   EXPECT_EQ(Bodies(Timeline(body, room)), std::vector<std::string>{"wake up"});
-  EXPECT_EQ(engine_->notifier().pending(), 0u);
+  ExpectNoSubscriptionLeft();
 }
 
 TEST_F(SyncTest, LongPollIgnoresOtherRoomsAndTimesOut) {
@@ -292,7 +312,7 @@ TEST_F(SyncTest, LongPollIgnoresOtherRoomsAndTimesOut) {
   EXPECT_LT(elapsed, milliseconds(3000));
   EXPECT_TRUE(Rooms(body, "join").empty());
   EXPECT_GE(Position(body), Position(start));
-  EXPECT_EQ(engine_->notifier().pending(), 0u);
+  ExpectNoSubscriptionLeft();
 }
 
 TEST_F(SyncTest, LongPollWithNothingReturnsEmptyAfterTimeout) {
@@ -305,7 +325,7 @@ TEST_F(SyncTest, LongPollWithNothingReturnsEmptyAfterTimeout) {
   EXPECT_LT(elapsed, milliseconds(2000));
   EXPECT_TRUE(Rooms(body, "join").empty());
   EXPECT_EQ(Next(body), Next(start));
-  EXPECT_EQ(engine_->notifier().pending(), 0u);
+  ExpectNoSubscriptionLeft();
 }
 
 TEST_F(SyncTest, ConcurrentLongPollsAllAnswer) {
@@ -326,7 +346,7 @@ TEST_F(SyncTest, ConcurrentLongPollsAllAnswer) {
   Send(alice_, room, "all of you");
   for (std::thread& t : pollers) t.join();
   EXPECT_EQ(woken.load(), 8);
-  EXPECT_EQ(engine_->notifier().pending(), 0u);
+  ExpectNoSubscriptionLeft();
 }
 
 TEST_F(SyncTest, NextBatchTokensAreMonotonic) {
@@ -404,7 +424,7 @@ TEST_F(SyncTest, ParkedLongPollIsAnsweredWhenTheRoutesGo) {
   Response r = future.get();
   EXPECT_EQ(r.status, 200);
   EXPECT_TRUE(Body(r).at("rooms").at("join").as_object().empty());
-  EXPECT_EQ(engine_->notifier().pending(), 0u);
+  ExpectNoSubscriptionLeft();
 }
 
 TEST(SyncFilterTest, ParsesTheHonouredFields) {
@@ -421,11 +441,149 @@ TEST(SyncFilterTest, ParsesTheHonouredFields) {
   EXPECT_FALSE(ParseSyncFilter("[]").ok());
 }
 
+TEST_F(SyncTest, AccountDataChangesArriveIncrementally) {
+  std::string room = PublicRoom();
+  json::object start = Sync(alice_);
+  Response put = Call("PUT", "/user/@alice:localhost/account_data/org.example.a", alice_,
+                      std::string(R"({"v":1})"));
+  ASSERT_EQ(put.status, 200) << put.body;
+  put = Call("PUT", "/user/@alice:localhost/rooms/" + room + "/account_data/org.example.r", alice_,
+             std::string(R"({"w":2})"));
+  ASSERT_EQ(put.status, 200) << put.body;
+  put = Call("PUT", "/user/@bob:localhost/account_data/org.example.b", bob_, std::string(R"({"x":3})"));
+  ASSERT_EQ(put.status, 200) << put.body;
+
+  json::object body = Sync(alice_, "since=" + Next(start));
+  const json::array& global = body.at("account_data").at("events").as_array();
+  ASSERT_EQ(global.size(), 1u);  // only alice's own change
+  EXPECT_EQ(global[0].at("type").as_string(), "org.example.a");
+  EXPECT_EQ(global[0].at("content").at("v").as_int64(), 1);
+  const json::object& joined = Rooms(body, "join").at(room).as_object();
+  const json::array& per_room = joined.at("account_data").at("events").as_array();
+  ASSERT_EQ(per_room.size(), 1u);
+  EXPECT_EQ(per_room[0].at("type").as_string(), "org.example.r");
+  EXPECT_TRUE(Timeline(body, room).empty());  // the room is there for its account data only
+
+  json::object later = Sync(alice_, "since=" + Next(body));
+  EXPECT_TRUE(later.at("account_data").at("events").as_array().empty());
+  EXPECT_TRUE(Rooms(later, "join").empty());
+}
+
+TEST_F(SyncTest, LongPollWakesForAccountData) {
+  json::object start = Sync(alice_);
+  std::thread writer([&] {
+    std::this_thread::sleep_for(milliseconds(100));
+    Call("PUT", "/user/@alice:localhost/account_data/org.example.a", alice_, std::string(R"({"v":1})"));
+  });
+  auto begin = steady_clock::now();
+  json::object body = Sync(alice_, "since=" + Next(start) + "&timeout=5000");
+  writer.join();
+  EXPECT_LT(steady_clock::now() - begin, milliseconds(3000));
+  EXPECT_EQ(body.at("account_data").at("events").as_array().size(), 1u);
+}
+
+TEST_F(SyncTest, TypingIsEphemeralAndWakesLongPolls) {
+  std::string room = PublicRoom();
+  ASSERT_EQ(Post(bob_, "/rooms/" + room + "/join"), 200);
+  json::object start = Sync(alice_);
+  std::thread typist([&] {
+    std::this_thread::sleep_for(milliseconds(100));
+    Typing().Set(room, "@bob:localhost", true, std::chrono::seconds(20));
+  });
+  auto begin = steady_clock::now();
+  json::object body = Sync(alice_, "since=" + Next(start) + "&timeout=5000");
+  typist.join();
+  EXPECT_LT(steady_clock::now() - begin, milliseconds(3000));
+  ASSERT_TRUE(Rooms(body, "join").contains(room)) << json::serialize(body);
+  const json::array& ephemeral = Rooms(body, "join").at(room).at("ephemeral").at("events").as_array();
+  ASSERT_EQ(ephemeral.size(), 1u);
+  EXPECT_EQ(ephemeral[0].at("type").as_string(), "m.typing");
+  EXPECT_EQ(ephemeral[0].at("content").at("user_ids").as_array(), (json::array{"@bob:localhost"}));
+
+  // Carol is not in the room: nothing for her.
+  json::object carol = Sync(carol_);
+  Typing().Set(room, "@bob:localhost", false, milliseconds(0));
+  EXPECT_TRUE(Rooms(Sync(carol_, "since=" + Next(carol)), "join").empty());
+
+  // Stopping shows as an empty list; the next sync has nothing more.
+  json::object stopped = Sync(alice_, "since=" + Next(body));
+  const json::array& now = Rooms(stopped, "join").at(room).at("ephemeral").at("events").as_array();
+  ASSERT_EQ(now.size(), 1u);
+  EXPECT_TRUE(now[0].at("content").at("user_ids").as_array().empty());
+  EXPECT_TRUE(Rooms(Sync(alice_, "since=" + Next(stopped)), "join").empty());
+}
+
+TEST_F(SyncTest, LazyLoadedMembersAreTheTimelineSenders) {
+  std::string room = PublicRoom();
+  ASSERT_EQ(Post(bob_, "/rooms/" + room + "/join"), 200);
+  ASSERT_EQ(Post(carol_, "/rooms/" + room + "/join"), 200);
+  Send(bob_, room, "from bob");
+  Send(carol_, room, "from carol");
+  json::object body = Sync(
+      alice_, R"(filter={"room":{"timeline":{"limit":1},"state":{"lazy_load_members":true}}})");
+  const json::object& joined = Rooms(body, "join").at(room).as_object();
+  std::vector<std::string> members;
+  for (const json::value& e : joined.at("state").at("events").as_array()) {
+    if (e.at("type").as_string() == "m.room.member") {
+      members.emplace_back(e.at("state_key").as_string());
+    }
+  }
+  std::sort(members.begin(), members.end());
+  EXPECT_EQ(members, (std::vector<std::string>{"@alice:localhost", "@carol:localhost"}));
+  const json::object& summary = joined.at("summary").as_object();
+  EXPECT_EQ(summary.at("m.joined_member_count").as_int64(), 3);
+  EXPECT_EQ(summary.at("m.invited_member_count").as_int64(), 0);
+  EXPECT_EQ(summary.at("m.heroes").as_array().size(), 2u);
+
+  // Incrementally: bob speaks again, limit 1 timeline is not limited; his member
+  // event is added to the state because alice's client may not have it.
+  json::object start = Sync(alice_);
+  Send(bob_, room, "bob again");
+  json::object next = Sync(alice_, "since=" + Next(start) +
+                                       R"(&filter={"room":{"state":{"lazy_load_members":true}}})");
+  const json::array& state = Rooms(next, "join").at(room).at("state").at("events").as_array();
+  ASSERT_EQ(state.size(), 1u);
+  EXPECT_EQ(state[0].at("state_key").as_string(), "@bob:localhost");
+}
+
+TEST_F(SyncTest, DeviceListsFollowSharedRooms) {
+  std::string room = PublicRoom();
+  json::object start = Sync(alice_);
+  ASSERT_EQ(Post(bob_, "/rooms/" + room + "/join"), 200);
+  json::object joined = Sync(alice_, "since=" + Next(start));
+  EXPECT_EQ(joined.at("device_lists").at("changed").as_array(), (json::array{"@bob:localhost"}));
+  ASSERT_EQ(Post(bob_, "/rooms/" + room + "/leave"), 200);
+  json::object left = Sync(alice_, "since=" + Next(joined));
+  EXPECT_EQ(left.at("device_lists").at("left").as_array(), (json::array{"@bob:localhost"}));
+  EXPECT_TRUE(left.at("device_lists").at("changed").as_array().empty());
+  // Bob, joining, learns about alice.
+  json::object bob_start = Sync(bob_);
+  ASSERT_EQ(Post(bob_, "/rooms/" + room + "/join"), 200);
+  json::object bob_joined = Sync(bob_, "since=" + Next(bob_start));
+  EXPECT_EQ(bob_joined.at("device_lists").at("changed").as_array(),
+            (json::array{"@alice:localhost"}));
+  EXPECT_TRUE(bob_joined.at("device_one_time_keys_count").is_object());
+  EXPECT_TRUE(bob_joined.at("device_unused_fallback_key_types").is_array());
+}
+
+TEST_F(SyncTest, ManyQuietRoomsDoNotAppearIncrementally) {
+  std::vector<std::string> rooms;
+  for (int i = 0; i < 20; ++i) rooms.push_back(PublicRoom());
+  json::object start = Sync(alice_);
+  EXPECT_EQ(Rooms(start, "join").size(), 20u);
+  Send(alice_, rooms[7], "only here");
+  json::object body = Sync(alice_, "since=" + Next(start));
+  ASSERT_EQ(Rooms(body, "join").size(), 1u);
+  EXPECT_EQ(Bodies(Timeline(body, rooms[7])), std::vector<std::string>{"only here"});
+}
+
 TEST(SyncTokenTest, RoundTrips) {
-  EXPECT_EQ(MakeSyncToken(42), "s42");
-  EXPECT_EQ(ParseSyncToken("s42"), 42u);
-  EXPECT_FALSE(ParseSyncToken("42").has_value());
-  EXPECT_FALSE(ParseSyncToken("s-1").has_value());
+  EXPECT_EQ(MakeSyncToken({42, 7}), "s42_7");
+  EXPECT_EQ(ParseSyncToken("s42_7"), (SyncToken{42, 7}));
+  EXPECT_EQ(ParseSyncToken("s42"), (SyncToken{42, 0}));  // tokens before typing serials
+  for (const char* bad : {"42", "s-1", "s", "s_1", "s1_", "s1_x", "s1_2_3", "s1 "}) {
+    EXPECT_FALSE(ParseSyncToken(bad).has_value()) << bad;
+  }
 }
 
 }  // namespace
