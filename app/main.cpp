@@ -70,13 +70,13 @@ int WaitForStopSignal(const sigset_t& signals) {
 // hash workers) are destroyed on return, before the caller closes the engine.
 int ServeUntilSignal(const Config& config, core::Engine& engine, const sigset_t& stop_signals) {
   api::Metrics metrics;
+  api::TypingTracker typing;  // outlives the client router (its sync routes hold it)
   api::Router client("client", &metrics);
   api::AddDiscoveryRoutes(client, {.public_base_url = config.public_base_url});
   api::AddAccountRoutes(
       client, engine,
       {.registration_open = config.registration_open, .rate_limit = config.rate_limit});
   api::AddRoomRoutes(client, engine, {.rate_limit = config.rate_limit});
-  api::TypingTracker typing;
   api::AddSyncRoutes(client, engine, &typing);
   api::AddPushRuleRoutes(client, engine);
   api::AddFilterRoutes(client, engine);

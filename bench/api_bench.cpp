@@ -1,0 +1,389 @@
+// bench_api: the client API under load, over real HTTP on loopback, against a real
+// `nebu serve` child process (its own data directory, registration open, rate limits
+// off). Prints the figures issue 3 sets targets for:
+//   1. idle RSS of the server;
+//   2. send latency p50/p99 with --senders concurrent senders (one keep-alive
+//      connection and one user each, all in one room: the contended case);
+//   3. send -> delivery latency p50/p99: a receiver long-polls /sync while a sender
+//      sends, one message in flight at a time; each body carries its send time;
+//   4. initial sync of a user in --rooms rooms x --room-events events with
+//      lazy-loaded members (median of 5);
+//   5. empty incremental syncs per second (timeout=0, --sync-clients connections);
+//   6. RSS after --load-users users x --load-rooms rooms x --load-events events.
+// Every loop is bounded by a count and by time.
+//
+//   build/bench/bench_api                        # defaults as in the issue
+//   build/bench/bench_api --load-events=20000    # a quicker load phase
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <atomic>
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench/bench_util.h"
+#include "tests/api/test_http_client.h"
+
+namespace {
+
+namespace json = boost::json;
+using nebu::api::testing::HttpReply;
+using nebu::api::testing::TestHttpClient;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::string_view kV3 = "/_matrix/client/v3";
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+uint16_t FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  socklen_t length = sizeof address;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+double RssMiB(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  }
+  return 0;
+}
+
+[[noreturn]] void Die(const std::string& what) {
+  std::fprintf(stderr, "bench_api: %s\n", what.c_str());
+  std::exit(1);
+}
+
+struct Server {
+  pid_t pid = 0;
+  uint16_t port = 0;
+  std::string dir;
+
+  void Start(const std::string& binary) {
+    dir = (std::filesystem::temp_directory_path() / ("nebu-bench-" + std::to_string(getpid())))
+              .string();
+    std::filesystem::remove_all(dir);
+    port = FreePort();
+    uint16_t ops = FreePort();
+    pid = fork();
+    if (pid == 0) {
+      setenv("NEBU_DATA_DIR", dir.c_str(), 1);
+      setenv("NEBU_CLIENT_ADDR", ("127.0.0.1:" + std::to_string(port)).c_str(), 1);
+      setenv("NEBU_OPS_ADDR", ("127.0.0.1:" + std::to_string(ops)).c_str(), 1);
+      setenv("NEBU_REGISTRATION", "open", 1);
+      setenv("NEBU_RATE_LIMIT", "off", 1);
+      setenv("NEBU_LOG_LEVEL", "warn", 1);
+      execl(binary.c_str(), binary.c_str(), "serve", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    for (int i = 0; i < 200; ++i) {  // up to 10 s
+      TestHttpClient probe(port);
+      if (probe.connected() && probe.Call("GET", "/_matrix/client/versions").status == 200) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    Die("the server did not answer within 10 s");
+  }
+  ~Server() {
+    if (pid > 0) {
+      kill(pid, SIGTERM);
+      waitpid(pid, nullptr, 0);
+    }
+    if (!dir.empty()) std::filesystem::remove_all(dir);
+  }
+};
+
+json::value Ok(const HttpReply& reply, const char* what) {
+  if (reply.status != 200) {
+    Die(std::string(what) + ": HTTP " + std::to_string(reply.status) + " " + reply.body);
+  }
+  return reply.Json();
+}
+
+std::string Register(TestHttpClient& client, const std::string& name) {
+  json::value body = Ok(client.Call("POST", std::string(kV3) + "/register",
+                                    json::serialize(json::object{
+                                        {"username", name},
+                                        {"password", "bench password " + name},
+                                        {"auth", json::object{{"type", "m.login.dummy"}}}})),
+                        "register");
+  return std::string(body.at("access_token").as_string());
+}
+
+std::string CreateRoom(TestHttpClient& client, const std::string& token) {
+  json::value body = Ok(client.Call("POST", std::string(kV3) + "/createRoom",
+                                    R"({"preset":"public_chat"})", token),
+                        "createRoom");
+  return std::string(body.at("room_id").as_string());
+}
+
+void Join(TestHttpClient& client, const std::string& token, const std::string& room) {
+  Ok(client.Call("POST", std::string(kV3) + "/rooms/" + room + "/join", "{}", token), "join");
+}
+
+HttpReply SendMessage(TestHttpClient& client, const std::string& token, const std::string& room,
+                      const std::string& txn, const std::string& text) {
+  return client.Call("PUT", std::string(kV3) + "/rooms/" + room + "/send/m.room.message/" + txn,
+                     json::serialize(json::object{{"msgtype", "m.text"}, {"body", text}}), token);
+}
+
+// Runs `threads` workers that each call `work(thread, i)` for i = 0.. until `per_thread`
+// calls or `seconds` have passed; `work` returns the latency in ms to record.
+template <typename Work>
+std::vector<double> Parallel(int threads, int per_thread, double seconds, Work work) {
+  std::vector<std::vector<double>> samples(static_cast<size_t>(threads));
+  std::vector<std::thread> pool;
+  const auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      for (int i = 0; i < per_thread && Clock::now() < deadline; ++i) {
+        samples[static_cast<size_t>(t)].push_back(work(t, i));
+      }
+    });
+  }
+  for (std::thread& thread : pool) thread.join();
+  std::vector<double> all;
+  for (auto& s : samples) all.insert(all.end(), s.begin(), s.end());
+  return all;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using nebu::bench::Arg;
+  using nebu::bench::Percentile;
+  nebu::bench::PrintCommand(argc, argv);
+  const std::string binary = Arg(argc, argv, "nebu", "build/app/nebu");
+  const int senders = std::stoi(Arg(argc, argv, "senders", "50"));
+  const int sends_per_sender = std::stoi(Arg(argc, argv, "sends", "200"));
+  const int deliveries = std::stoi(Arg(argc, argv, "deliveries", "1000"));
+  const int rooms = std::stoi(Arg(argc, argv, "rooms", "300"));
+  const int room_events = std::stoi(Arg(argc, argv, "room-events", "50"));
+  const int sync_clients = std::stoi(Arg(argc, argv, "sync-clients", "4"));
+  const double sync_seconds = std::stod(Arg(argc, argv, "sync-seconds", "5"));
+  const int load_users = std::stoi(Arg(argc, argv, "load-users", "1000"));
+  const int load_rooms = std::stoi(Arg(argc, argv, "load-rooms", "100"));
+  const int load_events = std::stoi(Arg(argc, argv, "load-events", "100000"));
+  const double phase_seconds = std::stod(Arg(argc, argv, "phase-seconds", "120"));
+
+  Server server;
+  server.Start(binary);
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  std::printf("idle RSS: %.1f MiB\n", RssMiB(server.pid));
+  std::fflush(stdout);
+
+  // ---- 2. send latency, `senders` users in one room ----
+  std::vector<std::string> tokens(static_cast<size_t>(senders));
+  std::string room;
+  {
+    TestHttpClient client(server.port);
+    tokens[0] = Register(client, "sender0");
+    room = CreateRoom(client, tokens[0]);
+  }
+  Parallel(std::min(senders, 8), senders, phase_seconds, [&](int t, int i) {
+    int n = i * std::min(senders, 8) + t;
+    if (n == 0 || n >= senders) return 0.0;
+    thread_local std::unique_ptr<TestHttpClient> client;
+    if (!client) client = std::make_unique<TestHttpClient>(server.port);
+    tokens[static_cast<size_t>(n)] = Register(*client, "sender" + std::to_string(n));
+    Join(*client, tokens[static_cast<size_t>(n)], room);
+    return 0.0;
+  });
+  {
+    const auto begin = Clock::now();
+    std::atomic<int> errors{0};
+    std::vector<double> latencies = Parallel(senders, sends_per_sender, phase_seconds, [&](int t, int i) {
+      thread_local std::unique_ptr<TestHttpClient> client;
+      if (!client) client = std::make_unique<TestHttpClient>(server.port);
+      const auto start = Clock::now();
+      HttpReply reply = SendMessage(*client, tokens[static_cast<size_t>(t)], room,
+                                    "s" + std::to_string(i), "message " + std::to_string(i));
+      if (reply.status != 200) ++errors;
+      return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    });
+    const double seconds = std::chrono::duration<double>(Clock::now() - begin).count();
+    const size_t count = latencies.size();
+    std::printf("send, %d senders in one room: %zu sends in %.2f s = %.0f/s, p50 %.2f ms, p99 %.2f ms, errors %d\n",
+                senders, count, seconds, static_cast<double>(count) / seconds,
+                Percentile(latencies, 50), Percentile(latencies, 99), errors.load());
+    std::fflush(stdout);
+  }
+
+  // ---- 3. send -> delivery latency ----
+  {
+    TestHttpClient setup(server.port);
+    std::string receiver = Register(setup, "receiver");
+    std::string delivery_room = CreateRoom(setup, tokens[0]);
+    Join(setup, receiver, delivery_room);
+    json::value first = Ok(setup.Call("GET", std::string(kV3) + "/sync?filter=" +
+                                                 R"({"room":{"timeline":{"limit":1}}})",
+                                      {}, receiver),
+                           "initial sync");
+    std::string since(first.at("next_batch").as_string());
+    std::vector<double> latencies;
+    std::mutex mutex;
+    std::atomic<int> received{0};
+    std::atomic<bool> stop{false};
+    std::thread listener([&] {
+      TestHttpClient client(server.port);
+      const auto deadline = Clock::now() + std::chrono::duration<double>(phase_seconds);
+      while (!stop && Clock::now() < deadline) {
+        HttpReply reply =
+            client.Call("GET", std::string(kV3) + "/sync?timeout=5000&since=" + since, {}, receiver);
+        if (reply.status != 200) continue;
+        const int64_t now = NowNs();
+        json::value body = reply.Json();
+        since = std::string(body.at("next_batch").as_string());
+        const json::object& joined = body.at("rooms").at("join").as_object();
+        const json::value* entry = joined.if_contains(delivery_room);
+        if (!entry) continue;
+        for (const json::value& event : entry->at("timeline").at("events").as_array()) {
+          if (event.at("type").as_string() != "m.room.message") continue;
+          int64_t sent = std::stoll(std::string(event.at("content").at("body").as_string()));
+          std::lock_guard lock(mutex);
+          latencies.push_back(static_cast<double>(now - sent) / 1e6);
+          ++received;
+        }
+      }
+    });
+    TestHttpClient sender(server.port);
+    const auto deadline = Clock::now() + std::chrono::duration<double>(phase_seconds);
+    for (int i = 0; i < deliveries && Clock::now() < deadline; ++i) {
+      const int before = received.load();
+      SendMessage(sender, tokens[0], delivery_room, "d" + std::to_string(i), std::to_string(NowNs()));
+      for (int spin = 0; spin < 5000 && received.load() == before; ++spin) {  // <= 5 s
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));  // let the receiver re-park
+    }
+    stop = true;
+    SendMessage(sender, tokens[0], delivery_room, "end", std::to_string(NowNs()));  // wakes it
+    listener.join();
+    std::printf("delivery (send -> long-poll answer): %zu messages, p50 %.2f ms, p99 %.2f ms\n",
+                latencies.size(), Percentile(latencies, 50), Percentile(latencies, 99));
+    std::fflush(stdout);
+  }
+
+  // ---- 4. initial sync of a user in `rooms` rooms x `room_events` events ----
+  {
+    TestHttpClient setup(server.port);
+    std::string reader = Register(setup, "reader");
+    std::vector<std::string> room_ids(static_cast<size_t>(rooms));
+    Parallel(8, rooms, phase_seconds, [&](int t, int i) {
+      int n = i * 8 + t;
+      if (n >= rooms) return 0.0;
+      thread_local std::unique_ptr<TestHttpClient> client;
+      if (!client) client = std::make_unique<TestHttpClient>(server.port);
+      std::string id = CreateRoom(*client, tokens[static_cast<size_t>(t)]);
+      Join(*client, reader, id);
+      for (int e = 0; e < room_events; ++e) {
+        SendMessage(*client, tokens[static_cast<size_t>(t)], id, "r" + std::to_string(e), "event");
+      }
+      room_ids[static_cast<size_t>(n)] = id;
+      return 0.0;
+    });
+    std::vector<double> times;
+    size_t joined = 0;
+    for (int run = 0; run < 5; ++run) {
+      const auto start = Clock::now();
+      json::value body = Ok(
+          setup.Call("GET",
+                     std::string(kV3) + "/sync?filter=" +
+                         R"({"room":{"state":{"lazy_load_members":true},"timeline":{"limit":10}}})",
+                     {}, reader),
+          "initial sync");
+      times.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+      joined = body.at("rooms").at("join").as_object().size();
+    }
+    std::printf("initial sync, %zu rooms x %d events, lazy-loaded members: median %.1f ms, min %.1f ms\n",
+                joined, room_events, Percentile(times, 50), Percentile(times, 0));
+    std::fflush(stdout);
+
+    // ---- 5. empty incremental syncs ----
+    json::value head = Ok(setup.Call("GET", std::string(kV3) + "/sync?filter=" +
+                                                R"({"room":{"timeline":{"limit":1}}})",
+                                     {}, tokens[1]),
+                          "sync");
+    const std::string since(head.at("next_batch").as_string());
+    const auto begin = Clock::now();
+    std::atomic<int> non_empty{0};
+    std::vector<double> latencies =
+        Parallel(sync_clients, 1000000, sync_seconds, [&](int, int) {
+          thread_local std::unique_ptr<TestHttpClient> client;
+          if (!client) client = std::make_unique<TestHttpClient>(server.port);
+          const auto start = Clock::now();
+          HttpReply reply =
+              client->Call("GET", std::string(kV3) + "/sync?timeout=0&since=" + since, {}, tokens[1]);
+          if (reply.status != 200) Die("empty sync: " + reply.body);
+          return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+        });
+    const double seconds = std::chrono::duration<double>(Clock::now() - begin).count();
+    std::printf("empty incremental syncs, %d connections: %.0f/s, p50 %.3f ms, p99 %.3f ms%s\n",
+                sync_clients, static_cast<double>(latencies.size()) / seconds,
+                Percentile(latencies, 50), Percentile(latencies, 99),
+                non_empty ? " (some were not empty)" : "");
+    std::fflush(stdout);
+  }
+
+  // ---- 6. loaded RSS ----
+  if (load_users > 0 && load_events > 0) {
+    const auto begin = Clock::now();
+    std::vector<std::string> users(static_cast<size_t>(load_users));
+    std::vector<std::string> load_room_ids(static_cast<size_t>(load_rooms));
+    {
+      TestHttpClient setup(server.port);
+      for (int r = 0; r < load_rooms; ++r) load_room_ids[static_cast<size_t>(r)] = CreateRoom(setup, tokens[0]);
+    }
+    Parallel(8, load_users, phase_seconds, [&](int t, int i) {
+      int n = i * 8 + t;
+      if (n >= load_users) return 0.0;
+      thread_local std::unique_ptr<TestHttpClient> client;
+      if (!client) client = std::make_unique<TestHttpClient>(server.port);
+      users[static_cast<size_t>(n)] = Register(*client, "load" + std::to_string(n));
+      for (int k = 0; k < 10; ++k) {  // each user in 10 rooms
+        Join(*client, users[static_cast<size_t>(n)],
+             load_room_ids[static_cast<size_t>((n * 7 + k * 13) % load_rooms)]);
+      }
+      return 0.0;
+    });
+    std::atomic<int> sent{0};
+    Parallel(16, load_events, phase_seconds * 2, [&](int t, int i) {
+      int n = sent++;
+      if (n >= load_events) return 0.0;
+      thread_local std::unique_ptr<TestHttpClient> client;
+      if (!client) client = std::make_unique<TestHttpClient>(server.port);
+      int user = n % load_users;
+      int room_index = (user * 7 + (n / load_users % 10) * 13) % load_rooms;
+      SendMessage(*client, users[static_cast<size_t>(user)],
+                  load_room_ids[static_cast<size_t>(room_index)],
+                  "l" + std::to_string(t) + "_" + std::to_string(i), "load message " + std::to_string(n));
+      return 0.0;
+    });
+    const double seconds = std::chrono::duration<double>(Clock::now() - begin).count();
+    std::printf("loaded RSS after %d users x %d rooms x %d events (%.0f s to load): %.1f MiB\n",
+                load_users, load_rooms, std::min(sent.load(), load_events), seconds,
+                RssMiB(server.pid));
+  }
+  return 0;
+}
