@@ -10,8 +10,10 @@
 // only), content, origin_server_ts and unsigned {age}. PDU-only fields (auth_events,
 // prev_events, depth, hashes, signatures) are dropped; "redacts" (room versions
 // before 11 keep it at the top level) is copied when present. unsigned.age is the
-// time since origin_server_ts, never negative. unsigned.transaction_id is not set
-// yet (it needs the reader's device), nor are redacted_because / prev_content.
+// time since origin_server_ts, never negative. With a `store`, an event that a
+// redaction has been applied to is served redacted (the room version's algorithm)
+// with unsigned.redacted_because = that redaction (Cf::kRedactions); the log keeps
+// the original bytes. unsigned.transaction_id and prev_content are not set yet.
 //
 // Thread-safety: pure functions.
 #pragma once
@@ -23,16 +25,23 @@
 #include "engine/common/status.h"
 #include "engine/storage/envelope.h"
 
+namespace nebu::storage {
+class Store;
+}
+
 namespace nebu::api {
 
 // The client format of one stored PDU (canonical JSON) whose id is event_id.
 // kCorruption when the JSON is not an object or misses room_id, sender, type or
 // content (the log never holds such an event).
 [[nodiscard]] Result<boost::json::object> ToClientEvent(std::string_view pdu_json,
-                                                        std::string_view event_id, int64_t now_ms);
+                                                        std::string_view event_id, int64_t now_ms,
+                                                        storage::Store* store = nullptr);
 [[nodiscard]] Result<boost::json::object> ToClientEvent(const storage::EventView& view,
-                                                        int64_t now_ms);
+                                                        int64_t now_ms,
+                                                        storage::Store* store = nullptr);
 [[nodiscard]] Result<boost::json::object> ToClientEvent(const storage::EventRecord& record,
-                                                        int64_t now_ms);
+                                                        int64_t now_ms,
+                                                        storage::Store* store = nullptr);
 
 }  // namespace nebu::api

@@ -33,10 +33,11 @@ std::variant<std::pair<Caller, ReadAccess>, Response> Open(core::Engine& engine,
   return std::pair(std::move(who), std::get<ReadAccess>(std::move(access)));
 }
 
-Result<json::array> ClientEvents(const std::vector<storage::EventRecord>& records, int64_t now_ms) {
+Result<json::array> ClientEvents(const std::vector<storage::EventRecord>& records, int64_t now_ms,
+                                 storage::Store* store) {
   json::array out;
   for (const storage::EventRecord& record : records) {
-    NEBU_ASSIGN_OR_RETURN(json::object event, ToClientEvent(record, now_ms));
+    NEBU_ASSIGN_OR_RETURN(json::object event, ToClientEvent(record, now_ms, store));
     out.emplace_back(std::move(event));
   }
   return out;
@@ -50,7 +51,7 @@ Response HandleState(core::Engine& engine, const Request& request, const PathPar
   if (!horizon) return ForbiddenRoom();
   auto records = core::StateRecordsAt(engine.store(), access.meta.number, *horizon);
   if (!records.ok()) return ErrorResponse(records.status());
-  auto events = ClientEvents(*records, engine.clock().NowUnixMs());
+  auto events = ClientEvents(*records, engine.clock().NowUnixMs(), &engine.store());
   if (!events.ok()) return ErrorResponse(events.status());
   return JsonResponse(200, *events);
 }
@@ -66,7 +67,7 @@ Response HandleStateEvent(core::Engine& engine, const Request& request, const Pa
                                     key == params.end() ? "" : key->second, *horizon);
   if (!record.ok()) return ErrorResponse(record.status());
   if (!*record) return ErrorResponse(404, "M_NOT_FOUND", "Event not found");
-  auto event = ToClientEvent(**record, engine.clock().NowUnixMs());
+  auto event = ToClientEvent(**record, engine.clock().NowUnixMs(), &engine.store());
   if (!event.ok()) return ErrorResponse(event.status());
   if (request.Query("format") == "event") return JsonResponse(200, *event);
   return JsonResponse(200, event->at("content"));
@@ -93,7 +94,8 @@ Response HandleEvent(core::Engine& engine, const Request& request, const PathPar
   if (auto* error = std::get_if<Response>(&opened)) return *error;
   auto record = FindVisibleEvent(engine, std::get<0>(opened).second, params.at("eventId"));
   if (auto* error = std::get_if<Response>(&record)) return *error;
-  auto event = ToClientEvent(std::get<storage::EventRecord>(record), engine.clock().NowUnixMs());
+  auto event = ToClientEvent(std::get<storage::EventRecord>(record), engine.clock().NowUnixMs(),
+                             &engine.store());
   if (!event.ok()) return ErrorResponse(event.status());
   return JsonResponse(200, *event);
 }
@@ -125,7 +127,7 @@ Response HandleMembers(core::Engine& engine, const Request& request, const PathP
   if (auto* error = std::get_if<Response>(&opened)) return *error;
   auto records = MemberRecords(engine, std::get<0>(opened).second, request.Query("at"));
   if (auto* error = std::get_if<Response>(&records)) return *error;
-  auto events = ClientEvents(std::get<0>(records), engine.clock().NowUnixMs());
+  auto events = ClientEvents(std::get<0>(records), engine.clock().NowUnixMs(), &engine.store());
   if (!events.ok()) return ErrorResponse(events.status());
   std::optional<std::string_view> only = request.Query("membership");
   std::optional<std::string_view> except = request.Query("not_membership");
@@ -244,7 +246,7 @@ Result<Walk> WalkLog(core::Engine& engine, const ReadAccess& access, const Event
             !Matches(filter, view)) {
           return true;
         }
-        auto event = ToClientEvent(view, now_ms);
+        auto event = ToClientEvent(view, now_ms, &engine.store());
         if (!event.ok()) {
           failed = event.status();
           return false;
@@ -349,8 +351,8 @@ Response HandleContext(core::Engine& engine, const Request& request, const PathP
   auto state = core::StateRecordsAt(engine.store(), access.meta.number, end_seq);
   if (!state.ok()) return ErrorResponse(state.status());
   const int64_t now_ms = engine.clock().NowUnixMs();
-  auto event = ToClientEvent(record, now_ms);
-  auto state_events = ClientEvents(*state, now_ms);
+  auto event = ToClientEvent(record, now_ms, &engine.store());
+  auto state_events = ClientEvents(*state, now_ms, &engine.store());
   if (!event.ok()) return ErrorResponse(event.status());
   if (!state_events.ok()) return ErrorResponse(state_events.status());
   return JsonResponse(200, json::object{{"start", MakeToken(start_seq)},

@@ -56,13 +56,15 @@ bool TypeWanted(const SyncFilter& filter, std::string_view type) {
 }
 
 // Sync serves ClientEventWithoutRoomID.
-Result<json::object> SyncEvent(const storage::EventView& view, int64_t now_ms) {
-  NEBU_ASSIGN_OR_RETURN(json::object event, ToClientEvent(view, now_ms));
+Result<json::object> SyncEvent(const storage::EventView& view, int64_t now_ms,
+                               storage::Store* store) {
+  NEBU_ASSIGN_OR_RETURN(json::object event, ToClientEvent(view, now_ms, store));
   event.erase("room_id");
   return event;
 }
-Result<json::object> SyncEvent(const storage::EventRecord& record, int64_t now_ms) {
-  NEBU_ASSIGN_OR_RETURN(json::object event, ToClientEvent(record, now_ms));
+Result<json::object> SyncEvent(const storage::EventRecord& record, int64_t now_ms,
+                               storage::Store* store) {
+  NEBU_ASSIGN_OR_RETURN(json::object event, ToClientEvent(record, now_ms, store));
   event.erase("room_id");
   return event;
 }
@@ -116,7 +118,7 @@ Result<json::array> StateEventsAt(Context& ctx, storage::RoomNumber room, Sequen
   NEBU_ASSIGN_OR_RETURN(auto records, core::StateRecordsAt(ctx.engine.store(), room, seq));
   json::array out;
   for (const storage::EventRecord& record : records) {
-    NEBU_ASSIGN_OR_RETURN(json::object event, SyncEvent(record, ctx.now_ms));
+    NEBU_ASSIGN_OR_RETURN(json::object event, SyncEvent(record, ctx.now_ms, &ctx.engine.store()));
     out.emplace_back(std::move(event));
   }
   return out;
@@ -149,7 +151,7 @@ Result<RoomSection> FullSection(Context& ctx, const core::RoomMeta& meta,
             section.limited = true;
             return false;
           }
-          auto client = SyncEvent(event, ctx.now_ms);
+          auto client = SyncEvent(event, ctx.now_ms, &ctx.engine.store());
           if (!client.ok()) {
             failed = client.status();
             return false;
@@ -191,7 +193,7 @@ Result<RoomSection> WindowSection(Context& ctx, const core::RoomMeta& meta,
         if (!view.Visible(event.sequence, event.type, event.state_key)) return true;
         bool wanted = TypeWanted(ctx.request.filter, event.type);
         if (!wanted && !event.state_key) return true;
-        auto client = SyncEvent(event, ctx.now_ms);
+        auto client = SyncEvent(event, ctx.now_ms, &ctx.engine.store());
         if (!client.ok()) {
           failed = client.status();
           return false;
@@ -264,7 +266,7 @@ Status LazyLoadMembers(Context& ctx, storage::RoomNumber room, RoomSection& sect
     NEBU_ASSIGN_OR_RETURN(auto record, core::StateRecordAt(ctx.engine.store(), room,
                                                            rooms::kMemberType, user, section.start));
     if (!record) continue;
-    NEBU_ASSIGN_OR_RETURN(json::object event, SyncEvent(*record, ctx.now_ms));
+    NEBU_ASSIGN_OR_RETURN(json::object event, SyncEvent(*record, ctx.now_ms, &ctx.engine.store()));
     section.state.emplace_back(std::move(event));
   }
   return Status::Ok();
@@ -381,7 +383,7 @@ Result<json::object> InviteEntry(Context& ctx, const core::RoomMeta& meta, Seque
                             record.type) != std::end(kInviteStateTypes);
     if (record.type == rooms::kMemberType && record.state_key == ctx.request.user_id) wanted = true;
     if (!wanted || !record.state_key) continue;
-    NEBU_ASSIGN_OR_RETURN(json::object event, SyncEvent(record, ctx.now_ms));
+    NEBU_ASSIGN_OR_RETURN(json::object event, SyncEvent(record, ctx.now_ms, &ctx.engine.store()));
     stripped.emplace_back(json::object{{"type", record.type},
                                        {"state_key", *record.state_key},
                                        {"sender", record.sender},

@@ -226,20 +226,20 @@ Result<std::optional<RoomApplier::StagedEvent>> RoomApplier::FindEvent(
   return std::optional<StagedEvent>(StagedEvent{located->first, std::move(target.sender)});
 }
 
-Status RoomApplier::CheckRedaction(RoomCache& room, std::string_view redacts,
-                                   std::string_view sender, const rooms::RoomState& state) {
+Result<bool> RoomApplier::CheckRedaction(RoomCache& room, std::string_view redacts,
+                                         std::string_view sender, const rooms::RoomState& state) {
   if (!event::IsValidEventId(redacts)) return Status::InvalidArgument("bad event id to redact");
   NEBU_ASSIGN_OR_RETURN(std::optional<StagedEvent> target, FindEvent(redacts));
   if (!target) {
     // An unknown target: only someone with the redact level may redact it.
-    if (rooms::RedactionAllowed(sender, "", state)) return Status::Ok();
+    if (rooms::RedactionAllowed(sender, "", state)) return false;
     return Status::Forbidden("cannot redact an unknown event without the redact level");
   }
   if (target->room != room.meta.number) return Status::NotFound("event is in another room");
   if (!rooms::RedactionAllowed(sender, target->sender, state)) {
     return Status::Forbidden("not allowed to redact this event");
   }
-  return Status::Ok();
+  return true;
 }
 
 Status RoomApplier::LoadStateInto(RoomCache& room, std::string_view type,
@@ -294,6 +294,7 @@ void RoomApplier::AfterFlush() {
   staged_txns_.clear();
   staged_events_.clear();
   staged_aliases_.clear();
+  staged_redactions_.clear();
   if (rooms_.size() > kRoomCacheRoomsMax) rooms_.clear();
   for (auto& [id, room] : rooms_) {
     if (room->state.size() > kRoomCacheStateEntriesMax) room->state.clear();
@@ -305,6 +306,7 @@ void RoomApplier::Abort() {
   staged_txns_.clear();
   staged_events_.clear();
   staged_aliases_.clear();
+  staged_redactions_.clear();
 }
 
 Result<AppendedEvent> RoomApplier::AppendEvent(RoomCache& room, const rooms::EventDraft& draft,
@@ -336,7 +338,10 @@ Result<AppendedEvent> RoomApplier::AppendEvent(RoomCache& room, const rooms::Eve
   NEBU_RETURN_IF_ERROR(LoadAuthState(room, pdu, state, auth_ids));
   pdu["auth_events"] = std::move(auth_ids);
   NEBU_RETURN_IF_ERROR(rooms::Authorize(pdu, state));
-  if (redacts) NEBU_RETURN_IF_ERROR(CheckRedaction(room, *redacts, draft.sender, state));
+  bool redacts_known = false;  // the target is an event of this room: index the redaction
+  if (redacts) {
+    NEBU_ASSIGN_OR_RETURN(redacts_known, CheckRedaction(room, *redacts, draft.sender, state));
+  }
 
   NEBU_RETURN_IF_ERROR(event::AddContentHash(pdu));
   NEBU_RETURN_IF_ERROR(event::ValidatePdu(pdu));
@@ -357,6 +362,14 @@ Result<AppendedEvent> RoomApplier::AppendEvent(RoomCache& room, const rooms::Eve
   record.json = std::move(canonical);
   log_.Append(batch, record);
   WriteIndexes(room, pdu, event_id, seq, pos, batch);
+  if (redacts_known) {
+    // The first redaction of an event is the one served with it (redacted_because).
+    NEBU_ASSIGN_OR_RETURN(auto earlier, store_.Get(Cf::kRedactions, *redacts));
+    if (!earlier && !staged_redactions_.contains(*redacts)) {
+      batch.Put(store_.handle(Cf::kRedactions), *redacts, event_id);
+      staged_redactions_.insert(*redacts);
+    }
+  }
 
   staged_events_[event_id] = StagedEvent{meta.number, draft.sender};
   counters.stream_position = pos;

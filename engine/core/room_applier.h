@@ -20,6 +20,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "engine/core/command.h"
@@ -150,7 +151,8 @@ class RoomApplier {
                                                        std::string_view state_key);
   Status LoadAuthState(RoomCache& room, const boost::json::object& pdu, rooms::RoomState& state,
                        boost::json::array& auth_ids);
-  Status CheckRedaction(RoomCache& room, std::string_view redacts, std::string_view sender,
+  // Whether the redaction may be sent; true when its target is a known event of the room.
+  Result<bool> CheckRedaction(RoomCache& room, std::string_view redacts, std::string_view sender,
                         const rooms::RoomState& state);
   // Checks, builds and adds one event to batch; updates room's cache and counters.
   // On error nothing of this event was added.
@@ -177,6 +179,7 @@ class RoomApplier {
   std::unordered_map<std::string, std::unique_ptr<RoomCache>> rooms_;
   std::unordered_map<std::string, AppendedEvent> staged_txns_;   // txn key -> event
   std::unordered_map<std::string, StagedEvent> staged_events_;   // event id -> where
+  std::unordered_set<std::string> staged_redactions_;            // targets indexed in the batch
   std::unordered_map<std::string, std::string> staged_aliases_;  // alias -> room id
 };
 

@@ -21,6 +21,7 @@ constexpr std::array<std::string_view, kCfCount> kCfNames = {
     "meta",   "commit_log",    "rooms",         "events",       "event_ids",
     "stream", "state_current", "state_history", "membership",   "txn_ids",
     "users",  "devices",       "tokens",        "account_data", "receipts",
+    "device_keys", "one_time_keys", "cross_signing", "to_device", "redactions",
 };
 
 constexpr int kBackgroundJobsMax = 2;
@@ -47,6 +48,11 @@ bool HasPointLookups(Cf cf) {
     case Cf::kTokens:
     case Cf::kAccountData:
     case Cf::kReceipts:
+    case Cf::kDeviceKeys:
+    case Cf::kOneTimeKeys:
+    case Cf::kCrossSigning:
+    case Cf::kToDevice:
+    case Cf::kRedactions:
       return true;
     default:
       return false;  // kCommitLog, kStream, kStateHistory: append and range scans only

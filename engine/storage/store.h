@@ -45,6 +45,11 @@ enum class Cf : uint8_t {
   kTokens,          // SHA-256(access token) -> (user, device)
   kAccountData,
   kReceipts,
+  kDeviceKeys,      // e2ee: [user][device] -> device keys (engine/e2ee)
+  kOneTimeKeys,     // e2ee: one-time keys, their counts, fallback keys
+  kCrossSigning,    // e2ee: cross-signing keys and uploaded signatures
+  kToDevice,        // e2ee: queued to-device messages, their counts, txn ids
+  kRedactions,      // event id -> the event id of its first redaction (engine/core)
   kCount,
 };
 

@@ -259,6 +259,35 @@ TEST_F(RoomsWriteTest, RedactAnswersEventIdAndIsIdempotent) {
   EXPECT_NE(Body(send).at("event_id"), json::value(id));
 }
 
+TEST_F(RoomsWriteTest, RedactedEventsAreServedRedactedEverywhere) {
+  std::string room = CreateRoom(alice_);
+  std::string target = Send(alice_, room, "secret");
+  std::string kept = Send(alice_, room, "kept");
+  Response redact =
+      Call("PUT", "/rooms/" + room + "/redact/" + target + "/r1", alice_, json::object{});
+  ASSERT_EQ(redact.status, 200) << redact.body;
+  const json::value redaction_id = Body(redact).at("event_id");
+  // A second redaction of the same event: the first stays the one served.
+  ASSERT_EQ(Call("PUT", "/rooms/" + room + "/redact/" + target + "/r2", alice_, json::object{})
+                .status,
+            200);
+
+  json::value event = Body(Call("GET", "/rooms/" + room + "/event/" + target, alice_));
+  EXPECT_TRUE(event.at("content").as_object().empty()) << json::serialize(event);
+  EXPECT_EQ(event.at("type"), "m.room.message");
+  EXPECT_EQ(event.at("unsigned").at("redacted_because").at("event_id"), redaction_id);
+  json::value other = Body(Call("GET", "/rooms/" + room + "/event/" + kept, alice_));
+  EXPECT_EQ(other.at("content").at("body"), "kept");
+  EXPECT_FALSE(other.at("unsigned").as_object().contains("redacted_because"));
+
+  json::value messages = Body(Call("GET", "/rooms/" + room + "/messages?dir=b&limit=50", alice_));
+  const std::string page = json::serialize(messages);
+  EXPECT_EQ(page.find("secret"), std::string::npos) << page;
+  EXPECT_NE(page.find("kept"), std::string::npos);
+  json::value context = Body(Call("GET", "/rooms/" + room + "/context/" + target, alice_));
+  EXPECT_TRUE(context.at("event").at("content").as_object().empty());
+}
+
 TEST_F(RoomsWriteTest, SendsOverTheRateLimitGet429WithRetryAfterUntilTheBucketRefills) {
   Router limited("client");
   AddRoomRoutes(limited, *engine_, {.rate_limit = true});
