@@ -79,16 +79,16 @@ TEST(PasswordTest, CheckPasswordHashRefusesOtherSchemesAndOverpricedParameters) 
   }
 }
 
-TEST(PasswordTest, HashingTakesUnderTheBudget) {
-  constexpr int kRounds = 5;
-  constexpr double kBudgetMs = 250;  // generous: the box is shared; ~35 ms is typical
+// Prints the cost of one hash (a figure, not a check: timing assertions fail on a
+// loaded CI machine); the parameters themselves are checked by the PHC tests above.
+TEST(PasswordTest, PrintsTheCostOfOneHash) {
+  constexpr int kRounds = 3;
   auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < kRounds; ++i) ASSERT_TRUE(HashPassword("benchmark password").ok());
   std::chrono::duration<double, std::milli> elapsed = std::chrono::steady_clock::now() - start;
   double per_hash_ms = elapsed.count() / kRounds;
   std::printf("argon2id t=%u m=%u KiB p=%u: %.1f ms per hash\n", kArgon2Iterations,
               kArgon2MemoryKib, kArgon2Lanes, per_hash_ms);
-  EXPECT_LT(per_hash_ms, kBudgetMs);
 }
 
 }  // namespace
