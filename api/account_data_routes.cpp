@@ -53,9 +53,21 @@ Result<std::optional<json::object>> ReadObject(core::Engine& engine, const std::
     if (stored.status().code() == StatusCode::kNotFound) return std::optional<json::object>();
     return stored.status();
   }
-  NEBU_ASSIGN_OR_RETURN(json::value v, event::ParseJson(*stored));
+  NEBU_ASSIGN_OR_RETURN(json::value v, event::ParseJson(*stored, {.canonical_numbers = false}));
   if (!v.is_object()) return Status::Corruption("account data is not an object");
   return std::optional<json::object>(std::move(v.as_object()));
+}
+
+// 200 with body as stored account data is written (accounts::AccountDataJson), so a
+// float reads back as the client wrote it ("order":0.5, not boost's 5E-1).
+Response ContentResponse(const json::object& body) {
+  Result<std::string> text = accounts::AccountDataJson(body);
+  if (!text.ok()) return JsonResponse(200, body);
+  Response response;
+  response.status = 200;
+  response.headers.Set("Content-Type", "application/json");
+  response.body = std::move(*text);
+  return response;
 }
 
 void GetData(Context& context, const Request& request, const PathParams& params,
@@ -68,7 +80,7 @@ void GetData(Context& context, const Request& request, const PathParams& params,
                            std::get<0>(room), params.at("type"));
   if (!stored.ok()) return respond(ErrorResponse(stored.status()));
   if (!*stored) return respond(ErrorResponse(404, "M_NOT_FOUND", "Account data not found"));
-  respond(JsonResponse(200, **stored));
+  respond(ContentResponse(**stored));
 }
 
 void PutData(Context& context, const Request& request, const PathParams& params,
@@ -82,7 +94,8 @@ void PutData(Context& context, const Request& request, const PathParams& params,
   if (type == "m.fully_read" || type == "m.push_rules") {
     return respond(ErrorResponse(405, "M_BAD_JSON", type + " is set through its own endpoint"));
   }
-  auto body = ParseJsonBody(request);
+  // Floats are kept (accounts::AccountDataJson), so content arrives as the client sent it.
+  auto body = ParseJsonBody(request, /*canonical_numbers=*/false);
   if (auto* error = std::get_if<Response>(&body)) return respond(*error);
   SubmitAndAnswer(context.engine,
                   accounts::PutAccountDataCommand{.user_id = std::get<Caller>(owner).user_id,
@@ -107,7 +120,7 @@ void GetTags(Context& context, const Request& request, const PathParams& params,
       tags = t->as_object();
     }
   }
-  respond(JsonResponse(200, json::object{{"tags", std::move(tags)}}));
+  respond(ContentResponse(json::object{{"tags", std::move(tags)}}));
 }
 
 // PUT (tag_body set) or DELETE (nullopt) one tag.
@@ -122,12 +135,9 @@ void ChangeTag(Context& context, const Request& request, const PathParams& param
     auto body = ParseJsonBody(request, /*canonical_numbers=*/false);
     if (auto* error = std::get_if<Response>(&body)) return respond(*error);
     tag_body = std::move(std::get<json::object>(body));
-    // "order" is a number in [0, 1] and clients send fractions, but account data is
-    // stored (and replicated) as canonical JSON, which has no floats. Until the codec
-    // carries them, a fractional order is refused with a clear message.
-    if (const json::value* order = tag_body->if_contains("order"); order && order->is_double()) {
-      return respond(ErrorResponse(400, "M_BAD_JSON",
-                                   "fractional tag order is not supported yet; use 0 or 1"));
+    // "order" is a number in [0, 1]; clients send fractions, which account data keeps.
+    if (const json::value* order = tag_body->if_contains("order"); order && !order->is_number()) {
+      return respond(ErrorResponse(400, "M_BAD_JSON", "order must be a number"));
     }
   }
   const std::string& user_id = std::get<Caller>(owner).user_id;

@@ -5,6 +5,7 @@
 
 #include "api/account_common.h"
 #include "api/errors.h"
+#include "api/keys_routes.h"
 #include "engine/accounts/accounts.h"
 #include "engine/core/engine.h"
 
@@ -186,14 +187,15 @@ void Logout(Context* context, const Request& request, Respond respond) {
   WithCaller(context, request, respond, [&](const Caller& caller) {
     SubmitAndAnswer(
         context->engine,
-        accounts::LogoutCommand{.user_id = caller.user_id, .device_id = caller.device_id}, respond);
+        accounts::LogoutCommand{.user_id = caller.user_id, .device_id = caller.device_id},
+        AfterDevicesRemoved(context->engine, caller.user_id, respond));
   });
 }
 
 void LogoutAll(Context* context, const Request& request, Respond respond) {
   WithCaller(context, request, respond, [&](const Caller& caller) {
     SubmitAndAnswer(context->engine, accounts::LogoutAllCommand{.user_id = caller.user_id},
-                    respond);
+                    AfterDevicesRemoved(context->engine, caller.user_id, respond));
   });
 }
 
@@ -232,7 +234,8 @@ void ChangePassword(Context* context, const Request& request, Respond respond) {
                  Result<accounts::Prepared> prepared = accounts::PrepareSetPassword(
                      caller.user_id, new_password, logout, caller.device_id);
                  if (!prepared.ok()) return respond(ErrorResponse(prepared.status()));
-                 SubmitAndAnswer(context->engine, prepared->command, respond);
+                 SubmitAndAnswer(context->engine, prepared->command,
+                                 AfterDevicesRemoved(context->engine, caller.user_id, respond));
                });
   });
 }
@@ -250,7 +253,8 @@ void Deactivate(Context* context, const Request& request, Respond respond) {
     if (!password) return respond(std::move(answer));
     accounts::DeactivateCommand command{.user_id = caller.user_id, .erase = erase.value_or(false)};
     VerifyThen(context, caller.user_id, *password, respond, [context, respond, command] {
-      SubmitAndAnswer(context->engine, command, respond,
+      SubmitAndAnswer(context->engine, command,
+                      AfterDevicesRemoved(context->engine, command.user_id, respond),
                       object{{"id_server_unbind_result", "no-support"}});
     });
   });

@@ -5,6 +5,7 @@
 #include "api/account_common.h"
 #include "api/rooms_routes.h"
 #include "api/errors.h"
+#include "api/keys_routes.h"
 #include "engine/accounts/accounts.h"
 #include "engine/core/engine.h"
 
@@ -82,7 +83,10 @@ void DeleteDevice(Context* context, const Request& request, const PathParams& pa
     accounts::DeleteDeviceCommand command{.user_id = caller.user_id,
                                           .device_id = params.at("deviceId")};
     VerifyThen(context, caller.user_id, *password, respond,
-               [context, respond, command] { SubmitAndAnswer(context->engine, command, respond); });
+               [context, respond, command] {
+                 SubmitAndAnswer(context->engine, command,
+                                 AfterDevicesRemoved(context->engine, command.user_id, respond));
+               });
   });
 }
 
@@ -149,7 +153,7 @@ void DeleteDevices(Context* context, const Request& request, const PathParams&, 
     if (!password) return respond(std::move(answer));
     VerifyThen(context, caller.user_id, *password, respond,
                [context, respond, user_id = caller.user_id, ids = std::move(*ids)] {
-                 DeleteAll(context, user_id, ids, respond);
+                 DeleteAll(context, user_id, ids, AfterDevicesRemoved(context->engine, user_id, respond));
                });
   });
 }

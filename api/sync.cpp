@@ -230,7 +230,9 @@ Result<json::array> AccountDataEvents(Context& ctx, std::optional<std::string_vi
   json::array out;
   for (const accounts::AccountDataEntry& entry : entries) {
     if (only && !only->contains(entry.type)) continue;
-    NEBU_ASSIGN_OR_RETURN(json::value content, event::ParseJson(entry.content));
+    // Account data keeps floats (a tag's "order": 0.5), so not canonical numbers.
+    NEBU_ASSIGN_OR_RETURN(json::value content,
+                          event::ParseJson(entry.content, {.canonical_numbers = false}));
     out.emplace_back(json::object{{"type", entry.type}, {"content", std::move(content)}});
   }
   return out;

@@ -139,6 +139,10 @@ const std::vector<Variable> kVariables = {
     {"NEBU_REGISTRATION", "", "open or closed: may anyone register an account",
      "open when NEBU_CLIENT_ADDR is a loopback address, else closed"},
     {"NEBU_RATE_LIMIT", "on", "on or off: rate limits of /register and /login"},
+    {"NEBU_DB_URL", "", "PostgreSQL URL of the projection (migrated and fed at start-up)",
+     "unset: no PostgreSQL projection"},
+    {"NEBU_DB_URL_MIGRATE", "", "PostgreSQL URL for migrations only (overrides NEBU_DB_URL)",
+     "NEBU_DB_URL"},
 };
 
 std::string HostPort::ToString() const {
@@ -186,6 +190,8 @@ Result<Config> LoadConfig(const Environment& env) {
   }
   Config config;
   config.data_dir = values["NEBU_DATA_DIR"];
+  config.db_url = values["NEBU_DB_URL"];
+  config.db_url_migrate = values["NEBU_DB_URL_MIGRATE"];
   if (config.data_dir.empty()) return Invalid("NEBU_DATA_DIR", "must not be empty");
   for (auto [name, field] : {std::pair{"NEBU_CLIENT_ADDR", &config.client_addr},
                              std::pair{"NEBU_OPS_ADDR", &config.ops_addr}}) {

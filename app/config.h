@@ -8,7 +8,8 @@
 //
 // Variables (see kVariables for the defaults; README.md has the table):
 //   NEBU_DATA_DIR, NEBU_CLIENT_ADDR, NEBU_OPS_ADDR, NEBU_SERVER_NAME,
-//   NEBU_PUBLIC_BASEURL, NEBU_LOG_LEVEL, NEBU_REGISTRATION, NEBU_RATE_LIMIT
+//   NEBU_PUBLIC_BASEURL, NEBU_LOG_LEVEL, NEBU_REGISTRATION, NEBU_RATE_LIMIT,
+//   NEBU_DB_URL, NEBU_DB_URL_MIGRATE (secrets: never logged)
 // Any variable NEBU_X may instead be given as NEBU_X_FILE: a path whose contents,
 // trimmed of surrounding whitespace, are the value (Docker/Kubernetes secrets). Setting
 // both is an error. Unknown NEBU_* variables are not an error; they come back in
@@ -46,6 +47,8 @@ struct Config {
   // the client listener is on a loopback address (a dev box), else closed.
   bool registration_open = false;
   bool rate_limit = true;             // NEBU_RATE_LIMIT=on|off
+  std::string db_url;                 // NEBU_DB_URL: the projection's PostgreSQL ("": none)
+  std::string db_url_migrate;         // NEBU_DB_URL_MIGRATE: migrations only ("": db_url)
   std::vector<std::string> warnings;  // e.g. unknown NEBU_* variables
 };
 

@@ -14,15 +14,19 @@
 #include "api/account_routes.h"
 #include "api/discovery.h"
 #include "api/metrics.h"
+#include "api/misc_routes.h"
 #include "api/ops.h"
 #include "api/filter_routes.h"
+#include "api/keys_routes.h"
 #include "api/push_rules.h"
+#include "api/receipt_routes.h"
 #include "api/rooms_routes.h"
 #include "api/router.h"
 #include "api/server.h"
 #include "api/sync_routes.h"
 #include "api/typing.h"
 #include "app/config.h"
+#include "app/pg_commands.h"
 #include "engine/core/engine.h"
 
 namespace nebu::app {
@@ -37,6 +41,8 @@ void PrintHelp() {
       "Usage:\n"
       "  nebu [serve]     run the server until SIGINT or SIGTERM\n"
       "  nebu version     print the version\n"
+      "  nebu migrate up|down|version      the PostgreSQL schema (NEBU_DB_URL)\n"
+      "  nebu projection rebuild|verify    replay the log into PostgreSQL / compare\n"
       "  nebu --help      print this help\n\n"
       "Configuration (environment; any NEBU_X may instead be NEBU_X_FILE=path, whose\n"
       "trimmed contents are the value; setting both is an error):\n",
@@ -79,9 +85,14 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, const sigset_t&
   api::AddRoomRoutes(client, engine, {.rate_limit = config.rate_limit});
   api::AddSyncRoutes(client, engine, &typing);
   api::AddPushRuleRoutes(client, engine);
+  api::AddReceiptRoutes(client, engine, typing);
   api::AddFilterRoutes(client, engine);
+  api::AddKeysRoutes(client, engine);
+  api::AddMiscRoutes(client, engine);
   api::Router ops("ops", &metrics);
-  api::AddOpsRoutes(ops, metrics);
+  std::unique_ptr<PgRuntime> pg = PgRuntime::Start(config, engine);  // NEBU_DB_URL
+  api::AddOpsRoutes(ops, metrics,
+                    pg ? api::ReadinessProbe([&pg] { return pg->Ready(); }) : api::AlwaysReady);
   auto server = api::Server::Start(
       {{.address = config.client_addr.host, .port = config.client_addr.port, .router = &client},
        {.address = config.ops_addr.host, .port = config.ops_addr.port, .router = &ops}},
@@ -129,6 +140,7 @@ int Serve() {
 int main(int argc, char** argv) {
   std::vector<std::string_view> args(argv + 1, argv + argc);
   if (args.empty() || (args.size() == 1 && args[0] == "serve")) return nebu::app::Serve();
+  if (nebu::app::IsPgCommand(args[0])) return nebu::app::RunPgCommand(args);
   if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help")) {
     nebu::app::PrintHelp();
     return 0;

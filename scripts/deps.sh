@@ -34,11 +34,32 @@ for p in "${want[@]}"; do
     missing+=("$p")
   fi
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
-
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+
+# The end-to-end suites pin matrix-js-sdk 37.5.0, which needs Node.js >= 20; Debian
+# 12's nodejs is 18. Then Node 20 comes from the npm registry's node-linux-<arch>
+# package (the official binary) into ${NEBU_NODE_PREFIX:-/usr/local}/bin, ahead of
+# /usr/bin in PATH. Idempotent: does nothing while `node` is 20 or newer.
+node_version_pinned=20.20.2
+ensure_node20() {
+  [[ "${1:-}" == "--test" ]] || return 0
+  local major arch prefix=${NEBU_NODE_PREFIX:-/usr/local}
+  major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  [[ ${major} -ge 20 ]] && return 0
+  case "$(dpkg --print-architecture)" in
+    amd64) arch=x64 ;; arm64) arch=arm64 ;; *) echo "deps: no Node 20 package for this arch" >&2; return 1 ;;
+  esac
+  echo "deps: node ${major} is too old for matrix-js-sdk; installing node ${node_version_pinned} into ${prefix}" >&2
+  $SUDO npm install -g --prefix "${prefix}" --no-audit --no-fund --loglevel=error \
+    "node-linux-${arch}@${node_version_pinned}"
+  hash -r
+  "${prefix}/bin/node" --version >/dev/null
+}
+
+if [[ ${#missing[@]} -eq 0 ]]; then ensure_node20 "${1:-}"; exit; fi
 echo "deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+ensure_node20 "${1:-}"

@@ -61,8 +61,16 @@ phase build cmake --build build -- -j"$(nproc)" || finish
 # Services the tests need start here (later issues):
 #   - a throwaway PostgreSQL cluster for the projection tests (NEBU_TEST_PG_URL)
 #   - npm install of the end-to-end clients (tests/e2e)
+start_pg() {
+  NEBU_TEST_PG_URL=$(bash scripts/pg.sh start) || return 1
+  NEBU_TEST_PG_ADMIN_URL=$(bash scripts/pg.sh admin-url) || return 1
+  export NEBU_TEST_PG_URL NEBU_TEST_PG_ADMIN_URL
+  trap 'bash scripts/pg.sh stop' EXIT
+}
+phase postgresql start_pg
 
 phase ctest run_ctest
+phase e2e bash scripts/e2e.sh
 if [[ -f scripts/fuzz.sh ]]; then
   phase fuzz bash scripts/fuzz.sh "${NEBU_FUZZ_SECONDS:-20}"
 fi

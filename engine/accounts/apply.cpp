@@ -273,7 +273,7 @@ Result<std::string> Applier::Apply(const SetDeviceDisplayNameCommand& c) {
 
 Result<std::string> Applier::Apply(const PutAccountDataCommand& c) {
   NEBU_RETURN_IF_ERROR(LoadActiveUser(c.user_id).status());
-  NEBU_ASSIGN_OR_RETURN(std::string content, event::CanonicalJson(json::value(c.content)));
+  NEBU_ASSIGN_OR_RETURN(std::string content, AccountDataJson(c.content));
   std::string key = internal::AccountDataKey(c.user_id, c.room_id.value_or(""), c.type);
   NEBU_RETURN_IF_ERROR(Put(Cf::kAccountData, key, content));
   if (stream_) {

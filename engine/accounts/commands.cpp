@@ -1,7 +1,13 @@
 #include "engine/accounts/commands.h"
 
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <cmath>
 #include <utility>
+#include <vector>
 
 #include "engine/accounts/password.h"
 #include "engine/event/canonical_json.h"
@@ -111,7 +117,7 @@ Status Validate(const PutAccountDataCommand& c) {
     return Status::InvalidArgument("invalid room_id");
   }
   if (!event::IsValidEventType(c.type)) return Status::InvalidArgument("invalid type");
-  NEBU_ASSIGN_OR_RETURN(std::string content, event::CanonicalJson(json::value(c.content)));
+  NEBU_ASSIGN_OR_RETURN(std::string content, AccountDataJson(c.content));
   if (content.size() > kAccountDataBytesMax) return Status::TooLarge("account data too large");
   return Status::Ok();
 }
@@ -189,7 +195,83 @@ void Encode(const PutAccountDataCommand& c, json::object* o) {
   (*o)["user_id"] = c.user_id;
   PutOptional(o, "room_id", c.room_id);
   (*o)["type"] = c.type;
-  (*o)["content"] = c.content;
+  // Validate already serialized it once; this second run is the same pure function.
+  Result<std::string> content = AccountDataJson(c.content);
+  NEBU_CHECK(content.ok(), "account data content passed validation but does not serialize");
+  (*o)["content_json"] = std::move(*content);
+}
+
+// ---- AccountDataJson ----
+
+Status AppendStoredJson(const json::value& v, size_t depth, std::string* out);
+
+Status AppendStoredObject(const json::object& o, size_t depth, std::string* out) {
+  if (depth > event::kJsonDepthMax) return Status::BadJson("account data nested too deeply");
+  std::vector<const json::key_value_pair*> members;
+  members.reserve(o.size());
+  for (const json::key_value_pair& kv : o) members.push_back(&kv);
+  std::sort(members.begin(), members.end(), [](const auto* a, const auto* b) {
+    return std::string_view(a->key()) < std::string_view(b->key());
+  });
+  out->push_back('{');
+  for (size_t i = 0; i < members.size(); ++i) {
+    if (i > 0) out->push_back(',');
+    NEBU_RETURN_IF_ERROR(event::AppendCanonicalJson(json::value(members[i]->key()), out));
+    out->push_back(':');
+    NEBU_RETURN_IF_ERROR(AppendStoredJson(members[i]->value(), depth + 1, out));
+  }
+  out->push_back('}');
+  return Status::Ok();
+}
+
+// The shortest text that reads back as d ("0.5", "1e-07"); ".0" is added to whole
+// numbers so they stay floats when read back.
+Status AppendDouble(double d, std::string* out) {
+  if (!std::isfinite(d)) return Status::BadJson("non-finite number");
+  std::array<char, 64> buf;
+  auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), d);
+  NEBU_CHECK(ec == std::errc(), "to_chars of a double failed");
+  std::string_view text(buf.data(), static_cast<size_t>(end - buf.data()));
+  out->append(text);
+  if (text.find_first_of(".eE") == std::string_view::npos) out->append(".0");
+  return Status::Ok();
+}
+
+// depth: how many containers v is inside, plus one when v is a container itself.
+Status AppendStoredJson(const json::value& v, size_t depth, std::string* out) {
+  switch (v.kind()) {
+    case json::kind::object:
+      return AppendStoredObject(v.get_object(), depth, out);
+    case json::kind::array: {
+      if (depth > event::kJsonDepthMax) return Status::BadJson("account data nested too deeply");
+      out->push_back('[');
+      bool first = true;
+      for (const json::value& e : v.get_array()) {
+        if (!first) out->push_back(',');
+        first = false;
+        NEBU_RETURN_IF_ERROR(AppendStoredJson(e, depth + 1, out));
+      }
+      out->push_back(']');
+      return Status::Ok();
+    }
+    case json::kind::double_:
+      return AppendDouble(v.get_double(), out);
+    case json::kind::uint64:
+      if (v.get_uint64() > static_cast<uint64_t>(event::kCanonicalIntMax)) {
+        out->append(json::serialize(v));
+        return Status::Ok();
+      }
+      break;
+    case json::kind::int64:
+      if (v.get_int64() > event::kCanonicalIntMax || v.get_int64() < event::kCanonicalIntMin) {
+        out->append(json::serialize(v));
+        return Status::Ok();
+      }
+      break;
+    default:
+      break;
+  }
+  return event::AppendCanonicalJson(v, out);
 }
 
 }  // namespace
@@ -211,6 +293,12 @@ std::string_view AccountCommandName(const AccountCommand& command) {
     std::string_view operator()(const PutAccountDataCommand&) const { return "put_account_data"; }
   };
   return std::visit(Namer{}, command);
+}
+
+Result<std::string> AccountDataJson(const json::object& content) {
+  std::string out;
+  NEBU_RETURN_IF_ERROR(AppendStoredObject(content, 1, &out));
+  return out;
 }
 
 Status ValidateAccountCommand(const AccountCommand& command) {

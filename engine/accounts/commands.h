@@ -40,7 +40,7 @@ namespace nebu::accounts {
 inline constexpr size_t kDeviceIdBytesMax = 255;
 inline constexpr size_t kDisplayNameBytesMax = 256;  // profile and device names
 inline constexpr size_t kAvatarUrlBytesMax = 1000;
-inline constexpr size_t kAccountDataBytesMax = 64 * 1024;  // canonical JSON of content
+inline constexpr size_t kAccountDataBytesMax = 64 * 1024;  // AccountDataJson(content)
 inline constexpr size_t kTokenHashHexChars = 64;           // lower-case hex SHA-256
 
 // A device created by registration or login, with the hash of its access token.
@@ -137,8 +137,12 @@ struct DeleteDeviceCommand {
   bool operator==(const DeleteDeviceCommand&) const = default;
 };
 
-// op "put_account_data": {"content", "room_id"?, "type", "user_id"}. Global account
-// data without room_id, per-room with it. Replaces the previous content of the type.
+// op "put_account_data": {"content_json", "room_id"?, "type", "user_id"}. Global
+// account data without room_id, per-room with it. Replaces the previous content of
+// the type. content_json is AccountDataJson(content), a JSON string inside the
+// canonical command, so content may hold floats (m.tag's "order": 0.5) that canonical
+// JSON cannot; it is stored as-is. Logs written before carry {"content": object}
+// (canonical numbers only); that form still decodes and stores the same bytes.
 struct PutAccountDataCommand {
   std::string user_id{};
   std::optional<std::string> room_id{};
@@ -152,6 +156,14 @@ using AccountCommand =
                  DeactivateCommand, SetDisplayNameCommand, SetAvatarUrlCommand,
                  SetDeviceDisplayNameCommand, DeleteDeviceCommand, PutAccountDataCommand>;
 
+// The stored text of account data content: compact JSON with object keys sorted as
+// canonical JSON sorts them, strings and integers in canonical form, floats as the
+// shortest text that reads back as the same double (std::to_chars: 0.5 is "0.5",
+// 1.0 is "1.0"), integers beyond 2^53 in full. Content without such numbers
+// gets exactly its canonical JSON. kBadJson for a string that is not UTF-8, a
+// non-finite float, or nesting deeper than event::kJsonDepthMax.
+[[nodiscard]] Result<std::string> AccountDataJson(const boost::json::object& content);
+
 // The "op" name of the command ("register", "login", ...).
 std::string_view AccountCommandName(const AccountCommand& command);
 
@@ -160,7 +172,7 @@ std::string_view AccountCommandName(const AccountCommand& command);
 //                     characters), token hash, password hash, event type, or a
 //                     negative timestamp;
 //   kTooLarge         a field over its *BytesMax limit;
-//   kBadJson          account data content that has no canonical form (floats).
+//   kBadJson          account data content AccountDataJson refuses.
 [[nodiscard]] Status ValidateAccountCommand(const AccountCommand& command);
 
 // The canonical JSON payload. Errors: those of ValidateAccountCommand.

@@ -153,8 +153,18 @@ Result<AccountCommand> DecodePutAccountData(Fields& f) {
   NEBU_ASSIGN_OR_RETURN(c.user_id, f.String("user_id"));
   NEBU_ASSIGN_OR_RETURN(c.room_id, f.OptionalString("room_id"));
   NEBU_ASSIGN_OR_RETURN(c.type, f.String("type"));
-  NEBU_ASSIGN_OR_RETURN(const json::object* content, f.Object("content"));
-  c.content = *content;
+  if (!f.Has("content_json")) {  // the form of logs written before floats were carried
+    NEBU_ASSIGN_OR_RETURN(const json::object* content, f.Object("content"));
+    c.content = *content;
+    return AccountCommand(std::move(c));
+  }
+  NEBU_ASSIGN_OR_RETURN(std::string text, f.String("content_json"));
+  Result<json::value> content =
+      event::ParseJson(text, {.canonical_numbers = false, .bytes_max = kAccountDataBytesMax});
+  if (!content.ok() || !content->is_object()) {
+    return Status::BadJson("account command content_json is not a JSON object");
+  }
+  c.content = std::move(content->as_object());
   return AccountCommand(std::move(c));
 }
 

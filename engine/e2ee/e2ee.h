@@ -1,25 +1,65 @@
 // End-to-end encryption, server side: device keys, one-time and fallback keys,
-// cross-signing keys and signatures, and to-device messages.
-// (Contract header; the module is being built — see issue 3.)
+// cross-signing keys and signatures, and to-device messages (Client-Server API
+// § End-to-End Encryption, § Send-to-Device messaging).
+//
+// Everything is replicated state: the API layer (api/keys_routes.cpp) checks a
+// request against applied state, builds an E2eeCommand (commands.h) and proposes it
+// as core::CommandKind::kE2ee; every node applies it with ApplyE2eeCommand, which is
+// deterministic (a claim takes the lowest key ID of the algorithm, then the fallback
+// key; a to-device message to "*" goes to the devices the user has when it applies).
+// Reads are point lookups and short prefix scans of applied state. Layout:
+// engine/e2ee/keys.h and docs/storage-format.md § e2ee.
+//
+//   // api: propose an upload, answer with the counts the state machine returns
+//   UploadKeysCommand c{.user_id = caller.user_id, .device_id = caller.device_id, ...};
+//   engine.SubmitAsync({core::CommandKind::kE2ee, *EncodeE2eeCommand(c)}, done);
+//   // /sync: messages for this device past the client's token
+//   auto messages = ToDeviceMessages(store, user, device, since, now, 100);
+//
+// Stream entries (engine/storage/stream_entry.h): kToDevice(user, device or "*") per
+// queued message group, kDeviceKeys(user) when a user's device keys, cross-signing
+// keys or signatures change, kDeviceKeys(user, left) when a device with keys is gone.
+//
+// Thread-safety: reads are safe from any thread (RocksDB's guarantees).
+// ApplyE2eeCommand reads stored state, not the pending batch: the state machine
+// applies each kE2ee command alone in its batch.
 #pragma once
 
 #include <rocksdb/write_batch.h>
 
 #include <cstddef>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/common/status.h"
+#include "engine/e2ee/commands.h"
 #include "engine/storage/store.h"
 #include "engine/storage/stream_entry.h"
 
 namespace nebu::e2ee {
 
+inline constexpr std::string_view kUsageMaster = "master";
+inline constexpr std::string_view kUsageSelfSigning = "self_signing";
+inline constexpr std::string_view kUsageUserSigning = "user_signing";
+// Reported in device_one_time_keys_count even when zero (clients use its presence).
+inline constexpr std::string_view kSignedCurve25519 = "signed_curve25519";
+
 // The state-machine side of a core::CommandKind::kE2ee command: deterministic,
 // stages its writes into `batch` and a stream entry per change /sync reports
 // (kToDevice for a queued to-device message, kDeviceKeys for a key change).
+// Returns a canonical JSON object:
+//   upload_keys     {"one_time_key_counts": {algorithm: n}} after the upload
+//   claim_keys      {"one_time_keys": {user: {device: {"alg:id": key}}}}
+//   send_to_device  {"queued": n}  (device queues written; 0 for a repeated txn)
+//   others          {}
+// Errors: DecodeE2eeCommand's; kNotFound (upload_keys: the device does not exist);
+// kInvalidArgument (upload_keys: a one-time key ID already holds another key, or
+// the device would hold more than kOneTimeKeysPerDeviceMax keys of an algorithm);
+// kCorruption, kIoError from reads. On error nothing of the command is staged.
 [[nodiscard]] Result<std::string> ApplyE2eeCommand(storage::Store& store,
                                                    rocksdb::WriteBatch& batch,
                                                    std::string_view payload,
@@ -45,14 +85,42 @@ struct ToDeviceMessage {
                                            std::string_view device_id,
                                            storage::StreamPosition upto);
 // The kE2ee payload that deletes (user, device)'s messages at or below `upto`.
-[[nodiscard]] std::string EncodeDeleteToDevice(std::string_view user_id,
-                                               std::string_view device_id,
+[[nodiscard]] std::string EncodeDeleteToDevice(std::string_view user_id, std::string_view device_id,
                                                storage::StreamPosition upto);
-// device_one_time_keys_count: algorithm -> unclaimed one-time keys of the device.
-[[nodiscard]] Result<std::map<std::string, uint64_t>> OneTimeKeyCounts(
-    storage::Store& store, std::string_view user_id, std::string_view device_id);
+// device_one_time_keys_count: algorithm -> unclaimed one-time keys of the device
+// (signed_curve25519 always present).
+[[nodiscard]] Result<std::map<std::string, uint64_t>> OneTimeKeyCounts(storage::Store& store,
+                                                                       std::string_view user_id,
+                                                                       std::string_view device_id);
 // device_unused_fallback_key_types: algorithms with an unused fallback key.
-[[nodiscard]] Result<std::vector<std::string>> UnusedFallbackKeyTypes(
-    storage::Store& store, std::string_view user_id, std::string_view device_id);
+[[nodiscard]] Result<std::vector<std::string>> UnusedFallbackKeyTypes(storage::Store& store,
+                                                                      std::string_view user_id,
+                                                                      std::string_view device_id);
+
+// ---- reads the key endpoints make ----
+
+// The device keys (canonical JSON, as uploaded) of every device of the user that
+// uploaded some, sorted by device ID.
+[[nodiscard]] Result<std::vector<std::pair<std::string, std::string>>> ListDeviceKeys(
+    storage::Store& store, std::string_view user_id);
+[[nodiscard]] Result<std::optional<std::string>> GetDeviceKeys(storage::Store& store,
+                                                               std::string_view user_id,
+                                                               std::string_view device_id);
+// The cross-signing key of `usage` (kUsageMaster, ...) as uploaded; nullopt if none.
+[[nodiscard]] Result<std::optional<std::string>> GetCrossSigningKey(storage::Store& store,
+                                                                    std::string_view user_id,
+                                                                    std::string_view usage);
+
+struct StoredSignature {
+  std::string signer;
+  std::string signer_key_id;
+  std::string signature;
+  bool operator==(const StoredSignature&) const = default;
+};
+// Signatures uploaded through /keys/signatures/upload on one key of a user (a device
+// ID, or the public key of a cross-signing key), sorted by signer and key ID.
+[[nodiscard]] Result<std::vector<StoredSignature>> SignaturesOf(storage::Store& store,
+                                                                std::string_view target_user,
+                                                                std::string_view target_key_id);
 
 }  // namespace nebu::e2ee

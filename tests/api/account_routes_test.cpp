@@ -477,7 +477,13 @@ TEST_F(AccountRoutesTest, AccountDataAndTagsAreStoredPerUserAndRoom) {
   ASSERT_EQ(tags.status, 200) << tags.body;
   EXPECT_EQ(tags.Json().as_object(),
             (object{{"tags", object{{"m.favourite", object{{"order", 1}}}}}}));
-  ExpectError(Call("PUT", room + "/tags/m.lowpriority", R"({"order":0.5})", alice.access_token),
+  // A fractional order (what Element sends) is kept exactly; a non-number is refused.
+  EXPECT_EQ(
+      Call("PUT", room + "/tags/m.lowpriority", R"({"order":0.5})", alice.access_token).status,
+      200);
+  EXPECT_NE(Call("GET", room + "/tags", {}, alice.access_token).body.find(R"("order":0.5)"),
+            std::string::npos);
+  ExpectError(Call("PUT", room + "/tags/m.lowpriority", R"({"order":"high"})", alice.access_token),
               400, "M_BAD_JSON");
 }
 

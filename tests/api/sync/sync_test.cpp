@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "api/account_routes.h"
+#include "api/receipt_routes.h"
 #include "api/sync_routes.h"
 #include "api/typing.h"
 #include "tests/api/rooms/rooms_testing.h"
@@ -30,6 +31,7 @@ class SyncTest : public RoomsApiTest {
     RoomsApiTest::SetUp();
     AddSyncRoutes(router_, *engine_, &Typing());
     AddAccountRoutes(router_, *engine_, {.registration_open = false, .rate_limit = false});
+    AddReceiptRoutes(router_, *engine_, Typing());
     alice_ = Register("alice");
     bob_ = Register("bob");
     carol_ = Register("carol");
@@ -467,6 +469,50 @@ TEST_F(SyncTest, AccountDataChangesArriveIncrementally) {
   json::object later = Sync(alice_, "since=" + Next(body));
   EXPECT_TRUE(later.at("account_data").at("events").as_array().empty());
   EXPECT_TRUE(Rooms(later, "join").empty());
+}
+
+TEST_F(SyncTest, FractionalTagOrderReachesSync) {
+  std::string room = PublicRoom();
+  json::object start = Sync(alice_);
+  Response put = Call("PUT", "/user/@alice:localhost/rooms/" + room + "/tags/m.favourite", alice_,
+                      std::string(R"({"order":0.5})"));
+  ASSERT_EQ(put.status, 200) << put.body;
+  json::object body = Sync(alice_, "since=" + Next(start));
+  const json::array& data =
+      Rooms(body, "join").at(room).at("account_data").at("events").as_array();
+  ASSERT_EQ(data.size(), 1u);
+  EXPECT_EQ(data[0].at("type").as_string(), "m.tag");
+  EXPECT_EQ(data[0].at("content").at("tags").at("m.favourite").at("order").as_double(), 0.5);
+  // An initial sync carries it too.
+  json::object initial = Sync(alice_);
+  EXPECT_EQ(Rooms(initial, "join").at(room).at("account_data").at("events").as_array().size(), 1u);
+}
+
+TEST_F(SyncTest, ReceiptsAreEphemeralAndPrivateOnesStayPrivate) {
+  std::string room = PublicRoom();
+  ASSERT_EQ(Post(bob_, "/rooms/" + room + "/join"), 200);
+  std::string first = Send(alice_, room, "one");
+  json::object start = Sync(alice_);
+  json::object bob_start = Sync(bob_);
+  ASSERT_EQ(Post(bob_, "/rooms/" + room + "/receipt/m.read/" + first), 200);
+  ASSERT_EQ(Post(alice_, "/rooms/" + room + "/receipt/m.read.private/" + first), 200);
+
+  json::object body = Sync(alice_, "since=" + Next(start));
+  const json::array& ephemeral =
+      Rooms(body, "join").at(room).at("ephemeral").at("events").as_array();
+  ASSERT_EQ(ephemeral.size(), 1u) << json::serialize(body);
+  EXPECT_EQ(ephemeral[0].at("type").as_string(), "m.receipt");
+  const json::object& on_event = ephemeral[0].at("content").at(first).as_object();
+  EXPECT_TRUE(on_event.at("m.read").as_object().contains("@bob:localhost"));
+  EXPECT_TRUE(on_event.at("m.read.private").as_object().contains("@alice:localhost"));
+  // Bob sees his own receipt, never alice's private one.
+  json::object bob = Sync(bob_, "since=" + Next(bob_start));
+  const std::string text = json::serialize(bob);
+  EXPECT_EQ(text.find("m.read.private"), std::string::npos) << text;
+  EXPECT_NE(text.find("m.receipt"), std::string::npos);
+  // An initial sync carries the current receipts.
+  json::object initial = Sync(alice_);
+  EXPECT_EQ(Rooms(initial, "join").at(room).at("ephemeral").at("events").as_array().size(), 1u);
 }
 
 TEST_F(SyncTest, LongPollWakesForAccountData) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include <limits>
 #include <string>
 
 #include "engine/event/canonical_json.h"
@@ -51,6 +52,10 @@ TEST(CommandsTest, DecodeRefusesUnknownOpsAndFields) {
            R"(["op","logout_all"])",
            R"({"op":"deactivate","user_id":"@a:example.org","erase":"yes"})",
            R"({"op":"put_account_data","user_id":"@a:example.org","type":"t","content":[]})",
+           R"({"op":"put_account_data","user_id":"@a:example.org","type":"t","content_json":"[]"})",
+           R"({"op":"put_account_data","user_id":"@a:example.org","type":"t","content_json":"{"})",
+           R"({"op":"put_account_data","user_id":"@a:example.org","type":"t","content_json":{}})",
+           R"({"content":{},"content_json":"{}","op":"put_account_data","type":"t","user_id":"@a:example.org"})",
        }) {
     EXPECT_EQ(DecodeAccountCommand(payload).status().code(), StatusCode::kBadJson) << payload;
   }
@@ -82,10 +87,39 @@ TEST(CommandsTest, ValidationRefusesMalformedIdentifiersAndOversizedFields) {
   boost::json::object big{{"k", std::string(kAccountDataBytesMax, 'x')}};
   EXPECT_EQ(ValidateAccountCommand(PutAccountDataCommand{"@a:example.org", {}, "t", big}).code(),
             StatusCode::kTooLarge);
-  boost::json::object with_float{{"k", 1.5}};
+  boost::json::object infinite{{"k", std::numeric_limits<double>::infinity()}};
   EXPECT_EQ(
-      ValidateAccountCommand(PutAccountDataCommand{"@a:example.org", {}, "t", with_float}).code(),
+      ValidateAccountCommand(PutAccountDataCommand{"@a:example.org", {}, "t", infinite}).code(),
       StatusCode::kBadJson);
+}
+
+// Goal: account data keeps floats (m.tag "order": 0.5) while the command stays
+// canonical JSON, and payloads of the old form (content as an object) still decode.
+TEST(CommandsTest, AccountDataContentKeepsFloatsInsideACanonicalCommand) {
+  PutAccountDataCommand put{"@a:example.org", "!r:example.org", "m.tag",
+                            {{"tags", {{"m.lowpriority", {{"order", 0.5}}}, {"u.x", {}}}},
+                             {"big", 9007199254740993ull},
+                             {"a", 0.1}}};
+  Result<std::string> payload = EncodeAccountCommand(put);
+  ASSERT_TRUE(payload.ok()) << payload.status().ToString();
+  EXPECT_TRUE(event::IsCanonicalJson(*payload)) << *payload;
+  EXPECT_EQ(*AccountDataJson(put.content),
+            R"({"a":0.1,"big":9007199254740993,"tags":{"m.lowpriority":{"order":0.5},"u.x":{}}})");
+  Result<AccountCommand> decoded = DecodeAccountCommand(*payload);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(std::get<PutAccountDataCommand>(*decoded), put);
+
+  EXPECT_EQ(*AccountDataJson({{"w", 1.0}, {"x", 1e-7}, {"y", -2.5e300}}),
+            R"({"w":1.0,"x":1e-07,"y":-2.5e+300})");
+  // Without floats the stored text is exactly the canonical JSON, as before.
+  boost::json::object plain{{"z", 1}, {"a", "\u00e9\n"}};
+  EXPECT_EQ(*AccountDataJson(plain), *event::CanonicalJson(plain));
+
+  Result<AccountCommand> old = DecodeAccountCommand(
+      R"({"content":{"b":1,"a":[true,null]},"op":"put_account_data","type":"t","user_id":"@a:example.org"})");
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_EQ(*AccountDataJson(std::get<PutAccountDataCommand>(*old).content),
+            R"({"a":[true,null],"b":1})");
 }
 
 RC_GTEST_PROP(CommandsTest, DecodeOfEncodeIsTheSameCommand, ()) {

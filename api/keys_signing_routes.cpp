@@ -1,0 +1,320 @@
+// Cross-signing endpoints of api/keys_routes.h: /keys/device_signing/upload and
+// /keys/signatures/upload.
+#include <boost/json.hpp>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "api/account_common.h"
+#include "api/errors.h"
+#include "api/keys_common.h"
+#include "api/keys_routes.h"
+#include "api/rate_limit.h"
+#include "engine/accounts/accounts.h"
+#include "engine/core/engine.h"
+#include "engine/e2ee/signatures.h"
+#include "engine/event/canonical_json.h"
+
+namespace nebu::api::keys_internal {
+namespace {
+
+namespace json = boost::json;
+
+constexpr int64_t kBusyRetryAfterMs = 1000;
+
+struct SigningKeys {
+  std::optional<json::object> master, self_signing, user_signing;
+};
+
+// Checks one uploaded cross-signing key: owner, usage and one ed25519 key.
+std::optional<Response> CheckSigningKey(const json::object& key, std::string_view usage,
+                                        const Caller& caller) {
+  const json::value* user = key.if_contains("user_id");
+  if (user == nullptr || !user->is_string() || user->as_string() != caller.user_id) {
+    return ErrorResponse(400, "M_INVALID_PARAM", "A cross-signing key must be the caller's own");
+  }
+  const json::value* usages = key.if_contains("usage");
+  bool has_usage = false;
+  if (usages != nullptr && usages->is_array()) {
+    for (const json::value& u : usages->as_array())
+      has_usage |= u.is_string() && u.as_string() == usage;
+  }
+  if (!has_usage) {
+    return ErrorResponse(400, "M_INVALID_PARAM", "usage must contain " + std::string(usage));
+  }
+  if (!CrossSigningPublicKey(key)) {
+    return ErrorResponse(400, "M_INVALID_PARAM", "keys must hold exactly one ed25519 key");
+  }
+  return std::nullopt;
+}
+
+// The stored key of `usage` as canonical text ("" when none).
+Result<std::string> StoredText(core::Engine& engine, const std::string& user_id,
+                               std::string_view usage) {
+  NEBU_ASSIGN_OR_RETURN(auto stored, e2ee::GetCrossSigningKey(engine.store(), user_id, usage));
+  return stored.value_or("");
+}
+
+// True when every provided key equals the stored one (a retried upload).
+Result<bool> RepeatsStored(core::Engine& engine, const std::string& user_id,
+                           const SigningKeys& keys) {
+  const std::pair<std::string_view, const std::optional<json::object>*> all[] = {
+      {e2ee::kUsageMaster, &keys.master},
+      {e2ee::kUsageSelfSigning, &keys.self_signing},
+      {e2ee::kUsageUserSigning, &keys.user_signing}};
+  for (const auto& [usage, key] : all) {
+    if (!*key) continue;
+    NEBU_ASSIGN_OR_RETURN(std::string stored, StoredText(engine, user_id, usage));
+    NEBU_ASSIGN_OR_RETURN(std::string text, event::CanonicalJson(**key));
+    if (stored != text) return false;
+  }
+  return true;
+}
+
+void UploadSigning(const ContextPtr& context, const Request& request, Respond respond) {
+  auto caller = Authenticate(request, context->engine);
+  if (auto* error = std::get_if<Response>(&caller)) return respond(std::move(*error));
+  auto body = ParseJsonBody(request);
+  if (auto* error = std::get_if<Response>(&body)) return respond(std::move(*error));
+  const Caller& who = std::get<Caller>(caller);
+  const json::object& o = std::get<json::object>(body);
+  SigningKeys keys;
+  const std::pair<std::string_view, std::optional<json::object>*> fields[] = {
+      {"master_key", &keys.master},
+      {"self_signing_key", &keys.self_signing},
+      {"user_signing_key", &keys.user_signing}};
+  const std::string_view usages[] = {e2ee::kUsageMaster, e2ee::kUsageSelfSigning,
+                                     e2ee::kUsageUserSigning};
+  for (size_t i = 0; i < 3; ++i) {
+    const json::value* v = o.if_contains(fields[i].first);
+    if (v == nullptr || v->is_null()) continue;
+    if (!v->is_object()) {
+      return respond(
+          ErrorResponse(400, "M_BAD_JSON", std::string(fields[i].first) + " must be an object"));
+    }
+    if (auto refused = CheckSigningKey(v->as_object(), usages[i], who)) return respond(*refused);
+    *fields[i].second = v->as_object();
+  }
+  // The master key the other keys must be signed by: the new one, else the stored one.
+  auto stored_master =
+      e2ee::GetCrossSigningKey(context->engine.store(), who.user_id, e2ee::kUsageMaster);
+  if (!stored_master.ok()) return respond(ErrorResponse(stored_master.status()));
+  std::optional<std::string> master_public;
+  if (keys.master) {
+    master_public = CrossSigningPublicKey(*keys.master);
+  } else if (*stored_master) {
+    Result<json::value> parsed = event::ParseJson(**stored_master);
+    if (parsed.ok() && parsed->is_object())
+      master_public = CrossSigningPublicKey(parsed->as_object());
+  }
+  for (const std::optional<json::object>* sub : {&keys.self_signing, &keys.user_signing}) {
+    if (!*sub) continue;
+    if (!master_public) {
+      return respond(ErrorResponse(400, "M_MISSING_PARAM", "No master signing key is available"));
+    }
+    if (!e2ee::VerifyJsonSignature(**sub, who.user_id, "ed25519:" + *master_public, *master_public)
+             .ok()) {
+      return respond(
+          ErrorResponse(400, "M_INVALID_SIGNATURE",
+                        "Self-signing and user-signing keys must be signed by the master key"));
+    }
+  }
+  e2ee::UploadSigningKeysCommand command{.user_id = who.user_id,
+                                         .master_key = keys.master,
+                                         .self_signing_key = keys.self_signing,
+                                         .user_signing_key = keys.user_signing};
+  // Raw pointers from here on: a pool task must never hold the last reference to the
+  // context (the pool would be destroyed, and joined, from one of its own threads).
+  core::Engine* engine = &context->engine;
+  auto submit = [engine, command, respond] {
+    SubmitE2ee(*engine, command, respond,
+               [](json::object) { return JsonResponse(200, json::object{}); });
+  };
+  if (!*stored_master) return submit();  // the first upload needs no UIA
+  Result<bool> repeats = RepeatsStored(context->engine, who.user_id, keys);
+  if (!repeats.ok()) return respond(ErrorResponse(repeats.status()));
+  if (*repeats) return submit();
+  Response answer;
+  std::optional<std::string> password =
+      account_internal::UiaPassword(o, who, context->engine.server_name(), &answer);
+  if (!password) return respond(std::move(answer));
+  bool posted =
+      context->pool.Post([engine, user_id = who.user_id, password = *password, respond, submit] {
+        Status verified = accounts::VerifyLogin(engine->store(), user_id, password);
+        if (verified.code() == StatusCode::kForbidden) {
+          respond(account_internal::UiaChallenge("m.login.password", "M_FORBIDDEN",
+                                                 "Invalid password"));
+        } else if (!verified.ok()) {
+          respond(ErrorResponse(verified));
+        } else {
+          submit();
+        }
+      });
+  if (!posted) respond(RateLimitedResponse(kBusyRetryAfterMs));
+}
+
+// ---- POST /keys/signatures/upload ----
+
+json::object Failure(std::string_view message) {
+  return json::object{{"errcode", "M_INVALID_SIGNATURE"}, {"error", message}};
+}
+
+// The stored key a signature targets and the signer key IDs allowed to sign it.
+struct Target {
+  json::object stored;
+  std::map<std::string, std::string> allowed_signers;  // signer key ID -> public key
+};
+
+Result<std::optional<json::object>> ParsedKey(const Result<std::optional<std::string>>& text) {
+  if (!text.ok()) return text.status();
+  if (!*text) return std::optional<json::object>();
+  NEBU_ASSIGN_OR_RETURN(json::value v, event::ParseJson(**text));
+  if (!v.is_object()) return Status::Corruption("stored key is not an object");
+  return std::optional<json::object>(std::move(v.as_object()));
+}
+
+std::optional<std::string> SigningPublic(core::Engine& engine, const std::string& user_id,
+                                         std::string_view usage) {
+  auto key = ParsedKey(e2ee::GetCrossSigningKey(engine.store(), user_id, usage));
+  if (!key.ok() || !*key) return std::nullopt;
+  return CrossSigningPublicKey(**key);
+}
+
+// nullopt with *why when the caller may not sign (user, key_id).
+Result<std::optional<Target>> FindTarget(core::Engine& engine, const Caller& caller,
+                                         const std::string& user_id, const std::string& key_id,
+                                         std::string* why) {
+  NEBU_ASSIGN_OR_RETURN(auto master, ParsedKey(e2ee::GetCrossSigningKey(engine.store(), user_id,
+                                                                        e2ee::kUsageMaster)));
+  const bool is_master = master && CrossSigningPublicKey(*master) == key_id;
+  Target target;
+  if (user_id == caller.user_id && !is_master) {
+    NEBU_ASSIGN_OR_RETURN(auto device,
+                          ParsedKey(e2ee::GetDeviceKeys(engine.store(), user_id, key_id)));
+    if (!device) {
+      *why = "Unknown device or key";
+      return std::optional<Target>();
+    }
+    target.stored = std::move(*device);
+    if (auto self = SigningPublic(engine, user_id, e2ee::kUsageSelfSigning)) {
+      target.allowed_signers["ed25519:" + *self] = *self;
+    }
+  } else if (user_id == caller.user_id) {
+    target.stored = std::move(*master);
+    NEBU_ASSIGN_OR_RETURN(auto devices, e2ee::ListDeviceKeys(engine.store(), user_id));
+    for (const auto& [device_id, text] : devices) {
+      // A device signs with its own ed25519 key, found in its device keys.
+      Result<json::value> parsed = event::ParseJson(text);
+      const json::value* map =
+          parsed.ok() && parsed->is_object() ? parsed->as_object().if_contains("keys") : nullptr;
+      const json::value* device_key =
+          map && map->is_object() ? map->as_object().if_contains("ed25519:" + device_id) : nullptr;
+      if (device_key != nullptr && device_key->is_string()) {
+        target.allowed_signers["ed25519:" + device_id] = std::string(device_key->as_string());
+      }
+    }
+  } else if (is_master) {
+    target.stored = std::move(*master);
+    if (auto user_signing = SigningPublic(engine, caller.user_id, e2ee::kUsageUserSigning)) {
+      target.allowed_signers["ed25519:" + *user_signing] = *user_signing;
+    }
+  } else {
+    *why = "Only another user's master key can be signed";
+    return std::optional<Target>();
+  }
+  return std::optional<Target>(std::move(target));
+}
+
+void UploadSignatures(const ContextPtr& context, const Request& request, Respond respond) {
+  auto caller = Authenticate(request, context->engine);
+  if (auto* error = std::get_if<Response>(&caller)) return respond(std::move(*error));
+  auto body = ParseJsonBody(request);
+  if (auto* error = std::get_if<Response>(&body)) return respond(std::move(*error));
+  const Caller& who = std::get<Caller>(caller);
+  e2ee::UploadSignaturesCommand command{.signer = who.user_id};
+  json::object failures;
+  auto fail = [&failures](const std::string& user_id, const std::string& key_id,
+                          std::string_view message) {
+    json::value& user = failures[user_id];
+    if (!user.is_object()) user = json::object{};
+    user.as_object()[key_id] = Failure(message);
+  };
+  for (const auto& [user_key, keys] : std::get<json::object>(body)) {
+    const std::string user_id(user_key);
+    if (!keys.is_object())
+      return respond(ErrorResponse(400, "M_BAD_JSON", "values must be objects"));
+    for (const auto& [key_key, signed_object] : keys.as_object()) {
+      const std::string key_id(key_key);
+      if (!signed_object.is_object()) {
+        return respond(ErrorResponse(400, "M_BAD_JSON", "signed keys must be objects"));
+      }
+      if (!IsLocalUser(user_id, context->engine.server_name())) {
+        fail(user_id, key_id, "federation is not supported");
+        continue;
+      }
+      std::string why;
+      Result<std::optional<Target>> target =
+          FindTarget(context->engine, who, user_id, key_id, &why);
+      if (!target.ok()) return respond(ErrorResponse(target.status()));
+      if (!*target) {
+        fail(user_id, key_id, why);
+        continue;
+      }
+      const json::object& o = signed_object.as_object();
+      if (o.if_contains("keys") == nullptr || (*target)->stored.if_contains("keys") == nullptr ||
+          *o.if_contains("keys") != *(*target)->stored.if_contains("keys")) {
+        fail(user_id, key_id, "The signed key does not match the stored key");
+        continue;
+      }
+      const json::value* signatures = o.if_contains("signatures");
+      const json::value* mine = signatures && signatures->is_object()
+                                    ? signatures->as_object().if_contains(who.user_id)
+                                    : nullptr;
+      size_t taken = 0;
+      if (mine != nullptr && mine->is_object()) {
+        for (const auto& [signer_key_id, signature] : mine->as_object()) {
+          auto signer = (*target)->allowed_signers.find(std::string(signer_key_id));
+          if (!signature.is_string() || signer == (*target)->allowed_signers.end() ||
+              !e2ee::VerifyJsonSignature(o, who.user_id, signer_key_id, signer->second).ok()) {
+            continue;
+          }
+          command.signatures.push_back(
+              {user_id, key_id, std::string(signer_key_id), std::string(signature.as_string())});
+          ++taken;
+        }
+      }
+      if (taken == 0) {
+        fail(user_id, key_id, "No valid signature by a key allowed to sign this key");
+      }
+    }
+  }
+  if (command.signatures.size() > e2ee::kSignaturesPerUploadMax) {
+    return respond(ErrorResponse(400, "M_INVALID_PARAM", "Too many signatures in one upload"));
+  }
+  if (command.signatures.empty()) {
+    return respond(JsonResponse(200, json::object{{"failures", std::move(failures)}}));
+  }
+  SubmitE2ee(context->engine, command, std::move(respond),
+             [failures = std::move(failures)](json::object) {
+               return JsonResponse(200, json::object{{"failures", failures}});
+             });
+}
+
+}  // namespace
+
+void AddSigningRoutes(Router& router, const ContextPtr& context) {
+  AddAsyncRoute(
+      router, "POST", "/keys/device_signing/upload",
+      [context](const Request& r, const PathParams&, Respond respond) {
+        UploadSigning(context, r, std::move(respond));
+      },
+      kKeysBodyBytesMax);
+  AddAsyncRoute(
+      router, "POST", "/keys/signatures/upload",
+      [context](const Request& r, const PathParams&, Respond respond) {
+        UploadSignatures(context, r, std::move(respond));
+      },
+      kKeysBodyBytesMax);
+}
+
+}  // namespace nebu::api::keys_internal

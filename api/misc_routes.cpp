@@ -1,0 +1,579 @@
+// The endpoints of misc_routes.h: the published room directory, the user directory,
+// VoIP and third-party lookups, and relations.
+#include "api/misc_routes.h"
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <cctype>
+#include <charconv>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "api/auth.h"
+#include "api/client_event.h"
+#include "api/errors.h"
+#include "api/rooms_common.h"
+#include "api/rooms_routes.h"
+#include "engine/accounts/accounts.h"
+#include "engine/core/engine.h"
+#include "engine/core/room_reads.h"
+#include "engine/event/canonical_json.h"
+#include "engine/storage/keys.h"
+
+namespace nebu::api {
+
+namespace json = boost::json;
+using rooms_internal::AddRoute;
+using storage::Sequence;
+
+namespace {
+
+// ---- shared helpers ----
+
+std::string Lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+// A non-negative integer limit from a query string or a JSON value; nullopt when
+// malformed. Absent: `fallback`. Capped at `max`.
+std::optional<size_t> LimitFromText(std::optional<std::string_view> text, size_t fallback,
+                                    size_t max) {
+  if (!text) return fallback;
+  size_t limit = 0;
+  auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), limit);
+  if (ec != std::errc() || ptr != text->data() + text->size()) return std::nullopt;
+  return std::min(limit, max);
+}
+std::optional<size_t> LimitFromJson(const json::value* value, size_t fallback, size_t max) {
+  if (!value || value->is_null()) return fallback;
+  if (!value->is_int64() || value->as_int64() < 0) return std::nullopt;
+  return std::min(static_cast<size_t>(value->as_int64()), max);
+}
+
+// The content of the room's current (type, "") state event; nullopt when absent.
+Result<std::optional<json::object>> StateContent(core::Engine& engine, const core::RoomMeta& meta,
+                                                 std::string_view type) {
+  NEBU_ASSIGN_OR_RETURN(auto record,
+                        core::StateRecordAt(engine.store(), meta.number, type, "", meta.last_seq));
+  if (!record) return std::optional<json::object>();
+  NEBU_ASSIGN_OR_RETURN(json::value event,
+                        event::ParseJson(record->json, {.canonical_numbers = false}));
+  const json::value* content =
+      event.is_object() ? event.as_object().if_contains("content") : nullptr;
+  if (!content || !content->is_object()) return Status::Corruption("state event without content");
+  return std::optional<json::object>(content->as_object());
+}
+
+std::optional<std::string> StringField(const std::optional<json::object>& content,
+                                       std::string_view key) {
+  if (!content) return std::nullopt;
+  const json::value* v = content->if_contains(key);
+  if (!v || !v->is_string()) return std::nullopt;
+  return std::string(v->as_string());
+}
+
+// Visits the IDs of every room on this node in room-ID order, after `cursor`
+// (forward) or before it (backward); an empty cursor starts at that edge. Stops when
+// visit returns false.
+Status ForEachRoomId(storage::Store& store, std::string_view cursor, bool forward,
+                     const std::function<bool(std::string_view)>& visit) {
+  const std::string prefix = storage::RoomIdKey("");
+  auto it = store.NewIterator(storage::Cf::kRooms);
+  const std::string at = storage::RoomIdKey(cursor);
+  if (forward) {
+    it->Seek(at);
+    if (!cursor.empty() && it->Valid() && it->key().ToStringView() == at) it->Next();
+  } else {
+    it->SeekForPrev(cursor.empty() ? storage::PrefixSuccessor(prefix) : at);
+    if (it->Valid() && it->key().ToStringView() == at) it->Prev();
+  }
+  for (; it->Valid() && it->key().starts_with(prefix); forward ? it->Next() : it->Prev()) {
+    if (!visit(it->key().ToStringView().substr(prefix.size()))) break;
+  }
+  return storage::FromRocks(it->status());
+}
+
+// ---- the published room directory ----
+
+// One room's directory entry (PublishedRoomsChunk), or nullopt when the room is not
+// published (its join rule is not public).
+struct DirectoryEntry {
+  json::object chunk;
+  std::string search_text;  // lower-case name, topic, alias and room ID
+  std::optional<std::string> room_type;
+};
+
+// The room when it is published (its current join rule is public), else nullopt.
+// Two point reads.
+Result<std::optional<core::RoomMeta>> PublishedRoom(core::Engine& engine,
+                                                    std::string_view room_id) {
+  NEBU_ASSIGN_OR_RETURN(core::RoomMeta meta, engine.GetRoom(room_id));
+  NEBU_ASSIGN_OR_RETURN(auto join_rules, StateContent(engine, meta, rooms::kJoinRulesType));
+  if (StringField(join_rules, "join_rule") != "public") return std::optional<core::RoomMeta>();
+  return std::optional<core::RoomMeta>(std::move(meta));
+}
+
+Result<std::optional<DirectoryEntry>> LoadDirectoryEntry(core::Engine& engine,
+                                                         std::string_view room_id) {
+  NEBU_ASSIGN_OR_RETURN(auto published, PublishedRoom(engine, room_id));
+  if (!published) return std::optional<DirectoryEntry>();
+  const core::RoomMeta& meta = *published;
+  DirectoryEntry entry;
+  json::object& chunk = entry.chunk;
+  chunk["room_id"] = meta.room_id;
+  chunk["join_rule"] = "public";
+  entry.search_text = Lower(meta.room_id);
+  struct Field {
+    std::string_view type, key, out;
+  };
+  for (Field f : {Field{"m.room.name", "name", "name"}, Field{"m.room.topic", "topic", "topic"},
+                  Field{"m.room.canonical_alias", "alias", "canonical_alias"},
+                  Field{"m.room.avatar", "url", "avatar_url"}}) {
+    NEBU_ASSIGN_OR_RETURN(auto content, StateContent(engine, meta, f.type));
+    if (auto value = StringField(content, f.key); value && !value->empty()) {
+      chunk[f.out] = *value;
+      if (f.out != "avatar_url") entry.search_text += "\n" + Lower(*value);
+    }
+  }
+  NEBU_ASSIGN_OR_RETURN(auto history, StateContent(engine, meta, "m.room.history_visibility"));
+  chunk["world_readable"] = StringField(history, "history_visibility") == "world_readable";
+  NEBU_ASSIGN_OR_RETURN(auto guest, StateContent(engine, meta, "m.room.guest_access"));
+  chunk["guest_can_join"] = StringField(guest, "guest_access") == "can_join";
+  NEBU_ASSIGN_OR_RETURN(auto create, StateContent(engine, meta, rooms::kCreateType));
+  entry.room_type = StringField(create, "type");
+  if (entry.room_type) chunk["room_type"] = *entry.room_type;
+  NEBU_ASSIGN_OR_RETURN(auto members, core::RoomMembers(engine.store(), meta.number));
+  chunk["num_joined_members"] = static_cast<int64_t>(std::count_if(
+      members.begin(), members.end(),
+      [](const core::RoomMember& m) { return m.membership == rooms::Membership::kJoin; }));
+  return std::optional<DirectoryEntry>(std::move(entry));
+}
+
+struct DirectoryQuery {
+  size_t limit = kPublicRoomsLimitDefault;
+  std::string cursor;  // room ID; empty: from the start
+  bool forward = true;
+  std::string search_term;  // lower case; empty: everything
+  std::optional<std::vector<std::optional<std::string>>> room_types;
+};
+
+bool Matches(const DirectoryQuery& query, const DirectoryEntry& entry) {
+  if (!query.search_term.empty() &&
+      entry.search_text.find(query.search_term) == std::string::npos) {
+    return false;
+  }
+  if (!query.room_types) return true;
+  return std::find(query.room_types->begin(), query.room_types->end(), entry.room_type) !=
+         query.room_types->end();
+}
+
+// Parses a `since` token into the query; false when malformed.
+bool ParseSince(std::string_view since, DirectoryQuery* query) {
+  if (since.size() < 2 || (since[0] != 'n' && since[0] != 'p')) return false;
+  query->forward = since[0] == 'n';
+  query->cursor = std::string(since.substr(1));
+  return true;
+}
+
+Response PublicRooms(core::Engine& engine, const DirectoryQuery& query) {
+  std::vector<DirectoryEntry> page;
+  std::optional<std::string> first_examined, last_examined;
+  size_t examined = 0;
+  bool more = false;
+  Status failed = Status::Ok();
+  Status scanned =
+      ForEachRoomId(engine.store(), query.cursor, query.forward, [&](std::string_view room_id) {
+        if (page.size() == query.limit || examined == kDirectoryRoomsScanMax) {
+          more = true;
+          return false;
+        }
+        ++examined;
+        if (!first_examined) first_examined = std::string(room_id);
+        last_examined = std::string(room_id);
+        auto entry = LoadDirectoryEntry(engine, room_id);
+        if (!entry.ok()) {
+          failed = entry.status();
+          return false;
+        }
+        if (*entry && Matches(query, **entry)) page.push_back(std::move(**entry));
+        return true;
+      });
+  if (!scanned.ok()) return ErrorResponse(scanned);
+  if (!failed.ok()) return ErrorResponse(failed);
+  if (!query.forward) std::reverse(page.begin(), page.end());
+  json::array chunk;
+  for (DirectoryEntry& entry : page) chunk.push_back(std::move(entry.chunk));
+  json::object body{{"chunk", std::move(chunk)}};
+  // "n<id>": the rooms after id; "p<id>": the rooms before it. A page that went
+  // forward continues after the last room it examined and goes back before the
+  // first; a page that went backward the other way round.
+  const char onward = query.forward ? 'n' : 'p';
+  const char back = query.forward ? 'p' : 'n';
+  if (more && last_examined) {
+    body[query.forward ? "next_batch" : "prev_batch"] = onward + *last_examined;
+  }
+  if (!query.cursor.empty() && first_examined) {
+    body[query.forward ? "prev_batch" : "next_batch"] = back + *first_examined;
+  }
+  return JsonResponse(200, body);
+}
+
+std::optional<Response> CheckServer(const core::Engine& engine,
+                                    std::optional<std::string_view> server) {
+  if (server && !server->empty() && *server != engine.server_name()) {
+    return ErrorResponse(400, "M_INVALID_PARAM",
+                         "This server does not query other servers' directories");
+  }
+  return std::nullopt;
+}
+
+Response HandleGetPublicRooms(core::Engine& engine, const Request& request) {
+  if (auto error = CheckServer(engine, request.Query("server"))) return *error;
+  DirectoryQuery query;
+  std::optional<size_t> limit =
+      LimitFromText(request.Query("limit"), kPublicRoomsLimitDefault, kPublicRoomsLimitMax);
+  if (!limit) return ErrorResponse(400, "M_INVALID_PARAM", "Bad limit");
+  query.limit = *limit;
+  if (auto since = request.Query("since"); since && !ParseSince(*since, &query)) {
+    return ErrorResponse(400, "M_INVALID_PARAM", "Bad since token");
+  }
+  return PublicRooms(engine, query);
+}
+
+Response HandlePostPublicRooms(core::Engine& engine, const Request& request) {
+  auto caller = Authenticate(request, engine);
+  if (auto* error = std::get_if<Response>(&caller)) return *error;
+  if (auto error = CheckServer(engine, request.Query("server"))) return *error;
+  auto body = ParseJsonBody(request, /*canonical_numbers=*/false);
+  if (auto* error = std::get_if<Response>(&body)) return *error;
+  const json::object& o = std::get<json::object>(body);
+  DirectoryQuery query;
+  std::optional<size_t> limit =
+      LimitFromJson(o.if_contains("limit"), kPublicRoomsLimitDefault, kPublicRoomsLimitMax);
+  if (!limit) return ErrorResponse(400, "M_BAD_JSON", "limit must be a non-negative integer");
+  query.limit = *limit;
+  if (const json::value* since = o.if_contains("since"); since && !since->is_null()) {
+    if (!since->is_string() || !ParseSince(since->as_string(), &query)) {
+      return ErrorResponse(400, "M_INVALID_PARAM", "Bad since token");
+    }
+  }
+  if (const json::value* filter = o.if_contains("filter"); filter && !filter->is_null()) {
+    if (!filter->is_object()) return ErrorResponse(400, "M_BAD_JSON", "filter must be an object");
+    const json::object& f = filter->as_object();
+    if (const json::value* term = f.if_contains("generic_search_term"); term && !term->is_null()) {
+      if (!term->is_string()) {
+        return ErrorResponse(400, "M_BAD_JSON", "generic_search_term must be a string");
+      }
+      query.search_term = Lower(term->as_string());
+    }
+    if (const json::value* types = f.if_contains("room_types"); types && !types->is_null()) {
+      if (!types->is_array()) return ErrorResponse(400, "M_BAD_JSON", "room_types must be a list");
+      query.room_types.emplace();
+      for (const json::value& t : types->as_array()) {
+        if (t.is_null()) {
+          query.room_types->push_back(std::nullopt);
+        } else if (t.is_string()) {
+          query.room_types->push_back(std::string(t.as_string()));
+        } else {
+          return ErrorResponse(400, "M_BAD_JSON", "room_types holds strings or null");
+        }
+      }
+    }
+  }
+  return PublicRooms(engine, query);
+}
+
+Response HandleGetRoomVisibility(core::Engine& engine, const Request& request,
+                                 const PathParams& params) {
+  const std::string& room_id = params.at("roomId");
+  auto not_found = [] { return ErrorResponse(404, "M_NOT_FOUND", "Room not found"); };
+  Result<core::RoomMeta> meta = engine.GetRoom(room_id);
+  if (!meta.ok()) {
+    return meta.status().code() == StatusCode::kNotFound ? not_found()
+                                                         : ErrorResponse(meta.status());
+  }
+  auto entry = LoadDirectoryEntry(engine, room_id);
+  if (!entry.ok()) return ErrorResponse(entry.status());
+  if (*entry) return JsonResponse(200, json::object{{"visibility", "public"}});
+  // A private room is named only to a caller who may read it.
+  if (!request.AccessToken()) return not_found();
+  auto caller = Authenticate(request, engine);
+  if (auto* error = std::get_if<Response>(&caller)) return *error;
+  auto access = rooms_internal::OpenForRead(engine, room_id, std::get<Caller>(caller).user_id);
+  if (std::holds_alternative<Response>(access)) return not_found();
+  return JsonResponse(200, json::object{{"visibility", "private"}});
+}
+
+// ---- the user directory ----
+
+Response HandleUserSearch(core::Engine& engine, const Request& request) {
+  auto caller = Authenticate(request, engine);
+  if (auto* error = std::get_if<Response>(&caller)) return *error;
+  auto body = ParseJsonBody(request, /*canonical_numbers=*/false);
+  if (auto* error = std::get_if<Response>(&body)) return *error;
+  const json::object& o = std::get<json::object>(body);
+  const json::value* term_value = o.if_contains("search_term");
+  if (!term_value || !term_value->is_string()) {
+    return ErrorResponse(400, "M_BAD_JSON", "search_term (a string) is required");
+  }
+  if (term_value->as_string().size() > kUserSearchTermBytesMax) {
+    return ErrorResponse(400, "M_INVALID_PARAM", "search_term is too long");
+  }
+  std::optional<size_t> limit =
+      LimitFromJson(o.if_contains("limit"), kUserSearchLimitDefault, kUserSearchLimitMax);
+  if (!limit) return ErrorResponse(400, "M_BAD_JSON", "limit must be a non-negative integer");
+  const std::string term = Lower(term_value->as_string());
+
+  // The rooms whose joined members the caller may find: theirs, then published ones.
+  std::set<std::string, std::less<>> room_ids;
+  auto mine = engine.RoomsOf(std::get<Caller>(caller).user_id);
+  if (!mine.ok()) return ErrorResponse(mine.status());
+  for (const auto& [room_id, membership] : *mine) {
+    if (membership == rooms::Membership::kJoin && room_ids.size() < kUserSearchRoomsMax) {
+      room_ids.insert(room_id);
+    }
+  }
+  Status failed = Status::Ok();
+  size_t examined = 0;
+  Status scanned = ForEachRoomId(engine.store(), "", true, [&](std::string_view room_id) {
+    if (room_ids.size() >= kUserSearchRoomsMax || examined++ == kDirectoryRoomsScanMax) {
+      return false;
+    }
+    auto published = PublishedRoom(engine, room_id);
+    if (!published.ok()) {
+      failed = published.status();
+      return false;
+    }
+    if (*published) room_ids.emplace(room_id);
+    return true;
+  });
+  if (!scanned.ok()) return ErrorResponse(scanned);
+  if (!failed.ok()) return ErrorResponse(failed);
+
+  std::set<std::string> users;
+  for (const std::string& room_id : room_ids) {
+    auto meta = engine.GetRoom(room_id);
+    if (!meta.ok()) return ErrorResponse(meta.status());
+    auto members = core::RoomMembers(engine.store(), meta->number);
+    if (!members.ok()) return ErrorResponse(members.status());
+    for (core::RoomMember& m : *members) {
+      if (m.membership == rooms::Membership::kJoin) users.insert(std::move(m.user_id));
+    }
+  }
+
+  json::array results;
+  bool limited = false;
+  for (const std::string& user_id : users) {  // sorted by user ID
+    auto profile = accounts::GetProfile(engine.store(), user_id);
+    if (!profile.ok() && profile.status().code() != StatusCode::kNotFound) {
+      return ErrorResponse(profile.status());
+    }
+    std::optional<std::string> name = profile.ok() ? profile->displayname : std::nullopt;
+    std::optional<std::string> avatar = profile.ok() ? profile->avatar_url : std::nullopt;
+    if (Lower(user_id).find(term) == std::string::npos &&
+        (!name || Lower(*name).find(term) == std::string::npos)) {
+      continue;
+    }
+    if (results.size() == *limit) {
+      limited = true;
+      break;
+    }
+    json::object result{{"user_id", user_id}};
+    if (name) result["display_name"] = *name;
+    if (avatar) result["avatar_url"] = *avatar;
+    results.push_back(std::move(result));
+  }
+  return JsonResponse(200, json::object{{"results", std::move(results)}, {"limited", limited}});
+}
+
+// ---- relations ----
+
+// content.m.relates_to of an event: (event_id, rel_type); nullopt when absent.
+std::optional<std::pair<std::string, std::string>> RelatesTo(std::string_view pdu_json) {
+  if (pdu_json.find("m.relates_to") == std::string_view::npos) return std::nullopt;
+  auto parsed = event::ParseJson(pdu_json, {.canonical_numbers = false});
+  if (!parsed.ok() || !parsed->is_object()) return std::nullopt;
+  const json::value* content = parsed->as_object().if_contains("content");
+  const json::value* rel =
+      content && content->is_object() ? content->as_object().if_contains("m.relates_to") : nullptr;
+  if (!rel || !rel->is_object()) return std::nullopt;
+  const json::value* id = rel->as_object().if_contains("event_id");
+  const json::value* type = rel->as_object().if_contains("rel_type");
+  if (!id || !id->is_string()) return std::nullopt;
+  return std::pair(std::string(id->as_string()),
+                   type && type->is_string() ? std::string(type->as_string()) : std::string());
+}
+
+struct RelationsQuery {
+  std::string parent;
+  std::optional<std::string> rel_type, event_type;
+  bool backwards = true;
+  std::optional<Sequence> from, to;
+  size_t limit = kRelationsLimitDefault;
+  bool recurse = false;
+};
+
+std::variant<RelationsQuery, Response> ParseRelationsQuery(const Request& request,
+                                                           const PathParams& params) {
+  RelationsQuery q;
+  q.parent = params.at("eventId");
+  if (auto it = params.find("relType"); it != params.end()) q.rel_type = it->second;
+  if (auto it = params.find("eventType"); it != params.end()) q.event_type = it->second;
+  auto bad = [](std::string_view what) { return ErrorResponse(400, "M_INVALID_PARAM", what); };
+  std::optional<std::string_view> dir = request.Query("dir");
+  if (dir && *dir != "b" && *dir != "f") return bad("dir must be b or f");
+  q.backwards = !dir || *dir == "b";
+  for (auto [name, out] : {std::pair{"from", &q.from}, std::pair{"to", &q.to}}) {
+    if (auto text = request.Query(name)) {
+      *out = rooms_internal::ParseToken(*text);
+      if (!*out) return bad("Bad pagination token");
+    }
+  }
+  std::optional<size_t> limit =
+      LimitFromText(request.Query("limit"), kRelationsLimitDefault, kMessagesLimitMax);
+  if (!limit) return bad("Bad limit");
+  q.limit = *limit;
+  if (auto recurse = request.Query("recurse")) {
+    if (*recurse != "true" && *recurse != "false") return bad("recurse must be true or false");
+    q.recurse = *recurse == "true";
+  }
+  return q;
+}
+
+Response HandleRelations(core::Engine& engine, const Request& request, const PathParams& params) {
+  auto caller = Authenticate(request, engine);
+  if (auto* error = std::get_if<Response>(&caller)) return *error;
+  auto opened =
+      rooms_internal::OpenForRead(engine, params.at("roomId"), std::get<Caller>(caller).user_id);
+  if (auto* error = std::get_if<Response>(&opened)) return *error;
+  const rooms_internal::ReadAccess& access = std::get<rooms_internal::ReadAccess>(opened);
+  auto parsed = ParseRelationsQuery(request, params);
+  if (auto* error = std::get_if<Response>(&parsed)) return *error;
+  const RelationsQuery& q = std::get<RelationsQuery>(parsed);
+
+  Result<storage::EventRecord> parent = engine.GetEvent(q.parent);
+  if (!parent.ok() && parent.status().code() != StatusCode::kNotFound) {
+    return ErrorResponse(parent.status());
+  }
+  if (!parent.ok() || parent->room != access.meta.number ||
+      !access.view.Visible(parent->sequence, parent->type, parent->state_key)) {
+    return ErrorResponse(404, "M_NOT_FOUND", "Event not found");
+  }
+  // Children come after their parent in the log. The end the caller may read:
+  // everything while joined or ever world_readable, else up to their departure.
+  const Sequence first = parent->sequence + 1;
+  const Sequence end = access.view.joined_now() || access.view.ever_world_readable()
+                           ? access.meta.last_seq
+                           : access.view.DepartureSequence().value_or(0);
+  json::object body;
+  if (q.recurse) body["recursion_depth"] = kRelationsRecursionDepth;
+  body["chunk"] = json::array{};
+  if (first > end || q.limit == 0) return JsonResponse(200, body);
+
+  // Depth of each related event (the parent is 0); one forward pre-scan when
+  // recursing, else only direct children count.
+  std::map<std::string, int, std::less<>> depth{{q.parent, 0}};
+  const int depth_max = q.recurse ? kRelationsRecursionDepth : 1;
+  if (q.recurse) {
+    Status scanned = engine.ScanRoom(access.meta.room_id, first, end, kRelationsScanEventsMax,
+                                     [&](const storage::EventView& view) {
+                                       auto rel = RelatesTo(view.json);
+                                       if (!rel) return true;
+                                       auto it = depth.find(rel->first);
+                                       if (it != depth.end() && it->second < depth_max) {
+                                         depth.emplace(std::string(view.event_id), it->second + 1);
+                                       }
+                                       return true;
+                                     });
+    if (!scanned.ok()) return ErrorResponse(scanned);
+  }
+
+  // The page: from `from` (or the edge) towards `to` (or the parent / the end).
+  Sequence start =
+      q.backwards ? std::min(q.from.value_or(end), end) : q.from.value_or(first - 1) + 1;
+  Sequence stop =
+      q.backwards ? std::max(q.to.value_or(0) + 1, first) : std::min(q.to.value_or(end), end);
+  if (!q.backwards) start = std::max(start, first);  // nothing before the parent relates
+  if (q.backwards ? start < stop : start > stop) return JsonResponse(200, body);
+  json::array chunk;
+  std::optional<Sequence> last_examined;
+  Status failed = Status::Ok();
+  const int64_t now_ms = engine.clock().NowUnixMs();
+  Status scanned = engine.ScanRoom(
+      access.meta.room_id, start, stop, kRelationsScanEventsMax,
+      [&](const storage::EventView& view) {
+        last_examined = view.sequence;
+        auto rel = RelatesTo(view.json);
+        if (!rel) return true;
+        bool related = q.recurse ? depth.contains(view.event_id) : rel->first == q.parent;
+        if (!related || (q.rel_type && rel->second != *q.rel_type) ||
+            (q.event_type && view.type != *q.event_type) ||
+            !access.view.Visible(view.sequence, view.type, view.state_key)) {
+          return true;
+        }
+        auto event = ToClientEvent(view, now_ms);
+        if (!event.ok()) {
+          failed = event.status();
+          return false;
+        }
+        chunk.push_back(std::move(event).value());
+        return chunk.size() < q.limit;
+      });
+  if (!scanned.ok()) return ErrorResponse(scanned);
+  if (!failed.ok()) return ErrorResponse(failed);
+  if (last_examined && *last_examined != stop) {
+    body["next_batch"] =
+        rooms_internal::MakeToken(q.backwards ? *last_examined - 1 : *last_examined);
+  }
+  if (q.from) body["prev_batch"] = rooms_internal::MakeToken(*q.from);
+  body["chunk"] = std::move(chunk);
+  return JsonResponse(200, body);
+}
+
+// ---- honest empty answers ----
+
+Response EmptyObjectFor(core::Engine& engine, const Request& request) {
+  auto caller = Authenticate(request, engine);
+  if (auto* error = std::get_if<Response>(&caller)) return *error;
+  return JsonResponse(200, json::object{});
+}
+
+}  // namespace
+
+void AddMiscRoutes(Router& router, core::Engine& engine) {
+  AddRoute(router, "GET", "/publicRooms", [&engine](const Request& r, const PathParams&) {
+    return HandleGetPublicRooms(engine, r);
+  });
+  AddRoute(router, "POST", "/publicRooms", [&engine](const Request& r, const PathParams&) {
+    return HandlePostPublicRooms(engine, r);
+  });
+  AddRoute(router, "GET", "/directory/list/room/{roomId}",
+           [&engine](const Request& r, const PathParams& p) {
+             return HandleGetRoomVisibility(engine, r, p);
+           });
+  AddRoute(router, "POST", "/user_directory/search",
+           [&engine](const Request& r, const PathParams&) { return HandleUserSearch(engine, r); });
+  // No TURN server is configured: Synapse answers {} then, and clients read that as
+  // "no TURN" (the spec's 200 body describes a configured server only).
+  AddRoute(router, "GET", "/voip/turnServer",
+           [&engine](const Request& r, const PathParams&) { return EmptyObjectFor(engine, r); });
+  AddRoute(router, "GET", "/thirdparty/protocols",
+           [&engine](const Request& r, const PathParams&) { return EmptyObjectFor(engine, r); });
+  for (std::string_view suffix :
+       {"/rooms/{roomId}/relations/{eventId}", "/rooms/{roomId}/relations/{eventId}/{relType}",
+        "/rooms/{roomId}/relations/{eventId}/{relType}/{eventType}"}) {
+    AddRoute(router, "GET", suffix, [&engine](const Request& r, const PathParams& p) {
+      return HandleRelations(engine, r, p);
+    });
+  }
+}
+
+}  // namespace nebu::api

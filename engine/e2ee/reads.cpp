@@ -1,0 +1,161 @@
+// The reads of e2ee.h: point lookups and prefix scans of applied state.
+#include <boost/json/value.hpp>
+#include <memory>
+
+#include "engine/e2ee/e2ee.h"
+#include "engine/e2ee/keys.h"
+#include "engine/event/canonical_json.h"
+
+namespace nebu::e2ee {
+namespace {
+
+namespace json = boost::json;
+using storage::Cf;
+
+// Visits every (key, value) under prefix from `start` (>= prefix) in order; stops
+// when visit returns false.
+template <typename Visit>
+Status ScanFrom(storage::Store& store, Cf cf, std::string_view prefix, std::string_view start,
+                Visit&& visit) {
+  std::unique_ptr<rocksdb::Iterator> it = store.NewIterator(cf);
+  for (it->Seek(start); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    NEBU_ASSIGN_OR_RETURN(bool more, visit(it->key().ToStringView(), it->value().ToStringView()));
+    if (!more) break;
+  }
+  return storage::FromRocks(it->status());
+}
+
+}  // namespace
+
+Result<std::vector<ToDeviceMessage>> ToDeviceMessages(storage::Store& store,
+                                                      std::string_view user_id,
+                                                      std::string_view device_id,
+                                                      storage::StreamPosition after,
+                                                      storage::StreamPosition upto, size_t limit) {
+  std::vector<ToDeviceMessage> out;
+  if (limit == 0 || upto <= after) return out;
+  const std::string prefix = internal::TaggedKey(internal::kTagMessage, {user_id, device_id});
+  NEBU_RETURN_IF_ERROR(
+      ScanFrom(store, Cf::kToDevice, prefix, internal::ToDeviceKey(user_id, device_id, after + 1),
+               [&](std::string_view key, std::string_view value) -> Result<bool> {
+                 std::string_view rest = key.substr(prefix.size());
+                 if (rest.size() != 8) return Status::Corruption("bad to-device key");
+                 const storage::StreamPosition position = storage::GetU64(rest.data());
+                 if (position > upto) return false;
+                 NEBU_ASSIGN_OR_RETURN(json::value v, event::ParseJson(value));
+                 const json::object* o = v.if_object();
+                 const json::value* content = o ? o->if_contains("content") : nullptr;
+                 const json::value* sender = o ? o->if_contains("sender") : nullptr;
+                 const json::value* type = o ? o->if_contains("type") : nullptr;
+                 if (!content || !content->is_object() || !sender || !sender->is_string() ||
+                     !type || !type->is_string()) {
+                   return Status::Corruption("bad to-device message");
+                 }
+                 NEBU_ASSIGN_OR_RETURN(std::string content_text, event::CanonicalJson(*content));
+                 out.push_back({position, std::string(sender->as_string()),
+                                std::string(type->as_string()), std::move(content_text)});
+                 return out.size() < limit;
+               }));
+  return out;
+}
+
+Result<bool> HasToDeviceUpTo(storage::Store& store, std::string_view user_id,
+                             std::string_view device_id, storage::StreamPosition upto) {
+  const std::string prefix = internal::TaggedKey(internal::kTagMessage, {user_id, device_id});
+  bool found = false;
+  NEBU_RETURN_IF_ERROR(ScanFrom(store, Cf::kToDevice, prefix, prefix,
+                                [&](std::string_view key, std::string_view) -> Result<bool> {
+                                  std::string_view rest = key.substr(prefix.size());
+                                  if (rest.size() != 8)
+                                    return Status::Corruption("bad to-device key");
+                                  found = storage::GetU64(rest.data()) <= upto;
+                                  return false;
+                                }));
+  return found;
+}
+
+std::string EncodeDeleteToDevice(std::string_view user_id, std::string_view device_id,
+                                 storage::StreamPosition upto) {
+  Result<std::string> payload = EncodeE2eeCommand(DeleteToDeviceCommand{
+      .user_id = std::string(user_id), .device_id = std::string(device_id), .upto = upto});
+  NEBU_CHECK(payload.ok(), "EncodeDeleteToDevice of an invalid user or device ID");
+  return *payload;
+}
+
+Result<std::map<std::string, uint64_t>> OneTimeKeyCounts(storage::Store& store,
+                                                         std::string_view user_id,
+                                                         std::string_view device_id) {
+  std::map<std::string, uint64_t> counts{{std::string(kSignedCurve25519), 0}};
+  const std::string prefix = internal::TaggedKey(internal::kTagKeyCount, {user_id, device_id});
+  NEBU_RETURN_IF_ERROR(ScanFrom(store, Cf::kOneTimeKeys, prefix, prefix,
+                                [&](std::string_view key, std::string_view value) -> Result<bool> {
+                                  auto parts = internal::DecodeParts(key, 3, 1);
+                                  if (!parts || value.size() != 8) {
+                                    return Status::Corruption("bad one-time key count");
+                                  }
+                                  counts[std::string((*parts)[2])] = storage::GetU64(value.data());
+                                  return true;
+                                }));
+  return counts;
+}
+
+Result<std::vector<std::string>> UnusedFallbackKeyTypes(storage::Store& store,
+                                                        std::string_view user_id,
+                                                        std::string_view device_id) {
+  std::vector<std::string> out;
+  const std::string prefix = internal::TaggedKey(internal::kTagFallback, {user_id, device_id});
+  NEBU_RETURN_IF_ERROR(ScanFrom(store, Cf::kOneTimeKeys, prefix, prefix,
+                                [&](std::string_view key, std::string_view value) -> Result<bool> {
+                                  auto parts = internal::DecodeParts(key, 3, 1);
+                                  auto record = internal::DecodeFallback(value);
+                                  if (!parts || !record)
+                                    return Status::Corruption("bad fallback key");
+                                  if (!record->used) out.emplace_back((*parts)[2]);
+                                  return true;
+                                }));
+  return out;
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> ListDeviceKeys(storage::Store& store,
+                                                                        std::string_view user_id) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const std::string prefix = internal::DeviceKeysPrefix(user_id);
+  NEBU_RETURN_IF_ERROR(ScanFrom(store, Cf::kDeviceKeys, prefix, prefix,
+                                [&](std::string_view key, std::string_view value) -> Result<bool> {
+                                  auto parts = internal::DecodeParts(key, 2);
+                                  if (!parts) return Status::Corruption("bad device keys key");
+                                  out.emplace_back((*parts)[1], value);
+                                  return true;
+                                }));
+  return out;
+}
+
+Result<std::optional<std::string>> GetDeviceKeys(storage::Store& store, std::string_view user_id,
+                                                 std::string_view device_id) {
+  return store.Get(Cf::kDeviceKeys, internal::DeviceKeysKey(user_id, device_id));
+}
+
+Result<std::optional<std::string>> GetCrossSigningKey(storage::Store& store,
+                                                      std::string_view user_id,
+                                                      std::string_view usage) {
+  return store.Get(Cf::kCrossSigning, internal::SigningKeyKey(user_id, usage));
+}
+
+Result<std::vector<StoredSignature>> SignaturesOf(storage::Store& store,
+                                                  std::string_view target_user,
+                                                  std::string_view target_key_id) {
+  std::vector<StoredSignature> out;
+  const std::string prefix =
+      internal::TaggedKey(internal::kTagSignature, {target_user, target_key_id});
+  NEBU_RETURN_IF_ERROR(ScanFrom(
+      store, Cf::kCrossSigning, prefix, prefix,
+      [&](std::string_view key, std::string_view value) -> Result<bool> {
+        auto parts = internal::DecodeParts(key, 4, 1);
+        if (!parts) return Status::Corruption("bad signature key");
+        out.push_back({std::string((*parts)[2]), std::string((*parts)[3]), std::string(value)});
+        return true;
+      }));
+  return out;
+}
+
+}  // namespace nebu::e2ee

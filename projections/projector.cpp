@@ -1,0 +1,241 @@
+#include "projections/projector.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "projections/accounts_snapshot.h"
+#include "projections/batch_writer.h"
+
+namespace nebu::projections {
+
+using storage::StreamPosition;
+
+std::string_view ProjectorStateName(ProjectorState state) {
+  switch (state) {
+    case ProjectorState::kStopped: return "stopped";
+    case ProjectorState::kConnecting: return "connecting";
+    case ProjectorState::kCatchingUp: return "catching_up";
+    case ProjectorState::kLive: return "live";
+    case ProjectorState::kRetrying: return "retrying";
+    case ProjectorState::kFailed: return "failed";
+  }
+  return "unknown";
+}
+
+Projector::Projector(storage::Store& store, ProjectorOptions options)
+    : store_(store), options_(std::move(options)) {
+  if (!options_.clock) options_.clock = &system_clock_;
+}
+
+Projector::~Projector() { Stop(); }
+
+void Projector::Start() {
+  if (thread_.joinable()) return;
+  stop_ = false;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Projector::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  SetState(ProjectorState::kStopped, Status::Ok());
+}
+
+StreamPosition Projector::HeadPosition() const {
+  StreamReader reader(store_);
+  Result<StreamPosition> head = reader.Head();
+  StreamPosition from_notifier = options_.notifier ? options_.notifier->current() : 0;
+  return std::max(head.ok() ? *head : 0, from_notifier);
+}
+
+ProjectorStats Projector::Stats() const {
+  ProjectorStats stats;
+  {
+    std::lock_guard lock(mu_);
+    stats.state = state_;
+    stats.checkpoint = checkpoint_;
+    stats.events_projected = events_projected_;
+    stats.batches = batches_;
+    stats.last_error = last_error_;
+  }
+  stats.head = HeadPosition();
+  stats.lag_entries = stats.head > stats.checkpoint ? stats.head - stats.checkpoint : 0;
+  if (stats.lag_entries > 0) {
+    StreamReader reader(store_);
+    Result<std::optional<int64_t>> ts = reader.FirstEventTsAfter(stats.checkpoint);
+    if (ts.ok() && ts->has_value()) {
+      stats.lag_ms = std::max<int64_t>(0, options_.clock->NowUnixMs() - **ts);
+    }
+  }
+  return stats;
+}
+
+void Projector::SetState(ProjectorState state, const Status& cause) {
+  ProjectorState previous;
+  {
+    std::lock_guard lock(mu_);
+    previous = state_;
+    state_ = state;
+    if (!cause.ok()) last_error_ = cause.ToString();
+  }
+  if (previous == state) return;
+  switch (state) {
+    case ProjectorState::kRetrying:
+      spdlog::warn("projector: {} -> retrying: {}", ProjectorStateName(previous), cause.ToString());
+      break;
+    case ProjectorState::kFailed:
+      spdlog::error("projector: {} -> failed: {}", ProjectorStateName(previous), cause.ToString());
+      break;
+    default:
+      spdlog::info("projector: {} -> {}", ProjectorStateName(previous), ProjectorStateName(state));
+      break;
+  }
+}
+
+bool Projector::Sleep(std::chrono::milliseconds wait) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, wait, [this] { return stop_.load(); });
+  return !stop_;
+}
+
+Status Projector::Step(BatchWriter& writer, StreamReader& reader, StreamPosition* checkpoint,
+                       bool* idle) {
+  *idle = false;
+  NEBU_ASSIGN_OR_RETURN(StreamBatch batch, reader.Read(*checkpoint, options_.limits));
+  if (batch.upto == *checkpoint) {
+    *idle = true;
+    return Status::Ok();
+  }
+  Status written = writer.Write(batch);
+  if (written.code() == StatusCode::kAlreadyExists) {  // another projector was first
+    spdlog::debug("projector: {}", written.message());
+    NEBU_ASSIGN_OR_RETURN(*checkpoint, writer.Checkpoint());
+  } else {
+    NEBU_RETURN_IF_ERROR(written);
+    *checkpoint = batch.upto;
+  }
+  {
+    std::lock_guard lock(mu_);
+    checkpoint_ = *checkpoint;
+    if (written.ok()) {
+      events_projected_ += batch.events.size();
+      ++batches_;
+      last_error_.clear();
+    }
+  }
+  if (written.ok() && options_.on_commit) options_.on_commit(batch.upto, batch.events.size());
+  return Status::Ok();
+}
+
+Status Projector::SyncAccounts(BatchWriter& writer) {
+  NEBU_ASSIGN_OR_RETURN(AccountsSnapshot snapshot, ReadAccounts(store_));
+  return WriteAccounts(writer.connection(), snapshot, &accounts_digest_);
+}
+
+void Projector::Run() {
+  std::chrono::milliseconds backoff = options_.backoff_min;
+  std::unique_ptr<BatchWriter> writer;
+  StreamReader reader(store_);
+  StreamPosition checkpoint = 0;
+  auto next_accounts_sync = std::chrono::steady_clock::now();
+  auto retry = [&](ProjectorState state, const Status& cause) {
+    writer.reset();
+    SetState(state, cause);
+    bool go_on = Sleep(backoff);
+    backoff = std::min(backoff * 2, options_.backoff_max);
+    return go_on;
+  };
+  while (!stop_) {
+    if (!writer) {
+      SetState(ProjectorState::kConnecting, Status::Ok());
+      Result<std::unique_ptr<BatchWriter>> connected = BatchWriter::Connect(options_.db_url);
+      if (!connected.ok()) {
+        if (!retry(ProjectorState::kRetrying, connected.status())) break;
+        continue;
+      }
+      Result<StreamPosition> at = (*connected)->Checkpoint();
+      if (!at.ok()) {
+        if (!retry(ProjectorState::kRetrying, at.status())) break;
+        continue;
+      }
+      writer = std::move(*connected);
+      checkpoint = *at;
+      {
+        std::lock_guard lock(mu_);
+        checkpoint_ = checkpoint;
+      }
+    }
+    bool idle = false;
+    Status step = Step(*writer, reader, &checkpoint, &idle);
+    if (step.ok() && std::chrono::steady_clock::now() >= next_accounts_sync) {
+      step = SyncAccounts(*writer);
+      next_accounts_sync = std::chrono::steady_clock::now() + std::chrono::milliseconds(kAccountsSyncIntervalMs);
+    }
+    if (!step.ok()) {
+      bool stream_broken = step.code() == StatusCode::kCorruption;
+      if (!retry(stream_broken ? ProjectorState::kFailed : ProjectorState::kRetrying, step)) break;
+      if (stream_broken) backoff = options_.backoff_max;
+      continue;
+    }
+    backoff = options_.backoff_min;
+    if (idle) {
+      SetState(ProjectorState::kLive, Status::Ok());
+      if (options_.notifier) {
+        options_.notifier->WaitBeyond(checkpoint, std::chrono::milliseconds(kIdleWaitMs));
+      } else if (!Sleep(std::chrono::milliseconds(kIdleWaitMs))) {
+        break;
+      }
+      continue;
+    }
+    StreamPosition head = HeadPosition();
+    SetState(head - std::min(head, checkpoint) > options_.limits.entries_max
+                 ? ProjectorState::kCatchingUp
+                 : ProjectorState::kLive,
+             Status::Ok());
+  }
+}
+
+Status Projector::CatchUp(const std::function<void(const ProjectorStats&)>& progress) {
+  if (!catch_up_writer_) {
+    NEBU_ASSIGN_OR_RETURN(catch_up_writer_, BatchWriter::Connect(options_.db_url));
+  }
+  BatchWriter* writer = catch_up_writer_.get();
+  Result<StreamPosition> at = writer->Checkpoint();
+  if (!at.ok()) {
+    catch_up_writer_.reset();
+    return at.status();
+  }
+  StreamPosition checkpoint = *at;
+  StreamReader reader(store_);
+  StreamPosition target = HeadPosition();
+  {
+    std::lock_guard lock(mu_);
+    checkpoint_ = checkpoint;
+    state_ = ProjectorState::kCatchingUp;
+  }
+  while (checkpoint < target) {
+    bool idle = false;
+    Status step = Step(*writer, reader, &checkpoint, &idle);
+    if (!step.ok()) {
+      catch_up_writer_.reset();
+      return step;
+    }
+    if (idle) break;  // the head had positions without entries: nothing more to read
+    if (progress) progress(Stats());
+  }
+  Status accounts = SyncAccounts(*writer);
+  if (!accounts.ok()) {
+    catch_up_writer_.reset();
+    return accounts;
+  }
+  std::lock_guard lock(mu_);
+  state_ = ProjectorState::kLive;
+  return Status::Ok();
+}
+
+}  // namespace nebu::projections

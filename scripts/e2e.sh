@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# End-to-end suites with real clients against a real nebu (scripts/test.sh runs this
+# after ctest). Builds nothing: it needs the built binary (build/app/nebu, or
+# NEBU_E2E_BIN), Node.js >= 20 with npm, and Debian's python3-matrix-nio
+# (scripts/deps.sh --test installs them).
+#
+#   scripts/e2e.sh                 # every suite
+#   NEBU_E2E_SUITES="js-chat nio-chat" scripts/e2e.sh
+#   NEBU_E2E_URL=http://127.0.0.1:8008 scripts/e2e.sh   # against a nebu you started
+#
+# It starts nebu on free loopback ports with a temporary NEBU_DATA_DIR, open
+# registration and rate limits off, waits for /health, installs the pinned npm
+# packages of tests/e2e/js (npm ci, skipped while package-lock.json is unchanged),
+# runs each suite with a time limit, stops nebu and prints one line per suite.
+# Exit status: 0 when every suite passed, 1 otherwise (2 when it cannot start).
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
+root=$(pwd)
+
+read -r -a suites <<<"${NEBU_E2E_SUITES:-js-chat js-crypto nio-chat}"
+suite_seconds_max=${NEBU_E2E_SUITE_SECONDS:-600}  # one suite's wall-clock limit
+health_seconds_max=30                              # nebu's start-up limit
+nebu_bin=${NEBU_E2E_BIN:-build/app/nebu}
+python=/usr/bin/python3  # Debian's, which has python3-matrix-nio
+
+die() { echo "e2e: $*" >&2; exit 2; }
+
+tmp=$(mktemp -d /tmp/nebu-e2e.XXXXXX) || die "mktemp failed"
+nebu_pid=""
+cleanup() {
+  if [[ -n "${nebu_pid}" ]] && kill -0 "${nebu_pid}" 2>/dev/null; then
+    kill -TERM "${nebu_pid}" 2>/dev/null
+    for _ in $(seq 1 100); do kill -0 "${nebu_pid}" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "${nebu_pid}" 2>/dev/null
+  fi
+  rm -rf "${tmp}"
+}
+trap cleanup EXIT
+
+# ---- tools ----
+command -v node >/dev/null || die "node is missing (scripts/deps.sh --test installs it)"
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+[[ ${node_major} -ge 20 ]] || die "node $(node --version) is too old: matrix-js-sdk 37.5.0 needs >= 20"
+command -v npm >/dev/null || die "npm is missing"
+"${python}" -c 'import nio' 2>/dev/null || die "${python} cannot import nio (apt-get install python3-matrix-nio)"
+
+# ---- npm packages (pinned by tests/e2e/js/package-lock.json) ----
+npm_install() {
+  local dir=tests/e2e/js stamp=tests/e2e/js/node_modules/.nebu-lock.sha256
+  local want
+  want=$(sha256sum "${dir}/package-lock.json" | cut -d' ' -f1)
+  if [[ -f "${stamp}" && "$(cat "${stamp}")" == "${want}" ]]; then
+    echo "e2e: npm packages up to date"
+    return 0
+  fi
+  echo "e2e: npm ci in ${dir}"
+  (cd "${dir}" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error) || return 1
+  echo "${want}" >"${stamp}"
+}
+npm_install || die "npm ci failed"
+
+# ---- nebu ----
+free_port() {
+  "${python}" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+if [[ -n "${NEBU_E2E_URL:-}" ]]; then
+  url=${NEBU_E2E_URL}
+  echo "e2e: using the nebu at ${url}"
+else
+  [[ -x "${nebu_bin}" ]] || die "${nebu_bin} is not built (cmake --build build)"
+  client_port=$(free_port) || die "no free port"
+  ops_port=$(free_port) || die "no free port"
+  [[ ${client_port} != "${ops_port}" ]] || ops_port=$(free_port)
+  url="http://127.0.0.1:${client_port}"
+  # nebu gets exactly the configuration below: every other NEBU_* variable (this
+  # script's NEBU_E2E_*, the test database URL of scripts/test.sh, a caller's
+  # NEBU_*_FILE) is removed from its environment.
+  mapfile -t own_vars < <(compgen -e | grep '^NEBU_' | sed 's/^/-u/')
+  env "${own_vars[@]}" NEBU_DATA_DIR="${tmp}/data" NEBU_CLIENT_ADDR="127.0.0.1:${client_port}" \
+    NEBU_OPS_ADDR="127.0.0.1:${ops_port}" NEBU_SERVER_NAME=localhost \
+    NEBU_REGISTRATION=open NEBU_RATE_LIMIT=off NEBU_LOG_LEVEL="${NEBU_E2E_LOG_LEVEL:-info}" \
+    "${nebu_bin}" serve >"${tmp}/nebu.log" 2>&1 &
+  nebu_pid=$!
+  echo "e2e: nebu (pid ${nebu_pid}) on ${url}, ops 127.0.0.1:${ops_port}, log ${tmp}/nebu.log"
+  healthy=0
+  for _ in $(seq 1 $((health_seconds_max * 10))); do
+    if curl -fsS "http://127.0.0.1:${ops_port}/health" >/dev/null 2>&1; then healthy=1; break; fi
+    kill -0 "${nebu_pid}" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [[ ${healthy} -ne 1 ]]; then
+    echo "e2e: nebu did not become healthy within ${health_seconds_max}s; its log:" >&2
+    tail -n 40 "${tmp}/nebu.log" >&2
+    exit 2
+  fi
+fi
+
+# ---- suites ----
+run_suite() {  # run_suite NAME: runs one suite, bounded by suite_seconds_max
+  local name=$1
+  case "${name}" in
+    js-chat) (cd tests/e2e/js && NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" node chat.mjs) ;;
+    js-crypto) (cd tests/e2e/js && NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" node crypto.mjs) ;;
+    nio-chat) NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" "${python}" tests/e2e/nio/chat.py ;;
+    *) echo "e2e: unknown suite ${name}" >&2; return 2 ;;
+  esac
+}
+
+declare -A results
+passed=0 failed=0
+for name in "${suites[@]}"; do
+  echo "==> e2e ${name}"
+  start=${SECONDS}
+  rc=0
+  run_suite "${name}" || rc=$?
+  [[ ${rc} -eq 124 ]] && echo "e2e: ${name} killed after ${suite_seconds_max}s"
+  if [[ ${rc} -eq 0 ]]; then
+    results[${name}]="passed ($((SECONDS - start))s)"
+    passed=$((passed + 1))
+  else
+    results[${name}]="FAILED (exit ${rc}, $((SECONDS - start))s)"
+    failed=$((failed + 1))
+  fi
+done
+
+if [[ -n "${nebu_pid}" ]]; then
+  if ! kill -0 "${nebu_pid}" 2>/dev/null; then
+    echo "e2e: nebu exited during the suites" >&2
+    failed=$((failed + 1))
+  fi
+  if [[ ${failed} -gt 0 ]]; then
+    echo "e2e: last lines of the nebu log (warnings and errors):"
+    grep -E '\[(warning|error|critical)\]' "${tmp}/nebu.log" | tail -n 20
+  fi
+fi
+
+echo "e2e summary (${root}):"
+for name in "${suites[@]}"; do printf '  %-10s %s\n' "${name}" "${results[${name}]}"; done
+echo "e2e: ${passed} passed, ${failed} failed"
+[[ ${failed} -eq 0 ]]
