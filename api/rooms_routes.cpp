@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "api/account_common.h"
 #include "api/auth.h"
 #include "api/errors.h"
 #include "api/rate_limit.h"
@@ -198,20 +199,23 @@ void HandleMembership(core::Engine& engine, const Request& request, const PathPa
   SubmitEvent(engine, MemberEvent(who, room_id, target, membership, object), respond, EmptyAnswer);
 }
 
-Response HandleForget(core::Engine& engine, const Request& request, const PathParams& params) {
+// POST /rooms/{roomId}/forget: an accounts "forget_room" command; the state machine
+// checks the membership again when it applies it (a race with a re-join is refused).
+void HandleForget(core::Engine& engine, const Request& request, const PathParams& params,
+                  const Respond& respond) {
   auto caller = CallerOf(request, engine);
-  if (auto* error = std::get_if<Response>(&caller)) return *error;
-  Result<core::RoomMeta> meta = engine.GetRoom(params.at("roomId"));
-  if (!meta.ok()) return RoomError(meta.status());
-  auto record =
-      core::GetMembershipRecord(engine.store(), std::get<Caller>(caller).user_id, meta->number);
-  if (!record.ok()) return ErrorResponse(record.status());
-  if (!*record) return ForbiddenRoom();
-  rooms::Membership m = (*record)->membership;
-  if (m != rooms::Membership::kLeave && m != rooms::Membership::kBan) {
-    return ErrorResponse(400, "M_UNKNOWN", "The user has not left the room");
-  }
-  return JsonResponse(200, json::object{});  // forgetting is not stored yet
+  if (auto* error = std::get_if<Response>(&caller)) return respond(*error);
+  const std::string& room_id = params.at("roomId");
+  if (!event::IsValidRoomId(room_id)) return respond(ForbiddenRoom());
+  accounts::ForgetRoomCommand command{.user_id = std::get<Caller>(caller).user_id,
+                                      .room_id = room_id};
+  account_internal::SubmitCommand(engine, command, [respond](core::ApplyOutcome outcome) {
+    if (outcome.ok()) return respond(JsonResponse(200, json::object{}));
+    if (outcome.status().code() == StatusCode::kInvalidArgument) {
+      return respond(ErrorResponse(400, "M_UNKNOWN", "User is in the room"));
+    }
+    respond(RoomError(outcome.status()));
+  });
 }
 
 Response HandleJoinedRooms(core::Engine& engine, const Request& request) {
@@ -359,8 +363,10 @@ void AddMembershipRoutes(Router& router, core::Engine& engine) {
                     HandleMembership(engine, r, p, c.membership, c.targets_other, respond);
                   });
   }
-  AddRoute(router, "POST", "/rooms/{roomId}/forget",
-           [&engine](const Request& r, const PathParams& p) { return HandleForget(engine, r, p); });
+  AddAsyncRoute(router, "POST", "/rooms/{roomId}/forget",
+                [&engine](const Request& r, const PathParams& p, Respond respond) {
+                  HandleForget(engine, r, p, respond);
+                });
 }
 
 void AddEventWriteRoutes(Router& router, core::Engine& engine,

@@ -4,7 +4,7 @@
 //   POST /createRoom                                sync   {room_id}
 //   POST /join/{roomIdOrAlias}, /rooms/{id}/join    async  {room_id}
 //   POST /rooms/{id}/leave|invite|kick|ban|unban    async  {}
-//   POST /rooms/{id}/forget                         sync   {}  (not stored yet, see below)
+//   POST /rooms/{id}/forget                         async  {}  (accounts op forget_room)
 //   GET  /joined_rooms                              sync   {joined_rooms}
 //   GET  /directory/room/{roomAlias}                sync   {room_id, servers}
 //   PUT  /rooms/{id}/send/{eventType}/{txnId}       async  {event_id}
@@ -42,8 +42,11 @@
 // always empty (no lazy-loading of members).
 //
 // Not done yet: PUT/DELETE /directory/room (the engine has no alias write command;
-// the router answers 405), storing forgotten rooms (/forget checks that the caller
-// left and answers {}), unsigned.transaction_id, redacted event content.
+// the router answers 405), unsigned.transaction_id, redacted event content.
+// /forget: only after a leave or ban (400 M_UNKNOWN "User is in the room" otherwise,
+// 403 M_FORBIDDEN for an unknown room or one the caller never was in); stored through
+// the log (engine/accounts commands.h ForgetRoomCommand), so /sync no longer lists the
+// room in rooms.leave; the caller's next membership in the room clears it.
 //
 // Thread-safety: handlers are safe from any thread; the engine must outlive the router.
 #pragma once

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "api/client_event.h"
+#include "api/presence.h"
 #include "api/rooms_common.h"
 #include "api/typing.h"
 #include "engine/accounts/accounts.h"
@@ -436,6 +437,9 @@ Status AddRoomInitial(Context& ctx, const std::string& room_id, StreamPosition h
     case Membership::kLeave:
     case Membership::kBan: {
       if (!ctx.request.filter.include_leave) break;
+      NEBU_ASSIGN_OR_RETURN(bool forgotten, core::IsRoomForgotten(ctx.engine.store(),
+                                                                  ctx.request.user_id, meta.number));
+      if (forgotten) break;
       NEBU_ASSIGN_OR_RETURN(RoomSection section,
                             FullSection(ctx, meta, view, record->sequence, horizon));
       NEBU_RETURN_IF_ERROR(AddSectionEntry(ctx, meta, std::move(section), false, out));
@@ -733,7 +737,9 @@ Result<SyncFilter> ParseSyncFilter(std::string_view text) {
 }
 
 std::string MakeSyncToken(SyncToken token) {
-  return "s" + std::to_string(token.position) + "_" + std::to_string(token.typing);
+  std::string text = "s" + std::to_string(token.position) + "_" + std::to_string(token.typing);
+  if (token.presence != 0) text += "_" + std::to_string(token.presence);
+  return text;
 }
 
 std::optional<SyncToken> ParseSyncToken(std::string_view text) {
@@ -745,8 +751,38 @@ std::optional<SyncToken> ParseSyncToken(std::string_view text) {
   if (ptr == end) return token;
   if (*ptr != '_' || ptr + 1 == end) return std::nullopt;
   auto [tail, ec2] = std::from_chars(ptr + 1, end, token.typing);
-  if (ec2 != std::errc() || tail != end) return std::nullopt;
+  if (ec2 != std::errc()) return std::nullopt;
+  if (tail == end) return token;
+  if (*tail != '_' || tail + 1 == end) return std::nullopt;
+  auto [last, ec3] = std::from_chars(tail + 1, end, token.presence);
+  if (ec3 != std::errc() || last != end) return std::nullopt;
   return token;
+}
+
+// m.presence events: the caller and the users sharing a joined room with the caller
+// whose presence changed after `since` (serial), as the tracker knows them now.
+Result<json::array> PresenceEvents(Context& ctx, uint64_t since) {
+  json::array events;
+  if (!ctx.request.presence) return events;
+  std::map<std::string, PresenceState> changed = ctx.request.presence->ChangedSince(since);
+  if (changed.empty()) return events;
+  std::set<std::string> visible{ctx.request.user_id};
+  NEBU_ASSIGN_OR_RETURN(auto rooms, ctx.engine.RoomsOf(ctx.request.user_id));
+  for (const auto& [room_id, membership] : rooms) {
+    if (membership != Membership::kJoin) continue;
+    NEBU_ASSIGN_OR_RETURN(core::RoomMeta meta, ctx.engine.GetRoom(room_id));
+    NEBU_ASSIGN_OR_RETURN(auto members, core::RoomMembers(ctx.engine.store(), meta.number));
+    for (core::RoomMember& member : members) {
+      if (member.membership == Membership::kJoin) visible.insert(std::move(member.user_id));
+    }
+  }
+  for (const auto& [user_id, state] : changed) {
+    if (!visible.contains(user_id)) continue;
+    events.emplace_back(json::object{{"type", "m.presence"},
+                                     {"sender", user_id},
+                                     {"content", PresenceContent(state, ctx.now_ms)}});
+  }
+  return events;
 }
 
 Result<SyncResult> AssembleSync(core::Engine& engine, const SyncRequest& request) {
@@ -759,7 +795,8 @@ Result<SyncResult> AssembleSync(core::Engine& engine, const SyncRequest& request
   const bool initial = !request.since;
   Sections sections;
   SyncResult result;
-  result.next_batch = {to, typing_serial};
+  const uint64_t presence_serial = request.presence ? request.presence->serial() : 0;
+  result.next_batch = {to, typing_serial, presence_serial};
   json::array account_data, to_device;
   if (initial) {
     NEBU_ASSIGN_OR_RETURN(auto memberships, engine.RoomsOf(request.user_id));
@@ -777,6 +814,9 @@ Result<SyncResult> AssembleSync(core::Engine& engine, const SyncRequest& request
       NEBU_ASSIGN_OR_RETURN(auto record,
                             core::GetMembershipRecord(engine.store(), request.user_id, room));
       if (!record) continue;  // a room the user never was in
+      NEBU_ASSIGN_OR_RETURN(bool forgotten,
+                            core::IsRoomForgotten(engine.store(), request.user_id, room));
+      if (forgotten) continue;  // forgotten after leaving: never listed again
       NEBU_ASSIGN_OR_RETURN(auto room_id, engine.RoomIdOf(room));
       if (!room_id) return Status::Corruption("stream names an unknown room");
       NEBU_ASSIGN_OR_RETURN(core::RoomMeta meta, engine.GetRoom(*room_id));
@@ -798,6 +838,8 @@ Result<SyncResult> AssembleSync(core::Engine& engine, const SyncRequest& request
     NEBU_ASSIGN_OR_RETURN(to_device, ToDevice(ctx, since, ctx.window.end));
   }
   NEBU_ASSIGN_OR_RETURN(json::object device_lists, DeviceLists(ctx));
+  NEBU_ASSIGN_OR_RETURN(json::array presence,
+                        PresenceEvents(ctx, initial ? 0 : request.since->presence));
   json::object otk_counts;
   json::array fallback_types;
   if (!request.device_id.empty()) {
@@ -811,7 +853,7 @@ Result<SyncResult> AssembleSync(core::Engine& engine, const SyncRequest& request
   result.has_updates = !sections.join.empty() || !sections.invite.empty() ||
                        !sections.leave.empty() || !account_data.empty() || !to_device.empty() ||
                        !device_lists.at("changed").as_array().empty() ||
-                       !device_lists.at("left").as_array().empty();
+                       !device_lists.at("left").as_array().empty() || !presence.empty();
   result.body = json::object{
       {"next_batch", MakeSyncToken(result.next_batch)},
       {"rooms", json::object{{"join", std::move(sections.join)},
@@ -819,7 +861,7 @@ Result<SyncResult> AssembleSync(core::Engine& engine, const SyncRequest& request
                              {"leave", std::move(sections.leave)},
                              {"knock", json::object{}}}},
       {"account_data", json::object{{"events", std::move(account_data)}}},
-      {"presence", json::object{{"events", json::array{}}}},
+      {"presence", json::object{{"events", std::move(presence)}}},
       {"to_device", json::object{{"events", std::move(to_device)}}},
       {"device_lists", std::move(device_lists)},
       {"device_one_time_keys_count", std::move(otk_counts)},

@@ -14,7 +14,8 @@
 // room events, account data, receipts, to-device messages, device-key changes), so
 // a token survives restarts; the typing serial is the TypingTracker's (api/typing.h),
 // which starts above any earlier process's. "s<position>" alone is accepted (typing
-// serial 0). Room log pagination tokens (prev_batch) are the /messages tokens
+// serial 0). With a PresenceTracker the token is "s<position>_<typing>_<presence>"
+// (the tracker's serial, same rule as typing). Room log pagination tokens (prev_batch) are the /messages tokens
 // "s<sequence>" of api/rooms_common.h; the two kinds are never mixed.
 //
 // What a response holds (spec: sync.yaml):
@@ -80,6 +81,7 @@ class Engine;
 namespace nebu::api {
 
 class TypingTracker;
+class PresenceTracker;
 
 inline constexpr size_t kSyncTimelineLimitDefault = 10;
 inline constexpr size_t kSyncTimelineLimitMax = 100;
@@ -110,9 +112,11 @@ struct SyncFilter {
 struct SyncToken {
   storage::StreamPosition position = 0;
   uint64_t typing = 0;  // TypingTracker serial
+  uint64_t presence = 0;  // PresenceTracker serial (0: none; then not in the text)
   bool operator==(const SyncToken&) const = default;
 };
-// "s<position>_<typing>"; Parse also takes "s<position>"; nullopt for anything else.
+// "s<position>_<typing>", or "s<position>_<typing>_<presence>" when presence != 0;
+// Parse also takes "s<position>"; nullopt for anything else.
 [[nodiscard]] std::string MakeSyncToken(SyncToken token);
 [[nodiscard]] std::optional<SyncToken> ParseSyncToken(std::string_view token);
 
@@ -123,6 +127,10 @@ struct SyncRequest {
   SyncFilter filter;
   bool full_state = false;          // state as on an initial sync, in every reported room
   const TypingTracker* typing = nullptr;  // nullptr: no typing notifications
+  // nullptr: an empty presence section. Otherwise m.presence events for the caller
+  // and the users sharing a joined room with the caller whose presence changed after
+  // since->presence (all known ones on an initial sync; memory only, api/presence.h).
+  const PresenceTracker* presence = nullptr;
 };
 
 struct SyncResult {

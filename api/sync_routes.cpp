@@ -14,6 +14,7 @@
 #include "api/deadline_timer.h"
 #include "api/errors.h"
 #include "api/filter_routes.h"
+#include "api/presence.h"
 #include "api/sync.h"
 #include "api/typing.h"
 #include "api/worker_pool.h"
@@ -42,9 +43,10 @@ struct Wait {
 
 class SyncService {
  public:
-  SyncService(core::Engine& engine, TypingTracker* typing)
+  SyncService(core::Engine& engine, TypingTracker* typing, PresenceTracker* presence)
       : engine_(engine),
         typing_(typing),
+        presence_(presence),
         timer_({.pending_max = kSyncWaitersMax}),
         pool_({.threads = kSyncWorkerThreads, .queue_max = kSyncWorkerQueueMax}) {
     if (typing_) {
@@ -73,7 +75,8 @@ class SyncService {
     if (auto* error = std::get_if<Response>(&caller)) return respond(std::move(*error));
     SyncRequest sync{.user_id = std::get<Caller>(caller).user_id,
                      .device_id = std::get<Caller>(caller).device_id,
-                     .typing = typing_};
+                     .typing = typing_,
+                     .presence = presence_};
     if (auto since = request.Query("since")) {
       sync.since = ParseSyncToken(*since);
       if (!sync.since) return respond(ErrorResponse(400, "M_INVALID_PARAM", "Bad since token"));
@@ -94,6 +97,10 @@ class SyncService {
       }
       sync.full_state = *full_state == "true";
     }
+    std::string_view set_presence = request.Query("set_presence").value_or("online");
+    if (!IsPresenceValue(set_presence)) {
+      return respond(ErrorResponse(400, "M_INVALID_PARAM", "Bad set_presence"));
+    }
     int64_t timeout_ms = 0;
     if (auto timeout = request.Query("timeout")) {
       auto [ptr, ec] =
@@ -103,6 +110,7 @@ class SyncService {
       }
       timeout_ms = std::min(timeout_ms, kSyncTimeoutMsMax);
     }
+    if (presence_) presence_->MarkActive(sync.user_id, set_presence, engine_.clock().NowUnixMs());
     Result<SyncResult> result = AssembleSync(engine_, sync);
     if (!result.ok()) return respond(ErrorResponse(result.status()));
     if (!sync.since || sync.full_state || timeout_ms == 0 || result->has_updates) {
@@ -262,6 +270,7 @@ class SyncService {
   std::set<std::shared_ptr<Wait>> waits_;  // guarded by mutex_: parked, not yet answered
   std::multimap<std::string, std::shared_ptr<Wait>> waits_by_user_;  // guarded by mutex_
   TypingTracker* typing_;                                             // nullable
+  PresenceTracker* presence_;                                         // nullable
   TypingTracker::SubscriptionId typing_subscription_ = 0;
   bool stopping_ = false;                  // guarded by mutex_
   DeadlineTimer timer_;
@@ -270,8 +279,9 @@ class SyncService {
 
 }  // namespace
 
-void AddSyncRoutes(Router& router, core::Engine& engine, TypingTracker* typing) {
-  auto service = std::make_shared<SyncService>(engine, typing);
+void AddSyncRoutes(Router& router, core::Engine& engine, TypingTracker* typing,
+                   PresenceTracker* presence) {
+  auto service = std::make_shared<SyncService>(engine, typing, presence);
   for (std::string_view prefix : kPrefixes) {
     router.AddAsync("GET", std::string(prefix) + "/sync",
                     [service](const Request& request, const PathParams&, Respond respond) {

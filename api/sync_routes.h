@@ -13,7 +13,11 @@
 //                filter id is 404 M_NOT_FOUND: there are no stored filters yet. A bad
 //                inline filter is 400 M_INVALID_PARAM.
 //   full_state   "true": every joined room with its full state (api/sync.h).
-//   set_presence accepted and ignored (no presence yet).
+//   set_presence absent or "online": with a PresenceTracker, the caller is marked
+//                online and active (api/presence.h); "unavailable": unavailable;
+//                "offline": nothing changes. Any other value is 400 M_INVALID_PARAM.
+//                Presence changes do not wake parked long-polls; they show in the
+//                next response that is assembled.
 //
 // Waiting: when an incremental sync has nothing to report and timeout > 0, the
 // request is parked without a thread: a Notifier subscription (engine/core/notifier.h)
@@ -51,9 +55,12 @@ inline constexpr size_t kSyncWorkerThreads = 2;
 inline constexpr size_t kSyncWorkerQueueMax = 4096;
 
 class TypingTracker;
+class PresenceTracker;
 
 // `typing` (nullable; must outlive the router): typing notifications for the
 // ephemeral section, and long-polls wake when typing changes in one of their rooms.
-void AddSyncRoutes(Router& router, core::Engine& engine, TypingTracker* typing = nullptr);
+// `presence` (nullable; must outlive the router): set_presence and m.presence events.
+void AddSyncRoutes(Router& router, core::Engine& engine, TypingTracker* typing = nullptr,
+                   PresenceTracker* presence = nullptr);
 
 }  // namespace nebu::api

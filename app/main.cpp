@@ -18,6 +18,7 @@
 #include "api/ops.h"
 #include "api/filter_routes.h"
 #include "api/keys_routes.h"
+#include "api/presence.h"
 #include "api/push_rules.h"
 #include "api/receipt_routes.h"
 #include "api/rooms_routes.h"
@@ -77,15 +78,17 @@ int WaitForStopSignal(const sigset_t& signals) {
 int ServeUntilSignal(const Config& config, core::Engine& engine, const sigset_t& stop_signals) {
   api::Metrics metrics;
   api::TypingTracker typing;  // outlives the client router (its sync routes hold it)
+  api::PresenceTracker presence;  // likewise; memory only, not replicated
   api::Router client("client", &metrics);
   api::AddDiscoveryRoutes(client, {.public_base_url = config.public_base_url});
   api::AddAccountRoutes(
       client, engine,
       {.registration_open = config.registration_open, .rate_limit = config.rate_limit});
   api::AddRoomRoutes(client, engine, {.rate_limit = config.rate_limit});
-  api::AddSyncRoutes(client, engine, &typing);
+  api::AddSyncRoutes(client, engine, &typing, &presence);
   api::AddPushRuleRoutes(client, engine);
   api::AddReceiptRoutes(client, engine, typing);
+  api::AddPresenceRoutes(client, engine, presence);
   api::AddFilterRoutes(client, engine);
   api::AddKeysRoutes(client, engine);
   api::AddMiscRoutes(client, engine);

@@ -10,6 +10,8 @@
 #include "engine/accounts/accounts.h"
 #include "engine/accounts/internal/records.h"
 #include "engine/event/canonical_json.h"
+#include "engine/rooms/room_state.h"
+#include "engine/storage/keys.h"
 
 namespace nebu::accounts {
 namespace {
@@ -42,6 +44,7 @@ class Applier {
     return RemoveOne(c.user_id, c.device_id);
   }
   Result<std::string> Apply(const PutAccountDataCommand& c);
+  Result<std::string> Apply(const ForgetRoomCommand& c);
 
  private:
   // ---- reads and checks ----
@@ -279,6 +282,22 @@ Result<std::string> Applier::Apply(const PutAccountDataCommand& c) {
   if (stream_) {
     stream_->Append(storage::StreamEntry::AccountData(c.user_id, c.room_id.value_or(""), c.type));
   }
+  return Empty();
+}
+
+Result<std::string> Applier::Apply(const ForgetRoomCommand& c) {
+  NEBU_ASSIGN_OR_RETURN(auto number, store_.Get(Cf::kRooms, storage::RoomIdKey(c.room_id)));
+  if (!number) return Status::Forbidden("unknown room");
+  if (number->size() != sizeof(uint64_t)) return Status::Corruption("bad room number record");
+  const storage::RoomNumber room = storage::GetU64(number->data());
+  NEBU_ASSIGN_OR_RETURN(auto record,
+                        store_.Get(Cf::kMembership, storage::UserRoomKey(c.user_id, room)));
+  if (!record || record->empty()) return Status::Forbidden("user was never in the room");
+  const auto membership = static_cast<rooms::Membership>((*record)[0]);
+  if (membership != rooms::Membership::kLeave && membership != rooms::Membership::kBan) {
+    return Status::InvalidArgument("user is in the room");
+  }
+  NEBU_RETURN_IF_ERROR(Put(Cf::kMembership, storage::ForgottenRoomKey(c.user_id, room), ""));
   return Empty();
 }
 

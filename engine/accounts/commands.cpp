@@ -122,6 +122,12 @@ Status Validate(const PutAccountDataCommand& c) {
   return Status::Ok();
 }
 
+Status Validate(const ForgetRoomCommand& c) {
+  NEBU_RETURN_IF_ERROR(CheckUserId(c.user_id));
+  if (!event::IsValidRoomId(c.room_id)) return Status::InvalidArgument("invalid room_id");
+  return Status::Ok();
+}
+
 // ---- encoding ----
 
 void PutOptional(json::object* o, std::string_view key, const std::optional<std::string>& v) {
@@ -199,6 +205,11 @@ void Encode(const PutAccountDataCommand& c, json::object* o) {
   Result<std::string> content = AccountDataJson(c.content);
   NEBU_CHECK(content.ok(), "account data content passed validation but does not serialize");
   (*o)["content_json"] = std::move(*content);
+}
+
+void Encode(const ForgetRoomCommand& c, json::object* o) {
+  (*o)["user_id"] = c.user_id;
+  (*o)["room_id"] = c.room_id;
 }
 
 // ---- AccountDataJson ----
@@ -290,6 +301,7 @@ std::string_view AccountCommandName(const AccountCommand& command) {
       return "set_device_display_name";
     }
     std::string_view operator()(const DeleteDeviceCommand&) const { return "delete_device"; }
+    std::string_view operator()(const ForgetRoomCommand&) const { return "forget_room"; }
     std::string_view operator()(const PutAccountDataCommand&) const { return "put_account_data"; }
   };
   return std::visit(Namer{}, command);

@@ -151,10 +151,22 @@ struct PutAccountDataCommand {
   bool operator==(const PutAccountDataCommand&) const = default;
 };
 
+// op "forget_room": {"room_id", "user_id"}. POST /rooms/{roomId}/forget: marks the
+// room forgotten for the user (Cf::kMembership 'f' key); only after a leave or ban
+// (kInvalidArgument "user is in the room" otherwise; kForbidden for an unknown room
+// or one the user never was in). The user's next membership event in the room
+// clears the mark. Idempotent.
+struct ForgetRoomCommand {
+  std::string user_id{};
+  std::string room_id{};
+  bool operator==(const ForgetRoomCommand&) const = default;
+};
+
 using AccountCommand =
     std::variant<RegisterCommand, LoginCommand, LogoutCommand, LogoutAllCommand, SetPasswordCommand,
                  DeactivateCommand, SetDisplayNameCommand, SetAvatarUrlCommand,
-                 SetDeviceDisplayNameCommand, DeleteDeviceCommand, PutAccountDataCommand>;
+                 SetDeviceDisplayNameCommand, DeleteDeviceCommand, PutAccountDataCommand,
+                 ForgetRoomCommand>;
 
 // The stored text of account data content: compact JSON with object keys sorted as
 // canonical JSON sorts them, strings and integers in canonical form, floats as the

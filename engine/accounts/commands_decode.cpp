@@ -168,6 +168,13 @@ Result<AccountCommand> DecodePutAccountData(Fields& f) {
   return AccountCommand(std::move(c));
 }
 
+Result<AccountCommand> DecodeForgetRoom(Fields& f) {
+  ForgetRoomCommand c;
+  NEBU_ASSIGN_OR_RETURN(c.user_id, f.String("user_id"));
+  NEBU_ASSIGN_OR_RETURN(c.room_id, f.String("room_id"));
+  return AccountCommand(std::move(c));
+}
+
 struct Decoder {
   std::string_view op;
   Result<AccountCommand> (*decode)(Fields&);
@@ -185,6 +192,7 @@ constexpr Decoder kDecoders[] = {
     {"set_device_display_name", DecodeSetDeviceDisplayName},
     {"delete_device", DecodeUserDevice<DeleteDeviceCommand>},
     {"put_account_data", DecodePutAccountData},
+    {"forget_room", DecodeForgetRoom},
 };
 
 }  // namespace

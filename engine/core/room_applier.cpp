@@ -404,6 +404,8 @@ void RoomApplier::WriteIndexes(RoomCache& room, const json::object& pdu,
   std::string value = MembershipValue(*membership, seq, pos);
   batch.Put(store_.handle(Cf::kMembership), storage::UserRoomKey(*state_key, number), value);
   batch.Put(store_.handle(Cf::kMembership), storage::RoomUserKey(number, *state_key), value);
+  // Any new membership un-forgets the room (accounts op "forget_room").
+  batch.Delete(store_.handle(Cf::kMembership), storage::ForgottenRoomKey(*state_key, number));
 }
 
 Result<std::string> RoomApplier::ApplySendEvent(std::string_view payload,

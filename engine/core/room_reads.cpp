@@ -59,6 +59,13 @@ Result<std::optional<MembershipRecord>> GetMembershipRecord(storage::Store& stor
       MembershipRecord{static_cast<Membership>((*value)[0]), storage::GetU64(value->data() + 1)});
 }
 
+Result<bool> IsRoomForgotten(storage::Store& store, std::string_view user_id,
+                             storage::RoomNumber room) {
+  NEBU_ASSIGN_OR_RETURN(auto value,
+                        store.Get(Cf::kMembership, storage::ForgottenRoomKey(user_id, room)));
+  return value.has_value();
+}
+
 Result<std::vector<RoomMember>> RoomMembers(storage::Store& store, storage::RoomNumber room,
                                             size_t limit) {
   const std::string prefix = storage::RoomUsersPrefix(room);

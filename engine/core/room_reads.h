@@ -55,6 +55,11 @@ struct MembershipRecord {
                                                                           std::string_view user_id,
                                                                           storage::RoomNumber room);
 
+// True when the user forgot the room (POST /rooms/{roomId}/forget, accounts op
+// "forget_room") and has had no membership change in it since.
+[[nodiscard]] Result<bool> IsRoomForgotten(storage::Store& store, std::string_view user_id,
+                                           storage::RoomNumber room);
+
 // Every user with a membership record in the room (current memberships, any kind),
 // sorted by user ID; stops after `limit` users. One prefix scan of the room's index.
 struct RoomMember {

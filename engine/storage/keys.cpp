@@ -16,6 +16,7 @@ constexpr char kRoomAliasTag = 'a';
 constexpr char kRoomAliasCreatorTag = 'c';
 constexpr char kUserRoomTag = 'u';
 constexpr char kRoomUserTag = 'r';
+constexpr char kForgottenRoomTag = 'f';
 
 }  // namespace
 
@@ -151,6 +152,13 @@ std::string UserRoomsPrefix(std::string_view user_id) {
 
 std::string UserRoomKey(std::string_view user_id, RoomNumber room) {
   std::string k = UserRoomsPrefix(user_id);
+  PutU64(&k, room);
+  return k;
+}
+
+std::string ForgottenRoomKey(std::string_view user_id, RoomNumber room) {
+  std::string k(1, kForgottenRoomTag);
+  PutLengthPrefixed(&k, user_id);
   PutU64(&k, room);
   return k;
 }

@@ -70,6 +70,7 @@ std::string UserRoomKey(std::string_view user_id, RoomNumber room);     // 'u'[l
 std::string UserRoomsPrefix(std::string_view user_id);                  // 'u'[len user]
 std::string RoomUserKey(RoomNumber room, std::string_view user_id);     // 'r'[room][len user]
 std::string RoomUsersPrefix(RoomNumber room);                           // 'r'[room]
+std::string ForgottenRoomKey(std::string_view user_id, RoomNumber room);  // 'f'[len user][room]
 
 // Cf::kTxnIds
 std::string TxnKey(std::string_view user_id, std::string_view device_id, std::string_view txn_id);

@@ -250,6 +250,28 @@ TEST_F(SyncTest, JoinAndLeaveAppearInTheirSections) {
   EXPECT_EQ(json::serialize(left).find("after bob left"), std::string::npos);
 }
 
+TEST_F(SyncTest, ForgottenRoomsAreNotListedInLeave) {
+  std::string room = PublicRoom();
+  ASSERT_EQ(Post(bob_, "/rooms/" + room + "/join"), 200);
+  json::object joined = Sync(bob_);
+  ASSERT_EQ(Post(bob_, "/rooms/" + room + "/leave"), 200);
+  const std::string with_leave = R"(filter={"room":{"include_leave":true}})";
+  ASSERT_TRUE(Rooms(Sync(bob_, with_leave), "leave").contains(room));
+  ASSERT_EQ(Post(bob_, "/rooms/" + room + "/forget"), 200);
+  EXPECT_TRUE(Rooms(Sync(bob_, with_leave), "leave").empty());  // initial
+  // Incremental over the leave: the forgotten room is not listed either.
+  json::object later = Sync(bob_, "since=" + Next(joined));
+  EXPECT_FALSE(Rooms(later, "leave").contains(room));
+  EXPECT_FALSE(Rooms(later, "join").contains(room));
+  EXPECT_TRUE(Body(Call("GET", "/joined_rooms", bob_)).at("joined_rooms").as_array().empty());
+  // Alice is unaffected; a re-join brings the room back, and a later leave lists it.
+  EXPECT_TRUE(Rooms(Sync(alice_), "join").contains(room));
+  ASSERT_EQ(Post(bob_, "/rooms/" + room + "/join"), 200);
+  EXPECT_TRUE(Rooms(Sync(bob_), "join").contains(room));
+  ASSERT_EQ(Post(bob_, "/rooms/" + room + "/leave"), 200);
+  EXPECT_TRUE(Rooms(Sync(bob_, with_leave), "leave").contains(room));
+}
+
 TEST_F(SyncTest, TimelineTypeFilters) {
   std::string room = PublicRoom();
   json::object start = Sync(alice_);
@@ -627,7 +649,10 @@ TEST(SyncTokenTest, RoundTrips) {
   EXPECT_EQ(MakeSyncToken({42, 7}), "s42_7");
   EXPECT_EQ(ParseSyncToken("s42_7"), (SyncToken{42, 7}));
   EXPECT_EQ(ParseSyncToken("s42"), (SyncToken{42, 0}));  // tokens before typing serials
-  for (const char* bad : {"42", "s-1", "s", "s_1", "s1_", "s1_x", "s1_2_3", "s1 "}) {
+  EXPECT_EQ(MakeSyncToken({42, 7, 9}), "s42_7_9");  // with a presence serial
+  EXPECT_EQ(ParseSyncToken("s42_7_9"), (SyncToken{42, 7, 9}));
+  for (const char* bad :
+       {"42", "s-1", "s", "s_1", "s1_", "s1_x", "s1_2_", "s1_2_x", "s1_2_3_4", "s1 "}) {
     EXPECT_FALSE(ParseSyncToken(bad).has_value()) << bad;
   }
 }

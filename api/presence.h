@@ -1,0 +1,98 @@
+// Presence (Client-Server API § Presence), basic: per-user presence state kept in
+// memory only. Presence is NOT persisted and NOT replicated: each node knows what
+// its own clients told it since it started; a restart forgets everything (users
+// read as "offline" then).
+//
+//   GET /presence/{userId}/status   sync  {"presence", "last_active_ago"?,
+//                                          "currently_active"?, "status_msg"?}
+//   PUT /presence/{userId}/status   sync  {}   body {"presence", "status_msg"?}
+//
+//   PresenceTracker presence;
+//   AddPresenceRoutes(router, *engine, presence);
+//   AddSyncRoutes(router, *engine, &typing, &presence);   // a sync marks the user online
+//
+// Rules: PUT only for the caller (403 M_FORBIDDEN otherwise); presence is one of
+// online, offline, unavailable (400 M_INVALID_PARAM otherwise, M_BAD_JSON for a
+// wrong type, M_MISSING_PARAM without it); status_msg at most
+// kPresenceStatusMsgBytesMax bytes (400 M_TOO_LARGE). GET: 400 M_INVALID_PARAM for a
+// malformed user ID, 404 M_NOT_FOUND for a user this server does not have, 403
+// M_FORBIDDEN for a user who is not the caller and shares no joined room with the
+// caller. A user with no tracked state reads as {"presence": "offline"}.
+// currently_active is true for "online" users active within kPresenceActiveWindow.
+//
+// Serials: every change of presence or status_msg takes the next serial (the first
+// one is the wall-clock ms at construction, as TypingTracker's), so a caller can ask
+// for the users whose presence changed since a serial. A sync that only refreshes
+// last_active_ts takes no serial.
+//
+// Thread-safety: PresenceTracker's methods are safe from any thread; the engine and
+// the tracker must outlive the router.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "api/router.h"
+#include "engine/common/status.h"
+
+namespace nebu::core {
+class Engine;
+}
+
+namespace nebu::api {
+
+inline constexpr size_t kPresenceStatusMsgBytesMax = 1024;
+inline constexpr size_t kPresenceBodyBytesMax = 4096;
+// Users tracked at once; beyond it, new users are not tracked (presence is best effort).
+inline constexpr size_t kPresenceUsersMax = 100000;
+inline constexpr std::chrono::milliseconds kPresenceActiveWindow{5 * 60 * 1000};
+
+struct PresenceState {
+  std::string presence = "offline";  // online | offline | unavailable
+  std::optional<std::string> status_msg;
+  int64_t last_active_ts = 0;  // ms since the epoch; 0: never active
+  uint64_t changed = 0;        // serial of the last change
+  bool operator==(const PresenceState&) const = default;
+};
+
+class PresenceTracker {
+ public:
+  PresenceTracker();
+  PresenceTracker(const PresenceTracker&) = delete;
+  PresenceTracker& operator=(const PresenceTracker&) = delete;
+
+  // PUT /presence: kInvalidArgument for an unknown presence, kTooLarge for a long
+  // status_msg (nothing changes then). "online" and "unavailable" also refresh
+  // last_active_ts.
+  [[nodiscard]] Status Set(std::string_view user_id, std::string_view presence,
+                           std::optional<std::string> status_msg, int64_t now_ms);
+  // /sync with set_presence absent or "online" (or "unavailable"): the user is
+  // `presence` now and active; status_msg is kept. Takes a serial only when the
+  // presence changes.
+  void MarkActive(std::string_view user_id, std::string_view presence, int64_t now_ms);
+  [[nodiscard]] std::optional<PresenceState> Get(std::string_view user_id) const;
+  [[nodiscard]] uint64_t serial() const;
+  // Users whose presence changed after `since`, with their state now.
+  [[nodiscard]] std::map<std::string, PresenceState> ChangedSince(uint64_t since) const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, PresenceState, std::less<>> users_;  // guarded by mutex_
+  uint64_t serial_ = 0;                                      // guarded by mutex_
+};
+
+// True for online, offline, unavailable.
+[[nodiscard]] bool IsPresenceValue(std::string_view presence);
+
+// The m.presence content for `state` as seen at `now_ms` (last_active_ago etc.).
+[[nodiscard]] boost::json::object PresenceContent(const PresenceState& state, int64_t now_ms);
+
+void AddPresenceRoutes(Router& router, core::Engine& engine, PresenceTracker& presence);
+
+}  // namespace nebu::api
