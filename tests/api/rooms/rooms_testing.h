@@ -1,15 +1,24 @@
-// RoomsApiTest: a real Engine on tmpfs with the room routes on a Router, and helpers
-// that register users and call endpoints through Router::Handle (no sockets).
+// RoomsApiTest: a real Engine on tmpfs with the room routes on a Router, served by a
+// real api::Server on an ephemeral loopback port, and helpers that register users and
+// call endpoints over HTTP/1.1 (one connection per call, so calls from several
+// threads are independent). The server starts on the first Call, after the derived
+// fixture has added its routes.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <cctype>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "api/rooms_routes.h"
 #include "api/router.h"
+#include "api/server.h"
+#include "tests/api/test_http_client.h"
 #include "engine/accounts/accounts.h"
 #include "engine/core/engine.h"
 #include "engine/testing/fake_clock.h"
@@ -50,13 +59,45 @@ class RoomsApiTest : public ::testing::Test {
     return *prepared->access_token;
   }
 
-  // `path` is below /_matrix/client/v3 unless it starts with "/_matrix".
+  // `path` is below /_matrix/client/v3 unless it starts with "/_matrix". Over real
+  // HTTP on loopback; characters a request line may not carry are percent-encoded.
   Response Call(const std::string& method, const std::string& path, const std::string& token,
                 const std::string& body = "") {
     std::string target = path.starts_with("/_matrix") ? path : std::string(kV3) + path;
-    Request request = MakeRequest(method, target, body);
-    if (!token.empty()) request.headers.Set("Authorization", "Bearer " + token);
-    return router_.Handle(request);
+    uint16_t port = 0;
+    {
+      std::lock_guard lock(server_mutex_);
+      if (!server_) {
+        auto started = Server::Start({{.address = "127.0.0.1", .port = 0, .router = &router_}},
+                                     {.threads = 2});
+        EXPECT_TRUE(started.ok()) << started.status().ToString();
+        if (!started.ok()) return Response{.status = 0};
+        server_ = std::move(started).value();
+      }
+      port = server_->port(0);
+    }
+    testing::TestHttpClient client(port);
+    EXPECT_TRUE(client.connected());
+    std::optional<std::string_view> bearer;
+    if (!token.empty()) bearer = token;
+    testing::HttpReply reply = client.Call(method, EncodeTarget(target), body, bearer);
+    return Response{.status = reply.status, .body = std::move(reply.body)};
+  }
+
+  static std::string EncodeTarget(std::string_view target) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string out;
+    for (char c : target) {
+      const auto u = static_cast<unsigned char>(c);
+      if (std::isalnum(u) || std::string_view("-._~/?=&%:@!$'()*+,;").find(c) != std::string_view::npos) {
+        out.push_back(c);
+      } else {
+        out.push_back('%');
+        out.push_back(kHex[u >> 4]);
+        out.push_back(kHex[u & 15]);
+      }
+    }
+    return out;
   }
   Response Call(const std::string& method, const std::string& path, const std::string& token,
                 const json::value& body) {
@@ -99,6 +140,8 @@ class RoomsApiTest : public ::testing::Test {
   nebu::testing::FakeClock clock_;
   std::unique_ptr<core::Engine> engine_;
   Router router_{"client"};
+  std::mutex server_mutex_;
+  std::unique_ptr<Server> server_;  // stopped before router_ goes
   int txn_ = 0;
 };
 
