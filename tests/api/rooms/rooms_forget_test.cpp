@@ -1,7 +1,7 @@
 // Goal: POST /rooms/{roomId}/forget is stored through the replicated write path
 // (accounts op "forget_room"), only after a leave or ban, survives a restart, and a
 // later membership (re-join) clears it; bad requests change nothing.
-// Method: a real engine on tmpfs; requests through Router::Handle (rooms_testing.h);
+// Method: a real engine on tmpfs; requests over real HTTP on loopback (rooms_testing.h);
 // the mark is read with core::IsRoomForgotten.
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // Goal: the room read endpoints (state, event, members, joined_members, messages,
 // context) answer the spec's response shapes, and /messages pages through the
 // whole log in both directions with its tokens and filter.
-// Method: a real engine; requests through Router::Handle (rooms_testing.h).
+// Method: a real engine; requests over real HTTP on loopback (rooms_testing.h).
 #include <gtest/gtest.h>
 
 #include <set>

@@ -1,7 +1,7 @@
 // Goal: the room write endpoints (createRoom, membership, send, state PUT, redact,
 // forget, directory) answer the spec's shapes and errcodes, and sends are idempotent
 // per device and txn id.
-// Method: a real engine; requests through Router::Handle (rooms_testing.h).
+// Method: a real engine; requests over real HTTP on loopback (rooms_testing.h).
 #include <gtest/gtest.h>
 
 #include <set>

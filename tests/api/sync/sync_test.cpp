@@ -1,4 +1,4 @@
-// GET /sync on a real engine through Router::Handle, with the room routes registered
+// GET /sync on a real engine over real HTTP on loopback (rooms_testing.h), with the room routes registered
 // so that rooms can be made and prev_batch tokens checked against /messages.
 #include "api/sync.h"
 
