@@ -65,8 +65,11 @@ void TypingTracker::Changed(std::unique_lock<std::mutex>& lock, const std::strin
   callbacks.reserve(subscribers_.size());
   for (const auto& [id, callback] : subscribers_) callbacks.push_back(callback);
   const std::string changed_room = room_id;  // the map entry may go once unlocked
+  ++callbacks_running_;
   lock.unlock();
   for (const Callback& callback : callbacks) callback(changed_room);
+  lock.lock();
+  if (--callbacks_running_ == 0) callbacks_done_.notify_all();
 }
 
 void TypingTracker::ForgetStaleRooms() {
@@ -115,8 +118,11 @@ TypingTracker::SubscriptionId TypingTracker::Subscribe(Callback callback) {
 }
 
 void TypingTracker::Unsubscribe(SubscriptionId id) {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   subscribers_.erase(id);
+  // A callback copied before the erase may still be running: wait it out, so the
+  // subscriber may be destroyed once this returns.
+  callbacks_done_.wait(lock, [this] { return callbacks_running_ == 0; });
 }
 
 }  // namespace nebu::api

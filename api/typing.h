@@ -13,6 +13,7 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -52,7 +53,8 @@ class TypingTracker {
   std::map<std::string, std::vector<std::string>> ChangedSince(uint64_t since) const;
   std::vector<std::string> Typing(std::string_view room_id) const;
   // `callback` runs after every change (possibly on the tracker's expiry thread);
-  // it must be short and must not call back into the tracker.
+  // it must be short and must not call back into the tracker. Unsubscribe returns
+  // only once no callback is running, so the subscriber may then be destroyed.
   SubscriptionId Subscribe(Callback callback);
   void Unsubscribe(SubscriptionId id);
 
@@ -73,6 +75,8 @@ class TypingTracker {
   uint64_t serial_ = 0;                             // guarded by mutex_
   std::map<SubscriptionId, Callback> subscribers_;  // guarded by mutex_
   SubscriptionId next_subscription_ = 1;            // guarded by mutex_
+  size_t callbacks_running_ = 0;                    // guarded by mutex_
+  std::condition_variable callbacks_done_;
   std::unique_ptr<DeadlineTimer> timer_;            // expiries; destroyed first
 };
 

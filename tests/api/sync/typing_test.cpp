@@ -74,6 +74,21 @@ TEST(TypingTrackerTest, ARefreshOutlivesTheFirstTimeout) {
   EXPECT_EQ(typing.Typing("!r:hs"), std::vector<std::string>{"@a:hs"});
 }
 
+TEST(TypingTrackerTest, UnsubscribeWaitsForARunningCallback) {
+  TypingTracker typing;
+  std::atomic<bool> in_callback{false}, callback_done{false};
+  auto id = typing.Subscribe([&](const std::string&) {
+    in_callback = true;
+    std::this_thread::sleep_for(milliseconds(100));
+    callback_done = true;
+  });
+  std::thread setter([&] { typing.Set("!r:hs", "@a:hs", true, milliseconds(30000)); });
+  while (!in_callback) std::this_thread::yield();
+  typing.Unsubscribe(id);
+  EXPECT_TRUE(callback_done.load());  // the subscriber could be destroyed now
+  setter.join();
+}
+
 TEST(TypingTrackerTest, TimeoutIsCapped) {
   TypingTracker typing;
   typing.Set("!r:hs", "@a:hs", true, std::chrono::hours(5));
