@@ -765,19 +765,11 @@ Result<json::array> PresenceEvents(Context& ctx, uint64_t since) {
   json::array events;
   if (!ctx.request.presence) return events;
   std::map<std::string, PresenceState> changed = ctx.request.presence->ChangedSince(since);
-  if (changed.empty()) return events;
-  std::set<std::string> visible{ctx.request.user_id};
-  NEBU_ASSIGN_OR_RETURN(auto rooms, ctx.engine.RoomsOf(ctx.request.user_id));
-  for (const auto& [room_id, membership] : rooms) {
-    if (membership != Membership::kJoin) continue;
-    NEBU_ASSIGN_OR_RETURN(core::RoomMeta meta, ctx.engine.GetRoom(room_id));
-    NEBU_ASSIGN_OR_RETURN(auto members, core::RoomMembers(ctx.engine.store(), meta.number));
-    for (core::RoomMember& member : members) {
-      if (member.membership == Membership::kJoin) visible.insert(std::move(member.user_id));
-    }
-  }
+  // Checked from the changed users' side (their rooms), so the cost follows what
+  // changed, not how many rooms the caller is in.
   for (const auto& [user_id, state] : changed) {
-    if (!visible.contains(user_id)) continue;
+    NEBU_ASSIGN_OR_RETURN(bool shares, SharesRoom(ctx.engine, ctx.request.user_id, user_id));
+    if (!shares) continue;
     events.emplace_back(json::object{{"type", "m.presence"},
                                      {"sender", user_id},
                                      {"content", PresenceContent(state, ctx.now_ms)}});
