@@ -228,34 +228,42 @@ void PutRule(core::Engine& engine, const Request& request, const PathParams& p, 
   StoreRuleset(engine, state, std::move(respond));
 }
 
+// The caller's rule set and the position of the path's existing rule
+// ({kind}/{ruleId}); 404 M_NOT_FOUND for an unknown kind or rule.
+struct FoundRule {
+  Loaded state;
+  size_t index = 0;
+};
+std::variant<FoundRule, Response> LoadRule(const Request& request, core::Engine& engine,
+                                           const PathParams& p) {
+  auto loaded = Load(request, engine);
+  if (auto* error = std::get_if<Response>(&loaded)) return *error;
+  Loaded& state = std::get<Loaded>(loaded);
+  if (!IsKind(p.at("kind"))) return NoSuchRule();
+  std::optional<size_t> index = IndexOf(RulesOf(state.ruleset, p.at("kind")), p.at("ruleId"));
+  if (!index) return NoSuchRule();
+  return FoundRule{std::move(state), *index};
+}
+
 void DeleteRule(core::Engine& engine, const Request& request, const PathParams& p,
                 Respond respond) {
-  auto loaded = Load(request, engine);
-  if (auto* error = std::get_if<Response>(&loaded)) return respond(*error);
-  Loaded& state = std::get<Loaded>(loaded);
-  const std::string& kind = p.at("kind");
-  if (!IsKind(kind)) return respond(NoSuchRule());
-  json::array& rules = RulesOf(state.ruleset, kind);
-  std::optional<size_t> index = IndexOf(rules, p.at("ruleId"));
-  if (!index) return respond(NoSuchRule());
+  auto found = LoadRule(request, engine, p);
+  if (auto* error = std::get_if<Response>(&found)) return respond(*error);
+  FoundRule& rule = std::get<FoundRule>(found);
   if (IsServerDefault(p.at("ruleId"))) {
     return respond(ErrorResponse(400, "M_INVALID_PARAM", "Server-default rules cannot be deleted"));
   }
-  rules.erase(rules.begin() + static_cast<std::ptrdiff_t>(*index));
-  StoreRuleset(engine, state, std::move(respond));
+  json::array& rules = RulesOf(rule.state.ruleset, p.at("kind"));
+  rules.erase(rules.begin() + static_cast<std::ptrdiff_t>(rule.index));
+  StoreRuleset(engine, rule.state, std::move(respond));
 }
 
 // PUT .../enabled and .../actions: sets one attribute of any existing rule.
 void PutRulePart(core::Engine& engine, const Request& request, const PathParams& p,
                  std::string_view part, Respond respond) {
-  auto loaded = Load(request, engine);
-  if (auto* error = std::get_if<Response>(&loaded)) return respond(*error);
-  Loaded& state = std::get<Loaded>(loaded);
-  const std::string& kind = p.at("kind");
-  if (!IsKind(kind)) return respond(NoSuchRule());
-  json::array& rules = RulesOf(state.ruleset, kind);
-  std::optional<size_t> index = IndexOf(rules, p.at("ruleId"));
-  if (!index) return respond(NoSuchRule());
+  auto found = LoadRule(request, engine, p);
+  if (auto* error = std::get_if<Response>(&found)) return respond(*error);
+  FoundRule& rule = std::get<FoundRule>(found);
   auto body = ParseJsonBody(request, /*canonical_numbers=*/false);
   if (auto* error = std::get_if<Response>(&body)) return respond(*error);
   const json::object& o = std::get<json::object>(body);
@@ -269,20 +277,17 @@ void PutRulePart(core::Engine& engine, const Request& request, const PathParams&
       return respond(ErrorResponse(400, "M_BAD_JSON", "enabled must be a boolean"));
     }
   }
-  rules[*index].as_object()[part] = o.at(part);
-  StoreRuleset(engine, state, std::move(respond));
+  RulesOf(rule.state.ruleset, p.at("kind"))[rule.index].as_object()[part] = o.at(part);
+  StoreRuleset(engine, rule.state, std::move(respond));
 }
 
 Response GetRulePart(const Request& request, core::Engine& engine, const PathParams& p,
                      std::string_view part) {
-  auto loaded = Load(request, engine);
-  if (auto* error = std::get_if<Response>(&loaded)) return *error;
-  json::object& ruleset = std::get<Loaded>(loaded).ruleset;
-  if (!IsKind(p.at("kind"))) return NoSuchRule();
-  const json::array& rules = RulesOf(ruleset, p.at("kind"));
-  std::optional<size_t> index = IndexOf(rules, p.at("ruleId"));
-  if (!index) return NoSuchRule();
-  const json::object& rule = rules[*index].as_object();
+  auto found = LoadRule(request, engine, p);
+  if (auto* error = std::get_if<Response>(&found)) return *error;
+  FoundRule& located = std::get<FoundRule>(found);
+  const json::object& rule =
+      RulesOf(located.state.ruleset, p.at("kind"))[located.index].as_object();
   if (part.empty()) return JsonResponse(200, rule);
   const json::value* value = rule.if_contains(part);
   return JsonResponse(200, json::object{{part, value ? *value : json::value()}});

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "engine/accounts/commands.h"
+#include "engine/event/command_fields.h"
 #include "engine/event/canonical_json.h"
 
 namespace nebu::accounts {
@@ -12,58 +13,10 @@ namespace json = boost::json;
 
 // Reads the fields of one JSON object and counts them, so Finish can refuse any
 // field nobody asked for.
-class Fields {
- public:
-  explicit Fields(const json::object& o) : o_(o) {}
-
-  Result<std::string> String(std::string_view key) {
-    NEBU_ASSIGN_OR_RETURN(const json::value* v, Required(key));
-    if (!v->is_string()) return Mistyped(key);
-    return std::string(v->get_string());
-  }
-  Result<std::optional<std::string>> OptionalString(std::string_view key) {
-    if (!o_.contains(key)) return std::optional<std::string>();
-    NEBU_ASSIGN_OR_RETURN(std::string s, String(key));
-    return std::optional<std::string>(std::move(s));
-  }
-  Result<bool> Bool(std::string_view key) {
-    NEBU_ASSIGN_OR_RETURN(const json::value* v, Required(key));
-    if (!v->is_bool()) return Mistyped(key);
-    return v->get_bool();
-  }
-  Result<int64_t> Int(std::string_view key) {
-    NEBU_ASSIGN_OR_RETURN(const json::value* v, Required(key));
-    if (!v->is_int64()) return Mistyped(key);
-    return v->get_int64();
-  }
-  Result<const json::object*> Object(std::string_view key) {
-    NEBU_ASSIGN_OR_RETURN(const json::value* v, Required(key));
-    if (!v->is_object()) return Mistyped(key);
-    return &v->get_object();
-  }
-  bool Has(std::string_view key) const { return o_.contains(key); }
-  Status Finish() const {
-    if (used_ != o_.size()) return Status::BadJson("account command has an unknown field");
-    return Status::Ok();
-  }
-
- private:
-  Result<const json::value*> Required(std::string_view key) {
-    const json::value* v = o_.if_contains(key);
-    if (v == nullptr) return Status::BadJson("account command lacks \"" + std::string(key) + "\"");
-    ++used_;
-    return v;
-  }
-  static Status Mistyped(std::string_view key) {
-    return Status::BadJson("account command field \"" + std::string(key) + "\" has a wrong type");
-  }
-
-  const json::object& o_;
-  size_t used_ = 0;
-};
+using Fields = event::CommandFields;
 
 Result<NewDevice> DecodeDevice(const json::object& o) {
-  Fields f(o);
+  Fields f(o, "account command");
   NewDevice d;
   NEBU_ASSIGN_OR_RETURN(d.device_id, f.String("device_id"));
   NEBU_ASSIGN_OR_RETURN(d.token_hash, f.String("token_hash"));
@@ -200,7 +153,7 @@ constexpr Decoder kDecoders[] = {
 Result<AccountCommand> DecodeAccountCommand(std::string_view payload) {
   NEBU_ASSIGN_OR_RETURN(json::value v, event::ParseJson(payload));
   if (!v.is_object()) return Status::BadJson("account command is not an object");
-  Fields f(v.get_object());
+  Fields f(v.get_object(), "account command");
   NEBU_ASSIGN_OR_RETURN(std::string op, f.String("op"));
   for (const Decoder& d : kDecoders) {
     if (d.op != op) continue;

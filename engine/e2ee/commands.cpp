@@ -5,6 +5,7 @@
 #include <set>
 #include <utility>
 
+#include "engine/event/command_fields.h"
 #include "engine/event/canonical_json.h"
 
 namespace nebu::e2ee {
@@ -185,59 +186,7 @@ struct Encoder {
 
 // ---- decoding ----
 
-class Fields {
- public:
-  explicit Fields(const json::object& o) : o_(o) {}
-
-  Result<std::string> String(std::string_view key) {
-    NEBU_ASSIGN_OR_RETURN(const json::value* v, Get(key, true));
-    if (!v->is_string()) return Mistyped(key);
-    return std::string(v->as_string());
-  }
-  Result<std::optional<json::object>> OptObject(std::string_view key) {
-    NEBU_ASSIGN_OR_RETURN(const json::value* v, Get(key, false));
-    if (v == nullptr) return std::optional<json::object>();
-    if (!v->is_object()) return Mistyped(key);
-    return std::optional<json::object>(v->as_object());
-  }
-  Result<json::object> Object(std::string_view key) {
-    NEBU_ASSIGN_OR_RETURN(auto o, OptObject(key));
-    if (!o) return Status::BadJson("missing field " + std::string(key));
-    return std::move(*o);
-  }
-  Result<const json::array*> Array(std::string_view key) {
-    NEBU_ASSIGN_OR_RETURN(const json::value* v, Get(key, true));
-    if (!v->is_array()) return Mistyped(key);
-    return &v->as_array();
-  }
-  Result<uint64_t> Unsigned(std::string_view key) {
-    NEBU_ASSIGN_OR_RETURN(const json::value* v, Get(key, true));
-    if (!v->is_int64() || v->as_int64() < 0) return Mistyped(key);
-    return static_cast<uint64_t>(v->as_int64());
-  }
-  // kBadJson when the object has a field no reader asked for.
-  Status Done() const {
-    if (o_.size() != used_) return Status::BadJson("unknown field in e2ee command");
-    return Status::Ok();
-  }
-
- private:
-  Result<const json::value*> Get(std::string_view key, bool required) {
-    const json::value* v = o_.if_contains(key);
-    if (v == nullptr) {
-      if (required) return Status::BadJson("missing field " + std::string(key));
-      return v;
-    }
-    ++used_;
-    return v;
-  }
-  static Status Mistyped(std::string_view key) {
-    return Status::BadJson("mistyped field " + std::string(key));
-  }
-
-  const json::object& o_;
-  size_t used_ = 1;  // "op"
-};
+using Fields = event::CommandFields;
 
 // An array of arrays of `n` strings (the last may be an object when last_object).
 Result<std::vector<std::vector<json::value>>> Tuples(const json::array& list, size_t n,
@@ -262,9 +211,11 @@ Result<E2eeCommand> DecodeOp(std::string_view op, Fields& f) {
     UploadKeysCommand c;
     NEBU_ASSIGN_OR_RETURN(c.user_id, f.String("user_id"));
     NEBU_ASSIGN_OR_RETURN(c.device_id, f.String("device_id"));
-    NEBU_ASSIGN_OR_RETURN(c.device_keys, f.OptObject("device_keys"));
-    NEBU_ASSIGN_OR_RETURN(c.one_time_keys, f.Object("one_time_keys"));
-    NEBU_ASSIGN_OR_RETURN(c.fallback_keys, f.Object("fallback_keys"));
+    NEBU_ASSIGN_OR_RETURN(c.device_keys, f.OptionalObject("device_keys"));
+    NEBU_ASSIGN_OR_RETURN(const json::object* one_time_keys, f.Object("one_time_keys"));
+    NEBU_ASSIGN_OR_RETURN(const json::object* fallback_keys, f.Object("fallback_keys"));
+    c.one_time_keys = *one_time_keys;
+    c.fallback_keys = *fallback_keys;
     return E2eeCommand(std::move(c));
   }
   if (op == "claim_keys") {
@@ -277,9 +228,9 @@ Result<E2eeCommand> DecodeOp(std::string_view op, Fields& f) {
   if (op == "upload_signing_keys") {
     UploadSigningKeysCommand c;
     NEBU_ASSIGN_OR_RETURN(c.user_id, f.String("user_id"));
-    NEBU_ASSIGN_OR_RETURN(c.master_key, f.OptObject("master_key"));
-    NEBU_ASSIGN_OR_RETURN(c.self_signing_key, f.OptObject("self_signing_key"));
-    NEBU_ASSIGN_OR_RETURN(c.user_signing_key, f.OptObject("user_signing_key"));
+    NEBU_ASSIGN_OR_RETURN(c.master_key, f.OptionalObject("master_key"));
+    NEBU_ASSIGN_OR_RETURN(c.self_signing_key, f.OptionalObject("self_signing_key"));
+    NEBU_ASSIGN_OR_RETURN(c.user_signing_key, f.OptionalObject("user_signing_key"));
     return E2eeCommand(std::move(c));
   }
   if (op == "upload_signatures") {
@@ -348,9 +299,9 @@ Result<E2eeCommand> DecodeE2eeCommand(std::string_view payload) {
   const json::object& o = v.as_object();
   const json::value* op = o.if_contains("op");
   if (op == nullptr || !op->is_string()) return Status::BadJson("e2ee command has no op");
-  Fields fields(o);
+  Fields fields(o, "e2ee command", /*already_read=*/1);  // "op"
   NEBU_ASSIGN_OR_RETURN(E2eeCommand command, DecodeOp(op->as_string(), fields));
-  NEBU_RETURN_IF_ERROR(fields.Done());
+  NEBU_RETURN_IF_ERROR(fields.Finish());
   NEBU_RETURN_IF_ERROR(ValidateE2eeCommand(command));
   return command;
 }
