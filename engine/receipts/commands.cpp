@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "engine/event/canonical_json.h"
+#include "engine/event/command_fields.h"
 #include "engine/event/identifiers.h"
 #include "engine/receipts/receipts.h"
 
@@ -13,15 +14,6 @@ namespace {
 namespace json = boost::json;
 
 constexpr std::string_view kMainThread = "main";
-
-Result<std::string> StringField(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  if (v == nullptr) return Status::BadJson("receipt command lacks \"" + std::string(key) + "\"");
-  if (!v->is_string()) {
-    return Status::BadJson("receipt command field \"" + std::string(key) + "\" is not a string");
-  }
-  return std::string(v->get_string());
-}
 
 }  // namespace
 
@@ -55,23 +47,19 @@ Result<std::string> EncodeReceiptCommand(const ReceiptCommand& c) {
 Result<ReceiptCommand> DecodeReceiptCommand(std::string_view payload) {
   NEBU_ASSIGN_OR_RETURN(json::value v, event::ParseJson(payload));
   if (!v.is_object()) return Status::BadJson("receipt command is not an object");
-  const json::object& o = v.get_object();
+  event::CommandFields f(v.get_object(), "receipt command");
   ReceiptCommand c;
-  NEBU_ASSIGN_OR_RETURN(c.room_id, StringField(o, "room_id"));
-  NEBU_ASSIGN_OR_RETURN(c.user_id, StringField(o, "user_id"));
-  NEBU_ASSIGN_OR_RETURN(c.type, StringField(o, "type"));
-  NEBU_ASSIGN_OR_RETURN(c.event_id, StringField(o, "event_id"));
-  size_t fields = 5;
-  if (o.contains("thread_id")) {
-    NEBU_ASSIGN_OR_RETURN(c.thread_id, StringField(o, "thread_id"));
-    if (c.thread_id.empty()) return Status::BadJson("receipt command has an empty thread_id");
-    ++fields;
+  NEBU_ASSIGN_OR_RETURN(c.room_id, f.String("room_id"));
+  NEBU_ASSIGN_OR_RETURN(c.user_id, f.String("user_id"));
+  NEBU_ASSIGN_OR_RETURN(c.type, f.String("type"));
+  NEBU_ASSIGN_OR_RETURN(c.event_id, f.String("event_id"));
+  NEBU_ASSIGN_OR_RETURN(auto thread_id, f.OptionalString("thread_id"));
+  if (thread_id) {
+    if (thread_id->empty()) return Status::BadJson("receipt command has an empty thread_id");
+    c.thread_id = std::move(*thread_id);
   }
-  const json::value* ts = o.if_contains("ts");
-  if (ts == nullptr || !ts->is_int64())
-    return Status::BadJson("receipt command lacks an integer ts");
-  c.ts = ts->get_int64();
-  if (o.size() != fields) return Status::BadJson("receipt command has an unknown field");
+  NEBU_ASSIGN_OR_RETURN(c.ts, f.Int("ts"));
+  NEBU_RETURN_IF_ERROR(f.Finish());
   NEBU_RETURN_IF_ERROR(ValidateReceiptCommand(c));
   return c;
 }
