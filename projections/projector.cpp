@@ -83,6 +83,10 @@ void Projector::SetState(ProjectorState state, const Status& cause) {
     state_ = state;
     if (!cause.ok()) last_error_ = cause.ToString();
   }
+  LogTransition(previous, state, cause);
+}
+
+void Projector::LogTransition(ProjectorState previous, ProjectorState state, const Status& cause) {
   if (previous == state) return;
   switch (state) {
     case ProjectorState::kRetrying:
@@ -119,15 +123,25 @@ Status Projector::Step(BatchWriter& writer, StreamReader& reader, StreamPosition
     NEBU_RETURN_IF_ERROR(written);
     *checkpoint = batch.upto;
   }
+  // The checkpoint and the state are published together, so a reader that sees
+  // the checkpoint at the head also sees the state that goes with it.
+  StreamPosition head = HeadPosition();
+  ProjectorState state = head - std::min(head, *checkpoint) > options_.limits.entries_max
+                             ? ProjectorState::kCatchingUp
+                             : ProjectorState::kLive;
+  ProjectorState previous;
   {
     std::lock_guard lock(mu_);
     checkpoint_ = *checkpoint;
+    previous = state_;
+    state_ = state;
     if (written.ok()) {
       events_projected_ += batch.events.size();
       ++batches_;
       last_error_.clear();
     }
   }
+  LogTransition(previous, state, Status::Ok());
   if (written.ok() && options_.on_commit) options_.on_commit(batch.upto, batch.events.size());
   return Status::Ok();
 }
@@ -192,11 +206,6 @@ void Projector::Run() {
       }
       continue;
     }
-    StreamPosition head = HeadPosition();
-    SetState(head - std::min(head, checkpoint) > options_.limits.entries_max
-                 ? ProjectorState::kCatchingUp
-                 : ProjectorState::kLive,
-             Status::Ok());
   }
 }
 

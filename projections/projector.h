@@ -98,6 +98,7 @@ class Projector {
  private:
   void Run();
   void SetState(ProjectorState state, const Status& cause);
+  static void LogTransition(ProjectorState previous, ProjectorState state, const Status& cause);
   // Waits up to `wait`, or less when Stop is called; false once stopping.
   bool Sleep(std::chrono::milliseconds wait);
   // One batch: kOk with *idle = true when nothing was new.
