@@ -197,6 +197,8 @@ api::Readiness PgRuntime::Ready() const {
       {"lag_entries", s.lag_entries},
       {"lag_ms", s.lag_ms},
       {"events_projected", s.events_projected},
+      {"search", boost::json::object{{"checkpoint", s.search_checkpoint},
+                                     {"lag_entries", s.search_lag_entries}}},
   };
   if (!s.last_error.empty()) projector["last_error"] = s.last_error;
   return {.ready = true,

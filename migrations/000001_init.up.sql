@@ -155,6 +155,7 @@ CREATE TABLE push_rules (
   conditions      jsonb NOT NULL DEFAULT '[]'::jsonb,
   actions         jsonb NOT NULL DEFAULT '[]'::jsonb,
   enabled         boolean NOT NULL DEFAULT true,
+  pattern         text,  -- content rules: the glob matched against content.body
   updated_at      timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (user_id, scope, kind, rule_id)
 );
@@ -201,7 +202,8 @@ CREATE TABLE room_directory (
 -- Every accepted room event, in stream order. Immutable except for the redaction
 -- columns (trigger below). content is the event's content; pdu the rest of the event
 -- as the log holds it (hashes, signatures, auth and prev events, depth, ...), so the
--- whole event is pdu || jsonb_build_object('content', content). content_lossy marks
+-- whole event is pdu::jsonb || jsonb_build_object('content', content) (pdu is json, kept as
+-- the log's text: jsonb would cost the projector a third of its rate). content_lossy marks
 -- an event whose JSON held U+0000, which jsonb cannot store: those are U+FFFD here.
 CREATE TABLE events (
   stream_position   bigint PRIMARY KEY,
@@ -214,12 +216,22 @@ CREATE TABLE events (
   state_key         text,
   origin_server_ts  bigint NOT NULL,
   content           jsonb NOT NULL,
-  pdu               jsonb NOT NULL,
+  pdu               json NOT NULL,
   content_lossy     boolean NOT NULL DEFAULT false,
   redacts           text,
   redacted_by       text,
   redacted_at_ts    bigint,
   UNIQUE (room_id, sequence)
+);
+
+-- Full-text search over message bodies ('simple' configuration: no stemming): one row
+-- per m.room.message whose content has a string body. Filled by the projector's search
+-- pass (projections/search_indexer.h) on its own connection, behind the events, with
+-- its own checkpoint (nebu_projection_checkpoints row 'search'), so the events table
+-- carries no full-text index and takes events at the rate of its B-tree indexes.
+CREATE TABLE event_search (
+  stream_position   bigint PRIMARY KEY REFERENCES events (stream_position) ON DELETE CASCADE,
+  tsv               tsvector NOT NULL
 );
 
 -- m.relates_to of events: edits (m.replace), threads, replies, annotations.
@@ -285,6 +297,14 @@ CREATE TABLE room_memberships (
   since_ts          bigint NOT NULL,
   updated_at        timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (room_id, user_id)
+);
+
+-- Rooms a user forgot (POST /rooms/{roomId}/forget) and has not re-entered since.
+-- Projected with the accounts snapshot; the engine keeps no time for it.
+CREATE TABLE room_forgotten (
+  user_id           text NOT NULL,
+  room_id           text NOT NULL,
+  PRIMARY KEY (user_id, room_id)
 );
 
 CREATE TABLE receipts (
@@ -371,9 +391,7 @@ CREATE TABLE compliance_exports (
 CREATE INDEX IF NOT EXISTS events_sender_ts_idx ON events (sender, origin_server_ts);
 CREATE INDEX IF NOT EXISTS events_room_ts_idx ON events (room_id, origin_server_ts);
 CREATE INDEX IF NOT EXISTS events_redacts_idx ON events (redacts) WHERE redacts IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_body_fts_idx ON events
-  USING gin (to_tsvector('simple', coalesce(content ->> 'body', '')))
-  WHERE type = 'm.room.message';
+CREATE INDEX IF NOT EXISTS event_search_tsv_idx ON event_search USING gin (tsv);
 CREATE INDEX IF NOT EXISTS event_relations_target_idx ON event_relations (relates_to_id, rel_type);
 CREATE INDEX IF NOT EXISTS redactions_redacts_idx ON redactions (redacts);
 CREATE INDEX IF NOT EXISTS membership_history_user_idx ON membership_history (user_id, room_id);
@@ -384,6 +402,7 @@ CREATE INDEX IF NOT EXISTS room_memberships_user_idx ON room_memberships (user_i
 CREATE INDEX IF NOT EXISTS access_tokens_user_idx ON access_tokens (user_id, device_id);
 CREATE INDEX IF NOT EXISTS room_aliases_room_idx ON room_aliases (room_id);
 CREATE INDEX IF NOT EXISTS receipts_event_idx ON receipts (event_id);
+CREATE INDEX IF NOT EXISTS room_forgotten_room_idx ON room_forgotten (room_id);
 CREATE INDEX IF NOT EXISTS event_reports_room_idx ON event_reports (room_id, created_at);
 CREATE INDEX IF NOT EXISTS media_uploader_idx ON media (uploader, created_at);
 CREATE INDEX IF NOT EXISTS legal_holds_user_idx ON legal_holds (user_id) WHERE released_at IS NULL;
@@ -408,11 +427,11 @@ BEGIN
   END IF;
   IF (NEW.stream_position, NEW.room_id, NEW.room_number, NEW.sequence, NEW.event_id,
       NEW.sender, NEW.type, NEW.state_key, NEW.origin_server_ts, NEW.content,
-      NEW.pdu, NEW.content_lossy, NEW.redacts)
+      NEW.pdu::text, NEW.content_lossy, NEW.redacts)
      IS DISTINCT FROM
      (OLD.stream_position, OLD.room_id, OLD.room_number, OLD.sequence, OLD.event_id,
       OLD.sender, OLD.type, OLD.state_key, OLD.origin_server_ts, OLD.content,
-      OLD.pdu, OLD.content_lossy, OLD.redacts) THEN
+      OLD.pdu::text, OLD.content_lossy, OLD.redacts) THEN
     RAISE EXCEPTION 'events are immutable: only redacted_by and redacted_at_ts may change'
       USING ERRCODE = 'insufficient_privilege';
   END IF;
@@ -535,10 +554,9 @@ RETURNS TABLE (room_id text, event_id text, sender text, sent_at timestamptz, bo
 LANGUAGE sql STABLE AS $$
   SELECT e.room_id, e.event_id, e.sender, nebu_ms_to_timestamptz(e.origin_server_ts),
          e.content ->> 'body'
-    FROM events e
-   WHERE e.type = 'm.room.message'
-     AND to_tsvector('simple', coalesce(e.content ->> 'body', ''))
-         @@ plainto_tsquery('simple', p_query)
+    FROM event_search s
+    JOIN events e USING (stream_position)
+   WHERE s.tsv @@ plainto_tsquery('simple', p_query)
    ORDER BY e.origin_server_ts
 $$;
 
@@ -577,6 +595,11 @@ CREATE POLICY events_read ON events FOR SELECT USING (true);
 CREATE POLICY events_app_write ON events FOR ALL USING (nebu_is_app_role())
   WITH CHECK (nebu_is_app_role());
 
+ALTER TABLE event_search ENABLE ROW LEVEL SECURITY;
+CREATE POLICY event_search_read ON event_search FOR SELECT USING (true);
+CREATE POLICY event_search_app_write ON event_search FOR ALL USING (nebu_is_app_role())
+  WITH CHECK (nebu_is_app_role());
+
 ALTER TABLE audit_log ENABLE ROW LEVEL SECURITY;
 CREATE POLICY audit_log_read ON audit_log FOR SELECT USING (true);
 CREATE POLICY audit_log_app_insert ON audit_log FOR INSERT WITH CHECK (nebu_is_app_role());
@@ -584,4 +607,4 @@ CREATE POLICY audit_log_app_insert ON audit_log FOR INSERT WITH CHECK (nebu_is_a
 -- ---------------------------------------------------------------------------------
 -- The projector's streams start at position 0.
 -- ---------------------------------------------------------------------------------
-INSERT INTO nebu_projection_checkpoints (stream) VALUES ('stream');
+INSERT INTO nebu_projection_checkpoints (stream) VALUES ('stream'), ('search');

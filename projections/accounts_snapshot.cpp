@@ -1,12 +1,14 @@
 #include "projections/accounts_snapshot.h"
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <map>
 #include <pqxx/pqxx>
 
 #include "engine/common/crypto.h"
 #include "engine/storage/keys.h"
 #include "projections/pg.h"
+#include "projections/stream_reader.h"
 
 namespace nebu::projections {
 namespace {
@@ -34,6 +36,71 @@ int64_t IntField(const boost::json::object& o, std::string_view key) {
 bool BoolField(const boost::json::object& o, std::string_view key) {
   const boost::json::value* v = o.if_contains(key);
   return v && v->is_bool() && v->as_bool();
+}
+
+// Cf::kRooms 'a' alias -> room ID, 'c' alias -> creator.
+Status ReadAliases(storage::Store& store, AccountsSnapshot* snap, std::string* all) {
+  auto it = store.NewIterator(Cf::kRooms);
+  const std::string prefix = storage::RoomAliasKey("");
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    if (snap->aliases.size() >= kAccountsSnapshotAliasesMax) {
+      return Status::ResourceExhausted("more room aliases than the accounts snapshot holds");
+    }
+    std::string alias = it->key().ToString().substr(prefix.size());
+    AccountsSnapshot::Alias a{alias, it->value().ToString(), std::nullopt};
+    NEBU_ASSIGN_OR_RETURN(a.creator, store.Get(Cf::kRooms, storage::RoomAliasCreatorKey(alias)));
+    all->append(it->key().ToStringView()).append(it->value().ToStringView()).push_back('\x1f');
+    all->append(a.creator.value_or("")).push_back('\n');
+    snap->aliases.push_back(std::move(a));
+  }
+  return storage::FromRocks(it->status());
+}
+
+// Cf::kMembership 'f' lp(user) u64 room -> "".
+Status ReadForgotten(storage::Store& store, AccountsSnapshot* snap, std::string* all) {
+  StreamReader rooms(store);  // room number -> room ID, cached
+  auto it = store.NewIterator(Cf::kMembership);
+  for (it->Seek("f"); it->Valid() && it->key().starts_with("f"); it->Next()) {
+    if (snap->forgotten.size() >= kAccountsSnapshotForgottenMax) {
+      return Status::ResourceExhausted("more forgotten rooms than the accounts snapshot holds");
+    }
+    std::string_view rest = it->key().ToStringView().substr(1);
+    auto user = storage::GetLengthPrefixed(&rest);
+    if (!user || rest.size() != 8) return Status::Corruption("bad forgotten-room key");
+    NEBU_ASSIGN_OR_RETURN(StreamReader::RoomInfo room, rooms.Room(storage::GetU64(rest.data())));
+    all->append(it->key().ToStringView()).push_back('\n');
+    snap->forgotten.push_back({std::string(*user), std::move(room.room_id)});
+  }
+  return storage::FromRocks(it->status());
+}
+
+// Replaces room_aliases with the snapshot's aliases whose room row exists; returns
+// how many were left out for want of their room.
+size_t WriteAliases(pqxx::work& tx, const AccountsSnapshot& snap) {
+  boost::json::array rows;
+  for (const auto& a : snap.aliases) {
+    boost::json::object row{{"alias", a.alias}, {"room_id", a.room_id}};
+    if (a.creator) row["creator"] = *a.creator;
+    rows.push_back(std::move(row));
+  }
+  const std::string param = boost::json::serialize(rows);
+  constexpr const char* kRows =
+      "jsonb_to_recordset($1::jsonb) AS r(alias text, room_id text, creator text)";
+  tx.exec_params(std::string("DELETE FROM room_aliases a WHERE NOT EXISTS (SELECT 1 FROM ") + kRows +
+                     " WHERE r.alias = a.alias AND r.room_id = a.room_id AND "
+                     "r.creator IS NOT DISTINCT FROM a.creator)",
+                 param);
+  tx.exec_params(
+      std::string("INSERT INTO room_aliases (alias, room_id, creator) SELECT r.alias, r.room_id, "
+                  "r.creator FROM ") + kRows +
+          " WHERE EXISTS (SELECT 1 FROM rooms WHERE rooms.room_id = r.room_id) "
+          "ON CONFLICT (alias) DO NOTHING",
+      param);
+  pqxx::result present = tx.exec_params(
+      std::string("SELECT count(*) FROM ") + kRows +
+          " JOIN rooms ON rooms.room_id = r.room_id",
+      param);
+  return snap.aliases.size() - present[0][0].as<size_t>();
 }
 
 }  // namespace
@@ -101,12 +168,17 @@ Result<AccountsSnapshot> ReadAccounts(storage::Store& store) {
     }
     NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
   }
+  NEBU_RETURN_IF_ERROR(ReadAliases(store, &snap, &all));
+  NEBU_RETURN_IF_ERROR(ReadForgotten(store, &snap, &all));
   snap.digest = HexEncode(Sha256(all));
   return snap;
 }
 
-Status WriteAccounts(pqxx::connection& conn, const AccountsSnapshot& snap, std::string* last_digest) {
+Status WriteAccounts(pqxx::connection& conn, const AccountsSnapshot& snap, std::string* last_digest,
+                     size_t* aliases_skipped) {
+  if (aliases_skipped) *aliases_skipped = 0;
   if (*last_digest == snap.digest) return Status::Ok();
+  size_t skipped = 0;
   NEBU_RETURN_IF_ERROR(pg::Run("write accounts", [&] {
     pqxx::work tx(conn);
     tx.exec("SELECT pg_advisory_xact_lock(hashtext('nebu accounts snapshot'))");  // one writer
@@ -154,9 +226,17 @@ Status WriteAccounts(pqxx::connection& conn, const AccountsSnapshot& snap, std::
       for (const auto& t : snap.tokens) tokens << std::make_tuple(t.token_hash, t.user_id, t.device_id, t.created_ts);
       tokens.complete();
     }
+    skipped = WriteAliases(tx, snap);
+    tx.exec("DELETE FROM room_forgotten");
+    {
+      pqxx::stream_to forgotten(tx, "room_forgotten", std::vector<std::string>{"user_id", "room_id"});
+      for (const auto& f : snap.forgotten) forgotten << std::make_tuple(f.user_id, f.room_id);
+      forgotten.complete();
+    }
     tx.commit();
   }));
-  *last_digest = snap.digest;
+  if (aliases_skipped) *aliases_skipped = skipped;
+  if (skipped == 0) *last_digest = snap.digest;
   return Status::Ok();
 }
 

@@ -11,6 +11,14 @@
 // profiles, passwords, devices and tokens mirror the engine exactly. Secrets are hashes
 // only (argon2id, SHA-256), hidden from other roles by row-level security.
 //
+// Room aliases and forgotten rooms are not on the stream either and ride along:
+// room_aliases mirrors the engine's alias directory (alias, room ID, creator), and
+// room_forgotten the (user, room) pairs a user forgot. room_aliases references rooms,
+// which come from the stream: an alias whose room row is not in PostgreSQL yet is
+// left out (counted in *aliases_skipped) and the digest is then not recorded, so the
+// next snapshot writes it once its room is there. An alias row keeps its created_at
+// while its room and creator stay the same.
+//
 // Thread-safety: ReadAccounts is safe from any thread; WriteAccounts uses the caller's
 // connection.
 #pragma once
@@ -28,6 +36,8 @@
 namespace nebu::projections {
 
 inline constexpr size_t kAccountsSnapshotUsersMax = 1'000'000;  // larger: kResourceExhausted
+inline constexpr size_t kAccountsSnapshotAliasesMax = 1'000'000;    // larger: kResourceExhausted
+inline constexpr size_t kAccountsSnapshotForgottenMax = 10'000'000;  // larger: kResourceExhausted
 inline constexpr int64_t kAccountsSyncIntervalMs = 10'000;      // how often the projector checks
 
 struct AccountsSnapshot {
@@ -53,15 +63,28 @@ struct AccountsSnapshot {
     std::string device_id;
     int64_t created_ts = 0;
   };
+  struct Alias {
+    std::string alias;
+    std::string room_id;
+    std::optional<std::string> creator;
+  };
+  struct Forgotten {
+    std::string user_id;
+    std::string room_id;
+  };
   std::vector<User> users;
   std::vector<Device> devices;
   std::vector<Token> tokens;
+  std::vector<Alias> aliases;
+  std::vector<Forgotten> forgotten;
   std::string digest;  // of everything above
 };
 
 [[nodiscard]] Result<AccountsSnapshot> ReadAccounts(storage::Store& store);
-// Writes the snapshot unless *last_digest equals its digest; updates *last_digest.
+// Writes the snapshot unless *last_digest equals its digest; updates *last_digest
+// when every row went in (not when an alias waited for its room: see above).
+// *aliases_skipped (when given) is the number of aliases left out.
 [[nodiscard]] Status WriteAccounts(pqxx::connection& conn, const AccountsSnapshot& snapshot,
-                                   std::string* last_digest);
+                                   std::string* last_digest, size_t* aliases_skipped = nullptr);
 
 }  // namespace nebu::projections

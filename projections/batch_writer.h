@@ -26,6 +26,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/common/status.h"
 #include "projections/stream_reader.h"
@@ -63,7 +64,10 @@ class BatchWriter {
   // The position the database has (kNotFound-like kIoError when the schema is missing).
   [[nodiscard]] Result<storage::StreamPosition> Checkpoint();
   // Writes batch (see above). An empty batch with upto == after writes nothing.
-  [[nodiscard]] Status Write(const StreamBatch& batch);
+  // `derived` (one DeriveEvent per batch.events item, e.g. from the Prefetcher) saves
+  // deriving them here.
+  [[nodiscard]] Status Write(const StreamBatch& batch,
+                             const std::vector<DerivedEvent>* derived = nullptr);
   // Empties every table derived from the stream and sets the checkpoint to 0 (rebuild).
   [[nodiscard]] Status Reset();
 

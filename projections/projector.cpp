@@ -6,6 +6,8 @@
 
 #include "projections/accounts_snapshot.h"
 #include "projections/batch_writer.h"
+#include "projections/prefetcher.h"
+#include "projections/search_indexer.h"
 
 namespace nebu::projections {
 
@@ -34,6 +36,7 @@ void Projector::Start() {
   if (thread_.joinable()) return;
   stop_ = false;
   thread_ = std::thread([this] { Run(); });
+  if (options_.search) search_thread_ = std::thread([this] { RunSearch(); });
 }
 
 void Projector::Stop() {
@@ -43,6 +46,7 @@ void Projector::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (search_thread_.joinable()) search_thread_.join();
   SetState(ProjectorState::kStopped, Status::Ok());
 }
 
@@ -62,7 +66,10 @@ ProjectorStats Projector::Stats() const {
     stats.events_projected = events_projected_;
     stats.batches = batches_;
     stats.last_error = last_error_;
+    stats.search_checkpoint = search_checkpoint_;
   }
+  stats.search_lag_entries =
+      stats.checkpoint > stats.search_checkpoint ? stats.checkpoint - stats.search_checkpoint : 0;
   stats.head = HeadPosition();
   stats.lag_entries = stats.head > stats.checkpoint ? stats.head - stats.checkpoint : 0;
   if (stats.lag_entries > 0) {
@@ -107,15 +114,16 @@ bool Projector::Sleep(std::chrono::milliseconds wait) {
   return !stop_;
 }
 
-Status Projector::Step(BatchWriter& writer, StreamReader& reader, StreamPosition* checkpoint,
+Status Projector::Step(BatchWriter& writer, Prefetcher& ahead, StreamPosition* checkpoint,
                        bool* idle) {
   *idle = false;
-  NEBU_ASSIGN_OR_RETURN(StreamBatch batch, reader.Read(*checkpoint, options_.limits));
+  NEBU_ASSIGN_OR_RETURN(PreparedBatch prepared, ahead.Next(*checkpoint));
+  const StreamBatch& batch = prepared.batch;
   if (batch.upto == *checkpoint) {
     *idle = true;
     return Status::Ok();
   }
-  Status written = writer.Write(batch);
+  Status written = writer.Write(batch, &prepared.derived);
   if (written.code() == StatusCode::kAlreadyExists) {  // another projector was first
     spdlog::debug("projector: {}", written.message());
     NEBU_ASSIGN_OR_RETURN(*checkpoint, writer.Checkpoint());
@@ -142,6 +150,7 @@ Status Projector::Step(BatchWriter& writer, StreamReader& reader, StreamPosition
     }
   }
   LogTransition(previous, state, Status::Ok());
+  cv_.notify_all();  // the search pass follows the checkpoint
   if (written.ok() && options_.on_commit) options_.on_commit(batch.upto, batch.events.size());
   return Status::Ok();
 }
@@ -154,7 +163,7 @@ Status Projector::SyncAccounts(BatchWriter& writer) {
 void Projector::Run() {
   std::chrono::milliseconds backoff = options_.backoff_min;
   std::unique_ptr<BatchWriter> writer;
-  StreamReader reader(store_);
+  Prefetcher ahead(store_, options_.limits);
   StreamPosition checkpoint = 0;
   auto next_accounts_sync = std::chrono::steady_clock::now();
   auto retry = [&](ProjectorState state, const Status& cause) {
@@ -185,7 +194,7 @@ void Projector::Run() {
       }
     }
     bool idle = false;
-    Status step = Step(*writer, reader, &checkpoint, &idle);
+    Status step = Step(*writer, ahead, &checkpoint, &idle);
     if (step.ok() && std::chrono::steady_clock::now() >= next_accounts_sync) {
       step = SyncAccounts(*writer);
       next_accounts_sync = std::chrono::steady_clock::now() + std::chrono::milliseconds(kAccountsSyncIntervalMs);
@@ -209,7 +218,78 @@ void Projector::Run() {
   }
 }
 
+void Projector::RunSearch() {
+  std::chrono::milliseconds backoff = options_.backoff_min;
+  std::unique_ptr<SearchIndexer> indexer;
+  std::string failing;  // the error last logged ("" while healthy)
+  auto fail = [&](const Status& cause) {
+    indexer.reset();
+    if (failing != cause.ToString()) {
+      failing = cause.ToString();
+      spdlog::warn("projector: search pass failing (retrying): {}", failing);
+    }
+    bool go_on = Sleep(backoff);
+    backoff = std::min(backoff * 2, options_.backoff_max);
+    return go_on;
+  };
+  bool more = true;  // the last step did not reach the events' checkpoint
+  while (!stop_) {
+    if (!more) {
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, std::chrono::milliseconds(kIdleWaitMs), [&] {
+        return stop_.load() ||
+               (checkpoint_ > search_checkpoint_ &&
+                (state_ == ProjectorState::kLive || options_.search_while_catching_up));
+      });
+      if (stop_) break;
+    }
+    if (!indexer) {
+      Result<std::unique_ptr<SearchIndexer>> connected = SearchIndexer::Connect(options_.db_url);
+      if (!connected.ok()) {
+        if (!fail(connected.status())) break;
+        continue;
+      }
+      indexer = std::move(*connected);
+    }
+    Result<SearchStep> step = indexer->Step();
+    if (!step.ok()) {
+      if (!fail(step.status())) break;
+      continue;
+    }
+    if (!failing.empty()) {
+      spdlog::info("projector: search pass recovered");
+      failing.clear();
+    }
+    backoff = options_.backoff_min;
+    more = step->checkpoint < step->events_checkpoint;
+    std::lock_guard lock(mu_);
+    search_checkpoint_ = step->checkpoint;
+    if (more && state_ == ProjectorState::kCatchingUp && !options_.search_while_catching_up) {
+      more = false;  // wait for the events to be live
+    }
+  }
+}
+
 Status Projector::CatchUp(const std::function<void(const ProjectorStats&)>& progress) {
+  NEBU_RETURN_IF_ERROR(CatchUpEvents(progress));
+  return options_.search ? CatchUpSearch() : Status::Ok();
+}
+
+Status Projector::CatchUpSearch() {
+  if (!catch_up_search_) {
+    NEBU_ASSIGN_OR_RETURN(catch_up_search_, SearchIndexer::Connect(options_.db_url));
+  }
+  Result<SearchStep> done = catch_up_search_->CatchUp();
+  if (!done.ok()) {
+    catch_up_search_.reset();
+    return done.status();
+  }
+  std::lock_guard lock(mu_);
+  search_checkpoint_ = done->checkpoint;
+  return Status::Ok();
+}
+
+Status Projector::CatchUpEvents(const std::function<void(const ProjectorStats&)>& progress) {
   if (!catch_up_writer_) {
     NEBU_ASSIGN_OR_RETURN(catch_up_writer_, BatchWriter::Connect(options_.db_url));
   }
@@ -220,7 +300,7 @@ Status Projector::CatchUp(const std::function<void(const ProjectorStats&)>& prog
     return at.status();
   }
   StreamPosition checkpoint = *at;
-  StreamReader reader(store_);
+  Prefetcher ahead(store_, options_.limits);
   StreamPosition target = HeadPosition();
   {
     std::lock_guard lock(mu_);
@@ -229,7 +309,7 @@ Status Projector::CatchUp(const std::function<void(const ProjectorStats&)>& prog
   }
   while (checkpoint < target) {
     bool idle = false;
-    Status step = Step(*writer, reader, &checkpoint, &idle);
+    Status step = Step(*writer, ahead, &checkpoint, &idle);
     if (!step.ok()) {
       catch_up_writer_.reset();
       return step;

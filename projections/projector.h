@@ -18,6 +18,13 @@
 // is logged once (not every retry). When another projector committed the batch first
 // (the checkpoint moved), it re-reads the checkpoint and goes on from there.
 //
+// The full-text pass (search_indexer.h) runs on a second thread with its own
+// connection, behind the events' checkpoint: while the events are live it follows them
+// batch by batch (a message is searchable a moment after it is in `events`); while they
+// are catching up it waits (search_while_catching_up = false), so on a small machine a
+// large backlog goes into `events` at full speed and the search pass follows. Its
+// failures are retried with the same backoff and logged once per change.
+//
 // CatchUp() runs the same loop on the caller's thread until the stream head seen at
 // the call is covered, without retries (rebuild, tests, benchmarks); it keeps its
 // connection between calls (dropped after an error). Don't mix it with a started thread.
@@ -66,6 +73,8 @@ struct ProjectorStats {
   uint64_t events_projected = 0;  // by this projector since it started
   uint64_t batches = 0;
   std::string last_error;  // the last PostgreSQL error ("" after a success)
+  storage::StreamPosition search_checkpoint = 0;  // the full-text pass's position
+  uint64_t search_lag_entries = 0;                // checkpoint - search_checkpoint
 };
 
 struct ProjectorOptions {
@@ -77,9 +86,13 @@ struct ProjectorOptions {
   std::chrono::milliseconds backoff_max{kBackoffMsMax};
   // Called on the projector thread after each committed batch (benchmarks, tests).
   std::function<void(storage::StreamPosition upto, size_t events)> on_commit;
+  bool search = true;                     // run the full-text pass (search_indexer.h)
+  bool search_while_catching_up = false;  // also while the events are > 1 batch behind
 };
 
 class BatchWriter;
+class SearchIndexer;
+class Prefetcher;
 
 class Projector {
  public:
@@ -92,17 +105,23 @@ class Projector {
   void Stop();
   [[nodiscard]] ProjectorStats Stats() const;
 
-  // Projects until the head seen now is covered; progress(stats) after each batch.
+  // Projects until the head seen now is covered, then the accounts snapshot and the
+  // full-text pass; progress(stats) after each batch of events.
   [[nodiscard]] Status CatchUp(const std::function<void(const ProjectorStats&)>& progress = {});
+  // CatchUp's two halves: the events (and accounts), then the full-text pass up to the
+  // events' checkpoint.
+  [[nodiscard]] Status CatchUpEvents(const std::function<void(const ProjectorStats&)>& progress = {});
+  [[nodiscard]] Status CatchUpSearch();
 
  private:
   void Run();
+  void RunSearch();
   void SetState(ProjectorState state, const Status& cause);
   static void LogTransition(ProjectorState previous, ProjectorState state, const Status& cause);
   // Waits up to `wait`, or less when Stop is called; false once stopping.
   bool Sleep(std::chrono::milliseconds wait);
   // One batch: kOk with *idle = true when nothing was new.
-  Status Step(BatchWriter& writer, StreamReader& reader, storage::StreamPosition* checkpoint,
+  Status Step(BatchWriter& writer, Prefetcher& ahead, storage::StreamPosition* checkpoint,
               bool* idle);
   storage::StreamPosition HeadPosition() const;
   // Writes the accounts snapshot when it changed (accounts_snapshot.h).
@@ -112,6 +131,7 @@ class Projector {
   ProjectorOptions options_;
   SystemClock system_clock_;
   std::thread thread_;
+  std::thread search_thread_;
   std::atomic<bool> stop_{false};
   mutable std::mutex mu_;
   std::condition_variable cv_;
@@ -120,7 +140,9 @@ class Projector {
   uint64_t events_projected_ = 0;                         // guarded by mu_
   uint64_t batches_ = 0;                                  // guarded by mu_
   std::string last_error_;                                // guarded by mu_
+  storage::StreamPosition search_checkpoint_ = 0;         // guarded by mu_
   std::unique_ptr<BatchWriter> catch_up_writer_;  // CatchUp's connection, kept between calls
+  std::unique_ptr<SearchIndexer> catch_up_search_;  // CatchUpSearch's connection
   std::string accounts_digest_;  // of the last accounts snapshot written (projector thread)
 };
 

@@ -7,9 +7,15 @@
 //   NEBU_ASSIGN_OR_RETURN(StreamBatch b, reader.Read(/*after=*/checkpoint, {.entries_max = 5000}));
 //   // b.upto is the last position covered (>= every item's position); b.upto == after: nothing new
 //
-// Kinds the projection has no table for (to-device messages, device-key changes) and
-// receipts (not projected yet) are counted in `skipped` and covered by `upto`, so the
-// checkpoint moves past them.
+// Receipt entries resolve to the receipt stored at that position (`receipts`; none
+// when a later receipt of the same room, type, user and thread replaced it: the later
+// entry carries it). Device-key entries resolve, once per user and batch, to the
+// user's CURRENT device keys and cross-signing keys (`device_keys`): a later entry
+// for the user carries the same or newer keys, so replacing the user's rows with
+// what is read now converges. One-time and fallback keys are not projected (they
+// are consumed as they are claimed). To-device messages have no table: they are
+// counted in `skipped`. Every entry is covered by `upto`, so the checkpoint moves
+// past it.
 //
 // Thread-safety: one reader per thread (it caches room IDs); the Store is shared.
 #pragma once
@@ -17,13 +23,16 @@
 #include <chrono>
 #include <cstddef>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "engine/common/status.h"
 #include "engine/storage/envelope.h"
 #include "engine/storage/store.h"
+#include "engine/storage/stream_entry.h"
 
 namespace nebu::projections {
 
@@ -45,14 +54,50 @@ struct AccountDataItem {
   std::optional<std::string> content;  // canonical JSON; nullopt when absent now
 };
 
+// The current receipt stored at a 'r' entry's position (engine/receipts).
+struct ReceiptItem {
+  storage::StreamPosition position = 0;
+  std::string room_id;
+  std::string user_id;
+  std::string receipt_type;  // m.read or m.read.private
+  std::string thread_id;     // "" when unthreaded
+  std::string event_id;
+  int64_t ts = 0;
+};
+
+// A user's current published keys, for the 'k' entries of one user in one batch
+// (engine/e2ee): every device that uploaded device keys and the cross-signing keys.
+struct DeviceKeysItem {
+  struct Device {
+    std::string device_id;
+    std::vector<std::string> algorithms;  // the "algorithms" array (strings only)
+    std::vector<std::string> key_ids;     // the names in the "keys" object ("ed25519:DEV")
+    std::string json;                     // the device keys as uploaded (canonical JSON)
+  };
+  storage::StreamPosition position = 0;  // the user's last 'k' entry in the batch
+  std::string user_id;
+  std::vector<Device> devices;                                   // by device ID
+  std::vector<std::pair<std::string, std::string>> cross_signing;  // (usage, key JSON)
+};
+
+// The user's current device keys and cross-signing keys (position left 0).
+// kCorruption when stored device keys are not a JSON object.
+[[nodiscard]] Result<DeviceKeysItem> ReadUserKeys(storage::Store& store, std::string_view user_id);
+
 struct StreamBatch {
   storage::StreamPosition after = 0;  // exclusive start
   storage::StreamPosition upto = 0;   // the last position read (== after when empty)
   std::vector<RoomEventItem> events;
   std::vector<AccountDataItem> account_data;
+  std::vector<ReceiptItem> receipts;
+  std::vector<DeviceKeysItem> device_keys;  // one per user, in order of first entry
+  size_t receipt_entries = 0;     // 'r' entries read (some resolve to no item)
+  size_t device_key_entries = 0;  // 'k' entries read (deduplicated per user)
   size_t skipped = 0;
   size_t bytes = 0;
-  size_t entries() const { return events.size() + account_data.size() + skipped; }
+  size_t entries() const {
+    return events.size() + account_data.size() + receipt_entries + device_key_entries + skipped;
+  }
 };
 
 struct ReadLimits {
@@ -83,6 +128,11 @@ class StreamReader {
   [[nodiscard]] Result<RoomInfo> Room(storage::RoomNumber room);
 
  private:
+  // Resolvers of the tagged kinds; they append to batch.
+  Status ReadReceipts(const std::set<storage::RoomNumber>& rooms, StreamBatch& batch);
+  Status ReadDeviceKeys(storage::StreamPosition position, const storage::StreamEntry& entry,
+                        StreamBatch& batch, std::unordered_map<std::string, size_t>& by_user);
+
   storage::Store& store_;
   std::unordered_map<storage::RoomNumber, RoomInfo> rooms_;
 };

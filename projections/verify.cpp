@@ -5,13 +5,18 @@
 #include <boost/json/parse.hpp>
 #include <pqxx/pqxx>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "engine/common/crypto.h"
+#include "engine/e2ee/keys.h"
+#include "engine/receipts/receipts.h"
+#include "engine/storage/stream_entry.h"
 #include "engine/event/canonical_json.h"
 #include "engine/storage/room_log.h"
 #include "projections/batch_writer.h"
 #include "projections/pg.h"
+#include "projections/search_indexer.h"
 
 namespace nebu::projections {
 
@@ -249,6 +254,198 @@ Result<std::map<storage::RoomNumber, std::string>> LogRooms(storage::Store& stor
 
 using ReadOnlySnapshot = pqxx::transaction<pqxx::repeatable_read, pqxx::read_only>;
 
+// ---- receipts and device keys (side_tables.h) ----
+
+using ReceiptKey = std::tuple<std::string, std::string, std::string, std::string>;  // room, user, type, thread
+
+std::string ReceiptText(const std::string& event_id, int64_t ts, uint64_t position) {
+  return event_id + " ts " + std::to_string(ts) + " at " + std::to_string(position);
+}
+
+std::string ReceiptName(const ReceiptKey& k) {
+  const auto& [room, user, type, thread] = k;
+  return "receipt (" + room + ", " + user + ", " + type + (thread.empty() ? "" : ", " + thread) + ")";
+}
+
+// Every current receipt of the log at or below the checkpoint is in PostgreSQL as it
+// is; one that moved past the checkpoint may still be older there; PostgreSQL has no
+// receipt the log lacks.
+Status CompareReceipts(storage::Store& store, pqxx::transaction_base& tx,
+                       const std::map<storage::RoomNumber, std::string>& log_rooms,
+                       StreamPosition checkpoint, std::vector<std::string>* differences) {
+  std::map<ReceiptKey, receipts::Receipt> log;
+  for (const auto& [number, room_id] : log_rooms) {
+    NEBU_ASSIGN_OR_RETURN(auto current, receipts::ReceiptsInRoom(store, number, 0, UINT64_MAX));
+    for (receipts::Receipt& r : current) {
+      log.emplace(ReceiptKey{room_id, r.user_id, r.type, r.thread_id}, std::move(r));
+    }
+  }
+  std::map<ReceiptKey, std::string> pg;
+  for (const auto& r : tx.exec("SELECT room_id, user_id, receipt_type, thread_id, event_id, ts, "
+                               "stream_position FROM receipts")) {
+    pg[{r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>(), r[3].as<std::string>()}] =
+        ReceiptText(r[4].as<std::string>(), r[5].as<int64_t>(), r[6].as<uint64_t>());
+  }
+  for (const auto& [key, r] : log) {
+    auto it = pg.find(key);
+    if (r.position <= checkpoint) {
+      std::string want = ReceiptText(r.event_id, r.ts, r.position);
+      if (it == pg.end() || it->second != want) {
+        differences->push_back(ReceiptName(key) + ": log " + want + ", PostgreSQL " +
+                               (it == pg.end() ? std::string("none") : it->second));
+      }
+    }
+    if (it != pg.end()) pg.erase(it);
+  }
+  for (const auto& [key, text] : pg) differences->push_back(ReceiptName(key) + " only in PostgreSQL: " + text);
+  return Status::Ok();
+}
+
+// Users whose keys changed after the checkpoint: the projection may hold older keys.
+Result<std::set<std::string>> KeyUsersAfter(storage::Store& store, StreamPosition checkpoint) {
+  std::set<std::string> users;
+  auto it = store.NewIterator(storage::Cf::kStream);
+  for (it->Seek(storage::U64Key(checkpoint + 1)); it->Valid(); it->Next()) {
+    auto entry = storage::DecodeStreamEntry(it->value().ToStringView());
+    if (!entry) return Status::Corruption("bad stream entry");
+    if (entry->kind == storage::StreamKind::kDeviceKeys) users.insert(entry->user);
+  }
+  NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
+  return users;
+}
+
+// Every user with device keys or cross-signing keys in the log.
+Result<std::set<std::string>> LogKeyUsers(storage::Store& store) {
+  std::set<std::string> users;
+  auto it = store.NewIterator(storage::Cf::kDeviceKeys);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto parts = e2ee::internal::DecodeParts(it->key().ToStringView(), 2);
+    if (!parts) return Status::Corruption("bad device keys key");
+    users.emplace((*parts)[0]);
+  }
+  NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
+  auto cs = store.NewIterator(storage::Cf::kCrossSigning);
+  const std::string tag(1, e2ee::internal::kTagSigningKey);
+  for (cs->Seek(tag); cs->Valid() && cs->key().starts_with(tag); cs->Next()) {
+    auto parts = e2ee::internal::DecodeParts(cs->key().ToStringView(), 2, 1);
+    if (!parts) return Status::Corruption("bad cross-signing key");
+    users.emplace((*parts)[0]);
+  }
+  NEBU_RETURN_IF_ERROR(storage::FromRocks(cs->status()));
+  return users;
+}
+
+std::string JoinStrings(const std::vector<std::string>& values) {
+  std::string out;
+  for (const std::string& v : values) out.append(out.empty() ? "" : ",").append(v);
+  return "[" + out + "]";
+}
+
+// "algorithms [..] key_ids [..] json <canonical>" or the JSON alone (cross-signing).
+std::string CanonicalOrRaw(std::string_view text) {
+  Result<std::string> c = Canonical(text);
+  return c.ok() ? *c : "not canonical JSON: " + std::string(text);
+}
+
+// Device keys (metadata and material) and cross-signing keys of every user whose
+// keys did not change after the checkpoint.
+Status CompareDeviceKeys(storage::Store& store, pqxx::transaction_base& tx, StreamPosition checkpoint,
+                         std::vector<std::string>* differences) {
+  NEBU_ASSIGN_OR_RETURN(std::set<std::string> users, LogKeyUsers(store));
+  std::vector<DeviceKeysItem> items;
+  for (const std::string& user : users) {
+    NEBU_ASSIGN_OR_RETURN(DeviceKeysItem item, ReadUserKeys(store, user));
+    items.push_back(std::move(item));
+  }
+  // After the keys were read: a change that landed meanwhile has its entry in the scan.
+  NEBU_ASSIGN_OR_RETURN(std::set<std::string> pending, KeyUsersAfter(store, checkpoint));
+  using Key = std::pair<std::string, std::string>;  // (user, device ID or key type)
+  std::map<Key, std::string> log_devices, pg_devices, log_signing, pg_signing;
+  for (const DeviceKeysItem& item : items) {
+    const std::string& user = item.user_id;
+    if (pending.contains(user)) continue;
+    for (const auto& d : item.devices) {
+      log_devices[{user, d.device_id}] = "algorithms " + JoinStrings(d.algorithms) + " key_ids " +
+                                         JoinStrings(d.key_ids) + " json " + CanonicalOrRaw(d.json);
+    }
+    for (const auto& [usage, key] : item.cross_signing) log_signing[{user, usage}] = CanonicalOrRaw(key);
+  }
+  for (const auto& r : tx.exec(
+           "SELECT user_id, device_id, array_to_json(k.algorithms)::text, "
+           "array_to_json(k.key_ids)::text, m.key_json::text FROM device_keys k FULL JOIN "
+           "device_key_material m USING (user_id, device_id)")) {
+    std::string user = r[0].as<std::string>();
+    if (pending.contains(user)) continue;
+    auto strings = [](const pqxx::field& f) {
+      std::vector<std::string> out;
+      if (f.is_null()) return std::string("none");
+      Result<boost::json::value> v = event::ParseJson(f.c_str());
+      if (v.ok() && v->is_array()) {
+        for (const auto& s : v->as_array()) out.emplace_back(s.is_string() ? s.as_string().c_str() : "?");
+      }
+      return JoinStrings(out);
+    };
+    pg_devices[{user, r[1].as<std::string>()}] =
+        "algorithms " + strings(r[2]) + " key_ids " + strings(r[3]) + " json " +
+        (r[4].is_null() ? std::string("none") : CanonicalOrRaw(r[4].c_str()));
+  }
+  for (const auto& r : tx.exec("SELECT user_id, key_type, key_json::text FROM cross_signing_keys")) {
+    std::string user = r[0].as<std::string>();
+    if (!pending.contains(user)) pg_signing[{user, r[1].as<std::string>()}] = CanonicalOrRaw(r[2].c_str());
+  }
+  auto compare = [&](const char* what, const std::map<Key, std::string>& log,
+                     const std::map<Key, std::string>& pg) {
+    std::set<Key> keys;
+    for (const auto& [k, v] : log) keys.insert(k);
+    for (const auto& [k, v] : pg) keys.insert(k);
+    for (const Key& k : keys) {
+      auto a = log.find(k);
+      auto b = pg.find(k);
+      std::string la = a == log.end() ? "none" : a->second;
+      std::string lb = b == pg.end() ? "none" : b->second;
+      if (la != lb) {
+        differences->push_back(std::string(what) + " of " + k.first + " " + k.second + ": log " + la +
+                               ", PostgreSQL " + lb);
+      }
+    }
+  };
+  compare("device keys", log_devices, pg_devices);
+  compare("cross-signing key", log_signing, pg_signing);
+  return Status::Ok();
+}
+
+// The full-text pass (search_indexer.h) within PostgreSQL: up to its checkpoint, every
+// message with a string body has exactly its words, and nothing else has a row.
+void CompareSearch(pqxx::transaction_base& tx, StreamPosition events_checkpoint,
+                   std::vector<std::string>* differences) {
+  pqxx::result r = tx.exec_params(
+      "SELECT position FROM nebu_projection_checkpoints WHERE stream = $1", kSearchCheckpointName);
+  StreamPosition search = r.empty() ? 0 : r[0][0].as<StreamPosition>();
+  if (search > events_checkpoint) {
+    differences->push_back("search checkpoint " + std::to_string(search) +
+                           " is beyond the events' checkpoint " + std::to_string(events_checkpoint));
+  }
+  uint64_t missing = tx.exec_params1(
+      "SELECT count(*) FROM events e WHERE e.stream_position <= $1 AND e.type = 'm.room.message' "
+      "AND jsonb_typeof(e.content -> 'body') = 'string' AND NOT EXISTS "
+      "(SELECT 1 FROM event_search s WHERE s.stream_position = e.stream_position)",
+      search)[0].as<uint64_t>();
+  uint64_t wrong = tx.exec_params1(
+      "SELECT count(*) FROM event_search s LEFT JOIN events e USING (stream_position) "
+      "WHERE s.stream_position > $1 OR e.type IS DISTINCT FROM 'm.room.message' "
+      "OR jsonb_typeof(e.content -> 'body') IS DISTINCT FROM 'string' "
+      "OR s.tsv <> to_tsvector('simple', e.content ->> 'body')",
+      search)[0].as<uint64_t>();
+  if (missing > 0) {
+    differences->push_back("search: " + std::to_string(missing) + " messages up to position " +
+                           std::to_string(search) + " have no event_search row");
+  }
+  if (wrong > 0) {
+    differences->push_back("search: " + std::to_string(wrong) +
+                           " event_search rows differ from their event's body (or have no message)");
+  }
+}
+
 Result<StreamPosition> SnapshotCheckpoint(pqxx::transaction_base& tx) {
   pqxx::result r = tx.exec_params(
       "SELECT position FROM nebu_projection_checkpoints WHERE stream = $1", kStreamCheckpointName);
@@ -315,6 +512,9 @@ Result<VerifyReport> VerifyProjection(storage::Store& store, const std::string& 
     for (const auto& [target, by] : marked) {
       report.differences.push_back("event " + target + ": redacted by " + by + " only in PostgreSQL");
     }
+    inner = CompareReceipts(store, tx, log_rooms, report.checkpoint, &report.differences);
+    if (inner.ok()) inner = CompareDeviceKeys(store, tx, report.checkpoint, &report.differences);
+    if (inner.ok()) CompareSearch(tx, report.checkpoint, &report.differences);
   });
   NEBU_RETURN_IF_ERROR(run);
   NEBU_RETURN_IF_ERROR(inner);

@@ -13,6 +13,12 @@
 // differing sequences), rooms present on one side only, and the per-room content
 // digests (`room_digests`, for comparing two projections, e.g. rebuild vs incremental).
 //
+// It also compares receipts (every current receipt at or below C must be in
+// PostgreSQL as it is; none may be there that the log lacks) and published keys
+// (device keys metadata and JSON, cross-signing keys) of every user whose keys did
+// not change after C, printing one line per difference; and the full-text rows
+// (event_search) up to the search checkpoint against the events they come from.
+//
 // RebuildProjection empties every table derived from the stream (operator tables such
 // as audit_log, legal_holds, compliance_exports stay), resets the checkpoint to 0 and
 // replays the whole stream (Projector::CatchUp). Run it with no projector running

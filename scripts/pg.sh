@@ -7,6 +7,8 @@
 #   scripts/pg.sh stop        # stops the cluster (its files stay for the next start)
 #   scripts/pg.sh destroy     # stops it and removes its directory
 #
+# NEBU_PG_OPTS adds server options at start (e.g. "-c shared_buffers=1GB" for a benchmark).
+#
 # The cluster lives in $NEBU_PG_DIR (default /tmp/nebu-pg-<hash of this checkout>), owned
 # by the postgres OS user (initdb refuses root), listens only on 127.0.0.1 on a free
 # port chosen at the first start (kept in $NEBU_PG_DIR/port) and trusts local
@@ -78,7 +80,7 @@ start() {
   fi
   # Tuned for tests: durability is not what they check, so no fsync.
   as_postgres "${PG_BIN}/pg_ctl" -D "${DATA}" -l "${LOG}" -w -t 60 \
-    -o "-p ${port} -k ${DIR} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+    -o "-p ${port} -k ${DIR} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 ${NEBU_PG_OPTS:-}" \
     start >/dev/null || { tail -20 "${LOG}" >&2; exit 1; }
   if ! psql_admin -tAc "SELECT 1 FROM pg_roles WHERE rolname = 'nebu'" | grep -q 1; then
     psql_admin -c "CREATE ROLE nebu LOGIN CREATEDB" -c "CREATE DATABASE nebu OWNER nebu"

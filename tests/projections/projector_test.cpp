@@ -21,6 +21,7 @@
 #include "projections/batch_writer.h"
 #include "projections/migrate.h"
 #include "projections/projector.h"
+#include "projections/search_indexer.h"
 #include "projections/verify.h"
 #include "tests/projections/history.h"
 #include "tests/projections/pg_test_util.h"
@@ -145,7 +146,7 @@ TEST_F(ProjectionTest, ProjectsEventsStateMembershipsEditsRedactionsAndAccountDa
   EXPECT_EQ(projector.Stats().checkpoint, engine().stream_position());
   EXPECT_EQ(Scalar("SELECT count(*) FROM events"), std::to_string(sent));
   EXPECT_EQ(Scalar("SELECT count(*) FROM rooms"), "2");
-  EXPECT_EQ(Scalar("SELECT position FROM nebu_projection_checkpoints"),
+  EXPECT_EQ(Scalar("SELECT position FROM nebu_projection_checkpoints WHERE stream = 'stream'"),
             std::to_string(engine().stream_position()));
   // The edit, the redaction, the current topic, Bob's membership, the NUL message.
   EXPECT_EQ(Scalar("SELECT count(*) FROM event_relations WHERE rel_type = 'm.replace'"), "1");
@@ -263,7 +264,7 @@ TEST_F(ProjectionTest, TwoProjectorsRacingApplyEveryEntryOnce) {
   a.Stop();
   b.Stop();
   ExpectNoDifference(engine().store(), url());
-  EXPECT_EQ(Scalar("SELECT events_total FROM nebu_projection_checkpoints"),
+  EXPECT_EQ(Scalar("SELECT events_total FROM nebu_projection_checkpoints WHERE stream = 'stream'"),
             Scalar("SELECT count(*) FROM events"));
 }
 
@@ -285,6 +286,65 @@ TEST_F(ProjectionTest, ProjectorThreadFollowsWritesAndReportsLag) {
   s = projector.Stats();
   EXPECT_EQ(s.lag_entries, 1u);
   EXPECT_GE(s.lag_ms, 0);
+}
+
+TEST_F(ProjectionTest, TheSearchPassFollowsTheLiveProjector) {
+  Projector projector(engine().store(), {.db_url = url(), .notifier = &engine().notifier()});
+  projector.Start();
+  testing::SendMixedHistory(engine());
+  ASSERT_TRUE(WaitFor([&] {
+    ProjectorStats s = projector.Stats();
+    return s.checkpoint == engine().stream_position() && s.search_checkpoint == s.checkpoint;
+  }, 10s));
+  EXPECT_EQ(projector.Stats().search_lag_entries, 0u);
+  EXPECT_EQ(Scalar("SELECT position FROM nebu_projection_checkpoints WHERE stream = 'search'"),
+            std::to_string(engine().stream_position()));
+  // Every message with a string body has its words; nothing else has a row.
+  EXPECT_EQ(Scalar("SELECT count(*) FROM event_search"),
+            Scalar("SELECT count(*) FROM events WHERE type = 'm.room.message' "
+                   "AND jsonb_typeof(content -> 'body') = 'string'"));
+  EXPECT_EQ(Scalar("SELECT count(*) FROM compliance_search_messages('world')"), "1");
+  // A message sent now becomes searchable without anything else happening.
+  ASSERT_TRUE(testing::Message(engine(), Scalar("SELECT room_id FROM rooms WHERE creator = '@alice:localhost'"),
+                               testing::kAlice, "quarterly figures attached").ok());
+  ASSERT_TRUE(WaitFor([&] { return Scalar("SELECT count(*) FROM compliance_search_messages('quarterly')") == "1"; }, 10s));
+  projector.Stop();
+  ExpectNoDifference(engine().store(), url());
+}
+
+TEST_F(ProjectionTest, RacingSearchPassesIndexEveryMessageOnce) {
+  for (int i = 0; i < 5; ++i) testing::SendMixedHistory(engine());
+  Projector events_only(engine().store(), {.db_url = url(), .search = false});
+  ASSERT_TRUE(events_only.CatchUp().ok());
+  EXPECT_EQ(Scalar("SELECT count(*) FROM event_search"), "0");
+  // Two indexers in small steps over the same range: the checkpoint lock orders them.
+  auto run = [&] {
+    auto indexer = SearchIndexer::Connect(url());
+    ASSERT_TRUE(indexer.ok()) << indexer.status().ToString();
+    for (int i = 0; i < 100; ++i) {
+      auto step = (*indexer)->Step(3);
+      ASSERT_TRUE(step.ok()) << step.status().ToString();
+      if (step->checkpoint == step->events_checkpoint) return;
+    }
+    ADD_FAILURE() << "the search pass did not finish in 100 steps";
+  };
+  std::thread a(run), b(run);
+  a.join();
+  b.join();
+  EXPECT_EQ(Scalar("SELECT position FROM nebu_projection_checkpoints WHERE stream = 'search'"),
+            std::to_string(engine().stream_position()));
+  EXPECT_EQ(Scalar("SELECT count(*) FROM compliance_search_messages('world')"), "5");
+  ExpectNoDifference(engine().store(), url());
+  // verify notices a missing or a forged search row.
+  testing::Exec(url(), "DELETE FROM event_search WHERE stream_position = (SELECT min(stream_position) FROM event_search)");
+  testing::Exec(url(), "UPDATE event_search SET tsv = to_tsvector('simple', 'forged') "
+                       "WHERE stream_position = (SELECT max(stream_position) FROM event_search)");
+  auto report = VerifyProjection(engine().store(), url());
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  std::string all;
+  for (const auto& d : report->differences) all += d + "\n";
+  EXPECT_NE(all.find("search: 1 messages up to position"), std::string::npos) << all;
+  EXPECT_NE(all.find("search: 1 event_search rows differ"), std::string::npos) << all;
 }
 
 TEST_F(ProjectionTest, PostgreSQLUnreachableNeverBlocksWritesAndTheProjectorRetries) {
@@ -468,7 +528,7 @@ TEST_F(ProjectionTest, SigkillWhileProjectingNeverAppliesAnEntryTwiceOrSkipsOne)
   Projector projector(engine->store(), {.db_url = url()});
   ASSERT_TRUE(projector.CatchUp().ok());
   ExpectNoDifference(engine->store(), url());
-  EXPECT_EQ(Scalar("SELECT position FROM nebu_projection_checkpoints"),
+  EXPECT_EQ(Scalar("SELECT position FROM nebu_projection_checkpoints WHERE stream = 'stream'"),
             std::to_string(engine->stream_position()));
 }
 
