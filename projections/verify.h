@@ -17,7 +17,9 @@
 // PostgreSQL as it is; none may be there that the log lacks) and published keys
 // (device keys metadata and JSON, cross-signing keys) of every user whose keys did
 // not change after C, printing one line per difference; and the full-text rows
-// (event_search) up to the search checkpoint against the events they come from.
+// (event_search) up to the search checkpoint against the events they come from, and
+// that every row naming an event by ID (relations, redactions, state and membership
+// history) has its event.
 //
 // RebuildProjection empties every table derived from the stream (operator tables such
 // as audit_log, legal_holds, compliance_exports stay), resets the checkpoint to 0 and

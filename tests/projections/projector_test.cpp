@@ -225,12 +225,15 @@ TEST_F(ProjectionTest, VerifyReportsEveryDifference) {
   testing::Exec(url(), "UPDATE events SET content = '{\"body\":\"forged\"}' WHERE sequence = 3 "
                        "AND room_id = (SELECT room_id FROM rooms WHERE room_number = 1)");
   testing::Exec(url(), "DELETE FROM current_state WHERE type = 'm.room.topic'");
+  testing::Exec(url(), "INSERT INTO event_relations VALUES ('$nowhere', '$x', 'm.replace', '!r:hs', "
+                       "'@alice:localhost', 0)");
   auto report = VerifyProjection(engine().store(), url());
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   std::string all;
   for (const auto& d : report->differences) all += d + "\n";
   EXPECT_NE(all.find("sequence 3 differs"), std::string::npos) << all;
   EXPECT_NE(all.find("current state (m.room.topic, )"), std::string::npos) << all;
+  EXPECT_NE(all.find("event_relations: 1 rows name an event that is not in events"), std::string::npos) << all;
 }
 
 TEST_F(ProjectionTest, RebuildProducesExactlyWhatIncrementalProjectionProduced) {
