@@ -59,6 +59,14 @@ Result<std::unique_ptr<pqxx::connection>> Connect(const std::string& url) {
   return conn;
 }
 
+Result<std::unique_ptr<pqxx::connection>> ConnectProjector(const std::string& url) {
+  NEBU_ASSIGN_OR_RETURN(auto conn, Connect(url));
+  NEBU_RETURN_IF_ERROR(Run("session settings", [&] {
+    pqxx::nontransaction(*conn).exec("SET synchronous_commit TO off");
+  }));
+  return conn;
+}
+
 Status FromCurrentException(std::string_view what) {
   std::string prefix = std::string(what) + ": ";
   try {

@@ -29,6 +29,12 @@ inline constexpr int kConnectTimeoutSeconds = 5;
 // unless the string sets one.
 [[nodiscard]] Result<std::unique_ptr<pqxx::connection>> Connect(const std::string& url);
 
+// Connect for the projector's writers (events, search): the session runs with
+// synchronous_commit = off. A commit need not wait for its WAL flush because each
+// transaction carries its own checkpoint: a commit PostgreSQL loses in a crash loses its
+// checkpoint with it, and the entries are projected again. Exactly-once holds.
+[[nodiscard]] Result<std::unique_ptr<pqxx::connection>> ConnectProjector(const std::string& url);
+
 // The Status for the exception being handled (call from a catch block).
 Status FromCurrentException(std::string_view what);
 

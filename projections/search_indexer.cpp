@@ -12,12 +12,8 @@ SearchIndexer::SearchIndexer(std::unique_ptr<pqxx::connection> conn) : conn_(std
 SearchIndexer::~SearchIndexer() = default;
 
 Result<std::unique_ptr<SearchIndexer>> SearchIndexer::Connect(const std::string& url) {
-  NEBU_ASSIGN_OR_RETURN(auto conn, pg::Connect(url));
+  NEBU_ASSIGN_OR_RETURN(auto conn, pg::ConnectProjector(url));
   NEBU_RETURN_IF_ERROR(pg::Run("prepare search", [&] {
-    // A commit need not wait for its WAL flush: the checkpoint is in the same
-    // transaction, so a commit PostgreSQL loses in a crash loses its checkpoint with it
-    // and the entries are projected again. Exactly-once holds; the flush wait goes.
-    pqxx::nontransaction(*conn).exec("SET synchronous_commit TO off");
     conn->prepare("search_lock",
                   "SELECT position FROM nebu_projection_checkpoints WHERE stream = $1 FOR UPDATE");
     conn->prepare("search_events_checkpoint",

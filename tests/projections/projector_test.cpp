@@ -25,13 +25,13 @@
 #include "projections/verify.h"
 #include "tests/projections/history.h"
 #include "tests/projections/pg_test_util.h"
+#include "tests/projections/projection_fixture.h"
 
 namespace nebu::projections {
 namespace {
 
 using namespace std::chrono_literals;
 using testing::Query;
-using testing::TestDatabase;
 
 std::unique_ptr<core::Engine> OpenEngine(const std::string& dir) {
   auto engine = core::Engine::Open({.data_dir = dir});
@@ -119,22 +119,9 @@ TEST(StreamReaderTest, BatchesRespectTheEntryLimitAndCoverEveryPosition) {
 
 // ---- with PostgreSQL ----
 
-class ProjectionTest : public ::testing::Test {
+class ProjectionTest : public testing::ProjectionFixture {
  protected:
-  void SetUp() override {
-    NEBU_REQUIRE_PG();
-    db_ = std::make_unique<TestDatabase>();
-    auto up = MigrateUp(db_->url());
-    ASSERT_TRUE(up.ok()) << up.status().ToString();
-    engine_ = OpenEngine(dir_.path());
-  }
-  const std::string& url() { return db_->url(); }
-  core::Engine& engine() { return *engine_; }
   std::string Scalar(const std::string& sql) { return Query(url(), sql)[0][0]; }
-
-  nebu::testing::TempDir dir_{nebu::testing::TempDir::kTmpfs};
-  std::unique_ptr<TestDatabase> db_;
-  std::unique_ptr<core::Engine> engine_;
 };
 
 TEST_F(ProjectionTest, ProjectsEventsStateMembershipsEditsRedactionsAndAccountData) {

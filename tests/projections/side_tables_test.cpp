@@ -27,6 +27,7 @@
 #include "projections/verify.h"
 #include "tests/projections/history.h"
 #include "tests/projections/pg_test_util.h"
+#include "tests/projections/projection_fixture.h"
 
 namespace nebu::projections {
 namespace {
@@ -35,7 +36,6 @@ namespace json = boost::json;
 using testing::kAlice;
 using testing::kBob;
 using testing::Query;
-using testing::TestDatabase;
 using Rows = std::vector<std::vector<std::string>>;
 
 std::string TokenHash(char c) { return std::string(64, c); }
@@ -77,21 +77,14 @@ TEST(PushRuleRowsTest, MapsEveryKindWithPriorityConditionsPatternAndDefaults) {
 
 // ---- with PostgreSQL ----
 
-class SideTablesTest : public ::testing::Test {
+class SideTablesTest : public testing::ProjectionFixture {
  protected:
   void SetUp() override {
-    NEBU_REQUIRE_PG();
-    db_ = std::make_unique<TestDatabase>();
-    auto up = MigrateUp(db_->url());
-    ASSERT_TRUE(up.ok()) << up.status().ToString();
-    auto engine = core::Engine::Open({.data_dir = dir_.path()});
-    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
-    engine_ = std::move(engine).value();
+    ProjectionFixture::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     projector_ = std::make_unique<Projector>(engine_->store(), ProjectorOptions{.db_url = url()});
   }
 
-  const std::string& url() { return db_->url(); }
-  core::Engine& engine() { return *engine_; }
   Rows Q(const std::string& sql) { return Query(url(), sql); }
   void Project() {
     Status s = projector_->CatchUp();
@@ -159,9 +152,6 @@ class SideTablesTest : public ::testing::Test {
     return all;
   }
 
-  nebu::testing::TempDir dir_{nebu::testing::TempDir::kTmpfs};
-  std::unique_ptr<TestDatabase> db_;
-  std::unique_ptr<core::Engine> engine_;
   std::unique_ptr<Projector> projector_;
 };
 
