@@ -162,7 +162,17 @@ Status Applier::DeleteAccountData(std::string_view user_id) {
     keys.push_back(it->key().ToString());
   }
   NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
-  for (const std::string& key : keys) NEBU_RETURN_IF_ERROR(Delete(Cf::kAccountData, key));
+  for (const std::string& key : keys) {
+    NEBU_RETURN_IF_ERROR(Delete(Cf::kAccountData, key));
+    if (!stream_) continue;
+    // Each removal goes on the stream like a change, so readers of the stream (the
+    // projection) drop it too.
+    std::string_view rest = std::string_view(key).substr(prefix.size());
+    std::optional<std::string_view> room_id = storage::GetLengthPrefixed(&rest);
+    if (!room_id) return Status::Corruption("bad account data key");
+    stream_->Append(storage::StreamEntry::AccountData(std::string(user_id), std::string(*room_id),
+                                                      std::string(rest)));
+  }
   return Status::Ok();
 }
 

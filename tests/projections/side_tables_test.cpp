@@ -305,6 +305,24 @@ TEST_F(SideTablesTest, PushRulesMirrorTheStoredRuleSet) {
   EXPECT_EQ(Q("SELECT count(*) FROM push_rules")[0][0], "0");
 }
 
+TEST_F(SideTablesTest, AccountDataErasedWithTheAccountLeavesTheProjection) {
+  ASSERT_TRUE(testing::RegisterWithDevice(engine(), kAlice, "ADEV", TokenHash('a')).ok());
+  std::string room = testing::CreatePublicRoom(engine(), kAlice);
+  ASSERT_TRUE(testing::PutAccountData(engine(), kAlice, std::nullopt, "m.direct", {{"k", "v"}}).ok());
+  ASSERT_TRUE(testing::PutAccountData(engine(), kAlice, room, "m.tag", {{"tags", json::object{}}}).ok());
+  ASSERT_TRUE(testing::PutAccountData(engine(), kAlice, std::nullopt, "m.push_rules",
+                                      {{"global", json::object{{"room", json::array{json::object{
+                                          {"rule_id", room}, {"enabled", true}, {"actions", json::array{}}}}}}}}).ok());
+  Project();  // projected while they exist
+  EXPECT_EQ(Q("SELECT count(*) FROM account_data")[0][0], "3");
+  EXPECT_EQ(Q("SELECT count(*) FROM push_rules")[0][0], "1");
+  ASSERT_TRUE(Account(accounts::DeactivateCommand{.user_id = kAlice, .erase = true}).ok());
+  Project();
+  EXPECT_EQ(Q("SELECT count(*) FROM account_data")[0][0], "0");
+  EXPECT_EQ(Q("SELECT count(*) FROM push_rules")[0][0], "0");
+  ExpectNoDifference();
+}
+
 TEST_F(SideTablesTest, AliasesAndForgottenRoomsFollowTheEngine) {
   ASSERT_TRUE(testing::RegisterWithDevice(engine(), kAlice, "ADEV", TokenHash('a')).ok());
   ASSERT_TRUE(testing::RegisterWithDevice(engine(), kBob, "BDEV", TokenHash('b')).ok());
