@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 
+#include "api/txn_scope.h"
 #include "engine/event/canonical_json.h"
 #include "engine/event/event.h"
 #include "engine/storage/keys.h"
@@ -40,7 +41,7 @@ Result<event::RoomVersion> VersionOf(storage::Store& store, std::string_view roo
 }  // namespace
 
 Result<json::object> ToClientEvent(std::string_view pdu_json, std::string_view event_id,
-                                   int64_t now_ms, storage::Store* store) {
+                                   int64_t now_ms, storage::Store* store, const Viewer* viewer) {
   NEBU_ASSIGN_OR_RETURN(json::value parsed, event::ParseJson(pdu_json));
   if (!parsed.is_object()) return Status::Corruption("stored event is not an object");
   std::optional<json::object> redacted_because;
@@ -77,18 +78,25 @@ Result<json::object> ToClientEvent(std::string_view pdu_json, std::string_view e
   out["origin_server_ts"] = ts;
   json::object unsigned_fields{{"age", std::max<int64_t>(0, now_ms - ts)}};
   if (redacted_because) unsigned_fields["redacted_because"] = std::move(*redacted_because);
+  if (store && viewer && out["sender"].is_string() && out["sender"].as_string() == viewer->user_id) {
+    NEBU_ASSIGN_OR_RETURN(auto txn_key, store->Get(storage::Cf::kTxnIds, storage::TxnOfEventKey(event_id)));
+    std::optional<storage::TxnOrigin> origin = txn_key ? storage::DecodeTxnKey(*txn_key) : std::nullopt;
+    if (origin && origin->user_id == viewer->user_id && origin->device_id == viewer->device_id) {
+      if (auto client_txn = ClientTxnId(origin->txn_id)) unsigned_fields["transaction_id"] = *client_txn;
+    }
+  }
   out["unsigned"] = std::move(unsigned_fields);
   return out;
 }
 
 Result<json::object> ToClientEvent(const storage::EventView& view, int64_t now_ms,
-                                   storage::Store* store) {
-  return ToClientEvent(view.json, view.event_id, now_ms, store);
+                                   storage::Store* store, const Viewer* viewer) {
+  return ToClientEvent(view.json, view.event_id, now_ms, store, viewer);
 }
 
 Result<json::object> ToClientEvent(const storage::EventRecord& record, int64_t now_ms,
-                                   storage::Store* store) {
-  return ToClientEvent(record.json, record.event_id, now_ms, store);
+                                   storage::Store* store, const Viewer* viewer) {
+  return ToClientEvent(record.json, record.event_id, now_ms, store, viewer);
 }
 
 }  // namespace nebu::api

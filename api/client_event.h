@@ -13,7 +13,10 @@
 // time since origin_server_ts, never negative. With a `store`, an event that a
 // redaction has been applied to is served redacted (the room version's algorithm)
 // with unsigned.redacted_because = that redaction (Cf::kRedactions); the log keeps
-// the original bytes. unsigned.transaction_id and prev_content are not set yet.
+// the original bytes. With a `viewer` too, an event that viewer's device sent with a
+// transaction ID (PUT /send, /redact) carries unsigned.transaction_id — the spec gives
+// it only to "the same client which sent it" — from the reverse entry in Cf::kTxnIds.
+// unsigned.prev_content is not set yet.
 //
 // Thread-safety: pure functions.
 #pragma once
@@ -31,17 +34,26 @@ class Store;
 
 namespace nebu::api {
 
+// Who an event is served to (see above).
+struct Viewer {
+  std::string_view user_id;
+  std::string_view device_id;
+};
+
 // The client format of one stored PDU (canonical JSON) whose id is event_id.
 // kCorruption when the JSON is not an object or misses room_id, sender, type or
 // content (the log never holds such an event).
 [[nodiscard]] Result<boost::json::object> ToClientEvent(std::string_view pdu_json,
                                                         std::string_view event_id, int64_t now_ms,
-                                                        storage::Store* store = nullptr);
+                                                        storage::Store* store = nullptr,
+                                                        const Viewer* viewer = nullptr);
 [[nodiscard]] Result<boost::json::object> ToClientEvent(const storage::EventView& view,
                                                         int64_t now_ms,
-                                                        storage::Store* store = nullptr);
+                                                        storage::Store* store = nullptr,
+                                                        const Viewer* viewer = nullptr);
 [[nodiscard]] Result<boost::json::object> ToClientEvent(const storage::EventRecord& record,
                                                         int64_t now_ms,
-                                                        storage::Store* store = nullptr);
+                                                        storage::Store* store = nullptr,
+                                                        const Viewer* viewer = nullptr);
 
 }  // namespace nebu::api

@@ -94,8 +94,10 @@ Response HandleEvent(core::Engine& engine, const Request& request, const PathPar
   if (auto* error = std::get_if<Response>(&opened)) return *error;
   auto record = FindVisibleEvent(engine, std::get<0>(opened).second, params.at("eventId"));
   if (auto* error = std::get_if<Response>(&record)) return *error;
+  const Caller& who = std::get<0>(opened).first;
+  const Viewer viewer{who.user_id, who.device_id};
   auto event = ToClientEvent(std::get<storage::EventRecord>(record), engine.clock().NowUnixMs(),
-                             &engine.store());
+                             &engine.store(), &viewer);
   if (!event.ok()) return ErrorResponse(event.status());
   return JsonResponse(200, *event);
 }
@@ -233,8 +235,8 @@ struct Walk {
   bool reached_to = false;
 };
 
-Result<Walk> WalkLog(core::Engine& engine, const ReadAccess& access, const EventFilter& filter,
-                     Sequence from, Sequence to, size_t limit) {
+Result<Walk> WalkLog(core::Engine& engine, const ReadAccess& access, const Viewer& viewer,
+                     const EventFilter& filter, Sequence from, Sequence to, size_t limit) {
   Walk walk;
   if (limit == 0 || from == 0 || to == 0) return walk;
   const int64_t now_ms = engine.clock().NowUnixMs();
@@ -246,7 +248,7 @@ Result<Walk> WalkLog(core::Engine& engine, const ReadAccess& access, const Event
             !Matches(filter, view)) {
           return true;
         }
-        auto event = ToClientEvent(view, now_ms, &engine.store());
+        auto event = ToClientEvent(view, now_ms, &engine.store(), &viewer);
         if (!event.ok()) {
           failed = event.status();
           return false;
@@ -306,6 +308,7 @@ Response HandleMessages(core::Engine& engine, const Request& request, const Path
   auto opened = Open(engine, request, params);
   if (auto* error = std::get_if<Response>(&opened)) return *error;
   const ReadAccess& access = std::get<0>(opened).second;
+  const Viewer viewer{std::get<0>(opened).first.user_id, std::get<0>(opened).first.device_id};
   auto parsed = ParsePage(request, access);
   if (auto* error = std::get_if<Response>(&parsed)) return *error;
   const Page& page = std::get<Page>(parsed);
@@ -318,7 +321,7 @@ Response HandleMessages(core::Engine& engine, const Request& request, const Path
   json::object body{{"start", MakeToken(page.from)}, {"state", json::array{}}};
   Walk walk;
   if (!empty) {
-    auto walked = WalkLog(engine, access, page.filter, first, last, page.limit);
+    auto walked = WalkLog(engine, access, viewer, page.filter, first, last, page.limit);
     if (!walked.ok()) return ErrorResponse(walked.status());
     walk = std::move(walked).value();
   }
@@ -333,6 +336,7 @@ Response HandleContext(core::Engine& engine, const Request& request, const PathP
   auto opened = Open(engine, request, params);
   if (auto* error = std::get_if<Response>(&opened)) return *error;
   const ReadAccess& access = std::get<0>(opened).second;
+  const Viewer viewer{std::get<0>(opened).first.user_id, std::get<0>(opened).first.device_id};
   auto found = FindVisibleEvent(engine, access, params.at("eventId"));
   if (auto* error = std::get_if<Response>(&found)) return *error;
   const storage::EventRecord& record = std::get<storage::EventRecord>(found);
@@ -341,8 +345,8 @@ Response HandleContext(core::Engine& engine, const Request& request, const PathP
   if (!limit || !filter) return ErrorResponse(400, "M_INVALID_PARAM", "Bad limit or filter");
   const Sequence seq = record.sequence;
   const Sequence end = std::max(ReadableEnd(access), seq);
-  auto before = WalkLog(engine, access, *filter, seq - 1, 1, *limit / 2);
-  auto after = seq < end ? WalkLog(engine, access, *filter, seq + 1, end, *limit - *limit / 2)
+  auto before = WalkLog(engine, access, viewer, *filter, seq - 1, 1, *limit / 2);
+  auto after = seq < end ? WalkLog(engine, access, viewer, *filter, seq + 1, end, *limit - *limit / 2)
                          : Result<Walk>(Walk{});
   if (!before.ok()) return ErrorResponse(before.status());
   if (!after.ok()) return ErrorResponse(after.status());
@@ -351,7 +355,7 @@ Response HandleContext(core::Engine& engine, const Request& request, const PathP
   auto state = core::StateRecordsAt(engine.store(), access.meta.number, end_seq);
   if (!state.ok()) return ErrorResponse(state.status());
   const int64_t now_ms = engine.clock().NowUnixMs();
-  auto event = ToClientEvent(record, now_ms, &engine.store());
+  auto event = ToClientEvent(record, now_ms, &engine.store(), &viewer);
   auto state_events = ClientEvents(*state, now_ms, &engine.store());
   if (!event.ok()) return ErrorResponse(event.status());
   if (!state_events.ok()) return ErrorResponse(state_events.status());

@@ -11,6 +11,7 @@
 #include "api/auth.h"
 #include "api/errors.h"
 #include "api/rate_limit.h"
+#include "api/txn_scope.h"
 #include "api/rooms_common.h"
 #include "engine/accounts/accounts.h"
 #include "engine/core/engine.h"
@@ -58,15 +59,6 @@ void SubmitEvent(core::Engine& engine, core::SendEventRequest request, const Res
                      [respond, answer = std::move(answer)](core::ApplyOutcome outcome) {
                        respond(AnswerOutcome(outcome, answer));
                      });
-}
-
-// Txn ids are scoped per device and per endpoint (send vs redact) and room, so the
-// same client txn id used elsewhere is another transaction (spec: "Transaction
-// identifiers"). Length-prefixing the room keeps the mapping injective.
-std::string ScopedTxnId(std::string_view endpoint, std::string_view room_id,
-                        std::string_view txn_id) {
-  return std::string(endpoint) + ":" + std::to_string(room_id.size()) + ":" + std::string(room_id) +
-         std::string(txn_id);
 }
 
 // The caller, or the ready error response.

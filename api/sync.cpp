@@ -58,14 +58,14 @@ bool TypeWanted(const SyncFilter& filter, std::string_view type) {
 
 // Sync serves ClientEventWithoutRoomID.
 Result<json::object> SyncEvent(const storage::EventView& view, int64_t now_ms,
-                               storage::Store* store) {
-  NEBU_ASSIGN_OR_RETURN(json::object event, ToClientEvent(view, now_ms, store));
+                               storage::Store* store, const Viewer* viewer) {
+  NEBU_ASSIGN_OR_RETURN(json::object event, ToClientEvent(view, now_ms, store, viewer));
   event.erase("room_id");
   return event;
 }
 Result<json::object> SyncEvent(const storage::EventRecord& record, int64_t now_ms,
-                               storage::Store* store) {
-  NEBU_ASSIGN_OR_RETURN(json::object event, ToClientEvent(record, now_ms, store));
+                               storage::Store* store, const Viewer* viewer) {
+  NEBU_ASSIGN_OR_RETURN(json::object event, ToClientEvent(record, now_ms, store, viewer));
   event.erase("room_id");
   return event;
 }
@@ -100,6 +100,7 @@ struct Context {
   Window window;
   std::set<std::string> devices_changed;  // device_lists.changed candidates
   std::set<std::string> devices_left;     // device_lists.left candidates
+  Viewer viewer{request.user_id, request.device_id};  // for unsigned.transaction_id
 };
 
 
@@ -119,7 +120,7 @@ Result<json::array> StateEventsAt(Context& ctx, storage::RoomNumber room, Sequen
   NEBU_ASSIGN_OR_RETURN(auto records, core::StateRecordsAt(ctx.engine.store(), room, seq));
   json::array out;
   for (const storage::EventRecord& record : records) {
-    NEBU_ASSIGN_OR_RETURN(json::object event, SyncEvent(record, ctx.now_ms, &ctx.engine.store()));
+    NEBU_ASSIGN_OR_RETURN(json::object event, SyncEvent(record, ctx.now_ms, &ctx.engine.store(), &ctx.viewer));
     out.emplace_back(std::move(event));
   }
   return out;
@@ -152,7 +153,7 @@ Result<RoomSection> FullSection(Context& ctx, const core::RoomMeta& meta,
             section.limited = true;
             return false;
           }
-          auto client = SyncEvent(event, ctx.now_ms, &ctx.engine.store());
+          auto client = SyncEvent(event, ctx.now_ms, &ctx.engine.store(), &ctx.viewer);
           if (!client.ok()) {
             failed = client.status();
             return false;
@@ -194,7 +195,7 @@ Result<RoomSection> WindowSection(Context& ctx, const core::RoomMeta& meta,
         if (!view.Visible(event.sequence, event.type, event.state_key)) return true;
         bool wanted = TypeWanted(ctx.request.filter, event.type);
         if (!wanted && !event.state_key) return true;
-        auto client = SyncEvent(event, ctx.now_ms, &ctx.engine.store());
+        auto client = SyncEvent(event, ctx.now_ms, &ctx.engine.store(), &ctx.viewer);
         if (!client.ok()) {
           failed = client.status();
           return false;
@@ -269,7 +270,7 @@ Status LazyLoadMembers(Context& ctx, storage::RoomNumber room, RoomSection& sect
     NEBU_ASSIGN_OR_RETURN(auto record, core::StateRecordAt(ctx.engine.store(), room,
                                                            rooms::kMemberType, user, section.start));
     if (!record) continue;
-    NEBU_ASSIGN_OR_RETURN(json::object event, SyncEvent(*record, ctx.now_ms, &ctx.engine.store()));
+    NEBU_ASSIGN_OR_RETURN(json::object event, SyncEvent(*record, ctx.now_ms, &ctx.engine.store(), &ctx.viewer));
     section.state.emplace_back(std::move(event));
   }
   return Status::Ok();
@@ -386,7 +387,7 @@ Result<json::object> InviteEntry(Context& ctx, const core::RoomMeta& meta, Seque
                             record.type) != std::end(kInviteStateTypes);
     if (record.type == rooms::kMemberType && record.state_key == ctx.request.user_id) wanted = true;
     if (!wanted || !record.state_key) continue;
-    NEBU_ASSIGN_OR_RETURN(json::object event, SyncEvent(record, ctx.now_ms, &ctx.engine.store()));
+    NEBU_ASSIGN_OR_RETURN(json::object event, SyncEvent(record, ctx.now_ms, &ctx.engine.store(), &ctx.viewer));
     stripped.emplace_back(json::object{{"type", record.type},
                                        {"state_key", *record.state_key},
                                        {"sender", record.sender},

@@ -452,6 +452,7 @@ Result<std::string> RoomApplier::ApplySendEvent(std::string_view payload,
   }
   if (!txn_key.empty()) {
     batch.Put(store_.handle(Cf::kTxnIds), txn_key, appended->event_id);
+    batch.Put(store_.handle(Cf::kTxnIds), storage::TxnOfEventKey(appended->event_id), txn_key);
     staged_txns_[txn_key] = *appended;
   }
   return EncodeAppended({*appended});

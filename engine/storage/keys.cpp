@@ -183,6 +183,20 @@ std::string TxnKey(std::string_view user_id, std::string_view device_id, std::st
   return k;
 }
 
+std::string TxnOfEventKey(std::string_view event_id) {
+  std::string k(1, '\xff');
+  k.append(event_id);
+  return k;
+}
+
+std::optional<TxnOrigin> DecodeTxnKey(std::string_view key) {
+  auto user = GetLengthPrefixed(&key);
+  auto device = user ? GetLengthPrefixed(&key) : std::nullopt;
+  auto txn = device ? GetLengthPrefixed(&key) : std::nullopt;
+  if (!txn || !key.empty()) return std::nullopt;
+  return TxnOrigin{*user, *device, *txn};
+}
+
 std::string PrefixSuccessor(std::string_view prefix) {
   std::string s(prefix);
   while (!s.empty() && static_cast<uint8_t>(s.back()) == 0xff) s.pop_back();

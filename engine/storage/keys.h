@@ -74,6 +74,16 @@ std::string ForgottenRoomKey(std::string_view user_id, RoomNumber room);  // 'f'
 
 // Cf::kTxnIds
 std::string TxnKey(std::string_view user_id, std::string_view device_id, std::string_view txn_id);
+// The reverse entry, event ID -> who sent it with which txn ID: 0xFF | event ID (a TxnKey
+// starts with 0x00: user IDs are at most 255 bytes). Value: TxnKey(user, device, txn).
+std::string TxnOfEventKey(std::string_view event_id);
+struct TxnOrigin {
+  std::string_view user_id;
+  std::string_view device_id;
+  std::string_view txn_id;
+};
+// Decodes a TxnKey (the reverse entry's value); nullopt when malformed.
+std::optional<TxnOrigin> DecodeTxnKey(std::string_view key);
 
 // The smallest key greater than every key with this prefix ("" if none exists).
 std::string PrefixSuccessor(std::string_view prefix);

@@ -83,6 +83,46 @@ class SyncTest : public RoomsApiTest {
   std::string alice_, bob_, carol_;
 };
 
+// The spec gives unsigned.transaction_id to the client that sent the event, so it can
+// replace its local echo: the sending device sees it in /sync, /messages, /context and
+// /event; another device of the same user and other users do not.
+TEST_F(SyncTest, TheSendingDeviceSeesItsTransactionId) {
+  std::string room = PublicRoom();
+  ASSERT_EQ(Post(bob_, "/join/" + room), 200);
+  std::string alice_phone = Login("@alice:localhost");
+  Response sent = Call("PUT", "/rooms/" + room + "/send/m.room.message/echo-1", alice_,
+                       json::object{{"msgtype", "m.text"}, {"body", "hi"}});
+  ASSERT_EQ(sent.status, 200) << sent.body;
+  std::string event_id(Body(sent).at("event_id").as_string());
+  auto transaction_id = [&](const json::object& event) -> std::string {
+    const json::object& u = event.at("unsigned").as_object();
+    return u.contains("transaction_id") ? std::string(u.at("transaction_id").as_string()) : "-";
+  };
+  auto from_sync = [&](const std::string& token) {
+    json::object body = Sync(token);
+    const json::array& timeline = Rooms(body, "join").at(room).at("timeline").at("events").as_array();
+    for (const json::value& e : timeline) {
+      if (e.at("event_id").as_string() == event_id) return transaction_id(e.as_object());
+    }
+    return std::string("missing");
+  };
+  EXPECT_EQ(from_sync(alice_), "echo-1");
+  EXPECT_EQ(from_sync(alice_phone), "-");
+  EXPECT_EQ(from_sync(bob_), "-");
+  for (const std::string& token : {alice_, alice_phone, bob_}) {
+    std::string want = token == alice_ ? "echo-1" : "-";
+    Response single = Call("GET", "/rooms/" + room + "/event/" + event_id, token, std::string());
+    ASSERT_EQ(single.status, 200) << single.body;
+    EXPECT_EQ(transaction_id(Body(single).as_object()), want);
+    Response context = Call("GET", "/rooms/" + room + "/context/" + event_id, token, std::string());
+    ASSERT_EQ(context.status, 200) << context.body;
+    EXPECT_EQ(transaction_id(Body(context).at("event").as_object()), want);
+    Response messages = Call("GET", "/rooms/" + room + "/messages?dir=b&limit=1", token, std::string());
+    ASSERT_EQ(messages.status, 200) << messages.body;
+    EXPECT_EQ(transaction_id(Body(messages).at("chunk").as_array().at(0).as_object()), want);
+  }
+}
+
 TEST_F(SyncTest, InitialSyncHasEveryRequiredField) {
   std::string room = PublicRoom();
   std::string event_id = Send(alice_, room, "hello");
