@@ -26,7 +26,7 @@ LOG="${DIR}/server.log"
 
 as_postgres() {  # runs a command as the postgres OS user (we may already be it)
   if [[ $(id -u) -eq 0 ]]; then
-    runuser -u postgres -- "$@"
+    (cd / && runuser -u postgres -- "$@")  # from /: the caller's directory may be closed to it
   else
     "$@"
   fi
