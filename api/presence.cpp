@@ -109,37 +109,64 @@ Status PresenceTracker::Set(std::string_view user_id, std::string_view presence,
   if (status_msg && status_msg->size() > kPresenceStatusMsgBytesMax) {
     return Status::TooLarge("status_msg is too long");
   }
-  std::lock_guard lock(mutex_);
-  auto it = users_.find(user_id);
-  if (it == users_.end()) {
-    if (users_.size() >= kPresenceUsersMax) return Status::Ok();  // best effort
-    it = users_.emplace(std::string(user_id), PresenceState{}).first;
+  bool changed = false;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = users_.find(user_id);
+    if (it == users_.end()) {
+      if (users_.size() >= kPresenceUsersMax) return Status::Ok();  // best effort
+      it = users_.emplace(std::string(user_id), PresenceState{}).first;
+    }
+    PresenceState& state = it->second;
+    if (presence != "offline") state.last_active_ts = now_ms;
+    if (state.presence != presence || state.status_msg != status_msg || state.changed == 0) {
+      state.presence = std::string(presence);
+      state.status_msg = std::move(status_msg);
+      state.changed = ++serial_;
+      changed = true;
+    }
   }
-  PresenceState& state = it->second;
-  if (presence != "offline") state.last_active_ts = now_ms;
-  if (state.presence != presence || state.status_msg != status_msg || state.changed == 0) {
-    state.presence = std::string(presence);
-    state.status_msg = std::move(status_msg);
-    state.changed = ++serial_;
-  }
+  if (changed) Notify(std::string(user_id));
   return Status::Ok();
 }
 
 void PresenceTracker::MarkActive(std::string_view user_id, std::string_view presence,
                                  int64_t now_ms) {
   if (presence != "online" && presence != "unavailable") return;
-  std::lock_guard lock(mutex_);
-  auto it = users_.find(user_id);
-  if (it == users_.end()) {
-    if (users_.size() >= kPresenceUsersMax) return;
-    it = users_.emplace(std::string(user_id), PresenceState{}).first;
+  bool changed = false;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = users_.find(user_id);
+    if (it == users_.end()) {
+      if (users_.size() >= kPresenceUsersMax) return;
+      it = users_.emplace(std::string(user_id), PresenceState{}).first;
+    }
+    PresenceState& state = it->second;
+    state.last_active_ts = now_ms;
+    if (state.presence != presence || state.changed == 0) {
+      state.presence = std::string(presence);
+      state.changed = ++serial_;
+      changed = true;
+    }
   }
-  PresenceState& state = it->second;
-  state.last_active_ts = now_ms;
-  if (state.presence != presence || state.changed == 0) {
-    state.presence = std::string(presence);
-    state.changed = ++serial_;
-  }
+  if (changed) Notify(std::string(user_id));
+}
+
+PresenceTracker::SubscriptionId PresenceTracker::Subscribe(Callback callback) {
+  std::lock_guard lock(callbacks_mutex_);
+  SubscriptionId id = next_subscription_++;
+  callbacks_.emplace(id, std::move(callback));
+  return id;
+}
+
+void PresenceTracker::Unsubscribe(SubscriptionId id) {
+  std::lock_guard lock(callbacks_mutex_);  // waits out a running Notify
+  callbacks_.erase(id);
+}
+
+void PresenceTracker::Notify(const std::string& user_id) {
+  std::lock_guard lock(callbacks_mutex_);
+  for (const auto& [id, callback] : callbacks_) callback(user_id);
 }
 
 std::optional<PresenceState> PresenceTracker::Get(std::string_view user_id) const {

@@ -23,7 +23,9 @@
 // Serials: every change of presence or status_msg takes the next serial (the first
 // one is the wall-clock ms at construction, as TypingTracker's), so a caller can ask
 // for the users whose presence changed since a serial. A sync that only refreshes
-// last_active_ts takes no serial.
+// last_active_ts takes no serial. Subscribers hear of every change that takes a
+// serial (with the user's ID), after the tracker's lock is released; /sync uses it to
+// wake the parked long-polls of users who share a room with that user.
 //
 // Thread-safety: PresenceTracker's methods are safe from any thread; the engine and
 // the tracker must outlive the router.
@@ -32,6 +34,7 @@
 #include <boost/json/object.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -81,7 +84,20 @@ class PresenceTracker {
   // Users whose presence changed after `since`, with their state now.
   [[nodiscard]] std::map<std::string, PresenceState> ChangedSince(uint64_t since) const;
 
+  // callback(user_id) after each change that takes a serial, on the changing thread.
+  // Callbacks run one at a time; a callback must not call Subscribe or Unsubscribe.
+  using Callback = std::function<void(const std::string& user_id)>;
+  using SubscriptionId = uint64_t;
+  SubscriptionId Subscribe(Callback callback);
+  // After it returns the callback is not running and will not run again.
+  void Unsubscribe(SubscriptionId id);
+
  private:
+  void Notify(const std::string& user_id);
+
+  std::mutex callbacks_mutex_;  // held while callbacks run
+  std::map<SubscriptionId, Callback> callbacks_;  // guarded by callbacks_mutex_
+  SubscriptionId next_subscription_ = 1;          // guarded by callbacks_mutex_
   mutable std::mutex mutex_;
   std::map<std::string, PresenceState, std::less<>> users_;  // guarded by mutex_
   uint64_t serial_ = 0;                                      // guarded by mutex_

@@ -53,10 +53,15 @@ class SyncService {
       typing_subscription_ =
           typing_->Subscribe([this](const std::string& room_id) { TypingChanged(room_id); });
     }
+    if (presence_) {
+      presence_subscription_ =
+          presence_->Subscribe([this](const std::string& user_id) { PresenceChanged(user_id); });
+    }
   }
 
   ~SyncService() {
     if (typing_) typing_->Unsubscribe(typing_subscription_);
+    if (presence_) presence_->Unsubscribe(presence_subscription_);
     std::set<std::shared_ptr<Wait>> parked;
     {
       std::lock_guard lock(mutex_);
@@ -212,6 +217,33 @@ class SyncService {
     for (const auto& wait : woken) Wake(wait, /*notifier_fired=*/false);
   }
 
+  // Presence of `user_id` changed: wakes the parked waits of the users who share a
+  // joined room with them (one scan of each of their rooms' members) and their own.
+  void PresenceChanged(const std::string& user_id) {
+    std::set<std::string> sharing{user_id};
+    auto rooms = engine_.RoomsOf(user_id);
+    if (!rooms.ok()) return;
+    for (const auto& [room_id, membership] : *rooms) {
+      if (membership != rooms::Membership::kJoin) continue;
+      auto meta = engine_.GetRoom(room_id);
+      if (!meta.ok()) continue;
+      auto members = core::RoomMembers(engine_.store(), meta->number);
+      if (!members.ok()) continue;
+      for (const core::RoomMember& member : *members) {
+        if (member.membership == rooms::Membership::kJoin) sharing.insert(member.user_id);
+      }
+    }
+    std::vector<std::shared_ptr<Wait>> woken;
+    {
+      std::lock_guard lock(mutex_);
+      for (const std::string& user : sharing) {
+        auto [first, last] = waits_by_user_.equal_range(user);
+        for (auto it = first; it != last; ++it) woken.push_back(it->second);
+      }
+    }
+    for (const auto& wait : woken) Wake(wait, /*notifier_fired=*/false);
+  }
+
   void Reassemble(const std::shared_ptr<Wait>& wait) {
     SyncRequest request;
     {
@@ -272,6 +304,7 @@ class SyncService {
   TypingTracker* typing_;                                             // nullable
   PresenceTracker* presence_;                                         // nullable
   TypingTracker::SubscriptionId typing_subscription_ = 0;
+  PresenceTracker::SubscriptionId presence_subscription_ = 0;
   bool stopping_ = false;                  // guarded by mutex_
   DeadlineTimer timer_;
   WorkerPool pool_;

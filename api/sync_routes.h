@@ -16,8 +16,8 @@
 //   set_presence absent or "online": with a PresenceTracker, the caller is marked
 //                online and active (api/presence.h); "unavailable": unavailable;
 //                "offline": nothing changes. Any other value is 400 M_INVALID_PARAM.
-//                Presence changes do not wake parked long-polls; they show in the
-//                next response that is assembled.
+//                A change of presence wakes the parked long-polls of the users who
+//                share a joined room with that user (and the user's own).
 //
 // Waiting: when an incremental sync has nothing to report and timeout > 0, the
 // request is parked without a thread: a Notifier subscription (engine/core/notifier.h)

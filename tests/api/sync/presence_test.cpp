@@ -8,8 +8,11 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <chrono>
 #include <map>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "api/sync.h"
 #include "api/sync_routes.h"
@@ -54,6 +57,21 @@ TEST(PresenceTrackerTest, SetValidatesAndTakesASerialPerChange) {
   EXPECT_TRUE(tracker.ChangedSince(tracker.serial()).empty());
 }
 
+TEST(PresenceTrackerTest, SubscribersHearEveryChangeThatTakesASerial) {
+  PresenceTracker tracker;
+  std::vector<std::string> heard;
+  auto id = tracker.Subscribe([&](const std::string& user) { heard.push_back(user); });
+  ASSERT_TRUE(tracker.Set("@a:hs", "online", std::nullopt, 1000).ok());
+  tracker.MarkActive("@a:hs", "online", 2000);  // no change: nothing heard
+  tracker.MarkActive("@b:hs", "unavailable", 2000);
+  ASSERT_TRUE(tracker.Set("@a:hs", "online", "lunch", 3000).ok());
+  EXPECT_FALSE(tracker.Set("@a:hs", "away", std::nullopt, 3000).ok());  // refused: nothing heard
+  EXPECT_EQ(heard, (std::vector<std::string>{"@a:hs", "@b:hs", "@a:hs"}));
+  tracker.Unsubscribe(id);
+  ASSERT_TRUE(tracker.Set("@a:hs", "offline", std::nullopt, 4000).ok());
+  EXPECT_EQ(heard.size(), 3u);
+}
+
 TEST(PresenceTrackerTest, ContentHasLastActiveAgoAndCurrentlyActive) {
   PresenceState state{"online", "here", kNow, 1};
   boost::json::object content = PresenceContent(state, kNow + 1000);
@@ -66,7 +84,13 @@ TEST(PresenceTrackerTest, ContentHasLastActiveAgoAndCurrentlyActive) {
   EXPECT_EQ(PresenceContent(PresenceState{}, kNow), (boost::json::object{{"presence", "offline"}}));
 }
 
-class PresenceRoutesTest : public RoomsApiTest {
+// The tracker must outlive the router (the sync routes unsubscribe from it when they
+// go): a base constructed before RoomsApiTest is destroyed after it.
+struct PresenceHolder {
+  PresenceTracker presence_;
+};
+
+class PresenceRoutesTest : public PresenceHolder, public RoomsApiTest {
  protected:
   void SetUp() override {
     RoomsApiTest::SetUp();
@@ -97,8 +121,6 @@ class PresenceRoutesTest : public RoomsApiTest {
     return out;
   }
 
-  // Destroyed before the base's router_; the sync routes never touch it on destruction.
-  PresenceTracker presence_;
   std::string alice_, bob_, carol_;
 };
 
@@ -193,6 +215,26 @@ TEST_F(PresenceRoutesTest, SyncMarksOnlineAndReportsChangesOfRoomMates) {
   // set_presence=offline changes nothing.
   Sync(bob_, "set_presence=offline");
   EXPECT_EQ(presence_.Get(kBobId)->presence, "unavailable");
+}
+
+TEST_F(PresenceRoutesTest, APresenceChangeWakesTheLongPollsOfRoomMates) {
+  std::string room = CreateRoom(alice_, {{"preset", "public_chat"}});
+  ASSERT_EQ(Post(bob_, "/rooms/" + room + "/join"), 200);
+  Sync(alice_);  // both online now
+  json::object start = Sync(bob_);
+  std::thread changer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_EQ(Put(alice_, kAliceId, json::object{{"presence", "unavailable"}}).status, 200);
+  });
+  auto begin = std::chrono::steady_clock::now();
+  json::object woken = Sync(bob_, "since=" + std::string(start.at("next_batch").as_string()) +
+                                      "&timeout=10000&set_presence=offline");
+  auto elapsed = std::chrono::steady_clock::now() - begin;
+  changer.join();
+  EXPECT_LT(elapsed, std::chrono::milliseconds(5000));  // woken, not timed out
+  auto changed = PresenceOf(woken);
+  ASSERT_TRUE(changed.contains(kAliceId)) << json::serialize(woken.at("presence"));
+  EXPECT_EQ(changed[kAliceId].at("presence"), "unavailable");
 }
 
 }  // namespace
