@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "projections/batch_writer.h"
 #include "projections/pg.h"
 
 namespace nebu::projections {
@@ -41,7 +42,7 @@ Result<SearchStep> SearchIndexer::Step(size_t events_max) {
     // The lock serializes racing indexers; READ COMMITTED re-reads the locked row, so
     // the second one starts where the first one ended.
     pqxx::result locked = tx.exec_prepared("search_lock", kSearchCheckpointName);
-    pqxx::result events = tx.exec_prepared("search_events_checkpoint", "stream");
+    pqxx::result events = tx.exec_prepared("search_events_checkpoint", kStreamCheckpointName);
     if (locked.empty() || events.empty()) {
       throw std::runtime_error("no checkpoint rows: run `nebu migrate up`");
     }

@@ -220,10 +220,13 @@ bool IsValidEventId(std::string_view event_id) {
 }
 
 bool IsValidEventType(std::string_view type) {
-  return !type.empty() && type.size() <= kEventTypeBytesMax;
+  return !type.empty() && type.size() <= kEventTypeBytesMax &&
+         type.find('\0') == std::string_view::npos;
 }
 
-bool IsValidStateKey(std::string_view state_key) { return state_key.size() <= kStateKeyBytesMax; }
+bool IsValidStateKey(std::string_view state_key) {
+  return state_key.size() <= kStateKeyBytesMax && state_key.find('\0') == std::string_view::npos;
+}
 
 std::string_view ServerNameOf(std::string_view id) {
   size_t colon = id.find(':');

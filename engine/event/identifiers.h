@@ -34,6 +34,9 @@ bool IsValidUserId(std::string_view user_id);
 bool IsValidRoomId(std::string_view room_id);
 bool IsValidRoomAlias(std::string_view alias);
 bool IsValidEventId(std::string_view event_id);
+// Event types and state keys: at most 255 bytes, types non-empty, and neither holds
+// U+0000 (no SQL text column can store it: one such event would stop the PostgreSQL
+// projection, which copies both into text columns).
 bool IsValidEventType(std::string_view type);
 bool IsValidStateKey(std::string_view state_key);
 

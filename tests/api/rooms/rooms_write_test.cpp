@@ -239,6 +239,15 @@ TEST_F(RoomsWriteTest, StatePutWithAndWithoutStateKey) {
   EXPECT_EQ(Body(event).at("state_key"), "k1");
   EXPECT_EQ(Body(event).at("event_id"), Body(keyed).at("event_id"));
   EXPECT_EQ(Call("GET", base + "org.example.thing/k2", alice_).status, 404);
+  // U+0000 in a state key or an event type (sent as %00) is refused and changes nothing.
+  size_t before = Body(Call("GET", "/rooms/" + room + "/state", alice_)).as_array().size();
+  Response nul_key = Call("PUT", base + "org.example.thing/" + std::string("a\0b", 3), alice_,
+                          json::object{{"n", 2}});
+  EXPECT_EQ(nul_key.status, 400) << nul_key.body;
+  Response nul_type = Call("PUT", "/rooms/" + room + "/send/" + std::string("m.\0x", 4) + "/t-nul",
+                           alice_, json::object{{"body", "x"}});
+  EXPECT_EQ(nul_type.status, 400) << nul_type.body;
+  EXPECT_EQ(Body(Call("GET", "/rooms/" + room + "/state", alice_)).as_array().size(), before);
 }
 
 TEST_F(RoomsWriteTest, RedactAnswersEventIdAndIsIdempotent) {

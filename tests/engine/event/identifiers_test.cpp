@@ -148,6 +148,7 @@ TEST(EventTypeTest, AcceptsNonEmptyUpTo255Bytes) {
   EXPECT_TRUE(IsValidEventType(std::string(kEventTypeBytesMax, 'x')));
   EXPECT_FALSE(IsValidEventType(""));
   EXPECT_FALSE(IsValidEventType(std::string(kEventTypeBytesMax + 1, 'x')));
+  EXPECT_FALSE(IsValidEventType(std::string("m.\0x", 4)));  // no SQL text column stores NUL
 }
 
 TEST(StateKeyTest, AcceptsEmptyUpTo255Bytes) {
@@ -155,6 +156,7 @@ TEST(StateKeyTest, AcceptsEmptyUpTo255Bytes) {
   EXPECT_TRUE(IsValidStateKey("@alice:example.org"));
   EXPECT_TRUE(IsValidStateKey(std::string(kStateKeyBytesMax, 'x')));
   EXPECT_FALSE(IsValidStateKey(std::string(kStateKeyBytesMax + 1, 'x')));
+  EXPECT_FALSE(IsValidStateKey(std::string("a\0b", 3)));
 }
 
 TEST(IdPartsTest, SplitsAtTheFirstColon) {
