@@ -36,10 +36,17 @@ port_in_use() {  # something accepts connections on 127.0.0.1:PORT
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# Below the kernel's ephemeral range (ip_local_port_range, 32768 by default): a port
+# there can be the local end of some client connection at the moment we start, and
+# then the server cannot bind it.
 free_port() {
-  local p
+  local p low=32768
+  if [[ -r /proc/sys/net/ipv4/ip_local_port_range ]]; then
+    read -r low _ </proc/sys/net/ipv4/ip_local_port_range
+  fi
+  if ((low <= 20100)); then low=40000; fi
   for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 30000))
+    p=$((20000 + RANDOM % (low - 20000)))
     if ! port_in_use "${p}"; then
       echo "${p}"
       return 0
@@ -72,16 +79,28 @@ init() {
 start() {
   if [[ ! -f "${DATA}/PG_VERSION" ]]; then init; fi
   if running; then url; return 0; fi
-  local port
+  local port attempt
   port=$(cat "${PORT_FILE}")
-  if port_in_use "${port}"; then  # taken by someone else since the last start
+  for attempt in 1 2 3; do
+    if port_in_use "${port}"; then  # taken by someone else since the last start
+      port=$(free_port)
+      echo "${port}" >"${PORT_FILE}"
+    fi
+    # Tuned for tests: durability is not what they check, so no fsync.
+    if as_postgres "${PG_BIN}/pg_ctl" -D "${DATA}" -l "${LOG}" -w -t 60 \
+      -o "-p ${port} -k ${DIR} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 ${NEBU_PG_OPTS:-}" \
+      start >/dev/null 2>&1; then
+      break
+    fi
+    # A port that could not be bound (e.g. the local end of a client connection, which
+    # port_in_use cannot see): another one. Any other failure: give up.
+    if ((attempt == 3)) || ! tail -20 "${LOG}" | grep -q "could not bind"; then
+      tail -20 "${LOG}" >&2
+      exit 1
+    fi
     port=$(free_port)
     echo "${port}" >"${PORT_FILE}"
-  fi
-  # Tuned for tests: durability is not what they check, so no fsync.
-  as_postgres "${PG_BIN}/pg_ctl" -D "${DATA}" -l "${LOG}" -w -t 60 \
-    -o "-p ${port} -k ${DIR} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 ${NEBU_PG_OPTS:-}" \
-    start >/dev/null || { tail -20 "${LOG}" >&2; exit 1; }
+  done
   if ! psql_admin -tAc "SELECT 1 FROM pg_roles WHERE rolname = 'nebu'" | grep -q 1; then
     psql_admin -c "CREATE ROLE nebu LOGIN CREATEDB" -c "CREATE DATABASE nebu OWNER nebu"
   fi
