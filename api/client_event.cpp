@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 
 #include "api/txn_scope.h"
+#include "engine/core/room_reads.h"
 #include "engine/event/canonical_json.h"
 #include "engine/event/event.h"
 #include "engine/storage/keys.h"
@@ -38,28 +39,56 @@ Result<event::RoomVersion> VersionOf(storage::Store& store, std::string_view roo
   return *version;
 }
 
-}  // namespace
+// Where a state event sits: what its unsigned.prev_content is looked up by.
+struct StatePlace {
+  storage::RoomNumber room = 0;
+  storage::Sequence sequence = 0;
+  std::string_view type;
+  std::string_view state_key;
+};
 
-Result<json::object> ToClientEvent(std::string_view pdu_json, std::string_view event_id,
-                                   int64_t now_ms, storage::Store* store, const Viewer* viewer) {
+// The PDU as served: redacted (the room version's algorithm) when a redaction has been
+// applied to it, with that redaction's event id in *redacted_by.
+Result<json::object> ServedPdu(std::string_view pdu_json, std::string_view event_id,
+                               storage::Store* store, std::optional<std::string>* redacted_by) {
   NEBU_ASSIGN_OR_RETURN(json::value parsed, event::ParseJson(pdu_json));
   if (!parsed.is_object()) return Status::Corruption("stored event is not an object");
+  if (!store) return std::move(parsed.as_object());
+  NEBU_ASSIGN_OR_RETURN(auto redaction, store->Get(storage::Cf::kRedactions, event_id));
+  if (!redaction) return std::move(parsed.as_object());
+  const json::value* room_id = parsed.as_object().if_contains("room_id");
+  if (!room_id || !room_id->is_string()) return Status::Corruption("stored event has no room_id");
+  NEBU_ASSIGN_OR_RETURN(event::RoomVersion version, VersionOf(*store, room_id->as_string()));
+  *redacted_by = std::move(*redaction);
+  return event::Redact(parsed.as_object(), version);
+}
+
+Result<json::object> Serve(std::string_view pdu_json, std::string_view event_id, int64_t now_ms,
+                           storage::Store* store, const Viewer* viewer, const StatePlace* place) {
+  std::optional<std::string> redacted_by;
+  NEBU_ASSIGN_OR_RETURN(json::object pdu, ServedPdu(pdu_json, event_id, store, &redacted_by));
   std::optional<json::object> redacted_because;
-  if (store) {
-    NEBU_ASSIGN_OR_RETURN(auto redaction, store->Get(storage::Cf::kRedactions, event_id));
-    if (redaction) {
-      storage::RoomLog log(*store);
-      NEBU_ASSIGN_OR_RETURN(auto where, log.Locate(*redaction));
-      NEBU_ASSIGN_OR_RETURN(storage::EventRecord record, log.Read(where.first, where.second));
-      NEBU_ASSIGN_OR_RETURN(redacted_because,
-                            ToClientEvent(record.json, record.event_id, now_ms, nullptr));
-      const json::value* room_id = parsed.is_object() ? parsed.as_object().if_contains("room_id") : nullptr;
-      if (!room_id || !room_id->is_string()) return Status::Corruption("stored event has no room_id");
-      NEBU_ASSIGN_OR_RETURN(event::RoomVersion version, VersionOf(*store, room_id->as_string()));
-      parsed = event::Redact(parsed.as_object(), version);
+  if (redacted_by) {
+    storage::RoomLog log(*store);
+    NEBU_ASSIGN_OR_RETURN(auto where, log.Locate(*redacted_by));
+    NEBU_ASSIGN_OR_RETURN(storage::EventRecord record, log.Read(where.first, where.second));
+    NEBU_ASSIGN_OR_RETURN(redacted_because, Serve(record.json, record.event_id, now_ms, nullptr,
+                                                  nullptr, nullptr));
+  }
+  // prev_content: the content of the state event this one replaced, as it is served.
+  std::optional<json::value> prev_content;
+  if (store && place && place->sequence > 1) {
+    NEBU_ASSIGN_OR_RETURN(auto prev, core::StateRecordAt(*store, place->room, place->type,
+                                                         place->state_key, place->sequence - 1));
+    if (prev) {
+      std::optional<std::string> prev_redacted_by;
+      NEBU_ASSIGN_OR_RETURN(json::object prev_pdu,
+                            ServedPdu(prev->json, prev->event_id, store, &prev_redacted_by));
+      if (const json::value* c = prev_pdu.if_contains("content"); c && c->is_object()) {
+        prev_content = *c;
+      }
     }
   }
-  const json::object& pdu = parsed.as_object();
   json::object out;
   out["event_id"] = event_id;
   bool complete = true;
@@ -78,6 +107,7 @@ Result<json::object> ToClientEvent(std::string_view pdu_json, std::string_view e
   out["origin_server_ts"] = ts;
   json::object unsigned_fields{{"age", std::max<int64_t>(0, now_ms - ts)}};
   if (redacted_because) unsigned_fields["redacted_because"] = std::move(*redacted_because);
+  if (prev_content) unsigned_fields["prev_content"] = std::move(*prev_content);
   if (store && viewer && out["sender"].is_string() && out["sender"].as_string() == viewer->user_id) {
     NEBU_ASSIGN_OR_RETURN(auto txn_key, store->Get(storage::Cf::kTxnIds, storage::TxnOfEventKey(event_id)));
     std::optional<storage::TxnOrigin> origin = txn_key ? storage::DecodeTxnKey(*txn_key) : std::nullopt;
@@ -89,14 +119,25 @@ Result<json::object> ToClientEvent(std::string_view pdu_json, std::string_view e
   return out;
 }
 
+}  // namespace
+
+Result<json::object> ToClientEvent(std::string_view pdu_json, std::string_view event_id,
+                                   int64_t now_ms, storage::Store* store, const Viewer* viewer) {
+  return Serve(pdu_json, event_id, now_ms, store, viewer, nullptr);
+}
+
 Result<json::object> ToClientEvent(const storage::EventView& view, int64_t now_ms,
                                    storage::Store* store, const Viewer* viewer) {
-  return ToClientEvent(view.json, view.event_id, now_ms, store, viewer);
+  if (!view.state_key) return Serve(view.json, view.event_id, now_ms, store, viewer, nullptr);
+  StatePlace place{view.room, view.sequence, view.type, *view.state_key};
+  return Serve(view.json, view.event_id, now_ms, store, viewer, &place);
 }
 
 Result<json::object> ToClientEvent(const storage::EventRecord& record, int64_t now_ms,
                                    storage::Store* store, const Viewer* viewer) {
-  return ToClientEvent(record.json, record.event_id, now_ms, store, viewer);
+  if (!record.state_key) return Serve(record.json, record.event_id, now_ms, store, viewer, nullptr);
+  StatePlace place{record.room, record.sequence, record.type, *record.state_key};
+  return Serve(record.json, record.event_id, now_ms, store, viewer, &place);
 }
 
 }  // namespace nebu::api

@@ -16,7 +16,9 @@
 // the original bytes. With a `viewer` too, an event that viewer's device sent with a
 // transaction ID (PUT /send, /redact) carries unsigned.transaction_id — the spec gives
 // it only to "the same client which sent it" — from the reverse entry in Cf::kTxnIds.
-// unsigned.prev_content is not set yet.
+// With a `store`, a state event read through the EventView/EventRecord overloads (they
+// know its room and sequence) carries unsigned.prev_content: the content of the state
+// event it replaced (same type and state_key, as served: redacted when redacted).
 //
 // Thread-safety: pure functions.
 #pragma once

@@ -123,6 +123,50 @@ TEST_F(SyncTest, TheSendingDeviceSeesItsTransactionId) {
   }
 }
 
+// unsigned.prev_content: a state event carries the content of the one it replaced
+// (clients render "changed the topic from ..." and display-name changes from it).
+TEST_F(SyncTest, StateEventsCarryThePreviousContent) {
+  std::string room = PublicRoom();
+  const std::string base = "/rooms/" + room + "/state/m.room.topic";
+  ASSERT_EQ(Call("PUT", base, alice_, json::object{{"topic", "first"}}).status, 200);
+  ASSERT_EQ(Call("PUT", base, alice_, json::object{{"topic", "second"}}).status, 200);
+  ASSERT_EQ(Call("PUT", "/profile/@alice:localhost/displayname", alice_,
+                 json::object{{"displayname", "Alice A."}}).status, 200);
+  json::object body = Sync(alice_);
+  std::vector<std::string> topics_prev;
+  std::string member_prev_name = "-";
+  for (const json::value& e : Timeline(body, room)) {
+    const json::object& u = e.at("unsigned").as_object();
+    if (e.at("type") == "m.room.topic") {
+      topics_prev.push_back(u.contains("prev_content")
+                                ? std::string(u.at("prev_content").at("topic").as_string())
+                                : "-");
+    }
+    if (e.at("type") == "m.room.member" && e.at("content").as_object().contains("displayname") &&
+        e.at("content").at("displayname") == "Alice A.") {
+      member_prev_name = u.contains("prev_content") && u.at("prev_content").as_object().contains("displayname")
+                             ? std::string(u.at("prev_content").at("displayname").as_string())
+                             : "none";
+    }
+  }
+  // The preset's room may or may not set a topic first; the last two are ours.
+  ASSERT_GE(topics_prev.size(), 2u);
+  EXPECT_EQ(topics_prev[topics_prev.size() - 1], "first");
+  EXPECT_EQ(member_prev_name, "alice");  // the join's displayname (the localpart)
+  // /messages serves it too.
+  Response messages = Call("GET", "/rooms/" + room + "/messages?dir=b&limit=10", alice_, std::string());
+  ASSERT_EQ(messages.status, 200);
+  json::value page = Body(messages);
+  bool seen = false;
+  for (const json::value& e : page.at("chunk").as_array()) {
+    if (e.at("type") == "m.room.topic" && e.at("content").at("topic") == "second") {
+      EXPECT_EQ(e.at("unsigned").at("prev_content").at("topic"), "first");
+      seen = true;
+    }
+  }
+  EXPECT_TRUE(seen);
+}
+
 TEST_F(SyncTest, InitialSyncHasEveryRequiredField) {
   std::string room = PublicRoom();
   std::string event_id = Send(alice_, room, "hello");
