@@ -104,20 +104,29 @@ Status ForEachRoomId(storage::Store& store, std::string_view cursor, bool forwar
 // ---- the published room directory ----
 
 // One room's directory entry (PublishedRoomsChunk), or nullopt when the room is not
-// published (its join rule is not public).
+// published.
 struct DirectoryEntry {
   json::object chunk;
   std::string search_text;  // lower-case name, topic, alias and room ID
   std::optional<std::string> room_type;
 };
 
-// The room when it is published (its current join rule is public), else nullopt.
-// Two point reads.
+// True when anyone may join the room (its current join rule is public): the user
+// directory finds the members of such rooms. One room lookup and one state read.
+Result<bool> JoinRuleIsPublic(core::Engine& engine, std::string_view room_id) {
+  NEBU_ASSIGN_OR_RETURN(core::RoomMeta meta, engine.GetRoom(room_id));
+  NEBU_ASSIGN_OR_RETURN(auto join_rules, StateContent(engine, meta, rooms::kJoinRulesType));
+  return StringField(join_rules, "join_rule") == "public";
+}
+
+// The room when it is published in the room directory (createRoom with visibility
+// public, or PUT /directory/list/room), else nullopt. Two point reads.
 Result<std::optional<core::RoomMeta>> PublishedRoom(core::Engine& engine,
                                                     std::string_view room_id) {
   NEBU_ASSIGN_OR_RETURN(core::RoomMeta meta, engine.GetRoom(room_id));
-  NEBU_ASSIGN_OR_RETURN(auto join_rules, StateContent(engine, meta, rooms::kJoinRulesType));
-  if (StringField(join_rules, "join_rule") != "public") return std::optional<core::RoomMeta>();
+  NEBU_ASSIGN_OR_RETURN(auto published,
+                        engine.store().Get(storage::Cf::kRooms, storage::RoomPublishedKey(room_id)));
+  if (!published) return std::optional<core::RoomMeta>();
   return std::optional<core::RoomMeta>(std::move(meta));
 }
 
@@ -129,7 +138,8 @@ Result<std::optional<DirectoryEntry>> LoadDirectoryEntry(core::Engine& engine,
   DirectoryEntry entry;
   json::object& chunk = entry.chunk;
   chunk["room_id"] = meta.room_id;
-  chunk["join_rule"] = "public";
+  NEBU_ASSIGN_OR_RETURN(auto join_rules, StateContent(engine, meta, rooms::kJoinRulesType));
+  chunk["join_rule"] = StringField(join_rules, "join_rule").value_or("invite");
   entry.search_text = Lower(meta.room_id);
   struct Field {
     std::string_view type, key, out;
@@ -332,7 +342,7 @@ Response HandleUserSearch(core::Engine& engine, const Request& request) {
   if (!limit) return ErrorResponse(400, "M_BAD_JSON", "limit must be a non-negative integer");
   const std::string term = Lower(term_value->as_string());
 
-  // The rooms whose joined members the caller may find: theirs, then published ones.
+  // The rooms whose joined members the caller may find: theirs, then those anyone may join.
   std::set<std::string, std::less<>> room_ids;
   auto mine = engine.RoomsOf(std::get<Caller>(caller).user_id);
   if (!mine.ok()) return ErrorResponse(mine.status());
@@ -347,12 +357,12 @@ Response HandleUserSearch(core::Engine& engine, const Request& request) {
     if (room_ids.size() >= kUserSearchRoomsMax || examined++ == kDirectoryRoomsScanMax) {
       return false;
     }
-    auto published = PublishedRoom(engine, room_id);
-    if (!published.ok()) {
-      failed = published.status();
+    auto open = JoinRuleIsPublic(engine, room_id);
+    if (!open.ok()) {
+      failed = open.status();
       return false;
     }
-    if (*published) room_ids.emplace(room_id);
+    if (*open) room_ids.emplace(room_id);
     return true;
   });
   if (!scanned.ok()) return ErrorResponse(scanned);

@@ -269,6 +269,33 @@ void HandleAliasWrite(core::Engine& engine, const Request& request, const PathPa
   });
 }
 
+// PUT /directory/list/room/{roomId} {"visibility": "public"|"private"} (default
+// public): lists or unlists the room in the published room directory.
+void HandleSetRoomVisibility(core::Engine& engine, const Request& request,
+                             const PathParams& params, const Respond& respond) {
+  auto caller = CallerOf(request, engine);
+  if (auto* error = std::get_if<Response>(&caller)) return respond(*error);
+  auto body = ParseJsonBody(request);
+  if (auto* error = std::get_if<Response>(&body)) return respond(*error);
+  std::string visibility = "public";
+  if (const json::value* v = std::get<json::object>(body).if_contains("visibility");
+      v && !v->is_null()) {
+    if (!v->is_string()) return respond(ErrorResponse(400, "M_BAD_JSON", "visibility must be a string"));
+    visibility = std::string(v->as_string());
+    if (visibility != "public" && visibility != "private") {
+      return respond(ErrorResponse(400, "M_INVALID_PARAM", "visibility is public or private"));
+    }
+  }
+  const std::string& room_id = params.at("roomId");
+  if (!engine.GetRoom(room_id).ok()) return respond(ErrorResponse(404, "M_NOT_FOUND", "Room not found"));
+  core::AliasCommand command{visibility == "public" ? core::AliasCommand::Op::kPublish
+                                                    : core::AliasCommand::Op::kUnpublish,
+                             "", room_id, std::get<Caller>(caller).user_id};
+  engine.SubmitAsync(core::MakeAliasCommand(command), [respond](core::ApplyOutcome out) {
+    respond(out.ok() ? JsonResponse(200, json::object{}) : RoomError(out.status()));
+  });
+}
+
 // ---- send, state, redact ----
 
 // Checks shared by the three event writes; the caller and body, or the response.
@@ -407,6 +434,10 @@ void AddRoomRoutes(Router& router, core::Engine& engine, RoomRoutesConfig config
                     HandleAliasWrite(engine, r, p, op, respond);
                   });
   }
+  AddAsyncRoute(router, "PUT", "/directory/list/room/{roomId}",
+                [&engine](const Request& r, const PathParams& p, Respond respond) {
+                  HandleSetRoomVisibility(engine, r, p, respond);
+                });
   AddMembershipRoutes(router, engine);
   AddEventWriteRoutes(router, engine,
                       std::make_shared<RateLimiter>(kSendRateLimit, config.rate_limit));

@@ -73,6 +73,7 @@ Result<CreatedRoom> Engine::CreateRoom(const rooms::CreateRoomRequest& request,
   command.origin_server_ts = clock_->NowUnixMs();
   command.events = std::move(drafts);
   command.alias = alias;
+  command.publish = request.visibility == "public";
   NEBU_ASSIGN_OR_RETURN(std::string out, Submit(MakeCreateRoomCommand(command)));
   NEBU_ASSIGN_OR_RETURN(auto events, DecodeAppended(out));
   return CreatedRoom{command.room_id, std::move(events)};

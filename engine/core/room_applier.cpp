@@ -89,9 +89,14 @@ Command MakeSendEventCommand(const SendEventRequest& r) {
 
 Command MakeAliasCommand(const AliasCommand& c) {
   json::object o;
-  o["op"] = c.op == AliasCommand::Op::kPut ? "put" : "delete";
+  switch (c.op) {
+    case AliasCommand::Op::kPut: o["op"] = "put"; break;
+    case AliasCommand::Op::kDelete: o["op"] = "delete"; break;
+    case AliasCommand::Op::kPublish: o["op"] = "publish"; break;
+    case AliasCommand::Op::kUnpublish: o["op"] = "unpublish"; break;
+  }
   o["alias"] = c.alias;
-  if (c.op == AliasCommand::Op::kPut) o["room_id"] = c.room_id;
+  if (c.op != AliasCommand::Op::kDelete) o["room_id"] = c.room_id;
   o["sender"] = c.sender;
   return Command{CommandKind::kAlias, Canonical(o)};
 }
@@ -105,6 +110,7 @@ Command MakeCreateRoomCommand(const CreateRoomCommand& c) {
   for (const auto& d : c.events) events.push_back(DraftToJson(d));
   o["events"] = std::move(events);
   if (c.alias) o["alias"] = *c.alias;
+  if (c.publish) o["publish"] = true;
   return Command{CommandKind::kCreateRoom, Canonical(o)};
 }
 
@@ -255,9 +261,29 @@ Result<std::string> RoomApplier::ApplyAlias(std::string_view payload, rocksdb::W
   const json::string* alias = StringAt(o, "alias");
   const json::string* sender = StringAt(o, "sender");
   if (!op || !alias || !sender) return Status::BadJson("alias command misses a field");
+  rooms::RoomState state;
+  if (*op == "publish" || *op == "unpublish") {
+    const json::string* room_id = StringAt(o, "room_id");
+    if (!room_id) return Status::BadJson("publish without room_id");
+    NEBU_ASSIGN_OR_RETURN(RoomCache * room, Room(*room_id));
+    NEBU_RETURN_IF_ERROR(LoadStateInto(*room, "m.room.create", "", state));
+    NEBU_RETURN_IF_ERROR(LoadStateInto(*room, "m.room.power_levels", "", state));
+    NEBU_RETURN_IF_ERROR(LoadStateInto(*room, "m.room.member", *sender, state));
+    rooms::PowerLevels levels = state.GetPowerLevels();
+    if (state.MembershipOf(*sender) != rooms::Membership::kJoin ||
+        levels.UserLevel(*sender) < levels.EventLevel("m.room.canonical_alias", true)) {
+      return Status::Forbidden("only a member who may set the room's canonical alias may list it");
+    }
+    std::string key = storage::RoomPublishedKey(*room_id);
+    if (*op == "publish") {
+      batch.Put(store_.handle(Cf::kRooms), key, "");
+    } else {
+      batch.Delete(store_.handle(Cf::kRooms), key);
+    }
+    return std::string("{}");
+  }
   if (!event::IsValidRoomAlias(*alias)) return Status::InvalidArgument("bad room alias");
   NEBU_ASSIGN_OR_RETURN(auto target, store_.Get(Cf::kRooms, storage::RoomAliasKey(*alias)));
-  rooms::RoomState state;
   if (*op == "put") {
     const json::string* room_id = StringAt(o, "room_id");
     if (!room_id) return Status::BadJson("alias put without room_id");
@@ -516,6 +542,10 @@ Result<std::string> RoomApplier::ApplyCreateRoom(std::string_view payload,
               std::string_view(*room_id));
     batch.Put(store_.handle(Cf::kRooms), storage::RoomAliasCreatorKey(*alias), creator);
     staged_aliases_[*alias] = cache->meta.room_id;
+  }
+  if (const json::value* publish = o.if_contains("publish"); publish && publish->is_bool() &&
+                                                              publish->as_bool()) {
+    batch.Put(store_.handle(Cf::kRooms), storage::RoomPublishedKey(*room_id), "");
   }
   counters.next_room_number += 1;
   rooms_[cache->meta.room_id] = std::move(cache);

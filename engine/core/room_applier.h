@@ -54,13 +54,17 @@ struct CreateRoomCommand {
   int64_t origin_server_ts = 0;
   std::vector<rooms::EventDraft> events;
   std::optional<std::string> alias;
+  bool publish = false;  // createRoom visibility "public": listed in the room directory
 };
 
 // The room directory: add (kPut) or remove (kDelete) a room alias. Put needs the
 // sender joined to the room and the alias free; delete needs the sender to be the
 // alias's creator or to have the power level of m.room.canonical_alias in the room.
+// kPublish / kUnpublish list or unlist room_id in the published room directory
+// (alias unused): the sender must be joined with the power level of
+// m.room.canonical_alias (who may name the room may list it).
 struct AliasCommand {
-  enum class Op : uint8_t { kPut, kDelete };
+  enum class Op : uint8_t { kPut, kDelete, kPublish, kUnpublish };
   Op op = Op::kPut;
   std::string alias;
   std::string room_id;  // kPut only

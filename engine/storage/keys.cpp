@@ -14,6 +14,7 @@ constexpr char kRoomIdTag = 'i';
 constexpr char kRoomNumberTag = 'n';
 constexpr char kRoomAliasTag = 'a';
 constexpr char kRoomAliasCreatorTag = 'c';
+constexpr char kRoomPublishedTag = 'p';
 constexpr char kUserRoomTag = 'u';
 constexpr char kRoomUserTag = 'r';
 constexpr char kForgottenRoomTag = 'f';
@@ -96,6 +97,12 @@ std::string RoomAliasKey(std::string_view alias) {
 std::string RoomAliasCreatorKey(std::string_view alias) {
   std::string k(1, kRoomAliasCreatorTag);
   k.append(alias);
+  return k;
+}
+
+std::string RoomPublishedKey(std::string_view room_id) {
+  std::string k(1, kRoomPublishedTag);
+  k.append(room_id);
   return k;
 }
 

@@ -45,6 +45,8 @@ std::string RoomNumberKey(RoomNumber room);
 // Cf::kRooms: 'a' alias -> room id; 'c' alias -> the user who created the alias.
 std::string RoomAliasKey(std::string_view alias);
 std::string RoomAliasCreatorKey(std::string_view alias);
+// Cf::kRooms: 'p' room_id -> "" while the room is published in the room directory.
+std::string RoomPublishedKey(std::string_view room_id);
 
 // Cf::kEvents
 std::string EventKey(RoomNumber room, Sequence seq);

@@ -26,7 +26,7 @@ class MiscRoutesTest : public RoomsApiTest {
 
   std::string PublicRoom(const std::string& token, const std::string& name,
                          const std::string& topic = "") {
-    json::object body{{"preset", "public_chat"}, {"name", name}};
+    json::object body{{"preset", "public_chat"}, {"name", name}, {"visibility", "public"}};
     if (!topic.empty()) body["topic"] = topic;
     return CreateRoom(token, body);
   }
@@ -84,7 +84,7 @@ class MiscRoutesTest : public RoomsApiTest {
 
 // ---- /publicRooms ----
 
-TEST_F(MiscRoutesTest, PublicRoomsListsRoomsWhoseJoinRuleIsPublic) {
+TEST_F(MiscRoutesTest, PublicRoomsListsPublishedRooms) {
   std::string alice = Register("alice"), bob = Register("bob");
   std::string open = PublicRoom(alice, "Cheese", "Tasty cheese");
   std::string closed = CreateRoom(alice, {{"name", "Secret"}});
@@ -102,12 +102,37 @@ TEST_F(MiscRoutesTest, PublicRoomsListsRoomsWhoseJoinRuleIsPublic) {
   EXPECT_EQ(room.at("guest_can_join"), false);
   EXPECT_FALSE(Body(r).as_object().contains("next_batch"));
 
-  // The directory follows the current join rule, both ways.
+  // A public join rule alone does not publish a room; PUT /directory/list/room does,
+  // and the entry shows the room's join rule as it is.
   SetJoinRule(alice, closed, "public");
-  EXPECT_EQ(RoomIds(Call("GET", "/publicRooms", "")).size(), 2u);
+  EXPECT_EQ(RoomIds(Call("GET", "/publicRooms", "")).size(), 1u);
   SetJoinRule(alice, closed, "invite");
-  SetJoinRule(alice, open, "invite");
+  const std::string list = "/directory/list/room/";
+  ASSERT_EQ(Call("PUT", list + closed, alice, json::object{{"visibility", "public"}}).status, 200);
+  Response both = Call("GET", "/publicRooms", "");
+  EXPECT_EQ(RoomIds(both).size(), 2u);
+  const json::value listed = Body(both);
+  for (const json::value& chunk : listed.at("chunk").as_array()) {
+    EXPECT_EQ(chunk.at("join_rule"), chunk.at("room_id").as_string() == closed ? "invite" : "public");
+  }
+  EXPECT_EQ(Body(Call("GET", list + closed, alice)).at("visibility"), "public");
+  // Unlisting; the body's visibility defaults to public.
+  ASSERT_EQ(Call("PUT", list + closed, alice, json::object{{"visibility", "private"}}).status, 200);
+  ASSERT_EQ(Call("PUT", list + open, alice, json::object{{"visibility", "private"}}).status, 200);
   EXPECT_TRUE(RoomIds(Call("GET", "/publicRooms", "")).empty());
+  ASSERT_EQ(Call("PUT", list + open, alice, json::object{}).status, 200);
+  EXPECT_EQ(RoomIds(Call("GET", "/publicRooms", "")), std::vector<std::string>{open});
+  // Who may: a member with the power to set the canonical alias. Bad input changes nothing.
+  Response member = Call("PUT", list + open, bob, json::object{{"visibility", "private"}});
+  EXPECT_EQ(member.status, 403) << member.body;
+  std::string carol = Register("carol");
+  EXPECT_EQ(Call("PUT", list + open, carol, json::object{{"visibility", "private"}}).status, 403);
+  EXPECT_EQ(Call("PUT", list + "!nowhere:localhost", alice, json::object{}).status, 404);
+  EXPECT_EQ(ErrCode(Call("PUT", list + open, alice, json::object{{"visibility", "hidden"}})),
+            "M_INVALID_PARAM");
+  EXPECT_EQ(ErrCode(Call("PUT", list + open, alice, json::object{{"visibility", 1}})), "M_BAD_JSON");
+  EXPECT_EQ(Call("PUT", list + open, "", json::object{}).status, 401);
+  EXPECT_EQ(RoomIds(Call("GET", "/publicRooms", "")), std::vector<std::string>{open});
 }
 
 TEST_F(MiscRoutesTest, PublicRoomsPaginatesForwardAndBack) {
@@ -153,6 +178,7 @@ TEST_F(MiscRoutesTest, PostPublicRoomsFiltersAndChecksItsInput) {
   std::string wine = PublicRoom(alice, "Wine", "Red and white");
   Response space = Call("POST", "/createRoom", alice,
                         json::object{{"preset", "public_chat"},
+                                     {"visibility", "public"},
                                      {"name", "A space"},
                                      {"creation_content", json::object{{"type", "m.space"}}}});
   ASSERT_EQ(space.status, 200) << space.body;
@@ -207,10 +233,12 @@ TEST_F(MiscRoutesTest, RoomVisibilityNeverRevealsAHiddenRoom) {
     EXPECT_EQ(r.status, 404) << r.body;
     EXPECT_EQ(ErrCode(r), "M_NOT_FOUND");
   }
+  // PUT is served (PublicRoomsListsPublishedRooms covers it): unlisted now.
   EXPECT_EQ(
       Call("PUT", "/directory/list/room/" + open, alice, json::object{{"visibility", "private"}})
           .status,
-      405);
+      200);
+  EXPECT_EQ(Body(visibility(open, alice)).at("visibility"), "private");
 }
 
 // ---- /user_directory/search ----
