@@ -22,14 +22,7 @@ namespace {
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
-bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return done();
-}
+using projections::testing::WaitFor;
 
 class PgRuntimeTest : public ::testing::Test {
  protected:

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
 #include <cstdlib>
 #include <optional>
 #include <pqxx/pqxx>
@@ -75,6 +76,16 @@ inline void Exec(const std::string& url, const std::string& sql) {
 inline std::string RandomSuffix() {
   static std::mt19937_64 rng{std::random_device{}()};
   return std::to_string(rng() % 1'000'000'000'000ULL);
+}
+
+// Polls `done` every 20 ms until it holds or `timeout` passes; its last answer.
+inline bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
 }
 
 class TestDatabase {

@@ -46,14 +46,7 @@ void ExpectNoDifference(storage::Store& store, const std::string& url) {
   EXPECT_EQ(report->events_log, report->events_pg);
 }
 
-bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return done();
-}
+using testing::WaitFor;
 
 // ---- pure parts ----
 
