@@ -207,12 +207,7 @@ TEST_F(KeysApiTest, LoggingOutADeviceDeletesItsKeysAndAnnouncesTheChange) {
   std::string alice = Register("alice");
   std::string second = Login("@alice:localhost");
   const std::string device = DeviceOf(alice);
-  ASSERT_EQ(
-      Call("POST", "/keys/upload", alice,
-           json::object{{"device_keys", DeviceKeys("@alice:localhost", device)},
-                        {"one_time_keys", json::object{{"signed_curve25519:A", SignedKey("a")}}}})
-          .status,
-      200);
+  ASSERT_EQ(UploadDeviceKeys(alice, /*one_time_key=*/true).status, 200);
   ASSERT_EQ(UploadDeviceKeys(second).status, 200);
   const uint64_t before = engine_->stream_position();
   ASSERT_EQ(Post(alice, "/logout"), 200);
@@ -251,12 +246,7 @@ TEST_F(KeysApiTest, KeysAndQueuesSurviveARestart) {
   std::string alice = Register("alice");
   std::string bob = Register("bob");
   const std::string device = DeviceOf(alice);
-  ASSERT_EQ(
-      Call("POST", "/keys/upload", alice,
-           json::object{{"device_keys", DeviceKeys("@alice:localhost", device)},
-                        {"one_time_keys", json::object{{"signed_curve25519:A", SignedKey("a")}}}})
-          .status,
-      200);
+  ASSERT_EQ(UploadDeviceKeys(alice, /*one_time_key=*/true).status, 200);
   ASSERT_EQ(Call("PUT", "/sendToDevice/m.x/t1", bob,
                  json::object{{"messages", json::object{{"@alice:localhost",
                                                          json::object{{device, json::object{}}}}}}})

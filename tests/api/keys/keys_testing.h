@@ -60,9 +60,13 @@ class KeysApiTest : public RoomsApiTest {
     return o;
   }
   // Uploads the caller's device keys; returns the response.
-  Response UploadDeviceKeys(const std::string& token) {
-    return Call("POST", "/keys/upload", token,
-                json::object{{"device_keys", DeviceKeys(UserOf(token), DeviceOf(token))}});
+  // The caller's device keys, and with `one_time_key` one signed_curve25519 key "A".
+  Response UploadDeviceKeys(const std::string& token, bool one_time_key = false) {
+    json::object body{{"device_keys", DeviceKeys(UserOf(token), DeviceOf(token))}};
+    if (one_time_key) {
+      body["one_time_keys"] = json::object{{"signed_curve25519:A", SignedKey("a")}};
+    }
+    return Call("POST", "/keys/upload", token, body);
   }
   std::string SyncToken() { return "s" + std::to_string(engine_->stream_position()); }
 
