@@ -11,21 +11,11 @@
 #include <string_view>
 #include <vector>
 
-#include "api/account_routes.h"
-#include "api/discovery.h"
+#include "api/client_api.h"
 #include "api/metrics.h"
-#include "api/misc_routes.h"
 #include "api/ops.h"
-#include "api/filter_routes.h"
-#include "api/keys_routes.h"
-#include "api/presence.h"
-#include "api/push_rules.h"
-#include "api/receipt_routes.h"
-#include "api/rooms_routes.h"
 #include "api/router.h"
 #include "api/server.h"
-#include "api/sync_routes.h"
-#include "api/typing.h"
 #include "app/config.h"
 #include "app/pg_commands.h"
 #include "engine/core/engine.h"
@@ -77,27 +67,17 @@ int WaitForStopSignal(const sigset_t& signals) {
 // hash workers) are destroyed on return, before the caller closes the engine.
 int ServeUntilSignal(const Config& config, core::Engine& engine, const sigset_t& stop_signals) {
   api::Metrics metrics;
-  api::TypingTracker typing;  // outlives the client router (its sync routes hold it)
-  api::PresenceTracker presence;  // likewise; memory only, not replicated
-  api::Router client("client", &metrics);
-  api::AddDiscoveryRoutes(client, {.public_base_url = config.public_base_url});
-  api::AddAccountRoutes(
-      client, engine,
-      {.registration_open = config.registration_open, .rate_limit = config.rate_limit});
-  api::AddRoomRoutes(client, engine, {.rate_limit = config.rate_limit});
-  api::AddSyncRoutes(client, engine, &typing, &presence);
-  api::AddPushRuleRoutes(client, engine);
-  api::AddReceiptRoutes(client, engine, typing);
-  api::AddPresenceRoutes(client, engine, presence);
-  api::AddFilterRoutes(client, engine);
-  api::AddKeysRoutes(client, engine);
-  api::AddMiscRoutes(client, engine);
+  api::ClientApi client_api(engine,
+                            {.public_base_url = config.public_base_url,
+                             .registration_open = config.registration_open,
+                             .rate_limit = config.rate_limit},
+                            &metrics);
   api::Router ops("ops", &metrics);
   std::unique_ptr<PgRuntime> pg = PgRuntime::Start(config, engine);  // NEBU_DB_URL
   api::AddOpsRoutes(ops, metrics,
                     pg ? api::ReadinessProbe([&pg] { return pg->Ready(); }) : api::AlwaysReady);
   auto server = api::Server::Start(
-      {{.address = config.client_addr.host, .port = config.client_addr.port, .router = &client},
+      {{.address = config.client_addr.host, .port = config.client_addr.port, .router = &client_api.router()},
        {.address = config.ops_addr.host, .port = config.ops_addr.port, .router = &ops}},
       api::ServerLimits{});
   if (!server.ok()) {

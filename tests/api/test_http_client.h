@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace nebu::api::testing {
 
@@ -55,14 +56,17 @@ class TestHttpClient {
 
   [[nodiscard]] bool connected() const { return connected_; }
 
-  // Sends one request; `token` becomes an Authorization: Bearer header.
+  // Sends one request; `token` becomes an Authorization: Bearer header;
+  // `extra_headers` are whole header lines without CRLF ("X-Forwarded-For: 1.2.3.4").
   void Send(std::string_view method, std::string_view target, std::string_view body = {},
-            std::optional<std::string_view> token = std::nullopt) {
+            std::optional<std::string_view> token = std::nullopt,
+            const std::vector<std::string>& extra_headers = {}) {
     std::string request =
         std::string(method) + " " + std::string(target) +
         " HTTP/1.1\r\nHost: test\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
     if (!body.empty()) request += "Content-Type: application/json\r\n";
     if (token) request += "Authorization: Bearer " + std::string(*token) + "\r\n";
+    for (const std::string& line : extra_headers) request += line + "\r\n";
     request += "\r\n";
     request += body;
     for (std::string_view rest = request; !rest.empty();) {
@@ -94,8 +98,9 @@ class TestHttpClient {
   }
 
   HttpReply Call(std::string_view method, std::string_view target, std::string_view body = {},
-                 std::optional<std::string_view> token = std::nullopt) {
-    Send(method, target, body, token);
+                 std::optional<std::string_view> token = std::nullopt,
+                 const std::vector<std::string>& extra_headers = {}) {
+    Send(method, target, body, token, extra_headers);
     return Read();
   }
 

@@ -1,0 +1,32 @@
+#include "api/client_api.h"
+
+#include "api/account_routes.h"
+#include "api/discovery.h"
+#include "api/filter_routes.h"
+#include "api/keys_routes.h"
+#include "api/misc_routes.h"
+#include "api/push_rules.h"
+#include "api/receipt_routes.h"
+#include "api/rooms_routes.h"
+#include "api/sync_routes.h"
+
+namespace nebu::api {
+
+ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metrics* metrics)
+    : router_("client", metrics) {
+  Router& router = router_;
+  AddDiscoveryRoutes(router, {.public_base_url = options.public_base_url});
+  AddAccountRoutes(router, engine,
+                   {.registration_open = options.registration_open,
+                    .rate_limit = options.rate_limit});
+  AddRoomRoutes(router, engine, {.rate_limit = options.rate_limit});
+  AddSyncRoutes(router, engine, &typing_, &presence_);
+  AddPushRuleRoutes(router, engine);
+  AddReceiptRoutes(router, engine, typing_);
+  AddPresenceRoutes(router, engine, presence_);
+  AddFilterRoutes(router, engine);
+  AddKeysRoutes(router, engine);
+  AddMiscRoutes(router, engine);
+}
+
+}  // namespace nebu::api

@@ -1,0 +1,55 @@
+// ClientApi: every Client-Server API route of one node on one Router, with the
+// in-memory trackers (typing, presence) the routes share. It is what `nebu serve`
+// mounts on the client listener; the security suite (tests/security) and the HTTP
+// fuzz target (fuzz/http_fuzz.cpp) mount the same thing, so what they attack is what
+// runs in production.
+//
+//   api::ClientApi api(engine, {.public_base_url = "https://example.org",
+//                               .registration_open = false, .rate_limit = true}, &metrics);
+//   server = api::Server::Start({{.address = ..., .port = 8008, .router = &api.router()}}, {});
+//   ... serve ...; stop the server before `api` goes.
+//
+// Ownership: the ClientApi owns its Router ("client") and the trackers the routes use;
+// the router goes first, so no route outlives a tracker. Thread-safety: after the
+// constructor, router() is shared like any Router. The engine and `metrics` (nullable)
+// must outlive the ClientApi.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "api/presence.h"
+#include "api/router.h"
+#include "api/typing.h"
+
+namespace nebu::core {
+class Engine;
+}
+
+namespace nebu::api {
+
+struct ClientApiOptions {
+  std::string public_base_url;     // advertised in /.well-known/matrix/client
+  bool registration_open = false;  // false: POST /register answers 403 M_FORBIDDEN
+  bool rate_limit = true;          // false: no 429s from any route (tests, benchmarks)
+};
+
+class Metrics;
+
+class ClientApi {
+ public:
+  ClientApi(core::Engine& engine, const ClientApiOptions& options, Metrics* metrics = nullptr);
+  ClientApi(const ClientApi&) = delete;
+  ClientApi& operator=(const ClientApi&) = delete;
+
+  [[nodiscard]] const Router& router() const { return router_; }
+  TypingTracker& typing() { return typing_; }
+  PresenceTracker& presence() { return presence_; }
+
+ private:
+  TypingTracker typing_;      // memory only, per node; outlives router_
+  PresenceTracker presence_;  // likewise
+  Router router_;
+};
+
+}  // namespace nebu::api
