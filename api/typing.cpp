@@ -15,6 +15,8 @@ TypingTracker::TypingTracker()
 
 TypingTracker::~TypingTracker() { timer_.reset(); }
 
+size_t TypingTracker::expiries_pending() const { return timer_->pending(); }
+
 void TypingTracker::Set(std::string_view room_id, std::string_view user_id, bool typing,
                         std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);

@@ -57,6 +57,9 @@ class TypingTracker {
   // only once no callback is running, so the subscriber may then be destroyed.
   SubscriptionId Subscribe(Callback callback);
   void Unsubscribe(SubscriptionId id);
+  // Expiry tasks still waiting for their deadline (one per Set that added or refreshed
+  // a user); tests wait on it instead of sleeping past a timeout.
+  [[nodiscard]] size_t expiries_pending() const;
 
  private:
   using Clock = std::chrono::steady_clock;

@@ -64,7 +64,9 @@ phase build cmake --build build -- -j"$(nproc)" || finish
 start_pg() {
   NEBU_TEST_PG_URL=$(bash scripts/pg.sh start) || return 1
   NEBU_TEST_PG_ADMIN_URL=$(bash scripts/pg.sh admin-url) || return 1
-  export NEBU_TEST_PG_URL NEBU_TEST_PG_ADMIN_URL
+  # From here a PostgreSQL test that skips is a failure (tests/projections/pg_test_util.h).
+  NEBU_TEST_PG_REQUIRED=1
+  export NEBU_TEST_PG_URL NEBU_TEST_PG_ADMIN_URL NEBU_TEST_PG_REQUIRED
   trap 'bash scripts/pg.sh stop' EXIT
 }
 phase postgresql start_pg

@@ -1,7 +1,8 @@
 // Test support for tests/projections: a fresh PostgreSQL database per test, created
 // in the throwaway cluster scripts/test.sh starts (scripts/pg.sh), and small SQL helpers.
 //
-//   NEBU_REQUIRE_PG();                 // GTEST_SKIP when NEBU_TEST_PG_URL is unset
+//   NEBU_REQUIRE_PG();                 // skip (fail under NEBU_TEST_PG_REQUIRED=1)
+//                                      // when NEBU_TEST_PG_URL is unset
 //   TestDatabase db;                   // CREATE DATABASE nebu_t_<random> OWNER the runtime role
 //   ASSERT_TRUE(MigrateUp(db.url()).ok());
 //   auto rows = Query(db.url(), "SELECT count(*) FROM events");
@@ -18,6 +19,7 @@
 #include <optional>
 #include <pqxx/pqxx>
 #include <random>
+#include <string_view>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,12 +32,29 @@ inline std::optional<std::string> EnvUrl(const char* name) {
   return std::string(v);
 }
 
+// NEBU_TEST_PG_REQUIRED=1 (scripts/test.sh sets it once its PostgreSQL runs, so in CI)
+// turns every PostgreSQL skip below into a failure: a suite that silently skipped
+// there would pass without testing anything. Without it a test skips with a message
+// that ctest's SKIP_REGULAR_EXPRESSION ("PostgreSQL test skipped") reports as skipped.
+inline bool PgRequired() {
+  const char* v = std::getenv("NEBU_TEST_PG_REQUIRED");
+  return v != nullptr && std::string_view(v) == "1";
+}
+
+#define NEBU_PG_SKIP(why)                                                                \
+  do {                                                                                   \
+    if (::nebu::projections::testing::PgRequired()) {                                    \
+      FAIL() << why << " (NEBU_TEST_PG_REQUIRED=1: this test must run)";                 \
+    }                                                                                    \
+    GTEST_SKIP() << "PostgreSQL test skipped: " << why;                                  \
+  } while (0)
+
 #define NEBU_REQUIRE_PG()                                                                \
   do {                                                                                   \
     if (!::nebu::projections::testing::EnvUrl("NEBU_TEST_PG_URL")) {                     \
-      GTEST_SKIP() << "NEBU_TEST_PG_URL is unset: start PostgreSQL with scripts/pg.sh "  \
-                      "start and export NEBU_TEST_PG_URL=$(scripts/pg.sh url) "          \
-                      "(scripts/test.sh does this)";                                     \
+      NEBU_PG_SKIP("NEBU_TEST_PG_URL is unset: start PostgreSQL with scripts/pg.sh "     \
+                   "start and export NEBU_TEST_PG_URL=$(scripts/pg.sh url) "             \
+                   "(scripts/test.sh does this)");                                       \
     }                                                                                    \
   } while (0)
 

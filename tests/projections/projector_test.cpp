@@ -347,7 +347,7 @@ TEST_F(ProjectionTest, PostgreSQLUnreachableNeverBlocksWritesAndTheProjectorRetr
 
 TEST_F(ProjectionTest, AnAuditorSeesEventsButNeverTokenOrPasswordHashes) {
   auto admin = testing::EnvUrl("NEBU_TEST_PG_ADMIN_URL");
-  if (!admin) GTEST_SKIP() << "NEBU_TEST_PG_ADMIN_URL is unset (scripts/test.sh sets it)";
+  if (!admin) NEBU_PG_SKIP("NEBU_TEST_PG_ADMIN_URL is unset (scripts/test.sh sets it)");
   testing::SendMixedHistory(engine());
   Projector projector(engine().store(), {.db_url = url()});
   ASSERT_TRUE(projector.CatchUp().ok());
@@ -398,7 +398,7 @@ std::string RunScript(const std::string& command) {
 TEST_F(ProjectionTest, PostgreSQLStoppedAndRestartedMidLoadLosesNothing) {
   // Only when the cluster under test is the one scripts/pg.sh manages.
   if (access(PgScript().c_str(), X_OK) != 0 || RunScript("url") != *testing::EnvUrl("NEBU_TEST_PG_URL")) {
-    GTEST_SKIP() << "NEBU_TEST_PG_URL is not the scripts/pg.sh cluster";
+    NEBU_PG_SKIP("NEBU_TEST_PG_URL is not the scripts/pg.sh cluster");
   }
   Projector projector(engine().store(), {.db_url = url(),
                                          .limits = {.entries_max = 50},
@@ -422,18 +422,23 @@ TEST_F(ProjectionTest, PostgreSQLStoppedAndRestartedMidLoadLosesNothing) {
       std::this_thread::sleep_for(2ms);
     }
   });
-  std::this_thread::sleep_for(300ms);
+  // Phases end on counts of writes, not on sleeps: 50 before the stop, 50 while
+  // PostgreSQL is down (each wait bounded), 50 after it is back.
+  auto sent_reaches = [&](int count) { return WaitFor([&] { return sent >= count; }, 30s); };
+  ASSERT_TRUE(sent_reaches(50));
   RunScript("stop");
   ASSERT_TRUE(WaitFor([&] { return projector.Stats().state == ProjectorState::kRetrying; }, 10s));
   int sent_while_down = sent;
-  std::this_thread::sleep_for(700ms);
+  bool wrote_while_down = sent_reaches(sent_while_down + 50);
   sent_while_down = sent - sent_while_down;
   RunScript("start");
-  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(WaitFor([&] { return projector.Stats().state == ProjectorState::kLive; }, 30s));
+  bool wrote_after = sent_reaches(sent + 50);
   stop = true;
   writer.join();
   EXPECT_EQ(failed, 0);
-  EXPECT_GT(sent_while_down, 10) << "writes must go on while PostgreSQL is down";
+  EXPECT_TRUE(wrote_while_down && wrote_after);
+  EXPECT_GE(sent_while_down, 50) << "writes must go on while PostgreSQL is down";
   EXPECT_LT(slowest_ms, 1000);
   ASSERT_TRUE(WaitFor([&] { return projector.Stats().checkpoint == engine().stream_position(); }, 30s))
       << "checkpoint " << projector.Stats().checkpoint << " head " << engine().stream_position();

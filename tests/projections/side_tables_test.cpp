@@ -256,7 +256,7 @@ TEST_F(SideTablesTest, CrossSigningKeysAreProjectedAndHiddenFromAnAuditor) {
 
   // An auditor granted SELECT on everything sees key metadata, never key material.
   auto admin = testing::EnvUrl("NEBU_TEST_PG_ADMIN_URL");
-  if (!admin) GTEST_SKIP() << "NEBU_TEST_PG_ADMIN_URL is unset: no auditor role";
+  if (!admin) NEBU_PG_SKIP("NEBU_TEST_PG_ADMIN_URL is unset: no auditor role");
   std::string auditor = "auditor_" + testing::RandomSuffix();
   testing::Exec(*admin, "CREATE ROLE " + auditor + " LOGIN");
   testing::Exec(url(), "GRANT SELECT ON ALL TABLES IN SCHEMA public TO " + auditor);

@@ -223,7 +223,11 @@ TEST_F(PresenceRoutesTest, APresenceChangeWakesTheLongPollsOfRoomMates) {
   Sync(alice_);  // both online now
   json::object start = Sync(bob_);
   std::thread changer([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    // Change presence once bob's long-poll is parked (bounded wait), so it must wake.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (engine_->notifier().pending() == 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
     EXPECT_EQ(Put(alice_, kAliceId, json::object{{"presence", "unavailable"}}).status, 200);
   });
   auto begin = std::chrono::steady_clock::now();

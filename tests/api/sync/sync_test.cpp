@@ -56,6 +56,16 @@ class SyncTest : public RoomsApiTest {
     return tracker;
   }
 
+  // Waits (bounded, 5 s) until `count` long-polls are parked on the notifier, so a
+  // change made next is one they must be woken by (instead of sleeping and hoping).
+  void WaitForParkedPolls(size_t count) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (engine_->notifier().pending() < count && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ASSERT_GE(engine_->notifier().pending(), count) << "the long-polls never parked";
+  }
+
   // Every answered long-poll removed its notifier subscription. A subscription made
   // just as the timer answered is removed right after the answer, so allow a moment.
   void ExpectNoSubscriptionLeft() {
@@ -393,7 +403,7 @@ TEST_F(SyncTest, LongPollWakesWhenAMessageIsSent) {
   std::atomic<bool> sent{false};
   steady_clock::time_point sent_at;
   std::thread sender([&] {
-    std::this_thread::sleep_for(milliseconds(100));
+    WaitForParkedPolls(1);
     Send(alice_, room, "wake up");
     sent_at = steady_clock::now();
     sent = true;
@@ -415,7 +425,7 @@ TEST_F(SyncTest, LongPollIgnoresOtherRoomsAndTimesOut) {
   std::string room = PublicRoom();
   json::object start = Sync(bob_);
   std::thread sender([&] {
-    std::this_thread::sleep_for(milliseconds(50));
+    WaitForParkedPolls(1);
     Send(alice_, room, "bob is not in this room");
   });
   auto begin = steady_clock::now();
@@ -456,7 +466,7 @@ TEST_F(SyncTest, ConcurrentLongPollsAllAnswer) {
       if (r.status == 200 && Body(r).at("rooms").at("join").as_object().contains(room)) ++woken;
     });
   }
-  std::this_thread::sleep_for(milliseconds(100));
+  WaitForParkedPolls(8);
   Send(alice_, room, "all of you");
   for (std::thread& t : pollers) t.join();
   EXPECT_EQ(woken.load(), 8);
@@ -630,7 +640,7 @@ TEST_F(SyncTest, ReceiptsAreEphemeralAndPrivateOnesStayPrivate) {
 TEST_F(SyncTest, LongPollWakesForAccountData) {
   json::object start = Sync(alice_);
   std::thread writer([&] {
-    std::this_thread::sleep_for(milliseconds(100));
+    WaitForParkedPolls(1);
     Call("PUT", "/user/@alice:localhost/account_data/org.example.a", alice_, std::string(R"({"v":1})"));
   });
   auto begin = steady_clock::now();
@@ -645,7 +655,7 @@ TEST_F(SyncTest, TypingIsEphemeralAndWakesLongPolls) {
   ASSERT_EQ(Post(bob_, "/rooms/" + room + "/join"), 200);
   json::object start = Sync(alice_);
   std::thread typist([&] {
-    std::this_thread::sleep_for(milliseconds(100));
+    WaitForParkedPolls(1);
     Typing().Set(room, "@bob:localhost", true, std::chrono::seconds(20));
   });
   auto begin = steady_clock::now();

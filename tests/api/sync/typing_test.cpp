@@ -70,7 +70,11 @@ TEST(TypingTrackerTest, ARefreshOutlivesTheFirstTimeout) {
   TypingTracker typing;
   typing.Set("!r:hs", "@a:hs", true, milliseconds(40));
   typing.Set("!r:hs", "@a:hs", true, milliseconds(30000));
-  std::this_thread::sleep_for(milliseconds(150));
+  // Wait (bounded) until the first, 40 ms expiry has run: only the refresh's remains.
+  for (int i = 0; i < 2000 && typing.expiries_pending() > 1; ++i) {
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  ASSERT_EQ(typing.expiries_pending(), 1u);
   EXPECT_EQ(typing.Typing("!r:hs"), std::vector<std::string>{"@a:hs"});
 }
 
