@@ -31,6 +31,8 @@ HttpError HttpErrorFor(StatusCode code) {
       return {429, "M_LIMIT_EXCEEDED"};
     case StatusCode::kUnavailable:
       return {503, "M_UNKNOWN"};
+    case StatusCode::kNoSpace:  // 507 Insufficient Storage (RFC 4918); clients retry later
+      return {507, "M_RESOURCE_LIMIT_EXCEEDED"};
     case StatusCode::kOk:
     case StatusCode::kCorruption:
     case StatusCode::kIoError:
@@ -46,7 +48,8 @@ Response ErrorResponse(int http_status, std::string_view errcode, std::string_vi
 
 Response ErrorResponse(const Status& status) {
   HttpError error = HttpErrorFor(status.code());
-  if (error.status >= 500 && status.code() != StatusCode::kUnavailable) {
+  if (error.status >= 500 && status.code() != StatusCode::kUnavailable &&
+      status.code() != StatusCode::kNoSpace) {
     spdlog::error("api: internal error answered with {}: {}", error.status, status.ToString());
     return ErrorResponse(error.status, error.errcode, "Internal server error");
   }

@@ -30,7 +30,8 @@ struct HttpError {
 //   kTooLarge 413 M_TOO_LARGE   kNotFound 404 M_NOT_FOUND   kAlreadyExists 400 M_USER_IN_USE
 //   kInvalidUsername 400 M_INVALID_USERNAME   kForbidden 403 M_FORBIDDEN
 //   kUnauthenticated 401 M_UNKNOWN_TOKEN   kResourceExhausted 429 M_LIMIT_EXCEEDED
-//   kUnavailable 503 M_UNKNOWN   kCorruption/kIoError/kInternal (and kOk) 500 M_UNKNOWN
+//   kUnavailable 503 M_UNKNOWN   kNoSpace 507 M_RESOURCE_LIMIT_EXCEEDED (disk full)
+//   kCorruption/kIoError/kInternal (and kOk) 500 M_UNKNOWN
 // Endpoints whose spec names another errcode (M_ROOM_IN_USE, ...) build it directly.
 [[nodiscard]] HttpError HttpErrorFor(StatusCode code);
 

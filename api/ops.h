@@ -16,6 +16,7 @@
 
 #include "api/metrics.h"
 #include "api/router.h"
+#include "engine/common/status.h"
 
 namespace nebu::api {
 
@@ -27,6 +28,13 @@ using ReadinessProbe = std::function<Readiness()>;
 
 // The probe used until engine, migrations and projector report: {"status":"ready"}.
 [[nodiscard]] Readiness AlwaysReady();
+
+// The write path's health first: while `write_status` is not OK the answer is not
+// ready, {"status":"writes_stopped","cause":...} (a storage failure stopped writes:
+// kUnavailable) or {"status":"disk_full","cause":...} (kNoSpace), whatever `other`
+// says (a storage failure wins over the projection's report); otherwise `other`'s.
+[[nodiscard]] ReadinessProbe WithWriteHealth(std::function<Status()> write_status,
+                                             ReadinessProbe other);
 
 // Registers /health, /ready and /metrics. `metrics` must outlive the router.
 void AddOpsRoutes(Router& router, Metrics& metrics, ReadinessProbe probe = AlwaysReady);

@@ -50,6 +50,7 @@ using std::chrono::milliseconds;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 constexpr size_t kFirstReadBytes = 4096;          // the read that waits for a request
 constexpr int64_t kAcceptRetryDelayMs = 50;       // after an accept error (EMFILE, ...)
+constexpr uint64_t kAcceptErrorsLogEvery = 200;   // of a run of accept errors, log 1 in this
 constexpr size_t kRejectDrainBytesMax = 1 << 20;  // unread body swallowed after a 413
 constexpr int64_t kRejectDrainTimeoutMs = 1000;   // so the client sees the answer, not RST
 
@@ -196,7 +197,10 @@ struct Server::Impl {
     const Router* router;
     tcp::acceptor acceptor;
     uint16_t port = 0;
+    bool reserved = false;
+    std::unordered_map<std::string, size_t> per_ip;  // open connections; guarded by mutex
   };
+  enum class Admission { kAdmitted, kRefused, kDropped };
   // A complete request, or why there is none.
   struct ReadOutcome {
     std::optional<Request> request;
@@ -215,7 +219,10 @@ struct Server::Impl {
   void Run();
   void Stop();
   asio::awaitable<void> AcceptLoop(Listener& listener);
-  asio::awaitable<void> Session(std::shared_ptr<Connection> connection, const Router& router);
+  asio::awaitable<void> Session(std::shared_ptr<Connection> connection, Listener& listener);
+  Admission Admit(Listener& listener, const std::string& ip, uint64_t* id,
+                  const std::shared_ptr<Connection>& connection);
+  void Release(Listener& listener, const std::string& ip, uint64_t id);
   asio::awaitable<void> ServeRequests(Connection& connection, const Router& router,
                                       const std::string& remote);
   asio::awaitable<bool> WaitForRequest(Connection& connection, beast::flat_buffer& buffer,
@@ -234,6 +241,7 @@ struct Server::Impl {
   std::condition_variable drained;                                      // connections emptied
   std::unordered_map<uint64_t, std::weak_ptr<Connection>> connections;  // guarded by mutex
   uint64_t next_connection_id = 0;                                      // guarded by mutex
+  size_t rejecting = 0;  // refused connections being answered; guarded by mutex
   asio::io_context ioc;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::vector<std::unique_ptr<Listener>> listeners;
@@ -247,7 +255,8 @@ Status Server::Impl::Bind(const ListenerConfig& config) {
   if (ec) return Status::InvalidArgument("not an IP address: " + config.address);
   tcp::endpoint endpoint(address, config.port);
   auto listener = std::make_unique<Listener>(Listener{
-      .router = config.router, .acceptor = tcp::acceptor(asio::make_strand(ioc)), .port = 0});
+      .router = config.router, .acceptor = tcp::acceptor(asio::make_strand(ioc)), .port = 0,
+      .reserved = config.reserved, .per_ip = {}});
   tcp::acceptor& acceptor = listener->acceptor;
   std::string where = EndpointText(endpoint);
   if (acceptor.open(endpoint.protocol(), ec); ec)
@@ -277,35 +286,82 @@ void Server::Impl::Run() {
 }
 
 asio::awaitable<void> Server::Impl::AcceptLoop(Listener& listener) {
+  uint64_t errors_in_a_row = 0;
   while (!stopping) {
     auto [ec, socket] = co_await listener.acceptor.async_accept(asio::make_strand(ioc), kTuple);
     if (ec) {
       if (stopping || ec == asio::error::operation_aborted) co_return;
-      spdlog::warn("http: accept on {}: {}", listener.router->listener(), ec.message());
+      // Out of file descriptors (EMFILE) and the like: the pending connection stays in
+      // the backlog; retry after a pause instead of spinning on it.
+      if (errors_in_a_row++ % kAcceptErrorsLogEvery == 0) {
+        spdlog::warn("http: accept on {}: {} (retrying every {} ms)", listener.router->listener(),
+                     ec.message(), kAcceptRetryDelayMs);
+      }
       asio::steady_timer pause(listener.acceptor.get_executor(), milliseconds(kAcceptRetryDelayMs));
       (void)co_await pause.async_wait(kTuple);
       continue;
     }
+    errors_in_a_row = 0;
     auto connection = std::make_shared<Connection>(std::move(socket));
     auto executor = connection->stream.get_executor();
-    asio::co_spawn(executor, Session(std::move(connection), *listener.router), asio::detached);
+    asio::co_spawn(executor, Session(std::move(connection), listener), asio::detached);
   }
 }
 
+// Counts the connection in (admitted), or as being refused, or not at all (dropped).
+Server::Impl::Admission Server::Impl::Admit(Listener& listener, const std::string& ip,
+                                            uint64_t* id,
+                                            const std::shared_ptr<Connection>& connection) {
+  const bool exempt = limits.per_ip_exempt && limits.per_ip_exempt(ip);
+  const size_t cap =
+      listener.reserved ? limits.connections_max
+                        : limits.connections_max -
+                              std::min(limits.connections_reserved, limits.connections_max);
+  std::lock_guard lock(mutex);
+  auto ip_count = listener.per_ip.find(ip);
+  const bool ip_full = !exempt && ip_count != listener.per_ip.end() &&
+                       ip_count->second >= limits.connections_per_ip_max;
+  if (connections.size() < cap && !ip_full) {
+    connections.emplace(*id = next_connection_id++, connection);
+    ++listener.per_ip[ip];
+    return Admission::kAdmitted;
+  }
+  if (rejecting >= limits.rejecting_connections_max) return Admission::kDropped;
+  ++rejecting;
+  return Admission::kRefused;
+}
+
+void Server::Impl::Release(Listener& listener, const std::string& ip, uint64_t id) {
+  std::lock_guard lock(mutex);
+  auto ip_count = listener.per_ip.find(ip);
+  if (ip_count != listener.per_ip.end() && --ip_count->second == 0) listener.per_ip.erase(ip_count);
+  connections.erase(id);
+  if (connections.empty()) drained.notify_all();
+}
+
 asio::awaitable<void> Server::Impl::Session(std::shared_ptr<Connection> connection,
-                                            const Router& router) {
+                                            Listener& listener) {
+  const Router& router = *listener.router;
   beast::error_code ec;
   tcp::endpoint peer = connection->stream.socket().remote_endpoint(ec);
   std::string remote = ec ? std::string("?") : EndpointText(peer);
+  const std::string peer_ip = ec ? std::string("?") : peer.address().to_string();
   uint64_t id = 0;
-  bool admitted = false;
-  {
-    std::lock_guard lock(mutex);
-    admitted = connections.size() < limits.connections_max;
-    if (admitted) connections.emplace(id = next_connection_id++, connection);
+  Admission admission = Admit(listener, peer_ip, &id, connection);
+  if (admission == Admission::kDropped) {
+    router.RecordRejected("", 503);
+    connection->stream.socket().close(ec);
+    co_return;
   }
-  if (!admitted) {
-    co_await Reject(connection->stream, router, remote, "", "", 503);
+  if (admission == Admission::kRefused) {
+    try {
+      co_await Reject(connection->stream, router, remote, "", "", 503);
+    } catch (const std::exception& e) {
+      spdlog::error("http: {} connection {}: {}", router.listener(), remote, e.what());
+    }
+    connection->stream.socket().close(ec);
+    std::lock_guard lock(mutex);
+    --rejecting;
     co_return;
   }
   try {
@@ -315,9 +371,7 @@ asio::awaitable<void> Server::Impl::Session(std::shared_ptr<Connection> connecti
   }
   connection->stream.socket().shutdown(tcp::socket::shutdown_both, ec);
   connection->stream.socket().close(ec);
-  std::lock_guard lock(mutex);
-  connections.erase(id);
-  if (connections.empty()) drained.notify_all();
+  Release(listener, peer_ip, id);
 }
 
 asio::awaitable<void> Server::Impl::ServeRequests(Connection& connection, const Router& router,

@@ -24,7 +24,19 @@
 // - Rejections, each answered with a Matrix error and Connection: close:
 //   header over header_bytes_max 431 M_TOO_LARGE; body over the route's limit
 //   (Router::BodyBytesMax) 413 M_TOO_LARGE, before the body is read when the length is
-//   declared; malformed HTTP 400 M_UNKNOWN; connections_max reached 503 M_LIMIT_EXCEEDED.
+//   declared; malformed HTTP 400 M_UNKNOWN; a connection over a cap 503 M_LIMIT_EXCEEDED.
+// - Connection caps, checked when a connection is accepted (the peer IP is the TCP
+//   peer's, never a header): all listeners together hold at most connections_max; a
+//   listener without `reserved` only connections_max - connections_reserved, so a
+//   reserved one (the ops listener: /health, /ready, /metrics) still gets connections
+//   when the client listener is saturated; one peer IP at most connections_per_ip_max
+//   on one listener (unless per_ip_exempt says otherwise). At most
+//   rejecting_connections_max refused connections are answered at once; beyond that a
+//   refused connection is closed without an answer, so refusals cannot exhaust file
+//   descriptors either.
+// - An accept error (EMFILE, ENFILE, ENOBUFS, ...) never stops or spins the accept
+//   loop: it waits kAcceptRetryDelayMs and tries again, logging the first error of a
+//   run and then every kAcceptErrorsLogEvery-th.
 // - The server puts no time limit on an asynchronous route's answer: the route bounds
 //   its own wait (/sync's timeout). A request still unanswered at Stop() is waited for
 //   like any in-flight request (at most drain_timeout_ms); an answer that arrives after
@@ -37,6 +49,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -53,13 +66,24 @@ struct ServerLimits {
   int64_t write_timeout_ms = 30'000;    // one response
   int64_t drain_timeout_ms = 10'000;    // Stop(): wait for in-flight requests, then cut
   size_t connections_max = 4096;        // open connections across all listeners
+  size_t connections_reserved = 0;      // of connections_max, only for `reserved` listeners
+  size_t connections_per_ip_max = 512;  // open connections of one peer IP on one listener
+  size_t rejecting_connections_max = 64;  // refused connections being answered 503 at once
   size_t threads = 0;                   // I/O and handler threads; 0: one per hardware thread
+  // Peer IPs (as printed by the server: "127.0.0.1", "::1") exempt from
+  // connections_per_ip_max, e.g. a trusted reverse proxy; nullptr: none.
+  std::function<bool(const std::string& ip)> per_ip_exempt;
 };
+
+// File descriptors a Server holds beyond its connections (acceptors, the io_context's
+// epoll and eventfd), for the process's fd budget.
+inline constexpr size_t kServerOtherFdsMax = 16;
 
 struct ListenerConfig {
   std::string address;  // IP literal to bind, e.g. "127.0.0.1", "::"
   uint16_t port = 0;    // 0: an ephemeral port (see Server::port)
   const Router* router = nullptr;
+  bool reserved = false;  // may use ServerLimits::connections_reserved (the ops listener)
 };
 
 class Server {

@@ -3,7 +3,11 @@
 // Exit codes: 0 after a graceful stop, 1 when serving fails, 2 for bad usage or config.
 #include <pthread.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -25,6 +29,62 @@ namespace {
 
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
+
+// The file-descriptor budget. At start RLIMIT_NOFILE's soft limit is raised to the
+// hard one (at most kFdLimitWanted). The engine's files (core::Engine::kFdsMax), the
+// server's own (api::kServerOtherFdsMax), kFdsOtherMax for everything else (logs,
+// PostgreSQL connections, hashing workers, stdio) and the refused connections being
+// answered are reserved; what remains, at most kConnectionsMax, is ServerLimits::
+// connections_max. Below kConnectionsMin the limit is too low to serve: a warning says so.
+constexpr rlim_t kFdLimitWanted = 1 << 20;
+constexpr size_t kFdsOtherMax = 128;
+constexpr size_t kConnectionsMax = 4096;
+constexpr size_t kConnectionsMin = 128;
+constexpr size_t kOpsConnectionsReserved = 64;  // for /health, /ready, /metrics
+constexpr size_t kConnectionsPerIpMax = 512;
+constexpr size_t kRejectingConnectionsMax = 64;
+
+// Raises the soft RLIMIT_NOFILE to the hard limit; returns the soft limit in force.
+rlim_t RaiseFdLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    spdlog::warn("fd limit: getrlimit: {}", std::strerror(errno));
+    return 1024;
+  }
+  const rlim_t before = limit.rlim_cur;
+  const rlim_t wanted = std::min(limit.rlim_max, kFdLimitWanted);
+  if (wanted > limit.rlim_cur) {
+    limit.rlim_cur = wanted;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+      spdlog::warn("fd limit: cannot raise RLIMIT_NOFILE from {} to {}: {}", before, wanted,
+                   std::strerror(errno));
+      return before;
+    }
+  }
+  spdlog::info("fd limit: RLIMIT_NOFILE {} (was {}, hard {})", limit.rlim_cur, before,
+               limit.rlim_max);
+  return limit.rlim_cur;
+}
+
+api::ServerLimits ConnectionLimits(rlim_t fd_limit) {
+  const size_t reserved = core::Engine::kFdsMax + api::kServerOtherFdsMax + kFdsOtherMax +
+                          kRejectingConnectionsMax;
+  const size_t available = fd_limit > reserved ? static_cast<size_t>(fd_limit) - reserved : 0;
+  api::ServerLimits limits;
+  limits.connections_max = std::min(available, kConnectionsMax);
+  if (limits.connections_max < kConnectionsMin) {
+    spdlog::warn("fd limit: RLIMIT_NOFILE {} leaves {} connections ({} fds reserved); raise it to "
+                 "at least {}",
+                 fd_limit, available, reserved, reserved + kConnectionsMin);
+    limits.connections_max = kConnectionsMin;
+  }
+  limits.connections_reserved = kOpsConnectionsReserved;
+  limits.connections_per_ip_max = kConnectionsPerIpMax;
+  limits.rejecting_connections_max = kRejectingConnectionsMax;
+  spdlog::info("http: connections at most {} ({} reserved for ops), {} per IP",
+               limits.connections_max, limits.connections_reserved, limits.connections_per_ip_max);
+  return limits;
+}
 
 void PrintHelp() {
   std::printf(
@@ -65,7 +125,8 @@ int WaitForStopSignal(const sigset_t& signals) {
 
 // Serves the listeners until SIGINT or SIGTERM. The routers (and the account routes'
 // hash workers) are destroyed on return, before the caller closes the engine.
-int ServeUntilSignal(const Config& config, core::Engine& engine, const sigset_t& stop_signals) {
+int ServeUntilSignal(const Config& config, core::Engine& engine, const sigset_t& stop_signals,
+                     const api::ServerLimits& server_limits) {
   api::Metrics metrics;
   api::ClientApi client_api(engine,
                             {.public_base_url = config.public_base_url,
@@ -74,12 +135,17 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, const sigset_t&
                             &metrics);
   api::Router ops("ops", &metrics);
   std::unique_ptr<PgRuntime> pg = PgRuntime::Start(config, engine);  // NEBU_DB_URL
-  api::AddOpsRoutes(ops, metrics,
-                    pg ? api::ReadinessProbe([&pg] { return pg->Ready(); }) : api::AlwaysReady);
+  // A storage failure that stopped writes (or a full disk) wins over PostgreSQL's report.
+  api::AddOpsRoutes(
+      ops, metrics,
+      api::WithWriteHealth(
+          [&engine] { return engine.WriteStatus(); },
+          pg ? api::ReadinessProbe([&pg] { return pg->Ready(); }) : api::AlwaysReady));
   auto server = api::Server::Start(
       {{.address = config.client_addr.host, .port = config.client_addr.port, .router = &client_api.router()},
-       {.address = config.ops_addr.host, .port = config.ops_addr.port, .router = &ops}},
-      api::ServerLimits{});
+       {.address = config.ops_addr.host, .port = config.ops_addr.port, .router = &ops,
+        .reserved = true}},
+      server_limits);
   if (!server.ok()) {
     spdlog::critical("http: {}", server.status().ToString());
     return kExitFailure;
@@ -102,6 +168,11 @@ int Serve() {
   spdlog::set_level(spdlog::level::from_str(config->log_level));
   for (const std::string& warning : config->warnings) spdlog::warn("config: {}", warning);
   sigset_t stop_signals = BlockStopSignals();
+  // The data directory holds every account's secrets: nothing nebu creates is readable
+  // by group or others (RocksDB creates its files 0644 and directories 0755 before
+  // the umask).
+  ::umask(077);
+  const api::ServerLimits server_limits = ConnectionLimits(RaiseFdLimit());
 
   core::EngineOptions engine_options;
   engine_options.data_dir = config->data_dir;
@@ -111,7 +182,7 @@ int Serve() {
     spdlog::critical("engine: cannot open {}: {}", config->data_dir, engine.status().ToString());
     return kExitFailure;
   }
-  int exit_code = ServeUntilSignal(*config, **engine, stop_signals);
+  int exit_code = ServeUntilSignal(*config, **engine, stop_signals, server_limits);
   engine->reset();
   spdlog::info("stopped");
   return exit_code;

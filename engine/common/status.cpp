@@ -18,6 +18,7 @@ std::string_view StatusCodeName(StatusCode code) {
     case StatusCode::kCorruption: return "Corruption";
     case StatusCode::kIoError: return "IoError";
     case StatusCode::kUnavailable: return "Unavailable";
+    case StatusCode::kNoSpace: return "NoSpace";
     case StatusCode::kInternal: return "Internal";
   }
   return "Unknown";

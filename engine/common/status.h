@@ -40,7 +40,8 @@ enum class StatusCode : uint8_t {
   kResourceExhausted,  // rate limit or queue full (M_LIMIT_EXCEEDED)
   kCorruption,         // bytes read back failed verification
   kIoError,            // the disk or the OS failed
-  kUnavailable,        // shutting down, not the leader, try again
+  kUnavailable,        // shutting down, not the leader, writes stopped: try again
+  kNoSpace,            // the disk is full: writes refused until space returns (507)
   kInternal,           // a bug; never caused by input
 };
 
@@ -65,6 +66,7 @@ class [[nodiscard]] Status {
   static Status Corruption(std::string m) { return {StatusCode::kCorruption, std::move(m)}; }
   static Status IoError(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
   static Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
+  static Status NoSpace(std::string m) { return {StatusCode::kNoSpace, std::move(m)}; }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }

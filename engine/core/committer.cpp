@@ -71,14 +71,32 @@ void LocalCommitter::Stop() {
   if (apply_thread_.joinable()) apply_thread_.join();
 }
 
+Status LocalCommitter::write_status() const {
+  std::lock_guard lock(mu_);
+  return halted_ ? halt_status_ : Status::Ok();
+}
+
+void LocalCommitter::Halt(const Status& cause) {
+  std::lock_guard lock(mu_);
+  if (halted_) return;
+  halted_ = true;
+  halt_status_ = Status::Unavailable("writes stopped: " + cause.ToString());
+}
+
 void LocalCommitter::Propose(Command command, ProposalDone done) {
   Status rejected;
+  if (command.payload.size() > kCommandBytesMax) {
+    done(Status::TooLarge("command of " + std::to_string(command.payload.size()) +
+                          " bytes is over the log's limit of " +
+                          std::to_string(kCommandBytesMax)));
+    return;
+  }
   {
     std::lock_guard lock(mu_);
     if (stopping_ || !started_) {
       rejected = Status::Unavailable("the write path is stopped");
     } else if (halted_) {
-      rejected = Status::Unavailable("the write path halted: " + halt_status_.ToString());
+      rejected = halt_status_;
     } else if (queue_.size() >= options_.queue_max) {
       rejected = Status::ResourceExhausted("too many writes waiting to commit");
     } else {
@@ -97,6 +115,19 @@ void LocalCommitter::FailAll(std::vector<Proposal>& group, const Status& status)
   group.clear();
 }
 
+Status LocalCommitter::CommitRefusal() {
+  NEBU_RETURN_IF_ERROR(write_status());
+  if (options_.disk_free_bytes_min == 0) return Status::Ok();
+  Result<uint64_t> free_bytes = store_.FreeBytes();
+  if (free_bytes.ok() && *free_bytes < options_.disk_free_bytes_min) {
+    return Status::NoSpace("disk full: " + std::to_string(*free_bytes) +
+                           " bytes free, writes need " +
+                           std::to_string(options_.disk_free_bytes_min) +
+                           "; refused until space is freed");
+  }
+  return Status::Ok();
+}
+
 void LocalCommitter::CommitLoop() {
   for (;;) {
     std::vector<Proposal> group;
@@ -111,6 +142,11 @@ void LocalCommitter::CommitLoop() {
         queue_.pop_front();
       }
     }
+    // Refused groups are not committed: their proposers may retry.
+    if (Status refusal = CommitRefusal(); !refusal.ok()) {
+      FailAll(group, refusal);
+      continue;
+    }
     rocksdb::WriteBatch batch;
     LogIndex index = next_index_;
     for (auto& p : group) {
@@ -120,17 +156,23 @@ void LocalCommitter::CommitLoop() {
     }
     // Entries whose effects the state machine made durable are no longer needed.
     LogIndex applied = applier_.applied_index();
+    LogIndex trim_to = trimmed_below_;
     if (applied + 1 >= trimmed_below_ + options_.trim_every_entries &&
         applier_.SyncApplied().ok()) {
       batch.DeleteRange(store_.handle(Cf::kCommitLog), storage::U64Key(trimmed_below_),
                         storage::U64Key(applied + 1));
-      trimmed_below_ = applied + 1;
+      trim_to = applied + 1;
     }
     Status s = store_.Write(batch, options_.sync);
     if (!s.ok()) {
-      FailAll(group, s);
+      // Nothing of the group was committed (a RocksDB write is atomic).
+      FailAll(group, s.code() == StatusCode::kNoSpace
+                         ? s
+                         : Status::Unavailable("the commit log write failed, nothing was "
+                                               "committed: " + s.ToString()));
       continue;
     }
+    trimmed_below_ = trim_to;
     next_index_ = index;
     last_committed_ = index - 1;
     commit_groups_.fetch_add(1);
@@ -160,7 +202,8 @@ void LocalCommitter::ApplyLoop() {
       halted = halted_;
     }
     if (halted) {
-      FailAll(group, Status::Unavailable("the write path halted after a storage failure"));
+      // Committed before the halt: applied at the next start, not now.
+      FailAll(group, write_status());
       continue;
     }
     std::vector<ApplyOutcome> outcomes;
@@ -173,12 +216,9 @@ void LocalCommitter::ApplyLoop() {
     }
     if (s.ok()) s = applier_.Flush();
     if (!s.ok()) {
-      {
-        std::lock_guard lock(mu_);
-        halted_ = true;
-        halt_status_ = s;
-      }
-      FailAll(group, Status::Unavailable("storage failure while applying: " + s.ToString()));
+      // Never a rejection: another replica applying the same command would succeed.
+      Halt(s);
+      FailAll(group, write_status());
       continue;
     }
     for (size_t i = 0; i < group.size(); ++i) group[i].done(std::move(outcomes[i]));

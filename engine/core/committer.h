@@ -70,11 +70,23 @@ class Applier {
 class Committer {
  public:
   virtual ~Committer() = default;
-  // `done` is called exactly once: with the outcome after commit + apply, or with
-  // kResourceExhausted (queue full), kUnavailable (stopped) or kIoError (the commit
-  // write failed; nothing was committed).
+  // `done` is called exactly once: with the outcome after commit + apply, or, with
+  // nothing committed (the client may retry), with
+  //   kTooLarge          the encoded command is over kCommandBytesMax (it could never be
+  //                      read back at replay, so it is never written);
+  //   kResourceExhausted the queue is full;
+  //   kNoSpace           the disk is full (or under the free-space floor);
+  //   kUnavailable       stopped, writes stopped after a storage failure in apply
+  //                      ("writes stopped: <cause>"), or the commit write failed.
   virtual void Propose(Command command, ProposalDone done) = 0;
 };
+
+// A commit group is refused (kNoSpace) while the commit log's file system has less
+// free space than this: the headroom lets the group's apply, memtable flushes and
+// compactions finish, so a full disk refuses writes before it can fail an apply
+// (which would stop writes until a restart). Writes resume by themselves once space
+// is freed.
+inline constexpr uint64_t kDiskFreeBytesMin = 64ull << 20;
 
 // Blocks until `done` fires.
 ApplyOutcome ProposeAndWait(Committer& committer, Command command);
@@ -84,6 +96,7 @@ struct LocalCommitterOptions {
   size_t group_max = 4096;           // commands in one commit batch
   size_t trim_every_entries = 8192;  // commit-log entries applied before they are trimmed
   bool sync = true;                  // false only in benchmarks of the non-durable path
+  uint64_t disk_free_bytes_min = kDiskFreeBytesMin;  // 0: no free-space check
 };
 
 class LocalCommitter final : public Committer {
@@ -102,6 +115,12 @@ class LocalCommitter final : public Committer {
 
   void Propose(Command command, ProposalDone done) override;
 
+  // OK while writes are accepted; once an apply failed (a storage error: fatal for
+  // the write path, never turned into a rejection, so replicas cannot diverge) the
+  // kUnavailable "writes stopped: <cause>" that every later proposal gets. Reads of
+  // applied state go on. Only a restart (which re-applies the log) clears it.
+  Status write_status() const;
+
   LogIndex last_committed() const { return last_committed_.load(); }
   // Commit batches written so far (each one WAL fsync): proposals / groups is the
   // group-commit factor.
@@ -116,12 +135,15 @@ class LocalCommitter final : public Committer {
   void CommitLoop();
   void ApplyLoop();
   void FailAll(std::vector<Proposal>& group, const Status& status);
+  // Why the next group may not be committed (halted, disk under the floor); OK if it may.
+  Status CommitRefusal();
+  void Halt(const Status& cause);
 
   storage::Store& store_;
   Applier& applier_;
   const LocalCommitterOptions options_;
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable commit_cv_;
   std::condition_variable apply_cv_;
   std::deque<Proposal> queue_;                // guarded by mu_

@@ -17,6 +17,19 @@ using storage::Cf;
 
 namespace {
 constexpr size_t kRoomIdRandomChars = 18;
+
+// Creates the data directory (and missing parents) and makes a new one 0700: it
+// holds every account's secrets. An existing directory keeps its mode.
+Status CreateDataDir(const std::string& dir) {
+  std::error_code ec;
+  const bool created = std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::IoError("cannot create " + dir + ": " + ec.message());
+  if (!created) return Status::Ok();
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
+                               std::filesystem::perm_options::replace, ec);
+  if (ec) return Status::IoError("cannot make " + dir + " 0700: " + ec.message());
+  return Status::Ok();
+}
 }  // namespace
 
 Engine::Engine(const EngineOptions& options)
@@ -28,18 +41,31 @@ Engine::~Engine() {
 
 Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
   std::unique_ptr<Engine> engine(new Engine(options));
-  std::error_code ec;
-  std::filesystem::create_directories(options.data_dir, ec);
-  if (ec) return Status::IoError("cannot create " + options.data_dir + ": " + ec.message());
-  NEBU_ASSIGN_OR_RETURN(engine->store_, storage::Store::Open({.path = options.data_dir + "/db"}));
-  NEBU_ASSIGN_OR_RETURN(engine->log_store_,
-                        storage::Store::Open({.path = options.data_dir + "/log"}));
+  NEBU_RETURN_IF_ERROR(CreateDataDir(options.data_dir));
+  NEBU_ASSIGN_OR_RETURN(engine->store_,
+                        storage::Store::Open({.path = options.data_dir + "/db",
+                                              .open_files_max = storage::kStateDbOpenFilesMax}));
+  NEBU_ASSIGN_OR_RETURN(
+      engine->log_store_,
+      storage::Store::Open({.path = options.data_dir + "/log",
+                            .open_files_max = storage::kCommitLogOpenFilesMax}));
   engine->state_machine_ = std::make_unique<StateMachine>(*engine->store_, engine->notifier_);
   NEBU_RETURN_IF_ERROR(engine->state_machine_->Load());
   engine->committer_ = std::make_unique<LocalCommitter>(*engine->log_store_, *engine->state_machine_,
                                                         options.commit);
   NEBU_RETURN_IF_ERROR(engine->committer_->Start());
   return engine;
+}
+
+Status Engine::WriteStatus() const {
+  NEBU_RETURN_IF_ERROR(committer_->write_status());
+  const uint64_t floor = options_.commit.disk_free_bytes_min;
+  Result<uint64_t> free_bytes = log_store_->FreeBytes();
+  if (floor > 0 && free_bytes.ok() && *free_bytes < floor) {
+    return Status::NoSpace("disk full: " + std::to_string(*free_bytes) + " bytes free of the " +
+                           std::to_string(floor) + " writes need");
+  }
+  return Status::Ok();
 }
 
 ApplyOutcome Engine::Submit(Command command) {

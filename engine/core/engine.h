@@ -48,14 +48,25 @@ class StateMachine;
 
 class Engine {
  public:
+  // File descriptors the engine may hold open (both RocksDBs, store.h): the process
+  // reserves them before sizing its connection limits (app/main.cpp).
+  static constexpr int kFdsMax =
+      storage::kStateDbOpenFilesMax + storage::kCommitLogOpenFilesMax + 2 * storage::kStoreOtherFilesMax;
+
   // Opens (creating) <data_dir>/db (state) and <data_dir>/log (commit log),
-  // re-applies committed but unapplied commands, and starts the write path. kIoError if the directory is unusable or locked.
+  // re-applies committed but unapplied commands, and starts the write path. A data
+  // directory it creates gets mode 0700 (the process's umask decides the modes of the
+  // files in it). kIoError if the directory is unusable or locked.
   static Result<std::unique_ptr<Engine>> Open(const EngineOptions& options);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
   // ---- writes (block until committed and applied) ----
+  // Every write may also fail, with nothing committed, with kTooLarge (a command over
+  // kCommandBytesMax), kNoSpace (disk full; writes resume when space is freed) or
+  // kUnavailable ("writes stopped: <cause>" after a storage failure in apply, until a
+  // restart). See Committer::Propose.
   // Plans the initial events (rooms/room_creation.h), picks a room id, and appends
   // them atomically: all or none. kAlreadyExists if the alias is taken; kForbidden,
   // kBadJson, kInvalidArgument from planning or authorization.
@@ -86,8 +97,15 @@ class Engine {
   Status ScanRoom(std::string_view room_id, storage::Sequence from, storage::Sequence to,
                   size_t limit, const std::function<bool(const storage::EventView&)>& visit);
 
+  // ---- health ----
+  // OK while writes are accepted; kUnavailable "writes stopped: <cause>" once a
+  // storage failure in apply stopped them (until a restart); kNoSpace while the disk
+  // is under the free-space floor (kDiskFreeBytesMin). For /ready.
+  Status WriteStatus() const;
+
   Notifier& notifier() { return notifier_; }
   storage::Store& store() { return *store_; }
+  storage::Store& commit_log_store() { return *log_store_; }
   const Clock& clock() const { return *clock_; }
   const std::string& server_name() const { return options_.server_name; }
   StreamPosition stream_position() const { return notifier_.current(); }

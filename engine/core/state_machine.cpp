@@ -23,6 +23,10 @@ void PutCounter(rocksdb::WriteBatch& batch, storage::Store& store, std::string_v
   batch.Put(store.handle(Cf::kMeta), key, storage::U64Key(v));
 }
 
+bool IsStorageError(const Status& status) {
+  return status.code() == StatusCode::kIoError || status.code() == StatusCode::kNoSpace;
+}
+
 }  // namespace
 
 StateMachine::StateMachine(storage::Store& store, Notifier& notifier)
@@ -79,6 +83,13 @@ Status StateMachine::Apply(LogIndex index, const Command& command, ApplyOutcome*
     case CommandKind::kNoop:
       *outcome = std::string("{}");
       break;
+  }
+  // A storage error is no decision of the rules: another replica would not make it,
+  // so it must not become a rejection (the replicas would diverge). It is fatal for
+  // the write path (the committer stops writes; a restart re-applies the command).
+  if (!outcome->ok() && IsStorageError(outcome->status())) {
+    NEBU_RETURN_IF_ERROR(storage::FromRocks(pending_.RollbackToSavePoint()));
+    return outcome->status();
   }
   // A rejected command changes nothing; the index still advances.
   NEBU_RETURN_IF_ERROR(storage::FromRocks(outcome->ok() ? pending_.PopSavePoint()

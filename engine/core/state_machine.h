@@ -6,6 +6,9 @@
 // writes that batch together with the applied log index and the stream position,
 // then advances the Notifier. Account and alias commands read stored state, so
 // each is flushed alone. A command the rules reject changes nothing and reports why.
+// A storage error (kIoError, kNoSpace) while applying, even one a command's own code
+// reports as its outcome, is returned as Apply's Status, never as a rejection: it is
+// fatal for the write path (see Applier::Apply).
 //
 //   StateMachine sm(store, notifier);
 //   NEBU_RETURN_IF_ERROR(sm.Load());

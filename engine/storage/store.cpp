@@ -6,7 +6,11 @@
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 
+#include <sys/statvfs.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -110,6 +114,7 @@ rocksdb::DBOptions DbOptions(const StoreOptions& options) {
   o.max_background_jobs = kBackgroundJobsMax;
   o.bytes_per_sync = kBytesPerSyncBytes;
   o.keep_log_file_num = kInfoLogFilesMax;
+  o.max_open_files = options.open_files_max;
   // Appends must become visible atomically and in write order.
   o.enable_pipelined_write = false;
   o.unordered_write = false;
@@ -138,7 +143,7 @@ Status FromRocks(const rocksdb::Status& s) {
   if (s.IsCorruption()) return Status::Corruption(text);
   if (s.IsShutdownInProgress()) return Status::Unavailable(text);
   if (s.IsNoSpace() || Contains(text, "No space left")) {
-    return Status::IoError("disk full: " + text);
+    return Status::NoSpace("disk full: " + text);
   }
   if (s.IsIOError() && Contains(text, "LOCK") &&
       (Contains(text, "lock hold") || Contains(text, "Resource temporarily unavailable") ||
@@ -200,6 +205,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   if (!s.ok()) return FromRocks(s);
 
   std::unique_ptr<Store> store(new Store());
+  store->path_ = options.path;
   store->db_.reset(raw);
   for (size_t i = 0; i < handles.size(); ++i) {
     if (i < kCfCount) {
@@ -224,9 +230,37 @@ Store::~Store() {
 }
 
 Status Store::Write(rocksdb::WriteBatch& batch, bool sync) {
+  if (has_fault_.load()) NEBU_RETURN_IF_ERROR(InjectedFault(sync));
+  if (resume_needed_.load()) {
+    // Clears a background error (e.g. NoSpace) once its cause is gone; OK at once
+    // when the DB is not stopped.
+    NEBU_RETURN_IF_ERROR(FromRocks(db_->Resume()));
+    resume_needed_ = false;
+  }
   rocksdb::WriteOptions options;
   options.sync = sync;
-  return FromRocks(db_->Write(options, &batch));
+  Status s = FromRocks(db_->Write(options, &batch));
+  if (!s.ok()) resume_needed_ = true;
+  return s;
+}
+
+Result<uint64_t> Store::FreeBytes() const {
+  struct statvfs fs {};
+  if (::statvfs(path_.c_str(), &fs) != 0) {
+    return Status::IoError("statvfs " + path_ + ": " + std::strerror(errno));
+  }
+  return static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+}
+
+void Store::SetWriteFaultForTesting(WriteFault fault) {
+  std::lock_guard lock(fault_mu_);
+  has_fault_ = fault != nullptr;
+  fault_ = std::move(fault);
+}
+
+Status Store::InjectedFault(bool sync) {
+  std::lock_guard lock(fault_mu_);
+  return fault_ ? fault_(sync) : Status::Ok();
 }
 
 Result<std::optional<std::string>> Store::Get(Cf cf, std::string_view key) {

@@ -18,7 +18,10 @@
 #include <rocksdb/write_batch.h>
 
 #include <array>
+#include <atomic>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -59,12 +62,25 @@ std::string_view CfName(Cf cf);
 // is created; Open refuses a DB whose version it does not know.
 inline constexpr uint64_t kStorageFormatVersion = 1;
 
+// File descriptors one Store may hold: RocksDB keeps at most open_files_max table
+// files open (its table cache closes the least recently used beyond that), plus a few
+// of its own (WAL, MANIFEST, info LOG, LOCK, directories) counted by
+// kStoreOtherFilesMax. The process's fd budget (app/main.cpp) reserves both.
+inline constexpr int kStateDbOpenFilesMax = 512;    // the state DB (<data>/db)
+inline constexpr int kCommitLogOpenFilesMax = 64;   // the commit log (<data>/log): trimmed, small
+inline constexpr int kStoreOtherFilesMax = 16;
+
 struct StoreOptions {
   std::string path;                              // directory of the RocksDB
   bool create_if_missing = true;
   size_t block_cache_bytes = 64u << 20;          // shared LRU block cache
   size_t write_buffer_bytes = 32u << 20;         // per column family memtable
+  int open_files_max = kStateDbOpenFilesMax;     // RocksDB max_open_files (table cache)
 };
+
+// A test hook consulted before every Write: a non-OK Status fails the write as if
+// RocksDB had (nothing is written). See Store::SetWriteFaultForTesting.
+using WriteFault = std::function<Status(bool sync)>;
 
 class Store {
  public:
@@ -81,7 +97,16 @@ class Store {
   rocksdb::ColumnFamilyHandle* handle(Cf cf) { return handles_[static_cast<size_t>(cf)]; }
 
   // Writes the batch atomically; sync=true returns only after the WAL is fsynced.
+  // kNoSpace when the disk is full, kIoError for other failures. After a failed
+  // write RocksDB may have stopped the DB (a background error): the next Write first
+  // asks it to resume (DB::Resume), so writes work again once the cause is gone, and
+  // returns Resume's error while it is not.
   Status Write(rocksdb::WriteBatch& batch, bool sync);
+  // Bytes available to this process on the DB's file system (statvfs f_bavail).
+  Result<uint64_t> FreeBytes() const;
+  // Tests only: every later Write first calls `fault` and fails with its Status when
+  // that is not OK. nullptr removes the hook. Safe from any thread.
+  void SetWriteFaultForTesting(WriteFault fault);
   // nullopt when the key is absent.
   Result<std::optional<std::string>> Get(Cf cf, std::string_view key);
   // kEvents, kStateCurrent and kStateHistory have an 8-byte [room] prefix extractor.
@@ -94,7 +119,14 @@ class Store {
 
  private:
   Store() = default;
+  Status InjectedFault(bool sync);
+
+  std::string path_;
   std::unique_ptr<rocksdb::DB> db_;
+  std::atomic<bool> resume_needed_{false};  // the last write failed
+  std::atomic<bool> has_fault_{false};
+  std::mutex fault_mu_;
+  WriteFault fault_;  // guarded by fault_mu_
   std::array<rocksdb::ColumnFamilyHandle*, static_cast<size_t>(Cf::kCount)> handles_{};
   // "default" and any family this version does not know; opened because RocksDB
   // requires it, never used.
@@ -102,8 +134,9 @@ class Store {
 };
 
 // Converts a RocksDB status to ours: NotFound -> kNotFound, Corruption -> kCorruption,
-// ShutdownInProgress -> kUnavailable, everything else -> kIoError (NoSpace says
-// "disk full", a held LOCK says "data directory is in use by another process").
+// ShutdownInProgress -> kUnavailable, NoSpace (ENOSPC) -> kNoSpace ("disk full: ..."),
+// everything else -> kIoError (a held LOCK says "data directory is in use by another
+// process").
 Status FromRocks(const rocksdb::Status& s);
 
 }  // namespace nebu::storage

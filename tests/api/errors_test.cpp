@@ -28,6 +28,7 @@ TEST(HttpErrorForTest, MapsEveryStatusCode) {
       {StatusCode::kUnauthenticated, 401, "M_UNKNOWN_TOKEN"},
       {StatusCode::kResourceExhausted, 429, "M_LIMIT_EXCEEDED"},
       {StatusCode::kUnavailable, 503, "M_UNKNOWN"},
+      {StatusCode::kNoSpace, 507, "M_RESOURCE_LIMIT_EXCEEDED"},
       {StatusCode::kCorruption, 500, "M_UNKNOWN"},
       {StatusCode::kIoError, 500, "M_UNKNOWN"},
       {StatusCode::kInternal, 500, "M_UNKNOWN"},

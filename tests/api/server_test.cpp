@@ -41,9 +41,17 @@ struct RawResponse {
 // A blocking HTTP/1.1 client on one TCP connection; reads Content-Length bodies only.
 class Client {
  public:
-  explicit Client(uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+  // `source_ip`: the local address to connect from (any of 127.0.0.0/8), or nullptr.
+  explicit Client(uint16_t port, const char* source_ip = nullptr)
+      : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
     timeval timeout{.tv_sec = kClientTimeoutS, .tv_usec = 0};
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    if (source_ip != nullptr) {
+      sockaddr_in local{};
+      local.sin_family = AF_INET;
+      ::inet_pton(AF_INET, source_ip, &local.sin_addr);
+      if (::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) return;
+    }
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_port = htons(port);
@@ -131,9 +139,12 @@ class ServerTest : public ::testing::Test {
     AddOpsRoutes(ops_router_, metrics_);
   }
 
-  void StartServer(ServerLimits limits = ShortLimits()) {
+  void StartServer(ServerLimits limits = ShortLimits(), bool ops_reserved = false) {
     auto server = Server::Start({{.address = "127.0.0.1", .port = 0, .router = &client_router_},
-                                 {.address = "127.0.0.1", .port = 0, .router = &ops_router_}},
+                                 {.address = "127.0.0.1",
+                                  .port = 0,
+                                  .router = &ops_router_,
+                                  .reserved = ops_reserved}},
                                 limits);
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(server).value();
@@ -334,6 +345,102 @@ TEST_F(ServerTest, ConnectionsOverTheLimitGet503) {
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 503);
   EXPECT_EQ(response->Errcode(), "M_LIMIT_EXCEEDED");
+}
+
+TEST_F(ServerTest, TheReservedListenerIsServedWhenTheOthersAreFull) {
+  server_.reset();
+  ServerLimits limits = ShortLimits();
+  limits.connections_max = 3;
+  limits.connections_reserved = 2;  // the client listener gets 1
+  limits.read_timeout_ms = 3000;
+  StartServer(limits, /*ops_reserved=*/true);
+  Client first(client_port());
+  ASSERT_TRUE(first.Get("/_matrix/client/versions"));  // admitted and still open
+  Client second(client_port());
+  auto refused = second.Read();
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_EQ(refused->Errcode(), "M_LIMIT_EXCEEDED");
+  Client ops1(ops_port());
+  Client ops2(ops_port());
+  for (Client* ops : {&ops1, &ops2}) {
+    auto health = ops->Get("/health");
+    ASSERT_TRUE(health);
+    EXPECT_EQ(health->status, 200);
+  }
+}
+
+TEST_F(ServerTest, OnePeerIpIsCappedOtherPeersAreNot) {
+  server_.reset();
+  ServerLimits limits = ShortLimits();
+  limits.connections_per_ip_max = 1;
+  limits.read_timeout_ms = 3000;
+  StartServer(limits);
+  Client first(client_port(), "127.0.0.1");
+  ASSERT_TRUE(first.Get("/_matrix/client/versions"));  // admitted and still open
+  Client same_ip(client_port(), "127.0.0.1");
+  auto refused = same_ip.Read();
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_EQ(refused->Errcode(), "M_LIMIT_EXCEEDED");
+  Client other_ip(client_port(), "127.0.0.2");
+  auto served = other_ip.Get("/_matrix/client/versions");
+  ASSERT_TRUE(served);
+  EXPECT_EQ(served->status, 200);
+  Client ops(ops_port(), "127.0.0.1");  // caps are per listener
+  auto health = ops.Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+}
+
+TEST_F(ServerTest, AnExemptPeerIpIsNotCapped) {
+  server_.reset();
+  ServerLimits limits = ShortLimits();
+  limits.connections_per_ip_max = 1;
+  limits.read_timeout_ms = 3000;
+  limits.per_ip_exempt = [](const std::string& ip) { return ip == "127.0.0.1"; };
+  StartServer(limits);
+  Client first(client_port(), "127.0.0.1");
+  ASSERT_TRUE(first.Get("/_matrix/client/versions"));
+  Client second(client_port(), "127.0.0.1");
+  auto served = second.Get("/_matrix/client/versions");
+  ASSERT_TRUE(served);
+  EXPECT_EQ(served->status, 200);
+}
+
+TEST_F(ServerTest, RefusalsBeyondTheRejectingCapAreClosedWithoutAnAnswer) {
+  server_.reset();
+  ServerLimits limits = ShortLimits();
+  limits.connections_max = 1;
+  limits.rejecting_connections_max = 0;
+  limits.read_timeout_ms = 3000;
+  StartServer(limits);
+  Client first(client_port());
+  ASSERT_TRUE(first.Get("/_matrix/client/versions"));
+  Client second(client_port());
+  EXPECT_FALSE(second.Read());  // closed, no 503
+  EXPECT_TRUE(first.Get("/_matrix/client/versions"));
+}
+
+// /ready on the ops router: the write path's health wins over the other probe's.
+TEST(OpsReadinessTest, StoppedWritesAndAFullDiskWinOverTheOtherProbe) {
+  Metrics metrics;
+  Router ops("ops", &metrics);
+  Status write_status = Status::Ok();
+  AddOpsRoutes(ops, metrics, WithWriteHealth([&] { return write_status; }, AlwaysReady));
+  EXPECT_EQ(ops.Handle(MakeRequest("GET", "/ready")).status, 200);
+  write_status = Status::Unavailable("writes stopped: IoError: injected EIO");
+  Response stopped = ops.Handle(MakeRequest("GET", "/ready"));
+  EXPECT_EQ(stopped.status, 503);
+  boost::json::value body = boost::json::parse(stopped.body);
+  EXPECT_EQ(body.at("status").as_string(), "writes_stopped");
+  EXPECT_EQ(body.at("cause").as_string(), "writes stopped: IoError: injected EIO");
+  write_status = Status::NoSpace("disk full: 0 bytes free");
+  Response full = ops.Handle(MakeRequest("GET", "/ready"));
+  EXPECT_EQ(full.status, 503);
+  EXPECT_EQ(boost::json::parse(full.body).at("status").as_string(), "disk_full");
+  write_status = Status::Ok();
+  EXPECT_EQ(ops.Handle(MakeRequest("GET", "/ready")).status, 200);
 }
 
 // True when a fresh socket can bind and listen on 127.0.0.1:port.

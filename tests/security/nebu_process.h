@@ -299,3 +299,53 @@ class SecurityTest : public ::testing::Test {
 };
 
 }  // namespace nebu::security
+
+// ---- resources (issue 7, item 7) ----
+#include <pthread.h>
+#include <sys/resource.h>
+
+#include <atomic>
+#include <mutex>
+
+namespace nebu::security {
+
+// While one lives, every process the test forks (so every nebu it starts) gets
+// RLIMIT_NOFILE lowered to `fds` (soft and hard, so nebu cannot raise it): how an
+// fd-exhaustion test gives the server a small budget without lowering its own. Set in
+// the forked child by a pthread_atfork handler, before execve.
+class ChildFdLimit {
+ public:
+  explicit ChildFdLimit(rlim_t fds) {
+    static std::once_flag once;
+    std::call_once(once, [] { ::pthread_atfork(nullptr, nullptr, &ChildFdLimit::InChild); });
+    Value() = fds;
+  }
+  ~ChildFdLimit() { Value() = 0; }
+  ChildFdLimit(const ChildFdLimit&) = delete;
+  ChildFdLimit& operator=(const ChildFdLimit&) = delete;
+
+ private:
+  static std::atomic<rlim_t>& Value() {
+    static std::atomic<rlim_t> fds{0};
+    return fds;
+  }
+  static void InChild() {
+    rlim_t fds = Value().load();
+    if (fds == 0) return;
+    rlimit limit{.rlim_cur = fds, .rlim_max = fds};
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+};
+
+// Raises this (test) process's soft RLIMIT_NOFILE to its hard limit, for tests that
+// hold many connections; the limit in force.
+inline rlim_t RaiseOwnFdLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  limit.rlim_cur = limit.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &limit);
+  ::getrlimit(RLIMIT_NOFILE, &limit);
+  return limit.rlim_cur;
+}
+
+}  // namespace nebu::security

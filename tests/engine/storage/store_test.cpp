@@ -141,7 +141,7 @@ TEST(StoreTest, FromRocksMapsStatusesToOurCodes) {
   EXPECT_EQ(FromRocks(rocksdb::Status::IOError("x")).code(), StatusCode::kIoError);
   EXPECT_EQ(FromRocks(rocksdb::Status::ShutdownInProgress()).code(), StatusCode::kUnavailable);
   const Status full = FromRocks(rocksdb::Status::NoSpace("write failed"));
-  EXPECT_EQ(full.code(), StatusCode::kIoError);
+  EXPECT_EQ(full.code(), StatusCode::kNoSpace);
   EXPECT_NE(full.message().find("disk full"), std::string::npos);
 }
 
