@@ -1,13 +1,17 @@
 #include "api/account_routes.h"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <mutex>
 
 #include "api/account_common.h"
 #include "api/errors.h"
-#include "api/keys_routes.h"
 #include "engine/accounts/accounts.h"
 #include "engine/core/engine.h"
+#include "engine/core/room_applier.h"
+#include "engine/rooms/room_state.h"
 
 namespace nebu::api {
 namespace {
@@ -58,6 +62,13 @@ std::optional<RegisterBody> ReadRegisterBody(Context& context, const object& bod
       !ReadString(body, "initial_device_display_name", &out.request.device_display_name, error) ||
       !ReadBool(body, "inhibit_login", &inhibit_login, error)) {
     return std::nullopt;
+  }
+  if (out.request.device_display_name) {
+    if (Status checked = accounts::CheckNewDisplayName(*out.request.device_display_name);
+        !checked.ok()) {
+      *error = ErrorResponse(checked);
+      return std::nullopt;
+    }
   }
   std::optional<std::string> user_id = RegisterUserId(context, username, error);
   if (!user_id) return std::nullopt;
@@ -153,6 +164,11 @@ void Login(Context* context, const Request& request, Respond respond) {
     return respond(std::move(error));
   }
   if (type != kPasswordType) return respond(ErrorResponse(400, "M_UNKNOWN", "Bad login type"));
+  if (display_name) {
+    if (Status checked = accounts::CheckNewDisplayName(*display_name); !checked.ok()) {
+      return respond(ErrorResponse(checked));
+    }
+  }
   std::optional<std::string> user_id = LoginUserId(body, context->server_name(), &error);
   if (!user_id) return respond(std::move(error));
   if (!password) return respond(MissingParam("password"));
@@ -188,14 +204,14 @@ void Logout(Context* context, const Request& request, Respond respond) {
     SubmitAndAnswer(
         context->engine,
         accounts::LogoutCommand{.user_id = caller.user_id, .device_id = caller.device_id},
-        AfterDevicesRemoved(context->engine, caller.user_id, respond));
+        respond);
   });
 }
 
 void LogoutAll(Context* context, const Request& request, Respond respond) {
   WithCaller(context, request, respond, [&](const Caller& caller) {
     SubmitAndAnswer(context->engine, accounts::LogoutAllCommand{.user_id = caller.user_id},
-                    AfterDevicesRemoved(context->engine, caller.user_id, respond));
+                    respond);
   });
 }
 
@@ -234,12 +250,62 @@ void ChangePassword(Context* context, const Request& request, Respond respond) {
                  Result<accounts::Prepared> prepared = accounts::PrepareSetPassword(
                      caller.user_id, new_password, logout, caller.device_id);
                  if (!prepared.ok()) return respond(ErrorResponse(prepared.status()));
-                 SubmitAndAnswer(context->engine, prepared->command,
-                                 AfterDevicesRemoved(context->engine, caller.user_id, respond));
+                 SubmitAndAnswer(context->engine, prepared->command, respond);
                });
   });
 }
 
+// Proposes a leave of every room the user is joined to, invited to or knocking on
+// (spec: deactivation leaves the user's rooms), then runs `then` once every leave
+// applied. A leave that fails (a room that refuses it) is logged and skipped: the
+// deactivation goes on.
+void LeaveAllRooms(core::Engine& engine, const std::string& user_id, std::function<void()> then) {
+  auto rooms_of_user = engine.RoomsOf(user_id);
+  if (!rooms_of_user.ok()) {
+    spdlog::warn("deactivate: rooms of {}: {}", user_id, rooms_of_user.status().ToString());
+    return then();
+  }
+  std::vector<std::string> rooms;
+  for (const auto& [room_id, membership] : *rooms_of_user) {
+    if (membership == rooms::Membership::kJoin || membership == rooms::Membership::kInvite ||
+        membership == rooms::Membership::kKnock) {
+      rooms.push_back(room_id);
+    }
+  }
+  if (rooms.empty()) return then();
+  struct Progress {
+    std::mutex mutex;
+    size_t remaining;  // guarded by mutex
+  };
+  auto progress = std::make_shared<Progress>();
+  progress->remaining = rooms.size();
+  auto shared_then = std::make_shared<std::function<void()>>(std::move(then));
+  for (const std::string& room_id : rooms) {
+    core::SendEventRequest leave;
+    leave.room_id = room_id;
+    leave.sender = user_id;
+    leave.type = "m.room.member";
+    leave.state_key = user_id;
+    leave.content["membership"] = "leave";
+    leave.origin_server_ts = engine.clock().NowUnixMs();
+    engine.SubmitAsync(core::MakeSendEventCommand(leave),
+                       [progress, shared_then, room_id](core::ApplyOutcome outcome) {
+                         if (!outcome.ok()) {
+                           spdlog::warn("deactivate: leave {}: {}", room_id,
+                                        outcome.status().ToString());
+                         }
+                         std::unique_lock lock(progress->mutex);
+                         if (--progress->remaining > 0) return;
+                         lock.unlock();
+                         (*shared_then)();
+                       });
+  }
+}
+
+// Leaves the rooms first, then deactivates: a deactivation cut short (a crash between
+// the two) leaves an account that can still log in and try again, never a
+// deactivated account stuck in its rooms. The deactivate command deletes the devices,
+// their keys and the cross-signing keys in one batch (engine/accounts/commands.h).
 void Deactivate(Context* context, const Request& request, Respond respond) {
   auto parsed = ParseJsonBody(request);
   if (auto* error = std::get_if<Response>(&parsed)) return respond(std::move(*error));
@@ -253,9 +319,10 @@ void Deactivate(Context* context, const Request& request, Respond respond) {
     if (!password) return respond(std::move(answer));
     accounts::DeactivateCommand command{.user_id = caller.user_id, .erase = erase.value_or(false)};
     VerifyThen(context, caller.user_id, *password, respond, [context, respond, command] {
-      SubmitAndAnswer(context->engine, command,
-                      AfterDevicesRemoved(context->engine, command.user_id, respond),
-                      object{{"id_server_unbind_result", "no-support"}});
+      LeaveAllRooms(context->engine, command.user_id, [context, respond, command] {
+        SubmitAndAnswer(context->engine, command, respond,
+                        object{{"id_server_unbind_result", "no-support"}});
+      });
     });
   });
 }

@@ -5,7 +5,6 @@
 #include "api/account_common.h"
 #include "api/rooms_routes.h"
 #include "api/errors.h"
-#include "api/keys_routes.h"
 #include "engine/accounts/accounts.h"
 #include "engine/core/engine.h"
 
@@ -59,6 +58,11 @@ void RenameDevice(Context* context, const Request& request, const PathParams& pa
     if (!ReadString(std::get<object>(parsed), "display_name", &name, &error)) {
       return respond(std::move(error));
     }
+    if (name) {
+      if (Status checked = accounts::CheckNewDisplayName(*name); !checked.ok()) {
+        return respond(ErrorResponse(checked));  // U+0000: 400 M_INVALID_PARAM
+      }
+    }
     const std::string& device_id = params.at("deviceId");
     if (!name) {  // the spec: an absent display_name leaves it unchanged
       auto device = accounts::GetDevice(context->engine.store(), caller.user_id, device_id);
@@ -84,8 +88,7 @@ void DeleteDevice(Context* context, const Request& request, const PathParams& pa
                                           .device_id = params.at("deviceId")};
     VerifyThen(context, caller.user_id, *password, respond,
                [context, respond, command] {
-                 SubmitAndAnswer(context->engine, command,
-                                 AfterDevicesRemoved(context->engine, command.user_id, respond));
+                 SubmitAndAnswer(context->engine, command, respond);
                });
   });
 }
@@ -153,7 +156,7 @@ void DeleteDevices(Context* context, const Request& request, const PathParams&, 
     if (!password) return respond(std::move(answer));
     VerifyThen(context, caller.user_id, *password, respond,
                [context, respond, user_id = caller.user_id, ids = std::move(*ids)] {
-                 DeleteAll(context, user_id, ids, AfterDevicesRemoved(context->engine, user_id, respond));
+                 DeleteAll(context, user_id, ids, respond);
                });
   });
 }
@@ -204,6 +207,9 @@ void PutProfileField(Context* context, ProfileField field, const Request& reques
                                                            : accounts::kAvatarUrlBytesMax;
     if (value && value->size() > bytes_max) {
       return respond(ErrorResponse(400, "M_TOO_LARGE", std::string(name) + " too long"));
+    }
+    if (value && value->find('\0') != std::string::npos) {  // CheckNewDisplayName's rule
+      return respond(ErrorResponse(400, "M_INVALID_PARAM", std::string(name) + " contains U+0000"));
     }
     // Once the profile is stored, the member events of the joined rooms follow it.
     respond = [engine = &context->engine, user_id = caller.user_id,

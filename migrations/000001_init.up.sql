@@ -15,11 +15,20 @@
 -- Functions used by triggers and policies
 -- ---------------------------------------------------------------------------------
 
+-- Name resolution in functions. A function body resolves names with the search_path
+-- of whoever calls it, and a role that may create objects anywhere on that path (a
+-- schema of its own, public with CREATE, its temporary schema, which is searched
+-- first for tables) could put its own pg_has_role, operator or table there. So every
+-- function below runs with search_path = pg_catalog, <this schema>, pg_temp (set by
+-- the block at the end of this file), except the two on the projector's hot path
+-- (a SET clause costs each call a path switch and keeps SQL functions from being
+-- inlined), whose bodies name only pg_catalog objects, schema-qualified.
+
 -- Keeps updated_at current on every UPDATE.
 CREATE FUNCTION set_updated_at() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-  NEW.updated_at := now();
+  NEW.updated_at := pg_catalog.now();
   RETURN NEW;
 END;
 $$;
@@ -27,7 +36,7 @@ $$;
 -- Matrix milliseconds to timestamptz.
 CREATE FUNCTION nebu_ms_to_timestamptz(ms bigint) RETURNS timestamptz
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT to_timestamp(ms / 1000.0)
+  SELECT pg_catalog.to_timestamp(ms OPERATOR(pg_catalog./) 1000.0)
 $$;
 
 -- ---------------------------------------------------------------------------------
@@ -614,6 +623,45 @@ CREATE POLICY event_search_app_write ON event_search FOR ALL USING (nebu_is_app_
 ALTER TABLE audit_log ENABLE ROW LEVEL SECURITY;
 CREATE POLICY audit_log_read ON audit_log FOR SELECT USING (true);
 CREATE POLICY audit_log_app_insert ON audit_log FOR INSERT WITH CHECK (nebu_is_app_role());
+
+-- Account data that holds secrets (Client-Server API § Secrets, § Server-side key
+-- backups, § Cross-signing): the secret-storage keys (m.secret_storage.*), the
+-- private cross-signing keys (m.cross_signing.*), the key-backup key
+-- (m.megolm_backup.*), and any other secret a client keeps in secret storage, which
+-- the spec stores as account data whose content has an `encrypted` map (any content
+-- with a top-level "encrypted" key is hidden). Only the app
+-- role reads those rows; the rest of account_data stays readable. The expression is
+-- in the policy itself: its names are bound when the policy is created, so no caller's
+-- search_path can change what it calls.
+ALTER TABLE account_data ENABLE ROW LEVEL SECURITY;
+CREATE POLICY account_data_read ON account_data FOR SELECT USING (
+  nebu_is_app_role() OR NOT (
+    starts_with(type, 'm.secret_storage.') OR starts_with(type, 'm.cross_signing.') OR
+    starts_with(type, 'm.megolm_backup.') OR content ? 'encrypted'));
+CREATE POLICY account_data_app_write ON account_data FOR ALL USING (nebu_is_app_role())
+  WITH CHECK (nebu_is_app_role());
+
+-- ---------------------------------------------------------------------------------
+-- Every function of this schema but the two hot ones above (which qualify their
+-- names) runs with search_path = pg_catalog, <this schema>, pg_temp: pg_catalog
+-- first, so no caller-created pg_has_role or operator shadows the built-in one, and
+-- pg_temp last, so no temporary table shadows nebu_projection_checkpoints.
+-- ---------------------------------------------------------------------------------
+DO $$
+DECLARE
+  f pg_catalog.regprocedure;
+BEGIN
+  FOR f IN
+    SELECT p.oid::pg_catalog.regprocedure
+      FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+     WHERE n.nspname = pg_catalog.current_schema()
+       AND p.proname NOT IN ('set_updated_at', 'nebu_ms_to_timestamptz')
+  LOOP
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s SET search_path = pg_catalog, %I, pg_temp',
+                              f, pg_catalog.current_schema());
+  END LOOP;
+END
+$$;
 
 -- ---------------------------------------------------------------------------------
 -- The projector's streams start at position 0.

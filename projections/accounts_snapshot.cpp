@@ -15,6 +15,8 @@ namespace {
 
 using storage::Cf;
 
+constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";  // U+FFFD in UTF-8
+
 Result<boost::json::object> ParseRecord(std::string_view bytes, const std::string& what) {
   boost::system::error_code ec;
   boost::json::value v = boost::json::parse(bytes, ec);
@@ -26,6 +28,24 @@ std::optional<std::string> StringField(const boost::json::object& o, std::string
   const boost::json::value* v = o.if_contains(key);
   if (!v || !v->is_string()) return std::nullopt;
   return std::string(v->as_string());
+}
+
+// A free-text field (display names, avatar URL) as a text column can hold it: each
+// U+0000 becomes U+FFFD, as in events (batch_writer.h). The API refuses U+0000 in new
+// names, but a log may hold older ones, and one such row would fail every snapshot.
+std::optional<std::string> TextField(const boost::json::object& o, std::string_view key) {
+  std::optional<std::string> text = StringField(o, key);
+  if (!text || text->find('\0') == std::string::npos) return text;
+  std::string out;
+  out.reserve(text->size() + 8);
+  for (char c : *text) {
+    if (c == '\0') {
+      out.append(kReplacementCharacter);
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
 }
 
 int64_t IntField(const boost::json::object& o, std::string_view key) {
@@ -130,8 +150,8 @@ Result<AccountsSnapshot> ReadAccounts(storage::Store& store) {
       NEBU_ASSIGN_OR_RETURN(boost::json::object r, ParseRecord(it->value().ToStringView(), "profile"));
       AccountsSnapshot::User& u = snap.users[found->second];
       u.has_profile = true;
-      u.displayname = StringField(r, "displayname");
-      u.avatar_url = StringField(r, "avatar_url");
+      u.displayname = TextField(r, "displayname");
+      u.avatar_url = TextField(r, "avatar_url");
       all.append(it->key().ToStringView()).append(it->value().ToStringView()).push_back('\n');
     }
     NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
@@ -144,7 +164,7 @@ Result<AccountsSnapshot> ReadAccounts(storage::Store& store) {
       auto user = storage::GetLengthPrefixed(&key);
       if (!user) return Status::Corruption("bad device key");
       NEBU_ASSIGN_OR_RETURN(boost::json::object r, ParseRecord(it->value().ToStringView(), "device"));
-      AccountsSnapshot::Device d{std::string(*user), std::string(key), StringField(r, "display_name"),
+      AccountsSnapshot::Device d{std::string(*user), std::string(key), TextField(r, "display_name"),
                                  IntField(r, "created_ts")};
       device_created[{d.user_id, d.device_id}] = d.created_ts;
       if (by_user.contains(d.user_id)) snap.devices.push_back(std::move(d));

@@ -8,7 +8,8 @@
 //   NEBU_RETURN_IF_ERROR(WriteAccounts(conn, snap, &last_digest));   // no-op if unchanged
 //
 // Users are never deleted (a deactivated user keeps its row, deactivated = true);
-// profiles, passwords, devices and tokens mirror the engine exactly. Secrets are hashes
+// profiles, passwords, devices and tokens mirror the engine exactly (but for U+0000 in
+// display names and avatar URLs, stored as U+FFFD: docs/compliance.md). Secrets are hashes
 // only (argon2id, SHA-256), hidden from other roles by row-level security.
 //
 // Room aliases and forgotten rooms are not on the stream either and ride along:

@@ -9,6 +9,7 @@
 
 #include "engine/accounts/accounts.h"
 #include "engine/accounts/internal/records.h"
+#include "engine/e2ee/removal.h"
 #include "engine/event/canonical_json.h"
 #include "engine/rooms/room_state.h"
 #include "engine/storage/keys.h"
@@ -67,6 +68,9 @@ class Applier {
   Status PutProfile(std::string_view user_id, const internal::ProfileRecord& r);
   Status PutDevice(std::string_view user_id, std::string_view device_id, const DeviceRecord& r);
   Status RemoveDevice(std::string_view user_id, const StoredDevice& d);
+  // Deletes the devices, their tokens and every e2ee record of theirs (device keys,
+  // one-time and fallback keys, to-device queues): one command, one batch.
+  Status RemoveDevicesAndKeys(std::string_view user_id, const std::vector<StoredDevice>& devices);
   Status DeleteAccountData(std::string_view user_id);
 
   Result<std::string> RemoveOne(std::string_view user_id, std::string_view device_id);
@@ -154,6 +158,16 @@ Status Applier::RemoveDevice(std::string_view user_id, const StoredDevice& d) {
   return Delete(Cf::kDevices, internal::DeviceKey(user_id, d.device_id));
 }
 
+Status Applier::RemoveDevicesAndKeys(std::string_view user_id,
+                                     const std::vector<StoredDevice>& devices) {
+  std::vector<std::string> ids;
+  for (const StoredDevice& d : devices) {
+    NEBU_RETURN_IF_ERROR(RemoveDevice(user_id, d));
+    ids.push_back(d.device_id);
+  }
+  return e2ee::StageDeviceRemoval(store_, batch_, stream_, user_id, ids);
+}
+
 Status Applier::DeleteAccountData(std::string_view user_id) {
   const std::string prefix = internal::AccountDataUserPrefix(user_id);
   std::vector<std::string> keys;
@@ -218,14 +232,15 @@ Result<std::string> Applier::RemoveOne(std::string_view user_id, std::string_vie
   NEBU_RETURN_IF_ERROR(LoadUser(user_id).status());
   NEBU_ASSIGN_OR_RETURN(std::optional<DeviceRecord> device, LoadDevice(user_id, device_id));
   if (!device) return Status::NotFound("no such device");
-  NEBU_RETURN_IF_ERROR(RemoveDevice(user_id, {std::string(device_id), std::move(*device)}));
+  NEBU_RETURN_IF_ERROR(
+      RemoveDevicesAndKeys(user_id, {{std::string(device_id), std::move(*device)}}));
   return Empty();
 }
 
 Result<std::string> Applier::Apply(const LogoutAllCommand& c) {
   NEBU_RETURN_IF_ERROR(LoadUser(c.user_id).status());
   NEBU_ASSIGN_OR_RETURN(std::vector<StoredDevice> devices, LoadDevices(c.user_id));
-  for (const StoredDevice& d : devices) NEBU_RETURN_IF_ERROR(RemoveDevice(c.user_id, d));
+  NEBU_RETURN_IF_ERROR(RemoveDevicesAndKeys(c.user_id, devices));
   return DevicesRemoved(devices.size());
 }
 
@@ -239,7 +254,7 @@ Result<std::string> Applier::Apply(const SetPasswordCommand& c) {
 
   user.password_hash = c.password_hash;
   NEBU_RETURN_IF_ERROR(PutUser(c.user_id, user));
-  for (const StoredDevice& d : devices) NEBU_RETURN_IF_ERROR(RemoveDevice(c.user_id, d));
+  NEBU_RETURN_IF_ERROR(RemoveDevicesAndKeys(c.user_id, devices));
   return DevicesRemoved(devices.size());
 }
 
@@ -250,7 +265,8 @@ Result<std::string> Applier::Apply(const DeactivateCommand& c) {
   user.deactivated = true;
   user.password_hash.reset();
   NEBU_RETURN_IF_ERROR(PutUser(c.user_id, user));
-  for (const StoredDevice& d : devices) NEBU_RETURN_IF_ERROR(RemoveDevice(c.user_id, d));
+  NEBU_RETURN_IF_ERROR(RemoveDevicesAndKeys(c.user_id, devices));
+  NEBU_RETURN_IF_ERROR(e2ee::StageCrossSigningRemoval(store_, batch_, stream_, c.user_id));
   if (c.erase) {
     NEBU_RETURN_IF_ERROR(PutProfile(c.user_id, {}));
     NEBU_RETURN_IF_ERROR(DeleteAccountData(c.user_id));

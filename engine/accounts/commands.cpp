@@ -287,6 +287,14 @@ Status AppendStoredJson(const json::value& v, size_t depth, std::string* out) {
 
 }  // namespace
 
+Status CheckNewDisplayName(std::string_view name) {
+  if (name.size() > kDisplayNameBytesMax) return Status::TooLarge("display name too long");
+  if (name.find('\0') != std::string_view::npos) {
+    return Status::InvalidArgument("display name contains U+0000");
+  }
+  return Status::Ok();
+}
+
 std::string_view AccountCommandName(const AccountCommand& command) {
   struct Namer {
     std::string_view operator()(const RegisterCommand&) const { return "register"; }

@@ -74,6 +74,12 @@ struct LoginCommand {
   bool operator==(const LoginCommand&) const = default;
 };
 
+// Every op that deletes a device (logout, logout_all, set_password with
+// logout_devices, deactivate, delete_device) deletes in the same command its access
+// token and all its end-to-end encryption records: device keys, one-time and
+// fallback keys, queued to-device messages, signatures on its keys
+// (engine/e2ee/removal.h), and tells /sync that the user's device list changed.
+
 // op "logout": {"device_id", "user_id"}. Deletes the device and its access token.
 struct LogoutCommand {
   std::string user_id{};
@@ -99,8 +105,11 @@ struct SetPasswordCommand {
 };
 
 // op "deactivate": {"erase", "user_id"}. Marks the user deactivated (the ID stays
-// taken forever), drops the password hash, deletes every device and token. With
-// erase, also deletes the profile and all account data. Idempotent.
+// taken forever), drops the password hash, deletes every device and token (with their
+// keys, as above) and the user's cross-signing keys and the signatures on its keys.
+// With erase, also deletes the profile and all account data. Idempotent. Leaving the
+// user's rooms is not part of it: room events are their own commands, which
+// POST /account/deactivate proposes first (api/account_routes.cpp).
 struct DeactivateCommand {
   std::string user_id{};
   bool erase = false;
@@ -175,6 +184,13 @@ using AccountCommand =
 // gets exactly its canonical JSON. kBadJson for a string that is not UTF-8, a
 // non-finite float, or nesting deeper than event::kJsonDepthMax.
 [[nodiscard]] Result<std::string> AccountDataJson(const boost::json::object& content);
+
+// The check the API makes on a new display name (profile displayname, a device's
+// display_name) before it builds a command: kTooLarge over kDisplayNameBytesMax,
+// kInvalidArgument when it holds U+0000 (no PostgreSQL text column can store it).
+// Not part of ValidateAccountCommand: commands already in a log with such a name
+// still apply (the projection stores U+FFFD in place of U+0000, docs/compliance.md).
+[[nodiscard]] Status CheckNewDisplayName(std::string_view name);
 
 // The "op" name of the command ("register", "login", ...).
 std::string_view AccountCommandName(const AccountCommand& command);

@@ -189,6 +189,32 @@ TEST(MigrateTest, SchemaLintsClean) {
   EXPECT_EQ(Query(db.url(), "SHOW check_function_bodies")[0][0], "on");
 }
 
+// Row-level security calls nebu_is_app_role(); a function that resolved names with its
+// caller's search_path would run the caller's own pg_has_role or table
+// (row_security_test.cpp). Every function pins its path, but the two hot ones, whose
+// bodies qualify every name.
+TEST(MigrateTest, EveryFunctionResolvesNamesInPgCatalogFirst) {
+  NEBU_REQUIRE_PG();
+  TestDatabase db;
+  ASSERT_TRUE(MigrateUp(db.url()).ok());
+  EXPECT_EQ(Query(db.url(), R"sql(
+      SELECT string_agg(p.proname, ',' ORDER BY p.proname) FROM pg_proc p
+       WHERE p.pronamespace = 'public'::regnamespace
+         AND p.proname NOT IN ('set_updated_at', 'nebu_ms_to_timestamptz')
+         AND p.proconfig IS DISTINCT FROM
+             ARRAY['search_path=pg_catalog, public, pg_temp'])sql")[0][0],
+            "<null>");
+  EXPECT_GE(std::stoi(Query(db.url(), "SELECT count(*) FROM pg_proc WHERE pronamespace = "
+                                      "'public'::regnamespace AND proconfig IS NOT NULL")[0][0]),
+            7);  // the guards, nebu_is_app_role and the four compliance functions
+  // The hot ones name nothing unqualified that a caller could shadow.
+  for (const char* name : {"set_updated_at", "nebu_ms_to_timestamptz"}) {
+    std::string body = Query(db.url(), std::string("SELECT prosrc FROM pg_proc WHERE proname = '") +
+                                           name + "'")[0][0];
+    EXPECT_NE(body.find("pg_catalog."), std::string::npos) << name;
+  }
+}
+
 TEST(MigrateTest, ErrorsNeverShowThePassword) {
   auto bad = MigrationVersion("postgresql://nebu:s3cret-pw@127.0.0.1:1/nebu?sslmode=bogus%zz");
   ASSERT_FALSE(bad.ok());

@@ -122,6 +122,24 @@ TEST(CommandsTest, AccountDataContentKeepsFloatsInsideACanonicalCommand) {
             R"({"a":[true,null],"b":1})");
 }
 
+TEST(CommandsTest, NewDisplayNamesRefuseNulButLoggedCommandsWithOneStillDecode) {
+  EXPECT_TRUE(CheckNewDisplayName("Alice \xF0\x9F\x90\x88").ok());
+  EXPECT_TRUE(CheckNewDisplayName("").ok());
+  EXPECT_EQ(CheckNewDisplayName(std::string("Al\0ice", 6)).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(CheckNewDisplayName(std::string(1, '\0')).code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(CheckNewDisplayName(std::string(kDisplayNameBytesMax, 'a')).ok());
+  EXPECT_EQ(CheckNewDisplayName(std::string(kDisplayNameBytesMax + 1, 'a')).code(),
+            StatusCode::kTooLarge);
+  // A command already in a log with such a name stays valid: the log is the truth.
+  SetDisplayNameCommand logged{.user_id = "@a:example.org", .displayname = std::string("a\0b", 3)};
+  Result<std::string> payload = EncodeAccountCommand(logged);
+  ASSERT_TRUE(payload.ok()) << payload.status().ToString();
+  EXPECT_NE(payload->find("\\u0000"), std::string::npos) << *payload;
+  Result<AccountCommand> decoded = DecodeAccountCommand(*payload);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(std::get<SetDisplayNameCommand>(*decoded), logged);
+}
+
 RC_GTEST_PROP(CommandsTest, DecodeOfEncodeIsTheSameCommand, ()) {
   AccountCommand command = *testing::Command(testing::ArbitraryPools());
   Result<std::string> payload = EncodeAccountCommand(command);

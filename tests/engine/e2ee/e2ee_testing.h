@@ -48,13 +48,24 @@ class E2eeStore {
   }
 
   void RemoveDevice(const std::string& user_id, const std::string& device_id) {
-    auto payload = accounts::EncodeAccountCommand(
+    auto applied = ApplyAccount(
         accounts::DeleteDeviceCommand{.user_id = user_id, .device_id = device_id});
-    NEBU_CHECK(payload.ok());
-    rocksdb::WriteBatch batch;
-    auto applied = accounts::ApplyAccountCommand(store(), batch, *payload);
     NEBU_CHECK(applied.ok(), applied.status().ToString());
-    NEBU_CHECK(store().Write(batch, false).ok());
+  }
+
+  // An account command applied as the state machine does: its stream entries (the
+  // device-list change of a deleted device) advance position() when it succeeds.
+  Result<std::string> ApplyAccount(const accounts::AccountCommand& command) {
+    NEBU_ASSIGN_OR_RETURN(std::string payload, accounts::EncodeAccountCommand(command));
+    rocksdb::WriteBatch batch;
+    storage::StreamPosition position = position_;
+    storage::StreamAppender stream(store(), batch, position);
+    Result<std::string> outcome = accounts::ApplyAccountCommand(store(), batch, payload, &stream);
+    if (outcome.ok()) {
+      NEBU_RETURN_IF_ERROR(store().Write(batch, false));
+      position_ = position;
+    }
+    return outcome;
   }
 
   Result<std::string> ApplyPayload(std::string_view payload) {
