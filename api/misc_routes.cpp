@@ -559,18 +559,25 @@ Response EmptyObjectFor(core::Engine& engine, const Request& request) {
 }  // namespace
 
 void AddMiscRoutes(Router& router, core::Engine& engine) {
-  AddRoute(router, "GET", "/publicRooms", [&engine](const Request& r, const PathParams&) {
-    return HandleGetPublicRooms(engine, r);
-  });
-  AddRoute(router, "POST", "/publicRooms", [&engine](const Request& r, const PathParams&) {
-    return HandlePostPublicRooms(engine, r);
-  });
+  // Heavy reads (every published room, every user, a relation scan) run off the I/O
+  // threads: RouteOptions::offload, api/router.h.
+  const RouteOptions heavy{.offload = true};
+  AddRoute(
+      router, "GET", "/publicRooms",
+      [&engine](const Request& r, const PathParams&) { return HandleGetPublicRooms(engine, r); },
+      heavy);
+  AddRoute(
+      router, "POST", "/publicRooms",
+      [&engine](const Request& r, const PathParams&) { return HandlePostPublicRooms(engine, r); },
+      heavy);
   AddRoute(router, "GET", "/directory/list/room/{roomId}",
            [&engine](const Request& r, const PathParams& p) {
              return HandleGetRoomVisibility(engine, r, p);
            });
-  AddRoute(router, "POST", "/user_directory/search",
-           [&engine](const Request& r, const PathParams&) { return HandleUserSearch(engine, r); });
+  AddRoute(
+      router, "POST", "/user_directory/search",
+      [&engine](const Request& r, const PathParams&) { return HandleUserSearch(engine, r); },
+      heavy);
   // No TURN server is configured: Synapse answers {} then, and clients read that as
   // "no TURN" (the spec's 200 body describes a configured server only).
   AddRoute(router, "GET", "/voip/turnServer",
@@ -580,9 +587,10 @@ void AddMiscRoutes(Router& router, core::Engine& engine) {
   for (std::string_view suffix :
        {"/rooms/{roomId}/relations/{eventId}", "/rooms/{roomId}/relations/{eventId}/{relType}",
         "/rooms/{roomId}/relations/{eventId}/{relType}/{eventType}"}) {
-    AddRoute(router, "GET", suffix, [&engine](const Request& r, const PathParams& p) {
-      return HandleRelations(engine, r, p);
-    });
+    AddRoute(
+        router, "GET", suffix,
+        [&engine](const Request& r, const PathParams& p) { return HandleRelations(engine, r, p); },
+        heavy);
   }
 }
 

@@ -18,6 +18,7 @@
 
 #include "api/auth.h"
 #include "api/errors.h"
+#include "api/glob.h"
 #include "engine/accounts/accounts.h"
 #include "engine/core/engine.h"
 #include "engine/event/canonical_json.h"
@@ -137,13 +138,32 @@ std::optional<Response> CheckActions(const json::object& body) {
   return std::nullopt;
 }
 
+// A glob pattern (content rules, event_match conditions): a string of at most
+// kGlobPatternBytesMax bytes.
+std::optional<Response> CheckPattern(const json::value& pattern) {
+  if (!pattern.is_string()) return ErrorResponse(400, "M_BAD_JSON", "pattern must be a string");
+  if (pattern.as_string().size() > kGlobPatternBytesMax) {
+    return ErrorResponse(400, "M_BAD_JSON",
+                         "pattern longer than " + std::to_string(kGlobPatternBytesMax) + " bytes");
+  }
+  return std::nullopt;
+}
+
 std::optional<Response> CheckConditions(const json::value& conditions) {
   if (!conditions.is_array())
     return ErrorResponse(400, "M_BAD_JSON", "conditions must be an array");
+  if (conditions.as_array().size() > kPushRuleConditionsMax) {
+    return ErrorResponse(400, "M_BAD_JSON",
+                         "more than " + std::to_string(kPushRuleConditionsMax) + " conditions");
+  }
   for (const json::value& c : conditions.as_array()) {
     const json::value* kind = c.is_object() ? c.as_object().if_contains("kind") : nullptr;
     if (kind == nullptr || !kind->is_string()) {
       return ErrorResponse(400, "M_BAD_JSON", "each condition must be an object with a kind");
+    }
+    const json::value* pattern = c.as_object().if_contains("pattern");
+    if (pattern != nullptr && !pattern->is_null()) {
+      if (auto error = CheckPattern(*pattern)) return error;
     }
   }
   return std::nullopt;
@@ -165,7 +185,7 @@ std::variant<json::object, Response> RuleFromBody(std::string_view kind, std::st
   } else if (kind == "content") {
     const json::value* pattern = body.if_contains("pattern");
     if (pattern == nullptr) return ErrorResponse(400, "M_MISSING_PARAM", "Missing pattern");
-    if (!pattern->is_string()) return ErrorResponse(400, "M_BAD_JSON", "pattern must be a string");
+    if (auto error = CheckPattern(*pattern)) return *error;
     rule["pattern"] = *pattern;
   } else if (kind == "room" && !event::IsValidRoomId(rule_id)) {
     return ErrorResponse(400, "M_INVALID_PARAM", "A room rule's ID is the room ID");

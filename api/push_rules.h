@@ -25,7 +25,11 @@
 // (or kind, on reads); 400 M_INVALID_PARAM for an unknown kind, a rule ID with '/' or
 // '\', a room rule whose ID is not a room ID or a sender rule whose ID is not a user
 // ID; 400 M_UNKNOWN "before/after rule not found"; 400 M_MISSING_PARAM / M_BAD_JSON
-// for a missing or malformed actions, conditions, pattern or enabled.
+// for a missing or malformed actions, conditions, pattern or enabled; 400 M_BAD_JSON
+// for more than kPushRuleConditionsMax conditions or a glob pattern (a content rule's
+// pattern, an event_match condition's) longer than kGlobPatternBytesMax (api/glob.h;
+// the rules are stored, and when they are evaluated GlobMatch with '*' and '?' runs
+// in linear time). Nothing is stored then.
 // A change is read-modify-write of the stored set: two concurrent changes by one user
 // may race (the later write wins), as room tags do.
 //
@@ -45,6 +49,8 @@ namespace nebu::api {
 
 inline constexpr std::string_view kPushRulesType = "m.push_rules";
 inline constexpr size_t kPushRuleBodyBytesMax = 16 * 1024;
+// Conditions one rule may hold (the spec's default rules have at most 3).
+inline constexpr size_t kPushRuleConditionsMax = 16;
 
 // {"override": [...], "content": [], "room": [], "sender": [], "underride": [...]} with
 // user_id in the rules that name the user.

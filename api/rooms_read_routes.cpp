@@ -8,6 +8,8 @@
 #include "api/auth.h"
 #include "api/client_event.h"
 #include "api/errors.h"
+#include "api/filter_routes.h"
+#include "api/glob.h"
 #include "api/rooms_common.h"
 #include "api/rooms_routes.h"
 #include "engine/core/engine.h"
@@ -171,26 +173,9 @@ struct EventFilter {
   std::vector<std::string> types, not_types, senders, not_senders;
 };
 
-// Matches `text` against `pattern`, where '*' matches any run of characters.
-bool Glob(std::string_view pattern, std::string_view text) {
-  size_t star = pattern.find('*');
-  if (star == std::string_view::npos) return pattern == text;
-  if (!text.starts_with(pattern.substr(0, star))) return false;
-  std::string_view rest = pattern.substr(star + 1);
-  for (size_t i = star; i <= text.size(); ++i) {
-    if (Glob(rest, text.substr(i))) return true;
-  }
-  return false;
-}
-
-bool AnyGlob(const std::vector<std::string>& patterns, std::string_view text) {
-  return std::any_of(patterns.begin(), patterns.end(),
-                     [text](const std::string& p) { return Glob(p, text); });
-}
-
 bool Matches(const EventFilter& filter, const storage::EventView& event) {
-  if (!filter.types.empty() && !AnyGlob(filter.types, event.type)) return false;
-  if (AnyGlob(filter.not_types, event.type)) return false;
+  if (!filter.types.empty() && !GlobMatchAny(filter.types, event.type)) return false;
+  if (GlobMatchAny(filter.not_types, event.type)) return false;
   auto in = [&](const std::vector<std::string>& ids) {
     return std::find(ids.begin(), ids.end(), event.sender) != ids.end();
   };
@@ -205,6 +190,7 @@ std::optional<EventFilter> ParseFilter(std::optional<std::string_view> text) {
   auto parsed = event::ParseJson(*text, {.canonical_numbers = false});
   if (!parsed.ok() || !parsed->is_object()) return std::nullopt;
   const json::object& o = parsed->as_object();
+  if (!CheckFilterPatterns(o).ok()) return std::nullopt;
   for (auto [key, out] :
        {std::pair{"types", &filter.types}, std::pair{"not_types", &filter.not_types},
         std::pair{"senders", &filter.senders}, std::pair{"not_senders", &filter.not_senders}}) {
@@ -382,10 +368,12 @@ void AddRoomReadRoutes(Router& router, core::Engine& engine) {
                     Read{"/rooms/{roomId}/joined_members", HandleJoinedMembers},
                     Read{"/rooms/{roomId}/messages", HandleMessages},
                     Read{"/rooms/{roomId}/context/{eventId}", HandleContext}}) {
-    AddRoute(router, "GET", read.suffix,
-             [&engine, handle = read.handle](const Request& r, const PathParams& p) {
-               return handle(engine, r, p);
-             });
+    AddRoute(
+        router, "GET", read.suffix,
+        [&engine, handle = read.handle](const Request& r, const PathParams& p) {
+          return handle(engine, r, p);
+        },
+        {.offload = true});  // reads over state, members or the log: off the I/O threads
   }
 }
 

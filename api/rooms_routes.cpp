@@ -99,17 +99,26 @@ Response CreateRoomError(const Status& status) {
   return ErrorResponse(status);
 }
 
-Response HandleCreateRoom(core::Engine& engine, const Request& request) {
+// Plans the room on this thread (cheap) and answers once its command is committed
+// and applied, holding no thread meanwhile (as sends do).
+void HandleCreateRoom(core::Engine& engine, const Request& request, const Respond& respond) {
   auto caller = CallerOf(request, engine);
-  if (auto* error = std::get_if<Response>(&caller)) return *error;
+  if (auto* error = std::get_if<Response>(&caller)) return respond(*error);
   auto body = ParseJsonBody(request);
-  if (auto* error = std::get_if<Response>(&body)) return *error;
+  if (auto* error = std::get_if<Response>(&body)) return respond(*error);
   Result<rooms::CreateRoomRequest> parsed =
       rooms::ParseCreateRoomRequest(std::get<json::object>(body));
-  if (!parsed.ok()) return CreateRoomError(parsed.status());
-  Result<core::CreatedRoom> created = engine.CreateRoom(*parsed, std::get<Caller>(caller).user_id);
-  if (!created.ok()) return CreateRoomError(created.status());
-  return JsonResponse(200, json::object{{"room_id", created->room_id}});
+  if (!parsed.ok()) return respond(CreateRoomError(parsed.status()));
+  std::string room_id;
+  Result<core::Command> command =
+      engine.PlanCreateRoom(*parsed, std::get<Caller>(caller).user_id, &room_id);
+  if (!command.ok()) return respond(CreateRoomError(command.status()));
+  engine.SubmitAsync(std::move(command).value(),
+                     [respond, room_id](const core::ApplyOutcome& outcome) {
+                       respond(outcome.ok()
+                                   ? JsonResponse(200, json::object{{"room_id", room_id}})
+                                   : CreateRoomError(outcome.status()));
+                     });
 }
 
 // ---- membership ----
@@ -420,8 +429,10 @@ void AddEventWriteRoutes(Router& router, core::Engine& engine,
 }  // namespace
 
 void AddRoomRoutes(Router& router, core::Engine& engine, RoomRoutesConfig config) {
-  AddRoute(router, "POST", "/createRoom",
-           [&engine](const Request& r, const PathParams&) { return HandleCreateRoom(engine, r); });
+  AddAsyncRoute(router, "POST", "/createRoom",
+                [&engine](const Request& r, const PathParams&, Respond respond) {
+                  HandleCreateRoom(engine, r, respond);
+                });
   AddRoute(router, "GET", "/joined_rooms",
            [&engine](const Request& r, const PathParams&) { return HandleJoinedRooms(engine, r); });
   AddRoute(

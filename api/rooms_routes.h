@@ -1,7 +1,7 @@
 // The room endpoints of the Client-Server API, each under /_matrix/client/v3 and
 // /_matrix/client/r0:
 //
-//   POST /createRoom                                sync   {room_id}
+//   POST /createRoom                                async  {room_id}
 //   POST /join/{roomIdOrAlias}, /rooms/{id}/join    async  {room_id}
 //   POST /rooms/{id}/leave|invite|kick|ban|unban    async  {}
 //   POST /rooms/{id}/forget                         async  {}  (accounts op forget_room)
@@ -10,18 +10,20 @@
 //   PUT  /rooms/{id}/send/{eventType}/{txnId}       async  {event_id}
 //   PUT  /rooms/{id}/state/{eventType}[/{stateKey}] async  {event_id}
 //   PUT  /rooms/{id}/redact/{eventId}/{txnId}       async  {event_id}
-//   GET  /rooms/{id}/state                          sync   [ClientEvent]
-//   GET  /rooms/{id}/state/{eventType}[/{stateKey}] sync   content (format=event: event)
-//   GET  /rooms/{id}/event/{eventId}                sync   ClientEvent
-//   GET  /rooms/{id}/members, /joined_members       sync
-//   GET  /rooms/{id}/messages, /context/{eventId}   sync
+//   GET  /rooms/{id}/state                          pool   [ClientEvent]
+//   GET  /rooms/{id}/state/{eventType}[/{stateKey}] pool   content (format=event: event)
+//   GET  /rooms/{id}/event/{eventId}                pool   ClientEvent
+//   GET  /rooms/{id}/members, /joined_members       pool
+//   GET  /rooms/{id}/messages, /context/{eventId}   pool
 //
 //   Router router("client");
 //   AddRoomRoutes(router, *engine);
 //
 // "async" routes answer when the event is committed and applied (Engine::SubmitAsync),
-// without holding a server thread for the fsync; /createRoom waits on the server
-// thread (Engine::CreateRoom plans and submits in one call).
+// without holding a server thread for the fsync; /createRoom too (Engine::PlanCreateRoom
+// on the server thread, then SubmitAsync). "pool" routes are synchronous reads that
+// run on the router's offload pool, off the I/O threads (RouteOptions::offload,
+// api/router.h: 429 M_LIMIT_EXCEEDED when its queue is full).
 //
 // Access (one rule per endpoint, so no endpoint tells an unknown room from one the
 // caller may not see: both are 403 M_FORBIDDEN):
@@ -38,8 +40,10 @@
 // Pagination tokens are "s<sequence>": the point just after that event of the room's
 // log. /messages defaults to the live end for dir=b and to the start for dir=f; `end`
 // is absent when nothing further exists in that direction. Its `filter` honours
-// types, not_types, senders and not_senders ('*' wildcards in types); `state` is
-// always empty (no lazy-loading of members).
+// types, not_types, senders and not_senders ('*' wildcards in types, matched in linear
+// time by api/glob.h; a types or not_types list over kFilterPatternsMax patterns or a
+// pattern over kGlobPatternBytesMax bytes is 400 M_INVALID_PARAM); `state` is always
+// empty (no lazy-loading of members).
 //
 // Not done yet: PUT/DELETE /directory/room (the engine has no alias write command;
 // the router answers 405), unsigned.transaction_id, redacted event content.

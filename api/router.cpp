@@ -10,6 +10,7 @@
 
 #include "api/errors.h"
 #include "api/metrics.h"
+#include "api/rate_limit.h"
 #include "engine/common/status.h"
 
 namespace nebu::api {
@@ -89,8 +90,10 @@ Response InternalError() { return ErrorResponse(500, "M_UNKNOWN", "Internal serv
 
 }  // namespace
 
-Router::Router(std::string listener, Metrics* metrics)
-    : listener_(std::move(listener)), metrics_(metrics) {}
+Router::Router(std::string listener, Metrics* metrics, WorkerPoolOptions offload)
+    : listener_(std::move(listener)), metrics_(metrics), offload_options_(offload) {}
+
+Router::~Router() { offload_pool_.reset(); }
 
 void Router::Add(std::string_view method, std::string_view pattern, Handler handler,
                  RouteOptions options) {
@@ -99,7 +102,11 @@ void Router::Add(std::string_view method, std::string_view pattern, Handler hand
            {.method = std::string(method),
             .handler = std::move(handler),
             .async_handler = nullptr,
-            .body_bytes_max = options.body_bytes_max});
+            .body_bytes_max = options.body_bytes_max,
+            .offload = options.offload});
+  if (options.offload && offload_pool_ == nullptr) {
+    offload_pool_ = std::make_unique<WorkerPool>(offload_options_);
+  }
 }
 
 void Router::AddAsync(std::string_view method, std::string_view pattern, AsyncHandler handler,
@@ -109,7 +116,8 @@ void Router::AddAsync(std::string_view method, std::string_view pattern, AsyncHa
            {.method = std::string(method),
             .handler = nullptr,
             .async_handler = std::move(handler),
-            .body_bytes_max = options.body_bytes_max});
+            .body_bytes_max = options.body_bytes_max,
+            .offload = false});
 }
 
 void Router::AddRoute(std::string_view method, std::string_view pattern, Route route) {
@@ -201,6 +209,40 @@ Respond Router::Finisher(const Request& request, std::string_view route_label,
   return [slot](Response response) { slot->Answer(std::move(response)); };
 }
 
+void Router::Run(const Route& route, const Request& request, const PathParams& params,
+                 std::string_view route_label, const Respond& respond) {
+  auto answered = std::make_shared<std::atomic<bool>>(false);
+  Respond once = [respond, answered](Response response) {
+    answered->store(true);
+    respond(std::move(response));
+  };
+  try {
+    if (route.handler) {
+      respond(route.handler(request, params));
+    } else {
+      route.async_handler(request, params, std::move(once));
+    }
+    return;
+  } catch (const std::exception& e) {
+    spdlog::error("api: handler {} {} threw: {}", request.method, route_label, e.what());
+  } catch (...) {
+    spdlog::error("api: handler {} {} threw a non-exception", request.method, route_label);
+  }
+  if (!answered->load()) respond(InternalError());
+}
+
+void Router::Offload(const Route& route, const Request& request, PathParams params,
+                     std::string_view route_label, Respond respond) const {
+  bool queued = offload_pool_->Post(
+      [&route, request, params = std::move(params), route_label, respond] {
+        Run(route, request, params, route_label, respond);
+      });
+  if (!queued) {
+    spdlog::warn("api: offload queue full, {} {} refused", request.method, route_label);
+    respond(RateLimitedResponse(kOffloadBusyRetryAfterMs));
+  }
+}
+
 void Router::HandleAsync(const Request& request, Respond respond) const {
   std::string_view route_label = Metrics::kUnmatchedRoute;
   const Route* route = nullptr;
@@ -211,24 +253,11 @@ void Router::HandleAsync(const Request& request, Respond respond) const {
     finish(std::move(*ready));
     return;
   }
-  auto answered = std::make_shared<std::atomic<bool>>(false);
-  Respond once = [finish, answered](Response response) {
-    answered->store(true);
-    finish(std::move(response));
-  };
-  try {
-    if (route->handler) {
-      finish(route->handler(request, params));
-    } else {
-      route->async_handler(request, params, std::move(once));
-    }
+  if (route->offload) {
+    Offload(*route, request, std::move(params), route_label, std::move(finish));
     return;
-  } catch (const std::exception& e) {
-    spdlog::error("api: handler {} {} threw: {}", request.method, route_label, e.what());
-  } catch (...) {
-    spdlog::error("api: handler {} {} threw a non-exception", request.method, route_label);
   }
-  if (!answered->load()) finish(InternalError());
+  Run(*route, request, params, route_label, finish);
 }
 
 Response Router::Handle(const Request& request) const {

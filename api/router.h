@@ -27,6 +27,15 @@
 // forgotten path never hangs the connection. The request and params passed to an
 // async handler live only until it returns: capture copies of what you need later.
 //
+// Heavy synchronous routes (reads over many events or rooms) are registered with
+// {.offload = true}: the handler then runs on the router's offload pool (a WorkerPool
+// of kOffloadThreads threads) instead of the server thread, and answers through the
+// asynchronous path, so /health, /versions and sends keep answering while it runs.
+// When kOffloadQueueMax offloaded requests already wait for a pool thread, the
+// request is refused at once with 429 M_LIMIT_EXCEEDED, retry_after_ms
+// kOffloadBusyRetryAfterMs (the answer clients already retry on); the handler never
+// runs. An offloaded handler gets copies of the request and params.
+//
 // Patterns are '/'-separated segments; a segment is a literal or a whole `{name}`
 // parameter. A parameter matches one raw segment (possibly empty) and is percent-
 // decoded before the handler runs, so "%2F" inside a parameter is a '/' in its value.
@@ -39,24 +48,28 @@
 //   pattern matches, not method  405 {"errcode":"M_UNRECOGNIZED"} with an Allow header
 //   bad %-escape in a parameter  400 M_INVALID_PARAM
 //   the handler throws           500 M_UNKNOWN (logged)
+//   offload queue full           429 M_LIMIT_EXCEEDED, retry_after_ms (see above)
 // Every response, synchronous or asynchronous, gets the CORS headers (see
 // AddCorsHeaders) and is recorded in the metrics when it is answered.
 //
 // Thread-safety: Add()/AddAsync() only before the router is shared (set up, then
 // serve); after that Handle(), HandleAsync() and BodyBytesMax() are safe from any
-// thread. Handlers run on server threads concurrently and must be thread-safe. The
-// router must outlive every Respond it hands out.
+// thread. Handlers run on server threads (offloaded ones on pool threads) concurrently
+// and must be thread-safe. The router must outlive every Respond it hands out.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "api/http.h"
+#include "api/worker_pool.h"
 
 namespace nebu::api {
 
@@ -75,16 +88,30 @@ struct RouteOptions {
   // The largest request body this route accepts; bigger ones get 413 M_TOO_LARGE
   // before the body is read. 0 means the router's kBodyBytesMaxDefault.
   size_t body_bytes_max = 0;
+  // Run this synchronous handler on the router's offload pool, not the server thread
+  // (see above). Ignored for asynchronous handlers, which never block.
+  bool offload = false;
 };
 
 class Router {
  public:
   // Body limit of routes that set none, and of paths that match no route.
   static constexpr size_t kBodyBytesMaxDefault = 1024 * 1024;
+  // The offload pool (created with the first offloaded route): threads, requests
+  // waiting for one, and the retry hint of the 429 given beyond that.
+  static constexpr size_t kOffloadThreads = 4;
+  static constexpr size_t kOffloadQueueMax = 256;
+  static constexpr int64_t kOffloadBusyRetryAfterMs = 500;
 
   // `listener` labels this router's metrics ("client", "ops"); `metrics` may be null
-  // and must outlive the router.
-  explicit Router(std::string listener, Metrics* metrics = nullptr);
+  // and must outlive the router. `offload` sizes the offload pool (tests shrink it).
+  explicit Router(std::string listener, Metrics* metrics = nullptr,
+                  WorkerPoolOptions offload = {.threads = kOffloadThreads,
+                                               .queue_max = kOffloadQueueMax});
+  // Stops the offload pool first: offloaded requests still queued run and answer.
+  ~Router();
+  Router(const Router&) = delete;
+  Router& operator=(const Router&) = delete;
 
   // Registers `handler` for `method` on `pattern`. A malformed pattern or a duplicate
   // method + pattern is a programmer error (NEBU_CHECK).
@@ -123,6 +150,7 @@ class Router {
     Handler handler;  // exactly one of handler and async_handler is set
     AsyncHandler async_handler;
     size_t body_bytes_max = 0;
+    bool offload = false;  // handler runs on offload_pool_
   };
   struct Pattern {
     std::string text;
@@ -140,10 +168,19 @@ class Router {
   // Wraps `respond` so the answer gets CORS headers and metrics, exactly once.
   [[nodiscard]] Respond Finisher(const Request& request, std::string_view route_label,
                                  Respond respond) const;
+  // Runs route's handler (either kind) and answers through `respond`; a throw before
+  // the answer gives 500.
+  static void Run(const Route& route, const Request& request, const PathParams& params,
+                  std::string_view route_label, const Respond& respond);
+  // Queues a synchronous route on the offload pool; 429 when its queue is full.
+  void Offload(const Route& route, const Request& request, PathParams params,
+               std::string_view route_label, Respond respond) const;
 
   std::string listener_;
   Metrics* metrics_;
   std::vector<Pattern> patterns_;
+  WorkerPoolOptions offload_options_;
+  std::unique_ptr<WorkerPool> offload_pool_;  // created by the first offloaded route
 };
 
 }  // namespace nebu::api

@@ -9,6 +9,8 @@
 #include <utility>
 
 #include "api/client_event.h"
+#include "api/filter_routes.h"
+#include "api/glob.h"
 #include "api/presence.h"
 #include "api/rooms_common.h"
 #include "api/typing.h"
@@ -34,26 +36,9 @@ constexpr std::string_view kInviteStateTypes[] = {
     "m.room.create", "m.room.join_rules",      "m.room.name",
     "m.room.avatar", "m.room.canonical_alias", "m.room.encryption"};
 
-// `pattern` against `text`; '*' stands for any run of characters.
-bool WildcardMatch(std::string_view pattern, std::string_view text) {
-  size_t star = pattern.find('*');
-  if (star == std::string_view::npos) return pattern == text;
-  if (text.substr(0, star) != pattern.substr(0, star)) return false;
-  std::string_view rest = pattern.substr(star + 1);
-  for (size_t at = star; at <= text.size(); ++at) {
-    if (WildcardMatch(rest, text.substr(at))) return true;
-  }
-  return false;
-}
-
-bool MatchesAny(const std::vector<std::string>& patterns, std::string_view type) {
-  return std::any_of(patterns.begin(), patterns.end(),
-                     [type](const std::string& p) { return WildcardMatch(p, type); });
-}
-
 bool TypeWanted(const SyncFilter& filter, std::string_view type) {
-  if (!filter.types.empty() && !MatchesAny(filter.types, type)) return false;
-  return !MatchesAny(filter.not_types, type);
+  if (!filter.types.empty() && !GlobMatchAny(filter.types, type)) return false;
+  return !GlobMatchAny(filter.not_types, type);
 }
 
 // Sync serves ClientEventWithoutRoomID.
@@ -701,6 +686,7 @@ Result<SyncFilter> ParseSyncFilter(std::string_view text) {
   if (!parsed.ok() || !parsed->is_object()) {
     return Status::InvalidArgument("filter is not a JSON object");
   }
+  NEBU_RETURN_IF_ERROR(CheckFilterPatterns(parsed->as_object()));
   SyncFilter filter;
   bool bad = false;
   const json::object* room = ObjectField(parsed->as_object(), "room", &bad);

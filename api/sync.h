@@ -106,7 +106,9 @@ struct SyncFilter {
   bool lazy_load_members = false;
 };
 // Parses an inline filter (a JSON object). kInvalidArgument when it is not JSON, not
-// an object, or a field named above has the wrong type.
+// an object, a field named above has the wrong type, or a types / not_types list is
+// over its caps (CheckFilterPatterns, api/filter_routes.h). Types match as globs
+// (api/glob.h: '*' only, linear time).
 [[nodiscard]] Result<SyncFilter> ParseSyncFilter(std::string_view json);
 
 struct SyncToken {

@@ -15,6 +15,7 @@
 #include "api/errors.h"
 #include "api/filter_routes.h"
 #include "api/presence.h"
+#include "api/rate_limit.h"
 #include "api/sync.h"
 #include "api/typing.h"
 #include "api/worker_pool.h"
@@ -48,7 +49,8 @@ class SyncService {
         typing_(typing),
         presence_(presence),
         timer_({.pending_max = kSyncWaitersMax}),
-        pool_({.threads = kSyncWorkerThreads, .queue_max = kSyncWorkerQueueMax}) {
+        pool_({.threads = kSyncWorkerThreads, .queue_max = kSyncWorkerQueueMax}),
+        heavy_pool_({.threads = kSyncHeavyThreads, .queue_max = kSyncHeavyQueueMax}) {
     if (typing_) {
       typing_subscription_ =
           typing_->Subscribe([this](const std::string& room_id) { TypingChanged(room_id); });
@@ -70,7 +72,8 @@ class SyncService {
       waits_by_user_.clear();
     }
     for (const auto& wait : parked) Finish(wait, std::nullopt);
-    // Then pool_ (running queued wake-ups, which find their waits done) and timer_.
+    // Then heavy_pool_ (queued syncs assemble and answer; a park now answers at once),
+    // pool_ (running queued wake-ups, which find their waits done) and timer_.
   }
   SyncService(const SyncService&) = delete;
   SyncService& operator=(const SyncService&) = delete;
@@ -116,6 +119,24 @@ class SyncService {
       timeout_ms = std::min(timeout_ms, kSyncTimeoutMsMax);
     }
     if (presence_) presence_->MarkActive(sync.user_id, set_presence, engine_.clock().NowUnixMs());
+    if (!IsHeavy(sync)) return Answer(std::move(sync), timeout_ms, std::move(respond));
+    bool queued = heavy_pool_.Post([this, sync, timeout_ms, respond]() mutable {
+      Answer(std::move(sync), timeout_ms, std::move(respond));
+    });
+    if (!queued) respond(RateLimitedResponse(kSyncBusyRetryAfterMs));
+  }
+
+ private:
+  // Initial and full_state syncs, and incremental ones far behind the stream, assemble
+  // on heavy_pool_ rather than the server thread.
+  bool IsHeavy(const SyncRequest& sync) const {
+    if (!sync.since || sync.full_state) return true;
+    const StreamPosition now = engine_.stream_position();
+    return now > sync.since->position && now - sync.since->position > kSyncInlineWindowMax;
+  }
+
+  // Assembles the answer; answers now, or parks an empty incremental sync.
+  void Answer(SyncRequest sync, int64_t timeout_ms, Respond respond) {
     Result<SyncResult> result = AssembleSync(engine_, sync);
     if (!result.ok()) return respond(ErrorResponse(result.status()));
     if (!sync.since || sync.full_state || timeout_ms == 0 || result->has_updates) {
@@ -130,7 +151,6 @@ class SyncService {
     Park(wait);
   }
 
- private:
   void Park(const std::shared_ptr<Wait>& wait) {
     bool parked = false;
     {
@@ -308,6 +328,7 @@ class SyncService {
   bool stopping_ = false;                  // guarded by mutex_
   DeadlineTimer timer_;
   WorkerPool pool_;
+  WorkerPool heavy_pool_;  // last: destroyed (finishing its queue) first
 };
 
 }  // namespace

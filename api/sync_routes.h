@@ -9,9 +9,11 @@
 //                token, or one beyond the server's stream, is 400 M_INVALID_PARAM.
 //   timeout      milliseconds to wait for something to report (default 0, capped at
 //                kSyncTimeoutMsMax). Initial syncs and full_state syncs never wait.
-//   filter       an inline filter (JSON text starting with '{'; see SyncFilter). A
-//                filter id is 404 M_NOT_FOUND: there are no stored filters yet. A bad
-//                inline filter is 400 M_INVALID_PARAM.
+//   filter       an inline filter (JSON text starting with '{'; see SyncFilter) or an
+//                uploaded filter's ID (api/filter_routes.h; a malformed ID is
+//                404 M_NOT_FOUND). A bad filter, or one whose types / not_types are
+//                over their caps (kFilterPatternsMax, kGlobPatternBytesMax), is
+//                400 M_INVALID_PARAM.
 //   full_state   "true": every joined room with its full state (api/sync.h).
 //   set_presence absent or "online": with a PresenceTracker, the caller is marked
 //                online and active (api/presence.h); "unavailable": unavailable;
@@ -27,6 +29,14 @@
 // is answered exactly once, and its subscription and timer are removed on every path.
 // Beyond kSyncWaitersMax parked requests, or when the worker queue is full, a request
 // is answered at once with what it has (an empty response), which is a valid answer.
+//
+// Heavy syncs: an initial sync, a full_state one, or an incremental one more than
+// kSyncInlineWindowMax stream positions behind is assembled on the routes' own heavy
+// pool (kSyncHeavyThreads threads), never on the server's I/O threads; when
+// kSyncHeavyQueueMax such syncs already wait, the request is answered at once with
+// 429 M_LIMIT_EXCEEDED and retry_after_ms kSyncBusyRetryAfterMs. Short incremental
+// syncs (the long-poll loop of a client that keeps up) assemble inline: they are cheap
+// and a hop would add latency to every delivery.
 //
 // Lifetime: the routes own their worker threads and timer; they are released with the
 // router. Stop the server before destroying the router: requests still parked then
@@ -53,6 +63,13 @@ inline constexpr size_t kSyncWaitersMax = 10000;
 // Threads that re-assemble woken long-polls, and how many wake-ups may queue for them.
 inline constexpr size_t kSyncWorkerThreads = 2;
 inline constexpr size_t kSyncWorkerQueueMax = 4096;
+// Heavy syncs (see above): the window beyond which an incremental sync is heavy, in
+// stream positions; the threads that assemble them; how many may wait; the retry hint
+// of the 429 beyond that.
+inline constexpr uint64_t kSyncInlineWindowMax = 1024;
+inline constexpr size_t kSyncHeavyThreads = 4;
+inline constexpr size_t kSyncHeavyQueueMax = 1024;
+inline constexpr int64_t kSyncBusyRetryAfterMs = 500;
 
 class TypingTracker;
 class PresenceTracker;

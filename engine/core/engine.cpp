@@ -78,6 +78,15 @@ void Engine::SubmitAsync(Command command, ProposalDone done) {
 
 Result<CreatedRoom> Engine::CreateRoom(const rooms::CreateRoomRequest& request,
                                        std::string_view creator) {
+  std::string room_id;
+  NEBU_ASSIGN_OR_RETURN(Command command, PlanCreateRoom(request, creator, &room_id));
+  NEBU_ASSIGN_OR_RETURN(std::string out, Submit(std::move(command)));
+  NEBU_ASSIGN_OR_RETURN(auto events, DecodeAppended(out));
+  return CreatedRoom{std::move(room_id), std::move(events)};
+}
+
+Result<Command> Engine::PlanCreateRoom(const rooms::CreateRoomRequest& request,
+                                       std::string_view creator, std::string* room_id) {
   std::optional<std::string> alias;
   if (request.room_alias_name) {
     alias = "#" + *request.room_alias_name + ":" + options_.server_name;
@@ -100,9 +109,8 @@ Result<CreatedRoom> Engine::CreateRoom(const rooms::CreateRoomRequest& request,
   command.events = std::move(drafts);
   command.alias = alias;
   command.publish = request.visibility == "public";
-  NEBU_ASSIGN_OR_RETURN(std::string out, Submit(MakeCreateRoomCommand(command)));
-  NEBU_ASSIGN_OR_RETURN(auto events, DecodeAppended(out));
-  return CreatedRoom{command.room_id, std::move(events)};
+  *room_id = command.room_id;
+  return MakeCreateRoomCommand(command);
 }
 
 Result<AppendedEvent> Engine::SendEvent(SendEventRequest request) {

@@ -72,6 +72,11 @@ class Engine {
   // kBadJson, kInvalidArgument from planning or authorization.
   Result<CreatedRoom> CreateRoom(const rooms::CreateRoomRequest& request,
                                  std::string_view creator);
+  // The command CreateRoom submits, for callers that submit it without blocking
+  // (SubmitAsync; api/ answers POST /createRoom so): planned events, a fresh room ID
+  // (also in *room_id). The planning errors of CreateRoom; the rest come at apply.
+  Result<Command> PlanCreateRoom(const rooms::CreateRoomRequest& request,
+                                 std::string_view creator, std::string* room_id);
   // Appends one event. origin_server_ts 0 means now. A repeated (sender, device,
   // txn id) returns the first event with deduplicated = true. kNotFound (room),
   // kForbidden (auth rules), kTooLarge (65,536 bytes), kBadJson.

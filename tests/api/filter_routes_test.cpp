@@ -1,12 +1,17 @@
 // Goal: uploaded filters round-trip through their stateless IDs, only for their owner,
-// and /sync accepts such an ID as its filter.
+// and /sync accepts such an ID as its filter; glob lists over their caps
+// (kFilterPatternsMax, kGlobPatternBytesMax) are refused on upload (M_BAD_JSON, no ID)
+// and inline in /sync (M_INVALID_PARAM).
 // Method: a real engine in a temp dir, registered users, the router called directly.
 #include "api/filter_routes.h"
 
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <cctype>
+#include <string>
 
+#include "api/glob.h"
 #include "api/sync_routes.h"
 #include "engine/accounts/accounts.h"
 #include "engine/core/engine.h"
@@ -95,6 +100,77 @@ TEST_F(FilterRoutesTest, SyncAcceptsAnUploadedFiltersId) {
   EXPECT_EQ(timeline.at("events").as_array().size(), 1u);
   EXPECT_TRUE(timeline.at("limited").as_bool());
   EXPECT_EQ(Call("GET", "/sync?filter=Fnot-a-filter", alice_).status, 404);
+}
+
+// Percent-encodes every byte outside the URI's unreserved set.
+std::string PercentEncodeForTest(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out.push_back(c);
+    } else {
+      out += {'%', kHex[u >> 4], kHex[u & 15]};
+    }
+  }
+  return out;
+}
+
+json::array Patterns(size_t count, size_t bytes) {
+  json::array list;
+  for (size_t i = 0; i < count; ++i) list.emplace_back(std::string(bytes, 'a'));
+  return list;
+}
+
+TEST(CheckFilterPatternsTest, ChecksEveryGlobListAtItsCaps) {
+  EXPECT_TRUE(CheckFilterPatterns({}).ok());
+  EXPECT_TRUE(CheckFilterPatterns({{"types", Patterns(kFilterPatternsMax, 1)}}).ok());
+  EXPECT_TRUE(CheckFilterPatterns({{"types", Patterns(1, kGlobPatternBytesMax)}}).ok());
+  const json::array too_many = Patterns(kFilterPatternsMax + 1, 1);
+  const json::array too_long = Patterns(1, kGlobPatternBytesMax + 1);
+  for (const json::array* list : {&too_many, &too_long}) {
+    for (const json::object& filter :
+         {json::object{{"types", *list}}, json::object{{"not_types", *list}},
+          json::object{{"presence", {{"types", *list}}}},
+          json::object{{"account_data", {{"not_types", *list}}}},
+          json::object{{"room", {{"timeline", {{"types", *list}}}}}},
+          json::object{{"room", {{"state", {{"not_types", *list}}}}}},
+          json::object{{"room", {{"ephemeral", {{"types", *list}}}}}},
+          json::object{{"room", {{"account_data", {{"types", *list}}}}}}}) {
+      Status status = CheckFilterPatterns(filter);
+      EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << json::serialize(filter);
+    }
+  }
+  Status named = CheckFilterPatterns({{"room", {{"timeline", {{"types", too_many}}}}}});
+  EXPECT_NE(named.message().find("room.timeline.types"), std::string::npos) << named.message();
+  EXPECT_FALSE(CheckFilterPatterns({{"types", json::array{1}}}).ok());
+  EXPECT_FALSE(CheckFilterPatterns({{"types", "m.*"}}).ok());
+  EXPECT_FALSE(CheckFilterPatterns({{"room", {{"timeline", 1}}}}).ok());
+}
+
+TEST_F(FilterRoutesTest, UploadAndInlineSyncRefuseFiltersOverThePatternCaps) {
+  for (const json::array& types :
+       {Patterns(kFilterPatternsMax + 1, 1), Patterns(1, kGlobPatternBytesMax + 1)}) {
+    const std::string filter =
+        json::serialize(json::object{{"room", {{"timeline", {{"types", types}}}}}});
+    Response posted = Call("POST", "/user/@alice:localhost/filter", alice_, filter);
+    EXPECT_EQ(posted.status, 400) << posted.body;
+    EXPECT_EQ(json::parse(posted.body).at("errcode"), "M_BAD_JSON");
+    EXPECT_FALSE(json::parse(posted.body).as_object().contains("filter_id"));
+    Response synced = Call("GET", "/sync?filter=" + PercentEncodeForTest(filter), alice_);
+    EXPECT_EQ(synced.status, 400) << synced.body;
+    EXPECT_EQ(json::parse(synced.body).at("errcode"), "M_INVALID_PARAM");
+  }
+  // A malformed field /sync would refuse is refused on upload too.
+  Response bad = Call("POST", "/user/@alice:localhost/filter", alice_,
+                      R"({"room":{"timeline":{"limit":"ten"}}})");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(json::parse(bad.body).at("errcode"), "M_BAD_JSON");
+  // At the caps, the upload succeeds.
+  const std::string full = json::serialize(
+      json::object{{"room", {{"timeline", {{"types", Patterns(kFilterPatternsMax, 1)}}}}}});
+  EXPECT_EQ(Call("POST", "/user/@alice:localhost/filter", alice_, full).status, 200);
 }
 
 }  // namespace

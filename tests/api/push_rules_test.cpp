@@ -1,6 +1,7 @@
 // Goal: GET /pushrules answers the spec's server-default rule set for the caller.
 // Method: a real engine in a temp dir, a registered user, the router called directly.
 #include "api/push_rules.h"
+#include "api/glob.h"
 
 #include <gtest/gtest.h>
 
@@ -86,6 +87,43 @@ TEST_F(PushRulesTest, EnabledActionsAndErrors) {
   EXPECT_EQ(Get("/global/bogus/.m.rule.master").status, 404);
   EXPECT_EQ(Get("/", /*with_token=*/false).status, 401);
   EXPECT_EQ(Get("/global/").status, 200);
+}
+
+TEST_F(PushRulesTest, OverlongPatternsAndTooManyConditionsAreRefusedAndNotStored) {
+  auto put = [this](const std::string& path, const json::object& body) {
+    Request r = MakeRequest("PUT", "/_matrix/client/v3/pushrules" + path, json::serialize(body));
+    r.headers.Set("Authorization", "Bearer " + token_);
+    return router_.Handle(r);
+  };
+  const json::array notify{"notify"};
+  const std::string too_long(kGlobPatternBytesMax + 1, '*');
+  Response content = put("/global/content/long", {{"pattern", too_long}, {"actions", notify}});
+  EXPECT_EQ(content.status, 400);
+  EXPECT_EQ(json::parse(content.body).at("errcode"), "M_BAD_JSON");
+  json::object condition{{"kind", "event_match"}, {"key", "content.body"}, {"pattern", too_long}};
+  Response match = put("/global/override/long",
+                       {{"conditions", json::array{condition}}, {"actions", notify}});
+  EXPECT_EQ(match.status, 400);
+  json::array many;
+  for (size_t i = 0; i <= kPushRuleConditionsMax; ++i) {
+    many.push_back(json::object{{"kind", "event_match"}, {"key", "type"}, {"pattern", "m.*"}});
+  }
+  Response crowded = put("/global/override/many", {{"conditions", many}, {"actions", notify}});
+  EXPECT_EQ(crowded.status, 400);
+  for (const char* rule : {"/global/content/long", "/global/override/long",
+                           "/global/override/many"}) {
+    EXPECT_EQ(Get(rule).status, 404) << rule;
+  }
+  // At the caps, the rules are stored.
+  condition["pattern"] = std::string(kGlobPatternBytesMax, '*');
+  many.pop_back();
+  many.back() = condition;
+  EXPECT_EQ(put("/global/override/full", {{"conditions", many}, {"actions", notify}}).status, 200);
+  EXPECT_EQ(put("/global/content/full",
+                {{"pattern", std::string(kGlobPatternBytesMax, '?')}, {"actions", notify}})
+                .status,
+            200);
+  EXPECT_EQ(Get("/global/override/full").status, 200);
 }
 
 }  // namespace
