@@ -63,17 +63,42 @@ Result<json::object> ServedPdu(std::string_view pdu_json, std::string_view event
   return event::Redact(parsed.as_object(), version);
 }
 
+// An m.room.redaction event names its target in both places (spec rooms/v11 "Moving
+// the redacts property"): content.redacts copied to the top level in v11 rooms, the
+// top-level redacts into content in v10 rooms. A v10 event with content.redacts only
+// was never a redaction (apply moves it to the top level and checks it), so it stays
+// as it is and no client applies it.
+void MirrorRedacts(json::object& out, std::optional<event::RoomVersion> version) {
+  if (out["type"] != "m.room.redaction" || !version) return;
+  json::object& content = out["content"].as_object();
+  if (*version == event::RoomVersion::kV10) {
+    const json::value* top = out.if_contains("redacts");
+    if (top && top->is_string() && !content.contains("redacts")) content["redacts"] = *top;
+    return;
+  }
+  const json::value* inner = content.if_contains("redacts");
+  if (inner && inner->is_string() && !out.contains("redacts")) out["redacts"] = *inner;
+}
+
 Result<json::object> Serve(std::string_view pdu_json, std::string_view event_id, int64_t now_ms,
-                           storage::Store* store, const Viewer* viewer, const StatePlace* place) {
+                           storage::Store* store, const Viewer* viewer, const StatePlace* place,
+                           std::optional<event::RoomVersion> version = std::nullopt) {
   std::optional<std::string> redacted_by;
   NEBU_ASSIGN_OR_RETURN(json::object pdu, ServedPdu(pdu_json, event_id, store, &redacted_by));
+  const json::value* type = pdu.if_contains("type");
+  const json::value* room_id = pdu.if_contains("room_id");
+  if (!version && store && (redacted_by || (type && *type == "m.room.redaction")) && room_id &&
+      room_id->is_string()) {
+    NEBU_ASSIGN_OR_RETURN(version, VersionOf(*store, room_id->as_string()));
+  }
   std::optional<json::object> redacted_because;
   if (redacted_by) {
     storage::RoomLog log(*store);
     NEBU_ASSIGN_OR_RETURN(auto where, log.Locate(*redacted_by));
     NEBU_ASSIGN_OR_RETURN(storage::EventRecord record, log.Read(where.first, where.second));
+    // The redaction is an event of the same room (apply checks it): same version.
     NEBU_ASSIGN_OR_RETURN(redacted_because, Serve(record.json, record.event_id, now_ms, nullptr,
-                                                  nullptr, nullptr));
+                                                  nullptr, nullptr, version));
   }
   // prev_content: the content of the state event this one replaced, as it is served.
   std::optional<json::value> prev_content;
@@ -100,6 +125,7 @@ Result<json::object> Serve(std::string_view pdu_json, std::string_view event_id,
   }
   CopyField(pdu, "state_key", out);
   CopyField(pdu, "redacts", out);
+  MirrorRedacts(out, version);
   int64_t ts = 0;
   if (const json::value* v = pdu.if_contains("origin_server_ts"); v && v->is_int64()) {
     ts = v->as_int64();

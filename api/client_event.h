@@ -9,7 +9,11 @@
 // A client event carries event_id, room_id, sender, type, state_key (state events
 // only), content, origin_server_ts and unsigned {age}. PDU-only fields (auth_events,
 // prev_events, depth, hashes, signatures) are dropped; "redacts" (room versions
-// before 11 keep it at the top level) is copied when present. unsigned.age is the
+// before 11 keep it at the top level) is copied when present; with a `store`, an
+// m.room.redaction names its target in both places (v11: content.redacts also at the
+// top level for older clients; v10: the top-level redacts also in content, spec
+// rooms/v11), except a v10 event with content.redacts only (never a checked
+// redaction: apply moves a real one's target to the top level). unsigned.age is the
 // time since origin_server_ts, never negative. With a `store`, an event that a
 // redaction has been applied to is served redacted (the room version's algorithm)
 // with unsigned.redacted_because = that redaction (Cf::kRedactions); the log keeps

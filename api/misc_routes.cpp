@@ -422,6 +422,12 @@ std::optional<std::pair<std::string, std::string>> RelatesTo(std::string_view pd
                    type && type->is_string() ? std::string(type->as_string()) : std::string());
 }
 
+// Whether a redaction has been applied to the event (Cf::kRedactions).
+Result<bool> IsRedacted(core::Engine& engine, std::string_view event_id) {
+  NEBU_ASSIGN_OR_RETURN(auto by, engine.store().Get(storage::Cf::kRedactions, event_id));
+  return by.has_value();
+}
+
 struct RelationsQuery {
   std::string parent;
   std::optional<std::string> rel_type, event_type;
@@ -431,7 +437,9 @@ struct RelationsQuery {
   bool recurse = false;
 };
 
-std::variant<RelationsQuery, Response> ParseRelationsQuery(const Request& request,
+std::variant<RelationsQuery, Response> ParseRelationsQuery(core::Engine& engine,
+                                                           const core::RoomMeta& meta,
+                                                           const Request& request,
                                                            const PathParams& params) {
   RelationsQuery q;
   q.parent = params.at("eventId");
@@ -443,8 +451,10 @@ std::variant<RelationsQuery, Response> ParseRelationsQuery(const Request& reques
   q.backwards = !dir || *dir == "b";
   for (auto [name, out] : {std::pair{"from", &q.from}, std::pair{"to", &q.to}}) {
     if (auto text = request.Query(name)) {
-      *out = rooms_internal::ParseToken(*text);
-      if (!*out) return bad("Bad pagination token");
+      auto seq = rooms_internal::RoomPositionOfToken(engine, meta, *text);
+      if (!seq.ok()) return ErrorResponse(seq.status());
+      if (!*seq) return bad("Bad pagination token");
+      *out = **seq;
     }
   }
   std::optional<size_t> limit =
@@ -465,9 +475,10 @@ Response HandleRelations(core::Engine& engine, const Request& request, const Pat
       rooms_internal::OpenForRead(engine, params.at("roomId"), std::get<Caller>(caller).user_id);
   if (auto* error = std::get_if<Response>(&opened)) return *error;
   const rooms_internal::ReadAccess& access = std::get<rooms_internal::ReadAccess>(opened);
-  auto parsed = ParseRelationsQuery(request, params);
+  auto parsed = ParseRelationsQuery(engine, access.meta, request, params);
   if (auto* error = std::get_if<Response>(&parsed)) return *error;
   const RelationsQuery& q = std::get<RelationsQuery>(parsed);
+  const Viewer viewer{std::get<Caller>(caller).user_id, std::get<Caller>(caller).device_id};
 
   Result<storage::EventRecord> parent = engine.GetEvent(q.parent);
   if (!parent.ok() && parent.status().code() != StatusCode::kNotFound) {
@@ -493,17 +504,25 @@ Response HandleRelations(core::Engine& engine, const Request& request, const Pat
   std::map<std::string, int, std::less<>> depth{{q.parent, 0}};
   const int depth_max = q.recurse ? kRelationsRecursionDepth : 1;
   if (q.recurse) {
-    Status scanned = engine.ScanRoom(access.meta.room_id, first, end, kRelationsScanEventsMax,
-                                     [&](const storage::EventView& view) {
-                                       auto rel = RelatesTo(view.json);
-                                       if (!rel) return true;
-                                       auto it = depth.find(rel->first);
-                                       if (it != depth.end() && it->second < depth_max) {
-                                         depth.emplace(std::string(view.event_id), it->second + 1);
-                                       }
-                                       return true;
-                                     });
+    Status redacted_read = Status::Ok();
+    Status scanned = engine.ScanRoom(
+        access.meta.room_id, first, end, kRelationsScanEventsMax,
+        [&](const storage::EventView& view) {
+          auto rel = RelatesTo(view.json);
+          if (!rel) return true;
+          Result<bool> redacted = IsRedacted(engine, view.event_id);
+          if (!redacted.ok()) {
+            redacted_read = redacted.status();
+            return false;
+          }
+          auto it = depth.find(rel->first);
+          if (!*redacted && it != depth.end() && it->second < depth_max) {
+            depth.emplace(std::string(view.event_id), it->second + 1);
+          }
+          return true;
+        });
     if (!scanned.ok()) return ErrorResponse(scanned);
+    if (!redacted_read.ok()) return ErrorResponse(redacted_read);
   }
 
   // The page: from `from` (or the edge) towards `to` (or the parent / the end).
@@ -529,7 +548,13 @@ Response HandleRelations(core::Engine& engine, const Request& request, const Pat
             !access.view.Visible(view.sequence, view.type, view.state_key)) {
           return true;
         }
-        auto event = ToClientEvent(view, now_ms);
+        // A redacted child lost its relation (spec: "the relationship is broken").
+        Result<bool> redacted = IsRedacted(engine, view.event_id);
+        if (!redacted.ok() || *redacted) {
+          failed = redacted.ok() ? Status::Ok() : redacted.status();
+          return redacted.ok();
+        }
+        auto event = ToClientEvent(view, now_ms, &engine.store(), &viewer);
         if (!event.ok()) {
           failed = event.status();
           return false;
@@ -588,6 +613,11 @@ void AddMiscRoutes(Router& router, core::Engine& engine) {
        {"/rooms/{roomId}/relations/{eventId}", "/rooms/{roomId}/relations/{eventId}/{relType}",
         "/rooms/{roomId}/relations/{eventId}/{relType}/{eventType}"}) {
     AddRoute(
+        router, "GET", suffix,
+        [&engine](const Request& r, const PathParams& p) { return HandleRelations(engine, r, p); },
+        heavy);
+    // The spec's path (relations.yaml); v3 and r0 above stay as aliases.
+    rooms_internal::AddClientV1Route(
         router, "GET", suffix,
         [&engine](const Request& r, const PathParams& p) { return HandleRelations(engine, r, p); },
         heavy);

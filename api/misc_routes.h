@@ -7,7 +7,7 @@
 //   POST /user_directory/search            auth     {results, limited}
 //   GET  /voip/turnServer                  auth     {} (no TURN server is configured)
 //   GET  /thirdparty/protocols             auth     {} (no bridges)
-//   GET  /rooms/{roomId}/relations/{eventId}[/{relType}[/{eventType}]]  auth
+//   GET  /rooms/{roomId}/relations/{eventId}[/{relType}[/{eventType}]]  auth (also v1)
 //
 //   Router router("client");
 //   AddMiscRoutes(router, *engine);
@@ -37,8 +37,12 @@
 //
 // Relations: the events of the room whose content.m.relates_to.event_id is the
 // parent (filtered by rel_type and type when given), visible to the caller by the
-// history visibility rules, newest first (dir=b, default) or oldest first (dir=f);
-// from/to are /messages tokens ("s<sequence>"); limit defaults to
+// history visibility rules, newest first (dir=b, default) or oldest first (dir=f),
+// served as every room event is (redacted events' fields stripped); a redacted child
+// is left out (its relation is broken, spec "Relationships"). Under the spec's
+// /_matrix/client/v1 and the older v3 and r0 paths. from/to are this endpoint's or
+// /messages' tokens ("s<sequence>") or /sync's next_batch or prev_batch
+// (rooms_common.h RoomPositionOfToken); limit defaults to
 // kRelationsLimitDefault (at most kMessagesLimitMax); next_batch when more may
 // follow. recurse=true also returns events relating to those, up to
 // kRelationsRecursionDepth levels, and sets recursion_depth. An unknown or hidden

@@ -3,6 +3,8 @@
 #include <charconv>
 
 #include "api/errors.h"
+#include "api/sync.h"
+#include "engine/storage/room_log.h"
 
 namespace nebu::api::rooms_internal {
 
@@ -22,6 +24,11 @@ void AddAsyncRoute(Router& router, std::string_view method, std::string_view suf
   for (std::string_view prefix : kPrefixes) {
     router.AddAsync(method, std::string(prefix) + std::string(suffix), handler, options);
   }
+}
+
+void AddClientV1Route(Router& router, std::string_view method, std::string_view suffix,
+                      Handler handler, RouteOptions options) {
+  router.Add(method, "/_matrix/client/v1" + std::string(suffix), std::move(handler), options);
 }
 
 Response ForbiddenRoom() {
@@ -58,6 +65,28 @@ std::optional<storage::Sequence> ParseToken(std::string_view token) {
   auto [ptr, ec] = std::from_chars(token.data() + 1, end, seq);
   if (ec != std::errc() || ptr != end) return std::nullopt;
   return seq;
+}
+
+Result<std::optional<storage::Sequence>> RoomPositionOfToken(core::Engine& engine,
+                                                            const core::RoomMeta& meta,
+                                                            std::string_view token) {
+  if (token.find('_') == std::string_view::npos) return ParseToken(token);
+  std::optional<SyncToken> sync = ParseSyncToken(token);
+  if (!sync) return std::optional<storage::Sequence>();
+  // The largest sequence whose stream position is <= the token's (positions grow
+  // with sequences in one room's log).
+  storage::RoomLog log(engine.store());
+  storage::Sequence low = 0, high = meta.last_seq;  // invariant: answer in [low, high]
+  while (low < high) {
+    storage::Sequence mid = low + (high - low + 1) / 2;
+    NEBU_ASSIGN_OR_RETURN(storage::EventRecord record, log.Read(meta.number, mid));
+    if (record.stream_position <= sync->position) {
+      low = mid;
+    } else {
+      high = mid - 1;
+    }
+  }
+  return std::optional<storage::Sequence>(low);
 }
 
 }  // namespace nebu::api::rooms_internal

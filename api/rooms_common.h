@@ -23,6 +23,10 @@ void AddRoute(Router& router, std::string_view method, std::string_view suffix, 
               RouteOptions options = {});
 void AddAsyncRoute(Router& router, std::string_view method, std::string_view suffix,
                    AsyncHandler handler, RouteOptions options = {});
+// Registers `suffix` under /_matrix/client/v1 (endpoints the spec defines there, e.g.
+// /relations).
+void AddClientV1Route(Router& router, std::string_view method, std::string_view suffix,
+                      Handler handler, RouteOptions options = {});
 
 // 403 M_FORBIDDEN for a room the caller may not use (or that does not exist).
 [[nodiscard]] Response ForbiddenRoom();
@@ -47,6 +51,15 @@ struct ReadAccess {
 // Pagination tokens "s<sequence>".
 [[nodiscard]] std::string MakeToken(storage::Sequence seq);
 [[nodiscard]] std::optional<storage::Sequence> ParseToken(std::string_view token);
+
+// The room position (sequence) any pagination token a client may hold names:
+// "s<sequence>" (/messages start and end, /sync prev_batch, /relations and /context
+// tokens) as is, or a /sync next_batch "s<position>_<typing>[_<presence>]" (the
+// underscore tells them apart; api/sync.h) as the room's last event at or before that
+// stream position (0: none yet). A binary search over the room's log, at most
+// ~log2(last_seq) reads. nullopt for any other text; kCorruption/kIoError from reads.
+[[nodiscard]] Result<std::optional<storage::Sequence>> RoomPositionOfToken(
+    core::Engine& engine, const core::RoomMeta& meta, std::string_view token);
 
 // The read endpoints (rooms_read_routes.cpp).
 void AddRoomReadRoutes(Router& router, core::Engine& engine);

@@ -111,9 +111,10 @@ std::variant<std::vector<storage::EventRecord>, Response> MemberRecords(
   std::optional<Sequence> horizon = StateHorizon(access);
   if (!horizon) return ForbiddenRoom();
   if (at) {
-    std::optional<Sequence> seq = ParseToken(*at);
-    if (!seq) return ErrorResponse(400, "M_INVALID_PARAM", "Bad 'at' token");
-    horizon = std::min(*horizon, *seq);
+    auto seq = RoomPositionOfToken(engine, access.meta, *at);
+    if (!seq.ok()) return ErrorResponse(seq.status());
+    if (!*seq) return ErrorResponse(400, "M_INVALID_PARAM", "Bad 'at' token");
+    horizon = std::min(*horizon, **seq);
   }
   auto records = core::StateRecordsAt(engine.store(), access.meta.number, *horizon,
                                       std::string_view("m.room.member"));
@@ -135,6 +136,12 @@ Response HandleMembers(core::Engine& engine, const Request& request, const PathP
   if (!events.ok()) return ErrorResponse(events.status());
   std::optional<std::string_view> only = request.Query("membership");
   std::optional<std::string_view> except = request.Query("not_membership");
+  for (std::optional<std::string_view> m : {only, except}) {
+    if (m && !rooms::ParseMembership(*m)) {
+      return ErrorResponse(400, "M_INVALID_PARAM",
+                           "membership and not_membership take join, invite, knock, leave or ban");
+    }
+  }
   json::array chunk;
   for (json::value& event : *events) {
     std::string_view m = MembershipOf(event.as_object());
@@ -148,11 +155,15 @@ Response HandleJoinedMembers(core::Engine& engine, const Request& request,
                              const PathParams& params) {
   auto opened = Open(engine, request, params);
   if (auto* error = std::get_if<Response>(&opened)) return *error;
-  auto records = MemberRecords(engine, std::get<0>(opened).second, std::nullopt);
+  // "The current user must be in the room": joined now, or the room is world_readable
+  // now (anyone may read it then); a user who left sees nothing here.
+  const ReadAccess& access = std::get<0>(opened).second;
+  if (!access.view.joined_now() && !access.view.world_readable_now()) return ForbiddenRoom();
+  auto records = MemberRecords(engine, access, std::nullopt);
   if (auto* error = std::get_if<Response>(&records)) return *error;
   json::object joined;
   for (const storage::EventRecord& record : std::get<0>(records)) {
-    auto event = ToClientEvent(record, 0);
+    auto event = ToClientEvent(record, 0, &engine.store());  // redacted: no profile
     if (!event.ok()) return ErrorResponse(event.status());
     if (MembershipOf(*event) != "join" || !record.state_key) continue;
     const json::object& content = event->at("content").as_object();
@@ -218,6 +229,7 @@ std::optional<size_t> ParseLimit(std::optional<std::string_view> text, size_t fa
 struct Walk {
   json::array events;
   std::optional<Sequence> last_examined;  // nullopt: nothing examined
+  std::optional<Sequence> last_returned;  // the sequence of events.back()
   bool reached_to = false;
 };
 
@@ -240,6 +252,7 @@ Result<Walk> WalkLog(core::Engine& engine, const ReadAccess& access, const Viewe
           return false;
         }
         walk.events.emplace_back(std::move(event).value());
+        walk.last_returned = view.sequence;
         return walk.events.size() < limit;
       });
   NEBU_RETURN_IF_ERROR(scanned);
@@ -257,14 +270,15 @@ Sequence ReadableEnd(const ReadAccess& access) {
 
 struct Page {
   Sequence from = 0;  // the point the page starts at
-  std::optional<Sequence> to;
+  std::optional<Sequence> from_token, to;  // as the tokens name them
   bool backwards = true;
   size_t limit = kMessagesLimitDefault;
   EventFilter filter;
 };
 
 // Parses dir, from, to, limit and filter; the page or the ready 400 response.
-std::variant<Page, Response> ParsePage(const Request& request, const ReadAccess& access) {
+std::variant<Page, Response> ParsePage(core::Engine& engine, const Request& request,
+                                       const ReadAccess& access) {
   Page page;
   std::optional<std::string_view> dir = request.Query("dir");
   if (dir && *dir != "b" && *dir != "f") {
@@ -273,15 +287,15 @@ std::variant<Page, Response> ParsePage(const Request& request, const ReadAccess&
   page.backwards = !dir || *dir == "b";
   Sequence end = ReadableEnd(access);
   page.from = page.backwards ? end : 0;
-  if (auto text = request.Query("from")) {
-    std::optional<Sequence> seq = ParseToken(*text);
-    if (!seq) return ErrorResponse(400, "M_INVALID_PARAM", "Bad pagination token");
-    page.from = std::min(*seq, end);
+  for (auto [name, out] : {std::pair{"from", &page.from_token}, std::pair{"to", &page.to}}) {
+    std::optional<std::string_view> text = request.Query(name);
+    if (!text) continue;
+    auto seq = RoomPositionOfToken(engine, access.meta, *text);
+    if (!seq.ok()) return ErrorResponse(seq.status());
+    if (!*seq) return ErrorResponse(400, "M_INVALID_PARAM", "Bad pagination token");
+    *out = **seq;
   }
-  if (auto text = request.Query("to")) {
-    page.to = ParseToken(*text);
-    if (!page.to) return ErrorResponse(400, "M_INVALID_PARAM", "Bad pagination token");
-  }
+  if (page.from_token) page.from = std::min(*page.from_token, end);
   std::optional<size_t> limit = ParseLimit(request.Query("limit"), kMessagesLimitDefault);
   std::optional<EventFilter> filter = ParseFilter(request.Query("filter"));
   if (!limit || !filter) return ErrorResponse(400, "M_INVALID_PARAM", "Bad limit or filter");
@@ -295,7 +309,7 @@ Response HandleMessages(core::Engine& engine, const Request& request, const Path
   if (auto* error = std::get_if<Response>(&opened)) return *error;
   const ReadAccess& access = std::get<0>(opened).second;
   const Viewer viewer{std::get<0>(opened).first.user_id, std::get<0>(opened).first.device_id};
-  auto parsed = ParsePage(request, access);
+  auto parsed = ParsePage(engine, request, access);
   if (auto* error = std::get_if<Response>(&parsed)) return *error;
   const Page& page = std::get<Page>(parsed);
   const Sequence end = ReadableEnd(access);
@@ -338,7 +352,10 @@ Response HandleContext(core::Engine& engine, const Request& request, const PathP
   if (!after.ok()) return ErrorResponse(after.status());
   const Sequence start_seq = before->last_examined.value_or(seq) - 1;
   const Sequence end_seq = after->last_examined.value_or(seq);
-  auto state = core::StateRecordsAt(engine.store(), access.meta.number, end_seq);
+  // The state at the last event returned (spec), which the caller may see: never the
+  // current state, which a user who may not read the room now must not get.
+  const Sequence state_seq = after->last_returned.value_or(seq);
+  auto state = core::StateRecordsAt(engine.store(), access.meta.number, state_seq);
   if (!state.ok()) return ErrorResponse(state.status());
   const int64_t now_ms = engine.clock().NowUnixMs();
   auto event = ToClientEvent(record, now_ms, &engine.store(), &viewer);

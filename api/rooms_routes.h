@@ -33,12 +33,23 @@
 // - Reads follow HistoryView (engine/core/room_reads.h), the spec's history
 //   visibility rules: a caller who never joined may read only what was
 //   world_readable; /messages and /context skip events the caller may not see;
-//   /event answers 404 M_NOT_FOUND for one. State, members and joined_members are
-//   the current ones for a joined caller or a world_readable room, else as of the
-//   caller's departure (leave, kick or ban) from the room; a caller who never
-//   joined a room that is not world_readable now gets 403.
+//   /event answers 404 M_NOT_FOUND for one. State and members are the current ones
+//   for a joined caller or a world_readable room, else as of the caller's departure
+//   (leave, kick or ban) from the room; a caller who never joined a room that is not
+//   world_readable now gets 403. joined_members ("the current user must be in the
+//   room") answers a joined caller or anyone while the room is world_readable, else
+//   403. /context's `state` is the state at the last event it returns (one the
+//   caller may see), never the current state.
+// - Redactions (/redact, and m.room.redaction sent through /send or /state) follow
+//   engine/core/room_applier.h: 403 M_FORBIDDEN without the redact level on someone
+//   else's event, 400 M_INVALID_PARAM for an event not in this room (or unknown),
+//   400 M_BAD_JSON for a redaction without a target.
 // Pagination tokens are "s<sequence>": the point just after that event of the room's
-// log. /messages defaults to the live end for dir=b and to the start for dir=f; `end`
+// log. `from`, `to` (/messages) and `at` (/members) also take /sync's next_batch
+// ("s<position>_<typing>...", mapped to the room's last event at that stream position;
+// rooms_common.h RoomPositionOfToken) and prev_batch (an "s<sequence>"). /members'
+// membership and not_membership must be join, invite, knock, leave or ban (else 400).
+// /messages defaults to the live end for dir=b and to the start for dir=f; `end`
 // is absent when nothing further exists in that direction. Its `filter` honours
 // types, not_types, senders and not_senders ('*' wildcards in types, matched in linear
 // time by api/glob.h; a types or not_types list over kFilterPatternsMax patterns or a
@@ -46,7 +57,7 @@
 // empty (no lazy-loading of members).
 //
 // Not done yet: PUT/DELETE /directory/room (the engine has no alias write command;
-// the router answers 405), unsigned.transaction_id, redacted event content.
+// the router answers 405).
 // /forget: only after a leave or ban (400 M_UNKNOWN "User is in the room" otherwise,
 // 403 M_FORBIDDEN for an unknown room or one the caller never was in); stored through
 // the log (engine/accounts commands.h ForgetRoomCommand), so /sync no longer lists the

@@ -80,7 +80,7 @@ Result<DerivedEvent> DeriveEvent(const storage::EventRecord& record) {
       content_value && content_value->is_object() ? content_value->as_object() : kEmpty;
   out.content = boost::json::serialize(content);
   if (record.type == "m.room.redaction") {
-    // Room versions 11+ carry redacts at the top level; earlier ones in content.
+    // Room versions up to 10 carry redacts at the top level; 11 in content.
     out.redacts = OptionalString(event, "redacts");
     if (!out.redacts) out.redacts = OptionalString(content, "redacts");
     out.reason = OptionalString(content, "reason");
@@ -148,7 +148,7 @@ Result<std::unique_ptr<BatchWriter>> BatchWriter::Connect(const std::string& url
                   "WHERE room_memberships.sequence < EXCLUDED.sequence");
     conn->prepare("mark_redacted",
                   "UPDATE events SET redacted_by = $2, redacted_at_ts = $3 "
-                  "WHERE event_id = $1 AND redacted_by IS NULL");
+                  "WHERE event_id = $1 AND room_id = $4 AND redacted_by IS NULL");
     conn->prepare("upsert_account_data",
                   "INSERT INTO account_data (user_id, room_id, type, content, stream_position) "
                   "VALUES ($1, $2, $3, $4::jsonb, $5) ON CONFLICT (user_id, room_id, type) DO "
@@ -289,7 +289,10 @@ Status BatchWriter::Write(const StreamBatch& batch, const std::vector<DerivedEve
       for (size_t i = 0; i < batch.events.size(); ++i) {
         if (!derived[i].redacts) continue;
         const storage::EventRecord& r = batch.events[i].record;
-        tx.exec_prepared("mark_redacted", *derived[i].redacts, r.event_id, r.origin_server_ts);
+        // Only an event of the redaction's own room is marked (apply refuses others;
+        // a log written before that check may still hold one).
+        tx.exec_prepared("mark_redacted", *derived[i].redacts, r.event_id, r.origin_server_ts,
+                         batch.events[i].room_id);
       }
     }
     if (!state.empty()) {

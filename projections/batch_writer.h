@@ -11,7 +11,8 @@
 // check it still equals batch.after (else kAlreadyExists, nothing written: another
 // projector got there first); COPY the events (pqxx::stream_to), the state history,
 // the membership history, the relations and the redactions; upsert current state,
-// current memberships, rooms and account data; mark redacted events; move the
+// current memberships, rooms and account data; mark redacted events (only an event
+// of the redaction's own room); move the
 // checkpoint to batch.upto. A failure rolls everything back.
 //
 // How an event maps to rows is DeriveEvent (pure, tested alone). JSON holding U+0000

@@ -69,6 +69,29 @@ std::string MembershipValue(rooms::Membership m, Sequence seq, StreamPosition po
   return v;
 }
 
+// The event an m.room.redaction draft redacts: the command's `redacts` (POST /redact)
+// or content.redacts (PUT /send and /state bodies: v11's place, which clients of
+// every version use). nullopt for other types. kBadJson for a redaction without a
+// target; kInvalidArgument when the two name different events or `redacts` comes
+// with another type.
+Result<std::optional<std::string>> RedactionTarget(const rooms::EventDraft& draft,
+                                                   const std::optional<std::string>& redacts) {
+  if (draft.type != "m.room.redaction") {
+    if (redacts) return Status::InvalidArgument("only m.room.redaction events redact");
+    return std::optional<std::string>();
+  }
+  std::optional<std::string> target = redacts;
+  if (const json::value* in_content = draft.content.if_contains("redacts")) {
+    if (!in_content->is_string()) return Status::BadJson("content.redacts must be an event ID");
+    if (target && *target != std::string_view(in_content->as_string())) {
+      return Status::InvalidArgument("the path and content.redacts name different events");
+    }
+    target = std::string(in_content->as_string());
+  }
+  if (!target) return Status::BadJson("an m.room.redaction event needs redacts");
+  return target;
+}
+
 }  // namespace
 
 Command MakeSendEventCommand(const SendEventRequest& r) {
@@ -232,20 +255,19 @@ Result<std::optional<RoomApplier::StagedEvent>> RoomApplier::FindEvent(
   return std::optional<StagedEvent>(StagedEvent{located->first, std::move(target.sender)});
 }
 
-Result<bool> RoomApplier::CheckRedaction(RoomCache& room, std::string_view redacts,
-                                         std::string_view sender, const rooms::RoomState& state) {
-  if (!event::IsValidEventId(redacts)) return Status::InvalidArgument("bad event id to redact");
+Status RoomApplier::CheckRedaction(RoomCache& room, std::string_view redacts,
+                                   std::string_view sender, const rooms::RoomState& state) {
+  // One answer for "unknown" and "in another room": no probe for other rooms' events.
+  constexpr std::string_view kNotHere = "the event to redact is not an event of this room";
+  if (!event::IsValidEventId(redacts)) return Status::InvalidArgument(std::string(kNotHere));
   NEBU_ASSIGN_OR_RETURN(std::optional<StagedEvent> target, FindEvent(redacts));
-  if (!target) {
-    // An unknown target: only someone with the redact level may redact it.
-    if (rooms::RedactionAllowed(sender, "", state)) return false;
-    return Status::Forbidden("cannot redact an unknown event without the redact level");
+  if (!target || target->room != room.meta.number) {
+    return Status::InvalidArgument(std::string(kNotHere));
   }
-  if (target->room != room.meta.number) return Status::NotFound("event is in another room");
   if (!rooms::RedactionAllowed(sender, target->sender, state)) {
-    return Status::Forbidden("not allowed to redact this event");
+    return Status::Forbidden("redacting another user's event needs the redact power level");
   }
-  return true;
+  return Status::Ok();
 }
 
 Status RoomApplier::LoadStateInto(RoomCache& room, std::string_view type,
@@ -346,11 +368,15 @@ Result<AppendedEvent> RoomApplier::AppendEvent(RoomCache& room, const rooms::Eve
   pdu["type"] = draft.type;
   if (draft.state_key) pdu["state_key"] = *draft.state_key;
   pdu["content"] = draft.content;
-  if (redacts) {
+  NEBU_ASSIGN_OR_RETURN(std::optional<std::string> target, RedactionTarget(draft, redacts));
+  if (target) {
+    // v10 keeps redacts at the top level (a /send body's content.redacts moves there,
+    // spec room_send.yaml); v11 in content.
     if (meta.version == event::RoomVersion::kV10) {
-      pdu["redacts"] = *redacts;
+      pdu["content"].as_object().erase("redacts");
+      pdu["redacts"] = *target;
     } else {
-      pdu["content"].as_object()["redacts"] = *redacts;
+      pdu["content"].as_object()["redacts"] = *target;
     }
   }
   pdu["origin_server_ts"] = ts;
@@ -364,10 +390,7 @@ Result<AppendedEvent> RoomApplier::AppendEvent(RoomCache& room, const rooms::Eve
   NEBU_RETURN_IF_ERROR(LoadAuthState(room, pdu, state, auth_ids));
   pdu["auth_events"] = std::move(auth_ids);
   NEBU_RETURN_IF_ERROR(rooms::Authorize(pdu, state));
-  bool redacts_known = false;  // the target is an event of this room: index the redaction
-  if (redacts) {
-    NEBU_ASSIGN_OR_RETURN(redacts_known, CheckRedaction(room, *redacts, draft.sender, state));
-  }
+  if (target) NEBU_RETURN_IF_ERROR(CheckRedaction(room, *target, draft.sender, state));
 
   NEBU_RETURN_IF_ERROR(event::AddContentHash(pdu));
   NEBU_RETURN_IF_ERROR(event::ValidatePdu(pdu));
@@ -388,12 +411,12 @@ Result<AppendedEvent> RoomApplier::AppendEvent(RoomCache& room, const rooms::Eve
   record.json = std::move(canonical);
   log_.Append(batch, record);
   WriteIndexes(room, pdu, event_id, seq, pos, batch);
-  if (redacts_known) {
+  if (target) {
     // The first redaction of an event is the one served with it (redacted_because).
-    NEBU_ASSIGN_OR_RETURN(auto earlier, store_.Get(Cf::kRedactions, *redacts));
-    if (!earlier && !staged_redactions_.contains(*redacts)) {
-      batch.Put(store_.handle(Cf::kRedactions), *redacts, event_id);
-      staged_redactions_.insert(*redacts);
+    NEBU_ASSIGN_OR_RETURN(auto earlier, store_.Get(Cf::kRedactions, *target));
+    if (!earlier && !staged_redactions_.contains(*target)) {
+      batch.Put(store_.handle(Cf::kRedactions), *target, event_id);
+      staged_redactions_.insert(*target);
     }
   }
 

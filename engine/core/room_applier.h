@@ -11,6 +11,14 @@
 // room's log, the event-id index, the stream entry, current state + state history
 // for state events, membership records for m.room.member, the txn id.
 //
+// Redactions: every m.room.redaction event, whatever sent it (POST /redact gives
+// `redacts`; PUT /send and /state bodies give content.redacts; both must agree),
+// must name an event of the same room (kInvalidArgument otherwise, for unknown
+// events too) sent by the redacter or redacted by a user at the room's redact power
+// level (kForbidden otherwise); one without a target is kBadJson. In v10 rooms the
+// target is stored at the top level (content.redacts moved there), in v11 in
+// content. The first accepted redaction of an event is indexed (Cf::kRedactions).
+//
 // Thread-safety: used only from the state machine's apply thread.
 #pragma once
 
@@ -155,8 +163,10 @@ class RoomApplier {
                                                        std::string_view state_key);
   Status LoadAuthState(RoomCache& room, const boost::json::object& pdu, rooms::RoomState& state,
                        boost::json::array& auth_ids);
-  // Whether the redaction may be sent; true when its target is a known event of the room.
-  Result<bool> CheckRedaction(RoomCache& room, std::string_view redacts, std::string_view sender,
+  // OK when `sender` may redact `redacts`: an event of this room (else
+  // kInvalidArgument, the same for unknown events and other rooms' events) sent by
+  // `sender` or with `sender` at the redact power level (else kForbidden).
+  Status CheckRedaction(RoomCache& room, std::string_view redacts, std::string_view sender,
                         const rooms::RoomState& state);
   // Checks, builds and adds one event to batch; updates room's cache and counters.
   // On error nothing of this event was added.

@@ -359,6 +359,31 @@ TEST_F(MiscRoutesTest, RelationsListChildrenWithFiltersAndPagination) {
   EXPECT_EQ(ErrCode(Call("GET", base + "?recurse=yes", alice)), "M_INVALID_PARAM");
 }
 
+TEST_F(MiscRoutesTest, RelationsLeaveRedactedChildrenOutAndAnswerUnderV1) {
+  std::string alice = Register("alice");
+  std::string room = CreateRoom(alice);
+  std::string parent = Send(alice, room, "parent");
+  std::string edit = Relate(alice, room, "m.room.message", parent, "m.replace");
+  std::string reaction = Relate(alice, room, "m.reaction", parent, "m.annotation");
+  std::string on_edit = Relate(alice, room, "m.reaction", edit, "m.annotation");
+  ASSERT_EQ(Call("PUT", "/rooms/" + room + "/redact/" + edit + "/x", alice, json::object{}).status,
+            200);
+  const std::string v1 = "/_matrix/client/v1/rooms/" + room + "/relations/" + parent;
+  Response r = Call("GET", v1, alice);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(EventIds(r), std::vector<std::string>{reaction});
+  // The redacted edit no longer carries the chain either.
+  EXPECT_EQ(EventIds(Call("GET", v1 + "?recurse=true", alice)), std::vector<std::string>{reaction});
+  (void)on_edit;
+  EXPECT_EQ(EventIds(Call("GET", v1 + "/m.annotation/m.reaction", alice)),
+            std::vector<std::string>{reaction});
+  // A /sync next_batch is a token here too ("s<position>_<typing>").
+  EXPECT_EQ(EventIds(Call("GET", v1 + "?from=s1_0", alice)), std::vector<std::string>{});
+  EXPECT_EQ(EventIds(Call("GET", v1 + "?dir=f&from=s1_0", alice)),
+            std::vector<std::string>{reaction});
+  EXPECT_EQ(ErrCode(Call("GET", v1 + "?from=s1_x", alice)), "M_INVALID_PARAM");
+}
+
 TEST_F(MiscRoutesTest, RelationsFollowRoomAccessAndHistoryVisibility) {
   std::string alice = Register("alice"), bob = Register("bob"), stranger = Register("stranger");
   std::string room = CreateRoom(alice, {{"invite", json::array{"@bob:localhost"}}});

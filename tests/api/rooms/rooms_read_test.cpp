@@ -159,6 +159,50 @@ TEST_F(RoomsReadTest, MessagesHonoursLimitToAndFilter) {
   Get("/messages?filter=nope", 400);
 }
 
+// A /sync next_batch ("s<stream position>_<typing>[_<presence>]") names the room's
+// last event at that stream position, in /messages from and to and /members at.
+TEST_F(RoomsReadTest, MessagesAndMembersTakeSyncNextBatchTokens) {
+  const std::string filter = "&filter=%7B%22types%22%3A%5B%22m.room.message%22%5D%7D";
+  auto bodies = [&](const std::string& query) {
+    std::vector<std::string> out;
+    const json::value page = Get("/messages?" + query + filter);
+    for (const json::value& e : page.at("chunk").as_array()) {
+      out.emplace_back(e.at("content").at("body").as_string());
+    }
+    return out;
+  };
+  auto sync_token = [&](const std::string& tail) {
+    return "s" + std::to_string(engine_->stream_position()) + tail;
+  };
+  const std::string before_carol_and_m1 = sync_token("_0");
+  Send(alice_, room_, "m1");
+  const std::string after_m1 = sync_token("_3_7");  // typing and presence serials
+  std::string carol = Register("carol");
+  ASSERT_EQ(Post(carol, "/rooms/" + room_ + "/join"), 200);
+  Send(alice_, room_, "m2");
+  EXPECT_EQ(bodies("dir=b&from=" + after_m1), std::vector<std::string>{"m1"});
+  EXPECT_EQ(bodies("dir=f&from=" + after_m1), std::vector<std::string>{"m2"});
+  EXPECT_EQ(bodies("dir=f&from=" + before_carol_and_m1 + "&to=" + after_m1),
+            std::vector<std::string>{"m1"});
+  EXPECT_EQ(bodies("dir=b&to=" + after_m1), std::vector<std::string>{"m2"});
+  auto members = [&](const std::string& at) {
+    std::set<std::string> users;
+    const json::value page = Get("/members?at=" + at);
+    for (const json::value& e : page.at("chunk").as_array()) {
+      users.emplace(e.at("state_key").as_string());
+    }
+    return users;
+  };
+  EXPECT_EQ(members(after_m1), (std::set<std::string>{kAliceId, kBobId}));
+  EXPECT_EQ(members(sync_token("_0")),
+            (std::set<std::string>{kAliceId, kBobId, "@carol:localhost"}));
+  EXPECT_TRUE(members("s0_0").empty());  // before the room existed
+  Get("/messages?from=s1_x", 400);
+  Get("/messages?to=s1_", 400);
+  Get("/members?at=s1__1", 400);
+  Get("/members?membership=member", 400);
+}
+
 TEST_F(RoomsReadTest, ContextAnswersEventsAroundAndState) {
   std::vector<std::string> ids;
   for (int i = 0; i < 9; ++i) ids.push_back(Send(alice_, room_, "m" + std::to_string(i)));
