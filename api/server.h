@@ -29,7 +29,9 @@
 //   its own wait (/sync's timeout). A request still unanswered at Stop() is waited for
 //   like any in-flight request (at most drain_timeout_ms); an answer that arrives after
 //   its connection is gone is dropped safely.
-// - Every answered request is logged (spdlog, info) with access_token redacted.
+// - Every answered request is logged (spdlog, info) with access_token redacted, under
+//   the client's address: the peer's, or the one a trusted proxy forwarded
+//   (limits.trusted_proxies; logged as "client via=peer").
 //
 // Thread-safety: Start/Stop/port from any thread; Stop is idempotent and is also run
 // by the destructor. Routers must outlive the Server.
@@ -41,6 +43,7 @@
 #include <string>
 #include <vector>
 
+#include "api/forwarded.h"
 #include "api/router.h"
 #include "engine/common/status.h"
 
@@ -54,6 +57,9 @@ struct ServerLimits {
   int64_t drain_timeout_ms = 10'000;    // Stop(): wait for in-flight requests, then cut
   size_t connections_max = 4096;        // open connections across all listeners
   size_t threads = 0;                   // I/O and handler threads; 0: one per hardware thread
+  // Peers whose X-Forwarded-For names the client (Request::remote_address, the access
+  // log); see api/forwarded.h. Empty: the header is ignored.
+  TrustedProxies trusted_proxies;
 };
 
 struct ListenerConfig {

@@ -79,7 +79,7 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, const sigset_t&
   auto server = api::Server::Start(
       {{.address = config.client_addr.host, .port = config.client_addr.port, .router = &client_api.router()},
        {.address = config.ops_addr.host, .port = config.ops_addr.port, .router = &ops}},
-      api::ServerLimits{});
+      api::ServerLimits{.trusted_proxies = config.trusted_proxies});
   if (!server.ok()) {
     spdlog::critical("http: {}", server.status().ToString());
     return kExitFailure;
