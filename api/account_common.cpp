@@ -18,6 +18,9 @@ Context::Context(core::Engine& engine_ref, const AccountRoutesConfig& config_val
       config(config_value),
       register_limiter(kRegisterRateLimit, config_value.rate_limit),
       login_limiter(kLoginRateLimit, config_value.rate_limit),
+      limits(config_value.user_limits
+                 ? config_value.user_limits
+                 : std::make_shared<UserRateLimits>(config_value.rate_limit)),
       pool({.threads = kHashThreads, .queue_max = kHashQueueMax}) {}
 
 int64_t Context::MonotonicMs() const { return engine.clock().NowMonotonicNs() / 1'000'000; }
@@ -160,6 +163,9 @@ void OnWorkers(Context* context, Respond respond, std::function<void()> task) {
 
 void VerifyThen(Context* context, std::string user_id, std::string password, Respond respond,
                 std::function<void()> then) {
+  if (auto limited = Limited(context->limits->password_check, user_id, context->MonotonicMs())) {
+    return respond(std::move(*limited));
+  }
   OnWorkers(context, respond, [context, user_id, password, respond, then] {
     Status verified = accounts::VerifyLogin(context->engine.store(), user_id, password);
     if (verified.code() == StatusCode::kForbidden) {

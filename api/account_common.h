@@ -36,6 +36,7 @@ struct Context {
   const AccountRoutesConfig config;
   RateLimiter register_limiter;
   RateLimiter login_limiter;
+  std::shared_ptr<UserRateLimits> limits;  // never null
   WorkerPool pool;
 };
 using ContextPtr = std::shared_ptr<Context>;
@@ -77,7 +78,8 @@ std::optional<std::string> UiaPassword(const boost::json::object& body, const Ca
                                        std::string_view server_name, Response* answer);
 
 // Verifies the caller's password on the hash workers, then runs `then` there; answers
-// 401 (UIA, M_FORBIDDEN) for a wrong password and 429 when the workers are saturated.
+// 401 (UIA, M_FORBIDDEN) for a wrong password, and 429 when the workers are saturated
+// or the user's password-check bucket (kPasswordCheckRateLimit) is empty.
 void VerifyThen(Context* context, std::string user_id, std::string password, Respond respond,
                 std::function<void()> then);
 

@@ -83,6 +83,11 @@ void GetData(Context& context, const Request& request, const PathParams& params,
   respond(ContentResponse(**stored));
 }
 
+// 429 when the user's account-data bucket (kAccountDataRateLimit) is empty.
+std::optional<Response> AccountDataLimited(Context& context, const std::string& user_id) {
+  return Limited(context.limits->account_data, user_id, context.MonotonicMs());
+}
+
 void PutData(Context& context, const Request& request, const PathParams& params,
              Respond respond) {
   auto owner = Owner(context, request, params);
@@ -93,6 +98,9 @@ void PutData(Context& context, const Request& request, const PathParams& params,
   // The spec reserves these to their own endpoints.
   if (type == "m.fully_read" || type == "m.push_rules") {
     return respond(ErrorResponse(405, "M_BAD_JSON", type + " is set through its own endpoint"));
+  }
+  if (auto limited = AccountDataLimited(context, std::get<Caller>(owner).user_id)) {
+    return respond(std::move(*limited));
   }
   // Floats are kept (accounts::AccountDataJson), so content arrives as the client sent it.
   auto body = ParseJsonBody(request, /*canonical_numbers=*/false);
@@ -141,6 +149,7 @@ void ChangeTag(Context& context, const Request& request, const PathParams& param
     }
   }
   const std::string& user_id = std::get<Caller>(owner).user_id;
+  if (auto limited = AccountDataLimited(context, user_id)) return respond(std::move(*limited));
   auto stored = ReadObject(context.engine, user_id, std::get<0>(room), kTagType);
   if (!stored.ok()) return respond(ErrorResponse(stored.status()));
   json::object content = stored->value_or(json::object{});

@@ -174,12 +174,21 @@ void Login(Context* context, const Request& request, Respond respond) {
   if (!password) return respond(MissingParam("password"));
   int64_t wait_ms = context->login_limiter.Acquire(RemoteIp(request), context->MonotonicMs());
   if (wait_ms > 0) return respond(RateLimitedResponse(wait_ms));
-  OnWorkers(context, respond, [=] {
+  // Per account, whatever the IP: every attempt takes a token, a success refills.
+  UserRateLimits& limits = *context->limits;
+  if (auto limited = Limited(limits.login_attempts, *user_id, context->MonotonicMs())) {
+    return respond(std::move(*limited));
+  }
+  OnWorkers(context, respond, [=, &limits] {
     Status verified = accounts::VerifyLogin(context->engine.store(), *user_id, *password);
     if (verified.code() == StatusCode::kForbidden) {
       return respond(ErrorResponse(403, "M_FORBIDDEN", "Invalid username or password"));
     }
     if (!verified.ok()) return respond(ErrorResponse(verified));
+    limits.login_attempts.Reset(*user_id);
+    if (auto limited = Limited(limits.new_device, *user_id, context->MonotonicMs())) {
+      return respond(std::move(*limited));
+    }
     Result<accounts::Prepared> prepared = accounts::PrepareLogin(
         *user_id, device_id, display_name, context->engine.clock().NowUnixMs());
     if (!prepared.ok()) return respond(ErrorResponse(prepared.status()));

@@ -27,7 +27,9 @@
 // argon2id hashing and verification (~35 ms each) run on a WorkerPool of
 // kHashThreads threads owned by these routes, whose full queue answers 429
 // M_LIMIT_EXCEEDED. /register and /login are rate-limited per client IP
-// (api/rate_limit.h) unless config.rate_limit is false.
+// (api/rate_limit.h) unless config.rate_limit is false; /login also per account
+// (kLoginAttemptRateLimit: attempts, refilled by a success; kNewDeviceRateLimit), and
+// per user: password re-checks, profile changes, account data and tags.
 //
 // Ownership and thread-safety: the routes keep a reference to engine, which must
 // outlive the router; the worker pool lives as long as the router's handlers and
@@ -36,7 +38,9 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 
+#include "api/rate_limit.h"
 #include "api/router.h"
 
 namespace nebu::core {
@@ -51,7 +55,10 @@ inline constexpr size_t kDeleteDevicesMax = 1000;  // device IDs in one /delete_
 
 struct AccountRoutesConfig {
   bool registration_open = false;  // false: POST /register answers 403 M_FORBIDDEN
-  bool rate_limit = true;          // false: no 429s from /register and /login
+  bool rate_limit = true;          // false: no 429s from these routes
+  // The per-user limiters (profile, account data, new devices, password checks, login
+  // attempts per account; api/rate_limit.h); null: the routes' own, on when rate_limit is.
+  std::shared_ptr<UserRateLimits> user_limits = nullptr;
 };
 
 void AddAccountRoutes(Router& router, core::Engine& engine, const AccountRoutesConfig& config);

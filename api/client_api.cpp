@@ -15,17 +15,19 @@ namespace nebu::api {
 ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metrics* metrics)
     : router_("client", metrics) {
   Router& router = router_;
+  auto limits = std::make_shared<UserRateLimits>(options.rate_limit);  // shared by the routes
   AddDiscoveryRoutes(router, {.public_base_url = options.public_base_url});
   AddAccountRoutes(router, engine,
                    {.registration_open = options.registration_open,
-                    .rate_limit = options.rate_limit});
-  AddRoomRoutes(router, engine, {.rate_limit = options.rate_limit});
+                    .rate_limit = options.rate_limit,
+                    .user_limits = limits});
+  AddRoomRoutes(router, engine, {.rate_limit = options.rate_limit, .user_limits = limits});
   AddSyncRoutes(router, engine, &typing_, &presence_);
   AddPushRuleRoutes(router, engine);
-  AddReceiptRoutes(router, engine, typing_);
-  AddPresenceRoutes(router, engine, presence_);
+  AddReceiptRoutes(router, engine, typing_, limits);
+  AddPresenceRoutes(router, engine, presence_, limits);
   AddFilterRoutes(router, engine);
-  AddKeysRoutes(router, engine);
+  AddKeysRoutes(router, engine, limits);
   AddMiscRoutes(router, engine);
 }
 

@@ -189,6 +189,18 @@ Response GetProfile(Context& context, const std::string& user_id,
   return JsonResponse(200, body);
 }
 
+// 429 when the user's profile bucket cannot pay 1 + the joined rooms the change would
+// update (kProfileRateLimit; the cost is capped at the burst).
+std::optional<Response> ProfileLimited(Context& context, const std::string& user_id) {
+  double cost = 1;
+  if (auto joined = context.engine.RoomsOf(user_id); joined.ok()) {
+    for (const auto& [room_id, membership] : *joined) {
+      if (membership == rooms::Membership::kJoin) cost += 1;
+    }
+  }
+  return Limited(context.limits->profile, user_id, context.MonotonicMs(), cost);
+}
+
 void PutProfileField(Context* context, ProfileField field, const Request& request,
                      const PathParams& params, Respond respond) {
   auto parsed = ParseJsonBody(request);
@@ -210,6 +222,9 @@ void PutProfileField(Context* context, ProfileField field, const Request& reques
     }
     if (value && value->find('\0') != std::string::npos) {  // CheckNewDisplayName's rule
       return respond(ErrorResponse(400, "M_INVALID_PARAM", std::string(name) + " contains U+0000"));
+    }
+    if (auto limited = ProfileLimited(*context, caller.user_id)) {
+      return respond(std::move(*limited));
     }
     // Once the profile is stored, the member events of the joined rooms follow it.
     respond = [engine = &context->engine, user_id = caller.user_id,

@@ -50,7 +50,8 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> query;
   Headers headers;
   std::string body;
-  std::string remote_address;  // "ip:port" of the peer, for logs; empty in unit tests
+  std::string remote_address;  // "ip:port" of the peer, or the IP a trusted proxy forwarded
+                              // (api/forwarded.h); empty in unit tests
 
   // The first decoded value of query parameter `name`, or nullopt.
   [[nodiscard]] std::optional<std::string_view> Query(std::string_view name) const;

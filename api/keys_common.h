@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "api/auth.h"
+#include "api/rate_limit.h"
 #include "api/router.h"
 #include "api/worker_pool.h"
 #include "engine/e2ee/commands.h"
@@ -25,9 +26,12 @@ inline constexpr size_t kVerifyThreads = 1;  // password checks of device_signin
 inline constexpr size_t kVerifyQueueMax = 64;
 
 struct Context {
-  explicit Context(core::Engine& engine_ref)
-      : engine(engine_ref), pool({.threads = kVerifyThreads, .queue_max = kVerifyQueueMax}) {}
+  Context(core::Engine& engine_ref, std::shared_ptr<UserRateLimits> limits_value)
+      : engine(engine_ref),
+        limits(std::move(limits_value)),
+        pool({.threads = kVerifyThreads, .queue_max = kVerifyQueueMax}) {}
   core::Engine& engine;
+  std::shared_ptr<UserRateLimits> limits;  // never null; password_check for the UIA
   WorkerPool pool;  // last: destroyed (finishing its queue) first
 };
 using ContextPtr = std::shared_ptr<Context>;

@@ -478,9 +478,10 @@ Response BackupUnsupported(const Request&, const PathParams&) {
 }  // namespace
 }  // namespace keys_internal
 
-void AddKeysRoutes(Router& router, core::Engine& engine) {
+void AddKeysRoutes(Router& router, core::Engine& engine, std::shared_ptr<UserRateLimits> limits) {
   using namespace keys_internal;
-  auto context = std::make_shared<Context>(engine);
+  if (!limits) limits = std::make_shared<UserRateLimits>(/*enabled=*/false);
+  auto context = std::make_shared<Context>(engine, std::move(limits));
   AddAsyncRoute(
       router, "POST", "/keys/upload",
       [context](const Request& r, const PathParams&, Respond respond) {

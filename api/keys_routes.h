@@ -54,6 +54,9 @@
 #include <cstddef>
 #include <string>
 
+#include <memory>
+
+#include "api/rate_limit.h"
 #include "api/router.h"
 
 namespace nebu::core {
@@ -69,7 +72,10 @@ inline constexpr size_t kKeysQueryUsersMax = 1000;
 // user who shares a room with the caller (a superset the client re-queries).
 inline constexpr size_t kKeyChangesScanEntriesMax = 100000;
 
-void AddKeysRoutes(Router& router, core::Engine& engine);
+// `limits`: the UIA password check of /keys/device_signing/upload takes from
+// limits->password_check (shared with the account routes); null: no limit.
+void AddKeysRoutes(Router& router, core::Engine& engine,
+                   std::shared_ptr<UserRateLimits> limits = nullptr);
 
 // The device-deletion hook: wraps the `respond` of an endpoint that deletes devices
 // of `user_id` (logout, delete_devices, password change, deactivation). When the

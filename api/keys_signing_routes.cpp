@@ -138,6 +138,10 @@ void UploadSigning(const ContextPtr& context, const Request& request, Respond re
   std::optional<std::string> password =
       account_internal::UiaPassword(o, who, context->engine.server_name(), &answer);
   if (!password) return respond(std::move(answer));
+  if (auto limited = Limited(context->limits->password_check, who.user_id,
+                             context->engine.clock().NowMonotonicNs() / 1'000'000)) {
+    return respond(std::move(*limited));
+  }
   bool posted =
       context->pool.Post([engine, user_id = who.user_id, password = *password, respond, submit] {
         Status verified = accounts::VerifyLogin(engine->store(), user_id, password);

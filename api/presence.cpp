@@ -60,11 +60,14 @@ Response GetPresence(core::Engine& engine, const PresenceTracker& presence, cons
   return JsonResponse(200, PresenceContent(state, engine.clock().NowUnixMs()));
 }
 
-Response PutPresence(core::Engine& engine, PresenceTracker& presence, const Request& request,
-                     const PathParams& params) {
+Response PutPresence(core::Engine& engine, UserRateLimits& limits, PresenceTracker& presence,
+                     const Request& request, const PathParams& params) {
   auto caller = AuthenticateOwner(request, engine, params.at("userId"),
                                   "You cannot set the presence of another user");
   if (auto* error = std::get_if<Response>(&caller)) return *error;
+  if (auto limited = Limited(limits.presence, std::get<Caller>(caller).user_id, engine.clock().NowMonotonicNs() / 1'000'000)) {
+    return *limited;
+  }
   auto body = ParseJsonBody(request);
   if (auto* error = std::get_if<Response>(&body)) return *error;
   const json::object& object = std::get<json::object>(body);
@@ -190,7 +193,9 @@ std::map<std::string, PresenceState> PresenceTracker::ChangedSince(uint64_t sinc
   return out;
 }
 
-void AddPresenceRoutes(Router& router, core::Engine& engine, PresenceTracker& presence) {
+void AddPresenceRoutes(Router& router, core::Engine& engine, PresenceTracker& presence,
+                       std::shared_ptr<UserRateLimits> limits) {
+  if (!limits) limits = std::make_shared<UserRateLimits>(/*enabled=*/false);
   const RouteOptions small_body{.body_bytes_max = kPresenceBodyBytesMax};
   rooms_internal::AddRoute(router, "GET", "/presence/{userId}/status",
                            [&engine, &presence](const Request& r, const PathParams& p) {
@@ -198,8 +203,8 @@ void AddPresenceRoutes(Router& router, core::Engine& engine, PresenceTracker& pr
                            });
   rooms_internal::AddRoute(
       router, "PUT", "/presence/{userId}/status",
-      [&engine, &presence](const Request& r, const PathParams& p) {
-        return PutPresence(engine, presence, r, p);
+      [&engine, &presence, limits](const Request& r, const PathParams& p) {
+        return PutPresence(engine, *limits, presence, r, p);
       },
       small_body);
 }

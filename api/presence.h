@@ -36,11 +36,13 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "api/rate_limit.h"
 #include "api/router.h"
 #include "engine/common/status.h"
 
@@ -109,6 +111,9 @@ class PresenceTracker {
 // The m.presence content for `state` as seen at `now_ms` (last_active_ago etc.).
 [[nodiscard]] boost::json::object PresenceContent(const PresenceState& state, int64_t now_ms);
 
-void AddPresenceRoutes(Router& router, core::Engine& engine, PresenceTracker& presence);
+// `limits`: PUT /presence takes from limits->presence per user (429 M_LIMIT_EXCEEDED
+// when empty); null: no limit.
+void AddPresenceRoutes(Router& router, core::Engine& engine, PresenceTracker& presence,
+                       std::shared_ptr<UserRateLimits> limits = nullptr);
 
 }  // namespace nebu::api

@@ -13,8 +13,9 @@ RateLimiter::RateLimiter(RateLimit limit, bool enabled, size_t keys_max)
   NEBU_CHECK(limit.per_second > 0 && limit.burst >= 1, "a rate limit needs a rate and a burst");
 }
 
-int64_t RateLimiter::Acquire(std::string_view key, int64_t now_ms) {
+int64_t RateLimiter::Acquire(std::string_view key, int64_t now_ms, double cost) {
   if (!enabled_) return 0;
+  cost = std::clamp(cost, 1.0, limit_.burst);
   std::lock_guard lock(mutex_);
   auto it = buckets_.find(std::string(key));
   if (it == buckets_.end()) {
@@ -26,11 +27,11 @@ int64_t RateLimiter::Acquire(std::string_view key, int64_t now_ms) {
   double elapsed_s = static_cast<double>(std::max<int64_t>(0, now_ms - bucket.updated_ms)) / 1000;
   bucket.tokens = std::min(limit_.burst, bucket.tokens + elapsed_s * limit_.per_second);
   bucket.updated_ms = std::max(bucket.updated_ms, now_ms);
-  if (bucket.tokens >= 1) {
-    bucket.tokens -= 1;
+  if (bucket.tokens >= cost) {
+    bucket.tokens -= cost;
     return 0;
   }
-  double wait_ms = std::ceil((1 - bucket.tokens) / limit_.per_second * 1000);
+  double wait_ms = std::ceil((cost - bucket.tokens) / limit_.per_second * 1000);
   return std::max<int64_t>(1, static_cast<int64_t>(wait_ms));
 }
 
@@ -45,6 +46,19 @@ void RateLimiter::MakeRoom(int64_t now_ms) {
       buckets_.begin(), buckets_.end(),
       [](const auto& a, const auto& b) { return a.second.updated_ms < b.second.updated_ms; });
   buckets_.erase(stalest);
+}
+
+void RateLimiter::Reset(std::string_view key) {
+  if (!enabled_) return;
+  std::lock_guard lock(mutex_);
+  buckets_.erase(std::string(key));
+}
+
+std::optional<Response> Limited(RateLimiter& limiter, std::string_view key, int64_t now_ms,
+                                double cost) {
+  int64_t wait_ms = limiter.Acquire(key, now_ms, cost);
+  if (wait_ms > 0) return RateLimitedResponse(wait_ms);
+  return std::nullopt;
 }
 
 size_t RateLimiter::bucket_count() const {

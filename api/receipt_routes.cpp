@@ -118,10 +118,19 @@ bool IsMarkerType(std::string_view type) {
          type == kFullyRead;
 }
 
-void PostReceipt(core::Engine& engine, const Request& request, const PathParams& params,
-                 Respond respond) {
+// 429 when the user's `limiter` bucket is empty.
+std::optional<Response> UserLimited(core::Engine& engine, RateLimiter& limiter,
+                                    const std::string& user_id) {
+  return Limited(limiter, user_id, engine.clock().NowMonotonicNs() / 1'000'000);
+}
+
+void PostReceipt(core::Engine& engine, UserRateLimits& limits, const Request& request,
+                 const PathParams& params, Respond respond) {
   auto joined = JoinedCaller(request, engine, params.at("roomId"));
   if (auto* error = std::get_if<Response>(&joined)) return respond(*error);
+  if (auto limited = UserLimited(engine, limits.receipts, std::get<Joined>(joined).caller.user_id)) {
+    return respond(std::move(*limited));
+  }
   const std::string& type = params.at("receiptType");
   if (!IsMarkerType(type)) {
     return respond(ErrorResponse(400, "M_INVALID_PARAM", "Unknown receipt type"));
@@ -153,10 +162,13 @@ void PostReceipt(core::Engine& engine, const Request& request, const PathParams&
   SubmitAll(engine, std::move(commands), std::move(respond));
 }
 
-void PostReadMarkers(core::Engine& engine, const Request& request, const PathParams& params,
-                     Respond respond) {
+void PostReadMarkers(core::Engine& engine, UserRateLimits& limits, const Request& request,
+                     const PathParams& params, Respond respond) {
   auto joined = JoinedCaller(request, engine, params.at("roomId"));
   if (auto* error = std::get_if<Response>(&joined)) return respond(*error);
+  if (auto limited = UserLimited(engine, limits.receipts, std::get<Joined>(joined).caller.user_id)) {
+    return respond(std::move(*limited));
+  }
   auto body = ParseJsonBody(request);
   if (auto* error = std::get_if<Response>(&body)) return respond(*error);
   const Joined& who = std::get<Joined>(joined);
@@ -177,8 +189,8 @@ void PostReadMarkers(core::Engine& engine, const Request& request, const PathPar
   SubmitAll(engine, std::move(commands), std::move(respond));
 }
 
-Response PutTyping(core::Engine& engine, TypingTracker& typing, const Request& request,
-                   const PathParams& params) {
+Response PutTyping(core::Engine& engine, UserRateLimits& limits, TypingTracker& typing,
+                   const Request& request, const PathParams& params) {
   auto caller = Authenticate(request, engine);
   if (auto* error = std::get_if<Response>(&caller)) return *error;
   if (std::get<Caller>(caller).user_id != params.at("userId")) {
@@ -186,6 +198,9 @@ Response PutTyping(core::Engine& engine, TypingTracker& typing, const Request& r
   }
   auto joined = JoinedCaller(request, engine, params.at("roomId"));
   if (auto* error = std::get_if<Response>(&joined)) return *error;
+  if (auto limited = UserLimited(engine, limits.typing, std::get<Caller>(caller).user_id)) {
+    return *limited;
+  }
   auto body = ParseJsonBody(request, /*canonical_numbers=*/false);
   if (auto* error = std::get_if<Response>(&body)) return *error;
   const json::object& o = std::get<json::object>(body);
@@ -206,24 +221,26 @@ Response PutTyping(core::Engine& engine, TypingTracker& typing, const Request& r
 
 }  // namespace
 
-void AddReceiptRoutes(Router& router, core::Engine& engine, TypingTracker& typing) {
+void AddReceiptRoutes(Router& router, core::Engine& engine, TypingTracker& typing,
+                      std::shared_ptr<UserRateLimits> limits) {
+  if (!limits) limits = std::make_shared<UserRateLimits>(/*enabled=*/false);
   const RouteOptions small_body{.body_bytes_max = kReceiptBodyBytesMax};
   rooms_internal::AddAsyncRoute(
       router, "POST", "/rooms/{roomId}/receipt/{receiptType}/{eventId}",
-      [&engine](const Request& r, const PathParams& p, Respond respond) {
-        PostReceipt(engine, r, p, std::move(respond));
+      [&engine, limits](const Request& r, const PathParams& p, Respond respond) {
+        PostReceipt(engine, *limits, r, p, std::move(respond));
       },
       small_body);
   rooms_internal::AddAsyncRoute(
       router, "POST", "/rooms/{roomId}/read_markers",
-      [&engine](const Request& r, const PathParams& p, Respond respond) {
-        PostReadMarkers(engine, r, p, std::move(respond));
+      [&engine, limits](const Request& r, const PathParams& p, Respond respond) {
+        PostReadMarkers(engine, *limits, r, p, std::move(respond));
       },
       small_body);
   rooms_internal::AddRoute(
       router, "PUT", "/rooms/{roomId}/typing/{userId}",
-      [&engine, &typing](const Request& r, const PathParams& p) {
-        return PutTyping(engine, typing, r, p);
+      [&engine, &typing, limits](const Request& r, const PathParams& p) {
+        return PutTyping(engine, *limits, typing, r, p);
       },
       small_body);
 }

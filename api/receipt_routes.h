@@ -29,6 +29,9 @@
 // outlive the router.
 #pragma once
 
+#include <memory>
+
+#include "api/rate_limit.h"
 #include "api/router.h"
 
 namespace nebu::core {
@@ -41,6 +44,9 @@ class TypingTracker;
 
 inline constexpr size_t kReceiptBodyBytesMax = 4096;  // thread_id / three event IDs
 
-void AddReceiptRoutes(Router& router, core::Engine& engine, TypingTracker& typing);
+// `limits`: receipts and read markers take from limits->receipts, typing from
+// limits->typing, per user (429 M_LIMIT_EXCEEDED when empty); null: no limits.
+void AddReceiptRoutes(Router& router, core::Engine& engine, TypingTracker& typing,
+                      std::shared_ptr<UserRateLimits> limits = nullptr);
 
 }  // namespace nebu::api

@@ -99,11 +99,19 @@ Response CreateRoomError(const Status& status) {
   return ErrorResponse(status);
 }
 
+// The clock of the per-user limiters (api/rate_limit.h).
+int64_t LimiterNowMs(core::Engine& engine) { return engine.clock().NowMonotonicNs() / 1'000'000; }
+
 // Plans the room on this thread (cheap) and answers once its command is committed
 // and applied, holding no thread meanwhile (as sends do).
-void HandleCreateRoom(core::Engine& engine, const Request& request, const Respond& respond) {
+void HandleCreateRoom(core::Engine& engine, UserRateLimits& limits, const Request& request,
+                      const Respond& respond) {
   auto caller = CallerOf(request, engine);
   if (auto* error = std::get_if<Response>(&caller)) return respond(*error);
+  if (auto limited = Limited(limits.create_room, std::get<Caller>(caller).user_id,
+                             LimiterNowMs(engine))) {
+    return respond(*limited);
+  }
   auto body = ParseJsonBody(request);
   if (auto* error = std::get_if<Response>(&body)) return respond(*error);
   Result<rooms::CreateRoomRequest> parsed =
@@ -159,10 +167,19 @@ std::variant<std::string, Response> ResolveRoom(core::Engine& engine, std::strin
   return std::move(**room_id);
 }
 
-void HandleJoin(core::Engine& engine, const Request& request, std::string_view id,
-                const Respond& respond) {
+// 429 when the caller's membership bucket is empty.
+std::optional<Response> MembershipLimited(core::Engine& engine, UserRateLimits& limits,
+                                          const std::variant<Caller, Response>& caller) {
+  const auto* who = std::get_if<Caller>(&caller);
+  if (who == nullptr) return std::nullopt;
+  return Limited(limits.membership, who->user_id, LimiterNowMs(engine));
+}
+
+void HandleJoin(core::Engine& engine, UserRateLimits& limits, const Request& request,
+                std::string_view id, const Respond& respond) {
   auto caller = CallerOf(request, engine);
   if (auto* error = std::get_if<Response>(&caller)) return respond(*error);
+  if (auto limited = MembershipLimited(engine, limits, caller)) return respond(*limited);
   auto body = ParseJsonBody(request);
   if (auto* error = std::get_if<Response>(&body)) return respond(*error);
   auto room_id = ResolveRoom(engine, id);
@@ -176,10 +193,12 @@ void HandleJoin(core::Engine& engine, const Request& request, std::string_view i
 
 // leave, invite, kick, ban, unban. `membership` is what the target gets; targets
 // other than the caller come from the body's user_id and need the caller joined.
-void HandleMembership(core::Engine& engine, const Request& request, const PathParams& params,
-                      std::string_view membership, bool targets_other, const Respond& respond) {
+void HandleMembership(core::Engine& engine, UserRateLimits& limits, const Request& request,
+                      const PathParams& params, std::string_view membership, bool targets_other,
+                      const Respond& respond) {
   auto caller = CallerOf(request, engine);
   if (auto* error = std::get_if<Response>(&caller)) return respond(*error);
+  if (auto limited = MembershipLimited(engine, limits, caller)) return respond(*limited);
   auto body = ParseJsonBody(request);
   if (auto* error = std::get_if<Response>(&body)) return respond(*error);
   const Caller& who = std::get<Caller>(caller);
@@ -202,10 +221,11 @@ void HandleMembership(core::Engine& engine, const Request& request, const PathPa
 
 // POST /rooms/{roomId}/forget: an accounts "forget_room" command; the state machine
 // checks the membership again when it applies it (a race with a re-join is refused).
-void HandleForget(core::Engine& engine, const Request& request, const PathParams& params,
-                  const Respond& respond) {
+void HandleForget(core::Engine& engine, UserRateLimits& limits, const Request& request,
+                  const PathParams& params, const Respond& respond) {
   auto caller = CallerOf(request, engine);
   if (auto* error = std::get_if<Response>(&caller)) return respond(*error);
+  if (auto limited = MembershipLimited(engine, limits, caller)) return respond(*limited);
   const std::string& room_id = params.at("roomId");
   if (!event::IsValidRoomId(room_id)) return respond(ForbiddenRoom());
   accounts::ForgetRoomCommand command{.user_id = std::get<Caller>(caller).user_id,
@@ -370,14 +390,15 @@ void HandleRedact(core::Engine& engine, RateLimiter& limiter, const Request& req
   SubmitEvent(engine, std::move(event), respond, EventIdAnswer);
 }
 
-void AddMembershipRoutes(Router& router, core::Engine& engine) {
+void AddMembershipRoutes(Router& router, core::Engine& engine,
+                         const std::shared_ptr<UserRateLimits>& limits) {
   AddAsyncRoute(router, "POST", "/join/{roomIdOrAlias}",
-                [&engine](const Request& r, const PathParams& p, Respond respond) {
-                  HandleJoin(engine, r, p.at("roomIdOrAlias"), respond);
+                [&engine, limits](const Request& r, const PathParams& p, Respond respond) {
+                  HandleJoin(engine, *limits, r, p.at("roomIdOrAlias"), respond);
                 });
   AddAsyncRoute(router, "POST", "/rooms/{roomId}/join",
-                [&engine](const Request& r, const PathParams& p, Respond respond) {
-                  HandleJoin(engine, r, p.at("roomId"), respond);
+                [&engine, limits](const Request& r, const PathParams& p, Respond respond) {
+                  HandleJoin(engine, *limits, r, p.at("roomId"), respond);
                 });
   struct Change {
     std::string_view action, membership;
@@ -387,13 +408,14 @@ void AddMembershipRoutes(Router& router, core::Engine& engine) {
                    Change{"kick", "leave", true}, Change{"ban", "ban", true},
                    Change{"unban", "leave", true}}) {
     AddAsyncRoute(router, "POST", "/rooms/{roomId}/" + std::string(c.action),
-                  [&engine, c](const Request& r, const PathParams& p, Respond respond) {
-                    HandleMembership(engine, r, p, c.membership, c.targets_other, respond);
+                  [&engine, limits, c](const Request& r, const PathParams& p, Respond respond) {
+                    HandleMembership(engine, *limits, r, p, c.membership, c.targets_other,
+                                     respond);
                   });
   }
   AddAsyncRoute(router, "POST", "/rooms/{roomId}/forget",
-                [&engine](const Request& r, const PathParams& p, Respond respond) {
-                  HandleForget(engine, r, p, respond);
+                [&engine, limits](const Request& r, const PathParams& p, Respond respond) {
+                  HandleForget(engine, *limits, r, p, respond);
                 });
 }
 
@@ -429,9 +451,11 @@ void AddEventWriteRoutes(Router& router, core::Engine& engine,
 }  // namespace
 
 void AddRoomRoutes(Router& router, core::Engine& engine, RoomRoutesConfig config) {
+  std::shared_ptr<UserRateLimits> limits =
+      config.user_limits ? config.user_limits : std::make_shared<UserRateLimits>(config.rate_limit);
   AddAsyncRoute(router, "POST", "/createRoom",
-                [&engine](const Request& r, const PathParams&, Respond respond) {
-                  HandleCreateRoom(engine, r, respond);
+                [&engine, limits](const Request& r, const PathParams&, Respond respond) {
+                  HandleCreateRoom(engine, *limits, r, respond);
                 });
   AddRoute(router, "GET", "/joined_rooms",
            [&engine](const Request& r, const PathParams&) { return HandleJoinedRooms(engine, r); });
@@ -449,7 +473,7 @@ void AddRoomRoutes(Router& router, core::Engine& engine, RoomRoutesConfig config
                 [&engine](const Request& r, const PathParams& p, Respond respond) {
                   HandleSetRoomVisibility(engine, r, p, respond);
                 });
-  AddMembershipRoutes(router, engine);
+  AddMembershipRoutes(router, engine, limits);
   AddEventWriteRoutes(router, engine,
                       std::make_shared<RateLimiter>(kSendRateLimit, config.rate_limit));
   rooms_internal::AddRoomReadRoutes(router, engine);

@@ -66,6 +66,9 @@
 // Thread-safety: handlers are safe from any thread; the engine must outlive the router.
 #pragma once
 
+#include <memory>
+
+#include "api/rate_limit.h"
 #include "api/router.h"
 
 namespace nebu::core {
@@ -87,6 +90,9 @@ struct RoomRoutesConfig {
   // Limits send, state and redact per user (kSendRateLimit: 10/s, burst 50); over
   // it 429 M_LIMIT_EXCEEDED with retry_after_ms. Off unless the caller turns it on.
   bool rate_limit = false;
+  // Membership changes and createRoom per user (api/rate_limit.h); null: the routes'
+  // own, on when rate_limit is.
+  std::shared_ptr<UserRateLimits> user_limits = nullptr;
 };
 
 void AddRoomRoutes(Router& router, core::Engine& engine, RoomRoutesConfig config = {});

@@ -22,6 +22,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
@@ -37,6 +38,8 @@
 #include <unordered_map>
 
 #include "api/errors.h"
+#include "api/forwarded.h"
+#include "api/rate_limit.h"
 
 namespace nebu::api {
 namespace {
@@ -112,13 +115,30 @@ std::string EndpointText(const tcp::endpoint& endpoint) {
 
 std::string_view View(beast::string_view text) { return {text.data(), text.size()}; }
 
-Request ToRequest(http::request<http::string_body>&& message, std::string remote) {
+// remote_address is the peer's "ip:port", or the client's IP when a trusted proxy
+// forwarded the request (api/forwarded.h).
+Request ToRequest(http::request<http::string_body>&& message, std::string remote,
+                  const TrustedProxies& proxies) {
   Request request = MakeRequest(std::string(View(message.method_string())),
                                 std::string(View(message.target())), std::move(message.body()));
-  for (const auto& field : message)
+  std::vector<std::string_view> forwarded_for;
+  for (const auto& field : message) {
     request.headers.Add(View(field.name_string()), View(field.value()));
+    if (beast::iequals(field.name_string(), "X-Forwarded-For")) {
+      forwarded_for.push_back(View(field.value()));
+    }
+  }
   request.remote_address = std::move(remote);
+  std::string peer_ip = RemoteIp(request);
+  std::string client = ClientAddress(peer_ip, forwarded_for, proxies);
+  if (client != peer_ip) request.remote_address = std::move(client);
   return request;
+}
+
+// The access log's client: the peer, or "client via=peer" when forwarded.
+std::string LoggedClient(const Request& request, const std::string& remote) {
+  if (request.remote_address == remote) return remote;
+  return request.remote_address + " via=" + remote;
 }
 
 // What a failed header/body read deserves: 0 means close silently (EOF, timeout, reset).
@@ -389,7 +409,8 @@ asio::awaitable<void> Server::Impl::ServeRequests(Connection& connection, const 
     bool keep_alive = outcome.keep_alive && !stopping;
     bool written = co_await WriteResponse(connection.stream, std::move(response), outcome.version,
                                           keep_alive, limits.write_timeout_ms);
-    LogAccess(router, remote, request.method, request.target, status, body_bytes, start);
+    LogAccess(router, LoggedClient(request, remote), request.method, request.target, status,
+              body_bytes, start);
     if (!written || !keep_alive) co_return;
   }
 }
@@ -451,7 +472,7 @@ asio::awaitable<Server::Impl::ReadOutcome> Server::Impl::ReadRequest(Connection&
   }
   outcome.version = parser.get().version();
   outcome.keep_alive = parser.get().keep_alive();
-  outcome.request = ToRequest(parser.release(), remote);
+  outcome.request = ToRequest(parser.release(), remote, limits.trusted_proxies);
   co_return outcome;
 }
 

@@ -41,7 +41,9 @@
 //   its own wait (/sync's timeout). A request still unanswered at Stop() is waited for
 //   like any in-flight request (at most drain_timeout_ms); an answer that arrives after
 //   its connection is gone is dropped safely.
-// - Every answered request is logged (spdlog, info) with access_token redacted.
+// - Every answered request is logged (spdlog, info) with access_token redacted, under
+//   the client's address: the peer's, or the one a trusted proxy forwarded
+//   (limits.trusted_proxies; logged as "client via=peer").
 //
 // Thread-safety: Start/Stop/port from any thread; Stop is idempotent and is also run
 // by the destructor. Routers must outlive the Server.
@@ -54,6 +56,7 @@
 #include <string>
 #include <vector>
 
+#include "api/forwarded.h"
 #include "api/router.h"
 #include "engine/common/status.h"
 
@@ -73,6 +76,9 @@ struct ServerLimits {
   // Peer IPs (as printed by the server: "127.0.0.1", "::1") exempt from
   // connections_per_ip_max, e.g. a trusted reverse proxy; nullptr: none.
   std::function<bool(const std::string& ip)> per_ip_exempt;
+  // Peers whose X-Forwarded-For names the client (Request::remote_address, the access
+  // log); see api/forwarded.h. Empty: the header is ignored.
+  TrustedProxies trusted_proxies;
 };
 
 // File descriptors a Server holds beyond its connections (acceptors, the io_context's

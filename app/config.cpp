@@ -107,8 +107,6 @@ bool IsServerName(std::string_view name) {
   return IsDnsName(host);
 }
 
-bool IsLoopback(std::string_view host) { return host == "::1" || host.starts_with("127."); }
-
 // Parses a two-valued switch ("open"/"closed", "on"/"off"); empty means `fallback`.
 Result<bool> ParseSwitch(std::string_view name, std::string_view value, std::string_view yes,
                          std::string_view no, bool fallback) {
@@ -136,9 +134,10 @@ const std::vector<Variable> kVariables = {
     {"NEBU_PUBLIC_BASEURL", "", "base URL advertised in /.well-known/matrix/client",
      "https://NAME, or http://localhost:CLIENT_PORT when NAME is localhost"},
     {"NEBU_LOG_LEVEL", "info", "trace, debug, info, warn, error, critical or off"},
-    {"NEBU_REGISTRATION", "", "open or closed: may anyone register an account",
-     "open when NEBU_CLIENT_ADDR is a loopback address, else closed"},
-    {"NEBU_RATE_LIMIT", "on", "on or off: rate limits of /register and /login"},
+    {"NEBU_REGISTRATION", "closed", "open or closed: may anyone register an account"},
+    {"NEBU_RATE_LIMIT", "on", "on or off: every rate limit (per IP and per user)"},
+    {"NEBU_TRUSTED_PROXIES", "", "CIDRs of reverse proxies whose X-Forwarded-For is believed",
+     "none: X-Forwarded-For is ignored"},
     {"NEBU_DB_URL", "", "PostgreSQL URL of the projection (migrated and fed at start-up)",
      "unset: no PostgreSQL projection"},
     {"NEBU_DB_URL_MIGRATE", "", "PostgreSQL URL for migrations only (overrides NEBU_DB_URL)",
@@ -225,9 +224,12 @@ Result<Config> LoadConfig(const Environment& env) {
   }
   NEBU_ASSIGN_OR_RETURN(config.registration_open,
                         ParseSwitch("NEBU_REGISTRATION", values["NEBU_REGISTRATION"], "open",
-                                    "closed", IsLoopback(config.client_addr.host)));
+                                    "closed", false));
   NEBU_ASSIGN_OR_RETURN(config.rate_limit, ParseSwitch("NEBU_RATE_LIMIT", values["NEBU_RATE_LIMIT"],
                                                        "on", "off", true));
+  Result<api::TrustedProxies> proxies = api::ParseTrustedProxies(values["NEBU_TRUSTED_PROXIES"]);
+  if (!proxies.ok()) return Invalid("NEBU_TRUSTED_PROXIES", proxies.status().message());
+  config.trusted_proxies = std::move(*proxies);
   for (const auto& [name, value] : env) {
     if (name.starts_with(kPrefix) && !IsKnown(name))
       config.warnings.push_back("unknown variable " + name + " ignored");

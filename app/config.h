@@ -9,7 +9,7 @@
 // Variables (see kVariables for the defaults; README.md has the table):
 //   NEBU_DATA_DIR, NEBU_CLIENT_ADDR, NEBU_OPS_ADDR, NEBU_SERVER_NAME,
 //   NEBU_PUBLIC_BASEURL, NEBU_LOG_LEVEL, NEBU_REGISTRATION, NEBU_RATE_LIMIT,
-//   NEBU_DB_URL, NEBU_DB_URL_MIGRATE (secrets: never logged)
+//   NEBU_TRUSTED_PROXIES, NEBU_DB_URL, NEBU_DB_URL_MIGRATE (secrets: never logged)
 // Any variable NEBU_X may instead be given as NEBU_X_FILE: a path whose contents,
 // trimmed of surrounding whitespace, are the value (Docker/Kubernetes secrets). Setting
 // both is an error. Unknown NEBU_* variables are not an error; they come back in
@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/forwarded.h"
 #include "engine/common/status.h"
 
 namespace nebu::app {
@@ -43,10 +44,13 @@ struct Config {
   std::string server_name;      // the Matrix server name (user IDs end in ":server_name")
   std::string public_base_url;  // advertised in /.well-known/matrix/client
   std::string log_level;        // trace, debug, info, warn, error, critical, off
-  // NEBU_REGISTRATION=open|closed: may anyone POST /register? Default: open only while
-  // the client listener is on a loopback address (a dev box), else closed.
+  // NEBU_REGISTRATION=open|closed: may anyone POST /register? Default closed, always:
+  // open registration is the operator's explicit choice.
   bool registration_open = false;
-  bool rate_limit = true;             // NEBU_RATE_LIMIT=on|off
+  bool rate_limit = true;  // NEBU_RATE_LIMIT=on|off
+  // NEBU_TRUSTED_PROXIES: comma-separated CIDRs whose X-Forwarded-For is believed
+  // (api/forwarded.h); default none.
+  api::TrustedProxies trusted_proxies;
   std::string db_url;                 // NEBU_DB_URL: the projection's PostgreSQL ("": none)
   std::string db_url_migrate;         // NEBU_DB_URL_MIGRATE: migrations only ("": db_url)
   std::vector<std::string> warnings;  // e.g. unknown NEBU_* variables

@@ -12,10 +12,12 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <vector>
 
 #include "api/client_api.h"
+#include "api/forwarded.h"
 #include "api/metrics.h"
 #include "api/ops.h"
 #include "api/router.h"
@@ -172,7 +174,14 @@ int Serve() {
   // by group or others (RocksDB creates its files 0644 and directories 0755 before
   // the umask).
   ::umask(077);
-  const api::ServerLimits server_limits = ConnectionLimits(RaiseFdLimit());
+  api::ServerLimits server_limits = ConnectionLimits(RaiseFdLimit());
+  // Behind a reverse proxy every client arrives from the proxy's IP: the proxies'
+  // X-Forwarded-For is believed, and they are exempt from the per-IP connection cap.
+  server_limits.trusted_proxies = config->trusted_proxies;
+  server_limits.per_ip_exempt = [proxies = config->trusted_proxies](const std::string& ip) {
+    std::optional<api::IpBytes> parsed = api::ParseIp(ip);
+    return parsed && api::IsTrusted(*parsed, proxies);
+  };
 
   core::EngineOptions engine_options;
   engine_options.data_dir = config->data_dir;

@@ -120,7 +120,10 @@ struct RegistrationRequest {
 //   kNotFound        the user does not exist; logout, delete_device and
 //                    set_device_display_name: the user has no such device;
 //   kForbidden       login, set_password, set_displayname, set_avatar_url and
-//                    put_account_data for a deactivated user;
+//                    put_account_data for a deactivated user; quotas (commands.h):
+//                    login of a new device ID when the user has kDevicesPerUserMax,
+//                    put_account_data of a new (room, type) when the user has
+//                    kAccountDataTypesMax;
 //   kCorruption      a stored record failed to decode;
 //   kIoError         RocksDB failed to read.
 // `stream` (the state machine's) receives a stream entry for each change /sync

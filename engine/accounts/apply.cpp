@@ -76,6 +76,12 @@ class Applier {
   Result<std::string> RemoveOne(std::string_view user_id, std::string_view device_id);
   static Result<std::string> Empty() { return std::string("{}"); }
   static Result<std::string> DevicesRemoved(size_t n);
+  // kForbidden when the user already has kDevicesPerUserMax devices.
+  Status CheckDeviceQuota(std::string_view user_id);
+  // kForbidden when the user already has kAccountDataTypesMax account-data entries.
+  Status CheckAccountDataQuota(std::string_view user_id);
+  // Keys under prefix in cf, counting stops at `max`.
+  Result<size_t> CountKeys(Cf cf, const std::string& prefix, size_t max);
 
   storage::Store& store_;
   rocksdb::WriteBatch& batch_;
@@ -190,6 +196,31 @@ Status Applier::DeleteAccountData(std::string_view user_id) {
   return Status::Ok();
 }
 
+Result<size_t> Applier::CountKeys(Cf cf, const std::string& prefix, size_t max) {
+  size_t n = 0;
+  std::unique_ptr<rocksdb::Iterator> it = store_.NewIterator(cf);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix) && n < max; it->Next()) ++n;
+  NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
+  return n;
+}
+
+Status Applier::CheckDeviceQuota(std::string_view user_id) {
+  NEBU_ASSIGN_OR_RETURN(size_t n,
+                        CountKeys(Cf::kDevices, internal::DevicesPrefix(user_id), kDevicesPerUserMax));
+  if (n < kDevicesPerUserMax) return Status::Ok();
+  return Status::Forbidden("quota: a user has at most " + std::to_string(kDevicesPerUserMax) +
+                           " devices; delete some first");
+}
+
+Status Applier::CheckAccountDataQuota(std::string_view user_id) {
+  NEBU_ASSIGN_OR_RETURN(size_t n, CountKeys(Cf::kAccountData,
+                                            internal::AccountDataUserPrefix(user_id),
+                                            kAccountDataTypesMax));
+  if (n < kAccountDataTypesMax) return Status::Ok();
+  return Status::Forbidden("quota: a user has at most " + std::to_string(kAccountDataTypesMax) +
+                           " account-data types (global and per room together)");
+}
+
 Result<std::string> Applier::DevicesRemoved(size_t n) {
   json::object o;
   o["devices_removed"] = static_cast<int64_t>(n);
@@ -218,6 +249,7 @@ Result<std::string> Applier::Apply(const LoginCommand& c) {
   NEBU_RETURN_IF_ERROR(CheckTokenFree(c.device.token_hash));
   NEBU_ASSIGN_OR_RETURN(std::optional<DeviceRecord> old, LoadDevice(c.user_id, c.device.device_id));
 
+  if (!old) NEBU_RETURN_IF_ERROR(CheckDeviceQuota(c.user_id));
   DeviceRecord device{c.device.display_name, c.ts, c.device.token_hash};
   if (old) {  // same device ID again: the new token replaces the old one
     NEBU_RETURN_IF_ERROR(RemoveDevice(c.user_id, {c.device.device_id, *old}));
@@ -304,6 +336,8 @@ Result<std::string> Applier::Apply(const PutAccountDataCommand& c) {
   NEBU_RETURN_IF_ERROR(LoadActiveUser(c.user_id).status());
   NEBU_ASSIGN_OR_RETURN(std::string content, AccountDataJson(c.content));
   std::string key = internal::AccountDataKey(c.user_id, c.room_id.value_or(""), c.type);
+  NEBU_ASSIGN_OR_RETURN(std::optional<std::string> existing, store_.Get(Cf::kAccountData, key));
+  if (!existing) NEBU_RETURN_IF_ERROR(CheckAccountDataQuota(c.user_id));
   NEBU_RETURN_IF_ERROR(Put(Cf::kAccountData, key, content));
   if (stream_) {
     stream_->Append(storage::StreamEntry::AccountData(c.user_id, c.room_id.value_or(""), c.type));

@@ -43,6 +43,14 @@ inline constexpr size_t kAvatarUrlBytesMax = 1000;
 inline constexpr size_t kAccountDataBytesMax = 64 * 1024;  // AccountDataJson(content)
 inline constexpr size_t kTokenHashHexChars = 64;           // lower-case hex SHA-256
 
+// Quotas decided in apply (accounts.h; over one the command is refused, kForbidden).
+// Devices per user: a login with a new device ID beyond it is refused (a person has a
+// handful; bots that log in without reusing a device ID reach hundreds).
+inline constexpr size_t kDevicesPerUserMax = 1000;
+// Account-data entries per user: global types plus (room, type) pairs, tags included
+// (a client keeps ~10 global types and one or two per room).
+inline constexpr size_t kAccountDataTypesMax = 1000;
+
 // A device created by registration or login, with the hash of its access token.
 // JSON: {"device_id", "display_name"?, "token_hash"}.
 struct NewDevice {

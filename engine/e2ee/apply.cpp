@@ -2,6 +2,7 @@
 //
 // Each handler reads stored state (never the pending batch), decides, then stages its
 // writes; the state machine's save point removes them if the handler fails.
+#include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <functional>
 #include <memory>
@@ -38,6 +39,24 @@ class Applier {
   Result<std::string> Apply(const PruneDevicesCommand& c);
 
  private:
+  // kForbidden when the upload would leave more than kFallbackKeysPerDeviceMax.
+  Status CheckFallbackQuota(const UploadKeysCommand& c);
+  // Counters of a to-device queue, read once per command and staged.
+  struct QueueCounts {
+    std::map<std::pair<std::string, std::string>, uint64_t> device;  // (user, device)
+    std::map<std::pair<std::string, std::string>, uint64_t> from_sender;
+  };
+  Result<uint64_t*> Counter(std::map<std::pair<std::string, std::string>, uint64_t>& staged,
+                            const std::pair<std::string, std::string>& who,
+                            const std::string& key) {
+    auto it = staged.find(who);
+    if (it == staged.end()) {
+      NEBU_ASSIGN_OR_RETURN(uint64_t n, ReadCount(Cf::kToDevice, key));
+      it = staged.emplace(who, n).first;
+    }
+    return &it->second;
+  }
+
   Status Put(Cf cf, std::string_view key, std::string_view value) {
     return storage::FromRocks(batch_.Put(store_.handle(cf), key, value));
   }
@@ -73,6 +92,24 @@ class Applier {
 
 // ---- upload_keys ----
 
+Status Applier::CheckFallbackQuota(const UploadKeysCommand& c) {
+  if (c.fallback_keys.empty()) return Status::Ok();
+  std::set<std::string, std::less<>> algorithms;
+  NEBU_RETURN_IF_ERROR(Scan(Cf::kOneTimeKeys,
+                            internal::TaggedKey(internal::kTagFallback, {c.user_id, c.device_id}),
+                            [&](std::string_view key, std::string_view) {
+                              auto parts = internal::DecodeParts(key, 3, 1);
+                              if (parts) algorithms.emplace((*parts)[2]);
+                              return true;
+                            }));
+  for (const auto& entry : c.fallback_keys) algorithms.emplace(SplitKeyName(entry.key())->first);
+  if (algorithms.size() > kFallbackKeysPerDeviceMax) {
+    return Status::Forbidden("quota: a device holds at most " +
+                             std::to_string(kFallbackKeysPerDeviceMax) + " fallback keys");
+  }
+  return Status::Ok();
+}
+
 Result<std::string> Applier::Apply(const UploadKeysCommand& c) {
   NEBU_RETURN_IF_ERROR(accounts::GetDevice(store_, c.user_id, c.device_id).status());
   if (c.device_keys) {
@@ -95,6 +132,8 @@ Result<std::string> Applier::Apply(const UploadKeysCommand& c) {
                               }
                               return true;
                             }));
+  uint64_t total = 0;
+  for (const auto& [algorithm, n] : counts) total += n;
   std::set<std::string> changed_algorithms;
   for (const auto& [name, key_value] : c.one_time_keys) {
     auto [algorithm, key_id] = *SplitKeyName(name);
@@ -106,11 +145,13 @@ Result<std::string> Applier::Apply(const UploadKeysCommand& c) {
       return Status::InvalidArgument("one-time key " + std::string(name) +
                                      " already exists with different content");
     }
-    uint64_t& count = counts[std::string(algorithm)];
-    if (count >= kOneTimeKeysPerDeviceMax) {
-      return Status::InvalidArgument("the device holds too many one-time keys");
+    if (total >= kOneTimeKeysPerDeviceMax) {
+      return Status::Forbidden("quota: a device holds at most " +
+                               std::to_string(kOneTimeKeysPerDeviceMax) +
+                               " one-time keys (all algorithms)");
     }
-    ++count;
+    ++total;
+    ++counts[std::string(algorithm)];
     changed_algorithms.emplace(algorithm);
     NEBU_RETURN_IF_ERROR(Put(Cf::kOneTimeKeys, key, text));
   }
@@ -119,6 +160,7 @@ Result<std::string> Applier::Apply(const UploadKeysCommand& c) {
                                     internal::KeyCountKey(c.user_id, c.device_id, algorithm),
                                     counts[algorithm]));
   }
+  NEBU_RETURN_IF_ERROR(CheckFallbackQuota(c));
   for (const auto& [name, key_value] : c.fallback_keys) {
     auto [algorithm, key_id] = *SplitKeyName(name);
     NEBU_ASSIGN_OR_RETURN(std::string text, event::CanonicalJson(key_value));
@@ -229,8 +271,9 @@ Result<std::string> Applier::Apply(const SendToDeviceCommand& c) {
   NEBU_ASSIGN_OR_RETURN(auto seen, store_.Get(Cf::kToDevice, txn_key));
   if (seen) return std::string("{\"queued\":0}");
   NEBU_RETURN_IF_ERROR(Put(Cf::kToDevice, txn_key, ""));
-  std::map<std::pair<std::string, std::string>, uint64_t> queue_sizes;  // staged counts
+  QueueCounts counts;
   uint64_t queued = 0;
+  uint64_t over_quota = 0;
   for (const ToDeviceTarget& m : c.messages) {
     std::vector<std::string> devices;
     if (m.device_id == "*") {
@@ -250,38 +293,69 @@ Result<std::string> Applier::Apply(const SendToDeviceCommand& c) {
                               {"content", m.content}, {"sender", c.sender}, {"type", c.type}}));
     std::optional<storage::StreamPosition> position;
     for (const std::string& device : devices) {
-      auto size_it = queue_sizes.find({m.user_id, device});
-      if (size_it == queue_sizes.end()) {
-        NEBU_ASSIGN_OR_RETURN(uint64_t n,
-                              ReadCount(Cf::kToDevice, internal::QueueCountKey(m.user_id, device)));
-        size_it = queue_sizes.emplace(std::pair{m.user_id, device}, n).first;
+      std::pair<std::string, std::string> who{m.user_id, device};
+      NEBU_ASSIGN_OR_RETURN(uint64_t * size,
+                            Counter(counts.device, who, internal::QueueCountKey(m.user_id, device)));
+      NEBU_ASSIGN_OR_RETURN(
+          uint64_t * from_sender,
+          Counter(counts.from_sender, who, internal::SenderCountKey(m.user_id, device, c.sender)));
+      if (*size >= kToDeviceQueueMax) continue;  // full: dropped
+      if (*from_sender >= kToDeviceFromSenderMax) {
+        ++over_quota;
+        continue;
       }
-      if (size_it->second >= kToDeviceQueueMax) continue;  // full: dropped
       if (!position)
         position = stream_.Append(storage::StreamEntry::ToDevice(m.user_id, m.device_id));
-      ++size_it->second;
+      ++*size;
+      ++*from_sender;
       ++queued;
       NEBU_RETURN_IF_ERROR(
           Put(Cf::kToDevice, internal::ToDeviceKey(m.user_id, device, *position), message));
     }
   }
-  for (const auto& [who, n] : queue_sizes) {
+  if (queued == 0 && over_quota > 0) {
+    return Status::Forbidden("quota: a device holds at most " +
+                             std::to_string(kToDeviceFromSenderMax) +
+                             " to-device messages from one sender");
+  }
+  for (const auto& [who, n] : counts.device) {
     NEBU_RETURN_IF_ERROR(
         WriteCount(Cf::kToDevice, internal::QueueCountKey(who.first, who.second), n));
   }
+  for (const auto& [who, n] : counts.from_sender) {
+    NEBU_RETURN_IF_ERROR(WriteCount(
+        Cf::kToDevice, internal::SenderCountKey(who.first, who.second, c.sender), n));
+  }
   return event::CanonicalJson(json::object{{"queued", static_cast<int64_t>(queued)}});
+}
+
+// The sender of a stored message ("" when unreadable: its count is then not lowered,
+// which only errs towards the quota).
+std::string MessageSender(std::string_view message) {
+  boost::system::error_code ec;
+  json::value v = json::parse(message, ec);
+  if (ec || !v.is_object()) return {};
+  const json::value* sender = v.as_object().if_contains("sender");
+  return sender && sender->is_string() ? std::string(sender->as_string()) : std::string();
 }
 
 Result<std::string> Applier::Apply(const DeleteToDeviceCommand& c) {
   const std::string prefix = internal::TaggedKey(internal::kTagMessage, {c.user_id, c.device_id});
   uint64_t deleted = 0;
   std::vector<std::string> keys;
-  NEBU_RETURN_IF_ERROR(Scan(Cf::kToDevice, prefix, [&](std::string_view key, std::string_view) {
+  std::map<std::string, uint64_t> per_sender;  // deleted messages of each sender
+  NEBU_RETURN_IF_ERROR(Scan(Cf::kToDevice, prefix, [&](std::string_view key, std::string_view value) {
     std::string_view rest = key.substr(prefix.size());
     if (rest.size() != 8 || storage::GetU64(rest.data()) > c.upto) return false;
     keys.emplace_back(key);
+    ++per_sender[MessageSender(value)];
     return true;
   }));
+  for (const auto& [sender, n] : per_sender) {
+    const std::string count_key = internal::SenderCountKey(c.user_id, c.device_id, sender);
+    NEBU_ASSIGN_OR_RETURN(uint64_t stored, ReadCount(Cf::kToDevice, count_key));
+    NEBU_RETURN_IF_ERROR(WriteCount(Cf::kToDevice, count_key, stored > n ? stored - n : 0));
+  }
   for (const std::string& key : keys) {
     NEBU_RETURN_IF_ERROR(Delete(Cf::kToDevice, key));
     ++deleted;
@@ -324,7 +398,8 @@ Result<std::string> Applier::Apply(const PruneDevicesCommand& c) {
     NEBU_RETURN_IF_ERROR(
         DeleteGone(Cf::kOneTimeKeys, internal::TaggedKey(tag, {c.user_id}), 1, keep).status());
   }
-  for (char tag : {internal::kTagMessage, internal::kTagQueueCount, internal::kTagTxn}) {
+  for (char tag : {internal::kTagMessage, internal::kTagQueueCount, internal::kTagTxn,
+                   internal::kTagSenderCount}) {
     NEBU_RETURN_IF_ERROR(
         DeleteGone(Cf::kToDevice, internal::TaggedKey(tag, {c.user_id}), 1, keep).status());
   }

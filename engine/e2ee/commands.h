@@ -42,12 +42,22 @@ namespace nebu::e2ee {
 // must also fit core::kCommandBytesMax (256 KiB) once encoded.
 inline constexpr size_t kOneTimeKeysPerUploadMax = 200;    // matrix-rust-sdk sends <= 50
 inline constexpr size_t kFallbackKeysPerUploadMax = 8;     // one per algorithm
-inline constexpr size_t kOneTimeKeysPerDeviceMax = 10000;  // stored, per algorithm
+// Quotas decided in apply (e2ee.h; over one, the command is refused, kForbidden):
+// one-time keys stored per device, all algorithms together (clients keep ~50-100 per
+// algorithm: libolm/vodozemac's target is half of their 100-key store).
+inline constexpr size_t kOneTimeKeysPerDeviceMax = 1000;
+// fallback keys stored per device (one per algorithm; clients use one or two).
+inline constexpr size_t kFallbackKeysPerDeviceMax = 16;
 inline constexpr size_t kKeyJsonBytesMax = 8 * 1024;       // one key object, canonical
 inline constexpr size_t kClaimsPerRequestMax = 1000;       // (user, device, algorithm)
 inline constexpr size_t kSignaturesPerUploadMax = 1000;
 inline constexpr size_t kToDeviceMessagesPerRequestMax = 1000;
 inline constexpr size_t kToDeviceQueueMax = 10000;  // queued per device; more are dropped
+// Queued for one device from one sender, so one sender cannot fill another's queue.
+// A message over it is dropped; a command that queues nothing because of it is
+// refused (kForbidden). Room-key shares to a device that never syncs are what grows
+// this for a real client: 1,000 is years of them.
+inline constexpr size_t kToDeviceFromSenderMax = 1000;
 inline constexpr size_t kToDeviceContentBytesMax = 64 * 1024;
 inline constexpr size_t kIdBytesMax = 255;  // user, device, key, txn IDs
 

@@ -57,8 +57,12 @@ inline constexpr std::string_view kSignedCurve25519 = "signed_curve25519";
 //   send_to_device  {"queued": n}  (device queues written; 0 for a repeated txn)
 //   others          {}
 // Errors: DecodeE2eeCommand's; kNotFound (upload_keys: the device does not exist);
-// kInvalidArgument (upload_keys: a one-time key ID already holds another key, or
-// the device would hold more than kOneTimeKeysPerDeviceMax keys of an algorithm);
+// kInvalidArgument (upload_keys: a one-time key ID already holds another key);
+// kForbidden for a quota (commands.h): upload_keys when the device would hold more
+// than kOneTimeKeysPerDeviceMax one-time keys (all algorithms) or
+// kFallbackKeysPerDeviceMax fallback keys; send_to_device when nothing was queued
+// because every target device already holds kToDeviceFromSenderMax from the sender
+// (a target over it among others is skipped, like a full queue);
 // kCorruption, kIoError from reads. On error nothing of the command is staged.
 [[nodiscard]] Result<std::string> ApplyE2eeCommand(storage::Store& store,
                                                    rocksdb::WriteBatch& batch,

@@ -44,6 +44,11 @@ std::string ToDeviceKey(std::string_view user_id, std::string_view device_id,
 std::string QueueCountKey(std::string_view user_id, std::string_view device_id) {
   return TaggedKey(kTagQueueCount, {user_id, device_id});
 }
+
+std::string SenderCountKey(std::string_view user_id, std::string_view device_id,
+                           std::string_view sender) {
+  return TaggedKey(kTagSenderCount, {user_id, device_id, sender});
+}
 std::string TxnKey(std::string_view sender, std::string_view sender_device,
                    std::string_view txn_id) {
   return TaggedKey(kTagTxn, {sender, sender_device, txn_id});

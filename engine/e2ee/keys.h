@@ -40,6 +40,7 @@ inline constexpr char kTagSignature =
 inline constexpr char kTagMessage = 'm';     // 'm' lp(user) lp(device) u64 position -> message JSON
 inline constexpr char kTagQueueCount = 'n';  // 'n' lp(user) lp(device) -> u64 queued messages
 inline constexpr char kTagTxn = 't';         // 't' lp(sender) lp(sender device) lp(txn id) -> ""
+inline constexpr char kTagSenderCount = 's';  // 's' lp(user) lp(device) lp(sender) -> u64 queued
 
 // tag, then each part length-prefixed. With no tag (0) the key starts with the parts.
 std::string TaggedKey(char tag, std::initializer_list<std::string_view> parts);
@@ -56,6 +57,8 @@ std::string SignatureKey(std::string_view target_user, std::string_view target_k
 std::string ToDeviceKey(std::string_view user_id, std::string_view device_id,
                         storage::StreamPosition position);
 std::string QueueCountKey(std::string_view user_id, std::string_view device_id);
+std::string SenderCountKey(std::string_view user_id, std::string_view device_id,
+                           std::string_view sender);
 std::string TxnKey(std::string_view sender, std::string_view sender_device,
                    std::string_view txn_id);
 

@@ -8,17 +8,31 @@
 namespace nebu::app {
 namespace {
 
-TEST(AccountConfigTest, RegistrationIsOpenByDefaultOnlyOnLoopback) {
-  auto local = LoadConfig({});
-  ASSERT_TRUE(local.ok());
-  EXPECT_TRUE(local->registration_open);
-  EXPECT_TRUE(local->rate_limit);
-  auto v6_local = LoadConfig({{"NEBU_CLIENT_ADDR", "[::1]:8008"}});
-  ASSERT_TRUE(v6_local.ok());
-  EXPECT_TRUE(v6_local->registration_open);
-  auto exposed = LoadConfig({{"NEBU_CLIENT_ADDR", "0.0.0.0:8008"}});
-  ASSERT_TRUE(exposed.ok());
-  EXPECT_FALSE(exposed->registration_open);
+// Open registration is explicit: a loopback listener does not imply it (issue 7).
+TEST(AccountConfigTest, RegistrationIsClosedByDefaultEvenOnLoopback) {
+  for (std::string_view address : {"127.0.0.1:8008", "[::1]:8008", "0.0.0.0:8008"}) {
+    auto config = LoadConfig({{"NEBU_CLIENT_ADDR", std::string(address)}});
+    ASSERT_TRUE(config.ok());
+    EXPECT_FALSE(config->registration_open) << address;
+    EXPECT_TRUE(config->rate_limit);
+  }
+  auto empty = LoadConfig({{"NEBU_REGISTRATION", ""}});  // empty counts as unset
+  ASSERT_TRUE(empty.ok());
+  EXPECT_FALSE(empty->registration_open);
+}
+
+TEST(AccountConfigTest, TrustedProxiesAreCidrsAndNoneByDefault) {
+  auto none = LoadConfig({});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->trusted_proxies.empty());
+  auto two = LoadConfig({{"NEBU_TRUSTED_PROXIES", "10.0.0.0/8, fd00::/8"}});
+  ASSERT_TRUE(two.ok()) << two.status().ToString();
+  EXPECT_EQ(two->trusted_proxies.size(), 2u);
+  EXPECT_TRUE(two->warnings.empty());
+  auto bad = LoadConfig({{"NEBU_TRUSTED_PROXIES", "10.0.0.0/8,proxy.internal"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("NEBU_TRUSTED_PROXIES"), std::string::npos);
+  EXPECT_NE(bad.status().message().find("proxy.internal"), std::string::npos);
 }
 
 TEST(AccountConfigTest, SwitchesOverrideTheDefaults) {

@@ -47,6 +47,8 @@ TEST_F(ConfigTest, EmptyEnvironmentGivesTheEmbeddedDefaults) {
   EXPECT_EQ(config->server_name, "localhost");
   EXPECT_EQ(config->public_base_url, "http://localhost:8008");
   EXPECT_EQ(config->log_level, "info");
+  EXPECT_FALSE(config->registration_open);
+  EXPECT_TRUE(config->trusted_proxies.empty());
   EXPECT_TRUE(config->warnings.empty());
 }
 

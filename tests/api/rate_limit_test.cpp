@@ -43,6 +43,45 @@ TEST(RateLimiterTest, KeepsAtMostKeysMaxBuckets) {
   EXPECT_LE(limiter.bucket_count(), 10u);
 }
 
+TEST(RateLimiterTest, ACostTakesThatManyTokensCappedAtTheBurst) {
+  RateLimiter limiter({.per_second = 1, .burst = 10});
+  EXPECT_EQ(limiter.Acquire("k", 0, 4), 0);
+  EXPECT_EQ(limiter.Acquire("k", 0, 4), 0);
+  EXPECT_EQ(limiter.Acquire("k", 0, 4), 2000);  // 2 left, 4 needed: nothing taken
+  EXPECT_EQ(limiter.Acquire("k", 0, 2), 0);
+  // A cost above the burst is the burst: it waits for a full bucket, never forever.
+  EXPECT_EQ(limiter.Acquire("k", 0, 1000), 10'000);
+  EXPECT_EQ(limiter.Acquire("k", 10'000, 1000), 0);
+  EXPECT_EQ(limiter.Acquire("other", 0, 0.1), 0);  // a cost below one is one
+}
+
+TEST(RateLimiterTest, ResetRefillsOneKey) {
+  RateLimiter limiter({.per_second = 0.001, .burst = 2});
+  EXPECT_EQ(limiter.Acquire("a", 0), 0);
+  EXPECT_EQ(limiter.Acquire("a", 0), 0);
+  EXPECT_EQ(limiter.Acquire("b", 0), 0);
+  EXPECT_GT(limiter.Acquire("a", 0), 0);
+  limiter.Reset("a");
+  EXPECT_EQ(limiter.Acquire("a", 0), 0);
+  EXPECT_EQ(limiter.Acquire("b", 0), 0);
+  EXPECT_GT(limiter.Acquire("b", 0), 0);  // only "a" was reset
+}
+
+TEST(RateLimiterTest, UserLimitsAreOnOrOffTogether) {
+  UserRateLimits on(true);
+  UserRateLimits off(false);
+  for (RateLimiter* limiter : {&on.membership, &on.create_room, &on.profile, &on.receipts,
+                               &on.typing, &on.presence, &on.account_data, &on.new_device,
+                               &on.password_check, &on.login_attempts}) {
+    EXPECT_TRUE(limiter->enabled());
+  }
+  for (int i = 0; i < 1000; ++i) ASSERT_FALSE(Limited(off.create_room, "@a:hs", 0).has_value());
+  std::optional<Response> limited;
+  for (int i = 0; i < 1000 && !limited; ++i) limited = Limited(on.create_room, "@a:hs", 0);
+  ASSERT_TRUE(limited.has_value());
+  EXPECT_EQ(limited->status, 429);
+}
+
 TEST(RateLimitTest, RemoteIpDropsThePort) {
   Request request;
   request.remote_address = "10.0.0.7:5555";

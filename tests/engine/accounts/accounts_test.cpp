@@ -328,6 +328,48 @@ TEST_F(AccountsTest, AccountDataRoundTripsGloballyAndPerRoom) {
       StatusCode::kNotFound);
 }
 
+// Quotas (commands.h) are decided in apply, so every replica refuses the same command.
+LoginCommand NewDeviceLogin(size_t i, const std::string& token = "t") {
+  std::string device_id = "D" + std::to_string(i);
+  return LoginCommand{.user_id = kAlice,
+                      .device = {.device_id = device_id, .token_hash = TokenHash(token + device_id)},
+                      .ts = kNowMs};
+}
+
+TEST_F(AccountsTest, ANewDeviceBeyondTheQuotaIsForbiddenAndWritesNothing) {
+  RegisterAlice("D0");
+  for (size_t i = 1; i < kDevicesPerUserMax; ++i) {
+    ASSERT_TRUE(Apply(store(), NewDeviceLogin(i)).ok()) << i;
+  }
+  auto before = DumpAll(store());
+  Result<std::string> over = Apply(store(), NewDeviceLogin(kDevicesPerUserMax));
+  EXPECT_EQ(over.status().code(), StatusCode::kForbidden);
+  EXPECT_NE(over.status().message().find("quota"), std::string::npos);
+  EXPECT_EQ(DumpAll(store()), before);
+  // Logging in again on a device the user has is not a new device.
+  EXPECT_TRUE(Apply(store(), NewDeviceLogin(7, "again")).ok());
+  ASSERT_TRUE(Apply(store(), DeleteDeviceCommand{.user_id = kAlice, .device_id = "D3"}).ok());
+  EXPECT_TRUE(Apply(store(), NewDeviceLogin(kDevicesPerUserMax)).ok());
+}
+
+TEST_F(AccountsTest, ANewAccountDataTypeBeyondTheQuotaIsForbiddenAndWritesNothing) {
+  RegisterAlice();
+  for (size_t i = 0; i < kAccountDataTypesMax; ++i) {
+    // Global types and room types count together.
+    std::optional<std::string> room;
+    if (i % 2 == 1) room = kRoom;
+    ASSERT_TRUE(Apply(store(), PutAccountDataCommand{kAlice, room, "t" + std::to_string(i), {}}).ok())
+        << i;
+  }
+  auto before = DumpAll(store());
+  Result<std::string> over = Apply(store(), PutAccountDataCommand{kAlice, {}, "one.more", {}});
+  EXPECT_EQ(over.status().code(), StatusCode::kForbidden);
+  EXPECT_NE(over.status().message().find("quota"), std::string::npos);
+  EXPECT_EQ(DumpAll(store()), before);
+  // Overwriting a type the user has is not a new type.
+  EXPECT_TRUE(Apply(store(), PutAccountDataCommand{kAlice, {}, "t0", {{"v", 2}}}).ok());
+}
+
 TEST_F(AccountsTest, MalformedPayloadsAreRefusedBeforeTouchingTheBatch) {
   rocksdb::WriteBatch batch;
   EXPECT_EQ(ApplyAccountCommand(store(), batch, "not json").status().code(), StatusCode::kNotJson);

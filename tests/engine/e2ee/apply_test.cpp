@@ -215,13 +215,21 @@ TEST_F(E2eeApplyTest, AcknowledgedMessagesAreDeletedUpToThePosition) {
   EXPECT_EQ((*left)[0].content, "{\"i\":3}");
 }
 
+// Fills `device` of kAlice with `n` messages from `sender`, in commands of at most
+// kToDeviceMessagesPerRequestMax; each must queue all of its messages.
+void Fill(testing::E2eeStore& db, const std::string& sender, const std::string& device, size_t n) {
+  const size_t per = std::min(n, kToDeviceMessagesPerRequestMax);
+  for (size_t sent = 0; sent < n; sent += per) {
+    SendToDeviceCommand c{sender, "SENDERDEV", "bulk" + std::to_string(sent), "m.x", {}};
+    c.messages.assign(per, ToDeviceTarget{kAlice, device, {}});
+    ASSERT_EQ(Parse(db.Apply(c)).at("queued").as_int64(), static_cast<int64_t>(per));
+  }
+}
+
 TEST_F(E2eeApplyTest, AFullQueueDropsFurtherMessages) {
-  // kToDeviceQueueMax messages in commands of kToDeviceMessagesPerRequestMax each.
-  const size_t per = kToDeviceMessagesPerRequestMax;
-  for (size_t sent = 0; sent < kToDeviceQueueMax; sent += per) {
-    SendToDeviceCommand c{kBob, "BOBDEV", "bulk" + std::to_string(sent), "m.x", {}};
-    c.messages.assign(per, ToDeviceTarget{kAlice, "PHONE", {}});
-    ASSERT_EQ(Parse(db_.Apply(c)).at("queued").as_int64(), static_cast<int64_t>(per));
+  // kToDeviceQueueMax messages from senders that each stay within their quota.
+  for (size_t s = 0; s < kToDeviceQueueMax / kToDeviceFromSenderMax; ++s) {
+    Fill(db_, "@sender" + std::to_string(s) + ":hs", "PHONE", kToDeviceFromSenderMax);
   }
   EXPECT_EQ(
       Parse(db_.Apply(SendToDeviceCommand{kBob, "BOBDEV", "over", "m.x", {{kAlice, "PHONE", {}}}}))
@@ -234,6 +242,75 @@ TEST_F(E2eeApplyTest, AFullQueueDropsFurtherMessages) {
           .at("queued")
           .as_int64(),
       1);
+}
+
+TEST_F(E2eeApplyTest, OneSenderQueuesAtMostItsQuotaForADevice) {
+  Fill(db_, kBob, "PHONE", kToDeviceFromSenderMax);
+  // Only the over-quota device: refused, nothing written (the txn can be retried).
+  const storage::StreamPosition before = db_.position();
+  Result<std::string> over =
+      db_.Apply(SendToDeviceCommand{kBob, "BOBDEV", "over", "m.x", {{kAlice, "PHONE", {}}}});
+  EXPECT_EQ(over.status().code(), StatusCode::kForbidden);
+  EXPECT_NE(over.status().message().find("quota"), std::string::npos);
+  EXPECT_EQ(db_.position(), before);
+  // Among other targets, the over-quota device is skipped and the rest is queued.
+  EXPECT_EQ(Parse(db_.Apply(SendToDeviceCommand{
+                      kBob, "BOBDEV", "mixed", "m.x", {{kAlice, "PHONE", {}}, {kAlice, "LAPTOP", {}}}}))
+                .at("queued")
+                .as_int64(),
+            1);
+  // Another sender is not affected.
+  EXPECT_EQ(
+      Parse(db_.Apply(SendToDeviceCommand{"@carol:hs", "C", "c1", "m.x", {{kAlice, "PHONE", {}}}}))
+          .at("queued")
+          .as_int64(),
+      1);
+  // Acknowledged messages give the quota back.
+  ASSERT_TRUE(db_.ApplyPayload(EncodeDeleteToDevice(kAlice, "PHONE", db_.position())).ok());
+  EXPECT_EQ(
+      Parse(db_.Apply(SendToDeviceCommand{kBob, "BOBDEV", "over", "m.x", {{kAlice, "PHONE", {}}}}))
+          .at("queued")
+          .as_int64(),
+      1);
+}
+
+TEST_F(E2eeApplyTest, OneTimeKeysAreCappedAcrossAlgorithms) {
+  const size_t per = kOneTimeKeysPerUploadMax;
+  size_t uploaded = 0;
+  for (int algorithm = 0; uploaded < kOneTimeKeysPerDeviceMax; ++algorithm) {
+    std::vector<std::string> ids;
+    for (size_t i = 0; i < per && uploaded < kOneTimeKeysPerDeviceMax; ++i, ++uploaded) {
+      ids.push_back("K" + std::to_string(uploaded));
+    }
+    ASSERT_TRUE(UploadOneTimeKeys("PHONE", ids, "alg" + std::to_string(algorithm)).ok());
+  }
+  const auto before = db_.position();
+  Result<std::string> over = UploadOneTimeKeys("PHONE", {"ONE"}, "yet_another_algorithm");
+  EXPECT_EQ(over.status().code(), StatusCode::kForbidden);
+  EXPECT_NE(over.status().message().find("quota"), std::string::npos);
+  EXPECT_EQ(Count("PHONE", "yet_another_algorithm"), 0u);
+  EXPECT_EQ(db_.position(), before);
+  // A retried upload of stored keys is still fine; the other device has its own quota.
+  EXPECT_TRUE(UploadOneTimeKeys("PHONE", {"K0"}, "alg0").ok());
+  EXPECT_TRUE(UploadOneTimeKeys("LAPTOP", {"ONE"}).ok());
+  // A claim frees a slot.
+  ASSERT_TRUE(Claim("PHONE", "alg0").ok());
+  EXPECT_TRUE(UploadOneTimeKeys("PHONE", {"ONE"}, "yet_another_algorithm").ok());
+}
+
+TEST_F(E2eeApplyTest, FallbackKeysAreCappedPerDevice) {
+  auto upload = [&](size_t first, size_t n) {
+    UploadKeysCommand c{.user_id = kAlice, .device_id = "PHONE"};
+    for (size_t i = first; i < first + n; ++i) {
+      c.fallback_keys["alg" + std::to_string(i) + ":F"] = SignedKey("f" + std::to_string(i));
+    }
+    return db_.Apply(c);
+  };
+  for (size_t i = 0; i < kFallbackKeysPerDeviceMax; i += kFallbackKeysPerUploadMax) {
+    ASSERT_TRUE(upload(i, kFallbackKeysPerUploadMax).ok());
+  }
+  EXPECT_EQ(upload(kFallbackKeysPerDeviceMax, 1).status().code(), StatusCode::kForbidden);
+  EXPECT_TRUE(upload(0, 1).ok());  // replacing one it has
 }
 
 TEST_F(E2eeApplyTest, CrossSigningKeysAndSignaturesAreStoredAndAnnounced) {
