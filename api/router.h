@@ -38,6 +38,9 @@
 //   no pattern matches           404 {"errcode":"M_UNRECOGNIZED"}
 //   pattern matches, not method  405 {"errcode":"M_UNRECOGNIZED"} with an Allow header
 //   bad %-escape in a parameter  400 M_INVALID_PARAM
+//   a parameter breaks its rule  400 M_INVALID_PARAM (api/path_params.h: UTF-8, no
+//     U+0000, a byte cap, the grammar of its name), and so does a query parameter
+//     that is not UTF-8 text; no handler runs
 //   the handler throws           500 M_UNKNOWN (logged)
 // Every response, synchronous or asynchronous, gets the CORS headers (see
 // AddCorsHeaders) and is recorded in the metrics when it is answered.
