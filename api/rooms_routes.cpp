@@ -55,7 +55,9 @@ Response AnswerOutcome(const core::ApplyOutcome& outcome, const AnswerFor& answe
 void SubmitEvent(core::Engine& engine, core::SendEventRequest request, const Respond& respond,
                  AnswerFor answer) {
   request.origin_server_ts = engine.clock().NowUnixMs();
-  engine.SubmitAsync(core::MakeSendEventCommand(request),
+  Result<core::Command> command = core::MakeSendEventCommand(request);
+  if (!command.ok()) return respond(ErrorResponse(command.status()));
+  engine.SubmitAsync(std::move(command).value(),
                      [respond, answer = std::move(answer)](core::ApplyOutcome outcome) {
                        respond(AnswerOutcome(outcome, answer));
                      });
@@ -285,7 +287,9 @@ void HandleAliasWrite(core::Engine& engine, const Request& request, const PathPa
     }
     command.room_id = std::string(room_id->as_string());
   }
-  engine.SubmitAsync(core::MakeAliasCommand(command), [op, respond](core::ApplyOutcome out) {
+  Result<core::Command> proposal = core::MakeAliasCommand(command);
+  if (!proposal.ok()) return respond(ErrorResponse(proposal.status()));
+  engine.SubmitAsync(std::move(proposal).value(), [op, respond](core::ApplyOutcome out) {
     if (out.ok()) return respond(JsonResponse(200, json::object{}));
     const StatusCode code = out.status().code();
     if (code == StatusCode::kAlreadyExists) {
@@ -320,7 +324,9 @@ void HandleSetRoomVisibility(core::Engine& engine, const Request& request,
   core::AliasCommand command{visibility == "public" ? core::AliasCommand::Op::kPublish
                                                     : core::AliasCommand::Op::kUnpublish,
                              "", room_id, std::get<Caller>(caller).user_id};
-  engine.SubmitAsync(core::MakeAliasCommand(command), [respond](core::ApplyOutcome out) {
+  Result<core::Command> proposal = core::MakeAliasCommand(command);
+  if (!proposal.ok()) return respond(ErrorResponse(proposal.status()));
+  engine.SubmitAsync(std::move(proposal).value(), [respond](core::ApplyOutcome out) {
     respond(out.ok() ? JsonResponse(200, json::object{}) : RoomError(out.status()));
   });
 }
@@ -495,7 +501,12 @@ void RefreshJoinedMemberEvents(core::Engine& engine, const std::string& user_id)
     join.content["membership"] = "join";
     AddProfile(engine, user_id, join.content);
     join.origin_server_ts = engine.clock().NowUnixMs();
-    engine.SubmitAsync(core::MakeSendEventCommand(join), [room = room_id](core::ApplyOutcome out) {
+    Result<core::Command> command = core::MakeSendEventCommand(join);
+    if (!command.ok()) {
+      spdlog::warn("profile: member event in {}: {}", room_id, command.status().ToString());
+      continue;
+    }
+    engine.SubmitAsync(std::move(command).value(), [room = room_id](core::ApplyOutcome out) {
       if (!out.ok()) spdlog::warn("profile: member event in {}: {}", room, out.status().ToString());
     });
   }

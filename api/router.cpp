@@ -10,6 +10,7 @@
 
 #include "api/errors.h"
 #include "api/metrics.h"
+#include "api/path_params.h"
 #include "api/rate_limit.h"
 #include "engine/common/status.h"
 
@@ -195,10 +196,15 @@ std::optional<Response> Router::Resolve(const Request& request, const Route** ro
   std::vector<std::string_view> segments = SplitPath(request.path);
   for (size_t i = 0; i < segments.size(); ++i) {
     if (!pattern->segments[i].is_param) continue;
+    const std::string& name = pattern->segments[i].text;
     std::optional<std::string> value = PercentDecode(segments[i]);
     if (!value) return ErrorResponse(400, "M_INVALID_PARAM", "Malformed percent-encoding in path");
-    params->emplace(pattern->segments[i].text, std::move(*value));
+    if (auto error = PathParamError(name, *value)) {
+      return ErrorResponse(400, "M_INVALID_PARAM", *error);
+    }
+    params->emplace(name, std::move(*value));
   }
+  if (auto error = QueryError(request.query)) return ErrorResponse(400, "M_INVALID_PARAM", *error);
   return std::nullopt;
 }
 

@@ -47,6 +47,9 @@
 //   no pattern matches           404 {"errcode":"M_UNRECOGNIZED"}
 //   pattern matches, not method  405 {"errcode":"M_UNRECOGNIZED"} with an Allow header
 //   bad %-escape in a parameter  400 M_INVALID_PARAM
+//   a parameter breaks its rule  400 M_INVALID_PARAM (api/path_params.h: UTF-8, no
+//     U+0000, a byte cap, the grammar of its name), and so does a query parameter
+//     that is not UTF-8 text; no handler runs
 //   the handler throws           500 M_UNKNOWN (logged)
 //   offload queue full           429 M_LIMIT_EXCEEDED, retry_after_ms (see above)
 // Every response, synchronous or asynchronous, gets the CORS headers (see

@@ -595,11 +595,11 @@ Result<json::array> ToDevice(Context& ctx, StreamPosition after, StreamPosition 
   if (ctx.request.since && ctx.request.since->position > 0) {
     NEBU_ASSIGN_OR_RETURN(bool acked, e2ee::HasToDeviceUpTo(ctx.engine.store(), user, device,
                                                             ctx.request.since->position));
-    if (acked) {
-      ctx.engine.SubmitAsync(
-          core::Command{core::CommandKind::kE2ee,
-                        e2ee::EncodeDeleteToDevice(user, device, ctx.request.since->position)},
-          [](const core::ApplyOutcome&) {});
+    Result<std::string> ack =
+        e2ee::EncodeDeleteToDevice(user, device, ctx.request.since->position);
+    if (acked && ack.ok()) {  // a since token past any real position acknowledges nothing
+      ctx.engine.SubmitAsync(core::Command{core::CommandKind::kE2ee, std::move(ack).value()},
+                             [](const core::ApplyOutcome&) {});
     }
   }
   NEBU_ASSIGN_OR_RETURN(auto messages, e2ee::ToDeviceMessages(ctx.engine.store(), user, device,

@@ -71,7 +71,7 @@ Figures RunAsync(core::Engine& engine, const std::vector<std::string>& rooms, in
   const auto deadline = SteadyClock::now() + std::chrono::duration<double>(seconds_max);
   auto propose = [&](int i) {
     auto started = SteadyClock::now();
-    engine.SubmitAsync(core::MakeSendEventCommand(Request(rooms, i)),
+    engine.SubmitAsync(*core::MakeSendEventCommand(Request(rooms, i)),
                        [&, started](core::ApplyOutcome out) {
                          std::lock_guard lock(mu);
                          completed.push_back(Done{started, std::move(out)});

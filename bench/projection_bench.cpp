@@ -49,7 +49,7 @@ core::Command MessageCommand(const std::vector<std::string>& rooms, uint64_t i) 
       {"msgtype", "m.text"},
       {"body", "benchmark message number " + std::to_string(i) +
                    " with some padding to look like a chat line"}};
-  return core::MakeSendEventCommand(r);
+  return *core::MakeSendEventCommand(r);
 }
 
 // Keeps up to kInFlight appends outstanding; on_done(position) runs per acknowledgement.

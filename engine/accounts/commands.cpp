@@ -201,10 +201,7 @@ void Encode(const PutAccountDataCommand& c, json::object* o) {
   (*o)["user_id"] = c.user_id;
   PutOptional(o, "room_id", c.room_id);
   (*o)["type"] = c.type;
-  // Validate already serialized it once; this second run is the same pure function.
-  Result<std::string> content = AccountDataJson(c.content);
-  NEBU_CHECK(content.ok(), "account data content passed validation but does not serialize");
-  (*o)["content_json"] = std::move(*content);
+  // content_json is added by EncodeAccountCommand, where serializing may fail.
 }
 
 void Encode(const ForgetRoomCommand& c, json::object* o) {
@@ -330,6 +327,10 @@ Result<std::string> EncodeAccountCommand(const AccountCommand& command) {
   json::object o;
   o["op"] = AccountCommandName(command);
   std::visit([&o](const auto& c) { Encode(c, &o); }, command);
+  if (const auto* put = std::get_if<PutAccountDataCommand>(&command)) {
+    NEBU_ASSIGN_OR_RETURN(std::string content, AccountDataJson(put->content));
+    o["content_json"] = std::move(content);
+  }
   return event::CanonicalJson(json::value(std::move(o)));
 }
 

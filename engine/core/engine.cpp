@@ -115,7 +115,8 @@ Result<Command> Engine::PlanCreateRoom(const rooms::CreateRoomRequest& request,
 
 Result<AppendedEvent> Engine::SendEvent(SendEventRequest request) {
   if (request.origin_server_ts == 0) request.origin_server_ts = clock_->NowUnixMs();
-  NEBU_ASSIGN_OR_RETURN(std::string out, Submit(MakeSendEventCommand(request)));
+  NEBU_ASSIGN_OR_RETURN(Command proposal, MakeSendEventCommand(request));
+  NEBU_ASSIGN_OR_RETURN(std::string out, Submit(std::move(proposal)));
   NEBU_ASSIGN_OR_RETURN(auto events, DecodeAppended(out));
   if (events.size() != 1) return Status::Internal("send produced no single event");
   return std::move(events.front());

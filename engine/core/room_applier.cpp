@@ -18,10 +18,13 @@ namespace {
 constexpr size_t kRoomCacheRoomsMax = 10'000;
 constexpr size_t kRoomCacheStateEntriesMax = 4'096;
 
-std::string Canonical(const json::value& v) {
-  auto out = event::CanonicalJson(v);
-  NEBU_CHECK(out.ok(), "command payload not canonicalizable");
-  return std::move(out).value();
+// Command payloads and outcomes carry request values (IDs, types, content); one that
+// is not canonical JSON (invalid UTF-8, a float) is the caller's kBadJson, never an abort.
+Result<std::string> Canonical(const json::value& v) { return event::CanonicalJson(v); }
+
+Result<Command> MakeCommand(CommandKind kind, const json::value& payload) {
+  NEBU_ASSIGN_OR_RETURN(std::string bytes, Canonical(payload));
+  return Command{kind, std::move(bytes)};
 }
 
 Result<json::object> ParseObject(std::string_view text) {
@@ -94,7 +97,7 @@ Result<std::optional<std::string>> RedactionTarget(const rooms::EventDraft& draf
 
 }  // namespace
 
-Command MakeSendEventCommand(const SendEventRequest& r) {
+Result<Command> MakeSendEventCommand(const SendEventRequest& r) {
   json::object o;
   o["room_id"] = r.room_id;
   o["sender"] = r.sender;
@@ -107,10 +110,10 @@ Command MakeSendEventCommand(const SendEventRequest& r) {
   o["content"] = r.content;
   o["origin_server_ts"] = r.origin_server_ts;
   if (r.redacts) o["redacts"] = *r.redacts;
-  return Command{CommandKind::kRoomEvent, Canonical(o)};
+  return MakeCommand(CommandKind::kRoomEvent, o);
 }
 
-Command MakeAliasCommand(const AliasCommand& c) {
+Result<Command> MakeAliasCommand(const AliasCommand& c) {
   json::object o;
   switch (c.op) {
     case AliasCommand::Op::kPut: o["op"] = "put"; break;
@@ -121,10 +124,10 @@ Command MakeAliasCommand(const AliasCommand& c) {
   o["alias"] = c.alias;
   if (c.op != AliasCommand::Op::kDelete) o["room_id"] = c.room_id;
   o["sender"] = c.sender;
-  return Command{CommandKind::kAlias, Canonical(o)};
+  return MakeCommand(CommandKind::kAlias, o);
 }
 
-Command MakeCreateRoomCommand(const CreateRoomCommand& c) {
+Result<Command> MakeCreateRoomCommand(const CreateRoomCommand& c) {
   json::object o;
   o["room_id"] = c.room_id;
   o["room_version"] = std::string(event::RoomVersionName(c.room_version));
@@ -134,10 +137,10 @@ Command MakeCreateRoomCommand(const CreateRoomCommand& c) {
   o["events"] = std::move(events);
   if (c.alias) o["alias"] = *c.alias;
   if (c.publish) o["publish"] = true;
-  return Command{CommandKind::kCreateRoom, Canonical(o)};
+  return MakeCommand(CommandKind::kCreateRoom, o);
 }
 
-std::string EncodeAppended(const std::vector<AppendedEvent>& events) {
+Result<std::string> EncodeAppended(const std::vector<AppendedEvent>& events) {
   json::array a;
   for (const auto& e : events) {
     json::object o;
@@ -475,6 +478,12 @@ Result<std::string> RoomApplier::ApplySendEvent(std::string_view payload,
   auto txn = OptionalString(o, "txn_id");
   std::string txn_key;
   if (device && txn) {
+    for (std::string_view part : {std::string_view(*sender), std::string_view(*device),
+                                  std::string_view(*txn)}) {
+      if (part.size() > storage::kLengthPrefixedBytesMax) {
+        return Status::InvalidArgument("transaction key component too long");
+      }
+    }
     txn_key = storage::TxnKey(*sender, *device, *txn);
     if (auto staged = staged_txns_.find(txn_key); staged != staged_txns_.end()) {
       AppendedEvent a = staged->second;
@@ -532,6 +541,11 @@ Result<std::string> RoomApplier::ApplyCreateRoom(std::string_view payload,
     }
   }
 
+  json::object record;
+  record["room_id"] = *room_id;
+  record["room_version"] = std::string(event::RoomVersionName(*version));
+  NEBU_ASSIGN_OR_RETURN(std::string record_bytes, Canonical(record));
+
   Counters before = counters;
   auto cache = std::make_unique<RoomCache>();
   cache->meta.number = counters.next_room_number;
@@ -554,12 +568,9 @@ Result<std::string> RoomApplier::ApplyCreateRoom(std::string_view payload,
   }
   std::string number_bytes;
   storage::PutU64(&number_bytes, cache->meta.number);
-  json::object record;
-  record["room_id"] = cache->meta.room_id;
-  record["room_version"] = std::string(event::RoomVersionName(*version));
   batch.Put(store_.handle(Cf::kRooms), storage::RoomIdKey(*room_id), number_bytes);
   batch.Put(store_.handle(Cf::kRooms), storage::RoomNumberKey(cache->meta.number),
-            Canonical(record));
+            record_bytes);
   if (alias) {
     batch.Put(store_.handle(Cf::kRooms), storage::RoomAliasKey(*alias),
               std::string_view(*room_id));

@@ -79,9 +79,12 @@ struct AliasCommand {
   std::string sender;
 };
 
-Command MakeSendEventCommand(const SendEventRequest& request);
-Command MakeAliasCommand(const AliasCommand& command);
-Command MakeCreateRoomCommand(const CreateRoomCommand& command);
+// The command builders serialize request values as canonical JSON; kBadJson when one
+// cannot be (a string that is not UTF-8, a float or an out-of-range integer in
+// content), so bad input is refused at propose time and never reaches the log.
+Result<Command> MakeSendEventCommand(const SendEventRequest& request);
+Result<Command> MakeAliasCommand(const AliasCommand& command);
+Result<Command> MakeCreateRoomCommand(const CreateRoomCommand& command);
 
 // The outcome of an applied event: {"event_id","room_id","sequence","stream_position"}.
 struct AppendedEvent {
@@ -91,7 +94,7 @@ struct AppendedEvent {
   StreamPosition stream_position = 0;
   bool deduplicated = false;  // the txn id was seen before; this is the earlier event
 };
-std::string EncodeAppended(const std::vector<AppendedEvent>& events);
+Result<std::string> EncodeAppended(const std::vector<AppendedEvent>& events);
 Result<std::vector<AppendedEvent>> DecodeAppended(std::string_view json);
 
 // Per-room facts the apply thread keeps in memory (derived from the log on first use).

@@ -88,9 +88,12 @@ struct ToDeviceMessage {
 [[nodiscard]] Result<bool> HasToDeviceUpTo(storage::Store& store, std::string_view user_id,
                                            std::string_view device_id,
                                            storage::StreamPosition upto);
-// The kE2ee payload that deletes (user, device)'s messages at or below `upto`.
-[[nodiscard]] std::string EncodeDeleteToDevice(std::string_view user_id, std::string_view device_id,
-                                               storage::StreamPosition upto);
+// The kE2ee payload that deletes (user, device)'s messages at or below `upto`;
+// kInvalidArgument for a malformed ID or an `upto` over event::kCanonicalIntMax (a
+// client's since token can name any position).
+[[nodiscard]] Result<std::string> EncodeDeleteToDevice(std::string_view user_id,
+                                                       std::string_view device_id,
+                                                       storage::StreamPosition upto);
 // device_one_time_keys_count: algorithm -> unclaimed one-time keys of the device
 // (signed_curve25519 always present).
 [[nodiscard]] Result<std::map<std::string, uint64_t>> OneTimeKeyCounts(storage::Store& store,

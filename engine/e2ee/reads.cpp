@@ -74,12 +74,10 @@ Result<bool> HasToDeviceUpTo(storage::Store& store, std::string_view user_id,
   return found;
 }
 
-std::string EncodeDeleteToDevice(std::string_view user_id, std::string_view device_id,
-                                 storage::StreamPosition upto) {
-  Result<std::string> payload = EncodeE2eeCommand(DeleteToDeviceCommand{
+Result<std::string> EncodeDeleteToDevice(std::string_view user_id, std::string_view device_id,
+                                         storage::StreamPosition upto) {
+  return EncodeE2eeCommand(DeleteToDeviceCommand{
       .user_id = std::string(user_id), .device_id = std::string(device_id), .upto = upto});
-  NEBU_CHECK(payload.ok(), "EncodeDeleteToDevice of an invalid user or device ID");
-  return *payload;
 }
 
 Result<std::map<std::string, uint64_t>> OneTimeKeyCounts(storage::Store& store,

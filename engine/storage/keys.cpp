@@ -9,7 +9,6 @@ namespace {
 
 constexpr size_t kU64Bytes = 8;
 constexpr size_t kLengthPrefixBytes = 2;
-constexpr size_t kLengthPrefixedBytesMax = std::numeric_limits<uint16_t>::max();
 constexpr char kRoomIdTag = 'i';
 constexpr char kRoomNumberTag = 'n';
 constexpr char kRoomAliasTag = 'a';

@@ -22,7 +22,14 @@ using LogIndex = uint64_t;
 
 void PutU64(std::string* out, uint64_t v);             // 8 bytes big-endian
 void PutU32(std::string* out, uint32_t v);             // 4 bytes big-endian
-// A string prefixed by its length (u16 big-endian); strings are at most 65535 bytes.
+// A string prefixed by its length (u16 big-endian); strings are at most
+// kLengthPrefixedBytesMax bytes, a longer one is a programmer error (NEBU_CHECK).
+// Input cannot reach that: every key component is an identifier, event type, state
+// key, transaction or device ID checked at propose time against its 255-byte limit
+// (api/path_params.h, event/identifiers.h, the accounts/e2ee/receipts validators),
+// request paths are within the server's 16 KiB header limit, and apply re-checks
+// the components it reads from a command payload (core::RoomApplier) as a Status.
+inline constexpr size_t kLengthPrefixedBytesMax = 65535;
 void PutLengthPrefixed(std::string* out, std::string_view s);
 uint64_t GetU64(const char* p);
 uint32_t GetU32(const char* p);

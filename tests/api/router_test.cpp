@@ -13,6 +13,7 @@
 #include "api/discovery.h"
 #include "api/metrics.h"
 #include "api/ops.h"
+#include "api/path_params.h"
 
 namespace nebu::api {
 namespace {
@@ -115,6 +116,50 @@ TEST(RouterTest, RejectsMalformedPercentEncodingInParams) {
   EXPECT_EQ(Errcode(response), "M_INVALID_PARAM");
 }
 
+TEST(RouterTest, RefusesParamsThatBreakTheirRuleBeforeTheHandlerRuns) {
+  Router router("test");
+  int ran = 0;
+  router.Add("POST", "/rooms/{roomId}/leave", [&ran](const Request&, const PathParams&) {
+    ++ran;
+    return Text("ok");
+  });
+  router.Add("PUT", "/rooms/{roomId}/send/{eventType}/{txnId}",
+             [&ran](const Request&, const PathParams&) {
+               ++ran;
+               return Text("ok");
+             });
+  const std::string over(kTxnIdBytesMax + 1, 't');
+  for (const char* target :
+       {"/rooms/%FF/leave", "/rooms/%21a%C0%80%3Ab/leave", "/rooms/%21%ED%A0%80%3Ab/leave",
+        "/rooms/%21a%00%3Ab/leave", "/rooms/abc/leave"}) {
+    Response response = router.Handle(MakeRequest("POST", target));
+    EXPECT_EQ(response.status, 400) << target;
+    EXPECT_EQ(Errcode(response), "M_INVALID_PARAM") << target;
+  }
+  for (std::string target : {std::string("/rooms/!a:b/send/%FF/t1"),
+                             std::string("/rooms/!a:b/send/m.room.message/%00"),
+                             "/rooms/!a:b/send/m.room.message/" + over}) {
+    EXPECT_EQ(router.Handle(MakeRequest("PUT", target)).status, 400) << target;
+  }
+  EXPECT_EQ(ran, 0);
+  EXPECT_EQ(router.Handle(MakeRequest("POST", "/rooms/%21a%3Ab/leave")).status, 200);
+  EXPECT_EQ(ran, 1);
+}
+
+TEST(RouterTest, RefusesQueryValuesThatAreNotText) {
+  Router router("test");
+  router.Add("GET", "/messages", [](const Request& request, const PathParams&) {
+    return Text(std::string(request.Query("from").value_or("")));
+  });
+  EXPECT_EQ(router.Handle(MakeRequest("GET", "/messages?from=%C3%BC")).body, "\xC3\xBC");
+  for (const char* target : {"/messages?from=%FF", "/messages?from=a%00", "/messages?%ED%A0%80=1",
+                             "/messages?dir=b&from=%C0%80"}) {
+    Response response = router.Handle(MakeRequest("GET", target));
+    EXPECT_EQ(response.status, 400) << target;
+    EXPECT_EQ(Errcode(response), "M_INVALID_PARAM") << target;
+  }
+}
+
 TEST(RouterTest, TurnsHandlerExceptionsInto500) {
   Router router("test");
   router.Add("GET", "/boom", [](const Request&, const PathParams&) -> Response {
@@ -141,8 +186,8 @@ TEST(RouterTest, RecordsRequestsByRoutePatternAndStatus) {
   Router router("client", &metrics);
   router.Add("GET", "/rooms/{roomId}",
              [](const Request&, const PathParams&) { return Text("ok"); });
-  (void)router.Handle(MakeRequest("GET", "/rooms/a"));
-  (void)router.Handle(MakeRequest("GET", "/rooms/b"));
+  (void)router.Handle(MakeRequest("GET", "/rooms/%21a%3Ab"));
+  (void)router.Handle(MakeRequest("GET", "/rooms/%21b%3Ab"));
   (void)router.Handle(MakeRequest("GET", "/nowhere"));
   std::string text = metrics.Serialize();
   constexpr std::string_view kTwoOks =

@@ -115,7 +115,7 @@ class SideTablesTest : public testing::ProjectionFixture {
   }
   Status Alias(core::AliasCommand::Op op, const std::string& alias, const std::string& room,
                const std::string& sender) {
-    return engine().Submit(core::MakeAliasCommand({op, alias, room, sender})).status();
+    return engine().Submit(*core::MakeAliasCommand({op, alias, room, sender})).status();
   }
   Status UploadDeviceKeys(const std::string& user, const std::string& device, const std::string& curve) {
     e2ee::UploadKeysCommand c{.user_id = user, .device_id = device};

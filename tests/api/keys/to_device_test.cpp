@@ -49,7 +49,7 @@ TEST_F(KeysApiTest, ToDeviceMessagesReachTheDeviceOnceWithTheirPosition) {
   ASSERT_TRUE(*e2ee::HasToDeviceUpTo(engine_->store(), "@bob:localhost", bob_device, position));
   auto deleted =
       engine_->Submit({core::CommandKind::kE2ee,
-                       e2ee::EncodeDeleteToDevice("@bob:localhost", bob_device, position)});
+                       *e2ee::EncodeDeleteToDevice("@bob:localhost", bob_device, position)});
   ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
   EXPECT_FALSE(*e2ee::HasToDeviceUpTo(engine_->store(), "@bob:localhost", bob_device, position));
   EXPECT_EQ(Queue(*engine_, "@bob:localhost", bob_device).size(), 1u);

@@ -245,7 +245,7 @@ TEST(EngineTest, AliasesAreAddedByMembersAndRemovedByTheirCreatorOrAModerator) {
   auto room = e->CreateRoom({.preset = "public_chat", .room_alias_name = "lobby"}, kAlice);
   ASSERT_TRUE(room.ok()) << room.status().ToString();
   auto alias = [&](AliasCommand::Op op, const char* name, const char* sender) {
-    return e->Submit(MakeAliasCommand({op, name, room->room_id, sender})).status().code();
+    return e->Submit(*MakeAliasCommand({op, name, room->room_id, sender})).status().code();
   };
   using Op = AliasCommand::Op;
   EXPECT_EQ(alias(Op::kPut, "#lobby:localhost", kAlice), StatusCode::kAlreadyExists);

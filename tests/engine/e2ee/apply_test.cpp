@@ -207,7 +207,7 @@ TEST_F(E2eeApplyTest, AcknowledgedMessagesAreDeletedUpToThePosition) {
   }
   EXPECT_TRUE(*HasToDeviceUpTo(store(), kAlice, "PHONE", 1));
   EXPECT_FALSE(*HasToDeviceUpTo(store(), kAlice, "LAPTOP", 3));
-  ASSERT_TRUE(db_.ApplyPayload(EncodeDeleteToDevice(kAlice, "PHONE", 2)).ok());
+  ASSERT_TRUE(db_.ApplyPayload(*EncodeDeleteToDevice(kAlice, "PHONE", 2)).ok());
   EXPECT_FALSE(*HasToDeviceUpTo(store(), kAlice, "PHONE", 2));
   EXPECT_TRUE(*HasToDeviceUpTo(store(), kAlice, "PHONE", 3));
   auto left = ToDeviceMessages(store(), kAlice, "PHONE", 0, 3, 10);
@@ -236,7 +236,7 @@ TEST_F(E2eeApplyTest, AFullQueueDropsFurtherMessages) {
           .at("queued")
           .as_int64(),
       0);
-  ASSERT_TRUE(db_.ApplyPayload(EncodeDeleteToDevice(kAlice, "PHONE", db_.position())).ok());
+  ASSERT_TRUE(db_.ApplyPayload(*EncodeDeleteToDevice(kAlice, "PHONE", db_.position())).ok());
   EXPECT_EQ(
       Parse(db_.Apply(SendToDeviceCommand{kBob, "BOBDEV", "after", "m.x", {{kAlice, "PHONE", {}}}}))
           .at("queued")
