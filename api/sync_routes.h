@@ -67,7 +67,7 @@ inline constexpr size_t kSyncWorkerQueueMax = 4096;
 // stream positions; the threads that assemble them; how many may wait; the retry hint
 // of the 429 beyond that.
 inline constexpr uint64_t kSyncInlineWindowMax = 1024;
-inline constexpr size_t kSyncHeavyThreads = 4;
+inline constexpr size_t kSyncHeavyThreads = 2;
 inline constexpr size_t kSyncHeavyQueueMax = 1024;
 inline constexpr int64_t kSyncBusyRetryAfterMs = 500;
 
