@@ -16,7 +16,9 @@
 // which starts above any earlier process's. "s<position>" alone is accepted (typing
 // serial 0). With a PresenceTracker the token is "s<position>_<typing>_<presence>"
 // (the tracker's serial, same rule as typing). Room log pagination tokens (prev_batch) are the /messages tokens
-// "s<sequence>" of api/rooms_common.h; the two kinds are never mixed.
+// "s<sequence>" of api/rooms_common.h. /sync itself takes only its own tokens; the
+// room reads (/messages from/to, /members at, /relations from/to) take both kinds,
+// telling them apart by the underscore (rooms_common.h RoomPositionOfToken).
 //
 // What a response holds (spec: sync.yaml):
 // - rooms.join: rooms the user is joined to at the end of the window that have
