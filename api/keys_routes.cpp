@@ -513,21 +513,4 @@ void AddKeysRoutes(Router& router, core::Engine& engine, std::shared_ptr<UserRat
   AddSigningRoutes(router, context);
 }
 
-Respond AfterDevicesRemoved(core::Engine& engine, std::string user_id, Respond respond) {
-  return [&engine, user_id = std::move(user_id), respond = std::move(respond)](Response response) {
-    if (response.status != 200) return respond(std::move(response));
-    Result<std::string> payload = e2ee::EncodeE2eeCommand(e2ee::PruneDevicesCommand{user_id});
-    if (!payload.ok()) return respond(std::move(response));
-    engine.SubmitAsync(
-        {.kind = core::CommandKind::kE2ee, .payload = std::move(*payload)},
-        [respond, response = std::move(response), user_id](core::ApplyOutcome outcome) {
-          if (!outcome.ok()) {
-            spdlog::warn("pruning the e2ee keys of {} failed: {}", user_id,
-                         outcome.status().ToString());
-          }
-          respond(response);
-        });
-  };
-}
-
 }  // namespace nebu::api

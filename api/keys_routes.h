@@ -77,12 +77,4 @@ inline constexpr size_t kKeyChangesScanEntriesMax = 100000;
 void AddKeysRoutes(Router& router, core::Engine& engine,
                    std::shared_ptr<UserRateLimits> limits = nullptr);
 
-// The device-deletion hook: wraps the `respond` of an endpoint that deletes devices
-// of `user_id` (logout, delete_devices, password change, deactivation). When the
-// endpoint answers 200, it first proposes e2ee::PruneDevicesCommand (deleting the
-// gone devices' keys, queues and signatures, and telling /sync that the user's
-// devices changed), then answers; any other answer passes straight through.
-[[nodiscard]] Respond AfterDevicesRemoved(core::Engine& engine, std::string user_id,
-                                          Respond respond);
-
 }  // namespace nebu::api
