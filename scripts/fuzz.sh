@@ -2,6 +2,9 @@
 # Builds every libFuzzer target (fuzz_* in fuzz/CMakeLists.txt) with clang 14 and
 # ASan/UBSan in build-fuzz/, replays each over its seed corpus, then fuzzes each
 # for SECONDS (default 20). Fails on the first crash, leak or sanitizer report.
+# fuzz_http (requests into the Client-Server router over a real engine) makes the
+# fuzz build compile the engine and nebu_api too: about 70 more compile steps,
+# roughly 10 CPU-minutes with clang 14 and ASan/UBSan (ccache helps reruns).
 #
 #   scripts/fuzz.sh          # 20 s per target
 #   scripts/fuzz.sh 300      # 5 min per target

@@ -452,6 +452,8 @@ void RoomApplier::WriteIndexes(RoomCache& room, const json::object& pdu,
   if (type != "m.room.member") return;
   const json::string* m = StringAt(pdu.at("content").as_object(), "membership");
   auto membership = m ? rooms::ParseMembership(*m) : std::nullopt;
+  // The auth rules (rooms::AuthorizeMember) refuse a member event whose membership
+  // does not parse, so only a bug reaches this.
   NEBU_CHECK(membership.has_value(), "authorized member event without membership");
   std::string value = MembershipValue(*membership, seq, pos);
   batch.Put(store_.handle(Cf::kMembership), storage::UserRoomKey(*state_key, number), value);

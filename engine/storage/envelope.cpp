@@ -87,6 +87,10 @@ std::string EncodeEnvelope(const EventRecord& record) {
   out.reserve(buffer.size() + kEnvelopeChecksumBytes);
   out.append(buffer);
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(crc >> (8 * i)));
+  // Unreachable from input: the only writer (RoomLog::Append, from
+  // RoomApplier::AppendEvent) runs after event::ValidatePdu, which bounds the event's
+  // canonical JSON at event::kEventBytesMax (64 KiB) and its sender and type at 255
+  // bytes, so an envelope stays far below kEnvelopeBytesMax (1 MiB).
   NEBU_CHECK(out.size() <= kEnvelopeBytesMax, "event envelope over kEnvelopeBytesMax");
   return out;
 }

@@ -71,7 +71,7 @@ TEST_F(RoomsForgetTest, RefusedRequestsChangeNothing) {
   EXPECT_EQ(never.status, 403);
   EXPECT_EQ(ErrCode(never), "M_FORBIDDEN");
   EXPECT_EQ(Post(bob_, "/rooms/!nope:localhost/forget"), 403);
-  EXPECT_EQ(Post(bob_, "/rooms/not-a-room/forget"), 403);
+  EXPECT_EQ(Post(bob_, "/rooms/not-a-room/forget"), 400);  // malformed: M_INVALID_PARAM
   EXPECT_EQ(Post("", base_ + "/forget"), 401);
   EXPECT_FALSE(Forgotten(kBobId));
 
