@@ -266,7 +266,7 @@ TEST_F(E2eeApplyTest, OneSenderQueuesAtMostItsQuotaForADevice) {
           .as_int64(),
       1);
   // Acknowledged messages give the quota back.
-  ASSERT_TRUE(db_.ApplyPayload(EncodeDeleteToDevice(kAlice, "PHONE", db_.position())).ok());
+  ASSERT_TRUE(db_.ApplyPayload(*EncodeDeleteToDevice(kAlice, "PHONE", db_.position())).ok());
   EXPECT_EQ(
       Parse(db_.Apply(SendToDeviceCommand{kBob, "BOBDEV", "over", "m.x", {{kAlice, "PHONE", {}}}}))
           .at("queued")
