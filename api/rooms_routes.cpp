@@ -468,8 +468,10 @@ void AddRoomRoutes(Router& router, core::Engine& engine, RoomRoutesConfig config
   AddRoute(
       router, "GET", "/directory/room/{roomAlias}",
       [&engine](const Request& r, const PathParams& p) { return HandleGetAlias(engine, r, p); });
-  for (auto [method, op] : {std::pair{"PUT", core::AliasCommand::Op::kPut},
-                            std::pair{"DELETE", core::AliasCommand::Op::kDelete}}) {
+  for (const auto& [method, alias_op] : {std::pair{"PUT", core::AliasCommand::Op::kPut},
+                                         std::pair{"DELETE", core::AliasCommand::Op::kDelete}}) {
+    // A copy: clang 14 cannot capture a structured binding.
+    const core::AliasCommand::Op op = alias_op;
     AddAsyncRoute(router, method, "/directory/room/{roomAlias}",
                   [&engine, op](const Request& r, const PathParams& p, Respond respond) {
                     HandleAliasWrite(engine, r, p, op, respond);
