@@ -275,6 +275,17 @@ class SecurityTest : public ::testing::Test {
     EXPECT_EQ(Call("GET", "/_matrix/client/versions").status, 200);
   }
 
+  // The event IDs of a 200 answer's "chunk" (/messages, /relations); empty otherwise.
+  static std::vector<std::string> ChunkEventIds(const HttpReply& reply) {
+    std::vector<std::string> ids;
+    if (reply.status != 200) return ids;
+    const json::value body = reply.Json();
+    for (const json::value& e : body.at("chunk").as_array()) {
+      ids.emplace_back(e.at("event_id").as_string());
+    }
+    return ids;
+  }
+
   // Percent-encodes every byte outside the URI's unreserved set.
   static std::string Encode(std::string_view text) {
     static constexpr char kHex[] = "0123456789ABCDEF";

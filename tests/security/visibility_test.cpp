@@ -44,13 +44,7 @@ class VisibilityTest : public SecurityTest {
     HttpReply r = Call("GET", "/_matrix/client/v1" + RoomPath() + "/relations/" + Encode(parent),
                        token);
     if (reply) *reply = r;
-    std::vector<std::string> ids;
-    if (r.status != 200) return ids;
-    const json::value r_body = r.Json();
-    for (const json::value& e : r_body.at("chunk").as_array()) {
-      ids.emplace_back(e.at("event_id").as_string());
-    }
-    return ids;
+    return ChunkEventIds(r);
   }
 
   std::string alice_, bob_, carol_, room_;
