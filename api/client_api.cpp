@@ -22,7 +22,7 @@ ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metr
                     .rate_limit = options.rate_limit,
                     .user_limits = limits});
   AddRoomRoutes(router, engine, {.rate_limit = options.rate_limit, .user_limits = limits});
-  AddSyncRoutes(router, engine, &typing_, &presence_);
+  AddSyncRoutes(router, engine, &typing_, &presence_, limits);
   AddPushRuleRoutes(router, engine);
   AddReceiptRoutes(router, engine, typing_, limits);
   AddPresenceRoutes(router, engine, presence_, limits);

@@ -44,10 +44,12 @@ struct Wait {
 
 class SyncService {
  public:
-  SyncService(core::Engine& engine, TypingTracker* typing, PresenceTracker* presence)
+  SyncService(core::Engine& engine, TypingTracker* typing, PresenceTracker* presence,
+              std::shared_ptr<UserRateLimits> limits)
       : engine_(engine),
         typing_(typing),
         presence_(presence),
+        limits_(std::move(limits)),
         timer_({.pending_max = kSyncWaitersMax}),
         pool_({.threads = kSyncWorkerThreads, .queue_max = kSyncWorkerQueueMax}),
         heavy_pool_({.threads = kSyncHeavyThreads, .queue_max = kSyncHeavyQueueMax}) {
@@ -59,6 +61,16 @@ class SyncService {
       presence_subscription_ =
           presence_->Subscribe([this](const std::string& user_id) { PresenceChanged(user_id); });
     }
+  }
+
+  // A set_presence that would change the caller's presence (each change wakes the
+  // long-polls of every room-mate) takes a token of the presence limit; over it the
+  // change is skipped. Keeping the same presence costs nothing.
+  bool PresenceChangeAllowed(const std::string& user_id, std::string_view set_presence) {
+    if (!limits_ || (set_presence != "online" && set_presence != "unavailable")) return true;
+    std::optional<PresenceState> now = presence_->Get(user_id);
+    if (now && now->presence == set_presence) return true;
+    return limits_->presence.Acquire(user_id, engine_.clock().NowMonotonicNs() / 1'000'000) <= 0;
   }
 
   ~SyncService() {
@@ -118,7 +130,9 @@ class SyncService {
       }
       timeout_ms = std::min(timeout_ms, kSyncTimeoutMsMax);
     }
-    if (presence_) presence_->MarkActive(sync.user_id, set_presence, engine_.clock().NowUnixMs());
+    if (presence_ && PresenceChangeAllowed(sync.user_id, set_presence)) {
+      presence_->MarkActive(sync.user_id, set_presence, engine_.clock().NowUnixMs());
+    }
     if (!IsHeavy(sync)) return Answer(std::move(sync), timeout_ms, std::move(respond));
     bool queued = heavy_pool_.Post([this, sync, timeout_ms, respond]() mutable {
       Answer(std::move(sync), timeout_ms, std::move(respond));
@@ -323,6 +337,7 @@ class SyncService {
   std::multimap<std::string, std::shared_ptr<Wait>> waits_by_user_;  // guarded by mutex_
   TypingTracker* typing_;                                             // nullable
   PresenceTracker* presence_;                                         // nullable
+  std::shared_ptr<UserRateLimits> limits_;                            // nullable
   TypingTracker::SubscriptionId typing_subscription_ = 0;
   PresenceTracker::SubscriptionId presence_subscription_ = 0;
   bool stopping_ = false;                  // guarded by mutex_
@@ -334,8 +349,8 @@ class SyncService {
 }  // namespace
 
 void AddSyncRoutes(Router& router, core::Engine& engine, TypingTracker* typing,
-                   PresenceTracker* presence) {
-  auto service = std::make_shared<SyncService>(engine, typing, presence);
+                   PresenceTracker* presence, std::shared_ptr<UserRateLimits> limits) {
+  auto service = std::make_shared<SyncService>(engine, typing, presence, std::move(limits));
   for (std::string_view prefix : kPrefixes) {
     router.AddAsync("GET", std::string(prefix) + "/sync",
                     [service](const Request& request, const PathParams&, Respond respond) {

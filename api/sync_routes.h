@@ -48,6 +48,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 #include "api/router.h"
 
@@ -73,11 +74,16 @@ inline constexpr int64_t kSyncBusyRetryAfterMs = 500;
 
 class TypingTracker;
 class PresenceTracker;
+struct UserRateLimits;
 
 // `typing` (nullable; must outlive the router): typing notifications for the
 // ephemeral section, and long-polls wake when typing changes in one of their rooms.
 // `presence` (nullable; must outlive the router): set_presence and m.presence events.
+// `limits` (nullable): a set_presence that changes the caller's presence takes from
+// limits->presence (shared with PUT /presence); over it the change is ignored and the
+// sync answers as usual.
 void AddSyncRoutes(Router& router, core::Engine& engine, TypingTracker* typing = nullptr,
-                   PresenceTracker* presence = nullptr);
+                   PresenceTracker* presence = nullptr,
+                   std::shared_ptr<UserRateLimits> limits = nullptr);
 
 }  // namespace nebu::api

@@ -129,6 +129,28 @@ TEST_F(UserLimitsTest, PresenceIsLimitedPerUser) {
   EXPECT_EQ(now.Json().at("status_msg").as_string(), "m" + std::to_string(limited - 1));
 }
 
+TEST_F(UserLimitsTest, SetPresenceFlipsInSyncShareThePresenceLimit) {
+  // Each presence change wakes every room-mate's long-poll: /sync's set_presence takes
+  // from the same bucket as PUT /presence; over it the change is ignored, the sync
+  // itself still answers.
+  StartLimited();
+  std::string alice = RegisterFresh("alice");
+  const std::string path = "/presence/" + Encode(UserId("alice")) + "/status";
+  auto presence_now = [&] {
+    HttpReply r = Call("GET", path, alice);
+    return r.status == 200 ? std::string(r.Json().at("presence").as_string()) : "";
+  };
+  int ignored_at = -1;
+  for (int i = 0; i < Attempts(api::kPresenceRateLimit) && ignored_at < 0; ++i) {
+    const std::string wanted = i % 2 == 0 ? "unavailable" : "online";
+    HttpReply r = Call("GET", "/sync?timeout=0&set_presence=" + wanted, alice);
+    ASSERT_EQ(r.status, 200) << r.body;
+    if (presence_now() != wanted) ignored_at = i;
+  }
+  ASSERT_GE(ignored_at, Burst(api::kPresenceRateLimit) - 1) << "the limit tripped too early";
+  EXPECT_EQ(Call("PUT", path, alice, json::object{{"presence", "online"}}).status, 429);
+}
+
 TEST_F(UserLimitsTest, AccountDataAndTagsShareALimit) {
   StartLimited();
   std::string alice = RegisterFresh("alice");
