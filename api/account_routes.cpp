@@ -4,7 +4,7 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
-#include <mutex>
+#include <atomic>
 
 #include "api/account_common.h"
 #include "api/errors.h"
@@ -282,13 +282,11 @@ void LeaveAllRooms(core::Engine& engine, const std::string& user_id, std::functi
     }
   }
   if (rooms.empty()) return then();
-  struct Progress {
-    std::mutex mutex;
-    size_t remaining;  // guarded by mutex
+  // `then` runs once every leave was answered (or could not be built).
+  auto remaining = std::make_shared<std::atomic<size_t>>(rooms.size());
+  auto done_one = [remaining, shared_then = std::make_shared<std::function<void()>>(std::move(then))] {
+    if (remaining->fetch_sub(1) == 1) (*shared_then)();
   };
-  auto progress = std::make_shared<Progress>();
-  progress->remaining = rooms.size();
-  auto shared_then = std::make_shared<std::function<void()>>(std::move(then));
   for (const std::string& room_id : rooms) {
     core::SendEventRequest leave;
     leave.room_id = room_id;
@@ -300,22 +298,16 @@ void LeaveAllRooms(core::Engine& engine, const std::string& user_id, std::functi
     Result<core::Command> command = core::MakeSendEventCommand(leave);
     if (!command.ok()) {  // a room ID from the store always encodes; counted as done
       spdlog::warn("deactivate: leave {}: {}", room_id, command.status().ToString());
-      std::unique_lock lock(progress->mutex);
-      if (--progress->remaining > 0) continue;
-      lock.unlock();
-      (*shared_then)();
+      done_one();
       continue;
     }
     engine.SubmitAsync(std::move(command).value(),
-                       [progress, shared_then, room_id](core::ApplyOutcome outcome) {
+                       [done_one, room_id](const core::ApplyOutcome& outcome) {
                          if (!outcome.ok()) {
                            spdlog::warn("deactivate: leave {}: {}", room_id,
                                         outcome.status().ToString());
                          }
-                         std::unique_lock lock(progress->mutex);
-                         if (--progress->remaining > 0) return;
-                         lock.unlock();
-                         (*shared_then)();
+                         done_one();
                        });
   }
 }

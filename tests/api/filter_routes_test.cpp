@@ -8,7 +8,6 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
-#include <cctype>
 #include <string>
 
 #include "api/glob.h"
@@ -16,6 +15,7 @@
 #include "engine/accounts/accounts.h"
 #include "engine/core/engine.h"
 #include "engine/testing/temp_dir.h"
+#include "tests/api/test_http_client.h"
 
 namespace nebu::api {
 namespace {
@@ -102,21 +102,6 @@ TEST_F(FilterRoutesTest, SyncAcceptsAnUploadedFiltersId) {
   EXPECT_EQ(Call("GET", "/sync?filter=Fnot-a-filter", alice_).status, 404);
 }
 
-// Percent-encodes every byte outside the URI's unreserved set.
-std::string PercentEncodeForTest(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (char c : text) {
-    auto u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out.push_back(c);
-    } else {
-      out += {'%', kHex[u >> 4], kHex[u & 15]};
-    }
-  }
-  return out;
-}
-
 json::array Patterns(size_t count, size_t bytes) {
   json::array list;
   for (size_t i = 0; i < count; ++i) list.emplace_back(std::string(bytes, 'a'));
@@ -158,7 +143,7 @@ TEST_F(FilterRoutesTest, UploadAndInlineSyncRefuseFiltersOverThePatternCaps) {
     EXPECT_EQ(posted.status, 400) << posted.body;
     EXPECT_EQ(json::parse(posted.body).at("errcode"), "M_BAD_JSON");
     EXPECT_FALSE(json::parse(posted.body).as_object().contains("filter_id"));
-    Response synced = Call("GET", "/sync?filter=" + PercentEncodeForTest(filter), alice_);
+    Response synced = Call("GET", "/sync?filter=" + api::testing::PercentEncode(filter), alice_);
     EXPECT_EQ(synced.status, 400) << synced.body;
     EXPECT_EQ(json::parse(synced.body).at("errcode"), "M_INVALID_PARAM");
   }

@@ -37,6 +37,22 @@ struct HttpReply {
   }
 };
 
+// Percent-encodes every byte outside the URI's unreserved set (RFC 3986), for
+// path segments and query values.
+inline std::string PercentEncode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out.push_back(c);
+    } else {
+      out += {'%', kHex[u >> 4], kHex[u & 15]};
+    }
+  }
+  return out;
+}
+
 class TestHttpClient {
  public:
   static constexpr int kReceiveTimeoutS = 10;

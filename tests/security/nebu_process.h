@@ -287,21 +287,7 @@ class SecurityTest : public ::testing::Test {
   }
 
   // Percent-encodes every byte outside the URI's unreserved set.
-  static std::string Encode(std::string_view text) {
-    static constexpr char kHex[] = "0123456789ABCDEF";
-    std::string out;
-    for (char c : text) {
-      auto u = static_cast<unsigned char>(c);
-      if (std::isalnum(u) || c == '-' || c == '.' || c == '_' || c == '~') {
-        out.push_back(c);
-      } else {
-        out.push_back('%');
-        out.push_back(kHex[u >> 4]);
-        out.push_back(kHex[u & 15]);
-      }
-    }
-    return out;
-  }
+  static std::string Encode(std::string_view text) { return api::testing::PercentEncode(text); }
 
   nebu::testing::TempDir dir_;  // on disk: durability is what some tests check
   NebuProcess nebu_;
