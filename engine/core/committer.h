@@ -5,9 +5,9 @@
 // to the proposer. LocalCommitter is the one-node committer: every proposal that
 // arrives while the previous group is being fsynced joins the next group, so
 // concurrent proposals share one WAL fsync (group commit). Commit and apply run on
-// two threads, so group N+1 is fsynced while group N is applied. The replication
-// issue replaces LocalCommitter with a Raft group; proposers and the Applier don't
-// change.
+// two threads, so group N+1 is fsynced while group N is applied. In a cluster the
+// etcd committer (replication/) takes LocalCommitter's place behind the same
+// interface; proposers and the Applier don't change (docs/architecture.md, Cluster).
 //
 //   LocalCommitter c(store, state_machine);
 //   NEBU_RETURN_IF_ERROR(c.Start());                 // replays committed, unapplied commands
@@ -48,6 +48,24 @@ using storage::LogIndex;
 using ApplyOutcome = Result<std::string>;
 using ProposalDone = std::function<void(ApplyOutcome)>;
 
+// Who proposed a replicated group: the node's ID, its incarnation (a fresh number at
+// every start of the node's process) and the group's sequence within the
+// incarnation (from 1). Unique for every group ever proposed in a cluster.
+struct GroupOrigin {
+  std::string node_id;
+  uint64_t incarnation = 0;
+  uint64_t seq = 0;
+  uint64_t revision = 0;  // where the ordered log put it (etcd revision; gaps allowed)
+};
+
+// Where apply stands in the replicated log: the group being (or last) applied.
+struct GroupPosition {
+  uint64_t revision = 0;     // 0: no group applied yet
+  LogIndex first_index = 0;  // the applier index of the group's first command
+  uint32_t count = 0;        // commands in the group
+  bool complete(LogIndex applied_index) const { return applied_index + 1 >= first_index + count; }
+};
+
 class Applier {
  public:
   virtual ~Applier() = default;
@@ -65,6 +83,20 @@ class Applier {
   // Makes every flushed apply durable (fsync). The committer calls it before it
   // trims commit-log entries the applied state no longer needs.
   virtual Status SyncApplied() = 0;
+
+  // ---- replicated groups (the cluster's committer; LocalCommitter never calls these) ----
+  // A replicated committer applies groups read from an ordered log (etcd): each
+  // group was proposed by one node and carries who proposed it. Before a group's
+  // commands it calls BeginGroup; false means the group was applied before (a retried
+  // Put that landed twice) and its commands must be skipped, changing nothing. True
+  // stages the group's position (revision, first command index = the next index,
+  // count) and its dedup record; both are written by the group's flushes, so after a
+  // crash applied_group() tells which group was being applied and applied_index()
+  // how many of its commands were (the committer then applies only the rest, without
+  // calling BeginGroup again). Deterministic: every node records the same bytes.
+  virtual Result<bool> BeginGroup(const GroupOrigin& origin, uint32_t command_count) = 0;
+  // The last group BeginGroup accepted whose position was flushed ({} before any).
+  virtual GroupPosition applied_group() const = 0;
 };
 
 class Committer {
@@ -79,6 +111,13 @@ class Committer {
   //   kUnavailable       stopped, writes stopped after a storage failure in apply
   //                      ("writes stopped: <cause>"), or the commit write failed.
   virtual void Propose(Command command, ProposalDone done) = 0;
+  // Re-applies what is committed but not applied, then starts accepting proposals.
+  virtual Status Start() = 0;
+  // Finishes (or fails with kUnavailable) every accepted proposal, then stops. Idempotent.
+  virtual void Stop() = 0;
+  // OK while writes are accepted; otherwise why not (kUnavailable "writes stopped:
+  // <cause>", kUnavailable "cluster: etcd unreachable", ...). For /ready.
+  virtual Status write_status() const = 0;
 };
 
 // A commit group is refused (kNoSpace) while the commit log's file system has less
@@ -109,9 +148,9 @@ class LocalCommitter final : public Committer {
 
   // Re-applies committed commands after the applier's applied index, then starts the
   // commit and apply threads. kCorruption / kIoError if the commit log can't be read.
-  Status Start();
+  Status Start() override;
   // Finishes every accepted proposal, then stops the threads. Idempotent.
-  void Stop();
+  void Stop() override;
 
   void Propose(Command command, ProposalDone done) override;
 
@@ -119,7 +158,7 @@ class LocalCommitter final : public Committer {
   // the write path, never turned into a rejection, so replicas cannot diverge) the
   // kUnavailable "writes stopped: <cause>" that every later proposal gets. Reads of
   // applied state go on. Only a restart (which re-applies the log) clears it.
-  Status write_status() const;
+  Status write_status() const override;
 
   LogIndex last_committed() const { return last_committed_.load(); }
   // Commit batches written so far (each one WAL fsync): proposals / groups is the

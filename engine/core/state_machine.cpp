@@ -125,6 +125,13 @@ Status StateMachine::Flush() {
   return Status::Ok();
 }
 
+// Replicated groups: implemented by the committer-seam work of the cluster issue.
+Result<bool> StateMachine::BeginGroup(const GroupOrigin&, uint32_t) {
+  return Status::Internal("replicated groups are not implemented yet");
+}
+
+GroupPosition StateMachine::applied_group() const { return {}; }
+
 Status StateMachine::SyncApplied() { return storage::FromRocks(store_.db()->SyncWAL()); }
 
 }  // namespace nebu::core

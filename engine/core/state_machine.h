@@ -40,6 +40,8 @@ class StateMachine final : public Applier {
   Status Flush() override;
   LogIndex applied_index() const override { return applied_index_.load(); }
   Status SyncApplied() override;
+  Result<bool> BeginGroup(const GroupOrigin& origin, uint32_t command_count) override;
+  GroupPosition applied_group() const override;
   StreamPosition stream_position() const { return stream_position_.load(); }
 
  private:

@@ -42,6 +42,8 @@ class RecordingApplier : public Applier {
   Status Flush() override { return Status::Ok(); }
   LogIndex applied_index() const override { return applied_.load(); }
   Status SyncApplied() override { return storage::FromRocks(store_.db()->SyncWAL()); }
+  Result<bool> BeginGroup(const GroupOrigin&, uint32_t) override { return true; }
+  GroupPosition applied_group() const override { return {}; }
 
   LogIndex fail_at = 0;
   std::mutex mu;
