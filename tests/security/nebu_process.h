@@ -66,9 +66,23 @@ class NebuProcess {
   // Starts nebu with `env` over the defaults, on `data_dir`; waits until /health
   // answers. False (with the log printed) if it never does.
   bool Start(const std::string& data_dir, const Env& env = {}) {
+    if (TryStart(data_dir, env)) return true;
+    ADD_FAILURE() << "nebu did not start; log:\n" << Log();
+    return false;
+  }
+
+  // Starts nebu as Start does, expecting it to refuse: true if it exited (with a
+  // non-zero status) before serving /health.
+  bool StartRefused(const std::string& data_dir, const Env& env = {}) {
+    if (TryStart(data_dir, env, /*tries=*/1)) return false;
+    return exit_status_.has_value() && *exit_status_ != 0;
+  }
+
+ private:
+  bool TryStart(const std::string& data_dir, const Env& env, int tries = kStartTriesMax) {
     data_dir_ = data_dir;
     log_path_ = data_dir + ".log";
-    for (int attempt = 0; attempt < kStartTriesMax; ++attempt) {
+    for (int attempt = 0; attempt < tries; ++attempt) {
       client_port_ = PickPort();
       ops_port_ = PickPort();
       if (ops_port_ == client_port_) continue;
@@ -87,11 +101,12 @@ class NebuProcess {
         }
       }
       if (Spawn(merged) && WaitHealthy()) return true;
-      Kill(SIGKILL);
+      if (Running()) Kill(SIGKILL);
     }
-    ADD_FAILURE() << "nebu did not start; log:\n" << Log();
     return false;
   }
+
+ public:
 
   // Sends `sig`; for SIGKILL/SIGTERM/SIGINT also reaps the process and returns its
   // wait status. -1 if no process runs.

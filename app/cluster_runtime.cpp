@@ -1,0 +1,67 @@
+#include "app/cluster_runtime.h"
+
+namespace nebu::app {
+
+replication::EtcdClientOptions EtcdOptions(const ClusterConfig& cluster) {
+  replication::EtcdClientOptions options;
+  for (const EtcdEndpoint& endpoint : cluster.etcd_endpoints) {
+    options.endpoints.push_back(endpoint.ToString());
+  }
+  options.username = cluster.etcd_username;
+  options.password = cluster.etcd_password;
+  options.ca_file = cluster.etcd_ca_file;
+  options.cert_file = cluster.etcd_cert_file;
+  options.key_file = cluster.etcd_key_file;
+  return options;
+}
+
+ClusterRuntime::ClusterRuntime(std::unique_ptr<replication::ClusterNode> node)
+    : node_(std::move(node)) {}
+
+ClusterRuntime::~ClusterRuntime() { node_->Stop(); }
+
+Result<std::unique_ptr<ClusterRuntime>> ClusterRuntime::Open(const Config& config) {
+  if (!config.cluster.enabled()) return std::unique_ptr<ClusterRuntime>();
+  replication::ClusterNodeOptions options;
+  options.etcd = EtcdOptions(config.cluster);
+  options.prefix = config.cluster.etcd_prefix;
+  options.node_id = config.cluster.node_id;
+  options.data_dir = config.data_dir;
+  options.client_addr = config.client_addr.ToString();
+  options.ops_addr = config.ops_addr.ToString();
+  options.grpc_addr = config.cluster.grpc_addr.ToString();
+  options.version = NEBU_VERSION;
+  NEBU_ASSIGN_OR_RETURN(auto node, replication::ClusterNode::Open(std::move(options)));
+  return std::unique_ptr<ClusterRuntime>(new ClusterRuntime(std::move(node)));
+}
+
+void ClusterRuntime::Configure(core::EngineOptions* options) {
+  options->make_committer = [this](storage::Store& /*commit_log*/, core::Applier& applier) {
+    return node_->MakeCommitter(applier);
+  };
+}
+
+std::vector<api::NodeInfo> ClusterRuntime::Nodes() const {
+  std::vector<api::NodeInfo> out;
+  for (const replication::RegisteredNode& n : node_->Nodes()) {
+    out.push_back({.id = n.id,
+                   .client_addr = n.client_addr,
+                   .ops_addr = n.ops_addr,
+                   .grpc_addr = n.grpc_addr,
+                   .applied_revision = n.applied_revision,
+                   .version = n.version,
+                   .incarnation = n.incarnation,
+                   .last_seen_ms = n.last_seen_ms});
+  }
+  return out;
+}
+
+api::ClusterHealth ClusterRuntime::Health() const {
+  replication::ClusterHealthView h = node_->Health();
+  return {.etcd_reachable = h.etcd_reachable,
+          .applied_revision = h.applied_revision,
+          .head_revision = h.head_revision,
+          .behind_compaction = h.behind_trim};
+}
+
+}  // namespace nebu::app

@@ -1,0 +1,51 @@
+// ClusterRuntime: the composition root's cluster wiring (docs/architecture.md,
+// Cluster). With NEBU_ETCD_ENDPOINTS set it opens the node's ClusterNode (cluster ID
+// check, etcd client), hands Engine::Open the replicated committer, runs the node
+// registry, and shows the cluster to the ops listener (api::ClusterView). Without it,
+// Start returns nullptr and the engine keeps its LocalCommitter.
+//
+//   NEBU_ASSIGN_OR_RETURN(auto cluster, ClusterRuntime::Open(config));  // nullptr: one node
+//   if (cluster) cluster->Configure(&engine_options);
+//   ... Engine::Open ...; if (cluster) cluster->StartRegistry();
+//   api::AddOpsRoutes(ops, metrics, probe, {.view = cluster.get(), ...});
+//
+// Thread-safety: the ClusterView methods may be called from any thread.
+#pragma once
+
+#include <memory>
+
+#include "api/cluster_view.h"
+#include "app/config.h"
+#include "engine/core/engine.h"
+#include "replication/cluster_node.h"
+
+namespace nebu::app {
+
+class ClusterRuntime final : public api::ClusterView {
+ public:
+  // nullptr without NEBU_ETCD_ENDPOINTS; the ClusterNode::Open errors otherwise.
+  static Result<std::unique_ptr<ClusterRuntime>> Open(const Config& config);
+  ~ClusterRuntime() override;
+
+  // Makes Engine::Open use the replicated committer.
+  void Configure(core::EngineOptions* options);
+  void StartRegistry() { node_->StartRegistry(); }
+  // Leaves the live registry (before the engine closes). Idempotent.
+  void Stop() { node_->Stop(); }
+
+  replication::ClusterNode& node() { return *node_; }
+
+  // api::ClusterView
+  [[nodiscard]] std::string NodeId() const override { return node_->node_id(); }
+  [[nodiscard]] std::vector<api::NodeInfo> Nodes() const override;
+  [[nodiscard]] api::ClusterHealth Health() const override;
+
+ private:
+  explicit ClusterRuntime(std::unique_ptr<replication::ClusterNode> node);
+  std::unique_ptr<replication::ClusterNode> node_;
+};
+
+// The etcd client options of a configuration (endpoints as URLs, auth, TLS).
+replication::EtcdClientOptions EtcdOptions(const ClusterConfig& cluster);
+
+}  // namespace nebu::app

@@ -1,0 +1,440 @@
+// The cluster against real processes: a three-member etcd (etcd_process.h) and three
+// `nebu` nodes on loopback, driven over HTTP as clients would. Each test builds its
+// own cluster. Skipped (with "etcd test skipped") when no etcd binary is installed,
+// failed instead when NEBU_TEST_ETCD_REQUIRED=1 (scripts/test.sh sets it).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+
+#include "tests/cluster/etcd_process.h"
+#include "tests/security/nebu_process.h"
+
+namespace nebu::cluster_testing {
+namespace {
+
+using security::Env;
+using security::NebuProcess;
+using Clock = std::chrono::steady_clock;
+namespace json = boost::json;
+
+constexpr std::string_view kSecret = "cluster-test-secret-0123456789abcdef";
+constexpr int kNodes = 3;
+// A write must fail within the committer's write bound (5 s) plus a margin.
+constexpr int kWriteFailBoundMs = 9'000;
+
+HttpReply CallPort(uint16_t port, const std::string& method, const std::string& path,
+                   const std::string& token = "", const std::string& body = "") {
+  std::string target = path.starts_with("/_") ? path : "/_matrix/client/v3" + path;
+  api::testing::TestHttpClient client(port);
+  if (!client.connected()) return {};
+  std::optional<std::string_view> bearer;
+  if (!token.empty()) bearer = token;
+  return client.Call(method, target, body, bearer);
+}
+
+std::string Enc(std::string_view s) { return api::testing::PercentEncode(s); }
+
+class ClusterTest : public ::testing::Test {
+ public:
+  void SetUp() override {
+    if (!EtcdCluster::Available()) {
+      const char* required = std::getenv("NEBU_TEST_ETCD_REQUIRED");
+      if (required != nullptr && std::string_view(required) == "1") {
+        FAIL() << "etcd is required (NEBU_TEST_ETCD_REQUIRED=1) but " << EtcdCluster::Binary()
+               << " is missing";
+      }
+      GTEST_SKIP() << "etcd test skipped: no " << EtcdCluster::Binary();
+    }
+    etcd_ = std::make_unique<EtcdCluster>(dir_.path() + "/etcd", 3);
+    ASSERT_TRUE(etcd_->Start()) << "etcd did not elect a leader";
+    for (int i = 0; i < kNodes; ++i) StartNode(i);
+  }
+
+  void TearDown() override {
+    if (HasFailure()) {
+      for (size_t i = 0; i < nodes_.size(); ++i) {
+        std::cerr << "---- node " << i << " log ----\n" << nodes_[i]->Log() << "\n";
+      }
+    }
+  }
+
+  void StartNode(int i) {
+    while (static_cast<int>(nodes_.size()) <= i) nodes_.push_back(std::make_unique<NebuProcess>());
+    Env env = {{"NEBU_ETCD_ENDPOINTS", etcd_->Endpoints()},
+               {"NEBU_ETCD_PREFIX", "/nebu-test"},
+               {"NEBU_NODE_ID", "node" + std::to_string(i + 1)},
+               {"NEBU_GRPC_ADDR", "127.0.0.1:" + std::to_string(9100 + i)},
+               {"NEBU_INTERNAL_SECRET", std::string(kSecret)}};
+    ASSERT_TRUE(nodes_[i]->Start(dir_.path() + "/node" + std::to_string(i + 1), env));
+  }
+
+  uint16_t Port(int i) const { return nodes_[i]->client_port(); }
+
+  std::string Register(int node, const std::string& name) {
+    json::object body{{"username", name},
+                      {"password", "password-" + name},
+                      {"auth", {{"type", "m.login.dummy"}}}};
+    HttpReply r = CallPort(Port(node), "POST", "/register", "", json::serialize(body));
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.status == 200 ? std::string(r.Json().at("access_token").as_string()) : "";
+  }
+
+  // A public room created on `node` by `token`, joined by the others' tokens.
+  std::string SharedRoom(int node, const std::string& token,
+                         const std::vector<std::pair<int, std::string>>& joiners) {
+    HttpReply r = CallPort(Port(node), "POST", "/createRoom", token,
+                           R"({"preset":"public_chat"})");
+    EXPECT_EQ(r.status, 200) << r.body;
+    std::string room = r.status == 200 ? std::string(r.Json().at("room_id").as_string()) : "";
+    for (const auto& [n, t] : joiners) {
+      // The joiner's node may not have applied the creation yet: retry briefly.
+      int status = 0;
+      for (int attempt = 0; attempt < 100 && status != 200; ++attempt) {
+        status = CallPort(Port(n), "POST", "/join/" + Enc(room), t, "{}").status;
+        if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      EXPECT_EQ(status, 200);
+    }
+    return room;
+  }
+
+  // The send's reply (status 200 with event_id, or the error).
+  HttpReply SendPublic(int node, const std::string& token, const std::string& room,
+                 const std::string& text) {
+    static std::atomic<int> txn{0};
+    return CallPort(Port(node), "PUT",
+                    "/rooms/" + Enc(room) + "/send/m.room.message/c" + std::to_string(++txn),
+                    token, json::serialize(json::object{{"msgtype", "m.text"}, {"body", text}}));
+  }
+
+  // Every event ID of the room's timeline as `node` sees it, oldest first.
+  std::vector<std::string> Timeline(int node, const std::string& token, const std::string& room) {
+    std::vector<std::string> ids;
+    std::string from;
+    for (int page = 0; page < 200; ++page) {
+      std::string path = "/rooms/" + Enc(room) + "/messages?dir=b&limit=1000";
+      if (!from.empty()) path += "&from=" + Enc(from);
+      HttpReply r = CallPort(Port(node), "GET", path, token);
+      if (r.status != 200) {
+        ADD_FAILURE() << "messages on node " << node << ": " << r.status << " " << r.body;
+        return ids;
+      }
+      json::value v = r.Json();
+      for (const json::value& e : v.at("chunk").as_array()) {
+        ids.emplace_back(e.at("event_id").as_string());
+      }
+      const json::value* end = v.as_object().if_contains("end");
+      if (end == nullptr || v.at("chunk").as_array().empty()) break;
+      from = std::string(end->as_string());
+    }
+    std::reverse(ids.begin(), ids.end());
+    return ids;
+  }
+
+  // Waits (bounded) until `node`'s timeline holds every ID of `want`.
+  bool WaitForEvents(int node, const std::string& token, const std::string& room,
+                     const std::set<std::string>& want, int timeout_ms = 20'000) {
+    auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (Clock::now() < deadline) {
+      std::vector<std::string> have = Timeline(node, token, room);
+      std::set<std::string> have_set(have.begin(), have.end());
+      if (have_set.size() != have.size()) {
+        ADD_FAILURE() << "node " << node << " holds an event twice";
+        return false;
+      }
+      if (std::includes(have_set.begin(), have_set.end(), want.begin(), want.end())) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
+  json::value Ready(int node) {
+    api::testing::TestHttpClient client(nodes_[node]->ops_port());
+    HttpReply r = client.connected() ? client.Call("GET", "/ready") : HttpReply{};
+    boost::system::error_code ec;
+    json::value v = json::parse(r.body, ec);
+    return ec ? json::value() : v;
+  }
+
+  // GET /sync on `node` (since: "" for an initial sync); the reply.
+  HttpReply Sync(int node, const std::string& token, const std::string& since, int timeout_ms) {
+    std::string path = "/sync?timeout=" + std::to_string(timeout_ms);
+    if (!since.empty()) path += "&since=" + Enc(since);
+    return CallPort(Port(node), "GET", path, token);
+  }
+
+  // Syncs on `node` from `since` until the room's timeline shows `event_id` (bounded);
+  // the next_batch of that sync, "" if it never came.
+  std::string SyncUntilEvent(int node, const std::string& token, std::string since,
+                             const std::string& room, const std::string& event_id) {
+    auto deadline = Clock::now() + std::chrono::seconds(20);
+    while (Clock::now() < deadline) {
+      HttpReply r = Sync(node, token, since, 2000);
+      if (r.status != 200) {
+        ADD_FAILURE() << "sync on node " << node << ": " << r.status << " " << r.body;
+        return "";
+      }
+      json::value v = r.Json();
+      since = std::string(v.at("next_batch").as_string());
+      const json::value* rooms = v.as_object().if_contains("rooms");
+      if (rooms == nullptr) continue;
+      const json::value* join = rooms->as_object().if_contains("join");
+      if (join == nullptr) continue;
+      const json::value* entry = join->as_object().if_contains(room);
+      if (entry == nullptr) continue;
+      for (const json::value& e : entry->at("timeline").at("events").as_array()) {
+        if (e.at("event_id").as_string() == event_id) return since;
+      }
+    }
+    return "";
+  }
+
+  int Live(int node) {
+    api::testing::TestHttpClient client(nodes_[node]->ops_port());
+    HttpReply r = client.connected() ? client.Call("GET", "/health") : HttpReply{};
+    if (r.status != 200) return -1;
+    const json::value* ids = r.Json().as_object().if_contains("cluster_nodes");
+    return ids != nullptr && ids->is_array() ? static_cast<int>(ids->as_array().size()) : -1;
+  }
+
+  engine::testing::TempDir dir_;
+  std::unique_ptr<EtcdCluster> etcd_;
+  std::vector<std::unique_ptr<NebuProcess>> nodes_;
+};
+
+// A load of sends spread over some nodes; records what each sender got acknowledged.
+class SendLoad {
+ public:
+  struct Sender {
+    int node;
+    std::string token;
+  };
+  SendLoad(ClusterTest* test, std::string room, std::vector<Sender> senders, int sends_each)
+      : test_(test), room_(std::move(room)) {
+    for (const Sender& s : senders) {
+      threads_.emplace_back([this, s, sends_each] { Run(s, sends_each); });
+    }
+  }
+  ~SendLoad() { Join(); }
+  void Join() {
+    for (std::thread& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+  void Stop() { stop_ = true; }
+
+  std::set<std::string> acked() {
+    std::lock_guard lock(mu_);
+    return acked_;
+  }
+  std::map<int, int> errors() {
+    std::lock_guard lock(mu_);
+    return errors_;
+  }
+  int64_t sent() const { return sent_.load(); }
+
+ private:
+  void Run(const Sender& s, int sends_each) {
+    auto deadline = Clock::now() + std::chrono::seconds(60);
+    for (int i = 0; i < sends_each && !stop_ && Clock::now() < deadline; ++i) {
+      HttpReply r = test_->SendPublic(s.node, s.token, room_, "load " + std::to_string(i));
+      std::lock_guard lock(mu_);
+      if (r.status == 200) {
+        acked_.insert(std::string(r.Json().at("event_id").as_string()));
+        ++sent_;
+      } else {
+        ++errors_[s.node];
+        if (r.status == 0) return;  // the node is gone
+      }
+    }
+  }
+
+  ClusterTest* test_;
+  std::string room_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int64_t> sent_{0};
+  std::mutex mu_;
+  std::set<std::string> acked_;
+  std::map<int, int> errors_;
+  std::vector<std::thread> threads_;
+};
+
+TEST_F(ClusterTest, ClientsOnDifferentNodesChatAndTokensWorkOnEveryNode) {
+  std::string alice = Register(0, "alice");
+  std::string bob = Register(2, "bob");
+  std::string room = SharedRoom(0, alice, {{2, bob}});
+  HttpReply first = Sync(2, bob, "", 0);
+  ASSERT_EQ(first.status, 200) << first.body;
+  std::string since(first.Json().at("next_batch").as_string());
+
+  HttpReply sent = SendPublic(0, alice, room, "hello from node 1");
+  ASSERT_EQ(sent.status, 200) << sent.body;
+  std::string id(sent.Json().at("event_id").as_string());
+  std::string next = SyncUntilEvent(2, bob, since, room, id);
+  ASSERT_FALSE(next.empty()) << "node 3 never delivered the message sent on node 1";
+
+  // A token issued by node 3 is valid on node 2 and node 1 (it names positions every
+  // node shares): a sync from it sees the next message, sent on node 2.
+  HttpReply reply = SendPublic(1, bob, room, "hello from node 2");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  std::string id2(reply.Json().at("event_id").as_string());
+  EXPECT_FALSE(SyncUntilEvent(0, bob, next, room, id2).empty());
+
+  // Every node lists all three in /health once the registry saw them.
+  for (int i = 0; i < kNodes; ++i) {
+    auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (Live(i) != kNodes && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_EQ(Live(i), kNodes) << "node " << i;
+  }
+  // The registry is behind the pre-shared key.
+  api::testing::TestHttpClient anonymous(nodes_[0]->ops_port());
+  EXPECT_EQ(anonymous.Call("GET", "/internal/nodes").status, 401);
+  api::testing::TestHttpClient wrong(nodes_[0]->ops_port());
+  EXPECT_EQ(wrong.Call("GET", "/internal/nodes", "", std::string_view("not-the-secret")).status,
+            403);
+  api::testing::TestHttpClient insider(nodes_[0]->ops_port());
+  HttpReply nodes = insider.Call("GET", "/internal/nodes", "", kSecret);
+  ASSERT_EQ(nodes.status, 200) << nodes.body;
+  EXPECT_EQ(nodes.Json().at("nodes").as_array().size(), static_cast<size_t>(kNodes));
+}
+
+TEST_F(ClusterTest, KillingANodeUnderLoadLosesNoAcknowledgedEvent) {
+  std::vector<std::string> tokens;
+  for (int i = 0; i < kNodes; ++i) tokens.push_back(Register(i, "user" + std::to_string(i)));
+  std::string room = SharedRoom(0, tokens[0], {{1, tokens[1]}, {2, tokens[2]}});
+  SendLoad load(this, room, {{0, tokens[0]}, {1, tokens[1]}, {2, tokens[2]}}, 150);
+  auto deadline = Clock::now() + std::chrono::seconds(20);
+  while (load.sent() < 60 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  nodes_[1]->Kill(SIGKILL);  // node 2 dies mid-load
+  load.Join();
+  std::set<std::string> acked = load.acked();
+  std::map<int, int> errors = load.errors();
+  EXPECT_EQ(errors[0], 0) << "a client of node 1 saw an error";
+  EXPECT_EQ(errors[2], 0) << "a client of node 3 saw an error";
+  ASSERT_GT(acked.size(), 200u);
+  EXPECT_TRUE(WaitForEvents(0, tokens[0], room, acked));
+  EXPECT_TRUE(WaitForEvents(2, tokens[2], room, acked));
+  // The restarted node catches up, and every node holds the same timeline.
+  StartNode(1);
+  EXPECT_TRUE(WaitForEvents(1, tokens[1], room, acked));
+  std::vector<std::string> t0 = Timeline(0, tokens[0], room);
+  EXPECT_EQ(Timeline(1, tokens[1], room), t0);
+  EXPECT_EQ(Timeline(2, tokens[2], room), t0);
+}
+
+TEST_F(ClusterTest, KillingTheEtcdLeaderUnderLoadLosesNothingAndWritesResume) {
+  std::vector<std::string> tokens;
+  for (int i = 0; i < kNodes; ++i) tokens.push_back(Register(i, "user" + std::to_string(i)));
+  std::string room = SharedRoom(0, tokens[0], {{1, tokens[1]}, {2, tokens[2]}});
+  SendLoad load(this, room, {{0, tokens[0]}, {1, tokens[1]}, {2, tokens[2]}}, 150);
+  auto deadline = Clock::now() + std::chrono::seconds(20);
+  while (load.sent() < 60 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  int leader = etcd_->Leader();
+  ASSERT_GE(leader, 0);
+  auto killed = Clock::now();
+  etcd_->Signal(leader, SIGKILL);
+  // The failover: from the kill to the first acknowledged send on node 1.
+  int64_t failover_ms = -1;
+  for (int i = 0; i < 100; ++i) {
+    if (SendPublic(0, tokens[0], room, "after failover").status == 200) {
+      failover_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - killed)
+                        .count();
+      break;
+    }
+  }
+  load.Join();
+  std::cout << "etcd leader SIGKILL -> first acknowledged send: " << failover_ms << " ms\n";
+  EXPECT_GE(failover_ms, 0) << "writes never resumed";
+  std::set<std::string> acked = load.acked();
+  for (int i = 0; i < kNodes; ++i) EXPECT_TRUE(WaitForEvents(i, tokens[i], room, acked));
+  ASSERT_TRUE(etcd_->Restart(leader));
+}
+
+TEST_F(ClusterTest, AStoppedEtcdFollowerDoesNotDisturbClients) {
+  std::string alice = Register(0, "alice");
+  std::string room = SharedRoom(0, alice, {});
+  int leader = etcd_->Leader();
+  ASSERT_GE(leader, 0);
+  int follower = leader == 0 ? 1 : 0;  // member 0 is every node's first endpoint
+  etcd_->Signal(follower, SIGSTOP);
+  int failures = 0;
+  for (int i = 0; i < 30; ++i) failures += SendPublic(i % kNodes, alice, room, "x").status != 200;
+  etcd_->Signal(follower, SIGCONT);
+  // alice is only registered... any node serves her: tokens are replicated state.
+  EXPECT_EQ(failures, 0);
+}
+
+TEST_F(ClusterTest, WithoutEtcdWritesFailWithinTheBoundReadsGoOnAndWritesRecover) {
+  std::string alice = Register(0, "alice");
+  std::string room = SharedRoom(0, alice, {});
+  HttpReply before = SendPublic(0, alice, room, "before");
+  ASSERT_EQ(before.status, 200);
+  for (int m = 0; m < etcd_->members(); ++m) etcd_->Signal(m, SIGSTOP);
+  auto start = Clock::now();
+  HttpReply during = SendPublic(0, alice, room, "during");
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+  EXPECT_EQ(during.status, 503) << during.body;
+  EXPECT_LE(took, kWriteFailBoundMs);
+  // Reads are served from the node's applied state.
+  std::vector<std::string> timeline = Timeline(1, alice, room);
+  EXPECT_NE(std::find(timeline.begin(), timeline.end(),
+                      std::string(before.Json().at("event_id").as_string())),
+            timeline.end());
+  json::value ready = Ready(0);
+  ASSERT_TRUE(ready.is_object()) << "no /ready JSON";
+  EXPECT_EQ(ready.at("cluster").at("etcd"), "unreachable") << json::serialize(ready);
+  for (int m = 0; m < etcd_->members(); ++m) etcd_->Signal(m, SIGCONT);
+  bool recovered = false;
+  for (int i = 0; i < 30 && !recovered; ++i) {
+    recovered = SendPublic(0, alice, room, "after").status == 200;
+  }
+  EXPECT_TRUE(recovered);
+}
+
+TEST_F(ClusterTest, AFourthNodeJoinsWithAnEmptyDataDirectoryAndCatchesUp) {
+  std::string alice = Register(0, "alice");
+  std::string room = SharedRoom(0, alice, {});
+  std::set<std::string> sent;
+  for (int i = 0; i < 20; ++i) {
+    HttpReply r = SendPublic(i % kNodes, alice, room, "m" + std::to_string(i));
+    ASSERT_EQ(r.status, 200) << r.body;
+    sent.insert(std::string(r.Json().at("event_id").as_string()));
+  }
+  StartNode(3);
+  EXPECT_TRUE(WaitForEvents(3, alice, room, sent));
+  EXPECT_EQ(Timeline(3, alice, room), Timeline(0, alice, room));
+}
+
+TEST_F(ClusterTest, ADataDirectoryOfAnotherClusterOrOfASingleNodeIsRefused) {
+  nodes_[0]->Kill(SIGTERM);
+  // Same data directory, another cluster (another prefix: another cluster ID).
+  NebuProcess other;
+  EXPECT_TRUE(other.StartRefused(dir_.path() + "/node1",
+                           {{"NEBU_ETCD_ENDPOINTS", etcd_->Endpoints()},
+                            {"NEBU_ETCD_PREFIX", "/another"},
+                            {"NEBU_NODE_ID", "node1"},
+                            {"NEBU_INTERNAL_SECRET", std::string(kSecret)}}));
+  EXPECT_NE(other.Log().find("belongs to cluster"), std::string::npos) << other.Log();
+  // A single node's data directory cannot become a cluster node.
+  NebuProcess single;
+  ASSERT_TRUE(single.Start(dir_.path() + "/single"));
+  single.Kill(SIGTERM);
+  NebuProcess joined;
+  EXPECT_TRUE(joined.StartRefused(dir_.path() + "/single",
+                            {{"NEBU_ETCD_ENDPOINTS", etcd_->Endpoints()},
+                             {"NEBU_ETCD_PREFIX", "/nebu-test"},
+                             {"NEBU_NODE_ID", "node9"},
+                             {"NEBU_INTERNAL_SECRET", std::string(kSecret)}}));
+  EXPECT_NE(joined.Log().find("single node"), std::string::npos) << joined.Log();
+}
+
+}  // namespace
+}  // namespace nebu::cluster_testing
