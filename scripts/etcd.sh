@@ -2,7 +2,8 @@
 # A throwaway etcd 3.4 cluster (Debian's etcd-server) on loopback, for the tests and
 # benchmarks of the cluster code (replication/).
 #
-#   scripts/etcd.sh start [--members=1|3] [DIR]  # a fresh cluster; prints its client endpoints
+#   scripts/etcd.sh start [--members=1|3] [--auth] [DIR]
+#                                                # a fresh cluster; prints its client endpoints
 #   scripts/etcd.sh endpoints [DIR]              # http://127.0.0.1:P1,http://127.0.0.1:P2,...
 #   scripts/etcd.sh pid N [DIR]                  # the pid of member N (1-based), for kill tests
 #   scripts/etcd.sh start-member N [DIR]         # restarts member N (after a kill) with its data
@@ -18,6 +19,10 @@
 # Put is refused with "request is too large"), 256 MiB backend quota, snapshot every
 # 10,000 writes, warnings-only logs in DIR/member-N.log. Installs etcd-server and
 # etcd-client with apt when etcd is missing.
+#
+# --auth enables etcd's authentication: users root (password $AUTH_ROOT_PASSWORD) and
+# nebu (password $AUTH_PASSWORD, read-write on keys under /nebu-test/ only), simple
+# tokens that expire after 1 s unused (so tests see a token expire).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -28,6 +33,9 @@ MAX_REQUEST_BYTES=1572864
 QUOTA_BYTES=268435456
 SNAPSHOT_COUNT=10000
 HEALTH_WAIT_TRIES=150  # x 0.1 s
+AUTH_ROOT_PASSWORD=nebu-test-root
+AUTH_PASSWORD=nebu-test-password
+AUTH_TOKEN_TTL_S=1
 
 default_dir() { echo "${NEBU_ETCD_DIR:-/tmp/nebu-etcd-$(printf '%s' "${repo}" | sha256sum | cut -c1-8)}"; }
 
@@ -69,7 +77,7 @@ members() { cat "${DIR}/members" 2>/dev/null || echo 0; }
 # Runs member N from its saved command line, in the background, detached.
 launch() {
   local n=$1
-  # shellcheck disable=SC2046  # the args file holds one argument per line
+  # The args file holds one argument per line.
   mapfile -t args <"${DIR}/member-${n}.args"
   setsid "${ETCD_BIN}" "${args[@]}" >>"${DIR}/member-${n}.log" 2>&1 </dev/null &
   echo $! >"${DIR}/member-${n}.pid"
@@ -133,16 +141,32 @@ write_config() {  # the ports and each member's command line
       --heartbeat-interval "${HEARTBEAT_MS}" --election-timeout "${ELECTION_MS}" \
       --max-request-bytes "${MAX_REQUEST_BYTES}" --quota-backend-bytes "${QUOTA_BYTES}" \
       --snapshot-count "${SNAPSHOT_COUNT}" --logger zap --log-level warn \
+      --auth-token-ttl "${AUTH_TOKEN_TTL_S}" \
       >"${DIR}/member-${n}.args"
   done
   echo "${count}" >"${DIR}/members"
   sed 's|^|http://127.0.0.1:|' "${DIR}/client-ports" | paste -sd, >"${DIR}/endpoints"
 }
 
+enable_auth() {
+  local ctl=(env ETCDCTL_API=3 etcdctl --endpoints="$(cat "${DIR}/endpoints")")
+  {
+    "${ctl[@]}" user add "root:${AUTH_ROOT_PASSWORD}"
+    "${ctl[@]}" role add root
+    "${ctl[@]}" user grant-role root root
+    "${ctl[@]}" user add "nebu:${AUTH_PASSWORD}"
+    "${ctl[@]}" role add nebu
+    "${ctl[@]}" role grant-permission nebu --prefix=true readwrite /nebu-test/
+    "${ctl[@]}" user grant-role nebu nebu
+    "${ctl[@]}" auth enable
+  } >"${DIR}/auth.log" 2>&1 || { cat "${DIR}/auth.log" >&2; return 1; }
+}
+
 start() {
-  local count=1 n attempt
+  local count=1 n attempt auth=0
   while [[ $# -gt 0 ]]; do
     case "$1" in
+      --auth) auth=1 ;;
       --members=1) count=1 ;;
       --members=3) count=3 ;;
       --members=*) echo "etcd.sh: --members is 1 or 3" >&2; exit 2 ;;
@@ -158,7 +182,9 @@ start() {
     mkdir -p "${DIR}/data"
     write_config "${count}"
     for ((n = 1; n <= count; n++)); do launch "${n}"; done
+    # shellcheck disable=SC2046  # one argument per member
     if wait_healthy $(seq 1 "${count}"); then
+      if ((auth)); then enable_auth; fi
       cat "${DIR}/endpoints"
       return 0
     fi
@@ -193,5 +219,5 @@ case "${cmd}" in
   pid) DIR=${2:-${DIR}}; member_pid "${1:?member number}" ;;
   start-member) DIR=${2:-${DIR}}; start_member "${1:?member number}" ;;
   destroy) DIR=${1:-${DIR}}; stop; rm -rf "${DIR}" ;;
-  *) echo "usage: $0 start [--members=1|3] [DIR] | endpoints|stop|destroy [DIR] | pid|start-member N [DIR]" >&2; exit 2 ;;
+  *) echo "usage: $0 start [--members=1|3] [--auth] [DIR] | endpoints|stop|destroy [DIR] | pid|start-member N [DIR]" >&2; exit 2 ;;
 esac
