@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package nebu needs, idempotently.
 #   scripts/deps.sh          build + run dependencies
-#   scripts/deps.sh --test   also what the test suite needs (PostgreSQL, promtool, Node, nio, clang)
+#   scripts/deps.sh --test   also what the test suite needs (PostgreSQL, etcd, promtool, Node, nio, clang)
 # Runs as root, or through sudo when it is available.
 set -euo pipefail
 
@@ -15,7 +15,7 @@ build_pkgs=(
 )
 test_pkgs=(
   clang-14 libclang-rt-14-dev
-  postgresql prometheus
+  postgresql prometheus etcd-server etcd-client
   nodejs npm python3 python3-matrix-nio
   curl procps iproute2
 )

@@ -58,7 +58,13 @@ phase deps bash scripts/deps.sh --test || finish
 phase configure configure || finish
 phase build cmake --build build -- -j"$(nproc)" || finish
 
-# Services the tests need start here (later issues):
+# Services the tests need start here; each adds its stop command to on_exit.
+on_exit=()
+run_on_exit() {
+  local c
+  for c in "${on_exit[@]}"; do ${c} || true; done
+}
+trap run_on_exit EXIT
 #   - a throwaway PostgreSQL cluster for the projection tests (NEBU_TEST_PG_URL)
 #   - npm install of the end-to-end clients (tests/e2e)
 start_pg() {
@@ -67,9 +73,25 @@ start_pg() {
   # From here a PostgreSQL test that skips is a failure (tests/projections/pg_test_util.h).
   NEBU_TEST_PG_REQUIRED=1
   export NEBU_TEST_PG_URL NEBU_TEST_PG_ADMIN_URL NEBU_TEST_PG_REQUIRED
-  trap 'bash scripts/pg.sh stop' EXIT
+  on_exit+=("bash scripts/pg.sh stop")
 }
 phase postgresql start_pg
+
+# A throwaway 3-member etcd for the cluster tests (tests/replication): its client
+# endpoints in NEBU_TEST_ETCD_ENDPOINTS, its directory (scripts/etcd.sh pid N DIR, for
+# kill tests) in NEBU_TEST_ETCD_DIR. From here an etcd test that skips is a failure
+# (tests/replication/etcd_test_util.h).
+start_etcd() {
+  NEBU_TEST_ETCD_DIR=${NEBU_ETCD_DIR:-/tmp/nebu-etcd-test-$$}
+  NEBU_TEST_ETCD_ENDPOINTS=$(bash scripts/etcd.sh start --members=3 "${NEBU_TEST_ETCD_DIR}") || return 1
+  on_exit+=("bash scripts/etcd.sh destroy ${NEBU_TEST_ETCD_DIR}")
+  # And a 1-member one with authentication (the client's token handling).
+  NEBU_TEST_ETCD_AUTH_ENDPOINTS=$(bash scripts/etcd.sh start --auth "${NEBU_TEST_ETCD_DIR}-auth") || return 1
+  on_exit+=("bash scripts/etcd.sh destroy ${NEBU_TEST_ETCD_DIR}-auth")
+  NEBU_TEST_ETCD_REQUIRED=1
+  export NEBU_TEST_ETCD_ENDPOINTS NEBU_TEST_ETCD_DIR NEBU_TEST_ETCD_AUTH_ENDPOINTS NEBU_TEST_ETCD_REQUIRED
+}
+phase etcd start_etcd
 
 phase ctest run_ctest
 phase e2e bash scripts/e2e.sh
