@@ -53,7 +53,10 @@ Status ReplicatedCommitter::Start() {
     started_ = true;
   }
   next_index_ = applier_.applied_index() + 1;
-  applied_revision_ = applier_.applied_group().revision;
+  const core::GroupPosition pos = applier_.applied_group();
+  applied_revision_ = pos.revision;
+  trim_safe_revision_ =
+      pos.complete(applier_.applied_index()) || pos.revision == 0 ? pos.revision : pos.revision - 1;
   NoteSeen(applied_revision_.load());
   apply_thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "nebu-apply");
@@ -304,7 +307,9 @@ Status ReplicatedCommitter::ResumePartialGroup() {
       }
       const size_t done = applier_.applied_index() + 1 - pos.first_index;
       std::vector<ApplyOutcome> outcomes;  // reported to nobody: an earlier incarnation's
-      return ApplyCommands(group.commands, done, &outcomes);
+      NEBU_RETURN_IF_ERROR(ApplyCommands(group.commands, done, &outcomes));
+      trim_safe_revision_ = pos.revision;
+      return Status::Ok();
     }
     if (!records.ok() && records.status().code() == StatusCode::kNotFound) {
       return records.status();
@@ -357,6 +362,7 @@ Status ReplicatedCommitter::ApplyRecord(const LogRecord& record) {
   std::vector<ApplyOutcome> outcomes;
   NEBU_RETURN_IF_ERROR(ApplyCommands(group.commands, 0, &outcomes));
   applied_revision_ = record.revision;
+  trim_safe_revision_ = record.revision;
   applied_groups_.fetch_add(1);
   if (!mine) return Status::Ok();
   std::vector<ProposalDone> waiters = TakeWaiters(group.origin.seq);

@@ -115,6 +115,12 @@ class ReplicatedCommitter final : public core::Committer {
 
   // The revision of the last group applied (or skipped) here.
   uint64_t applied_revision() const { return applied_revision_.load(); }
+  // The revision through which this node needs nothing more from the log, even
+  // after a restart: the last group its Applier recorded as applied (a skipped
+  // duplicate is not recorded; a partly applied group counts one revision less).
+  // The node registry reports this (after Applier::SyncApplied) for trimming: a trim
+  // past it makes the node's restart fall behind the trim point.
+  uint64_t trim_safe_revision() const { return trim_safe_revision_.load(); }
   // The highest revision this node has seen in the log (read or appended): with
   // applied_revision(), the node's lag.
   uint64_t last_seen_revision() const { return last_seen_revision_.load(); }
@@ -181,6 +187,7 @@ class ReplicatedCommitter final : public core::Committer {
   core::LogIndex next_index_ = 1;     // apply thread only (set in Start)
   std::atomic<uint64_t> applied_revision_{0};
   std::atomic<uint64_t> last_seen_revision_{0};
+  std::atomic<uint64_t> trim_safe_revision_{0};
   std::atomic<uint64_t> appended_groups_{0};
   std::atomic<uint64_t> appended_proposals_{0};
   std::atomic<uint64_t> applied_groups_{0};

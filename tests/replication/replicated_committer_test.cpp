@@ -204,6 +204,7 @@ TEST(ReplicatedCommitter, AGroupThatLandedTwiceIsAppliedOnce) {
   EXPECT_EQ(applied[1], (std::pair<LogIndex, std::string>{2, "next"}));
   EXPECT_EQ(c.skipped_groups(), 1u);
   EXPECT_EQ(c.applied_revision(), log.last_revision());
+  EXPECT_EQ(c.trim_safe_revision(), log.last_revision());
 }
 
 TEST(ReplicatedCommitter, ARestartMidGroupAppliesExactlyTheRemainingCommands) {
@@ -231,6 +232,7 @@ TEST(ReplicatedCommitter, ARestartMidGroupAppliesExactlyTheRemainingCommands) {
   ReplicatedCommitter c(log, applier, Options("a", 2));
   ASSERT_TRUE(c.Start().ok());
   ASSERT_TRUE(core::ProposeAndWait(c, Noop("e")).ok());
+  EXPECT_EQ(c.trim_safe_revision(), log.last_revision());
   auto applied = applier.applied();
   std::vector<std::pair<LogIndex, std::string>> want = {
       {1, "a"}, {2, "b"}, {3, "c"}, {4, "d"}, {5, "e"}};
