@@ -23,6 +23,24 @@ void PutCounter(rocksdb::WriteBatch& batch, storage::Store& store, std::string_v
   batch.Put(store.handle(Cf::kMeta), key, storage::U64Key(v));
 }
 
+constexpr size_t kGroupPositionBytes = 8 + 8 + 4;
+
+std::string EncodeGroupPosition(const GroupPosition& p) {
+  std::string out;
+  storage::PutU64(&out, p.revision);
+  storage::PutU64(&out, p.first_index);
+  storage::PutU32(&out, p.count);
+  return out;
+}
+
+Result<GroupPosition> ReadGroupPosition(storage::Store& store) {
+  NEBU_ASSIGN_OR_RETURN(auto bytes, store.Get(Cf::kMeta, storage::kMetaGroupPosition));
+  if (!bytes) return GroupPosition{};
+  if (bytes->size() != kGroupPositionBytes) return Status::Corruption("bad group position");
+  return GroupPosition{storage::GetU64(bytes->data()), storage::GetU64(bytes->data() + 8),
+                       storage::GetU32(bytes->data() + 16)};
+}
+
 bool IsStorageError(const Status& status) {
   return status.code() == StatusCode::kIoError || status.code() == StatusCode::kNoSpace;
 }
@@ -44,7 +62,28 @@ Status StateMachine::Load() {
   staged_index_ = applied;
   staged_counters_ = RoomApplier::Counters{stream, next_room_number_};
   notifier_.Advance(stream);
-  return Status::Ok();
+  return LoadGroups();
+}
+
+Status StateMachine::LoadGroups() {
+  NEBU_ASSIGN_OR_RETURN(GroupPosition position, ReadGroupPosition(store_));
+  {
+    std::lock_guard lock(group_mu_);
+    applied_group_ = position;
+  }
+  staged_group_ = position;
+  group_staged_ = false;
+  groups_seen_.clear();
+  const std::string_view prefix = storage::kMetaGroupSeenPrefix;
+  auto it = store_.NewIterator(Cf::kMeta);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    auto origin = storage::DecodeGroupSeenKey(it->key().ToStringView());
+    if (!origin) return Status::Corruption("bad group dedup key");
+    NEBU_ASSIGN_OR_RETURN(GroupSeqs seqs, GroupSeqs::Decode(it->value().ToStringView()));
+    groups_seen_.emplace(std::make_pair(std::string(origin->first), origin->second),
+                         std::move(seqs));
+  }
+  return storage::FromRocks(it->status());
 }
 
 Status StateMachine::Apply(LogIndex index, const Command& command, ApplyOutcome* outcome) {
@@ -100,7 +139,7 @@ Status StateMachine::Apply(LogIndex index, const Command& command, ApplyOutcome*
 }
 
 Status StateMachine::Flush() {
-  if (staged_index_ == applied_index_.load()) return Status::Ok();
+  if (staged_index_ == applied_index_.load() && !group_staged_) return Status::Ok();
   PutCounter(pending_, store_, storage::kMetaAppliedIndex, staged_index_);
   const bool stream_moved = staged_counters_.stream_position != stream_position_.load();
   if (stream_moved) {
@@ -117,6 +156,11 @@ Status StateMachine::Flush() {
   pending_.Clear();
   rooms_->AfterFlush();
   next_room_number_ = staged_counters_.next_room_number;
+  if (group_staged_) {
+    std::lock_guard lock(group_mu_);
+    applied_group_ = staged_group_;
+    group_staged_ = false;
+  }
   applied_index_ = staged_index_;
   if (stream_moved) {
     stream_position_ = staged_counters_.stream_position;
@@ -125,12 +169,57 @@ Status StateMachine::Flush() {
   return Status::Ok();
 }
 
-// Replicated groups: implemented by the committer-seam work of the cluster issue.
-Result<bool> StateMachine::BeginGroup(const GroupOrigin&, uint32_t) {
-  return Status::Internal("replicated groups are not implemented yet");
+Result<bool> StateMachine::BeginGroup(const GroupOrigin& origin, uint32_t command_count) {
+  if (origin.seq == 0 || origin.revision == 0 || origin.node_id.empty() ||
+      origin.node_id.size() > kGroupNodeIdBytesMax) {
+    return Status::InvalidArgument("bad group origin: node '" +
+                                   origin.node_id.substr(0, kGroupNodeIdBytesMax) + "' seq " +
+                                   std::to_string(origin.seq) + " revision " +
+                                   std::to_string(origin.revision));
+  }
+  if (!staged_group_.complete(staged_index_)) {
+    return Status::Internal("group at revision " + std::to_string(origin.revision) +
+                            " begun while the group at revision " +
+                            std::to_string(staged_group_.revision) + " is being applied");
+  }
+  if (origin.revision <= staged_group_.revision) return false;  // applied (or skipped) before
+  auto key = std::make_pair(origin.node_id, origin.incarnation);
+  auto it = groups_seen_.find(key);
+  if (it != groups_seen_.end() && it->second.Contains(origin.seq)) return false;
+  if (it == groups_seen_.end()) {
+    PruneIncarnations(origin.node_id);
+    it = groups_seen_.emplace(std::move(key), GroupSeqs{}).first;
+  }
+  it->second.Insert(origin.seq, origin.revision);
+  pending_.Put(store_.handle(Cf::kMeta), storage::GroupSeenKey(origin.node_id, origin.incarnation),
+               it->second.Encode());
+  staged_group_ = GroupPosition{origin.revision, staged_index_ + 1, command_count};
+  pending_.Put(store_.handle(Cf::kMeta), storage::kMetaGroupPosition,
+               EncodeGroupPosition(staged_group_));
+  group_staged_ = true;
+  return true;
 }
 
-GroupPosition StateMachine::applied_group() const { return {}; }
+void StateMachine::PruneIncarnations(const std::string& node_id) {
+  auto first = groups_seen_.lower_bound({node_id, 0});
+  auto oldest = groups_seen_.end();
+  size_t count = 0;
+  for (auto it = first; it != groups_seen_.end() && it->first.first == node_id; ++it) {
+    ++count;
+    if (oldest == groups_seen_.end() || it->second.revision() < oldest->second.revision()) {
+      oldest = it;
+    }
+  }
+  if (count < kGroupIncarnationsPerNodeMax) return;
+  pending_.Delete(store_.handle(Cf::kMeta),
+                  storage::GroupSeenKey(node_id, oldest->first.second));
+  groups_seen_.erase(oldest);
+}
+
+GroupPosition StateMachine::applied_group() const {
+  std::lock_guard lock(group_mu_);
+  return applied_group_;
+}
 
 Status StateMachine::SyncApplied() { return storage::FromRocks(store_.db()->SyncWAL()); }
 

@@ -10,6 +10,18 @@
 // reports as its outcome, is returned as Apply's Status, never as a rejection: it is
 // fatal for the write path (see Applier::Apply).
 //
+// Replicated groups (BeginGroup, the cluster's committer): BeginGroup stages the
+// group's position (storage::kMetaGroupPosition) and its node incarnation's dedup
+// record (storage::GroupSeenKey, core/group_dedup.h) into the pending batch, so the
+// group's first flush writes them with its first effects (an account or alias command
+// flushes mid-group; the rest are written by later flushes). A group is skipped
+// (false) when its revision is not after the applied group's, or its (node,
+// incarnation, seq) was applied. Errors, all from a committer bug or a malformed
+// group, never from a client: kInvalidArgument for a bad origin (seq or revision 0,
+// node ID empty or over kGroupNodeIdBytesMax); kInternal for BeginGroup while the
+// previous group still has commands to apply (after a crash the committer resumes
+// the group applied_group() names without calling BeginGroup again).
+//
 //   StateMachine sm(store, notifier);
 //   NEBU_RETURN_IF_ERROR(sm.Load());
 //   LocalCommitter committer(store, sm);
@@ -19,9 +31,14 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
 
 #include "engine/core/committer.h"
+#include "engine/core/group_dedup.h"
 #include "engine/core/notifier.h"
 #include "engine/core/room_applier.h"
 #include "engine/storage/store.h"
@@ -33,7 +50,8 @@ class StateMachine final : public Applier {
   StateMachine(storage::Store& store, Notifier& notifier);
   ~StateMachine() override;
 
-  // Reads the applied index and counters from Cf::kMeta; call once before use.
+  // Reads the applied index, counters, applied group and the groups' dedup records
+  // from Cf::kMeta; call once before use. kCorruption for malformed records.
   Status Load();
 
   Status Apply(LogIndex index, const Command& command, ApplyOutcome* outcome) override;
@@ -45,6 +63,11 @@ class StateMachine final : public Applier {
   StreamPosition stream_position() const { return stream_position_.load(); }
 
  private:
+  Status LoadGroups();
+  // Drops the dedup record of the node's oldest incarnation when it has
+  // kGroupIncarnationsPerNodeMax (apply thread).
+  void PruneIncarnations(const std::string& node_id);
+
   storage::Store& store_;
   Notifier& notifier_;
   std::unique_ptr<RoomApplier> rooms_;
@@ -55,6 +78,13 @@ class StateMachine final : public Applier {
   rocksdb::WriteBatch pending_;
   LogIndex staged_index_ = 0;
   RoomApplier::Counters staged_counters_;
+  // Replicated groups. Apply thread only: the staged (or, if none, flushed) position,
+  // and the dedup records including staged changes, by (node ID, incarnation).
+  GroupPosition staged_group_;
+  bool group_staged_ = false;
+  std::map<std::pair<std::string, uint64_t>, GroupSeqs> groups_seen_;
+  mutable std::mutex group_mu_;
+  GroupPosition applied_group_;  // guarded by group_mu_: the flushed position
 };
 
 }  // namespace nebu::core

@@ -75,6 +75,22 @@ std::string U64Key(uint64_t v) {
   return k;
 }
 
+std::string GroupSeenKey(std::string_view node_id, uint64_t incarnation) {
+  std::string k(kMetaGroupSeenPrefix);
+  PutLengthPrefixed(&k, node_id);
+  PutU64(&k, incarnation);
+  return k;
+}
+
+std::optional<std::pair<std::string_view, uint64_t>> DecodeGroupSeenKey(std::string_view key) {
+  if (!key.starts_with(kMetaGroupSeenPrefix)) return std::nullopt;
+  key.remove_prefix(kMetaGroupSeenPrefix.size());
+  auto node = GetLengthPrefixed(&key);
+  auto incarnation = node ? GetU64(&key) : std::nullopt;
+  if (!incarnation || !key.empty()) return std::nullopt;
+  return std::pair<std::string_view, uint64_t>(*node, *incarnation);
+}
+
 std::string RoomIdKey(std::string_view room_id) {
   std::string k(1, kRoomIdTag);
   k.append(room_id);

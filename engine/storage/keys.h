@@ -43,6 +43,20 @@ inline constexpr std::string_view kMetaStreamPosition = "stream_position";
 inline constexpr std::string_view kMetaNextRoomNumber = "next_room_number";
 inline constexpr std::string_view kMetaFormatVersion = "format_version";
 
+// Cf::kMeta keys of replicated groups (core::StateMachine::BeginGroup; written only
+// by a replicated committer, never by LocalCommitter):
+// the group being (or last) applied: [u64 revision][u64 first index][u32 count].
+inline constexpr std::string_view kMetaGroupPosition = "group_position";
+// GroupSeenKey(node, incarnation): the groups of one node incarnation already applied,
+//   "group_seen/" [u16 len][node id][u64 incarnation] ->
+//   [u64 revision of the last group accepted][u64 watermark][u32 n][n x u64 seq]:
+// every seq <= watermark and the n seqs listed (ascending, each > watermark + 1)
+// were applied (core/group_dedup.h).
+inline constexpr std::string_view kMetaGroupSeenPrefix = "group_seen/";
+std::string GroupSeenKey(std::string_view node_id, uint64_t incarnation);
+// The node ID and incarnation of a GroupSeenKey; nullopt when malformed.
+std::optional<std::pair<std::string_view, uint64_t>> DecodeGroupSeenKey(std::string_view key);
+
 std::string U64Key(uint64_t v);                        // kCommitLog [index], kStream [position]
 
 // Cf::kRooms: 'i' room_id -> room number; 'n' [room number] -> room record.
