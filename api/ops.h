@@ -8,12 +8,29 @@
 //   GET /ready    200 with the probe's JSON when ready, 503 with it when not
 //   GET /metrics  200 text/plain; version=0.0.4 (Metrics::Serialize)
 //
-// Thread-safety: the probe is called from server threads concurrently.
+// In a cluster (OpsCluster::view set; api/cluster_view.h):
+//   GET /health   also "cluster_nodes": ["node-1", ...] (the live registered nodes' IDs)
+//   GET /ready    also "cluster": {"etcd":"ok"|"unreachable","node_id":...,
+//                 "applied_revision":N,"head_revision":N,"lag":N,"behind_compaction":B}.
+//                 An unreachable etcd does not by itself make the node unready (it
+//                 still serves reads; writes answer 503); behind_compaction does (503,
+//                 "status":"behind_compaction"), whatever the other probes say.
+//   GET /internal/nodes          200 {"nodes":[NodeInfo JSON...]}
+//   GET /internal/nodes/{nodeId} 200 NodeInfo JSON; 404 M_NOT_FOUND for an unknown ID
+// The /internal routes need "Authorization: Bearer <NEBU_INTERNAL_SECRET>": no or a
+// malformed header is 401 M_MISSING_TOKEN, a wrong key 403 M_FORBIDDEN (compared in
+// constant time: SHA-256 of both, then every byte of the digests). Without a cluster
+// (no view) they are 404 M_NOT_FOUND for everyone; with a view but an empty secret
+// (a wiring error; the configuration requires one) every caller is refused with 403.
+//
+// Thread-safety: the probe and the view are called from server threads concurrently.
 #pragma once
 
 #include <boost/json/object.hpp>
 #include <functional>
+#include <string>
 
+#include "api/cluster_view.h"
 #include "api/metrics.h"
 #include "api/router.h"
 #include "engine/common/status.h"
@@ -36,7 +53,15 @@ using ReadinessProbe = std::function<Readiness()>;
 [[nodiscard]] ReadinessProbe WithWriteHealth(std::function<Status()> write_status,
                                              ReadinessProbe other);
 
-// Registers /health, /ready and /metrics. `metrics` must outlive the router.
-void AddOpsRoutes(Router& router, Metrics& metrics, ReadinessProbe probe = AlwaysReady);
+// The cluster part of the ops routes; the default is a single node.
+struct OpsCluster {
+  const ClusterView* view = nullptr;  // nullable; must outlive the router
+  std::string internal_secret;        // NEBU_INTERNAL_SECRET (never logged)
+};
+
+// Registers /health, /ready, /metrics and /internal/nodes. `metrics` must outlive the
+// router.
+void AddOpsRoutes(Router& router, Metrics& metrics, ReadinessProbe probe = AlwaysReady,
+                  OpsCluster cluster = {});
 
 }  // namespace nebu::api

@@ -1,6 +1,7 @@
 #include "app/config.h"
 
 #include <arpa/inet.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -63,6 +64,11 @@ Result<std::string> Lookup(const Environment& env, const Variable& variable) {
 }
 
 bool IsKnown(std::string_view name) {
+  auto known = [](std::string_view n) {
+    return std::any_of(kVariables.begin(), kVariables.end(),
+                       [&](const Variable& v) { return v.name == n; });
+  };
+  if (known(name)) return true;  // e.g. NEBU_ETCD_CA_FILE, a path variable itself
   if (name.ends_with(kFileSuffix)) name.remove_suffix(kFileSuffix.size());
   return std::any_of(kVariables.begin(), kVariables.end(),
                      [&](const Variable& v) { return v.name == name; });
@@ -124,6 +130,150 @@ std::string DefaultPublicBaseUrl(const Config& config) {
   return "https://" + config.server_name;
 }
 
+
+bool IsNodeIdChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+}
+
+std::string HostName() {
+  std::array<char, 256> name{};
+  if (gethostname(name.data(), name.size() - 1) != 0) return "";
+  return std::string(name.data());
+}
+
+Result<EtcdEndpoint> ParseEtcdEndpoint(std::string_view url) {
+  EtcdEndpoint endpoint;
+  std::string_view rest = url;
+  if (rest.starts_with("https://")) {
+    endpoint.tls = true;
+    rest.remove_prefix(8);
+  } else if (rest.starts_with("http://")) {
+    rest.remove_prefix(7);
+  } else {
+    return Status::InvalidArgument("expected http://HOST:PORT or https://HOST:PORT, got \"" +
+                                   std::string(url) + "\"");
+  }
+  Status bad = Status::InvalidArgument("expected http(s)://HOST:PORT (no path), got \"" +
+                                       std::string(url) + "\"");
+  std::string_view host, port;
+  if (rest.starts_with('[')) {
+    size_t close = rest.find("]:");
+    if (close == std::string_view::npos) return bad;
+    host = rest.substr(1, close - 1);
+    port = rest.substr(close + 2);
+    if (!IsIp(host, AF_INET6)) return bad;
+  } else {
+    size_t colon = rest.rfind(':');
+    if (colon == std::string_view::npos) return bad;
+    host = rest.substr(0, colon);
+    port = rest.substr(colon + 1);
+    if (!IsDnsName(host) || host.size() > kServerNameBytesMax) return bad;
+  }
+  Result<uint16_t> parsed = ParsePort(port);
+  if (!parsed.ok() || *parsed == 0) return bad;
+  endpoint.host = std::string(host);
+  endpoint.port = *parsed;
+  return endpoint;
+}
+
+bool IsEtcdPrefix(std::string_view prefix) {
+  return prefix.size() >= 2 && prefix.size() <= kEtcdPrefixBytesMax && prefix.front() == '/' &&
+         prefix.back() != '/' &&
+         std::all_of(prefix.begin(), prefix.end(), [](char c) { return c > ' ' && c < 0x7f; });
+}
+
+Status CheckReadable(std::string_view name, const std::string& path) {
+  if (path.empty()) return Status::Ok();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Invalid(name, "cannot read \"" + path + "\": " + std::strerror(errno));
+  return Status::Ok();
+}
+
+// The etcd credentials and TLS files: pairs complete, files readable, TLS files only
+// with https:// endpoints.
+Status CheckEtcdAccess(const ClusterConfig& cluster) {
+  if (cluster.etcd_username.empty() != cluster.etcd_password.empty()) {
+    return Invalid(cluster.etcd_username.empty() ? "NEBU_ETCD_USERNAME" : "NEBU_ETCD_PASSWORD",
+                   "NEBU_ETCD_USERNAME and NEBU_ETCD_PASSWORD go together; set both or neither");
+  }
+  if (cluster.etcd_cert_file.empty() != cluster.etcd_key_file.empty()) {
+    return Invalid(cluster.etcd_cert_file.empty() ? "NEBU_ETCD_CERT_FILE" : "NEBU_ETCD_KEY_FILE",
+                   "NEBU_ETCD_CERT_FILE and NEBU_ETCD_KEY_FILE go together; set both or neither");
+  }
+  for (auto [name, path] : {std::pair{"NEBU_ETCD_CA_FILE", &cluster.etcd_ca_file},
+                            std::pair{"NEBU_ETCD_CERT_FILE", &cluster.etcd_cert_file},
+                            std::pair{"NEBU_ETCD_KEY_FILE", &cluster.etcd_key_file}}) {
+    NEBU_RETURN_IF_ERROR(CheckReadable(name, *path));
+    if (!path->empty() && cluster.enabled() && !cluster.etcd_endpoints.front().tls) {
+      return Invalid(name, "TLS files need https:// endpoints in NEBU_ETCD_ENDPOINTS");
+    }
+  }
+  return Status::Ok();
+}
+
+// Reads and checks the cluster variables (ClusterConfig); warnings for settings that
+// mean nothing without NEBU_ETCD_ENDPOINTS.
+Status LoadCluster(std::map<std::string_view, std::string>& values, Config& config) {
+  ClusterConfig& cluster = config.cluster;
+  Result<std::vector<EtcdEndpoint>> endpoints = ParseEtcdEndpoints(values["NEBU_ETCD_ENDPOINTS"]);
+  if (!endpoints.ok()) return Invalid("NEBU_ETCD_ENDPOINTS", endpoints.status().message());
+  cluster.etcd_endpoints = std::move(*endpoints);
+  cluster.etcd_prefix = values["NEBU_ETCD_PREFIX"];
+  if (!IsEtcdPrefix(cluster.etcd_prefix)) {
+    return Invalid("NEBU_ETCD_PREFIX",
+                   "expected a key prefix such as /nebu (starts with /, no trailing /, printable, "
+                   "at most 128 bytes), got \"" + cluster.etcd_prefix + "\"");
+  }
+  cluster.node_id = values["NEBU_NODE_ID"];
+  bool derived = cluster.node_id.empty();
+  if (derived) cluster.node_id = HostName();
+  if (cluster.node_id.empty() || cluster.node_id.size() > kNodeIdBytesMax ||
+      !std::all_of(cluster.node_id.begin(), cluster.node_id.end(), IsNodeIdChar)) {
+    return Invalid("NEBU_NODE_ID", std::string(derived ? "the host name " : "") +
+                                       "is not a node ID ([A-Za-z0-9._-], 1 to 64), got \"" +
+                                       cluster.node_id + "\"" +
+                                       (derived ? "; set NEBU_NODE_ID" : ""));
+  }
+  Result<HostPort> grpc = ParseHostPort(values["NEBU_GRPC_ADDR"]);
+  if (!grpc.ok()) {
+    return Invalid("NEBU_GRPC_ADDR", "expected IP:PORT such as 127.0.0.1:9000, got \"" +
+                                         values["NEBU_GRPC_ADDR"] + "\"");
+  }
+  cluster.grpc_addr = *grpc;
+  cluster.internal_secret = values["NEBU_INTERNAL_SECRET"];
+  if (!cluster.internal_secret.empty() && cluster.internal_secret.size() < kInternalSecretBytesMin) {
+    return Invalid("NEBU_INTERNAL_SECRET", "must be at least 32 characters (got " +
+                                               std::to_string(cluster.internal_secret.size()) +
+                                               ")");  // never the value itself
+  }
+  cluster.etcd_username = values["NEBU_ETCD_USERNAME"];
+  cluster.etcd_password = values["NEBU_ETCD_PASSWORD"];
+  cluster.etcd_ca_file = values["NEBU_ETCD_CA_FILE"];
+  cluster.etcd_cert_file = values["NEBU_ETCD_CERT_FILE"];
+  cluster.etcd_key_file = values["NEBU_ETCD_KEY_FILE"];
+  NEBU_RETURN_IF_ERROR(CheckEtcdAccess(cluster));
+  if (!cluster.enabled()) {
+    for (std::string_view name : {"NEBU_ETCD_USERNAME", "NEBU_ETCD_PASSWORD", "NEBU_ETCD_CA_FILE",
+                                  "NEBU_ETCD_CERT_FILE", "NEBU_ETCD_KEY_FILE"}) {
+      if (!values[name].empty()) {
+        config.warnings.push_back(std::string(name) + " ignored without NEBU_ETCD_ENDPOINTS");
+      }
+    }
+    return Status::Ok();
+  }
+  if (cluster.internal_secret.empty()) {
+    return Invalid("NEBU_INTERNAL_SECRET",
+                   "required with NEBU_ETCD_ENDPOINTS (set it or NEBU_INTERNAL_SECRET_FILE)");
+  }
+  for (const HostPort* other : {&config.client_addr, &config.ops_addr}) {
+    if (cluster.grpc_addr.port != 0 && cluster.grpc_addr.port == other->port &&
+        cluster.grpc_addr.host == other->host) {
+      return Invalid("NEBU_GRPC_ADDR", "must differ from NEBU_CLIENT_ADDR and NEBU_OPS_ADDR");
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 const std::vector<Variable> kVariables = {
@@ -142,11 +292,56 @@ const std::vector<Variable> kVariables = {
      "unset: no PostgreSQL projection"},
     {"NEBU_DB_URL_MIGRATE", "", "PostgreSQL URL for migrations only (overrides NEBU_DB_URL)",
      "NEBU_DB_URL"},
+    {"NEBU_ETCD_ENDPOINTS", "", "comma-separated etcd client URLs http(s)://HOST:PORT (cluster)",
+     "unset: a single node, no etcd"},
+    {"NEBU_ETCD_PREFIX", "/nebu", "the cluster's etcd key prefix (starts with /, no trailing /)"},
+    {"NEBU_NODE_ID", "", "this node's ID, unique in the cluster ([A-Za-z0-9._-], 1 to 64)",
+     "the host name"},
+    {"NEBU_GRPC_ADDR", "127.0.0.1:9000", "listener of the node-to-node gRPC service (IP:PORT)"},
+    {"NEBU_INTERNAL_SECRET", "",
+     "pre-shared key of /internal/nodes and node-to-node calls (secret, 32+ chars)",
+     "unset; required with NEBU_ETCD_ENDPOINTS"},
+    {"NEBU_ETCD_USERNAME", "", "etcd user (with NEBU_ETCD_PASSWORD)", "unset: no etcd auth"},
+    {"NEBU_ETCD_PASSWORD", "", "etcd password (secret; with NEBU_ETCD_USERNAME)", "unset"},
+    {"NEBU_ETCD_CA_FILE", "", "PEM CA bundle that verifies etcd's certificates (https)",
+     "the system's trust store"},
+    {"NEBU_ETCD_CERT_FILE", "", "PEM client certificate for etcd (with NEBU_ETCD_KEY_FILE)",
+     "unset: no client certificate"},
+    {"NEBU_ETCD_KEY_FILE", "", "PEM private key of NEBU_ETCD_CERT_FILE", "unset"},
 };
 
 std::string HostPort::ToString() const {
   bool v6 = host.find(':') != std::string::npos;
   return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+std::string EtcdEndpoint::ToString() const {
+  bool v6 = host.find(':') != std::string::npos;
+  return std::string(tls ? "https://" : "http://") + (v6 ? "[" + host + "]" : host) + ":" +
+         std::to_string(port);
+}
+
+Result<std::vector<EtcdEndpoint>> ParseEtcdEndpoints(std::string_view text) {
+  std::vector<EtcdEndpoint> endpoints;
+  if (Trim(text).empty()) return endpoints;
+  while (true) {
+    size_t comma = text.find(',');
+    std::string_view url = Trim(text.substr(0, comma));
+    NEBU_ASSIGN_OR_RETURN(EtcdEndpoint endpoint, ParseEtcdEndpoint(url));
+    if (!endpoints.empty() && endpoint.tls != endpoints.front().tls) {
+      return Status::InvalidArgument("mixes http:// and https:// URLs; use one scheme");
+    }
+    if (std::find(endpoints.begin(), endpoints.end(), endpoint) != endpoints.end()) {
+      return Status::InvalidArgument("names " + endpoint.ToString() + " twice");
+    }
+    endpoints.push_back(std::move(endpoint));
+    if (endpoints.size() > kEtcdEndpointsMax) {
+      return Status::InvalidArgument("more than " + std::to_string(kEtcdEndpointsMax) + " URLs");
+    }
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return endpoints;
 }
 
 Environment ProcessEnvironment() {
@@ -230,6 +425,7 @@ Result<Config> LoadConfig(const Environment& env) {
   Result<api::TrustedProxies> proxies = api::ParseTrustedProxies(values["NEBU_TRUSTED_PROXIES"]);
   if (!proxies.ok()) return Invalid("NEBU_TRUSTED_PROXIES", proxies.status().message());
   config.trusted_proxies = std::move(*proxies);
+  NEBU_RETURN_IF_ERROR(LoadCluster(values, config));
   for (const auto& [name, value] : env) {
     if (name.starts_with(kPrefix) && !IsKnown(name))
       config.warnings.push_back("unknown variable " + name + " ignored");

@@ -9,7 +9,10 @@
 // Variables (see kVariables for the defaults; README.md has the table):
 //   NEBU_DATA_DIR, NEBU_CLIENT_ADDR, NEBU_OPS_ADDR, NEBU_SERVER_NAME,
 //   NEBU_PUBLIC_BASEURL, NEBU_LOG_LEVEL, NEBU_REGISTRATION, NEBU_RATE_LIMIT,
-//   NEBU_TRUSTED_PROXIES, NEBU_DB_URL, NEBU_DB_URL_MIGRATE (secrets: never logged)
+//   NEBU_TRUSTED_PROXIES, NEBU_DB_URL, NEBU_DB_URL_MIGRATE (secrets: never logged),
+//   and the cluster's (ClusterConfig below): NEBU_ETCD_ENDPOINTS, NEBU_ETCD_PREFIX,
+//   NEBU_NODE_ID, NEBU_GRPC_ADDR, NEBU_INTERNAL_SECRET, NEBU_ETCD_USERNAME,
+//   NEBU_ETCD_PASSWORD, NEBU_ETCD_CA_FILE, NEBU_ETCD_CERT_FILE, NEBU_ETCD_KEY_FILE.
 // Any variable NEBU_X may instead be given as NEBU_X_FILE: a path whose contents,
 // trimmed of surrounding whitespace, are the value (Docker/Kubernetes secrets). Setting
 // both is an error. Unknown NEBU_* variables are not an error; they come back in
@@ -37,6 +40,60 @@ struct HostPort {
   [[nodiscard]] std::string ToString() const;  // brackets an IPv6 host
 };
 
+// Limits of the cluster variables.
+inline constexpr size_t kEtcdEndpointsMax = 16;      // URLs in NEBU_ETCD_ENDPOINTS
+inline constexpr size_t kEtcdPrefixBytesMax = 128;   // NEBU_ETCD_PREFIX
+inline constexpr size_t kNodeIdBytesMax = 64;        // NEBU_NODE_ID
+inline constexpr size_t kInternalSecretBytesMin = 32;  // NEBU_INTERNAL_SECRET
+
+// One etcd member's client URL, "http(s)://host:port" (host: a DNS name, an IPv4
+// literal or a bracketed IPv6 literal; the port is required; no path).
+struct EtcdEndpoint {
+  bool tls = false;  // https://
+  std::string host;  // without brackets
+  uint16_t port = 0;
+
+  [[nodiscard]] std::string ToString() const;  // the URL, normalized
+  bool operator==(const EtcdEndpoint&) const = default;
+};
+
+// The cluster variables (ISSUE 8; docs/architecture.md, Cluster). Without
+// NEBU_ETCD_ENDPOINTS the node runs alone and only node_id and grpc_addr matter (their
+// defaults are always filled in); with it, internal_secret is required.
+//   NEBU_ETCD_ENDPOINTS  comma-separated http(s)://host:port URLs, one scheme for all,
+//                        at most kEtcdEndpointsMax; empty: a single node (no etcd)
+//   NEBU_ETCD_PREFIX     the cluster's key prefix, default "/nebu": starts with '/', does
+//                        not end with '/', printable ASCII without spaces, at most
+//                        kEtcdPrefixBytesMax bytes
+//   NEBU_NODE_ID         unique per node, default the host name: [A-Za-z0-9._-], 1 to
+//                        kNodeIdBytesMax characters
+//   NEBU_GRPC_ADDR       node-to-node gRPC listener (IP:PORT), default 127.0.0.1:9000;
+//                        in a cluster it must differ from the client and ops listeners
+//   NEBU_INTERNAL_SECRET the pre-shared key of /internal/nodes and node-to-node calls (a
+//                        secret: never logged; use NEBU_INTERNAL_SECRET_FILE); at least
+//                        kInternalSecretBytesMin bytes; required with NEBU_ETCD_ENDPOINTS
+//   NEBU_ETCD_USERNAME, NEBU_ETCD_PASSWORD (secret; NEBU_ETCD_PASSWORD_FILE): etcd
+//                        authentication, both or neither
+//   NEBU_ETCD_CA_FILE    PEM CA bundle that verifies etcd's server certificates
+//   NEBU_ETCD_CERT_FILE, NEBU_ETCD_KEY_FILE: PEM client certificate and key for etcd
+//                        (mutual TLS), both or neither
+// The three paths must name readable files; they and the credentials are only
+// meaningful with https:// endpoints (TLS) or any endpoints (auth): set without
+// NEBU_ETCD_ENDPOINTS they are ignored with a warning, and TLS files with http://
+// endpoints are an error.
+struct ClusterConfig {
+  std::vector<EtcdEndpoint> etcd_endpoints;  // empty: a single node
+  std::string etcd_prefix;
+  std::string node_id;
+  HostPort grpc_addr;
+  std::string internal_secret;  // secret: never logged
+  std::string etcd_username;
+  std::string etcd_password;  // secret: never logged
+  std::string etcd_ca_file, etcd_cert_file, etcd_key_file;
+
+  [[nodiscard]] bool enabled() const { return !etcd_endpoints.empty(); }
+};
+
 struct Config {
   std::string data_dir;
   HostPort client_addr;         // Matrix Client-Server API
@@ -53,6 +110,7 @@ struct Config {
   api::TrustedProxies trusted_proxies;
   std::string db_url;                 // NEBU_DB_URL: the projection's PostgreSQL ("": none)
   std::string db_url_migrate;         // NEBU_DB_URL_MIGRATE: migrations only ("": db_url)
+  ClusterConfig cluster;              // NEBU_ETCD_* and friends (see ClusterConfig)
   std::vector<std::string> warnings;  // e.g. unknown NEBU_* variables
 };
 
@@ -75,6 +133,9 @@ using Environment = std::map<std::string, std::string, std::less<>>;
 // message that names the variable, e.g.
 //   "NEBU_CLIENT_ADDR: expected IP:PORT such as 127.0.0.1:8008, got \"localhost\"".
 [[nodiscard]] Result<Config> LoadConfig(const Environment& environment);
+
+// Parses NEBU_ETCD_ENDPOINTS ("" gives none); kInvalidArgument naming the bad URL.
+[[nodiscard]] Result<std::vector<EtcdEndpoint>> ParseEtcdEndpoints(std::string_view text);
 
 // Parses "IP:PORT" / "[IPv6]:PORT"; the IP must be a literal.
 [[nodiscard]] Result<HostPort> ParseHostPort(std::string_view text);

@@ -119,5 +119,150 @@ TEST_F(ConfigTest, UnknownNebuVariablesComeBackAsWarnings) {
   EXPECT_NE(config->warnings[0].find("NEBU_CLIENT_ADRR"), std::string::npos);
 }
 
+
+// ---- the cluster variables ----
+
+const std::string kSecret(32, 'k');  // the shortest secret accepted
+
+TEST_F(ConfigTest, ClusterDefaultsAreASingleNodeNamedAfterTheHost) {
+  Result<Config> config = LoadConfig({});
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  const ClusterConfig& cluster = config->cluster;
+  EXPECT_FALSE(cluster.enabled());
+  EXPECT_EQ(cluster.etcd_prefix, "/nebu");
+  char host[256] = {};
+  ASSERT_EQ(gethostname(host, sizeof(host) - 1), 0);
+  EXPECT_EQ(cluster.node_id, host);
+  EXPECT_EQ(cluster.grpc_addr.ToString(), "127.0.0.1:9000");
+  EXPECT_TRUE(cluster.internal_secret.empty());
+}
+
+TEST_F(ConfigTest, ClusterVariablesAreRead) {
+  std::string secret_file = WriteFile("secret", "  " + kSecret + "\n");
+  std::string password_file = WriteFile("password", "hunter2\n");
+  std::string ca = WriteFile("ca.pem", "ca");
+  std::string cert = WriteFile("cert.pem", "cert");
+  std::string key = WriteFile("key.pem", "key");
+  Result<Config> config = LoadConfig(
+      {{"NEBU_ETCD_ENDPOINTS", "https://127.0.0.1:2379, https://[::1]:2379,https://etcd-3.lan:2379"},
+       {"NEBU_ETCD_PREFIX", "/prod/nebu"},
+       {"NEBU_NODE_ID", "node-1.eu_west"},
+       {"NEBU_GRPC_ADDR", "0.0.0.0:9100"},
+       {"NEBU_INTERNAL_SECRET_FILE", secret_file},
+       {"NEBU_ETCD_USERNAME", "nebu"},
+       {"NEBU_ETCD_PASSWORD_FILE", password_file},
+       {"NEBU_ETCD_CA_FILE", ca},
+       {"NEBU_ETCD_CERT_FILE", cert},
+       {"NEBU_ETCD_KEY_FILE", key}});
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  const ClusterConfig& cluster = config->cluster;
+  ASSERT_TRUE(cluster.enabled());
+  ASSERT_EQ(cluster.etcd_endpoints.size(), 3u);
+  EXPECT_EQ(cluster.etcd_endpoints[0].ToString(), "https://127.0.0.1:2379");
+  EXPECT_EQ(cluster.etcd_endpoints[1].host, "::1");
+  EXPECT_EQ(cluster.etcd_endpoints[1].ToString(), "https://[::1]:2379");
+  EXPECT_EQ(cluster.etcd_endpoints[2].host, "etcd-3.lan");
+  EXPECT_TRUE(cluster.etcd_endpoints[2].tls);
+  EXPECT_EQ(cluster.etcd_prefix, "/prod/nebu");
+  EXPECT_EQ(cluster.node_id, "node-1.eu_west");
+  EXPECT_EQ(cluster.grpc_addr.ToString(), "0.0.0.0:9100");
+  EXPECT_EQ(cluster.internal_secret, kSecret);
+  EXPECT_EQ(cluster.etcd_username, "nebu");
+  EXPECT_EQ(cluster.etcd_password, "hunter2");
+  EXPECT_EQ(cluster.etcd_ca_file, ca);
+  EXPECT_EQ(cluster.etcd_cert_file, cert);
+  EXPECT_EQ(cluster.etcd_key_file, key);
+  EXPECT_TRUE(config->warnings.empty());  // NEBU_ETCD_CA_FILE is known, not NEBU_ETCD_CA + _FILE
+}
+
+// Each rule of ClusterConfig, with the exact message (one line, naming the variable).
+TEST_F(ConfigTest, BadClusterVariablesAreOneLineErrorsNamingTheVariable) {
+  const std::string missing = (dir_ / "missing.pem").string();
+  const std::string cert = WriteFile("cert.pem", "cert");
+  const Environment cluster = {{"NEBU_ETCD_ENDPOINTS", "http://127.0.0.1:2379"},
+                               {"NEBU_INTERNAL_SECRET", kSecret}};
+  auto with = [&](Environment extra) {
+    Environment env = cluster;
+    for (auto& [name, value] : extra) env[name] = value;
+    return env;
+  };
+  std::string many;
+  for (int i = 0; i <= 16; ++i) many += (i ? "," : "") + std::string("http://e") + std::to_string(i) + ":2379";
+  struct Case {
+    Environment env;
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      {{{"NEBU_ETCD_ENDPOINTS", "127.0.0.1:2379"}},
+       "NEBU_ETCD_ENDPOINTS: expected http://HOST:PORT or https://HOST:PORT, got \"127.0.0.1:2379\""},
+      {{{"NEBU_ETCD_ENDPOINTS", "http://127.0.0.1"}},
+       "NEBU_ETCD_ENDPOINTS: expected http(s)://HOST:PORT (no path), got \"http://127.0.0.1\""},
+      {{{"NEBU_ETCD_ENDPOINTS", "http://etcd:2379/v3"}},
+       "NEBU_ETCD_ENDPOINTS: expected http(s)://HOST:PORT (no path), got \"http://etcd:2379/v3\""},
+      {{{"NEBU_ETCD_ENDPOINTS", "http://a:2379,,http://b:2379"}},
+       "NEBU_ETCD_ENDPOINTS: expected http://HOST:PORT or https://HOST:PORT, got \"\""},
+      {{{"NEBU_ETCD_ENDPOINTS", "http://a:2379,https://b:2379"}},
+       "NEBU_ETCD_ENDPOINTS: mixes http:// and https:// URLs; use one scheme"},
+      {{{"NEBU_ETCD_ENDPOINTS", "http://a:2379,http://a:2379"}},
+       "NEBU_ETCD_ENDPOINTS: names http://a:2379 twice"},
+      {{{"NEBU_ETCD_ENDPOINTS", many}}, "NEBU_ETCD_ENDPOINTS: more than 16 URLs"},
+      {{{"NEBU_ETCD_PREFIX", "nebu"}},
+       "NEBU_ETCD_PREFIX: expected a key prefix such as /nebu (starts with /, no trailing /, "
+       "printable, at most 128 bytes), got \"nebu\""},
+      {{{"NEBU_ETCD_PREFIX", "/nebu/"}},
+       "NEBU_ETCD_PREFIX: expected a key prefix such as /nebu (starts with /, no trailing /, "
+       "printable, at most 128 bytes), got \"/nebu/\""},
+      {{{"NEBU_ETCD_PREFIX", "/a b"}},
+       "NEBU_ETCD_PREFIX: expected a key prefix such as /nebu (starts with /, no trailing /, "
+       "printable, at most 128 bytes), got \"/a b\""},
+      {{{"NEBU_NODE_ID", "node/1"}},
+       "NEBU_NODE_ID: is not a node ID ([A-Za-z0-9._-], 1 to 64), got \"node/1\""},
+      {{{"NEBU_NODE_ID", std::string(65, 'n')}},
+       "NEBU_NODE_ID: is not a node ID ([A-Za-z0-9._-], 1 to 64), got \"" + std::string(65, 'n') +
+           "\""},
+      {{{"NEBU_GRPC_ADDR", "localhost:9000"}},
+       "NEBU_GRPC_ADDR: expected IP:PORT such as 127.0.0.1:9000, got \"localhost:9000\""},
+      {with({{"NEBU_GRPC_ADDR", "127.0.0.1:8080"}}),
+       "NEBU_GRPC_ADDR: must differ from NEBU_CLIENT_ADDR and NEBU_OPS_ADDR"},
+      {{{"NEBU_INTERNAL_SECRET", "short-secret"}},
+       "NEBU_INTERNAL_SECRET: must be at least 32 characters (got 12)"},
+      {{{"NEBU_ETCD_ENDPOINTS", "http://127.0.0.1:2379"}},
+       "NEBU_INTERNAL_SECRET: required with NEBU_ETCD_ENDPOINTS (set it or "
+       "NEBU_INTERNAL_SECRET_FILE)"},
+      {with({{"NEBU_ETCD_USERNAME", "nebu"}}),
+       "NEBU_ETCD_PASSWORD: NEBU_ETCD_USERNAME and NEBU_ETCD_PASSWORD go together; set both or "
+       "neither"},
+      {with({{"NEBU_ETCD_PASSWORD", "pw"}}),
+       "NEBU_ETCD_USERNAME: NEBU_ETCD_USERNAME and NEBU_ETCD_PASSWORD go together; set both or "
+       "neither"},
+      {with({{"NEBU_ETCD_CERT_FILE", cert}}),
+       "NEBU_ETCD_KEY_FILE: NEBU_ETCD_CERT_FILE and NEBU_ETCD_KEY_FILE go together; set both or "
+       "neither"},
+      {with({{"NEBU_ETCD_CA_FILE", missing}}),
+       "NEBU_ETCD_CA_FILE: cannot read \"" + missing + "\": No such file or directory"},
+      {with({{"NEBU_ETCD_CA_FILE", cert}}),
+       "NEBU_ETCD_CA_FILE: TLS files need https:// endpoints in NEBU_ETCD_ENDPOINTS"},
+  };
+  for (const Case& c : cases) EXPECT_EQ(ErrorOf(c.env), c.error);
+}
+
+TEST_F(ConfigTest, SecretsNeverAppearInErrors) {
+  const std::string secret = "short-but-secret-value";
+  std::string error = ErrorOf({{"NEBU_INTERNAL_SECRET", secret}});
+  EXPECT_EQ(error.find(secret), std::string::npos) << error;
+  error = ErrorOf({{"NEBU_ETCD_ENDPOINTS", "http://127.0.0.1:2379"},
+                   {"NEBU_INTERNAL_SECRET", kSecret},
+                   {"NEBU_ETCD_PASSWORD", secret}});
+  EXPECT_EQ(error.find(secret), std::string::npos) << error;
+}
+
+TEST_F(ConfigTest, EtcdAccessWithoutEndpointsIsIgnoredWithAWarning) {
+  Result<Config> config = LoadConfig({{"NEBU_ETCD_USERNAME", "nebu"}, {"NEBU_ETCD_PASSWORD", "pw"}});
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_FALSE(config->cluster.enabled());
+  ASSERT_EQ(config->warnings.size(), 2u);
+  EXPECT_EQ(config->warnings[0], "NEBU_ETCD_USERNAME ignored without NEBU_ETCD_ENDPOINTS");
+}
+
 }  // namespace
 }  // namespace nebu::app
