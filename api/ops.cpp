@@ -53,6 +53,16 @@ void AddInternalRoutes(Router& router, const OpsCluster& cluster) {
                }
                return ErrorResponse(404, "M_NOT_FOUND", "No such node");
              });
+  router.Add(
+      "GET", "/internal/digest",
+      [cluster](const Request& request, const PathParams&) {
+        if (auto refused = RefuseInternal(cluster, request)) return *refused;
+        if (!cluster.digest) return ErrorResponse(404, "M_NOT_FOUND", "No digest here");
+        Result<boost::json::object> digest = cluster.digest();
+        if (!digest.ok()) return ErrorResponse(digest.status());
+        return JsonResponse(200, *digest);
+      },
+      {.offload = true});
 }
 
 }  // namespace

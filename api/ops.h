@@ -17,6 +17,7 @@
 //                 "status":"behind_compaction"), whatever the other probes say.
 //   GET /internal/nodes          200 {"nodes":[NodeInfo JSON...]}
 //   GET /internal/nodes/{nodeId} 200 NodeInfo JSON; 404 M_NOT_FOUND for an unknown ID
+//   GET /internal/digest         200 the node's state digest (OpsCluster::digest)
 // The /internal routes need "Authorization: Bearer <NEBU_INTERNAL_SECRET>": no or a
 // malformed header is 401 M_MISSING_TOKEN, a wrong key 403 M_FORBIDDEN (compared in
 // constant time: SHA-256 of both, then every byte of the digests). Without a cluster
@@ -57,6 +58,10 @@ using ReadinessProbe = std::function<Readiness()>;
 struct OpsCluster {
   const ClusterView* view = nullptr;  // nullable; must outlive the router
   std::string internal_secret;        // NEBU_INTERNAL_SECRET (never logged)
+  // GET /internal/digest (pre-shared key): this node's state digest for `nebu cluster
+  // verify`, {"applied_revision","applied_index","digest","families":{},"rooms":{}}.
+  // Reads the whole state: runs on the router's offload pool. Unset: 404.
+  std::function<Result<boost::json::object>()> digest;
 };
 
 // Registers /health, /ready, /metrics and /internal/nodes. `metrics` must outlive the

@@ -1,6 +1,37 @@
 #include "app/cluster_runtime.h"
 
+#include "engine/core/state_digest.h"
+
 namespace nebu::app {
+
+Result<boost::json::object> StateDigestJson(core::Engine& engine) {
+  for (int attempt = 0; attempt < kDigestTriesMax; ++attempt) {
+    const core::GroupPosition before = engine.applied_group();
+    const core::LogIndex index_before = engine.applied_index();
+    NEBU_ASSIGN_OR_RETURN(core::StateDigests digests, core::DigestState(engine.store()));
+    NEBU_ASSIGN_OR_RETURN(auto rooms, core::RoomLogDigests(engine.store()));
+    if (engine.applied_group().revision != before.revision ||
+        engine.applied_index() != index_before) {
+      continue;  // apply moved: the snapshot may be from either side
+    }
+    boost::json::object families;
+    for (size_t cf = 0; cf < digests.per_family.size(); ++cf) {
+      if (digests.per_family[cf].empty()) continue;
+      families[storage::CfName(static_cast<storage::Cf>(cf))] = digests.per_family[cf];
+    }
+    boost::json::object room_digests;
+    for (const auto& [number, hex] : rooms) {
+      NEBU_ASSIGN_OR_RETURN(std::optional<std::string> id, engine.RoomIdOf(number));
+      room_digests[id ? *id : "#" + std::to_string(number)] = hex;
+    }
+    return boost::json::object{{"applied_revision", before.revision},
+                               {"applied_index", index_before},
+                               {"digest", digests.overall},
+                               {"families", std::move(families)},
+                               {"rooms", std::move(room_digests)}};
+  }
+  return Status::Unavailable("apply kept moving during the digest: try again when idle");
+}
 
 replication::EtcdClientOptions EtcdOptions(const ClusterConfig& cluster) {
   replication::EtcdClientOptions options;

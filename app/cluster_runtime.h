@@ -45,6 +45,14 @@ class ClusterRuntime final : public api::ClusterView {
   std::unique_ptr<replication::ClusterNode> node_;
 };
 
+// This node's state digest for GET /internal/digest (`nebu cluster verify`):
+// {"applied_revision","applied_index","digest","families":{name: hex},"rooms":{id: hex}}.
+// Taken while apply goes on: the applied position is read before and after, and the
+// digest retried (kDigestTriesMax) until apply did not move meanwhile; kUnavailable if
+// it kept moving.
+inline constexpr int kDigestTriesMax = 5;
+Result<boost::json::object> StateDigestJson(core::Engine& engine);
+
 // The etcd client options of a configuration (endpoints as URLs, auth, TLS).
 replication::EtcdClientOptions EtcdOptions(const ClusterConfig& cluster);
 

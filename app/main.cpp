@@ -22,6 +22,8 @@
 #include "api/ops.h"
 #include "api/router.h"
 #include "api/server.h"
+#include "app/cluster_commands.h"
+#include "app/cluster_runtime.h"
 #include "app/config.h"
 #include "app/pg_commands.h"
 #include "engine/core/engine.h"
@@ -96,6 +98,7 @@ void PrintHelp() {
       "  nebu version     print the version\n"
       "  nebu migrate up|down|version      the PostgreSQL schema (NEBU_DB_URL)\n"
       "  nebu projection rebuild|verify    replay the log into PostgreSQL / compare\n"
+      "  nebu cluster status|verify|forget ID   the cluster's nodes / compare their states\n"
       "  nebu --help      print this help\n\n"
       "Configuration (environment; any NEBU_X may instead be NEBU_X_FILE=path, whose\n"
       "trimmed contents are the value; setting both is an error):\n",
@@ -127,8 +130,8 @@ int WaitForStopSignal(const sigset_t& signals) {
 
 // Serves the listeners until SIGINT or SIGTERM. The routers (and the account routes'
 // hash workers) are destroyed on return, before the caller closes the engine.
-int ServeUntilSignal(const Config& config, core::Engine& engine, const sigset_t& stop_signals,
-                     const api::ServerLimits& server_limits) {
+int ServeUntilSignal(const Config& config, core::Engine& engine, ClusterRuntime* cluster,
+                     const sigset_t& stop_signals, const api::ServerLimits& server_limits) {
   api::Metrics metrics;
   api::ClientApi client_api(engine,
                             {.public_base_url = config.public_base_url,
@@ -142,7 +145,11 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, const sigset_t&
       ops, metrics,
       api::WithWriteHealth(
           [&engine] { return engine.WriteStatus(); },
-          pg ? api::ReadinessProbe([&pg] { return pg->Ready(); }) : api::AlwaysReady));
+          pg ? api::ReadinessProbe([&pg] { return pg->Ready(); }) : api::AlwaysReady),
+      {.view = cluster,
+       .internal_secret = config.cluster.internal_secret,
+       .digest = cluster ? std::function([&engine] { return StateDigestJson(engine); })
+                         : nullptr});
   auto server = api::Server::Start(
       {{.address = config.client_addr.host, .port = config.client_addr.port, .router = &client_api.router()},
        {.address = config.ops_addr.host, .port = config.ops_addr.port, .router = &ops,
@@ -155,6 +162,11 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, const sigset_t&
   spdlog::info("nebu {} serving {} (client {}, ops {}, data {}, registration {})", NEBU_VERSION,
                config.server_name, config.client_addr.ToString(), config.ops_addr.ToString(),
                config.data_dir, config.registration_open ? "open" : "closed");
+  if (cluster != nullptr) {
+    spdlog::info("cluster {}: node {} (incarnation {}) on etcd prefix {}",
+                 cluster->node().cluster_id(), cluster->NodeId(), cluster->node().incarnation(),
+                 config.cluster.etcd_prefix);
+  }
   int signal = WaitForStopSignal(stop_signals);
   spdlog::info("{} received, stopping", strsignal(signal));
   (*server)->Stop();
@@ -186,12 +198,22 @@ int Serve() {
   core::EngineOptions engine_options;
   engine_options.data_dir = config->data_dir;
   engine_options.server_name = config->server_name;
+  // NEBU_ETCD_ENDPOINTS: a cluster node (checks the cluster ID, then the engine applies
+  // the replicated log); otherwise the embedded single node.
+  Result<std::unique_ptr<ClusterRuntime>> cluster = ClusterRuntime::Open(*config);
+  if (!cluster.ok()) {
+    spdlog::critical("cluster: {}", cluster.status().ToString());
+    return kExitFailure;
+  }
+  if (*cluster) (*cluster)->Configure(&engine_options);
   auto engine = core::Engine::Open(engine_options);
   if (!engine.ok()) {
     spdlog::critical("engine: cannot open {}: {}", config->data_dir, engine.status().ToString());
     return kExitFailure;
   }
-  int exit_code = ServeUntilSignal(*config, **engine, stop_signals, server_limits);
+  if (*cluster) (*cluster)->StartRegistry();
+  int exit_code = ServeUntilSignal(*config, **engine, cluster->get(), stop_signals, server_limits);
+  if (*cluster) (*cluster)->Stop();  // leaves the live registry before the engine closes
   engine->reset();
   spdlog::info("stopped");
   return exit_code;
@@ -204,6 +226,7 @@ int main(int argc, char** argv) {
   std::vector<std::string_view> args(argv + 1, argv + argc);
   if (args.empty() || (args.size() == 1 && args[0] == "serve")) return nebu::app::Serve();
   if (nebu::app::IsPgCommand(args[0])) return nebu::app::RunPgCommand(args);
+  if (nebu::app::IsClusterCommand(args[0])) return nebu::app::RunClusterCommand(args);
   if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help")) {
     nebu::app::PrintHelp();
     return 0;

@@ -23,16 +23,6 @@ using Ms = std::chrono::milliseconds;
 
 constexpr size_t kClusterIdBytes = 16;  // 32 hex digits
 
-std::string Hex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
-}
-
 int64_t NowMs() {
   return std::chrono::duration_cast<Ms>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -132,7 +122,7 @@ Status ClusterNode::CheckClusterId() {
   }
   // The first node to start with an empty prefix creates the ID; everyone else reads it.
   const std::string key = options_.prefix + "/cluster_id";
-  const std::string fresh = Hex(crypto::RandomBytes(kClusterIdBytes));
+  const std::string fresh = HexEncode(RandomBytes(kClusterIdBytes));
   const auto deadline = std::chrono::steady_clock::now() + Ms(kClusterOpenTimeoutMs);
   Result<EtcdPutIfAbsentResult> put = Status::Unavailable("not tried");
   for (int64_t backoff = 100;; backoff = std::min<int64_t>(backoff * 2, 2000)) {
