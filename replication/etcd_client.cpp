@@ -124,6 +124,7 @@ class EtcdWatchImpl final : public EtcdWatch {
       : client_(client), options_(std::move(options)), callback_(std::move(callback)),
         next_revision_(options_.start_revision) {
     thread_ = std::thread([this] { Run(); });
+    watchdog_ = std::thread([this] { Watchdog(); });
   }
   ~EtcdWatchImpl() override {
     {
@@ -133,6 +134,7 @@ class EtcdWatchImpl final : public EtcdWatch {
     }
     cv_.notify_all();
     thread_.join();
+    watchdog_.join();
   }
   int64_t next_revision() const override { return next_revision_.load(); }
 
@@ -140,7 +142,19 @@ class EtcdWatchImpl final : public EtcdWatch {
   void Run();
   // One stream on one endpoint until it breaks. Returns false when the watch is over.
   bool RunStream(size_t index);
-  bool Deliver(const EtcdWatchUpdate& update) { return callback_(update); }
+  bool Deliver(const EtcdWatchUpdate& update) {
+    {
+      std::lock_guard lock(mu_);
+      in_callback_ = true;
+    }
+    bool more = callback_(update);
+    std::lock_guard lock(mu_);
+    in_callback_ = false;
+    last_heard_ = Clock::now();
+    return more;
+  }
+  void Watchdog();
+  using Stream = grpc::ClientReaderWriter<pb::WatchRequest, pb::WatchResponse>;
 
   EtcdClientImpl* client_;
   const EtcdWatchOptions options_;
@@ -150,7 +164,13 @@ class EtcdWatchImpl final : public EtcdWatch {
   std::condition_variable cv_;
   bool stop_ = false;                      // guarded by mu_
   grpc::ClientContext* context_ = nullptr;  // the open stream's; guarded by mu_
+  std::shared_ptr<Stream> stream_;          // guarded by mu_
+  Clock::time_point last_heard_;            // last message or callback; guarded by mu_
+  bool in_callback_ = false;                // guarded by mu_
+  bool progress_asked_ = false;             // guarded by mu_
+  std::mutex write_mu_;  // one writer at a time on stream_ (the watchdog, then Finish)
   std::thread thread_;
+  std::thread watchdog_;
 };
 
 class EtcdClientImpl final : public EtcdClient {
@@ -556,7 +576,7 @@ bool EtcdWatchImpl::RunStream(size_t index) {
     if (stop_) return false;
     context_ = &context;
   }
-  auto stream = endpoint.watch->Watch(&context);
+  std::shared_ptr<Stream> stream = endpoint.watch->Watch(&context);
   pb::WatchRequest req;
   pb::WatchCreateRequest* create = req.mutable_create_request();
   create->set_key(options_.key);
@@ -568,9 +588,21 @@ bool EtcdWatchImpl::RunStream(size_t index) {
   create->set_start_revision(next_revision_.load());
   bool keep_going = true;
   bool final = false;
-  if (stream->Write(req)) {
+  bool written = stream->Write(req);
+  {
+    std::lock_guard lock(mu_);
+    stream_ = stream;
+    last_heard_ = Clock::now();
+    progress_asked_ = false;
+  }
+  if (written) {
     pb::WatchResponse resp;
     while (keep_going && stream->Read(&resp)) {
+      {
+        std::lock_guard lock(mu_);
+        last_heard_ = Clock::now();
+        progress_asked_ = false;
+      }
       EtcdWatchUpdate u;
       u.header_revision = resp.header().revision();
       if (resp.compact_revision() > 0) {
@@ -606,7 +638,15 @@ bool EtcdWatchImpl::RunStream(size_t index) {
     }
   }
   context.TryCancel();
-  grpc::Status s = stream->Finish();
+  {
+    std::lock_guard lock(mu_);
+    stream_.reset();
+  }
+  grpc::Status s;
+  {
+    std::lock_guard write_lock(write_mu_);  // a watchdog write in flight ends first
+    s = stream->Finish();
+  }
   {
     std::lock_guard lock(mu_);
     context_ = nullptr;
@@ -619,6 +659,32 @@ bool EtcdWatchImpl::RunStream(size_t index) {
                                                           "stream ended")
                                            : s,
                                     "etcd watch " + endpoint.url)});
+}
+
+void EtcdWatchImpl::Watchdog() {
+  const auto interval = std::chrono::milliseconds(kEtcdWatchProgressIntervalMs);
+  const auto stall = std::chrono::milliseconds(kEtcdWatchStallTimeoutMs);
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    cv_.wait_for(lock, interval / 2, [&] { return stop_; });
+    if (stop_ || !stream_ || in_callback_) continue;
+    auto silent = Clock::now() - last_heard_;
+    if (silent >= stall) {
+      context_->TryCancel();  // RunStream reports it and reconnects elsewhere
+      stream_.reset();
+      continue;
+    }
+    if (silent < interval || progress_asked_) continue;
+    progress_asked_ = true;
+    std::shared_ptr<Stream> stream = stream_;
+    std::unique_lock write_lock(write_mu_);
+    lock.unlock();
+    pb::WatchRequest req;
+    req.mutable_progress_request();
+    (void)stream->Write(req);  // a failure shows in RunStream's Read
+    write_lock.unlock();
+    lock.lock();
+  }
 }
 
 bool ValidEndpoint(std::string_view url) {
