@@ -122,7 +122,7 @@ class EtcdWatchImpl final : public EtcdWatch {
  public:
   EtcdWatchImpl(EtcdClientImpl* client, EtcdWatchOptions options, EtcdClient::Callback callback)
       : client_(client), options_(std::move(options)), callback_(std::move(callback)),
-        next_revision_(options_.start_revision) {
+        next_revision_(std::max<int64_t>(0, options_.start_revision)) {
     thread_ = std::thread([this] { Run(); });
     watchdog_ = std::thread([this] { Watchdog(); });
   }
@@ -619,6 +619,9 @@ bool EtcdWatchImpl::RunStream(size_t index) {
         break;
       } else if (resp.created()) {
         client_->set_current(index);
+        // "From now": pin "now", so a reconnect resumes there instead of at its own now.
+        int64_t unset = 0;
+        next_revision_.compare_exchange_strong(unset, resp.header().revision() + 1);
         u.kind = EtcdWatchUpdate::Kind::kCreated;
         keep_going = Deliver(u);
         final = !keep_going;

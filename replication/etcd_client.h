@@ -191,6 +191,7 @@ struct EtcdWatchOptions {
 // (no answer to progress requests for kEtcdWatchStallTimeoutMs) is dropped the same
 // way. The callback may block: that holds back the stream (gRPC flow control),
 // nothing is lost (the stall check does not count time spent in the callback).
+// Destroy every watch before its client.
 class EtcdWatch {
  public:
   virtual ~EtcdWatch() = default;  // stops: cancels the stream, joins the thread
