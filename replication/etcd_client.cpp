@@ -1,8 +1,6 @@
 // EtcdClient over the generated gRPC stubs. See etcd_client.h for the contract.
 #include "replication/etcd_client.h"
 
-#include <grpcpp/grpcpp.h>
-
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -11,13 +9,11 @@
 #include <sstream>
 #include <thread>
 
-#include "proto/etcd/rpc.grpc.pb.h"
+#include "replication/etcd_client_internal.h"
 
 namespace nebu::replication {
-namespace {
+namespace etcd_internal {
 
-using Clock = std::chrono::steady_clock;
-namespace pb = etcdserverpb;
 
 constexpr std::string_view kHttp = "http://";
 constexpr std::string_view kHttps = "https://";
@@ -32,7 +28,6 @@ constexpr std::string_view kMsgCompacted = "compacted";
 constexpr std::string_view kMsgInvalidToken = "invalid auth token";
 constexpr std::string_view kMsgLeaseNotFound = "lease not found";
 
-// gRPC takes system_clock deadlines; we measure with the steady clock.
 std::chrono::system_clock::time_point ToGrpc(Clock::time_point t) {
   return std::chrono::system_clock::now() +
          std::chrono::duration_cast<std::chrono::system_clock::duration>(t - Clock::now());
@@ -42,7 +37,6 @@ bool Contains(const std::string& s, std::string_view part) {
   return s.find(part) != std::string::npos;
 }
 
-// Maps a gRPC status (etcd's code + message) to nebu's Status.
 Status FromGrpc(const grpc::Status& s, std::string_view what) {
   const std::string& m = s.error_message();
   std::string msg = std::string(what) + ": " + m;
@@ -106,54 +100,9 @@ EtcdKeyValue FromPb(const mvccpb::KeyValue& kv) {
           .lease = kv.lease()};
 }
 
-struct Endpoint {
-  std::string url;
-  std::shared_ptr<grpc::Channel> channel;
-  std::unique_ptr<pb::KV::Stub> kv;
-  std::unique_ptr<pb::Watch::Stub> watch;
-  std::unique_ptr<pb::Lease::Stub> lease;
-  std::unique_ptr<pb::Maintenance::Stub> maintenance;
-  std::unique_ptr<pb::Auth::Stub> auth;
-};
+namespace {
 
-class EtcdClientImpl;
-
-class EtcdWatchImpl final : public EtcdWatch {
- public:
-  EtcdWatchImpl(EtcdClientImpl* client, EtcdWatchOptions options, EtcdClient::Callback callback)
-      : client_(client), options_(std::move(options)), callback_(std::move(callback)),
-        next_revision_(options_.start_revision) {
-    thread_ = std::thread([this] { Run(); });
-  }
-  ~EtcdWatchImpl() override {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-      if (context_) context_->TryCancel();
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  int64_t next_revision() const override { return next_revision_.load(); }
-
- private:
-  void Run();
-  // One stream on one endpoint until it breaks. Returns false when the watch is over.
-  bool RunStream(size_t index);
-  bool Deliver(const EtcdWatchUpdate& update) { return callback_(update); }
-
-  EtcdClientImpl* client_;
-  const EtcdWatchOptions options_;
-  const EtcdClient::Callback callback_;
-  std::atomic<int64_t> next_revision_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;                      // guarded by mu_
-  grpc::ClientContext* context_ = nullptr;  // the open stream's; guarded by mu_
-  std::thread thread_;
-};
-
-class EtcdClientImpl final : public EtcdClient {
+class EtcdClientImpl final : public EtcdClient, public EtcdConnections {
  public:
   explicit EtcdClientImpl(EtcdClientOptions options) : options_(std::move(options)) {}
 
@@ -247,10 +196,11 @@ class EtcdClientImpl final : public EtcdClient {
   }
 
   // For the watch thread: the endpoint to try next, and the token metadata.
-  size_t current() const { return current_.load(); }
-  Endpoint& endpoint(size_t i) { return *endpoints_[i % endpoints_.size()]; }
-  void set_current(size_t i) { current_.store(i % endpoints_.size()); }
-  Status AddToken(Endpoint& endpoint, grpc::ClientContext& context, Clock::time_point deadline) {
+  size_t current() const override { return current_.load(); }
+  Endpoint& endpoint(size_t i) override { return *endpoints_[i % endpoints_.size()]; }
+  void set_current(size_t i) override { current_.store(i % endpoints_.size()); }
+  Status AddToken(Endpoint& endpoint, grpc::ClientContext& context,
+                  Clock::time_point deadline) override {
     if (options_.username.empty()) return Status::Ok();
     std::string token;
     {
@@ -454,11 +404,11 @@ class EtcdClientImpl final : public EtcdClient {
   }
 
   std::unique_ptr<EtcdWatch> Watch(EtcdWatchOptions options, Callback callback) override {
-    return std::make_unique<EtcdWatchImpl>(this, std::move(options), std::move(callback));
+    return StartWatch(this, std::move(options), std::move(callback));
   }
 
   const std::vector<std::string>& endpoints() const override { return options_.endpoints; }
-  const EtcdClientOptions& options() const { return options_; }
+  const EtcdClientOptions& options() const override { return options_; }
 
  private:
   static EtcdMemberStatus ToMemberStatus(const Endpoint& e, const pb::StatusResponse& r) {
@@ -516,111 +466,6 @@ class EtcdClientImpl final : public EtcdClient {
   std::string token_;  // guarded by token_mu_
 };
 
-void EtcdWatchImpl::Run() {
-  int64_t backoff_ms = kEtcdRetryBackoffMsMin;
-  for (size_t attempt = client_->current();; ++attempt) {
-    {
-      std::lock_guard lock(mu_);
-      if (stop_) return;
-    }
-    Endpoint& endpoint = client_->endpoint(attempt);
-    // A member that accepts TCP but never speaks HTTP/2 (stopped) is skipped here.
-    bool connected = endpoint.channel->WaitForConnected(
-        ToGrpc(Clock::now() + client_->options().attempt_timeout));
-    if (connected) {
-      if (!RunStream(attempt)) return;
-      backoff_ms = kEtcdRetryBackoffMsMin;
-    } else if (!Deliver({.kind = EtcdWatchUpdate::Kind::kDisconnected,
-                         .error = Status::Unavailable("etcd watch: cannot connect to " +
-                                                      endpoint.url)})) {
-      return;
-    }
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, std::chrono::milliseconds(backoff_ms), [&] { return stop_; });
-    backoff_ms = std::min(backoff_ms * 2, kEtcdRetryBackoffMsMax);
-  }
-}
-
-bool EtcdWatchImpl::RunStream(size_t index) {
-  Endpoint& endpoint = client_->endpoint(index);
-  grpc::ClientContext context;
-  // Without a leader the member cancels the watch, and we move on to another.
-  context.AddMetadata("hasleader", "true");
-  Status auth = client_->AddToken(endpoint, context,
-                                  Clock::now() + client_->options().attempt_timeout);
-  if (!auth.ok()) {
-    return Deliver({.kind = EtcdWatchUpdate::Kind::kDisconnected, .error = auth});
-  }
-  {
-    std::lock_guard lock(mu_);
-    if (stop_) return false;
-    context_ = &context;
-  }
-  auto stream = endpoint.watch->Watch(&context);
-  pb::WatchRequest req;
-  pb::WatchCreateRequest* create = req.mutable_create_request();
-  create->set_key(options_.key);
-  if (options_.prefix) {
-    create->set_range_end(EtcdPrefixEnd(options_.key));
-  } else if (!options_.range_end.empty()) {
-    create->set_range_end(options_.range_end);
-  }
-  create->set_start_revision(next_revision_.load());
-  bool keep_going = true;
-  bool final = false;
-  if (stream->Write(req)) {
-    pb::WatchResponse resp;
-    while (keep_going && stream->Read(&resp)) {
-      EtcdWatchUpdate u;
-      u.header_revision = resp.header().revision();
-      if (resp.compact_revision() > 0) {
-        u.kind = EtcdWatchUpdate::Kind::kCompacted;
-        u.compact_revision = resp.compact_revision();
-        Deliver(u);
-        keep_going = false;
-        final = true;
-      } else if (resp.canceled()) {
-        u.kind = EtcdWatchUpdate::Kind::kCanceled;
-        u.reason = resp.cancel_reason();
-        keep_going = Deliver(u);
-        final = !keep_going;
-        break;
-      } else if (resp.created()) {
-        client_->set_current(index);
-        u.kind = EtcdWatchUpdate::Kind::kCreated;
-        keep_going = Deliver(u);
-        final = !keep_going;
-      } else if (resp.events_size() > 0) {
-        u.kind = EtcdWatchUpdate::Kind::kEvents;
-        u.events.reserve(resp.events_size());
-        for (const auto& ev : resp.events()) {
-          u.events.push_back({.type = ev.type() == mvccpb::Event::DELETE
-                                          ? EtcdEvent::Type::kDelete
-                                          : EtcdEvent::Type::kPut,
-                              .kv = FromPb(ev.kv())});
-        }
-        next_revision_.store(u.events.back().kv.mod_revision + 1);
-        keep_going = Deliver(u);
-        final = !keep_going;
-      }
-    }
-  }
-  context.TryCancel();
-  grpc::Status s = stream->Finish();
-  {
-    std::lock_guard lock(mu_);
-    context_ = nullptr;
-    if (stop_) return false;
-  }
-  if (final) return false;
-  if (!keep_going) return true;  // canceled by etcd (e.g. no leader): reconnect
-  return Deliver({.kind = EtcdWatchUpdate::Kind::kDisconnected,
-                  .error = FromGrpc(s.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                                          "stream ended")
-                                           : s,
-                                    "etcd watch " + endpoint.url)});
-}
-
 bool ValidEndpoint(std::string_view url) {
   std::string_view rest;
   if (url.starts_with(kHttp)) {
@@ -638,6 +483,9 @@ bool ValidEndpoint(std::string_view url) {
 }
 
 }  // namespace
+}  // namespace etcd_internal
+
+using etcd_internal::ValidEndpoint;
 
 std::string EtcdPrefixEnd(std::string_view prefix) {
   std::string end(prefix);
@@ -686,7 +534,7 @@ Result<std::unique_ptr<EtcdClient>> EtcdClient::Create(EtcdClientOptions options
   if (options.request_timeout.count() <= 0 || options.attempt_timeout.count() <= 0) {
     return Status::InvalidArgument("etcd: timeouts must be positive");
   }
-  auto client = std::make_unique<EtcdClientImpl>(std::move(options));
+  auto client = std::make_unique<etcd_internal::EtcdClientImpl>(std::move(options));
   NEBU_RETURN_IF_ERROR(client->Init());
   return std::unique_ptr<EtcdClient>(std::move(client));
 }

@@ -69,6 +69,11 @@ inline constexpr int kEtcdReconnectBackoffMsMax = 1000;
 // pings more often than its --grpc-keepalive-min-time (5 s by default).
 inline constexpr int kEtcdKeepaliveTimeMs = 6000;
 inline constexpr int kEtcdKeepaliveTimeoutMs = 3000;
+// A watch stream silent this long gets a progress request; silent for the stall
+// timeout it is dropped and resumed on the next endpoint (a stopped member holds a
+// stream open without answering).
+inline constexpr int64_t kEtcdWatchProgressIntervalMs = 1000;
+inline constexpr int64_t kEtcdWatchStallTimeoutMs = 3000;
 // Largest answer the client accepts (a Range over many keys).
 inline constexpr int kEtcdResponseBytesMax = 64 << 20;
 // At most this many endpoints in NEBU_ETCD_ENDPOINTS.
@@ -182,8 +187,11 @@ struct EtcdWatchOptions {
 // A watch running on its own thread until destroyed (or its callback returns false,
 // or etcd reports the start revision compacted). After a broken stream it reconnects
 // (next endpoint, back-off) and resumes after the last revision it delivered, so
-// every change is delivered once, in revision order. The callback may block: that
-// holds back the stream (gRPC flow control), nothing is lost.
+// every change is delivered once, in revision order. A stream that stays silent
+// (no answer to progress requests for kEtcdWatchStallTimeoutMs) is dropped the same
+// way. The callback may block: that holds back the stream (gRPC flow control),
+// nothing is lost (the stall check does not count time spent in the callback).
+// Destroy every watch before its client.
 class EtcdWatch {
  public:
   virtual ~EtcdWatch() = default;  // stops: cancels the stream, joins the thread

@@ -26,7 +26,13 @@
 // Trim(revision) deletes the log keys with revision <= revision (Txns of
 // kEtcdLogTrimOpsMax deletes), raises P/trimmed to it (never lowers it), then
 // compacts etcd's history up to it. ReadAfter answers kNotFound "trimmed: ..." when
-// `after` < the trim point, or when etcd reports the watch's start compacted.
+// `after` < the trim point, or when etcd reports the watch's start compacted. (The
+// trim point is re-read when the watch restarts and after the watch saw a Trim's
+// deletes; records a live watch buffered before another node's Trim reached it may
+// still be returned: they are real records, only no longer in etcd.)
+//
+// kUnavailable: Append as EtcdClient's calls; ReadAfter when its watch is not
+// connected (last connection attempt failed) and nothing is buffered.
 //
 // Thread-safety: all methods are safe from any thread. The EtcdClient must outlive
 // the log.

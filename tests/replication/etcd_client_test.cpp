@@ -226,6 +226,39 @@ TEST(EtcdClient, WatchDeliversChangesFromItsStartRevisionInOrder) {
   EXPECT_EQ(watch->next_revision(), events.back().kv.mod_revision + 1);
 }
 
+// Goal: the stall check (progress requests after 1 s of silence) keeps a quiet but
+// healthy watch open. Method: watch an idle key for longer than the stall timeout,
+// then write it; the watch must deliver with no disconnect in between.
+TEST(EtcdClient, QuietWatchStaysConnectedPastTheStallTimeout) {
+  NEBU_REQUIRE_ETCD();
+  auto etcd = NewClient();
+  std::string key = UniquePrefix() + "/quiet";
+  std::mutex mu;
+  std::condition_variable cv;
+  int created = 0;
+  int disconnected = 0;
+  bool seen = false;
+  auto watch = etcd->Watch({.key = key}, [&](const EtcdWatchUpdate& u) {
+    std::lock_guard lock(mu);
+    if (u.kind == EtcdWatchUpdate::Kind::kCreated) ++created;
+    if (u.kind == EtcdWatchUpdate::Kind::kDisconnected) ++disconnected;
+    if (!u.events.empty()) seen = true;
+    cv.notify_all();
+    return true;
+  });
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, 5s, [&] { return created == 1; }));
+  // Nothing to wait for but time: the stall timeout must pass with the watch quiet.
+  EXPECT_FALSE(cv.wait_for(lock, std::chrono::milliseconds(kEtcdWatchStallTimeoutMs + 1500),
+                           [&] { return disconnected > 0; }));
+  lock.unlock();
+  ASSERT_TRUE(etcd->Put(key, "x").ok());
+  lock.lock();
+  EXPECT_TRUE(cv.wait_for(lock, 5s, [&] { return seen; }));
+  EXPECT_EQ(created, 1);
+  EXPECT_EQ(disconnected, 0);
+}
+
 TEST(EtcdClient, WatchFromACompactedRevisionSaysSo) {
   NEBU_REQUIRE_ETCD();
   auto etcd = NewClient();
