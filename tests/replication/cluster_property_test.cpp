@@ -49,7 +49,7 @@ using testing::FakeOrderedLog;
 using testing::LogFaults;
 using Clock = std::chrono::steady_clock;
 
-constexpr int kRunsDefault = 6;
+constexpr int kRunsDefault = 8;
 constexpr int kStepsPerRun = 240;           // driver operations per run
 constexpr size_t kOutstandingMax = 48;      // proposals in flight before the driver waits
 constexpr int kRetryRoundsMax = 20;         // quiescence: client retry rounds
@@ -69,6 +69,7 @@ struct Send {
   Command command;
   std::string marker;
   int tries = 0;
+  bool retry = true;  // the client retries it after kUnavailable
 };
 
 // What the "clients" were told.
@@ -116,6 +117,12 @@ class Cluster {
   const Ledger& ledger() const { return ledger_; }
   FakeOrderedLog& log() { return log_; }
   int restarts() const { return restarts_; }
+  // Duplicate groups skipped, summed over the nodes' current incarnations.
+  uint64_t skipped() const {
+    uint64_t sum = 0;
+    for (const auto& n : nodes_) sum += n.committer->skipped_groups();
+    return sum;
+  }
 
  private:
   Status Open(Node& n) {
@@ -198,19 +205,24 @@ void Cluster::ProposeCreate() {
   });
 }
 
-Send NewSend(const std::string& room_id, const std::string& sender, int n) {
+// With a transaction ID a send is retried by its client after kUnavailable (the room
+// deduplicates it); without one it is not, so only the group dedup (BeginGroup) keeps
+// a group that landed twice from appending it twice.
+Send NewSend(const std::string& room_id, const std::string& sender, int n, bool with_txn) {
   core::SendEventRequest r;
   r.room_id = room_id;
   r.sender = sender;
-  r.device_id = "DEV";
-  r.txn_id = "t" + std::to_string(n);
+  if (with_txn) {
+    r.device_id = "DEV";
+    r.txn_id = "t" + std::to_string(n);
+  }
   r.type = "m.room.message";
   r.content["msgtype"] = "m.text";
   r.content["body"] = "m" + std::to_string(n);
   r.origin_server_ts = 1'700'000'100'000 + n;
   Result<Command> c = core::MakeSendEventCommand(r);
   NEBU_CHECK(c.ok(), "send command");
-  return Send{room_id, std::move(*c), "m" + std::to_string(n), 0};
+  return Send{room_id, std::move(*c), "m" + std::to_string(n), 0, with_txn};
 }
 
 void Cluster::ProposeSend(Send send) {
@@ -238,7 +250,7 @@ void Cluster::ProposeSend(Send send) {
           }
         } else if (out.status().code() == StatusCode::kUnavailable) {
           ++ledger_.unavailable;
-          ledger_.to_retry.push_back(std::move(send));
+          if (send.retry) ledger_.to_retry.push_back(std::move(send));
         } else {
           ++ledger_.rejected;  // e.g. the room's creation was not acknowledged
         }
@@ -287,7 +299,7 @@ void Cluster::Run(int steps) {
       ProposeCreate();
     } else if (r < 80) {
       const auto& [room_id, creator] = rooms_[rng_() % rooms_.size()];
-      ProposeSend(NewSend(room_id, creator, sends_++));
+      ProposeSend(NewSend(room_id, creator, sends_++, rng_() % 10 < 7));
     } else if (r < 87) {
       Send retry;
       bool have = false;
@@ -428,9 +440,11 @@ TEST(ClusterProperty, NodesOverOneFaultyLogConvergeAndApplyAcknowledgedProposals
     ASSERT_TRUE(cluster.Quiesce(&why)) << why;
     cluster.Check();
     const Ledger& l = cluster.ledger();
-    std::printf("  %d nodes, %d restarts, %llu log records landed, answers: %llu ok, %llu "
-                "rejected, %llu unavailable; acknowledged sends %zu; %lld ms\n",
+    std::printf("  %d nodes, %d restarts, %llu log records landed, %llu duplicates skipped, "
+                "answers: %llu ok, %llu rejected, %llu unavailable; acknowledged sends %zu; "
+                "%lld ms\n",
                 nodes, cluster.restarts(), static_cast<unsigned long long>(cluster.log().landed()),
+                static_cast<unsigned long long>(cluster.skipped()),
                 static_cast<unsigned long long>(l.ok), static_cast<unsigned long long>(l.rejected),
                 static_cast<unsigned long long>(l.unavailable), l.acked_sends.size(),
                 static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
