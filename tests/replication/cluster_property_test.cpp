@@ -27,9 +27,11 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "engine/accounts/accounts.h"
 #include "engine/core/notifier.h"
 #include "engine/core/room_applier.h"
 #include "engine/core/state_digest.h"
@@ -79,6 +81,7 @@ struct Ledger {
   size_t outstanding = 0;
   std::map<std::string, std::string> acked_sends;  // marker -> event ID
   std::vector<std::string> acked_rooms;
+  std::vector<std::string> acked_users;
   std::vector<Send> to_retry;  // answered kUnavailable
   uint64_t ok = 0, rejected = 0, unavailable = 0;
 
@@ -154,6 +157,7 @@ class Cluster {
 
   void ProposeCreate();
   void ProposeSend(Send send);
+  void ProposeRegistration();
   void Restart();
   void ChangeFaults();
   void TrimApplied();
@@ -166,6 +170,7 @@ class Cluster {
   std::vector<std::pair<std::string, std::string>> rooms_;  // proposed: room ID, creator
   uint64_t incarnations_ = 0;
   int sends_ = 0;
+  int users_ = 0;
   int restarts_ = 0;
   int down_steps_ = 0;  // > 0: the log is down for that many more steps
 };
@@ -208,6 +213,37 @@ void Cluster::ProposeCreate() {
 // With a transaction ID a send is retried by its client after kUnavailable (the room
 // deduplicates it); without one it is not, so only the group dedup (BeginGroup) keeps
 // a group that landed twice from appending it twice.
+// Account commands are applied alone (StateMachine flushes before and after each),
+// so groups mixing them with room commands are flushed mid-group.
+void Cluster::ProposeRegistration() {
+  accounts::RegistrationRequest request;
+  request.user_id = "@acct" + std::to_string(users_++ % 24) + ":localhost";  // some taken
+  request.displayname = "Account " + request.user_id;
+  request.inhibit_login = true;
+  auto prepared = accounts::PrepareRegistration(request, 1'700'000'000'000);
+  ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
+  {
+    std::lock_guard lock(ledger_.mu);
+    ++ledger_.outstanding;
+  }
+  std::string user_id = request.user_id;
+  RandomNode().committer->Propose(
+      Command{core::CommandKind::kAccount, std::move(prepared->payload)},
+      [this, user_id](ApplyOutcome out) {
+        std::lock_guard lock(ledger_.mu);
+        --ledger_.outstanding;
+        if (out.ok()) {
+          ++ledger_.ok;
+          ledger_.acked_users.push_back(user_id);
+        } else if (out.status().code() == StatusCode::kUnavailable) {
+          ++ledger_.unavailable;
+        } else {
+          ++ledger_.rejected;  // taken
+        }
+        ledger_.cv.notify_all();
+      });
+}
+
 Send NewSend(const std::string& room_id, const std::string& sender, int n, bool with_txn) {
   core::SendEventRequest r;
   r.room_id = room_id;
@@ -297,6 +333,8 @@ void Cluster::Run(int steps) {
     const int r = static_cast<int>(rng_() % 100);
     if (rooms_.empty() || r < 8) {
       ProposeCreate();
+    } else if (r < 14) {
+      ProposeRegistration();
     } else if (r < 80) {
       const auto& [room_id, creator] = rooms_[rng_() % rooms_.size()];
       ProposeSend(NewSend(room_id, creator, sends_++, rng_() % 10 < 7));
@@ -407,6 +445,12 @@ void Cluster::Check() {
     auto it = markers.find(marker);
     ASSERT_NE(it, markers.end()) << "acknowledged send " << marker << " is not in its room";
     EXPECT_EQ(it->second.front(), event_id) << marker;
+  }
+  std::set<std::string> users;
+  for (const auto& user_id : ledger_.acked_users) {
+    EXPECT_TRUE(users.insert(user_id).second) << user_id << " registered twice";
+    auto profile = accounts::GetProfile(store, user_id);
+    EXPECT_TRUE(profile.ok()) << "acknowledged registration of " << user_id;
   }
   for (const auto& room_id : ledger_.acked_rooms) {
     EXPECT_TRUE(core::LoadRoomMeta(store, room_id).ok()) << "acknowledged room " << room_id;
