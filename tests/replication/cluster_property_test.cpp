@@ -19,6 +19,7 @@
 // NEBU_TEST_RUNS=<k> runs k seeds (default kRunsDefault).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -57,12 +58,38 @@ constexpr size_t kOutstandingMax = 48;      // proposals in flight before the dr
 constexpr int kRetryRoundsMax = 20;         // quiescence: client retry rounds
 constexpr auto kWaitBound = std::chrono::seconds(20);  // every bounded wait below
 
+// The node's StateMachine, failing Apply at one chosen index with an I/O error: the
+// committer stops writes, and the node is "crashed" (dropped without another flush,
+// losing what was staged) and reopened, which resumes a group left partly applied
+// by a mid-group flush.
+class CrashingApplier final : public core::Applier {
+ public:
+  explicit CrashingApplier(core::StateMachine& inner) : inner_(inner) {}
+  void CrashAt(core::LogIndex index) { crash_at_ = index; }
+  Status Apply(core::LogIndex index, const Command& command, ApplyOutcome* outcome) override {
+    if (index == crash_at_.load()) return Status::IoError("injected crash");
+    return inner_.Apply(index, command, outcome);
+  }
+  Status Flush() override { return inner_.Flush(); }
+  core::LogIndex applied_index() const override { return inner_.applied_index(); }
+  Status SyncApplied() override { return inner_.SyncApplied(); }
+  Result<bool> BeginGroup(const core::GroupOrigin& origin, uint32_t count) override {
+    return inner_.BeginGroup(origin, count);
+  }
+  core::GroupPosition applied_group() const override { return inner_.applied_group(); }
+
+ private:
+  core::StateMachine& inner_;
+  std::atomic<core::LogIndex> crash_at_{0};
+};
+
 struct Node {
   std::string id;
   std::string path;
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<core::Notifier> notifier;
   std::unique_ptr<core::StateMachine> sm;
+  std::unique_ptr<CrashingApplier> applier;
   std::unique_ptr<ReplicatedCommitter> committer;
 };
 
@@ -120,6 +147,8 @@ class Cluster {
   const Ledger& ledger() const { return ledger_; }
   FakeOrderedLog& log() { return log_; }
   int restarts() const { return restarts_; }
+  int crashes() const { return crashes_; }
+  int partial_resumes() const { return partial_resumes_; }
   // Duplicate groups skipped, summed over the nodes' current incarnations.
   uint64_t skipped() const {
     uint64_t sum = 0;
@@ -135,6 +164,8 @@ class Cluster {
     n.notifier = std::make_unique<core::Notifier>();
     n.sm = std::make_unique<core::StateMachine>(*n.store, *n.notifier);
     NEBU_RETURN_IF_ERROR(n.sm->Load());
+    n.applier = std::make_unique<CrashingApplier>(*n.sm);
+    if (!n.sm->applied_group().complete(n.sm->applied_index())) ++partial_resumes_;
     ReplicatedCommitterOptions o;
     o.node_id = n.id;
     o.incarnation = ++incarnations_;  // fresh at every start
@@ -143,12 +174,13 @@ class Cluster {
     o.write_timeout_ms = 300;
     o.read_batch_max = 1 + rng_() % 16;
     o.read_wait_ms = 20;
-    n.committer = std::make_unique<ReplicatedCommitter>(log_, *n.sm, o);
+    n.committer = std::make_unique<ReplicatedCommitter>(log_, *n.applier, o);
     return n.committer->Start();
   }
   void Close(Node& n) {
     if (n.committer) n.committer->Stop();
     n.committer.reset();
+    n.applier.reset();
     n.sm.reset();
     n.notifier.reset();
     n.store.reset();
@@ -158,7 +190,10 @@ class Cluster {
   void ProposeCreate();
   void ProposeSend(Send send);
   void ProposeRegistration();
-  void Restart();
+  void Restart(Node& n);
+  void ArmCrash();
+  // Reopens every node whose writes stopped (an injected crash).
+  void RestartCrashed();
   void ChangeFaults();
   void TrimApplied();
 
@@ -172,6 +207,8 @@ class Cluster {
   int sends_ = 0;
   int users_ = 0;
   int restarts_ = 0;
+  int crashes_ = 0;
+  int partial_resumes_ = 0;  // starts that resumed a partly applied group
   int down_steps_ = 0;  // > 0: the log is down for that many more steps
 };
 
@@ -294,8 +331,21 @@ void Cluster::ProposeSend(Send send) {
       });
 }
 
-void Cluster::Restart() {
+void Cluster::ArmCrash() {
   Node& n = RandomNode();
+  n.applier->CrashAt(n.sm->applied_index() + 1 + rng_() % 8);
+}
+
+void Cluster::RestartCrashed() {
+  for (auto& n : nodes_) {
+    if (n.committer->write_status().message().starts_with("writes stopped")) {
+      ++crashes_;
+      Restart(n);
+    }
+  }
+}
+
+void Cluster::Restart(Node& n) {
   Close(n);
   Status s = Open(n);
   ASSERT_TRUE(s.ok()) << s.ToString();
@@ -330,6 +380,8 @@ void Cluster::TrimApplied() {
 void Cluster::Run(int steps) {
   for (int step = 0; step < steps; ++step) {
     if (down_steps_ > 0 && --down_steps_ == 0) log_.SetDown(false);
+    RestartCrashed();
+    if (::testing::Test::HasFatalFailure()) return;
     const int r = static_cast<int>(rng_() % 100);
     if (rooms_.empty() || r < 8) {
       ProposeCreate();
@@ -350,8 +402,10 @@ void Cluster::Run(int steps) {
         }
       }
       if (have) ProposeSend(std::move(retry));
-    } else if (r < 90) {
-      Restart();
+    } else if (r < 89) {
+      Restart(RandomNode());
+    } else if (r < 91) {
+      ArmCrash();
     } else if (r < 96) {
       ChangeFaults();
     } else {
@@ -364,6 +418,8 @@ void Cluster::Run(int steps) {
 bool Cluster::Quiesce(std::string* why) {
   log_.SetFaults({});
   log_.SetDown(false);
+  for (auto& n : nodes_) n.applier->CrashAt(0);
+  RestartCrashed();
   for (int round = 0;; ++round) {
     if (!ledger_.WaitOutstanding(0)) {
       *why = "proposals never answered";
@@ -383,6 +439,7 @@ bool Cluster::Quiesce(std::string* why) {
   }
   const uint64_t last = log_.last_revision();
   const auto until = Clock::now() + kWaitBound;
+  RestartCrashed();  // one that crashed while crashes were being disarmed
   for (auto& n : nodes_) {
     while (n.committer->applied_revision() < last) {
       if (Clock::now() > until) {
@@ -484,10 +541,11 @@ TEST(ClusterProperty, NodesOverOneFaultyLogConvergeAndApplyAcknowledgedProposals
     ASSERT_TRUE(cluster.Quiesce(&why)) << why;
     cluster.Check();
     const Ledger& l = cluster.ledger();
-    std::printf("  %d nodes, %d restarts, %llu log records landed, %llu duplicates skipped, "
+    std::printf("  %d nodes, %d restarts (%d after a crash, %d resuming a group), %llu log records landed, %llu duplicates skipped, "
                 "answers: %llu ok, %llu rejected, %llu unavailable; acknowledged sends %zu; "
                 "%lld ms\n",
-                nodes, cluster.restarts(), static_cast<unsigned long long>(cluster.log().landed()),
+                nodes, cluster.restarts(), cluster.crashes(),
+                cluster.partial_resumes(), static_cast<unsigned long long>(cluster.log().landed()),
                 static_cast<unsigned long long>(cluster.skipped()),
                 static_cast<unsigned long long>(l.ok), static_cast<unsigned long long>(l.rejected),
                 static_cast<unsigned long long>(l.unavailable), l.acked_sends.size(),
