@@ -172,6 +172,7 @@ class Cluster {
     o.groups_in_flight = 1 + rng_() % 4;
     o.group_max = 1 + rng_() % 64;
     o.write_timeout_ms = 300;
+    o.answer_timeout_ms = 600;
     o.read_batch_max = 1 + rng_() % 16;
     o.read_wait_ms = 20;
     n.committer = std::make_unique<ReplicatedCommitter>(log_, *n.applier, o);
