@@ -41,6 +41,8 @@ ReplicatedCommitter::ReplicatedCommitter(OrderedLog& log, core::Applier& applier
   NEBU_CHECK(options_.group_max >= 1 && options_.group_max <= kGroupCommandsMax,
              "ReplicatedCommitter: group_max out of range");
   NEBU_CHECK(options_.read_batch_max >= 1, "ReplicatedCommitter: read_batch_max 0");
+  NEBU_CHECK(options_.answer_timeout_ms >= options_.write_timeout_ms,
+             "ReplicatedCommitter: answer_timeout_ms below write_timeout_ms");
 }
 
 ReplicatedCommitter::~ReplicatedCommitter() { Stop(); }
@@ -74,7 +76,7 @@ Status ReplicatedCommitter::Start() {
 
 void ReplicatedCommitter::Stop() {
   std::deque<Proposal> queued;
-  std::map<uint64_t, std::vector<ProposalDone>> waiting;
+  std::map<uint64_t, Waiting> waiting;
   {
     std::lock_guard lock(mu_);
     if (stopping_) return;
@@ -92,7 +94,7 @@ void ReplicatedCommitter::Stop() {
   }
   const Status stopped = Status::Unavailable(kStoppedMessage);
   for (auto& p : queued) p.done(stopped);
-  for (auto& [seq, waiters] : waiting) AnswerAll(waiters, stopped);
+  for (auto& [seq, w] : waiting) AnswerAll(w.waiters, stopped);
 }
 
 Status ReplicatedCommitter::write_status() const {
@@ -149,7 +151,9 @@ bool ReplicatedCommitter::FormGroup(FormedGroup* group) {
     queue_.pop_front();
   }
   group->seq = next_seq_++;
-  waiting_.emplace(group->seq, std::move(waiters));
+  waiting_.emplace(group->seq,
+                   Waiting{Clock::now() + std::chrono::milliseconds(options_.answer_timeout_ms),
+                           std::move(waiters)});
   if (!queue_.empty()) queue_cv_.notify_one();  // the rest for another writer
   return true;
 }
@@ -158,9 +162,29 @@ std::vector<ProposalDone> ReplicatedCommitter::TakeWaiters(uint64_t seq) {
   std::lock_guard lock(mu_);
   auto it = waiting_.find(seq);
   if (it == waiting_.end()) return {};
-  std::vector<ProposalDone> waiters = std::move(it->second);
+  std::vector<ProposalDone> waiters = std::move(it->second.waiters);
   waiting_.erase(it);
   return waiters;
+}
+
+void ReplicatedCommitter::ExpireWaiters() {
+  std::vector<ProposalDone> expired;
+  {
+    const auto now = Clock::now();
+    std::lock_guard lock(mu_);
+    for (auto it = waiting_.begin(); it != waiting_.end();) {
+      if (it->second.answer_by > now) {
+        ++it;
+        continue;
+      }
+      for (auto& done : it->second.waiters) expired.push_back(std::move(done));
+      it = waiting_.erase(it);
+    }
+  }
+  AnswerAll(expired, Status::Unavailable(
+                         "cluster: etcd unreachable: the write was not applied on this node "
+                         "within " + std::to_string(options_.answer_timeout_ms) +
+                         " ms; it may still be applied"));
 }
 
 void ReplicatedCommitter::WriteLoop() {
@@ -251,6 +275,7 @@ void ReplicatedCommitter::ApplyLoop() {
     Result<std::vector<LogRecord>> records = log_.ReadAfter(
         applied_revision_.load(), options_.read_batch_max,
         std::chrono::milliseconds(options_.read_wait_ms));
+    ExpireWaiters();
     if (!records.ok()) {
       if (records.status().code() == StatusCode::kNotFound) {
         const std::string why = "cluster: fell behind the log's trim point at applied revision " +
@@ -293,6 +318,7 @@ Status ReplicatedCommitter::ResumePartialGroup() {
   for (;;) {
     Result<std::vector<LogRecord>> records =
         log_.ReadAfter(pos.revision - 1, 1, std::chrono::milliseconds(options_.read_wait_ms));
+    ExpireWaiters();
     if (records.ok() && !records->empty()) {
       const LogRecord& record = records->front();
       if (record.revision != pos.revision) {
@@ -382,7 +408,7 @@ bool ReplicatedCommitter::PauseUnlessStopping(int64_t ms) {
 
 void ReplicatedCommitter::Halt(const Status& cause, const Status& proposal_status) {
   std::deque<Proposal> queued;
-  std::map<uint64_t, std::vector<ProposalDone>> waiting;
+  std::map<uint64_t, Waiting> waiting;
   {
     std::lock_guard lock(mu_);
     if (halted_) return;
@@ -393,7 +419,7 @@ void ReplicatedCommitter::Halt(const Status& cause, const Status& proposal_statu
     waiting.swap(waiting_);
   }
   for (auto& p : queued) p.done(proposal_status);
-  for (auto& [seq, waiters] : waiting) AnswerAll(waiters, proposal_status);
+  for (auto& [seq, w] : waiting) AnswerAll(w.waiters, proposal_status);
 }
 
 void ReplicatedCommitter::SetUnreachable(bool* flag, bool value, const Status& cause) {

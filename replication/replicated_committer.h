@@ -23,7 +23,10 @@
 // -> Applier::BeginGroup (false: a group applied before, skipped) -> Apply each
 // command with the next index -> Flush -> answers the proposals of the groups this
 // node proposed in this incarnation. So a proposer hears its outcome only after its
-// own node applied the group (reads on this node then see it). Apply reads no clock.
+// own node applied the group (reads on this node then see it), or kUnavailable once
+// `answer_timeout_ms` passed without that (the log cannot be read: the write is
+// committed and is applied later, reported to nobody), so no write waits without
+// bound. Applying reads no clock (the expiry runs between reads of the log).
 // A log that cannot be read is retried with back-off (kReadBackoffMsMin doubling to
 // kReadBackoffMsMax); a record that does not decode, or an apply storage error, is
 // fatal: writes stop ("writes stopped: <cause>") until a restart. A log trimmed past
@@ -66,6 +69,11 @@ inline constexpr int64_t kAppendBackoffMsMax = 200;
 // Pause after a failed ReadAfter: doubles from min to max, reset by a success.
 inline constexpr int64_t kReadBackoffMsMin = 10;
 inline constexpr int64_t kReadBackoffMsMax = 1000;
+// A proposal whose group was appended but is not applied on this node within this
+// long after the group was formed (the log cannot be read) is answered kUnavailable;
+// it is still applied later, with its outcome reported to nobody. At least
+// write_timeout_ms.
+inline constexpr int64_t kAnswerTimeoutMsDefault = 10000;
 // Groups at most in flight (writer threads).
 inline constexpr size_t kGroupsInFlightMax = 64;
 
@@ -76,6 +84,7 @@ struct ReplicatedCommitterOptions {
   size_t group_max = kGroupCommandsMax;         // 1..kGroupCommandsMax commands per group
   size_t queue_max = 65536;                     // proposals waiting for a group
   int64_t write_timeout_ms = kWriteTimeoutMsDefault;
+  int64_t answer_timeout_ms = kAnswerTimeoutMsDefault;  // >= write_timeout_ms
   size_t read_batch_max = 256;                  // records per ReadAfter
   int64_t read_wait_ms = 200;                   // ReadAfter's wait; bounds Stop()'s latency
 };
@@ -151,6 +160,9 @@ class ReplicatedCommitter final : public core::Committer {
   // Removes and returns the callbacks of one of this incarnation's groups ({} if
   // already answered).
   std::vector<core::ProposalDone> TakeWaiters(uint64_t seq);
+  // Answers kUnavailable to the groups past their answer_by (apply thread, between
+  // reads of the log; never while applying).
+  void ExpireWaiters();
 
   void ApplyLoop();
   Status ResumePartialGroup();
@@ -173,7 +185,11 @@ class ReplicatedCommitter final : public core::Committer {
   std::condition_variable stop_cv_;   // stopping (wakes back-off pauses)
   std::deque<Proposal> queue_;        // guarded by mu_
   // This incarnation's groups formed but not yet answered, by seq. guarded by mu_
-  std::map<uint64_t, std::vector<core::ProposalDone>> waiting_;
+  struct Waiting {
+    std::chrono::steady_clock::time_point answer_by;
+    std::vector<core::ProposalDone> waiters;
+  };
+  std::map<uint64_t, Waiting> waiting_;
   uint64_t next_seq_ = 1;             // guarded by mu_
   bool started_ = false;              // guarded by mu_
   bool stopping_ = false;             // guarded by mu_

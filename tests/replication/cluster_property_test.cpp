@@ -19,6 +19,7 @@
 // NEBU_TEST_RUNS=<k> runs k seeds (default kRunsDefault).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -27,9 +28,11 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "engine/accounts/accounts.h"
 #include "engine/core/notifier.h"
 #include "engine/core/room_applier.h"
 #include "engine/core/state_digest.h"
@@ -49,11 +52,36 @@ using testing::FakeOrderedLog;
 using testing::LogFaults;
 using Clock = std::chrono::steady_clock;
 
-constexpr int kRunsDefault = 6;
+constexpr int kRunsDefault = 8;
 constexpr int kStepsPerRun = 240;           // driver operations per run
 constexpr size_t kOutstandingMax = 48;      // proposals in flight before the driver waits
 constexpr int kRetryRoundsMax = 20;         // quiescence: client retry rounds
 constexpr auto kWaitBound = std::chrono::seconds(20);  // every bounded wait below
+
+// The node's StateMachine, failing Apply at one chosen index with an I/O error: the
+// committer stops writes, and the node is "crashed" (dropped without another flush,
+// losing what was staged) and reopened, which resumes a group left partly applied
+// by a mid-group flush.
+class CrashingApplier final : public core::Applier {
+ public:
+  explicit CrashingApplier(core::StateMachine& inner) : inner_(inner) {}
+  void CrashAt(core::LogIndex index) { crash_at_ = index; }
+  Status Apply(core::LogIndex index, const Command& command, ApplyOutcome* outcome) override {
+    if (index == crash_at_.load()) return Status::IoError("injected crash");
+    return inner_.Apply(index, command, outcome);
+  }
+  Status Flush() override { return inner_.Flush(); }
+  core::LogIndex applied_index() const override { return inner_.applied_index(); }
+  Status SyncApplied() override { return inner_.SyncApplied(); }
+  Result<bool> BeginGroup(const core::GroupOrigin& origin, uint32_t count) override {
+    return inner_.BeginGroup(origin, count);
+  }
+  core::GroupPosition applied_group() const override { return inner_.applied_group(); }
+
+ private:
+  core::StateMachine& inner_;
+  std::atomic<core::LogIndex> crash_at_{0};
+};
 
 struct Node {
   std::string id;
@@ -61,6 +89,7 @@ struct Node {
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<core::Notifier> notifier;
   std::unique_ptr<core::StateMachine> sm;
+  std::unique_ptr<CrashingApplier> applier;
   std::unique_ptr<ReplicatedCommitter> committer;
 };
 
@@ -69,6 +98,7 @@ struct Send {
   Command command;
   std::string marker;
   int tries = 0;
+  bool retry = true;  // the client retries it after kUnavailable
 };
 
 // What the "clients" were told.
@@ -78,6 +108,7 @@ struct Ledger {
   size_t outstanding = 0;
   std::map<std::string, std::string> acked_sends;  // marker -> event ID
   std::vector<std::string> acked_rooms;
+  std::vector<std::string> acked_users;
   std::vector<Send> to_retry;  // answered kUnavailable
   uint64_t ok = 0, rejected = 0, unavailable = 0;
 
@@ -116,6 +147,14 @@ class Cluster {
   const Ledger& ledger() const { return ledger_; }
   FakeOrderedLog& log() { return log_; }
   int restarts() const { return restarts_; }
+  int crashes() const { return crashes_; }
+  int partial_resumes() const { return partial_resumes_; }
+  // Duplicate groups skipped, summed over the nodes' current incarnations.
+  uint64_t skipped() const {
+    uint64_t sum = 0;
+    for (const auto& n : nodes_) sum += n.committer->skipped_groups();
+    return sum;
+  }
 
  private:
   Status Open(Node& n) {
@@ -125,20 +164,24 @@ class Cluster {
     n.notifier = std::make_unique<core::Notifier>();
     n.sm = std::make_unique<core::StateMachine>(*n.store, *n.notifier);
     NEBU_RETURN_IF_ERROR(n.sm->Load());
+    n.applier = std::make_unique<CrashingApplier>(*n.sm);
+    if (!n.sm->applied_group().complete(n.sm->applied_index())) ++partial_resumes_;
     ReplicatedCommitterOptions o;
     o.node_id = n.id;
     o.incarnation = ++incarnations_;  // fresh at every start
     o.groups_in_flight = 1 + rng_() % 4;
     o.group_max = 1 + rng_() % 64;
     o.write_timeout_ms = 300;
+    o.answer_timeout_ms = 600;
     o.read_batch_max = 1 + rng_() % 16;
     o.read_wait_ms = 20;
-    n.committer = std::make_unique<ReplicatedCommitter>(log_, *n.sm, o);
+    n.committer = std::make_unique<ReplicatedCommitter>(log_, *n.applier, o);
     return n.committer->Start();
   }
   void Close(Node& n) {
     if (n.committer) n.committer->Stop();
     n.committer.reset();
+    n.applier.reset();
     n.sm.reset();
     n.notifier.reset();
     n.store.reset();
@@ -147,7 +190,11 @@ class Cluster {
 
   void ProposeCreate();
   void ProposeSend(Send send);
-  void Restart();
+  void ProposeRegistration();
+  void Restart(Node& n);
+  void ArmCrash();
+  // Reopens every node whose writes stopped (an injected crash).
+  void RestartCrashed();
   void ChangeFaults();
   void TrimApplied();
 
@@ -159,7 +206,10 @@ class Cluster {
   std::vector<std::pair<std::string, std::string>> rooms_;  // proposed: room ID, creator
   uint64_t incarnations_ = 0;
   int sends_ = 0;
+  int users_ = 0;
   int restarts_ = 0;
+  int crashes_ = 0;
+  int partial_resumes_ = 0;  // starts that resumed a partly applied group
   int down_steps_ = 0;  // > 0: the log is down for that many more steps
 };
 
@@ -198,19 +248,55 @@ void Cluster::ProposeCreate() {
   });
 }
 
-Send NewSend(const std::string& room_id, const std::string& sender, int n) {
+// With a transaction ID a send is retried by its client after kUnavailable (the room
+// deduplicates it); without one it is not, so only the group dedup (BeginGroup) keeps
+// a group that landed twice from appending it twice.
+// Account commands are applied alone (StateMachine flushes before and after each),
+// so groups mixing them with room commands are flushed mid-group.
+void Cluster::ProposeRegistration() {
+  accounts::RegistrationRequest request;
+  request.user_id = "@acct" + std::to_string(users_++ % 24) + ":localhost";  // some taken
+  request.displayname = "Account " + request.user_id;
+  request.inhibit_login = true;
+  auto prepared = accounts::PrepareRegistration(request, 1'700'000'000'000);
+  ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
+  {
+    std::lock_guard lock(ledger_.mu);
+    ++ledger_.outstanding;
+  }
+  std::string user_id = request.user_id;
+  RandomNode().committer->Propose(
+      Command{core::CommandKind::kAccount, std::move(prepared->payload)},
+      [this, user_id](ApplyOutcome out) {
+        std::lock_guard lock(ledger_.mu);
+        --ledger_.outstanding;
+        if (out.ok()) {
+          ++ledger_.ok;
+          ledger_.acked_users.push_back(user_id);
+        } else if (out.status().code() == StatusCode::kUnavailable) {
+          ++ledger_.unavailable;
+        } else {
+          ++ledger_.rejected;  // taken
+        }
+        ledger_.cv.notify_all();
+      });
+}
+
+Send NewSend(const std::string& room_id, const std::string& sender, int n, bool with_txn) {
   core::SendEventRequest r;
   r.room_id = room_id;
   r.sender = sender;
-  r.device_id = "DEV";
-  r.txn_id = "t" + std::to_string(n);
+  if (with_txn) {
+    r.device_id = "DEV";
+    r.txn_id = "t" + std::to_string(n);
+  }
   r.type = "m.room.message";
   r.content["msgtype"] = "m.text";
   r.content["body"] = "m" + std::to_string(n);
   r.origin_server_ts = 1'700'000'100'000 + n;
   Result<Command> c = core::MakeSendEventCommand(r);
   NEBU_CHECK(c.ok(), "send command");
-  return Send{room_id, std::move(*c), "m" + std::to_string(n), 0};
+  return Send{room_id, std::move(*c), "m" + std::to_string(n), 0, with_txn};
 }
 
 void Cluster::ProposeSend(Send send) {
@@ -238,7 +324,7 @@ void Cluster::ProposeSend(Send send) {
           }
         } else if (out.status().code() == StatusCode::kUnavailable) {
           ++ledger_.unavailable;
-          ledger_.to_retry.push_back(std::move(send));
+          if (send.retry) ledger_.to_retry.push_back(std::move(send));
         } else {
           ++ledger_.rejected;  // e.g. the room's creation was not acknowledged
         }
@@ -246,8 +332,21 @@ void Cluster::ProposeSend(Send send) {
       });
 }
 
-void Cluster::Restart() {
+void Cluster::ArmCrash() {
   Node& n = RandomNode();
+  n.applier->CrashAt(n.sm->applied_index() + 1 + rng_() % 8);
+}
+
+void Cluster::RestartCrashed() {
+  for (auto& n : nodes_) {
+    if (n.committer->write_status().message().starts_with("writes stopped")) {
+      ++crashes_;
+      Restart(n);
+    }
+  }
+}
+
+void Cluster::Restart(Node& n) {
   Close(n);
   Status s = Open(n);
   ASSERT_TRUE(s.ok()) << s.ToString();
@@ -282,12 +381,16 @@ void Cluster::TrimApplied() {
 void Cluster::Run(int steps) {
   for (int step = 0; step < steps; ++step) {
     if (down_steps_ > 0 && --down_steps_ == 0) log_.SetDown(false);
+    RestartCrashed();
+    if (::testing::Test::HasFatalFailure()) return;
     const int r = static_cast<int>(rng_() % 100);
     if (rooms_.empty() || r < 8) {
       ProposeCreate();
+    } else if (r < 14) {
+      ProposeRegistration();
     } else if (r < 80) {
       const auto& [room_id, creator] = rooms_[rng_() % rooms_.size()];
-      ProposeSend(NewSend(room_id, creator, sends_++));
+      ProposeSend(NewSend(room_id, creator, sends_++, rng_() % 10 < 7));
     } else if (r < 87) {
       Send retry;
       bool have = false;
@@ -300,8 +403,10 @@ void Cluster::Run(int steps) {
         }
       }
       if (have) ProposeSend(std::move(retry));
-    } else if (r < 90) {
-      Restart();
+    } else if (r < 89) {
+      Restart(RandomNode());
+    } else if (r < 91) {
+      ArmCrash();
     } else if (r < 96) {
       ChangeFaults();
     } else {
@@ -314,6 +419,8 @@ void Cluster::Run(int steps) {
 bool Cluster::Quiesce(std::string* why) {
   log_.SetFaults({});
   log_.SetDown(false);
+  for (auto& n : nodes_) n.applier->CrashAt(0);
+  RestartCrashed();
   for (int round = 0;; ++round) {
     if (!ledger_.WaitOutstanding(0)) {
       *why = "proposals never answered";
@@ -333,6 +440,7 @@ bool Cluster::Quiesce(std::string* why) {
   }
   const uint64_t last = log_.last_revision();
   const auto until = Clock::now() + kWaitBound;
+  RestartCrashed();  // one that crashed while crashes were being disarmed
   for (auto& n : nodes_) {
     while (n.committer->applied_revision() < last) {
       if (Clock::now() > until) {
@@ -396,6 +504,12 @@ void Cluster::Check() {
     ASSERT_NE(it, markers.end()) << "acknowledged send " << marker << " is not in its room";
     EXPECT_EQ(it->second.front(), event_id) << marker;
   }
+  std::set<std::string> users;
+  for (const auto& user_id : ledger_.acked_users) {
+    EXPECT_TRUE(users.insert(user_id).second) << user_id << " registered twice";
+    auto profile = accounts::GetProfile(store, user_id);
+    EXPECT_TRUE(profile.ok()) << "acknowledged registration of " << user_id;
+  }
   for (const auto& room_id : ledger_.acked_rooms) {
     EXPECT_TRUE(core::LoadRoomMeta(store, room_id).ok()) << "acknowledged room " << room_id;
   }
@@ -428,9 +542,12 @@ TEST(ClusterProperty, NodesOverOneFaultyLogConvergeAndApplyAcknowledgedProposals
     ASSERT_TRUE(cluster.Quiesce(&why)) << why;
     cluster.Check();
     const Ledger& l = cluster.ledger();
-    std::printf("  %d nodes, %d restarts, %llu log records landed, answers: %llu ok, %llu "
-                "rejected, %llu unavailable; acknowledged sends %zu; %lld ms\n",
-                nodes, cluster.restarts(), static_cast<unsigned long long>(cluster.log().landed()),
+    std::printf("  %d nodes, %d restarts (%d after a crash, %d resuming a group), %llu log records landed, %llu duplicates skipped, "
+                "answers: %llu ok, %llu rejected, %llu unavailable; acknowledged sends %zu; "
+                "%lld ms\n",
+                nodes, cluster.restarts(), cluster.crashes(),
+                cluster.partial_resumes(), static_cast<unsigned long long>(cluster.log().landed()),
+                static_cast<unsigned long long>(cluster.skipped()),
                 static_cast<unsigned long long>(l.ok), static_cast<unsigned long long>(l.rejected),
                 static_cast<unsigned long long>(l.unavailable), l.acked_sends.size(),
                 static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(

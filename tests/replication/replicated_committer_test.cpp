@@ -188,6 +188,29 @@ TEST(ReplicatedCommitter, ALogThatIsDownFailsWritesWithinTheBoundAndRecoversByIt
   EXPECT_EQ(*out, "applied:after");
 }
 
+TEST(ReplicatedCommitter, AnAppendedWriteTheNodeCannotReadBackIsAnsweredWithinTheBound) {
+  FakeOrderedLog log(10);
+  MemoryApplier applier;
+  auto options = Options("a", 1);
+  options.answer_timeout_ms = 600;
+  ReplicatedCommitter c(log, applier, options);
+  log.SetFaults({.read_disconnect = 1.0});  // appends land, reads fail
+  ASSERT_TRUE(c.Start().ok());
+  const auto t0 = std::chrono::steady_clock::now();
+  ApplyOutcome out = core::ProposeAndWait(c, Noop("committed"));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(600 + 1500));
+  ASSERT_EQ(out.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(out.status().message().find("may still be applied"), std::string::npos);
+  EXPECT_EQ(log.record_count(), 1u);
+  EXPECT_NE(c.write_status().message().find("etcd unreachable"), std::string::npos);
+
+  log.SetFaults({});  // the write is applied after all, reported to nobody
+  ASSERT_TRUE(WaitFor([&] { return applier.applied().size() == 1; }));
+  ASSERT_TRUE(core::ProposeAndWait(c, Noop("next")).ok());
+  EXPECT_EQ(applier.applied().size(), 2u);
+  EXPECT_TRUE(c.write_status().ok());
+}
+
 TEST(ReplicatedCommitter, AGroupThatLandedTwiceIsAppliedOnce) {
   FakeOrderedLog log(4);
   MemoryApplier applier;
@@ -277,6 +300,7 @@ TEST(ReplicatedCommitter, StopFailsQueuedProposalsWithUnavailable) {
   MemoryApplier applier;
   auto options = Options("a", 1);
   options.write_timeout_ms = 60000;
+  options.answer_timeout_ms = 60000;
   ReplicatedCommitter c(log, applier, options);
   ASSERT_TRUE(c.Start().ok());
   log.SetDown(true);
