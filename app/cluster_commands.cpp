@@ -42,7 +42,7 @@ int PrintStatus(replication::EtcdClient& etcd, const Config& config) {
   auto trimmed = etcd.Range(config.cluster.etcd_prefix + "/trimmed", {});
   std::string trim_point = trimmed.ok() && !trimmed->kvs.empty() ? trimmed->kvs[0].value : "0";
   while (trim_point.size() > 1 && trim_point[0] == '0') trim_point.erase(0, 1);
-  std::printf("cluster prefix %s, etcd revision %lld, history trimmed through %s\n",
+  std::printf("cluster prefix %s, log head revision %lld, history trimmed through %s\n",
               config.cluster.etcd_prefix.c_str(), static_cast<long long>(head),
               trim_point.c_str());
   std::printf("%-20s %-5s %10s %10s %8s %-22s %-22s %s\n", "node", "live", "applied", "durable",

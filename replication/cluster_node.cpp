@@ -265,7 +265,6 @@ Result<std::vector<RegisteredNode>> ClusterNode::ReadNodes(EtcdClient& etcd,
   for (const char* folder : {"/members/", "/nodes/"}) {
     const std::string dir = prefix + folder;
     NEBU_ASSIGN_OR_RETURN(EtcdRangeResult got, etcd.Range(dir, {.prefix = true}));
-    if (head_revision != nullptr) *head_revision = got.revision;
     for (const EtcdKeyValue& kv : got.kvs) {
       const std::string id = kv.key.substr(dir.size());
       RegisteredNode& node = by_id[id];
@@ -277,6 +276,18 @@ Result<std::vector<RegisteredNode>> ClusterNode::ReadNodes(EtcdClient& etcd,
   std::vector<RegisteredNode> out;
   out.reserve(by_id.size());
   for (auto& entry : by_id) out.push_back(std::move(entry.second));
+  if (head_revision != nullptr) {
+    // The log's head: the newest group's revision (etcd's own revision also counts
+    // registry writes); with every group trimmed, the furthest node.
+    NEBU_ASSIGN_OR_RETURN(EtcdRangeResult last,
+                          etcd.Range(prefix + "/log/", {.prefix = true,
+                                                        .limit = 1,
+                                                        .keys_only = true,
+                                                        .sort_order = EtcdSortOrder::kDescend,
+                                                        .sort_target = EtcdSortTarget::kMod}));
+    *head_revision = last.kvs.empty() ? 0 : last.kvs[0].mod_revision;
+    for (const RegisteredNode& n : out) *head_revision = std::max(*head_revision, n.applied_revision);
+  }
   return out;
 }
 
