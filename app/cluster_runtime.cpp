@@ -72,6 +72,12 @@ void ClusterRuntime::Configure(core::EngineOptions* options) {
   };
 }
 
+std::unique_ptr<replication::LeaseElection> ClusterRuntime::MakeProjectorElection() {
+  return std::make_unique<replication::LeaseElection>(
+      node_->etcd(), node_->prefix() + "/projector",
+      node_->node_id() + "/" + std::to_string(node_->incarnation()));
+}
+
 std::vector<api::NodeInfo> ClusterRuntime::Nodes() const {
   std::vector<api::NodeInfo> out;
   for (const replication::RegisteredNode& n : node_->Nodes()) {

@@ -18,6 +18,7 @@
 #include "app/config.h"
 #include "engine/core/engine.h"
 #include "replication/cluster_node.h"
+#include "replication/lease_election.h"
 
 namespace nebu::app {
 
@@ -34,6 +35,9 @@ class ClusterRuntime final : public api::ClusterView {
   void Stop() { node_->Stop(); }
 
   replication::ClusterNode& node() { return *node_; }
+  // The projector's election (one PostgreSQL projector per cluster): key
+  // <prefix>/projector, held by "<node id>/<incarnation>".
+  std::unique_ptr<replication::LeaseElection> MakeProjectorElection();
 
   // api::ClusterView
   [[nodiscard]] std::string NodeId() const override { return node_->node_id(); }

@@ -139,7 +139,9 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, ClusterRuntime*
                              .rate_limit = config.rate_limit},
                             &metrics);
   api::Router ops("ops", &metrics);
-  std::unique_ptr<PgRuntime> pg = PgRuntime::Start(config, engine);  // NEBU_DB_URL
+  // NEBU_DB_URL; in a cluster the nodes elect the one that projects.
+  std::unique_ptr<PgRuntime> pg = PgRuntime::Start(
+      config, engine, cluster != nullptr ? cluster->MakeProjectorElection() : nullptr);
   // A storage failure that stopped writes (or a full disk) wins over PostgreSQL's report.
   api::AddOpsRoutes(
       ops, metrics,

@@ -133,9 +133,11 @@ PgRuntime::PgRuntime(const Config& config, core::Engine& engine)
                                   .notifier = &engine.notifier(),
                                   .clock = &engine.clock()}) {}
 
-std::unique_ptr<PgRuntime> PgRuntime::Start(const Config& config, core::Engine& engine) {
+std::unique_ptr<PgRuntime> PgRuntime::Start(const Config& config, core::Engine& engine,
+                                            std::unique_ptr<replication::LeaseElection> election) {
   if (config.db_url.empty()) return nullptr;
   std::unique_ptr<PgRuntime> runtime(new PgRuntime(config, engine));
+  runtime->election_ = std::move(election);
   runtime->thread_ = std::thread([r = runtime.get()] { r->Run(); });
   return runtime;
 }
@@ -143,6 +145,7 @@ std::unique_ptr<PgRuntime> PgRuntime::Start(const Config& config, core::Engine& 
 PgRuntime::~PgRuntime() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
+  if (election_) election_->Stop();  // steps down: another node takes over at once
   projector_.Stop();
 }
 
@@ -159,7 +162,20 @@ void PgRuntime::Run() {
         migration_error_.clear();
       }
       spdlog::info("migrations complete: schema version {}", state->version);
-      projector_.Start();
+      if (!election_) {
+        projector_.Start();
+        return;
+      }
+      // One projector per cluster: project while holding the role, stand by otherwise.
+      election_->Start(
+          [this] {
+            spdlog::info("projector: this node projects into PostgreSQL");
+            projector_.Start();
+          },
+          [this] {
+            spdlog::info("projector: standing by (another node projects)");
+            projector_.Stop();
+          });
       return;
     }
     bool retry = state.status().code() == StatusCode::kUnavailable;
@@ -201,6 +217,10 @@ api::Readiness PgRuntime::Ready() const {
                                      {"lag_entries", s.search_lag_entries}}},
   };
   if (!s.last_error.empty()) projector["last_error"] = s.last_error;
+  if (election_) {
+    projector["role"] = election_->holding() ? "active" : "standby";
+    projector["holder"] = election_->holder();
+  }
   return {.ready = true,
           .body = {{"status", "ready"}, {"migrations", migrations}, {"projector", projector}}};
 }

@@ -28,6 +28,7 @@
 #include "engine/core/engine.h"
 #include "projections/migrate.h"
 #include "projections/projector.h"
+#include "replication/lease_election.h"
 
 namespace nebu::app {
 
@@ -39,8 +40,11 @@ class PgRuntime {
   // nullptr when NEBU_DB_URL is unset. Never blocks on PostgreSQL: migrations run on a
   // background thread (retried with backoff while PostgreSQL is unreachable), then
   // the projector starts.
-  [[nodiscard]] static std::unique_ptr<PgRuntime> Start(const Config& config,
-                                                        core::Engine& engine);
+  // In a cluster `election` (nullable) decides which node projects: this one projects
+  // only while it holds the role, and stands by otherwise (/ready says which).
+  [[nodiscard]] static std::unique_ptr<PgRuntime> Start(
+      const Config& config, core::Engine& engine,
+      std::unique_ptr<replication::LeaseElection> election = nullptr);
   ~PgRuntime();
   PgRuntime(const PgRuntime&) = delete;
   PgRuntime& operator=(const PgRuntime&) = delete;
@@ -55,6 +59,7 @@ class PgRuntime {
   std::string migrate_url_;
   core::Engine& engine_;
   projections::Projector projector_;
+  std::unique_ptr<replication::LeaseElection> election_;  // null: project always
   std::thread thread_;
   std::atomic<bool> stop_{false};
   mutable std::mutex mu_;

@@ -109,6 +109,7 @@ class ClusterNode {
 
   const std::string& cluster_id() const { return cluster_id_; }
   const std::string& node_id() const { return options_.node_id; }
+  const std::string& prefix() const { return options_.prefix; }
   uint64_t incarnation() const { return incarnation_; }
   // The last registry read (live nodes, sorted by id); from memory, never blocks.
   std::vector<RegisteredNode> Nodes() const;

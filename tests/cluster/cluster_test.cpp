@@ -9,6 +9,7 @@
 #include <set>
 
 #include "tests/cluster/etcd_process.h"
+#include "tests/projections/pg_test_util.h"
 #include "tests/security/nebu_process.h"
 
 namespace nebu::cluster_testing {
@@ -63,11 +64,12 @@ class ClusterTest : public ::testing::Test {
 
   void StartNode(int i) {
     while (static_cast<int>(nodes_.size()) <= i) nodes_.push_back(std::make_unique<NebuProcess>());
-    Env env = {{"NEBU_ETCD_ENDPOINTS", etcd_->Endpoints()},
+    Env env = extra_env_;
+    env.insert({{"NEBU_ETCD_ENDPOINTS", etcd_->Endpoints()},
                {"NEBU_ETCD_PREFIX", "/nebu-test"},
                {"NEBU_NODE_ID", "node" + std::to_string(i + 1)},
                {"NEBU_GRPC_ADDR", "127.0.0.1:" + std::to_string(9100 + i)},
-               {"NEBU_INTERNAL_SECRET", std::string(kSecret)}};
+               {"NEBU_INTERNAL_SECRET", std::string(kSecret)}});
     ASSERT_TRUE(nodes_[i]->Start(dir_.path() + "/node" + std::to_string(i + 1), env));
   }
 
@@ -232,6 +234,7 @@ class ClusterTest : public ::testing::Test {
   }
 
   nebu::testing::TempDir dir_;
+  Env extra_env_;  // given to every node StartNode starts
   std::unique_ptr<EtcdCluster> etcd_;
   std::vector<std::unique_ptr<NebuProcess>> nodes_;
 };
@@ -473,6 +476,65 @@ TEST_F(ClusterTest, ADataDirectoryOfAnotherClusterOrOfASingleNodeIsRefused) {
                              {"NEBU_NODE_ID", "node9"},
                              {"NEBU_INTERNAL_SECRET", std::string(kSecret)}}));
   EXPECT_NE(joined.Log().find("single node"), std::string::npos) << joined.Log();
+}
+
+// One projector per cluster: with NEBU_DB_URL on every node exactly one projects (an
+// etcd lease), the others stand by; killing it hands the role over and the projection
+// goes on without a gap or a duplicate.
+TEST_F(ClusterTest, OneNodeProjectsIntoPostgreSqlAndAnotherTakesOverWhenItDies) {
+  if (!projections::testing::EnvUrl("NEBU_TEST_PG_URL")) {
+    NEBU_PG_SKIP("NEBU_TEST_PG_URL is unset (scripts/test.sh starts PostgreSQL)");
+  }
+  projections::testing::TestDatabase db;
+  for (int i = 0; i < kNodes; ++i) nodes_[i]->Kill(SIGTERM);
+  extra_env_ = {{"NEBU_DB_URL", db.url()}};
+  for (int i = 0; i < kNodes; ++i) StartNode(i);
+  auto roles = [&] {
+    std::map<std::string, int> count;
+    int active = -1;
+    for (int i = 0; i < kNodes; ++i) {
+      if (!nodes_[i]->Running()) continue;
+      json::value ready = Ready(i);
+      const json::value* projector =
+          ready.is_object() ? ready.as_object().if_contains("projector") : nullptr;
+      const json::value* role =
+          projector && projector->is_object() ? projector->as_object().if_contains("role") : nullptr;
+      std::string r = role && role->is_string() ? std::string(role->as_string()) : "none";
+      ++count[r];
+      if (r == "active") active = i;
+    }
+    return std::make_pair(count, active);
+  };
+  int active = -1;
+  ASSERT_TRUE(projections::testing::WaitFor(
+      [&] {
+        auto [count, a] = roles();
+        active = a;
+        return count["active"] == 1 && count["standby"] == kNodes - 1;
+      },
+      std::chrono::seconds(20)))
+      << "not exactly one active projector";
+  std::string alice = Register(0, "alice");
+  std::string room = SharedRoom(0, alice, {});
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(SendPublic(i % kNodes, alice, room, "a").status, 200);
+  nodes_[active]->Kill(SIGKILL);
+  int survivor = (active + 1) % kNodes;
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(SendPublic(survivor, alice, room, "b").status, 200);
+  ASSERT_TRUE(projections::testing::WaitFor(
+      [&] { return roles().first["active"] == 1; }, std::chrono::seconds(20)))
+      << "no node took the projector over";
+  const size_t want = Timeline(survivor, alice, room).size();
+  const std::string count_sql = "SELECT count(*), count(DISTINCT event_id) FROM events WHERE room_id = '" + room + "'";
+  std::vector<std::vector<std::string>> rows;
+  EXPECT_TRUE(projections::testing::WaitFor(
+      [&] {
+        rows = projections::testing::Query(db.url(), count_sql);
+        return rows.size() == 1 && rows[0][0] == std::to_string(want);
+      },
+      std::chrono::seconds(30)))
+      << "projected " << (rows.empty() ? "?" : rows[0][0]) << " of " << want << " events";
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0][0], rows[0][1]) << "an event projected twice";
 }
 
 }  // namespace
