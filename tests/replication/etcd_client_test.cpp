@@ -157,6 +157,49 @@ TEST(EtcdClient, LeaseKeepsKeysAliveUntilRevoked) {
   EXPECT_EQ(gone.status().code(), StatusCode::kNotFound);
 }
 
+// Goal: EtcdLeaseKeeper keeps a leased key alive past its TTL, grants a new lease
+// (and says so) when the old one is revoked behind its back, and revokes on
+// destruction. Method: a 2 s lease; wait (bounded) for the callbacks and check
+// the key after more than one TTL.
+TEST(EtcdLeaseKeeper, KeepsTheLeaseAliveReplacesALostOneAndRevokes) {
+  NEBU_REQUIRE_ETCD();
+  auto etcd = NewClient();
+  std::string key = UniquePrefix() + "/node";
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<int64_t> leases;
+  auto keeper = std::make_unique<EtcdLeaseKeeper>(etcd.get(), 2, [&](int64_t id) {
+    ASSERT_TRUE(etcd->Put(key, "here", id).ok());
+    std::lock_guard lock(mu);
+    leases.push_back(id);
+    cv.notify_all();
+  });
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, 5s, [&] { return leases.size() == 1; }));
+  // Past one TTL: the key is still there (renewed every TTL/3).
+  EXPECT_FALSE(cv.wait_for(lock, 3s, [&] { return leases.size() > 1; }));
+  lock.unlock();
+  auto got = etcd->Range(key, {});
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->kvs.size(), 1u);
+  EXPECT_EQ(keeper->lease_id(), leases[0]);
+
+  ASSERT_TRUE(etcd->LeaseRevoke(leases[0]).ok());  // lost behind the keeper's back
+  lock.lock();
+  ASSERT_TRUE(cv.wait_for(lock, 5s, [&] { return leases.size() == 2; }));
+  lock.unlock();
+  EXPECT_NE(leases[1], leases[0]);
+  got = etcd->Range(key, {});
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->kvs.size(), 1u);
+  EXPECT_EQ(got->kvs[0].lease, leases[1]);
+
+  keeper.reset();  // revokes: the key goes at once
+  got = etcd->Range(key, {});
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE(got->kvs.empty());
+}
+
 TEST(EtcdClient, StatusNamesTheLeaderAndTheTerm) {
   NEBU_REQUIRE_ETCD();
   auto etcd = NewClient();
