@@ -252,6 +252,41 @@ class EtcdClient {
   virtual const std::vector<std::string>& endpoints() const = 0;
 };
 
+// Keeps one lease alive from a background thread, for keys that must vanish when
+// this process does (node registry, projector election, typing, presence):
+//
+//   EtcdLeaseKeeper lease(etcd.get(), 10, [&](int64_t id) { RegisterNode(id); });
+//
+// It grants a lease of `ttl_seconds`, calls `on_new_lease(id)` (on its thread: put
+// the leased keys there), and renews it every TTL/3. When etcd says the lease is
+// gone (it expired while etcd was unreachable, or was revoked) it grants a new one
+// and calls `on_new_lease` again; on other errors it retries after
+// kEtcdLeaseRetryMs until the lease would have expired. The destructor stops the
+// thread and revokes the lease (bounded by the client's request timeout), so the
+// keys go at once. lease_id() is 0 while there is none. Thread-safe; the client
+// must outlive it.
+inline constexpr int64_t kEtcdLeaseRetryMs = 250;
+inline constexpr int64_t kEtcdLeaseTtlSecondsMin = 2;
+
+class EtcdLeaseKeeper {
+ public:
+  // ttl_seconds below kEtcdLeaseTtlSecondsMin is raised to it.
+  EtcdLeaseKeeper(EtcdClient* etcd, int64_t ttl_seconds,
+                  std::function<void(int64_t lease_id)> on_new_lease);
+  ~EtcdLeaseKeeper();
+  EtcdLeaseKeeper(const EtcdLeaseKeeper&) = delete;
+  EtcdLeaseKeeper& operator=(const EtcdLeaseKeeper&) = delete;
+
+  int64_t lease_id() const;
+  // The last grant or renewal error (Ok after a success).
+  nebu::Status last_error() const;
+
+ private:
+  void Run();
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
 // The end of the range of keys starting with `prefix` ("a/" → "a0"; all 0xff → "\0").
 std::string EtcdPrefixEnd(std::string_view prefix);
 

@@ -15,7 +15,7 @@ build_pkgs=(
 )
 test_pkgs=(
   clang-14 libclang-rt-14-dev
-  postgresql prometheus etcd-server etcd-client
+  postgresql prometheus etcd-server etcd-client openssl
   nodejs npm python3 python3-matrix-nio
   curl procps iproute2
 )

@@ -2,7 +2,7 @@
 # A throwaway etcd 3.4 cluster (Debian's etcd-server) on loopback, for the tests and
 # benchmarks of the cluster code (replication/).
 #
-#   scripts/etcd.sh start [--members=1|3] [--auth] [DIR]
+#   scripts/etcd.sh start [--members=1|3] [--auth] [--tls] [DIR]
 #                                                # a fresh cluster; prints its client endpoints
 #   scripts/etcd.sh endpoints [DIR]              # http://127.0.0.1:P1,http://127.0.0.1:P2,...
 #   scripts/etcd.sh pid N [DIR]                  # the pid of member N (1-based), for kill tests
@@ -23,6 +23,10 @@
 # --auth enables etcd's authentication: users root (password $AUTH_ROOT_PASSWORD) and
 # nebu (password $AUTH_PASSWORD, read-write on keys under /nebu-test/ only), simple
 # tokens that expire after 1 s unused (so tests see a token expire).
+#
+# --tls serves clients over TLS only (https:// endpoints) and requires a client
+# certificate: a throwaway CA, server and client certificates are made in DIR/tls
+# (ca.pem, client.pem, client-key.pem) with openssl.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -86,7 +90,31 @@ launch() {
 healthy() {  # member N answers /health with a leader
   local port
   port=$(sed -n "$1p" "${DIR}/client-ports")
-  curl -sf --max-time 1 "http://127.0.0.1:${port}/health" 2>/dev/null | grep -q '"health":"true"'
+  if [[ -f "${DIR}/tls/ca.pem" ]]; then
+    curl -sf --max-time 1 --cacert "${DIR}/tls/ca.pem" --cert "${DIR}/tls/client.pem" \
+      --key "${DIR}/tls/client-key.pem" "https://127.0.0.1:${port}/health" 2>/dev/null |
+      grep -q '"health":"true"'
+  else
+    curl -sf --max-time 1 "http://127.0.0.1:${port}/health" 2>/dev/null | grep -q '"health":"true"'
+  fi
+}
+
+make_tls() {  # a CA, a server certificate for 127.0.0.1 and a client certificate
+  local t="${DIR}/tls"
+  mkdir -p "${t}"
+  {
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=nebu-test-ca" \
+      -keyout "${t}/ca-key.pem" -out "${t}/ca.pem"
+    local who
+    for who in server client; do
+      openssl req -newkey rsa:2048 -nodes -subj "/CN=nebu-test-${who}" \
+        -keyout "${t}/${who}-key.pem" -out "${t}/${who}.csr"
+      printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' \
+        >"${t}/${who}.ext"
+      openssl x509 -req -in "${t}/${who}.csr" -CA "${t}/ca.pem" -CAkey "${t}/ca-key.pem" \
+        -CAcreateserial -days 2 -extfile "${t}/${who}.ext" -out "${t}/${who}.pem"
+    done
+  } >"${t}/openssl.log" 2>&1 || { cat "${t}/openssl.log" >&2; return 1; }
 }
 
 wait_healthy() {
@@ -119,7 +147,8 @@ stop() {
 }
 
 write_config() {  # the ports and each member's command line
-  local count=$1 n token cluster=""
+  local count=$1 tls=$2 n token cluster="" scheme=http
+  if ((tls)); then scheme=https; fi
   : >"${DIR}/ports.taken"
   : >"${DIR}/client-ports"
   : >"${DIR}/peer-ports"
@@ -134,7 +163,7 @@ write_config() {  # the ports and each member's command line
     cp=$(sed -n "${n}p" "${DIR}/client-ports")
     pp=$(sed -n "${n}p" "${DIR}/peer-ports")
     printf '%s\n' --name "m${n}" --data-dir "${DIR}/data/m${n}" \
-      --listen-client-urls "http://127.0.0.1:${cp}" --advertise-client-urls "http://127.0.0.1:${cp}" \
+      --listen-client-urls "${scheme}://127.0.0.1:${cp}" --advertise-client-urls "${scheme}://127.0.0.1:${cp}" \
       --listen-peer-urls "http://127.0.0.1:${pp}" --initial-advertise-peer-urls "http://127.0.0.1:${pp}" \
       --initial-cluster "${cluster}" --initial-cluster-token "${token}" \
       --initial-cluster-state new \
@@ -143,9 +172,13 @@ write_config() {  # the ports and each member's command line
       --snapshot-count "${SNAPSHOT_COUNT}" --logger zap --log-level warn \
       --auth-token-ttl "${AUTH_TOKEN_TTL_S}" \
       >"${DIR}/member-${n}.args"
+    if ((tls)); then
+      printf '%s\n' --cert-file "${DIR}/tls/server.pem" --key-file "${DIR}/tls/server-key.pem" \
+        --trusted-ca-file "${DIR}/tls/ca.pem" --client-cert-auth >>"${DIR}/member-${n}.args"
+    fi
   done
   echo "${count}" >"${DIR}/members"
-  sed 's|^|http://127.0.0.1:|' "${DIR}/client-ports" | paste -sd, >"${DIR}/endpoints"
+  sed "s|^|${scheme}://127.0.0.1:|" "${DIR}/client-ports" | paste -sd, >"${DIR}/endpoints"
 }
 
 enable_auth() {
@@ -163,10 +196,11 @@ enable_auth() {
 }
 
 start() {
-  local count=1 n attempt auth=0
+  local count=1 n attempt auth=0 tls=0
   while [[ $# -gt 0 ]]; do
     case "$1" in
       --auth) auth=1 ;;
+      --tls) tls=1 ;;
       --members=1) count=1 ;;
       --members=3) count=3 ;;
       --members=*) echo "etcd.sh: --members is 1 or 3" >&2; exit 2 ;;
@@ -178,9 +212,10 @@ start() {
   mkdir -p "${DIR}"
   stop
   for attempt in 1 2 3; do
-    rm -rf "${DIR}/data" "${DIR}"/member-*.log
+    rm -rf "${DIR}/data" "${DIR}"/member-*.log "${DIR}/tls"
     mkdir -p "${DIR}/data"
-    write_config "${count}"
+    if ((tls)); then make_tls; fi
+    write_config "${count}" "${tls}"
     for ((n = 1; n <= count; n++)); do launch "${n}"; done
     # shellcheck disable=SC2046  # one argument per member
     if wait_healthy $(seq 1 "${count}"); then
@@ -219,5 +254,5 @@ case "${cmd}" in
   pid) DIR=${2:-${DIR}}; member_pid "${1:?member number}" ;;
   start-member) DIR=${2:-${DIR}}; start_member "${1:?member number}" ;;
   destroy) DIR=${1:-${DIR}}; stop; rm -rf "${DIR}" ;;
-  *) echo "usage: $0 start [--members=1|3] [--auth] [DIR] | endpoints|stop|destroy [DIR] | pid|start-member N [DIR]" >&2; exit 2 ;;
+  *) echo "usage: $0 start [--members=1|3] [--auth] [--tls] [DIR] | endpoints|stop|destroy [DIR] | pid|start-member N [DIR]" >&2; exit 2 ;;
 esac

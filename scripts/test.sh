@@ -88,8 +88,13 @@ start_etcd() {
   # And a 1-member one with authentication (the client's token handling).
   NEBU_TEST_ETCD_AUTH_ENDPOINTS=$(bash scripts/etcd.sh start --auth "${NEBU_TEST_ETCD_DIR}-auth") || return 1
   on_exit+=("bash scripts/etcd.sh destroy ${NEBU_TEST_ETCD_DIR}-auth")
+  # And one serving TLS with client certificates (the client's TLS options).
+  NEBU_TEST_ETCD_TLS_DIR="${NEBU_TEST_ETCD_DIR}-tls"
+  bash scripts/etcd.sh start --tls "${NEBU_TEST_ETCD_TLS_DIR}" >/dev/null || return 1
+  on_exit+=("bash scripts/etcd.sh destroy ${NEBU_TEST_ETCD_TLS_DIR}")
   NEBU_TEST_ETCD_REQUIRED=1
-  export NEBU_TEST_ETCD_ENDPOINTS NEBU_TEST_ETCD_DIR NEBU_TEST_ETCD_AUTH_ENDPOINTS NEBU_TEST_ETCD_REQUIRED
+  export NEBU_TEST_ETCD_ENDPOINTS NEBU_TEST_ETCD_DIR NEBU_TEST_ETCD_AUTH_ENDPOINTS \
+    NEBU_TEST_ETCD_TLS_DIR NEBU_TEST_ETCD_REQUIRED
 }
 phase etcd start_etcd
 

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <fstream>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -155,6 +156,49 @@ TEST(EtcdClient, LeaseKeepsKeysAliveUntilRevoked) {
   auto gone = etcd->LeaseKeepAliveOnce(lease->id);
   ASSERT_FALSE(gone.ok());
   EXPECT_EQ(gone.status().code(), StatusCode::kNotFound);
+}
+
+// Goal: EtcdLeaseKeeper keeps a leased key alive past its TTL, grants a new lease
+// (and says so) when the old one is revoked behind its back, and revokes on
+// destruction. Method: a 2 s lease; wait (bounded) for the callbacks and check
+// the key after more than one TTL.
+TEST(EtcdLeaseKeeper, KeepsTheLeaseAliveReplacesALostOneAndRevokes) {
+  NEBU_REQUIRE_ETCD();
+  auto etcd = NewClient();
+  std::string key = UniquePrefix() + "/node";
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<int64_t> leases;
+  auto keeper = std::make_unique<EtcdLeaseKeeper>(etcd.get(), 2, [&](int64_t id) {
+    ASSERT_TRUE(etcd->Put(key, "here", id).ok());
+    std::lock_guard lock(mu);
+    leases.push_back(id);
+    cv.notify_all();
+  });
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, 5s, [&] { return leases.size() == 1; }));
+  // Past one TTL: the key is still there (renewed every TTL/3).
+  EXPECT_FALSE(cv.wait_for(lock, 3s, [&] { return leases.size() > 1; }));
+  lock.unlock();
+  auto got = etcd->Range(key, {});
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->kvs.size(), 1u);
+  EXPECT_EQ(keeper->lease_id(), leases[0]);
+
+  ASSERT_TRUE(etcd->LeaseRevoke(leases[0]).ok());  // lost behind the keeper's back
+  lock.lock();
+  ASSERT_TRUE(cv.wait_for(lock, 5s, [&] { return leases.size() == 2; }));
+  lock.unlock();
+  EXPECT_NE(leases[1], leases[0]);
+  got = etcd->Range(key, {});
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->kvs.size(), 1u);
+  EXPECT_EQ(got->kvs[0].lease, leases[1]);
+
+  keeper.reset();  // revokes: the key goes at once
+  got = etcd->Range(key, {});
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE(got->kvs.empty());
 }
 
 TEST(EtcdClient, StatusNamesTheLeaderAndTheTerm) {
@@ -401,6 +445,83 @@ TEST_F(EtcdAuthTest, TokenIsSentRenewedAndChecked) {
   });
   std::unique_lock lock(mu);
   EXPECT_TRUE(cv.wait_for(lock, 5s, [&] { return seen; }));
+}
+
+// An etcd serving TLS only and requiring client certificates (scripts/etcd.sh start
+// --tls DIR: DIR/endpoints, DIR/tls/{ca,client,client-key}.pem), in NEBU_TEST_ETCD_TLS_DIR.
+class EtcdTlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* env = std::getenv("NEBU_TEST_ETCD_TLS_DIR");
+    if (env == nullptr || *env == '\0') {
+      if (testing::EtcdRequired()) FAIL() << "NEBU_TEST_ETCD_TLS_DIR is unset";
+      GTEST_SKIP() << "etcd test skipped: NEBU_TEST_ETCD_TLS_DIR is unset (scripts/etcd.sh "
+                      "start --tls DIR starts one)";
+    }
+    dir_ = env;
+    std::ifstream in(dir_ + "/endpoints");
+    std::string csv;
+    std::getline(in, csv);
+    auto parsed = EtcdClientOptions::ParseEndpoints(csv);
+    ASSERT_TRUE(parsed.ok()) << csv;
+    endpoints_ = *parsed;
+  }
+  EtcdClientOptions Options() {
+    return {.endpoints = endpoints_,
+            .request_timeout = 2s,
+            .attempt_timeout = 1s,
+            .ca_file = dir_ + "/tls/ca.pem",
+            .cert_file = dir_ + "/tls/client.pem",
+            .key_file = dir_ + "/tls/client-key.pem"};
+  }
+  std::string dir_;
+  std::vector<std::string> endpoints_;
+};
+
+TEST_F(EtcdTlsTest, ClientCertificateAndCaGetThrough) {
+  auto etcd = NewClient(Options());
+  std::string key = UniquePrefix() + "/tls";
+  auto put = etcd->Put(key, "secret");
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  auto got = etcd->Range(key, {});
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->kvs.at(0).value, "secret");
+  std::mutex mu;
+  std::condition_variable cv;
+  bool seen = false;
+  auto watch = etcd->Watch({.key = key, .start_revision = *put}, [&](const EtcdWatchUpdate& u) {
+    std::lock_guard lock(mu);
+    if (!u.events.empty()) seen = true;
+    cv.notify_all();
+    return true;
+  });
+  std::unique_lock lock(mu);
+  EXPECT_TRUE(cv.wait_for(lock, 5s, [&] { return seen; }));
+}
+
+TEST_F(EtcdTlsTest, WithoutTheClientCertificateOrTheCaNothingGetsThrough) {
+  auto no_cert = Options();
+  no_cert.cert_file.clear();
+  no_cert.key_file.clear();
+  auto etcd = NewClient(no_cert);
+  auto start = Clock::now();
+  EXPECT_FALSE(etcd->Put(UniquePrefix() + "/k", "v").ok());
+  EXPECT_LT(Clock::now() - start, 4s);
+  auto no_ca = Options();
+  no_ca.ca_file.clear();  // the system's roots do not know our CA
+  etcd = NewClient(no_ca);
+  EXPECT_FALSE(etcd->Put(UniquePrefix() + "/k", "v").ok());
+}
+
+TEST_F(EtcdTlsTest, UnreadableCertificateFileIsAnError) {
+  auto bad = Options();
+  bad.ca_file = dir_ + "/tls/missing.pem";
+  auto etcd = EtcdClient::Create(bad);
+  ASSERT_FALSE(etcd.ok());
+  EXPECT_EQ(etcd.status().code(), StatusCode::kIoError) << etcd.status().ToString();
+  auto half = Options();
+  half.key_file.clear();
+  EXPECT_EQ(EtcdClient::Create(half).status().code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace
