@@ -1,5 +1,6 @@
 #include "api/token_wait.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 
@@ -15,6 +16,8 @@ std::atomic<size_t> blocking_waiters{0};
 void SetTokenWaitMs(int64_t wait_ms) { token_wait_ms.store(wait_ms < 0 ? 0 : wait_ms); }
 
 int64_t TokenWaitMs() { return token_wait_ms.load(); }
+
+size_t TokenWaitersBlocking() { return std::min(blocking_waiters.load(), kTokenWaitersBlockingMax); }
 
 bool WaitForApplied(core::Notifier& notifier, const std::function<bool()>& reached,
                     int64_t wait_ms) {

@@ -40,6 +40,8 @@ inline constexpr size_t kTokenWaitersBlockingMax = 2;
 
 void SetTokenWaitMs(int64_t wait_ms);
 [[nodiscard]] int64_t TokenWaitMs();
+// Threads blocked in WaitForApplied now (tests, metrics).
+[[nodiscard]] size_t TokenWaitersBlocking();
 
 // Returns true as soon as reached() is true, checked now and after every advance of
 // `notifier` (the engine's applied stream); false when wait_ms passes first (or at

@@ -18,12 +18,15 @@
 #include <chrono>
 #include <future>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "api/keys_routes.h"
 #include "api/misc_routes.h"
 #include "api/rooms_common.h"
 #include "api/sync.h"
 #include "api/sync_routes.h"
+#include "api/presence.h"
 #include "api/typing.h"
 #include "tests/api/rooms/rooms_testing.h"
 
@@ -44,7 +47,7 @@ class TokenWaitTest : public RoomsApiTest {
  protected:
   void SetUp() override {
     RoomsApiTest::SetUp();
-    AddSyncRoutes(router_, *engine_, &Typing());
+    AddSyncRoutes(router_, *engine_, &Typing(), &Presence());
     AddKeysRoutes(router_, *engine_);
     AddMiscRoutes(router_, *engine_);
     alice_ = Register("alice");
@@ -56,6 +59,10 @@ class TokenWaitTest : public RoomsApiTest {
 
   static TypingTracker& Typing() {  // outlives every fixture's router
     static TypingTracker tracker;
+    return tracker;
+  }
+  static PresenceTracker& Presence() {  // likewise
+    static PresenceTracker tracker;
     return tracker;
   }
 
@@ -98,9 +105,13 @@ TEST_F(TokenWaitTest, SyncSinceAheadIsAnsweredOnceTheNodeReachesIt) {
 }
 
 TEST_F(TokenWaitTest, SyncSinceAheadThenLongPollsForWhatComesNext) {
-  const std::string since = SyncTokenAhead();
+  // Current typing and presence serials, and set_presence=offline (changes nothing):
+  // only the room can bring news.
+  const std::string since = MakeSyncToken({.position = engine_->stream_position() + 1,
+                                           .typing = Typing().serial(),
+                                           .presence = Presence().serial()});
   auto answer = std::async(std::launch::async, [&] {
-    return Call("GET", "/sync?timeout=10000&since=" + since, alice_);
+    return Call("GET", "/sync?timeout=10000&set_presence=offline&since=" + since, alice_);
   });
   ASSERT_EQ(answer.wait_for(milliseconds(kNotBeforeMs)), std::future_status::timeout);
   Send(alice_, room_, "reaches the token");  // caught up: now it long-polls
@@ -209,6 +220,42 @@ TEST_F(TokenWaitTest, AnUnknownTypingSerialGetsTheCurrentTypingState) {
   ASSERT_EQ(ephemeral.size(), 1u) << r.body;
   EXPECT_EQ(ephemeral.at(0).at("content").at("user_ids").at(0), "@alice:localhost");
   Typing().Set(room_, "@alice:localhost", false, milliseconds(0));
+}
+
+// Presence serials likewise: an unknown one gets every known presence (here the
+// caller's own, set online by this very sync).
+TEST_F(TokenWaitTest, AnUnknownPresenceSerialGetsTheCurrentPresence) {
+  ASSERT_EQ(Call("GET", "/sync?timeout=0", alice_).status, 200);  // marks alice online
+  SyncToken since{.position = engine_->stream_position(), .presence = Presence().serial() + 1000};
+  Response r = Call("GET", "/sync?timeout=0&since=" + MakeSyncToken(since), alice_);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json::value body = Body(r);
+  const json::array& presence = body.at("presence").at("events").as_array();
+  ASSERT_EQ(presence.size(), 1u) << r.body;
+  EXPECT_EQ(presence.at(0).at("sender"), "@alice:localhost");
+}
+
+// At most kTokenWaitersBlockingMax offload threads block on tokens; past that a
+// request whose token is ahead is refused at once, so other reads keep their threads.
+TEST_F(TokenWaitTest, BlockingWaitersAreCapped) {
+  SetTokenWaitMs(2000);
+  const std::string path = "/rooms/" + room_ + "/messages?from=" +
+                           rooms_internal::MakeToken(engine_->GetRoom(room_)->last_seq + 1000);
+  std::vector<std::future<Response>> waiting;
+  for (size_t i = 0; i < kTokenWaitersBlockingMax; ++i) {
+    waiting.push_back(std::async(std::launch::async, [&] { return Call("GET", path, alice_); }));
+  }
+  const auto deadline = steady_clock::now() + milliseconds(kAnswerWithinMs);
+  while (TokenWaitersBlocking() < kTokenWaitersBlockingMax && steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(1));  // polling a condition, bounded
+  }
+  ASSERT_EQ(TokenWaitersBlocking(), kTokenWaitersBlockingMax);
+  const auto start = steady_clock::now();
+  Response refused = Call("GET", path, alice_);
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_LT(std::chrono::duration_cast<milliseconds>(steady_clock::now() - start).count(), 1000);
+  EXPECT_EQ(Call("GET", "/rooms/" + room_ + "/messages", alice_).status, 200);  // others read
+  for (auto& w : waiting) EXPECT_EQ(w.get().status, 400);
 }
 
 }  // namespace
