@@ -9,12 +9,14 @@
 #include "api/receipt_routes.h"
 #include "api/rooms_routes.h"
 #include "api/sync_routes.h"
+#include "api/token_wait.h"
 
 namespace nebu::api {
 
 ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metrics* metrics)
     : router_("client", metrics) {
   Router& router = router_;
+  SetTokenWaitMs(options.token_wait_ms);
   auto limits = std::make_shared<UserRateLimits>(options.rate_limit);  // shared by the routes
   AddDiscoveryRoutes(router, {.public_base_url = options.public_base_url});
   AddAccountRoutes(router, engine,

@@ -15,6 +15,7 @@
 // must outlive the ClientApi.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -32,6 +33,10 @@ struct ClientApiOptions {
   std::string public_base_url;     // advertised in /.well-known/matrix/client
   bool registration_open = false;  // false: POST /register answers 403 M_FORBIDDEN
   bool rate_limit = true;          // false: no 429s from any route (tests, benchmarks)
+  // How long a read waits for this node to apply a token another node issued
+  // (api/token_wait.h): kTokenWaitMsCluster in a cluster, 0 on a single node. It is
+  // process-wide: the constructor calls SetTokenWaitMs with it.
+  int64_t token_wait_ms = 0;
 };
 
 class Metrics;

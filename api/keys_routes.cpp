@@ -10,6 +10,7 @@
 
 #include "api/errors.h"
 #include "api/keys_common.h"
+#include "api/token_wait.h"
 #include "engine/accounts/accounts.h"
 #include "engine/core/command.h"
 #include "engine/core/engine.h"
@@ -378,6 +379,15 @@ Response Changes(Context& context, const Request& request) {
   auto from = ParseSyncToken(*from_text);
   auto to = ParseSyncToken(*to_text);
   if (!from || !to) return ErrorResponse(400, "M_INVALID_PARAM", "from and to must be sync tokens");
+  // Cluster-wide tokens (api/token_wait.h): wait until this node has applied both.
+  const int64_t wait_ms = TokenWaitMs();
+  const storage::StreamPosition needed = std::max(*from, *to);
+  if (wait_ms > 0 &&
+      !WaitForApplied(context.engine.notifier(),
+                      [&] { return context.engine.stream_position() >= needed; }, wait_ms)) {
+    return ErrorResponse(400, "M_INVALID_PARAM",
+                         "Token is ahead of this server's stream (not applied here yet)");
+  }
   json::array changed, left;
   if (*to <= *from) {
     return JsonResponse(200,
@@ -498,8 +508,12 @@ void AddKeysRoutes(Router& router, core::Engine& engine, std::shared_ptr<UserRat
         Claim(*context, r, std::move(respond));
       },
       kKeysBodyBytesMax);
-  AddRoute(router, "GET", "/keys/changes",
-           [context](const Request& r, const PathParams&) { return Changes(*context, r); });
+  for (std::string_view prefix : kPrefixes) {  // offloaded: it may wait (token_wait.h)
+    router.Add(
+        "GET", std::string(prefix) + "/keys/changes",
+        [context](const Request& r, const PathParams&) { return Changes(*context, r); },
+        {.offload = true});
+  }
   AddAsyncRoute(
       router, "PUT", "/sendToDevice/{eventType}/{txnId}",
       [context](const Request& r, const PathParams& p, Respond respond) {

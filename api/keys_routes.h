@@ -5,7 +5,7 @@
 //   POST /keys/query                      sync   {device_keys, master_keys, self_signing_keys,
 //                                                 user_signing_keys (own only), failures}
 //   POST /keys/claim                      async  {one_time_keys, failures}
-//   GET  /keys/changes?from=&to=          sync   {changed, left}
+//   GET  /keys/changes?from=&to=          sync (offloaded)   {changed, left}
 //   POST /keys/device_signing/upload      async  {}   UIA m.login.password when replacing keys
 //   POST /keys/signatures/upload          async  {failures}
 //   PUT  /sendToDevice/{eventType}/{txnId} async {}
@@ -35,7 +35,9 @@
 //   sync tokens "s<position>[_...]". `left`: users whose membership changed in
 //   (from, to] in a room the caller is or was in (or, when the caller's own
 //   membership changed, that room's members) and who share no joined room with the
-//   caller now.
+//   caller now. In a cluster (api/token_wait.h) a token ahead of this node's stream
+//   waits up to TokenWaitMs() for the node to apply it, then is 400 M_INVALID_PARAM;
+//   on a single node (TokenWaitMs() 0) the range just ends at the node's position.
 // - /keys/device_signing/upload: no UIA when the user has no master key yet or the
 //   request repeats the stored keys exactly; otherwise UIA m.login.password.
 //   Self-signing and user-signing keys must carry a valid ed25519 signature by the

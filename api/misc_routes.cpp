@@ -471,6 +471,10 @@ std::variant<RelationsQuery, Response> ParseRelationsQuery(core::Engine& engine,
 Response HandleRelations(core::Engine& engine, const Request& request, const PathParams& params) {
   auto caller = Authenticate(request, engine);
   if (auto* error = std::get_if<Response>(&caller)) return *error;
+  if (auto ahead = rooms_internal::AwaitRoomTokens(engine, params.at("roomId"),
+                                                   {request.Query("from"), request.Query("to")})) {
+    return *ahead;  // cluster-wide tokens: api/token_wait.h
+  }
   auto opened =
       rooms_internal::OpenForRead(engine, params.at("roomId"), std::get<Caller>(caller).user_id);
   if (auto* error = std::get_if<Response>(&opened)) return *error;

@@ -1,9 +1,11 @@
 #include "api/rooms_common.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "api/errors.h"
 #include "api/sync.h"
+#include "api/token_wait.h"
 #include "engine/storage/room_log.h"
 
 namespace nebu::api::rooms_internal {
@@ -87,6 +89,32 @@ Result<std::optional<storage::Sequence>> RoomPositionOfToken(core::Engine& engin
     }
   }
   return std::optional<storage::Sequence>(low);
+}
+
+std::optional<Response> AwaitRoomTokens(
+    core::Engine& engine, std::string_view room_id,
+    std::initializer_list<std::optional<std::string_view>> tokens) {
+  const int64_t wait_ms = TokenWaitMs();
+  if (wait_ms <= 0) return std::nullopt;
+  storage::Sequence sequence = 0;       // the room's log must reach it
+  storage::StreamPosition position = 0;  // the stream must reach it
+  for (const std::optional<std::string_view>& token : tokens) {
+    if (!token) continue;
+    if (token->find('_') == std::string_view::npos) {
+      sequence = std::max(sequence, ParseToken(*token).value_or(0));
+    } else if (std::optional<SyncToken> sync = ParseSyncToken(*token)) {
+      position = std::max(position, sync->position);
+    }
+  }
+  auto reached = [&] {
+    if (engine.stream_position() < position) return false;
+    if (sequence == 0) return true;
+    Result<core::RoomMeta> meta = engine.GetRoom(room_id);
+    return !meta.ok() || meta->last_seq >= sequence;
+  };
+  if (WaitForApplied(engine.notifier(), reached, wait_ms)) return std::nullopt;
+  return ErrorResponse(400, "M_INVALID_PARAM",
+                       "Token is ahead of this server's stream (not applied here yet)");
 }
 
 }  // namespace nebu::api::rooms_internal

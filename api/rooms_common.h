@@ -5,6 +5,7 @@
 // Thread-safety: pure functions over the engine's thread-safe reads.
 #pragma once
 
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -60,6 +61,18 @@ struct ReadAccess {
 // ~log2(last_seq) reads. nullopt for any other text; kCorruption/kIoError from reads.
 [[nodiscard]] Result<std::optional<storage::Sequence>> RoomPositionOfToken(
     core::Engine& engine, const core::RoomMeta& meta, std::string_view token);
+
+// Cluster-wide tokens (api/token_wait.h): waits until this node has applied what each
+// of `tokens` names in room `room_id` — "s<sequence>": the room's last event is at
+// least that sequence; a sync token: the stream is at least its position — for at most
+// TokenWaitMs() (blocking: offloaded handlers only; call it after authenticating). Then
+// nullopt, as it is at once when no token is ahead, a token is malformed (the caller's
+// parse answers it), the room is unknown (OpenForRead answers it) or TokenWaitMs() is 0
+// (a single node reads tokens as it always did). 400 M_INVALID_PARAM when a token is
+// still ahead after the bound.
+[[nodiscard]] std::optional<Response> AwaitRoomTokens(
+    core::Engine& engine, std::string_view room_id,
+    std::initializer_list<std::optional<std::string_view>> tokens);
 
 // The read endpoints (rooms_read_routes.cpp).
 void AddRoomReadRoutes(Router& router, core::Engine& engine);

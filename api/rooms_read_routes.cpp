@@ -23,13 +23,15 @@ using storage::Sequence;
 
 namespace {
 
-// The authenticated caller's access to the path's room, or the ready response.
-std::variant<std::pair<Caller, ReadAccess>, Response> Open(core::Engine& engine,
-                                                           const Request& request,
-                                                           const PathParams& params) {
+// The authenticated caller's access to the path's room, or the ready response. The
+// room is opened once this node has applied what `tokens` name (AwaitRoomTokens).
+std::variant<std::pair<Caller, ReadAccess>, Response> Open(
+    core::Engine& engine, const Request& request, const PathParams& params,
+    std::initializer_list<std::optional<std::string_view>> tokens = {}) {
   auto caller = Authenticate(request, engine);
   if (auto* error = std::get_if<Response>(&caller)) return *error;
   Caller who = std::get<Caller>(std::move(caller));
+  if (auto ahead = AwaitRoomTokens(engine, params.at("roomId"), tokens)) return *ahead;
   auto access = OpenForRead(engine, params.at("roomId"), who.user_id);
   if (auto* error = std::get_if<Response>(&access)) return *error;
   return std::pair(std::move(who), std::get<ReadAccess>(std::move(access)));
@@ -128,7 +130,7 @@ std::string_view MembershipOf(const json::object& event) {
 }
 
 Response HandleMembers(core::Engine& engine, const Request& request, const PathParams& params) {
-  auto opened = Open(engine, request, params);
+  auto opened = Open(engine, request, params, {request.Query("at")});
   if (auto* error = std::get_if<Response>(&opened)) return *error;
   auto records = MemberRecords(engine, std::get<0>(opened).second, request.Query("at"));
   if (auto* error = std::get_if<Response>(&records)) return *error;
@@ -305,7 +307,7 @@ std::variant<Page, Response> ParsePage(core::Engine& engine, const Request& requ
 }
 
 Response HandleMessages(core::Engine& engine, const Request& request, const PathParams& params) {
-  auto opened = Open(engine, request, params);
+  auto opened = Open(engine, request, params, {request.Query("from"), request.Query("to")});
   if (auto* error = std::get_if<Response>(&opened)) return *error;
   const ReadAccess& access = std::get<0>(opened).second;
   const Viewer viewer{std::get<0>(opened).first.user_id, std::get<0>(opened).first.device_id};

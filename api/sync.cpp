@@ -618,11 +618,22 @@ json::object CountsObject(const std::map<std::string, uint64_t>& counts) {
   return out;
 }
 
+// A token's typing or presence serial as this node's tracker can answer it: a serial
+// the tracker has not reached (the token came from another node, or from before a
+// restart: the trackers are memory only, per node) reads as 0, "send the current
+// state", rather than as a future no change will ever pass.
+uint64_t KnownSerial(uint64_t token_serial, uint64_t tracker_serial) {
+  return token_serial > tracker_serial ? 0 : token_serial;
+}
+
 // Ephemeral events and account data of joined rooms the window touched without
 // room events (or with them: entries are merged).
 Status AddRoomExtras(Context& ctx, Sections& out, StreamPosition since) {
   std::map<std::string, std::vector<std::string>> typing;
-  if (ctx.request.typing) typing = ctx.request.typing->ChangedSince(ctx.request.since->typing);
+  if (ctx.request.typing) {
+    typing = ctx.request.typing->ChangedSince(
+        KnownSerial(ctx.request.since->typing, ctx.request.typing->serial()));
+  }
   std::set<std::string> room_ids;
   for (const auto& [room_id, types] : ctx.window.account_data) {
     if (!room_id.empty()) room_ids.insert(room_id);
@@ -817,8 +828,9 @@ Result<SyncResult> AssembleSync(core::Engine& engine, const SyncRequest& request
     NEBU_ASSIGN_OR_RETURN(to_device, ToDevice(ctx, since, ctx.window.end));
   }
   NEBU_ASSIGN_OR_RETURN(json::object device_lists, DeviceLists(ctx));
-  NEBU_ASSIGN_OR_RETURN(json::array presence,
-                        PresenceEvents(ctx, initial ? 0 : request.since->presence));
+  NEBU_ASSIGN_OR_RETURN(
+      json::array presence,
+      PresenceEvents(ctx, initial ? 0 : KnownSerial(request.since->presence, presence_serial)));
   json::object otk_counts;
   json::array fallback_types;
   if (!request.device_id.empty()) {

@@ -19,6 +19,13 @@
 // "s<sequence>" of api/rooms_common.h. /sync itself takes only its own tokens; the
 // room reads (/messages from/to, /members at, /relations from/to) take both kinds,
 // telling them apart by the underscore (rooms_common.h RoomPositionOfToken).
+// Cluster-wide tokens: stream positions and room sequences are the same on every node
+// (every node applies the same groups in order), so a token from another node names
+// the same point here; a node that has not applied it yet waits (api/token_wait.h).
+// The typing and presence serials are per node (memory-only trackers): a serial this
+// node's tracker has not reached is read as 0 ("send the current state"), so a client
+// that moves between nodes gets the current typing sets and presence again rather than
+// nothing; one below the tracker's serial may repeat a few changes. Neither is an error.
 //
 // What a response holds (spec: sync.yaml):
 // - rooms.join: rooms the user is joined to at the end of the window that have
@@ -144,7 +151,7 @@ struct SyncResult {
 };
 
 // One response. kInvalidArgument when `since` is beyond the engine's position (a
-// token this server never gave); kCorruption / kIoError from the reads. May propose
+// token this node has not applied; the routes wait for it first, api/sync_routes.h); kCorruption / kIoError from the reads. May propose
 // (without waiting) the deletion of to-device messages `since` acknowledges.
 [[nodiscard]] Result<SyncResult> AssembleSync(core::Engine& engine, const SyncRequest& request);
 

@@ -1,7 +1,9 @@
 #include "api/sync_routes.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -17,6 +19,7 @@
 #include "api/presence.h"
 #include "api/rate_limit.h"
 #include "api/sync.h"
+#include "api/token_wait.h"
 #include "api/typing.h"
 #include "api/worker_pool.h"
 #include "engine/core/room_reads.h"
@@ -30,10 +33,14 @@ using storage::StreamPosition;
 
 constexpr std::string_view kPrefixes[] = {"/_matrix/client/v3", "/_matrix/client/r0"};
 
-// One parked long-poll.
+// One parked long-poll, or one sync whose `since` this node has not applied yet
+// (catching_up: it waits for the stream to reach since->position, then is answered
+// as a fresh request with what is left of its timeout).
 struct Wait {
   SyncRequest request;  // request.since: the position of `last`
   DeadlineTimer::Clock::time_point deadline;
+  bool catching_up = false;                         // guarded by mutex
+  DeadlineTimer::Clock::time_point poll_deadline;   // catching up: the long-poll's own end
   std::mutex mutex;
   bool done = false;                                // guarded by mutex
   Respond respond;                                  // guarded by mutex; called once, unlocked
@@ -149,8 +156,12 @@ class SyncService {
     return now > sync.since->position && now - sync.since->position > kSyncInlineWindowMax;
   }
 
-  // Assembles the answer; answers now, or parks an empty incremental sync.
+  // Assembles the answer; answers now, or parks an empty incremental sync. A `since`
+  // ahead of this node's stream waits for it (CatchUp) when TokenWaitMs() > 0.
   void Answer(SyncRequest sync, int64_t timeout_ms, Respond respond) {
+    if (sync.since && sync.since->position > engine_.stream_position() && TokenWaitMs() > 0) {
+      return CatchUp(std::move(sync), timeout_ms, std::move(respond));
+    }
     Result<SyncResult> result = AssembleSync(engine_, sync);
     if (!result.ok()) return respond(ErrorResponse(result.status()));
     if (!sync.since || sync.full_state || timeout_ms == 0 || result->has_updates) {
@@ -162,6 +173,21 @@ class SyncService {
     wait->deadline = DeadlineTimer::Clock::now() + std::chrono::milliseconds(timeout_ms);
     wait->respond = std::move(respond);
     wait->last = JsonResponse(200, result->body);
+    Park(wait);
+  }
+
+  // Parks a sync whose since is ahead of this node's stream (cluster-wide tokens,
+  // api/token_wait.h) until the stream reaches it or TokenWaitMs() passes; then the
+  // 400 it would have had.
+  void CatchUp(SyncRequest sync, int64_t timeout_ms, Respond respond) {
+    auto wait = std::make_shared<Wait>();
+    const auto now = DeadlineTimer::Clock::now();
+    wait->request = std::move(sync);
+    wait->catching_up = true;
+    wait->deadline = now + std::chrono::milliseconds(TokenWaitMs());
+    wait->poll_deadline = now + std::chrono::milliseconds(timeout_ms);
+    wait->respond = std::move(respond);
+    wait->last = ErrorResponse(400, "M_INVALID_PARAM", "since is ahead of this server's stream");
     Park(wait);
   }
 
@@ -204,6 +230,7 @@ class SyncService {
       std::lock_guard lock(wait->mutex);
       if (wait->done) return;
       since = wait->request.since->position;
+      if (wait->catching_up) --since;  // wake when the stream reaches since, not passes it
     }
     core::Notifier::SubscriptionId id = engine_.notifier().Subscribe(
         since, [this, wait](StreamPosition) { Wake(wait, /*notifier_fired=*/true); });
@@ -280,11 +307,14 @@ class SyncService {
 
   void Reassemble(const std::shared_ptr<Wait>& wait) {
     SyncRequest request;
+    bool catching_up = false;
     {
       std::lock_guard lock(wait->mutex);
       if (wait->done) return;
       request = wait->request;
+      catching_up = wait->catching_up;
     }
+    if (catching_up) return Caught(wait, std::move(request));
     Result<SyncResult> result = AssembleSync(engine_, request);
     if (!result.ok()) return Finish(wait, ErrorResponse(result.status()));
     if (result->has_updates || DeadlineTimer::Clock::now() >= wait->deadline) {
@@ -299,17 +329,38 @@ class SyncService {
     Subscribe(wait);
   }
 
-  // Answers the wait once: with `response`, or else the empty answer it holds;
-  // removes its subscription and timer.
+  // A catching-up wait woke: when the stream reached its since, it leaves the waits and
+  // is answered as a new request with the rest of its timeout; otherwise (woken by
+  // typing or presence) it waits on.
+  void Caught(const std::shared_ptr<Wait>& wait, SyncRequest request) {
+    if (engine_.stream_position() < request.since->position) return Subscribe(wait);
+    auto taken = Take(wait);
+    if (!taken) return;
+    const auto left = wait->poll_deadline - DeadlineTimer::Clock::now();
+    const int64_t timeout_ms =
+        std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(left).count());
+    Answer(std::move(request), timeout_ms, std::move(taken->first));
+  }
+
+  // Answers the wait once: with `response`, or else the answer it holds.
   void Finish(const std::shared_ptr<Wait>& wait, std::optional<Response> response) {
+    auto taken = Take(wait);
+    if (!taken) return;
+    taken->first(response ? std::move(*response) : std::move(taken->second));
+  }
+
+  // Marks the wait done, removes its subscription, timer and registration, and hands
+  // over its Respond and the answer it holds; nullopt when it was already done.
+  std::optional<std::pair<Respond, Response>> Take(const std::shared_ptr<Wait>& wait) {
     Respond respond;
+    Response held;
     core::Notifier::SubscriptionId subscription = 0;
     DeadlineTimer::TimerId timer = 0;
     {
       std::lock_guard lock(wait->mutex);
-      if (wait->done) return;
+      if (wait->done) return std::nullopt;
       wait->done = true;
-      if (!response) response = std::move(wait->last);
+      held = std::move(wait->last);
       respond = std::move(wait->respond);
       subscription = wait->subscription;
       timer = wait->timer;
@@ -328,7 +379,7 @@ class SyncService {
         }
       }
     }
-    respond(std::move(*response));
+    return std::pair(std::move(respond), std::move(held));
   }
 
   core::Engine& engine_;

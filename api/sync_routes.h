@@ -6,7 +6,14 @@
 //
 // Query parameters:
 //   since        a next_batch token ("s<position>_<typing>"); absent: initial sync. A malformed
-//                token, or one beyond the server's stream, is 400 M_INVALID_PARAM.
+//                token is 400 M_INVALID_PARAM, and so is one beyond this node's stream,
+//                at once on a single node; in a cluster (TokenWaitMs() > 0,
+//                api/token_wait.h) the request first waits, parked without a thread,
+//                up to TokenWaitMs() for the node to apply the token's position (it
+//                may come from another node), then is answered as a fresh request with
+//                what is left of its timeout (400 when the bound passes first). A
+//                typing or presence serial this node has not reached reads as 0: the
+//                current typing state and every known presence (api/sync.h).
 //   timeout      milliseconds to wait for something to report (default 0, capped at
 //                kSyncTimeoutMsMax). Initial syncs and full_state syncs never wait.
 //   filter       an inline filter (JSON text starting with '{'; see SyncFilter) or an
