@@ -39,7 +39,11 @@
 //   waits up to TokenWaitMs() for the node to apply it, then is 400 M_INVALID_PARAM;
 //   on a single node (TokenWaitMs() 0) the range just ends at the node's position.
 // - /keys/device_signing/upload: no UIA when the user has no master key yet or the
-//   request repeats the stored keys exactly; otherwise UIA m.login.password.
+//   request repeats the stored keys exactly; otherwise UIA m.login.password. Skipping
+//   UIA is decided again in apply on the applied state (e2ee without_uia, a
+//   compare-and-set): when another upload stored keys first (two racing "first"
+//   uploads, on one node or several), the loser gets the UIA 401 challenge as if the
+//   keys had existed, or, with auth in the body, its password is checked then.
 //   Self-signing and user-signing keys must carry a valid ed25519 signature by the
 //   master key (400 M_INVALID_SIGNATURE otherwise).
 // - /keys/signatures/upload: own devices are signed by the own self-signing key, the
