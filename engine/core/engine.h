@@ -113,9 +113,11 @@ class Engine {
                   size_t limit, const std::function<bool(const storage::EventView&)>& visit);
 
   // ---- health ----
-  // OK while writes are accepted; kUnavailable "writes stopped: <cause>" once a
-  // storage failure in apply stopped them (until a restart); kNoSpace while the disk
-  // is under the free-space floor (kDiskFreeBytesMin). For /ready.
+  // OK while writes are accepted; otherwise the committer's reason (kUnavailable
+  // "writes stopped: <cause>" once a storage failure in apply stopped them, until a
+  // restart; a replicated committer's own, e.g. "cluster: etcd unreachable"), or
+  // kNoSpace while the commit log's disk is under the free-space floor
+  // (options.commit.disk_free_bytes_min, kDiskFreeBytesMin by default). For /ready.
   Status WriteStatus() const;
 
   // The state machine's applied position, read-only (a replicated setup reports it:

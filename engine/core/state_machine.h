@@ -26,8 +26,10 @@
 //   NEBU_RETURN_IF_ERROR(sm.Load());
 //   LocalCommitter committer(store, sm);
 //
-// Thread-safety: Apply runs on one thread (the committer's apply thread);
-// applied_index() and stream_position() may be read from any thread.
+// Thread-safety: Apply, Flush and BeginGroup run on one thread (the committer's apply
+// thread); applied_index(), applied_group() and stream_position() may be read from any
+// thread. After a failed Flush the instance must not be used again (the committer
+// stops applying; a restart loads a fresh one).
 #pragma once
 
 #include <atomic>
