@@ -258,9 +258,7 @@ void ReplicatedCommitter::WriteGroup(const FormedGroup& group) {
 void ReplicatedCommitter::ApplyLoop() {
   if (Status s = ResumePartialGroup(); !s.ok()) {
     if (s.code() == StatusCode::kNotFound) {
-      const std::string why = "cluster: fell behind the log's trim point (" + s.message() +
-                              "); copy a peer's checkpoint (nebu cluster join)";
-      Halt(Status::NotFound(why), Status::Unavailable("writes stopped: " + why));
+      HaltFellBehind(s);
     } else {
       Halt(s, Status::Unavailable("writes stopped: " + s.ToString()));
     }
@@ -278,11 +276,7 @@ void ReplicatedCommitter::ApplyLoop() {
     ExpireWaiters();
     if (!records.ok()) {
       if (records.status().code() == StatusCode::kNotFound) {
-        const std::string why = "cluster: fell behind the log's trim point at applied revision " +
-                                std::to_string(applied_revision_.load()) + " (" +
-                                records.status().message() +
-                                "); copy a peer's checkpoint (nebu cluster join)";
-        Halt(Status::NotFound(why), Status::Unavailable("writes stopped: " + why));
+        HaltFellBehind(records.status());
         return;
       }
       {
@@ -420,6 +414,13 @@ void ReplicatedCommitter::Halt(const Status& cause, const Status& proposal_statu
   }
   for (auto& p : queued) p.done(proposal_status);
   for (auto& [seq, w] : waiting) AnswerAll(w.waiters, proposal_status);
+}
+
+void ReplicatedCommitter::HaltFellBehind(const Status& trimmed) {
+  const std::string why = "cluster: fell behind the log's trim point at applied revision " +
+                          std::to_string(applied_revision_.load()) + " (" + trimmed.message() +
+                          "); copy a peer's checkpoint (nebu cluster join)";
+  Halt(Status::NotFound(why), Status::Unavailable("writes stopped: " + why));
 }
 
 void ReplicatedCommitter::SetUnreachable(bool* flag, bool value, const Status& cause) {

@@ -38,8 +38,8 @@
 // remaining commands, without BeginGroup.
 //
 // Thread-safety: Propose and the accessors are safe from any thread. Callbacks run
-// on the apply thread, on a writer thread (kUnavailable after the write bound) or on
-// the proposer's thread (immediate rejections), and must be quick.
+// on the apply thread, on a writer thread (kUnavailable after the write bound), on
+// the proposer's thread (immediate rejections) or on Stop()'s, and must be quick.
 #pragma once
 
 #include <atomic>
@@ -172,7 +172,11 @@ class ReplicatedCommitter final : public core::Committer {
                        std::vector<core::ApplyOutcome>* outcomes);
   // Sleeps up to `ms` or until Stop; false if stopping.
   bool PauseUnlessStopping(int64_t ms);
-  void Halt(const Status& cause, const Status& write_status);
+  // Stops applying and writes: write_status() says `cause`, proposals get
+  // `proposal_status` (every queued and unanswered one at once).
+  void Halt(const Status& cause, const Status& proposal_status);
+  // Halt after the log answered kNotFound (trimmed past the applied revision).
+  void HaltFellBehind(const Status& trimmed);
   void SetUnreachable(bool* flag, bool value, const Status& cause);
   void NoteSeen(uint64_t revision);
 
