@@ -181,10 +181,11 @@ void ReplicatedCommitter::ExpireWaiters() {
       it = waiting_.erase(it);
     }
   }
-  AnswerAll(expired, Status::Unavailable(
-                         "cluster: etcd unreachable: the write was not applied on this node "
-                         "within " + std::to_string(options_.answer_timeout_ms) +
-                         " ms; it may still be applied"));
+  AnswerAll(expired,
+            Status::Unavailable("cluster: etcd unreachable: the write was not applied on this node "
+                                "within " +
+                                std::to_string(options_.answer_timeout_ms) +
+                                " ms; it may still be applied"));
 }
 
 void ReplicatedCommitter::WriteLoop() {
@@ -210,12 +211,13 @@ void ReplicatedCommitter::WriteGroup(const FormedGroup& group) {
         break;
       }
     }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) {
-      failure = Status::Unavailable("cluster: etcd unreachable: the group was not confirmed "
-                                    "within " + std::to_string(options_.write_timeout_ms) +
-                                    " ms (" + failure.ToString() + ")");
+      failure = Status::Unavailable(
+          "cluster: etcd unreachable: the group was not confirmed "
+          "within " +
+          std::to_string(options_.write_timeout_ms) + " ms (" + failure.ToString() + ")");
       break;
     }
     Result<uint64_t> revision =
@@ -270,9 +272,9 @@ void ReplicatedCommitter::ApplyLoop() {
       std::lock_guard lock(mu_);
       if (stopping_ || halted_) return;
     }
-    Result<std::vector<LogRecord>> records = log_.ReadAfter(
-        applied_revision_.load(), options_.read_batch_max,
-        std::chrono::milliseconds(options_.read_wait_ms));
+    Result<std::vector<LogRecord>> records =
+        log_.ReadAfter(applied_revision_.load(), options_.read_batch_max,
+                       std::chrono::milliseconds(options_.read_wait_ms));
     ExpireWaiters();
     if (!records.ok()) {
       if (records.status().code() == StatusCode::kNotFound) {
@@ -358,15 +360,14 @@ Status ReplicatedCommitter::ApplyRecord(const LogRecord& record) {
   Result<DecodedGroup> decoded = DecodeGroup(record.value);
   if (!decoded.ok()) {
     return Status::Corruption("record " + record.key + " at revision " +
-                              std::to_string(record.revision) + ": " +
-                              decoded.status().message());
+                              std::to_string(record.revision) + ": " + decoded.status().message());
   }
   DecodedGroup& group = *decoded;
   group.origin.revision = record.revision;
-  const bool mine = group.origin.node_id == options_.node_id &&
-                    group.origin.incarnation == options_.incarnation;
-  NEBU_ASSIGN_OR_RETURN(bool fresh, applier_.BeginGroup(
-                                        group.origin, static_cast<uint32_t>(group.commands.size())));
+  const bool mine =
+      group.origin.node_id == options_.node_id && group.origin.incarnation == options_.incarnation;
+  NEBU_ASSIGN_OR_RETURN(
+      bool fresh, applier_.BeginGroup(group.origin, static_cast<uint32_t>(group.commands.size())));
   if (!fresh) {
     skipped_groups_.fetch_add(1);
     applied_revision_ = record.revision;

@@ -78,15 +78,15 @@ inline constexpr int64_t kAnswerTimeoutMsDefault = 10000;
 inline constexpr size_t kGroupsInFlightMax = 64;
 
 struct ReplicatedCommitterOptions {
-  std::string node_id;        // IsValidNodeId; unique in the cluster (NEBU_NODE_ID)
-  uint64_t incarnation = 0;   // nonzero, new at every start of the node (NewIncarnation)
-  size_t groups_in_flight = 4;                  // 1..kGroupsInFlightMax
-  size_t group_max = kGroupCommandsMax;         // 1..kGroupCommandsMax commands per group
-  size_t queue_max = 65536;                     // proposals waiting for a group
+  std::string node_id;                   // IsValidNodeId; unique in the cluster (NEBU_NODE_ID)
+  uint64_t incarnation = 0;              // nonzero, new at every start of the node (NewIncarnation)
+  size_t groups_in_flight = 4;           // 1..kGroupsInFlightMax
+  size_t group_max = kGroupCommandsMax;  // 1..kGroupCommandsMax commands per group
+  size_t queue_max = 65536;              // proposals waiting for a group
   int64_t write_timeout_ms = kWriteTimeoutMsDefault;
   int64_t answer_timeout_ms = kAnswerTimeoutMsDefault;  // >= write_timeout_ms
-  size_t read_batch_max = 256;                  // records per ReadAfter
-  int64_t read_wait_ms = 200;                   // ReadAfter's wait; bounds Stop()'s latency
+  size_t read_batch_max = 256;                          // records per ReadAfter
+  int64_t read_wait_ms = 200;                           // ReadAfter's wait; bounds Stop()'s latency
 };
 
 // A fresh incarnation number: random, nonzero (a node's restarts must not repeat one).
@@ -95,8 +95,7 @@ uint64_t NewIncarnation();
 class ReplicatedCommitter final : public core::Committer {
  public:
   // `log` and `applier` must outlive the committer. NEBU_CHECKs the options.
-  ReplicatedCommitter(OrderedLog& log, core::Applier& applier,
-                      ReplicatedCommitterOptions options);
+  ReplicatedCommitter(OrderedLog& log, core::Applier& applier, ReplicatedCommitterOptions options);
   ~ReplicatedCommitter() override;
 
   // Starts the writer and apply threads (the apply thread first finishes a partly
@@ -194,17 +193,17 @@ class ReplicatedCommitter final : public core::Committer {
     std::vector<core::ProposalDone> waiters;
   };
   std::map<uint64_t, Waiting> waiting_;
-  uint64_t next_seq_ = 1;             // guarded by mu_
-  bool started_ = false;              // guarded by mu_
-  bool stopping_ = false;             // guarded by mu_
-  bool halted_ = false;               // guarded by mu_
-  Status halt_status_;                // guarded by mu_: what write_status() says
-  Status halt_proposal_status_;       // guarded by mu_: what proposals get
-  bool append_unreachable_ = false;   // guarded by mu_
-  bool read_unreachable_ = false;     // guarded by mu_
-  Status unreachable_cause_;          // guarded by mu_
+  uint64_t next_seq_ = 1;            // guarded by mu_
+  bool started_ = false;             // guarded by mu_
+  bool stopping_ = false;            // guarded by mu_
+  bool halted_ = false;              // guarded by mu_
+  Status halt_status_;               // guarded by mu_: what write_status() says
+  Status halt_proposal_status_;      // guarded by mu_: what proposals get
+  bool append_unreachable_ = false;  // guarded by mu_
+  bool read_unreachable_ = false;    // guarded by mu_
+  Status unreachable_cause_;         // guarded by mu_
 
-  core::LogIndex next_index_ = 1;     // apply thread only (set in Start)
+  core::LogIndex next_index_ = 1;  // apply thread only (set in Start)
   std::atomic<uint64_t> applied_revision_{0};
   std::atomic<uint64_t> last_seen_revision_{0};
   std::atomic<uint64_t> trim_safe_revision_{0};
