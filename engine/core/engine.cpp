@@ -51,11 +51,23 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
                             .open_files_max = storage::kCommitLogOpenFilesMax}));
   engine->state_machine_ = std::make_unique<StateMachine>(*engine->store_, engine->notifier_);
   NEBU_RETURN_IF_ERROR(engine->state_machine_->Load());
-  engine->committer_ = std::make_unique<LocalCommitter>(*engine->log_store_, *engine->state_machine_,
-                                                        options.commit);
+  if (options.make_committer) {
+    NEBU_ASSIGN_OR_RETURN(engine->committer_,
+                          options.make_committer(*engine->log_store_, *engine->state_machine_));
+    NEBU_CHECK(engine->committer_ != nullptr, "make_committer returned no committer");
+  } else {
+    engine->committer_ = std::make_unique<LocalCommitter>(
+        *engine->log_store_, *engine->state_machine_, options.commit);
+  }
   NEBU_RETURN_IF_ERROR(engine->committer_->Start());
   return engine;
 }
+
+LogIndex Engine::applied_index() const { return state_machine_->applied_index(); }
+
+GroupPosition Engine::applied_group() const { return state_machine_->applied_group(); }
+
+Applier& Engine::applier() { return *state_machine_; }
 
 Status Engine::WriteStatus() const {
   NEBU_RETURN_IF_ERROR(committer_->write_status());

@@ -32,11 +32,21 @@
 
 namespace nebu::core {
 
+// Makes the engine's committer over the commit log (<data_dir>/log) and the state
+// machine; called once by Engine::Open after the state machine loaded its applied
+// position, before the engine calls Start() on the result. The cluster passes one
+// that makes the etcd committer (replication/); an error fails Open with it.
+using CommitterFactory = std::function<Result<std::unique_ptr<Committer>>(
+    storage::Store& commit_log, Applier& applier)>;
+
 struct EngineOptions {
   std::string data_dir = "./nebu-data";
   std::string server_name = "localhost";
   Clock* clock = nullptr;  // nullptr: SystemClock
+  // The local committer's options when make_committer is unset; also its
+  // disk_free_bytes_min is the floor WriteStatus() reports under, whatever the committer.
   LocalCommitterOptions commit;
+  CommitterFactory make_committer;  // nullptr: a LocalCommitter with `commit`
 };
 
 struct CreatedRoom {
@@ -108,6 +118,13 @@ class Engine {
   // is under the free-space floor (kDiskFreeBytesMin). For /ready.
   Status WriteStatus() const;
 
+  // The state machine's applied position, read-only (a replicated setup reports it:
+  // /ready, the node registry, cluster verify). Safe from any thread.
+  LogIndex applied_index() const;
+  GroupPosition applied_group() const;
+  // The state machine behind the committer (for a committer made outside Open).
+  Applier& applier();
+
   Notifier& notifier() { return notifier_; }
   storage::Store& store() { return *store_; }
   storage::Store& commit_log_store() { return *log_store_; }
@@ -124,7 +141,7 @@ class Engine {
   std::unique_ptr<storage::Store> log_store_;  // the commit log: <data_dir>/log
   Notifier notifier_;
   std::unique_ptr<StateMachine> state_machine_;
-  std::unique_ptr<LocalCommitter> committer_;
+  std::unique_ptr<Committer> committer_;
 };
 
 }  // namespace nebu::core
