@@ -116,9 +116,9 @@ class ReplicatedCommitter final : public core::Committer {
   // OK; kUnavailable "writes stopped: <cause>" after a fatal apply error (a corrupt
   // record, a storage error); kNotFound "cluster: fell behind the log's trim point
   // ..." when the log was trimmed past the applied revision (copy a peer's
-  // checkpoint); kUnavailable "cluster: etcd unreachable: <last error>" while
-  // appends or reads of the log fail (clears by itself at the next successful
-  // read, which the apply thread keeps trying, or append).
+  // checkpoint); kUnavailable "cluster: etcd unreachable: <last error>" while a
+  // group's Append is being retried after kUnavailable or reads of the log fail
+  // (the apply thread keeps reading, so this clears by itself once the log answers).
   Status write_status() const override;
 
   // The revision of the last group applied (or skipped) here.
@@ -156,11 +156,16 @@ class ReplicatedCommitter final : public core::Committer {
   // Appends until success, the write bound, a stop or a halt; then answers the
   // group's proposals if the append did not succeed (and apply did not answer).
   void WriteGroup(const FormedGroup& group);
+  // Append, retried after kUnavailable (the same key) until write_timeout_ms or until
+  // the apply thread answered group `seq` (it landed); OK or what the group's
+  // proposals get. *retrying: counted in groups_retrying_.
+  Status AppendUntilBound(uint64_t seq, const std::string& key, const std::string& value,
+                          bool* retrying);
   // Removes and returns the callbacks of one of this incarnation's groups ({} if
   // already answered).
   std::vector<core::ProposalDone> TakeWaiters(uint64_t seq);
-  // Answers kUnavailable to the groups past their answer_by (apply thread, between
-  // reads of the log; never while applying).
+  // Answers kUnavailable to the appended groups past their answer_by (apply thread,
+  // between reads of the log; never while applying).
   void ExpireWaiters();
 
   void ApplyLoop();
@@ -191,17 +196,18 @@ class ReplicatedCommitter final : public core::Committer {
   struct Waiting {
     std::chrono::steady_clock::time_point answer_by;
     std::vector<core::ProposalDone> waiters;
+    bool appended = false;  // else its writer answers it (at its write bound)
   };
   std::map<uint64_t, Waiting> waiting_;
-  uint64_t next_seq_ = 1;            // guarded by mu_
-  bool started_ = false;             // guarded by mu_
-  bool stopping_ = false;            // guarded by mu_
-  bool halted_ = false;              // guarded by mu_
-  Status halt_status_;               // guarded by mu_: what write_status() says
-  Status halt_proposal_status_;      // guarded by mu_: what proposals get
-  bool append_unreachable_ = false;  // guarded by mu_
-  bool read_unreachable_ = false;    // guarded by mu_
-  Status unreachable_cause_;         // guarded by mu_
+  uint64_t next_seq_ = 1;          // guarded by mu_
+  bool started_ = false;           // guarded by mu_
+  bool stopping_ = false;          // guarded by mu_
+  bool halted_ = false;            // guarded by mu_
+  Status halt_status_;             // guarded by mu_: what write_status() says
+  Status halt_proposal_status_;    // guarded by mu_: what proposals get
+  size_t groups_retrying_ = 0;     // guarded by mu_: Appends retrying after kUnavailable
+  bool read_unreachable_ = false;  // guarded by mu_
+  Status unreachable_cause_;       // guarded by mu_
 
   core::LogIndex next_index_ = 1;  // apply thread only (set in Start)
   std::atomic<uint64_t> applied_revision_{0};

@@ -453,9 +453,12 @@ bool Cluster::Quiesce(std::string* why) {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(2));  // polling interval
     }
-    if (!n.committer->write_status().ok()) {
-      *why = n.id + ": " + n.committer->write_status().ToString();
-      return false;
+    while (!n.committer->write_status().ok()) {  // a writer may still be in back-off
+      if (Clock::now() > until) {
+        *why = n.id + ": " + n.committer->write_status().ToString();
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));  // polling interval
     }
   }
   return true;

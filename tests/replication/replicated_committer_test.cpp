@@ -228,6 +228,20 @@ TEST(ReplicatedCommitter, ALogThatIsDownFailsWritesWithinTheBoundAndRecoversByIt
   EXPECT_EQ(*out, "applied:after");
 }
 
+TEST(ReplicatedCommitter, FailingAppendsShowAsUnreachableOnlyWhileRetried) {
+  FakeOrderedLog log(13);
+  MemoryApplier applier;
+  ReplicatedCommitter c(log, applier, Options("a", 1));
+  ASSERT_TRUE(c.Start().ok());
+  log.SetFaults({.fail_append = 1.0});  // reads work, appends do not (no quorum)
+  std::promise<ApplyOutcome> p;
+  c.Propose(Noop("x"), [&](ApplyOutcome out) { p.set_value(std::move(out)); });
+  ASSERT_TRUE(WaitFor([&] { return !c.write_status().ok(); }));
+  EXPECT_NE(c.write_status().message().find("etcd unreachable"), std::string::npos);
+  EXPECT_EQ(p.get_future().get().status().code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(WaitFor([&] { return c.write_status().ok(); }));  // nothing retrying now
+}
+
 TEST(ReplicatedCommitter, AnAppendedWriteTheNodeCannotReadBackIsAnsweredWithinTheBound) {
   FakeOrderedLog log(10);
   MemoryApplier applier;
