@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "api/client_api.h"
+#include "api/token_wait.h"
 #include "api/forwarded.h"
 #include "api/metrics.h"
 #include "api/ops.h"
@@ -136,7 +137,9 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, ClusterRuntime*
   api::ClientApi client_api(engine,
                             {.public_base_url = config.public_base_url,
                              .registration_open = config.registration_open,
-                             .rate_limit = config.rate_limit},
+                             .rate_limit = config.rate_limit,
+                             // A token from another node waits for this one to catch up.
+                             .token_wait_ms = cluster != nullptr ? api::kTokenWaitMsCluster : 0},
                             &metrics);
   api::Router ops("ops", &metrics);
   // NEBU_DB_URL; in a cluster the nodes elect the one that projects.

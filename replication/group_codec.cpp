@@ -16,7 +16,8 @@ template <typename T>
 bool Take(std::string_view* in, T* out) {
   if (in->size() < sizeof(T)) return false;
   T v = 0;
-  for (size_t i = 0; i < sizeof(T); ++i) v = static_cast<T>((v << 8) | static_cast<uint8_t>((*in)[i]));
+  for (size_t i = 0; i < sizeof(T); ++i)
+    v = static_cast<T>((v << 8) | static_cast<uint8_t>((*in)[i]));
   in->remove_prefix(sizeof(T));
   *out = v;
   return true;
@@ -80,8 +81,7 @@ Result<DecodedGroup> DecodeGroup(std::string_view bytes) {
   body.remove_prefix(node_len);
   if (!IsValidNodeId(g.origin.node_id)) return Bad("invalid node ID");
   uint32_t count = 0;
-  if (!Take(&body, &g.origin.incarnation) || !Take(&body, &g.origin.seq) ||
-      !Take(&body, &count)) {
+  if (!Take(&body, &g.origin.incarnation) || !Take(&body, &g.origin.seq) || !Take(&body, &count)) {
     return Bad("truncated header");
   }
   if (count > kGroupCommandsMax) return Bad("over kGroupCommandsMax commands");

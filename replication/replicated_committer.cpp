@@ -100,7 +100,7 @@ void ReplicatedCommitter::Stop() {
 Status ReplicatedCommitter::write_status() const {
   std::lock_guard lock(mu_);
   if (halted_) return halt_status_;
-  if (append_unreachable_ || read_unreachable_) {
+  if (groups_retrying_ > 0 || read_unreachable_) {
     return Status::Unavailable("cluster: etcd unreachable: " + unreachable_cause_.ToString());
   }
   return Status::Ok();
@@ -173,7 +173,7 @@ void ReplicatedCommitter::ExpireWaiters() {
     const auto now = Clock::now();
     std::lock_guard lock(mu_);
     for (auto it = waiting_.begin(); it != waiting_.end();) {
-      if (it->second.answer_by > now) {
+      if (!it->second.appended || it->second.answer_by > now) {
         ++it;
         continue;
       }
@@ -181,10 +181,11 @@ void ReplicatedCommitter::ExpireWaiters() {
       it = waiting_.erase(it);
     }
   }
-  AnswerAll(expired, Status::Unavailable(
-                         "cluster: etcd unreachable: the write was not applied on this node "
-                         "within " + std::to_string(options_.answer_timeout_ms) +
-                         " ms; it may still be applied"));
+  AnswerAll(expired,
+            Status::Unavailable("cluster: etcd unreachable: the write was not applied on this node "
+                                "within " +
+                                std::to_string(options_.answer_timeout_ms) +
+                                " ms; it may still be applied"));
 }
 
 void ReplicatedCommitter::WriteLoop() {
@@ -197,60 +198,69 @@ void ReplicatedCommitter::WriteLoop() {
 
 void ReplicatedCommitter::WriteGroup(const FormedGroup& group) {
   const core::GroupOrigin origin{options_.node_id, options_.incarnation, group.seq, 0};
-  const std::string key = GroupKey(origin);
-  const std::string value = EncodeGroup(origin, group.commands);
+  bool retrying = false;
+  Status s =
+      AppendUntilBound(group.seq, GroupKey(origin), EncodeGroup(origin, group.commands), &retrying);
+  if (retrying) {
+    std::lock_guard lock(mu_);
+    --groups_retrying_;
+  }
+  if (s.ok()) {
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = waiting_.find(group.seq); it != waiting_.end()) it->second.appended = true;
+    }
+    appended_groups_.fetch_add(1);
+    appended_proposals_.fetch_add(group.commands.size());
+    return;  // the apply thread answers
+  }
+  std::vector<ProposalDone> waiters = TakeWaiters(group.seq);
+  AnswerAll(waiters, s);
+}
+
+Status ReplicatedCommitter::AppendUntilBound(uint64_t seq, const std::string& key,
+                                             const std::string& value, bool* retrying) {
   const auto deadline = Clock::now() + std::chrono::milliseconds(options_.write_timeout_ms);
   int64_t backoff_ms = kAppendBackoffMsMin;
-  Status failure;
+  Status failure = Status::Unavailable("no attempt within the bound");
   for (;;) {
     {
       std::lock_guard lock(mu_);
-      if (halted_) {
-        failure = halt_proposal_status_;
-        break;
-      }
+      if (halted_) return halt_proposal_status_;
+      // Answered by the apply thread: the group landed (a lost answer); stop retrying.
+      if (*retrying && !waiting_.contains(seq)) return Status::Ok();
     }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) {
-      failure = Status::Unavailable("cluster: etcd unreachable: the group was not confirmed "
-                                    "within " + std::to_string(options_.write_timeout_ms) +
-                                    " ms (" + failure.ToString() + ")");
-      break;
+      return Status::Unavailable("cluster: etcd unreachable: the group was not confirmed within " +
+                                 std::to_string(options_.write_timeout_ms) + " ms (" +
+                                 failure.ToString() + ")");
     }
     Result<uint64_t> revision =
         log_.Append(key, value, std::min(left, std::chrono::milliseconds(kAppendAttemptMsMax)));
     if (revision.ok()) {
-      {
-        std::lock_guard lock(mu_);
-        SetUnreachable(&append_unreachable_, false, Status::Ok());
-      }
       NoteSeen(*revision);
-      appended_groups_.fetch_add(1);
-      appended_proposals_.fetch_add(group.commands.size());
-      return;  // the apply thread answers
+      return Status::Ok();
     }
     failure = revision.status();
+    if (failure.code() == StatusCode::kTooLarge) return failure;
     if (failure.code() != StatusCode::kUnavailable) {
-      if (failure.code() != StatusCode::kTooLarge) {
-        failure = Status::Unavailable("cluster: append failed: " + failure.ToString());
-      }
-      break;
+      return Status::Unavailable("cluster: append failed: " + failure.ToString());
     }
     {
       std::lock_guard lock(mu_);
-      SetUnreachable(&append_unreachable_, true, failure);
+      if (!*retrying) ++groups_retrying_;
+      *retrying = true;
+      unreachable_cause_ = failure;
     }
     const int64_t left_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
     if (!PauseUnlessStopping(std::clamp<int64_t>(left_ms, 0, backoff_ms))) {
-      failure = Status::Unavailable(kStoppedMessage);
-      break;
+      return Status::Unavailable(kStoppedMessage);
     }
     backoff_ms = std::min(backoff_ms * 2, kAppendBackoffMsMax);
   }
-  std::vector<ProposalDone> waiters = TakeWaiters(group.seq);
-  AnswerAll(waiters, failure);
 }
 
 // ---- apply side ----
@@ -258,9 +268,7 @@ void ReplicatedCommitter::WriteGroup(const FormedGroup& group) {
 void ReplicatedCommitter::ApplyLoop() {
   if (Status s = ResumePartialGroup(); !s.ok()) {
     if (s.code() == StatusCode::kNotFound) {
-      const std::string why = "cluster: fell behind the log's trim point (" + s.message() +
-                              "); copy a peer's checkpoint (nebu cluster join)";
-      Halt(Status::NotFound(why), Status::Unavailable("writes stopped: " + why));
+      HaltFellBehind(s);
     } else {
       Halt(s, Status::Unavailable("writes stopped: " + s.ToString()));
     }
@@ -272,17 +280,13 @@ void ReplicatedCommitter::ApplyLoop() {
       std::lock_guard lock(mu_);
       if (stopping_ || halted_) return;
     }
-    Result<std::vector<LogRecord>> records = log_.ReadAfter(
-        applied_revision_.load(), options_.read_batch_max,
-        std::chrono::milliseconds(options_.read_wait_ms));
+    Result<std::vector<LogRecord>> records =
+        log_.ReadAfter(applied_revision_.load(), options_.read_batch_max,
+                       std::chrono::milliseconds(options_.read_wait_ms));
     ExpireWaiters();
     if (!records.ok()) {
       if (records.status().code() == StatusCode::kNotFound) {
-        const std::string why = "cluster: fell behind the log's trim point at applied revision " +
-                                std::to_string(applied_revision_.load()) + " (" +
-                                records.status().message() +
-                                "); copy a peer's checkpoint (nebu cluster join)";
-        Halt(Status::NotFound(why), Status::Unavailable("writes stopped: " + why));
+        HaltFellBehind(records.status());
         return;
       }
       {
@@ -298,7 +302,6 @@ void ReplicatedCommitter::ApplyLoop() {
       // The log answers: reachable again (a failing append sets its flag again).
       std::lock_guard lock(mu_);
       SetUnreachable(&read_unreachable_, false, Status::Ok());
-      SetUnreachable(&append_unreachable_, false, Status::Ok());
     }
     for (const LogRecord& record : *records) {
       if (record.revision <= applied_revision_.load()) continue;  // a misbehaving log
@@ -364,15 +367,14 @@ Status ReplicatedCommitter::ApplyRecord(const LogRecord& record) {
   Result<DecodedGroup> decoded = DecodeGroup(record.value);
   if (!decoded.ok()) {
     return Status::Corruption("record " + record.key + " at revision " +
-                              std::to_string(record.revision) + ": " +
-                              decoded.status().message());
+                              std::to_string(record.revision) + ": " + decoded.status().message());
   }
   DecodedGroup& group = *decoded;
   group.origin.revision = record.revision;
-  const bool mine = group.origin.node_id == options_.node_id &&
-                    group.origin.incarnation == options_.incarnation;
-  NEBU_ASSIGN_OR_RETURN(bool fresh, applier_.BeginGroup(
-                                        group.origin, static_cast<uint32_t>(group.commands.size())));
+  const bool mine =
+      group.origin.node_id == options_.node_id && group.origin.incarnation == options_.incarnation;
+  NEBU_ASSIGN_OR_RETURN(
+      bool fresh, applier_.BeginGroup(group.origin, static_cast<uint32_t>(group.commands.size())));
   if (!fresh) {
     skipped_groups_.fetch_add(1);
     applied_revision_ = record.revision;
@@ -420,6 +422,13 @@ void ReplicatedCommitter::Halt(const Status& cause, const Status& proposal_statu
   }
   for (auto& p : queued) p.done(proposal_status);
   for (auto& [seq, w] : waiting) AnswerAll(w.waiters, proposal_status);
+}
+
+void ReplicatedCommitter::HaltFellBehind(const Status& trimmed) {
+  const std::string why = "cluster: fell behind the log's trim point at applied revision " +
+                          std::to_string(applied_revision_.load()) + " (" + trimmed.message() +
+                          "); copy a peer's checkpoint (nebu cluster join)";
+  Halt(Status::NotFound(why), Status::Unavailable("writes stopped: " + why));
 }
 
 void ReplicatedCommitter::SetUnreachable(bool* flag, bool value, const Status& cause) {

@@ -38,8 +38,8 @@
 // remaining commands, without BeginGroup.
 //
 // Thread-safety: Propose and the accessors are safe from any thread. Callbacks run
-// on the apply thread, on a writer thread (kUnavailable after the write bound) or on
-// the proposer's thread (immediate rejections), and must be quick.
+// on the apply thread, on a writer thread (kUnavailable after the write bound), on
+// the proposer's thread (immediate rejections) or on Stop()'s, and must be quick.
 #pragma once
 
 #include <atomic>
@@ -78,15 +78,15 @@ inline constexpr int64_t kAnswerTimeoutMsDefault = 10000;
 inline constexpr size_t kGroupsInFlightMax = 64;
 
 struct ReplicatedCommitterOptions {
-  std::string node_id;        // IsValidNodeId; unique in the cluster (NEBU_NODE_ID)
-  uint64_t incarnation = 0;   // nonzero, new at every start of the node (NewIncarnation)
-  size_t groups_in_flight = 4;                  // 1..kGroupsInFlightMax
-  size_t group_max = kGroupCommandsMax;         // 1..kGroupCommandsMax commands per group
-  size_t queue_max = 65536;                     // proposals waiting for a group
+  std::string node_id;                   // IsValidNodeId; unique in the cluster (NEBU_NODE_ID)
+  uint64_t incarnation = 0;              // nonzero, new at every start of the node (NewIncarnation)
+  size_t groups_in_flight = 4;           // 1..kGroupsInFlightMax
+  size_t group_max = kGroupCommandsMax;  // 1..kGroupCommandsMax commands per group
+  size_t queue_max = 65536;              // proposals waiting for a group
   int64_t write_timeout_ms = kWriteTimeoutMsDefault;
   int64_t answer_timeout_ms = kAnswerTimeoutMsDefault;  // >= write_timeout_ms
-  size_t read_batch_max = 256;                  // records per ReadAfter
-  int64_t read_wait_ms = 200;                   // ReadAfter's wait; bounds Stop()'s latency
+  size_t read_batch_max = 256;                          // records per ReadAfter
+  int64_t read_wait_ms = 200;                           // ReadAfter's wait; bounds Stop()'s latency
 };
 
 // A fresh incarnation number: random, nonzero (a node's restarts must not repeat one).
@@ -95,8 +95,7 @@ uint64_t NewIncarnation();
 class ReplicatedCommitter final : public core::Committer {
  public:
   // `log` and `applier` must outlive the committer. NEBU_CHECKs the options.
-  ReplicatedCommitter(OrderedLog& log, core::Applier& applier,
-                      ReplicatedCommitterOptions options);
+  ReplicatedCommitter(OrderedLog& log, core::Applier& applier, ReplicatedCommitterOptions options);
   ~ReplicatedCommitter() override;
 
   // Starts the writer and apply threads (the apply thread first finishes a partly
@@ -117,9 +116,9 @@ class ReplicatedCommitter final : public core::Committer {
   // OK; kUnavailable "writes stopped: <cause>" after a fatal apply error (a corrupt
   // record, a storage error); kNotFound "cluster: fell behind the log's trim point
   // ..." when the log was trimmed past the applied revision (copy a peer's
-  // checkpoint); kUnavailable "cluster: etcd unreachable: <last error>" while
-  // appends or reads of the log fail (clears by itself at the next successful
-  // read, which the apply thread keeps trying, or append).
+  // checkpoint); kUnavailable "cluster: etcd unreachable: <last error>" while a
+  // group's Append is being retried after kUnavailable or reads of the log fail
+  // (the apply thread keeps reading, so this clears by itself once the log answers).
   Status write_status() const override;
 
   // The revision of the last group applied (or skipped) here.
@@ -157,11 +156,16 @@ class ReplicatedCommitter final : public core::Committer {
   // Appends until success, the write bound, a stop or a halt; then answers the
   // group's proposals if the append did not succeed (and apply did not answer).
   void WriteGroup(const FormedGroup& group);
+  // Append, retried after kUnavailable (the same key) until write_timeout_ms or until
+  // the apply thread answered group `seq` (it landed); OK or what the group's
+  // proposals get. *retrying: counted in groups_retrying_.
+  Status AppendUntilBound(uint64_t seq, const std::string& key, const std::string& value,
+                          bool* retrying);
   // Removes and returns the callbacks of one of this incarnation's groups ({} if
   // already answered).
   std::vector<core::ProposalDone> TakeWaiters(uint64_t seq);
-  // Answers kUnavailable to the groups past their answer_by (apply thread, between
-  // reads of the log; never while applying).
+  // Answers kUnavailable to the appended groups past their answer_by (apply thread,
+  // between reads of the log; never while applying).
   void ExpireWaiters();
 
   void ApplyLoop();
@@ -172,7 +176,11 @@ class ReplicatedCommitter final : public core::Committer {
                        std::vector<core::ApplyOutcome>* outcomes);
   // Sleeps up to `ms` or until Stop; false if stopping.
   bool PauseUnlessStopping(int64_t ms);
-  void Halt(const Status& cause, const Status& write_status);
+  // Stops applying and writes: write_status() says `cause`, proposals get
+  // `proposal_status` (every queued and unanswered one at once).
+  void Halt(const Status& cause, const Status& proposal_status);
+  // Halt after the log answered kNotFound (trimmed past the applied revision).
+  void HaltFellBehind(const Status& trimmed);
   void SetUnreachable(bool* flag, bool value, const Status& cause);
   void NoteSeen(uint64_t revision);
 
@@ -188,19 +196,20 @@ class ReplicatedCommitter final : public core::Committer {
   struct Waiting {
     std::chrono::steady_clock::time_point answer_by;
     std::vector<core::ProposalDone> waiters;
+    bool appended = false;  // else its writer answers it (at its write bound)
   };
   std::map<uint64_t, Waiting> waiting_;
-  uint64_t next_seq_ = 1;             // guarded by mu_
-  bool started_ = false;              // guarded by mu_
-  bool stopping_ = false;             // guarded by mu_
-  bool halted_ = false;               // guarded by mu_
-  Status halt_status_;                // guarded by mu_: what write_status() says
-  Status halt_proposal_status_;       // guarded by mu_: what proposals get
-  bool append_unreachable_ = false;   // guarded by mu_
-  bool read_unreachable_ = false;     // guarded by mu_
-  Status unreachable_cause_;          // guarded by mu_
+  uint64_t next_seq_ = 1;          // guarded by mu_
+  bool started_ = false;           // guarded by mu_
+  bool stopping_ = false;          // guarded by mu_
+  bool halted_ = false;            // guarded by mu_
+  Status halt_status_;             // guarded by mu_: what write_status() says
+  Status halt_proposal_status_;    // guarded by mu_: what proposals get
+  size_t groups_retrying_ = 0;     // guarded by mu_: Appends retrying after kUnavailable
+  bool read_unreachable_ = false;  // guarded by mu_
+  Status unreachable_cause_;       // guarded by mu_
 
-  core::LogIndex next_index_ = 1;     // apply thread only (set in Start)
+  core::LogIndex next_index_ = 1;  // apply thread only (set in Start)
   std::atomic<uint64_t> applied_revision_{0};
   std::atomic<uint64_t> last_seen_revision_{0};
   std::atomic<uint64_t> trim_safe_revision_{0};

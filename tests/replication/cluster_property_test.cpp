@@ -53,9 +53,9 @@ using testing::LogFaults;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kRunsDefault = 8;
-constexpr int kStepsPerRun = 240;           // driver operations per run
-constexpr size_t kOutstandingMax = 48;      // proposals in flight before the driver waits
-constexpr int kRetryRoundsMax = 20;         // quiescence: client retry rounds
+constexpr int kStepsPerRun = 240;       // driver operations per run
+constexpr size_t kOutstandingMax = 48;  // proposals in flight before the driver waits
+constexpr int kRetryRoundsMax = 20;     // quiescence: client retry rounds
 constexpr auto kWaitBound = std::chrono::seconds(20);  // every bounded wait below
 
 // The node's StateMachine, failing Apply at one chosen index with an I/O error: the
@@ -210,7 +210,7 @@ class Cluster {
   int restarts_ = 0;
   int crashes_ = 0;
   int partial_resumes_ = 0;  // starts that resumed a partly applied group
-  int down_steps_ = 0;  // > 0: the log is down for that many more steps
+  int down_steps_ = 0;       // > 0: the log is down for that many more steps
 };
 
 void Cluster::ProposeCreate() {
@@ -359,8 +359,11 @@ void Cluster::ChangeFaults() {
       log_.SetFaults({});
       break;
     case 1:
-      log_.SetFaults({.fail_append = 0.2, .lose_answer = 0.2, .duplicate = 0.05,
-                      .delay = 0.3, .read_disconnect = 0.1});
+      log_.SetFaults({.fail_append = 0.2,
+                      .lose_answer = 0.2,
+                      .duplicate = 0.05,
+                      .delay = 0.3,
+                      .read_disconnect = 0.1});
       break;
     case 2:
       log_.SetFaults({.lose_answer = 0.5, .duplicate = 0.2, .delay = 0.5});
@@ -450,9 +453,12 @@ bool Cluster::Quiesce(std::string* why) {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(2));  // polling interval
     }
-    if (!n.committer->write_status().ok()) {
-      *why = n.id + ": " + n.committer->write_status().ToString();
-      return false;
+    while (!n.committer->write_status().ok()) {  // a writer may still be in back-off
+      if (Clock::now() > until) {
+        *why = n.id + ": " + n.committer->write_status().ToString();
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));  // polling interval
     }
   }
   return true;
@@ -482,17 +488,18 @@ void Cluster::Check() {
       continue;
     }
     storage::Sequence expect = 1;
-    Status s = room_log.Scan(meta->number, 1, UINT64_MAX, SIZE_MAX, [&](const storage::EventView& e) {
-      EXPECT_EQ(e.sequence, expect) << room_id;
-      ++expect;
-      const size_t at = e.json.find("\"body\":\"m");
-      if (at != std::string_view::npos) {
-        const size_t start = at + 8;
-        const size_t end = e.json.find('"', start);
-        markers[std::string(e.json.substr(start, end - start))].emplace_back(e.event_id);
-      }
-      return true;
-    });
+    Status s =
+        room_log.Scan(meta->number, 1, UINT64_MAX, SIZE_MAX, [&](const storage::EventView& e) {
+          EXPECT_EQ(e.sequence, expect) << room_id;
+          ++expect;
+          const size_t at = e.json.find("\"body\":\"m");
+          if (at != std::string_view::npos) {
+            const size_t start = at + 8;
+            const size_t end = e.json.find('"', start);
+            markers[std::string(e.json.substr(start, end - start))].emplace_back(e.event_id);
+          }
+          return true;
+        });
     ASSERT_TRUE(s.ok()) << room_id << ": " << s.ToString();
     auto last = room_log.LastSequence(meta->number);
     ASSERT_TRUE(last.ok());
@@ -542,16 +549,18 @@ TEST(ClusterProperty, NodesOverOneFaultyLogConvergeAndApplyAcknowledgedProposals
     ASSERT_TRUE(cluster.Quiesce(&why)) << why;
     cluster.Check();
     const Ledger& l = cluster.ledger();
-    std::printf("  %d nodes, %d restarts (%d after a crash, %d resuming a group), %llu log records landed, %llu duplicates skipped, "
-                "answers: %llu ok, %llu rejected, %llu unavailable; acknowledged sends %zu; "
-                "%lld ms\n",
-                nodes, cluster.restarts(), cluster.crashes(),
-                cluster.partial_resumes(), static_cast<unsigned long long>(cluster.log().landed()),
-                static_cast<unsigned long long>(cluster.skipped()),
-                static_cast<unsigned long long>(l.ok), static_cast<unsigned long long>(l.rejected),
-                static_cast<unsigned long long>(l.unavailable), l.acked_sends.size(),
-                static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                           Clock::now() - t0).count()));
+    std::printf(
+        "  %d nodes, %d restarts (%d after a crash, %d resuming a group), %llu log records landed, "
+        "%llu duplicates skipped, "
+        "answers: %llu ok, %llu rejected, %llu unavailable; acknowledged sends %zu; "
+        "%lld ms\n",
+        nodes, cluster.restarts(), cluster.crashes(), cluster.partial_resumes(),
+        static_cast<unsigned long long>(cluster.log().landed()),
+        static_cast<unsigned long long>(cluster.skipped()), static_cast<unsigned long long>(l.ok),
+        static_cast<unsigned long long>(l.rejected), static_cast<unsigned long long>(l.unavailable),
+        l.acked_sends.size(),
+        static_cast<long long>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count()));
     if (HasFailure()) return;
   }
 }

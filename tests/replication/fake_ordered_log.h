@@ -71,20 +71,20 @@ class FakeOrderedLog final : public OrderedLog {
   uint64_t landed() const;
 
  private:
-  bool Draw(double p);  // requires mu_
+  bool Draw(double p);                                                // requires mu_
   uint64_t LandLocked(std::string_view key, std::string_view value);  // requires mu_
 
   mutable std::mutex mu_;
   std::condition_variable landed_cv_;
-  std::mt19937_64 rng_;                    // guarded by mu_
-  LogFaults faults_;                       // guarded by mu_
-  bool down_ = false;                      // guarded by mu_
-  std::map<uint64_t, LogRecord> records_;  // guarded by mu_: by revision
+  std::mt19937_64 rng_;                                // guarded by mu_
+  LogFaults faults_;                                   // guarded by mu_
+  bool down_ = false;                                  // guarded by mu_
+  std::map<uint64_t, LogRecord> records_;              // guarded by mu_: by revision
   std::map<std::string, uint64_t, std::less<>> keys_;  // guarded by mu_: live key -> revision
   std::optional<std::pair<std::string, std::string>> pending_duplicate_;  // guarded by mu_
-  uint64_t revision_ = 0;                  // guarded by mu_
-  uint64_t trimmed_through_ = 0;           // guarded by mu_
-  uint64_t landed_ = 0;                    // guarded by mu_
+  uint64_t revision_ = 0;                                                 // guarded by mu_
+  uint64_t trimmed_through_ = 0;                                          // guarded by mu_
+  uint64_t landed_ = 0;                                                   // guarded by mu_
 };
 
 }  // namespace nebu::replication::testing

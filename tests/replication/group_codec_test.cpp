@@ -105,7 +105,8 @@ TEST(GroupCodec, NodeIdsAreKeyComponents) {
 
 TEST(GroupCodec, AFullGroupOfLargestCommandsStaysUnderTheGroupLimit) {
   // The committer packs by GroupCommandBytes; check the arithmetic against real bytes.
-  std::vector<Command> commands(3, Command{CommandKind::kNoop, std::string(core::kCommandBytesMax, 'x')});
+  std::vector<Command> commands(
+      3, Command{CommandKind::kNoop, std::string(core::kCommandBytesMax, 'x')});
   GroupOrigin origin{std::string(kNodeIdBytesMax, 'n'), 1, 1, 0};
   size_t expected = kGroupHeaderBytes + origin.node_id.size();
   for (const auto& c : commands) expected += GroupCommandBytes(c);

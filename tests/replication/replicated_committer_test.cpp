@@ -11,6 +11,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <cstdio>
 #include <future>
 #include <mutex>
 #include <set>
@@ -150,6 +152,44 @@ TEST(ReplicatedCommitter, TheProposerHearsTheOutcomeAfterItsNodeApplied) {
   EXPECT_TRUE(c.write_status().ok());
 }
 
+TEST(ReplicatedCommitter, ProposalsThatArriveWhileGroupsAreInFlightShareAnAppend) {
+  FakeOrderedLog log(11);
+  log.SetFaults({.delay = 1.0, .delay_ms_max = 2});  // every Append takes 1..2 ms
+  MemoryApplier applier;
+  ReplicatedCommitter c(log, applier, Options("a", 1));
+  ASSERT_TRUE(c.Start().ok());
+  constexpr int kProposers = 64, kEach = 40;
+  std::mutex mu;
+  std::condition_variable cv;
+  int answered = 0, failed = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < kProposers * kEach; ++i) {
+    c.Propose(Noop("p" + std::to_string(i)), [&](ApplyOutcome out) {
+      std::lock_guard lock(mu);
+      ++answered;
+      failed += out.ok() ? 0 : 1;
+      cv.notify_all();
+    });
+    if (i % kProposers == kProposers - 1) {  // 64 writers: at most 64 outstanding
+      std::unique_lock lock(mu);
+      ASSERT_TRUE(
+          cv.wait_for(lock, std::chrono::seconds(10), [&] { return answered > i - kProposers; }));
+    }
+  }
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(
+      cv.wait_for(lock, std::chrono::seconds(10), [&] { return answered == kProposers * kEach; }));
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
+  EXPECT_EQ(failed, 0);
+  ASSERT_TRUE(WaitFor([&] { return c.appended_proposals() == uint64_t{kProposers * kEach}; }));
+  EXPECT_LT(c.appended_groups() * 4, c.appended_proposals());  // grouped
+  std::printf("%d proposals in %llu groups, %lld ms (fake log, 1-2 ms per Append)\n",
+              kProposers * kEach, static_cast<unsigned long long>(c.appended_groups()),
+              static_cast<long long>(ms));
+}
+
 TEST(ReplicatedCommitter, LostAnswersAreRetriedUnderTheSameKeyAndLandOnce) {
   FakeOrderedLog log(2);
   log.SetFaults({.fail_append = 0.3, .lose_answer = 0.5});
@@ -186,6 +226,20 @@ TEST(ReplicatedCommitter, ALogThatIsDownFailsWritesWithinTheBoundAndRecoversByIt
   out = core::ProposeAndWait(c, Noop("after"));
   ASSERT_TRUE(out.ok()) << out.status().ToString();
   EXPECT_EQ(*out, "applied:after");
+}
+
+TEST(ReplicatedCommitter, FailingAppendsShowAsUnreachableOnlyWhileRetried) {
+  FakeOrderedLog log(13);
+  MemoryApplier applier;
+  ReplicatedCommitter c(log, applier, Options("a", 1));
+  ASSERT_TRUE(c.Start().ok());
+  log.SetFaults({.fail_append = 1.0});  // reads work, appends do not (no quorum)
+  std::promise<ApplyOutcome> p;
+  c.Propose(Noop("x"), [&](ApplyOutcome out) { p.set_value(std::move(out)); });
+  ASSERT_TRUE(WaitFor([&] { return !c.write_status().ok(); }));
+  EXPECT_NE(c.write_status().message().find("etcd unreachable"), std::string::npos);
+  EXPECT_EQ(p.get_future().get().status().code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(WaitFor([&] { return c.write_status().ok(); }));  // nothing retrying now
 }
 
 TEST(ReplicatedCommitter, AnAppendedWriteTheNodeCannotReadBackIsAnsweredWithinTheBound) {
