@@ -211,11 +211,13 @@ std::string ClusterNode::NodeJson(int64_t applied, int64_t durable) const {
 }
 
 Status ClusterNode::RefreshOnce() {
-  // What this node has applied, and what of it is durable: read the revision first,
-  // then fsync, so everything up to it is on disk before the member record says so.
+  // What this node has applied, and what it needs no more even after a restart (a
+  // skipped duplicate is not recorded; a partly applied group counts one revision
+  // less): read it first, then fsync, so it is on disk before the member record says so.
   const auto applied = static_cast<int64_t>(committer_->applied_revision());
+  const auto trim_safe = static_cast<int64_t>(committer_->trim_safe_revision());
   const Status synced = applier_->SyncApplied();
-  const int64_t durable = synced.ok() ? applied : std::max<int64_t>(published_durable_, 0);
+  const int64_t durable = synced.ok() ? trim_safe : std::max<int64_t>(published_durable_, 0);
   if (lease_id_ == 0 || !etcd_->LeaseKeepAliveOnce(lease_id_).ok()) {
     NEBU_ASSIGN_OR_RETURN(EtcdLease lease, etcd_->LeaseGrant(kNodeLeaseTtlSeconds));
     lease_id_ = lease.id;
