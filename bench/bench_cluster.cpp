@@ -12,6 +12,10 @@
 //      --deliveries messages, one in flight at a time; each body carries its send time;
 //   4. failover (only with our own etcd): SIGKILL of the etcd leader -> the first send
 //      on node 1 answered 200, in ms.
+// After each many-writers phase it prints where the time went: CPU seconds used by the
+// nebu processes, by the etcd members (ours only) and by the bench itself, the load
+// average, and etcd's writes in the phase (revisions: the Puts of groups, plus the
+// node registry's) with the events per write.
 // Every loop is bounded by a count and by time (--phase-seconds per phase).
 //
 //   build/bench/bench_cluster                              # everything, defaults
@@ -31,9 +35,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -79,6 +86,92 @@ uint16_t FreePort() {
   ::close(fd);
   return ntohs(address.sin_port);
 }
+
+// CPU seconds (user + system) process `pid` has used; 0 if it is gone.
+double CpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t close = text.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(text.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {  // utime is field 14, stime 15
+    if (i >= 14) ticks += std::stod(field);
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// This process's children named `comm` (etcd members, nebu nodes).
+std::vector<pid_t> Children(const std::string& comm) {
+  std::vector<pid_t> out;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+    std::ifstream in(entry.path() / "stat");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    size_t open = text.find('('), close = text.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    std::istringstream rest(text.substr(close + 2));
+    std::string state;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == getpid() && text.substr(open + 1, close - open - 1) == comm) {
+      out.push_back(static_cast<pid_t>(std::stoi(name)));
+    }
+  }
+  return out;
+}
+
+// etcd's current revision (every write raises it by one), -1 if unknown.
+int64_t EtcdRevision(nebu::replication::EtcdClient* etcd) {
+  if (etcd == nullptr) return -1;
+  auto status = etcd->MaintenanceStatus(std::chrono::milliseconds(2000));
+  return status.ok() ? status->revision : -1;
+}
+
+// Where a phase's time goes (2 cores shared by everything): CPU used by the nebu
+// processes `nebu`, by this process's etcd children and by this process, and the
+// etcd writes (revisions) made, between construction and Print().
+class PhaseMeter {
+ public:
+  PhaseMeter(std::vector<pid_t> nebu, nebu::replication::EtcdClient* etcd)
+      : nebu_pids_(std::move(nebu)), etcd_client_(etcd), start_(Clock::now()),
+        nebu_(Nebu()), etcd_(Etcd()), self_(CpuSeconds(getpid())),
+        revision_(EtcdRevision(etcd)) {}
+  void Print(const std::string& label, size_t events) const {
+    const double wall = std::chrono::duration<double>(Clock::now() - start_).count();
+    double load[3] = {0, 0, 0};
+    getloadavg(load, 3);
+    std::printf("%s: CPU in the phase (%.2f s wall): nebu %.2f s, etcd %.2f s, bench %.2f s; "
+                "load average %.1f\n",
+                label.c_str(), wall, Nebu() - nebu_, Etcd() - etcd_,
+                CpuSeconds(getpid()) - self_, load[0]);
+    const int64_t revision = EtcdRevision(etcd_client_);
+    if (revision_ >= 0 && revision > revision_) {
+      const auto writes = static_cast<double>(revision - revision_);
+      std::printf("%s: etcd writes in the phase: %.0f (%.1f events per write, %.0f writes/s)\n",
+                  label.c_str(), writes, static_cast<double>(events) / writes, writes / wall);
+    }
+  }
+
+ private:
+  double Nebu() const {
+    double total = 0;
+    for (pid_t pid : nebu_pids_) total += CpuSeconds(pid);
+    return total;
+  }
+  static double Etcd() {
+    double total = 0;
+    for (pid_t pid : Children("etcd")) total += CpuSeconds(pid);
+    return total;
+  }
+  std::vector<pid_t> nebu_pids_;
+  nebu::replication::EtcdClient* etcd_client_;
+  Clock::time_point start_;
+  double nebu_, etcd_, self_;
+  int64_t revision_;
+};
 
 [[noreturn]] void Die(const std::string& what) {
   std::fprintf(stderr, "bench_cluster: %s\n", what.c_str());
@@ -221,6 +314,7 @@ std::vector<double> Parallel(int threads, int per_thread, double seconds, Work w
 // registered on (and sending to) node w % nodes.size().
 struct Setup {
   std::vector<Node*> nodes;
+  nebu::replication::EtcdClient* etcd = nullptr;  // for the revision count; may be null
   std::vector<std::string> tokens;
   std::vector<std::string> rooms;
   std::string label;
@@ -280,6 +374,9 @@ struct Setup {
   void ManyWriters(int sends_each, double seconds) {
     const int writers = static_cast<int>(tokens.size());
     std::atomic<int> errors{0};
+    std::vector<pid_t> pids;
+    for (const Node* node : nodes) pids.push_back(node->pid);
+    const PhaseMeter meter(pids, etcd);
     const auto begin = Clock::now();
     std::vector<double> latencies = Parallel(writers, sends_each, seconds, [&](int t, int i) {
       thread_local std::unique_ptr<TestHttpClient> client;
@@ -298,6 +395,7 @@ struct Setup {
                 label.c_str(), writers, nodes.size(), count, took,
                 static_cast<double>(count) / took, Percentile(latencies, 50),
                 Percentile(latencies, 99), errors.load());
+    meter.Print(label, count);
     std::fflush(stdout);
   }
 };
@@ -469,7 +567,12 @@ int main(int argc, char** argv) {
                          {"NEBU_GRPC_ADDR", "127.0.0.1:" + std::to_string(FreePort())},
                          {"NEBU_INTERNAL_SECRET", std::string(kSecret)}});
   }
-  Setup setup{.nodes = {nodes[0].get(), nodes[1].get(), nodes[2].get()}, .label = "cluster"};
+  auto etcd_client =
+      nebu::replication::EtcdClient::Create({.endpoints = SplitEndpoints(endpoints)});
+  if (!etcd_client.ok()) Die("etcd client: " + etcd_client.status().ToString());
+  Setup setup{.nodes = {nodes[0].get(), nodes[1].get(), nodes[2].get()},
+              .etcd = etcd_client->get(),
+              .label = "cluster"};
   setup.Prepare(writers, shared_room, phase_seconds);
   setup.OneWriter(sends, phase_seconds);
   setup.ManyWriters(writer_sends, phase_seconds);

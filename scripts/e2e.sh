@@ -37,18 +37,24 @@ tmp=$(mktemp -d /tmp/nebu-e2e.XXXXXX) || die "mktemp failed"
 nebu_pid=""
 cluster_pids=()
 etcd_started=0
-stop_pid() {  # stop_pid PID: SIGTERM, up to 10 s, then SIGKILL
-  local pid=$1
-  [[ -n "${pid}" ]] && kill -0 "${pid}" 2>/dev/null || return 0
-  kill -TERM "${pid}" 2>/dev/null
-  for _ in $(seq 1 100); do kill -0 "${pid}" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "${pid}" 2>/dev/null
+stop_pids() {  # stop_pids PID...: SIGTERM to all, up to 10 s, then SIGKILL
+  local pid alive
+  for pid in "$@"; do kill -TERM "${pid}" 2>/dev/null; done
+  for _ in $(seq 1 100); do
+    alive=0
+    for pid in "$@"; do kill -0 "${pid}" 2>/dev/null && alive=1; done
+    ((alive)) || break
+    sleep 0.1
+  done
+  for pid in "$@"; do kill -KILL "${pid}" 2>/dev/null; done
+  return 0
 }
 cleanup() {
-  stop_pid "${nebu_pid}"
-  local pid
-  for pid in "${cluster_pids[@]}"; do stop_pid "${pid}"; done
+  local started=${SECONDS}
+  [[ -z "${nebu_pid}" ]] || stop_pids "${nebu_pid}"
+  ((${#cluster_pids[@]} == 0)) || stop_pids "${cluster_pids[@]}"
   if ((etcd_started)); then scripts/etcd.sh destroy "${tmp}/etcd" >/dev/null 2>&1; fi
+  echo "e2e: stopped in $((SECONDS - started)) s"
   rm -rf "${tmp}"
 }
 trap cleanup EXIT

@@ -85,7 +85,8 @@ function noSyncError(client, promise) {
     };
     client.on(sdk.ClientEvent.Sync, onSync);
   });
-  return Promise.race([promise, failed]).finally(() => client.removeListener(sdk.ClientEvent.Sync, onSync));
+  return Promise.race([promise, failed])
+    .finally(() => client.removeListener(sdk.ClientEvent.Sync, onSync));
 }
 
 try {
@@ -148,13 +149,15 @@ try {
     const syncUrls = [];
     const bob2 = clientOn(node2, bobCreds, storeResumingFrom(token), syncUrls);
     clients.push(bob2);
-    const missed = messageArrives(bob2, roomId, between, "the message sent during the switch, on node 2");
+    const missed = messageArrives(bob2, roomId, between,
+      "the message sent during the switch, on node 2");
     await startAndWaitPrepared(bob2);
     await noSyncError(bob2, missed);
     // Node 2 accepted node 3's token: the client's first /sync went from it.
     const first = syncUrls.length ? new URL(syncUrls[0]).searchParams.get("since") : null;
     if (first !== token) {
-      throw new Error(`bob's first /sync on node 2 was not from node 3's token ${token}: ${syncUrls[0]}`);
+      throw new Error(`bob's first /sync on node 2 was not from node 3's token ${token}: ` +
+        `${syncUrls[0]}`);
     }
     const next = `after the switch ${runId}`;
     const seen = messageArrives(bob2, roomId, next, "the next message in bob's sync on node 2");
