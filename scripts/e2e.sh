@@ -7,19 +7,27 @@
 #   scripts/e2e.sh                 # every suite
 #   NEBU_E2E_SUITES="js-chat nio-chat" scripts/e2e.sh
 #   NEBU_E2E_URL=http://127.0.0.1:8008 scripts/e2e.sh   # against a nebu you started
+#   NEBU_E2E_URLS=http://127.0.0.1:P1,...,P3 NEBU_E2E_SUITES=js-cluster scripts/e2e.sh
+#                                  # js-cluster against a three-node cluster you started
 #
 # It starts nebu on free loopback ports with a temporary NEBU_DATA_DIR, open
 # registration and rate limits off, waits for /health, installs the pinned npm
 # packages of tests/e2e/js (npm ci, skipped while package-lock.json is unchanged),
 # runs each suite with a time limit, stops nebu and prints one line per suite.
+# The js-cluster suite gets its own cluster instead: a three-member etcd
+# (scripts/etcd.sh start --members=3, under the temporary directory) and three nebu
+# nodes joined to it (NEBU_ETCD_ENDPOINTS, own data directories and ports), all
+# stopped at exit; the single nebu is started only when another suite needs it.
 # Exit status: 0 when every suite passed, 1 otherwise (2 when it cannot start).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
 root=$(pwd)
 
-read -r -a suites <<<"${NEBU_E2E_SUITES:-js-chat js-crypto nio-chat}"
+read -r -a suites <<<"${NEBU_E2E_SUITES:-js-chat js-crypto nio-chat js-cluster}"
 suite_seconds_max=${NEBU_E2E_SUITE_SECONDS:-600}  # one suite's wall-clock limit
 health_seconds_max=30                              # nebu's start-up limit
+cluster_nodes=3                                    # js-cluster's nebu nodes
+cluster_secret="e2e-cluster-secret-0123456789abcdef"  # NEBU_INTERNAL_SECRET (>= 32 chars)
 nebu_bin=${NEBU_E2E_BIN:-build/app/nebu}
 python=/usr/bin/python3  # Debian's, which has python3-matrix-nio
 
@@ -27,12 +35,26 @@ die() { echo "e2e: $*" >&2; exit 2; }
 
 tmp=$(mktemp -d /tmp/nebu-e2e.XXXXXX) || die "mktemp failed"
 nebu_pid=""
+cluster_pids=()
+etcd_started=0
+stop_pids() {  # stop_pids PID...: SIGTERM to all, up to 10 s, then SIGKILL
+  local pid alive
+  for pid in "$@"; do kill -TERM "${pid}" 2>/dev/null; done
+  for _ in $(seq 1 100); do
+    alive=0
+    for pid in "$@"; do kill -0 "${pid}" 2>/dev/null && alive=1; done
+    ((alive)) || break
+    sleep 0.1
+  done
+  for pid in "$@"; do kill -KILL "${pid}" 2>/dev/null; done
+  return 0
+}
 cleanup() {
-  if [[ -n "${nebu_pid}" ]] && kill -0 "${nebu_pid}" 2>/dev/null; then
-    kill -TERM "${nebu_pid}" 2>/dev/null
-    for _ in $(seq 1 100); do kill -0 "${nebu_pid}" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "${nebu_pid}" 2>/dev/null
-  fi
+  local started=${SECONDS}
+  [[ -z "${nebu_pid}" ]] || stop_pids "${nebu_pid}"
+  ((${#cluster_pids[@]} == 0)) || stop_pids "${cluster_pids[@]}"
+  if ((etcd_started)); then scripts/etcd.sh destroy "${tmp}/etcd" >/dev/null 2>&1; fi
+  echo "e2e: stopped in $((SECONDS - started)) s"
   rm -rf "${tmp}"
 }
 trap cleanup EXIT
@@ -64,36 +86,65 @@ free_port() {
   "${python}" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-if [[ -n "${NEBU_E2E_URL:-}" ]]; then
-  url=${NEBU_E2E_URL}
-  echo "e2e: using the nebu at ${url}"
-else
-  [[ -x "${nebu_bin}" ]] || die "${nebu_bin} is not built (cmake --build build)"
-  client_port=$(free_port) || die "no free port"
-  ops_port=$(free_port) || die "no free port"
+# Starts one nebu (extra VAR=value settings after the log name) on free ports, waits
+# for /health; sets started_pid and started_url. Returns 1 (log shown) on failure.
+start_nebu() {  # start_nebu NAME [VAR=value ...]
+  local name=$1 client_port ops_port healthy=0
+  shift
+  client_port=$(free_port) || return 1
+  ops_port=$(free_port) || return 1
   [[ ${client_port} != "${ops_port}" ]] || ops_port=$(free_port)
-  url="http://127.0.0.1:${client_port}"
+  started_url="http://127.0.0.1:${client_port}"
   # nebu gets exactly the configuration below: every other NEBU_* variable (this
   # script's NEBU_E2E_*, the test database URL of scripts/test.sh, a caller's
   # NEBU_*_FILE) is removed from its environment.
   mapfile -t own_vars < <(compgen -e | grep '^NEBU_' | sed 's/^/-u/')
-  env "${own_vars[@]}" NEBU_DATA_DIR="${tmp}/data" NEBU_CLIENT_ADDR="127.0.0.1:${client_port}" \
+  env "${own_vars[@]}" NEBU_DATA_DIR="${tmp}/${name}" NEBU_CLIENT_ADDR="127.0.0.1:${client_port}" \
     NEBU_OPS_ADDR="127.0.0.1:${ops_port}" NEBU_SERVER_NAME=localhost \
     NEBU_REGISTRATION=open NEBU_RATE_LIMIT=off NEBU_LOG_LEVEL="${NEBU_E2E_LOG_LEVEL:-info}" \
-    "${nebu_bin}" serve >"${tmp}/nebu.log" 2>&1 &
-  nebu_pid=$!
-  echo "e2e: nebu (pid ${nebu_pid}) on ${url}, ops 127.0.0.1:${ops_port}, log ${tmp}/nebu.log"
-  healthy=0
+    "$@" "${nebu_bin}" serve >"${tmp}/${name}.log" 2>&1 &
+  started_pid=$!
+  echo "e2e: nebu ${name} (pid ${started_pid}) on ${started_url}, ops 127.0.0.1:${ops_port}, log ${tmp}/${name}.log"
   for _ in $(seq 1 $((health_seconds_max * 10))); do
     if curl -fsS "http://127.0.0.1:${ops_port}/health" >/dev/null 2>&1; then healthy=1; break; fi
-    kill -0 "${nebu_pid}" 2>/dev/null || break
+    kill -0 "${started_pid}" 2>/dev/null || break
     sleep 0.1
   done
   if [[ ${healthy} -ne 1 ]]; then
-    echo "e2e: nebu did not become healthy within ${health_seconds_max}s; its log:" >&2
-    tail -n 40 "${tmp}/nebu.log" >&2
-    exit 2
+    echo "e2e: nebu ${name} did not become healthy within ${health_seconds_max}s; its log:" >&2
+    tail -n 40 "${tmp}/${name}.log" >&2
+    return 1
   fi
+}
+
+# js-cluster's cluster: a three-member etcd and three nebu nodes joined to it; sets
+# cluster_urls (comma-separated client URLs, node 1 first).
+start_cluster() {
+  local endpoints n
+  endpoints=$(scripts/etcd.sh start --members=3 "${tmp}/etcd" | tail -n 1) || return 1
+  etcd_started=1
+  echo "e2e: etcd (3 members) at ${endpoints}"
+  cluster_urls=""
+  for n in $(seq 1 "${cluster_nodes}"); do
+    start_nebu "node${n}" NEBU_ETCD_ENDPOINTS="${endpoints}" NEBU_ETCD_PREFIX=/nebu-e2e \
+      NEBU_NODE_ID="node${n}" NEBU_GRPC_ADDR="127.0.0.1:$(free_port)" \
+      NEBU_INTERNAL_SECRET="${cluster_secret}" || return 1
+    cluster_pids+=("${started_pid}")
+    cluster_urls+="${cluster_urls:+,}${started_url}"
+  done
+}
+
+needs_single=0
+for name in "${suites[@]}"; do [[ ${name} == js-cluster ]] || needs_single=1; done
+
+if [[ -n "${NEBU_E2E_URL:-}" ]]; then
+  url=${NEBU_E2E_URL}
+  echo "e2e: using the nebu at ${url}"
+elif ((needs_single)); then
+  [[ -x "${nebu_bin}" ]] || die "${nebu_bin} is not built (cmake --build build)"
+  start_nebu data || exit 2
+  nebu_pid=${started_pid}
+  url=${started_url}
 fi
 
 # ---- suites ----
@@ -103,6 +154,14 @@ run_suite() {  # run_suite NAME: runs one suite, bounded by suite_seconds_max
     js-chat) (cd tests/e2e/js && NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" node chat.mjs) ;;
     js-crypto) (cd tests/e2e/js && NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" node crypto.mjs) ;;
     nio-chat) NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" "${python}" tests/e2e/nio/chat.py ;;
+    js-cluster)
+      local urls=${NEBU_E2E_URLS:-}
+      if [[ -z "${urls}" ]]; then
+        [[ -x "${nebu_bin}" ]] || { echo "e2e: ${nebu_bin} is not built" >&2; return 2; }
+        start_cluster || return 2
+        urls=${cluster_urls}
+      fi
+      (cd tests/e2e/js && NEBU_E2E_URLS=${urls} timeout "${suite_seconds_max}" node cluster.mjs) ;;
     *) echo "e2e: unknown suite ${name}" >&2; return 2 ;;
   esac
 }
@@ -131,9 +190,20 @@ if [[ -n "${nebu_pid}" ]]; then
   fi
   if [[ ${failed} -gt 0 ]]; then
     echo "e2e: last lines of the nebu log (warnings and errors):"
-    grep -E '\[(warning|error|critical)\]' "${tmp}/nebu.log" | tail -n 20
+    grep -E '\[(warning|error|critical)\]' "${tmp}/data.log" | tail -n 20
   fi
 fi
+for n in "${!cluster_pids[@]}"; do
+  node="node$((n + 1))"
+  if ! kill -0 "${cluster_pids[${n}]}" 2>/dev/null; then
+    echo "e2e: nebu ${node} exited during js-cluster" >&2
+    failed=$((failed + 1))
+  fi
+  if [[ ${failed} -gt 0 ]]; then
+    echo "e2e: last lines of the ${node} log (warnings and errors):"
+    grep -E '\[(warning|error|critical)\]' "${tmp}/${node}.log" | tail -n 20
+  fi
+done
 
 echo "e2e summary (${root}):"
 for name in "${suites[@]}"; do printf '  %-10s %s\n' "${name}" "${results[${name}]}"; done
