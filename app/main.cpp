@@ -137,7 +137,8 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, ClusterRuntime*
                             {.public_base_url = config.public_base_url,
                              .registration_open = config.registration_open,
                              .rate_limit = config.rate_limit},
-                            &metrics);
+                            &metrics, cluster ? &cluster->ephemeral() : nullptr);
+  if (cluster != nullptr) cluster->ephemeral().Start();  // the trackers have subscribed
   api::Router ops("ops", &metrics);
   std::unique_ptr<PgRuntime> pg = PgRuntime::Start(config, engine);  // NEBU_DB_URL
   // A storage failure that stopped writes (or a full disk) wins over PostgreSQL's report.
