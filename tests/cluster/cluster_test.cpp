@@ -476,9 +476,6 @@ TEST_F(ClusterTest, ADataDirectoryOfAnotherClusterOrOfASingleNodeIsRefused) {
   EXPECT_NE(joined.Log().find("single node"), std::string::npos) << joined.Log();
 }
 
-}  // namespace
-}  // namespace nebu::cluster_testing
-
 // Typing and presence are cluster-wide (replication/etcd_ephemeral.h): bob types on
 // node 3 and alice's /sync on node 1 shows it, then shows it stop after the timeout
 // (the etcd lease); carol's presence set on node 2 reaches alice on node 1; alice's
@@ -580,3 +577,6 @@ TEST_F(ClusterTest, TypingAndPresenceReachEveryNode) {
   EXPECT_TRUE(sync_until(1, bob_types, std::chrono::seconds(5)))
       << "a node 1 token on node 2 missed bob typing";
 }
+
+}  // namespace
+}  // namespace nebu::cluster_testing
