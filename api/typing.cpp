@@ -28,13 +28,15 @@ size_t TypingTracker::expiries_pending() const { return bus_->expiries_pending()
 
 void TypingTracker::Set(std::string_view room_id, std::string_view user_id, bool typing,
                         std::chrono::milliseconds timeout) {
-  {
+  if (typing) {
     std::lock_guard lock(mutex_);
     auto room = rooms_.find(room_id);
     const bool present = room != rooms_.end() && room->second.users.contains(user_id);
-    if (!typing && !present) return;
-    if (typing && !present && entries_ >= kTypingEntriesMax) return;
+    if (!present && entries_ >= kTypingEntriesMax) return;
   }
+  // A stop is published even when this tracker does not show the user typing: with
+  // the etcd bus the start may not have come back yet. Deleting an absent key changes
+  // nothing on either bus.
   EphemeralKey key{.kind = EphemeralKind::kTyping,
                    .room_id = std::string(room_id),
                    .user_id = std::string(user_id)};
