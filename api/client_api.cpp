@@ -13,8 +13,9 @@
 
 namespace nebu::api {
 
-ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metrics* metrics)
-    : router_("client", metrics) {
+ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metrics* metrics,
+                     EphemeralBus* bus)
+    : typing_(bus), presence_(bus), router_("client", metrics) {
   Router& router = router_;
   SetTokenWaitMs(options.token_wait_ms);
   auto limits = std::make_shared<UserRateLimits>(options.rate_limit);  // shared by the routes

@@ -1,5 +1,5 @@
 // ClientApi: every Client-Server API route of one node on one Router, with the
-// in-memory trackers (typing, presence) the routes share. It is what `nebu serve`
+// trackers (typing, presence) the routes share, fed by an EphemeralBus. It is what `nebu serve`
 // mounts on the client listener; the security suite (tests/security) and the HTTP
 // fuzz target (fuzz/http_fuzz.cpp) mount the same thing, so what they attack is what
 // runs in production.
@@ -43,7 +43,10 @@ class Metrics;
 
 class ClientApi {
  public:
-  ClientApi(core::Engine& engine, const ClientApiOptions& options, Metrics* metrics = nullptr);
+  // `bus`: where typing and presence are shared (a cluster's etcd bus; it must
+  // outlive the ClientApi); null: an in-memory one per tracker (one node).
+  ClientApi(core::Engine& engine, const ClientApiOptions& options, Metrics* metrics = nullptr,
+            EphemeralBus* bus = nullptr);
   ClientApi(const ClientApi&) = delete;
   ClientApi& operator=(const ClientApi&) = delete;
 
@@ -52,7 +55,7 @@ class ClientApi {
   PresenceTracker& presence() { return presence_; }
 
  private:
-  TypingTracker typing_;      // memory only, per node; outlives router_
+  TypingTracker typing_;      // memory, fed by the bus; outlives router_
   PresenceTracker presence_;  // likewise
   Router router_;
 };

@@ -19,12 +19,6 @@ namespace json = boost::json;
 
 namespace {
 
-uint64_t WallClockMs() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
-
 // True when `a` and `b` are joined to one room now (one scan of a's rooms).
 Result<bool> ShareARoom(core::Engine& engine, std::string_view a, std::string_view b) {
   NEBU_ASSIGN_OR_RETURN(auto rooms, engine.RoomsOf(a));
@@ -102,7 +96,18 @@ json::object PresenceContent(const PresenceState& state, int64_t now_ms) {
   return content;
 }
 
-PresenceTracker::PresenceTracker() : serial_(WallClockMs()) {}
+PresenceTracker::PresenceTracker() : PresenceTracker(nullptr) {}
+
+PresenceTracker::PresenceTracker(EphemeralBus* bus)
+    : own_bus_(bus ? nullptr : std::make_unique<InMemoryEphemeralBus>()),
+      bus_(bus ? bus : own_bus_.get()),
+      serial_(bus_->serial()) {
+  bus_subscription_ = bus_->Subscribe([this](const EphemeralUpdate& update) {
+    if (update.key.kind == EphemeralKind::kPresence) OnUpdate(update);
+  });
+}
+
+PresenceTracker::~PresenceTracker() { bus_->Unsubscribe(bus_subscription_); }
 
 Status PresenceTracker::Set(std::string_view user_id, std::string_view presence,
                             std::optional<std::string> status_msg, int64_t now_ms) {
@@ -112,47 +117,95 @@ Status PresenceTracker::Set(std::string_view user_id, std::string_view presence,
   if (status_msg && status_msg->size() > kPresenceStatusMsgBytesMax) {
     return Status::TooLarge("status_msg is too long");
   }
-  bool changed = false;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = users_.find(user_id);
-    if (it == users_.end()) {
-      if (users_.size() >= kPresenceUsersMax) return Status::Ok();  // best effort
-      it = users_.emplace(std::string(user_id), PresenceState{}).first;
-    }
-    PresenceState& state = it->second;
-    if (presence != "offline") state.last_active_ts = now_ms;
-    if (state.presence != presence || state.status_msg != status_msg || state.changed == 0) {
-      state.presence = std::string(presence);
-      state.status_msg = std::move(status_msg);
-      state.changed = ++serial_;
-      changed = true;
-    }
-  }
-  if (changed) Notify(std::string(user_id));
+  Change(user_id, presence, &status_msg, now_ms);
   return Status::Ok();
 }
 
 void PresenceTracker::MarkActive(std::string_view user_id, std::string_view presence,
                                  int64_t now_ms) {
   if (presence != "online" && presence != "unavailable") return;
-  bool changed = false;
+  Change(user_id, presence, nullptr, now_ms);
+}
+
+void PresenceTracker::Change(std::string_view user_id, std::string_view presence,
+                             const std::optional<std::string>* status_msg, int64_t now_ms) {
+  PresenceState next;
   {
     std::lock_guard lock(mutex_);
     auto it = users_.find(user_id);
-    if (it == users_.end()) {
-      if (users_.size() >= kPresenceUsersMax) return;
-      it = users_.emplace(std::string(user_id), PresenceState{}).first;
+    if (it == users_.end() && users_.size() >= kPresenceUsersMax) return;  // best effort
+    if (it != users_.end()) next = it->second.state;
+    if (presence != "offline") next.last_active_ts = now_ms;
+    const bool changes = it == users_.end() || next.presence != presence ||
+                         (status_msg && next.status_msg != *status_msg);
+    const bool refresh_due =
+        it != users_.end() && presence != "offline" &&
+        now_ms - it->second.published_active_ts >= kPresenceActivePublishInterval.count();
+    if (!changes && !refresh_due) {
+      it->second.state.last_active_ts = next.last_active_ts;  // locally only
+      return;
     }
-    PresenceState& state = it->second;
-    state.last_active_ts = now_ms;
-    if (state.presence != presence || state.changed == 0) {
-      state.presence = std::string(presence);
-      state.changed = ++serial_;
-      changed = true;
-    }
+    next.presence = std::string(presence);
+    if (status_msg) next.status_msg = *status_msg;
   }
-  if (changed) Notify(std::string(user_id));
+  json::object value{{"presence", next.presence}, {"last_active_ts", next.last_active_ts}};
+  if (next.status_msg) value["status_msg"] = *next.status_msg;
+  bus_->Publish({.kind = EphemeralKind::kPresence, .user_id = std::string(user_id)},
+                json::serialize(value), std::chrono::milliseconds(0));
+}
+
+namespace {
+
+// The state in a bus value; nullopt for a malformed one (from a newer or broken node).
+std::optional<PresenceState> DecodePresence(const std::string& text) {
+  boost::system::error_code ec;
+  json::value parsed = json::parse(text, ec);
+  if (ec || !parsed.is_object()) return std::nullopt;
+  const json::object& object = parsed.as_object();
+  const json::value* presence = object.if_contains("presence");
+  const json::value* ts = object.if_contains("last_active_ts");
+  if (!presence || !presence->is_string() || !IsPresenceValue(presence->as_string())) {
+    return std::nullopt;
+  }
+  PresenceState state;
+  state.presence = std::string(presence->as_string());
+  if (ts && ts->is_int64()) state.last_active_ts = ts->as_int64();
+  if (const json::value* msg = object.if_contains("status_msg"); msg && msg->is_string()) {
+    state.status_msg = std::string(msg->as_string());
+  }
+  return state;
+}
+
+}  // namespace
+
+void PresenceTracker::OnUpdate(const EphemeralUpdate& update) {
+  const std::string& user_id = update.key.user_id;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = users_.find(user_id);
+    if (!update.value) {  // the publishing node's lease ended: offline
+      if (it == users_.end() || it->second.state.presence == "offline") return;
+      it->second.state.presence = "offline";
+    } else {
+      std::optional<PresenceState> next = DecodePresence(*update.value);
+      if (!next) return;
+      const bool added = it == users_.end();
+      if (added && users_.size() >= kPresenceUsersMax) return;  // best effort
+      if (added) it = users_.emplace(user_id, Entry{}).first;
+      Entry& entry = it->second;
+      entry.published_active_ts = next->last_active_ts;
+      entry.state.last_active_ts = std::max(entry.state.last_active_ts, next->last_active_ts);
+      if (!added && entry.state.presence == next->presence &&
+          entry.state.status_msg == next->status_msg) {
+        return;  // only last_active_ts: no serial
+      }
+      entry.state.presence = std::move(next->presence);
+      entry.state.status_msg = std::move(next->status_msg);
+    }
+    serial_ = std::max(serial_, update.serial);
+    it->second.state.changed = serial_;
+  }
+  Notify(user_id);
 }
 
 PresenceTracker::SubscriptionId PresenceTracker::Subscribe(Callback callback) {
@@ -176,7 +229,7 @@ std::optional<PresenceState> PresenceTracker::Get(std::string_view user_id) cons
   std::lock_guard lock(mutex_);
   auto it = users_.find(user_id);
   if (it == users_.end()) return std::nullopt;
-  return it->second;
+  return it->second.state;
 }
 
 uint64_t PresenceTracker::serial() const {
@@ -187,8 +240,8 @@ uint64_t PresenceTracker::serial() const {
 std::map<std::string, PresenceState> PresenceTracker::ChangedSince(uint64_t since) const {
   std::lock_guard lock(mutex_);
   std::map<std::string, PresenceState> out;
-  for (const auto& [user_id, state] : users_) {
-    if (state.changed > since) out.emplace(user_id, state);
+  for (const auto& [user_id, entry] : users_) {
+    if (entry.state.changed > since) out.emplace(user_id, entry.state);
   }
   return out;
 }

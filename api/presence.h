@@ -1,7 +1,7 @@
 // Presence (Client-Server API § Presence), basic: per-user presence state kept in
-// memory only. Presence is NOT persisted and NOT replicated: each node knows what
-// its own clients told it since it started; a restart forgets everything (users
-// read as "offline" then).
+// memory from an EphemeralBus (api/ephemeral_bus.h). Not persisted. With the
+// in-memory bus (the default) a node knows what its own clients told it since it
+// started; with the etcd bus (a cluster) every node knows every node's users.
 //
 //   GET /presence/{userId}/status   sync  {"presence", "last_active_ago"?,
 //                                          "currently_active"?, "status_msg"?}
@@ -20,12 +20,22 @@
 // caller. A user with no tracked state reads as {"presence": "offline"}.
 // currently_active is true for "online" users active within kPresenceActiveWindow.
 //
-// Serials: every change of presence or status_msg takes the next serial (the first
-// one is the wall-clock ms at construction, as TypingTracker's), so a caller can ask
-// for the users whose presence changed since a serial. A sync that only refreshes
-// last_active_ts takes no serial. Subscribers hear of every change that takes a
-// serial (with the user's ID), after the tracker's lock is released; /sync uses it to
-// wake the parked long-polls of users who share a room with that user.
+// The bus: a change of presence or status_msg is published (key presence/<user>,
+// value {"presence","status_msg"?,"last_active_ts"}, ttl 0: it lives as long as the
+// publishing node, so with etcd a node that dies takes its users' keys with it) and
+// the tracker changes when the update comes back. A deleted key (its node's lease
+// expired) makes the user "offline" (last_active_ts and status_msg kept). A call that
+// only refreshes last_active_ts changes it locally and publishes it at most every
+// kPresenceActivePublishInterval per user, so other nodes' last_active_ago stays
+// within that; such an update takes no serial.
+//
+// Serials: every change of presence or status_msg takes the serial of its bus update
+// (in memory: the first one is the wall-clock ms at construction, then +1, as
+// TypingTracker's; etcd: the revision, the same on every node), so a caller can ask
+// for the users whose presence changed since a serial. Subscribers hear of every
+// change that takes a serial (with the user's ID), after the tracker's lock is
+// released; /sync uses it to wake the parked long-polls of users who share a room
+// with that user.
 //
 // Thread-safety: PresenceTracker's methods are safe from any thread; the engine and
 // the tracker must outlive the router.
@@ -42,6 +52,7 @@
 #include <string>
 #include <string_view>
 
+#include "api/ephemeral_bus.h"
 #include "api/rate_limit.h"
 #include "api/router.h"
 #include "engine/common/status.h"
@@ -57,6 +68,9 @@ inline constexpr size_t kPresenceBodyBytesMax = 4096;
 // Users tracked at once; beyond it, new users are not tracked (presence is best effort).
 inline constexpr size_t kPresenceUsersMax = 100000;
 inline constexpr std::chrono::milliseconds kPresenceActiveWindow{5 * 60 * 1000};
+// A user's last_active_ts is published on the bus at most this often when nothing
+// else about their presence changes (other nodes may see it this much older).
+inline constexpr std::chrono::milliseconds kPresenceActivePublishInterval{60 * 1000};
 
 struct PresenceState {
   std::string presence = "offline";  // online | offline | unavailable
@@ -68,7 +82,9 @@ struct PresenceState {
 
 class PresenceTracker {
  public:
-  PresenceTracker();
+  PresenceTracker();  // with its own InMemoryEphemeralBus
+  explicit PresenceTracker(EphemeralBus* bus);  // `bus` must outlive the tracker
+  ~PresenceTracker();
   PresenceTracker(const PresenceTracker&) = delete;
   PresenceTracker& operator=(const PresenceTracker&) = delete;
 
@@ -79,7 +95,8 @@ class PresenceTracker {
                            std::optional<std::string> status_msg, int64_t now_ms);
   // /sync with set_presence absent or "online" (or "unavailable"): the user is
   // `presence` now and active; status_msg is kept. Takes a serial only when the
-  // presence changes.
+  // presence changes. (With the etcd bus both change the state when the update
+  // comes back from etcd, a few ms later.)
   void MarkActive(std::string_view user_id, std::string_view presence, int64_t now_ms);
   [[nodiscard]] std::optional<PresenceState> Get(std::string_view user_id) const;
   [[nodiscard]] uint64_t serial() const;
@@ -95,13 +112,25 @@ class PresenceTracker {
   void Unsubscribe(SubscriptionId id);
 
  private:
+  struct Entry {
+    PresenceState state;
+    int64_t published_active_ts = 0;  // last_active_ts of the last update from the bus
+  };
+  // Set and MarkActive: `status_msg` null keeps the current one.
+  void Change(std::string_view user_id, std::string_view presence,
+              const std::optional<std::string>* status_msg, int64_t now_ms);
+  void OnUpdate(const EphemeralUpdate& update);  // from the bus
   void Notify(const std::string& user_id);
+
+  std::unique_ptr<EphemeralBus> own_bus_;  // the default in-memory bus; destroyed last
+  EphemeralBus* bus_;
+  uint64_t bus_subscription_ = 0;
 
   std::mutex callbacks_mutex_;  // held while callbacks run
   std::map<SubscriptionId, Callback> callbacks_;  // guarded by callbacks_mutex_
   SubscriptionId next_subscription_ = 1;          // guarded by callbacks_mutex_
   mutable std::mutex mutex_;
-  std::map<std::string, PresenceState, std::less<>> users_;  // guarded by mutex_
+  std::map<std::string, Entry, std::less<>> users_;  // guarded by mutex_
   uint64_t serial_ = 0;                                      // guarded by mutex_
 };
 

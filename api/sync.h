@@ -12,8 +12,11 @@
 // Tokens: next_batch is "s<stream position>_<typing serial>". The stream position is
 // the engine's persistent, node-wide change counter (engine/storage/stream_entry.h:
 // room events, account data, receipts, to-device messages, device-key changes), so
-// a token survives restarts; the typing serial is the TypingTracker's (api/typing.h),
-// which starts above any earlier process's. "s<position>" alone is accepted (typing
+// a token survives restarts; the typing serial is the TypingTracker's (api/typing.h):
+// its EphemeralBus's serial, which one node starts above any earlier process's and a
+// cluster takes from etcd's revision (the same on every node; a node whose tracker is
+// behind a token's serial reports the changes after it once it has them, so a token
+// from another node misses nothing). "s<position>" alone is accepted (typing
 // serial 0). With a PresenceTracker the token is "s<position>_<typing>_<presence>"
 // (the tracker's serial, same rule as typing). Room log pagination tokens (prev_batch) are the /messages tokens
 // "s<sequence>" of api/rooms_common.h. /sync itself takes only its own tokens; the

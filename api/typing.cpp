@@ -3,66 +3,77 @@
 #include <algorithm>
 #include <utility>
 
-#include "api/deadline_timer.h"
-
 namespace nebu::api {
 
-TypingTracker::TypingTracker()
-    : serial_(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count())),
-      timer_(std::make_unique<DeadlineTimer>(DeadlineTimerOptions{.pending_max = kTypingEntriesMax})) {}
+namespace {
 
-TypingTracker::~TypingTracker() { timer_.reset(); }
+constexpr std::string_view kTypingValue = "1";
 
-size_t TypingTracker::expiries_pending() const { return timer_->pending(); }
+}  // namespace
+
+TypingTracker::TypingTracker() : TypingTracker(nullptr) {}
+
+TypingTracker::TypingTracker(EphemeralBus* bus)
+    : own_bus_(bus ? nullptr : std::make_unique<InMemoryEphemeralBus>()),
+      bus_(bus ? bus : own_bus_.get()),
+      serial_(bus_->serial()) {
+  bus_subscription_ = bus_->Subscribe([this](const EphemeralUpdate& update) {
+    if (update.key.kind == EphemeralKind::kTyping) OnUpdate(update);
+  });
+}
+
+TypingTracker::~TypingTracker() { bus_->Unsubscribe(bus_subscription_); }
+
+size_t TypingTracker::expiries_pending() const { return bus_->expiries_pending(); }
 
 void TypingTracker::Set(std::string_view room_id, std::string_view user_id, bool typing,
                         std::chrono::milliseconds timeout) {
+  if (typing) {
+    std::lock_guard lock(mutex_);
+    auto room = rooms_.find(room_id);
+    const bool present = room != rooms_.end() && room->second.users.contains(user_id);
+    if (!present && entries_ >= kTypingEntriesMax) return;
+  }
+  // A stop is published even when this tracker does not show the user typing: with
+  // the etcd bus the start may not have come back yet. Deleting an absent key changes
+  // nothing on either bus.
+  EphemeralKey key{.kind = EphemeralKind::kTyping,
+                   .room_id = std::string(room_id),
+                   .user_id = std::string(user_id)};
+  if (!typing) return bus_->Publish(key, std::nullopt, {});
+  // A ttl of 0 would never expire: a timeout of 0 still expires, a millisecond later.
+  const auto ttl = std::clamp(timeout, std::chrono::milliseconds(1), kTypingTimeoutMax);
+  bus_->Publish(key, std::string(kTypingValue), ttl);
+}
+
+void TypingTracker::OnUpdate(const EphemeralUpdate& update) {
   std::unique_lock lock(mutex_);
+  const std::string& room_id = update.key.room_id;
+  const std::string& user_id = update.key.user_id;
   auto room = rooms_.find(room_id);
-  if (!typing) {
+  if (!update.value) {
     if (room == rooms_.end()) return;
     auto user = room->second.users.find(user_id);
     if (user == room->second.users.end()) return;
     room->second.users.erase(user);
     --entries_;
-    return Changed(lock, room->first, room->second);
+    return Changed(lock, room->first, room->second, update.serial);
   }
-  const auto expiry = Clock::now() + std::clamp(timeout, std::chrono::milliseconds(0), kTypingTimeoutMax);
   if (room == rooms_.end()) {
     ForgetStaleRooms();
-    room = rooms_.emplace(std::string(room_id), Room{}).first;
+    room = rooms_.emplace(room_id, Room{}).first;
   }
-  auto user = room->second.users.find(user_id);
-  const bool added = user == room->second.users.end();
-  if (added && entries_ >= kTypingEntriesMax) return;
-  if (added) {
-    room->second.users.emplace(std::string(user_id), expiry);
-    ++entries_;
-  } else {
-    user->second = expiry;
-  }
-  (void)timer_->Schedule(expiry, [this, room = std::string(room_id), user = std::string(user_id),
-                                  expiry] { Expire(room, user, expiry); });
-  if (added) Changed(lock, room->first, room->second);
-}
-
-void TypingTracker::Expire(const std::string& room_id, const std::string& user_id,
-                           Clock::time_point expiry) {
-  std::unique_lock lock(mutex_);
-  auto room = rooms_.find(room_id);
-  if (room == rooms_.end()) return;
-  auto user = room->second.users.find(user_id);
-  if (user == room->second.users.end() || user->second != expiry) return;
-  room->second.users.erase(user);
-  --entries_;
-  Changed(lock, room->first, room->second);
+  if (room->second.users.contains(user_id)) return;  // a refresh
+  if (entries_ >= kTypingEntriesMax) return;          // best effort
+  room->second.users.insert(user_id);
+  ++entries_;
+  Changed(lock, room->first, room->second, update.serial);
 }
 
 void TypingTracker::Changed(std::unique_lock<std::mutex>& lock, const std::string& room_id,
-                            Room& room) {
-  room.changed = ++serial_;
+                            Room& room, uint64_t serial) {
+  serial_ = std::max(serial_, serial);
+  room.changed = serial_;
   std::vector<Callback> callbacks;
   callbacks.reserve(subscribers_.size());
   for (const auto& [id, callback] : subscribers_) callbacks.push_back(callback);
@@ -97,19 +108,16 @@ std::map<std::string, std::vector<std::string>> TypingTracker::ChangedSince(uint
   std::map<std::string, std::vector<std::string>> out;
   for (const auto& [room_id, room] : rooms_) {
     if (room.changed <= since) continue;
-    std::vector<std::string>& users = out[room_id];
-    for (const auto& [user, expiry] : room.users) users.push_back(user);
+    out[room_id] = std::vector<std::string>(room.users.begin(), room.users.end());
   }
   return out;
 }
 
 std::vector<std::string> TypingTracker::Typing(std::string_view room_id) const {
   std::lock_guard lock(mutex_);
-  std::vector<std::string> users;
   auto room = rooms_.find(room_id);
-  if (room == rooms_.end()) return users;
-  for (const auto& [user, expiry] : room->second.users) users.push_back(user);
-  return users;
+  if (room == rooms_.end()) return {};
+  return std::vector<std::string>(room->second.users.begin(), room->second.users.end());
 }
 
 TypingTracker::SubscriptionId TypingTracker::Subscribe(Callback callback) {

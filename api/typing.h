@@ -1,13 +1,22 @@
-// TypingTracker: who is typing in which room (m.typing), in memory only — typing
-// notifications are not persisted or replicated; a restart forgets them.
+// TypingTracker: who is typing in which room (m.typing), kept in memory from an
+// EphemeralBus (api/ephemeral_bus.h): not persisted; with the etcd bus shared by
+// every node of a cluster, with the in-memory bus (the default) one process's.
 //
-//   TypingTracker typing;
+//   TypingTracker typing;                    // its own InMemoryEphemeralBus
+//   TypingTracker typing(&bus);              // a shared bus (outlives the tracker)
 //   typing.Set("!r:hs", "@a:hs", true, std::chrono::seconds(10));   // PUT .../typing
 //   auto changed = typing.ChangedSince(since_serial);                // /sync ephemeral
 //
-// Serials: every change (set, clear, expiry) takes the next serial. The first serial
-// of a process is the wall-clock time in ms at construction, so serials a client
-// got from an earlier process are below the new ones (sync tokens carry a serial).
+// Set publishes on the bus (key typing/<room>/<user>, value "1", ttl = the timeout;
+// not typing: delete); the tracker's state changes only when the update comes back
+// (at once with the in-memory bus; from the watch with etcd), so every node sees the
+// same changes with the same serials. Expiry is the bus's: the key's ttl (in memory a
+// timer; etcd a lease, so a dead node's typing users stop within the timeout).
+//
+// Serials: every change (set, clear, expiry) takes the serial of its bus update
+// (in memory: the wall-clock ms at the bus's construction, then +1 per update, so
+// serials a client got from an earlier process are below the new ones; etcd: the
+// revision, the same on every node). serial() is the serial of the last change seen.
 //
 // Thread-safety: all methods are safe from any thread.
 #pragma once
@@ -19,9 +28,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "api/ephemeral_bus.h"
 
 namespace nebu::api {
 
@@ -32,20 +44,20 @@ inline constexpr size_t kTypingEntriesMax = 10000;
 // still learns that typing ended; the stalest empty ones are forgotten beyond it.
 inline constexpr size_t kTypingRoomsMax = 10000;
 
-class DeadlineTimer;
-
 class TypingTracker {
  public:
   using Callback = std::function<void(const std::string& room_id)>;  // the room that changed
   using SubscriptionId = uint64_t;
 
-  TypingTracker();
+  TypingTracker();  // with its own InMemoryEphemeralBus
+  explicit TypingTracker(EphemeralBus* bus);  // `bus` must outlive the tracker
   ~TypingTracker();
   TypingTracker(const TypingTracker&) = delete;
   TypingTracker& operator=(const TypingTracker&) = delete;
 
   // typing: adds or refreshes the user for min(timeout, kTypingTimeoutMax);
-  // !typing: removes the user. A call that changes nothing takes no serial.
+  // !typing: removes the user. A call that changes nothing takes no serial (a
+  // refresh renews the bus key's ttl).
   void Set(std::string_view room_id, std::string_view user_id, bool typing,
            std::chrono::milliseconds timeout);
   uint64_t serial() const;
@@ -57,20 +69,23 @@ class TypingTracker {
   // only once no callback is running, so the subscriber may then be destroyed.
   SubscriptionId Subscribe(Callback callback);
   void Unsubscribe(SubscriptionId id);
-  // Expiry tasks still waiting for their deadline (one per Set that added or refreshed
-  // a user); tests wait on it instead of sleeping past a timeout.
+  // The bus's expiry tasks still waiting for their deadline (in memory: one per Set
+  // that added or refreshed a user); tests wait on it instead of sleeping past a timeout.
   [[nodiscard]] size_t expiries_pending() const;
 
  private:
-  using Clock = std::chrono::steady_clock;
   struct Room {
-    std::map<std::string, Clock::time_point, std::less<>> users;  // user -> expiry
-    uint64_t changed = 0;                                           // serial of the last change
+    std::set<std::string, std::less<>> users;  // typing now
+    uint64_t changed = 0;                      // serial of the last change
   };
-  // Removes `user` from `room` if its expiry is still `expiry` (a refresh moved it).
-  void Expire(const std::string& room_id, const std::string& user_id, Clock::time_point expiry);
-  void Changed(std::unique_lock<std::mutex>& lock, const std::string& room_id, Room& room);  // bumps, unlocks, notifies
-  void ForgetStaleRooms();                                        // mutex_ held
+  void OnUpdate(const EphemeralUpdate& update);  // from the bus
+  void Changed(std::unique_lock<std::mutex>& lock, const std::string& room_id, Room& room,
+               uint64_t serial);  // bumps, unlocks, notifies
+  void ForgetStaleRooms();        // mutex_ held
+
+  std::unique_ptr<EphemeralBus> own_bus_;  // the default in-memory bus; destroyed last
+  EphemeralBus* bus_;
+  uint64_t bus_subscription_ = 0;
 
   mutable std::mutex mutex_;
   std::map<std::string, Room, std::less<>> rooms_;  // guarded by mutex_
@@ -80,7 +95,6 @@ class TypingTracker {
   SubscriptionId next_subscription_ = 1;            // guarded by mutex_
   size_t callbacks_running_ = 0;                    // guarded by mutex_
   std::condition_variable callbacks_done_;
-  std::unique_ptr<DeadlineTimer> timer_;            // expiries; destroyed first
 };
 
 }  // namespace nebu::api

@@ -46,10 +46,13 @@ replication::EtcdClientOptions EtcdOptions(const ClusterConfig& cluster) {
   return options;
 }
 
-ClusterRuntime::ClusterRuntime(std::unique_ptr<replication::ClusterNode> node)
-    : node_(std::move(node)) {}
+ClusterRuntime::ClusterRuntime(std::unique_ptr<replication::ClusterNode> node,
+                               const std::string& prefix)
+    : node_(std::move(node)),
+      ephemeral_(std::make_unique<replication::EtcdEphemeralBus>(
+          node_->etcd(), replication::EtcdEphemeralOptions{.prefix = prefix})) {}
 
-ClusterRuntime::~ClusterRuntime() { node_->Stop(); }
+ClusterRuntime::~ClusterRuntime() { Stop(); }
 
 Result<std::unique_ptr<ClusterRuntime>> ClusterRuntime::Open(const Config& config) {
   if (!config.cluster.enabled()) return std::unique_ptr<ClusterRuntime>();
@@ -63,7 +66,8 @@ Result<std::unique_ptr<ClusterRuntime>> ClusterRuntime::Open(const Config& confi
   options.grpc_addr = config.cluster.grpc_addr.ToString();
   options.version = NEBU_VERSION;
   NEBU_ASSIGN_OR_RETURN(auto node, replication::ClusterNode::Open(std::move(options)));
-  return std::unique_ptr<ClusterRuntime>(new ClusterRuntime(std::move(node)));
+  return std::unique_ptr<ClusterRuntime>(
+      new ClusterRuntime(std::move(node), config.cluster.etcd_prefix));
 }
 
 void ClusterRuntime::Configure(core::EngineOptions* options) {

@@ -8,6 +8,8 @@
 //   if (cluster) cluster->Configure(&engine_options);
 //   ... Engine::Open ...; if (cluster) cluster->StartRegistry();
 //   api::AddOpsRoutes(ops, metrics, probe, {.view = cluster.get(), ...});
+//   api::ClientApi api(engine, ..., &metrics, &cluster->ephemeral());
+//   cluster->ephemeral().Start();   // typing and presence shared through etcd
 //
 // Thread-safety: the ClusterView methods may be called from any thread.
 #pragma once
@@ -19,6 +21,7 @@
 #include "engine/core/engine.h"
 #include "replication/cluster_node.h"
 #include "replication/lease_election.h"
+#include "replication/etcd_ephemeral.h"
 
 namespace nebu::app {
 
@@ -31,8 +34,14 @@ class ClusterRuntime final : public api::ClusterView {
   // Makes Engine::Open use the replicated committer.
   void Configure(core::EngineOptions* options);
   void StartRegistry() { node_->StartRegistry(); }
-  // Leaves the live registry (before the engine closes). Idempotent.
-  void Stop() { node_->Stop(); }
+  // Stops the ephemeral bus (this node's presence keys go at once) and leaves the
+  // live registry (before the engine closes). Idempotent.
+  void Stop() {
+    ephemeral_->Stop();
+    node_->Stop();
+  }
+  // Typing and presence of the whole cluster (replication/etcd_ephemeral.h).
+  replication::EtcdEphemeralBus& ephemeral() { return *ephemeral_; }
 
   replication::ClusterNode& node() { return *node_; }
   // The projector's election (one PostgreSQL projector per cluster): key
@@ -45,8 +54,9 @@ class ClusterRuntime final : public api::ClusterView {
   [[nodiscard]] api::ClusterHealth Health() const override;
 
  private:
-  explicit ClusterRuntime(std::unique_ptr<replication::ClusterNode> node);
+  ClusterRuntime(std::unique_ptr<replication::ClusterNode> node, const std::string& prefix);
   std::unique_ptr<replication::ClusterNode> node_;
+  std::unique_ptr<replication::EtcdEphemeralBus> ephemeral_;  // on node_'s client: goes first
 };
 
 // This node's state digest for GET /internal/digest (`nebu cluster verify`):

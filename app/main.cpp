@@ -140,7 +140,8 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, ClusterRuntime*
                              .rate_limit = config.rate_limit,
                              // A token from another node waits for this one to catch up.
                              .token_wait_ms = cluster != nullptr ? api::kTokenWaitMsCluster : 0},
-                            &metrics);
+                            &metrics, cluster ? &cluster->ephemeral() : nullptr);
+  if (cluster != nullptr) cluster->ephemeral().Start();  // the trackers have subscribed
   api::Router ops("ops", &metrics);
   // NEBU_DB_URL; in a cluster the nodes elect the one that projects.
   std::unique_ptr<PgRuntime> pg = PgRuntime::Start(

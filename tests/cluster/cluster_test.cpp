@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <set>
 
@@ -535,6 +536,108 @@ TEST_F(ClusterTest, OneNodeProjectsIntoPostgreSqlAndAnotherTakesOverWhenItDies) 
       << "projected " << (rows.empty() ? "?" : rows[0][0]) << " of " << want << " events";
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0][0], rows[0][1]) << "an event projected twice";
+}
+
+// Typing and presence are cluster-wide (replication/etcd_ephemeral.h): bob types on
+// node 3 and alice's /sync on node 1 shows it, then shows it stop after the timeout
+// (the etcd lease); carol's presence set on node 2 reaches alice on node 1; alice's
+// token (typing and presence serials are etcd revisions) works on node 2.
+TEST_F(ClusterTest, TypingAndPresenceReachEveryNode) {
+  std::string alice = Register(0, "alice");
+  std::string carol = Register(1, "carol");
+  std::string bob = Register(2, "bob");
+  std::string room = SharedRoom(0, alice, {{1, carol}, {2, bob}});
+  HttpReply first = Sync(0, alice, "", 0);
+  ASSERT_EQ(first.status, 200) << first.body;
+  std::string since(first.Json().at("next_batch").as_string());
+
+  // Alice syncs on `node` from `since` (advancing it) until `done` holds for a reply
+  // (true), or `bound` passed (false).
+  auto sync_until = [&](int node, const std::function<bool(const json::value&)>& done,
+                        std::chrono::milliseconds bound) -> bool {
+    auto deadline = Clock::now() + bound;
+    while (Clock::now() < deadline) {
+      HttpReply r = Sync(node, alice, since, 1000);
+      if (r.status != 200) {
+        ADD_FAILURE() << "sync on node " << node << ": " << r.status << " " << r.body;
+        return false;
+      }
+      json::value v = r.Json();
+      since = std::string(v.at("next_batch").as_string());
+      if (done(v)) return true;
+    }
+    return false;
+  };
+  // nullopt: the sync has no m.typing for the room; else who types.
+  auto typing_of = [&](const json::value& v) -> std::optional<std::vector<std::string>> {
+    const json::value* rooms = v.as_object().if_contains("rooms");
+    const json::value* join = rooms ? rooms->as_object().if_contains("join") : nullptr;
+    const json::value* entry = join ? join->as_object().if_contains(room) : nullptr;
+    const json::value* eph = entry ? entry->as_object().if_contains("ephemeral") : nullptr;
+    if (eph == nullptr) return std::nullopt;
+    for (const json::value& e : eph->at("events").as_array()) {
+      if (e.at("type").as_string() != "m.typing") continue;
+      std::vector<std::string> users;
+      for (const json::value& u : e.at("content").at("user_ids").as_array()) {
+        users.emplace_back(u.as_string());
+      }
+      return users;
+    }
+    return std::nullopt;
+  };
+  const std::string bob_id = "@bob:localhost";
+  auto bob_types = [&](const json::value& v) {
+    auto users = typing_of(v);
+    return users && std::find(users->begin(), users->end(), bob_id) != users->end();
+  };
+  auto bob_stopped = [&](const json::value& v) {
+    auto users = typing_of(v);
+    return users && std::find(users->begin(), users->end(), bob_id) == users->end();
+  };
+
+  constexpr int kTypingTimeoutMs = 2000;
+  const auto typed = Clock::now();
+  HttpReply put = CallPort(Port(2), "PUT", "/rooms/" + Enc(room) + "/typing/" + Enc(bob_id), bob,
+                           R"({"typing":true,"timeout":)" + std::to_string(kTypingTimeoutMs) + "}");
+  ASSERT_EQ(put.status, 200) << put.body;
+  ASSERT_TRUE(sync_until(0, bob_types, std::chrono::seconds(5)))
+      << "bob typing on node 3 never showed on node 1";
+  const auto shown_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - typed).count();
+  ASSERT_TRUE(sync_until(0, bob_stopped, std::chrono::seconds(15)))
+      << "bob's typing never stopped on node 1 after its timeout";
+  const auto stopped_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - typed).count();
+  EXPECT_GE(stopped_ms, kTypingTimeoutMs);
+  std::printf("typing on node 3 shown on node 1 after %lld ms; stopped after %lld ms (timeout %d)\n",
+              static_cast<long long>(shown_ms), static_cast<long long>(stopped_ms),
+              kTypingTimeoutMs);
+
+  const std::string carol_id = "@carol:localhost";
+  HttpReply presence = CallPort(Port(1), "PUT", "/presence/" + Enc(carol_id) + "/status", carol,
+                                R"({"presence":"unavailable","status_msg":"on node 2"})");
+  ASSERT_EQ(presence.status, 200) << presence.body;
+  auto carol_unavailable = [&](const json::value& v) {
+    const json::value* p = v.as_object().if_contains("presence");
+    if (p == nullptr) return false;
+    for (const json::value& e : p->at("events").as_array()) {
+      if (e.at("sender").as_string() == carol_id &&
+          e.at("content").at("presence").as_string() == "unavailable" &&
+          e.at("content").at("status_msg").as_string() == "on node 2") {
+        return true;
+      }
+    }
+    return false;
+  };
+  ASSERT_TRUE(sync_until(0, carol_unavailable, std::chrono::seconds(5)))
+      << "carol's presence set on node 2 never showed on node 1";
+  // Node 1's token (typing and presence parts are etcd revisions) works on node 2, and
+  // bob typing again is seen there.
+  HttpReply again = CallPort(Port(2), "PUT", "/rooms/" + Enc(room) + "/typing/" + Enc(bob_id), bob,
+                             R"({"typing":true,"timeout":30000})");
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_TRUE(sync_until(1, bob_types, std::chrono::seconds(5)))
+      << "a node 1 token on node 2 missed bob typing";
 }
 
 }  // namespace
