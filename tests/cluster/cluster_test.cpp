@@ -479,6 +479,50 @@ TEST_F(ClusterTest, ADataDirectoryOfAnotherClusterOrOfASingleNodeIsRefused) {
   EXPECT_NE(joined.Log().find("single node"), std::string::npos) << joined.Log();
 }
 
+// Bounded etcd storage: once every member has applied and fsynced a stretch of the log,
+// the lowest live node deletes it and compacts etcd's history, so the number of log keys
+// stays bounded under a long write load; a node restarted afterwards resumes after it.
+TEST_F(ClusterTest, AppliedHistoryIsTrimmedFromEtcdAndRestartsStillWork) {
+  std::string alice = Register(0, "alice");
+  std::string room = SharedRoom(0, alice, {});
+  auto etcd = replication::EtcdClient::Create({.endpoints = {etcd_->Endpoint(0)}});
+  ASSERT_TRUE(etcd.ok());
+  auto log_keys = [&] {
+    auto r = (*etcd)->Range("/nebu-test/log/", {.prefix = true, .count_only = true});
+    return r.ok() ? r->count : -1;
+  };
+  auto trimmed = [&] {
+    auto r = (*etcd)->Range("/nebu-test/trimmed", {});
+    return r.ok() && !r->kvs.empty() ? std::stoll(r->kvs[0].value) : 0LL;
+  };
+  // Sequential sends: one group each, so well over the trim slack (256 revisions).
+  int64_t peak = 0;
+  auto deadline = Clock::now() + std::chrono::seconds(120);
+  int sent = 0;
+  for (; sent < 1200 && Clock::now() < deadline && trimmed() == 0; ++sent) {
+    ASSERT_EQ(SendPublic(sent % kNodes, alice, room, "t").status, 200);
+    if (sent % 50 == 0) peak = std::max<int64_t>(peak, log_keys());
+  }
+  ASSERT_TRUE(projections::testing::WaitFor([&] { return trimmed() > 0; },
+                                            std::chrono::seconds(20)))
+      << "nothing was trimmed after " << sent << " sends";
+  // Keep writing: the log keys stay bounded (trim slack + what a registry period adds).
+  for (int i = 0; i < 600 && Clock::now() < deadline; ++i) {
+    ASSERT_EQ(SendPublic(i % kNodes, alice, room, "u").status, 200);
+    if (i % 50 == 0) peak = std::max<int64_t>(peak, log_keys());
+  }
+  std::cout << "sends " << sent + 600 << ", log keys at most " << peak << ", trimmed through "
+            << trimmed() << "\n";
+  EXPECT_LT(peak, sent + 600) << "the log was never trimmed under load";
+  EXPECT_LT(log_keys(), 1000);
+  // A node restarted after the trim resumes from its own applied state.
+  nodes_[2]->Kill(SIGKILL);
+  ASSERT_EQ(SendPublic(0, alice, room, "while node 3 is down").status, 200);
+  StartNode(2);
+  std::vector<std::string> expected = Timeline(0, alice, room);
+  EXPECT_TRUE(WaitForEvents(2, alice, room, {expected.back()}));
+}
+
 // One projector per cluster: with NEBU_DB_URL on every node exactly one projects (an
 // etcd lease), the others stand by; killing it hands the role over and the projection
 // goes on without a gap or a duplicate.
