@@ -6,8 +6,9 @@
 //   PUT|DELETE /user/{userId}/rooms/{roomId}/tags/{tag}
 //
 // Only the owner reads or writes (403 M_FORBIDDEN otherwise). Tags live in the room's
-// "m.tag" account data as {"tags": {tag: {order?}}}; a tag change rewrites that object
-// (two concurrent tag changes of one room by one user may race: the later write wins).
+// "m.tag" account data as {"tags": {tag: {order?}}}; a tag change is one edit_tag
+// command (put or delete of one tag) applied to that object in apply, so two
+// concurrent tag changes of one room by one user both land.
 #include <boost/json.hpp>
 #include <optional>
 #include <string>
@@ -150,21 +151,12 @@ void ChangeTag(Context& context, const Request& request, const PathParams& param
   }
   const std::string& user_id = std::get<Caller>(owner).user_id;
   if (auto limited = AccountDataLimited(context, user_id)) return respond(std::move(*limited));
-  auto stored = ReadObject(context.engine, user_id, std::get<0>(room), kTagType);
-  if (!stored.ok()) return respond(ErrorResponse(stored.status()));
-  json::object content = stored->value_or(json::object{});
-  json::value& tags = content["tags"];
-  if (!tags.is_object()) tags = json::object{};
-  if (tag_body) {
-    tags.as_object()[params.at("tag")] = std::move(*tag_body);
-  } else {
-    tags.as_object().erase(params.at("tag"));
-  }
+  // One tag's change, applied to the stored tags in apply (edit_tag).
   SubmitAndAnswer(context.engine,
-                  accounts::PutAccountDataCommand{.user_id = user_id,
-                                                  .room_id = std::get<0>(room),
-                                                  .type = std::string(kTagType),
-                                                  .content = std::move(content)},
+                  accounts::EditTagCommand{.user_id = user_id,
+                                           .room_id = *std::get<0>(room),
+                                           .tag = params.at("tag"),
+                                           .tag_content = std::move(tag_body)},
                   std::move(respond));
 }
 

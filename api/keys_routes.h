@@ -37,7 +37,11 @@
 //   membership changed, that room's members) and who share no joined room with the
 //   caller now.
 // - /keys/device_signing/upload: no UIA when the user has no master key yet or the
-//   request repeats the stored keys exactly; otherwise UIA m.login.password.
+//   request repeats the stored keys exactly; otherwise UIA m.login.password. Skipping
+//   UIA is decided again in apply on the applied state (e2ee without_uia, a
+//   compare-and-set): when another upload stored keys first (two racing "first"
+//   uploads, on one node or several), the loser gets the UIA 401 challenge as if the
+//   keys had existed, or, with auth in the body, its password is checked then.
 //   Self-signing and user-signing keys must carry a valid ed25519 signature by the
 //   master key (400 M_INVALID_SIGNATURE otherwise).
 // - /keys/signatures/upload: own devices are signed by the own self-signing key, the

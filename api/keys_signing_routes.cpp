@@ -71,6 +71,53 @@ Result<bool> RepeatsStored(core::Engine& engine, const std::string& user_id,
   return true;
 }
 
+// The answer to a device_signing upload once applied: {} or the error.
+Response SigningAnswer(const Status& status) {
+  return status.ok() ? JsonResponse(200, json::object{}) : ErrorResponse(status);
+}
+
+// Proposes an upload_signing_keys command; `done` gets the apply status.
+void SubmitSigning(core::Engine& engine, const e2ee::UploadSigningKeysCommand& command,
+                   std::function<void(Status)> done) {
+  Result<std::string> payload = e2ee::EncodeE2eeCommand(command);
+  if (!payload.ok()) return done(payload.status());
+  if (payload->size() > core::kCommandBytesMax) {
+    return done(Status::TooLarge("Request is too large"));
+  }
+  engine.SubmitAsync({.kind = core::CommandKind::kE2ee, .payload = std::move(*payload)},
+                     [done = std::move(done)](core::ApplyOutcome outcome) {
+                       done(outcome.ok() ? Status::Ok() : outcome.status());
+                     });
+}
+
+// The upload when keys exist: the password in body.auth (401 UIA challenge without
+// it), verified on the pool, then the command (without_uia false) is proposed.
+void UploadWithUia(Context* context, const json::object& body, const Caller& who,
+                   e2ee::UploadSigningKeysCommand command, Respond respond) {
+  Response answer;
+  std::optional<std::string> password =
+      account_internal::UiaPassword(body, who, context->engine.server_name(), &answer);
+  if (!password) return respond(std::move(answer));
+  if (auto limited = Limited(context->limits->password_check, who.user_id,
+                             context->engine.clock().NowMonotonicNs() / 1'000'000)) {
+    return respond(std::move(*limited));
+  }
+  core::Engine* engine = &context->engine;
+  bool posted = context->pool.Post([engine, user_id = who.user_id, password = *password, respond,
+                                    command = std::move(command)] {
+    Status verified = accounts::VerifyLogin(engine->store(), user_id, password);
+    if (verified.code() == StatusCode::kForbidden) {
+      respond(
+          account_internal::UiaChallenge("m.login.password", "M_FORBIDDEN", "Invalid password"));
+    } else if (!verified.ok()) {
+      respond(ErrorResponse(verified));
+    } else {
+      SubmitSigning(*engine, command, [respond](Status status) { respond(SigningAnswer(status)); });
+    }
+  });
+  if (!posted) respond(RateLimitedResponse(kBusyRetryAfterMs));
+}
+
 void UploadSigning(const ContextPtr& context, const Request& request, Respond respond) {
   auto caller = Authenticate(request, context->engine);
   if (auto* error = std::get_if<Response>(&caller)) return respond(std::move(*error));
@@ -125,36 +172,22 @@ void UploadSigning(const ContextPtr& context, const Request& request, Respond re
                                          .user_signing_key = keys.user_signing};
   // Raw pointers from here on: a pool task must never hold the last reference to the
   // context (the pool would be destroyed, and joined, from one of its own threads).
-  core::Engine* engine = &context->engine;
-  auto submit = [engine, command, respond] {
-    SubmitE2ee(*engine, command, respond,
-               [](json::object) { return JsonResponse(200, json::object{}); });
-  };
-  if (!*stored_master) return submit();  // the first upload needs no UIA
-  Result<bool> repeats = RepeatsStored(context->engine, who.user_id, keys);
-  if (!repeats.ok()) return respond(ErrorResponse(repeats.status()));
-  if (*repeats) return submit();
-  Response answer;
-  std::optional<std::string> password =
-      account_internal::UiaPassword(o, who, context->engine.server_name(), &answer);
-  if (!password) return respond(std::move(answer));
-  if (auto limited = Limited(context->limits->password_check, who.user_id,
-                             context->engine.clock().NowMonotonicNs() / 1'000'000)) {
-    return respond(std::move(*limited));
+  Context* raw = context.get();
+  bool skip_uia = !*stored_master;  // the first upload needs no UIA
+  if (!skip_uia) {
+    Result<bool> repeats = RepeatsStored(context->engine, who.user_id, keys);
+    if (!repeats.ok()) return respond(ErrorResponse(repeats.status()));
+    skip_uia = *repeats;  // a retried upload needs none either
   }
-  bool posted =
-      context->pool.Post([engine, user_id = who.user_id, password = *password, respond, submit] {
-        Status verified = accounts::VerifyLogin(engine->store(), user_id, password);
-        if (verified.code() == StatusCode::kForbidden) {
-          respond(account_internal::UiaChallenge("m.login.password", "M_FORBIDDEN",
-                                                 "Invalid password"));
-        } else if (!verified.ok()) {
-          respond(ErrorResponse(verified));
-        } else {
-          submit();
-        }
-      });
-  if (!posted) respond(RateLimitedResponse(kBusyRetryAfterMs));
+  if (!skip_uia) return UploadWithUia(raw, o, who, std::move(command), std::move(respond));
+  // What this node read may be stale (another node may have stored keys since): the
+  // command asks apply to check it (without_uia), and a refusal means "authenticate".
+  command.without_uia = true;
+  SubmitSigning(raw->engine, command, [raw, o, who, command, respond](Status status) mutable {
+    if (status.code() != StatusCode::kAlreadyExists) return respond(SigningAnswer(status));
+    command.without_uia = false;
+    UploadWithUia(raw, o, who, std::move(command), std::move(respond));
+  });
 }
 
 // ---- POST /keys/signatures/upload ----

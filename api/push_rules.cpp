@@ -1,11 +1,5 @@
-// Push rules (Client-Server API § Push Rules): the server-default rule set, the
-// user's stored rules (m.push_rules account data) and the change endpoints
-// (push_rules.h).
-//
-// The rule definitions below are the spec's "Default Override Rules" and "Default
-// Underride Rules" (content/client-server-api/modules/push.md), verbatim as JSON, with
-// "[the user's Matrix ID]" replaced per user. The spec defines no default content,
-// room or sender rules.
+// Push rules (Client-Server API § Push Rules): the read and change endpoints
+// (push_rules.h); the rule sets themselves are engine/accounts/push_rules.h.
 #include "api/push_rules.h"
 
 #include <boost/json.hpp>
@@ -20,6 +14,7 @@
 #include "api/errors.h"
 #include "api/glob.h"
 #include "engine/accounts/accounts.h"
+#include "engine/accounts/push_rules.h"
 #include "engine/core/engine.h"
 #include "engine/event/canonical_json.h"
 #include "engine/event/identifiers.h"
@@ -29,32 +24,11 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr std::string_view kUserIdPlaceholder = "[the user's Matrix ID]";
+using accounts::EditPushRuleCommand;
+using accounts::PushRuleChange;
 
-constexpr std::string_view kDefaultRuleset =
-    R"json({"override":[{"rule_id":".m.rule.master","default":true,"enabled":false,"conditions":[],"actions":[]},{"rule_id":".m.rule.suppress_notices","default":true,"enabled":true,"conditions":[{"kind":"event_match","key":"content.msgtype","pattern":"m.notice"}],"actions":[]},{"rule_id":".m.rule.invite_for_me","default":true,"enabled":true,"conditions":[{"key":"type","kind":"event_match","pattern":"m.room.member"},{"key":"content.membership","kind":"event_match","pattern":"invite"},{"key":"state_key","kind":"event_match","pattern":"[the user's Matrix ID]"}],"actions":["notify",{"set_tweak":"sound","value":"default"}]},{"rule_id":".m.rule.member_event","default":true,"enabled":true,"conditions":[{"key":"type","kind":"event_match","pattern":"m.room.member"}],"actions":[]},{"rule_id":".m.rule.is_user_mention","default":true,"enabled":true,"conditions":[{"kind":"event_property_contains","key":"content.m\\.mentions.user_ids","value":"[the user's Matrix ID]"}],"actions":["notify",{"set_tweak":"sound","value":"default"},{"set_tweak":"highlight"}]},{"rule_id":".m.rule.is_room_mention","default":true,"enabled":true,"conditions":[{"kind":"event_property_is","key":"content.m\\.mentions.room","value":true},{"kind":"sender_notification_permission","key":"room"}],"actions":["notify",{"set_tweak":"highlight"}]},{"rule_id":".m.rule.tombstone","default":true,"enabled":true,"conditions":[{"kind":"event_match","key":"type","pattern":"m.room.tombstone"},{"kind":"event_match","key":"state_key","pattern":""}],"actions":["notify",{"set_tweak":"highlight"}]},{"rule_id":".m.rule.reaction","default":true,"enabled":true,"conditions":[{"kind":"event_match","key":"type","pattern":"m.reaction"}],"actions":[]},{"rule_id":".m.rule.room.server_acl","default":true,"enabled":true,"conditions":[{"kind":"event_match","key":"type","pattern":"m.room.server_acl"},{"kind":"event_match","key":"state_key","pattern":""}],"actions":[]},{"rule_id":".m.rule.suppress_edits","default":true,"enabled":true,"conditions":[{"kind":"event_property_is","key":"content.m\\.relates_to.rel_type","value":"m.replace"}],"actions":[]}],"content":[],"room":[],"sender":[],"underride":[{"rule_id":".m.rule.call","default":true,"enabled":true,"conditions":[{"key":"type","kind":"event_match","pattern":"m.call.invite"}],"actions":["notify",{"set_tweak":"sound","value":"ring"}]},{"rule_id":".m.rule.encrypted_room_one_to_one","default":true,"enabled":true,"conditions":[{"kind":"room_member_count","is":"2"},{"kind":"event_match","key":"type","pattern":"m.room.encrypted"}],"actions":["notify",{"set_tweak":"sound","value":"default"}]},{"rule_id":".m.rule.room_one_to_one","default":true,"enabled":true,"conditions":[{"kind":"room_member_count","is":"2"},{"kind":"event_match","key":"type","pattern":"m.room.message"}],"actions":["notify",{"set_tweak":"sound","value":"default"}]},{"rule_id":".m.rule.message","default":true,"enabled":true,"conditions":[{"kind":"event_match","key":"type","pattern":"m.room.message"}],"actions":["notify"]},{"rule_id":".m.rule.encrypted","default":true,"enabled":true,"conditions":[{"kind":"event_match","key":"type","pattern":"m.room.encrypted"}],"actions":["notify"]}]})json";
-
-constexpr std::string_view kKinds[] = {"override", "content", "room", "sender", "underride"};
-constexpr std::string_view kMasterRule = ".m.rule.master";
-
-void Substitute(json::value& v, std::string_view user_id) {
-  if (auto* s = v.if_string()) {
-    if (*s == kUserIdPlaceholder) *s = user_id;
-  } else if (auto* a = v.if_array()) {
-    for (auto& e : *a) Substitute(e, user_id);
-  } else if (auto* o = v.if_object()) {
-    for (auto& kv : *o) Substitute(kv.value(), user_id);
-  }
-}
-
-bool IsKind(std::string_view kind) {
-  for (std::string_view k : kKinds) {
-    if (k == kind) return true;
-  }
-  return false;
-}
-
-bool IsServerDefault(std::string_view rule_id) { return rule_id.starts_with('.'); }
+bool IsKind(std::string_view kind) { return accounts::IsPushRuleKind(kind); }
+bool IsServerDefault(std::string_view rule_id) { return accounts::IsServerDefaultPushRule(rule_id); }
 
 std::string_view RuleId(const json::value& rule) {
   const json::object* o = rule.if_object();
@@ -75,11 +49,6 @@ std::optional<size_t> IndexOf(const json::array& rules, std::string_view rule_id
     if (RuleId(rules[i]) == rule_id) return i;
   }
   return std::nullopt;
-}
-
-// Where the user's rules of a kind begin: after .m.rule.master in override.
-size_t UserRulesStart(const json::array& rules) {
-  return !rules.empty() && RuleId(rules[0]) == kMasterRule ? 1 : 0;
 }
 
 // The caller and their current rule set, or the ready error response.
@@ -109,21 +78,26 @@ std::variant<Loaded, Response> Load(const Request& request, core::Engine& engine
   return Loaded{std::move(std::get<Caller>(caller)), std::move(ruleset)};
 }
 
-// Stores the rule set as the caller's m.push_rules account data; answers {} or the error.
-void StoreRuleset(core::Engine& engine, const Loaded& loaded, Respond respond) {
-  accounts::PutAccountDataCommand put{.user_id = loaded.caller.user_id,
-                                      .room_id = std::nullopt,
-                                      .type = std::string(kPushRulesType),
-                                      .content = json::object{{"global", loaded.ruleset}}};
-  Result<std::string> payload = accounts::EncodeAccountCommand(put);
-  if (!payload.ok()) return respond(ErrorResponse(payload.status()));
-  engine.SubmitAsync(
-      {core::CommandKind::kAccount, std::move(*payload)}, [respond](core::ApplyOutcome outcome) {
-        respond(outcome.ok() ? JsonResponse(200, json::object{}) : ErrorResponse(outcome.status()));
-      });
-}
-
 Response NoSuchRule() { return ErrorResponse(404, "M_NOT_FOUND", "The push rule was not found."); }
+
+// Proposes one edit of the caller's rule set; apply decides it against the applied
+// set (accounts/push_rules.h) and the outcome is answered: {} or the error, with
+// kNotFound as 404 M_NOT_FOUND and an unknown before/after as 400 M_UNKNOWN.
+void SubmitEdit(core::Engine& engine, const EditPushRuleCommand& edit, Respond respond) {
+  Result<std::string> payload = accounts::EncodeAccountCommand(edit);
+  if (!payload.ok()) return respond(ErrorResponse(payload.status()));
+  engine.SubmitAsync({core::CommandKind::kAccount, std::move(*payload)},
+                     [respond](core::ApplyOutcome outcome) {
+                       if (outcome.ok()) return respond(JsonResponse(200, json::object{}));
+                       const Status& status = outcome.status();
+                       if (status.code() == StatusCode::kNotFound) return respond(NoSuchRule());
+                       if (status.code() == StatusCode::kInvalidArgument &&
+                           status.message().starts_with(accounts::kPushRuleAnchorNotFound)) {
+                         return respond(ErrorResponse(400, "M_UNKNOWN", status.message()));
+                       }
+                       respond(ErrorResponse(status));
+                     });
+}
 
 // Body field checks: nullopt when fine, else the 400 answer.
 std::optional<Response> CheckActions(const json::object& body) {
@@ -206,46 +180,29 @@ std::optional<Response> CheckNewRuleId(std::string_view kind, std::string_view r
   return std::nullopt;
 }
 
-// The index a PUT puts its rule at (after the old copy was removed), or the 400 answer.
-std::variant<size_t, Response> Placement(const Request& request, const json::array& rules,
-                                         std::optional<size_t> old_index) {
-  auto before = request.Query("before");
-  auto after = request.Query("after");
-  std::optional<std::string_view> anchor = before ? before : after;
-  if (!anchor) return old_index.value_or(UserRulesStart(rules));
-  std::optional<size_t> at = IndexOf(rules, *anchor);
-  if (!at || IsServerDefault(*anchor)) {
-    return ErrorResponse(400, "M_UNKNOWN", "before/after rule not found: " + std::string(*anchor));
-  }
-  return before ? *at : *at + 1;
-}
-
 void PutRule(core::Engine& engine, const Request& request, const PathParams& p, Respond respond) {
   const std::string& kind = p.at("kind");
   const std::string& rule_id = p.at("ruleId");
-  auto loaded = Load(request, engine);
-  if (auto* error = std::get_if<Response>(&loaded)) return respond(*error);
+  auto caller = Authenticate(request, engine);
+  if (auto* error = std::get_if<Response>(&caller)) return respond(*error);
   if (auto error = CheckNewRuleId(kind, rule_id)) return respond(*error);
   auto body = ParseJsonBody(request, /*canonical_numbers=*/false);
   if (auto* error = std::get_if<Response>(&body)) return respond(*error);
   auto rule = RuleFromBody(kind, rule_id, std::get<json::object>(body));
   if (auto* error = std::get_if<Response>(&rule)) return respond(*error);
-
-  Loaded& state = std::get<Loaded>(loaded);
-  json::array& rules = RulesOf(state.ruleset, kind);
-  std::optional<size_t> old_index = IndexOf(rules, rule_id);
-  if (old_index) {  // a replaced rule keeps its enabled flag
-    if (const json::value* e = rules[*old_index].as_object().if_contains("enabled");
-        e && e->is_bool()) {
-      std::get<json::object>(rule)["enabled"] = e->as_bool();
-    }
-    rules.erase(rules.begin() + static_cast<std::ptrdiff_t>(*old_index));
+  EditPushRuleCommand edit{.user_id = std::get<Caller>(caller).user_id,
+                           .kind = kind,
+                           .rule_id = rule_id,
+                           .change = PushRuleChange::kPut,
+                           .value = std::move(std::get<json::object>(rule))};
+  auto before = request.Query("before");
+  auto after = request.Query("after");
+  if (before) {
+    edit.before = std::string(*before);
+  } else if (after) {
+    edit.after = std::string(*after);
   }
-  auto at = Placement(request, rules, old_index);
-  if (auto* error = std::get_if<Response>(&at)) return respond(*error);
-  rules.insert(rules.begin() + static_cast<std::ptrdiff_t>(std::get<size_t>(at)),
-               std::move(std::get<json::object>(rule)));
-  StoreRuleset(engine, state, std::move(respond));
+  SubmitEdit(engine, edit, std::move(respond));
 }
 
 // The caller's rule set and the position of the path's existing rule
@@ -265,25 +222,32 @@ std::variant<FoundRule, Response> LoadRule(const Request& request, core::Engine&
   return FoundRule{std::move(state), *index};
 }
 
+// DELETE, PUT .../enabled and .../actions: the caller and the edit's base, or 404 for
+// an unknown kind (whether the rule exists is decided in apply).
+std::variant<EditPushRuleCommand, Response> EditOf(const Request& request, core::Engine& engine,
+                                                   const PathParams& p, PushRuleChange change) {
+  auto caller = Authenticate(request, engine);
+  if (auto* error = std::get_if<Response>(&caller)) return *error;
+  if (!IsKind(p.at("kind"))) return NoSuchRule();
+  return EditPushRuleCommand{.user_id = std::get<Caller>(caller).user_id,
+                             .kind = p.at("kind"),
+                             .rule_id = p.at("ruleId"),
+                             .change = change};
+}
+
 void DeleteRule(core::Engine& engine, const Request& request, const PathParams& p,
                 Respond respond) {
-  auto found = LoadRule(request, engine, p);
-  if (auto* error = std::get_if<Response>(&found)) return respond(*error);
-  FoundRule& rule = std::get<FoundRule>(found);
-  if (IsServerDefault(p.at("ruleId"))) {
-    return respond(ErrorResponse(400, "M_INVALID_PARAM", "Server-default rules cannot be deleted"));
-  }
-  json::array& rules = RulesOf(rule.state.ruleset, p.at("kind"));
-  rules.erase(rules.begin() + static_cast<std::ptrdiff_t>(rule.index));
-  StoreRuleset(engine, rule.state, std::move(respond));
+  auto edit = EditOf(request, engine, p, PushRuleChange::kDelete);
+  if (auto* error = std::get_if<Response>(&edit)) return respond(*error);
+  SubmitEdit(engine, std::get<EditPushRuleCommand>(edit), std::move(respond));
 }
 
 // PUT .../enabled and .../actions: sets one attribute of any existing rule.
 void PutRulePart(core::Engine& engine, const Request& request, const PathParams& p,
                  std::string_view part, Respond respond) {
-  auto found = LoadRule(request, engine, p);
-  if (auto* error = std::get_if<Response>(&found)) return respond(*error);
-  FoundRule& rule = std::get<FoundRule>(found);
+  auto edit = EditOf(request, engine, p,
+                     part == "actions" ? PushRuleChange::kActions : PushRuleChange::kEnabled);
+  if (auto* error = std::get_if<Response>(&edit)) return respond(*error);
   auto body = ParseJsonBody(request, /*canonical_numbers=*/false);
   if (auto* error = std::get_if<Response>(&body)) return respond(*error);
   const json::object& o = std::get<json::object>(body);
@@ -297,8 +261,9 @@ void PutRulePart(core::Engine& engine, const Request& request, const PathParams&
       return respond(ErrorResponse(400, "M_BAD_JSON", "enabled must be a boolean"));
     }
   }
-  RulesOf(rule.state.ruleset, p.at("kind"))[rule.index].as_object()[part] = o.at(part);
-  StoreRuleset(engine, rule.state, std::move(respond));
+  EditPushRuleCommand& command = std::get<EditPushRuleCommand>(edit);
+  command.value = json::object{{part, o.at(part)}};
+  SubmitEdit(engine, command, std::move(respond));
 }
 
 Response GetRulePart(const Request& request, core::Engine& engine, const PathParams& p,
@@ -314,56 +279,6 @@ Response GetRulePart(const Request& request, core::Engine& engine, const PathPar
 }
 
 }  // namespace
-
-json::object DefaultPushRuleset(std::string_view user_id) {
-  json::value v = json::parse(kDefaultRuleset);
-  Substitute(v, user_id);
-  return std::move(v.as_object());
-}
-
-json::object EffectivePushRuleset(std::string_view user_id, const json::object* stored) {
-  json::object defaults = DefaultPushRuleset(user_id);
-  json::object out;
-  for (std::string_view kind : kKinds) {
-    json::array user_rules;
-    std::map<std::string_view, const json::object*> default_state;
-    const json::value* stored_rules = stored ? stored->if_contains(kind) : nullptr;
-    if (stored_rules && stored_rules->is_array()) {
-      for (const json::value& rule : stored_rules->as_array()) {
-        std::string_view id = RuleId(rule);
-        if (id.empty()) continue;  // not a rule object
-        if (IsServerDefault(id)) {
-          default_state.emplace(id, &rule.as_object());
-        } else {
-          user_rules.push_back(rule);
-        }
-      }
-    }
-    json::array merged;
-    auto add_default = [&](const json::value& rule) {
-      json::object copy = rule.as_object();
-      if (auto it = default_state.find(RuleId(rule)); it != default_state.end()) {
-        if (const json::value* e = it->second->if_contains("enabled"); e && e->is_bool()) {
-          copy["enabled"] = *e;
-        }
-        if (const json::value* a = it->second->if_contains("actions"); a && a->is_array()) {
-          copy["actions"] = *a;
-        }
-      }
-      merged.push_back(std::move(copy));
-    };
-    const json::array& kind_defaults = defaults.at(kind).as_array();
-    for (const json::value& rule : kind_defaults) {
-      if (RuleId(rule) == kMasterRule) add_default(rule);
-    }
-    for (json::value& rule : user_rules) merged.push_back(std::move(rule));
-    for (const json::value& rule : kind_defaults) {
-      if (RuleId(rule) != kMasterRule) add_default(rule);
-    }
-    out[kind] = std::move(merged);
-  }
-  return out;
-}
 
 void AddPushRuleRoutes(Router& router, core::Engine& engine) {
   const RouteOptions small_body{.body_bytes_max = kPushRuleBodyBytesMax};

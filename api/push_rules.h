@@ -8,13 +8,10 @@
 //   // GET|PUT        /pushrules/global/{kind}/{ruleId}/actions
 //
 // Storage: the user's whole rule set is global account data of type m.push_rules,
-// {"global": ruleset} (the event the spec says /sync carries), written with the
-// accounts put_account_data command; a user who never changed a rule has none, and
-// reads answer the defaults. Reads merge the stored set with the current server
-// defaults (stored enabled/actions of a default rule win; user rules keep their
-// order), so a newer server's default rules appear without a migration. Order per
-// kind: .m.rule.master, then the user's rules, then the other defaults (spec:
-// server-default rules rank below user-defined ones, except the master rule).
+// {"global": ruleset}; reads merge it with the server defaults
+// (engine/accounts/push_rules.h says how). Every change is one edit_push_rule command
+// (put, delete, enabled, actions of one rule), applied to the stored set in apply, so
+// two concurrent changes by one user both land, whatever node proposed them.
 //
 // Changes: a user rule is created or replaced by PUT (enabled by default; a replaced
 // rule keeps its enabled flag and, without before/after, its place; a new one without
@@ -29,9 +26,8 @@
 // for more than kPushRuleConditionsMax conditions or a glob pattern (a content rule's
 // pattern, an event_match condition's) longer than kGlobPatternBytesMax (api/glob.h;
 // the rules are stored, and when they are evaluated GlobMatch with '*' and '?' runs
-// in linear time). Nothing is stored then.
-// A change is read-modify-write of the stored set: two concurrent changes by one user
-// may race (the later write wins), as room tags do.
+// in linear time). Body checks come first; whether the rule (and before/after)
+// exists is decided in apply. Nothing is stored on an error.
 //
 // Thread-safety: the routes keep no state; safe from any thread.
 #pragma once
@@ -40,6 +36,7 @@
 #include <string_view>
 
 #include "api/router.h"
+#include "engine/accounts/push_rules.h"
 
 namespace nebu::core {
 class Engine;
@@ -47,19 +44,14 @@ class Engine;
 
 namespace nebu::api {
 
-inline constexpr std::string_view kPushRulesType = "m.push_rules";
+using accounts::kPushRulesType;
 inline constexpr size_t kPushRuleBodyBytesMax = 16 * 1024;
 // Conditions one rule may hold (the spec's default rules have at most 3).
 inline constexpr size_t kPushRuleConditionsMax = 16;
 
-// {"override": [...], "content": [], "room": [], "sender": [], "underride": [...]} with
-// user_id in the rules that name the user.
-boost::json::object DefaultPushRuleset(std::string_view user_id);
-
-// The rule set a user sees: the defaults merged with `stored` (the "global" object of
-// the user's m.push_rules account data; nullptr when there is none), as described above.
-boost::json::object EffectivePushRuleset(std::string_view user_id,
-                                         const boost::json::object* stored);
+// The defaults and the merge live with the edits in the engine.
+using accounts::DefaultPushRuleset;
+using accounts::EffectivePushRuleset;
 
 void AddPushRuleRoutes(Router& router, core::Engine& engine);
 

@@ -119,10 +119,17 @@ struct RegistrationRequest {
 //                    register/login: the token hash is already in use;
 //   kNotFound        the user does not exist; logout, delete_device and
 //                    set_device_display_name: the user has no such device;
+//                    edit_push_rule: no such rule (push_rules.h);
+//   kInvalidArgument edit_push_rule: a server-default rule put or deleted, an
+//                    unknown before/after rule (push_rules.h);
+//   kTooLarge        edit_tag, edit_push_rule: the resulting content is over
+//                    kAccountDataBytesMax;
 //   kForbidden       login, set_password, set_displayname, set_avatar_url and
-//                    put_account_data for a deactivated user; quotas (commands.h):
+//                    put_account_data, edit_tag and edit_push_rule for a
+//                    deactivated user; quotas (commands.h):
 //                    login of a new device ID when the user has kDevicesPerUserMax,
-//                    put_account_data of a new (room, type) when the user has
+//                    put_account_data, edit_tag and edit_push_rule of a new
+//                    (room, type) when the user has
 //                    kAccountDataTypesMax;
 //   kCorruption      a stored record failed to decode;
 //   kIoError         RocksDB failed to read.

@@ -9,6 +9,7 @@
 
 #include "engine/accounts/accounts.h"
 #include "engine/accounts/internal/records.h"
+#include "engine/accounts/push_rules.h"
 #include "engine/e2ee/removal.h"
 #include "engine/event/canonical_json.h"
 #include "engine/rooms/room_state.h"
@@ -46,6 +47,8 @@ class Applier {
   }
   Result<std::string> Apply(const PutAccountDataCommand& c);
   Result<std::string> Apply(const ForgetRoomCommand& c);
+  Result<std::string> Apply(const EditTagCommand& c);
+  Result<std::string> Apply(const EditPushRuleCommand& c);
 
  private:
   // ---- reads and checks ----
@@ -56,6 +59,14 @@ class Applier {
   Result<std::vector<StoredDevice>> LoadDevices(std::string_view user_id);
   Status CheckTokenFree(std::string_view token_hash);
   Result<internal::ProfileRecord> LoadProfile(std::string_view user_id);
+  // The stored account data object (floats kept); nullopt when never set.
+  Result<std::optional<json::object>> LoadAccountDataObject(std::string_view user_id,
+                                                            std::string_view room_id,
+                                                            std::string_view type);
+  // Stores content as (room_id, type) account data: size limit, quota for a new
+  // entry, stream entry.
+  Status StoreAccountData(std::string_view user_id, std::string_view room_id,
+                          std::string_view type, const json::object& content, bool existed);
 
   // ---- writes (after all checks) ----
   Status Put(Cf cf, std::string_view key, std::string_view value) {
@@ -136,6 +147,17 @@ Result<internal::ProfileRecord> Applier::LoadProfile(std::string_view user_id) {
                         store_.Get(Cf::kUsers, internal::ProfileKey(user_id)));
   if (!bytes) return internal::ProfileRecord{};
   return internal::DecodeProfileRecord(*bytes);
+}
+
+Result<std::optional<json::object>> Applier::LoadAccountDataObject(std::string_view user_id,
+                                                                   std::string_view room_id,
+                                                                   std::string_view type) {
+  NEBU_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                        store_.Get(Cf::kAccountData, internal::AccountDataKey(user_id, room_id, type)));
+  if (!bytes) return std::optional<json::object>();
+  Result<json::value> v = event::ParseJson(*bytes, {.canonical_numbers = false});
+  if (!v.ok() || !v->is_object()) return Status::Corruption("stored account data is not an object");
+  return std::optional<json::object>(std::move(v->as_object()));
 }
 
 // ---- writes ----
@@ -342,6 +364,56 @@ Result<std::string> Applier::Apply(const PutAccountDataCommand& c) {
   if (stream_) {
     stream_->Append(storage::StreamEntry::AccountData(c.user_id, c.room_id.value_or(""), c.type));
   }
+  return Empty();
+}
+
+Status Applier::StoreAccountData(std::string_view user_id, std::string_view room_id,
+                                 std::string_view type, const json::object& content,
+                                 bool existed) {
+  NEBU_ASSIGN_OR_RETURN(std::string text, AccountDataJson(content));
+  if (text.size() > kAccountDataBytesMax) return Status::TooLarge("account data too large");
+  if (!existed) NEBU_RETURN_IF_ERROR(CheckAccountDataQuota(user_id));
+  NEBU_RETURN_IF_ERROR(Put(Cf::kAccountData, internal::AccountDataKey(user_id, room_id, type), text));
+  if (stream_) {
+    stream_->Append(storage::StreamEntry::AccountData(std::string(user_id), std::string(room_id),
+                                                      std::string(type)));
+  }
+  return Status::Ok();
+}
+
+Result<std::string> Applier::Apply(const EditTagCommand& c) {
+  static constexpr std::string_view kTagType = "m.tag";
+  NEBU_RETURN_IF_ERROR(LoadActiveUser(c.user_id).status());
+  NEBU_ASSIGN_OR_RETURN(std::optional<json::object> stored,
+                        LoadAccountDataObject(c.user_id, c.room_id, kTagType));
+  const bool existed = stored.has_value();
+  json::object content = std::move(stored).value_or(json::object{});
+  json::value& tags = content["tags"];
+  if (!tags.is_object()) tags = json::object{};
+  if (c.tag_content) {
+    tags.as_object()[c.tag] = *c.tag_content;
+  } else {
+    tags.as_object().erase(c.tag);
+  }
+  NEBU_RETURN_IF_ERROR(StoreAccountData(c.user_id, c.room_id, kTagType, content, existed));
+  return Empty();
+}
+
+Result<std::string> Applier::Apply(const EditPushRuleCommand& c) {
+  NEBU_RETURN_IF_ERROR(LoadActiveUser(c.user_id).status());
+  NEBU_ASSIGN_OR_RETURN(std::optional<json::object> stored,
+                        LoadAccountDataObject(c.user_id, "", kPushRulesType));
+  const json::object* global = nullptr;
+  if (stored) {
+    if (const json::value* g = stored->if_contains("global"); g && g->is_object()) {
+      global = &g->as_object();
+    }
+  }
+  json::object ruleset = EffectivePushRuleset(c.user_id, global);
+  NEBU_RETURN_IF_ERROR(EditPushRuleset(ruleset, c));
+  NEBU_RETURN_IF_ERROR(StoreAccountData(c.user_id, "", kPushRulesType,
+                                        json::object{{"global", std::move(ruleset)}},
+                                        stored.has_value()));
   return Empty();
 }
 

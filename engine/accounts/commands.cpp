@@ -128,6 +128,35 @@ Status Validate(const ForgetRoomCommand& c) {
   return Status::Ok();
 }
 
+Status Validate(const EditTagCommand& c) {
+  NEBU_RETURN_IF_ERROR(CheckUserId(c.user_id));
+  if (!event::IsValidRoomId(c.room_id)) return Status::InvalidArgument("invalid room_id");
+  if (c.tag.empty()) return Status::InvalidArgument("empty tag");
+  if (c.tag.size() > kTagBytesMax) return Status::TooLarge("tag too long");
+  if (c.tag_content) {
+    NEBU_ASSIGN_OR_RETURN(std::string content, AccountDataJson(*c.tag_content));
+    if (content.size() > kAccountDataBytesMax) return Status::TooLarge("tag too large");
+  }
+  return Status::Ok();
+}
+
+Status Validate(const EditPushRuleCommand& c) {
+  NEBU_RETURN_IF_ERROR(CheckUserId(c.user_id));
+  if (c.kind.empty() || c.kind.size() > kPushRuleIdBytesMax) {
+    return Status::InvalidArgument("invalid push rule kind");
+  }
+  if (c.rule_id.empty() || c.rule_id.size() > kPushRuleIdBytesMax) {
+    return Status::InvalidArgument("invalid push rule ID");
+  }
+  if ((c.before || c.after) && c.change != PushRuleChange::kPut) {
+    return Status::InvalidArgument("before/after only with put");
+  }
+  if (c.before && c.after) return Status::InvalidArgument("both before and after");
+  NEBU_ASSIGN_OR_RETURN(std::string value, AccountDataJson(c.value));
+  if (value.size() > kAccountDataBytesMax) return Status::TooLarge("push rule too large");
+  return Status::Ok();
+}
+
 // ---- encoding ----
 
 void PutOptional(json::object* o, std::string_view key, const std::optional<std::string>& v) {
@@ -209,6 +238,23 @@ void Encode(const ForgetRoomCommand& c, json::object* o) {
   (*o)["room_id"] = c.room_id;
 }
 
+void Encode(const EditTagCommand& c, json::object* o) {
+  (*o)["user_id"] = c.user_id;
+  (*o)["room_id"] = c.room_id;
+  (*o)["tag"] = c.tag;
+  // tag_json is added by EncodeAccountCommand, where serializing may fail.
+}
+
+void Encode(const EditPushRuleCommand& c, json::object* o) {
+  (*o)["user_id"] = c.user_id;
+  (*o)["kind"] = c.kind;
+  (*o)["rule_id"] = c.rule_id;
+  (*o)["change"] = PushRuleChangeName(c.change);
+  PutOptional(o, "before", c.before);
+  PutOptional(o, "after", c.after);
+  // value_json is added by EncodeAccountCommand.
+}
+
 // ---- AccountDataJson ----
 
 Status AppendStoredJson(const json::value& v, size_t depth, std::string* out);
@@ -284,6 +330,28 @@ Status AppendStoredJson(const json::value& v, size_t depth, std::string* out) {
 
 }  // namespace
 
+std::string_view PushRuleChangeName(PushRuleChange change) {
+  switch (change) {
+    case PushRuleChange::kPut:
+      return "put";
+    case PushRuleChange::kDelete:
+      return "delete";
+    case PushRuleChange::kEnabled:
+      return "enabled";
+    case PushRuleChange::kActions:
+      return "actions";
+  }
+  return "put";
+}
+
+std::optional<PushRuleChange> PushRuleChangeFromName(std::string_view name) {
+  for (PushRuleChange c : {PushRuleChange::kPut, PushRuleChange::kDelete, PushRuleChange::kEnabled,
+                           PushRuleChange::kActions}) {
+    if (PushRuleChangeName(c) == name) return c;
+  }
+  return std::nullopt;
+}
+
 Status CheckNewDisplayName(std::string_view name) {
   if (name.size() > kDisplayNameBytesMax) return Status::TooLarge("display name too long");
   if (name.find('\0') != std::string_view::npos) {
@@ -308,6 +376,8 @@ std::string_view AccountCommandName(const AccountCommand& command) {
     std::string_view operator()(const DeleteDeviceCommand&) const { return "delete_device"; }
     std::string_view operator()(const ForgetRoomCommand&) const { return "forget_room"; }
     std::string_view operator()(const PutAccountDataCommand&) const { return "put_account_data"; }
+    std::string_view operator()(const EditTagCommand&) const { return "edit_tag"; }
+    std::string_view operator()(const EditPushRuleCommand&) const { return "edit_push_rule"; }
   };
   return std::visit(Namer{}, command);
 }
@@ -330,6 +400,14 @@ Result<std::string> EncodeAccountCommand(const AccountCommand& command) {
   if (const auto* put = std::get_if<PutAccountDataCommand>(&command)) {
     NEBU_ASSIGN_OR_RETURN(std::string content, AccountDataJson(put->content));
     o["content_json"] = std::move(content);
+  }
+  if (const auto* tag = std::get_if<EditTagCommand>(&command); tag && tag->tag_content) {
+    NEBU_ASSIGN_OR_RETURN(std::string content, AccountDataJson(*tag->tag_content));
+    o["tag_json"] = std::move(content);
+  }
+  if (const auto* edit = std::get_if<EditPushRuleCommand>(&command)) {
+    NEBU_ASSIGN_OR_RETURN(std::string value, AccountDataJson(edit->value));
+    o["value_json"] = std::move(value);
   }
   return event::CanonicalJson(json::value(std::move(o)));
 }

@@ -179,11 +179,46 @@ struct ForgetRoomCommand {
   bool operator==(const ForgetRoomCommand&) const = default;
 };
 
+// Deltas applied to a stored set in apply (never a whole set computed by the
+// proposer, whose view may be stale: two racing changes by one user both land).
+
+// op "edit_tag": {"room_id", "tag", "tag_json"?, "user_id"}. PUT (tag_json: the tag's
+// object, as AccountDataJson text) or DELETE (absent) of one tag in the room's m.tag
+// account data {"tags": {tag: {...}}}, read and written in apply. Deleting an absent
+// tag is no error. Quota and errors as put_account_data.
+struct EditTagCommand {
+  std::string user_id{};
+  std::string room_id{};
+  std::string tag{};
+  std::optional<boost::json::object> tag_content{};  // nullopt: delete
+  bool operator==(const EditTagCommand&) const = default;
+};
+inline constexpr size_t kTagBytesMax = 255;  // a tag name
+
+// op "edit_push_rule": {"after"?, "before"?, "change", "kind", "rule_id", "user_id",
+// "value_json"}. One change of the user's m.push_rules set (engine/accounts/
+// push_rules.h says what each does and its errors, decided in apply): change "put"
+// (value: the rule object, before/after allowed), "delete" (value {}), "enabled"
+// (value {"enabled": bool}) or "actions" (value {"actions": [...]}). value_json is
+// AccountDataJson(value).
+enum class PushRuleChange { kPut, kDelete, kEnabled, kActions };
+struct EditPushRuleCommand {
+  std::string user_id{};
+  std::string kind{};
+  std::string rule_id{};
+  PushRuleChange change = PushRuleChange::kPut;
+  boost::json::object value{};
+  std::optional<std::string> before{};
+  std::optional<std::string> after{};
+  bool operator==(const EditPushRuleCommand&) const = default;
+};
+inline constexpr size_t kPushRuleIdBytesMax = 255;
+
 using AccountCommand =
     std::variant<RegisterCommand, LoginCommand, LogoutCommand, LogoutAllCommand, SetPasswordCommand,
                  DeactivateCommand, SetDisplayNameCommand, SetAvatarUrlCommand,
                  SetDeviceDisplayNameCommand, DeleteDeviceCommand, PutAccountDataCommand,
-                 ForgetRoomCommand>;
+                 ForgetRoomCommand, EditTagCommand, EditPushRuleCommand>;
 
 // The stored text of account data content: compact JSON with object keys sorted as
 // canonical JSON sorts them, strings and integers in canonical form, floats as the
@@ -199,6 +234,10 @@ using AccountCommand =
 // Not part of ValidateAccountCommand: commands already in a log with such a name
 // still apply (the projection stores U+FFFD in place of U+0000, docs/compliance.md).
 [[nodiscard]] Status CheckNewDisplayName(std::string_view name);
+
+// "put", "delete", "enabled", "actions" and back (nullopt for another name).
+std::string_view PushRuleChangeName(PushRuleChange change);
+std::optional<PushRuleChange> PushRuleChangeFromName(std::string_view name);
 
 // The "op" name of the command ("register", "login", ...).
 std::string_view AccountCommandName(const AccountCommand& command);

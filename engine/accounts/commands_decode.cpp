@@ -128,6 +128,43 @@ Result<AccountCommand> DecodeForgetRoom(Fields& f) {
   return AccountCommand(std::move(c));
 }
 
+// An object carried as AccountDataJson text (floats kept).
+Result<json::object> DecodeObjectText(Fields& f, std::string_view key) {
+  NEBU_ASSIGN_OR_RETURN(std::string text, f.String(key));
+  Result<json::value> value =
+      event::ParseJson(text, {.canonical_numbers = false, .bytes_max = kAccountDataBytesMax});
+  if (!value.ok() || !value->is_object()) {
+    return Status::BadJson("account command " + std::string(key) + " is not a JSON object");
+  }
+  return std::move(value->as_object());
+}
+
+Result<AccountCommand> DecodeEditTag(Fields& f) {
+  EditTagCommand c;
+  NEBU_ASSIGN_OR_RETURN(c.user_id, f.String("user_id"));
+  NEBU_ASSIGN_OR_RETURN(c.room_id, f.String("room_id"));
+  NEBU_ASSIGN_OR_RETURN(c.tag, f.String("tag"));
+  if (f.Has("tag_json")) {
+    NEBU_ASSIGN_OR_RETURN(c.tag_content, DecodeObjectText(f, "tag_json"));
+  }
+  return AccountCommand(std::move(c));
+}
+
+Result<AccountCommand> DecodeEditPushRule(Fields& f) {
+  EditPushRuleCommand c;
+  NEBU_ASSIGN_OR_RETURN(c.user_id, f.String("user_id"));
+  NEBU_ASSIGN_OR_RETURN(c.kind, f.String("kind"));
+  NEBU_ASSIGN_OR_RETURN(c.rule_id, f.String("rule_id"));
+  NEBU_ASSIGN_OR_RETURN(std::string change, f.String("change"));
+  std::optional<PushRuleChange> parsed = PushRuleChangeFromName(change);
+  if (!parsed) return Status::BadJson("unknown push rule change \"" + change + "\"");
+  c.change = *parsed;
+  NEBU_ASSIGN_OR_RETURN(c.value, DecodeObjectText(f, "value_json"));
+  NEBU_ASSIGN_OR_RETURN(c.before, f.OptionalString("before"));
+  NEBU_ASSIGN_OR_RETURN(c.after, f.OptionalString("after"));
+  return AccountCommand(std::move(c));
+}
+
 struct Decoder {
   std::string_view op;
   Result<AccountCommand> (*decode)(Fields&);
@@ -146,6 +183,8 @@ constexpr Decoder kDecoders[] = {
     {"delete_device", DecodeUserDevice<DeleteDeviceCommand>},
     {"put_account_data", DecodePutAccountData},
     {"forget_room", DecodeForgetRoom},
+    {"edit_tag", DecodeEditTag},
+    {"edit_push_rule", DecodeEditPushRule},
 };
 
 }  // namespace

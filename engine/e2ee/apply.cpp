@@ -8,6 +8,7 @@
 #include <memory>
 #include <set>
 #include <utility>
+#include <vector>
 
 #include "engine/accounts/accounts.h"
 #include "engine/e2ee/e2ee.h"
@@ -230,20 +231,27 @@ Result<std::string> Applier::Apply(const ClaimKeysCommand& c) {
 // ---- cross-signing ----
 
 Result<std::string> Applier::Apply(const UploadSigningKeysCommand& c) {
-  bool changed = false;
   const std::pair<std::string_view, const std::optional<json::object>*> keys[] = {
       {kUsageMaster, &c.master_key},
       {kUsageSelfSigning, &c.self_signing_key},
       {kUsageUserSigning, &c.user_signing_key}};
+  // Reads and the compare-and-set first, writes after.
+  std::vector<std::pair<std::string, std::string>> writes;  // key, canonical text
   for (const auto& [usage, key_object] : keys) {
     if (!*key_object) continue;
     NEBU_ASSIGN_OR_RETURN(std::string text, event::CanonicalJson(**key_object));
-    const std::string key = internal::SigningKeyKey(c.user_id, usage);
+    std::string key = internal::SigningKeyKey(c.user_id, usage);
     NEBU_ASSIGN_OR_RETURN(auto stored, store_.Get(Cf::kCrossSigning, key));
     if (stored == text) continue;
-    NEBU_RETURN_IF_ERROR(Put(Cf::kCrossSigning, key, text));
-    changed = true;
+    writes.emplace_back(std::move(key), std::move(text));
   }
+  if (c.without_uia && !writes.empty()) {
+    NEBU_ASSIGN_OR_RETURN(
+        auto master, store_.Get(Cf::kCrossSigning, internal::SigningKeyKey(c.user_id, kUsageMaster)));
+    if (master) return Status::AlreadyExists("cross-signing keys exist");
+  }
+  for (const auto& [key, text] : writes) NEBU_RETURN_IF_ERROR(Put(Cf::kCrossSigning, key, text));
+  const bool changed = !writes.empty();
   if (changed) stream_.Append(storage::StreamEntry::DeviceKeys(c.user_id));
   return std::string("{}");
 }

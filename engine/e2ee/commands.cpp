@@ -157,6 +157,7 @@ struct Encoder {
     if (c.master_key) o["master_key"] = *c.master_key;
     if (c.self_signing_key) o["self_signing_key"] = *c.self_signing_key;
     if (c.user_signing_key) o["user_signing_key"] = *c.user_signing_key;
+    if (c.without_uia) o["without_uia"] = true;
     return o;
   }
   json::object operator()(const UploadSignaturesCommand& c) const {
@@ -231,6 +232,10 @@ Result<E2eeCommand> DecodeOp(std::string_view op, Fields& f) {
     NEBU_ASSIGN_OR_RETURN(c.master_key, f.OptionalObject("master_key"));
     NEBU_ASSIGN_OR_RETURN(c.self_signing_key, f.OptionalObject("self_signing_key"));
     NEBU_ASSIGN_OR_RETURN(c.user_signing_key, f.OptionalObject("user_signing_key"));
+    if (f.Has("without_uia")) {
+      NEBU_ASSIGN_OR_RETURN(c.without_uia, f.Bool("without_uia"));
+      if (!c.without_uia) return Status::BadJson("without_uia is present only when true");
+    }
     return E2eeCommand(std::move(c));
   }
   if (op == "upload_signatures") {

@@ -13,7 +13,8 @@
 // are in every replicated log):
 //   upload_keys          {user_id, device_id, device_keys?, one_time_keys, fallback_keys}
 //   claim_keys           {claims: [[user, device, algorithm], ...]}
-//   upload_signing_keys  {user_id, master_key?, self_signing_key?, user_signing_key?}
+//   upload_signing_keys  {user_id, master_key?, self_signing_key?, user_signing_key?,
+//                         without_uia?}  (without_uia: present only when true)
 //   upload_signatures    {signer, signatures: [[target user, target key id,
 //                                               signer key id, signature], ...]}
 //   send_to_device       {sender, sender_device, txn_id, type,
@@ -81,11 +82,19 @@ struct ClaimKeysCommand {
   bool operator==(const ClaimKeysCommand&) const = default;
 };
 
+// without_uia: the API skipped user-interactive auth because the keys it read looked
+// like a first upload (no master key) or a retry (every given key equal to the stored
+// one). That is a compare-and-set decided in apply on the applied state: unless the
+// user has no master key yet, or every given key equals the stored key of its usage,
+// the command is refused with kAlreadyExists ("cross-signing keys exist"), so two
+// racing "first" uploads cannot both skip the password. Logs written before the field
+// existed decode with without_uia = false (applied unconditionally, as then).
 struct UploadSigningKeysCommand {
   std::string user_id{};
   std::optional<boost::json::object> master_key{};
   std::optional<boost::json::object> self_signing_key{};
   std::optional<boost::json::object> user_signing_key{};
+  bool without_uia = false;
   bool operator==(const UploadSigningKeysCommand&) const = default;
 };
 

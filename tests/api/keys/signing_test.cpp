@@ -6,6 +6,10 @@
 // pairs (OpenSSL) signing the JSON the Matrix way.
 #include <gtest/gtest.h>
 
+#include <latch>
+#include <thread>
+#include <vector>
+
 #include "tests/api/keys/keys_testing.h"
 #include "tests/engine/e2ee/ed25519_testing.h"
 
@@ -88,6 +92,40 @@ TEST_F(SigningApiTest, FirstUploadNeedsNoAuthAndReplacingNeedsThePassword) {
                   .contains("ed25519:" + second.master.public_key()));
   EXPECT_TRUE(v.at("self_signing_keys").as_object().contains("@alice:localhost"));
   EXPECT_TRUE(v.at("user_signing_keys").as_object().contains("@alice:localhost"));
+}
+
+// Two concurrent "first" uploads without auth, each with its own keys: whichever
+// applies second finds the master key of the first (in apply, whatever its node read
+// before) and is answered the UIA challenge. Exactly one succeeds per round.
+TEST_F(SigningApiTest, RacingFirstUploadsWithoutAuthLetExactlyOneThrough) {
+  constexpr int kRounds = 6;  // one fresh user each
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string localpart = "racer" + std::to_string(round);
+    const std::string user_id = "@" + localpart + ":localhost";
+    const std::string token = RegisterWithPassword(localpart);
+    CrossSigning keys[2];
+    Response answers[2];
+    std::latch start(2);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 2; ++i) {
+      threads.emplace_back([&, i] {
+        json::object body = UploadBody(user_id, keys[i]);
+        start.arrive_and_wait();
+        answers[i] = Call("POST", "/keys/device_signing/upload", token, body);
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    const int winner = answers[0].status == 200 ? 0 : 1;
+    ASSERT_EQ(answers[winner].status, 200) << answers[winner].body;
+    ASSERT_EQ(answers[1 - winner].status, 401) << "round " << round << ": " << answers[1 - winner].body;
+    EXPECT_EQ(Body(answers[1 - winner]).at("flows").at(0).at("stages").at(0), "m.login.password");
+    EXPECT_TRUE(Query(token, user_id)
+                    .at("master_keys")
+                    .at(user_id)
+                    .at("keys")
+                    .as_object()
+                    .contains("ed25519:" + keys[winner].master.public_key()));
+  }
 }
 
 TEST_F(SigningApiTest, BadCrossSigningKeysAreRefused) {

@@ -6,8 +6,11 @@
 // read back through GET /pushrules/ and the account-data route.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <latch>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/api/receipts/receipts_api_testing.h"
@@ -91,6 +94,39 @@ TEST_F(PushRuleChangesTest, ANewRuleIsEnabledAndTheMostImportantUserRule) {
   ASSERT_EQ(Put("sender/@bob:localhost", Notify()).status, 200);
   EXPECT_EQ(Ids("room"), (std::vector<std::string>{room_}));
   EXPECT_EQ(Ids("sender"), (std::vector<std::string>{"@bob:localhost"}));
+}
+
+// Concurrent changes by one user, each proposed from the same view of the stored set:
+// each is one edit applied to the stored set, so none is lost (a whole-set rewrite
+// would keep only the last), and the tags of one room likewise.
+TEST_F(PushRuleChangesTest, ConcurrentChangesOfOneUserAllLand) {
+  constexpr int kWriters = 8;
+  const std::string tags = "/user/@alice:localhost/rooms/" + room_ + "/tags/";
+  std::latch start(2 * kWriters);
+  std::vector<int> statuses(2 * kWriters, 0);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kWriters; ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      statuses[i] = Put("override/rule" + std::to_string(i), Notify()).status;
+    });
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      statuses[kWriters + i] =
+          Call("PUT", tags + "u.t" + std::to_string(i), alice_, std::string(R"({"order":0.5})"))
+              .status;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int status : statuses) EXPECT_EQ(status, 200);
+  std::vector<std::string> ids = UserIds("override");
+  std::sort(ids.begin(), ids.end());
+  std::vector<std::string> expected;
+  for (int i = 0; i < kWriters; ++i) expected.push_back("rule" + std::to_string(i));
+  EXPECT_EQ(ids, expected);
+  Response got = Call("GET", "/user/@alice:localhost/rooms/" + room_ + "/tags", alice_);
+  ASSERT_EQ(got.status, 200) << got.body;
+  EXPECT_EQ(Body(got).at("tags").as_object().size(), static_cast<size_t>(kWriters)) << got.body;
 }
 
 TEST_F(PushRuleChangesTest, BeforeAndAfterPlaceTheRule) {

@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "engine/accounts/internal/records.h"
+#include "engine/accounts/push_rules.h"
+#include <boost/json/parse.hpp>
 #include "tests/engine/accounts/generators.h"
 #include "tests/engine/accounts/temp_store.h"
 
@@ -434,6 +436,116 @@ RC_GTEST_PROP(AccountsDeterminismTest, ApplyingOneSequenceToTwoStoresGivesIdenti
   RC_CLASSIFY(applied * 4 >= commands.size() && applied > 0, "a quarter or more applied");
   RC_ASSERT(DumpAll(a.store()) == DumpAll(b.store()));
   CheckRecordInvariants(a.store());
+}
+
+}  // namespace
+}  // namespace nebu::accounts
+
+namespace nebu::accounts {
+namespace {
+
+// Deltas decided in apply: two edits built from the same (stale) view both land.
+class AccountDeltaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Result<Prepared> p = PrepareRegistration({.user_id = kAlice, .inhibit_login = true}, kNowMs);
+    ASSERT_TRUE(p.ok());
+    ASSERT_TRUE(ApplyPayload(store(), p->payload).ok());
+  }
+  storage::Store& store() { return temp_.store(); }
+  boost::json::object Stored(std::optional<std::string_view> room, std::string_view type) {
+    Result<std::string> text = GetAccountData(store(), kAlice, room, type);
+    EXPECT_TRUE(text.ok()) << text.status().ToString();
+    return boost::json::parse(text.ok() ? *text : "{}").as_object();
+  }
+  // The user rule IDs of one kind, in order.
+  std::vector<std::string> UserRules(std::string_view kind) {
+    std::vector<std::string> ids;
+    const boost::json::object stored = Stored(std::nullopt, kPushRulesType);
+    for (const auto& rule : stored.at("global").at(kind).as_array()) {
+      std::string id(rule.at("rule_id").as_string());
+      if (!id.starts_with('.')) ids.push_back(id);
+    }
+    return ids;
+  }
+  static EditPushRuleCommand PutRule(std::string id, std::optional<std::string> before = {},
+                                     std::optional<std::string> after = {}) {
+    return EditPushRuleCommand{.user_id = kAlice,
+                               .kind = "override",
+                               .rule_id = id,
+                               .change = PushRuleChange::kPut,
+                               .value = {{"rule_id", id},
+                                         {"default", false},
+                                         {"enabled", true},
+                                         {"conditions", boost::json::array{}},
+                                         {"actions", boost::json::array{"notify"}}},
+                               .before = std::move(before),
+                               .after = std::move(after)};
+  }
+  TempStore temp_;
+};
+
+TEST_F(AccountDeltaTest, TwoTagEditsFromTheSameViewBothLand) {
+  ASSERT_TRUE(Apply(store(), EditTagCommand{kAlice, kRoom, "m.favourite", {{{"order", 0.5}}}}).ok());
+  ASSERT_TRUE(Apply(store(), EditTagCommand{kAlice, kRoom, "u.work", boost::json::object{}}).ok());
+  EXPECT_EQ(Stored(kRoom, "m.tag"),
+            boost::json::parse(R"({"tags":{"m.favourite":{"order":0.5},"u.work":{}}})"));
+  ASSERT_TRUE(Apply(store(), EditTagCommand{kAlice, kRoom, "m.favourite", std::nullopt}).ok());
+  ASSERT_TRUE(Apply(store(), EditTagCommand{kAlice, kRoom, "absent", std::nullopt}).ok());
+  EXPECT_EQ(Stored(kRoom, "m.tag"), boost::json::parse(R"({"tags":{"u.work":{}}})"));
+  // The stored text keeps the float as sent.
+  ASSERT_TRUE(Apply(store(), EditTagCommand{kAlice, kRoom, "m.lowpriority", {{{"order", 0.25}}}}).ok());
+  EXPECT_NE(GetAccountData(store(), kAlice, kRoom, "m.tag")->find("0.25"), std::string::npos);
+}
+
+TEST_F(AccountDeltaTest, PushRuleEditsApplyToTheStoredSetWithTheirErrorsDecidedInApply) {
+  ASSERT_TRUE(Apply(store(), PutRule("a")).ok());
+  ASSERT_TRUE(Apply(store(), PutRule("b")).ok());  // built without seeing "a": both kept
+  EXPECT_EQ(UserRules("override"), (std::vector<std::string>{"b", "a"}));
+  ASSERT_TRUE(Apply(store(), PutRule("c", std::nullopt, "a")).ok());
+  EXPECT_EQ(UserRules("override"), (std::vector<std::string>{"b", "a", "c"}));
+  Result<std::string> anchor = Apply(store(), PutRule("d", "missing"));
+  EXPECT_EQ(anchor.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(anchor.status().message().starts_with(kPushRuleAnchorNotFound));
+  EXPECT_EQ(Apply(store(), PutRule("d", ".m.rule.master")).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(Apply(store(), PutRule(".m.rule.mine")).status().code(), StatusCode::kInvalidArgument);
+
+  EditPushRuleCommand disable{.user_id = kAlice,
+                              .kind = "override",
+                              .rule_id = "a",
+                              .change = PushRuleChange::kEnabled,
+                              .value = {{"enabled", false}}};
+  ASSERT_TRUE(Apply(store(), disable).ok());
+  ASSERT_TRUE(Apply(store(), PutRule("a")).ok());  // a replaced rule keeps enabled and place
+  EXPECT_EQ(UserRules("override"), (std::vector<std::string>{"b", "a", "c"}));
+  const boost::json::object stored = Stored(std::nullopt, kPushRulesType);
+  for (const auto& rule : stored.at("global").at("override").as_array()) {
+    if (rule.at("rule_id") == "a") {
+      EXPECT_EQ(rule.at("enabled"), false);
+    }
+  }
+  disable.rule_id = "nope";
+  EXPECT_EQ(Apply(store(), disable).status().code(), StatusCode::kNotFound);
+  disable.rule_id = ".m.rule.suppress_notices";  // defaults can be switched off
+  ASSERT_TRUE(Apply(store(), disable).ok());
+
+  EditPushRuleCommand remove{.user_id = kAlice,
+                             .kind = "override",
+                             .rule_id = "b",
+                             .change = PushRuleChange::kDelete};
+  ASSERT_TRUE(Apply(store(), remove).ok());
+  EXPECT_EQ(Apply(store(), remove).status().code(), StatusCode::kNotFound);
+  remove.rule_id = ".m.rule.master";
+  EXPECT_EQ(Apply(store(), remove).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(UserRules("override"), (std::vector<std::string>{"a", "c"}));
+}
+
+TEST_F(AccountDeltaTest, DeltasOfADeactivatedUserAreForbidden) {
+  ASSERT_TRUE(Apply(store(), DeactivateCommand{kAlice, false}).ok());
+  EXPECT_EQ(Apply(store(), EditTagCommand{kAlice, kRoom, "t", boost::json::object{}}).status().code(),
+            StatusCode::kForbidden);
+  EXPECT_EQ(Apply(store(), PutRule("a")).status().code(), StatusCode::kForbidden);
 }
 
 }  // namespace

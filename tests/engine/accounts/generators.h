@@ -128,7 +128,7 @@ inline rc::Gen<NewDevice> Device(const Pools& p) {
 // One valid command of any kind, identifiers drawn from p.
 inline rc::Gen<AccountCommand> Command(const Pools& p) {
   return rc::gen::exec([p]() -> AccountCommand {
-    switch (*rc::gen::inRange(0, 11)) {
+    switch (*rc::gen::inRange(0, 13)) {
       case 0:
         return RegisterCommand{
             *p.user_id,   *Optional(p.password_hash), *rc::gen::arbitrary<bool>(),
@@ -152,6 +152,14 @@ inline rc::Gen<AccountCommand> Command(const Pools& p) {
         return SetDeviceDisplayNameCommand{*p.user_id, *p.device_id, *Optional(Text())};
       case 9:
         return DeleteDeviceCommand{*p.user_id, *p.device_id};
+      case 11:
+        return EditTagCommand{*p.user_id, *p.room_id, *p.type, *Optional(Content())};
+      case 12: {
+        const auto change = static_cast<PushRuleChange>(*rc::gen::inRange(0, 4));
+        EditPushRuleCommand c{*p.user_id, "override", *p.type, change, *Content()};
+        if (change == PushRuleChange::kPut) c.before = *Optional(p.type);
+        return c;
+      }
       default:
         return PutAccountDataCommand{*p.user_id, *Optional(p.room_id), *p.type, *Content()};
     }

@@ -313,6 +313,33 @@ TEST_F(E2eeApplyTest, FallbackKeysAreCappedPerDevice) {
   EXPECT_TRUE(upload(0, 1).ok());  // replacing one it has
 }
 
+// Two "first" uploads built from the same view (no master key yet) and both marked
+// without_uia: apply decides on the applied state, so the second is refused and
+// nothing of it is stored; a repeat of the stored keys still passes, and the old
+// command form (no without_uia) applies unconditionally.
+TEST_F(E2eeApplyTest, AnUploadWithoutUiaIsRefusedOnceAMasterKeyExists) {
+  auto master = [](const std::string& pub) {
+    return json::object{{"user_id", kAlice},
+                        {"usage", json::array{"master"}},
+                        {"keys", json::object{{"ed25519:" + pub, pub}}}};
+  };
+  const UploadSigningKeysCommand first{
+      .user_id = kAlice, .master_key = master("ONE"), .without_uia = true};
+  const UploadSigningKeysCommand second{
+      .user_id = kAlice, .master_key = master("TWO"), .without_uia = true};
+  ASSERT_TRUE(db_.Apply(first).ok());
+  const uint64_t position = db_.position();
+  EXPECT_EQ(db_.Apply(second).status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(db_.position(), position);
+  EXPECT_EQ(**GetCrossSigningKey(store(), kAlice, kUsageMaster), *event::CanonicalJson(master("ONE")));
+  EXPECT_TRUE(db_.Apply(first).ok());  // a retry of the stored keys
+  // The form logs hold from before without_uia existed.
+  ASSERT_TRUE(db_.ApplyPayload(R"({"master_key":)" + *event::CanonicalJson(master("OLD")) +
+                               R"(,"op":"upload_signing_keys","user_id":"@alice:hs"})")
+                  .ok());
+  EXPECT_EQ(**GetCrossSigningKey(store(), kAlice, kUsageMaster), *event::CanonicalJson(master("OLD")));
+}
+
 TEST_F(E2eeApplyTest, CrossSigningKeysAndSignaturesAreStoredAndAnnounced) {
   json::object master{{"user_id", kAlice},
                       {"usage", json::array{"master"}},

@@ -60,6 +60,9 @@ std::vector<E2eeCommand> OneOfEach() {
           .user_id = "@a:hs",
           .master_key = json::object{{"user_id", "@a:hs"}},
           .user_signing_key = json::object{{"usage", json::array{"user_signing"}}}},
+      UploadSigningKeysCommand{.user_id = "@a:hs",
+                               .master_key = json::object{{"user_id", "@a:hs"}},
+                               .without_uia = true},
       UploadSignaturesCommand{"@a:hs", {{"@a:hs", "DEV", "ed25519:pub", "sig"}}},
       SendToDeviceCommand{"@a:hs",
                           "DEV",
@@ -101,6 +104,11 @@ TEST(E2eeCommandsTest, DecodeRefusesUnknownOpsFieldsAndTypes) {
             StatusCode::kBadJson);
   EXPECT_EQ(DecodeE2eeCommand(R"({"op":"prune_devices","user_id":"alice"})").status().code(),
             StatusCode::kInvalidArgument);
+  // without_uia is written only when true, so false has one encoding only: absent.
+  EXPECT_EQ(DecodeE2eeCommand(R"({"op":"upload_signing_keys","user_id":"@a:hs","without_uia":false})")
+                .status()
+                .code(),
+            StatusCode::kBadJson);
 }
 
 TEST(E2eeCommandsTest, ValidateRefusesBadKeysAndEnforcesLimits) {

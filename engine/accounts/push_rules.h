@@ -1,0 +1,61 @@
+// Push rule sets in account data (Client-Server API § Push Rules): the spec's
+// server-default rules, the merge of a stored set with them, and the edits the
+// edit_push_rule command (commands.h) applies to the stored set in apply.
+//
+// The stored set is the user's global account data of type m.push_rules,
+// {"global": ruleset}; a user who never changed a rule has none, and readers see the
+// defaults. EffectivePushRuleset merges the stored set with the current server
+// defaults (stored enabled/actions of a default rule win; user rules keep their
+// order), so a newer server's default rules appear without a migration. Order per
+// kind: .m.rule.master, then the user's rules, then the other defaults (spec:
+// server-default rules rank below user-defined ones, except the master rule).
+//
+// Edits (EditPushRuleset), decided against the applied set, so two racing edits by
+// one user both land:
+//   put      creates or replaces a user rule (value: the rule object). A replaced
+//            rule keeps its enabled flag and, without before/after, its place; a new
+//            one without before/after becomes the most important user rule of its
+//            kind. before/after must name a user rule of the same kind, else
+//            kInvalidArgument with a message starting kPushRuleAnchorNotFound.
+//   delete   removes a user rule: kNotFound for an unknown rule, kInvalidArgument
+//            for a server-default rule (which exists).
+//   enabled  value {"enabled": bool}; actions: value {"actions": [...]}: sets that
+//            attribute of any existing rule (server defaults included); kNotFound for
+//            an unknown rule.
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <string_view>
+
+#include "engine/common/status.h"
+
+namespace nebu::accounts {
+
+struct EditPushRuleCommand;
+
+inline constexpr std::string_view kPushRulesType = "m.push_rules";
+// The message prefix of the kInvalidArgument an unknown before/after rule gives
+// (the API answers it 400 M_UNKNOWN, as the spec's examples do).
+inline constexpr std::string_view kPushRuleAnchorNotFound = "before/after rule not found";
+
+// True for the five kinds: override, content, room, sender, underride.
+bool IsPushRuleKind(std::string_view kind);
+// Rule IDs starting with '.' are the server's.
+bool IsServerDefaultPushRule(std::string_view rule_id);
+
+// {"override": [...], "content": [], "room": [], "sender": [], "underride": [...]} with
+// user_id in the rules that name the user.
+boost::json::object DefaultPushRuleset(std::string_view user_id);
+
+// The rule set a user sees: the defaults merged with `stored` (the "global" object of
+// the user's m.push_rules account data; nullptr when there is none), as described above.
+boost::json::object EffectivePushRuleset(std::string_view user_id,
+                                         const boost::json::object* stored);
+
+// Applies one edit to an effective rule set (as above). On error `ruleset` may be
+// half-changed: callers discard it.
+[[nodiscard]] Status EditPushRuleset(boost::json::object& ruleset, const EditPushRuleCommand& edit);
+
+}  // namespace nebu::accounts
