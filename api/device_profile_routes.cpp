@@ -226,20 +226,21 @@ void PutProfileField(Context* context, ProfileField field, const Request& reques
     if (auto limited = ProfileLimited(*context, caller.user_id)) {
       return respond(std::move(*limited));
     }
-    // Once the profile is stored, the member events of the joined rooms follow it.
-    respond = [engine = &context->engine, user_id = caller.user_id,
-               answer = std::move(respond)](Response response) {
-      if (response.status == 200) RefreshJoinedMemberEvents(*engine, user_id);
-      answer(std::move(response));
-    };
+    // One command: the profile and the member events of every room the user is
+    // joined to when it is applied (spec: profile changes update m.room.member), in
+    // one write; the answer comes after both are applied.
+    const int64_t ts = context->engine.clock().NowUnixMs();
     if (field == ProfileField::kDisplayName) {
-      SubmitAndAnswer(
-          context->engine,
-          accounts::SetDisplayNameCommand{.user_id = caller.user_id, .displayname = value},
-          respond);
+      SubmitAndAnswer(context->engine,
+                      accounts::SetDisplayNameCommand{.user_id = caller.user_id,
+                                                      .displayname = value,
+                                                      .member_events_ts = ts},
+                      respond);
     } else {
       SubmitAndAnswer(context->engine,
-                      accounts::SetAvatarUrlCommand{.user_id = caller.user_id, .avatar_url = value},
+                      accounts::SetAvatarUrlCommand{.user_id = caller.user_id,
+                                                    .avatar_url = value,
+                                                    .member_events_ts = ts},
                       respond);
     }
   });

@@ -149,14 +149,6 @@ core::SendEventRequest MemberEvent(const Caller& caller, std::string_view room_i
   return event;
 }
 
-// Adds the caller's displayname and avatar_url to a join (as clients expect).
-void AddProfile(core::Engine& engine, std::string_view user_id, json::object& content) {
-  Result<accounts::Profile> profile = accounts::GetProfile(engine.store(), user_id);
-  if (!profile.ok()) return;
-  if (profile->displayname) content["displayname"] = *profile->displayname;
-  if (profile->avatar_url) content["avatar_url"] = *profile->avatar_url;
-}
-
 // The room id of a room id or an alias; the ready error response otherwise.
 std::variant<std::string, Response> ResolveRoom(core::Engine& engine, std::string_view id) {
   if (event::IsValidRoomId(id)) return std::string(id);
@@ -189,7 +181,9 @@ void HandleJoin(core::Engine& engine, UserRateLimits& limits, const Request& req
   const Caller& who = std::get<Caller>(caller);
   core::SendEventRequest event = MemberEvent(who, std::get<std::string>(room_id), who.user_id,
                                              "join", std::get<json::object>(body));
-  AddProfile(engine, who.user_id, event.content);
+  // The join carries the caller's displayname and avatar_url (as clients expect),
+  // read when it is applied.
+  event.sender_profile = true;
   SubmitEvent(engine, std::move(event), respond, RoomIdAnswer);
 }
 
@@ -485,33 +479,6 @@ void AddRoomRoutes(Router& router, core::Engine& engine, RoomRoutesConfig config
   AddEventWriteRoutes(router, engine,
                       std::make_shared<RateLimiter>(kSendRateLimit, config.rate_limit));
   rooms_internal::AddRoomReadRoutes(router, engine);
-}
-
-void RefreshJoinedMemberEvents(core::Engine& engine, const std::string& user_id) {
-  auto rooms_of_user = engine.RoomsOf(user_id);
-  if (!rooms_of_user.ok()) {
-    spdlog::warn("profile: rooms of {}: {}", user_id, rooms_of_user.status().ToString());
-    return;
-  }
-  for (const auto& [room_id, membership] : *rooms_of_user) {
-    if (membership != rooms::Membership::kJoin) continue;
-    core::SendEventRequest join;
-    join.room_id = room_id;
-    join.sender = user_id;
-    join.type = "m.room.member";
-    join.state_key = user_id;
-    join.content["membership"] = "join";
-    AddProfile(engine, user_id, join.content);
-    join.origin_server_ts = engine.clock().NowUnixMs();
-    Result<core::Command> command = core::MakeSendEventCommand(join);
-    if (!command.ok()) {
-      spdlog::warn("profile: member event in {}: {}", room_id, command.status().ToString());
-      continue;
-    }
-    engine.SubmitAsync(std::move(command).value(), [room = room_id](core::ApplyOutcome out) {
-      if (!out.ok()) spdlog::warn("profile: member event in {}: {}", room, out.status().ToString());
-    });
-  }
 }
 
 }  // namespace nebu::api

@@ -97,9 +97,4 @@ struct RoomRoutesConfig {
 
 void AddRoomRoutes(Router& router, core::Engine& engine, RoomRoutesConfig config = {});
 
-// After a profile change: proposes, for every room user_id has joined, a new join
-// event carrying the current displayname and avatar_url (spec: profile changes
-// update m.room.member). Does not wait; a failure is logged, not answered.
-void RefreshJoinedMemberEvents(core::Engine& engine, const std::string& user_id);
-
 }  // namespace nebu::api

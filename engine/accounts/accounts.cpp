@@ -2,6 +2,7 @@
 #include "engine/accounts/accounts.h"
 
 #include <utility>
+#include <variant>
 
 #include "engine/accounts/internal/records.h"
 #include "engine/common/crypto.h"
@@ -182,6 +183,34 @@ Result<Profile> GetProfile(storage::Store& store, std::string_view user_id) {
   if (!bytes) return Profile{};
   NEBU_ASSIGN_OR_RETURN(internal::ProfileRecord r, internal::DecodeProfileRecord(*bytes));
   return Profile{std::move(r.displayname), std::move(r.avatar_url)};
+}
+
+Result<std::optional<MemberEventRefresh>> PlanMemberEventRefresh(storage::Store& store,
+                                                                  std::string_view payload) {
+  using Out = std::optional<MemberEventRefresh>;
+  Result<AccountCommand> command = DecodeAccountCommand(payload);
+  if (!command.ok()) return Out();
+  MemberEventRefresh refresh;
+  const auto* name = std::get_if<SetDisplayNameCommand>(&*command);
+  const auto* avatar = std::get_if<SetAvatarUrlCommand>(&*command);
+  if (name && name->member_events_ts) {
+    refresh.user_id = name->user_id;
+    refresh.origin_server_ts = *name->member_events_ts;
+  } else if (avatar && avatar->member_events_ts) {
+    refresh.user_id = avatar->user_id;
+    refresh.origin_server_ts = *avatar->member_events_ts;
+  } else {
+    return Out();
+  }
+  Result<Profile> stored = GetProfile(store, refresh.user_id);
+  if (!stored.ok()) {
+    if (stored.status().code() == StatusCode::kNotFound) return Out();
+    return stored.status();
+  }
+  refresh.profile = std::move(stored).value();
+  if (name) refresh.profile.displayname = name->displayname;
+  if (avatar) refresh.profile.avatar_url = avatar->avatar_url;
+  return Out(std::move(refresh));
 }
 
 Result<std::string> GetAccountData(storage::Store& store, std::string_view user_id,

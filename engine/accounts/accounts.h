@@ -196,6 +196,22 @@ struct AccountDataEntry {
 // kNotFound when there is no such user; an empty Profile when nothing is set.
 [[nodiscard]] Result<Profile> GetProfile(storage::Store& store, std::string_view user_id);
 
+// What a profile command with member_events_ts asks the state machine to append
+// after it (commands.h, SetDisplayNameCommand): the user's member events carrying
+// `profile`, the profile the command leaves.
+struct MemberEventRefresh {
+  std::string user_id{};
+  Profile profile{};
+  int64_t origin_server_ts = 0;
+};
+// Called by the state machine BEFORE it applies the kAccount `payload`, with nothing
+// staged (account commands are applied alone): the stored profile with the command's
+// field set. nullopt for any other command, a profile command without
+// member_events_ts, an unknown user, or a payload that does not decode (the command's
+// own apply then decides and refuses). kIoError, kCorruption as for reads.
+[[nodiscard]] Result<std::optional<MemberEventRefresh>> PlanMemberEventRefresh(
+    storage::Store& store, std::string_view payload);
+
 // The content (canonical JSON object) of one account data type; room_id nullopt for
 // global. kNotFound when the user never set it.
 [[nodiscard]] Result<std::string> GetAccountData(storage::Store& store, std::string_view user_id,

@@ -208,11 +208,13 @@ void Encode(const DeactivateCommand& c, json::object* o) {
 void Encode(const SetDisplayNameCommand& c, json::object* o) {
   (*o)["user_id"] = c.user_id;
   PutOptional(o, "displayname", c.displayname);
+  if (c.member_events_ts) (*o)["member_events_ts"] = *c.member_events_ts;
 }
 
 void Encode(const SetAvatarUrlCommand& c, json::object* o) {
   (*o)["user_id"] = c.user_id;
   PutOptional(o, "avatar_url", c.avatar_url);
+  if (c.member_events_ts) (*o)["member_events_ts"] = *c.member_events_ts;
 }
 
 void Encode(const SetDeviceDisplayNameCommand& c, json::object* o) {

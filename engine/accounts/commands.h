@@ -124,17 +124,25 @@ struct DeactivateCommand {
   bool operator==(const DeactivateCommand&) const = default;
 };
 
-// op "set_displayname": {"displayname"?, "user_id"}; absent clears it.
+// op "set_displayname": {"displayname"?, "member_events_ts"?, "user_id"}; absent
+// displayname clears it. With member_events_ts (PUT /profile), the same command also
+// appends the user's m.room.member join, carrying the new profile, to every room the
+// user is joined to when it is applied (core::RoomApplier::AppendProfileMemberEvents,
+// origin_server_ts = member_events_ts): the profile and the member events land in one
+// write. Without it (logs written before the field existed) only the profile changes.
 struct SetDisplayNameCommand {
   std::string user_id{};
   std::optional<std::string> displayname{};
+  std::optional<int64_t> member_events_ts{};
   bool operator==(const SetDisplayNameCommand&) const = default;
 };
 
-// op "set_avatar_url": {"avatar_url"?, "user_id"}; absent clears it.
+// op "set_avatar_url": {"avatar_url"?, "member_events_ts"?, "user_id"}; absent
+// avatar_url clears it; member_events_ts as for set_displayname.
 struct SetAvatarUrlCommand {
   std::string user_id{};
   std::optional<std::string> avatar_url{};
+  std::optional<int64_t> member_events_ts{};
   bool operator==(const SetAvatarUrlCommand&) const = default;
 };
 

@@ -79,10 +79,18 @@ Result<AccountCommand> DecodeDeactivate(Fields& f) {
   return AccountCommand(std::move(c));
 }
 
+// member_events_ts of a profile command; absent in logs written before it existed.
+Result<std::optional<int64_t>> MemberEventsTs(Fields& f) {
+  if (!f.Has("member_events_ts")) return std::optional<int64_t>();
+  NEBU_ASSIGN_OR_RETURN(int64_t ts, f.Int("member_events_ts"));
+  return std::optional<int64_t>(ts);
+}
+
 Result<AccountCommand> DecodeSetDisplayName(Fields& f) {
   SetDisplayNameCommand c;
   NEBU_ASSIGN_OR_RETURN(c.user_id, f.String("user_id"));
   NEBU_ASSIGN_OR_RETURN(c.displayname, f.OptionalString("displayname"));
+  NEBU_ASSIGN_OR_RETURN(c.member_events_ts, MemberEventsTs(f));
   return AccountCommand(std::move(c));
 }
 
@@ -90,6 +98,7 @@ Result<AccountCommand> DecodeSetAvatarUrl(Fields& f) {
   SetAvatarUrlCommand c;
   NEBU_ASSIGN_OR_RETURN(c.user_id, f.String("user_id"));
   NEBU_ASSIGN_OR_RETURN(c.avatar_url, f.OptionalString("avatar_url"));
+  NEBU_ASSIGN_OR_RETURN(c.member_events_ts, MemberEventsTs(f));
   return AccountCommand(std::move(c));
 }
 

@@ -3,7 +3,6 @@
 #include <boost/json.hpp>
 #include <filesystem>
 
-#include "engine/accounts/accounts.h"
 #include "engine/common/crypto.h"
 #include "engine/core/room_reads.h"
 #include "engine/core/state_machine.h"
@@ -104,17 +103,10 @@ Result<Command> Engine::PlanCreateRoom(const rooms::CreateRoomRequest& request,
     alias = "#" + *request.room_alias_name + ":" + options_.server_name;
   }
   NEBU_ASSIGN_OR_RETURN(auto drafts, rooms::PlanRoomCreation(request, creator, alias));
-  // The creator's join carries their profile, as every join does (clients show it).
-  auto profile = accounts::GetProfile(*store_, creator);
-  if (profile.ok()) {
-    for (auto& d : drafts) {
-      if (d.type != "m.room.member" || d.state_key != creator) continue;
-      if (profile->displayname) d.content["displayname"] = *profile->displayname;
-      if (profile->avatar_url) d.content["avatar_url"] = *profile->avatar_url;
-      break;
-    }
-  }
   CreateRoomCommand command;
+  // The creator's join carries their profile, as every join does (clients show it);
+  // apply reads it (RoomApplier), so a profile change ordered before lands in it.
+  command.creator_profile = true;
   command.room_id = "!" + RandomAlnum(kRoomIdRandomChars) + ":" + options_.server_name;
   command.room_version = request.room_version;
   command.origin_server_ts = clock_->NowUnixMs();

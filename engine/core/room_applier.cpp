@@ -95,6 +95,18 @@ Result<std::optional<std::string>> RedactionTarget(const rooms::EventDraft& draf
   return target;
 }
 
+bool FlagSet(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  return v && v->is_bool() && v->as_bool();
+}
+
+// An m.room.member join of `sender` by `sender`.
+bool IsOwnJoin(const rooms::EventDraft& d) {
+  if (d.type != "m.room.member" || d.state_key != d.sender) return false;
+  const json::string* m = StringAt(d.content, "membership");
+  return m && *m == "join";
+}
+
 }  // namespace
 
 Result<Command> MakeSendEventCommand(const SendEventRequest& r) {
@@ -110,6 +122,7 @@ Result<Command> MakeSendEventCommand(const SendEventRequest& r) {
   o["content"] = r.content;
   o["origin_server_ts"] = r.origin_server_ts;
   if (r.redacts) o["redacts"] = *r.redacts;
+  if (r.sender_profile) o["sender_profile"] = true;
   return MakeCommand(CommandKind::kRoomEvent, o);
 }
 
@@ -137,6 +150,7 @@ Result<Command> MakeCreateRoomCommand(const CreateRoomCommand& c) {
   o["events"] = std::move(events);
   if (c.alias) o["alias"] = *c.alias;
   if (c.publish) o["publish"] = true;
+  if (c.creator_profile) o["creator_profile"] = true;
   return MakeCommand(CommandKind::kCreateRoom, o);
 }
 
@@ -278,6 +292,64 @@ Status RoomApplier::LoadStateInto(RoomCache& room, std::string_view type,
   NEBU_ASSIGN_OR_RETURN(const std::optional<CachedState>* entry, StateEntry(room, type, state_key));
   if (*entry) state.Set(std::string(type), std::string(state_key), (*entry)->event);
   return Status::Ok();
+}
+
+Status RoomApplier::AddStoredProfile(std::string_view user_id, json::object& content) {
+  Result<accounts::Profile> profile = accounts::GetProfile(store_, user_id);
+  if (!profile.ok()) {
+    return profile.status().code() == StatusCode::kNotFound ? Status::Ok() : profile.status();
+  }
+  if (profile->displayname) content["displayname"] = *profile->displayname;
+  if (profile->avatar_url) content["avatar_url"] = *profile->avatar_url;
+  return Status::Ok();
+}
+
+Result<std::vector<AppendedEvent>> RoomApplier::AppendProfileMemberEvents(
+    std::string_view user_id, const accounts::Profile& profile, int64_t ts,
+    rocksdb::WriteBatch& batch, Counters& counters) {
+  // The joined rooms, in room-number order (the key order), from the store.
+  std::vector<RoomNumber> joined;
+  const std::string prefix = storage::UserRoomsPrefix(user_id);
+  auto it = store_.NewIterator(Cf::kMembership);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    std::string_view k = it->key().ToStringView();
+    if (k.size() != prefix.size() + 8 || it->value().empty()) {
+      return Status::Corruption("bad membership record");
+    }
+    if (static_cast<rooms::Membership>(it->value().data()[0]) != rooms::Membership::kJoin) continue;
+    joined.push_back(storage::GetU64(k.data() + prefix.size()));
+  }
+  NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
+
+  rooms::EventDraft draft{"m.room.member", std::string(user_id), json::object{},
+                          std::string(user_id)};
+  draft.content["membership"] = "join";
+  if (profile.displayname) draft.content["displayname"] = *profile.displayname;
+  if (profile.avatar_url) draft.content["avatar_url"] = *profile.avatar_url;
+  std::vector<AppendedEvent> appended;
+  for (RoomNumber number : joined) {
+    Result<AppendedEvent> a = AppendMemberEventIn(number, draft, ts, batch, counters);
+    if (!a.ok() && a.status().code() == StatusCode::kForbidden) continue;  // the rules refuse
+    if (!a.ok()) {
+      Abort();  // caches may hold events of rooms before this one; the batch rolls back
+      return a.status();
+    }
+    appended.push_back(std::move(a).value());
+  }
+  return appended;
+}
+
+Result<AppendedEvent> RoomApplier::AppendMemberEventIn(RoomNumber number,
+                                                       const rooms::EventDraft& draft, int64_t ts,
+                                                       rocksdb::WriteBatch& batch,
+                                                       Counters& counters) {
+  NEBU_ASSIGN_OR_RETURN(auto record, store_.Get(Cf::kRooms, storage::RoomNumberKey(number)));
+  if (!record) return Status::Corruption("membership names an unknown room");
+  NEBU_ASSIGN_OR_RETURN(json::object r, ParseObject(*record));
+  const json::string* room_id = StringAt(r, "room_id");
+  if (!room_id) return Status::Corruption("room record has no room_id");
+  NEBU_ASSIGN_OR_RETURN(RoomCache * room, Room(*room_id));
+  return AppendEvent(*room, draft, ts, std::nullopt, batch, counters);
 }
 
 Result<std::string> RoomApplier::ApplyAlias(std::string_view payload, rocksdb::WriteBatch& batch) {
@@ -501,6 +573,9 @@ Result<std::string> RoomApplier::ApplySendEvent(std::string_view payload,
   }
   rooms::EventDraft draft{std::string(*type), OptionalString(o, "state_key"),
                           content->as_object(), std::string(*sender)};
+  if (FlagSet(o, "sender_profile") && IsOwnJoin(draft)) {
+    NEBU_RETURN_IF_ERROR(AddStoredProfile(draft.sender, draft.content));
+  }
   Counters before = counters;
   RoomMeta meta_before = room->meta;
   auto appended = AppendEvent(*room, draft, ts->as_int64(), OptionalString(o, "redacts"), batch,
@@ -555,9 +630,14 @@ Result<std::string> RoomApplier::ApplyCreateRoom(std::string_view payload,
   cache->meta.version = *version;
   std::vector<AppendedEvent> appended;
   std::string creator;  // the sender of m.room.create
+  const bool creator_profile = FlagSet(o, "creator_profile");
   for (const auto& v : events->as_array()) {
     auto draft = DraftFromJson(v);
     if (draft.ok() && creator.empty()) creator = draft->sender;
+    if (draft.ok() && creator_profile && draft->sender == creator && IsOwnJoin(*draft)) {
+      Status s = AddStoredProfile(creator, draft->content);
+      if (!s.ok()) draft = Result<rooms::EventDraft>(s);
+    }
     Result<AppendedEvent> a = draft.ok() ? AppendEvent(*cache, *draft, ts->as_int64(),
                                                        std::nullopt, batch, counters)
                                          : Result<AppendedEvent>(draft.status());

@@ -2,9 +2,19 @@
 //
 // Commands (payloads are canonical JSON, built by the helpers below on the node
 // that received the request, so apply is deterministic):
-//   kCreateRoom {room_id, room_version, origin_server_ts, events:[draft...], alias?}
+//   kCreateRoom {room_id, room_version, origin_server_ts, events:[draft...], alias?,
+//                publish?, creator_profile?}
 //   kRoomEvent  {room_id, sender, device_id?, txn_id?, type, state_key?, content,
-//                origin_server_ts, redacts?}
+//                origin_server_ts, redacts?, sender_profile?}
+//
+// Profiles are read in apply, not at propose time (a proposer's view may be stale):
+// with creator_profile, the creator's m.room.member join gets displayname/avatar_url
+// from the creator's stored profile; with sender_profile, an m.room.member join of
+// the sender by the sender does. A field the profile lacks is left as the draft has
+// it; an unknown user changes nothing. Profiles change only in account commands,
+// which the state machine applies alone with the batch flushed before and after, so
+// the store read here sees every profile change ordered before this command. Commands
+// without the flags (older logs) keep the content they carry.
 // Apply builds the PDU (prev_events = the room's last event, depth, auth_events,
 // content hash, reference-hash event ID), checks the room version 11 authorization
 // rules against the current state, and adds to the batch: the envelope in the
@@ -31,6 +41,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "engine/accounts/accounts.h"
 #include "engine/core/command.h"
 #include "engine/event/event.h"
 #include "engine/rooms/room_creation.h"
@@ -45,6 +56,9 @@ using storage::Sequence;
 using storage::StreamPosition;
 
 struct SendEventRequest {
+  // An m.room.member join of the sender by the sender: apply adds the sender's stored
+  // profile to content (see the header comment).
+  bool sender_profile = false;
   std::string room_id;
   std::string sender;
   std::string device_id;           // empty: no txn dedup
@@ -63,6 +77,7 @@ struct CreateRoomCommand {
   std::vector<rooms::EventDraft> events;
   std::optional<std::string> alias;
   bool publish = false;  // createRoom visibility "public": listed in the room directory
+  bool creator_profile = false;  // apply adds the creator's stored profile to their join
 };
 
 // The room directory: add (kPut) or remove (kDelete) a room alias. Put needs the
@@ -129,6 +144,21 @@ class RoomApplier {
   Result<std::string> ApplySendEvent(std::string_view payload, rocksdb::WriteBatch& batch,
                                      Counters& counters);
 
+  // The member events of a profile change (accounts::MemberEventRefresh): one
+  // m.room.member join by user_id, content {"membership":"join", displayname?,
+  // avatar_url?} from `profile`, origin_server_ts ts, in every room the user is
+  // joined to, in room-number order. The joined rooms are read from the store, so the
+  // state machine calls this only with nothing staged (right after the account
+  // command, which it applies alone): the profile and the member events are then
+  // written in one batch. A room whose auth rules refuse the event (kForbidden) is
+  // skipped; any other error is returned, after which the caller rolls the batch back
+  // (the caches are dropped). Returns the appended events.
+  Result<std::vector<AppendedEvent>> AppendProfileMemberEvents(std::string_view user_id,
+                                                               const accounts::Profile& profile,
+                                                               int64_t ts,
+                                                               rocksdb::WriteBatch& batch,
+                                                               Counters& counters);
+
   // kAlias: reads the stored directory, so the state machine applies it alone (with
   // nothing else staged). kAlreadyExists, kNotFound, kForbidden, kInvalidArgument.
   Result<std::string> ApplyAlias(std::string_view payload, rocksdb::WriteBatch& batch);
@@ -162,6 +192,13 @@ class RoomApplier {
   };
 
   Result<RoomCache*> Room(std::string_view room_id);
+  // Sets content's displayname/avatar_url from user_id's stored profile (fields it
+  // lacks stay as they are); an unknown user changes nothing.
+  Status AddStoredProfile(std::string_view user_id, boost::json::object& content);
+  // Appends draft to the room numbered `number` (AppendEvent).
+  Result<AppendedEvent> AppendMemberEventIn(RoomNumber number, const rooms::EventDraft& draft,
+                                            int64_t ts, rocksdb::WriteBatch& batch,
+                                            Counters& counters);
   Result<const std::optional<CachedState>*> StateEntry(RoomCache& room, std::string_view type,
                                                        std::string_view state_key);
   Status LoadAuthState(RoomCache& room, const boost::json::object& pdu, rooms::RoomState& state,

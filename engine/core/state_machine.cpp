@@ -41,6 +41,24 @@ Result<GroupPosition> ReadGroupPosition(storage::Store& store) {
                        storage::GetU32(bytes->data() + 16)};
 }
 
+// kAccount. A profile change with member_events_ts (accounts::MemberEventRefresh)
+// also appends the user's member events to every joined room, in the same batch, so
+// one flush writes the profile and the events; the profile they carry is decided here
+// from the applied profile, not by the proposer.
+ApplyOutcome ApplyAccount(storage::Store& store, rocksdb::WriteBatch& batch, RoomApplier& rooms,
+                          std::string_view payload, RoomApplier::Counters& counters) {
+  NEBU_ASSIGN_OR_RETURN(std::optional<accounts::MemberEventRefresh> refresh,
+                        accounts::PlanMemberEventRefresh(store, payload));
+  storage::StreamAppender stream(store, batch, counters.stream_position);
+  ApplyOutcome outcome = accounts::ApplyAccountCommand(store, batch, payload, &stream);
+  if (!outcome.ok() || !refresh) return outcome;
+  NEBU_ASSIGN_OR_RETURN(std::vector<AppendedEvent> events,
+                        rooms.AppendProfileMemberEvents(refresh->user_id, refresh->profile,
+                                                        refresh->origin_server_ts, batch,
+                                                        counters));
+  return EncodeAppended(events);
+}
+
 bool IsStorageError(const Status& status) {
   return status.code() == StatusCode::kIoError || status.code() == StatusCode::kNoSpace;
 }
@@ -101,11 +119,9 @@ Status StateMachine::Apply(LogIndex index, const Command& command, ApplyOutcome*
     case CommandKind::kCreateRoom:
       *outcome = rooms_->ApplyCreateRoom(command.payload, pending_, counters);
       break;
-    case CommandKind::kAccount: {
-      storage::StreamAppender stream(store_, pending_, counters.stream_position);
-      *outcome = accounts::ApplyAccountCommand(store_, pending_, command.payload, &stream);
+    case CommandKind::kAccount:
+      *outcome = ApplyAccount(store_, pending_, *rooms_, command.payload, counters);
       break;
-    }
     case CommandKind::kE2ee: {
       storage::StreamAppender stream(store_, pending_, counters.stream_position);
       *outcome = e2ee::ApplyE2eeCommand(store_, pending_, command.payload, stream);

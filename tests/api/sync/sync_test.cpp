@@ -133,6 +133,34 @@ TEST_F(SyncTest, TheSendingDeviceSeesItsTransactionId) {
   }
 }
 
+// A profile change is one command: the member events of every joined room are in
+// the first /sync after the PUT answered, for the user and for the rooms' members.
+TEST_F(SyncTest, AProfileChangeIsInTheNextSyncOfEveryJoinedRoom) {
+  std::string first = PublicRoom();
+  std::string second = PublicRoom();
+  std::string other = CreateRoom(bob_, json::object{{"preset", "public_chat"}});
+  for (const std::string& room : {first, second}) {
+    ASSERT_EQ(Call("POST", "/rooms/" + room + "/join", bob_, json::object{}).status, 200);
+  }
+  const std::string since = Next(Sync(bob_));
+  ASSERT_EQ(Call("PUT", "/profile/@alice:localhost/avatar_url", alice_,
+                 json::object{{"avatar_url", "mxc://localhost/new"}}).status, 200);
+  json::object body = Sync(bob_, "since=" + since);
+  for (const std::string& room : {first, second}) {
+    const json::array& timeline = Timeline(body, room);
+    ASSERT_EQ(timeline.size(), 1u) << json::serialize(body);
+    const json::value& member = timeline[0];
+    EXPECT_EQ(member.at("type"), "m.room.member");
+    EXPECT_EQ(member.at("state_key"), "@alice:localhost");
+    EXPECT_EQ(member.at("content").at("avatar_url"), "mxc://localhost/new");
+    EXPECT_EQ(member.at("content").at("displayname"), "alice");
+    EXPECT_EQ(member.at("content").at("membership"), "join");
+  }
+  const json::value* rooms = body.if_contains("rooms");
+  const json::value* join = rooms ? rooms->as_object().if_contains("join") : nullptr;
+  EXPECT_TRUE(join == nullptr || !join->as_object().contains(other));  // alice is not in it
+}
+
 // unsigned.prev_content: a state event carries the content of the one it replaced
 // (clients render "changed the topic from ..." and display-name changes from it).
 TEST_F(SyncTest, StateEventsCarryThePreviousContent) {
@@ -142,13 +170,8 @@ TEST_F(SyncTest, StateEventsCarryThePreviousContent) {
   ASSERT_EQ(Call("PUT", base, alice_, json::object{{"topic", "second"}}).status, 200);
   ASSERT_EQ(Call("PUT", "/profile/@alice:localhost/displayname", alice_,
                  json::object{{"displayname", "Alice A."}}).status, 200);
-  // The profile route rewrites member events after it answers: sync until it shows.
-  json::object body;
-  for (int i = 0; i < 250; ++i) {
-    body = Sync(alice_);
-    if (json::serialize(Timeline(body, room)).find("Alice A.") != std::string::npos) break;
-    std::this_thread::sleep_for(milliseconds(20));
-  }
+  // The profile and the member events are one command, applied before the answer.
+  json::object body = Sync(alice_);
   std::vector<std::string> topics_prev;
   std::string member_prev_name = "-";
   for (const json::value& e : Timeline(body, room)) {

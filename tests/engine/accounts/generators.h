@@ -145,9 +145,9 @@ inline rc::Gen<AccountCommand> Command(const Pools& p) {
       case 5:
         return DeactivateCommand{*p.user_id, *rc::gen::arbitrary<bool>()};
       case 6:
-        return SetDisplayNameCommand{*p.user_id, *Optional(Text())};
+        return SetDisplayNameCommand{*p.user_id, *Optional(Text()), *Optional(Timestamp())};
       case 7:
-        return SetAvatarUrlCommand{*p.user_id, *Optional(Text())};
+        return SetAvatarUrlCommand{*p.user_id, *Optional(Text()), *Optional(Timestamp())};
       case 8:
         return SetDeviceDisplayNameCommand{*p.user_id, *p.device_id, *Optional(Text())};
       case 9:

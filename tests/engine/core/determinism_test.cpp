@@ -1,10 +1,10 @@
 // Goal: apply does not depend on how proposals were grouped or on restarts. The same
 // random history of mixed commands (rooms: creation, messages, state, membership,
-// redactions; accounts: registration, devices, profile, account data; e2ee: device and
-// one-time keys, claims, to-device; receipts; aliases), rejected ones included, applied
-// one command per commit group, in groups of up to 4096, and with the engine closed
-// and reopened halfway, leaves byte-identical state (DumpState) and gives identical
-// outcomes.
+// redactions; accounts: registration, devices, profile (with member events), account
+// data; e2ee: device and one-time keys, claims, to-device; receipts; aliases), rejected
+// ones included, applied one command per commit group, in groups of up to 4096, and
+// with the engine closed and reopened halfway, leaves byte-identical state (DumpState)
+// and gives identical outcomes.
 // Method: a seeded generator builds each command the way api/ does (the engine's
 // Make*Command helpers, the accounts/e2ee/receipts encoders), with every random value
 // (room IDs, device IDs, token hashes, timestamps) drawn from the seed. Run (a) applies
@@ -154,6 +154,7 @@ class HistoryGenerator {
     command.events = std::move(*drafts);
     command.alias = alias;
     command.publish = Chance(30);
+    command.creator_profile = Chance(70);  // the creator's profile read in apply
     Result<Command> made = MakeCreateRoomCommand(command);
     if (made.ok()) {
       model_.rooms.push_back(command.room_id);
@@ -209,6 +210,7 @@ class HistoryGenerator {
     r.state_key = self ? r.sender : User();
     if (membership == "join") model_.members[r.room_id].push_back(r.sender);
     r.content = json::object{{"membership", membership}};
+    r.sender_profile = self && Chance(70);  // a join's profile read in apply
     return MakeSendEventCommand(r);
   }
 
@@ -246,10 +248,12 @@ class HistoryGenerator {
     } else if (roll < 60) {
       accounts::SetDisplayNameCommand c{.user_id = user};
       if (Chance(80)) c.displayname = "Name " + Alnum(4);
+      if (Chance(60)) c.member_events_ts = Ts();  // + member events in every joined room
       command = c;
     } else if (roll < 65) {
       accounts::SetAvatarUrlCommand c{.user_id = user};
       if (Chance(80)) c.avatar_url = "mxc://localhost/" + Alnum(8);
+      if (Chance(60)) c.member_events_ts = Ts();
       command = c;
     } else if (roll < 72) {
       auto [u, d] = Device();

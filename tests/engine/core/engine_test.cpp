@@ -239,6 +239,115 @@ TEST(EngineTest, TheCreatorsJoinCarriesTheirProfile) {
   EXPECT_EQ(join->at("content").at("displayname").as_string(), "Alice");
 }
 
+// Profiles in member events are decided in apply: a command built from a stale view
+// (before a profile change it is ordered after) still carries the new profile.
+void Register(Engine& e, const char* user_id, const char* displayname) {
+  auto prepared = accounts::PrepareRegistration(
+      {.user_id = user_id, .displayname = std::string(displayname)}, e.clock().NowUnixMs());
+  ASSERT_TRUE(prepared.ok());
+  ASSERT_TRUE(e.Submit(Command{CommandKind::kAccount, prepared->payload}).ok());
+}
+
+ApplyOutcome SetName(Engine& e, const char* user_id, const char* name,
+                     std::optional<int64_t> member_events_ts) {
+  auto payload = accounts::EncodeAccountCommand(accounts::SetDisplayNameCommand{
+      .user_id = user_id, .displayname = std::string(name), .member_events_ts = member_events_ts});
+  if (!payload.ok()) return payload.status();
+  return e.Submit(Command{CommandKind::kAccount, *payload});
+}
+
+std::string MemberName(Engine& e, const std::string& room_id, const char* user_id) {
+  auto state = e.CurrentState(room_id);
+  EXPECT_TRUE(state.ok());
+  if (!state.ok()) return "";
+  const auto* member = state->Get("m.room.member", user_id);
+  if (member == nullptr) return "";
+  const json::value* name = member->at("content").as_object().if_contains("displayname");
+  return name && name->is_string() ? std::string(name->as_string()) : "";
+}
+
+TEST(EngineTest, ACreateRoomPlannedBeforeAProfileChangeCarriesTheNewProfile) {
+  testing::TempDir dir;
+  auto e = OpenEngine(dir.path());
+  Register(*e, kAlice, "Old");
+  std::string room_id;
+  auto planned = e->PlanCreateRoom({}, kAlice, &room_id);  // the proposer's view: "Old"
+  ASSERT_TRUE(planned.ok());
+  ASSERT_TRUE(SetName(*e, kAlice, "New", std::nullopt).ok());
+  ASSERT_TRUE(e->Submit(*planned).ok());
+  EXPECT_EQ(MemberName(*e, room_id, kAlice), "New");
+}
+
+TEST(EngineTest, AJoinProposedBeforeAProfileChangeCarriesTheNewProfile) {
+  testing::TempDir dir;
+  auto e = OpenEngine(dir.path());
+  Register(*e, kBob, "Old");
+  auto room = e->CreateRoom({.preset = "public_chat"}, kAlice);
+  ASSERT_TRUE(room.ok()) << room.status().ToString();
+  SendEventRequest join;
+  join.room_id = room->room_id;
+  join.sender = kBob;
+  join.type = "m.room.member";
+  join.state_key = kBob;
+  join.content = json::object{{"membership", "join"}, {"displayname", "Stale"}};
+  join.sender_profile = true;
+  join.origin_server_ts = e->clock().NowUnixMs();
+  auto command = MakeSendEventCommand(join);
+  ASSERT_TRUE(command.ok());
+  ASSERT_TRUE(SetName(*e, kBob, "New", std::nullopt).ok());
+  ASSERT_TRUE(e->Submit(*command).ok());
+  EXPECT_EQ(MemberName(*e, room->room_id, kBob), "New");
+  // Without the flag (a command of an older log) the content stays as proposed.
+  join.sender_profile = false;
+  join.content["displayname"] = "Proposed";
+  ASSERT_TRUE(e->Submit(*MakeSendEventCommand(join)).ok());
+  EXPECT_EQ(MemberName(*e, room->room_id, kBob), "Proposed");
+}
+
+TEST(EngineTest, AProfileChangeAppendsTheMemberEventOfEveryJoinedRoomInOneCommand) {
+  testing::TempDir dir;
+  auto e = OpenEngine(dir.path());
+  Register(*e, kAlice, "Old");
+  auto first = e->CreateRoom({}, kAlice);
+  auto second = e->CreateRoom({}, kAlice);
+  auto left = e->CreateRoom({.preset = "public_chat"}, kBob);
+  ASSERT_TRUE(first.ok() && second.ok() && left.ok());
+  SendEventRequest member;
+  member.room_id = left->room_id;
+  member.sender = kAlice;
+  member.type = "m.room.member";
+  member.state_key = kAlice;
+  member.content = json::object{{"membership", "join"}};
+  ASSERT_TRUE(e->SendEvent(member).ok());
+  member.content = json::object{{"membership", "leave"}};
+  ASSERT_TRUE(e->SendEvent(member).ok());
+  const size_t left_events = LogIds(*e, left->room_id).size();
+
+  auto out = SetName(*e, kAlice, "New", int64_t{1234});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  auto events = DecodeAppended(*out);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 2u);  // the two joined rooms, in room-number order
+  EXPECT_EQ((*events)[0].room_id, first->room_id);
+  EXPECT_EQ((*events)[1].room_id, second->room_id);
+  EXPECT_EQ((*events)[1].stream_position, (*events)[0].stream_position + 1);
+  EXPECT_EQ(MemberName(*e, first->room_id, kAlice), "New");
+  EXPECT_EQ(MemberName(*e, second->room_id, kAlice), "New");
+  EXPECT_EQ(LogIds(*e, left->room_id).size(), left_events);  // not joined: untouched
+  auto profile = accounts::GetProfile(e->store(), kAlice);
+  ASSERT_TRUE(profile.ok());
+  EXPECT_EQ(profile->displayname, "New");
+
+  // Without member_events_ts (older logs) only the profile changes.
+  const size_t first_events = LogIds(*e, first->room_id).size();
+  auto old_style = SetName(*e, kAlice, "Newer", std::nullopt);
+  ASSERT_TRUE(old_style.ok());
+  EXPECT_EQ(*old_style, "{}");
+  EXPECT_EQ(LogIds(*e, first->room_id).size(), first_events);
+  // A refused profile change (unknown user) appends nothing.
+  EXPECT_FALSE(SetName(*e, "@nobody:localhost", "X", int64_t{1}).ok());
+}
+
 TEST(EngineTest, AliasesAreAddedByMembersAndRemovedByTheirCreatorOrAModerator) {
   testing::TempDir dir;
   auto e = OpenEngine(dir.path());
