@@ -26,29 +26,13 @@ namespace json = boost::json;
 
 using accounts::EditPushRuleCommand;
 using accounts::PushRuleChange;
+using accounts::PushRuleId;
+using accounts::PushRuleIndex;
+using accounts::PushRulesOf;
 
 bool IsKind(std::string_view kind) { return accounts::IsPushRuleKind(kind); }
-bool IsServerDefault(std::string_view rule_id) { return accounts::IsServerDefaultPushRule(rule_id); }
-
-std::string_view RuleId(const json::value& rule) {
-  const json::object* o = rule.if_object();
-  const json::value* id = o ? o->if_contains("rule_id") : nullptr;
-  return id && id->is_string() ? std::string_view(id->as_string()) : std::string_view();
-}
-
-// The rules of one kind (created empty when absent or malformed).
-json::array& RulesOf(json::object& ruleset, std::string_view kind) {
-  json::value& rules = ruleset[kind];
-  if (!rules.is_array()) rules = json::array{};
-  return rules.as_array();
-}
-
-// Index of rule_id in rules, nullopt when absent.
-std::optional<size_t> IndexOf(const json::array& rules, std::string_view rule_id) {
-  for (size_t i = 0; i < rules.size(); ++i) {
-    if (RuleId(rules[i]) == rule_id) return i;
-  }
-  return std::nullopt;
+bool IsServerDefault(std::string_view rule_id) {
+  return accounts::IsServerDefaultPushRule(rule_id);
 }
 
 // The caller and their current rule set, or the ready error response.
@@ -217,7 +201,8 @@ std::variant<FoundRule, Response> LoadRule(const Request& request, core::Engine&
   if (auto* error = std::get_if<Response>(&loaded)) return *error;
   Loaded& state = std::get<Loaded>(loaded);
   if (!IsKind(p.at("kind"))) return NoSuchRule();
-  std::optional<size_t> index = IndexOf(RulesOf(state.ruleset, p.at("kind")), p.at("ruleId"));
+  std::optional<size_t> index =
+      PushRuleIndex(PushRulesOf(state.ruleset, p.at("kind")), p.at("ruleId"));
   if (!index) return NoSuchRule();
   return FoundRule{std::move(state), *index};
 }
@@ -272,7 +257,7 @@ Response GetRulePart(const Request& request, core::Engine& engine, const PathPar
   if (auto* error = std::get_if<Response>(&found)) return *error;
   FoundRule& located = std::get<FoundRule>(found);
   const json::object& rule =
-      RulesOf(located.state.ruleset, p.at("kind"))[located.index].as_object();
+      PushRulesOf(located.state.ruleset, p.at("kind"))[located.index].as_object();
   if (part.empty()) return JsonResponse(200, rule);
   const json::value* value = rule.if_contains(part);
   return JsonResponse(200, json::object{{part, value ? *value : json::value()}});

@@ -288,7 +288,9 @@ Result<std::vector<RegisteredNode>> ClusterNode::ReadNodes(EtcdClient& etcd,
                                                         .sort_order = EtcdSortOrder::kDescend,
                                                         .sort_target = EtcdSortTarget::kMod}));
     *head_revision = last.kvs.empty() ? 0 : last.kvs[0].mod_revision;
-    for (const RegisteredNode& n : out) *head_revision = std::max(*head_revision, n.applied_revision);
+    for (const RegisteredNode& n : out) {
+      *head_revision = std::max(*head_revision, n.applied_revision);
+    }
   }
   return out;
 }

@@ -45,30 +45,9 @@ bool IsKindImpl(std::string_view kind) {
 
 bool IsServerDefault(std::string_view rule_id) { return rule_id.starts_with('.'); }
 
-std::string_view RuleId(const json::value& rule) {
-  const json::object* o = rule.if_object();
-  const json::value* id = o ? o->if_contains("rule_id") : nullptr;
-  return id && id->is_string() ? std::string_view(id->as_string()) : std::string_view();
-}
-
-// The rules of one kind (created empty when absent or malformed).
-json::array& RulesOf(json::object& ruleset, std::string_view kind) {
-  json::value& rules = ruleset[kind];
-  if (!rules.is_array()) rules = json::array{};
-  return rules.as_array();
-}
-
-// Index of rule_id in rules, nullopt when absent.
-std::optional<size_t> IndexOf(const json::array& rules, std::string_view rule_id) {
-  for (size_t i = 0; i < rules.size(); ++i) {
-    if (RuleId(rules[i]) == rule_id) return i;
-  }
-  return std::nullopt;
-}
-
 // Where the user's rules of a kind begin: after .m.rule.master in override.
 size_t UserRulesStart(const json::array& rules) {
-  return !rules.empty() && RuleId(rules[0]) == kMasterRule ? 1 : 0;
+  return !rules.empty() && PushRuleId(rules[0]) == kMasterRule ? 1 : 0;
 }
 
 // The index a put inserts its rule at (after the old copy was removed).
@@ -76,7 +55,7 @@ Result<size_t> Placement(const EditPushRuleCommand& edit, const json::array& rul
                          std::optional<size_t> old_index) {
   const std::optional<std::string>& anchor = edit.before ? edit.before : edit.after;
   if (!anchor) return old_index.value_or(UserRulesStart(rules));
-  std::optional<size_t> at = IndexOf(rules, *anchor);
+  std::optional<size_t> at = PushRuleIndex(rules, *anchor);
   if (!at || IsServerDefault(*anchor)) {
     return Status::InvalidArgument(std::string(kPushRuleAnchorNotFound) + ": " + *anchor);
   }
@@ -85,7 +64,7 @@ Result<size_t> Placement(const EditPushRuleCommand& edit, const json::array& rul
 
 Status PutRule(json::array& rules, const EditPushRuleCommand& edit) {
   json::object rule = edit.value;
-  std::optional<size_t> old_index = IndexOf(rules, edit.rule_id);
+  std::optional<size_t> old_index = PushRuleIndex(rules, edit.rule_id);
   if (old_index) {  // a replaced rule keeps its enabled flag
     if (const json::value* e = rules[*old_index].as_object().if_contains("enabled");
         e && e->is_bool()) {
@@ -99,6 +78,28 @@ Status PutRule(json::array& rules, const EditPushRuleCommand& edit) {
 }
 
 }  // namespace
+
+std::string_view PushRuleId(const boost::json::value& rule) {
+  const boost::json::object* o = rule.if_object();
+  const boost::json::value* id = o ? o->if_contains("rule_id") : nullptr;
+  return id && id->is_string() ? std::string_view(id->as_string()) : std::string_view();
+}
+
+// The rules of one kind (created empty when absent or malformed).
+boost::json::array& PushRulesOf(boost::json::object& ruleset, std::string_view kind) {
+  boost::json::value& rules = ruleset[kind];
+  if (!rules.is_array()) rules = boost::json::array{};
+  return rules.as_array();
+}
+
+// Index of rule_id in rules, nullopt when absent.
+std::optional<size_t> PushRuleIndex(const boost::json::array& rules, std::string_view rule_id) {
+  for (size_t i = 0; i < rules.size(); ++i) {
+    if (PushRuleId(rules[i]) == rule_id) return i;
+  }
+  return std::nullopt;
+}
+
 
 bool IsPushRuleKind(std::string_view kind) { return IsKindImpl(kind); }
 bool IsServerDefaultPushRule(std::string_view rule_id) { return IsServerDefault(rule_id); }
@@ -118,7 +119,7 @@ json::object EffectivePushRuleset(std::string_view user_id, const json::object* 
     const json::value* stored_rules = stored ? stored->if_contains(kind) : nullptr;
     if (stored_rules && stored_rules->is_array()) {
       for (const json::value& rule : stored_rules->as_array()) {
-        std::string_view id = RuleId(rule);
+        std::string_view id = PushRuleId(rule);
         if (id.empty()) continue;  // not a rule object
         if (IsServerDefault(id)) {
           default_state.emplace(id, &rule.as_object());
@@ -130,7 +131,7 @@ json::object EffectivePushRuleset(std::string_view user_id, const json::object* 
     json::array merged;
     auto add_default = [&](const json::value& rule) {
       json::object copy = rule.as_object();
-      if (auto it = default_state.find(RuleId(rule)); it != default_state.end()) {
+      if (auto it = default_state.find(PushRuleId(rule)); it != default_state.end()) {
         if (const json::value* e = it->second->if_contains("enabled"); e && e->is_bool()) {
           copy["enabled"] = *e;
         }
@@ -142,11 +143,11 @@ json::object EffectivePushRuleset(std::string_view user_id, const json::object* 
     };
     const json::array& kind_defaults = defaults.at(kind).as_array();
     for (const json::value& rule : kind_defaults) {
-      if (RuleId(rule) == kMasterRule) add_default(rule);
+      if (PushRuleId(rule) == kMasterRule) add_default(rule);
     }
     for (json::value& rule : user_rules) merged.push_back(std::move(rule));
     for (const json::value& rule : kind_defaults) {
-      if (RuleId(rule) != kMasterRule) add_default(rule);
+      if (PushRuleId(rule) != kMasterRule) add_default(rule);
     }
     out[kind] = std::move(merged);
   }
@@ -155,14 +156,14 @@ json::object EffectivePushRuleset(std::string_view user_id, const json::object* 
 
 Status EditPushRuleset(json::object& ruleset, const EditPushRuleCommand& edit) {
   if (!IsKindImpl(edit.kind)) return Status::InvalidArgument("unknown push rule kind");
-  json::array& rules = RulesOf(ruleset, edit.kind);
+  json::array& rules = PushRulesOf(ruleset, edit.kind);
   if (edit.change == PushRuleChange::kPut) {
     if (IsServerDefault(edit.rule_id)) {
       return Status::InvalidArgument("Rule IDs starting with '.' are server defaults");
     }
     return PutRule(rules, edit);
   }
-  std::optional<size_t> index = IndexOf(rules, edit.rule_id);
+  std::optional<size_t> index = PushRuleIndex(rules, edit.rule_id);
   if (!index) return Status::NotFound("The push rule was not found.");
   if (edit.change == PushRuleChange::kDelete) {
     if (IsServerDefault(edit.rule_id)) {

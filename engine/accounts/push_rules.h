@@ -26,7 +26,10 @@
 // Thread-safety: pure functions.
 #pragma once
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <optional>
 #include <string_view>
 
 #include "engine/common/status.h"
@@ -44,6 +47,13 @@ inline constexpr std::string_view kPushRuleAnchorNotFound = "before/after rule n
 bool IsPushRuleKind(std::string_view kind);
 // Rule IDs starting with '.' are the server's.
 bool IsServerDefaultPushRule(std::string_view rule_id);
+
+// Helpers over a rule set's JSON (also used by api/push_rules.cpp): a rule's
+// "rule_id" ("" when it has none); the rules array of a kind (created empty when
+// absent or malformed); the index of rule_id in rules (nullopt when absent).
+std::string_view PushRuleId(const boost::json::value& rule);
+boost::json::array& PushRulesOf(boost::json::object& ruleset, std::string_view kind);
+std::optional<size_t> PushRuleIndex(const boost::json::array& rules, std::string_view rule_id);
 
 // {"override": [...], "content": [], "room": [], "sender": [], "underride": [...]} with
 // user_id in the rules that name the user.

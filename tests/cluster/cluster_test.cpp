@@ -542,8 +542,9 @@ TEST_F(ClusterTest, OneNodeProjectsIntoPostgreSqlAndAnotherTakesOverWhenItDies) 
       json::value ready = Ready(i);
       const json::value* projector =
           ready.is_object() ? ready.as_object().if_contains("projector") : nullptr;
-      const json::value* role =
-          projector && projector->is_object() ? projector->as_object().if_contains("role") : nullptr;
+      const json::value* role = projector && projector->is_object()
+                                    ? projector->as_object().if_contains("role")
+                                    : nullptr;
       std::string r = role && role->is_string() ? std::string(role->as_string()) : "none";
       ++count[r];
       if (r == "active") active = i;
@@ -569,7 +570,8 @@ TEST_F(ClusterTest, OneNodeProjectsIntoPostgreSqlAndAnotherTakesOverWhenItDies) 
       [&] { return roles().first["active"] == 1; }, std::chrono::seconds(20)))
       << "no node took the projector over";
   const size_t want = Timeline(survivor, alice, room).size();
-  const std::string count_sql = "SELECT count(*), count(DISTINCT event_id) FROM events WHERE room_id = '" + room + "'";
+  const std::string count_sql =
+      "SELECT count(*), count(DISTINCT event_id) FROM events WHERE room_id = '" + room + "'";
   std::vector<std::vector<std::string>> rows;
   EXPECT_TRUE(projections::testing::WaitFor(
       [&] {
