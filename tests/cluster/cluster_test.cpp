@@ -297,6 +297,30 @@ class SendLoad {
   std::vector<std::thread> threads_;
 };
 
+// One user per node, all joined to one room, each sending `sends_each` messages from
+// its own node; returns once `acked_min` sends were acknowledged (or 20 s passed).
+struct LoadedRoom {
+  std::vector<std::string> tokens;  // by node
+  std::string room;
+  std::unique_ptr<SendLoad> load;
+};
+LoadedRoom StartLoadInSharedRoom(ClusterTest* test, int sends_each = 150, int64_t acked_min = 60) {
+  LoadedRoom out;
+  for (int i = 0; i < kNodes; ++i) {
+    out.tokens.push_back(test->Register(i, "user" + std::to_string(i)));
+  }
+  out.room = test->SharedRoom(0, out.tokens[0], {{1, out.tokens[1]}, {2, out.tokens[2]}});
+  out.load = std::make_unique<SendLoad>(
+      test, out.room,
+      std::vector<SendLoad::Sender>{{0, out.tokens[0]}, {1, out.tokens[1]}, {2, out.tokens[2]}},
+      sends_each);
+  auto deadline = Clock::now() + std::chrono::seconds(20);
+  while (out.load->sent() < acked_min && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return out;
+}
+
 TEST_F(ClusterTest, ClientsOnDifferentNodesChatAndTokensWorkOnEveryNode) {
   std::string alice = Register(0, "alice");
   std::string bob = Register(2, "bob");
@@ -339,14 +363,8 @@ TEST_F(ClusterTest, ClientsOnDifferentNodesChatAndTokensWorkOnEveryNode) {
 }
 
 TEST_F(ClusterTest, KillingANodeUnderLoadLosesNoAcknowledgedEvent) {
-  std::vector<std::string> tokens;
-  for (int i = 0; i < kNodes; ++i) tokens.push_back(Register(i, "user" + std::to_string(i)));
-  std::string room = SharedRoom(0, tokens[0], {{1, tokens[1]}, {2, tokens[2]}});
-  SendLoad load(this, room, {{0, tokens[0]}, {1, tokens[1]}, {2, tokens[2]}}, 150);
-  auto deadline = Clock::now() + std::chrono::seconds(20);
-  while (load.sent() < 60 && Clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  auto [tokens, room, load_ptr] = StartLoadInSharedRoom(this);
+  SendLoad& load = *load_ptr;
   nodes_[1]->Kill(SIGKILL);  // node 2 dies mid-load
   load.Join();
   std::set<std::string> acked = load.acked();
@@ -372,14 +390,8 @@ TEST_F(ClusterTest, KillingANodeUnderLoadLosesNoAcknowledgedEvent) {
 }
 
 TEST_F(ClusterTest, KillingTheEtcdLeaderUnderLoadLosesNothingAndWritesResume) {
-  std::vector<std::string> tokens;
-  for (int i = 0; i < kNodes; ++i) tokens.push_back(Register(i, "user" + std::to_string(i)));
-  std::string room = SharedRoom(0, tokens[0], {{1, tokens[1]}, {2, tokens[2]}});
-  SendLoad load(this, room, {{0, tokens[0]}, {1, tokens[1]}, {2, tokens[2]}}, 150);
-  auto deadline = Clock::now() + std::chrono::seconds(20);
-  while (load.sent() < 60 && Clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  auto [tokens, room, load_ptr] = StartLoadInSharedRoom(this);
+  SendLoad& load = *load_ptr;
   int leader = etcd_->Leader();
   ASSERT_GE(leader, 0);
   auto killed = Clock::now();
