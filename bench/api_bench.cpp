@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_http.h"
 #include "bench/bench_util.h"
 #include "tests/api/test_http_client.h"
 
@@ -42,25 +43,18 @@ namespace json = boost::json;
 using nebu::api::testing::HttpReply;
 using nebu::api::testing::TestHttpClient;
 using Clock = std::chrono::steady_clock;
+using nebu::bench::CreateRoom;
+using nebu::bench::Die;
+using nebu::bench::FreePort;
+using nebu::bench::kV3;
+using nebu::bench::NowNs;
+using nebu::bench::Ok;
+using nebu::bench::Parallel;
+using nebu::bench::Register;
+using nebu::bench::SendMessage;
 
-constexpr std::string_view kV3 = "/_matrix/client/v3";
 
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
-      .count();
-}
 
-uint16_t FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  socklen_t length = sizeof address;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
 
 double RssMiB(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -71,10 +65,6 @@ double RssMiB(pid_t pid) {
   return 0;
 }
 
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "bench_api: %s\n", what.c_str());
-  std::exit(1);
-}
 
 struct Server {
   pid_t pid = 0;
@@ -114,59 +104,14 @@ struct Server {
   }
 };
 
-json::value Ok(const HttpReply& reply, const char* what) {
-  if (reply.status != 200) {
-    Die(std::string(what) + ": HTTP " + std::to_string(reply.status) + " " + reply.body);
-  }
-  return reply.Json();
-}
 
-std::string Register(TestHttpClient& client, const std::string& name) {
-  json::value body = Ok(client.Call("POST", std::string(kV3) + "/register",
-                                    json::serialize(json::object{
-                                        {"username", name},
-                                        {"password", "bench password " + name},
-                                        {"auth", json::object{{"type", "m.login.dummy"}}}})),
-                        "register");
-  return std::string(body.at("access_token").as_string());
-}
 
-std::string CreateRoom(TestHttpClient& client, const std::string& token) {
-  json::value body = Ok(client.Call("POST", std::string(kV3) + "/createRoom",
-                                    R"({"preset":"public_chat"})", token),
-                        "createRoom");
-  return std::string(body.at("room_id").as_string());
-}
 
 void Join(TestHttpClient& client, const std::string& token, const std::string& room) {
   Ok(client.Call("POST", std::string(kV3) + "/rooms/" + room + "/join", "{}", token), "join");
 }
 
-HttpReply SendMessage(TestHttpClient& client, const std::string& token, const std::string& room,
-                      const std::string& txn, const std::string& text) {
-  return client.Call("PUT", std::string(kV3) + "/rooms/" + room + "/send/m.room.message/" + txn,
-                     json::serialize(json::object{{"msgtype", "m.text"}, {"body", text}}), token);
-}
 
-// Runs `threads` workers that each call `work(thread, i)` for i = 0.. until `per_thread`
-// calls or `seconds` have passed; `work` returns the latency in ms to record.
-template <typename Work>
-std::vector<double> Parallel(int threads, int per_thread, double seconds, Work work) {
-  std::vector<std::vector<double>> samples(static_cast<size_t>(threads));
-  std::vector<std::thread> pool;
-  const auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
-  for (int t = 0; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      for (int i = 0; i < per_thread && Clock::now() < deadline; ++i) {
-        samples[static_cast<size_t>(t)].push_back(work(t, i));
-      }
-    });
-  }
-  for (std::thread& thread : pool) thread.join();
-  std::vector<double> all;
-  for (auto& s : samples) all.insert(all.end(), s.begin(), s.end());
-  return all;
-}
 
 }  // namespace
 

@@ -45,6 +45,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_http.h"
 #include "bench/bench_util.h"
 #include "tests/api/test_http_client.h"
 #include "tests/cluster/etcd_process.h"
@@ -57,8 +58,16 @@ using nebu::api::testing::PercentEncode;
 using nebu::api::testing::TestHttpClient;
 using nebu::bench::Percentile;
 using Clock = std::chrono::steady_clock;
+using nebu::bench::CreateRoom;
+using nebu::bench::Die;
+using nebu::bench::FreePort;
+using nebu::bench::kV3;
+using nebu::bench::NowNs;
+using nebu::bench::Ok;
+using nebu::bench::Parallel;
+using nebu::bench::Register;
+using nebu::bench::SendMessage;
 
-constexpr std::string_view kV3 = "/_matrix/client/v3";
 constexpr std::string_view kSecret = "bench-cluster-secret-0123456789abcdef";
 constexpr int kNodes = 3;
 constexpr int kStartTimeoutMs = 30'000;   // one nebu's start-up
@@ -66,26 +75,11 @@ constexpr int kJoinTriesMax = 200;        // x 20 ms: a room not applied yet on 
 constexpr int kFailoverTriesMax = 200;    // sends after the leader's kill
 constexpr int kFailoverSecondsMax = 30;
 
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
-      .count();
-}
 
 double MsSince(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-uint16_t FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  socklen_t length = sizeof address;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
 
 // CPU seconds (user + system) process `pid` has used; 0 if it is gone.
 double CpuSeconds(pid_t pid) {
@@ -173,10 +167,6 @@ class PhaseMeter {
   int64_t revision_;
 };
 
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "bench_cluster: %s\n", what.c_str());
-  std::exit(1);
-}
 
 // One `nebu serve` child: its own data directory, registration open, rate limits off,
 // `extra` environment on top (the cluster variables).
@@ -246,29 +236,8 @@ struct Node {
   ~Node() { Stop(); }
 };
 
-json::value Ok(const HttpReply& reply, const char* what) {
-  if (reply.status != 200) {
-    Die(std::string(what) + ": HTTP " + std::to_string(reply.status) + " " + reply.body);
-  }
-  return reply.Json();
-}
 
-std::string Register(TestHttpClient& client, const std::string& name) {
-  json::value body = Ok(client.Call("POST", std::string(kV3) + "/register",
-                                    json::serialize(json::object{
-                                        {"username", name},
-                                        {"password", "bench password " + name},
-                                        {"auth", json::object{{"type", "m.login.dummy"}}}})),
-                        "register");
-  return std::string(body.at("access_token").as_string());
-}
 
-std::string CreateRoom(TestHttpClient& client, const std::string& token) {
-  json::value body = Ok(client.Call("POST", std::string(kV3) + "/createRoom",
-                                    R"({"preset":"public_chat"})", token),
-                        "createRoom");
-  return std::string(body.at("room_id").as_string());
-}
 
 // Joins `room` (created on maybe another node: retried until this node applied it).
 void Join(TestHttpClient& client, const std::string& token, const std::string& room) {
@@ -281,34 +250,7 @@ void Join(TestHttpClient& client, const std::string& token, const std::string& r
   Ok(reply, "join");
 }
 
-HttpReply SendMessage(TestHttpClient& client, const std::string& token, const std::string& room,
-                      const std::string& txn, const std::string& text) {
-  return client.Call("PUT",
-                     std::string(kV3) + "/rooms/" + PercentEncode(room) + "/send/m.room.message/" +
-                         txn,
-                     json::serialize(json::object{{"msgtype", "m.text"}, {"body", text}}), token);
-}
 
-// Runs `threads` workers that each call `work(thread, i)` for i = 0.. until `per_thread`
-// calls or `seconds` have passed; `work` returns the latency in ms to record (< 0: none).
-template <typename Work>
-std::vector<double> Parallel(int threads, int per_thread, double seconds, Work work) {
-  std::vector<std::vector<double>> samples(static_cast<size_t>(threads));
-  std::vector<std::thread> pool;
-  const auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
-  for (int t = 0; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      for (int i = 0; i < per_thread && Clock::now() < deadline; ++i) {
-        double ms = work(t, i);
-        if (ms >= 0) samples[static_cast<size_t>(t)].push_back(ms);
-      }
-    });
-  }
-  for (std::thread& thread : pool) thread.join();
-  std::vector<double> all;
-  for (auto& s : samples) all.insert(all.end(), s.begin(), s.end());
-  return all;
-}
 
 // A set of nodes and what the phases share: one user and one room per writer, user w
 // registered on (and sending to) node w % nodes.size().
