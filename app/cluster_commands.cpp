@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "app/cluster_join.h"
 #include "app/cluster_runtime.h"
 #include "app/config.h"
 #include "app/http_get.h"
@@ -28,7 +29,8 @@ constexpr int kVerifyPollMs = 250;
 
 void Usage() {
   std::fprintf(stderr,
-               "usage: nebu cluster status | verify | forget <node-id>\n"
+               "usage: nebu cluster status | verify | forget <node-id> |\n"
+               "       join [--from <node-id>] [--force]\n"
                "  (reads NEBU_ETCD_ENDPOINTS, NEBU_ETCD_PREFIX, NEBU_INTERNAL_SECRET, ...)\n");
 }
 
@@ -168,6 +170,7 @@ int RunClusterCommand(const std::vector<std::string_view>& args) {
   const bool status = args.size() == 2 && args[1] == "status";
   const bool verify = args.size() == 2 && args[1] == "verify";
   const bool forget = args.size() == 3 && args[1] == "forget";
+  if (args.size() >= 2 && args[1] == "join") return RunJoinCommand(args);
   if (!status && !verify && !forget) {
     Usage();
     return kExitUsage;

@@ -12,6 +12,11 @@
 //                               the pre-shared key); prints every difference
 //   nebu cluster forget <id>    deletes a stopped node's member record, so it no longer
 //                               holds back the trimming of etcd's history
+//   nebu cluster join [--from <id>] [--force]   with the node stopped: copies a live
+//                               peer's checkpoint into NEBU_DATA_DIR (app/cluster_join.h);
+//                               refuses a data directory with state unless --force
+//                               (the old db is kept as db.stale-<ms> until the join
+//                               succeeded, and put back if it fails)
 // Exit status: 0 fine, 1 a difference or a failure, 2 bad usage or configuration.
 #pragma once
 

@@ -70,6 +70,21 @@ Result<std::unique_ptr<ClusterRuntime>> ClusterRuntime::Open(const Config& confi
       new ClusterRuntime(std::move(node), config.cluster.etcd_prefix));
 }
 
+Status ClusterRuntime::StartCheckpointServer(const Config& config, core::Engine& engine) {
+  NEBU_ASSIGN_OR_RETURN(
+      checkpoints_,
+      replication::CheckpointServer::Start(
+          {.address = config.cluster.grpc_addr.ToString(),
+           .data_dir = config.data_dir,
+           .cluster_id = node_->cluster_id(),
+           .secret = config.cluster.internal_secret,
+           .db = engine.store().db(),
+           .applied_revision = [&engine] {
+             return static_cast<int64_t>(engine.applied_group().revision);
+           }}));
+  return Status::Ok();
+}
+
 void ClusterRuntime::Configure(core::EngineOptions* options) {
   options->make_committer = [this](storage::Store& /*commit_log*/, core::Applier& applier) {
     return node_->MakeCommitter(applier);

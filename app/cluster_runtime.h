@@ -19,6 +19,7 @@
 #include "api/cluster_view.h"
 #include "app/config.h"
 #include "engine/core/engine.h"
+#include "replication/checkpoint_server.h"
 #include "replication/cluster_node.h"
 #include "replication/lease_election.h"
 #include "replication/etcd_ephemeral.h"
@@ -34,9 +35,13 @@ class ClusterRuntime final : public api::ClusterView {
   // Makes Engine::Open use the replicated committer.
   void Configure(core::EngineOptions* options);
   void StartRegistry() { node_->StartRegistry(); }
-  // Stops the ephemeral bus (this node's presence keys go at once) and leaves the
-  // live registry (before the engine closes). Idempotent.
+  // Starts CoreService (checkpoints for joining nodes, replication/checkpoint_server.h)
+  // on NEBU_GRPC_ADDR over the engine's state DB. kUnavailable when it cannot listen.
+  Status StartCheckpointServer(const Config& config, core::Engine& engine);
+  // Stops the checkpoint server and the ephemeral bus (this node's presence keys go
+  // at once) and leaves the live registry (before the engine closes). Idempotent.
   void Stop() {
+    if (checkpoints_) checkpoints_->Stop();
     ephemeral_->Stop();
     node_->Stop();
   }
@@ -57,6 +62,7 @@ class ClusterRuntime final : public api::ClusterView {
   ClusterRuntime(std::unique_ptr<replication::ClusterNode> node, const std::string& prefix);
   std::unique_ptr<replication::ClusterNode> node_;
   std::unique_ptr<replication::EtcdEphemeralBus> ephemeral_;  // on node_'s client: goes first
+  std::unique_ptr<replication::CheckpointServer> checkpoints_;
 };
 
 // This node's state digest for GET /internal/digest (`nebu cluster verify`):

@@ -1,6 +1,9 @@
 // nebu: the one binary. `nebu` or `nebu serve` runs a node; `nebu --help`; `nebu version`.
 // Configuration comes only from NEBU_* environment variables (app/config.h).
 // Exit codes: 0 after a graceful stop, 1 when serving fails, 2 for bad usage or config.
+// A cluster node that falls behind the log's trim point while serving rejoins in this
+// process (Serve: stop serving, move the DB aside, copy a peer's checkpoint, serve
+// again; app/cluster_join.h), at most kRejoinsMax times, then exits 1.
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -24,6 +27,7 @@
 #include "api/router.h"
 #include "api/server.h"
 #include "app/cluster_commands.h"
+#include "app/cluster_join.h"
 #include "app/cluster_runtime.h"
 #include "app/config.h"
 #include "app/pg_commands.h"
@@ -34,6 +38,15 @@ namespace {
 
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
+// Not an exit code: ServeOnce's "this node fell behind the trim point; rejoin".
+constexpr int kServeRejoin = -1;
+// Rejoins by checkpoint one process makes before it gives up (exit 1), and the pause
+// before each.
+constexpr int kRejoinsMax = 5;
+constexpr int64_t kRejoinPauseMs = 1000;
+// How often the serving loop looks for a stop signal or a cluster node behind the
+// trim point.
+constexpr int64_t kServePollMs = 250;
 
 // The file-descriptor budget. At start RLIMIT_NOFILE's soft limit is raised to the
 // hard one (at most kFdLimitWanted). The engine's files (core::Engine::kFdsMax), the
@@ -100,6 +113,7 @@ void PrintHelp() {
       "  nebu migrate up|down|version      the PostgreSQL schema (NEBU_DB_URL)\n"
       "  nebu projection rebuild|verify    replay the log into PostgreSQL / compare\n"
       "  nebu cluster status|verify|forget ID   the cluster's nodes / compare their states\n"
+      "  nebu cluster join [--from ID] [--force]  copy a peer's checkpoint (node stopped)\n"
       "  nebu --help      print this help\n\n"
       "Configuration (environment; any NEBU_X may instead be NEBU_X_FILE=path, whose\n"
       "trimmed contents are the value; setting both is an error):\n",
@@ -122,15 +136,16 @@ sigset_t BlockStopSignals() {
   return signals;
 }
 
-int WaitForStopSignal(const sigset_t& signals) {
-  int signal = 0;
-  while (sigwait(&signals, &signal) != 0) {
-  }
-  return signal;
+// Waits up to `ms` for SIGINT or SIGTERM; the signal, or 0.
+int WaitForStopSignal(const sigset_t& signals, int64_t ms) {
+  timespec timeout{.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1'000'000};
+  int signal = sigtimedwait(&signals, nullptr, &timeout);
+  return signal > 0 ? signal : 0;
 }
 
-// Serves the listeners until SIGINT or SIGTERM. The routers (and the account routes'
-// hash workers) are destroyed on return, before the caller closes the engine.
+// Serves the listeners until SIGINT or SIGTERM (0), or until a cluster node finds
+// itself behind the log's trim point (kServeRejoin). The routers (and the account
+// routes' hash workers) are destroyed on return, before the caller closes the engine.
 int ServeUntilSignal(const Config& config, core::Engine& engine, ClusterRuntime* cluster,
                      const sigset_t& stop_signals, const api::ServerLimits& server_limits) {
   api::Metrics metrics;
@@ -173,10 +188,67 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, ClusterRuntime*
                  cluster->node().cluster_id(), cluster->NodeId(), cluster->node().incarnation(),
                  config.cluster.etcd_prefix);
   }
-  int signal = WaitForStopSignal(stop_signals);
-  spdlog::info("{} received, stopping", strsignal(signal));
-  (*server)->Stop();
-  return 0;
+  for (;;) {
+    if (int signal = WaitForStopSignal(stop_signals, kServePollMs); signal != 0) {
+      spdlog::info("{} received, stopping", strsignal(signal));
+      (*server)->Stop();
+      return 0;
+    }
+    if (cluster != nullptr && cluster->node().Health().behind_trim) {
+      spdlog::error("cluster: this node fell behind the log's trim point: stopping to rejoin "
+                    "by copying a peer's checkpoint");
+      (*server)->Stop();
+      return kServeRejoin;
+    }
+  }
+}
+
+// One run of the node: the cluster (joining by checkpoint when the data directory has
+// no state and the log was trimmed), the engine, the listeners, until a signal (0),
+// a failure (kExitFailure) or a fall behind the trim point (kServeRejoin).
+int ServeOnce(const Config& config, const sigset_t& stop_signals,
+              const api::ServerLimits& server_limits) {
+  core::EngineOptions engine_options;
+  engine_options.data_dir = config.data_dir;
+  engine_options.server_name = config.server_name;
+  // NEBU_ETCD_ENDPOINTS: a cluster node (checks the cluster ID, then the engine applies
+  // the replicated log); otherwise the embedded single node.
+  Result<std::unique_ptr<ClusterRuntime>> cluster = ClusterRuntime::Open(config);
+  if (!cluster.ok()) {
+    spdlog::critical("cluster: {}", cluster.status().ToString());
+    return kExitFailure;
+  }
+  if (*cluster) {
+    Result<bool> join = NeedsCheckpoint((*cluster)->node(), config.data_dir);
+    if (join.ok() && *join) {
+      spdlog::info("cluster: no state in {} and the log is trimmed: joining by checkpoint",
+                   config.data_dir);
+      Result<JoinResult> joined = JoinByCheckpoint(config, (*cluster)->node(), "");
+      if (!joined.ok()) join = joined.status();
+    }
+    if (!join.ok()) {
+      spdlog::critical("cluster: cannot join by checkpoint: {}", join.status().ToString());
+      return kExitFailure;
+    }
+    (*cluster)->Configure(&engine_options);
+  }
+  auto engine = core::Engine::Open(engine_options);
+  if (!engine.ok()) {
+    spdlog::critical("engine: cannot open {}: {}", config.data_dir, engine.status().ToString());
+    return kExitFailure;
+  }
+  if (*cluster) {
+    (*cluster)->StartRegistry();
+    if (Status s = (*cluster)->StartCheckpointServer(config, **engine); !s.ok()) {
+      spdlog::critical("cluster: {}", s.ToString());
+      (*cluster)->Stop();
+      return kExitFailure;
+    }
+  }
+  int exit_code = ServeUntilSignal(config, **engine, cluster->get(), stop_signals, server_limits);
+  if (*cluster) (*cluster)->Stop();  // leaves the live registry before the engine closes
+  engine->reset();
+  return exit_code;
 }
 
 int Serve() {
@@ -200,29 +272,30 @@ int Serve() {
     std::optional<api::IpBytes> parsed = api::ParseIp(ip);
     return parsed && api::IsTrusted(*parsed, proxies);
   };
-
-  core::EngineOptions engine_options;
-  engine_options.data_dir = config->data_dir;
-  engine_options.server_name = config->server_name;
-  // NEBU_ETCD_ENDPOINTS: a cluster node (checks the cluster ID, then the engine applies
-  // the replicated log); otherwise the embedded single node.
-  Result<std::unique_ptr<ClusterRuntime>> cluster = ClusterRuntime::Open(*config);
-  if (!cluster.ok()) {
-    spdlog::critical("cluster: {}", cluster.status().ToString());
-    return kExitFailure;
+  for (int rejoins = 0;; ++rejoins) {
+    const int exit_code = ServeOnce(*config, stop_signals, server_limits);
+    if (exit_code != kServeRejoin) {
+      spdlog::info("stopped");
+      return exit_code;
+    }
+    // Everything is closed: the old state goes aside (removed once the join
+    // succeeded), and the next run joins by checkpoint.
+    if (rejoins == kRejoinsMax) {
+      spdlog::critical("cluster: fell behind the trim point again after {} rejoins: giving up",
+                       rejoins);
+      return kExitFailure;
+    }
+    Result<std::string> stale = MoveStateAside(config->data_dir);
+    if (!stale.ok()) {
+      spdlog::critical("cluster: cannot rejoin: {}", stale.status().ToString());
+      return kExitFailure;
+    }
+    spdlog::info("cluster: rejoin {}: moved the old state to {}", rejoins + 1, *stale);
+    if (int signal = WaitForStopSignal(stop_signals, kRejoinPauseMs); signal != 0) {
+      spdlog::info("{} received, stopping", strsignal(signal));
+      return 0;
+    }
   }
-  if (*cluster) (*cluster)->Configure(&engine_options);
-  auto engine = core::Engine::Open(engine_options);
-  if (!engine.ok()) {
-    spdlog::critical("engine: cannot open {}: {}", config->data_dir, engine.status().ToString());
-    return kExitFailure;
-  }
-  if (*cluster) (*cluster)->StartRegistry();
-  int exit_code = ServeUntilSignal(*config, **engine, cluster->get(), stop_signals, server_limits);
-  if (*cluster) (*cluster)->Stop();  // leaves the live registry before the engine closes
-  engine->reset();
-  spdlog::info("stopped");
-  return exit_code;
 }
 
 }  // namespace

@@ -153,6 +153,14 @@ Status ClusterNode::CheckClusterId() {
   return Status::Ok();
 }
 
+Result<uint64_t> ClusterNode::HoldTrimForJoin() {
+  NEBU_ASSIGN_OR_RETURN(uint64_t trimmed, log_->TrimmedThrough());
+  const std::string record = NodeJson(0, static_cast<int64_t>(trimmed));
+  NEBU_RETURN_IF_ERROR(
+      etcd_->Put(options_.prefix + "/members/" + options_.node_id, record).status());
+  return trimmed;
+}
+
 Result<std::unique_ptr<core::Committer>> ClusterNode::MakeCommitter(core::Applier& applier) {
   NEBU_CHECK(committer_ == nullptr, "MakeCommitter called twice");
   ReplicatedCommitterOptions committer_options = options_.committer;

@@ -107,6 +107,15 @@ class ClusterNode {
   // registry thread. The committer is stopped by the engine. Idempotent.
   void Stop();
 
+  // The log's trim point (P/trimmed; 0 when never trimmed). kUnavailable from etcd.
+  Result<uint64_t> TrimmedThrough() { return log_->TrimmedThrough(); }
+  // Before a join by checkpoint (app/cluster_join.h): writes this node's member record
+  // with durable revision = the current trim point, so nothing after the trim point is
+  // trimmed until the node has started and published its real durable revision (the
+  // trim needs every member's durable revision kTrimSlackRevisions past the trim
+  // point). Returns that trim point.
+  Result<uint64_t> HoldTrimForJoin();
+
   const std::string& cluster_id() const { return cluster_id_; }
   const std::string& node_id() const { return options_.node_id; }
   const std::string& prefix() const { return options_.prefix; }
