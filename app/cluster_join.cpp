@@ -169,6 +169,10 @@ Result<JoinResult> JoinByCheckpoint(const Config& config, replication::ClusterNo
       break;
     }
   }
+  if (Status released = node.ReleaseJoinHold(); !released.ok()) {
+    spdlog::warn("join: cannot delete the member record of {}: {}", node.node_id(),
+                 released.ToString());
+  }
   return last;
 }
 

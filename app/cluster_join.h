@@ -31,7 +31,8 @@
 //      was written by ClusterNode::Open before: a crash before the rename leaves no
 //      db, so the next start joins again); then removes every db.stale-* (states
 //      moved aside, see MoveStateAside).
-// A failed join leaves no db.joining and no db.
+// A failed join leaves no db.joining and no db, and deletes the member record again
+// (<data_dir>/cluster_id stays: it names the right cluster).
 //
 // Thread-safety: none needed (called before the engine opens).
 #pragma once

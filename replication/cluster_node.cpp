@@ -161,6 +161,10 @@ Result<uint64_t> ClusterNode::HoldTrimForJoin() {
   return trimmed;
 }
 
+Status ClusterNode::ReleaseJoinHold() {
+  return etcd_->DeleteRange(options_.prefix + "/members/" + options_.node_id, false).status();
+}
+
 Result<std::unique_ptr<core::Committer>> ClusterNode::MakeCommitter(core::Applier& applier) {
   NEBU_CHECK(committer_ == nullptr, "MakeCommitter called twice");
   ReplicatedCommitterOptions committer_options = options_.committer;

@@ -115,6 +115,9 @@ class ClusterNode {
   // trim needs every member's durable revision kTrimSlackRevisions past the trim
   // point). Returns that trim point.
   Result<uint64_t> HoldTrimForJoin();
+  // After a failed join: deletes that member record again (a node without state
+  // holds nothing back).
+  Status ReleaseJoinHold();
 
   const std::string& cluster_id() const { return cluster_id_; }
   const std::string& node_id() const { return options_.node_id; }

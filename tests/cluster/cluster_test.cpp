@@ -7,8 +7,10 @@
 #include <atomic>
 #include <functional>
 #include <mutex>
+#include <filesystem>
 #include <set>
 
+#include "replication/checkpoint_client.h"
 #include "tests/cluster/etcd_process.h"
 #include "tests/projections/pg_test_util.h"
 #include "tests/security/nebu_process.h"
@@ -211,10 +213,12 @@ class ClusterTest : public ::testing::Test {
 
   // Runs `nebu <args>` with this cluster's configuration; its exit status, its output
   // (stdout and stderr) in *output.
-  int RunNebu(const std::string& args, std::string* output) {
+  // `env`: more NEBU_X=value assignments (they win over the defaults).
+  int RunNebu(const std::string& args, std::string* output, const std::string& env = "") {
     std::string command = "env -i NEBU_ETCD_ENDPOINTS=" + etcd_->Endpoints() +
                           " NEBU_ETCD_PREFIX=/nebu-test NEBU_INTERNAL_SECRET=" +
-                          std::string(kSecret) + " " + NEBU_BINARY + " " + args + " 2>&1";
+                          std::string(kSecret) + " " + env + " " + NEBU_BINARY + " " + args +
+                          " 2>&1";
     output->clear();
     FILE* pipe = ::popen(command.c_str(), "r");
     if (pipe == nullptr) return -1;
@@ -234,7 +238,46 @@ class ClusterTest : public ::testing::Test {
     return ids != nullptr && ids->is_array() ? static_cast<int>(ids->as_array().size()) : -1;
   }
 
+  // P/trimmed: the revision through which etcd's history was trimmed (0: never).
+  int64_t Trimmed() {
+    if (!etcd_client_) {
+      auto etcd = replication::EtcdClient::Create({.endpoints = {etcd_->Endpoint(0)}});
+      if (!etcd.ok()) return -1;
+      etcd_client_ = std::move(*etcd);
+    }
+    auto r = etcd_client_->Range("/nebu-test/trimmed", {});
+    return r.ok() && !r->kvs.empty() ? std::stoll(r->kvs[0].value) : 0;
+  }
+
+  // Sends one message at a time from the `senders` nodes (one group each) until the
+  // log was trimmed past `past` (bounded: 1,500 sends, 120 s); the IDs into *sent.
+  // False if it never was.
+  bool SendUntilTrimmed(const std::vector<int>& senders, const std::string& token,
+                        const std::string& room, int64_t past, std::set<std::string>* sent) {
+    auto deadline = Clock::now() + std::chrono::seconds(120);
+    for (int i = 0; i < 1500 && Clock::now() < deadline; ++i) {
+      if (i % 20 == 0 && Trimmed() > past) return true;
+      HttpReply r = SendPublic(senders[i % senders.size()], token, room, "m" + std::to_string(i));
+      if (r.status != 200) {
+        ADD_FAILURE() << "send: " << r.status << " " << r.body;
+        return false;
+      }
+      sent->insert(std::string(r.Json().at("event_id").as_string()));
+    }
+    return projections::testing::WaitFor([&] { return Trimmed() > past; },
+                                          std::chrono::seconds(20));
+  }
+
+  std::string NodeDir(int i) const { return dir_.path() + "/node" + std::to_string(i + 1); }
+
+  // True when nothing is left in a node's <data_dir>/checkpoints.
+  bool NoCheckpointsLeft(int i) const {
+    std::error_code ec;
+    return std::filesystem::is_empty(NodeDir(i) + "/checkpoints", ec) || ec;
+  }
+
   nebu::testing::TempDir dir_;
+  std::unique_ptr<replication::EtcdClient> etcd_client_;
   Env extra_env_;  // given to every node StartNode starts
   std::unique_ptr<EtcdCluster> etcd_;
   std::vector<std::unique_ptr<NebuProcess>> nodes_;
@@ -489,6 +532,123 @@ TEST_F(ClusterTest, ADataDirectoryOfAnotherClusterOrOfASingleNodeIsRefused) {
                              {"NEBU_NODE_ID", "node9"},
                              {"NEBU_INTERNAL_SECRET", std::string(kSecret)}}));
   EXPECT_NE(joined.Log().find("single node"), std::string::npos) << joined.Log();
+}
+
+// Joining by checkpoint (app/cluster_join.h): once etcd's history was trimmed a new
+// node cannot replay the log from revision 0; it copies a live peer's checkpoint over
+// CoreService and applies the log from there on.
+TEST_F(ClusterTest, AFourthNodeJoinsFromAPeerCheckpointAfterTheLogWasTrimmed) {
+  std::string alice = Register(0, "alice");
+  std::string room = SharedRoom(0, alice, {});
+  std::set<std::string> sent;
+  // NEBU_TEST_JOIN_EVENTS=N: N more events first (3 concurrent senders), for a figure.
+  if (const char* more = std::getenv("NEBU_TEST_JOIN_EVENTS"); more != nullptr) {
+    SendLoad load(this, room, {{0, alice}, {1, alice}, {2, alice}}, std::atoi(more) / kNodes);
+    load.Join();
+    for (const std::string& id : load.acked()) sent.insert(id);
+  }
+  ASSERT_TRUE(SendUntilTrimmed({0, 1, 2}, alice, room, 0, &sent)) << "the log was never trimmed";
+  const int64_t trimmed = Trimmed();
+  ASSERT_GT(trimmed, 0);
+  extra_env_["NEBU_LOG_LEVEL"] = "info";  // the join's figures
+  auto started = Clock::now();
+  StartNode(3);
+  EXPECT_TRUE(WaitForEvents(3, alice, room, sent));
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+  EXPECT_EQ(Timeline(3, alice, room), Timeline(0, alice, room));
+  const std::string log = nodes_[3]->Log();
+  const size_t copied = log.find("join: copied");
+  ASSERT_NE(copied, std::string::npos) << log;
+  std::cout << sent.size() << " events, trimmed through " << trimmed << ": "
+            << log.substr(copied, log.find('\n', copied) - copied) << "; serving all within "
+            << ms << " ms of the start\n";
+  // A new message reaches it, and every node agrees on the state.
+  HttpReply r = SendPublic(3, alice, room, "from the joiner");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(WaitForEvents(0, alice, room, {std::string(r.Json().at("event_id").as_string())}));
+  std::string output;
+  EXPECT_EQ(RunNebu("cluster verify", &output), 0) << output;
+  EXPECT_NE(output.find("4 nodes"), std::string::npos) << output;
+  for (int i = 0; i < kNodes; ++i) EXPECT_TRUE(NoCheckpointsLeft(i)) << "node " << i;
+}
+
+// A node that was stopped, forgotten (so it held nothing back) and left behind the
+// trim point finds itself behind at restart and rejoins by itself, in its process.
+TEST_F(ClusterTest, AForgottenNodeLeftBehindTheTrimRejoinsByItselfAndCatchesUp) {
+  nodes_[2]->Kill(SIGTERM);
+  std::string output;
+  ASSERT_EQ(RunNebu("cluster forget node3", &output), 0) << output;
+  std::string alice = Register(0, "alice");
+  std::string room = SharedRoom(0, alice, {});
+  std::set<std::string> sent;
+  ASSERT_TRUE(SendUntilTrimmed({0, 1}, alice, room, 0, &sent)) << "the log was never trimmed";
+  extra_env_["NEBU_LOG_LEVEL"] = "info";
+  StartNode(2);
+  auto started = Clock::now();
+  EXPECT_TRUE(WaitForEvents(2, alice, room, sent, 60'000));
+  std::cout << sent.size() << " events: the restarted node served them all within "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()
+            << " ms of answering /health\n";
+  const std::string log = nodes_[2]->Log();
+  if (std::getenv("NEBU_TEST_SHOW_LOG") != nullptr) std::cout << log;
+  EXPECT_NE(log.find("fell behind the log's trim point"), std::string::npos) << log;
+  EXPECT_NE(log.find("join: copied"), std::string::npos) << log;
+  HttpReply r = SendPublic(2, alice, room, "back again");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(WaitForEvents(1, alice, room, {std::string(r.Json().at("event_id").as_string())}));
+  EXPECT_EQ(RunNebu("cluster verify", &output), 0) << output;
+  EXPECT_NE(output.find("3 nodes"), std::string::npos) << output;
+  // The old state was removed once the join succeeded.
+  for (const auto& e : std::filesystem::directory_iterator(NodeDir(2))) {
+    EXPECT_FALSE(e.path().filename().string().starts_with("db.")) << e.path();
+  }
+}
+
+// CoreService refuses a wrong secret and another cluster's ID and creates nothing;
+// `nebu cluster join` refuses a data directory with state unless --force.
+TEST_F(ClusterTest, AJoinWithAWrongSecretOrAnotherClusterIsRefusedAndWritesNothing) {
+  std::string output;
+  const std::string joiner = dir_.path() + "/joiner";
+  const std::string joiner_env = "NEBU_DATA_DIR=" + joiner + " NEBU_NODE_ID=node9";
+  EXPECT_EQ(RunNebu("cluster join", &output,
+                    joiner_env + " NEBU_INTERNAL_SECRET=wrong-secret-0123456789abcdef0123456"),
+            1)
+      << output;
+  EXPECT_NE(output.find("bad MAC"), std::string::npos) << output;
+  EXPECT_FALSE(std::filesystem::exists(joiner + "/db"));
+  EXPECT_FALSE(std::filesystem::exists(joiner + "/db.joining"));
+  // Straight at a node: another cluster's ID (right secret), a wrong secret.
+  const std::string target = dir_.path() + "/direct";
+  auto other = replication::DownloadCheckpoint(
+      "127.0.0.1:9100",
+      {.secret = std::string(kSecret), .cluster_id = "ffffffffffffffffffffffffffffffff",
+       .node_id = "node9"},
+      target);
+  EXPECT_EQ(other.status().code(), StatusCode::kForbidden) << other.status().ToString();
+  EXPECT_NE(other.status().message().find("belongs to cluster"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(target));
+  for (int i = 0; i < kNodes; ++i) EXPECT_TRUE(NoCheckpointsLeft(i)) << "node " << i;
+
+  // A data directory with state: refused without --force, replaced with it.
+  std::string alice = Register(0, "alice");
+  std::string room = SharedRoom(0, alice, {});
+  HttpReply r = SendPublic(0, alice, room, "before the join");
+  ASSERT_EQ(r.status, 200);
+  nodes_[2]->Kill(SIGTERM);
+  const std::string node3_env = "NEBU_DATA_DIR=" + NodeDir(2) + " NEBU_NODE_ID=node3";
+  EXPECT_EQ(RunNebu("cluster join", &output, node3_env), 1) << output;
+  EXPECT_NE(output.find("--force"), std::string::npos) << output;
+  EXPECT_TRUE(std::filesystem::exists(NodeDir(2) + "/db"));
+  EXPECT_EQ(RunNebu("cluster join --from node2 --force", &output, node3_env), 0) << output;
+  EXPECT_NE(output.find("from node2"), std::string::npos) << output;
+  for (const auto& e : std::filesystem::directory_iterator(NodeDir(2))) {
+    EXPECT_FALSE(e.path().filename().string().starts_with("db.")) << e.path();
+  }
+  StartNode(2);
+  EXPECT_TRUE(WaitForEvents(2, alice, room, {std::string(r.Json().at("event_id").as_string())}));
+  EXPECT_EQ(RunNebu("cluster forget node9", &output), 1) << output;  // released after failing
+  EXPECT_EQ(RunNebu("cluster verify", &output), 0) << output;
 }
 
 // Bounded etcd storage: once every member has applied and fsynced a stretch of the log,
