@@ -39,11 +39,13 @@ Status FsyncDir(const std::string& dir) {
 
 void RemoveStaleStates(const std::string& data_dir) {
   std::error_code ec;
-  for (const fs::directory_entry& e : fs::directory_iterator(data_dir, ec)) {
-    if (e.path().filename().string().starts_with("db.stale-")) {
-      spdlog::info("join: removing the old state {}", e.path().string());
-      fs::remove_all(e.path(), ec);
-    }
+  std::vector<fs::path> stale;
+  for (fs::directory_iterator it(data_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().filename().string().starts_with("db.stale-")) stale.push_back(it->path());
+  }
+  for (const fs::path& path : stale) {
+    spdlog::info("join: removing the old state {}", path.string());
+    fs::remove_all(path, ec);
   }
 }
 

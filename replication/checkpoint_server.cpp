@@ -148,14 +148,18 @@ class CheckpointServer::Service final : public core::CoreService::Service {
     header.set_cluster_id(options_.cluster_id);
     header.set_applied_revision(applied);
     std::vector<fs::path> paths;
-    for (const fs::directory_entry& e : fs::directory_iterator(dir)) {
-      if (e.is_regular_file()) paths.push_back(e.path());
+    std::error_code ec;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      if (it->is_regular_file(ec)) paths.push_back(it->path());
     }
+    if (ec) return Status::IoError("cannot list " + dir.string() + ": " + ec.message());
     std::sort(paths.begin(), paths.end());
     for (const fs::path& p : paths) {
       core::CheckpointFile* f = header.add_files();
       f->set_name(p.filename().string());
-      f->set_size(fs::file_size(p));
+      const uintmax_t size = fs::file_size(p, ec);
+      if (ec) return Status::IoError("cannot stat " + p.string() + ": " + ec.message());
+      f->set_size(size);
       NEBU_ASSIGN_OR_RETURN(std::string sha, HashFile(p));
       f->set_sha256(std::move(sha));
     }

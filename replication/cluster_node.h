@@ -26,7 +26,9 @@
 //                     below every member's durable revision, so a node that was down
 //                     for a while resumes from the log; a node that leaves the cluster
 //                     for good is forgotten with `nebu cluster forget <id>`, or it holds
-//                     back the trim.
+//                     back the trim. A node joining by checkpoint writes its record
+//                     first, with the trim point as its durable revision
+//                     (HoldTrimForJoin, app/cluster_join.h).
 // The node with the lowest ID among the live ones trims, every registry period, once
 // the members' minimum is kTrimSlackRevisions past the trim point.
 //

@@ -31,7 +31,7 @@
 // kReadBackoffMsMax); a record that does not decode, or an apply storage error, is
 // fatal: writes stop ("writes stopped: <cause>") until a restart. A log trimmed past
 // this node's applied revision stops applying and writes: the node must copy a
-// peer's checkpoint.
+// peer's checkpoint (app/main.cpp does so by itself: app/cluster_join.h).
 //
 // Start() resumes a group a crash left partly applied (Applier::applied_group() not
 // complete): the apply thread first re-reads that revision and applies only the
