@@ -53,22 +53,21 @@ std::string RequestMac(std::string_view secret, std::string_view cluster_id,
 
 std::string DeriveKey(std::string_view secret, std::string_view nonce,
                       std::string_view cluster_id) {
-  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(
+  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> owner(
       EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, nullptr), EVP_PKEY_CTX_free);
+  EVP_PKEY_CTX* ctx = owner.get();
   const std::string salt = std::string(nonce) + std::string(cluster_id);
+  auto bytes = [](std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); };
+  auto size = [](std::string_view s) { return static_cast<int>(s.size()); };
   std::string key(kKeyBytes, '\0');
   size_t len = key.size();
-  auto u = [](std::string_view s) {
-    return reinterpret_cast<const unsigned char*>(s.data());
-  };
-  NEBU_CHECK(ctx != nullptr && EVP_PKEY_derive_init(ctx.get()) == 1 &&
-                 EVP_PKEY_CTX_set_hkdf_md(ctx.get(), EVP_sha256()) == 1 &&
-                 EVP_PKEY_CTX_set1_hkdf_salt(ctx.get(), u(salt), static_cast<int>(salt.size())) == 1 &&
-                 EVP_PKEY_CTX_set1_hkdf_key(ctx.get(), u(secret), static_cast<int>(secret.size())) == 1 &&
-                 EVP_PKEY_CTX_add1_hkdf_info(ctx.get(), u(kKeyInfo), static_cast<int>(kKeyInfo.size())) == 1 &&
-                 EVP_PKEY_derive(ctx.get(), reinterpret_cast<unsigned char*>(key.data()), &len) == 1 &&
-                 len == kKeyBytes,
-             "HKDF-SHA256 failed");
+  const bool ok = ctx != nullptr && EVP_PKEY_derive_init(ctx) == 1 &&
+                  EVP_PKEY_CTX_set_hkdf_md(ctx, EVP_sha256()) == 1 &&
+                  EVP_PKEY_CTX_set1_hkdf_salt(ctx, bytes(salt), size(salt)) == 1 &&
+                  EVP_PKEY_CTX_set1_hkdf_key(ctx, bytes(secret), size(secret)) == 1 &&
+                  EVP_PKEY_CTX_add1_hkdf_info(ctx, bytes(kKeyInfo), size(kKeyInfo)) == 1 &&
+                  EVP_PKEY_derive(ctx, reinterpret_cast<unsigned char*>(key.data()), &len) == 1;
+  NEBU_CHECK(ok && len == kKeyBytes, "HKDF-SHA256 failed");
   return key;
 }
 

@@ -15,6 +15,7 @@ namespace {
 
 constexpr std::string_view kSecret = "checkpoint-test-secret-0123456789abcdef";
 constexpr std::string_view kCluster = "0123456789abcdef0123456789abcdef";
+constexpr std::string_view kOtherSecret = "another-secret-0123456789abcdef0123";
 constexpr int64_t kNow = 1'800'000'000'000;
 
 std::string Nonce(char fill = 'n') { return std::string(kCheckpointNonceBytes, fill); }
@@ -95,7 +96,7 @@ TEST(CheckpointRequestTest, AVerifiedRequestPassesAndEveryDeviationIsRefused) {
   core::CheckpointRequest r = MakeCheckpointRequest(kSecret, kCluster, "node4", Nonce(), kNow);
   EXPECT_TRUE(VerifyCheckpointRequest(kSecret, kCluster, kNow + 1000, r).ok());
   // Another secret: the MAC does not verify.
-  EXPECT_EQ(VerifyCheckpointRequest("another-secret-0123456789abcdef0123", kCluster, kNow, r).code(),
+  EXPECT_EQ(VerifyCheckpointRequest(kOtherSecret, kCluster, kNow, r).code(),
             StatusCode::kUnauthenticated);
   // Another cluster (the MAC is right): forbidden.
   core::CheckpointRequest other =
@@ -111,10 +112,10 @@ TEST(CheckpointRequestTest, AVerifiedRequestPassesAndEveryDeviationIsRefused) {
   EXPECT_EQ(VerifyCheckpointRequest(kSecret, kCluster, kNow, changed).code(),
             StatusCode::kUnauthenticated);
   // Stale or future beyond the skew.
-  EXPECT_EQ(VerifyCheckpointRequest(kSecret, kCluster, kNow + kCheckpointRequestSkewMs + 1, r).code(),
-            StatusCode::kUnauthenticated);
-  EXPECT_EQ(VerifyCheckpointRequest(kSecret, kCluster, kNow - kCheckpointRequestSkewMs - 1, r).code(),
-            StatusCode::kUnauthenticated);
+  for (int64_t now : {kNow + kCheckpointRequestSkewMs + 1, kNow - kCheckpointRequestSkewMs - 1}) {
+    EXPECT_EQ(VerifyCheckpointRequest(kSecret, kCluster, now, r).code(),
+              StatusCode::kUnauthenticated);
+  }
   // Malformed nonce; no secret on the server.
   changed = MakeCheckpointRequest(kSecret, kCluster, "node4", "short", kNow);
   EXPECT_EQ(VerifyCheckpointRequest(kSecret, kCluster, kNow, changed).code(),
@@ -198,10 +199,11 @@ RC_GTEST_PROP(CheckpointCodecProperty, ReorderedDroppedReplayedOrTruncatedStream
     case 1:  // drop one
       stream.erase(stream.begin() + static_cast<ptrdiff_t>(i));
       break;
-    case 2:  // replay one (right after itself, or at the end)
-      stream.insert(stream.begin() + static_cast<ptrdiff_t>(*rc::gen::element(i, stream.size() - 1)) + 1,
-                    stream[i]);
+    case 2: {  // replay one (right after itself, or at the end)
+      const size_t after = *rc::gen::element(i, stream.size() - 1);
+      stream.insert(stream.begin() + static_cast<ptrdiff_t>(after) + 1, stream[i]);
       break;
+    }
     default:  // truncate
       stream.resize(i);
       break;
@@ -213,7 +215,7 @@ RC_GTEST_PROP(CheckpointCodecProperty, AnotherNonceSecretOrClusterIsRefused, ())
   auto files = *GenFiles();
   auto stream = SealStream(files, 16);
   RC_ASSERT(!OpenStream(stream, kSecret, Nonce('m')).ok());
-  RC_ASSERT(!OpenStream(stream, "another-secret-0123456789abcdef0123").ok());
+  RC_ASSERT(!OpenStream(stream, kOtherSecret).ok());
   RC_ASSERT(!OpenStream(stream, kSecret, Nonce(), "fedcba9876543210fedcba9876543210").ok());
   // An envelope of another transfer (another nonce) spliced in at its sequence.
   auto other = SealStream(files, 16, kSecret, Nonce('m'));
