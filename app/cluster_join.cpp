@@ -63,10 +63,10 @@ Result<std::vector<replication::RegisteredNode>> Peers(replication::ClusterNode&
   std::stable_sort(peers.begin(), peers.end(), [](const auto& a, const auto& b) {
     return a.applied_revision > b.applied_revision;
   });
-  if (peers.empty()) {
-    return Status::Unavailable(from.empty() ? "no live peer to copy a checkpoint from"
-                                            : "node " + from + " is not live");
+  if (peers.empty() && !from.empty()) {
+    return Status::InvalidArgument("node " + from + " is not a live peer with a gRPC address");
   }
+  if (peers.empty()) return Status::Unavailable("no live peer to copy a checkpoint from");
   return peers;
 }
 
@@ -142,6 +142,7 @@ Result<JoinResult> JoinByCheckpoint(const Config& config, replication::ClusterNo
     if (!peers.ok()) {
       last = peers.status();
       spdlog::warn("join: attempt {}: {}", attempt + 1, last.message());
+      if (last.code() == StatusCode::kInvalidArgument) break;  // --from names no live peer
       continue;
     }
     const replication::RegisteredNode& peer =

@@ -618,6 +618,9 @@ TEST_F(ClusterTest, AJoinWithAWrongSecretOrAnotherClusterIsRefusedAndWritesNothi
   EXPECT_NE(output.find("bad MAC"), std::string::npos) << output;
   EXPECT_FALSE(std::filesystem::exists(joiner + "/db"));
   EXPECT_FALSE(std::filesystem::exists(joiner + "/db.joining"));
+  EXPECT_EQ(RunNebu("cluster join --from node7", &output, joiner_env), 1) << output;
+  EXPECT_NE(output.find("node7 is not a live peer"), std::string::npos) << output;
+  EXPECT_FALSE(std::filesystem::exists(joiner + "/db"));
   // Straight at a node: another cluster's ID (right secret), a wrong secret.
   const std::string target = dir_.path() + "/direct";
   auto other = replication::DownloadCheckpoint(
