@@ -40,7 +40,7 @@ namespace nebu::core {
 // Event IDs are at most 255 bytes (spec "Event IDs"); a longer m.relates_to.event_id
 // names no event and is not indexed.
 inline constexpr size_t kRelationParentBytesMax = 255;
-// Index entries one page examines (after the rel_type/type filters' own entries).
+// Index entries one page examines (those the filters or visibility leave out count).
 inline constexpr size_t kRelationsPageEntriesMax = 10'000;
 // Index entries one recursive request reads to find the descendants.
 inline constexpr size_t kRelationsRecursionEntriesMax = 10'000;

@@ -400,14 +400,15 @@ class IndexTest : public ::testing::Test {
     room_ = created->room_id;
   }
 
-  // Sends `n` plain messages without waiting for each (one commit group per batch).
-  void SendMany(size_t n) {
+  // Sends `n` events of `type` without waiting for each (they share commit groups).
+  void SendMany(size_t n, const std::string& type = "m.room.message",
+                const json::object& content = json::object{{"body", "filler"}}) {
     std::mutex mu;
     std::condition_variable cv;
     size_t done = 0;
     for (size_t i = 0; i < n; ++i) {
-      SendEventRequest r{.room_id = room_, .sender = "@a:localhost", .type = "m.room.message",
-                         .content = json::object{{"body", "filler"}}, .origin_server_ts = 1};
+      SendEventRequest r{.room_id = room_, .sender = "@a:localhost", .type = type,
+                         .content = content, .origin_server_ts = 1};
       engine_->SubmitAsync(*MakeSendEventCommand(r), [&](ApplyOutcome outcome) {
         EXPECT_TRUE(outcome.ok());
         std::lock_guard lock(mu);
@@ -447,6 +448,49 @@ TEST_F(IndexTest, RelationsFarBeyondTheOldScanBoundAreFound) {
     EXPECT_EQ(page->events[0].event_id, child->event_id);
     EXPECT_FALSE(page->last.has_value());
   }
+}
+
+TEST_F(IndexTest, APageEndsWithATokenAfterThePageEntryBoundAndTheNextOneGoesOn) {
+  auto parent = Send(*engine_, room_, "@a:localhost", "m.room.message", {{"body", "parent"}});
+  ASSERT_TRUE(parent.ok());
+  auto thread = Send(*engine_, room_, "@a:localhost", "m.room.message",
+                     RelationContent(parent->event_id, "m.thread"));
+  ASSERT_TRUE(thread.ok());
+  // More reactions than one page examines, all filtered out by rel_type below.
+  ASSERT_NO_FATAL_FAILURE(SendMany(kRelationsPageEntriesMax + 5, "m.reaction",
+                                   RelationContent(parent->event_id, "m.annotation")));
+  auto meta = engine_->GetRoom(room_);
+  ASSERT_TRUE(meta.ok());
+  RelationsRequest r{.room = meta->number, .parent = parent->event_id,
+                     .first = parent->sequence + 1, .last = meta->last_seq,
+                     .start = meta->last_seq, .stop = parent->sequence + 1, .backwards = true,
+                     .rel_type = "m.thread", .limit = 10};
+  auto all = [](const auto&) { return true; };
+  auto first = ReadRelations(engine_->store(), r, all);
+  ASSERT_TRUE(first.ok());
+  EXPECT_TRUE(first->events.empty());
+  ASSERT_TRUE(first->last.has_value());  // not the end: a token to go on from
+  r.start = *first->last - 1;
+  auto second = ReadRelations(engine_->store(), r, all);
+  ASSERT_TRUE(second.ok());
+  ASSERT_EQ(second->events.size(), 1u);
+  EXPECT_EQ(second->events[0].event_id, thread->event_id);
+  EXPECT_FALSE(second->last.has_value());
+}
+
+TEST_F(IndexTest, ASearchWithMoreCandidatesThanItReadsIsLimited) {
+  for (size_t i = 0; i <= kUserSearchCandidatesMax; ++i) {
+    ASSERT_TRUE(SubmitAccount(*engine_, accounts::RegisterCommand{
+                                            .user_id = "@many" + std::to_string(i) + ":localhost"})
+                    .ok());
+  }
+  auto found = SearchUserDirectory(engine_->store(), "@a:localhost", "many", 10);
+  ASSERT_TRUE(found.ok());
+  EXPECT_TRUE(found->results.empty());  // in no room: nobody may find them
+  EXPECT_TRUE(found->limited);          // but the index held more than one search reads
+  auto few = SearchUserDirectory(engine_->store(), "@a:localhost", "many1000", 10);
+  ASSERT_TRUE(few.ok());
+  EXPECT_FALSE(few->limited);
 }
 
 TEST_F(IndexTest, AStoreWithoutTheIndexesGetsThemAtOpenOnce) {
