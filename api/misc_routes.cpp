@@ -7,9 +7,7 @@
 #include <cctype>
 #include <charconv>
 #include <functional>
-#include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -19,11 +17,10 @@
 #include "api/errors.h"
 #include "api/rooms_common.h"
 #include "api/rooms_routes.h"
-#include "engine/accounts/accounts.h"
 #include "engine/core/engine.h"
 #include "engine/core/relations.h"
-#include "engine/core/user_search.h"
 #include "engine/core/room_reads.h"
+#include "engine/core/user_search.h"
 #include "engine/event/canonical_json.h"
 #include "engine/storage/keys.h"
 
