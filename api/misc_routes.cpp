@@ -7,9 +7,7 @@
 #include <cctype>
 #include <charconv>
 #include <functional>
-#include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -19,9 +17,10 @@
 #include "api/errors.h"
 #include "api/rooms_common.h"
 #include "api/rooms_routes.h"
-#include "engine/accounts/accounts.h"
 #include "engine/core/engine.h"
+#include "engine/core/relations.h"
 #include "engine/core/room_reads.h"
+#include "engine/core/user_search.h"
 #include "engine/event/canonical_json.h"
 #include "engine/storage/keys.h"
 
@@ -111,13 +110,6 @@ struct DirectoryEntry {
   std::optional<std::string> room_type;
 };
 
-// True when anyone may join the room (its current join rule is public): the user
-// directory finds the members of such rooms. One room lookup and one state read.
-Result<bool> JoinRuleIsPublic(core::Engine& engine, std::string_view room_id) {
-  NEBU_ASSIGN_OR_RETURN(core::RoomMeta meta, engine.GetRoom(room_id));
-  NEBU_ASSIGN_OR_RETURN(auto join_rules, StateContent(engine, meta, rooms::kJoinRulesType));
-  return StringField(join_rules, "join_rule") == "public";
-}
 
 // The room when it is published in the room directory (createRoom with visibility
 // public, or PUT /directory/list/room), else nullopt. Two point reads.
@@ -340,93 +332,21 @@ Response HandleUserSearch(core::Engine& engine, const Request& request) {
   std::optional<size_t> limit =
       LimitFromJson(o.if_contains("limit"), kUserSearchLimitDefault, kUserSearchLimitMax);
   if (!limit) return ErrorResponse(400, "M_BAD_JSON", "limit must be a non-negative integer");
-  const std::string term = Lower(term_value->as_string());
-
-  // The rooms whose joined members the caller may find: theirs, then those anyone may join.
-  std::set<std::string, std::less<>> room_ids;
-  auto mine = engine.RoomsOf(std::get<Caller>(caller).user_id);
-  if (!mine.ok()) return ErrorResponse(mine.status());
-  for (const auto& [room_id, membership] : *mine) {
-    if (membership == rooms::Membership::kJoin && room_ids.size() < kUserSearchRoomsMax) {
-      room_ids.insert(room_id);
-    }
-  }
-  Status failed = Status::Ok();
-  size_t examined = 0;
-  Status scanned = ForEachRoomId(engine.store(), "", true, [&](std::string_view room_id) {
-    if (room_ids.size() >= kUserSearchRoomsMax || examined++ == kDirectoryRoomsScanMax) {
-      return false;
-    }
-    auto open = JoinRuleIsPublic(engine, room_id);
-    if (!open.ok()) {
-      failed = open.status();
-      return false;
-    }
-    if (*open) room_ids.emplace(room_id);
-    return true;
-  });
-  if (!scanned.ok()) return ErrorResponse(scanned);
-  if (!failed.ok()) return ErrorResponse(failed);
-
-  std::set<std::string> users;
-  for (const std::string& room_id : room_ids) {
-    auto meta = engine.GetRoom(room_id);
-    if (!meta.ok()) return ErrorResponse(meta.status());
-    auto members = core::RoomMembers(engine.store(), meta->number);
-    if (!members.ok()) return ErrorResponse(members.status());
-    for (core::RoomMember& m : *members) {
-      if (m.membership == rooms::Membership::kJoin) users.insert(std::move(m.user_id));
-    }
-  }
-
+  auto found = core::SearchUserDirectory(engine.store(), std::get<Caller>(caller).user_id,
+                                         term_value->as_string(), *limit);
+  if (!found.ok()) return ErrorResponse(found.status());
   json::array results;
-  bool limited = false;
-  for (const std::string& user_id : users) {  // sorted by user ID
-    auto profile = accounts::GetProfile(engine.store(), user_id);
-    if (!profile.ok() && profile.status().code() != StatusCode::kNotFound) {
-      return ErrorResponse(profile.status());
-    }
-    std::optional<std::string> name = profile.ok() ? profile->displayname : std::nullopt;
-    std::optional<std::string> avatar = profile.ok() ? profile->avatar_url : std::nullopt;
-    if (Lower(user_id).find(term) == std::string::npos &&
-        (!name || Lower(*name).find(term) == std::string::npos)) {
-      continue;
-    }
-    if (results.size() == *limit) {
-      limited = true;
-      break;
-    }
-    json::object result{{"user_id", user_id}};
-    if (name) result["display_name"] = *name;
-    if (avatar) result["avatar_url"] = *avatar;
+  for (core::UserSearchHit& hit : found->results) {
+    json::object result{{"user_id", hit.user_id}};
+    if (hit.displayname) result["display_name"] = *hit.displayname;
+    if (hit.avatar_url) result["avatar_url"] = *hit.avatar_url;
     results.push_back(std::move(result));
   }
-  return JsonResponse(200, json::object{{"results", std::move(results)}, {"limited", limited}});
+  return JsonResponse(200,
+                      json::object{{"results", std::move(results)}, {"limited", found->limited}});
 }
 
 // ---- relations ----
-
-// content.m.relates_to of an event: (event_id, rel_type); nullopt when absent.
-std::optional<std::pair<std::string, std::string>> RelatesTo(std::string_view pdu_json) {
-  if (pdu_json.find("m.relates_to") == std::string_view::npos) return std::nullopt;
-  auto parsed = event::ParseJson(pdu_json, {.canonical_numbers = false});
-  if (!parsed.ok() || !parsed->is_object()) return std::nullopt;
-  const json::value* content = parsed->as_object().if_contains("content");
-  const json::value* rel =
-      content && content->is_object() ? content->as_object().if_contains("m.relates_to") : nullptr;
-  if (!rel || !rel->is_object()) return std::nullopt;
-  const json::value* id = rel->as_object().if_contains("event_id");
-  const json::value* type = rel->as_object().if_contains("rel_type");
-  if (!id || !id->is_string()) return std::nullopt;
-  return std::pair(std::string(id->as_string()),
-                   type && type->is_string() ? std::string(type->as_string()) : std::string());
-}
-
-// Whether a redaction has been applied to the event (Cf::kRedactions).
-Result<bool> IsRedacted(core::Engine& engine, std::string_view event_id) {
-  NEBU_ASSIGN_OR_RETURN(auto by, engine.store().Get(storage::Cf::kRedactions, event_id));
-  return by.has_value();
-}
 
 struct RelationsQuery {
   std::string parent;
@@ -503,32 +423,6 @@ Response HandleRelations(core::Engine& engine, const Request& request, const Pat
   body["chunk"] = json::array{};
   if (first > end || q.limit == 0) return JsonResponse(200, body);
 
-  // Depth of each related event (the parent is 0); one forward pre-scan when
-  // recursing, else only direct children count.
-  std::map<std::string, int, std::less<>> depth{{q.parent, 0}};
-  const int depth_max = q.recurse ? kRelationsRecursionDepth : 1;
-  if (q.recurse) {
-    Status redacted_read = Status::Ok();
-    Status scanned = engine.ScanRoom(
-        access.meta.room_id, first, end, kRelationsScanEventsMax,
-        [&](const storage::EventView& view) {
-          auto rel = RelatesTo(view.json);
-          if (!rel) return true;
-          Result<bool> redacted = IsRedacted(engine, view.event_id);
-          if (!redacted.ok()) {
-            redacted_read = redacted.status();
-            return false;
-          }
-          auto it = depth.find(rel->first);
-          if (!*redacted && it != depth.end() && it->second < depth_max) {
-            depth.emplace(std::string(view.event_id), it->second + 1);
-          }
-          return true;
-        });
-    if (!scanned.ok()) return ErrorResponse(scanned);
-    if (!redacted_read.ok()) return ErrorResponse(redacted_read);
-  }
-
   // The page: from `from` (or the edge) towards `to` (or the parent / the end).
   Sequence start =
       q.backwards ? std::min(q.from.value_or(end), end) : q.from.value_or(first - 1) + 1;
@@ -536,41 +430,32 @@ Response HandleRelations(core::Engine& engine, const Request& request, const Pat
       q.backwards ? std::max(q.to.value_or(0) + 1, first) : std::min(q.to.value_or(end), end);
   if (!q.backwards) start = std::max(start, first);  // nothing before the parent relates
   if (q.backwards ? start < stop : start > stop) return JsonResponse(200, body);
+  core::RelationsRequest read{.room = access.meta.number,
+                              .parent = q.parent,
+                              .first = first,
+                              .last = end,
+                              .start = start,
+                              .stop = stop,
+                              .backwards = q.backwards,
+                              .rel_type = q.rel_type,
+                              .event_type = q.event_type,
+                              .depth_max = q.recurse ? kRelationsRecursionDepth : 1,
+                              .limit = q.limit};
+  auto page = core::ReadRelations(engine.store(), read, [&](const storage::EventRecord& e) {
+    return access.view.Visible(e.sequence, e.type,
+                               e.state_key ? std::optional<std::string_view>(*e.state_key)
+                                           : std::nullopt);
+  });
+  if (!page.ok()) return ErrorResponse(page.status());
   json::array chunk;
-  std::optional<Sequence> last_examined;
-  Status failed = Status::Ok();
   const int64_t now_ms = engine.clock().NowUnixMs();
-  Status scanned = engine.ScanRoom(
-      access.meta.room_id, start, stop, kRelationsScanEventsMax,
-      [&](const storage::EventView& view) {
-        last_examined = view.sequence;
-        auto rel = RelatesTo(view.json);
-        if (!rel) return true;
-        bool related = q.recurse ? depth.contains(view.event_id) : rel->first == q.parent;
-        if (!related || (q.rel_type && rel->second != *q.rel_type) ||
-            (q.event_type && view.type != *q.event_type) ||
-            !access.view.Visible(view.sequence, view.type, view.state_key)) {
-          return true;
-        }
-        // A redacted child lost its relation (spec: "the relationship is broken").
-        Result<bool> redacted = IsRedacted(engine, view.event_id);
-        if (!redacted.ok() || *redacted) {
-          failed = redacted.ok() ? Status::Ok() : redacted.status();
-          return redacted.ok();
-        }
-        auto event = ToClientEvent(view, now_ms, &engine.store(), &viewer);
-        if (!event.ok()) {
-          failed = event.status();
-          return false;
-        }
-        chunk.push_back(std::move(event).value());
-        return chunk.size() < q.limit;
-      });
-  if (!scanned.ok()) return ErrorResponse(scanned);
-  if (!failed.ok()) return ErrorResponse(failed);
-  if (last_examined && *last_examined != stop) {
-    body["next_batch"] =
-        rooms_internal::MakeToken(q.backwards ? *last_examined - 1 : *last_examined);
+  for (const storage::EventRecord& record : page->events) {
+    auto event = ToClientEvent(record, now_ms, &engine.store(), &viewer);
+    if (!event.ok()) return ErrorResponse(event.status());
+    chunk.push_back(std::move(event).value());
+  }
+  if (page->last) {
+    body["next_batch"] = rooms_internal::MakeToken(q.backwards ? *page->last - 1 : *page->last);
   }
   if (q.from) body["prev_batch"] = rooms_internal::MakeToken(*q.from);
   body["chunk"] = std::move(chunk);

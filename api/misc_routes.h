@@ -28,12 +28,14 @@
 // than this server is 400 M_INVALID_PARAM (no federation). A request examines at
 // most kDirectoryRoomsScanMax rooms and then answers with a next_batch.
 //
-// User directory: users joined to a room the caller is joined to, or to a room in
-// the published directory, whose user ID or display name (their profile, else the
-// localpart) contains search_term, case-insensitively; sorted by user ID, `limit`
-// (default 10, at most kUserSearchLimitMax) with `limited` when more matched. A
-// search reads the members of at most kUserSearchRoomsMax rooms and looks at most
-// kDirectoryRoomsScanMax rooms over for being published.
+// User directory (engine/core/user_search.h over the index of
+// engine/accounts/user_directory.h): active users whose tokens (the words of their
+// user ID and display name, ASCII case-insensitive) have every word of search_term
+// as a prefix (a term without letters or digits: every user), and who are joined to
+// a room the caller is joined to or to a room whose join rule is public; sorted by
+// user ID, `limit` (default 10, at most kUserSearchLimitMax) with `limited` when more
+// matched or a bound of user_search.h cut the search (kUserSearchCandidatesMax users
+// read from the index, kUserSearchMembershipsMax membership records).
 //
 // Relations: the events of the room whose content.m.relates_to.event_id is the
 // parent (filtered by rel_type and type when given), visible to the caller by the
@@ -47,7 +49,9 @@
 // follow. recurse=true also returns events relating to those, up to
 // kRelationsRecursionDepth levels, and sets recursion_depth. An unknown or hidden
 // room is 403 M_FORBIDDEN (as every room read); an unknown or hidden parent 404.
-// A request examines at most kRelationsScanEventsMax events.
+// Read from the relations index (engine/core/relations.h): a page examines at most
+// core::kRelationsPageEntriesMax children and then answers with a next_batch; a
+// recursive request reads at most core::kRelationsRecursionEntriesMax index entries.
 //
 // Thread-safety: handlers are safe from any thread; the engine must outlive the router.
 #pragma once
@@ -67,10 +71,8 @@ inline constexpr size_t kPublicRoomsLimitMax = 500;
 inline constexpr size_t kDirectoryRoomsScanMax = 10000;  // rooms one request examines
 inline constexpr size_t kUserSearchLimitDefault = 10;
 inline constexpr size_t kUserSearchLimitMax = 100;
-inline constexpr size_t kUserSearchRoomsMax = 2000;  // rooms whose members are examined
 inline constexpr size_t kUserSearchTermBytesMax = 256;
 inline constexpr size_t kRelationsLimitDefault = 50;
-inline constexpr size_t kRelationsScanEventsMax = 10000;  // events one request examines
 inline constexpr int kRelationsRecursionDepth = 3;
 
 void AddMiscRoutes(Router& router, core::Engine& engine);

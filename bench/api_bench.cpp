@@ -10,10 +10,16 @@
 //      lazy-loaded members (median of 5);
 //   5. empty incremental syncs per second (timeout=0, --sync-clients connections);
 //   6. RSS after --load-users users x --load-rooms rooms x --load-events events.
+// --mode=index measures only the indexed reads instead (RunIndexBench): GET /relations
+// (plain and recursive) of a parent with --index-events events after it (a child every
+// 1,000), and POST /user_directory/search, on a server with --index-users users in
+// --index-rooms public rooms; latencies p50/p99 over --index-requests calls each and
+// what the answers held. Run it against an older `--nebu` binary for a before figure.
 // Every loop is bounded by a count and by time.
 //
 //   build/bench/bench_api                        # defaults as in the issue
 //   build/bench/bench_api --load-events=20000    # a quicker load phase
+//   build/bench/bench_api --mode=index           # /relations and /user_directory/search
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -113,6 +119,122 @@ void Join(TestHttpClient& client, const std::string& token, const std::string& r
 
 
 
+// A user without a password (no argon2 work: the index bench registers hundreds).
+std::string RegisterNoPassword(TestHttpClient& client, const std::string& name) {
+  json::value body = Ok(client.Call("POST", std::string(kV3) + "/register",
+                                    json::serialize(json::object{
+                                        {"username", name},
+                                        {"auth", json::object{{"type", "m.login.dummy"}}}})),
+                        "register");
+  return std::string(body.at("access_token").as_string());
+}
+
+// Calls `call` `requests` times (at most `seconds`); prints p50/p99 and what the last
+// answer held (`describe`).
+template <typename Call, typename Describe>
+void TimeRequests(const char* what, int requests, double seconds, Call call, Describe describe) {
+  std::vector<double> ms;
+  HttpReply last;
+  const auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
+  for (int i = 0; i < requests && Clock::now() < deadline; ++i) {
+    const auto start = Clock::now();
+    last = call();
+    if (last.status != 200) Die(std::string(what) + ": HTTP " + std::to_string(last.status));
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+  }
+  std::printf("%s: %zu calls, p50 %.2f ms, p99 %.2f ms; %s\n", what, ms.size(),
+              nebu::bench::Percentile(ms, 50), nebu::bench::Percentile(ms, 99),
+              describe(last.Json()).c_str());
+  std::fflush(stdout);
+}
+
+int RunIndexBench(const Server& server, int argc, char** argv) {
+  using nebu::bench::Arg;
+  const int users = std::stoi(Arg(argc, argv, "index-users", "500"));
+  const int rooms = std::stoi(Arg(argc, argv, "index-rooms", "300"));
+  const int events = std::stoi(Arg(argc, argv, "index-events", "20000"));
+  const int requests = std::stoi(Arg(argc, argv, "index-requests", "50"));
+  const double phase_seconds = std::stod(Arg(argc, argv, "phase-seconds", "120"));
+  constexpr int kThreads = 8;
+  constexpr int kMembersPerRoom = 5;
+  constexpr int kChildEvery = 1000;  // one relation per this many events
+  if (users < kThreads + kMembersPerRoom || events < 1) Die("index bench needs more users/events");
+  std::vector<std::string> tokens(static_cast<size_t>(users));
+  Parallel(kThreads, users, phase_seconds, [&](int t, int i) {
+    const int n = i * kThreads + t;
+    if (n >= users) return -1.0;
+    thread_local std::unique_ptr<TestHttpClient> client;
+    if (!client) client = std::make_unique<TestHttpClient>(server.port);
+    tokens[static_cast<size_t>(n)] = RegisterNoPassword(*client, "user" + std::to_string(n));
+    return -1.0;
+  });
+  Parallel(kThreads, rooms, phase_seconds, [&](int t, int i) {
+    const int r = i * kThreads + t;
+    if (r >= rooms) return -1.0;
+    thread_local std::unique_ptr<TestHttpClient> client;
+    if (!client) client = std::make_unique<TestHttpClient>(server.port);
+    const std::string room = CreateRoom(*client, tokens[static_cast<size_t>(r % users)]);
+    for (int k = 1; k <= kMembersPerRoom; ++k) {
+      Join(*client, tokens[static_cast<size_t>((r * 7 + k) % users)], room);
+    }
+    return -1.0;
+  });
+  TestHttpClient client(server.port);
+  const std::string room = CreateRoom(client, tokens[0]);
+  for (int t = 1; t < kThreads; ++t) Join(client, tokens[static_cast<size_t>(t)], room);
+  json::value parent = Ok(SendMessage(client, tokens[0], room, "parent", "parent"), "send parent");
+  const std::string parent_id(parent.at("event_id").as_string());
+  const std::string relates = json::serialize(json::object{
+      {"m.relates_to", json::object{{"rel_type", "m.annotation"}, {"event_id", parent_id},
+                                    {"key", "+1"}}}});
+  const auto load_start = Clock::now();
+  Parallel(kThreads, events / kThreads + 1, phase_seconds, [&](int t, int i) {
+    const int n = i * kThreads + t;
+    if (n >= events) return -1.0;
+    thread_local std::unique_ptr<TestHttpClient> c;
+    if (!c) c = std::make_unique<TestHttpClient>(server.port);
+    const std::string& token = tokens[static_cast<size_t>(t)];
+    if (n % kChildEvery == kChildEvery - 1) {
+      Ok(c->Call("PUT", std::string(kV3) + "/rooms/" + nebu::api::testing::PercentEncode(room) +
+                            "/send/m.reaction/c" + std::to_string(n),
+                 relates, token),
+         "send child");
+    } else {
+      Ok(SendMessage(*c, token, room, "f" + std::to_string(n), "filler"), "send");
+    }
+    return -1.0;
+  });
+  std::printf("index bench: %d users, %d public rooms x %d members, %d events after the parent "
+              "(%d children) loaded in %.1f s\n",
+              users, rooms, kMembersPerRoom, events, events / kChildEvery,
+              std::chrono::duration<double>(Clock::now() - load_start).count());
+  const std::string relations = "/_matrix/client/v1/rooms/" +
+                                nebu::api::testing::PercentEncode(room) + "/relations/" +
+                                nebu::api::testing::PercentEncode(parent_id);
+  auto chunk = [](const json::value& body) {
+    return "chunk " + std::to_string(body.at("chunk").as_array().size()) +
+           (body.as_object().contains("next_batch") ? ", next_batch" : ", complete");
+  };
+  TimeRequests("GET /relations (limit 50)", requests, phase_seconds,
+               [&] { return client.Call("GET", relations + "?limit=50", "", tokens[0]); }, chunk);
+  TimeRequests("GET /relations?recurse=true (limit 50)", requests, phase_seconds,
+               [&] { return client.Call("GET", relations + "?limit=50&recurse=true", "", tokens[0]); },
+               chunk);
+  auto results = [](const json::value& body) {
+    return "results " + std::to_string(body.at("results").as_array().size()) +
+           (body.at("limited").as_bool() ? ", limited" : "");
+  };
+  for (const char* term : {"user123", "user4"}) {
+    const std::string what = std::string("POST /user_directory/search \"") + term + "\"";
+    TimeRequests(what.c_str(), requests, phase_seconds, [&] {
+      return client.Call("POST", std::string(kV3) + "/user_directory/search",
+                         json::serialize(json::object{{"search_term", term}, {"limit", 10}}),
+                         tokens[static_cast<size_t>(users - 1)]);
+    }, results);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -134,6 +256,7 @@ int main(int argc, char** argv) {
 
   Server server;
   server.Start(binary);
+  if (Arg(argc, argv, "mode", "all") == "index") return RunIndexBench(server, argc, argv);
   std::this_thread::sleep_for(std::chrono::seconds(1));
   std::printf("idle RSS: %.1f MiB\n", RssMiB(server.pid));
   std::fflush(stdout);

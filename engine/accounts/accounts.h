@@ -9,7 +9,9 @@
 // state machine writes together with the applied index. Reads (AuthenticateToken,
 // ListDevices, GetProfile, ...) are point lookups or short prefix scans of applied
 // state. Access tokens are stored only as SHA-256 hashes; passwords only as argon2id
-// PHC strings. Record layout: engine/accounts/internal/records.h.
+// PHC strings. Record layout: engine/accounts/internal/records.h. Registration,
+// display name changes and deactivation also keep the user directory index in the
+// same batch (engine/accounts/user_directory.h).
 //
 //   // On the receiving node (api/):
 //   NEBU_ASSIGN_OR_RETURN(Prepared login,

@@ -10,6 +10,7 @@
 #include "engine/accounts/accounts.h"
 #include "engine/accounts/internal/records.h"
 #include "engine/accounts/push_rules.h"
+#include "engine/accounts/user_directory.h"
 #include "engine/e2ee/removal.h"
 #include "engine/event/canonical_json.h"
 #include "engine/rooms/room_state.h"
@@ -259,6 +260,7 @@ Result<std::string> Applier::Apply(const RegisterCommand& c) {
 
   NEBU_RETURN_IF_ERROR(PutUser(c.user_id, {c.password_hash, c.admin, c.created_ts, false}));
   if (c.displayname) NEBU_RETURN_IF_ERROR(PutProfile(c.user_id, {c.displayname, std::nullopt}));
+  NEBU_RETURN_IF_ERROR(StageDirectoryUser(store_, batch_, c.user_id, c.displayname, true));
   if (c.device) {
     DeviceRecord device{c.device->display_name, c.created_ts, c.device->token_hash};
     NEBU_RETURN_IF_ERROR(PutDevice(c.user_id, c.device->device_id, device));
@@ -325,6 +327,7 @@ Result<std::string> Applier::Apply(const DeactivateCommand& c) {
     NEBU_RETURN_IF_ERROR(PutProfile(c.user_id, {}));
     NEBU_RETURN_IF_ERROR(DeleteAccountData(c.user_id));
   }
+  NEBU_RETURN_IF_ERROR(StageDirectoryUser(store_, batch_, c.user_id, std::nullopt, false));
   return DevicesRemoved(devices.size());
 }
 
@@ -333,6 +336,7 @@ Result<std::string> Applier::Apply(const SetDisplayNameCommand& c) {
   NEBU_ASSIGN_OR_RETURN(internal::ProfileRecord profile, LoadProfile(c.user_id));
   profile.displayname = c.displayname;
   NEBU_RETURN_IF_ERROR(PutProfile(c.user_id, profile));
+  NEBU_RETURN_IF_ERROR(StageDirectoryUser(store_, batch_, c.user_id, c.displayname, true));
   return Empty();
 }
 

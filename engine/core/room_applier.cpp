@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "engine/core/relations.h"
 #include "engine/event/canonical_json.h"
 #include "engine/event/identifiers.h"
 #include "engine/rooms/auth_rules.h"
@@ -512,9 +513,12 @@ void RoomApplier::WriteIndexes(RoomCache& room, const json::object& pdu,
                                rocksdb::WriteBatch& batch) {
   const RoomNumber number = room.meta.number;
   batch.Put(store_.handle(Cf::kStream), storage::U64Key(pos), storage::EventKey(number, seq));
+  const std::string_view type = pdu.at("type").as_string();
+  if (auto relation = RelationOf(pdu)) {
+    StageRelation(store_, batch, number, seq, type, event_id, *relation);
+  }
   const json::string* state_key = StringAt(pdu, "state_key");
   if (!state_key) return;
-  const std::string_view type = pdu.at("type").as_string();
   std::string seq_bytes;
   storage::PutU64(&seq_bytes, seq);
   batch.Put(store_.handle(Cf::kStateCurrent), storage::StateKey(number, type, *state_key),

@@ -19,7 +19,8 @@
 // content hash, reference-hash event ID), checks the room version 11 authorization
 // rules against the current state, and adds to the batch: the envelope in the
 // room's log, the event-id index, the stream entry, current state + state history
-// for state events, membership records for m.room.member, the txn id.
+// for state events, membership records for m.room.member, the txn id, and the
+// relations index entry of an event with content.m.relates_to (core/relations.h).
 //
 // Redactions: every m.room.redaction event, whatever sent it (POST /redact gives
 // `redacts`; PUT /send and /state bodies give content.redacts; both must agree),

@@ -1,6 +1,9 @@
 #include "engine/core/state_machine.h"
 
+#include <spdlog/spdlog.h>
+
 #include "engine/accounts/accounts.h"
+#include "engine/core/index_build.h"
 #include "engine/e2ee/e2ee.h"
 #include "engine/receipts/receipts.h"
 #include "engine/storage/keys.h"
@@ -71,6 +74,12 @@ StateMachine::StateMachine(storage::Store& store, Notifier& notifier)
 StateMachine::~StateMachine() = default;
 
 Status StateMachine::Load() {
+  NEBU_ASSIGN_OR_RETURN(IndexBuildStats built, BuildIndexes(store_));
+  if (built.built && (built.events > 0 || built.users > 0)) {
+    spdlog::info("built the relations and user directory indexes: {} events read, {} relations, "
+                 "{} users, {:.3f} s",
+                 built.events, built.relations, built.users, built.seconds);
+  }
   NEBU_ASSIGN_OR_RETURN(uint64_t applied, ReadCounter(store_, storage::kMetaAppliedIndex, 0));
   NEBU_ASSIGN_OR_RETURN(uint64_t stream, ReadCounter(store_, storage::kMetaStreamPosition, 0));
   NEBU_ASSIGN_OR_RETURN(next_room_number_,

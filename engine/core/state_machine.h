@@ -52,8 +52,10 @@ class StateMachine final : public Applier {
   StateMachine(storage::Store& store, Notifier& notifier);
   ~StateMachine() override;
 
-  // Reads the applied index, counters, applied group and the groups' dedup records
-  // from Cf::kMeta; call once before use. kCorruption for malformed records.
+  // Builds the derived indexes of a store written before them (core/index_build.h;
+  // once, logged), then reads the applied index, counters, applied group and the
+  // groups' dedup records from Cf::kMeta; call once before use. kCorruption for
+  // malformed records.
   Status Load();
 
   Status Apply(LogIndex index, const Command& command, ApplyOutcome* outcome) override;

@@ -17,6 +17,7 @@ constexpr char kRoomPublishedTag = 'p';
 constexpr char kUserRoomTag = 'u';
 constexpr char kRoomUserTag = 'r';
 constexpr char kForgottenRoomTag = 'f';
+constexpr char kUserDirectoryTokenTag = 't';
 
 }  // namespace
 
@@ -217,6 +218,71 @@ std::optional<TxnOrigin> DecodeTxnKey(std::string_view key) {
   auto txn = device ? GetLengthPrefixed(&key) : std::nullopt;
   if (!txn || !key.empty()) return std::nullopt;
   return TxnOrigin{*user, *device, *txn};
+}
+
+std::string RelationPrefix(RoomNumber room, std::string_view parent) {
+  std::string k;
+  PutU64(&k, room);
+  PutLengthPrefixed(&k, parent);
+  return k;
+}
+
+std::string RelationKey(RoomNumber room, std::string_view parent, Sequence child) {
+  std::string k = RelationPrefix(room, parent);
+  PutU64(&k, child);
+  return k;
+}
+
+std::string RelationValue(std::string_view rel_type, std::string_view type,
+                          std::string_view event_id) {
+  std::string v;
+  PutLengthPrefixed(&v, rel_type);
+  PutLengthPrefixed(&v, type);
+  PutLengthPrefixed(&v, event_id);
+  return v;
+}
+
+std::optional<DecodedRelation> DecodeRelation(std::string_view key, size_t prefix_bytes,
+                                              std::string_view value) {
+  if (key.size() != prefix_bytes + kU64Bytes) return std::nullopt;
+  DecodedRelation out;
+  out.child = GetU64(key.data() + prefix_bytes);
+  auto rel_type = GetLengthPrefixed(&value);
+  auto type = rel_type ? GetLengthPrefixed(&value) : std::nullopt;
+  auto event_id = type ? GetLengthPrefixed(&value) : std::nullopt;
+  if (!event_id || !value.empty() || out.child == 0) return std::nullopt;
+  out.rel_type = *rel_type;
+  out.type = *type;
+  out.event_id = *event_id;
+  return out;
+}
+
+std::string UserDirectoryTokenPrefix(std::string_view token_prefix) {
+  std::string k(1, kUserDirectoryTokenTag);
+  k.append(token_prefix);
+  return k;
+}
+
+std::string UserDirectoryTokenKey(std::string_view token, std::string_view user_id) {
+  std::string k = UserDirectoryTokenPrefix(token);
+  k.push_back('\0');
+  k.append(user_id);
+  return k;
+}
+
+std::optional<std::pair<std::string_view, std::string_view>> DecodeUserDirectoryTokenKey(
+    std::string_view key) {
+  if (key.empty() || key[0] != kUserDirectoryTokenTag) return std::nullopt;
+  key.remove_prefix(1);
+  const size_t nul = key.find('\0');
+  if (nul == std::string_view::npos || nul == 0 || nul + 1 == key.size()) return std::nullopt;
+  return std::pair(key.substr(0, nul), key.substr(nul + 1));
+}
+
+std::string UserDirectoryUserKey(std::string_view user_id) {
+  std::string k(1, kUserDirectoryUserTag);
+  k.append(user_id);
+  return k;
 }
 
 std::string PrefixSuccessor(std::string_view prefix) {

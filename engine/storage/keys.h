@@ -42,6 +42,9 @@ inline constexpr std::string_view kMetaAppliedIndex = "applied_index";
 inline constexpr std::string_view kMetaStreamPosition = "stream_position";
 inline constexpr std::string_view kMetaNextRoomNumber = "next_room_number";
 inline constexpr std::string_view kMetaFormatVersion = "format_version";
+// The version of the derived indexes (Cf::kRelations, Cf::kUserDirectory) the data
+// was built with, u64 (core/index_build.h); absent in stores written before them.
+inline constexpr std::string_view kMetaIndexVersion = "index_version";
 
 // Cf::kMeta keys of replicated groups (core::StateMachine::BeginGroup; written only
 // by a replicated committer, never by LocalCommitter):
@@ -107,6 +110,36 @@ struct TxnOrigin {
 };
 // Decodes a TxnKey (the reverse entry's value); nullopt when malformed.
 std::optional<TxnOrigin> DecodeTxnKey(std::string_view key);
+
+// Cf::kRelations: [u64 room][lp(parent event id)][u64 child seq] -> lp(rel_type) lp(child
+// event type) lp(child event id), one entry per event whose content.m.relates_to names the parent
+// (core/relations.h). RelationPrefix(room, parent) is a parent's children, by seq.
+std::string RelationKey(RoomNumber room, std::string_view parent, Sequence child);
+std::string RelationPrefix(RoomNumber room, std::string_view parent);
+std::string RelationValue(std::string_view rel_type, std::string_view type,
+                          std::string_view event_id);
+struct DecodedRelation {
+  Sequence child = 0;
+  std::string_view rel_type;
+  std::string_view type;
+  std::string_view event_id;
+};
+// The child seq of a key under `prefix_bytes` of prefix, and the value's fields;
+// nullopt when malformed.
+std::optional<DecodedRelation> DecodeRelation(std::string_view key, size_t prefix_bytes,
+                                              std::string_view value);
+
+// Cf::kUserDirectory (accounts/user_directory.h):
+//   't' token 0x00 user_id -> ""               (tokens hold no 0x00 byte)
+//   'u' user_id            -> [u16 n][n x lp(token)]   the user's indexed tokens
+std::string UserDirectoryTokenKey(std::string_view token, std::string_view user_id);
+// Every 't' key whose token starts with `token_prefix`.
+std::string UserDirectoryTokenPrefix(std::string_view token_prefix);
+// (token, user ID) of a 't' key; nullopt when malformed.
+std::optional<std::pair<std::string_view, std::string_view>> DecodeUserDirectoryTokenKey(
+    std::string_view key);
+std::string UserDirectoryUserKey(std::string_view user_id);
+inline constexpr char kUserDirectoryUserTag = 'u';
 
 // The smallest key greater than every key with this prefix ("" if none exists).
 std::string PrefixSuccessor(std::string_view prefix);

@@ -26,6 +26,7 @@ constexpr std::array<std::string_view, kCfCount> kCfNames = {
     "stream", "state_current", "state_history", "membership",   "txn_ids",
     "users",  "devices",       "tokens",        "account_data", "receipts",
     "device_keys", "one_time_keys", "cross_signing", "to_device", "redactions",
+    "relations", "user_directory",
 };
 
 constexpr int kBackgroundJobsMax = 2;
@@ -57,9 +58,10 @@ bool HasPointLookups(Cf cf) {
     case Cf::kCrossSigning:
     case Cf::kToDevice:
     case Cf::kRedactions:
+    case Cf::kUserDirectory:
       return true;
     default:
-      return false;  // kCommitLog, kStream, kStateHistory: append and range scans only
+      return false;  // kCommitLog, kStream, kStateHistory, kRelations: range scans only
   }
 }
 

@@ -53,6 +53,8 @@ enum class Cf : uint8_t {
   kCrossSigning,    // e2ee: cross-signing keys and uploaded signatures
   kToDevice,        // e2ee: queued to-device messages, their counts, txn ids
   kRedactions,      // event id -> the event id of its first redaction (engine/core)
+  kRelations,       // [room][parent event id][child seq] -> rel_type, child type (engine/core)
+  kUserDirectory,   // search token + user, and user -> its tokens (engine/accounts)
   kCount,
 };
 

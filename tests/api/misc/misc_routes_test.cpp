@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/accounts/commands.h"
 #include "tests/api/rooms/rooms_testing.h"
 
 namespace nebu::api {
@@ -282,6 +283,28 @@ TEST_F(MiscRoutesTest, UserSearchFindsRoommatesAndPublicRoomMembersOnly) {
   (void)lobby;
 }
 
+TEST_F(MiscRoutesTest, UserSearchMatchesWordPrefixesOfTheNameAndTheUserId) {
+  std::string alice = Register("alice"), carol = Register("carol.smith");
+  std::string lobby = PublicRoom(carol, "Lobby");
+  auto payload = accounts::EncodeAccountCommand(accounts::SetDisplayNameCommand{
+      .user_id = "@carol.smith:localhost", .displayname = "Carol Jones-Ortiz"});
+  ASSERT_TRUE(payload.ok());
+  ASSERT_TRUE(engine_->Submit(core::Command{core::CommandKind::kAccount, *payload}).ok());
+  auto found = [&](const std::string& term) {
+    Response r = Call("POST", "/user_directory/search", alice, json::object{{"search_term", term}});
+    EXPECT_EQ(r.status, 200) << r.body;
+    return UserIds(r);
+  };
+  const std::vector<std::string> carol_only{"@carol.smith:localhost"};
+  // Every word of the term is a prefix of a word of the display name or the user ID.
+  for (const char* term : {"jo", "ORT", "car jon", "smi", "@carol.smith:localhost", "Jones Carol"}) {
+    EXPECT_EQ(found(term), carol_only) << term;
+  }
+  // Not a substring match any more (it was before the index), and every word must match.
+  for (const char* term : {"arol", "ones", "carol zed"}) EXPECT_TRUE(found(term).empty()) << term;
+  (void)lobby;
+}
+
 // ---- /voip/turnServer, /thirdparty/protocols ----
 
 TEST_F(MiscRoutesTest, TurnServerAndProtocolsAreHonestlyEmpty) {
@@ -382,6 +405,34 @@ TEST_F(MiscRoutesTest, RelationsLeaveRedactedChildrenOutAndAnswerUnderV1) {
   EXPECT_EQ(EventIds(Call("GET", v1 + "?dir=f&from=s1_0", alice)),
             std::vector<std::string>{reaction});
   EXPECT_EQ(ErrCode(Call("GET", v1 + "?from=s1_x", alice)), "M_INVALID_PARAM");
+}
+
+TEST_F(MiscRoutesTest, RelationsFarBeyondTheOldScanBoundAreServed) {
+  std::string alice = Register("alice");
+  std::string room = CreateRoom(alice);
+  std::string parent = Send(alice, room, "parent");
+  std::string early = Relate(alice, room, "m.reaction", parent, "m.annotation");
+  // The route scanned at most 10,000 events of the log before the relations index.
+  constexpr int kFiller = 10'050;
+  for (int i = 0; i < kFiller; ++i) {
+    core::SendEventRequest r{.room_id = room, .sender = "@alice:localhost",
+                             .type = "m.room.message",
+                             .content = json::object{{"msgtype", "m.text"}, {"body", "filler"}}};
+    ASSERT_TRUE(engine_->SendEvent(std::move(r)).ok());
+  }
+  std::string late = Relate(alice, room, "m.room.message", parent, "m.thread");
+  const std::string base = "/_matrix/client/v1/rooms/" + room + "/relations/" + parent;
+  EXPECT_EQ(EventIds(Call("GET", base, alice)), (std::vector<std::string>{late, early}));
+  EXPECT_EQ(EventIds(Call("GET", base + "?dir=f", alice)), (std::vector<std::string>{early, late}));
+  EXPECT_EQ(EventIds(Call("GET", base + "?recurse=true&dir=f", alice)),
+            (std::vector<std::string>{early, late}));
+  // One per page: the second page starts past the filler without a gap.
+  Response first = Call("GET", base + "?dir=f&limit=1", alice);
+  ASSERT_EQ(EventIds(first), std::vector<std::string>{early});
+  const std::string next(Body(first).at("next_batch").as_string());
+  Response second = Call("GET", base + "?dir=f&limit=1&from=" + next, alice);
+  EXPECT_EQ(EventIds(second), std::vector<std::string>{late});
+  EXPECT_FALSE(Body(second).as_object().contains("next_batch"));
 }
 
 TEST_F(MiscRoutesTest, RelationsFollowRoomAccessAndHistoryVisibility) {

@@ -1,7 +1,8 @@
 // Goal: apply does not depend on how proposals were grouped or on restarts. The same
-// random history of mixed commands (rooms: creation, messages, state, membership,
-// redactions; accounts: registration, devices, profile (with member events), account
-// data; e2ee: device and one-time keys, claims, to-device; receipts; aliases), rejected
+// random history of mixed commands (rooms: creation, messages (some relating to
+// another event), state, membership, redactions; accounts: registration, devices,
+// profile (with member events), account data; e2ee: device and one-time keys, claims,
+// to-device; receipts; aliases), rejected
 // ones included, applied one command per commit group, in groups of up to 4096, and
 // with the engine closed and reopened halfway, leaves byte-identical state (DumpState)
 // and gives identical outcomes.
@@ -175,6 +176,9 @@ class HistoryGenerator {
   Result<Command> Message() {
     SendEventRequest r = Event("m.room.message");
     r.content = json::object{{"msgtype", "m.text"}, {"body", "hi " + Alnum(Uniform(40))}};
+    if (Chance(25)) {  // a relation: indexed in Cf::kRelations (core/relations.h)
+      r.content["m.relates_to"] = json::object{{"rel_type", "m.thread"}, {"event_id", EventId()}};
+    }
     if (Chance(40)) {
       r.device_id = "DEV" + Alnum(1);
       if (!model_.txn_ids.empty() && Chance(20)) {
