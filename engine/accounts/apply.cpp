@@ -47,6 +47,7 @@ class Applier {
   }
   Result<std::string> Apply(const PutAccountDataCommand& c);
   Result<std::string> Apply(const ForgetRoomCommand& c);
+  Result<std::string> Apply(const RefreshMemberEventsCommand& c);
   Result<std::string> Apply(const EditTagCommand& c);
   Result<std::string> Apply(const EditPushRuleCommand& c);
 
@@ -341,6 +342,13 @@ Result<std::string> Applier::Apply(const SetAvatarUrlCommand& c) {
   NEBU_ASSIGN_OR_RETURN(internal::ProfileRecord profile, LoadProfile(c.user_id));
   profile.avatar_url = c.avatar_url;
   NEBU_RETURN_IF_ERROR(PutProfile(c.user_id, profile));
+  return Empty();
+}
+
+// The member events themselves are the state machine's (PlanMemberEventRefresh); the
+// account side only requires an active user.
+Result<std::string> Applier::Apply(const RefreshMemberEventsCommand& c) {
+  NEBU_RETURN_IF_ERROR(LoadActiveUser(c.user_id).status());
   return Empty();
 }
 
