@@ -417,7 +417,10 @@ Result<std::string> Applier::Apply(const EditPushRuleCommand& c) {
       global = &g->as_object();
     }
   }
-  json::object ruleset = EffectivePushRuleset(c.user_id, global);
+  // The defaults the proposer merged with (absent in older logs: this binary's).
+  json::object ruleset = c.defaults
+                             ? MergePushRuleset(*c.defaults, global, /*keep_unknown_defaults=*/true)
+                             : EffectivePushRuleset(c.user_id, global);
   NEBU_RETURN_IF_ERROR(EditPushRuleset(ruleset, c));
   NEBU_RETURN_IF_ERROR(StoreAccountData(c.user_id, "", kPushRulesType,
                                         json::object{{"global", std::move(ruleset)}},

@@ -171,6 +171,12 @@ Status Validate(const EditPushRuleCommand& c) {
   if (c.before && c.after) return Status::InvalidArgument("both before and after");
   NEBU_ASSIGN_OR_RETURN(std::string value, AccountDataJson(c.value));
   if (value.size() > kAccountDataBytesMax) return Status::TooLarge("push rule too large");
+  if (c.defaults) {
+    NEBU_ASSIGN_OR_RETURN(std::string defaults, AccountDataJson(*c.defaults));
+    if (defaults.size() > kAccountDataBytesMax) {
+      return Status::TooLarge("push rule defaults too large");
+    }
+  }
   return Status::Ok();
 }
 
@@ -439,6 +445,10 @@ Result<std::string> EncodeAccountCommand(const AccountCommand& command) {
   if (const auto* edit = std::get_if<EditPushRuleCommand>(&command)) {
     NEBU_ASSIGN_OR_RETURN(std::string value, AccountDataJson(edit->value));
     o["value_json"] = std::move(value);
+    if (edit->defaults) {
+      NEBU_ASSIGN_OR_RETURN(std::string defaults, AccountDataJson(*edit->defaults));
+      o["defaults_json"] = std::move(defaults);
+    }
   }
   return event::CanonicalJson(json::value(std::move(o)));
 }

@@ -232,12 +232,16 @@ struct EditTagCommand {
 };
 inline constexpr size_t kTagBytesMax = 255;  // a tag name
 
-// op "edit_push_rule": {"after"?, "before"?, "change", "kind", "rule_id", "user_id",
-// "value_json"}. One change of the user's m.push_rules set (engine/accounts/
-// push_rules.h says what each does and its errors, decided in apply): change "put"
-// (value: the rule object, before/after allowed), "delete" (value {}), "enabled"
-// (value {"enabled": bool}) or "actions" (value {"actions": [...]}). value_json is
-// AccountDataJson(value).
+// op "edit_push_rule": {"after"?, "before"?, "change", "defaults_json"?, "kind",
+// "rule_id", "user_id", "value_json"}. One change of the user's m.push_rules set
+// (engine/accounts/push_rules.h says what each does and its errors, decided in apply):
+// change "put" (value: the rule object, before/after allowed), "delete" (value {}),
+// "enabled" (value {"enabled": bool}) or "actions" (value {"actions": [...]}).
+// value_json is AccountDataJson(value). defaults: the server-default rule set the
+// edit applies over (the proposer's DefaultPushRuleset(user_id)), so apply depends
+// only on the command and the stored set, never on the defaults compiled into the
+// node applying it; absent (logs written before the field existed): the applying
+// binary's defaults, as then. defaults_json is AccountDataJson(defaults).
 enum class PushRuleChange { kPut, kDelete, kEnabled, kActions };
 struct EditPushRuleCommand {
   std::string user_id{};
@@ -247,6 +251,7 @@ struct EditPushRuleCommand {
   boost::json::object value{};
   std::optional<std::string> before{};
   std::optional<std::string> after{};
+  std::optional<boost::json::object> defaults{};
   bool operator==(const EditPushRuleCommand&) const = default;
 };
 inline constexpr size_t kPushRuleIdBytesMax = 255;

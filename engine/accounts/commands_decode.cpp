@@ -190,6 +190,9 @@ Result<AccountCommand> DecodeEditPushRule(Fields& f) {
   if (!parsed) return Status::BadJson("unknown push rule change \"" + change + "\"");
   c.change = *parsed;
   NEBU_ASSIGN_OR_RETURN(c.value, DecodeObjectText(f, "value_json"));
+  if (f.Has("defaults_json")) {
+    NEBU_ASSIGN_OR_RETURN(c.defaults, DecodeObjectText(f, "defaults_json"));
+  }
   NEBU_ASSIGN_OR_RETURN(c.before, f.OptionalString("before"));
   NEBU_ASSIGN_OR_RETURN(c.after, f.OptionalString("after"));
   return AccountCommand(std::move(c));
