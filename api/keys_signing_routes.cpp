@@ -71,9 +71,19 @@ Result<bool> RepeatsStored(core::Engine& engine, const std::string& user_id,
   return true;
 }
 
-// The answer to a device_signing upload once applied: {} or the error.
+// The answer to a device_signing upload once applied: {} or the error, with the
+// master-key checks (e2ee::CheckSignedByMaster, here or in apply) as the spec's codes.
 Response SigningAnswer(const Status& status) {
-  return status.ok() ? JsonResponse(200, json::object{}) : ErrorResponse(status);
+  if (status.ok()) return JsonResponse(200, json::object{});
+  if (status.code() == StatusCode::kInvalidArgument) {
+    if (status.message().starts_with(e2ee::kNoMasterSigningKey)) {
+      return ErrorResponse(400, "M_MISSING_PARAM", status.message());
+    }
+    if (status.message().starts_with(e2ee::kNotSignedByMaster)) {
+      return ErrorResponse(400, "M_INVALID_SIGNATURE", status.message());
+    }
+  }
+  return ErrorResponse(status);
 }
 
 // Proposes an upload_signing_keys command; `done` gets the apply status.
@@ -143,33 +153,27 @@ void UploadSigning(const ContextPtr& context, const Request& request, Respond re
     *fields[i].second = v->as_object();
   }
   // The master key the other keys must be signed by: the new one, else the stored one.
+  // This is an early answer from what this node read; apply checks again against the
+  // master key in effect then (check_master_signature), and that decides.
   auto stored_master =
       e2ee::GetCrossSigningKey(context->engine.store(), who.user_id, e2ee::kUsageMaster);
   if (!stored_master.ok()) return respond(ErrorResponse(stored_master.status()));
-  std::optional<std::string> master_public;
-  if (keys.master) {
-    master_public = CrossSigningPublicKey(*keys.master);
-  } else if (*stored_master) {
+  std::optional<json::object> master = keys.master;
+  if (!master && *stored_master) {
     Result<json::value> parsed = event::ParseJson(**stored_master);
-    if (parsed.ok() && parsed->is_object())
-      master_public = CrossSigningPublicKey(parsed->as_object());
+    if (parsed.ok() && parsed->is_object()) master = parsed->as_object();
   }
   for (const std::optional<json::object>* sub : {&keys.self_signing, &keys.user_signing}) {
     if (!*sub) continue;
-    if (!master_public) {
-      return respond(ErrorResponse(400, "M_MISSING_PARAM", "No master signing key is available"));
-    }
-    if (!e2ee::VerifyJsonSignature(**sub, who.user_id, "ed25519:" + *master_public, *master_public)
-             .ok()) {
-      return respond(
-          ErrorResponse(400, "M_INVALID_SIGNATURE",
-                        "Self-signing and user-signing keys must be signed by the master key"));
-    }
+    Status signed_by_master =
+        e2ee::CheckSignedByMaster(master ? &*master : nullptr, **sub, who.user_id);
+    if (!signed_by_master.ok()) return respond(SigningAnswer(signed_by_master));
   }
   e2ee::UploadSigningKeysCommand command{.user_id = who.user_id,
                                          .master_key = keys.master,
                                          .self_signing_key = keys.self_signing,
-                                         .user_signing_key = keys.user_signing};
+                                         .user_signing_key = keys.user_signing,
+                                         .check_master_signature = true};
   // Raw pointers from here on: a pool task must never hold the last reference to the
   // context (the pool would be destroyed, and joined, from one of its own threads).
   Context* raw = context.get();

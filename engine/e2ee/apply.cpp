@@ -13,6 +13,7 @@
 #include "engine/accounts/accounts.h"
 #include "engine/e2ee/e2ee.h"
 #include "engine/e2ee/keys.h"
+#include "engine/e2ee/signatures.h"
 #include "engine/event/canonical_json.h"
 
 namespace nebu::e2ee {
@@ -230,7 +231,29 @@ Result<std::string> Applier::Apply(const ClaimKeysCommand& c) {
 
 // ---- cross-signing ----
 
+// check_master_signature: the sub-keys against the master key in effect now.
+Status CheckAgainstAppliedMaster(storage::Store& store, const UploadSigningKeysCommand& c) {
+  if (!c.check_master_signature || (!c.self_signing_key && !c.user_signing_key)) {
+    return Status::Ok();
+  }
+  std::optional<json::object> master = c.master_key;
+  if (!master) {
+    NEBU_ASSIGN_OR_RETURN(
+        auto stored, store.Get(Cf::kCrossSigning, internal::SigningKeyKey(c.user_id, kUsageMaster)));
+    if (stored) {
+      NEBU_ASSIGN_OR_RETURN(json::value parsed, event::ParseJson(*stored));
+      if (!parsed.is_object()) return Status::Corruption("stored master key is not an object");
+      master = std::move(parsed.as_object());
+    }
+  }
+  for (const std::optional<json::object>* sub : {&c.self_signing_key, &c.user_signing_key}) {
+    if (*sub) NEBU_RETURN_IF_ERROR(CheckSignedByMaster(master ? &*master : nullptr, **sub, c.user_id));
+  }
+  return Status::Ok();
+}
+
 Result<std::string> Applier::Apply(const UploadSigningKeysCommand& c) {
+  NEBU_RETURN_IF_ERROR(CheckAgainstAppliedMaster(store_, c));
   const std::pair<std::string_view, const std::optional<json::object>*> keys[] = {
       {kUsageMaster, &c.master_key},
       {kUsageSelfSigning, &c.self_signing_key},

@@ -158,6 +158,7 @@ struct Encoder {
     if (c.self_signing_key) o["self_signing_key"] = *c.self_signing_key;
     if (c.user_signing_key) o["user_signing_key"] = *c.user_signing_key;
     if (c.without_uia) o["without_uia"] = true;
+    if (c.check_master_signature) o["check_master_signature"] = true;
     return o;
   }
   json::object operator()(const UploadSignaturesCommand& c) const {
@@ -235,6 +236,12 @@ Result<E2eeCommand> DecodeOp(std::string_view op, Fields& f) {
     if (f.Has("without_uia")) {
       NEBU_ASSIGN_OR_RETURN(c.without_uia, f.Bool("without_uia"));
       if (!c.without_uia) return Status::BadJson("without_uia is present only when true");
+    }
+    if (f.Has("check_master_signature")) {
+      NEBU_ASSIGN_OR_RETURN(c.check_master_signature, f.Bool("check_master_signature"));
+      if (!c.check_master_signature) {
+        return Status::BadJson("check_master_signature is present only when true");
+      }
     }
     return E2eeCommand(std::move(c));
   }

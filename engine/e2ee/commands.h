@@ -14,7 +14,8 @@
 //   upload_keys          {user_id, device_id, device_keys?, one_time_keys, fallback_keys}
 //   claim_keys           {claims: [[user, device, algorithm], ...]}
 //   upload_signing_keys  {user_id, master_key?, self_signing_key?, user_signing_key?,
-//                         without_uia?}  (without_uia: present only when true)
+//                         without_uia?, check_master_signature?}  (the flags:
+//                         present only when true)
 //   upload_signatures    {signer, signatures: [[target user, target key id,
 //                                               signer key id, signature], ...]}
 //   send_to_device       {sender, sender_device, txn_id, type,
@@ -89,12 +90,20 @@ struct ClaimKeysCommand {
 // the command is refused with kAlreadyExists ("cross-signing keys exist"), so two
 // racing "first" uploads cannot both skip the password. Logs written before the field
 // existed decode with without_uia = false (applied unconditionally, as then).
+//
+// check_master_signature: the self-signing and user-signing keys must be signed by
+// the master key in effect when the command applies (its own master_key, else the
+// stored one), not by the one the proposer read (another node may have replaced it
+// since): apply checks (signatures.h, CheckSignedByMaster) and refuses the whole
+// command with kInvalidArgument (kNoMasterSigningKey, kNotSignedByMaster). Logs
+// written before the field decode with false (not checked in apply, as then).
 struct UploadSigningKeysCommand {
   std::string user_id{};
   std::optional<boost::json::object> master_key{};
   std::optional<boost::json::object> self_signing_key{};
   std::optional<boost::json::object> user_signing_key{};
   bool without_uia = false;
+  bool check_master_signature = false;
   bool operator==(const UploadSigningKeysCommand&) const = default;
 };
 

@@ -60,6 +60,9 @@ inline constexpr std::string_view kSignedCurve25519 = "signed_curve25519";
 // kInvalidArgument (upload_keys: a one-time key ID already holds another key);
 // kAlreadyExists (upload_signing_keys with without_uia when the user has a master key
 // and a given key differs from the stored one: the caller must authenticate);
+// kInvalidArgument (upload_signing_keys with check_master_signature when a
+// self-signing or user-signing key is not signed by the master key in effect, or
+// there is none: signatures.h, kNotSignedByMaster / kNoMasterSigningKey);
 // kForbidden for a quota (commands.h): upload_keys when the device would hold more
 // than kOneTimeKeysPerDeviceMax one-time keys (all algorithms) or
 // kFallbackKeysPerDeviceMax fallback keys; send_to_device when nothing was queued

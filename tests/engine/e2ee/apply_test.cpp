@@ -11,8 +11,10 @@
 
 #include "engine/e2ee/e2ee.h"
 #include "engine/e2ee/keys.h"
+#include "engine/e2ee/signatures.h"
 #include "engine/event/canonical_json.h"
 #include "tests/engine/e2ee/e2ee_testing.h"
+#include "tests/engine/e2ee/ed25519_testing.h"
 
 namespace nebu::e2ee {
 namespace {
@@ -338,6 +340,65 @@ TEST_F(E2eeApplyTest, AnUploadWithoutUiaIsRefusedOnceAMasterKeyExists) {
                                R"(,"op":"upload_signing_keys","user_id":"@alice:hs"})")
                   .ok());
   EXPECT_EQ(**GetCrossSigningKey(store(), kAlice, kUsageMaster), *event::CanonicalJson(master("OLD")));
+}
+
+// A self-signing key checked by the proposer against master key ONE, applied after
+// another command replaced the master key with TWO: apply checks against TWO and
+// refuses it (nothing stored); signed by TWO, or with its own master key in the same
+// command, it is stored. The old command form (no flag) is stored unchecked.
+TEST_F(E2eeApplyTest, SubKeysMustBeSignedByTheMasterKeyInEffectWhenApplied) {
+  testing::Ed25519Key one, two, self;
+  auto master = [](const testing::Ed25519Key& key) {
+    return json::object{{"user_id", kAlice},
+                        {"usage", json::array{"master"}},
+                        {"keys", json::object{{"ed25519:" + key.public_key(), key.public_key()}}}};
+  };
+  auto self_signing = [&](const testing::Ed25519Key& signer) {
+    json::object key{{"user_id", kAlice},
+                     {"usage", json::array{"self_signing"}},
+                     {"keys", json::object{{"ed25519:" + self.public_key(), self.public_key()}}}};
+    signer.Sign(key, kAlice, signer.public_key());
+    return key;
+  };
+  ASSERT_TRUE(db_.Apply(UploadSigningKeysCommand{.user_id = kAlice, .master_key = master(one)}).ok());
+  // The proposer read ONE and built this; before it applies, TWO replaces ONE.
+  const UploadSigningKeysCommand stale{.user_id = kAlice,
+                                       .self_signing_key = self_signing(one),
+                                       .check_master_signature = true};
+  ASSERT_TRUE(db_.Apply(UploadSigningKeysCommand{.user_id = kAlice, .master_key = master(two)}).ok());
+  const uint64_t position = db_.position();
+  Result<std::string> refused = db_.Apply(stale);
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(refused.status().message().starts_with(kNotSignedByMaster));
+  EXPECT_FALSE(GetCrossSigningKey(store(), kAlice, kUsageSelfSigning)->has_value());
+  EXPECT_EQ(db_.position(), position);
+
+  // Signed by the master key in effect: stored.
+  ASSERT_TRUE(db_.Apply(UploadSigningKeysCommand{.user_id = kAlice,
+                                                 .self_signing_key = self_signing(two),
+                                                 .check_master_signature = true})
+                  .ok());
+  EXPECT_EQ(**GetCrossSigningKey(store(), kAlice, kUsageSelfSigning),
+            *event::CanonicalJson(self_signing(two)));
+  // With its own master key in the command, that one is the one in effect.
+  ASSERT_TRUE(db_.Apply(UploadSigningKeysCommand{.user_id = kAlice,
+                                                 .master_key = master(one),
+                                                 .self_signing_key = self_signing(one),
+                                                 .check_master_signature = true})
+                  .ok());
+  // Without any master key: kNoMasterSigningKey.
+  Result<std::string> no_master = db_.Apply(UploadSigningKeysCommand{
+      .user_id = kBob, .self_signing_key = self_signing(one), .check_master_signature = true});
+  EXPECT_TRUE(no_master.status().message().starts_with(kNoMasterSigningKey));
+  // The old form is not checked in apply (logs from before the flag replay unchanged).
+  ASSERT_TRUE(db_.Apply(UploadSigningKeysCommand{.user_id = kAlice,
+                                                 .self_signing_key = self_signing(two)})
+                  .ok());
+  // The flag round-trips through the log's encoding.
+  Result<std::string> payload = EncodeE2eeCommand(stale);
+  ASSERT_TRUE(payload.ok());
+  EXPECT_NE(payload->find("\"check_master_signature\":true"), std::string::npos);
+  EXPECT_EQ(std::get<UploadSigningKeysCommand>(*DecodeE2eeCommand(*payload)), stale);
 }
 
 TEST_F(E2eeApplyTest, CrossSigningKeysAndSignaturesAreStoredAndAnnounced) {
