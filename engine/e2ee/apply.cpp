@@ -279,9 +279,44 @@ Result<std::string> Applier::Apply(const UploadSigningKeysCommand& c) {
   return std::string("{}");
 }
 
+// check_signatures: *verdict is OK when the entry verifies against the applied
+// state, else why not; the returned status is a read error.
+Status CheckAgainstApplied(storage::Store& store, const std::string& signer,
+                           const SignatureEntry& s, Status* verdict) {
+  std::string why;
+  NEBU_ASSIGN_OR_RETURN(auto target,
+                        FindSignatureTarget(store, signer, s.target_user, s.target_key_id, &why));
+  *verdict = Status::InvalidArgument("No valid signature by a key allowed to sign this key");
+  if (!target) {
+    *verdict = Status::InvalidArgument(why);
+    return Status::Ok();
+  }
+  auto allowed = target->allowed_signers.find(s.signer_key_id);
+  if (allowed == target->allowed_signers.end()) return Status::Ok();
+  json::object signed_copy = std::move(target->stored);
+  signed_copy["signatures"] =
+      json::object{{signer, json::object{{s.signer_key_id, s.signature}}}};
+  if (VerifyJsonSignature(signed_copy, signer, s.signer_key_id, allowed->second).ok()) {
+    *verdict = Status::Ok();
+  }
+  return Status::Ok();
+}
+
 Result<std::string> Applier::Apply(const UploadSignaturesCommand& c) {
   std::set<std::string> changed_users;
+  json::object failures;
   for (const SignatureEntry& s : c.signatures) {
+    if (c.check_signatures) {
+      Status verified;
+      NEBU_RETURN_IF_ERROR(CheckAgainstApplied(store_, c.signer, s, &verified));
+      if (!verified.ok()) {
+        json::value& user = failures[s.target_user];
+        if (!user.is_object()) user = json::object{};
+        user.as_object()[s.target_key_id] =
+            json::object{{"errcode", "M_INVALID_SIGNATURE"}, {"error", verified.message()}};
+        continue;
+      }
+    }
     const std::string key =
         internal::SignatureKey(s.target_user, s.target_key_id, c.signer, s.signer_key_id);
     NEBU_ASSIGN_OR_RETURN(auto stored, store_.Get(Cf::kCrossSigning, key));
@@ -292,7 +327,8 @@ Result<std::string> Applier::Apply(const UploadSignaturesCommand& c) {
   for (const std::string& user : changed_users) {
     stream_.Append(storage::StreamEntry::DeviceKeys(user));
   }
-  return std::string("{}");
+  if (failures.empty()) return std::string("{}");
+  return event::CanonicalJson(json::object{{"failures", std::move(failures)}});
 }
 
 // ---- to-device ----

@@ -17,7 +17,8 @@
 //                         without_uia?, check_master_signature?}  (the flags:
 //                         present only when true)
 //   upload_signatures    {signer, signatures: [[target user, target key id,
-//                                               signer key id, signature], ...]}
+//                                               signer key id, signature], ...],
+//                         check_signatures?}  (present only when true)
 //   send_to_device       {sender, sender_device, txn_id, type,
 //                         messages: [[user, device or "*", content], ...]}
 //   delete_to_device     {user_id, device_id, upto}
@@ -114,9 +115,15 @@ struct SignatureEntry {
   std::string signature{};
   bool operator==(const SignatureEntry&) const = default;
 };
+// check_signatures: apply checks each signature against the applied state
+// (e2ee.h, FindSignatureTarget: the stored target key and the signer keys allowed
+// now), not the state the proposer read; an entry that does not verify is not stored
+// and is reported in the outcome's "failures" ({user: {key: {errcode, error}}}).
+// Logs written before the field decode with false (stored unchecked, as then).
 struct UploadSignaturesCommand {
   std::string signer{};
   std::vector<SignatureEntry> signatures{};
+  bool check_signatures = false;
   bool operator==(const UploadSignaturesCommand&) const = default;
 };
 

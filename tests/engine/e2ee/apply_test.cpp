@@ -401,6 +401,50 @@ TEST_F(E2eeApplyTest, SubKeysMustBeSignedByTheMasterKeyInEffectWhenApplied) {
   EXPECT_EQ(std::get<UploadSigningKeysCommand>(*DecodeE2eeCommand(*payload)), stale);
 }
 
+// Bob's user-signing key U1 signs Alice's master key; the proposer checked it, but
+// before the command applies Bob replaces U1 with U2: apply checks against the keys
+// in effect, reports the entry in "failures" and stores nothing; U2's signature
+// passes. The old command form (no flag) is stored unchecked.
+TEST_F(E2eeApplyTest, SignaturesAreCheckedAgainstTheKeysInEffectWhenApplied) {
+  testing::Ed25519Key alice_master, u1, u2;
+  auto key = [](const std::string& user, const char* usage, const testing::Ed25519Key& k) {
+    return json::object{{"user_id", user},
+                        {"usage", json::array{usage}},
+                        {"keys", json::object{{"ed25519:" + k.public_key(), k.public_key()}}}};
+  };
+  const json::object master = key(kAlice, "master", alice_master);
+  ASSERT_TRUE(db_.Apply(UploadSigningKeysCommand{.user_id = kAlice, .master_key = master}).ok());
+  ASSERT_TRUE(
+      db_.Apply(UploadSigningKeysCommand{.user_id = kBob, .user_signing_key = key(kBob, "user_signing", u1)})
+          .ok());
+  auto signature_by = [&](const testing::Ed25519Key& k) {
+    json::object copy = master;
+    k.Sign(copy, kBob, k.public_key());
+    return std::string(copy.at("signatures").at(kBob).at("ed25519:" + k.public_key()).as_string());
+  };
+  const std::string target = alice_master.public_key();
+  const UploadSignaturesCommand stale{
+      kBob, {{kAlice, target, "ed25519:" + u1.public_key(), signature_by(u1)}}, true};
+  ASSERT_TRUE(
+      db_.Apply(UploadSigningKeysCommand{.user_id = kBob, .user_signing_key = key(kBob, "user_signing", u2)})
+          .ok());
+  json::value refused = Parse(db_.Apply(stale));
+  EXPECT_EQ(refused.at("failures").at(kAlice).at(target).at("errcode"), "M_INVALID_SIGNATURE");
+  EXPECT_TRUE(SignaturesOf(store(), kAlice, target)->empty());
+  // A forged one (U2's key ID, U1's signature) fails too; U2's own passes.
+  const UploadSignaturesCommand forged{
+      kBob, {{kAlice, target, "ed25519:" + u2.public_key(), signature_by(u1)}}, true};
+  EXPECT_TRUE(Parse(db_.Apply(forged)).as_object().contains("failures"));
+  const UploadSignaturesCommand good{
+      kBob, {{kAlice, target, "ed25519:" + u2.public_key(), signature_by(u2)}}, true};
+  EXPECT_EQ(Parse(db_.Apply(good)), json::parse("{}"));
+  EXPECT_EQ(SignaturesOf(store(), kAlice, target)->size(), 1u);
+  // The flag round-trips; the old form is stored unchecked.
+  EXPECT_EQ(std::get<UploadSignaturesCommand>(*DecodeE2eeCommand(*EncodeE2eeCommand(stale))), stale);
+  ASSERT_TRUE(db_.Apply(UploadSignaturesCommand{kBob, {{kAlice, target, "ed25519:OLD", "sig"}}}).ok());
+  EXPECT_EQ(SignaturesOf(store(), kAlice, target)->size(), 2u);
+}
+
 TEST_F(E2eeApplyTest, CrossSigningKeysAndSignaturesAreStoredAndAnnounced) {
   json::object master{{"user_id", kAlice},
                       {"usage", json::array{"master"}},
