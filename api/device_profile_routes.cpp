@@ -1,6 +1,9 @@
 // Device and profile endpoints of api/account_routes.h.
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <optional>
+#include <string>
 
 #include "api/account_common.h"
 #include "api/rooms_routes.h"
@@ -201,6 +204,37 @@ std::optional<Response> ProfileLimited(Context& context, const std::string& user
   return Limited(context.limits->profile, user_id, context.MonotonicMs(), cost);
 }
 
+// The room number a capped profile command's outcome says its member events go on
+// after (commands.h, kProfileFanoutRoomsPerCommand); nullopt when they are all done.
+std::optional<uint64_t> MoreAfterRoom(const std::string& outcome) {
+  boost::system::error_code ec;
+  boost::json::value parsed = boost::json::parse(outcome, ec);
+  const boost::json::object* o = ec ? nullptr : parsed.if_object();
+  const boost::json::value* more = o ? o->if_contains("more_after_room") : nullptr;
+  if (more == nullptr || !more->is_int64() || more->as_int64() < 0) return std::nullopt;
+  return static_cast<uint64_t>(more->as_int64());
+}
+
+// Proposes `command` (a capped profile change, or its continuation) and, while its
+// outcome says joined rooms remain, the refresh_member_events command for the next
+// kProfileFanoutRoomsPerCommand of them; answers {} once the last one is applied, or
+// the first error (the profile itself is set once the first command applied).
+void SubmitProfileChange(core::Engine* engine, const accounts::AccountCommand& command,
+                         std::string user_id, int64_t ts, Respond respond) {
+  SubmitCommand(*engine, command,
+                [engine, user_id = std::move(user_id), ts, respond](core::ApplyOutcome outcome) {
+                  if (!outcome.ok()) return respond(ErrorResponse(outcome.status()));
+                  std::optional<uint64_t> more = MoreAfterRoom(*outcome);
+                  if (!more) return respond(JsonResponse(200, object{}));
+                  accounts::RefreshMemberEventsCommand next{
+                      .user_id = user_id,
+                      .after_room = *more,
+                      .member_events_ts = ts,
+                      .rooms_max = accounts::kProfileFanoutRoomsPerCommand};
+                  SubmitProfileChange(engine, next, user_id, ts, respond);
+                });
+}
+
 void PutProfileField(Context* context, ProfileField field, const Request& request,
                      const PathParams& params, Respond respond) {
   auto parsed = ParseJsonBody(request);
@@ -226,23 +260,25 @@ void PutProfileField(Context* context, ProfileField field, const Request& reques
     if (auto limited = ProfileLimited(*context, caller.user_id)) {
       return respond(std::move(*limited));
     }
-    // One command: the profile and the member events of every room the user is
-    // joined to when it is applied (spec: profile changes update m.room.member), in
-    // one write; the answer comes after both are applied.
+    // One command: the profile and the member events of the first
+    // kProfileFanoutRoomsPerCommand rooms the user is joined to when it is applied
+    // (spec: profile changes update m.room.member), in one write; refresh commands
+    // follow for the other rooms. The answer comes after all of them are applied.
     const int64_t ts = context->engine.clock().NowUnixMs();
+    const uint32_t rooms_max = accounts::kProfileFanoutRoomsPerCommand;
+    accounts::AccountCommand command;
     if (field == ProfileField::kDisplayName) {
-      SubmitAndAnswer(context->engine,
-                      accounts::SetDisplayNameCommand{.user_id = caller.user_id,
-                                                      .displayname = value,
-                                                      .member_events_ts = ts},
-                      respond);
+      command = accounts::SetDisplayNameCommand{.user_id = caller.user_id,
+                                                .displayname = value,
+                                                .member_events_ts = ts,
+                                                .member_events_rooms_max = rooms_max};
     } else {
-      SubmitAndAnswer(context->engine,
-                      accounts::SetAvatarUrlCommand{.user_id = caller.user_id,
-                                                    .avatar_url = value,
-                                                    .member_events_ts = ts},
-                      respond);
+      command = accounts::SetAvatarUrlCommand{.user_id = caller.user_id,
+                                              .avatar_url = value,
+                                              .member_events_ts = ts,
+                                              .member_events_rooms_max = rooms_max};
     }
+    SubmitProfileChange(&context->engine, command, caller.user_id, ts, respond);
   });
 }
 

@@ -15,6 +15,7 @@
 #include "engine/core/command.h"
 #include "engine/core/engine.h"
 #include "engine/core/room_reads.h"
+#include "engine/e2ee/signatures.h"
 #include "engine/event/canonical_json.h"
 #include "engine/event/identifiers.h"
 #include "engine/storage/room_log.h"
@@ -71,11 +72,7 @@ bool IsLocalUser(std::string_view user_id, std::string_view server_name) {
 }
 
 std::optional<std::string> CrossSigningPublicKey(const json::object& key) {
-  const json::value* keys = key.if_contains("keys");
-  if (keys == nullptr || !keys->is_object() || keys->as_object().size() != 1) return std::nullopt;
-  std::string_view id = keys->as_object().begin()->key();
-  if (!id.starts_with("ed25519:") || id.size() == 8) return std::nullopt;
-  return std::string(id.substr(8));
+  return e2ee::CrossSigningPublicKey(key);
 }
 
 void MergeSignatures(json::object& key, const std::vector<e2ee::StoredSignature>& signatures,

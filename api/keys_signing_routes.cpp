@@ -71,9 +71,19 @@ Result<bool> RepeatsStored(core::Engine& engine, const std::string& user_id,
   return true;
 }
 
-// The answer to a device_signing upload once applied: {} or the error.
+// The answer to a device_signing upload once applied: {} or the error, with the
+// master-key checks (e2ee::CheckSignedByMaster, here or in apply) as the spec's codes.
 Response SigningAnswer(const Status& status) {
-  return status.ok() ? JsonResponse(200, json::object{}) : ErrorResponse(status);
+  if (status.ok()) return JsonResponse(200, json::object{});
+  if (status.code() == StatusCode::kInvalidArgument) {
+    if (status.message().starts_with(e2ee::kNoMasterSigningKey)) {
+      return ErrorResponse(400, "M_MISSING_PARAM", status.message());
+    }
+    if (status.message().starts_with(e2ee::kNotSignedByMaster)) {
+      return ErrorResponse(400, "M_INVALID_SIGNATURE", status.message());
+    }
+  }
+  return ErrorResponse(status);
 }
 
 // Proposes an upload_signing_keys command; `done` gets the apply status.
@@ -143,33 +153,27 @@ void UploadSigning(const ContextPtr& context, const Request& request, Respond re
     *fields[i].second = v->as_object();
   }
   // The master key the other keys must be signed by: the new one, else the stored one.
+  // This is an early answer from what this node read; apply checks again against the
+  // master key in effect then (check_master_signature), and that decides.
   auto stored_master =
       e2ee::GetCrossSigningKey(context->engine.store(), who.user_id, e2ee::kUsageMaster);
   if (!stored_master.ok()) return respond(ErrorResponse(stored_master.status()));
-  std::optional<std::string> master_public;
-  if (keys.master) {
-    master_public = CrossSigningPublicKey(*keys.master);
-  } else if (*stored_master) {
+  std::optional<json::object> master = keys.master;
+  if (!master && *stored_master) {
     Result<json::value> parsed = event::ParseJson(**stored_master);
-    if (parsed.ok() && parsed->is_object())
-      master_public = CrossSigningPublicKey(parsed->as_object());
+    if (parsed.ok() && parsed->is_object()) master = parsed->as_object();
   }
   for (const std::optional<json::object>* sub : {&keys.self_signing, &keys.user_signing}) {
     if (!*sub) continue;
-    if (!master_public) {
-      return respond(ErrorResponse(400, "M_MISSING_PARAM", "No master signing key is available"));
-    }
-    if (!e2ee::VerifyJsonSignature(**sub, who.user_id, "ed25519:" + *master_public, *master_public)
-             .ok()) {
-      return respond(
-          ErrorResponse(400, "M_INVALID_SIGNATURE",
-                        "Self-signing and user-signing keys must be signed by the master key"));
-    }
+    Status signed_by_master =
+        e2ee::CheckSignedByMaster(master ? &*master : nullptr, **sub, who.user_id);
+    if (!signed_by_master.ok()) return respond(SigningAnswer(signed_by_master));
   }
   e2ee::UploadSigningKeysCommand command{.user_id = who.user_id,
                                          .master_key = keys.master,
                                          .self_signing_key = keys.self_signing,
-                                         .user_signing_key = keys.user_signing};
+                                         .user_signing_key = keys.user_signing,
+                                         .check_master_signature = true};
   // Raw pointers from here on: a pool task must never hold the last reference to the
   // context (the pool would be destroyed, and joined, from one of its own threads).
   Context* raw = context.get();
@@ -202,64 +206,15 @@ struct Target {
   std::map<std::string, std::string> allowed_signers;  // signer key ID -> public key
 };
 
-Result<std::optional<json::object>> ParsedKey(const Result<std::optional<std::string>>& text) {
-  if (!text.ok()) return text.status();
-  if (!*text) return std::optional<json::object>();
-  NEBU_ASSIGN_OR_RETURN(json::value v, event::ParseJson(**text));
-  if (!v.is_object()) return Status::Corruption("stored key is not an object");
-  return std::optional<json::object>(std::move(v.as_object()));
-}
-
-std::optional<std::string> SigningPublic(core::Engine& engine, const std::string& user_id,
-                                         std::string_view usage) {
-  auto key = ParsedKey(e2ee::GetCrossSigningKey(engine.store(), user_id, usage));
-  if (!key.ok() || !*key) return std::nullopt;
-  return CrossSigningPublicKey(**key);
-}
-
-// nullopt with *why when the caller may not sign (user, key_id).
+// nullopt with *why when the caller may not sign (user, key_id): the rules of
+// e2ee::FindSignatureTarget, which apply uses again on the applied state and decides.
 Result<std::optional<Target>> FindTarget(core::Engine& engine, const Caller& caller,
                                          const std::string& user_id, const std::string& key_id,
                                          std::string* why) {
-  NEBU_ASSIGN_OR_RETURN(auto master, ParsedKey(e2ee::GetCrossSigningKey(engine.store(), user_id,
-                                                                        e2ee::kUsageMaster)));
-  const bool is_master = master && CrossSigningPublicKey(*master) == key_id;
-  Target target;
-  if (user_id == caller.user_id && !is_master) {
-    NEBU_ASSIGN_OR_RETURN(auto device,
-                          ParsedKey(e2ee::GetDeviceKeys(engine.store(), user_id, key_id)));
-    if (!device) {
-      *why = "Unknown device or key";
-      return std::optional<Target>();
-    }
-    target.stored = std::move(*device);
-    if (auto self = SigningPublic(engine, user_id, e2ee::kUsageSelfSigning)) {
-      target.allowed_signers["ed25519:" + *self] = *self;
-    }
-  } else if (user_id == caller.user_id) {
-    target.stored = std::move(*master);
-    NEBU_ASSIGN_OR_RETURN(auto devices, e2ee::ListDeviceKeys(engine.store(), user_id));
-    for (const auto& [device_id, text] : devices) {
-      // A device signs with its own ed25519 key, found in its device keys.
-      Result<json::value> parsed = event::ParseJson(text);
-      const json::value* map =
-          parsed.ok() && parsed->is_object() ? parsed->as_object().if_contains("keys") : nullptr;
-      const json::value* device_key =
-          map && map->is_object() ? map->as_object().if_contains("ed25519:" + device_id) : nullptr;
-      if (device_key != nullptr && device_key->is_string()) {
-        target.allowed_signers["ed25519:" + device_id] = std::string(device_key->as_string());
-      }
-    }
-  } else if (is_master) {
-    target.stored = std::move(*master);
-    if (auto user_signing = SigningPublic(engine, caller.user_id, e2ee::kUsageUserSigning)) {
-      target.allowed_signers["ed25519:" + *user_signing] = *user_signing;
-    }
-  } else {
-    *why = "Only another user's master key can be signed";
-    return std::optional<Target>();
-  }
-  return std::optional<Target>(std::move(target));
+  NEBU_ASSIGN_OR_RETURN(
+      auto found, e2ee::FindSignatureTarget(engine.store(), caller.user_id, user_id, key_id, why));
+  if (!found) return std::optional<Target>();
+  return std::optional<Target>(Target{std::move(found->stored), std::move(found->allowed_signers)});
 }
 
 void UploadSignatures(const ContextPtr& context, const Request& request, Respond respond) {
@@ -268,7 +223,9 @@ void UploadSignatures(const ContextPtr& context, const Request& request, Respond
   auto body = ParseJsonBody(request);
   if (auto* error = std::get_if<Response>(&body)) return respond(std::move(*error));
   const Caller& who = std::get<Caller>(caller);
-  e2ee::UploadSignaturesCommand command{.signer = who.user_id};
+  // Checked here against what this node read (an early answer); apply checks every
+  // entry again against the applied state and reports what fails there.
+  e2ee::UploadSignaturesCommand command{.signer = who.user_id, .check_signatures = true};
   json::object failures;
   auto fail = [&failures](const std::string& user_id, const std::string& key_id,
                           std::string_view message) {
@@ -332,7 +289,19 @@ void UploadSignatures(const ContextPtr& context, const Request& request, Respond
     return respond(JsonResponse(200, json::object{{"failures", std::move(failures)}}));
   }
   SubmitE2ee(context->engine, command, std::move(respond),
-             [failures = std::move(failures)](json::object) {
+             [failures = std::move(failures)](json::object outcome) mutable {
+               // Entries apply refused (the state changed since it was read here).
+               if (const json::value* late = outcome.if_contains("failures");
+                   late && late->is_object()) {
+                 for (const auto& [user, keys] : late->as_object()) {
+                   json::value& mine = failures[user];
+                   if (!mine.is_object()) mine = json::object{};
+                   if (!keys.is_object()) continue;
+                   for (const auto& [key, failure] : keys.as_object()) {
+                     mine.as_object()[key] = failure;
+                   }
+                 }
+               }
                return JsonResponse(200, json::object{{"failures", failures}});
              });
 }

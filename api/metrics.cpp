@@ -7,6 +7,8 @@
 #include <prometheus/text_serializer.h>
 
 #include <array>
+#include <mutex>
+#include <vector>
 
 namespace nebu::api {
 namespace {
@@ -41,6 +43,14 @@ struct Metrics::Impl {
           .Name("nebu_http_request_duration_seconds")
           .Help("Time spent answering a complete request, by listener and route")
           .Register(*registry);
+
+  struct CounterFunction {
+    std::string name;
+    std::string help;
+    std::function<double()> read;
+  };
+  std::mutex mu;
+  std::vector<CounterFunction> counter_functions;  // guarded by mu
 };
 
 Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
@@ -60,8 +70,24 @@ void Metrics::RecordRequest(std::string_view listener, std::string_view route,
       .Observe(duration_seconds);
 }
 
+void Metrics::AddCounterFunction(std::string name, std::string help,
+                                 std::function<double()> read) {
+  std::lock_guard lock(impl_->mu);
+  impl_->counter_functions.push_back({std::move(name), std::move(help), std::move(read)});
+}
+
 std::string Metrics::Serialize() const {
-  return prometheus::TextSerializer().Serialize(impl_->registry->Collect());
+  std::vector<prometheus::MetricFamily> families = impl_->registry->Collect();
+  std::lock_guard lock(impl_->mu);
+  for (const Impl::CounterFunction& counter : impl_->counter_functions) {
+    prometheus::ClientMetric metric;
+    metric.counter.value = counter.read();
+    families.push_back({.name = counter.name,
+                        .help = counter.help,
+                        .type = prometheus::MetricType::Counter,
+                        .metric = {std::move(metric)}});
+  }
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 prometheus::Registry& Metrics::registry() { return *impl_->registry; }

@@ -8,11 +8,15 @@
 // unknown methods are "OTHER"; requests that matched no route are "(unmatched)"):
 //   nebu_http_requests_total{listener, route, method, status}          counter
 //   nebu_http_request_duration_seconds{listener, route}                histogram
-// Other modules register their own families on registry().
+//   nebu_ephemeral_updates_dropped_total   counter, in a cluster only (app/main.cpp):
+//       typing/presence updates not shared through etcd (queue full or write failed)
+// Other modules register their own families on registry(), or a counter they keep
+// themselves with AddCounterFunction().
 //
 // Thread-safety: all methods are safe from any thread.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -36,6 +40,12 @@ class Metrics {
   // Counts one answered request and observes its handling time.
   void RecordRequest(std::string_view listener, std::string_view route, std::string_view method,
                      int status, double duration_seconds);
+
+  // Adds the counter `name` (no labels) whose value is `read()` at each Serialize(): a
+  // count another module keeps (e.g. EtcdEphemeralBus::dropped()). `read` is called
+  // from any thread and must stay valid while this Metrics lives. `name` must be a
+  // valid Prometheus metric name not used by another family (programmer error).
+  void AddCounterFunction(std::string name, std::string help, std::function<double()> read);
 
   // The Prometheus text exposition format (version 0.0.4) of every registered family.
   [[nodiscard]] std::string Serialize() const;

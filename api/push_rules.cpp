@@ -67,8 +67,11 @@ Response NoSuchRule() { return ErrorResponse(404, "M_NOT_FOUND", "The push rule 
 // Proposes one edit of the caller's rule set; apply decides it against the applied
 // set (accounts/push_rules.h) and the outcome is answered: {} or the error, with
 // kNotFound as 404 M_NOT_FOUND and an unknown before/after as 400 M_UNKNOWN.
+// The edit carries this server's defaults, so every node applies it alike.
 void SubmitEdit(core::Engine& engine, const EditPushRuleCommand& edit, Respond respond) {
-  Result<std::string> payload = accounts::EncodeAccountCommand(edit);
+  EditPushRuleCommand with_defaults = edit;
+  with_defaults.defaults = accounts::DefaultPushRuleset(edit.user_id);
+  Result<std::string> payload = accounts::EncodeAccountCommand(with_defaults);
   if (!payload.ok()) return respond(ErrorResponse(payload.status()));
   engine.SubmitAsync({core::CommandKind::kAccount, std::move(*payload)},
                      [respond](core::ApplyOutcome outcome) {

@@ -96,6 +96,15 @@ Router::Router(std::string listener, Metrics* metrics, WorkerPoolOptions offload
 
 Router::~Router() { offload_pool_.reset(); }
 
+void Router::AddDrainHook(std::function<void()> hook) {
+  NEBU_CHECK(hook != nullptr, "drain hook must be set");
+  drain_hooks_.push_back(std::move(hook));
+}
+
+void Router::Drain() const {
+  for (const auto& hook : drain_hooks_) hook();
+}
+
 void Router::Add(std::string_view method, std::string_view pattern, Handler handler,
                  RouteOptions options) {
   NEBU_CHECK(handler != nullptr, "route handler must be set");

@@ -137,6 +137,15 @@ class Router {
   // server asks after reading the header, before reading the body.
   [[nodiscard]] size_t BodyBytesMax(std::string_view method, std::string_view path) const;
 
+  // Registers `hook`, run by Drain(): a route that keeps requests waiting only for
+  // time (the /sync long-poll) answers them at once from it and stops parking new
+  // ones. Set-up only, like Add().
+  void AddDrainHook(std::function<void()> hook);
+  // Runs every drain hook (in registration order). The server calls it from Stop(),
+  // once it accepts no more connections, so its drain does not wait out long-polls.
+  // Safe from any thread; the hooks must tolerate being run more than once.
+  void Drain() const;
+
   // Counts a request the server answered without routing it (413, 431, 400 for a
   // malformed request, 503 over the connection limit).
   void RecordRejected(std::string_view method, int status) const;
@@ -184,6 +193,7 @@ class Router {
   std::vector<Pattern> patterns_;
   WorkerPoolOptions offload_options_;
   std::unique_ptr<WorkerPool> offload_pool_;  // created by the first offloaded route
+  std::vector<std::function<void()>> drain_hooks_;
 };
 
 }  // namespace nebu::api

@@ -500,6 +500,9 @@ void Server::Impl::Stop() {
         l->acceptor.close(ignored);
       });
     }
+    // Parked long-polls answer now (their routes stop parking), so the drain below
+    // waits only for requests that are working, not for clients' timeouts.
+    for (auto& listener : listeners) listener->router->Drain();
     std::unique_lock lock(mutex);
     for (auto& [id, weak] : connections) {
       if (auto connection = weak.lock()) {

@@ -38,9 +38,11 @@
 //   loop: it waits kAcceptRetryDelayMs and tries again, logging the first error of a
 //   run and then every kAcceptErrorsLogEvery-th.
 // - The server puts no time limit on an asynchronous route's answer: the route bounds
-//   its own wait (/sync's timeout). A request still unanswered at Stop() is waited for
-//   like any in-flight request (at most drain_timeout_ms); an answer that arrives after
-//   its connection is gone is dropped safely.
+//   its own wait (/sync's timeout). Stop() first runs each router's Drain(), which
+//   answers the requests that wait only for time (parked /sync long-polls answer what
+//   they have); a request still unanswered then is waited for like any in-flight
+//   request (at most drain_timeout_ms); an answer that arrives after its connection is
+//   gone is dropped safely.
 // - Every answered request is logged (spdlog, info) with access_token redacted, under
 //   the client's address: the peer's, or the one a trusted proxy forwarded
 //   (limits.trusted_proxies; logged as "client via=peer").
@@ -105,9 +107,10 @@ class Server {
   // The bound port of listeners[index] (resolves port 0).
   [[nodiscard]] uint16_t port(size_t index) const;
 
-  // Stops accepting, closes idle connections, lets in-flight requests finish (their
-  // responses say Connection: close) for at most drain_timeout_ms, then stops the
-  // threads. Blocks until done. Idempotent.
+  // Stops accepting, drains the routers (Router::Drain: parked long-polls answer),
+  // closes idle connections, lets in-flight requests finish (their responses say
+  // Connection: close) for at most drain_timeout_ms, then stops the threads. Blocks
+  // until done. Idempotent.
   void Stop();
 
  private:

@@ -83,6 +83,15 @@ class SyncService {
   ~SyncService() {
     if (typing_) typing_->Unsubscribe(typing_subscription_);
     if (presence_) presence_->Unsubscribe(presence_subscription_);
+    Drain();
+    // Then heavy_pool_ (queued syncs assemble and answer; a park now answers at once),
+    // pool_ (running queued wake-ups, which find their waits done) and timer_.
+  }
+  // The server is stopping (Router::Drain) or the routes go: every parked long-poll
+  // is answered now with what it has (an empty response), and later syncs do not
+  // park. A sync still catching up to another node's token gets 503 (retry, maybe on
+  // another node) rather than its 400. Idempotent.
+  void Drain() {
     std::set<std::shared_ptr<Wait>> parked;
     {
       std::lock_guard lock(mutex_);
@@ -90,10 +99,20 @@ class SyncService {
       parked.swap(waits_);
       waits_by_user_.clear();
     }
-    for (const auto& wait : parked) Finish(wait, std::nullopt);
-    // Then heavy_pool_ (queued syncs assemble and answer; a park now answers at once),
-    // pool_ (running queued wake-ups, which find their waits done) and timer_.
+    for (const auto& wait : parked) {
+      bool catching_up = false;
+      {
+        std::lock_guard lock(wait->mutex);
+        catching_up = wait->catching_up;
+      }
+      if (!catching_up) {
+        Finish(wait, std::nullopt);
+      } else {
+        Finish(wait, ErrorResponse(503, "M_UNKNOWN", "The server is stopping; try again"));
+      }
+    }
   }
+
   SyncService(const SyncService&) = delete;
   SyncService& operator=(const SyncService&) = delete;
 
@@ -408,6 +427,7 @@ void AddSyncRoutes(Router& router, core::Engine& engine, TypingTracker* typing,
                       service->Handle(request, std::move(respond));
                     });
   }
+  router.AddDrainHook([service] { service->Drain(); });
 }
 
 }  // namespace nebu::api

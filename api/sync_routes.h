@@ -46,8 +46,11 @@
 // and a hop would add latency to every delivery.
 //
 // Lifetime: the routes own their worker threads and timer; they are released with the
-// router. Stop the server before destroying the router: requests still parked then
-// are answered (empty) from the router's destructor. The engine must outlive the
+// router. Server::Stop() drains the router first (Router::Drain): every parked
+// long-poll is answered at once with what it has (a sync still catching up to a token
+// gets 503), and later syncs answer without parking, so a stop never waits out a
+// client's timeout. Stop the server before destroying the router: requests still
+// parked then are answered the same way from the router's destructor. The engine must outlive the
 // router.
 //
 // Thread-safety: handlers are safe from any thread.

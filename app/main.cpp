@@ -156,7 +156,13 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, ClusterRuntime*
                              // A token from another node waits for this one to catch up.
                              .token_wait_ms = cluster != nullptr ? api::kTokenWaitMsCluster : 0},
                             &metrics, cluster ? &cluster->ephemeral() : nullptr);
-  if (cluster != nullptr) cluster->ephemeral().Start();  // the trackers have subscribed
+  if (cluster != nullptr) {
+    cluster->ephemeral().Start();  // the trackers have subscribed
+    metrics.AddCounterFunction(
+        "nebu_ephemeral_updates_dropped_total",
+        "Typing and presence updates not shared through etcd (queue full or write failed)",
+        [cluster] { return static_cast<double>(cluster->ephemeral().dropped()); });
+  }
   api::Router ops("ops", &metrics);
   // NEBU_DB_URL; in a cluster the nodes elect the one that projects.
   std::unique_ptr<PgRuntime> pg = PgRuntime::Start(

@@ -2,6 +2,7 @@
 #
 #   nebu_library(NAME nebu_event SOURCES a.cpp b.cpp DEPS nebu_common Boost::json)
 #   nebu_test(NAME event_test SOURCES x_test.cpp DEPS nebu_event)       # one binary per module
+#   nebu_test(NAME t SOURCES ... ARGS --gtest_filter=-Slow.*)   # ARGS: extra arguments of its ctest
 #   nebu_fuzzer(NAME fuzz_canonical_json SOURCE f.cpp DEPS nebu_event CORPUS corpus/canonical_json)
 #   nebu_bench(NAME bench_room_log SOURCES b.cpp DEPS nebu_storage)
 
@@ -37,12 +38,12 @@ function(nebu_library)
 endfunction()
 
 function(nebu_test)
-  cmake_parse_arguments(A "" "NAME" "SOURCES;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(A "" "NAME" "SOURCES;DEPS;LABELS;ARGS" ${ARGN})
   add_executable(${A_NAME} ${A_SOURCES})
   _nebu_common(${A_NAME})
   target_link_libraries(${A_NAME} PRIVATE ${A_DEPS} rapidcheck rapidcheck_gtest
                         GTest::gtest GTest::gmock GTest::gtest_main)
-  add_test(NAME ${A_NAME} COMMAND ${A_NAME} --gtest_brief=1
+  add_test(NAME ${A_NAME} COMMAND ${A_NAME} --gtest_brief=1 ${A_ARGS}
            WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
   if(A_LABELS)
     set_tests_properties(${A_NAME} PROPERTIES LABELS "${A_LABELS}")

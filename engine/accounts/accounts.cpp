@@ -193,12 +193,20 @@ Result<std::optional<MemberEventRefresh>> PlanMemberEventRefresh(storage::Store&
   MemberEventRefresh refresh;
   const auto* name = std::get_if<SetDisplayNameCommand>(&*command);
   const auto* avatar = std::get_if<SetAvatarUrlCommand>(&*command);
+  const auto* more = std::get_if<RefreshMemberEventsCommand>(&*command);
   if (name && name->member_events_ts) {
     refresh.user_id = name->user_id;
     refresh.origin_server_ts = *name->member_events_ts;
+    refresh.rooms_max = name->member_events_rooms_max;
   } else if (avatar && avatar->member_events_ts) {
     refresh.user_id = avatar->user_id;
     refresh.origin_server_ts = *avatar->member_events_ts;
+    refresh.rooms_max = avatar->member_events_rooms_max;
+  } else if (more) {
+    refresh.user_id = more->user_id;
+    refresh.origin_server_ts = more->member_events_ts;
+    refresh.after_room = more->after_room;
+    refresh.rooms_max = more->rooms_max;
   } else {
     return Out();
   }

@@ -201,14 +201,18 @@ struct AccountDataEntry {
 // What a profile command with member_events_ts asks the state machine to append
 // after it (commands.h, SetDisplayNameCommand): the user's member events carrying
 // `profile`, the profile the command leaves.
+// after_room and rooms_max: only joined rooms numbered above after_room, at most
+// rooms_max of them (nullopt: all; commands.h, kProfileFanoutRoomsPerCommand).
 struct MemberEventRefresh {
   std::string user_id{};
   Profile profile{};
   int64_t origin_server_ts = 0;
+  uint64_t after_room = 0;
+  std::optional<uint32_t> rooms_max{};
 };
 // Called by the state machine BEFORE it applies the kAccount `payload`, with nothing
 // staged (account commands are applied alone): the stored profile with the command's
-// field set. nullopt for any other command, a profile command without
+// field set (refresh_member_events: the stored profile). nullopt for any other command, a profile command without
 // member_events_ts, an unknown user, or a payload that does not decode (the command's
 // own apply then decides and refuses). kIoError, kCorruption as for reads.
 [[nodiscard]] Result<std::optional<MemberEventRefresh>> PlanMemberEventRefresh(

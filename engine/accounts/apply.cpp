@@ -48,6 +48,7 @@ class Applier {
   }
   Result<std::string> Apply(const PutAccountDataCommand& c);
   Result<std::string> Apply(const ForgetRoomCommand& c);
+  Result<std::string> Apply(const RefreshMemberEventsCommand& c);
   Result<std::string> Apply(const EditTagCommand& c);
   Result<std::string> Apply(const EditPushRuleCommand& c);
 
@@ -348,6 +349,13 @@ Result<std::string> Applier::Apply(const SetAvatarUrlCommand& c) {
   return Empty();
 }
 
+// The member events themselves are the state machine's (PlanMemberEventRefresh); the
+// account side only requires an active user.
+Result<std::string> Applier::Apply(const RefreshMemberEventsCommand& c) {
+  NEBU_RETURN_IF_ERROR(LoadActiveUser(c.user_id).status());
+  return Empty();
+}
+
 Result<std::string> Applier::Apply(const SetDeviceDisplayNameCommand& c) {
   NEBU_RETURN_IF_ERROR(LoadUser(c.user_id).status());
   NEBU_ASSIGN_OR_RETURN(std::optional<DeviceRecord> device, LoadDevice(c.user_id, c.device_id));
@@ -413,7 +421,10 @@ Result<std::string> Applier::Apply(const EditPushRuleCommand& c) {
       global = &g->as_object();
     }
   }
-  json::object ruleset = EffectivePushRuleset(c.user_id, global);
+  // The defaults the proposer merged with (absent in older logs: this binary's).
+  json::object ruleset = c.defaults
+                             ? MergePushRuleset(*c.defaults, global, /*keep_unknown_defaults=*/true)
+                             : EffectivePushRuleset(c.user_id, global);
   NEBU_RETURN_IF_ERROR(EditPushRuleset(ruleset, c));
   NEBU_RETURN_IF_ERROR(StoreAccountData(c.user_id, "", kPushRulesType,
                                         json::object{{"global", std::move(ruleset)}},

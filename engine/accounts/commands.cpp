@@ -90,14 +90,31 @@ Status Validate(const SetPasswordCommand& c) {
 
 Status Validate(const DeactivateCommand& c) { return CheckUserId(c.user_id); }
 
+// member_events_rooms_max: only with member_events_ts, 1..kProfileFanoutRoomsPerCommand.
+Status CheckRoomsMax(std::optional<uint32_t> rooms_max, bool has_ts) {
+  if (!rooms_max) return Status::Ok();
+  if (!has_ts) return Status::InvalidArgument("member_events_rooms_max without member_events_ts");
+  if (*rooms_max < 1 || *rooms_max > kProfileFanoutRoomsPerCommand) {
+    return Status::InvalidArgument("member_events_rooms_max out of range");
+  }
+  return Status::Ok();
+}
+
 Status Validate(const SetDisplayNameCommand& c) {
   NEBU_RETURN_IF_ERROR(CheckUserId(c.user_id));
+  NEBU_RETURN_IF_ERROR(CheckRoomsMax(c.member_events_rooms_max, c.member_events_ts.has_value()));
   return CheckText(c.displayname, kDisplayNameBytesMax, "displayname");
 }
 
 Status Validate(const SetAvatarUrlCommand& c) {
   NEBU_RETURN_IF_ERROR(CheckUserId(c.user_id));
+  NEBU_RETURN_IF_ERROR(CheckRoomsMax(c.member_events_rooms_max, c.member_events_ts.has_value()));
   return CheckText(c.avatar_url, kAvatarUrlBytesMax, "avatar_url");
+}
+
+Status Validate(const RefreshMemberEventsCommand& c) {
+  NEBU_RETURN_IF_ERROR(CheckUserId(c.user_id));
+  return CheckRoomsMax(c.rooms_max, true);
 }
 
 Status Validate(const SetDeviceDisplayNameCommand& c) {
@@ -154,6 +171,12 @@ Status Validate(const EditPushRuleCommand& c) {
   if (c.before && c.after) return Status::InvalidArgument("both before and after");
   NEBU_ASSIGN_OR_RETURN(std::string value, AccountDataJson(c.value));
   if (value.size() > kAccountDataBytesMax) return Status::TooLarge("push rule too large");
+  if (c.defaults) {
+    NEBU_ASSIGN_OR_RETURN(std::string defaults, AccountDataJson(*c.defaults));
+    if (defaults.size() > kAccountDataBytesMax) {
+      return Status::TooLarge("push rule defaults too large");
+    }
+  }
   return Status::Ok();
 }
 
@@ -209,12 +232,21 @@ void Encode(const SetDisplayNameCommand& c, json::object* o) {
   (*o)["user_id"] = c.user_id;
   PutOptional(o, "displayname", c.displayname);
   if (c.member_events_ts) (*o)["member_events_ts"] = *c.member_events_ts;
+  if (c.member_events_rooms_max) (*o)["member_events_rooms_max"] = *c.member_events_rooms_max;
 }
 
 void Encode(const SetAvatarUrlCommand& c, json::object* o) {
   (*o)["user_id"] = c.user_id;
   PutOptional(o, "avatar_url", c.avatar_url);
   if (c.member_events_ts) (*o)["member_events_ts"] = *c.member_events_ts;
+  if (c.member_events_rooms_max) (*o)["member_events_rooms_max"] = *c.member_events_rooms_max;
+}
+
+void Encode(const RefreshMemberEventsCommand& c, json::object* o) {
+  (*o)["user_id"] = c.user_id;
+  (*o)["after_room"] = c.after_room;
+  (*o)["member_events_ts"] = c.member_events_ts;
+  (*o)["rooms_max"] = c.rooms_max;
 }
 
 void Encode(const SetDeviceDisplayNameCommand& c, json::object* o) {
@@ -380,6 +412,9 @@ std::string_view AccountCommandName(const AccountCommand& command) {
     std::string_view operator()(const PutAccountDataCommand&) const { return "put_account_data"; }
     std::string_view operator()(const EditTagCommand&) const { return "edit_tag"; }
     std::string_view operator()(const EditPushRuleCommand&) const { return "edit_push_rule"; }
+    std::string_view operator()(const RefreshMemberEventsCommand&) const {
+      return "refresh_member_events";
+    }
   };
   return std::visit(Namer{}, command);
 }
@@ -410,6 +445,10 @@ Result<std::string> EncodeAccountCommand(const AccountCommand& command) {
   if (const auto* edit = std::get_if<EditPushRuleCommand>(&command)) {
     NEBU_ASSIGN_OR_RETURN(std::string value, AccountDataJson(edit->value));
     o["value_json"] = std::move(value);
+    if (edit->defaults) {
+      NEBU_ASSIGN_OR_RETURN(std::string defaults, AccountDataJson(*edit->defaults));
+      o["defaults_json"] = std::move(defaults);
+    }
   }
   return event::CanonicalJson(json::value(std::move(o)));
 }

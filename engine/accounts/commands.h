@@ -124,26 +124,55 @@ struct DeactivateCommand {
   bool operator==(const DeactivateCommand&) const = default;
 };
 
-// op "set_displayname": {"displayname"?, "member_events_ts"?, "user_id"}; absent
-// displayname clears it. With member_events_ts (PUT /profile), the same command also
-// appends the user's m.room.member join, carrying the new profile, to every room the
-// user is joined to when it is applied (core::RoomApplier::AppendProfileMemberEvents,
-// origin_server_ts = member_events_ts): the profile and the member events land in one
-// write. Without it (logs written before the field existed) only the profile changes.
+// The most joined rooms one profile command (or one refresh_member_events command)
+// appends member events to: it bounds the work and the batch of one apply. A user in
+// more rooms gets the rest through refresh_member_events commands, proposed one after
+// the other by the API (api/device_profile_routes.cpp), each this many rooms.
+inline constexpr uint32_t kProfileFanoutRoomsPerCommand = 64;
+
+// op "set_displayname": {"displayname"?, "member_events_rooms_max"?, "member_events_ts"?,
+// "user_id"}; absent displayname clears it. With member_events_ts (PUT /profile), the
+// same command also appends the user's m.room.member join, carrying the new profile,
+// to the rooms the user is joined to when it is applied
+// (core::RoomApplier::AppendProfileMemberEvents, origin_server_ts = member_events_ts),
+// in room-number order: the profile and those member events land in one write. With
+// member_events_rooms_max (1..kProfileFanoutRoomsPerCommand; only with
+// member_events_ts) at most that many rooms; when joined rooms remain, the outcome
+// says {"events": [...], "more_after_room": <room number of the last room done>}
+// and a RefreshMemberEventsCommand continues from there. Without it (logs written
+// before the field existed) every joined room; without member_events_ts only the
+// profile changes.
 struct SetDisplayNameCommand {
   std::string user_id{};
   std::optional<std::string> displayname{};
   std::optional<int64_t> member_events_ts{};
+  std::optional<uint32_t> member_events_rooms_max{};
   bool operator==(const SetDisplayNameCommand&) const = default;
 };
 
-// op "set_avatar_url": {"avatar_url"?, "member_events_ts"?, "user_id"}; absent
-// avatar_url clears it; member_events_ts as for set_displayname.
+// op "set_avatar_url": {"avatar_url"?, "member_events_rooms_max"?, "member_events_ts"?,
+// "user_id"}; absent avatar_url clears it; the member_events_* fields as for
+// set_displayname.
 struct SetAvatarUrlCommand {
   std::string user_id{};
   std::optional<std::string> avatar_url{};
   std::optional<int64_t> member_events_ts{};
+  std::optional<uint32_t> member_events_rooms_max{};
   bool operator==(const SetAvatarUrlCommand&) const = default;
+};
+
+// op "refresh_member_events": {"after_room", "member_events_ts", "rooms_max",
+// "user_id"}. The continuation of a profile change whose member events were capped:
+// the user's m.room.member join carrying the profile stored when it applies, in at
+// most rooms_max (1..kProfileFanoutRoomsPerCommand) joined rooms numbered above
+// after_room; the outcome as for set_displayname (more_after_room when rooms
+// remain). kNotFound / kForbidden for an unknown or deactivated user.
+struct RefreshMemberEventsCommand {
+  std::string user_id{};
+  uint64_t after_room = 0;
+  int64_t member_events_ts = 0;
+  uint32_t rooms_max = kProfileFanoutRoomsPerCommand;
+  bool operator==(const RefreshMemberEventsCommand&) const = default;
 };
 
 // op "set_device_display_name": {"device_id", "display_name"?, "user_id"}.
@@ -203,12 +232,16 @@ struct EditTagCommand {
 };
 inline constexpr size_t kTagBytesMax = 255;  // a tag name
 
-// op "edit_push_rule": {"after"?, "before"?, "change", "kind", "rule_id", "user_id",
-// "value_json"}. One change of the user's m.push_rules set (engine/accounts/
-// push_rules.h says what each does and its errors, decided in apply): change "put"
-// (value: the rule object, before/after allowed), "delete" (value {}), "enabled"
-// (value {"enabled": bool}) or "actions" (value {"actions": [...]}). value_json is
-// AccountDataJson(value).
+// op "edit_push_rule": {"after"?, "before"?, "change", "defaults_json"?, "kind",
+// "rule_id", "user_id", "value_json"}. One change of the user's m.push_rules set
+// (engine/accounts/push_rules.h says what each does and its errors, decided in apply):
+// change "put" (value: the rule object, before/after allowed), "delete" (value {}),
+// "enabled" (value {"enabled": bool}) or "actions" (value {"actions": [...]}).
+// value_json is AccountDataJson(value). defaults: the server-default rule set the
+// edit applies over (the proposer's DefaultPushRuleset(user_id)), so apply depends
+// only on the command and the stored set, never on the defaults compiled into the
+// node applying it; absent (logs written before the field existed): the applying
+// binary's defaults, as then. defaults_json is AccountDataJson(defaults).
 enum class PushRuleChange { kPut, kDelete, kEnabled, kActions };
 struct EditPushRuleCommand {
   std::string user_id{};
@@ -218,6 +251,7 @@ struct EditPushRuleCommand {
   boost::json::object value{};
   std::optional<std::string> before{};
   std::optional<std::string> after{};
+  std::optional<boost::json::object> defaults{};
   bool operator==(const EditPushRuleCommand&) const = default;
 };
 inline constexpr size_t kPushRuleIdBytesMax = 255;
@@ -226,7 +260,8 @@ using AccountCommand =
     std::variant<RegisterCommand, LoginCommand, LogoutCommand, LogoutAllCommand, SetPasswordCommand,
                  DeactivateCommand, SetDisplayNameCommand, SetAvatarUrlCommand,
                  SetDeviceDisplayNameCommand, DeleteDeviceCommand, PutAccountDataCommand,
-                 ForgetRoomCommand, EditTagCommand, EditPushRuleCommand>;
+                 ForgetRoomCommand, EditTagCommand, EditPushRuleCommand,
+                 RefreshMemberEventsCommand>;
 
 // The stored text of account data content: compact JSON with object keys sorted as
 // canonical JSON sorts them, strings and integers in canonical form, floats as the

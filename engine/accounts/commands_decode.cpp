@@ -86,11 +86,20 @@ Result<std::optional<int64_t>> MemberEventsTs(Fields& f) {
   return std::optional<int64_t>(ts);
 }
 
+// member_events_rooms_max of a profile command; absent in logs written before it.
+Result<std::optional<uint32_t>> MemberEventsRoomsMax(Fields& f) {
+  if (!f.Has("member_events_rooms_max")) return std::optional<uint32_t>();
+  NEBU_ASSIGN_OR_RETURN(uint64_t max, f.Unsigned("member_events_rooms_max"));
+  if (max > kProfileFanoutRoomsPerCommand) return Status::BadJson("member_events_rooms_max too big");
+  return std::optional<uint32_t>(static_cast<uint32_t>(max));
+}
+
 Result<AccountCommand> DecodeSetDisplayName(Fields& f) {
   SetDisplayNameCommand c;
   NEBU_ASSIGN_OR_RETURN(c.user_id, f.String("user_id"));
   NEBU_ASSIGN_OR_RETURN(c.displayname, f.OptionalString("displayname"));
   NEBU_ASSIGN_OR_RETURN(c.member_events_ts, MemberEventsTs(f));
+  NEBU_ASSIGN_OR_RETURN(c.member_events_rooms_max, MemberEventsRoomsMax(f));
   return AccountCommand(std::move(c));
 }
 
@@ -99,6 +108,18 @@ Result<AccountCommand> DecodeSetAvatarUrl(Fields& f) {
   NEBU_ASSIGN_OR_RETURN(c.user_id, f.String("user_id"));
   NEBU_ASSIGN_OR_RETURN(c.avatar_url, f.OptionalString("avatar_url"));
   NEBU_ASSIGN_OR_RETURN(c.member_events_ts, MemberEventsTs(f));
+  NEBU_ASSIGN_OR_RETURN(c.member_events_rooms_max, MemberEventsRoomsMax(f));
+  return AccountCommand(std::move(c));
+}
+
+Result<AccountCommand> DecodeRefreshMemberEvents(Fields& f) {
+  RefreshMemberEventsCommand c;
+  NEBU_ASSIGN_OR_RETURN(c.user_id, f.String("user_id"));
+  NEBU_ASSIGN_OR_RETURN(c.after_room, f.Unsigned("after_room"));
+  NEBU_ASSIGN_OR_RETURN(c.member_events_ts, f.Int("member_events_ts"));
+  NEBU_ASSIGN_OR_RETURN(uint64_t max, f.Unsigned("rooms_max"));
+  if (max > kProfileFanoutRoomsPerCommand) return Status::BadJson("rooms_max too big");
+  c.rooms_max = static_cast<uint32_t>(max);
   return AccountCommand(std::move(c));
 }
 
@@ -169,6 +190,9 @@ Result<AccountCommand> DecodeEditPushRule(Fields& f) {
   if (!parsed) return Status::BadJson("unknown push rule change \"" + change + "\"");
   c.change = *parsed;
   NEBU_ASSIGN_OR_RETURN(c.value, DecodeObjectText(f, "value_json"));
+  if (f.Has("defaults_json")) {
+    NEBU_ASSIGN_OR_RETURN(c.defaults, DecodeObjectText(f, "defaults_json"));
+  }
   NEBU_ASSIGN_OR_RETURN(c.before, f.OptionalString("before"));
   NEBU_ASSIGN_OR_RETURN(c.after, f.OptionalString("after"));
   return AccountCommand(std::move(c));
@@ -194,6 +218,7 @@ constexpr Decoder kDecoders[] = {
     {"forget_room", DecodeForgetRoom},
     {"edit_tag", DecodeEditTag},
     {"edit_push_rule", DecodeEditPushRule},
+    {"refresh_member_events", DecodeRefreshMemberEvents},
 };
 
 }  // namespace

@@ -111,7 +111,11 @@ json::object DefaultPushRuleset(std::string_view user_id) {
 }
 
 json::object EffectivePushRuleset(std::string_view user_id, const json::object* stored) {
-  json::object defaults = DefaultPushRuleset(user_id);
+  return MergePushRuleset(DefaultPushRuleset(user_id), stored);
+}
+
+json::object MergePushRuleset(const json::object& defaults, const json::object* stored,
+                              bool keep_unknown_defaults) {
   json::object out;
   for (std::string_view kind : kKinds) {
     json::array user_rules;
@@ -130,6 +134,7 @@ json::object EffectivePushRuleset(std::string_view user_id, const json::object* 
     }
     json::array merged;
     auto add_default = [&](const json::value& rule) {
+      if (PushRuleId(rule).empty()) return;  // not a rule object
       json::object copy = rule.as_object();
       if (auto it = default_state.find(PushRuleId(rule)); it != default_state.end()) {
         if (const json::value* e = it->second->if_contains("enabled"); e && e->is_bool()) {
@@ -141,13 +146,20 @@ json::object EffectivePushRuleset(std::string_view user_id, const json::object* 
       }
       merged.push_back(std::move(copy));
     };
-    const json::array& kind_defaults = defaults.at(kind).as_array();
+    static const json::array kNone;
+    const json::value* listed = defaults.if_contains(kind);
+    const json::array& kind_defaults = listed && listed->is_array() ? listed->as_array() : kNone;
     for (const json::value& rule : kind_defaults) {
       if (PushRuleId(rule) == kMasterRule) add_default(rule);
     }
     for (json::value& rule : user_rules) merged.push_back(std::move(rule));
     for (const json::value& rule : kind_defaults) {
       if (PushRuleId(rule) != kMasterRule) add_default(rule);
+    }
+    if (keep_unknown_defaults) {
+      for (const auto& [id, rule] : default_state) {
+        if (!PushRuleIndex(kind_defaults, id)) merged.push_back(*rule);
+      }
     }
     out[kind] = std::move(merged);
   }

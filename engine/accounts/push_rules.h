@@ -6,7 +6,9 @@
 // {"global": ruleset}; a user who never changed a rule has none, and readers see the
 // defaults. EffectivePushRuleset merges the stored set with the current server
 // defaults (stored enabled/actions of a default rule win; user rules keep their
-// order), so a newer server's default rules appear without a migration. Order per
+// order), so a newer server's default rules appear without a migration. Apply merges
+// with the defaults its command carries (MergePushRuleset), not the binary's, so
+// nodes of different versions store the same set. Order per
 // kind: .m.rule.master, then the user's rules, then the other defaults (spec:
 // server-default rules rank below user-defined ones, except the master rule).
 //
@@ -63,6 +65,16 @@ boost::json::object DefaultPushRuleset(std::string_view user_id);
 // the user's m.push_rules account data; nullptr when there is none), as described above.
 boost::json::object EffectivePushRuleset(std::string_view user_id,
                                          const boost::json::object* stored);
+// The same merge over given `defaults` (a DefaultPushRuleset, e.g. carried by an
+// edit_push_rule command): what apply uses, so its result depends only on the command
+// and the stored set. Entries of `defaults` that are not rule objects in an array of
+// a kind are ignored (it comes from a log). keep_unknown_defaults (apply): a stored
+// server-default entry that `defaults` does not list (a rule of a newer server's
+// defaults, stored by a node of that version) is kept at the end of its kind, so an
+// edit proposed by an older node does not lose it; readers leave it out.
+boost::json::object MergePushRuleset(const boost::json::object& defaults,
+                                     const boost::json::object* stored,
+                                     bool keep_unknown_defaults = false);
 
 // Applies one edit to an effective rule set (as above). On error `ruleset` may be
 // half-changed: callers discard it.

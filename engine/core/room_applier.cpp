@@ -305,19 +305,29 @@ Status RoomApplier::AddStoredProfile(std::string_view user_id, json::object& con
   return Status::Ok();
 }
 
-Result<std::vector<AppendedEvent>> RoomApplier::AppendProfileMemberEvents(
-    std::string_view user_id, const accounts::Profile& profile, int64_t ts,
-    rocksdb::WriteBatch& batch, Counters& counters) {
-  // The joined rooms, in room-number order (the key order), from the store.
+Result<RoomApplier::ProfileMemberEvents> RoomApplier::AppendProfileMemberEvents(
+    const accounts::MemberEventRefresh& refresh, rocksdb::WriteBatch& batch,
+    Counters& counters) {
+  const std::string& user_id = refresh.user_id;
+  const accounts::Profile& profile = refresh.profile;
+  const int64_t ts = refresh.origin_server_ts;
+  // The joined rooms above after_room, in room-number order (the key order), from the
+  // store: at most rooms_max, and whether another one follows.
   std::vector<RoomNumber> joined;
+  ProfileMemberEvents out;
   const std::string prefix = storage::UserRoomsPrefix(user_id);
   auto it = store_.NewIterator(Cf::kMembership);
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+  for (it->Seek(storage::UserRoomKey(user_id, refresh.after_room + 1));
+       it->Valid() && it->key().starts_with(prefix); it->Next()) {
     std::string_view k = it->key().ToStringView();
     if (k.size() != prefix.size() + 8 || it->value().empty()) {
       return Status::Corruption("bad membership record");
     }
     if (static_cast<rooms::Membership>(it->value().data()[0]) != rooms::Membership::kJoin) continue;
+    if (refresh.rooms_max && joined.size() == *refresh.rooms_max) {
+      out.more_after = joined.back();
+      break;
+    }
     joined.push_back(storage::GetU64(k.data() + prefix.size()));
   }
   NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
@@ -327,7 +337,6 @@ Result<std::vector<AppendedEvent>> RoomApplier::AppendProfileMemberEvents(
   draft.content["membership"] = "join";
   if (profile.displayname) draft.content["displayname"] = *profile.displayname;
   if (profile.avatar_url) draft.content["avatar_url"] = *profile.avatar_url;
-  std::vector<AppendedEvent> appended;
   for (RoomNumber number : joined) {
     Result<AppendedEvent> a = AppendMemberEventIn(number, draft, ts, batch, counters);
     if (!a.ok() && a.status().code() == StatusCode::kForbidden) continue;  // the rules refuse
@@ -335,9 +344,9 @@ Result<std::vector<AppendedEvent>> RoomApplier::AppendProfileMemberEvents(
       Abort();  // caches may hold events of rooms before this one; the batch rolls back
       return a.status();
     }
-    appended.push_back(std::move(a).value());
+    out.events.push_back(std::move(a).value());
   }
-  return appended;
+  return out;
 }
 
 Result<AppendedEvent> RoomApplier::AppendMemberEventIn(RoomNumber number,

@@ -147,18 +147,22 @@ class RoomApplier {
 
   // The member events of a profile change (accounts::MemberEventRefresh): one
   // m.room.member join by user_id, content {"membership":"join", displayname?,
-  // avatar_url?} from `profile`, origin_server_ts ts, in every room the user is
-  // joined to, in room-number order. The joined rooms are read from the store, so the
+  // avatar_url?} from refresh.profile, origin_server_ts refresh.origin_server_ts, in
+  // the rooms the user is joined to numbered above refresh.after_room, in room-number
+  // order, at most refresh.rooms_max of them (more_after: the last one's number when
+  // joined rooms remain beyond them). The joined rooms are read from the store, so the
   // state machine calls this only with nothing staged (right after the account
   // command, which it applies alone): the profile and the member events are then
   // written in one batch. A room whose auth rules refuse the event (kForbidden) is
   // skipped; any other error is returned, after which the caller rolls the batch back
   // (the caches are dropped). Returns the appended events.
-  Result<std::vector<AppendedEvent>> AppendProfileMemberEvents(std::string_view user_id,
-                                                               const accounts::Profile& profile,
-                                                               int64_t ts,
-                                                               rocksdb::WriteBatch& batch,
-                                                               Counters& counters);
+  struct ProfileMemberEvents {
+    std::vector<AppendedEvent> events;
+    std::optional<RoomNumber> more_after;
+  };
+  Result<ProfileMemberEvents> AppendProfileMemberEvents(
+      const accounts::MemberEventRefresh& refresh, rocksdb::WriteBatch& batch,
+      Counters& counters);
 
   // kAlias: reads the stored directory, so the state machine applies it alone (with
   // nothing else staged). kAlreadyExists, kNotFound, kForbidden, kInvalidArgument.

@@ -45,7 +45,8 @@ Result<GroupPosition> ReadGroupPosition(storage::Store& store) {
 }
 
 // kAccount. A profile change with member_events_ts (accounts::MemberEventRefresh)
-// also appends the user's member events to every joined room, in the same batch, so
+// also appends the user's member events to its joined rooms (all, or at most
+// member_events_rooms_max; refresh_member_events continues), in the same batch, so
 // one flush writes the profile and the events; the profile they carry is decided here
 // from the applied profile, not by the proposer.
 ApplyOutcome ApplyAccount(storage::Store& store, rocksdb::WriteBatch& batch, RoomApplier& rooms,
@@ -55,11 +56,13 @@ ApplyOutcome ApplyAccount(storage::Store& store, rocksdb::WriteBatch& batch, Roo
   storage::StreamAppender stream(store, batch, counters.stream_position);
   ApplyOutcome outcome = accounts::ApplyAccountCommand(store, batch, payload, &stream);
   if (!outcome.ok() || !refresh) return outcome;
-  NEBU_ASSIGN_OR_RETURN(std::vector<AppendedEvent> events,
-                        rooms.AppendProfileMemberEvents(refresh->user_id, refresh->profile,
-                                                        refresh->origin_server_ts, batch,
-                                                        counters));
-  return EncodeAppended(events);
+  NEBU_ASSIGN_OR_RETURN(RoomApplier::ProfileMemberEvents appended,
+                        rooms.AppendProfileMemberEvents(*refresh, batch, counters));
+  NEBU_ASSIGN_OR_RETURN(std::string out, EncodeAppended(appended.events));
+  if (!appended.more_after) return out;
+  // {"events":[...]} + "more_after_room" (sorts after "events": still canonical).
+  out.pop_back();
+  return out + ",\"more_after_room\":" + std::to_string(*appended.more_after) + "}";
 }
 
 bool IsStorageError(const Status& status) {

@@ -13,6 +13,7 @@
 #include "engine/accounts/accounts.h"
 #include "engine/e2ee/e2ee.h"
 #include "engine/e2ee/keys.h"
+#include "engine/e2ee/signatures.h"
 #include "engine/event/canonical_json.h"
 
 namespace nebu::e2ee {
@@ -230,7 +231,29 @@ Result<std::string> Applier::Apply(const ClaimKeysCommand& c) {
 
 // ---- cross-signing ----
 
+// check_master_signature: the sub-keys against the master key in effect now.
+Status CheckAgainstAppliedMaster(storage::Store& store, const UploadSigningKeysCommand& c) {
+  if (!c.check_master_signature || (!c.self_signing_key && !c.user_signing_key)) {
+    return Status::Ok();
+  }
+  std::optional<json::object> master = c.master_key;
+  if (!master) {
+    NEBU_ASSIGN_OR_RETURN(
+        auto stored, store.Get(Cf::kCrossSigning, internal::SigningKeyKey(c.user_id, kUsageMaster)));
+    if (stored) {
+      NEBU_ASSIGN_OR_RETURN(json::value parsed, event::ParseJson(*stored));
+      if (!parsed.is_object()) return Status::Corruption("stored master key is not an object");
+      master = std::move(parsed.as_object());
+    }
+  }
+  for (const std::optional<json::object>* sub : {&c.self_signing_key, &c.user_signing_key}) {
+    if (*sub) NEBU_RETURN_IF_ERROR(CheckSignedByMaster(master ? &*master : nullptr, **sub, c.user_id));
+  }
+  return Status::Ok();
+}
+
 Result<std::string> Applier::Apply(const UploadSigningKeysCommand& c) {
+  NEBU_RETURN_IF_ERROR(CheckAgainstAppliedMaster(store_, c));
   const std::pair<std::string_view, const std::optional<json::object>*> keys[] = {
       {kUsageMaster, &c.master_key},
       {kUsageSelfSigning, &c.self_signing_key},
@@ -256,9 +279,44 @@ Result<std::string> Applier::Apply(const UploadSigningKeysCommand& c) {
   return std::string("{}");
 }
 
+// check_signatures: *verdict is OK when the entry verifies against the applied
+// state, else why not; the returned status is a read error.
+Status CheckAgainstApplied(storage::Store& store, const std::string& signer,
+                           const SignatureEntry& s, Status* verdict) {
+  std::string why;
+  NEBU_ASSIGN_OR_RETURN(auto target,
+                        FindSignatureTarget(store, signer, s.target_user, s.target_key_id, &why));
+  *verdict = Status::InvalidArgument("No valid signature by a key allowed to sign this key");
+  if (!target) {
+    *verdict = Status::InvalidArgument(why);
+    return Status::Ok();
+  }
+  auto allowed = target->allowed_signers.find(s.signer_key_id);
+  if (allowed == target->allowed_signers.end()) return Status::Ok();
+  json::object signed_copy = std::move(target->stored);
+  signed_copy["signatures"] =
+      json::object{{signer, json::object{{s.signer_key_id, s.signature}}}};
+  if (VerifyJsonSignature(signed_copy, signer, s.signer_key_id, allowed->second).ok()) {
+    *verdict = Status::Ok();
+  }
+  return Status::Ok();
+}
+
 Result<std::string> Applier::Apply(const UploadSignaturesCommand& c) {
   std::set<std::string> changed_users;
+  json::object failures;
   for (const SignatureEntry& s : c.signatures) {
+    if (c.check_signatures) {
+      Status verified;
+      NEBU_RETURN_IF_ERROR(CheckAgainstApplied(store_, c.signer, s, &verified));
+      if (!verified.ok()) {
+        json::value& user = failures[s.target_user];
+        if (!user.is_object()) user = json::object{};
+        user.as_object()[s.target_key_id] =
+            json::object{{"errcode", "M_INVALID_SIGNATURE"}, {"error", verified.message()}};
+        continue;
+      }
+    }
     const std::string key =
         internal::SignatureKey(s.target_user, s.target_key_id, c.signer, s.signer_key_id);
     NEBU_ASSIGN_OR_RETURN(auto stored, store_.Get(Cf::kCrossSigning, key));
@@ -269,7 +327,8 @@ Result<std::string> Applier::Apply(const UploadSignaturesCommand& c) {
   for (const std::string& user : changed_users) {
     stream_.Append(storage::StreamEntry::DeviceKeys(user));
   }
-  return std::string("{}");
+  if (failures.empty()) return std::string("{}");
+  return event::CanonicalJson(json::object{{"failures", std::move(failures)}});
 }
 
 // ---- to-device ----

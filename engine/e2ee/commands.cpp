@@ -158,6 +158,7 @@ struct Encoder {
     if (c.self_signing_key) o["self_signing_key"] = *c.self_signing_key;
     if (c.user_signing_key) o["user_signing_key"] = *c.user_signing_key;
     if (c.without_uia) o["without_uia"] = true;
+    if (c.check_master_signature) o["check_master_signature"] = true;
     return o;
   }
   json::object operator()(const UploadSignaturesCommand& c) const {
@@ -165,7 +166,9 @@ struct Encoder {
     for (const SignatureEntry& s : c.signatures) {
       list.push_back(Strings({s.target_user, s.target_key_id, s.signer_key_id, s.signature}));
     }
-    return {{"signer", c.signer}, {"signatures", std::move(list)}};
+    json::object o{{"signer", c.signer}, {"signatures", std::move(list)}};
+    if (c.check_signatures) o["check_signatures"] = true;
+    return o;
   }
   json::object operator()(const SendToDeviceCommand& c) const {
     json::array list;
@@ -236,6 +239,12 @@ Result<E2eeCommand> DecodeOp(std::string_view op, Fields& f) {
       NEBU_ASSIGN_OR_RETURN(c.without_uia, f.Bool("without_uia"));
       if (!c.without_uia) return Status::BadJson("without_uia is present only when true");
     }
+    if (f.Has("check_master_signature")) {
+      NEBU_ASSIGN_OR_RETURN(c.check_master_signature, f.Bool("check_master_signature"));
+      if (!c.check_master_signature) {
+        return Status::BadJson("check_master_signature is present only when true");
+      }
+    }
     return E2eeCommand(std::move(c));
   }
   if (op == "upload_signatures") {
@@ -244,6 +253,10 @@ Result<E2eeCommand> DecodeOp(std::string_view op, Fields& f) {
     NEBU_ASSIGN_OR_RETURN(const json::array* list, f.Array("signatures"));
     NEBU_ASSIGN_OR_RETURN(auto tuples, Tuples(*list, 4, false));
     for (auto& t : tuples) c.signatures.push_back({Str(t[0]), Str(t[1]), Str(t[2]), Str(t[3])});
+    if (f.Has("check_signatures")) {
+      NEBU_ASSIGN_OR_RETURN(c.check_signatures, f.Bool("check_signatures"));
+      if (!c.check_signatures) return Status::BadJson("check_signatures is present only when true");
+    }
     return E2eeCommand(std::move(c));
   }
   if (op == "send_to_device") {

@@ -14,9 +14,11 @@
 //   upload_keys          {user_id, device_id, device_keys?, one_time_keys, fallback_keys}
 //   claim_keys           {claims: [[user, device, algorithm], ...]}
 //   upload_signing_keys  {user_id, master_key?, self_signing_key?, user_signing_key?,
-//                         without_uia?}  (without_uia: present only when true)
+//                         without_uia?, check_master_signature?}  (the flags:
+//                         present only when true)
 //   upload_signatures    {signer, signatures: [[target user, target key id,
-//                                               signer key id, signature], ...]}
+//                                               signer key id, signature], ...],
+//                         check_signatures?}  (present only when true)
 //   send_to_device       {sender, sender_device, txn_id, type,
 //                         messages: [[user, device or "*", content], ...]}
 //   delete_to_device     {user_id, device_id, upto}
@@ -89,12 +91,20 @@ struct ClaimKeysCommand {
 // the command is refused with kAlreadyExists ("cross-signing keys exist"), so two
 // racing "first" uploads cannot both skip the password. Logs written before the field
 // existed decode with without_uia = false (applied unconditionally, as then).
+//
+// check_master_signature: the self-signing and user-signing keys must be signed by
+// the master key in effect when the command applies (its own master_key, else the
+// stored one), not by the one the proposer read (another node may have replaced it
+// since): apply checks (signatures.h, CheckSignedByMaster) and refuses the whole
+// command with kInvalidArgument (kNoMasterSigningKey, kNotSignedByMaster). Logs
+// written before the field decode with false (not checked in apply, as then).
 struct UploadSigningKeysCommand {
   std::string user_id{};
   std::optional<boost::json::object> master_key{};
   std::optional<boost::json::object> self_signing_key{};
   std::optional<boost::json::object> user_signing_key{};
   bool without_uia = false;
+  bool check_master_signature = false;
   bool operator==(const UploadSigningKeysCommand&) const = default;
 };
 
@@ -105,9 +115,15 @@ struct SignatureEntry {
   std::string signature{};
   bool operator==(const SignatureEntry&) const = default;
 };
+// check_signatures: apply checks each signature against the applied state
+// (e2ee.h, FindSignatureTarget: the stored target key and the signer keys allowed
+// now), not the state the proposer read; an entry that does not verify is not stored
+// and is reported in the outcome's "failures" ({user: {key: {errcode, error}}}).
+// Logs written before the field decode with false (stored unchecked, as then).
 struct UploadSignaturesCommand {
   std::string signer{};
   std::vector<SignatureEntry> signatures{};
+  bool check_signatures = false;
   bool operator==(const UploadSignaturesCommand&) const = default;
 };
 

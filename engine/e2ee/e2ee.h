@@ -55,11 +55,16 @@ inline constexpr std::string_view kSignedCurve25519 = "signed_curve25519";
 //   upload_keys     {"one_time_key_counts": {algorithm: n}} after the upload
 //   claim_keys      {"one_time_keys": {user: {device: {"alg:id": key}}}}
 //   send_to_device  {"queued": n}  (device queues written; 0 for a repeated txn)
+//   upload_signatures with check_signatures: {"failures": {user: {key: {errcode,
+//                   error}}}} for the entries that did not verify (none: {})
 //   others          {}
 // Errors: DecodeE2eeCommand's; kNotFound (upload_keys: the device does not exist);
 // kInvalidArgument (upload_keys: a one-time key ID already holds another key);
 // kAlreadyExists (upload_signing_keys with without_uia when the user has a master key
 // and a given key differs from the stored one: the caller must authenticate);
+// kInvalidArgument (upload_signing_keys with check_master_signature when a
+// self-signing or user-signing key is not signed by the master key in effect, or
+// there is none: signatures.h, kNotSignedByMaster / kNoMasterSigningKey);
 // kForbidden for a quota (commands.h): upload_keys when the device would hold more
 // than kOneTimeKeysPerDeviceMax one-time keys (all algorithms) or
 // kFallbackKeysPerDeviceMax fallback keys; send_to_device when nothing was queued
@@ -119,6 +124,23 @@ struct ToDeviceMessage {
 [[nodiscard]] Result<std::optional<std::string>> GetCrossSigningKey(storage::Store& store,
                                                                     std::string_view user_id,
                                                                     std::string_view usage);
+
+// Who may sign which key through /keys/signatures/upload, read from `store`: the
+// stored object of target_user's key target_key_id (a device ID, or the public key
+// of the master key) and the signer key IDs allowed to sign it ("ed25519:<id>" ->
+// public key):
+//   signer's own device           by the signer's self-signing key;
+//   signer's own master key       by one of the signer's devices (its device key);
+//   another user's master key     by the signer's user-signing key.
+// nullopt with *why for anything else, or a key that is not stored. kCorruption,
+// kIoError from reads. The API answers early from it; apply decides with it.
+struct SignatureTarget {
+  boost::json::object stored;
+  std::map<std::string, std::string> allowed_signers;
+};
+[[nodiscard]] Result<std::optional<SignatureTarget>> FindSignatureTarget(
+    storage::Store& store, std::string_view signer, std::string_view target_user,
+    std::string_view target_key_id, std::string* why);
 
 struct StoredSignature {
   std::string signer;

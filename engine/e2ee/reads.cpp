@@ -4,6 +4,7 @@
 
 #include "engine/e2ee/e2ee.h"
 #include "engine/e2ee/keys.h"
+#include "engine/e2ee/signatures.h"
 #include "engine/event/canonical_json.h"
 
 namespace nebu::e2ee {
@@ -131,6 +132,71 @@ Result<std::vector<std::pair<std::string, std::string>>> ListDeviceKeys(storage:
 Result<std::optional<std::string>> GetDeviceKeys(storage::Store& store, std::string_view user_id,
                                                  std::string_view device_id) {
   return store.Get(Cf::kDeviceKeys, internal::DeviceKeysKey(user_id, device_id));
+}
+
+namespace {
+
+Result<std::optional<json::object>> ParsedKey(Result<std::optional<std::string>> text) {
+  if (!text.ok()) return text.status();
+  if (!*text) return std::optional<json::object>();
+  NEBU_ASSIGN_OR_RETURN(json::value v, event::ParseJson(**text));
+  if (!v.is_object()) return Status::Corruption("stored key is not an object");
+  return std::optional<json::object>(std::move(v.as_object()));
+}
+
+// The public key of user_id's cross-signing key of `usage`, when there is one.
+Result<std::optional<std::string>> SigningPublic(storage::Store& store, std::string_view user_id,
+                                                 std::string_view usage) {
+  NEBU_ASSIGN_OR_RETURN(auto key, ParsedKey(GetCrossSigningKey(store, user_id, usage)));
+  if (!key) return std::optional<std::string>();
+  return CrossSigningPublicKey(*key);
+}
+
+}  // namespace
+
+Result<std::optional<SignatureTarget>> FindSignatureTarget(storage::Store& store,
+                                                           std::string_view signer,
+                                                           std::string_view target_user,
+                                                           std::string_view target_key_id,
+                                                           std::string* why) {
+  using Out = std::optional<SignatureTarget>;
+  NEBU_ASSIGN_OR_RETURN(auto master,
+                        ParsedKey(GetCrossSigningKey(store, target_user, kUsageMaster)));
+  const bool is_master = master && CrossSigningPublicKey(*master) == target_key_id;
+  SignatureTarget target;
+  if (target_user == signer && !is_master) {
+    NEBU_ASSIGN_OR_RETURN(auto device,
+                          ParsedKey(GetDeviceKeys(store, target_user, target_key_id)));
+    if (!device) {
+      *why = "Unknown device or key";
+      return Out();
+    }
+    target.stored = std::move(*device);
+    NEBU_ASSIGN_OR_RETURN(auto self, SigningPublic(store, signer, kUsageSelfSigning));
+    if (self) target.allowed_signers["ed25519:" + *self] = *self;
+  } else if (target_user == signer) {
+    target.stored = std::move(*master);
+    NEBU_ASSIGN_OR_RETURN(auto devices, ListDeviceKeys(store, target_user));
+    for (const auto& [device_id, text] : devices) {
+      // A device signs with its own ed25519 key, found in its device keys.
+      Result<json::value> parsed = event::ParseJson(text);
+      const json::value* map =
+          parsed.ok() && parsed->is_object() ? parsed->as_object().if_contains("keys") : nullptr;
+      const json::value* device_key =
+          map && map->is_object() ? map->as_object().if_contains("ed25519:" + device_id) : nullptr;
+      if (device_key != nullptr && device_key->is_string()) {
+        target.allowed_signers["ed25519:" + device_id] = std::string(device_key->as_string());
+      }
+    }
+  } else if (is_master) {
+    target.stored = std::move(*master);
+    NEBU_ASSIGN_OR_RETURN(auto user_signing, SigningPublic(store, signer, kUsageUserSigning));
+    if (user_signing) target.allowed_signers["ed25519:" + *user_signing] = *user_signing;
+  } else {
+    *why = "Only another user's master key can be signed";
+    return Out();
+  }
+  return Out(std::move(target));
 }
 
 Result<std::optional<std::string>> GetCrossSigningKey(storage::Store& store,

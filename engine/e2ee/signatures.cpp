@@ -61,4 +61,23 @@ Status VerifyJsonSignature(const boost::json::object& signed_object, std::string
   return Status::Ok();
 }
 
+std::optional<std::string> CrossSigningPublicKey(const boost::json::object& key) {
+  const boost::json::value* keys = key.if_contains("keys");
+  if (keys == nullptr || !keys->is_object() || keys->as_object().size() != 1) return std::nullopt;
+  std::string_view id = keys->as_object().begin()->key();
+  if (!id.starts_with("ed25519:") || id.size() == 8) return std::nullopt;
+  return std::string(id.substr(8));
+}
+
+Status CheckSignedByMaster(const boost::json::object* master, const boost::json::object& key,
+                           std::string_view user_id) {
+  std::optional<std::string> master_public;
+  if (master != nullptr) master_public = CrossSigningPublicKey(*master);
+  if (!master_public) return Status::InvalidArgument(std::string(kNoMasterSigningKey));
+  if (!VerifyJsonSignature(key, user_id, "ed25519:" + *master_public, *master_public).ok()) {
+    return Status::InvalidArgument(std::string(kNotSignedByMaster));
+  }
+  return Status::Ok();
+}
+
 }  // namespace nebu::e2ee

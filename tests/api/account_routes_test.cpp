@@ -11,10 +11,13 @@
 
 #include <boost/json/serialize.hpp>
 #include <initializer_list>
+#include <string>
+#include <vector>
 
 #include "api/rate_limit.h"
 #include "api/router.h"
 #include "api/server.h"
+#include "engine/accounts/commands.h"
 #include "engine/core/engine.h"
 #include "engine/testing/temp_dir.h"
 #include "tests/api/test_http_client.h"
@@ -430,6 +433,29 @@ TEST_F(AccountRoutesTest, ADisplayNameChangeUpdatesTheMemberEventOfEveryJoinedRo
   ASSERT_NE(member, nullptr);
   EXPECT_EQ(member->at("content").at("displayname"), "Alice A.");
   EXPECT_EQ(member->at("content").at("membership"), "join");
+}
+
+// More joined rooms than one command updates (accounts::kProfileFanoutRoomsPerCommand):
+// the change goes out in several commands, all applied before the answer.
+TEST_F(AccountRoutesTest, ADisplayNameChangeReachesMoreRoomsThanOneCommandHoldsBeforeTheAnswer) {
+  Session alice = Register("alice");
+  const size_t count = 2 * accounts::kProfileFanoutRoomsPerCommand + 3;
+  std::vector<std::string> rooms;
+  for (size_t i = 0; i < count; ++i) {
+    auto room = engine_->CreateRoom({}, alice.user_id);
+    ASSERT_TRUE(room.ok()) << room.status().ToString();
+    rooms.push_back(room->room_id);
+  }
+  HttpReply put = Call("PUT", "/profile/@alice:test.local/displayname",
+                       R"({"displayname":"Alice A."})", alice.access_token);
+  ASSERT_EQ(put.status, 200) << put.body;
+  for (const std::string& room : rooms) {
+    auto state = engine_->CurrentState(room);
+    ASSERT_TRUE(state.ok());
+    const object* member = state->Get("m.room.member", alice.user_id);
+    ASSERT_NE(member, nullptr);
+    EXPECT_EQ(member->at("content").at("displayname"), "Alice A.") << room;
+  }
 }
 
 TEST_F(AccountRoutesTest, AccountDataAndTagsAreStoredPerUserAndRoom) {

@@ -5,6 +5,7 @@
 // answers the test sets; requests over HTTP with TestHttpClient.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <memory>
 #include <mutex>
@@ -164,6 +165,25 @@ TEST_F(OpsClusterTest, WithoutAClusterInternalNodesIsNotFoundAndHealthIsUnchange
   }
   EXPECT_EQ(Get("/health").Json(), json::parse(R"({"status":"ok"})"));
   EXPECT_EQ(Get("/ready").Json(), json::parse(R"({"status":"ready"})"));
+}
+
+// A counter another module keeps (the etcd bus's dropped updates) is read at each scrape.
+TEST_F(OpsClusterTest, MetricsServesACounterFunctionWithItsCurrentValue) {
+  std::atomic<uint64_t> dropped{0};
+  metrics_.AddCounterFunction("nebu_ephemeral_updates_dropped_total", "dropped updates",
+                              [&dropped] { return static_cast<double>(dropped.load()); });
+  Start(nullptr);
+  auto before = Get("/metrics");
+  ASSERT_EQ(before.status, 200);
+  EXPECT_NE(before.body.find("# TYPE nebu_ephemeral_updates_dropped_total counter\n"
+                             "nebu_ephemeral_updates_dropped_total 0\n"),
+            std::string::npos)
+      << before.body;
+  dropped = 3;
+  auto after = Get("/metrics");
+  EXPECT_NE(after.body.find("\nnebu_ephemeral_updates_dropped_total 3\n"), std::string::npos)
+      << after.body;
+  EXPECT_NE(after.body.find("nebu_http_requests_total"), std::string::npos);
 }
 
 }  // namespace

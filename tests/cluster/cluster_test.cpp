@@ -859,6 +859,14 @@ TEST_F(ClusterTest, TypingAndPresenceReachEveryNode) {
   ASSERT_EQ(again.status, 200) << again.body;
   EXPECT_TRUE(sync_until(1, bob_types, std::chrono::seconds(5)))
       << "a node 1 token on node 2 missed bob typing";
+  // Every node counts the updates its bus could not share in /metrics; none here.
+  for (int i = 0; i < kNodes; ++i) {
+    api::testing::TestHttpClient ops(nodes_[i]->ops_port());
+    HttpReply metrics = ops.Call("GET", "/metrics");
+    ASSERT_EQ(metrics.status, 200) << "node " << i;
+    EXPECT_NE(metrics.body.find("\nnebu_ephemeral_updates_dropped_total 0\n"), std::string::npos)
+        << "node " << i << ": " << metrics.body.substr(0, 2000);
+  }
 }
 
 }  // namespace

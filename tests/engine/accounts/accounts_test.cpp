@@ -541,6 +541,56 @@ TEST_F(AccountDeltaTest, PushRuleEditsApplyToTheStoredSetWithTheirErrorsDecidedI
   EXPECT_EQ(UserRules("override"), (std::vector<std::string>{"a", "c"}));
 }
 
+// Apply merges with the defaults the command carries, never this binary's: a node of
+// another version (other default rules) stores the same set from the same commands.
+TEST_F(AccountDeltaTest, PushRuleEditsMergeWithTheDefaultsTheyCarryNotTheBinarys) {
+  boost::json::object other = DefaultPushRuleset(kAlice);  // a newer server's defaults
+  PushRulesOf(other, "override")
+      .push_back(boost::json::object{{"rule_id", ".m.rule.future"},
+                                     {"default", true},
+                                     {"enabled", true},
+                                     {"conditions", boost::json::array{}},
+                                     {"actions", boost::json::array{}}});
+  EditPushRuleCommand disable{.user_id = kAlice,
+                              .kind = "override",
+                              .rule_id = ".m.rule.future",
+                              .change = PushRuleChange::kEnabled,
+                              .value = {{"enabled", false}}};
+  // Without defaults (a log written before the field) this binary's: no such rule.
+  EXPECT_EQ(Apply(store(), disable).status().code(), StatusCode::kNotFound);
+  disable.defaults = other;
+  ASSERT_TRUE(Apply(store(), disable).ok());
+  boost::json::object expected = other;
+  ASSERT_TRUE(EditPushRuleset(expected, disable).ok());
+  EXPECT_EQ(Stored(std::nullopt, kPushRulesType),
+            (boost::json::object{{"global", MergePushRuleset(other, &expected)}}));
+  // An edit proposed with older defaults (this binary's) keeps the newer rule's state,
+  // and readers of this version leave the rule they do not know out.
+  ASSERT_TRUE(Apply(store(), [] {
+                auto put = PutRule("mine");
+                put.defaults = DefaultPushRuleset(kAlice);
+                return put;
+              }()).ok());
+  const boost::json::object global = Stored(std::nullopt, kPushRulesType).at("global").as_object();
+  const boost::json::array& overrides = global.at("override").as_array();
+  std::optional<size_t> future = PushRuleIndex(overrides, ".m.rule.future");
+  ASSERT_TRUE(future.has_value());
+  EXPECT_EQ(overrides[*future].at("enabled"), false);
+  boost::json::object effective = EffectivePushRuleset(kAlice, &global);
+  EXPECT_FALSE(PushRuleIndex(PushRulesOf(effective, "override"), ".m.rule.future"));
+  // Defaults that are not the expected shape are ignored, never a crash in apply.
+  EditPushRuleCommand odd = PutRule("other");
+  odd.defaults = boost::json::object{{"override", 7}, {"underride", boost::json::array{1, "x"}}};
+  ASSERT_TRUE(Apply(store(), odd).ok());
+  EXPECT_EQ(UserRules("override"), (std::vector<std::string>{"other", "mine"}));
+  // The field round-trips through the log's encoding.
+  Result<std::string> payload = EncodeAccountCommand(disable);
+  ASSERT_TRUE(payload.ok()) << payload.status().ToString();
+  Result<AccountCommand> decoded = DecodeAccountCommand(*payload);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(std::get<EditPushRuleCommand>(*decoded), disable);
+}
+
 TEST_F(AccountDeltaTest, DeltasOfADeactivatedUserAreForbidden) {
   ASSERT_TRUE(Apply(store(), DeactivateCommand{kAlice, false}).ok());
   EXPECT_EQ(Apply(store(), EditTagCommand{kAlice, kRoom, "t", boost::json::object{}}).status().code(),

@@ -6,8 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <optional>
 #include <set>
 #include <thread>
+#include <tuple>
+#include <vector>
 
 #include "engine/accounts/accounts.h"
 #include "engine/core/room_reads.h"
@@ -346,6 +349,68 @@ TEST(EngineTest, AProfileChangeAppendsTheMemberEventOfEveryJoinedRoomInOneComman
   EXPECT_EQ(LogIds(*e, first->room_id).size(), first_events);
   // A refused profile change (unknown user) appends nothing.
   EXPECT_FALSE(SetName(*e, "@nobody:localhost", "X", int64_t{1}).ok());
+}
+
+// A capped profile change (member_events_rooms_max) appends the member events of its
+// first rooms and says where it stopped; refresh_member_events commands go on from
+// there with the stored profile until no joined room is left.
+TEST(EngineTest, ACappedProfileChangeGoesOnThroughRefreshCommandsUntilEveryRoomHasIt) {
+  testing::TempDir dir;
+  auto e = OpenEngine(dir.path());
+  Register(*e, kAlice, "Old");
+  constexpr uint32_t kPerCommand = 3;
+  std::vector<std::string> rooms;
+  for (int i = 0; i < 7; ++i) {
+    auto room = e->CreateRoom({}, kAlice);
+    ASSERT_TRUE(room.ok()) << room.status().ToString();
+    rooms.push_back(room->room_id);
+  }
+  auto submit = [&](const accounts::AccountCommand& command) {
+    auto payload = accounts::EncodeAccountCommand(command);
+    EXPECT_TRUE(payload.ok()) << payload.status().ToString();
+    return e->Submit(Command{CommandKind::kAccount, *payload});
+  };
+  // The events of one outcome, and the room the next command starts after.
+  auto read = [](const ApplyOutcome& out) {
+    json::object o = json::parse(*out).as_object();
+    std::optional<uint64_t> more;
+    if (const json::value* m = o.if_contains("more_after_room")) more = m->to_number<uint64_t>();
+    return std::pair(o.at("events").as_array().size(), more);
+  };
+  auto first = submit(accounts::SetDisplayNameCommand{.user_id = kAlice,
+                                                      .displayname = std::string("New"),
+                                                      .member_events_ts = 1234,
+                                                      .member_events_rooms_max = kPerCommand});
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  auto [events, more] = read(first);
+  EXPECT_EQ(events, kPerCommand);
+  ASSERT_TRUE(more.has_value());
+  EXPECT_EQ(MemberName(*e, rooms[2], kAlice), "New");
+  EXPECT_EQ(MemberName(*e, rooms[3], kAlice), "Old");  // not yet
+  size_t total = events, commands = 1;
+  while (more && commands < rooms.size()) {
+    auto next = submit(accounts::RefreshMemberEventsCommand{
+        .user_id = kAlice, .after_room = *more, .member_events_ts = 1234, .rooms_max = kPerCommand});
+    ASSERT_TRUE(next.ok()) << next.status().ToString();
+    std::tie(events, more) = read(next);
+    EXPECT_LE(events, kPerCommand);
+    total += events;
+    ++commands;
+  }
+  EXPECT_FALSE(more.has_value());
+  EXPECT_EQ(total, rooms.size());
+  EXPECT_EQ(commands, 3u);  // 3 + 3 + 1
+  for (const std::string& room : rooms) EXPECT_EQ(MemberName(*e, room, kAlice), "New") << room;
+  // A cap out of range is refused before it is proposed.
+  EXPECT_FALSE(accounts::EncodeAccountCommand(
+                   accounts::SetDisplayNameCommand{.user_id = kAlice,
+                                                   .member_events_ts = 1,
+                                                   .member_events_rooms_max = 0})
+                   .ok());
+  // An unknown user's refresh is refused and appends nothing.
+  EXPECT_FALSE(submit(accounts::RefreshMemberEventsCommand{.user_id = "@nobody:localhost",
+                                                           .member_events_ts = 1})
+                   .ok());
 }
 
 TEST(EngineTest, AliasesAreAddedByMembersAndRemovedByTheirCreatorOrAModerator) {

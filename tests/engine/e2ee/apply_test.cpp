@@ -11,8 +11,10 @@
 
 #include "engine/e2ee/e2ee.h"
 #include "engine/e2ee/keys.h"
+#include "engine/e2ee/signatures.h"
 #include "engine/event/canonical_json.h"
 #include "tests/engine/e2ee/e2ee_testing.h"
+#include "tests/engine/e2ee/ed25519_testing.h"
 
 namespace nebu::e2ee {
 namespace {
@@ -338,6 +340,109 @@ TEST_F(E2eeApplyTest, AnUploadWithoutUiaIsRefusedOnceAMasterKeyExists) {
                                R"(,"op":"upload_signing_keys","user_id":"@alice:hs"})")
                   .ok());
   EXPECT_EQ(**GetCrossSigningKey(store(), kAlice, kUsageMaster), *event::CanonicalJson(master("OLD")));
+}
+
+// A self-signing key checked by the proposer against master key ONE, applied after
+// another command replaced the master key with TWO: apply checks against TWO and
+// refuses it (nothing stored); signed by TWO, or with its own master key in the same
+// command, it is stored. The old command form (no flag) is stored unchecked.
+TEST_F(E2eeApplyTest, SubKeysMustBeSignedByTheMasterKeyInEffectWhenApplied) {
+  testing::Ed25519Key one, two, self;
+  auto master = [](const testing::Ed25519Key& key) {
+    return json::object{{"user_id", kAlice},
+                        {"usage", json::array{"master"}},
+                        {"keys", json::object{{"ed25519:" + key.public_key(), key.public_key()}}}};
+  };
+  auto self_signing = [&](const testing::Ed25519Key& signer) {
+    json::object key{{"user_id", kAlice},
+                     {"usage", json::array{"self_signing"}},
+                     {"keys", json::object{{"ed25519:" + self.public_key(), self.public_key()}}}};
+    signer.Sign(key, kAlice, signer.public_key());
+    return key;
+  };
+  ASSERT_TRUE(db_.Apply(UploadSigningKeysCommand{.user_id = kAlice, .master_key = master(one)}).ok());
+  // The proposer read ONE and built this; before it applies, TWO replaces ONE.
+  const UploadSigningKeysCommand stale{.user_id = kAlice,
+                                       .self_signing_key = self_signing(one),
+                                       .check_master_signature = true};
+  ASSERT_TRUE(db_.Apply(UploadSigningKeysCommand{.user_id = kAlice, .master_key = master(two)}).ok());
+  const uint64_t position = db_.position();
+  Result<std::string> refused = db_.Apply(stale);
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(refused.status().message().starts_with(kNotSignedByMaster));
+  EXPECT_FALSE(GetCrossSigningKey(store(), kAlice, kUsageSelfSigning)->has_value());
+  EXPECT_EQ(db_.position(), position);
+
+  // Signed by the master key in effect: stored.
+  ASSERT_TRUE(db_.Apply(UploadSigningKeysCommand{.user_id = kAlice,
+                                                 .self_signing_key = self_signing(two),
+                                                 .check_master_signature = true})
+                  .ok());
+  EXPECT_EQ(**GetCrossSigningKey(store(), kAlice, kUsageSelfSigning),
+            *event::CanonicalJson(self_signing(two)));
+  // With its own master key in the command, that one is the one in effect.
+  ASSERT_TRUE(db_.Apply(UploadSigningKeysCommand{.user_id = kAlice,
+                                                 .master_key = master(one),
+                                                 .self_signing_key = self_signing(one),
+                                                 .check_master_signature = true})
+                  .ok());
+  // Without any master key: kNoMasterSigningKey.
+  Result<std::string> no_master = db_.Apply(UploadSigningKeysCommand{
+      .user_id = kBob, .self_signing_key = self_signing(one), .check_master_signature = true});
+  EXPECT_TRUE(no_master.status().message().starts_with(kNoMasterSigningKey));
+  // The old form is not checked in apply (logs from before the flag replay unchanged).
+  ASSERT_TRUE(db_.Apply(UploadSigningKeysCommand{.user_id = kAlice,
+                                                 .self_signing_key = self_signing(two)})
+                  .ok());
+  // The flag round-trips through the log's encoding.
+  Result<std::string> payload = EncodeE2eeCommand(stale);
+  ASSERT_TRUE(payload.ok());
+  EXPECT_NE(payload->find("\"check_master_signature\":true"), std::string::npos);
+  EXPECT_EQ(std::get<UploadSigningKeysCommand>(*DecodeE2eeCommand(*payload)), stale);
+}
+
+// Bob's user-signing key U1 signs Alice's master key; the proposer checked it, but
+// before the command applies Bob replaces U1 with U2: apply checks against the keys
+// in effect, reports the entry in "failures" and stores nothing; U2's signature
+// passes. The old command form (no flag) is stored unchecked.
+TEST_F(E2eeApplyTest, SignaturesAreCheckedAgainstTheKeysInEffectWhenApplied) {
+  testing::Ed25519Key alice_master, u1, u2;
+  auto key = [](const std::string& user, const char* usage, const testing::Ed25519Key& k) {
+    return json::object{{"user_id", user},
+                        {"usage", json::array{usage}},
+                        {"keys", json::object{{"ed25519:" + k.public_key(), k.public_key()}}}};
+  };
+  const json::object master = key(kAlice, "master", alice_master);
+  ASSERT_TRUE(db_.Apply(UploadSigningKeysCommand{.user_id = kAlice, .master_key = master}).ok());
+  ASSERT_TRUE(
+      db_.Apply(UploadSigningKeysCommand{.user_id = kBob, .user_signing_key = key(kBob, "user_signing", u1)})
+          .ok());
+  auto signature_by = [&](const testing::Ed25519Key& k) {
+    json::object copy = master;
+    k.Sign(copy, kBob, k.public_key());
+    return std::string(copy.at("signatures").at(kBob).at("ed25519:" + k.public_key()).as_string());
+  };
+  const std::string target = alice_master.public_key();
+  const UploadSignaturesCommand stale{
+      kBob, {{kAlice, target, "ed25519:" + u1.public_key(), signature_by(u1)}}, true};
+  ASSERT_TRUE(
+      db_.Apply(UploadSigningKeysCommand{.user_id = kBob, .user_signing_key = key(kBob, "user_signing", u2)})
+          .ok());
+  json::value refused = Parse(db_.Apply(stale));
+  EXPECT_EQ(refused.at("failures").at(kAlice).at(target).at("errcode"), "M_INVALID_SIGNATURE");
+  EXPECT_TRUE(SignaturesOf(store(), kAlice, target)->empty());
+  // A forged one (U2's key ID, U1's signature) fails too; U2's own passes.
+  const UploadSignaturesCommand forged{
+      kBob, {{kAlice, target, "ed25519:" + u2.public_key(), signature_by(u1)}}, true};
+  EXPECT_TRUE(Parse(db_.Apply(forged)).as_object().contains("failures"));
+  const UploadSignaturesCommand good{
+      kBob, {{kAlice, target, "ed25519:" + u2.public_key(), signature_by(u2)}}, true};
+  EXPECT_EQ(Parse(db_.Apply(good)), json::parse("{}"));
+  EXPECT_EQ(SignaturesOf(store(), kAlice, target)->size(), 1u);
+  // The flag round-trips; the old form is stored unchecked.
+  EXPECT_EQ(std::get<UploadSignaturesCommand>(*DecodeE2eeCommand(*EncodeE2eeCommand(stale))), stale);
+  ASSERT_TRUE(db_.Apply(UploadSignaturesCommand{kBob, {{kAlice, target, "ed25519:OLD", "sig"}}}).ok());
+  EXPECT_EQ(SignaturesOf(store(), kAlice, target)->size(), 2u);
 }
 
 TEST_F(E2eeApplyTest, CrossSigningKeysAndSignaturesAreStoredAndAnnounced) {
