@@ -360,6 +360,30 @@ Status ScanRoom(const storage::ReadView& view, std::string_view room_id, storage
   return log.Scan(meta.number, from, to, limit, visit);
 }
 
+Result<event::RoomVersion> RoomVersionOf(const storage::ReadView& view, std::string_view room_id) {
+  NEBU_ASSIGN_OR_RETURN(auto number, view.Get(Cf::kRooms, storage::RoomIdKey(room_id)));
+  if (!number) return Status::NotFound("unknown room " + std::string(room_id));
+  if (number->size() != 8) return Status::Corruption("bad room number record");
+  NEBU_ASSIGN_OR_RETURN(auto record,
+                        view.Get(Cf::kRooms, storage::RoomNumberKey(storage::GetU64(number->data()))));
+  if (!record) return Status::Corruption("room record missing");
+  NEBU_ASSIGN_OR_RETURN(boost::json::value v, event::ParseJson(*record));
+  const boost::json::value* name = v.is_object() ? v.as_object().if_contains("room_version") : nullptr;
+  auto version = name && name->is_string() ? event::ParseRoomVersion(name->as_string()) : std::nullopt;
+  if (!version) return Status::Corruption("bad room record");
+  return *version;
+}
+
+Result<std::optional<TxnSender>> TxnOriginOf(const storage::ReadView& view,
+                                             std::string_view event_id) {
+  NEBU_ASSIGN_OR_RETURN(auto key, view.Get(Cf::kTxnIds, storage::TxnOfEventKey(event_id)));
+  std::optional<storage::TxnOrigin> origin = key ? storage::DecodeTxnKey(*key) : std::nullopt;
+  if (!origin) return std::optional<TxnSender>();
+  return std::optional<TxnSender>(TxnSender{std::string(origin->user_id),
+                                            std::string(origin->device_id),
+                                            std::string(origin->txn_id)});
+}
+
 Result<bool> IsRoomPublished(const storage::ReadView& view, std::string_view room_id) {
   NEBU_ASSIGN_OR_RETURN(auto published, view.Get(Cf::kRooms, storage::RoomPublishedKey(room_id)));
   return published.has_value();

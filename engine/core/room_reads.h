@@ -71,6 +71,19 @@ namespace nebu::core {
 [[nodiscard]] Status ScanRoom(const storage::ReadView& view, std::string_view room_id,
                               storage::Sequence from, storage::Sequence to, size_t limit,
                               const std::function<bool(const storage::EventView&)>& visit);
+// The room version from the room record alone (two point reads; LoadRoomMeta also
+// reads the last event). kNotFound for an unknown room, kCorruption for a bad record.
+[[nodiscard]] Result<event::RoomVersion> RoomVersionOf(const storage::ReadView& view,
+                                                       std::string_view room_id);
+// Who sent the event with which transaction ID (the txn-id index); nullopt when the
+// event was not sent with one.
+struct TxnSender {
+  std::string user_id;
+  std::string device_id;
+  std::string txn_id;
+};
+[[nodiscard]] Result<std::optional<TxnSender>> TxnOriginOf(const storage::ReadView& view,
+                                                           std::string_view event_id);
 // Whether the room is in the public room directory.
 [[nodiscard]] Result<bool> IsRoomPublished(const storage::ReadView& view, std::string_view room_id);
 // The event id of the first redaction of `event_id`; nullopt when it is not redacted.

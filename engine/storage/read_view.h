@@ -40,6 +40,9 @@ class ReadView {
   ReadView(Store& store) : store_(&store) {}  // NOLINT(google-explicit-constructor)
   // A view pinned to a snapshot taken now.
   static ReadView Pinned(Store& store);
+  // This view if pinned, else a view of the same store pinned now: long-lived holders
+  // (the projector) keep an unpinned view and pin one per unit of work.
+  ReadView Pin() const { return pinned() ? *this : Pinned(*store_); }
 
   // As Store::Get, at the view's snapshot: nullopt when the key is absent.
   Result<std::optional<std::string>> Get(Cf cf, std::string_view key) const;
