@@ -51,7 +51,7 @@ std::optional<Response> CheckSigningKey(const json::object& key, std::string_vie
 // The stored key of `usage` as canonical text ("" when none).
 Result<std::string> StoredText(core::Engine& engine, const std::string& user_id,
                                std::string_view usage) {
-  NEBU_ASSIGN_OR_RETURN(auto stored, e2ee::GetCrossSigningKey(engine.store(), user_id, usage));
+  NEBU_ASSIGN_OR_RETURN(auto stored, e2ee::GetCrossSigningKey(engine.Read(), user_id, usage));
   return stored.value_or("");
 }
 
@@ -105,7 +105,7 @@ void UploadWithUia(Context* context, const json::object& body, const Caller& who
   core::Engine* engine = &context->engine;
   bool posted = context->pool.Post([engine, user_id = who.user_id, password = *password, respond,
                                     command = std::move(command)] {
-    Status verified = accounts::VerifyLogin(engine->store(), user_id, password);
+    Status verified = accounts::VerifyLogin(engine->Read(), user_id, password);
     if (verified.code() == StatusCode::kForbidden) {
       respond(
           account_internal::UiaChallenge("m.login.password", "M_FORBIDDEN", "Invalid password"));
@@ -144,7 +144,7 @@ void UploadSigning(const ContextPtr& context, const Request& request, Respond re
   }
   // The master key the other keys must be signed by: the new one, else the stored one.
   auto stored_master =
-      e2ee::GetCrossSigningKey(context->engine.store(), who.user_id, e2ee::kUsageMaster);
+      e2ee::GetCrossSigningKey(context->engine.Read(), who.user_id, e2ee::kUsageMaster);
   if (!stored_master.ok()) return respond(ErrorResponse(stored_master.status()));
   std::optional<std::string> master_public;
   if (keys.master) {
@@ -212,7 +212,7 @@ Result<std::optional<json::object>> ParsedKey(const Result<std::optional<std::st
 
 std::optional<std::string> SigningPublic(core::Engine& engine, const std::string& user_id,
                                          std::string_view usage) {
-  auto key = ParsedKey(e2ee::GetCrossSigningKey(engine.store(), user_id, usage));
+  auto key = ParsedKey(e2ee::GetCrossSigningKey(engine.Read(), user_id, usage));
   if (!key.ok() || !*key) return std::nullopt;
   return CrossSigningPublicKey(**key);
 }
@@ -221,13 +221,13 @@ std::optional<std::string> SigningPublic(core::Engine& engine, const std::string
 Result<std::optional<Target>> FindTarget(core::Engine& engine, const Caller& caller,
                                          const std::string& user_id, const std::string& key_id,
                                          std::string* why) {
-  NEBU_ASSIGN_OR_RETURN(auto master, ParsedKey(e2ee::GetCrossSigningKey(engine.store(), user_id,
+  NEBU_ASSIGN_OR_RETURN(auto master, ParsedKey(e2ee::GetCrossSigningKey(engine.Read(), user_id,
                                                                         e2ee::kUsageMaster)));
   const bool is_master = master && CrossSigningPublicKey(*master) == key_id;
   Target target;
   if (user_id == caller.user_id && !is_master) {
     NEBU_ASSIGN_OR_RETURN(auto device,
-                          ParsedKey(e2ee::GetDeviceKeys(engine.store(), user_id, key_id)));
+                          ParsedKey(e2ee::GetDeviceKeys(engine.Read(), user_id, key_id)));
     if (!device) {
       *why = "Unknown device or key";
       return std::optional<Target>();
@@ -238,7 +238,7 @@ Result<std::optional<Target>> FindTarget(core::Engine& engine, const Caller& cal
     }
   } else if (user_id == caller.user_id) {
     target.stored = std::move(*master);
-    NEBU_ASSIGN_OR_RETURN(auto devices, e2ee::ListDeviceKeys(engine.store(), user_id));
+    NEBU_ASSIGN_OR_RETURN(auto devices, e2ee::ListDeviceKeys(engine.Read(), user_id));
     for (const auto& [device_id, text] : devices) {
       // A device signs with its own ed25519 key, found in its device keys.
       Result<json::value> parsed = event::ParseJson(text);

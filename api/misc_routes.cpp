@@ -62,7 +62,7 @@ std::optional<size_t> LimitFromJson(const json::value* value, size_t fallback, s
 Result<std::optional<json::object>> StateContent(core::Engine& engine, const core::RoomMeta& meta,
                                                  std::string_view type) {
   NEBU_ASSIGN_OR_RETURN(auto record,
-                        core::StateRecordAt(engine.store(), meta.number, type, "", meta.last_seq));
+                        core::StateRecordAt(engine.Read(), meta.number, type, "", meta.last_seq));
   if (!record) return std::optional<json::object>();
   NEBU_ASSIGN_OR_RETURN(json::value event,
                         event::ParseJson(record->json, {.canonical_numbers = false}));
@@ -78,27 +78,6 @@ std::optional<std::string> StringField(const std::optional<json::object>& conten
   const json::value* v = content->if_contains(key);
   if (!v || !v->is_string()) return std::nullopt;
   return std::string(v->as_string());
-}
-
-// Visits the IDs of every room on this node in room-ID order, after `cursor`
-// (forward) or before it (backward); an empty cursor starts at that edge. Stops when
-// visit returns false.
-Status ForEachRoomId(storage::Store& store, std::string_view cursor, bool forward,
-                     const std::function<bool(std::string_view)>& visit) {
-  const std::string prefix = storage::RoomIdKey("");
-  auto it = store.NewIterator(storage::Cf::kRooms);
-  const std::string at = storage::RoomIdKey(cursor);
-  if (forward) {
-    it->Seek(at);
-    if (!cursor.empty() && it->Valid() && it->key().ToStringView() == at) it->Next();
-  } else {
-    it->SeekForPrev(cursor.empty() ? storage::PrefixSuccessor(prefix) : at);
-    if (it->Valid() && it->key().ToStringView() == at) it->Prev();
-  }
-  for (; it->Valid() && it->key().starts_with(prefix); forward ? it->Next() : it->Prev()) {
-    if (!visit(it->key().ToStringView().substr(prefix.size()))) break;
-  }
-  return storage::FromRocks(it->status());
 }
 
 // ---- the published room directory ----
@@ -124,8 +103,7 @@ Result<bool> JoinRuleIsPublic(core::Engine& engine, std::string_view room_id) {
 Result<std::optional<core::RoomMeta>> PublishedRoom(core::Engine& engine,
                                                     std::string_view room_id) {
   NEBU_ASSIGN_OR_RETURN(core::RoomMeta meta, engine.GetRoom(room_id));
-  NEBU_ASSIGN_OR_RETURN(auto published,
-                        engine.store().Get(storage::Cf::kRooms, storage::RoomPublishedKey(room_id)));
+  NEBU_ASSIGN_OR_RETURN(bool published, core::IsRoomPublished(engine.Read(), room_id));
   if (!published) return std::optional<core::RoomMeta>();
   return std::optional<core::RoomMeta>(std::move(meta));
 }
@@ -160,7 +138,7 @@ Result<std::optional<DirectoryEntry>> LoadDirectoryEntry(core::Engine& engine,
   NEBU_ASSIGN_OR_RETURN(auto create, StateContent(engine, meta, rooms::kCreateType));
   entry.room_type = StringField(create, "type");
   if (entry.room_type) chunk["room_type"] = *entry.room_type;
-  NEBU_ASSIGN_OR_RETURN(auto members, core::RoomMembers(engine.store(), meta.number));
+  NEBU_ASSIGN_OR_RETURN(auto members, core::RoomMembers(engine.Read(), meta.number));
   chunk["num_joined_members"] = static_cast<int64_t>(std::count_if(
       members.begin(), members.end(),
       [](const core::RoomMember& m) { return m.membership == rooms::Membership::kJoin; }));
@@ -200,7 +178,7 @@ Response PublicRooms(core::Engine& engine, const DirectoryQuery& query) {
   bool more = false;
   Status failed = Status::Ok();
   Status scanned =
-      ForEachRoomId(engine.store(), query.cursor, query.forward, [&](std::string_view room_id) {
+      core::ForEachRoomId(engine.Read(), query.cursor, query.forward, [&](std::string_view room_id) {
         if (page.size() == query.limit || examined == kDirectoryRoomsScanMax) {
           more = true;
           return false;
@@ -353,7 +331,7 @@ Response HandleUserSearch(core::Engine& engine, const Request& request) {
   }
   Status failed = Status::Ok();
   size_t examined = 0;
-  Status scanned = ForEachRoomId(engine.store(), "", true, [&](std::string_view room_id) {
+  Status scanned = core::ForEachRoomId(engine.Read(), "", true, [&](std::string_view room_id) {
     if (room_ids.size() >= kUserSearchRoomsMax || examined++ == kDirectoryRoomsScanMax) {
       return false;
     }
@@ -372,7 +350,7 @@ Response HandleUserSearch(core::Engine& engine, const Request& request) {
   for (const std::string& room_id : room_ids) {
     auto meta = engine.GetRoom(room_id);
     if (!meta.ok()) return ErrorResponse(meta.status());
-    auto members = core::RoomMembers(engine.store(), meta->number);
+    auto members = core::RoomMembers(engine.Read(), meta->number);
     if (!members.ok()) return ErrorResponse(members.status());
     for (core::RoomMember& m : *members) {
       if (m.membership == rooms::Membership::kJoin) users.insert(std::move(m.user_id));
@@ -382,7 +360,7 @@ Response HandleUserSearch(core::Engine& engine, const Request& request) {
   json::array results;
   bool limited = false;
   for (const std::string& user_id : users) {  // sorted by user ID
-    auto profile = accounts::GetProfile(engine.store(), user_id);
+    auto profile = accounts::GetProfile(engine.Read(), user_id);
     if (!profile.ok() && profile.status().code() != StatusCode::kNotFound) {
       return ErrorResponse(profile.status());
     }
@@ -424,7 +402,7 @@ std::optional<std::pair<std::string, std::string>> RelatesTo(std::string_view pd
 
 // Whether a redaction has been applied to the event (Cf::kRedactions).
 Result<bool> IsRedacted(core::Engine& engine, std::string_view event_id) {
-  NEBU_ASSIGN_OR_RETURN(auto by, engine.store().Get(storage::Cf::kRedactions, event_id));
+  NEBU_ASSIGN_OR_RETURN(auto by, core::RedactedBy(engine.Read(), event_id));
   return by.has_value();
 }
 
@@ -451,7 +429,7 @@ std::variant<RelationsQuery, Response> ParseRelationsQuery(core::Engine& engine,
   q.backwards = !dir || *dir == "b";
   for (auto [name, out] : {std::pair{"from", &q.from}, std::pair{"to", &q.to}}) {
     if (auto text = request.Query(name)) {
-      auto seq = rooms_internal::RoomPositionOfToken(engine, meta, *text);
+      auto seq = rooms_internal::RoomPositionOfToken(engine.Read(), meta, *text);
       if (!seq.ok()) return ErrorResponse(seq.status());
       if (!*seq) return bad("Bad pagination token");
       *out = **seq;
@@ -558,7 +536,7 @@ Response HandleRelations(core::Engine& engine, const Request& request, const Pat
           failed = redacted.ok() ? Status::Ok() : redacted.status();
           return redacted.ok();
         }
-        auto event = ToClientEvent(view, now_ms, &engine.store(), &viewer);
+        auto event = ToClientEvent(view, now_ms, &access.snap, &viewer);
         if (!event.ok()) {
           failed = event.status();
           return false;
