@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "engine/common/status.h"
+#include "engine/storage/read_view.h"
 #include "engine/storage/store.h"
 
 namespace nebu::projections {
@@ -81,7 +82,7 @@ struct AccountsSnapshot {
   std::string digest;  // of everything above
 };
 
-[[nodiscard]] Result<AccountsSnapshot> ReadAccounts(storage::Store& store);
+[[nodiscard]] Result<AccountsSnapshot> ReadAccounts(const storage::ReadView& store);
 // Writes the snapshot unless *last_digest equals its digest; updates *last_digest
 // when every row went in (not when an alias waited for its room: see above).
 // *aliases_skipped (when given) is the number of aliases left out.
