@@ -4,7 +4,7 @@
 // docs/storage-format.md) and WriteAccounts replaces the PostgreSQL rows with it in one
 // transaction when its digest changed since the last write.
 //
-//   NEBU_ASSIGN_OR_RETURN(AccountsSnapshot snap, ReadAccounts(engine.store()));
+//   NEBU_ASSIGN_OR_RETURN(AccountsSnapshot snap, ReadAccounts(engine.Latest())  // pins one snapshot);
 //   NEBU_RETURN_IF_ERROR(WriteAccounts(conn, snap, &last_digest));   // no-op if unchanged
 //
 // Users are never deleted (a deactivated user keeps its row, deactivated = true);

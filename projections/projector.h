@@ -3,7 +3,7 @@
 // each batch with its checkpoint in one transaction (BatchWriter), so the projection
 // holds every stream entry's effect exactly once.
 //
-//   Projector projector(engine.store(), {.db_url = url, .notifier = &engine.notifier()});
+//   Projector projector(engine.Latest(), {.db_url = url, .notifier = &engine.notifier()});
 //   projector.Start();                       // returns at once
 //   ProjectorStats s = projector.Stats();    // any thread: state, checkpoint, head, lag
 //   projector.Stop();                        // or destroy it

@@ -3,7 +3,7 @@
 // (their verified envelope and room ID) and account data (its current content). The
 // deterministic half of the projector: no SQL, no clock, no threads.
 //
-//   StreamReader reader(engine.store());  // a storage::ReadView: each Read pins a snapshot
+//   StreamReader reader(engine.Latest());  // each Read pins its own snapshot
 //   NEBU_ASSIGN_OR_RETURN(StreamBatch b, reader.Read(/*after=*/checkpoint, {.entries_max = 5000}));
 //   // b.upto is the last position covered (>= every item's position); b.upto == after: nothing new
 //

@@ -1,8 +1,8 @@
 // Verify and rebuild: the operator's tools to check and recreate the projection.
 //
-//   NEBU_ASSIGN_OR_RETURN(VerifyReport r, VerifyProjection(engine.store(), url));
+//   NEBU_ASSIGN_OR_RETURN(VerifyReport r, VerifyProjection(engine.Latest(), url));
 //   for (const std::string& d : r.differences) puts(d.c_str());   // empty: identical
-//   NEBU_RETURN_IF_ERROR(RebuildProjection(engine.store(), url, progress));
+//   NEBU_RETURN_IF_ERROR(RebuildProjection(engine.Latest(), url, progress));
 //
 // VerifyProjection reads, in one REPEATABLE READ snapshot, the projection's checkpoint
 // C and compares it with a fold over the log's events up to C, room by room: the

@@ -103,6 +103,9 @@ class Engine {
   // it to the read functions of core/room_reads.h, accounts, e2ee, receipts. Cheap
   // (one RocksDB snapshot); hold it for one request, never beyond the Engine.
   Snapshot Read() const;
+  // An unpinned view: every read through it sees the latest state. For long-lived
+  // holders that pin their own snapshot per unit of work (ReadView::Pin: the projector).
+  storage::ReadView Latest() const { return storage::ReadView(*store_); }
   // The methods below read the latest state (each call on its own): the free
   // functions of room_reads.h on `Read()` are the consistent form.
   Result<RoomMeta> GetRoom(std::string_view room_id);
