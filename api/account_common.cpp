@@ -167,7 +167,7 @@ void VerifyThen(Context* context, std::string user_id, std::string password, Res
     return respond(std::move(*limited));
   }
   OnWorkers(context, respond, [context, user_id, password, respond, then] {
-    Status verified = accounts::VerifyLogin(context->engine.store(), user_id, password);
+    Status verified = accounts::VerifyLogin(context->engine.Read(), user_id, password);
     if (verified.code() == StatusCode::kForbidden) {
       respond(UiaChallenge("m.login.password", "M_FORBIDDEN", "Invalid password"));
     } else if (!verified.ok()) {

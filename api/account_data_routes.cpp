@@ -49,7 +49,7 @@ std::variant<std::optional<std::string>, Response> RoomOf(const PathParams& para
 Result<std::optional<json::object>> ReadObject(core::Engine& engine, const std::string& user_id,
                                                const std::optional<std::string>& room_id,
                                                std::string_view type) {
-  auto stored = accounts::GetAccountData(engine.store(), user_id, room_id, type);
+  auto stored = accounts::GetAccountData(engine.Read(), user_id, room_id, type);
   if (!stored.ok()) {
     if (stored.status().code() == StatusCode::kNotFound) return std::optional<json::object>();
     return stored.status();

@@ -39,7 +39,7 @@ std::optional<std::string> RegisterUserId(Context& context, const std::optional<
     *error = ErrorResponse(400, "M_INVALID_USERNAME", user_id.status().message());
     return std::nullopt;
   }
-  Result<bool> exists = accounts::UserExists(context.engine.store(), *user_id);
+  Result<bool> exists = accounts::UserExists(context.engine.Read(), *user_id);
   if (!exists.ok()) {
     *error = ErrorResponse(exists.status());
     return std::nullopt;
@@ -180,7 +180,7 @@ void Login(Context* context, const Request& request, Respond respond) {
     return respond(std::move(*limited));
   }
   OnWorkers(context, respond, [=, &limits] {
-    Status verified = accounts::VerifyLogin(context->engine.store(), *user_id, *password);
+    Status verified = accounts::VerifyLogin(context->engine.Read(), *user_id, *password);
     if (verified.code() == StatusCode::kForbidden) {
       return respond(ErrorResponse(403, "M_FORBIDDEN", "Invalid username or password"));
     }

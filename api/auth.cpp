@@ -14,7 +14,7 @@ std::variant<Caller, Response> Authenticate(const Request& request, core::Engine
   if (!token || token->empty()) {
     return ErrorResponse(401, "M_MISSING_TOKEN", "Missing access token");
   }
-  Result<accounts::TokenOwner> owner = accounts::AuthenticateToken(engine.store(), *token);
+  Result<accounts::TokenOwner> owner = accounts::AuthenticateToken(engine.Read(), *token);
   if (!owner.ok()) {
     if (owner.status().code() == StatusCode::kUnauthenticated) {
       return ErrorResponse(401, "M_UNKNOWN_TOKEN", "Unrecognised access token");

@@ -26,17 +26,12 @@ bool CopyField(const json::object& from, std::string_view key, json::object& to)
 }
 
 // The room version of `room_id` from its room record.
-Result<event::RoomVersion> VersionOf(storage::Store& store, std::string_view room_id) {
-  NEBU_ASSIGN_OR_RETURN(auto number, store.Get(storage::Cf::kRooms, storage::RoomIdKey(room_id)));
-  if (!number || number->size() != 8) return Status::Corruption("redacted event of an unknown room");
-  NEBU_ASSIGN_OR_RETURN(auto record, store.Get(storage::Cf::kRooms,
-                                               storage::RoomNumberKey(storage::GetU64(number->data()))));
-  if (!record) return Status::Corruption("room record missing");
-  NEBU_ASSIGN_OR_RETURN(json::value v, event::ParseJson(*record));
-  const json::value* name = v.is_object() ? v.as_object().if_contains("room_version") : nullptr;
-  auto version = name && name->is_string() ? event::ParseRoomVersion(name->as_string()) : std::nullopt;
-  if (!version) return Status::Corruption("bad room record");
-  return *version;
+Result<event::RoomVersion> VersionOf(const storage::ReadView& store, std::string_view room_id) {
+  Result<event::RoomVersion> version = core::RoomVersionOf(store, room_id);
+  if (!version.ok() && version.status().code() == StatusCode::kNotFound) {
+    return Status::Corruption("redacted event of an unknown room");
+  }
+  return version;
 }
 
 // Where a state event sits: what its unsigned.prev_content is looked up by.
@@ -50,11 +45,11 @@ struct StatePlace {
 // The PDU as served: redacted (the room version's algorithm) when a redaction has been
 // applied to it, with that redaction's event id in *redacted_by.
 Result<json::object> ServedPdu(std::string_view pdu_json, std::string_view event_id,
-                               storage::Store* store, std::optional<std::string>* redacted_by) {
+                               const storage::ReadView* store, std::optional<std::string>* redacted_by) {
   NEBU_ASSIGN_OR_RETURN(json::value parsed, event::ParseJson(pdu_json));
   if (!parsed.is_object()) return Status::Corruption("stored event is not an object");
   if (!store) return std::move(parsed.as_object());
-  NEBU_ASSIGN_OR_RETURN(auto redaction, store->Get(storage::Cf::kRedactions, event_id));
+  NEBU_ASSIGN_OR_RETURN(auto redaction, core::RedactedBy(*store, event_id));
   if (!redaction) return std::move(parsed.as_object());
   const json::value* room_id = parsed.as_object().if_contains("room_id");
   if (!room_id || !room_id->is_string()) return Status::Corruption("stored event has no room_id");
@@ -81,7 +76,7 @@ void MirrorRedacts(json::object& out, std::optional<event::RoomVersion> version)
 }
 
 Result<json::object> Serve(std::string_view pdu_json, std::string_view event_id, int64_t now_ms,
-                           storage::Store* store, const Viewer* viewer, const StatePlace* place,
+                           const storage::ReadView* store, const Viewer* viewer, const StatePlace* place,
                            std::optional<event::RoomVersion> version = std::nullopt) {
   std::optional<std::string> redacted_by;
   NEBU_ASSIGN_OR_RETURN(json::object pdu, ServedPdu(pdu_json, event_id, store, &redacted_by));
@@ -135,8 +130,7 @@ Result<json::object> Serve(std::string_view pdu_json, std::string_view event_id,
   if (redacted_because) unsigned_fields["redacted_because"] = std::move(*redacted_because);
   if (prev_content) unsigned_fields["prev_content"] = std::move(*prev_content);
   if (store && viewer && out["sender"].is_string() && out["sender"].as_string() == viewer->user_id) {
-    NEBU_ASSIGN_OR_RETURN(auto txn_key, store->Get(storage::Cf::kTxnIds, storage::TxnOfEventKey(event_id)));
-    std::optional<storage::TxnOrigin> origin = txn_key ? storage::DecodeTxnKey(*txn_key) : std::nullopt;
+    NEBU_ASSIGN_OR_RETURN(std::optional<core::TxnSender> origin, core::TxnOriginOf(*store, event_id));
     if (origin && origin->user_id == viewer->user_id && origin->device_id == viewer->device_id) {
       if (auto client_txn = ClientTxnId(origin->txn_id)) unsigned_fields["transaction_id"] = *client_txn;
     }
@@ -148,19 +142,19 @@ Result<json::object> Serve(std::string_view pdu_json, std::string_view event_id,
 }  // namespace
 
 Result<json::object> ToClientEvent(std::string_view pdu_json, std::string_view event_id,
-                                   int64_t now_ms, storage::Store* store, const Viewer* viewer) {
+                                   int64_t now_ms, const storage::ReadView* store, const Viewer* viewer) {
   return Serve(pdu_json, event_id, now_ms, store, viewer, nullptr);
 }
 
 Result<json::object> ToClientEvent(const storage::EventView& view, int64_t now_ms,
-                                   storage::Store* store, const Viewer* viewer) {
+                                   const storage::ReadView* store, const Viewer* viewer) {
   if (!view.state_key) return Serve(view.json, view.event_id, now_ms, store, viewer, nullptr);
   StatePlace place{view.room, view.sequence, view.type, *view.state_key};
   return Serve(view.json, view.event_id, now_ms, store, viewer, &place);
 }
 
 Result<json::object> ToClientEvent(const storage::EventRecord& record, int64_t now_ms,
-                                   storage::Store* store, const Viewer* viewer) {
+                                   const storage::ReadView* store, const Viewer* viewer) {
   if (!record.state_key) return Serve(record.json, record.event_id, now_ms, store, viewer, nullptr);
   StatePlace place{record.room, record.sequence, record.type, *record.state_key};
   return Serve(record.json, record.event_id, now_ms, store, viewer, &place);

@@ -35,7 +35,7 @@
 #include "engine/storage/envelope.h"
 
 namespace nebu::storage {
-class Store;
+class ReadView;
 }
 
 namespace nebu::api {
@@ -51,15 +51,15 @@ struct Viewer {
 // content (the log never holds such an event).
 [[nodiscard]] Result<boost::json::object> ToClientEvent(std::string_view pdu_json,
                                                         std::string_view event_id, int64_t now_ms,
-                                                        storage::Store* store = nullptr,
+                                                        const storage::ReadView* store = nullptr,
                                                         const Viewer* viewer = nullptr);
 [[nodiscard]] Result<boost::json::object> ToClientEvent(const storage::EventView& view,
                                                         int64_t now_ms,
-                                                        storage::Store* store = nullptr,
+                                                        const storage::ReadView* store = nullptr,
                                                         const Viewer* viewer = nullptr);
 [[nodiscard]] Result<boost::json::object> ToClientEvent(const storage::EventRecord& record,
                                                         int64_t now_ms,
-                                                        storage::Store* store = nullptr,
+                                                        const storage::ReadView* store = nullptr,
                                                         const Viewer* viewer = nullptr);
 
 }  // namespace nebu::api

@@ -35,7 +35,7 @@ void WithCaller(Context& context, const Request& request, const Respond& respond
 Response ListDevices(Context& context, const Request& request) {
   auto caller = Authenticate(request, context.engine);
   if (auto* error = std::get_if<Response>(&caller)) return *error;
-  auto devices = accounts::ListDevices(context.engine.store(), std::get<Caller>(caller).user_id);
+  auto devices = accounts::ListDevices(context.engine.Read(), std::get<Caller>(caller).user_id);
   if (!devices.ok()) return ErrorResponse(devices.status());
   boost::json::array list;
   for (const accounts::Device& device : *devices) list.push_back(DeviceJson(device));
@@ -45,7 +45,7 @@ Response ListDevices(Context& context, const Request& request) {
 Response GetDevice(Context& context, const Request& request, const PathParams& params) {
   auto caller = Authenticate(request, context.engine);
   if (auto* error = std::get_if<Response>(&caller)) return *error;
-  auto device = accounts::GetDevice(context.engine.store(), std::get<Caller>(caller).user_id,
+  auto device = accounts::GetDevice(context.engine.Read(), std::get<Caller>(caller).user_id,
                                     params.at("deviceId"));
   if (!device.ok()) return ErrorResponse(device.status());
   return JsonResponse(200, DeviceJson(*device));
@@ -68,7 +68,7 @@ void RenameDevice(Context* context, const Request& request, const PathParams& pa
     }
     const std::string& device_id = params.at("deviceId");
     if (!name) {  // the spec: an absent display_name leaves it unchanged
-      auto device = accounts::GetDevice(context->engine.store(), caller.user_id, device_id);
+      auto device = accounts::GetDevice(context->engine.Read(), caller.user_id, device_id);
       return respond(device.ok() ? JsonResponse(200, object{}) : ErrorResponse(device.status()));
     }
     SubmitAndAnswer(context->engine,
@@ -175,7 +175,7 @@ std::string_view FieldName(ProfileField field) {
 
 Response GetProfile(Context& context, const std::string& user_id,
                     std::optional<ProfileField> only) {
-  auto profile = accounts::GetProfile(context.engine.store(), user_id);
+  auto profile = accounts::GetProfile(context.engine.Read(), user_id);
   if (!profile.ok()) {
     if (profile.status().code() == StatusCode::kNotFound) {
       return ErrorResponse(404, "M_NOT_FOUND", "Profile not found");

@@ -15,6 +15,7 @@
 #include "engine/core/command.h"
 #include "engine/core/engine.h"
 #include "engine/core/room_reads.h"
+#include "engine/core/stream_reader.h"
 #include "engine/e2ee/signatures.h"
 #include "engine/event/canonical_json.h"
 #include "engine/event/identifiers.h"
@@ -169,10 +170,10 @@ Result<json::object> QueryDevices(core::Engine& engine, const std::string& user_
   for (const json::value& id : wanted) {
     if (id.is_string()) only.emplace(id.as_string());
   }
-  NEBU_ASSIGN_OR_RETURN(auto devices, accounts::ListDevices(engine.store(), user_id));
+  NEBU_ASSIGN_OR_RETURN(auto devices, accounts::ListDevices(engine.Read(), user_id));
   std::map<std::string, std::optional<std::string>, std::less<>> names;
   for (accounts::Device& d : devices) names[d.device_id] = std::move(d.display_name);
-  NEBU_ASSIGN_OR_RETURN(auto stored, e2ee::ListDeviceKeys(engine.store(), user_id));
+  NEBU_ASSIGN_OR_RETURN(auto stored, e2ee::ListDeviceKeys(engine.Read(), user_id));
   json::object out;
   for (const auto& [device_id, text] : stored) {
     if (!only.empty() && !only.contains(device_id)) continue;
@@ -180,7 +181,7 @@ Result<json::object> QueryDevices(core::Engine& engine, const std::string& user_
     if (name == names.end()) continue;  // deleted, not pruned yet
     NEBU_ASSIGN_OR_RETURN(json::value keys, event::ParseJson(text));
     if (!keys.is_object()) return Status::Corruption("stored device keys are not an object");
-    NEBU_ASSIGN_OR_RETURN(auto signatures, e2ee::SignaturesOf(engine.store(), user_id, device_id));
+    NEBU_ASSIGN_OR_RETURN(auto signatures, e2ee::SignaturesOf(engine.Read(), user_id, device_id));
     MergeSignatures(keys.as_object(), signatures, [](const StoredSignature&) { return true; });
     if (name->second) {
       json::value& unsigned_data = keys.as_object()["unsigned"];
@@ -196,13 +197,13 @@ Result<json::object> QueryDevices(core::Engine& engine, const std::string& user_
 Result<std::optional<json::object>> QuerySigningKey(
     core::Engine& engine, const std::string& user_id, std::string_view usage,
     const std::function<bool(const StoredSignature&)>& keep) {
-  NEBU_ASSIGN_OR_RETURN(auto text, e2ee::GetCrossSigningKey(engine.store(), user_id, usage));
+  NEBU_ASSIGN_OR_RETURN(auto text, e2ee::GetCrossSigningKey(engine.Read(), user_id, usage));
   if (!text) return std::optional<json::object>();
   NEBU_ASSIGN_OR_RETURN(json::value key, event::ParseJson(*text));
   if (!key.is_object()) return Status::Corruption("stored cross-signing key is not an object");
   if (auto public_key = CrossSigningPublicKey(key.as_object())) {
     NEBU_ASSIGN_OR_RETURN(auto signatures,
-                          e2ee::SignaturesOf(engine.store(), user_id, *public_key));
+                          e2ee::SignaturesOf(engine.Read(), user_id, *public_key));
     MergeSignatures(key.as_object(), signatures, keep);
   }
   return std::optional<json::object>(std::move(key.as_object()));
@@ -318,13 +319,13 @@ std::optional<storage::StreamPosition> ParseSyncToken(std::string_view token) {
 }
 
 // Room numbers the user is joined to now.
-Result<std::vector<storage::RoomNumber>> JoinedRooms(core::Engine& engine,
+Result<std::vector<storage::RoomNumber>> JoinedRooms(const storage::ReadView& view,
                                                      const std::string& user_id) {
-  NEBU_ASSIGN_OR_RETURN(auto rooms, engine.RoomsOf(user_id));
+  NEBU_ASSIGN_OR_RETURN(auto rooms, core::RoomsOf(view, user_id));
   std::vector<storage::RoomNumber> out;
   for (const auto& [room_id, membership] : rooms) {
     if (membership != rooms::Membership::kJoin) continue;
-    NEBU_ASSIGN_OR_RETURN(core::RoomMeta meta, engine.GetRoom(room_id));
+    NEBU_ASSIGN_OR_RETURN(core::RoomMeta meta, core::LoadRoomMeta(view, room_id));
     out.push_back(meta.number);
   }
   return out;
@@ -337,30 +338,33 @@ struct StreamChanges {
 };
 
 // The changes in (from, to]; nullopt when the range is too long to scan.
-Result<std::optional<StreamChanges>> ScanChanges(storage::Store& store,
+Result<std::optional<StreamChanges>> ScanChanges(const storage::ReadView& view,
                                                  storage::StreamPosition from,
                                                  storage::StreamPosition to) {
   StreamChanges changes;
-  storage::RoomLog log(store);
-  std::unique_ptr<rocksdb::Iterator> it = store.NewIterator(storage::Cf::kStream);
-  const std::string end = storage::U64Key(to);
+  storage::RoomLog log(view);
   size_t scanned = 0;
-  for (it->Seek(storage::U64Key(from + 1)); it->Valid() && it->key().compare(end) <= 0;
-       it->Next()) {
-    if (++scanned > kKeyChangesScanEntriesMax) return std::optional<StreamChanges>();
-    auto entry = storage::DecodeStreamEntry(it->value().ToStringView());
-    if (!entry) return Status::Corruption("bad stream entry");
-    if (entry->kind == storage::StreamKind::kDeviceKeys) changes.key_changes.insert(entry->user);
-    if (entry->kind != storage::StreamKind::kRoomEvent) continue;
-    NEBU_RETURN_IF_ERROR(log.Scan(
-        entry->room, entry->sequence, entry->sequence, 1, [&](const storage::EventView& event) {
-          if (event.type == "m.room.member" && event.state_key) {
-            changes.members.emplace(entry->room, std::string(*event.state_key));
-          }
+  bool too_long = false;
+  Status failed = Status::Ok();
+  NEBU_RETURN_IF_ERROR(core::ScanStream(
+      view, from, to, [&](storage::StreamPosition, const storage::StreamEntry& entry) {
+        if (++scanned > kKeyChangesScanEntriesMax) {
+          too_long = true;
           return false;
-        }));
-  }
-  NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
+        }
+        if (entry.kind == storage::StreamKind::kDeviceKeys) changes.key_changes.insert(entry.user);
+        if (entry.kind != storage::StreamKind::kRoomEvent) return true;
+        failed = log.Scan(entry.room, entry.sequence, entry.sequence, 1,
+                          [&](const storage::EventView& event) {
+                            if (event.type == "m.room.member" && event.state_key) {
+                              changes.members.emplace(entry.room, std::string(*event.state_key));
+                            }
+                            return false;
+                          });
+        return failed.ok();
+      }));
+  NEBU_RETURN_IF_ERROR(failed);
+  if (too_long) return std::optional<StreamChanges>();
   return std::optional<StreamChanges>(std::move(changes));
 }
 
@@ -390,17 +394,18 @@ Response Changes(Context& context, const Request& request) {
     return JsonResponse(200,
                         json::object{{"changed", std::move(changed)}, {"left", std::move(left)}});
   }
-  storage::Store& store = context.engine.store();
-  auto rooms = JoinedRooms(context.engine, user_id);
+  // One snapshot for the answer; it holds everything up to `to` (waited for above).
+  const core::Snapshot view = context.engine.Read();
+  auto rooms = JoinedRooms(view, user_id);
   if (!rooms.ok()) return ErrorResponse(rooms.status());
   auto shares_room = [&](const std::string& user) {
     if (user == user_id) return true;
     for (storage::RoomNumber room : *rooms) {
-      if (context.engine.MembershipOf(user, room) == rooms::Membership::kJoin) return true;
+      if (core::MembershipOf(view, user, room) == rooms::Membership::kJoin) return true;
     }
     return false;
   };
-  auto scanned = ScanChanges(store, *from, *to);
+  auto scanned = ScanChanges(view, *from, *to);
   if (!scanned.ok()) return ErrorResponse(scanned.status());
   std::set<std::string> changed_users, left_users;
   if (*scanned) {
@@ -409,19 +414,19 @@ Response Changes(Context& context, const Request& request) {
     // `left`. The caller's own change in a room makes all of that room's members
     // candidates.
     for (const auto& [room, member] : (*scanned)->members) {
-      if (context.engine.MembershipOf(user_id, room) == rooms::Membership::kNone) continue;
+      if (core::MembershipOf(view, user_id, room) == rooms::Membership::kNone) continue;
       if (member != user_id) {
         left_users.insert(member);
         continue;
       }
-      auto members = core::RoomMembers(store, room);
+      auto members = core::RoomMembers(view, room);
       if (!members.ok()) return ErrorResponse(members.status());
       for (const core::RoomMember& m : *members) left_users.insert(m.user_id);
     }
   } else {  // too long a range: everyone the caller shares a room with
     changed_users.insert(user_id);
     for (storage::RoomNumber room : *rooms) {
-      auto members = core::RoomMembers(store, room);
+      auto members = core::RoomMembers(view, room);
       if (!members.ok()) return ErrorResponse(members.status());
       for (const core::RoomMember& m : *members) changed_users.insert(m.user_id);
     }

@@ -51,7 +51,7 @@ std::optional<Response> CheckSigningKey(const json::object& key, std::string_vie
 // The stored key of `usage` as canonical text ("" when none).
 Result<std::string> StoredText(core::Engine& engine, const std::string& user_id,
                                std::string_view usage) {
-  NEBU_ASSIGN_OR_RETURN(auto stored, e2ee::GetCrossSigningKey(engine.store(), user_id, usage));
+  NEBU_ASSIGN_OR_RETURN(auto stored, e2ee::GetCrossSigningKey(engine.Read(), user_id, usage));
   return stored.value_or("");
 }
 
@@ -115,7 +115,7 @@ void UploadWithUia(Context* context, const json::object& body, const Caller& who
   core::Engine* engine = &context->engine;
   bool posted = context->pool.Post([engine, user_id = who.user_id, password = *password, respond,
                                     command = std::move(command)] {
-    Status verified = accounts::VerifyLogin(engine->store(), user_id, password);
+    Status verified = accounts::VerifyLogin(engine->Read(), user_id, password);
     if (verified.code() == StatusCode::kForbidden) {
       respond(
           account_internal::UiaChallenge("m.login.password", "M_FORBIDDEN", "Invalid password"));
@@ -156,7 +156,7 @@ void UploadSigning(const ContextPtr& context, const Request& request, Respond re
   // This is an early answer from what this node read; apply checks again against the
   // master key in effect then (check_master_signature), and that decides.
   auto stored_master =
-      e2ee::GetCrossSigningKey(context->engine.store(), who.user_id, e2ee::kUsageMaster);
+      e2ee::GetCrossSigningKey(context->engine.Read(), who.user_id, e2ee::kUsageMaster);
   if (!stored_master.ok()) return respond(ErrorResponse(stored_master.status()));
   std::optional<json::object> master = keys.master;
   if (!master && *stored_master) {
@@ -212,7 +212,7 @@ Result<std::optional<Target>> FindTarget(core::Engine& engine, const Caller& cal
                                          const std::string& user_id, const std::string& key_id,
                                          std::string* why) {
   NEBU_ASSIGN_OR_RETURN(
-      auto found, e2ee::FindSignatureTarget(engine.store(), caller.user_id, user_id, key_id, why));
+      auto found, e2ee::FindSignatureTarget(engine.Read(), caller.user_id, user_id, key_id, why));
   if (!found) return std::optional<Target>();
   return std::optional<Target>(Target{std::move(found->stored), std::move(found->allowed_signers)});
 }

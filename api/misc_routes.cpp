@@ -61,7 +61,7 @@ std::optional<size_t> LimitFromJson(const json::value* value, size_t fallback, s
 Result<std::optional<json::object>> StateContent(core::Engine& engine, const core::RoomMeta& meta,
                                                  std::string_view type) {
   NEBU_ASSIGN_OR_RETURN(auto record,
-                        core::StateRecordAt(engine.store(), meta.number, type, "", meta.last_seq));
+                        core::StateRecordAt(engine.Read(), meta.number, type, "", meta.last_seq));
   if (!record) return std::optional<json::object>();
   NEBU_ASSIGN_OR_RETURN(json::value event,
                         event::ParseJson(record->json, {.canonical_numbers = false}));
@@ -77,27 +77,6 @@ std::optional<std::string> StringField(const std::optional<json::object>& conten
   const json::value* v = content->if_contains(key);
   if (!v || !v->is_string()) return std::nullopt;
   return std::string(v->as_string());
-}
-
-// Visits the IDs of every room on this node in room-ID order, after `cursor`
-// (forward) or before it (backward); an empty cursor starts at that edge. Stops when
-// visit returns false.
-Status ForEachRoomId(storage::Store& store, std::string_view cursor, bool forward,
-                     const std::function<bool(std::string_view)>& visit) {
-  const std::string prefix = storage::RoomIdKey("");
-  auto it = store.NewIterator(storage::Cf::kRooms);
-  const std::string at = storage::RoomIdKey(cursor);
-  if (forward) {
-    it->Seek(at);
-    if (!cursor.empty() && it->Valid() && it->key().ToStringView() == at) it->Next();
-  } else {
-    it->SeekForPrev(cursor.empty() ? storage::PrefixSuccessor(prefix) : at);
-    if (it->Valid() && it->key().ToStringView() == at) it->Prev();
-  }
-  for (; it->Valid() && it->key().starts_with(prefix); forward ? it->Next() : it->Prev()) {
-    if (!visit(it->key().ToStringView().substr(prefix.size()))) break;
-  }
-  return storage::FromRocks(it->status());
 }
 
 // ---- the published room directory ----
@@ -116,8 +95,7 @@ struct DirectoryEntry {
 Result<std::optional<core::RoomMeta>> PublishedRoom(core::Engine& engine,
                                                     std::string_view room_id) {
   NEBU_ASSIGN_OR_RETURN(core::RoomMeta meta, engine.GetRoom(room_id));
-  NEBU_ASSIGN_OR_RETURN(auto published,
-                        engine.store().Get(storage::Cf::kRooms, storage::RoomPublishedKey(room_id)));
+  NEBU_ASSIGN_OR_RETURN(bool published, core::IsRoomPublished(engine.Read(), room_id));
   if (!published) return std::optional<core::RoomMeta>();
   return std::optional<core::RoomMeta>(std::move(meta));
 }
@@ -152,7 +130,7 @@ Result<std::optional<DirectoryEntry>> LoadDirectoryEntry(core::Engine& engine,
   NEBU_ASSIGN_OR_RETURN(auto create, StateContent(engine, meta, rooms::kCreateType));
   entry.room_type = StringField(create, "type");
   if (entry.room_type) chunk["room_type"] = *entry.room_type;
-  NEBU_ASSIGN_OR_RETURN(auto members, core::RoomMembers(engine.store(), meta.number));
+  NEBU_ASSIGN_OR_RETURN(auto members, core::RoomMembers(engine.Read(), meta.number));
   chunk["num_joined_members"] = static_cast<int64_t>(std::count_if(
       members.begin(), members.end(),
       [](const core::RoomMember& m) { return m.membership == rooms::Membership::kJoin; }));
@@ -192,7 +170,7 @@ Response PublicRooms(core::Engine& engine, const DirectoryQuery& query) {
   bool more = false;
   Status failed = Status::Ok();
   Status scanned =
-      ForEachRoomId(engine.store(), query.cursor, query.forward, [&](std::string_view room_id) {
+      core::ForEachRoomId(engine.Read(), query.cursor, query.forward, [&](std::string_view room_id) {
         if (page.size() == query.limit || examined == kDirectoryRoomsScanMax) {
           more = true;
           return false;
@@ -332,7 +310,7 @@ Response HandleUserSearch(core::Engine& engine, const Request& request) {
   std::optional<size_t> limit =
       LimitFromJson(o.if_contains("limit"), kUserSearchLimitDefault, kUserSearchLimitMax);
   if (!limit) return ErrorResponse(400, "M_BAD_JSON", "limit must be a non-negative integer");
-  auto found = core::SearchUserDirectory(engine.store(), std::get<Caller>(caller).user_id,
+  auto found = core::SearchUserDirectory(engine.Read(), std::get<Caller>(caller).user_id,
                                          term_value->as_string(), *limit);
   if (!found.ok()) return ErrorResponse(found.status());
   json::array results;
@@ -371,7 +349,7 @@ std::variant<RelationsQuery, Response> ParseRelationsQuery(core::Engine& engine,
   q.backwards = !dir || *dir == "b";
   for (auto [name, out] : {std::pair{"from", &q.from}, std::pair{"to", &q.to}}) {
     if (auto text = request.Query(name)) {
-      auto seq = rooms_internal::RoomPositionOfToken(engine, meta, *text);
+      auto seq = rooms_internal::RoomPositionOfToken(engine.Read(), meta, *text);
       if (!seq.ok()) return ErrorResponse(seq.status());
       if (!*seq) return bad("Bad pagination token");
       *out = **seq;
@@ -441,7 +419,7 @@ Response HandleRelations(core::Engine& engine, const Request& request, const Pat
                               .event_type = q.event_type,
                               .depth_max = q.recurse ? kRelationsRecursionDepth : 1,
                               .limit = q.limit};
-  auto page = core::ReadRelations(engine.store(), read, [&](const storage::EventRecord& e) {
+  auto page = core::ReadRelations(access.snap, read, [&](const storage::EventRecord& e) {
     return access.view.Visible(e.sequence, e.type,
                                e.state_key ? std::optional<std::string_view>(*e.state_key)
                                            : std::nullopt);
@@ -450,7 +428,7 @@ Response HandleRelations(core::Engine& engine, const Request& request, const Pat
   json::array chunk;
   const int64_t now_ms = engine.clock().NowUnixMs();
   for (const storage::EventRecord& record : page->events) {
-    auto event = ToClientEvent(record, now_ms, &engine.store(), &viewer);
+    auto event = ToClientEvent(record, now_ms, &access.snap, &viewer);
     if (!event.ok()) return ErrorResponse(event.status());
     chunk.push_back(std::move(event).value());
   }

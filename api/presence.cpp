@@ -25,7 +25,7 @@ Result<bool> ShareARoom(core::Engine& engine, std::string_view a, std::string_vi
   for (const auto& [room_id, membership] : rooms) {
     if (membership != rooms::Membership::kJoin) continue;
     NEBU_ASSIGN_OR_RETURN(core::RoomMeta meta, engine.GetRoom(room_id));
-    NEBU_ASSIGN_OR_RETURN(auto record, core::GetMembershipRecord(engine.store(), b, meta.number));
+    NEBU_ASSIGN_OR_RETURN(auto record, core::GetMembershipRecord(engine.Read(), b, meta.number));
     if (record && record->membership == rooms::Membership::kJoin) return true;
   }
   return false;
@@ -41,7 +41,7 @@ Response GetPresence(core::Engine& engine, const PresenceTracker& presence, cons
   }
   const std::string& me = std::get<Caller>(caller).user_id;
   if (user_id != me) {
-    Result<bool> exists = accounts::UserExists(engine.store(), user_id);
+    Result<bool> exists = accounts::UserExists(engine.Read(), user_id);
     if (!exists.ok()) return ErrorResponse(exists.status());
     if (!*exists) return ErrorResponse(404, "M_NOT_FOUND", "Unknown user");
     Result<bool> shared = ShareARoom(engine, me, user_id);

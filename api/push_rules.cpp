@@ -44,7 +44,7 @@ std::variant<Loaded, Response> Load(const Request& request, core::Engine& engine
   auto caller = Authenticate(request, engine);
   if (auto* error = std::get_if<Response>(&caller)) return *error;
   const std::string& user_id = std::get<Caller>(caller).user_id;
-  auto stored = accounts::GetAccountData(engine.store(), user_id, std::nullopt, kPushRulesType);
+  auto stored = accounts::GetAccountData(engine.Read(), user_id, std::nullopt, kPushRulesType);
   if (!stored.ok() && stored.status().code() != StatusCode::kNotFound) {
     return ErrorResponse(stored.status());
   }

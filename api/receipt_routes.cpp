@@ -57,7 +57,7 @@ std::optional<Response> CheckEventInRoom(core::Engine& engine, storage::RoomNumb
   if (!event::IsValidEventId(event_id)) {
     return ErrorResponse(400, "M_INVALID_PARAM", "Not an event ID");
   }
-  auto located = storage::RoomLog(engine.store()).Locate(event_id);
+  auto located = core::LocateEvent(engine.Read(), event_id);
   if (!located.ok() && located.status().code() != StatusCode::kNotFound) {
     return ErrorResponse(located.status());
   }

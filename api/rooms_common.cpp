@@ -45,12 +45,13 @@ Response RoomError(const Status& status) {
 
 std::variant<ReadAccess, Response> OpenForRead(core::Engine& engine, std::string_view room_id,
                                                std::string_view user_id) {
-  Result<core::RoomMeta> meta = engine.GetRoom(room_id);
+  core::Snapshot snap = engine.Read();
+  Result<core::RoomMeta> meta = core::LoadRoomMeta(snap, room_id);
   if (!meta.ok()) return RoomError(meta.status());
-  Result<core::HistoryView> view = core::HistoryView::Load(engine.store(), meta->number, user_id);
+  Result<core::HistoryView> view = core::HistoryView::Load(snap, meta->number, user_id);
   if (!view.ok()) return ErrorResponse(view.status());
   if (!view->MayReadRoom()) return ForbiddenRoom();
-  return ReadAccess{std::move(meta).value(), std::move(view).value()};
+  return ReadAccess{std::move(meta).value(), std::move(view).value(), std::move(snap)};
 }
 
 std::optional<storage::Sequence> StateHorizon(const ReadAccess& access) {
@@ -69,7 +70,7 @@ std::optional<storage::Sequence> ParseToken(std::string_view token) {
   return seq;
 }
 
-Result<std::optional<storage::Sequence>> RoomPositionOfToken(core::Engine& engine,
+Result<std::optional<storage::Sequence>> RoomPositionOfToken(const storage::ReadView& view,
                                                             const core::RoomMeta& meta,
                                                             std::string_view token) {
   if (token.find('_') == std::string_view::npos) return ParseToken(token);
@@ -77,7 +78,7 @@ Result<std::optional<storage::Sequence>> RoomPositionOfToken(core::Engine& engin
   if (!sync) return std::optional<storage::Sequence>();
   // The largest sequence whose stream position is <= the token's (positions grow
   // with sequences in one room's log).
-  storage::RoomLog log(engine.store());
+  storage::RoomLog log(view);
   storage::Sequence low = 0, high = meta.last_seq;  // invariant: answer in [low, high]
   while (low < high) {
     storage::Sequence mid = low + (high - low + 1) / 2;

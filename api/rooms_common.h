@@ -38,6 +38,7 @@ void AddClientV1Route(Router& router, std::string_view method, std::string_view 
 struct ReadAccess {
   core::RoomMeta meta;
   core::HistoryView view;
+  core::Snapshot snap;  // what meta and view were read from: the request reads through it
 };
 // The room and the caller's view of it; ForbiddenRoom() when the room is unknown or
 // HistoryView::MayReadRoom is false.
@@ -60,7 +61,7 @@ struct ReadAccess {
 // stream position (0: none yet). A binary search over the room's log, at most
 // ~log2(last_seq) reads. nullopt for any other text; kCorruption/kIoError from reads.
 [[nodiscard]] Result<std::optional<storage::Sequence>> RoomPositionOfToken(
-    core::Engine& engine, const core::RoomMeta& meta, std::string_view token);
+    const storage::ReadView& view, const core::RoomMeta& meta, std::string_view token);
 
 // Cluster-wide tokens (api/token_wait.h): waits until this node has applied what each
 // of `tokens` names in room `room_id` — "s<sequence>": the room's last event is at

@@ -38,7 +38,7 @@ std::variant<std::pair<Caller, ReadAccess>, Response> Open(
 }
 
 Result<json::array> ClientEvents(const std::vector<storage::EventRecord>& records, int64_t now_ms,
-                                 storage::Store* store) {
+                                 const storage::ReadView* store) {
   json::array out;
   for (const storage::EventRecord& record : records) {
     NEBU_ASSIGN_OR_RETURN(json::object event, ToClientEvent(record, now_ms, store));
@@ -53,9 +53,9 @@ Response HandleState(core::Engine& engine, const Request& request, const PathPar
   const ReadAccess& access = std::get<0>(opened).second;
   std::optional<Sequence> horizon = StateHorizon(access);
   if (!horizon) return ForbiddenRoom();
-  auto records = core::StateRecordsAt(engine.store(), access.meta.number, *horizon);
+  auto records = core::StateRecordsAt(access.snap, access.meta.number, *horizon);
   if (!records.ok()) return ErrorResponse(records.status());
-  auto events = ClientEvents(*records, engine.clock().NowUnixMs(), &engine.store());
+  auto events = ClientEvents(*records, engine.clock().NowUnixMs(), &access.snap);
   if (!events.ok()) return ErrorResponse(events.status());
   return JsonResponse(200, *events);
 }
@@ -67,11 +67,11 @@ Response HandleStateEvent(core::Engine& engine, const Request& request, const Pa
   std::optional<Sequence> horizon = StateHorizon(access);
   if (!horizon) return ForbiddenRoom();
   auto key = params.find("stateKey");
-  auto record = core::StateRecordAt(engine.store(), access.meta.number, params.at("eventType"),
+  auto record = core::StateRecordAt(access.snap, access.meta.number, params.at("eventType"),
                                     key == params.end() ? "" : key->second, *horizon);
   if (!record.ok()) return ErrorResponse(record.status());
   if (!*record) return ErrorResponse(404, "M_NOT_FOUND", "Event not found");
-  auto event = ToClientEvent(**record, engine.clock().NowUnixMs(), &engine.store());
+  auto event = ToClientEvent(**record, engine.clock().NowUnixMs(), &access.snap);
   if (!event.ok()) return ErrorResponse(event.status());
   if (request.Query("format") == "event") return JsonResponse(200, *event);
   return JsonResponse(200, event->at("content"));
@@ -79,10 +79,9 @@ Response HandleStateEvent(core::Engine& engine, const Request& request, const Pa
 
 // The event `event_id` of the caller's room if they may see it; else 404 M_NOT_FOUND
 // (unknown, in another room, or hidden by history visibility).
-std::variant<storage::EventRecord, Response> FindVisibleEvent(core::Engine& engine,
-                                                              const ReadAccess& access,
+std::variant<storage::EventRecord, Response> FindVisibleEvent(const ReadAccess& access,
                                                               std::string_view event_id) {
-  Result<storage::EventRecord> record = engine.GetEvent(event_id);
+  Result<storage::EventRecord> record = core::ReadEvent(access.snap, event_id);
   if (!record.ok() && record.status().code() != StatusCode::kNotFound) {
     return ErrorResponse(record.status());
   }
@@ -96,12 +95,13 @@ std::variant<storage::EventRecord, Response> FindVisibleEvent(core::Engine& engi
 Response HandleEvent(core::Engine& engine, const Request& request, const PathParams& params) {
   auto opened = Open(engine, request, params);
   if (auto* error = std::get_if<Response>(&opened)) return *error;
-  auto record = FindVisibleEvent(engine, std::get<0>(opened).second, params.at("eventId"));
+  const ReadAccess& access = std::get<0>(opened).second;
+  auto record = FindVisibleEvent(access, params.at("eventId"));
   if (auto* error = std::get_if<Response>(&record)) return *error;
   const Caller& who = std::get<0>(opened).first;
   const Viewer viewer{who.user_id, who.device_id};
   auto event = ToClientEvent(std::get<storage::EventRecord>(record), engine.clock().NowUnixMs(),
-                             &engine.store(), &viewer);
+                             &access.snap, &viewer);
   if (!event.ok()) return ErrorResponse(event.status());
   return JsonResponse(200, *event);
 }
@@ -109,16 +109,16 @@ Response HandleEvent(core::Engine& engine, const Request& request, const PathPar
 // The member events the caller may see, or the ready response. `at` narrows the
 // state to a pagination token (never past the caller's horizon).
 std::variant<std::vector<storage::EventRecord>, Response> MemberRecords(
-    core::Engine& engine, const ReadAccess& access, std::optional<std::string_view> at) {
+    const ReadAccess& access, std::optional<std::string_view> at) {
   std::optional<Sequence> horizon = StateHorizon(access);
   if (!horizon) return ForbiddenRoom();
   if (at) {
-    auto seq = RoomPositionOfToken(engine, access.meta, *at);
+    auto seq = RoomPositionOfToken(access.snap, access.meta, *at);
     if (!seq.ok()) return ErrorResponse(seq.status());
     if (!*seq) return ErrorResponse(400, "M_INVALID_PARAM", "Bad 'at' token");
     horizon = std::min(*horizon, **seq);
   }
-  auto records = core::StateRecordsAt(engine.store(), access.meta.number, *horizon,
+  auto records = core::StateRecordsAt(access.snap, access.meta.number, *horizon,
                                       std::string_view("m.room.member"));
   if (!records.ok()) return ErrorResponse(records.status());
   return std::move(records).value();
@@ -132,9 +132,10 @@ std::string_view MembershipOf(const json::object& event) {
 Response HandleMembers(core::Engine& engine, const Request& request, const PathParams& params) {
   auto opened = Open(engine, request, params, {request.Query("at")});
   if (auto* error = std::get_if<Response>(&opened)) return *error;
-  auto records = MemberRecords(engine, std::get<0>(opened).second, request.Query("at"));
+  const ReadAccess& access = std::get<0>(opened).second;
+  auto records = MemberRecords(access, request.Query("at"));
   if (auto* error = std::get_if<Response>(&records)) return *error;
-  auto events = ClientEvents(std::get<0>(records), engine.clock().NowUnixMs(), &engine.store());
+  auto events = ClientEvents(std::get<0>(records), engine.clock().NowUnixMs(), &access.snap);
   if (!events.ok()) return ErrorResponse(events.status());
   std::optional<std::string_view> only = request.Query("membership");
   std::optional<std::string_view> except = request.Query("not_membership");
@@ -161,11 +162,11 @@ Response HandleJoinedMembers(core::Engine& engine, const Request& request,
   // now (anyone may read it then); a user who left sees nothing here.
   const ReadAccess& access = std::get<0>(opened).second;
   if (!access.view.joined_now() && !access.view.world_readable_now()) return ForbiddenRoom();
-  auto records = MemberRecords(engine, access, std::nullopt);
+  auto records = MemberRecords(access, std::nullopt);
   if (auto* error = std::get_if<Response>(&records)) return *error;
   json::object joined;
   for (const storage::EventRecord& record : std::get<0>(records)) {
-    auto event = ToClientEvent(record, 0, &engine.store());  // redacted: no profile
+    auto event = ToClientEvent(record, 0, &access.snap);  // redacted: no profile
     if (!event.ok()) return ErrorResponse(event.status());
     if (MembershipOf(*event) != "join" || !record.state_key) continue;
     const json::object& content = event->at("content").as_object();
@@ -241,14 +242,14 @@ Result<Walk> WalkLog(core::Engine& engine, const ReadAccess& access, const Viewe
   if (limit == 0 || from == 0 || to == 0) return walk;
   const int64_t now_ms = engine.clock().NowUnixMs();
   Status failed = Status::Ok();
-  Status scanned = engine.ScanRoom(
-      access.meta.room_id, from, to, kMessagesScanEventsMax, [&](const storage::EventView& view) {
+  Status scanned = core::ScanRoom(
+      access.snap, access.meta.room_id, from, to, kMessagesScanEventsMax, [&](const storage::EventView& view) {
         walk.last_examined = view.sequence;
         if (!access.view.Visible(view.sequence, view.type, view.state_key) ||
             !Matches(filter, view)) {
           return true;
         }
-        auto event = ToClientEvent(view, now_ms, &engine.store(), &viewer);
+        auto event = ToClientEvent(view, now_ms, &access.snap, &viewer);
         if (!event.ok()) {
           failed = event.status();
           return false;
@@ -279,8 +280,7 @@ struct Page {
 };
 
 // Parses dir, from, to, limit and filter; the page or the ready 400 response.
-std::variant<Page, Response> ParsePage(core::Engine& engine, const Request& request,
-                                       const ReadAccess& access) {
+std::variant<Page, Response> ParsePage(const Request& request, const ReadAccess& access) {
   Page page;
   std::optional<std::string_view> dir = request.Query("dir");
   if (dir && *dir != "b" && *dir != "f") {
@@ -292,7 +292,7 @@ std::variant<Page, Response> ParsePage(core::Engine& engine, const Request& requ
   for (auto [name, out] : {std::pair{"from", &page.from_token}, std::pair{"to", &page.to}}) {
     std::optional<std::string_view> text = request.Query(name);
     if (!text) continue;
-    auto seq = RoomPositionOfToken(engine, access.meta, *text);
+    auto seq = RoomPositionOfToken(access.snap, access.meta, *text);
     if (!seq.ok()) return ErrorResponse(seq.status());
     if (!*seq) return ErrorResponse(400, "M_INVALID_PARAM", "Bad pagination token");
     *out = **seq;
@@ -311,7 +311,7 @@ Response HandleMessages(core::Engine& engine, const Request& request, const Path
   if (auto* error = std::get_if<Response>(&opened)) return *error;
   const ReadAccess& access = std::get<0>(opened).second;
   const Viewer viewer{std::get<0>(opened).first.user_id, std::get<0>(opened).first.device_id};
-  auto parsed = ParsePage(engine, request, access);
+  auto parsed = ParsePage(request, access);
   if (auto* error = std::get_if<Response>(&parsed)) return *error;
   const Page& page = std::get<Page>(parsed);
   const Sequence end = ReadableEnd(access);
@@ -339,7 +339,7 @@ Response HandleContext(core::Engine& engine, const Request& request, const PathP
   if (auto* error = std::get_if<Response>(&opened)) return *error;
   const ReadAccess& access = std::get<0>(opened).second;
   const Viewer viewer{std::get<0>(opened).first.user_id, std::get<0>(opened).first.device_id};
-  auto found = FindVisibleEvent(engine, access, params.at("eventId"));
+  auto found = FindVisibleEvent(access, params.at("eventId"));
   if (auto* error = std::get_if<Response>(&found)) return *error;
   const storage::EventRecord& record = std::get<storage::EventRecord>(found);
   std::optional<size_t> limit = ParseLimit(request.Query("limit"), kContextLimitDefault);
@@ -357,11 +357,11 @@ Response HandleContext(core::Engine& engine, const Request& request, const PathP
   // The state at the last event returned (spec), which the caller may see: never the
   // current state, which a user who may not read the room now must not get.
   const Sequence state_seq = after->last_returned.value_or(seq);
-  auto state = core::StateRecordsAt(engine.store(), access.meta.number, state_seq);
+  auto state = core::StateRecordsAt(access.snap, access.meta.number, state_seq);
   if (!state.ok()) return ErrorResponse(state.status());
   const int64_t now_ms = engine.clock().NowUnixMs();
-  auto event = ToClientEvent(record, now_ms, &engine.store(), &viewer);
-  auto state_events = ClientEvents(*state, now_ms, &engine.store());
+  auto event = ToClientEvent(record, now_ms, &access.snap, &viewer);
+  auto state_events = ClientEvents(*state, now_ms, &access.snap);
   if (!event.ok()) return ErrorResponse(event.status());
   if (!state_events.ok()) return ErrorResponse(state_events.status());
   return JsonResponse(200, json::object{{"start", MakeToken(start_seq)},

@@ -75,7 +75,7 @@ std::optional<Response> RequireJoined(core::Engine& engine, std::string_view roo
   Result<core::RoomMeta> meta = engine.GetRoom(room_id);
   if (!meta.ok()) return RoomError(meta.status());
   Result<std::optional<core::MembershipRecord>> record =
-      core::GetMembershipRecord(engine.store(), user_id, meta->number);
+      core::GetMembershipRecord(engine.Read(), user_id, meta->number);
   if (!record.ok()) return ErrorResponse(record.status());
   if (!*record || (*record)->membership != rooms::Membership::kJoin) return ForbiddenRoom();
   return std::nullopt;
@@ -155,7 +155,7 @@ std::variant<std::string, Response> ResolveRoom(core::Engine& engine, std::strin
   if (!event::IsValidRoomAlias(id)) {
     return ErrorResponse(400, "M_INVALID_PARAM", "Not a room id or alias");
   }
-  Result<std::optional<std::string>> room_id = core::ResolveRoomAlias(engine.store(), id);
+  Result<std::optional<std::string>> room_id = core::ResolveRoomAlias(engine.Read(), id);
   if (!room_id.ok()) return ErrorResponse(room_id.status());
   if (!*room_id) return ErrorResponse(404, "M_NOT_FOUND", "Room alias not found");
   return std::move(**room_id);
@@ -254,7 +254,7 @@ Response HandleGetAlias(core::Engine& engine, const Request& request, const Path
   if (!event::IsValidRoomAlias(alias)) {
     return ErrorResponse(400, "M_INVALID_PARAM", "Not a room alias");
   }
-  Result<std::optional<std::string>> room_id = core::ResolveRoomAlias(engine.store(), alias);
+  Result<std::optional<std::string>> room_id = core::ResolveRoomAlias(engine.Read(), alias);
   if (!room_id.ok()) return ErrorResponse(room_id.status());
   if (!*room_id) return ErrorResponse(404, "M_NOT_FOUND", "Room alias not found");
   return JsonResponse(200,

@@ -17,6 +17,7 @@
 #include "engine/accounts/accounts.h"
 #include "engine/core/engine.h"
 #include "engine/core/room_reads.h"
+#include "engine/core/stream_reader.h"
 #include "engine/e2ee/e2ee.h"
 #include "engine/event/canonical_json.h"
 #include "engine/receipts/receipts.h"
@@ -43,13 +44,13 @@ bool TypeWanted(const SyncFilter& filter, std::string_view type) {
 
 // Sync serves ClientEventWithoutRoomID.
 Result<json::object> SyncEvent(const storage::EventView& view, int64_t now_ms,
-                               storage::Store* store, const Viewer* viewer) {
+                               const storage::ReadView* store, const Viewer* viewer) {
   NEBU_ASSIGN_OR_RETURN(json::object event, ToClientEvent(view, now_ms, store, viewer));
   event.erase("room_id");
   return event;
 }
 Result<json::object> SyncEvent(const storage::EventRecord& record, int64_t now_ms,
-                               storage::Store* store, const Viewer* viewer) {
+                               const storage::ReadView* store, const Viewer* viewer) {
   NEBU_ASSIGN_OR_RETURN(json::object event, ToClientEvent(record, now_ms, store, viewer));
   event.erase("room_id");
   return event;
@@ -80,6 +81,7 @@ struct Window {
 // Everything one assembly shares.
 struct Context {
   core::Engine& engine;
+  const core::Snapshot& view;  // every read of one response: one snapshot
   const SyncRequest& request;
   int64_t now_ms = 0;
   Window window;
@@ -102,10 +104,10 @@ Membership MembershipIn(std::string_view pdu_json) {
 }
 
 Result<json::array> StateEventsAt(Context& ctx, storage::RoomNumber room, Sequence seq) {
-  NEBU_ASSIGN_OR_RETURN(auto records, core::StateRecordsAt(ctx.engine.store(), room, seq));
+  NEBU_ASSIGN_OR_RETURN(auto records, core::StateRecordsAt(ctx.view, room, seq));
   json::array out;
   for (const storage::EventRecord& record : records) {
-    NEBU_ASSIGN_OR_RETURN(json::object event, SyncEvent(record, ctx.now_ms, &ctx.engine.store(), &ctx.viewer));
+    NEBU_ASSIGN_OR_RETURN(json::object event, SyncEvent(record, ctx.now_ms, &ctx.view, &ctx.viewer));
     out.emplace_back(std::move(event));
   }
   return out;
@@ -124,7 +126,7 @@ Result<RoomSection> FullSection(Context& ctx, const core::RoomMeta& meta,
   size_t examined = 0;
   Status failed = Status::Ok();
   if (top > 0) {
-    NEBU_RETURN_IF_ERROR(ctx.engine.ScanRoom(
+    NEBU_RETURN_IF_ERROR(core::ScanRoom(ctx.view, 
         meta.room_id, top, 1, kSyncTimelineScanEventsMax, [&](const storage::EventView& event) {
           if (event.stream_position > horizon) return true;  // newer than this response
           ++examined;
@@ -138,7 +140,7 @@ Result<RoomSection> FullSection(Context& ctx, const core::RoomMeta& meta,
             section.limited = true;
             return false;
           }
-          auto client = SyncEvent(event, ctx.now_ms, &ctx.engine.store(), &ctx.viewer);
+          auto client = SyncEvent(event, ctx.now_ms, &ctx.view, &ctx.viewer);
           if (!client.ok()) {
             failed = client.status();
             return false;
@@ -173,14 +175,14 @@ Result<RoomSection> WindowSection(Context& ctx, const core::RoomMeta& meta,
   std::vector<std::pair<std::string, Membership>> member_changes;
   Status failed = Status::Ok();
   NEBU_RETURN_IF_ERROR(
-      ctx.engine.ScanRoom(meta.room_id, lo, hi, hi - lo + 1, [&](const storage::EventView& event) {
+      core::ScanRoom(ctx.view, meta.room_id, lo, hi, hi - lo + 1, [&](const storage::EventView& event) {
         if (event.type == rooms::kMemberType && event.state_key) {
           member_changes.emplace_back(std::string(*event.state_key), MembershipIn(event.json));
         }
         if (!view.Visible(event.sequence, event.type, event.state_key)) return true;
         bool wanted = TypeWanted(ctx.request.filter, event.type);
         if (!wanted && !event.state_key) return true;
-        auto client = SyncEvent(event, ctx.now_ms, &ctx.engine.store(), &ctx.viewer);
+        auto client = SyncEvent(event, ctx.now_ms, &ctx.view, &ctx.viewer);
         if (!client.ok()) {
           failed = client.status();
           return false;
@@ -213,7 +215,7 @@ Result<RoomSection> WindowSection(Context& ctx, const core::RoomMeta& meta,
 Result<json::array> AccountDataEvents(Context& ctx, std::optional<std::string_view> room_id,
                                       const std::set<std::string>* only) {
   NEBU_ASSIGN_OR_RETURN(auto entries,
-                        accounts::ListAccountData(ctx.engine.store(), ctx.request.user_id, room_id));
+                        accounts::ListAccountData(ctx.view, ctx.request.user_id, room_id));
   json::array out;
   for (const accounts::AccountDataEntry& entry : entries) {
     if (only && !only->contains(entry.type)) continue;
@@ -252,10 +254,10 @@ Status LazyLoadMembers(Context& ctx, storage::RoomNumber room, RoomSection& sect
   }
   for (const std::string& user : wanted) {
     if (present.contains(user) || user == ctx.request.user_id) continue;
-    NEBU_ASSIGN_OR_RETURN(auto record, core::StateRecordAt(ctx.engine.store(), room,
+    NEBU_ASSIGN_OR_RETURN(auto record, core::StateRecordAt(ctx.view, room,
                                                            rooms::kMemberType, user, section.start));
     if (!record) continue;
-    NEBU_ASSIGN_OR_RETURN(json::object event, SyncEvent(*record, ctx.now_ms, &ctx.engine.store(), &ctx.viewer));
+    NEBU_ASSIGN_OR_RETURN(json::object event, SyncEvent(*record, ctx.now_ms, &ctx.view, &ctx.viewer));
     section.state.emplace_back(std::move(event));
   }
   return Status::Ok();
@@ -263,7 +265,7 @@ Status LazyLoadMembers(Context& ctx, storage::RoomNumber room, RoomSection& sect
 
 // The spec's RoomSummary: counts and up to kSyncHeroesMax other members.
 Result<json::object> Summary(Context& ctx, storage::RoomNumber room) {
-  NEBU_ASSIGN_OR_RETURN(auto members, core::RoomMembers(ctx.engine.store(), room));
+  NEBU_ASSIGN_OR_RETURN(auto members, core::RoomMembers(ctx.view, room));
   int64_t joined = 0, invited = 0;
   json::array heroes;
   for (const core::RoomMember& member : members) {
@@ -283,7 +285,7 @@ Result<json::object> Summary(Context& ctx, storage::RoomNumber room) {
 Result<std::optional<json::object>> ReceiptEvent(Context& ctx, storage::RoomNumber room,
                                                  StreamPosition after, StreamPosition upto) {
   NEBU_ASSIGN_OR_RETURN(auto receipts,
-                        receipts::ReceiptsInRoom(ctx.engine.store(), room, after, upto));
+                        receipts::ReceiptsInRoom(ctx.view, room, after, upto));
   json::object content;
   for (const receipts::Receipt& r : receipts) {
     if (r.type == "m.read.private" && r.user_id != ctx.request.user_id) continue;
@@ -365,14 +367,14 @@ Status AddSectionEntry(Context& ctx, const core::RoomMeta& meta, RoomSection sec
 
 // A rooms.invite entry: stripped state as of `seq`.
 Result<json::object> InviteEntry(Context& ctx, const core::RoomMeta& meta, Sequence seq) {
-  NEBU_ASSIGN_OR_RETURN(auto records, core::StateRecordsAt(ctx.engine.store(), meta.number, seq));
+  NEBU_ASSIGN_OR_RETURN(auto records, core::StateRecordsAt(ctx.view, meta.number, seq));
   json::array stripped;
   for (const storage::EventRecord& record : records) {
     bool wanted = std::find(std::begin(kInviteStateTypes), std::end(kInviteStateTypes),
                             record.type) != std::end(kInviteStateTypes);
     if (record.type == rooms::kMemberType && record.state_key == ctx.request.user_id) wanted = true;
     if (!wanted || !record.state_key) continue;
-    NEBU_ASSIGN_OR_RETURN(json::object event, SyncEvent(record, ctx.now_ms, &ctx.engine.store(), &ctx.viewer));
+    NEBU_ASSIGN_OR_RETURN(json::object event, SyncEvent(record, ctx.now_ms, &ctx.view, &ctx.viewer));
     stripped.emplace_back(json::object{{"type", record.type},
                                        {"state_key", *record.state_key},
                                        {"sender", record.sender},
@@ -383,7 +385,7 @@ Result<json::object> InviteEntry(Context& ctx, const core::RoomMeta& meta, Seque
 
 // Every member of a room the user (newly) joined: their devices are news to the user.
 Status AllMembersChanged(Context& ctx, storage::RoomNumber room) {
-  NEBU_ASSIGN_OR_RETURN(auto members, core::RoomMembers(ctx.engine.store(), room));
+  NEBU_ASSIGN_OR_RETURN(auto members, core::RoomMembers(ctx.view, room));
   for (const core::RoomMember& member : members) {
     if (member.membership == Membership::kJoin && member.user_id != ctx.request.user_id) {
       ctx.devices_changed.insert(member.user_id);
@@ -395,13 +397,13 @@ Status AllMembersChanged(Context& ctx, storage::RoomNumber room) {
 // Initial sync (or full_state) of one room, as of stream position `horizon`.
 Status AddRoomInitial(Context& ctx, const std::string& room_id, StreamPosition horizon,
                       Sections& out) {
-  NEBU_ASSIGN_OR_RETURN(core::RoomMeta meta, ctx.engine.GetRoom(room_id));
+  NEBU_ASSIGN_OR_RETURN(core::RoomMeta meta, core::LoadRoomMeta(ctx.view, room_id));
   NEBU_ASSIGN_OR_RETURN(
-      auto record, core::GetMembershipRecord(ctx.engine.store(), ctx.request.user_id, meta.number));
+      auto record, core::GetMembershipRecord(ctx.view, ctx.request.user_id, meta.number));
   if (!record) return Status::Ok();
   NEBU_ASSIGN_OR_RETURN(
       core::HistoryView view,
-      core::HistoryView::Load(ctx.engine.store(), meta.number, ctx.request.user_id));
+      core::HistoryView::Load(ctx.view, meta.number, ctx.request.user_id));
   switch (record->membership) {
     case Membership::kJoin: {
       NEBU_ASSIGN_OR_RETURN(RoomSection section,
@@ -423,7 +425,7 @@ Status AddRoomInitial(Context& ctx, const std::string& room_id, StreamPosition h
     case Membership::kLeave:
     case Membership::kBan: {
       if (!ctx.request.filter.include_leave) break;
-      NEBU_ASSIGN_OR_RETURN(bool forgotten, core::IsRoomForgotten(ctx.engine.store(),
+      NEBU_ASSIGN_OR_RETURN(bool forgotten, core::IsRoomForgotten(ctx.view,
                                                                   ctx.request.user_id, meta.number));
       if (forgotten) break;
       NEBU_ASSIGN_OR_RETURN(RoomSection section,
@@ -462,7 +464,7 @@ Status AddRoomIncremental(Context& ctx, const core::RoomMeta& meta, Sequence lo,
                           StreamPosition horizon, Sections& out) {
   NEBU_ASSIGN_OR_RETURN(
       core::HistoryView view,
-      core::HistoryView::Load(ctx.engine.store(), meta.number, ctx.request.user_id));
+      core::HistoryView::Load(ctx.view, meta.number, ctx.request.user_id));
   const Membership before = view.MembershipAfter(lo - 1);
   const Membership after = view.MembershipAfter(hi);
   const bool full_state = ctx.request.full_state;
@@ -499,7 +501,7 @@ Status AddRoomIncremental(Context& ctx, const core::RoomMeta& meta, Sequence lo,
       NEBU_ASSIGN_OR_RETURN(section, WindowSection(ctx, meta, view, lo, *departed));
     }
     // The user left: everyone in the room may no longer share a room with them.
-    NEBU_ASSIGN_OR_RETURN(auto members, core::RoomMembers(ctx.engine.store(), meta.number));
+    NEBU_ASSIGN_OR_RETURN(auto members, core::RoomMembers(ctx.view, meta.number));
     for (const core::RoomMember& member : members) {
       if (member.membership == Membership::kJoin) ctx.devices_left.insert(member.user_id);
     }
@@ -511,60 +513,56 @@ Status AddRoomIncremental(Context& ctx, const core::RoomMeta& meta, Sequence lo,
 // Reads the stream entries in (since, to] that concern the user. Stops after
 // kSyncStreamEntriesMax entries or at the kSyncToDeviceMax-th to-device message for
 // the user's device, so next_batch never passes what this response carries.
-Result<Window> ReadWindow(core::Engine& engine, const SyncRequest& request, StreamPosition since,
-                          StreamPosition to) {
+Result<Window> ReadWindow(const storage::ReadView& view, const SyncRequest& request,
+                          StreamPosition since, StreamPosition to) {
   Window window;
   window.end = to;
   size_t read = 0, to_device = 0;
-  auto it = engine.store().NewIterator(storage::Cf::kStream);
-  for (it->Seek(storage::U64Key(since + 1)); it->Valid(); it->Next()) {
-    std::string_view key = it->key().ToStringView();
-    if (key.size() != sizeof(uint64_t)) return Status::Corruption("bad stream key");
-    StreamPosition position = storage::GetU64(key.data());
-    if (position > to) break;
-    auto entry = storage::DecodeStreamEntry(it->value().ToStringView());
-    if (!entry) return Status::Corruption("bad stream entry");
-    bool stop = false;
-    switch (entry->kind) {
-      case storage::StreamKind::kRoomEvent: {
-        auto [found, inserted] =
-            window.rooms.try_emplace(entry->room, entry->sequence, entry->sequence);
-        found->second.first = std::min(found->second.first, entry->sequence);
-        found->second.second = std::max(found->second.second, entry->sequence);
-        break;
-      }
-      case storage::StreamKind::kAccountData:
-        if (entry->user == request.user_id) window.account_data[entry->a].insert(entry->b);
-        break;
-      case storage::StreamKind::kReceipt:
-        window.receipt_rooms.insert(entry->room);
-        break;
-      case storage::StreamKind::kDeviceKeys:
-        window.key_changes.insert(entry->user);
-        break;
-      case storage::StreamKind::kToDevice:
-        if (entry->user == request.user_id && (entry->a == request.device_id || entry->a == "*")) {
-          stop = ++to_device == kSyncToDeviceMax;
+  NEBU_RETURN_IF_ERROR(core::ScanStream(
+      view, since, to, [&](StreamPosition position, const storage::StreamEntry& entry) {
+        bool stop = false;
+        switch (entry.kind) {
+          case storage::StreamKind::kRoomEvent: {
+            auto [found, inserted] =
+                window.rooms.try_emplace(entry.room, entry.sequence, entry.sequence);
+            found->second.first = std::min(found->second.first, entry.sequence);
+            found->second.second = std::max(found->second.second, entry.sequence);
+            break;
+          }
+          case storage::StreamKind::kAccountData:
+            if (entry.user == request.user_id) window.account_data[entry.a].insert(entry.b);
+            break;
+          case storage::StreamKind::kReceipt:
+            window.receipt_rooms.insert(entry.room);
+            break;
+          case storage::StreamKind::kDeviceKeys:
+            window.key_changes.insert(entry.user);
+            break;
+          case storage::StreamKind::kToDevice:
+            if (entry.user == request.user_id &&
+                (entry.a == request.device_id || entry.a == "*")) {
+              stop = ++to_device == kSyncToDeviceMax;
+            }
+            break;
         }
-        break;
-    }
-    if (++read == kSyncStreamEntriesMax || stop) {
-      window.end = position;
-      break;
-    }
-  }
-  NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
+        if (++read == kSyncStreamEntriesMax || stop) {
+          window.end = position;
+          return false;
+        }
+        return true;
+      }));
   return window;
 }
 
 // Whether `other` is joined to a room `user` is joined to.
-Result<bool> SharesRoom(core::Engine& engine, const std::string& user, const std::string& other) {
+Result<bool> SharesRoom(const storage::ReadView& view, const std::string& user,
+                        const std::string& other) {
   if (user == other) return true;
-  NEBU_ASSIGN_OR_RETURN(auto rooms, engine.RoomsOf(other));
+  NEBU_ASSIGN_OR_RETURN(auto rooms, core::RoomsOf(view, other));
   for (const auto& [room_id, membership] : rooms) {
     if (membership != Membership::kJoin) continue;
-    NEBU_ASSIGN_OR_RETURN(core::RoomMeta meta, engine.GetRoom(room_id));
-    if (engine.MembershipOf(user, meta.number) == Membership::kJoin) return true;
+    NEBU_ASSIGN_OR_RETURN(core::RoomMeta meta, core::LoadRoomMeta(view, room_id));
+    if (core::MembershipOf(view, user, meta.number) == Membership::kJoin) return true;
   }
   return false;
 }
@@ -572,13 +570,13 @@ Result<bool> SharesRoom(core::Engine& engine, const std::string& user, const std
 Result<json::object> DeviceLists(Context& ctx) {
   std::set<std::string> changed = std::move(ctx.devices_changed);
   for (const std::string& user : ctx.window.key_changes) {
-    NEBU_ASSIGN_OR_RETURN(bool shares, SharesRoom(ctx.engine, ctx.request.user_id, user));
+    NEBU_ASSIGN_OR_RETURN(bool shares, SharesRoom(ctx.view, ctx.request.user_id, user));
     if (shares) changed.insert(user);
   }
   json::array changed_out, left_out;
   for (const std::string& user : ctx.devices_left) {
     if (user == ctx.request.user_id || changed.contains(user)) continue;
-    NEBU_ASSIGN_OR_RETURN(bool shares, SharesRoom(ctx.engine, ctx.request.user_id, user));
+    NEBU_ASSIGN_OR_RETURN(bool shares, SharesRoom(ctx.view, ctx.request.user_id, user));
     if (!shares) left_out.emplace_back(user);
   }
   for (const std::string& user : changed) changed_out.emplace_back(user);
@@ -593,7 +591,7 @@ Result<json::array> ToDevice(Context& ctx, StreamPosition after, StreamPosition 
   const std::string& device = ctx.request.device_id;
   if (device.empty()) return out;
   if (ctx.request.since && ctx.request.since->position > 0) {
-    NEBU_ASSIGN_OR_RETURN(bool acked, e2ee::HasToDeviceUpTo(ctx.engine.store(), user, device,
+    NEBU_ASSIGN_OR_RETURN(bool acked, e2ee::HasToDeviceUpTo(ctx.view, user, device,
                                                             ctx.request.since->position));
     Result<std::string> ack =
         e2ee::EncodeDeleteToDevice(user, device, ctx.request.since->position);
@@ -602,7 +600,7 @@ Result<json::array> ToDevice(Context& ctx, StreamPosition after, StreamPosition 
                              [](const core::ApplyOutcome&) {});
     }
   }
-  NEBU_ASSIGN_OR_RETURN(auto messages, e2ee::ToDeviceMessages(ctx.engine.store(), user, device,
+  NEBU_ASSIGN_OR_RETURN(auto messages, e2ee::ToDeviceMessages(ctx.view, user, device,
                                                               after, upto, kSyncToDeviceMax));
   for (e2ee::ToDeviceMessage& m : messages) {
     NEBU_ASSIGN_OR_RETURN(json::value content, event::ParseJson(m.content, {.canonical_numbers = false}));
@@ -641,13 +639,13 @@ Status AddRoomExtras(Context& ctx, Sections& out, StreamPosition since) {
   for (const auto& [room_id, users] : typing) room_ids.insert(room_id);
   std::map<std::string, storage::RoomNumber> numbers;
   for (storage::RoomNumber room : ctx.window.receipt_rooms) {
-    NEBU_ASSIGN_OR_RETURN(auto room_id, ctx.engine.RoomIdOf(room));
+    NEBU_ASSIGN_OR_RETURN(auto room_id, core::RoomIdOf(ctx.view, room));
     if (room_id) room_ids.insert(*room_id);
   }
   for (const std::string& room_id : room_ids) {
-    auto meta = ctx.engine.GetRoom(room_id);
+    auto meta = core::LoadRoomMeta(ctx.view, room_id);
     if (!meta.ok()) continue;  // typing in a room that does not exist
-    if (ctx.engine.MembershipOf(ctx.request.user_id, meta->number) != Membership::kJoin) continue;
+    if (core::MembershipOf(ctx.view, ctx.request.user_id, meta->number) != Membership::kJoin) continue;
     json::array ephemeral, account_data;
     if (ctx.window.receipt_rooms.contains(meta->number)) {
       NEBU_ASSIGN_OR_RETURN(auto receipt, ReceiptEvent(ctx, meta->number, since, ctx.window.end));
@@ -766,7 +764,7 @@ Result<json::array> PresenceEvents(Context& ctx, uint64_t since) {
   // Checked from the changed users' side (their rooms), so the cost follows what
   // changed, not how many rooms the caller is in.
   for (const auto& [user_id, state] : changed) {
-    NEBU_ASSIGN_OR_RETURN(bool shares, SharesRoom(ctx.engine, ctx.request.user_id, user_id));
+    NEBU_ASSIGN_OR_RETURN(bool shares, SharesRoom(ctx.view, ctx.request.user_id, user_id));
     if (!shares) continue;
     events.emplace_back(json::object{{"type", "m.presence"},
                                      {"sender", user_id},
@@ -776,12 +774,15 @@ Result<json::array> PresenceEvents(Context& ctx, uint64_t since) {
 }
 
 Result<SyncResult> AssembleSync(core::Engine& engine, const SyncRequest& request) {
-  const StreamPosition to = engine.stream_position();
+  // One snapshot for the whole response: next_batch is its position, and every read
+  // below sees at least everything up to there (core/snapshot.h).
+  const core::Snapshot view = engine.Read();
+  const StreamPosition to = view.position();
   const uint64_t typing_serial = request.typing ? request.typing->serial() : 0;
   if (request.since && request.since->position > to) {
     return Status::InvalidArgument("since is ahead of this server's stream");
   }
-  Context ctx{engine, request, engine.clock().NowUnixMs()};
+  Context ctx{engine, view, request, engine.clock().NowUnixMs()};
   const bool initial = !request.since;
   Sections sections;
   SyncResult result;
@@ -789,7 +790,7 @@ Result<SyncResult> AssembleSync(core::Engine& engine, const SyncRequest& request
   result.next_batch = {to, typing_serial, presence_serial};
   json::array account_data, to_device;
   if (initial) {
-    NEBU_ASSIGN_OR_RETURN(auto memberships, engine.RoomsOf(request.user_id));
+    NEBU_ASSIGN_OR_RETURN(auto memberships, core::RoomsOf(view, request.user_id));
     for (const auto& [room_id, membership] : memberships) {
       NEBU_RETURN_IF_ERROR(AddRoomInitial(ctx, room_id, to, sections));
     }
@@ -798,23 +799,23 @@ Result<SyncResult> AssembleSync(core::Engine& engine, const SyncRequest& request
     ctx.devices_changed.clear();  // an initial sync reports no device-list changes
   } else {
     const StreamPosition since = request.since->position;
-    NEBU_ASSIGN_OR_RETURN(ctx.window, ReadWindow(engine, request, since, to));
+    NEBU_ASSIGN_OR_RETURN(ctx.window, ReadWindow(view, request, since, to));
     result.next_batch.position = ctx.window.end;
     for (const auto& [room, range] : ctx.window.rooms) {
       NEBU_ASSIGN_OR_RETURN(auto record,
-                            core::GetMembershipRecord(engine.store(), request.user_id, room));
+                            core::GetMembershipRecord(view, request.user_id, room));
       if (!record) continue;  // a room the user never was in
       NEBU_ASSIGN_OR_RETURN(bool forgotten,
-                            core::IsRoomForgotten(engine.store(), request.user_id, room));
+                            core::IsRoomForgotten(view, request.user_id, room));
       if (forgotten) continue;  // forgotten after leaving: never listed again
-      NEBU_ASSIGN_OR_RETURN(auto room_id, engine.RoomIdOf(room));
+      NEBU_ASSIGN_OR_RETURN(auto room_id, core::RoomIdOf(view, room));
       if (!room_id) return Status::Corruption("stream names an unknown room");
-      NEBU_ASSIGN_OR_RETURN(core::RoomMeta meta, engine.GetRoom(*room_id));
+      NEBU_ASSIGN_OR_RETURN(core::RoomMeta meta, core::LoadRoomMeta(view, *room_id));
       NEBU_RETURN_IF_ERROR(
           AddRoomIncremental(ctx, meta, range.first, range.second, ctx.window.end, sections));
     }
     if (request.full_state) {
-      NEBU_ASSIGN_OR_RETURN(auto memberships, engine.RoomsOf(request.user_id));
+      NEBU_ASSIGN_OR_RETURN(auto memberships, core::RoomsOf(view, request.user_id));
       for (const auto& [room_id, membership] : memberships) {
         if (membership == Membership::kJoin && !sections.join.contains(room_id)) {
           NEBU_RETURN_IF_ERROR(AddRoomInitial(ctx, room_id, ctx.window.end, sections));
@@ -835,9 +836,9 @@ Result<SyncResult> AssembleSync(core::Engine& engine, const SyncRequest& request
   json::array fallback_types;
   if (!request.device_id.empty()) {
     NEBU_ASSIGN_OR_RETURN(auto counts,
-                          e2ee::OneTimeKeyCounts(engine.store(), request.user_id, request.device_id));
+                          e2ee::OneTimeKeyCounts(view, request.user_id, request.device_id));
     otk_counts = CountsObject(counts);
-    NEBU_ASSIGN_OR_RETURN(auto types, e2ee::UnusedFallbackKeyTypes(engine.store(), request.user_id,
+    NEBU_ASSIGN_OR_RETURN(auto types, e2ee::UnusedFallbackKeyTypes(view, request.user_id,
                                                                    request.device_id));
     for (std::string& type : types) fallback_types.emplace_back(std::move(type));
   }

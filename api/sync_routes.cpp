@@ -283,7 +283,7 @@ class SyncService {
   void TypingChanged(const std::string& room_id) {
     auto meta = engine_.GetRoom(room_id);
     if (!meta.ok()) return;
-    auto members = core::RoomMembers(engine_.store(), meta->number);
+    auto members = core::RoomMembers(engine_.Read(), meta->number);
     if (!members.ok()) return;
     std::vector<std::shared_ptr<Wait>> woken;
     {
@@ -307,7 +307,7 @@ class SyncService {
       if (membership != rooms::Membership::kJoin) continue;
       auto meta = engine_.GetRoom(room_id);
       if (!meta.ok()) continue;
-      auto members = core::RoomMembers(engine_.store(), meta->number);
+      auto members = core::RoomMembers(engine_.Read(), meta->number);
       if (!members.ok()) continue;
       for (const core::RoomMember& member : *members) {
         if (member.membership == rooms::Membership::kJoin) sharing.insert(member.user_id);

@@ -73,7 +73,7 @@ int Projection(const Config& config, std::string_view op) {
     auto started = std::chrono::steady_clock::now();
     projections::ProjectorStats last;
     Status s = projections::RebuildProjection(
-        (*engine)->store(), config.db_url, [&](const projections::ProjectorStats& stats) {
+        (*engine)->Latest(), config.db_url, [&](const projections::ProjectorStats& stats) {
           last = stats;
           PrintProgress(stats, started);
         });
@@ -88,7 +88,7 @@ int Projection(const Config& config, std::string_view op) {
     return kExitOk;
   }
   Result<projections::VerifyReport> report =
-      projections::VerifyProjection((*engine)->store(), config.db_url);
+      projections::VerifyProjection((*engine)->Latest(), config.db_url);
   if (!report.ok()) {
     std::fprintf(stderr, "nebu: projection verify: %s\n", report.status().ToString().c_str());
     return kExitFailure;
@@ -129,9 +129,9 @@ int RunPgCommand(const std::vector<std::string_view>& args) {
 PgRuntime::PgRuntime(const Config& config, core::Engine& engine)
     : migrate_url_(config.db_url_migrate.empty() ? config.db_url : config.db_url_migrate),
       engine_(engine),
-      projector_(engine.store(), {.db_url = config.db_url,
-                                  .notifier = &engine.notifier(),
-                                  .clock = &engine.clock()}) {}
+      projector_(engine.Latest(), {.db_url = config.db_url,
+                                   .notifier = &engine.notifier(),
+                                   .clock = &engine.clock()}) {}
 
 std::unique_ptr<PgRuntime> PgRuntime::Start(const Config& config, core::Engine& engine,
                                             std::unique_ptr<replication::LeaseElection> election) {

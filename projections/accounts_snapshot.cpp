@@ -59,7 +59,7 @@ bool BoolField(const boost::json::object& o, std::string_view key) {
 }
 
 // Cf::kRooms 'a' alias -> room ID, 'c' alias -> creator.
-Status ReadAliases(storage::Store& store, AccountsSnapshot* snap, std::string* all) {
+Status ReadAliases(const storage::ReadView& store, AccountsSnapshot* snap, std::string* all) {
   auto it = store.NewIterator(Cf::kRooms);
   const std::string prefix = storage::RoomAliasKey("");
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
@@ -77,7 +77,7 @@ Status ReadAliases(storage::Store& store, AccountsSnapshot* snap, std::string* a
 }
 
 // Cf::kMembership 'f' lp(user) u64 room -> "".
-Status ReadForgotten(storage::Store& store, AccountsSnapshot* snap, std::string* all) {
+Status ReadForgotten(const storage::ReadView& store, AccountsSnapshot* snap, std::string* all) {
   StreamReader rooms(store);  // room number -> room ID, cached
   auto it = store.NewIterator(Cf::kMembership);
   for (it->Seek("f"); it->Valid() && it->key().starts_with("f"); it->Next()) {
@@ -125,7 +125,8 @@ size_t WriteAliases(pqxx::work& tx, const AccountsSnapshot& snap) {
 
 }  // namespace
 
-Result<AccountsSnapshot> ReadAccounts(storage::Store& store) {
+Result<AccountsSnapshot> ReadAccounts(const storage::ReadView& source) {
+  const storage::ReadView store = source.Pin();  // one consistent state for the digest
   AccountsSnapshot snap;
   std::map<std::string, size_t> by_user;
   std::string all;  // digest input

@@ -4,7 +4,7 @@
 // docs/storage-format.md) and WriteAccounts replaces the PostgreSQL rows with it in one
 // transaction when its digest changed since the last write.
 //
-//   NEBU_ASSIGN_OR_RETURN(AccountsSnapshot snap, ReadAccounts(engine.store()));
+//   NEBU_ASSIGN_OR_RETURN(AccountsSnapshot snap, ReadAccounts(engine.Latest())  // pins one snapshot);
 //   NEBU_RETURN_IF_ERROR(WriteAccounts(conn, snap, &last_digest));   // no-op if unchanged
 //
 // Users are never deleted (a deactivated user keeps its row, deactivated = true);
@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "engine/common/status.h"
+#include "engine/storage/read_view.h"
 #include "engine/storage/store.h"
 
 namespace nebu::projections {
@@ -81,7 +82,7 @@ struct AccountsSnapshot {
   std::string digest;  // of everything above
 };
 
-[[nodiscard]] Result<AccountsSnapshot> ReadAccounts(storage::Store& store);
+[[nodiscard]] Result<AccountsSnapshot> ReadAccounts(const storage::ReadView& store);
 // Writes the snapshot unless *last_digest equals its digest; updates *last_digest
 // when every row went in (not when an alias waited for its room: see above).
 // *aliases_skipped (when given) is the number of aliases left out.

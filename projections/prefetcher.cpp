@@ -6,8 +6,8 @@ namespace nebu::projections {
 
 using storage::StreamPosition;
 
-Prefetcher::Prefetcher(storage::Store& store, ReadLimits limits)
-    : reader_(store), limits_(limits), thread_([this] { Run(); }) {}
+Prefetcher::Prefetcher(storage::ReadView store, ReadLimits limits)
+    : reader_(std::move(store)), limits_(limits), thread_([this] { Run(); }) {}
 
 Prefetcher::~Prefetcher() {
   {

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "engine/common/status.h"
+#include "engine/storage/read_view.h"
 #include "engine/storage/store.h"
 #include "projections/batch_writer.h"
 #include "projections/stream_reader.h"
@@ -35,7 +36,7 @@ struct PreparedBatch {
 
 class Prefetcher {
  public:
-  Prefetcher(storage::Store& store, ReadLimits limits);
+  Prefetcher(storage::ReadView store, ReadLimits limits);
   ~Prefetcher();
   Prefetcher(const Prefetcher&) = delete;
   Prefetcher& operator=(const Prefetcher&) = delete;

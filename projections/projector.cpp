@@ -25,8 +25,8 @@ std::string_view ProjectorStateName(ProjectorState state) {
   return "unknown";
 }
 
-Projector::Projector(storage::Store& store, ProjectorOptions options)
-    : store_(store), options_(std::move(options)) {
+Projector::Projector(storage::ReadView store, ProjectorOptions options)
+    : store_(std::move(store)), options_(std::move(options)) {
   if (!options_.clock) options_.clock = &system_clock_;
 }
 

@@ -3,7 +3,7 @@
 // each batch with its checkpoint in one transaction (BatchWriter), so the projection
 // holds every stream entry's effect exactly once.
 //
-//   Projector projector(engine.store(), {.db_url = url, .notifier = &engine.notifier()});
+//   Projector projector(engine.Latest(), {.db_url = url, .notifier = &engine.notifier()});
 //   projector.Start();                       // returns at once
 //   ProjectorStats s = projector.Stats();    // any thread: state, checkpoint, head, lag
 //   projector.Stop();                        // or destroy it
@@ -45,6 +45,7 @@
 #include "engine/common/clock.h"
 #include "engine/common/status.h"
 #include "engine/core/notifier.h"
+#include "engine/storage/read_view.h"
 #include "engine/storage/store.h"
 #include "projections/stream_reader.h"
 
@@ -96,7 +97,7 @@ class Prefetcher;
 
 class Projector {
  public:
-  Projector(storage::Store& store, ProjectorOptions options);
+  Projector(storage::ReadView store, ProjectorOptions options);
   ~Projector();
   Projector(const Projector&) = delete;
   Projector& operator=(const Projector&) = delete;
@@ -127,7 +128,7 @@ class Projector {
   // Writes the accounts snapshot when it changed (accounts_snapshot.h).
   Status SyncAccounts(BatchWriter& writer);
 
-  storage::Store& store_;
+  storage::ReadView store_;
   ProjectorOptions options_;
   SystemClock system_clock_;
   std::thread thread_;

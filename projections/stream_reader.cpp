@@ -4,6 +4,8 @@
 #include <set>
 
 #include "engine/accounts/accounts.h"
+#include "engine/core/room_reads.h"
+#include "engine/core/stream_reader.h"
 #include "engine/e2ee/e2ee.h"
 #include "engine/receipts/receipts.h"
 #include "engine/storage/room_log.h"
@@ -17,29 +19,24 @@ using storage::StreamPosition;
 Result<StreamReader::RoomInfo> StreamReader::Room(storage::RoomNumber room) {
   auto it = rooms_.find(room);
   if (it != rooms_.end()) return it->second;
-  NEBU_ASSIGN_OR_RETURN(auto record, store_.Get(Cf::kRooms, storage::RoomNumberKey(room)));
-  if (!record) return Status::Corruption("stream names room " + std::to_string(room) + " without a room record");
-  boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(*record, ec);
-  const boost::json::object* o = ec ? nullptr : v.if_object();
-  const boost::json::value* id = o ? o->if_contains("room_id") : nullptr;
-  const boost::json::value* version = o ? o->if_contains("room_version") : nullptr;
-  if (!id || !id->is_string() || !version || !version->is_string()) {
-    return Status::Corruption("bad room record for room " + std::to_string(room));
-  }
-  RoomInfo info{std::string(id->as_string()), std::string(version->as_string())};
+  // Room records never change once written: the latest state is as good as any.
+  NEBU_ASSIGN_OR_RETURN(auto room_id, core::RoomIdOf(view_, room));
+  if (!room_id) return Status::Corruption("stream names room " + std::to_string(room) + " without a room record");
+  NEBU_ASSIGN_OR_RETURN(event::RoomVersion version, core::RoomVersionOf(view_, *room_id));
+  RoomInfo info{std::move(*room_id), std::string(event::RoomVersionName(version))};
   rooms_.emplace(room, info);
   return info;
 }
 
-Status StreamReader::ReadReceipts(const std::set<storage::RoomNumber>& rooms, StreamBatch& batch) {
+Status StreamReader::ReadReceipts(const storage::ReadView& view,
+                                  const std::set<storage::RoomNumber>& rooms, StreamBatch& batch) {
   // The 'p' index holds exactly one entry per current receipt, at its position: the
   // entries in (after, upto] are what the batch's 'r' entries of the room resolve to
   // (an entry whose receipt was replaced since has no index entry left). One range
   // scan per room instead of one lookup per entry.
   for (storage::RoomNumber number : rooms) {
     NEBU_ASSIGN_OR_RETURN(std::vector<receipts::Receipt> found,
-                          receipts::ReceiptsInRoom(store_, number, batch.after, batch.upto));
+                          receipts::ReceiptsInRoom(view, number, batch.after, batch.upto));
     if (found.empty()) continue;
     NEBU_ASSIGN_OR_RETURN(RoomInfo room, Room(number));
     for (receipts::Receipt& r : found) {
@@ -75,7 +72,7 @@ Status ParseDeviceKeys(const std::string& user_id, DeviceKeysItem::Device& devic
 
 }  // namespace
 
-Result<DeviceKeysItem> ReadUserKeys(storage::Store& store, std::string_view user_id) {
+Result<DeviceKeysItem> ReadUserKeys(const storage::ReadView& store, std::string_view user_id) {
   DeviceKeysItem item;
   item.user_id = std::string(user_id);
   NEBU_ASSIGN_OR_RETURN(auto devices, e2ee::ListDeviceKeys(store, user_id));
@@ -91,7 +88,8 @@ Result<DeviceKeysItem> ReadUserKeys(storage::Store& store, std::string_view user
   return item;
 }
 
-Status StreamReader::ReadDeviceKeys(StreamPosition position, const storage::StreamEntry& entry,
+Status StreamReader::ReadDeviceKeys(const storage::ReadView& view, StreamPosition position,
+                                    const storage::StreamEntry& entry,
                                     StreamBatch& batch,
                                     std::unordered_map<std::string, size_t>& by_user) {
   ++batch.device_key_entries;
@@ -99,7 +97,7 @@ Status StreamReader::ReadDeviceKeys(StreamPosition position, const storage::Stre
     batch.device_keys[seen->second].position = position;  // read already: current keys
     return Status::Ok();
   }
-  NEBU_ASSIGN_OR_RETURN(DeviceKeysItem item, ReadUserKeys(store_, entry.user));
+  NEBU_ASSIGN_OR_RETURN(DeviceKeysItem item, ReadUserKeys(view, entry.user));
   item.position = position;
   for (const auto& d : item.devices) batch.bytes += d.json.size();
   for (const auto& [usage, key] : item.cross_signing) batch.bytes += key.size();
@@ -113,74 +111,72 @@ Result<StreamBatch> StreamReader::Read(StreamPosition after, const ReadLimits& l
   batch.after = after;
   batch.upto = after;
   auto started = std::chrono::steady_clock::now();
-  storage::RoomLog log(store_);
+  const storage::ReadView view = view_.Pin();  // one snapshot for the whole batch
+  storage::RoomLog log(view);
   std::unordered_map<std::string, size_t> key_users;  // user -> index in batch.device_keys
   std::set<storage::RoomNumber> receipt_rooms;        // rooms with 'r' entries in the batch
-  auto it = store_.NewIterator(Cf::kStream);
-  for (it->Seek(storage::U64Key(after + 1)); it->Valid(); it->Next()) {
-    if (batch.entries() >= limits.entries_max || batch.bytes >= limits.bytes_max) break;
+  Status failed = Status::Ok();
+  auto visit = [&](StreamPosition position, const storage::StreamEntry& entry) {
+    if (batch.entries() >= limits.entries_max || batch.bytes >= limits.bytes_max) return false;
     if (batch.entries() > 0 && (batch.entries() % 256) == 0 &&
         std::chrono::steady_clock::now() - started >= limits.collect_max) {
-      break;
+      return false;
     }
-    rocksdb::Slice key = it->key();
-    if (key.size() != 8) return Status::Corruption("bad stream key");
-    StreamPosition position = storage::GetU64(key.data());
-    auto entry = storage::DecodeStreamEntry(std::string_view(it->value().data(), it->value().size()));
-    if (!entry) return Status::Corruption("bad stream entry at " + std::to_string(position));
-    switch (entry->kind) {
-      case storage::StreamKind::kRoomEvent: {
-        NEBU_ASSIGN_OR_RETURN(RoomInfo room, Room(entry->room));
-        NEBU_ASSIGN_OR_RETURN(storage::EventRecord record, log.Read(entry->room, entry->sequence));
-        if (record.stream_position != position) {
-          return Status::Corruption("event " + record.event_id + " has stream position " +
-                                    std::to_string(record.stream_position) + ", stream says " +
-                                    std::to_string(position));
-        }
-        batch.bytes += record.json.size();
-        batch.events.push_back({std::move(room.room_id), std::move(room.room_version), std::move(record)});
-        break;
-      }
-      case storage::StreamKind::kAccountData: {
-        AccountDataItem item{position, entry->user, entry->a, entry->b, std::nullopt};
-        std::optional<std::string_view> room;
-        if (!entry->a.empty()) room = entry->a;
-        Result<std::string> content = accounts::GetAccountData(store_, entry->user, room, entry->b);
-        if (content.ok()) {
-          item.content = std::move(*content);
-        } else if (content.status().code() != StatusCode::kNotFound) {
-          return content.status();
-        }
-        batch.bytes += item.content ? item.content->size() : 0;
-        batch.account_data.push_back(std::move(item));
-        break;
-      }
-      case storage::StreamKind::kReceipt:
-        ++batch.receipt_entries;
-        receipt_rooms.insert(entry->room);  // resolved once the batch's end is known
-        break;
-      case storage::StreamKind::kDeviceKeys:
-        NEBU_RETURN_IF_ERROR(ReadDeviceKeys(position, *entry, batch, key_users));
-        break;
-      default:
-        ++batch.skipped;
-        break;
-    }
+    failed = Resolve(view, log, position, entry, batch, key_users, receipt_rooms);
+    if (!failed.ok()) return false;
     batch.upto = position;
-  }
-  NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
-  NEBU_RETURN_IF_ERROR(ReadReceipts(receipt_rooms, batch));
+    return true;
+  };
+  NEBU_RETURN_IF_ERROR(core::ScanStream(view, after, std::nullopt, visit));
+  NEBU_RETURN_IF_ERROR(failed);
+  NEBU_RETURN_IF_ERROR(ReadReceipts(view, receipt_rooms, batch));
   return batch;
 }
 
-Result<StreamPosition> StreamReader::Head() {
-  auto it = store_.NewIterator(Cf::kStream);
-  it->SeekToLast();
-  NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
-  if (!it->Valid()) return StreamPosition{0};
-  if (it->key().size() != 8) return Status::Corruption("bad stream key");
-  return storage::GetU64(it->key().data());
+Status StreamReader::Resolve(const storage::ReadView& view, storage::RoomLog& log,
+                             StreamPosition position, const storage::StreamEntry& entry,
+                             StreamBatch& batch, std::unordered_map<std::string, size_t>& key_users,
+                             std::set<storage::RoomNumber>& receipt_rooms) {
+  switch (entry.kind) {
+    case storage::StreamKind::kRoomEvent: {
+      NEBU_ASSIGN_OR_RETURN(RoomInfo room, Room(entry.room));
+      NEBU_ASSIGN_OR_RETURN(storage::EventRecord record, log.Read(entry.room, entry.sequence));
+      if (record.stream_position != position) {
+        return Status::Corruption("event " + record.event_id + " has stream position " +
+                                  std::to_string(record.stream_position) + ", stream says " +
+                                  std::to_string(position));
+      }
+      batch.bytes += record.json.size();
+      batch.events.push_back({std::move(room.room_id), std::move(room.room_version), std::move(record)});
+      return Status::Ok();
+    }
+    case storage::StreamKind::kAccountData: {
+      AccountDataItem item{position, entry.user, entry.a, entry.b, std::nullopt};
+      std::optional<std::string_view> room;
+      if (!entry.a.empty()) room = entry.a;
+      Result<std::string> content = accounts::GetAccountData(view, entry.user, room, entry.b);
+      if (content.ok()) {
+        item.content = std::move(*content);
+      } else if (content.status().code() != StatusCode::kNotFound) {
+        return content.status();
+      }
+      batch.bytes += item.content ? item.content->size() : 0;
+      batch.account_data.push_back(std::move(item));
+      return Status::Ok();
+    }
+    case storage::StreamKind::kReceipt:
+      ++batch.receipt_entries;
+      receipt_rooms.insert(entry.room);  // resolved once the batch's end is known
+      return Status::Ok();
+    case storage::StreamKind::kDeviceKeys:
+      return ReadDeviceKeys(view, position, entry, batch, key_users);
+    default:
+      ++batch.skipped;
+      return Status::Ok();
+  }
 }
+
+Result<StreamPosition> StreamReader::Head() { return core::StreamHead(view_); }
 
 Result<std::optional<int64_t>> StreamReader::FirstEventTsAfter(StreamPosition after) {
   NEBU_ASSIGN_OR_RETURN(StreamBatch batch, Read(after, {.entries_max = 64, .bytes_max = kBatchBytesMax}));

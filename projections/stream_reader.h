@@ -3,7 +3,7 @@
 // (their verified envelope and room ID) and account data (its current content). The
 // deterministic half of the projector: no SQL, no clock, no threads.
 //
-//   StreamReader reader(engine.store());
+//   StreamReader reader(engine.Latest());  // each Read pins its own snapshot
 //   NEBU_ASSIGN_OR_RETURN(StreamBatch b, reader.Read(/*after=*/checkpoint, {.entries_max = 5000}));
 //   // b.upto is the last position covered (>= every item's position); b.upto == after: nothing new
 //
@@ -16,6 +16,9 @@
 // are consumed as they are claimed). To-device messages have no table: they are
 // counted in `skipped`. Every entry is covered by `upto`, so the checkpoint moves
 // past it.
+//
+// The stream is iterated by core::ScanStream (engine/core/stream_reader.h), the one
+// reader of Cf::kStream; each Read resolves its batch from one snapshot of the store.
 //
 // Thread-safety: one reader per thread (it caches room IDs); the Store is shared.
 #pragma once
@@ -31,6 +34,8 @@
 
 #include "engine/common/status.h"
 #include "engine/storage/envelope.h"
+#include "engine/storage/read_view.h"
+#include "engine/storage/room_log.h"
 #include "engine/storage/store.h"
 #include "engine/storage/stream_entry.h"
 
@@ -82,7 +87,8 @@ struct DeviceKeysItem {
 
 // The user's current device keys and cross-signing keys (position left 0).
 // kCorruption when stored device keys are not a JSON object.
-[[nodiscard]] Result<DeviceKeysItem> ReadUserKeys(storage::Store& store, std::string_view user_id);
+[[nodiscard]] Result<DeviceKeysItem> ReadUserKeys(const storage::ReadView& store,
+                                                 std::string_view user_id);
 
 struct StreamBatch {
   storage::StreamPosition after = 0;  // exclusive start
@@ -108,7 +114,8 @@ struct ReadLimits {
 
 class StreamReader {
  public:
-  explicit StreamReader(storage::Store& store) : store_(store) {}
+  // `view` is the source (usually unpinned: each Read pins its own snapshot).
+  explicit StreamReader(storage::ReadView view) : view_(std::move(view)) {}
 
   // Entries with position > after, in order, within the limits (at least one entry
   // when any exists). kCorruption when an entry or its event fails verification.
@@ -129,11 +136,17 @@ class StreamReader {
 
  private:
   // Resolvers of the tagged kinds; they append to batch.
-  Status ReadReceipts(const std::set<storage::RoomNumber>& rooms, StreamBatch& batch);
-  Status ReadDeviceKeys(storage::StreamPosition position, const storage::StreamEntry& entry,
-                        StreamBatch& batch, std::unordered_map<std::string, size_t>& by_user);
+  Status Resolve(const storage::ReadView& view, storage::RoomLog& log,
+                 storage::StreamPosition position, const storage::StreamEntry& entry,
+                 StreamBatch& batch, std::unordered_map<std::string, size_t>& key_users,
+                 std::set<storage::RoomNumber>& receipt_rooms);
+  Status ReadReceipts(const storage::ReadView& view, const std::set<storage::RoomNumber>& rooms,
+                      StreamBatch& batch);
+  Status ReadDeviceKeys(const storage::ReadView& view, storage::StreamPosition position,
+                        const storage::StreamEntry& entry, StreamBatch& batch,
+                        std::unordered_map<std::string, size_t>& by_user);
 
-  storage::Store& store_;
+  storage::ReadView view_;
   std::unordered_map<storage::RoomNumber, RoomInfo> rooms_;
 };
 

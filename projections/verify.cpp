@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "engine/common/crypto.h"
+#include "engine/core/stream_reader.h"
 #include "engine/e2ee/keys.h"
 #include "engine/receipts/receipts.h"
 #include "engine/storage/stream_entry.h"
@@ -102,7 +103,7 @@ std::string TotalDigest(const std::map<std::string, std::string>& room_digests) 
 }
 
 // The log side of one room: the fold over its events at or below the checkpoint.
-Status FoldLogRoom(storage::Store& store, storage::RoomNumber room, StreamPosition checkpoint,
+Status FoldLogRoom(const storage::ReadView& store, storage::RoomNumber room, StreamPosition checkpoint,
                    RoomContent* out, std::map<std::string, std::string>* redactions) {
   storage::RoomLog log(store);
   Status inner;
@@ -239,7 +240,7 @@ void CompareRoom(const std::string& room_id, const RoomContent& log, const RoomC
 }
 
 // Every room of the log: room number -> room ID.
-Result<std::map<storage::RoomNumber, std::string>> LogRooms(storage::Store& store) {
+Result<std::map<storage::RoomNumber, std::string>> LogRooms(const storage::ReadView& store) {
   std::map<storage::RoomNumber, std::string> rooms;
   StreamReader reader(store);
   auto it = store.NewIterator(storage::Cf::kRooms);
@@ -271,7 +272,7 @@ std::string ReceiptName(const ReceiptKey& k) {
 // Every current receipt of the log at or below the checkpoint is in PostgreSQL as it
 // is; one that moved past the checkpoint may still be older there; PostgreSQL has no
 // receipt the log lacks.
-Status CompareReceipts(storage::Store& store, pqxx::transaction_base& tx,
+Status CompareReceipts(const storage::ReadView& store, pqxx::transaction_base& tx,
                        const std::map<storage::RoomNumber, std::string>& log_rooms,
                        StreamPosition checkpoint, std::vector<std::string>* differences) {
   std::map<ReceiptKey, receipts::Receipt> log;
@@ -303,20 +304,18 @@ Status CompareReceipts(storage::Store& store, pqxx::transaction_base& tx,
 }
 
 // Users whose keys changed after the checkpoint: the projection may hold older keys.
-Result<std::set<std::string>> KeyUsersAfter(storage::Store& store, StreamPosition checkpoint) {
+Result<std::set<std::string>> KeyUsersAfter(const storage::ReadView& store, StreamPosition checkpoint) {
   std::set<std::string> users;
-  auto it = store.NewIterator(storage::Cf::kStream);
-  for (it->Seek(storage::U64Key(checkpoint + 1)); it->Valid(); it->Next()) {
-    auto entry = storage::DecodeStreamEntry(it->value().ToStringView());
-    if (!entry) return Status::Corruption("bad stream entry");
-    if (entry->kind == storage::StreamKind::kDeviceKeys) users.insert(entry->user);
-  }
-  NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
+  NEBU_RETURN_IF_ERROR(core::ScanStream(
+      store, checkpoint, std::nullopt, [&](StreamPosition, const storage::StreamEntry& entry) {
+        if (entry.kind == storage::StreamKind::kDeviceKeys) users.insert(entry.user);
+        return true;
+      }));
   return users;
 }
 
 // Every user with device keys or cross-signing keys in the log.
-Result<std::set<std::string>> LogKeyUsers(storage::Store& store) {
+Result<std::set<std::string>> LogKeyUsers(const storage::ReadView& store) {
   std::set<std::string> users;
   auto it = store.NewIterator(storage::Cf::kDeviceKeys);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
@@ -350,7 +349,7 @@ std::string CanonicalOrRaw(std::string_view text) {
 
 // Device keys (metadata and material) and cross-signing keys of every user whose
 // keys did not change after the checkpoint.
-Status CompareDeviceKeys(storage::Store& store, pqxx::transaction_base& tx, StreamPosition checkpoint,
+Status CompareDeviceKeys(const storage::ReadView& store, pqxx::transaction_base& tx, StreamPosition checkpoint,
                          std::vector<std::string>* differences) {
   NEBU_ASSIGN_OR_RETURN(std::set<std::string> users, LogKeyUsers(store));
   std::vector<DeviceKeysItem> items;
@@ -476,7 +475,7 @@ Result<StreamPosition> SnapshotCheckpoint(pqxx::transaction_base& tx) {
 
 }  // namespace
 
-Result<VerifyReport> VerifyProjection(storage::Store& store, const std::string& url) {
+Result<VerifyReport> VerifyProjection(const storage::ReadView& store, const std::string& url) {
   VerifyReport report;
   NEBU_ASSIGN_OR_RETURN(auto conn, pg::Connect(url));
   NEBU_ASSIGN_OR_RETURN(auto log_rooms, LogRooms(store));
@@ -563,7 +562,7 @@ Result<std::string> ProjectionDigest(const std::string& url) {
   return TotalDigest(digests);
 }
 
-Status RebuildProjection(storage::Store& store, const std::string& url,
+Status RebuildProjection(const storage::ReadView& store, const std::string& url,
                          const std::function<void(const ProjectorStats&)>& progress) {
   {
     NEBU_ASSIGN_OR_RETURN(auto writer, BatchWriter::Connect(url));

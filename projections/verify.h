@@ -1,8 +1,8 @@
 // Verify and rebuild: the operator's tools to check and recreate the projection.
 //
-//   NEBU_ASSIGN_OR_RETURN(VerifyReport r, VerifyProjection(engine.store(), url));
+//   NEBU_ASSIGN_OR_RETURN(VerifyReport r, VerifyProjection(engine.Latest(), url));
 //   for (const std::string& d : r.differences) puts(d.c_str());   // empty: identical
-//   NEBU_RETURN_IF_ERROR(RebuildProjection(engine.store(), url, progress));
+//   NEBU_RETURN_IF_ERROR(RebuildProjection(engine.Latest(), url, progress));
 //
 // VerifyProjection reads, in one REPEATABLE READ snapshot, the projection's checkpoint
 // C and compares it with a fold over the log's events up to C, room by room: the
@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "engine/common/status.h"
+#include "engine/storage/read_view.h"
 #include "engine/storage/store.h"
 #include "projections/projector.h"
 
@@ -55,13 +56,13 @@ struct VerifyReport {
   std::string digest;
 };
 
-[[nodiscard]] Result<VerifyReport> VerifyProjection(storage::Store& store, const std::string& url);
+[[nodiscard]] Result<VerifyReport> VerifyProjection(const storage::ReadView& store, const std::string& url);
 
 // The digest of the projection alone (no log needed): what VerifyReport::digest would
 // be for the same content. For comparing two databases.
 [[nodiscard]] Result<std::string> ProjectionDigest(const std::string& url);
 
-[[nodiscard]] Status RebuildProjection(storage::Store& store, const std::string& url,
+[[nodiscard]] Status RebuildProjection(const storage::ReadView& store, const std::string& url,
                                        const std::function<void(const ProjectorStats&)>& progress = {});
 
 }  // namespace nebu::projections

@@ -42,7 +42,7 @@ const std::string& DummyHash() {
   return *hash;
 }
 
-Result<internal::DeviceRecord> ReadDevice(storage::Store& store, std::string_view user_id,
+Result<internal::DeviceRecord> ReadDevice(const storage::ReadView& store, std::string_view user_id,
                                           std::string_view device_id) {
   NEBU_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
                         store.Get(Cf::kDevices, internal::DeviceKey(user_id, device_id)));
@@ -50,7 +50,7 @@ Result<internal::DeviceRecord> ReadDevice(storage::Store& store, std::string_vie
   return internal::DecodeDeviceRecord(*bytes);
 }
 
-Result<internal::UserRecord> ReadUser(storage::Store& store, std::string_view user_id) {
+Result<internal::UserRecord> ReadUser(const storage::ReadView& store, std::string_view user_id) {
   NEBU_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
                         store.Get(Cf::kUsers, internal::UserKey(user_id)));
   if (!bytes) return Status::NotFound("no such user");
@@ -132,19 +132,19 @@ Result<Prepared> PrepareSetPassword(std::string_view user_id, std::string_view n
   return Finish(std::move(c), std::nullopt, std::nullopt);
 }
 
-Result<User> GetUser(storage::Store& store, std::string_view user_id) {
+Result<User> GetUser(const storage::ReadView& store, std::string_view user_id) {
   NEBU_ASSIGN_OR_RETURN(internal::UserRecord r, ReadUser(store, user_id));
   return User{std::string(user_id), r.admin, r.created_ts, r.deactivated,
               r.password_hash.has_value()};
 }
 
-Result<bool> UserExists(storage::Store& store, std::string_view user_id) {
+Result<bool> UserExists(const storage::ReadView& store, std::string_view user_id) {
   NEBU_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
                         store.Get(Cf::kUsers, internal::UserKey(user_id)));
   return bytes.has_value();
 }
 
-Result<TokenOwner> AuthenticateToken(storage::Store& store, std::string_view token) {
+Result<TokenOwner> AuthenticateToken(const storage::ReadView& store, std::string_view token) {
   if (token.empty() || token.size() > kAccessTokenBytesMax) {
     return Status::Unauthenticated("unknown access token");
   }
@@ -155,7 +155,7 @@ Result<TokenOwner> AuthenticateToken(storage::Store& store, std::string_view tok
   return TokenOwner{std::move(r.user_id), std::move(r.device_id)};
 }
 
-Result<std::vector<Device>> ListDevices(storage::Store& store, std::string_view user_id) {
+Result<std::vector<Device>> ListDevices(const storage::ReadView& store, std::string_view user_id) {
   const std::string prefix = internal::DevicesPrefix(user_id);
   std::vector<Device> devices;
   std::unique_ptr<rocksdb::Iterator> it = store.NewIterator(Cf::kDevices);
@@ -169,13 +169,13 @@ Result<std::vector<Device>> ListDevices(storage::Store& store, std::string_view 
   return devices;
 }
 
-Result<Device> GetDevice(storage::Store& store, std::string_view user_id,
+Result<Device> GetDevice(const storage::ReadView& store, std::string_view user_id,
                          std::string_view device_id) {
   NEBU_ASSIGN_OR_RETURN(internal::DeviceRecord r, ReadDevice(store, user_id, device_id));
   return ToDevice(std::string(device_id), std::move(r));
 }
 
-Result<Profile> GetProfile(storage::Store& store, std::string_view user_id) {
+Result<Profile> GetProfile(const storage::ReadView& store, std::string_view user_id) {
   NEBU_ASSIGN_OR_RETURN(bool exists, UserExists(store, user_id));
   if (!exists) return Status::NotFound("no such user");
   NEBU_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
@@ -185,7 +185,7 @@ Result<Profile> GetProfile(storage::Store& store, std::string_view user_id) {
   return Profile{std::move(r.displayname), std::move(r.avatar_url)};
 }
 
-Result<std::optional<MemberEventRefresh>> PlanMemberEventRefresh(storage::Store& store,
+Result<std::optional<MemberEventRefresh>> PlanMemberEventRefresh(const storage::ReadView& store,
                                                                   std::string_view payload) {
   using Out = std::optional<MemberEventRefresh>;
   Result<AccountCommand> command = DecodeAccountCommand(payload);
@@ -221,7 +221,7 @@ Result<std::optional<MemberEventRefresh>> PlanMemberEventRefresh(storage::Store&
   return Out(std::move(refresh));
 }
 
-Result<std::string> GetAccountData(storage::Store& store, std::string_view user_id,
+Result<std::string> GetAccountData(const storage::ReadView& store, std::string_view user_id,
                                    std::optional<std::string_view> room_id, std::string_view type) {
   NEBU_ASSIGN_OR_RETURN(
       std::optional<std::string> bytes,
@@ -230,7 +230,7 @@ Result<std::string> GetAccountData(storage::Store& store, std::string_view user_
   return std::move(*bytes);
 }
 
-Result<std::vector<AccountDataEntry>> ListAccountData(storage::Store& store,
+Result<std::vector<AccountDataEntry>> ListAccountData(const storage::ReadView& store,
                                                       std::string_view user_id,
                                                       std::optional<std::string_view> room_id) {
   const std::string prefix = internal::AccountDataPrefix(user_id, room_id.value_or(""));
@@ -244,7 +244,7 @@ Result<std::vector<AccountDataEntry>> ListAccountData(storage::Store& store,
   return entries;
 }
 
-Status VerifyLogin(storage::Store& store, std::string_view user_id, std::string_view password) {
+Status VerifyLogin(const storage::ReadView& store, std::string_view user_id, std::string_view password) {
   const Status denied = Status::Forbidden("invalid username or password");
   Result<internal::UserRecord> user = ReadUser(store, user_id);
   if (!user.ok() && user.status().code() != StatusCode::kNotFound) return user.status();

@@ -47,6 +47,7 @@
 #include "engine/accounts/commands.h"
 #include "engine/accounts/password.h"
 #include "engine/common/status.h"
+#include "engine/storage/read_view.h"
 #include "engine/storage/store.h"
 #include "engine/storage/stream_entry.h"
 
@@ -179,24 +180,24 @@ struct AccountDataEntry {
 };
 
 // kNotFound when there is no such user (deactivated users are found).
-[[nodiscard]] Result<User> GetUser(storage::Store& store, std::string_view user_id);
+[[nodiscard]] Result<User> GetUser(const storage::ReadView& store, std::string_view user_id);
 // True for deactivated users too: their IDs are never reused.
-[[nodiscard]] Result<bool> UserExists(storage::Store& store, std::string_view user_id);
+[[nodiscard]] Result<bool> UserExists(const storage::ReadView& store, std::string_view user_id);
 
 // Who holds this access token: one point lookup. kUnauthenticated when the token is
 // unknown, logged out, or its user is deactivated (deactivation deletes every token).
 // kCorruption, kIoError as for reads.
-[[nodiscard]] Result<TokenOwner> AuthenticateToken(storage::Store& store, std::string_view token);
+[[nodiscard]] Result<TokenOwner> AuthenticateToken(const storage::ReadView& store, std::string_view token);
 
 // The user's devices sorted by device ID; empty for an unknown user.
-[[nodiscard]] Result<std::vector<Device>> ListDevices(storage::Store& store,
+[[nodiscard]] Result<std::vector<Device>> ListDevices(const storage::ReadView& store,
                                                       std::string_view user_id);
 // kNotFound when the user has no such device.
-[[nodiscard]] Result<Device> GetDevice(storage::Store& store, std::string_view user_id,
+[[nodiscard]] Result<Device> GetDevice(const storage::ReadView& store, std::string_view user_id,
                                        std::string_view device_id);
 
 // kNotFound when there is no such user; an empty Profile when nothing is set.
-[[nodiscard]] Result<Profile> GetProfile(storage::Store& store, std::string_view user_id);
+[[nodiscard]] Result<Profile> GetProfile(const storage::ReadView& store, std::string_view user_id);
 
 // What a profile command with member_events_ts asks the state machine to append
 // after it (commands.h, SetDisplayNameCommand): the user's member events carrying
@@ -216,21 +217,21 @@ struct MemberEventRefresh {
 // member_events_ts, an unknown user, or a payload that does not decode (the command's
 // own apply then decides and refuses). kIoError, kCorruption as for reads.
 [[nodiscard]] Result<std::optional<MemberEventRefresh>> PlanMemberEventRefresh(
-    storage::Store& store, std::string_view payload);
+    const storage::ReadView& store, std::string_view payload);
 
 // The content (canonical JSON object) of one account data type; room_id nullopt for
 // global. kNotFound when the user never set it.
-[[nodiscard]] Result<std::string> GetAccountData(storage::Store& store, std::string_view user_id,
+[[nodiscard]] Result<std::string> GetAccountData(const storage::ReadView& store, std::string_view user_id,
                                                  std::optional<std::string_view> room_id,
                                                  std::string_view type);
 // All of a user's global (room_id nullopt) or one room's account data, sorted by type.
 [[nodiscard]] Result<std::vector<AccountDataEntry>> ListAccountData(
-    storage::Store& store, std::string_view user_id, std::optional<std::string_view> room_id);
+    const storage::ReadView& store, std::string_view user_id, std::optional<std::string_view> room_id);
 
 // OK when password is the user's. kForbidden for an unknown or deactivated user, a
 // user without a password, or a wrong password — one code, so a caller cannot tell
 // which user IDs exist. Costs one argon2id hash (~35 ms).
-[[nodiscard]] Status VerifyLogin(storage::Store& store, std::string_view user_id,
+[[nodiscard]] Status VerifyLogin(const storage::ReadView& store, std::string_view user_id,
                                  std::string_view password);
 
 }  // namespace nebu::accounts

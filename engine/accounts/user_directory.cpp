@@ -49,7 +49,7 @@ Result<std::vector<std::string>> DecodeTokens(std::string_view bytes) {
 }
 
 // Reads at most candidates_max users whose 't' key starts with `word` into *out.
-Status UsersWithTokenPrefix(storage::Store& store, std::string_view word,
+Status UsersWithTokenPrefix(const storage::ReadView& store, std::string_view word,
                             const std::vector<std::string>& words, size_t candidates_max,
                             DirectoryCandidates* out) {
   std::set<std::string, std::less<>> users;
@@ -74,7 +74,7 @@ Status UsersWithTokenPrefix(storage::Store& store, std::string_view word,
 }
 
 // Every listed user in user ID order, at most candidates_max.
-Status AllUsers(storage::Store& store, size_t candidates_max, DirectoryCandidates* out) {
+Status AllUsers(const storage::ReadView& store, size_t candidates_max, DirectoryCandidates* out) {
   const std::string prefix(1, storage::kUserDirectoryUserTag);
   auto it = store.NewIterator(Cf::kUserDirectory);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
@@ -127,7 +127,7 @@ std::vector<std::string> DirectoryTokens(std::string_view user_id,
   return tokens;
 }
 
-Result<std::vector<std::string>> DirectoryTokensOf(storage::Store& store,
+Result<std::vector<std::string>> DirectoryTokensOf(const storage::ReadView& store,
                                                    std::string_view user_id) {
   NEBU_ASSIGN_OR_RETURN(auto bytes,
                         store.Get(Cf::kUserDirectory, storage::UserDirectoryUserKey(user_id)));
@@ -167,7 +167,7 @@ bool MatchesAllWords(const std::vector<std::string>& tokens,
   });
 }
 
-Status ForEachAccount(storage::Store& store, const AccountVisitor& visit) {
+Status ForEachAccount(const storage::ReadView& store, const AccountVisitor& visit) {
   const std::string prefix = internal::UserKey("");
   auto it = store.NewIterator(Cf::kUsers);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
@@ -186,7 +186,7 @@ Status ForEachAccount(storage::Store& store, const AccountVisitor& visit) {
   return storage::FromRocks(it->status());
 }
 
-Result<DirectoryCandidates> FindDirectoryCandidates(storage::Store& store, std::string_view term,
+Result<DirectoryCandidates> FindDirectoryCandidates(const storage::ReadView& store, std::string_view term,
                                                     size_t candidates_max) {
   DirectoryCandidates out;
   const std::vector<std::string> words = DirectoryWords(term);

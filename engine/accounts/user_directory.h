@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "engine/common/status.h"
+#include "engine/storage/read_view.h"
 #include "engine/storage/store.h"
 
 namespace nebu::accounts {
@@ -52,7 +53,7 @@ Status StageDirectoryUser(storage::Store& store, rocksdb::WriteBatch& batch,
 
 // The tokens the index holds for a user (empty when not listed). kCorruption for a
 // malformed entry.
-Result<std::vector<std::string>> DirectoryTokensOf(storage::Store& store,
+Result<std::vector<std::string>> DirectoryTokensOf(const storage::ReadView& store,
                                                    std::string_view user_id);
 
 // True when every word is a prefix of one of `tokens`.
@@ -64,7 +65,7 @@ bool MatchesAllWords(const std::vector<std::string>& tokens,
 // the first error visit returns. kCorruption for a malformed record.
 using AccountVisitor = std::function<Status(
     std::string_view user_id, const std::optional<std::string>& displayname, bool active)>;
-Status ForEachAccount(storage::Store& store, const AccountVisitor& visit);
+Status ForEachAccount(const storage::ReadView& store, const AccountVisitor& visit);
 
 struct DirectoryCandidates {
   std::vector<std::string> user_ids;  // sorted, distinct
@@ -74,7 +75,7 @@ struct DirectoryCandidates {
 // word, each then checked against every word (at most `candidates_max` distinct users
 // are read), or with no words every listed user in user ID order (at most
 // `candidates_max`). `truncated` when the index held more to read.
-Result<DirectoryCandidates> FindDirectoryCandidates(storage::Store& store, std::string_view term,
+Result<DirectoryCandidates> FindDirectoryCandidates(const storage::ReadView& store, std::string_view term,
                                                     size_t candidates_max);
 
 }  // namespace nebu::accounts

@@ -131,92 +131,42 @@ Result<RoomMeta> Engine::GetRoom(std::string_view room_id) {
 }
 
 Result<storage::EventRecord> Engine::GetEvent(std::string_view event_id) {
-  storage::RoomLog log(*store_);
-  NEBU_ASSIGN_OR_RETURN(auto where, log.Locate(event_id));
-  return log.Read(where.first, where.second);
+  return ReadEvent(*store_, event_id);
 }
-
-namespace {
-
-Status AddToState(storage::RoomLog& log, storage::RoomNumber room, storage::Sequence seq,
-                  rooms::RoomState& state) {
-  NEBU_ASSIGN_OR_RETURN(storage::EventRecord rec, log.Read(room, seq));
-  NEBU_ASSIGN_OR_RETURN(boost::json::value v, event::ParseJson(rec.json));
-  if (!v.is_object() || !rec.state_key) return Status::Corruption("state entry is no state event");
-  state.Set(rec.type, *rec.state_key, std::move(v.as_object()));
-  return Status::Ok();
-}
-
-}  // namespace
 
 Result<rooms::RoomState> Engine::CurrentState(std::string_view room_id) {
-  NEBU_ASSIGN_OR_RETURN(RoomMeta meta, LoadRoomMeta(*store_, room_id));
-  storage::RoomLog log(*store_);
-  rooms::RoomState state;
-  const std::string prefix = storage::EventPrefix(meta.number);
-  auto it = store_->NewIterator(Cf::kStateCurrent);
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    if (it->value().size() != 8) return Status::Corruption("bad current-state record");
-    NEBU_RETURN_IF_ERROR(AddToState(log, meta.number, storage::GetU64(it->value().data()), state));
-  }
-  NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
-  return state;
+  return core::CurrentState(*store_, room_id);
 }
 
 Result<rooms::RoomState> Engine::StateAt(std::string_view room_id, storage::Sequence seq) {
-  NEBU_ASSIGN_OR_RETURN(RoomMeta meta, LoadRoomMeta(*store_, room_id));
-  NEBU_ASSIGN_OR_RETURN(auto records, StateRecordsAt(*store_, meta.number, seq, std::nullopt));
-  rooms::RoomState state;
-  for (const auto& record : records) {
-    NEBU_ASSIGN_OR_RETURN(boost::json::value v, event::ParseJson(record.json));
-    if (!v.is_object() || !record.state_key) {
-      return Status::Corruption("state entry is no state event");
-    }
-    state.Set(record.type, *record.state_key, std::move(v.as_object()));
-  }
-  return state;
+  return core::StateAt(*store_, room_id, seq);
 }
 
 rooms::Membership Engine::MembershipOf(std::string_view user_id, storage::RoomNumber room) {
-  auto v = store_->Get(Cf::kMembership, storage::UserRoomKey(user_id, room));
-  if (!v.ok() || !*v || (*v)->empty()) return rooms::Membership::kNone;
-  return static_cast<rooms::Membership>((**v)[0]);
+  return core::MembershipOf(*store_, user_id, room);
 }
 
 Result<std::optional<std::string>> Engine::RoomIdOf(storage::RoomNumber room) {
-  NEBU_ASSIGN_OR_RETURN(auto record, store_->Get(Cf::kRooms, storage::RoomNumberKey(room)));
-  if (!record) return std::optional<std::string>();
-  NEBU_ASSIGN_OR_RETURN(boost::json::value v, event::ParseJson(*record));
-  const auto* id = v.is_object() ? v.as_object().if_contains("room_id") : nullptr;
-  if (!id || !id->is_string()) return Status::Corruption("bad room record");
-  return std::optional<std::string>(std::string(id->as_string()));
+  return core::RoomIdOf(*store_, room);
 }
 
 Result<std::vector<std::pair<std::string, rooms::Membership>>> Engine::RoomsOf(
     std::string_view user_id) {
-  std::vector<std::pair<std::string, rooms::Membership>> out;
-  const std::string prefix = storage::UserRoomsPrefix(user_id);
-  auto it = store_->NewIterator(Cf::kMembership);
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    std::string_view k = it->key().ToStringView();
-    if (k.size() != prefix.size() + 8 || it->value().empty()) {
-      return Status::Corruption("bad membership record");
-    }
-    storage::RoomNumber room = storage::GetU64(k.data() + prefix.size());
-    NEBU_ASSIGN_OR_RETURN(auto room_id, RoomIdOf(room));
-    if (!room_id) return Status::Corruption("membership names an unknown room");
-    out.emplace_back(std::move(*room_id), static_cast<rooms::Membership>(it->value().data()[0]));
-  }
-  NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
-  return out;
+  return core::RoomsOf(*store_, user_id);
 }
 
 Status Engine::ScanRoom(std::string_view room_id, storage::Sequence from, storage::Sequence to,
                         size_t limit,
                         const std::function<bool(const storage::EventView&)>& visit) {
-  NEBU_ASSIGN_OR_RETURN(RoomMeta meta, LoadRoomMeta(*store_, room_id));
-  storage::RoomLog log(*store_);
-  return log.Scan(meta.number, from, to, limit, visit);
+  return core::ScanRoom(*store_, room_id, from, to, limit, visit);
+}
+
+Snapshot Engine::Read() const {
+  // The position first, then the snapshot: the state machine writes a flush's batch
+  // before it advances the notifier (StateMachine::Flush), so every write up to the
+  // position read here is in RocksDB before the snapshot is taken.
+  const StreamPosition position = notifier_.current();
+  return Snapshot(storage::ReadView::Pinned(*store_), position);
 }
 
 }  // namespace nebu::core

@@ -25,6 +25,7 @@
 #include "engine/core/committer.h"
 #include "engine/core/notifier.h"
 #include "engine/core/room_applier.h"
+#include "engine/core/snapshot.h"
 #include "engine/rooms/room_creation.h"
 #include "engine/rooms/room_state.h"
 #include "engine/storage/envelope.h"
@@ -97,6 +98,16 @@ class Engine {
   void SubmitAsync(Command command, ProposalDone done);
 
   // ---- reads ----
+  // A read view pinned at the applied stream position (see snapshot.h for the
+  // invariant): requests read through one, so what they answer is consistent. Pass
+  // it to the read functions of core/room_reads.h, accounts, e2ee, receipts. Cheap
+  // (one RocksDB snapshot); hold it for one request, never beyond the Engine.
+  Snapshot Read() const;
+  // An unpinned view: every read through it sees the latest state. For long-lived
+  // holders that pin their own snapshot per unit of work (ReadView::Pin: the projector).
+  storage::ReadView Latest() const { return storage::ReadView(*store_); }
+  // The methods below read the latest state (each call on its own): the free
+  // functions of room_reads.h on `Read()` are the consistent form.
   Result<RoomMeta> GetRoom(std::string_view room_id);
   // kNotFound for an unknown id; kCorruption if the stored bytes fail verification.
   Result<storage::EventRecord> GetEvent(std::string_view event_id);
@@ -128,6 +139,7 @@ class Engine {
   Applier& applier();
 
   Notifier& notifier() { return notifier_; }
+  // The store itself, for the engine, digests and tests; requests read through Read().
   storage::Store& store() { return *store_; }
   storage::Store& commit_log_store() { return *log_store_; }
   const Clock& clock() const { return *clock_; }

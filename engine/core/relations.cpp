@@ -55,14 +55,14 @@ struct Entry {
   std::string event_id;
 };
 
-Result<bool> IsRedacted(storage::Store& store, std::string_view event_id) {
+Result<bool> IsRedacted(const storage::ReadView& store, std::string_view event_id) {
   NEBU_ASSIGN_OR_RETURN(auto by, store.Get(Cf::kRedactions, event_id));
   return by.has_value();
 }
 
 // Visits the index entries of one parent with seq in [lo, hi], ascending or
 // descending; stops when visit returns false. kCorruption for a malformed entry.
-Status ScanChildren(storage::Store& store, storage::RoomNumber room, std::string_view parent,
+Status ScanChildren(const storage::ReadView& store, storage::RoomNumber room, std::string_view parent,
                     Sequence lo, Sequence hi, bool descending,
                     const std::function<Result<bool>(const storage::DecodedRelation&)>& visit) {
   if (lo > hi) return Status::Ok();
@@ -86,7 +86,7 @@ Status ScanChildren(storage::Store& store, storage::RoomNumber room, std::string
 
 // The descendants of the request's parent within [first, last] up to depth_max,
 // by seq; redacted events are left out and not descended into.
-Result<std::map<Sequence, Entry>> Descendants(storage::Store& store, const RelationsRequest& r,
+Result<std::map<Sequence, Entry>> Descendants(const storage::ReadView& store, const RelationsRequest& r,
                                               bool* cut) {
   std::map<Sequence, Entry> found;
   std::vector<std::string> frontier{r.parent};
@@ -119,7 +119,7 @@ Result<std::map<Sequence, Entry>> Descendants(storage::Store& store, const Relat
 // page is complete (the page's `last` is then set).
 class PageBuilder {
  public:
-  PageBuilder(storage::Store& store, const RelationsRequest& r, const RelationVisible& visible)
+  PageBuilder(const storage::ReadView& store, const RelationsRequest& r, const RelationVisible& visible)
       : store_(store), log_(store), r_(r), visible_(visible) {}
 
   Result<bool> Offer(Sequence seq, std::string_view rel_type, std::string_view type,
@@ -151,7 +151,7 @@ class PageBuilder {
   RelationsPage Take() { return std::move(page_); }
 
  private:
-  storage::Store& store_;
+  const storage::ReadView& store_;
   storage::RoomLog log_;
   const RelationsRequest& r_;
   const RelationVisible& visible_;
@@ -162,7 +162,7 @@ class PageBuilder {
 
 }  // namespace
 
-Result<RelationsPage> ReadRelations(storage::Store& store, const RelationsRequest& r,
+Result<RelationsPage> ReadRelations(const storage::ReadView& store, const RelationsRequest& r,
                                     const RelationVisible& visible) {
   PageBuilder page(store, r, visible);
   const Sequence lo = std::max(r.backwards ? r.stop : r.start, r.first);

@@ -33,6 +33,7 @@
 
 #include "engine/common/status.h"
 #include "engine/storage/envelope.h"
+#include "engine/storage/read_view.h"
 #include "engine/storage/store.h"
 
 namespace nebu::core {
@@ -91,7 +92,7 @@ using RelationVisible = std::function<bool(const storage::EventRecord&)>;
 // (Cf::kRedactions) and invisible ones left out, at most `limit` events. A redacted
 // event also ends recursion below it. kCorruption for a malformed entry or an entry
 // naming an event the log does not hold.
-Result<RelationsPage> ReadRelations(storage::Store& store, const RelationsRequest& request,
+Result<RelationsPage> ReadRelations(const storage::ReadView& store, const RelationsRequest& request,
                                     const RelationVisible& visible);
 
 }  // namespace nebu::core

@@ -189,7 +189,7 @@ Result<std::vector<AppendedEvent>> DecodeAppended(std::string_view text) {
   return out;
 }
 
-Result<RoomMeta> LoadRoomMeta(storage::Store& store, std::string_view room_id) {
+Result<RoomMeta> LoadRoomMeta(const storage::ReadView& store, std::string_view room_id) {
   NEBU_ASSIGN_OR_RETURN(auto number_bytes, store.Get(Cf::kRooms, storage::RoomIdKey(room_id)));
   if (!number_bytes) return Status::NotFound("unknown room " + std::string(room_id));
   if (number_bytes->size() != 8) return Status::Corruption("bad room number record");

@@ -124,7 +124,7 @@ struct RoomMeta {
 };
 
 // The room record stored under RoomNumberKey: {"room_id","room_version"}.
-Result<RoomMeta> LoadRoomMeta(storage::Store& store, std::string_view room_id);
+Result<RoomMeta> LoadRoomMeta(const storage::ReadView& store, std::string_view room_id);
 
 class RoomApplier {
  public:

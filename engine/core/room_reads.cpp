@@ -44,11 +44,11 @@ T ValueAt(const std::vector<std::pair<Sequence, T>>& changes, Sequence seq, T fa
 
 }  // namespace
 
-Result<std::optional<std::string>> ResolveRoomAlias(storage::Store& store, std::string_view alias) {
+Result<std::optional<std::string>> ResolveRoomAlias(const storage::ReadView& store, std::string_view alias) {
   return store.Get(Cf::kRooms, storage::RoomAliasKey(alias));
 }
 
-Result<std::optional<MembershipRecord>> GetMembershipRecord(storage::Store& store,
+Result<std::optional<MembershipRecord>> GetMembershipRecord(const storage::ReadView& store,
                                                             std::string_view user_id,
                                                             storage::RoomNumber room) {
   NEBU_ASSIGN_OR_RETURN(auto value,
@@ -59,14 +59,14 @@ Result<std::optional<MembershipRecord>> GetMembershipRecord(storage::Store& stor
       MembershipRecord{static_cast<Membership>((*value)[0]), storage::GetU64(value->data() + 1)});
 }
 
-Result<bool> IsRoomForgotten(storage::Store& store, std::string_view user_id,
+Result<bool> IsRoomForgotten(const storage::ReadView& store, std::string_view user_id,
                              storage::RoomNumber room) {
   NEBU_ASSIGN_OR_RETURN(auto value,
                         store.Get(Cf::kMembership, storage::ForgottenRoomKey(user_id, room)));
   return value.has_value();
 }
 
-Result<std::vector<RoomMember>> RoomMembers(storage::Store& store, storage::RoomNumber room,
+Result<std::vector<RoomMember>> RoomMembers(const storage::ReadView& store, storage::RoomNumber room,
                                             size_t limit) {
   const std::string prefix = storage::RoomUsersPrefix(room);
   std::vector<RoomMember> out;
@@ -85,7 +85,7 @@ Result<std::vector<RoomMember>> RoomMembers(storage::Store& store, storage::Room
   return out;
 }
 
-Result<std::vector<StateVersion>> StateKeyHistory(storage::Store& store, storage::RoomNumber room,
+Result<std::vector<StateVersion>> StateKeyHistory(const storage::ReadView& store, storage::RoomNumber room,
                                                   std::string_view type,
                                                   std::string_view state_key) {
   const std::string prefix = storage::StateKey(room, type, state_key);
@@ -107,7 +107,7 @@ Result<std::vector<StateVersion>> StateKeyHistory(storage::Store& store, storage
   return out;
 }
 
-Result<std::vector<storage::EventRecord>> StateRecordsAt(storage::Store& store,
+Result<std::vector<storage::EventRecord>> StateRecordsAt(const storage::ReadView& store,
                                                          storage::RoomNumber room, Sequence seq,
                                                          std::optional<std::string_view> type) {
   std::string prefix = storage::EventPrefix(room);
@@ -141,7 +141,7 @@ Result<std::vector<storage::EventRecord>> StateRecordsAt(storage::Store& store,
   return out;
 }
 
-Result<std::optional<storage::EventRecord>> StateRecordAt(storage::Store& store,
+Result<std::optional<storage::EventRecord>> StateRecordAt(const storage::ReadView& store,
                                                           storage::RoomNumber room,
                                                           std::string_view type,
                                                           std::string_view state_key,
@@ -174,7 +174,7 @@ HistoryVisibility ParseHistoryVisibility(const boost::json::object* event) {
   return HistoryVisibility::kShared;
 }
 
-Result<HistoryView> HistoryView::Load(storage::Store& store, storage::RoomNumber room,
+Result<HistoryView> HistoryView::Load(const storage::ReadView& store, storage::RoomNumber room,
                                       std::string_view user_id) {
   HistoryView view;
   view.user_id_ = std::string(user_id);
@@ -257,6 +257,159 @@ bool HistoryView::Visible(Sequence seq, std::string_view type,
     return Allowed(visibility, MembershipAfter(seq), seq);
   }
   return false;
+}
+
+}  // namespace nebu::core
+
+namespace nebu::core {
+
+
+Result<std::pair<storage::RoomNumber, storage::Sequence>> LocateEvent(const storage::ReadView& view,
+                                                                      std::string_view event_id) {
+  return storage::RoomLog(view).Locate(event_id);
+}
+
+Result<storage::EventRecord> ReadEvent(const storage::ReadView& view, std::string_view event_id) {
+  storage::RoomLog log(view);
+  NEBU_ASSIGN_OR_RETURN(auto where, log.Locate(event_id));
+  return log.Read(where.first, where.second);
+}
+
+namespace {
+
+Status AddToState(storage::RoomLog& log, storage::RoomNumber room, storage::Sequence seq,
+                  rooms::RoomState& state) {
+  NEBU_ASSIGN_OR_RETURN(storage::EventRecord rec, log.Read(room, seq));
+  NEBU_ASSIGN_OR_RETURN(boost::json::value v, event::ParseJson(rec.json));
+  if (!v.is_object() || !rec.state_key) return Status::Corruption("state entry is no state event");
+  state.Set(rec.type, *rec.state_key, std::move(v.as_object()));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<rooms::RoomState> CurrentState(const storage::ReadView& view, std::string_view room_id) {
+  NEBU_ASSIGN_OR_RETURN(RoomMeta meta, LoadRoomMeta(view, room_id));
+  storage::RoomLog log(view);
+  rooms::RoomState state;
+  const std::string prefix = storage::EventPrefix(meta.number);
+  auto it = view.NewIterator(Cf::kStateCurrent);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    if (it->value().size() != 8) return Status::Corruption("bad current-state record");
+    NEBU_RETURN_IF_ERROR(AddToState(log, meta.number, storage::GetU64(it->value().data()), state));
+  }
+  NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
+  return state;
+}
+
+Result<rooms::RoomState> StateAt(const storage::ReadView& view, std::string_view room_id,
+                                 storage::Sequence seq) {
+  NEBU_ASSIGN_OR_RETURN(RoomMeta meta, LoadRoomMeta(view, room_id));
+  NEBU_ASSIGN_OR_RETURN(auto records, StateRecordsAt(view, meta.number, seq, std::nullopt));
+  rooms::RoomState state;
+  for (const auto& record : records) {
+    NEBU_ASSIGN_OR_RETURN(boost::json::value v, event::ParseJson(record.json));
+    if (!v.is_object() || !record.state_key) {
+      return Status::Corruption("state entry is no state event");
+    }
+    state.Set(record.type, *record.state_key, std::move(v.as_object()));
+  }
+  return state;
+}
+
+rooms::Membership MembershipOf(const storage::ReadView& view, std::string_view user_id,
+                               storage::RoomNumber room) {
+  auto v = view.Get(Cf::kMembership, storage::UserRoomKey(user_id, room));
+  if (!v.ok() || !*v || (*v)->empty()) return rooms::Membership::kNone;
+  return static_cast<rooms::Membership>((**v)[0]);
+}
+
+Result<std::optional<std::string>> RoomIdOf(const storage::ReadView& view, storage::RoomNumber room) {
+  NEBU_ASSIGN_OR_RETURN(auto record, view.Get(Cf::kRooms, storage::RoomNumberKey(room)));
+  if (!record) return std::optional<std::string>();
+  NEBU_ASSIGN_OR_RETURN(boost::json::value v, event::ParseJson(*record));
+  const auto* id = v.is_object() ? v.as_object().if_contains("room_id") : nullptr;
+  if (!id || !id->is_string()) return Status::Corruption("bad room record");
+  return std::optional<std::string>(std::string(id->as_string()));
+}
+
+Result<std::vector<std::pair<std::string, rooms::Membership>>> RoomsOf(const storage::ReadView& view,
+                                                                       std::string_view user_id) {
+  std::vector<std::pair<std::string, rooms::Membership>> out;
+  const std::string prefix = storage::UserRoomsPrefix(user_id);
+  auto it = view.NewIterator(Cf::kMembership);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    std::string_view k = it->key().ToStringView();
+    if (k.size() != prefix.size() + 8 || it->value().empty()) {
+      return Status::Corruption("bad membership record");
+    }
+    storage::RoomNumber room = storage::GetU64(k.data() + prefix.size());
+    NEBU_ASSIGN_OR_RETURN(auto room_id, RoomIdOf(view, room));
+    if (!room_id) return Status::Corruption("membership names an unknown room");
+    out.emplace_back(std::move(*room_id), static_cast<rooms::Membership>(it->value().data()[0]));
+  }
+  NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
+  return out;
+}
+
+Status ScanRoom(const storage::ReadView& view, std::string_view room_id, storage::Sequence from,
+                storage::Sequence to, size_t limit,
+                const std::function<bool(const storage::EventView&)>& visit) {
+  NEBU_ASSIGN_OR_RETURN(RoomMeta meta, LoadRoomMeta(view, room_id));
+  storage::RoomLog log(view);
+  return log.Scan(meta.number, from, to, limit, visit);
+}
+
+Result<event::RoomVersion> RoomVersionOf(const storage::ReadView& view, std::string_view room_id) {
+  NEBU_ASSIGN_OR_RETURN(auto number, view.Get(Cf::kRooms, storage::RoomIdKey(room_id)));
+  if (!number) return Status::NotFound("unknown room " + std::string(room_id));
+  if (number->size() != 8) return Status::Corruption("bad room number record");
+  NEBU_ASSIGN_OR_RETURN(auto record,
+                        view.Get(Cf::kRooms, storage::RoomNumberKey(storage::GetU64(number->data()))));
+  if (!record) return Status::Corruption("room record missing");
+  NEBU_ASSIGN_OR_RETURN(boost::json::value v, event::ParseJson(*record));
+  const boost::json::value* name = v.is_object() ? v.as_object().if_contains("room_version") : nullptr;
+  auto version = name && name->is_string() ? event::ParseRoomVersion(name->as_string()) : std::nullopt;
+  if (!version) return Status::Corruption("bad room record");
+  return *version;
+}
+
+Result<std::optional<TxnSender>> TxnOriginOf(const storage::ReadView& view,
+                                             std::string_view event_id) {
+  NEBU_ASSIGN_OR_RETURN(auto key, view.Get(Cf::kTxnIds, storage::TxnOfEventKey(event_id)));
+  std::optional<storage::TxnOrigin> origin = key ? storage::DecodeTxnKey(*key) : std::nullopt;
+  if (!origin) return std::optional<TxnSender>();
+  return std::optional<TxnSender>(TxnSender{std::string(origin->user_id),
+                                            std::string(origin->device_id),
+                                            std::string(origin->txn_id)});
+}
+
+Result<bool> IsRoomPublished(const storage::ReadView& view, std::string_view room_id) {
+  NEBU_ASSIGN_OR_RETURN(auto published, view.Get(Cf::kRooms, storage::RoomPublishedKey(room_id)));
+  return published.has_value();
+}
+
+Result<std::optional<std::string>> RedactedBy(const storage::ReadView& view,
+                                              std::string_view event_id) {
+  return view.Get(Cf::kRedactions, event_id);
+}
+
+Status ForEachRoomId(const storage::ReadView& view, std::string_view cursor, bool forward,
+                     const std::function<bool(std::string_view)>& visit) {
+  const std::string prefix = storage::RoomIdKey("");
+  auto it = view.NewIterator(Cf::kRooms);
+  const std::string at = storage::RoomIdKey(cursor);
+  if (forward) {
+    it->Seek(at);
+    if (!cursor.empty() && it->Valid() && it->key().ToStringView() == at) it->Next();
+  } else {
+    it->SeekForPrev(cursor.empty() ? storage::PrefixSuccessor(prefix) : at);
+    if (it->Valid() && it->key().ToStringView() == at) it->Prev();
+  }
+  for (; it->Valid() && it->key().starts_with(prefix); forward ? it->Next() : it->Prev()) {
+    if (!visit(it->key().ToStringView().substr(prefix.size()))) break;
+  }
+  return storage::FromRocks(it->status());
 }
 
 }  // namespace nebu::core

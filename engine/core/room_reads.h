@@ -1,10 +1,12 @@
-// Room reads the API layer needs beyond Engine's facade: room aliases, a user's
-// membership record, the history of one state key, and HistoryView, which decides
-// which events of a room one user may read.
+// Room reads, all through a storage::ReadView (usually engine.Read(), one snapshot per
+// request): rooms and events by id, memberships, room aliases, the publication and
+// redaction indexes, the history of one state key, and HistoryView, which decides
+// which events of a room one user may read. Engine's read methods are these on the
+// latest state.
 //
-//   NEBU_ASSIGN_OR_RETURN(auto room_id, ResolveRoomAlias(engine.store(), "#a:hs"));
-//   NEBU_ASSIGN_OR_RETURN(HistoryView view,
-//                         HistoryView::Load(engine.store(), meta.number, "@bob:hs"));
+//   const core::Snapshot snap = engine.Read();
+//   NEBU_ASSIGN_OR_RETURN(auto room_id, ResolveRoomAlias(snap, "#a:hs"));
+//   NEBU_ASSIGN_OR_RETURN(HistoryView view, HistoryView::Load(snap, meta.number, "@bob:hs"));
 //   if (!view.MayReadRoom()) return Status::Forbidden("not in room");
 //   bool shown = view.Visible(seq, type, state_key);
 //
@@ -25,6 +27,7 @@
 
 #include <boost/json/object.hpp>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,15 +35,68 @@
 #include <vector>
 
 #include "engine/common/status.h"
+#include "engine/core/room_applier.h"
 #include "engine/rooms/room_state.h"
 #include "engine/storage/envelope.h"
 #include "engine/storage/keys.h"
+#include "engine/storage/read_view.h"
 #include "engine/storage/store.h"
 
 namespace nebu::core {
 
+// ---- rooms and events (Engine::GetRoom & co. are these on the latest state) ----
+// The room's number, id, version and last sequence is LoadRoomMeta (room_applier.h).
+// kNotFound for an unknown event id; kCorruption if the stored bytes fail verification.
+[[nodiscard]] Result<storage::EventRecord> ReadEvent(const storage::ReadView& view,
+                                                     std::string_view event_id);
+// (room, seq) of an event id; kNotFound if unknown.
+[[nodiscard]] Result<std::pair<storage::RoomNumber, storage::Sequence>> LocateEvent(
+    const storage::ReadView& view, std::string_view event_id);
+// The room's current state (every current state event).
+[[nodiscard]] Result<rooms::RoomState> CurrentState(const storage::ReadView& view,
+                                                    std::string_view room_id);
+// The room's state just after the event at `seq` (seq 0: empty).
+[[nodiscard]] Result<rooms::RoomState> StateAt(const storage::ReadView& view,
+                                               std::string_view room_id, storage::Sequence seq);
+// The user's current membership (kNone when absent or unreadable).
+[[nodiscard]] rooms::Membership MembershipOf(const storage::ReadView& view,
+                                             std::string_view user_id, storage::RoomNumber room);
+// The room ID of a room number; nullopt for a number no room has.
+[[nodiscard]] Result<std::optional<std::string>> RoomIdOf(const storage::ReadView& view,
+                                                          storage::RoomNumber room);
+// Every room the user has a membership record in, with that membership.
+[[nodiscard]] Result<std::vector<std::pair<std::string, rooms::Membership>>> RoomsOf(
+    const storage::ReadView& view, std::string_view user_id);
+// RoomLog::Scan on a room by id (kNotFound for an unknown room).
+[[nodiscard]] Status ScanRoom(const storage::ReadView& view, std::string_view room_id,
+                              storage::Sequence from, storage::Sequence to, size_t limit,
+                              const std::function<bool(const storage::EventView&)>& visit);
+// The room version from the room record alone (two point reads; LoadRoomMeta also
+// reads the last event). kNotFound for an unknown room, kCorruption for a bad record.
+[[nodiscard]] Result<event::RoomVersion> RoomVersionOf(const storage::ReadView& view,
+                                                       std::string_view room_id);
+// Who sent the event with which transaction ID (the txn-id index); nullopt when the
+// event was not sent with one.
+struct TxnSender {
+  std::string user_id;
+  std::string device_id;
+  std::string txn_id;
+};
+[[nodiscard]] Result<std::optional<TxnSender>> TxnOriginOf(const storage::ReadView& view,
+                                                           std::string_view event_id);
+// Whether the room is in the public room directory.
+[[nodiscard]] Result<bool> IsRoomPublished(const storage::ReadView& view, std::string_view room_id);
+// The event id of the first redaction of `event_id`; nullopt when it is not redacted.
+[[nodiscard]] Result<std::optional<std::string>> RedactedBy(const storage::ReadView& view,
+                                                            std::string_view event_id);
+// Visits the IDs of every room on this node in room-ID order, after `cursor`
+// (forward) or before it (backward); an empty cursor starts at that edge. Stops when
+// visit returns false.
+[[nodiscard]] Status ForEachRoomId(const storage::ReadView& view, std::string_view cursor,
+                                   bool forward, const std::function<bool(std::string_view)>& visit);
+
 // The room id an alias ("#name:server") points to; nullopt when the alias is unknown.
-[[nodiscard]] Result<std::optional<std::string>> ResolveRoomAlias(storage::Store& store,
+[[nodiscard]] Result<std::optional<std::string>> ResolveRoomAlias(const storage::ReadView& store,
                                                                   std::string_view alias);
 
 // A user's current membership record in a room: the membership and the sequence of
@@ -51,13 +107,13 @@ struct MembershipRecord {
 };
 // nullopt when the user has never had a membership in the room. kCorruption for a
 // malformed record.
-[[nodiscard]] Result<std::optional<MembershipRecord>> GetMembershipRecord(storage::Store& store,
+[[nodiscard]] Result<std::optional<MembershipRecord>> GetMembershipRecord(const storage::ReadView& store,
                                                                           std::string_view user_id,
                                                                           storage::RoomNumber room);
 
 // True when the user forgot the room (POST /rooms/{roomId}/forget, accounts op
 // "forget_room") and has had no membership change in it since.
-[[nodiscard]] Result<bool> IsRoomForgotten(storage::Store& store, std::string_view user_id,
+[[nodiscard]] Result<bool> IsRoomForgotten(const storage::ReadView& store, std::string_view user_id,
                                            storage::RoomNumber room);
 
 // Every user with a membership record in the room (current memberships, any kind),
@@ -66,7 +122,7 @@ struct RoomMember {
   std::string user_id;
   rooms::Membership membership = rooms::Membership::kNone;
 };
-[[nodiscard]] Result<std::vector<RoomMember>> RoomMembers(storage::Store& store,
+[[nodiscard]] Result<std::vector<RoomMember>> RoomMembers(const storage::ReadView& store,
                                                           storage::RoomNumber room,
                                                           size_t limit = SIZE_MAX);
 
@@ -77,7 +133,7 @@ struct StateVersion {
 };
 // Every event that set (type, state_key) in the room, in log order; empty when none.
 // kCorruption when a history entry or its event fails verification.
-[[nodiscard]] Result<std::vector<StateVersion>> StateKeyHistory(storage::Store& store,
+[[nodiscard]] Result<std::vector<StateVersion>> StateKeyHistory(const storage::ReadView& store,
                                                                 storage::RoomNumber room,
                                                                 std::string_view type,
                                                                 std::string_view state_key);
@@ -87,10 +143,10 @@ struct StateVersion {
 // one scan of the room's state history (or of that type's). kCorruption when an
 // entry or its event fails verification.
 [[nodiscard]] Result<std::vector<storage::EventRecord>> StateRecordsAt(
-    storage::Store& store, storage::RoomNumber room, storage::Sequence seq,
+    const storage::ReadView& store, storage::RoomNumber room, storage::Sequence seq,
     std::optional<std::string_view> type = std::nullopt);
 // The event that set (type, state_key) last at or before `seq`; nullopt when none.
-[[nodiscard]] Result<std::optional<storage::EventRecord>> StateRecordAt(storage::Store& store,
+[[nodiscard]] Result<std::optional<storage::EventRecord>> StateRecordAt(const storage::ReadView& store,
                                                                         storage::RoomNumber room,
                                                                         std::string_view type,
                                                                         std::string_view state_key,
@@ -105,7 +161,7 @@ class HistoryView {
  public:
   // Loads the user's membership changes and the room's visibility changes (two
   // short state-history scans). kCorruption as StateKeyHistory.
-  [[nodiscard]] static Result<HistoryView> Load(storage::Store& store, storage::RoomNumber room,
+  [[nodiscard]] static Result<HistoryView> Load(const storage::ReadView& store, storage::RoomNumber room,
                                                 std::string_view user_id);
 
   // Whether the event at `seq` (with its type and state_key) is visible (rules above).

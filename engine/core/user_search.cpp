@@ -22,7 +22,7 @@ namespace {
 // membership records; the join rule of each room is read once.
 class Visibility {
  public:
-  explicit Visibility(storage::Store& store) : store_(store), log_(store) {}
+  explicit Visibility(const storage::ReadView& store) : store_(store), log_(store) {}
 
   Status LoadSearcher(std::string_view searcher) {
     return ForEachJoinedRoom(searcher, [&](RoomNumber room) -> Result<bool> {
@@ -92,7 +92,7 @@ class Visibility {
     return open;
   }
 
-  storage::Store& store_;
+  const storage::ReadView& store_;
   storage::RoomLog log_;
   std::set<RoomNumber> mine_;
   std::map<RoomNumber, bool> public_;
@@ -102,7 +102,7 @@ class Visibility {
 
 }  // namespace
 
-Result<UserSearchResult> SearchUserDirectory(storage::Store& store, std::string_view searcher,
+Result<UserSearchResult> SearchUserDirectory(const storage::ReadView& store, std::string_view searcher,
                                              std::string_view term, size_t limit) {
   UserSearchResult out;
   NEBU_ASSIGN_OR_RETURN(accounts::DirectoryCandidates candidates,

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "engine/common/status.h"
+#include "engine/storage/read_view.h"
 #include "engine/storage/store.h"
 
 namespace nebu::core {
@@ -42,7 +43,7 @@ struct UserSearchResult {
   bool limited = false;
 };
 
-Result<UserSearchResult> SearchUserDirectory(storage::Store& store, std::string_view searcher,
+Result<UserSearchResult> SearchUserDirectory(const storage::ReadView& store, std::string_view searcher,
                                              std::string_view term, size_t limit);
 
 }  // namespace nebu::core

@@ -37,6 +37,7 @@
 
 #include "engine/common/status.h"
 #include "engine/e2ee/commands.h"
+#include "engine/storage/read_view.h"
 #include "engine/storage/store.h"
 #include "engine/storage/stream_entry.h"
 
@@ -88,11 +89,11 @@ struct ToDeviceMessage {
 // Messages queued for (user, device) with stream position in (after, upto], oldest
 // first, at most `limit`.
 [[nodiscard]] Result<std::vector<ToDeviceMessage>> ToDeviceMessages(
-    storage::Store& store, std::string_view user_id, std::string_view device_id,
+    const storage::ReadView& store, std::string_view user_id, std::string_view device_id,
     storage::StreamPosition after, storage::StreamPosition upto, size_t limit);
 // True when (user, device) still has queued messages at or below `upto`; a /sync
 // with since >= upto acknowledges them, and proposes EncodeDeleteToDevice.
-[[nodiscard]] Result<bool> HasToDeviceUpTo(storage::Store& store, std::string_view user_id,
+[[nodiscard]] Result<bool> HasToDeviceUpTo(const storage::ReadView& store, std::string_view user_id,
                                            std::string_view device_id,
                                            storage::StreamPosition upto);
 // The kE2ee payload that deletes (user, device)'s messages at or below `upto`;
@@ -103,11 +104,11 @@ struct ToDeviceMessage {
                                                        storage::StreamPosition upto);
 // device_one_time_keys_count: algorithm -> unclaimed one-time keys of the device
 // (signed_curve25519 always present).
-[[nodiscard]] Result<std::map<std::string, uint64_t>> OneTimeKeyCounts(storage::Store& store,
+[[nodiscard]] Result<std::map<std::string, uint64_t>> OneTimeKeyCounts(const storage::ReadView& store,
                                                                        std::string_view user_id,
                                                                        std::string_view device_id);
 // device_unused_fallback_key_types: algorithms with an unused fallback key.
-[[nodiscard]] Result<std::vector<std::string>> UnusedFallbackKeyTypes(storage::Store& store,
+[[nodiscard]] Result<std::vector<std::string>> UnusedFallbackKeyTypes(const storage::ReadView& store,
                                                                       std::string_view user_id,
                                                                       std::string_view device_id);
 
@@ -116,12 +117,12 @@ struct ToDeviceMessage {
 // The device keys (canonical JSON, as uploaded) of every device of the user that
 // uploaded some, sorted by device ID.
 [[nodiscard]] Result<std::vector<std::pair<std::string, std::string>>> ListDeviceKeys(
-    storage::Store& store, std::string_view user_id);
-[[nodiscard]] Result<std::optional<std::string>> GetDeviceKeys(storage::Store& store,
+    const storage::ReadView& store, std::string_view user_id);
+[[nodiscard]] Result<std::optional<std::string>> GetDeviceKeys(const storage::ReadView& store,
                                                                std::string_view user_id,
                                                                std::string_view device_id);
 // The cross-signing key of `usage` (kUsageMaster, ...) as uploaded; nullopt if none.
-[[nodiscard]] Result<std::optional<std::string>> GetCrossSigningKey(storage::Store& store,
+[[nodiscard]] Result<std::optional<std::string>> GetCrossSigningKey(const storage::ReadView& store,
                                                                     std::string_view user_id,
                                                                     std::string_view usage);
 
@@ -139,7 +140,7 @@ struct SignatureTarget {
   std::map<std::string, std::string> allowed_signers;
 };
 [[nodiscard]] Result<std::optional<SignatureTarget>> FindSignatureTarget(
-    storage::Store& store, std::string_view signer, std::string_view target_user,
+    const storage::ReadView& store, std::string_view signer, std::string_view target_user,
     std::string_view target_key_id, std::string* why);
 
 struct StoredSignature {
@@ -150,7 +151,7 @@ struct StoredSignature {
 };
 // Signatures uploaded through /keys/signatures/upload on one key of a user (a device
 // ID, or the public key of a cross-signing key), sorted by signer and key ID.
-[[nodiscard]] Result<std::vector<StoredSignature>> SignaturesOf(storage::Store& store,
+[[nodiscard]] Result<std::vector<StoredSignature>> SignaturesOf(const storage::ReadView& store,
                                                                 std::string_view target_user,
                                                                 std::string_view target_key_id);
 

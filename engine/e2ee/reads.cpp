@@ -16,7 +16,7 @@ using storage::Cf;
 // Visits every (key, value) under prefix from `start` (>= prefix) in order; stops
 // when visit returns false.
 template <typename Visit>
-Status ScanFrom(storage::Store& store, Cf cf, std::string_view prefix, std::string_view start,
+Status ScanFrom(const storage::ReadView& store, Cf cf, std::string_view prefix, std::string_view start,
                 Visit&& visit) {
   std::unique_ptr<rocksdb::Iterator> it = store.NewIterator(cf);
   for (it->Seek(start); it->Valid() && it->key().starts_with(prefix); it->Next()) {
@@ -28,7 +28,7 @@ Status ScanFrom(storage::Store& store, Cf cf, std::string_view prefix, std::stri
 
 }  // namespace
 
-Result<std::vector<ToDeviceMessage>> ToDeviceMessages(storage::Store& store,
+Result<std::vector<ToDeviceMessage>> ToDeviceMessages(const storage::ReadView& store,
                                                       std::string_view user_id,
                                                       std::string_view device_id,
                                                       storage::StreamPosition after,
@@ -60,7 +60,7 @@ Result<std::vector<ToDeviceMessage>> ToDeviceMessages(storage::Store& store,
   return out;
 }
 
-Result<bool> HasToDeviceUpTo(storage::Store& store, std::string_view user_id,
+Result<bool> HasToDeviceUpTo(const storage::ReadView& store, std::string_view user_id,
                              std::string_view device_id, storage::StreamPosition upto) {
   const std::string prefix = internal::TaggedKey(internal::kTagMessage, {user_id, device_id});
   bool found = false;
@@ -81,7 +81,7 @@ Result<std::string> EncodeDeleteToDevice(std::string_view user_id, std::string_v
       .user_id = std::string(user_id), .device_id = std::string(device_id), .upto = upto});
 }
 
-Result<std::map<std::string, uint64_t>> OneTimeKeyCounts(storage::Store& store,
+Result<std::map<std::string, uint64_t>> OneTimeKeyCounts(const storage::ReadView& store,
                                                          std::string_view user_id,
                                                          std::string_view device_id) {
   std::map<std::string, uint64_t> counts{{std::string(kSignedCurve25519), 0}};
@@ -98,7 +98,7 @@ Result<std::map<std::string, uint64_t>> OneTimeKeyCounts(storage::Store& store,
   return counts;
 }
 
-Result<std::vector<std::string>> UnusedFallbackKeyTypes(storage::Store& store,
+Result<std::vector<std::string>> UnusedFallbackKeyTypes(const storage::ReadView& store,
                                                         std::string_view user_id,
                                                         std::string_view device_id) {
   std::vector<std::string> out;
@@ -115,7 +115,7 @@ Result<std::vector<std::string>> UnusedFallbackKeyTypes(storage::Store& store,
   return out;
 }
 
-Result<std::vector<std::pair<std::string, std::string>>> ListDeviceKeys(storage::Store& store,
+Result<std::vector<std::pair<std::string, std::string>>> ListDeviceKeys(const storage::ReadView& store,
                                                                         std::string_view user_id) {
   std::vector<std::pair<std::string, std::string>> out;
   const std::string prefix = internal::DeviceKeysPrefix(user_id);
@@ -129,7 +129,7 @@ Result<std::vector<std::pair<std::string, std::string>>> ListDeviceKeys(storage:
   return out;
 }
 
-Result<std::optional<std::string>> GetDeviceKeys(storage::Store& store, std::string_view user_id,
+Result<std::optional<std::string>> GetDeviceKeys(const storage::ReadView& store, std::string_view user_id,
                                                  std::string_view device_id) {
   return store.Get(Cf::kDeviceKeys, internal::DeviceKeysKey(user_id, device_id));
 }
@@ -145,7 +145,7 @@ Result<std::optional<json::object>> ParsedKey(Result<std::optional<std::string>>
 }
 
 // The public key of user_id's cross-signing key of `usage`, when there is one.
-Result<std::optional<std::string>> SigningPublic(storage::Store& store, std::string_view user_id,
+Result<std::optional<std::string>> SigningPublic(const storage::ReadView& store, std::string_view user_id,
                                                  std::string_view usage) {
   NEBU_ASSIGN_OR_RETURN(auto key, ParsedKey(GetCrossSigningKey(store, user_id, usage)));
   if (!key) return std::optional<std::string>();
@@ -154,7 +154,7 @@ Result<std::optional<std::string>> SigningPublic(storage::Store& store, std::str
 
 }  // namespace
 
-Result<std::optional<SignatureTarget>> FindSignatureTarget(storage::Store& store,
+Result<std::optional<SignatureTarget>> FindSignatureTarget(const storage::ReadView& store,
                                                            std::string_view signer,
                                                            std::string_view target_user,
                                                            std::string_view target_key_id,
@@ -199,13 +199,13 @@ Result<std::optional<SignatureTarget>> FindSignatureTarget(storage::Store& store
   return Out(std::move(target));
 }
 
-Result<std::optional<std::string>> GetCrossSigningKey(storage::Store& store,
+Result<std::optional<std::string>> GetCrossSigningKey(const storage::ReadView& store,
                                                       std::string_view user_id,
                                                       std::string_view usage) {
   return store.Get(Cf::kCrossSigning, internal::SigningKeyKey(user_id, usage));
 }
 
-Result<std::vector<StoredSignature>> SignaturesOf(storage::Store& store,
+Result<std::vector<StoredSignature>> SignaturesOf(const storage::ReadView& store,
                                                   std::string_view target_user,
                                                   std::string_view target_key_id) {
   std::vector<StoredSignature> out;

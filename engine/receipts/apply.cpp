@@ -166,7 +166,7 @@ Result<std::string> ApplyReceiptCommand(storage::Store& store, rocksdb::WriteBat
   return std::string("{}");
 }
 
-Result<std::vector<Receipt>> ReceiptsInRoom(storage::Store& store, storage::RoomNumber room,
+Result<std::vector<Receipt>> ReceiptsInRoom(const storage::ReadView& store, storage::RoomNumber room,
                                             storage::StreamPosition after,
                                             storage::StreamPosition upto) {
   std::vector<Receipt> out;
@@ -189,7 +189,7 @@ Result<std::vector<Receipt>> ReceiptsInRoom(storage::Store& store, storage::Room
   return out;
 }
 
-Result<std::optional<Receipt>> GetReceipt(storage::Store& store, storage::RoomNumber room,
+Result<std::optional<Receipt>> GetReceipt(const storage::ReadView& store, storage::RoomNumber room,
                                           std::string_view type, std::string_view user_id,
                                           std::string_view thread_id) {
   NEBU_ASSIGN_OR_RETURN(auto stored,

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "engine/common/status.h"
+#include "engine/storage/read_view.h"
 #include "engine/storage/store.h"
 #include "engine/storage/stream_entry.h"
 
@@ -102,13 +103,13 @@ struct Receipt {
 // kReceiptsPerReadMax. Private receipts included: the caller filters. One range scan
 // of the room's position index; a receipt replaced by a newer one is reported once,
 // at its newer position. kCorruption for a malformed record.
-[[nodiscard]] Result<std::vector<Receipt>> ReceiptsInRoom(storage::Store& store,
+[[nodiscard]] Result<std::vector<Receipt>> ReceiptsInRoom(const storage::ReadView& store,
                                                           storage::RoomNumber room,
                                                           storage::StreamPosition after,
                                                           storage::StreamPosition upto);
 
 // The current receipt of (room, type, user, thread); nullopt when none.
-[[nodiscard]] Result<std::optional<Receipt>> GetReceipt(storage::Store& store,
+[[nodiscard]] Result<std::optional<Receipt>> GetReceipt(const storage::ReadView& store,
                                                         storage::RoomNumber room,
                                                         std::string_view type,
                                                         std::string_view user_id,

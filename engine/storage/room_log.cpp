@@ -31,16 +31,15 @@ std::string UpperBound(RoomNumber room, Sequence seq) {
 
 void RoomLog::Append(rocksdb::WriteBatch& batch, const EventRecord& record) {
   const std::string key = EventKey(record.room, record.sequence);
-  rocksdb::Status s = batch.Put(store_.handle(Cf::kEvents), key, EncodeEnvelope(record));
+  rocksdb::Status s = batch.Put(view_.store().handle(Cf::kEvents), key, EncodeEnvelope(record));
   NEBU_CHECK(s.ok(), s.ToString());
-  s = batch.Put(store_.handle(Cf::kEventIds), record.event_id, key);
+  s = batch.Put(view_.store().handle(Cf::kEventIds), record.event_id, key);
   NEBU_CHECK(s.ok(), s.ToString());
 }
 
 Result<EventRecord> RoomLog::Read(RoomNumber room, Sequence seq) {
   rocksdb::PinnableSlice value;
-  const rocksdb::Status s = store_.db()->Get(rocksdb::ReadOptions(), store_.handle(Cf::kEvents),
-                                             EventKey(room, seq), &value);
+  const rocksdb::Status s = view_.GetPinned(Cf::kEvents, EventKey(room, seq), &value);
   if (s.IsNotFound()) return Status::NotFound("no event at " + Where(room, seq));
   NEBU_RETURN_IF_ERROR(FromRocks(s));
   std::string scratch;
@@ -53,7 +52,7 @@ Result<EventRecord> RoomLog::Read(RoomNumber room, Sequence seq) {
 Result<Sequence> RoomLog::LastSequence(RoomNumber room) {
   rocksdb::ReadOptions options;
   options.prefix_same_as_start = true;
-  auto it = store_.NewIterator(Cf::kEvents, options);
+  auto it = view_.NewIterator(Cf::kEvents, options);
   it->SeekForPrev(EventKey(room, kSequenceMax));
   if (!it->Valid()) {
     NEBU_RETURN_IF_ERROR(FromRocks(it->status()));
@@ -66,7 +65,7 @@ Result<Sequence> RoomLog::LastSequence(RoomNumber room) {
 }
 
 Result<std::pair<RoomNumber, Sequence>> RoomLog::Locate(std::string_view event_id) {
-  NEBU_ASSIGN_OR_RETURN(const auto value, store_.Get(Cf::kEventIds, event_id));
+  NEBU_ASSIGN_OR_RETURN(const auto value, view_.Get(Cf::kEventIds, event_id));
   if (!value) return Status::NotFound("unknown event " + std::string(event_id));
   const auto position = DecodeEventKey(*value);
   if (!position || position->first < 1 || position->second < 1) {
@@ -89,7 +88,7 @@ Status RoomLog::Scan(RoomNumber room, Sequence from, Sequence to, size_t limit,
   options.prefix_same_as_start = true;
   options.iterate_lower_bound = &lower_slice;
   if (!upper.empty()) options.iterate_upper_bound = &upper_slice;
-  auto it = store_.NewIterator(Cf::kEvents, options);
+  auto it = view_.NewIterator(Cf::kEvents, options);
   if (forward) {
     it->Seek(lower);
   } else {

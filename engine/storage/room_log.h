@@ -6,7 +6,7 @@
 // Every read verifies the envelope and that it sits under its own key; a mismatch
 // is kCorruption, never served.
 //
-//   RoomLog log(store);
+//   RoomLog log(store);                         // or RoomLog log(view): reads at its snapshot
 //   rocksdb::WriteBatch b;
 //   log.Append(b, record);                      // record.sequence == last + 1
 //   NEBU_RETURN_IF_ERROR(store.Write(b, false));
@@ -17,15 +17,19 @@
 #pragma once
 
 #include <functional>
+#include <utility>
 
 #include "engine/storage/envelope.h"
+#include "engine/storage/read_view.h"
 #include "engine/storage/store.h"
 
 namespace nebu::storage {
 
 class RoomLog {
  public:
-  explicit RoomLog(Store& store) : store_(store) {}
+  // Reads go through `view` (at its snapshot when pinned); Append stages writes for
+  // view.store(). Implicit from Store& through ReadView.
+  explicit RoomLog(ReadView view) : view_(std::move(view)) {}
 
   // Adds the envelope under EventKey and the event-id index entry
   // (event id -> EventKey) to batch. Aborts if record breaks an envelope invariant.
@@ -47,7 +51,7 @@ class RoomLog {
               const std::function<bool(const EventView&)>& visit);
 
  private:
-  Store& store_;
+  ReadView view_;
 };
 
 }  // namespace nebu::storage
