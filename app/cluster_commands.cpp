@@ -175,15 +175,8 @@ int RunClusterCommand(const std::vector<std::string_view>& args) {
     Usage();
     return kExitUsage;
   }
-  Result<Config> config = LoadConfig(ProcessEnvironment());
-  if (!config.ok()) {
-    std::fprintf(stderr, "nebu: bad configuration: %s\n", config.status().message().c_str());
-    return kExitUsage;
-  }
-  if (!config->cluster.enabled()) {
-    std::fprintf(stderr, "nebu: cluster: NEBU_ETCD_ENDPOINTS is not set\n");
-    return kExitUsage;
-  }
+  std::optional<Config> config = LoadClusterCommandConfig("cluster");
+  if (!config) return kExitUsage;
   auto etcd = replication::EtcdClient::Create(EtcdOptions(config->cluster));
   if (!etcd.ok()) {
     std::fprintf(stderr, "nebu: cluster: %s\n", etcd.status().ToString().c_str());

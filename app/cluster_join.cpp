@@ -208,15 +208,8 @@ int RunJoinCommand(const std::vector<std::string_view>& args) {
       return kExitUsage;
     }
   }
-  Result<Config> config = LoadConfig(ProcessEnvironment());
-  if (!config.ok()) {
-    std::fprintf(stderr, "nebu: bad configuration: %s\n", config.status().message().c_str());
-    return kExitUsage;
-  }
-  if (!config->cluster.enabled()) {
-    std::fprintf(stderr, "nebu: cluster join: NEBU_ETCD_ENDPOINTS is not set\n");
-    return kExitUsage;
-  }
+  std::optional<Config> config = LoadClusterCommandConfig("cluster join");
+  if (!config) return kExitUsage;
   spdlog::set_level(spdlog::level::from_str(config->log_level));
   const std::string& dir = config->data_dir;
   std::string stale;

@@ -1,5 +1,7 @@
 #include "app/cluster_runtime.h"
 
+#include <cstdio>
+
 #include "engine/core/state_digest.h"
 
 namespace nebu::app {
@@ -118,6 +120,20 @@ api::ClusterHealth ClusterRuntime::Health() const {
           .applied_revision = h.applied_revision,
           .head_revision = h.head_revision,
           .behind_compaction = h.behind_trim};
+}
+
+std::optional<Config> LoadClusterCommandConfig(std::string_view command) {
+  Result<Config> config = LoadConfig(ProcessEnvironment());
+  if (!config.ok()) {
+    std::fprintf(stderr, "nebu: bad configuration: %s\n", config.status().message().c_str());
+    return std::nullopt;
+  }
+  if (!config->cluster.enabled()) {
+    std::fprintf(stderr, "nebu: %.*s: NEBU_ETCD_ENDPOINTS is not set\n",
+                 static_cast<int>(command.size()), command.data());
+    return std::nullopt;
+  }
+  return std::move(config).value();
 }
 
 }  // namespace nebu::app

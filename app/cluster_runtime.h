@@ -15,6 +15,8 @@
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <string_view>
 
 #include "api/cluster_view.h"
 #include "app/config.h"
@@ -75,5 +77,10 @@ Result<boost::json::object> StateDigestJson(core::Engine& engine);
 
 // The etcd client options of a configuration (endpoints as URLs, auth, TLS).
 replication::EtcdClientOptions EtcdOptions(const ClusterConfig& cluster);
+
+// For the `nebu cluster ...` commands: the configuration from the environment; nullopt
+// after printing why to stderr ("nebu: bad configuration: ...", or "nebu: <command>:
+// NEBU_ETCD_ENDPOINTS is not set"), which the command answers with kExitUsage.
+std::optional<Config> LoadClusterCommandConfig(std::string_view command);
 
 }  // namespace nebu::app

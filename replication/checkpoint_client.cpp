@@ -11,6 +11,7 @@
 
 #include "engine/common/crypto.h"
 #include "proto/core/core.grpc.pb.h"
+#include "engine/common/clock.h"
 #include "replication/checkpoint_codec.h"
 
 namespace nebu::replication {
@@ -18,12 +19,6 @@ namespace nebu::replication {
 namespace fs = std::filesystem;
 
 namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Status FromGrpc(const grpc::Status& s, const std::string& addr) {
   const std::string what = "checkpoint from " + addr + ": " + s.error_message();
@@ -131,7 +126,8 @@ Result<DownloadedCheckpoint> Download(const std::string& grpc_addr,
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::milliseconds(kCheckpointTransferMsMax));
   core::CheckpointRequest request =
-      MakeCheckpointRequest(options.secret, options.cluster_id, options.node_id, nonce, NowMs());
+      MakeCheckpointRequest(options.secret, options.cluster_id, options.node_id, nonce,
+                            SystemClock::Get().NowUnixMs());
   CheckpointOpener opener(options.secret, nonce, options.cluster_id);
   CheckpointWriter writer(dir);
   std::unique_ptr<grpc::ClientReader<core::CheckpointEnvelope>> reader =

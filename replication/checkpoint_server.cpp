@@ -16,6 +16,7 @@
 
 #include "engine/common/crypto.h"
 #include "proto/core/core.grpc.pb.h"
+#include "engine/common/clock.h"
 #include "replication/checkpoint_codec.h"
 
 namespace nebu::replication {
@@ -23,12 +24,6 @@ namespace nebu::replication {
 namespace fs = std::filesystem;
 
 namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 grpc::Status ToGrpc(const Status& s) {
   switch (s.code()) {
@@ -88,7 +83,8 @@ class CheckpointServer::Service final : public core::CoreService::Service {
               "NEBU_INTERNAL_SECRET is not set on this node"};
     }
     Status verified =
-        VerifyCheckpointRequest(options_.secret, options_.cluster_id, NowMs(), *request);
+        VerifyCheckpointRequest(options_.secret, options_.cluster_id,
+                                SystemClock::Get().NowUnixMs(), *request);
     if (verified.ok() && !RememberNonce(request->nonce())) {
       verified = Status::Unauthenticated("checkpoint request: nonce seen before (a replay)");
     }
@@ -121,7 +117,7 @@ class CheckpointServer::Service final : public core::CoreService::Service {
   // False when the nonce was seen (within the remembered window).
   bool RememberNonce(const std::string& nonce) {
     std::lock_guard lock(mu_);
-    const int64_t now = NowMs();
+    const int64_t now = SystemClock::Get().NowUnixMs();
     while (!nonce_order_.empty() &&
            (nonce_order_.size() >= kCheckpointNoncesMax ||
             nonce_order_.front().first < now - 2 * kCheckpointRequestSkewMs)) {
