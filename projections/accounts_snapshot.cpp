@@ -1,40 +1,27 @@
 #include "projections/accounts_snapshot.h"
 
-#include <boost/json/parse.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <map>
 #include <pqxx/pqxx>
+#include <set>
 
+#include "engine/accounts/accounts.h"
 #include "engine/common/crypto.h"
-#include "engine/storage/keys.h"
+#include "engine/core/room_reads.h"
 #include "projections/pg.h"
 #include "projections/stream_reader.h"
 
 namespace nebu::projections {
 namespace {
 
-using storage::Cf;
-
 constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";  // U+FFFD in UTF-8
-
-Result<boost::json::object> ParseRecord(std::string_view bytes, const std::string& what) {
-  boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(bytes, ec);
-  if (ec || !v.is_object()) return Status::Corruption("bad " + what + " record");
-  return std::move(v.as_object());
-}
-
-std::optional<std::string> StringField(const boost::json::object& o, std::string_view key) {
-  const boost::json::value* v = o.if_contains(key);
-  if (!v || !v->is_string()) return std::nullopt;
-  return std::string(v->as_string());
-}
 
 // A free-text field (display names, avatar URL) as a text column can hold it: each
 // U+0000 becomes U+FFFD, as in events (batch_writer.h). The API refuses U+0000 in new
 // names, but a log may hold older ones, and one such row would fail every snapshot.
-std::optional<std::string> TextField(const boost::json::object& o, std::string_view key) {
-  std::optional<std::string> text = StringField(o, key);
+std::optional<std::string> TextField(const std::optional<std::string>& text) {
   if (!text || text->find('\0') == std::string::npos) return text;
   std::string out;
   out.reserve(text->size() + 8);
@@ -48,50 +35,110 @@ std::optional<std::string> TextField(const boost::json::object& o, std::string_v
   return out;
 }
 
-int64_t IntField(const boost::json::object& o, std::string_view key) {
-  const boost::json::value* v = o.if_contains(key);
-  return v && v->is_int64() ? v->as_int64() : 0;
+// The digest input: every projected value, length-prefixed so no two snapshots
+// give the same bytes; a missing optional value is "-".
+class DigestInput {
+ public:
+  DigestInput& Add(std::string_view v) {
+    text_.append(std::to_string(v.size())).push_back(':');
+    text_.append(v);
+    return *this;
+  }
+  DigestInput& Add(const std::string& v) { return Add(std::string_view(v)); }
+  DigestInput& Add(const std::optional<std::string>& v) { return v ? Add(*v) : Raw("-"); }
+  DigestInput& Add(int64_t v) { return Add(std::string_view(std::to_string(v))); }
+  DigestInput& Add(bool v) { return Raw(v ? "1" : "0"); }
+  // Ends one row.
+  void End() { text_.push_back('\n'); }
+  std::string Hex() const { return HexEncode(Sha256(text_)); }
+
+ private:
+  DigestInput& Raw(std::string_view v) {
+    text_.append(v);
+    return *this;
+  }
+  std::string text_;
+};
+
+Status ReadUsers(const storage::ReadView& store, AccountsSnapshot* snap, std::set<std::string>* users) {
+  return accounts::ForEachAccountRecord(store, [&](const accounts::AccountRecord& a) -> Status {
+    if (snap->users.size() >= kAccountsSnapshotUsersMax) {
+      return Status::ResourceExhausted("more users than the accounts snapshot holds");
+    }
+    AccountsSnapshot::User u{a.user.user_id, a.user.admin, a.user.deactivated, a.user.created_ts,
+                             a.password_hash, std::nullopt, std::nullopt, a.profile.has_value()};
+    if (a.profile) {
+      u.displayname = TextField(a.profile->displayname);
+      u.avatar_url = TextField(a.profile->avatar_url);
+    }
+    users->insert(u.user_id);
+    snap->users.push_back(std::move(u));
+    return Status::Ok();
+  });
 }
 
-bool BoolField(const boost::json::object& o, std::string_view key) {
-  const boost::json::value* v = o.if_contains(key);
-  return v && v->is_bool() && v->as_bool();
+// The devices and tokens of the snapshot's users; a token's created_ts is its device's.
+Status ReadDevices(const storage::ReadView& store, const std::set<std::string>& users,
+                   AccountsSnapshot* snap) {
+  std::map<std::pair<std::string, std::string>, int64_t> device_created;
+  NEBU_RETURN_IF_ERROR(accounts::ForEachDevice(
+      store, [&](std::string_view user_id, const accounts::Device& device) -> Status {
+        AccountsSnapshot::Device d{std::string(user_id), device.device_id,
+                                   TextField(device.display_name), device.created_ts};
+        device_created[{d.user_id, d.device_id}] = d.created_ts;
+        if (users.contains(d.user_id)) snap->devices.push_back(std::move(d));
+        return Status::Ok();
+      }));
+  return accounts::ForEachAccessToken(
+      store, [&](std::string_view token_hash, const accounts::TokenOwner& owner) -> Status {
+        AccountsSnapshot::Token t{std::string(token_hash), owner.user_id, owner.device_id, 0};
+        auto created = device_created.find({t.user_id, t.device_id});
+        if (created != device_created.end()) t.created_ts = created->second;
+        if (users.contains(t.user_id)) snap->tokens.push_back(std::move(t));
+        return Status::Ok();
+      });
 }
 
-// Cf::kRooms 'a' alias -> room ID, 'c' alias -> creator.
-Status ReadAliases(const storage::ReadView& store, AccountsSnapshot* snap, std::string* all) {
-  auto it = store.NewIterator(Cf::kRooms);
-  const std::string prefix = storage::RoomAliasKey("");
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+Status ReadAliases(const storage::ReadView& store, AccountsSnapshot* snap) {
+  return core::ForEachRoomAlias(store, [&](std::string_view alias, std::string_view room_id,
+                                           const std::optional<std::string>& creator) -> Status {
     if (snap->aliases.size() >= kAccountsSnapshotAliasesMax) {
       return Status::ResourceExhausted("more room aliases than the accounts snapshot holds");
     }
-    std::string alias = it->key().ToString().substr(prefix.size());
-    AccountsSnapshot::Alias a{alias, it->value().ToString(), std::nullopt};
-    NEBU_ASSIGN_OR_RETURN(a.creator, store.Get(Cf::kRooms, storage::RoomAliasCreatorKey(alias)));
-    all->append(it->key().ToStringView()).append(it->value().ToStringView()).push_back('\x1f');
-    all->append(a.creator.value_or("")).push_back('\n');
-    snap->aliases.push_back(std::move(a));
-  }
-  return storage::FromRocks(it->status());
+    snap->aliases.push_back({std::string(alias), std::string(room_id), creator});
+    return Status::Ok();
+  });
 }
 
-// Cf::kMembership 'f' lp(user) u64 room -> "".
-Status ReadForgotten(const storage::ReadView& store, AccountsSnapshot* snap, std::string* all) {
+Status ReadForgotten(const storage::ReadView& store, AccountsSnapshot* snap) {
   StreamReader rooms(store);  // room number -> room ID, cached
-  auto it = store.NewIterator(Cf::kMembership);
-  for (it->Seek("f"); it->Valid() && it->key().starts_with("f"); it->Next()) {
-    if (snap->forgotten.size() >= kAccountsSnapshotForgottenMax) {
-      return Status::ResourceExhausted("more forgotten rooms than the accounts snapshot holds");
-    }
-    std::string_view rest = it->key().ToStringView().substr(1);
-    auto user = storage::GetLengthPrefixed(&rest);
-    if (!user || rest.size() != 8) return Status::Corruption("bad forgotten-room key");
-    NEBU_ASSIGN_OR_RETURN(StreamReader::RoomInfo room, rooms.Room(storage::GetU64(rest.data())));
-    all->append(it->key().ToStringView()).push_back('\n');
-    snap->forgotten.push_back({std::string(*user), std::move(room.room_id)});
+  return core::ForEachForgottenRoom(
+      store, [&](std::string_view user_id, storage::RoomNumber number) -> Status {
+        if (snap->forgotten.size() >= kAccountsSnapshotForgottenMax) {
+          return Status::ResourceExhausted("more forgotten rooms than the accounts snapshot holds");
+        }
+        NEBU_ASSIGN_OR_RETURN(StreamReader::RoomInfo room, rooms.Room(number));
+        snap->forgotten.push_back({std::string(user_id), std::move(room.room_id)});
+        return Status::Ok();
+      });
+}
+
+// The digest of everything the snapshot holds (what WriteAccounts writes).
+std::string Digest(const AccountsSnapshot& snap) {
+  DigestInput in;
+  for (const auto& u : snap.users) {
+    in.Add(u.user_id).Add(u.admin).Add(u.deactivated).Add(u.created_ts).Add(u.password_hash);
+    in.Add(u.has_profile).Add(u.displayname).Add(u.avatar_url).End();
   }
-  return storage::FromRocks(it->status());
+  in.End();
+  for (const auto& d : snap.devices) in.Add(d.user_id).Add(d.device_id).Add(d.display_name).Add(d.created_ts).End();
+  in.End();
+  for (const auto& t : snap.tokens) in.Add(t.token_hash).Add(t.user_id).Add(t.device_id).Add(t.created_ts).End();
+  in.End();
+  for (const auto& a : snap.aliases) in.Add(a.alias).Add(a.room_id).Add(a.creator).End();
+  in.End();
+  for (const auto& f : snap.forgotten) in.Add(f.user_id).Add(f.room_id).End();
+  return in.Hex();
 }
 
 // Replaces room_aliases with the snapshot's aliases whose room row exists; returns
@@ -128,70 +175,12 @@ size_t WriteAliases(pqxx::work& tx, const AccountsSnapshot& snap) {
 Result<AccountsSnapshot> ReadAccounts(const storage::ReadView& source) {
   const storage::ReadView store = source.Pin();  // one consistent state for the digest
   AccountsSnapshot snap;
-  std::map<std::string, size_t> by_user;
-  std::string all;  // digest input
-  {
-    auto it = store.NewIterator(Cf::kUsers);
-    for (it->Seek("u"); it->Valid() && it->key().starts_with("u"); it->Next()) {
-      if (snap.users.size() >= kAccountsSnapshotUsersMax) {
-        return Status::ResourceExhausted("more users than the accounts snapshot holds");
-      }
-      std::string user_id = it->key().ToString().substr(1);
-      NEBU_ASSIGN_OR_RETURN(boost::json::object r, ParseRecord(it->value().ToStringView(), "user"));
-      AccountsSnapshot::User u{user_id, BoolField(r, "admin"), BoolField(r, "deactivated"),
-                               IntField(r, "created_ts"), StringField(r, "password_hash")};
-      by_user[user_id] = snap.users.size();
-      snap.users.push_back(std::move(u));
-      all.append(it->key().ToStringView()).append(it->value().ToStringView()).push_back('\n');
-    }
-    NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
-    for (it->Seek("p"); it->Valid() && it->key().starts_with("p"); it->Next()) {
-      auto found = by_user.find(it->key().ToString().substr(1));
-      if (found == by_user.end()) continue;  // a profile without an account: not projected
-      NEBU_ASSIGN_OR_RETURN(boost::json::object r, ParseRecord(it->value().ToStringView(), "profile"));
-      AccountsSnapshot::User& u = snap.users[found->second];
-      u.has_profile = true;
-      u.displayname = TextField(r, "displayname");
-      u.avatar_url = TextField(r, "avatar_url");
-      all.append(it->key().ToStringView()).append(it->value().ToStringView()).push_back('\n');
-    }
-    NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
-  }
-  std::map<std::pair<std::string, std::string>, int64_t> device_created;
-  {
-    auto it = store.NewIterator(Cf::kDevices);
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      std::string_view key = it->key().ToStringView();
-      auto user = storage::GetLengthPrefixed(&key);
-      if (!user) return Status::Corruption("bad device key");
-      NEBU_ASSIGN_OR_RETURN(boost::json::object r, ParseRecord(it->value().ToStringView(), "device"));
-      AccountsSnapshot::Device d{std::string(*user), std::string(key), TextField(r, "display_name"),
-                                 IntField(r, "created_ts")};
-      device_created[{d.user_id, d.device_id}] = d.created_ts;
-      if (by_user.contains(d.user_id)) snap.devices.push_back(std::move(d));
-      all.append(it->key().ToStringView()).append(it->value().ToStringView()).push_back('\n');
-    }
-    NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
-  }
-  {
-    auto it = store.NewIterator(Cf::kTokens);
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      std::string_view value = it->value().ToStringView();
-      auto user = storage::GetLengthPrefixed(&value);
-      auto device = user ? storage::GetLengthPrefixed(&value) : std::nullopt;
-      if (it->key().size() != 32 || !device) return Status::Corruption("bad token record");
-      AccountsSnapshot::Token t{HexEncode(it->key().ToStringView()), std::string(*user),
-                                std::string(*device), 0};
-      auto created = device_created.find({t.user_id, t.device_id});
-      if (created != device_created.end()) t.created_ts = created->second;
-      if (by_user.contains(t.user_id)) snap.tokens.push_back(std::move(t));
-      all.append(it->key().ToStringView()).append(it->value().ToStringView()).push_back('\n');
-    }
-    NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
-  }
-  NEBU_RETURN_IF_ERROR(ReadAliases(store, &snap, &all));
-  NEBU_RETURN_IF_ERROR(ReadForgotten(store, &snap, &all));
-  snap.digest = HexEncode(Sha256(all));
+  std::set<std::string> users;
+  NEBU_RETURN_IF_ERROR(ReadUsers(store, &snap, &users));
+  NEBU_RETURN_IF_ERROR(ReadDevices(store, users, &snap));
+  NEBU_RETURN_IF_ERROR(ReadAliases(store, &snap));
+  NEBU_RETURN_IF_ERROR(ReadForgotten(store, &snap));
+  snap.digest = Digest(snap);
   return snap;
 }
 

@@ -1,8 +1,10 @@
 // Accounts in the projection: users, profiles, password hashes, devices and access-
 // token hashes. The engine does not put account changes on its stream, so they are
-// projected as a snapshot: ReadAccounts scans the accounts column families (layout in
-// docs/storage-format.md) and WriteAccounts replaces the PostgreSQL rows with it in one
-// transaction when its digest changed since the last write.
+// projected as a snapshot: ReadAccounts reads them through the engine's whole-store
+// reads (accounts::ForEachAccountRecord, ForEachDevice, ForEachAccessToken;
+// core::ForEachRoomAlias, ForEachForgottenRoom) and WriteAccounts replaces the
+// PostgreSQL rows with it in one transaction when its digest (of the snapshot's
+// values) changed since the last write.
 //
 //   NEBU_ASSIGN_OR_RETURN(AccountsSnapshot snap, ReadAccounts(engine.Latest())  // pins one snapshot);
 //   NEBU_RETURN_IF_ERROR(WriteAccounts(conn, snap, &last_digest));   // no-op if unchanged

@@ -10,7 +10,8 @@
 
 #include "engine/common/crypto.h"
 #include "engine/core/stream_reader.h"
-#include "engine/e2ee/keys.h"
+#include "engine/core/room_reads.h"
+#include "engine/e2ee/e2ee.h"
 #include "engine/receipts/receipts.h"
 #include "engine/storage/stream_entry.h"
 #include "engine/event/canonical_json.h"
@@ -243,14 +244,11 @@ void CompareRoom(const std::string& room_id, const RoomContent& log, const RoomC
 Result<std::map<storage::RoomNumber, std::string>> LogRooms(const storage::ReadView& store) {
   std::map<storage::RoomNumber, std::string> rooms;
   StreamReader reader(store);
-  auto it = store.NewIterator(storage::Cf::kRooms);
-  for (it->Seek("n"); it->Valid() && it->key().starts_with("n"); it->Next()) {
-    if (it->key().size() != 9) return Status::Corruption("bad room number key");
-    storage::RoomNumber number = storage::GetU64(it->key().data() + 1);
+  NEBU_RETURN_IF_ERROR(core::ForEachRoomNumber(store, [&](storage::RoomNumber number) -> Status {
     NEBU_ASSIGN_OR_RETURN(StreamReader::RoomInfo info, reader.Room(number));
     rooms[number] = info.room_id;
-  }
-  NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
+    return Status::Ok();
+  }));
   return rooms;
 }
 
@@ -314,27 +312,6 @@ Result<std::set<std::string>> KeyUsersAfter(const storage::ReadView& store, Stre
   return users;
 }
 
-// Every user with device keys or cross-signing keys in the log.
-Result<std::set<std::string>> LogKeyUsers(const storage::ReadView& store) {
-  std::set<std::string> users;
-  auto it = store.NewIterator(storage::Cf::kDeviceKeys);
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    auto parts = e2ee::internal::DecodeParts(it->key().ToStringView(), 2);
-    if (!parts) return Status::Corruption("bad device keys key");
-    users.emplace((*parts)[0]);
-  }
-  NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
-  auto cs = store.NewIterator(storage::Cf::kCrossSigning);
-  const std::string tag(1, e2ee::internal::kTagSigningKey);
-  for (cs->Seek(tag); cs->Valid() && cs->key().starts_with(tag); cs->Next()) {
-    auto parts = e2ee::internal::DecodeParts(cs->key().ToStringView(), 2, 1);
-    if (!parts) return Status::Corruption("bad cross-signing key");
-    users.emplace((*parts)[0]);
-  }
-  NEBU_RETURN_IF_ERROR(storage::FromRocks(cs->status()));
-  return users;
-}
-
 std::string JoinStrings(const std::vector<std::string>& values) {
   std::string out;
   for (const std::string& v : values) out.append(out.empty() ? "" : ",").append(v);
@@ -351,7 +328,7 @@ std::string CanonicalOrRaw(std::string_view text) {
 // keys did not change after the checkpoint.
 Status CompareDeviceKeys(const storage::ReadView& store, pqxx::transaction_base& tx, StreamPosition checkpoint,
                          std::vector<std::string>* differences) {
-  NEBU_ASSIGN_OR_RETURN(std::set<std::string> users, LogKeyUsers(store));
+  NEBU_ASSIGN_OR_RETURN(std::vector<std::string> users, e2ee::UsersWithKeys(store));
   std::vector<DeviceKeysItem> items;
   for (const std::string& user : users) {
     NEBU_ASSIGN_OR_RETURN(DeviceKeysItem item, ReadUserKeys(store, user));

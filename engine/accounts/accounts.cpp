@@ -185,6 +185,55 @@ Result<Profile> GetProfile(const storage::ReadView& store, std::string_view user
   return Profile{std::move(r.displayname), std::move(r.avatar_url)};
 }
 
+Status ForEachAccountRecord(const storage::ReadView& store,
+                            const std::function<Status(const AccountRecord&)>& visit) {
+  const std::string prefix = internal::UserKey("");
+  std::unique_ptr<rocksdb::Iterator> it = store.NewIterator(Cf::kUsers);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    std::string user_id(it->key().ToStringView().substr(prefix.size()));
+    NEBU_ASSIGN_OR_RETURN(internal::UserRecord r,
+                          internal::DecodeUserRecord(it->value().ToStringView()));
+    AccountRecord account{User{user_id, r.admin, r.created_ts, r.deactivated, r.password_hash.has_value()},
+                          std::move(r.password_hash), std::nullopt};
+    NEBU_ASSIGN_OR_RETURN(std::optional<std::string> profile,
+                          store.Get(Cf::kUsers, internal::ProfileKey(user_id)));
+    if (profile) {
+      NEBU_ASSIGN_OR_RETURN(internal::ProfileRecord p, internal::DecodeProfileRecord(*profile));
+      account.profile = Profile{std::move(p.displayname), std::move(p.avatar_url)};
+    }
+    NEBU_RETURN_IF_ERROR(visit(account));
+  }
+  return storage::FromRocks(it->status());
+}
+
+Status ForEachDevice(const storage::ReadView& store,
+                     const std::function<Status(std::string_view user_id, const Device& device)>& visit) {
+  std::unique_ptr<rocksdb::Iterator> it = store.NewIterator(Cf::kDevices);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::string_view key = it->key().ToStringView();
+    std::optional<std::string_view> user_id = storage::GetLengthPrefixed(&key);
+    if (!user_id) return Status::Corruption("bad device key");
+    NEBU_ASSIGN_OR_RETURN(internal::DeviceRecord r,
+                          internal::DecodeDeviceRecord(it->value().ToStringView()));
+    NEBU_RETURN_IF_ERROR(visit(*user_id, ToDevice(std::string(key), std::move(r))));
+  }
+  return storage::FromRocks(it->status());
+}
+
+Status ForEachAccessToken(
+    const storage::ReadView& store,
+    const std::function<Status(std::string_view token_hash, const TokenOwner& owner)>& visit) {
+  std::unique_ptr<rocksdb::Iterator> it = store.NewIterator(Cf::kTokens);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (it->key().size() != 32) return Status::Corruption("bad token key");
+    NEBU_ASSIGN_OR_RETURN(internal::TokenRecord r,
+                          internal::DecodeTokenRecord(it->value().ToStringView()));
+    NEBU_RETURN_IF_ERROR(visit(HexEncode(it->key().ToStringView()),
+                               TokenOwner{std::move(r.user_id), std::move(r.device_id)}));
+  }
+  return storage::FromRocks(it->status());
+}
+
 Result<std::optional<MemberEventRefresh>> PlanMemberEventRefresh(const storage::ReadView& store,
                                                                   std::string_view payload) {
   using Out = std::optional<MemberEventRefresh>;

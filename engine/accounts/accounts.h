@@ -39,6 +39,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -227,6 +228,29 @@ struct MemberEventRefresh {
 // All of a user's global (room_id nullopt) or one room's account data, sorted by type.
 [[nodiscard]] Result<std::vector<AccountDataEntry>> ListAccountData(
     const storage::ReadView& store, std::string_view user_id, std::optional<std::string_view> room_id);
+
+// ---- whole-store reads (the PostgreSQL projection, projections/accounts_snapshot.h) ----
+// Each is one scan of its family in key order and stops at the first error visit
+// returns; kCorruption for a malformed record, kIoError as for reads.
+
+// One account as stored, its password hash included (the projection copies it).
+struct AccountRecord {
+  User user{};
+  std::optional<std::string> password_hash{};  // argon2id PHC string; nullopt: no password
+  std::optional<Profile> profile{};            // nullopt: no profile record (nothing ever set)
+};
+// Every account (deactivated ones too) in user ID order, with its profile.
+[[nodiscard]] Status ForEachAccountRecord(const storage::ReadView& store,
+                                          const std::function<Status(const AccountRecord&)>& visit);
+// Every device of every user, grouped by user (ListDevices' order within one).
+[[nodiscard]] Status ForEachDevice(
+    const storage::ReadView& store,
+    const std::function<Status(std::string_view user_id, const Device& device)>& visit);
+// Every access token: its hash (TokenHash's lower-case hex) and who holds it, in
+// hash order.
+[[nodiscard]] Status ForEachAccessToken(
+    const storage::ReadView& store,
+    const std::function<Status(std::string_view token_hash, const TokenOwner& owner)>& visit);
 
 // OK when password is the user's. kForbidden for an unknown or deactivated user, a
 // user without a password, or a wrong password — one code, so a caller cannot tell

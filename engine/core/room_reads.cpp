@@ -48,6 +48,17 @@ Result<std::optional<std::string>> ResolveRoomAlias(const storage::ReadView& sto
   return store.Get(Cf::kRooms, storage::RoomAliasKey(alias));
 }
 
+Status ForEachRoomAlias(const storage::ReadView& store, const RoomAliasVisitor& visit) {
+  auto it = store.NewIterator(Cf::kRooms);
+  const std::string prefix = storage::RoomAliasKey("");
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    const std::string_view alias = it->key().ToStringView().substr(prefix.size());
+    NEBU_ASSIGN_OR_RETURN(auto creator, store.Get(Cf::kRooms, storage::RoomAliasCreatorKey(alias)));
+    NEBU_RETURN_IF_ERROR(visit(alias, it->value().ToStringView(), creator));
+  }
+  return storage::FromRocks(it->status());
+}
+
 Result<std::optional<MembershipRecord>> GetMembershipRecord(const storage::ReadView& store,
                                                             std::string_view user_id,
                                                             storage::RoomNumber room) {
@@ -64,6 +75,20 @@ Result<bool> IsRoomForgotten(const storage::ReadView& store, std::string_view us
   NEBU_ASSIGN_OR_RETURN(auto value,
                         store.Get(Cf::kMembership, storage::ForgottenRoomKey(user_id, room)));
   return value.has_value();
+}
+
+Status ForEachForgottenRoom(
+    const storage::ReadView& store,
+    const std::function<Status(std::string_view user_id, storage::RoomNumber room)>& visit) {
+  const std::string prefix = storage::ForgottenRoomKey("", 0).substr(0, 1);  // the 'f' tag
+  auto it = store.NewIterator(Cf::kMembership);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    std::string_view rest = it->key().ToStringView().substr(prefix.size());
+    auto user = storage::GetLengthPrefixed(&rest);
+    if (!user || rest.size() != 8) return Status::Corruption("bad forgotten-room key");
+    NEBU_RETURN_IF_ERROR(visit(*user, storage::GetU64(rest.data())));
+  }
+  return storage::FromRocks(it->status());
 }
 
 Result<std::vector<RoomMember>> RoomMembers(const storage::ReadView& store, storage::RoomNumber room,
@@ -392,6 +417,17 @@ Result<bool> IsRoomPublished(const storage::ReadView& view, std::string_view roo
 Result<std::optional<std::string>> RedactedBy(const storage::ReadView& view,
                                               std::string_view event_id) {
   return view.Get(Cf::kRedactions, event_id);
+}
+
+Status ForEachRoomNumber(const storage::ReadView& view,
+                         const std::function<Status(storage::RoomNumber)>& visit) {
+  const std::string prefix = storage::RoomNumberKey(0).substr(0, 1);  // the 'n' tag
+  auto it = view.NewIterator(Cf::kRooms);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    if (it->key().size() != prefix.size() + 8) return Status::Corruption("bad room number key");
+    NEBU_RETURN_IF_ERROR(visit(storage::GetU64(it->key().data() + prefix.size())));
+  }
+  return storage::FromRocks(it->status());
 }
 
 Status ForEachRoomId(const storage::ReadView& view, std::string_view cursor, bool forward,

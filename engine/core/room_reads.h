@@ -94,10 +94,20 @@ struct TxnSender {
 // visit returns false.
 [[nodiscard]] Status ForEachRoomId(const storage::ReadView& view, std::string_view cursor,
                                    bool forward, const std::function<bool(std::string_view)>& visit);
+// Visits the number of every room on this node (every room record), in ascending
+// order; stops at the first error visit returns. kCorruption for a malformed key.
+[[nodiscard]] Status ForEachRoomNumber(const storage::ReadView& view,
+                                       const std::function<Status(storage::RoomNumber)>& visit);
 
 // The room id an alias ("#name:server") points to; nullopt when the alias is unknown.
 [[nodiscard]] Result<std::optional<std::string>> ResolveRoomAlias(const storage::ReadView& store,
                                                                   std::string_view alias);
+// Visits every room alias in byte order of the alias, with the room id it points to
+// and the user who created it (nullopt when none is recorded); stops at the first
+// error visit returns.
+using RoomAliasVisitor = std::function<Status(std::string_view alias, std::string_view room_id,
+                                              const std::optional<std::string>& creator)>;
+[[nodiscard]] Status ForEachRoomAlias(const storage::ReadView& store, const RoomAliasVisitor& visit);
 
 // A user's current membership record in a room: the membership and the sequence of
 // the m.room.member event that set it.
@@ -115,6 +125,12 @@ struct MembershipRecord {
 // "forget_room") and has had no membership change in it since.
 [[nodiscard]] Result<bool> IsRoomForgotten(const storage::ReadView& store, std::string_view user_id,
                                            storage::RoomNumber room);
+// Visits every (user, room) pair IsRoomForgotten holds true for, in key order
+// (grouped by user); stops at the first error visit returns. kCorruption for a
+// malformed key.
+[[nodiscard]] Status ForEachForgottenRoom(
+    const storage::ReadView& store,
+    const std::function<Status(std::string_view user_id, storage::RoomNumber room)>& visit);
 
 // Every user with a membership record in the room (current memberships, any kind),
 // sorted by user ID; stops after `limit` users. One prefix scan of the room's index.

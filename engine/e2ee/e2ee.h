@@ -126,6 +126,11 @@ struct ToDeviceMessage {
                                                                     std::string_view user_id,
                                                                     std::string_view usage);
 
+// Every user with device keys or a cross-signing key, sorted and distinct: one scan
+// of each family (the projection's verification, projections/verify.h). kCorruption
+// for a malformed key.
+[[nodiscard]] Result<std::vector<std::string>> UsersWithKeys(const storage::ReadView& store);
+
 // Who may sign which key through /keys/signatures/upload, read from `store`: the
 // stored object of target_user's key target_key_id (a device ID, or the public key
 // of the master key) and the signer key IDs allowed to sign it ("ed25519:<id>" ->

@@ -1,6 +1,7 @@
 // The reads of e2ee.h: point lookups and prefix scans of applied state.
 #include <boost/json/value.hpp>
 #include <memory>
+#include <set>
 
 #include "engine/e2ee/e2ee.h"
 #include "engine/e2ee/keys.h"
@@ -203,6 +204,26 @@ Result<std::optional<std::string>> GetCrossSigningKey(const storage::ReadView& s
                                                       std::string_view user_id,
                                                       std::string_view usage) {
   return store.Get(Cf::kCrossSigning, internal::SigningKeyKey(user_id, usage));
+}
+
+Result<std::vector<std::string>> UsersWithKeys(const storage::ReadView& store) {
+  std::set<std::string> users;
+  auto it = store.NewIterator(Cf::kDeviceKeys);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto parts = internal::DecodeParts(it->key().ToStringView(), 2);
+    if (!parts) return Status::Corruption("bad device keys key");
+    users.emplace((*parts)[0]);
+  }
+  NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
+  auto cs = store.NewIterator(Cf::kCrossSigning);
+  const std::string tag(1, internal::kTagSigningKey);
+  for (cs->Seek(tag); cs->Valid() && cs->key().starts_with(tag); cs->Next()) {
+    auto parts = internal::DecodeParts(cs->key().ToStringView(), 2, 1);
+    if (!parts) return Status::Corruption("bad cross-signing key");
+    users.emplace((*parts)[0]);
+  }
+  NEBU_RETURN_IF_ERROR(storage::FromRocks(cs->status()));
+  return std::vector<std::string>(users.begin(), users.end());
 }
 
 Result<std::vector<StoredSignature>> SignaturesOf(const storage::ReadView& store,

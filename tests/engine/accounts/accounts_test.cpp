@@ -308,6 +308,52 @@ TEST_F(AccountsTest, DeviceDisplayNameRoundTrips) {
             StatusCode::kNotFound);
 }
 
+TEST_F(AccountsTest, WholeStoreReadsVisitEveryAccountDeviceAndToken) {
+  const std::string phone = RegisterAlice();
+  const std::string laptop = Login("LAPTOP");
+  Result<Prepared> bob = PrepareRegistration({.user_id = "@bob:example.org", .inhibit_login = true}, kNowMs);
+  ASSERT_TRUE(bob.ok());
+  ASSERT_TRUE(ApplyPayload(store(), bob->payload).ok());
+
+  std::vector<AccountRecord> accounts;
+  ASSERT_TRUE(ForEachAccountRecord(store(), [&](const AccountRecord& a) {
+                accounts.push_back(a);
+                return Status::Ok();
+              }).ok());
+  ASSERT_EQ(accounts.size(), 2u);
+  EXPECT_EQ(accounts[0].user, (User{kAlice, false, kNowMs, false, true}));
+  EXPECT_TRUE(accounts[0].password_hash && accounts[0].password_hash->starts_with("$argon2id$"));
+  EXPECT_EQ(accounts[0].profile, (Profile{"Alice", std::nullopt}));
+  EXPECT_EQ(accounts[1].user.user_id, "@bob:example.org");
+  EXPECT_EQ(accounts[1].password_hash, std::nullopt);
+
+  std::vector<std::pair<std::string, Device>> devices;
+  ASSERT_TRUE(ForEachDevice(store(), [&](std::string_view user, const Device& d) {
+                devices.emplace_back(std::string(user), d);
+                return Status::Ok();
+              }).ok());
+  ASSERT_EQ(devices.size(), 2u);
+  EXPECT_EQ(devices[0], (std::pair<std::string, Device>{kAlice, {"LAPTOP", std::nullopt, kNowMs + 1}}));
+  EXPECT_EQ(devices[1], (std::pair<std::string, Device>{kAlice, {"PHONE", "Alice's phone", kNowMs}}));
+
+  std::map<std::string, TokenOwner> tokens;
+  ASSERT_TRUE(ForEachAccessToken(store(), [&](std::string_view hash, const TokenOwner& owner) {
+                tokens.emplace(hash, owner);
+                return Status::Ok();
+              }).ok());
+  EXPECT_EQ(tokens, (std::map<std::string, TokenOwner>{{TokenHash(phone), {kAlice, "PHONE"}},
+                                                       {TokenHash(laptop), {kAlice, "LAPTOP"}}}));
+
+  // The visitor's error stops the scan and is returned.
+  int visited = 0;
+  Status stopped = ForEachDevice(store(), [&](std::string_view, const Device&) {
+    ++visited;
+    return Status::ResourceExhausted("enough");
+  });
+  EXPECT_EQ(stopped.code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(visited, 1);
+}
+
 TEST_F(AccountsTest, AccountDataRoundTripsGloballyAndPerRoom) {
   RegisterAlice();
   ASSERT_TRUE(
