@@ -4,8 +4,14 @@
 // failed instead when NEBU_TEST_ETCD_REQUIRED=1 (scripts/test.sh sets it).
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <filesystem>
 #include <set>
@@ -41,6 +47,23 @@ HttpReply CallPort(uint16_t port, const std::string& method, const std::string& 
 
 std::string Enc(std::string_view s) { return api::testing::PercentEncode(s); }
 
+// A loopback port the kernel just handed out (bound to port 0, then closed): the node's
+// gRPC listener, so two cluster suites running at once (ctest -j) never share one.
+uint16_t FreeLoopbackPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  uint16_t port = 0;
+  if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  if (fd >= 0) ::close(fd);
+  return port;
+}
+
 class ClusterTest : public ::testing::Test {
  public:
   void SetUp() override {
@@ -71,12 +94,17 @@ class ClusterTest : public ::testing::Test {
     env.insert({{"NEBU_ETCD_ENDPOINTS", etcd_->Endpoints()},
                {"NEBU_ETCD_PREFIX", "/nebu-test"},
                {"NEBU_NODE_ID", "node" + std::to_string(i + 1)},
-               {"NEBU_GRPC_ADDR", "127.0.0.1:" + std::to_string(9100 + i)},
+               {"NEBU_GRPC_ADDR", GrpcAddr(i)},
                {"NEBU_INTERNAL_SECRET", std::string(kSecret)}});
     ASSERT_TRUE(nodes_[i]->Start(dir_.path() + "/node" + std::to_string(i + 1), env));
   }
 
   uint16_t Port(int i) const { return nodes_[i]->client_port(); }
+  // Node i's gRPC address, chosen once per test and kept across its restarts.
+  std::string GrpcAddr(int i) {
+    if (!grpc_ports_.contains(i)) grpc_ports_[i] = FreeLoopbackPort();
+    return "127.0.0.1:" + std::to_string(grpc_ports_[i]);
+  }
 
   std::string Register(int node, const std::string& name) {
     json::object body{{"username", name},
@@ -281,6 +309,7 @@ class ClusterTest : public ::testing::Test {
   Env extra_env_;  // given to every node StartNode starts
   std::unique_ptr<EtcdCluster> etcd_;
   std::vector<std::unique_ptr<NebuProcess>> nodes_;
+  std::map<int, uint16_t> grpc_ports_;  // GrpcAddr
 };
 
 // A load of sends spread over some nodes; records what each sender got acknowledged.
@@ -624,7 +653,7 @@ TEST_F(ClusterTest, AJoinWithAWrongSecretOrAnotherClusterIsRefusedAndWritesNothi
   // Straight at a node: another cluster's ID (right secret), a wrong secret.
   const std::string target = dir_.path() + "/direct";
   auto other = replication::DownloadCheckpoint(
-      "127.0.0.1:9100",
+      GrpcAddr(0),
       {.secret = std::string(kSecret), .cluster_id = "ffffffffffffffffffffffffffffffff",
        .node_id = "node9"},
       target);
