@@ -1,14 +1,14 @@
 #include "api/client_api.h"
 
-#include "api/account_routes.h"
+#include "api/accounts/account_routes.h"
 #include "api/discovery.h"
-#include "api/filter_routes.h"
-#include "api/keys_routes.h"
-#include "api/misc_routes.h"
-#include "api/push_rules.h"
-#include "api/receipt_routes.h"
-#include "api/rooms_routes.h"
-#include "api/sync_routes.h"
+#include "api/accounts/filter_routes.h"
+#include "api/keys/keys_routes.h"
+#include "api/rooms/misc_routes.h"
+#include "api/accounts/push_rules.h"
+#include "api/receipts/receipt_routes.h"
+#include "api/rooms/rooms_routes.h"
+#include "api/sync/sync_routes.h"
 #include "api/token_wait.h"
 
 namespace nebu::api {

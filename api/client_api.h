@@ -19,9 +19,9 @@
 #include <memory>
 #include <string>
 
-#include "api/presence.h"
+#include "api/sync/presence.h"
 #include "api/router.h"
-#include "api/typing.h"
+#include "api/sync/typing.h"
 
 namespace nebu::core {
 class Engine;

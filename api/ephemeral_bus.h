@@ -1,6 +1,6 @@
 // EphemeralBus: where typing notifications and presence (the "ephemeral" state that
-// is not in the command log) are published and observed. A tracker (api/typing.h,
-// api/presence.h) publishes a local change and changes its state only when the
+// is not in the command log) are published and observed. A tracker (api/sync/typing.h,
+// api/sync/presence.h) publishes a local change and changes its state only when the
 // update comes back from the bus, so every observer of one bus sees the same
 // updates in the same order with the same serials.
 //

@@ -2,7 +2,7 @@
 // /relations pagination token, /members?at=, /keys/changes from/to) may be served by a
 // node that has not yet applied what the token names, because another node issued it
 // (every node applies the same groups in the same order, so stream positions and
-// per-room sequences mean the same everywhere; api/sync.h). Such a read waits, bounded,
+// per-room sequences mean the same everywhere; api/sync/sync.h). Such a read waits, bounded,
 // until this node's applied position reaches the token, instead of refusing it.
 //
 //   SetTokenWaitMs(config.cluster.enabled() ? kTokenWaitMsCluster : 0);  // nebu serve
@@ -14,7 +14,7 @@
 // token it did not issue is legitimate, so it answers at once, exactly as before the
 // cluster existed). With NEBU_ETCD_ENDPOINTS `nebu serve` sets kTokenWaitMsCluster.
 // What each route does with a token still ahead after the bound is in its manual
-// (api/sync_routes.h, api/rooms_routes.h, api/keys_routes.h): 400 M_INVALID_PARAM.
+// (api/sync/sync_routes.h, api/rooms/rooms_routes.h, api/keys/keys_routes.h): 400 M_INVALID_PARAM.
 //
 // Thread-safety: all functions are safe from any thread. WaitForApplied blocks: call
 // it only from an offload-pool or worker thread (RouteOptions::offload), never from a

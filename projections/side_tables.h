@@ -26,7 +26,7 @@
 //                 conditions ('[]' when absent), actions, enabled (default true) and,
 //                 for content rules, pattern. Absent content (deleted) removes the rows.
 //                 Only what the user stored is here: the server-default rules are code
-//                 (api/push_rules.cpp); a default rule the user switched off or gave
+//                 (api/accounts/push_rules.cpp); a default rule the user switched off or gave
 //                 new actions is stored, so it appears with its '.m.rule.*' ID.
 //
 // Each table takes one statement per batch (receipts) or per user (the others): the

@@ -13,7 +13,7 @@
 //                                     etcd deletes it between timeout and timeout +
 //                                     ~1.5 s (etcd checks expiry every 500 ms); a
 //                                     stop deletes it at once.
-//   P/ephemeral/presence/<user>       JSON (api/presence.h), on this node's session
+//   P/ephemeral/presence/<user>       JSON (api/sync/presence.h), on this node's session
 //                                     lease (TTL kEphemeralSessionTtlSecondsDefault,
 //                                     renewed every TTL/3): when the node dies its
 //                                     users' keys go within the TTL and every node

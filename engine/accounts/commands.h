@@ -117,7 +117,7 @@ struct SetPasswordCommand {
 // keys, as above) and the user's cross-signing keys and the signatures on its keys.
 // With erase, also deletes the profile and all account data. Idempotent. Leaving the
 // user's rooms is not part of it: room events are their own commands, which
-// POST /account/deactivate proposes first (api/account_routes.cpp).
+// POST /account/deactivate proposes first (api/accounts/account_routes.cpp).
 struct DeactivateCommand {
   std::string user_id{};
   bool erase = false;
@@ -127,7 +127,7 @@ struct DeactivateCommand {
 // The most joined rooms one profile command (or one refresh_member_events command)
 // appends member events to: it bounds the work and the batch of one apply. A user in
 // more rooms gets the rest through refresh_member_events commands, proposed one after
-// the other by the API (api/device_profile_routes.cpp), each this many rooms.
+// the other by the API (api/accounts/device_profile_routes.cpp), each this many rooms.
 inline constexpr uint32_t kProfileFanoutRoomsPerCommand = 64;
 
 // op "set_displayname": {"displayname"?, "member_events_rooms_max"?, "member_events_ts"?,

@@ -50,7 +50,7 @@ bool IsPushRuleKind(std::string_view kind);
 // Rule IDs starting with '.' are the server's.
 bool IsServerDefaultPushRule(std::string_view rule_id);
 
-// Helpers over a rule set's JSON (also used by api/push_rules.cpp): a rule's
+// Helpers over a rule set's JSON (also used by api/accounts/push_rules.cpp): a rule's
 // "rule_id" ("" when it has none); the rules array of a kind (created empty when
 // absent or malformed); the index of rule_id in rules (nullopt when absent).
 std::string_view PushRuleId(const boost::json::value& rule);

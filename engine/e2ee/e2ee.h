@@ -2,7 +2,7 @@
 // cross-signing keys and signatures, and to-device messages (Client-Server API
 // § End-to-End Encryption, § Send-to-Device messaging).
 //
-// Everything is replicated state: the API layer (api/keys_routes.cpp) checks a
+// Everything is replicated state: the API layer (api/keys/keys_routes.cpp) checks a
 // request against applied state, builds an E2eeCommand (commands.h) and proposes it
 // as core::CommandKind::kE2ee; every node applies it with ApplyE2eeCommand, which is
 // deterministic (a claim takes the lowest key ID of the algorithm, then the fallback
@@ -77,7 +77,7 @@ inline constexpr std::string_view kSignedCurve25519 = "signed_curve25519";
                                                    std::string_view payload,
                                                    storage::StreamAppender& stream);
 
-// ---- reads /sync makes (api/sync.cpp calls exactly these) ----
+// ---- reads /sync makes (api/sync/sync.cpp calls exactly these) ----
 
 struct ToDeviceMessage {
   storage::StreamPosition position = 0;

@@ -1,6 +1,6 @@
 // Receipts: read receipts (m.read, m.read.private) of users in rooms, as replicated in
 // core::CommandKind::kReceipt. (Read markers, m.fully_read, are room account data and
-// go through the accounts module; see api/receipt_routes.h.)
+// go through the accounts module; see api/receipts/receipt_routes.h.)
 //
 // The write path has two halves, like every command. On the node that receives a
 // request the API layer decides the timestamp and encodes a ReceiptCommand; every
@@ -86,7 +86,7 @@ struct ReceiptCommand {
                                                       std::string_view payload,
                                                       storage::StreamAppender& stream);
 
-// ---- reads /sync makes (api/sync.cpp calls exactly this) ----
+// ---- reads /sync makes (api/sync/sync.cpp calls exactly this) ----
 
 struct Receipt {
   std::string user_id;

@@ -5,7 +5,7 @@
 // carrying errcode + error.
 // Method: a real Engine in a temp dir, AddAccountRoutes on a Router, a Server on
 // loopback, and a blocking HTTP client; no fakes.
-#include "api/account_routes.h"
+#include "api/accounts/account_routes.h"
 
 #include <gtest/gtest.h>
 

@@ -3,7 +3,7 @@
 // (kFilterPatternsMax, kGlobPatternBytesMax) are refused on upload (M_BAD_JSON, no ID)
 // and inline in /sync (M_INVALID_PARAM).
 // Method: a real engine in a temp dir, registered users, the router called directly.
-#include "api/filter_routes.h"
+#include "api/accounts/filter_routes.h"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,7 @@
 #include <string>
 
 #include "api/glob.h"
-#include "api/sync_routes.h"
+#include "api/sync/sync_routes.h"
 #include "engine/accounts/accounts.h"
 #include "engine/core/engine.h"
 #include "engine/testing/temp_dir.h"

@@ -1,6 +1,6 @@
 // Goal: GET /pushrules answers the spec's server-default rule set for the caller.
 // Method: a real engine in a temp dir, a registered user, the router called directly.
-#include "api/push_rules.h"
+#include "api/accounts/push_rules.h"
 #include "api/glob.h"
 
 #include <gtest/gtest.h>

@@ -22,7 +22,7 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kDeadline = std::chrono::seconds(5);
 constexpr size_t kLongTypeBytes = 250;
 constexpr int kLongTypeEvents = 300;
-constexpr size_t kPatternsMax = 64;       // kFilterPatternsMax (api/filter_routes.h)
+constexpr size_t kPatternsMax = 64;       // kFilterPatternsMax (api/accounts/filter_routes.h)
 constexpr size_t kPatternBytesMax = 255;  // kGlobPatternBytesMax (api/glob.h)
 
 // `*a` repeated, then `*b`: never matches a type of only 'a', at most 255 bytes.

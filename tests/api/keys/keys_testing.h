@@ -6,8 +6,8 @@
 #include <boost/json.hpp>
 #include <string>
 
-#include "api/account_routes.h"
-#include "api/keys_routes.h"
+#include "api/accounts/account_routes.h"
+#include "api/keys/keys_routes.h"
 #include "engine/e2ee/e2ee.h"
 #include "tests/api/rooms/rooms_testing.h"
 

@@ -1,10 +1,10 @@
-// Goal: the smaller endpoints of api/misc_routes.h answer what the spec says and
+// Goal: the smaller endpoints of api/rooms/misc_routes.h answer what the spec says and
 // never show a caller a room (or its members or events) they may not see.
 // Method: a real engine on tmpfs with the room and misc routes on a Router; users,
 // rooms and events are made through the real endpoints, then the directory, user
 // search, relations and the empty answers are read back by callers of every kind
 // (no token, stranger, member, former member).
-#include "api/misc_routes.h"
+#include "api/rooms/misc_routes.h"
 
 #include <gtest/gtest.h>
 

@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "api/account_routes.h"
-#include "api/push_rules.h"
-#include "api/receipt_routes.h"
-#include "api/typing.h"
+#include "api/accounts/account_routes.h"
+#include "api/accounts/push_rules.h"
+#include "api/receipts/receipt_routes.h"
+#include "api/sync/typing.h"
 #include "tests/api/rooms/rooms_testing.h"
 
 namespace nebu::api {

@@ -1,6 +1,6 @@
 // Goal: stored PDUs become client-format events with exactly the spec's fields.
 // Method: ToClientEvent on hand-written PDUs.
-#include "api/client_event.h"
+#include "api/rooms/client_event.h"
 
 #include <gtest/gtest.h>
 

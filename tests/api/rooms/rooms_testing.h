@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include "api/rooms_routes.h"
+#include "api/rooms/rooms_routes.h"
 #include "api/router.h"
 #include "api/server.h"
 #include "tests/api/test_http_client.h"

@@ -11,8 +11,8 @@
 #include <thread>
 #include <vector>
 
-#include "api/presence.h"
-#include "api/typing.h"
+#include "api/sync/presence.h"
+#include "api/sync/typing.h"
 
 namespace nebu::api {
 namespace {

@@ -1,9 +1,9 @@
-// Goal: basic presence (api/presence.h): the tracker's rules and serials, GET/PUT
+// Goal: basic presence (api/sync/presence.h): the tracker's rules and serials, GET/PUT
 // /presence/{userId}/status with their errors, /sync's set_presence and m.presence
 // events for users sharing a room, and the three-part sync token.
 // Method: PresenceTracker directly; the routes on a real engine through
 // Router::Handle (rooms_testing.h) with a FakeClock.
-#include "api/presence.h"
+#include "api/sync/presence.h"
 
 #include <gtest/gtest.h>
 
@@ -14,8 +14,8 @@
 #include <thread>
 #include <vector>
 
-#include "api/sync.h"
-#include "api/sync_routes.h"
+#include "api/sync/sync.h"
+#include "api/sync/sync_routes.h"
 #include "tests/api/rooms/rooms_testing.h"
 
 namespace nebu::api {

@@ -14,10 +14,10 @@
 #include <thread>
 #include <vector>
 
-#include "api/account_routes.h"
-#include "api/sync.h"
-#include "api/sync_routes.h"
-#include "api/typing.h"
+#include "api/accounts/account_routes.h"
+#include "api/sync/sync.h"
+#include "api/sync/sync_routes.h"
+#include "api/sync/typing.h"
 #include "tests/api/rooms/rooms_testing.h"
 
 namespace nebu::api {

@@ -1,6 +1,6 @@
 // GET /sync on a real engine over real HTTP on loopback (rooms_testing.h), with the room routes registered
 // so that rooms can be made and prev_batch tokens checked against /messages.
-#include "api/sync.h"
+#include "api/sync/sync.h"
 
 #include <gtest/gtest.h>
 
@@ -13,10 +13,10 @@
 #include <thread>
 #include <vector>
 
-#include "api/account_routes.h"
-#include "api/receipt_routes.h"
-#include "api/sync_routes.h"
-#include "api/typing.h"
+#include "api/accounts/account_routes.h"
+#include "api/receipts/receipt_routes.h"
+#include "api/sync/sync_routes.h"
+#include "api/sync/typing.h"
 #include "tests/api/rooms/rooms_testing.h"
 
 namespace nebu::api {

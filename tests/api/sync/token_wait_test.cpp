@@ -21,13 +21,13 @@
 #include <thread>
 #include <vector>
 
-#include "api/keys_routes.h"
-#include "api/misc_routes.h"
-#include "api/rooms_common.h"
-#include "api/sync.h"
-#include "api/sync_routes.h"
-#include "api/presence.h"
-#include "api/typing.h"
+#include "api/keys/keys_routes.h"
+#include "api/rooms/misc_routes.h"
+#include "api/rooms/rooms_common.h"
+#include "api/sync/sync.h"
+#include "api/sync/sync_routes.h"
+#include "api/sync/presence.h"
+#include "api/sync/typing.h"
 #include "tests/api/rooms/rooms_testing.h"
 
 namespace nebu::api {

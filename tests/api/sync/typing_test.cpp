@@ -1,6 +1,6 @@
 // TypingTracker: serials, ChangedSince, expiry on its timer thread, the caps, and
 // the change callbacks.
-#include "api/typing.h"
+#include "api/sync/typing.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // GET /_matrix/client/v3/sync and /_matrix/client/r0/sync: the long-poll around the
-// assembler of api/sync.h.
+// assembler of api/sync/sync.h.
 //
 //   Router router("client");
 //   AddSyncRoutes(router, *engine);
@@ -13,17 +13,17 @@
 //                may come from another node), then is answered as a fresh request with
 //                what is left of its timeout (400 when the bound passes first). A
 //                typing or presence serial this node has not reached reads as 0: the
-//                current typing state and every known presence (api/sync.h).
+//                current typing state and every known presence (api/sync/sync.h).
 //   timeout      milliseconds to wait for something to report (default 0, capped at
 //                kSyncTimeoutMsMax). Initial syncs and full_state syncs never wait.
 //   filter       an inline filter (JSON text starting with '{'; see SyncFilter) or an
-//                uploaded filter's ID (api/filter_routes.h; a malformed ID is
+//                uploaded filter's ID (api/accounts/filter_routes.h; a malformed ID is
 //                404 M_NOT_FOUND). A bad filter, or one whose types / not_types are
 //                over their caps (kFilterPatternsMax, kGlobPatternBytesMax), is
 //                400 M_INVALID_PARAM.
-//   full_state   "true": every joined room with its full state (api/sync.h).
+//   full_state   "true": every joined room with its full state (api/sync/sync.h).
 //   set_presence absent or "online": with a PresenceTracker, the caller is marked
-//                online and active (api/presence.h); "unavailable": unavailable;
+//                online and active (api/sync/presence.h); "unavailable": unavailable;
 //                "offline": nothing changes. Any other value is 400 M_INVALID_PARAM.
 //                A change of presence wakes the parked long-polls of the users who
 //                share a joined room with that user (and the user's own).

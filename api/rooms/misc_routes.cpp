@@ -1,6 +1,6 @@
 // The endpoints of misc_routes.h: the published room directory, the user directory,
 // VoIP and third-party lookups, and relations.
-#include "api/misc_routes.h"
+#include "api/rooms/misc_routes.h"
 
 #include <algorithm>
 #include <boost/json.hpp>
@@ -13,10 +13,10 @@
 #include <vector>
 
 #include "api/auth.h"
-#include "api/client_event.h"
+#include "api/rooms/client_event.h"
 #include "api/errors.h"
-#include "api/rooms_common.h"
-#include "api/rooms_routes.h"
+#include "api/rooms/rooms_common.h"
+#include "api/rooms/rooms_routes.h"
 #include "engine/core/engine.h"
 #include "engine/core/relations.h"
 #include "engine/core/room_reads.h"

@@ -1,12 +1,12 @@
-// Device and profile endpoints of api/account_routes.h.
+// Device and profile endpoints of api/accounts/account_routes.h.
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <optional>
 #include <string>
 
-#include "api/account_common.h"
-#include "api/rooms_routes.h"
+#include "api/accounts/account_common.h"
+#include "api/rooms/rooms_routes.h"
 #include "api/errors.h"
 #include "engine/accounts/accounts.h"
 #include "engine/core/engine.h"

@@ -13,7 +13,7 @@
 #include <optional>
 #include <string>
 
-#include "api/account_common.h"
+#include "api/accounts/account_common.h"
 #include "api/auth.h"
 #include "api/errors.h"
 #include "engine/accounts/accounts.h"

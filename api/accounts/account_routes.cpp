@@ -1,4 +1,4 @@
-#include "api/account_routes.h"
+#include "api/accounts/account_routes.h"
 
 #include <spdlog/spdlog.h>
 
@@ -6,7 +6,7 @@
 #include <boost/json/object.hpp>
 #include <atomic>
 
-#include "api/account_common.h"
+#include "api/accounts/account_common.h"
 #include "api/errors.h"
 #include "engine/accounts/accounts.h"
 #include "engine/core/engine.h"

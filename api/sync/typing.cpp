@@ -1,4 +1,4 @@
-#include "api/typing.h"
+#include "api/sync/typing.h"
 
 #include <algorithm>
 #include <utility>

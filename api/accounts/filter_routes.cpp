@@ -1,11 +1,11 @@
-#include "api/filter_routes.h"
+#include "api/accounts/filter_routes.h"
 
 #include <boost/json.hpp>
 
 #include "api/auth.h"
 #include "api/errors.h"
 #include "api/glob.h"
-#include "api/sync.h"
+#include "api/sync/sync.h"
 #include "engine/common/crypto.h"
 #include "engine/core/engine.h"
 #include "engine/event/canonical_json.h"

@@ -1,5 +1,5 @@
 // Internal to api/: what the e2ee endpoints (keys_routes.cpp, keys_signing_routes.cpp)
-// share. Not a public API; see api/keys_routes.h.
+// share. Not a public API; see api/keys/keys_routes.h.
 #pragma once
 
 #include <boost/json/object.hpp>

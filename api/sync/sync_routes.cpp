@@ -1,4 +1,4 @@
-#include "api/sync_routes.h"
+#include "api/sync/sync_routes.h"
 
 #include <algorithm>
 #include <boost/json.hpp>
@@ -15,12 +15,12 @@
 #include "api/auth.h"
 #include "api/deadline_timer.h"
 #include "api/errors.h"
-#include "api/filter_routes.h"
-#include "api/presence.h"
+#include "api/accounts/filter_routes.h"
+#include "api/sync/presence.h"
 #include "api/rate_limit.h"
-#include "api/sync.h"
+#include "api/sync/sync.h"
 #include "api/token_wait.h"
-#include "api/typing.h"
+#include "api/sync/typing.h"
 #include "api/worker_pool.h"
 #include "engine/core/room_reads.h"
 #include "engine/core/engine.h"

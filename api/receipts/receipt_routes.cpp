@@ -1,5 +1,5 @@
 // Receipts, read markers and typing (receipt_routes.h).
-#include "api/receipt_routes.h"
+#include "api/receipts/receipt_routes.h"
 
 #include <algorithm>
 #include <boost/json.hpp>
@@ -14,8 +14,8 @@
 
 #include "api/auth.h"
 #include "api/errors.h"
-#include "api/rooms_common.h"
-#include "api/typing.h"
+#include "api/rooms/rooms_common.h"
+#include "api/sync/typing.h"
 #include "engine/accounts/commands.h"
 #include "engine/core/engine.h"
 #include "engine/event/identifiers.h"

@@ -57,7 +57,7 @@ struct ReadAccess {
 // The room position (sequence) any pagination token a client may hold names:
 // "s<sequence>" (/messages start and end, /sync prev_batch, /relations and /context
 // tokens) as is, or a /sync next_batch "s<position>_<typing>[_<presence>]" (the
-// underscore tells them apart; api/sync.h) as the room's last event at or before that
+// underscore tells them apart; api/sync/sync.h) as the room's last event at or before that
 // stream position (0: none yet). A binary search over the room's log, at most
 // ~log2(last_seq) reads. nullopt for any other text; kCorruption/kIoError from reads.
 [[nodiscard]] Result<std::optional<storage::Sequence>> RoomPositionOfToken(

@@ -1,6 +1,6 @@
 // The /sync assembler: what GET /_matrix/client/v3/sync answers one user, given the
 // engine's applied state, the `since` token and the filter. Pure reads, no waiting;
-// the long-poll around it is api/sync_routes.h.
+// the long-poll around it is api/sync/sync_routes.h.
 //
 //   NEBU_ASSIGN_OR_RETURN(SyncFilter filter, ParseSyncFilter(R"({"room":{...}})"));
 //   NEBU_ASSIGN_OR_RETURN(SyncResult result,
@@ -12,14 +12,14 @@
 // Tokens: next_batch is "s<stream position>_<typing serial>". The stream position is
 // the engine's persistent, node-wide change counter (engine/storage/stream_entry.h:
 // room events, account data, receipts, to-device messages, device-key changes), so
-// a token survives restarts; the typing serial is the TypingTracker's (api/typing.h):
+// a token survives restarts; the typing serial is the TypingTracker's (api/sync/typing.h):
 // its EphemeralBus's serial, which one node starts above any earlier process's and a
 // cluster takes from etcd's revision (the same on every node; a node whose tracker is
 // behind a token's serial reports the changes after it once it has them, so a token
 // from another node misses nothing). "s<position>" alone is accepted (typing
 // serial 0). With a PresenceTracker the token is "s<position>_<typing>_<presence>"
 // (the tracker's serial, same rule as typing). Room log pagination tokens (prev_batch) are the /messages tokens
-// "s<sequence>" of api/rooms_common.h. /sync itself takes only its own tokens; the
+// "s<sequence>" of api/rooms/rooms_common.h. /sync itself takes only its own tokens; the
 // room reads (/messages from/to, /members at, /relations from/to) take both kinds,
 // telling them apart by the underscore (rooms_common.h RoomPositionOfToken).
 // Cluster-wide tokens: stream positions and room sequences are the same on every node
@@ -119,7 +119,7 @@ struct SyncFilter {
 };
 // Parses an inline filter (a JSON object). kInvalidArgument when it is not JSON, not
 // an object, a field named above has the wrong type, or a types / not_types list is
-// over its caps (CheckFilterPatterns, api/filter_routes.h). Types match as globs
+// over its caps (CheckFilterPatterns, api/accounts/filter_routes.h). Types match as globs
 // (api/glob.h: '*' only, linear time).
 [[nodiscard]] Result<SyncFilter> ParseSyncFilter(std::string_view json);
 
@@ -143,7 +143,7 @@ struct SyncRequest {
   const TypingTracker* typing = nullptr;  // nullptr: no typing notifications
   // nullptr: an empty presence section. Otherwise m.presence events for the caller
   // and the users sharing a joined room with the caller whose presence changed after
-  // since->presence (all known ones on an initial sync; memory only, api/presence.h).
+  // since->presence (all known ones on an initial sync; memory only, api/sync/presence.h).
   const PresenceTracker* presence = nullptr;
 };
 
@@ -154,7 +154,7 @@ struct SyncResult {
 };
 
 // One response. kInvalidArgument when `since` is beyond the engine's position (a
-// token this node has not applied; the routes wait for it first, api/sync_routes.h); kCorruption / kIoError from the reads. May propose
+// token this node has not applied; the routes wait for it first, api/sync/sync_routes.h); kCorruption / kIoError from the reads. May propose
 // (without waiting) the deletion of to-device messages `since` acknowledges.
 [[nodiscard]] Result<SyncResult> AssembleSync(core::Engine& engine, const SyncRequest& request);
 

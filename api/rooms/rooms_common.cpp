@@ -1,10 +1,10 @@
-#include "api/rooms_common.h"
+#include "api/rooms/rooms_common.h"
 
 #include <algorithm>
 #include <charconv>
 
 #include "api/errors.h"
-#include "api/sync.h"
+#include "api/sync/sync.h"
 #include "api/token_wait.h"
 #include "engine/storage/room_log.h"
 

@@ -1,6 +1,6 @@
 // Push rules (Client-Server API § Push Rules): the read and change endpoints
 // (push_rules.h); the rule sets themselves are engine/accounts/push_rules.h.
-#include "api/push_rules.h"
+#include "api/accounts/push_rules.h"
 
 #include <boost/json.hpp>
 #include <map>

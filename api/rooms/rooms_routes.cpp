@@ -1,4 +1,4 @@
-#include "api/rooms_routes.h"
+#include "api/rooms/rooms_routes.h"
 
 #include <boost/json.hpp>
 #include <functional>
@@ -7,12 +7,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include "api/account_common.h"
+#include "api/accounts/account_common.h"
 #include "api/auth.h"
 #include "api/errors.h"
 #include "api/rate_limit.h"
 #include "api/txn_scope.h"
-#include "api/rooms_common.h"
+#include "api/rooms/rooms_common.h"
 #include "engine/accounts/accounts.h"
 #include "engine/core/engine.h"
 #include "engine/core/room_reads.h"

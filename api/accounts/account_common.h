@@ -1,7 +1,7 @@
 // Internal to api/: what the account endpoints (account_routes.cpp,
 // device_profile_routes.cpp) share — their context (engine, limiters, hash workers),
 // the v3 + r0 registration helper, typed body readers, User-Interactive Auth and the
-// submit-then-answer helper. Not a public API; see api/account_routes.h.
+// submit-then-answer helper. Not a public API; see api/accounts/account_routes.h.
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "api/account_routes.h"
+#include "api/accounts/account_routes.h"
 #include "api/auth.h"
 #include "api/rate_limit.h"
 #include "api/router.h"

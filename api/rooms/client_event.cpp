@@ -1,4 +1,4 @@
-#include "api/client_event.h"
+#include "api/rooms/client_event.h"
 
 #include <algorithm>
 #include <boost/json.hpp>

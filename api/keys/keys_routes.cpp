@@ -1,6 +1,6 @@
 // Device keys, one-time keys, key changes, to-device messages and the key-backup
-// placeholders of api/keys_routes.h.
-#include "api/keys_routes.h"
+// placeholders of api/keys/keys_routes.h.
+#include "api/keys/keys_routes.h"
 
 #include <spdlog/spdlog.h>
 
@@ -9,7 +9,7 @@
 #include <utility>
 
 #include "api/errors.h"
-#include "api/keys_common.h"
+#include "api/keys/keys_common.h"
 #include "api/token_wait.h"
 #include "engine/accounts/accounts.h"
 #include "engine/core/command.h"

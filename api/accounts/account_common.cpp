@@ -1,4 +1,4 @@
-#include "api/account_common.h"
+#include "api/accounts/account_common.h"
 
 #include <boost/json/array.hpp>
 #include <cctype>

@@ -6,7 +6,7 @@
 // stored or replicated, and /sync?filter=<id> decodes it (FilterFromId). IDs never
 // start with '{', as the spec requires. Filters are at most kFilterBytesMax bytes of
 // canonical JSON (400 M_TOO_LARGE beyond), so an ID fits comfortably in a URL.
-// An upload is checked as /sync will read it (ParseSyncFilter, api/sync.h, which runs
+// An upload is checked as /sync will read it (ParseSyncFilter, api/sync/sync.h, which runs
 // CheckFilterPatterns): a malformed field or a pattern list over its caps gives
 // 400 M_BAD_JSON naming the list, and no ID. The same filter inline in /sync or
 // /messages gives 400 M_INVALID_PARAM (a query parameter).

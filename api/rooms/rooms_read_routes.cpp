@@ -6,12 +6,12 @@
 #include <vector>
 
 #include "api/auth.h"
-#include "api/client_event.h"
+#include "api/rooms/client_event.h"
 #include "api/errors.h"
-#include "api/filter_routes.h"
+#include "api/accounts/filter_routes.h"
 #include "api/glob.h"
-#include "api/rooms_common.h"
-#include "api/rooms_routes.h"
+#include "api/rooms/rooms_common.h"
+#include "api/rooms/rooms_routes.h"
 #include "engine/core/engine.h"
 #include "engine/core/room_reads.h"
 #include "engine/event/canonical_json.h"

@@ -1,4 +1,4 @@
-#include "api/sync.h"
+#include "api/sync/sync.h"
 
 #include <algorithm>
 #include <boost/json.hpp>
@@ -8,12 +8,12 @@
 #include <set>
 #include <utility>
 
-#include "api/client_event.h"
-#include "api/filter_routes.h"
+#include "api/rooms/client_event.h"
+#include "api/accounts/filter_routes.h"
 #include "api/glob.h"
-#include "api/presence.h"
-#include "api/rooms_common.h"
-#include "api/typing.h"
+#include "api/sync/presence.h"
+#include "api/rooms/rooms_common.h"
+#include "api/sync/typing.h"
 #include "engine/accounts/accounts.h"
 #include "engine/core/engine.h"
 #include "engine/core/room_reads.h"

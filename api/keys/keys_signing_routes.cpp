@@ -1,14 +1,14 @@
-// Cross-signing endpoints of api/keys_routes.h: /keys/device_signing/upload and
+// Cross-signing endpoints of api/keys/keys_routes.h: /keys/device_signing/upload and
 // /keys/signatures/upload.
 #include <boost/json.hpp>
 #include <map>
 #include <set>
 #include <utility>
 
-#include "api/account_common.h"
+#include "api/accounts/account_common.h"
 #include "api/errors.h"
-#include "api/keys_common.h"
-#include "api/keys_routes.h"
+#include "api/keys/keys_common.h"
+#include "api/keys/keys_routes.h"
 #include "api/rate_limit.h"
 #include "engine/accounts/accounts.h"
 #include "engine/core/engine.h"

@@ -1,4 +1,4 @@
-#include "api/presence.h"
+#include "api/sync/presence.h"
 
 #include <algorithm>
 #include <boost/json.hpp>
@@ -7,7 +7,7 @@
 
 #include "api/auth.h"
 #include "api/errors.h"
-#include "api/rooms_common.h"
+#include "api/rooms/rooms_common.h"
 #include "engine/accounts/accounts.h"
 #include "engine/core/engine.h"
 #include "engine/core/room_reads.h"
