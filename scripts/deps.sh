@@ -16,7 +16,7 @@ build_pkgs=(
 test_pkgs=(
   clang-14 libclang-rt-14-dev
   postgresql prometheus etcd-server etcd-client openssl
-  nodejs npm python3 python3-matrix-nio
+  nodejs npm python3 python3-matrix-nio python3-yaml
   curl procps iproute2
 )
 

@@ -22,6 +22,10 @@ Result<Command> DecodeCommand(std::string_view bytes) {
     case CommandKind::kAlias:
     case CommandKind::kE2ee:
     case CommandKind::kReceipt:
+    case CommandKind::kKeyBackup:
+    case CommandKind::kPusher:
+    case CommandKind::kReport:
+    case CommandKind::kRoomUpgrade:
       return Command{kind, std::string(bytes.substr(1))};
   }
   return Status::Corruption("unknown command kind " + std::to_string(bytes[0]));

@@ -26,6 +26,10 @@ enum class CommandKind : uint8_t {
   kAlias = 5,       // add or remove a room alias (the room directory)
   kE2ee = 6,        // device keys, one-time keys, cross-signing, to-device (engine/e2ee)
   kReceipt = 7,     // read receipts and read markers (engine/receipts)
+  kKeyBackup = 8,   // server-side key backup (engine/e2ee)
+  kPusher = 9,      // pushers (engine/push)
+  kReport = 10,     // content and user reports (engine/reports)
+  kRoomUpgrade = 11,  // a room upgrade: the old room's tombstone and the new room at once
 };
 
 struct Command {

@@ -147,6 +147,22 @@ Status StateMachine::Apply(LogIndex index, const Command& command, ApplyOutcome*
     case CommandKind::kAlias:
       *outcome = rooms_->ApplyAlias(command.payload, pending_);
       break;
+    // Issue 9's kinds; each module replaces its own stub.
+    case CommandKind::kKeyBackup:
+      *outcome = Status::InvalidArgument("key backup is not served yet");
+      break;
+    // (pushers)
+    case CommandKind::kPusher:
+      *outcome = Status::InvalidArgument("pushers are not served yet");
+      break;
+    // (reports)
+    case CommandKind::kReport:
+      *outcome = Status::InvalidArgument("reports are not served yet");
+      break;
+    // (room upgrades)
+    case CommandKind::kRoomUpgrade:
+      *outcome = Status::InvalidArgument("room upgrades are not served yet");
+      break;
     case CommandKind::kNoop:
       *outcome = std::string("{}");
       break;

@@ -26,7 +26,8 @@ constexpr std::array<std::string_view, kCfCount> kCfNames = {
     "stream", "state_current", "state_history", "membership",   "txn_ids",
     "users",  "devices",       "tokens",        "account_data", "receipts",
     "device_keys", "one_time_keys", "cross_signing", "to_device", "redactions",
-    "relations", "user_directory",
+    "relations", "user_directory", "notifications", "pushers", "key_backup", "search",
+    "threads", "reports", "registration_tokens",
 };
 
 constexpr int kBackgroundJobsMax = 2;

@@ -55,6 +55,15 @@ enum class Cf : uint8_t {
   kRedactions,      // event id -> the event id of its first redaction (engine/core)
   kRelations,       // [room][parent event id][child seq] -> rel_type, child type (engine/core)
   kUserDirectory,   // search token + user, and user -> its tokens (engine/accounts)
+  // Issue 9 (the rest of the client API): one family per module, laid out by its owner
+  // (docs/storage-format.md).
+  kNotifications,       // push evaluation: notifications, unread counts, cursor (engine/push)
+  kPushers,             // pushers per user and app id/pushkey (engine/push)
+  kKeyBackup,           // server-side key backup versions and session keys (engine/e2ee)
+  kSearch,              // the full-text index of room events (engine/search)
+  kThreads,             // thread roots per room by latest activity (engine/core)
+  kReports,             // content and user reports for the admin API (engine/reports)
+  kRegistrationTokens,  // registration tokens and their uses (engine/accounts)
   kCount,
 };
 
