@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Client-Server API coverage: which operations of the spec nebu serves.
 
-Reads every OpenAPI file of the Client-Server API (the spec as data, by default
-../shared/matrix-spec/data/api/client-server next to the repository, or --spec DIR),
-starts build/app/nebu (or --nebu PATH) on loopback with a fresh data directory,
+Reads the operations of the Client-Server API from scripts/cs_api_operations.tsv (made
+from the spec's OpenAPI files by `--spec DIR --write-list`, DIR being the spec's
+data/api/client-server; the list is in the repository so that a clean clone can run
+this), starts build/app/nebu (or --nebu PATH) on loopback with a fresh data directory,
 registers a user, and sends every operation once with dummy parameters and that
 user's access token. An operation is "present" when the answer is anything but
 M_UNRECOGNIZED (a 404 or 405 carrying that errcode, which is what the router answers
@@ -12,6 +13,7 @@ for a path or method it does not serve). Prints one line per operation and the t
     scripts/coverage.py                    # present 120 of 166 (72 %)
     scripts/coverage.py --missing          # only the missing operations
     scripts/coverage.py --exclude-area media,sso   # leave out what other issues own
+    scripts/coverage.py --spec ../shared/matrix-spec/data/api/client-server --write-list
 
 Exit status 0 when the probe ran (whatever the count), 1 when it could not run.
 Only loopback addresses are used; each request has a 10 s timeout.
@@ -121,6 +123,33 @@ def operations(spec_dir, excluded_files):
     return ops
 
 
+LIST = os.path.join(ROOT, "scripts/cs_api_operations.tsv")
+LIST_HEADER = ("# The Client-Server API operations of the Matrix spec (method, path, spec file,\n"
+               "# operationId, deprecated), made by scripts/coverage.py --write-list.\n")
+
+
+def write_list(ops):
+    with open(LIST, "w") as f:
+        f.write(LIST_HEADER)
+        for op in ops:
+            f.write("\t".join([op["method"], op["path"], op["file"], op["id"],
+                                "deprecated" if op["deprecated"] else ""]) + "\n")
+
+
+def read_list(excluded_files):
+    ops = []
+    with open(LIST) as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            method, path, name, op_id, deprecated = line.rstrip("\n").split("\t")
+            if name in excluded_files:
+                continue
+            ops.append({"method": method, "path": path, "file": name, "id": op_id,
+                        "deprecated": deprecated == "deprecated"})
+    return ops
+
+
 def fill(path, user_id):
     def sub(m):
         key = m.group(1)
@@ -163,8 +192,9 @@ def start_nebu(binary):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nebu", default=os.path.join(ROOT, "build/app/nebu"))
-    parser.add_argument("--spec", default=os.path.join(
-        os.path.dirname(ROOT), "shared/matrix-spec/data/api/client-server"))
+    parser.add_argument("--spec", help="the spec's data/api/client-server, for --write-list")
+    parser.add_argument("--write-list", action="store_true",
+                        help="rewrite scripts/cs_api_operations.tsv from --spec and exit")
     parser.add_argument("--missing", action="store_true", help="print only missing operations")
     parser.add_argument("--exclude-area", default="",
                         help="comma-separated: " + ",".join(sorted(AREAS)))
@@ -172,8 +202,13 @@ def main():
     excluded = set()
     for area in filter(None, args.exclude_area.split(",")):
         excluded |= AREAS[area]
+    if args.write_list:
+        if not args.spec:
+            parser.error("--write-list needs --spec")
+        write_list(operations(args.spec, set()))
+        return 0
     try:
-        ops = operations(args.spec, excluded)
+        ops = read_list(excluded)
         proc, base, data_dir = start_nebu(args.nebu)
     except (OSError, RuntimeError) as e:
         print("coverage: cannot run: %s" % e, file=sys.stderr)
@@ -185,6 +220,9 @@ def main():
         reg = json.loads(body)
         token, user_id = reg["access_token"], reg["user_id"]
         present = 0
+        # Operations that end the session go last, so that the others run logged in.
+        ending = ("/logout", "/logout/all", "/account/deactivate", "/account/password")
+        ops.sort(key=lambda op: op["method"] == "POST" and op["path"].endswith(ending))
         for op in ops:
             path = fill(op["path"], user_id)
             try:

@@ -100,6 +100,9 @@ phase etcd start_etcd
 
 phase ctest run_ctest
 phase e2e bash scripts/e2e.sh
+# The Client-Server API coverage report (operations present out of the spec's; media
+# and single sign-on have their own issues). It fails only when the probe cannot run.
+phase coverage python3 scripts/coverage.py --missing
 if [[ -f scripts/fuzz.sh ]]; then
   phase fuzz bash scripts/fuzz.sh "${NEBU_FUZZ_SECONDS:-20}"
 fi
