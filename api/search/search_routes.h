@@ -60,8 +60,9 @@ inline constexpr size_t kSearchLimitDefault = 10;
 inline constexpr size_t kSearchLimitMax = 100;
 inline constexpr size_t kSearchContextLimitDefault = 5;
 inline constexpr size_t kSearchContextLimitMax = 20;
-// Log entries one side of one result's context examines (hidden ones count).
-inline constexpr size_t kSearchContextScanEventsMax = 1000;
+// Log entries one side of one result's context examines (hidden ones count): a
+// page costs at most 2 x kSearchLimitMax x this event reads for context.
+inline constexpr size_t kSearchContextScanEventsMax = 200;
 // Entries one of filter.rooms / not_rooms / senders / not_senders may hold.
 inline constexpr size_t kSearchFilterListMax = 1000;
 
