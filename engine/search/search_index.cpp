@@ -88,7 +88,7 @@ std::string PostingKey(std::string_view word, RoomNumber room, StreamPosition po
   std::string key(word);
   key.push_back('\0');
   storage::PutU64(&key, room);
-  storage::PutU64(&key, position);
+  storage::PutU64(&key, ~position);  // newest first in key order: scans go forward
   return key;
 }
 
@@ -176,7 +176,7 @@ Result<bool> Load(RoomScan& scan) {
   if (key.size() != scan.prefix.size() + 8 || !posting) {
     return Status::Corruption("bad search index entry");
   }
-  scan.position = storage::GetU64(key.data() + scan.prefix.size());
+  scan.position = ~storage::GetU64(key.data() + scan.prefix.size());
   scan.posting = *posting;
   return true;
 }
@@ -222,7 +222,7 @@ Result<Page> Search(const storage::ReadView& view, const Query& q, const Accept&
     s.room = q.rooms[i];
     s.prefix = PostingKey(scan_word, s.room, 0).substr(0, scan_word.size() + 9);
     s.it = view.NewIterator(Cf::kSearch);
-    s.it->SeekForPrev(PostingKey(scan_word, s.room, q.below - 1));
+    s.it->Seek(PostingKey(scan_word, s.room, q.below - 1));
     NEBU_ASSIGN_OR_RETURN(bool loaded, Load(s));
     if (loaded) {
       heads.push(&s);
@@ -263,7 +263,7 @@ Result<Page> Search(const storage::ReadView& view, const Query& q, const Accept&
       }
     }
     if (match) matches.push_back(Hit{s->room, s->posting.sequence, s->position, rank});
-    s->it->Prev();
+    s->it->Next();
     NEBU_ASSIGN_OR_RETURN(bool more, Load(*s));
     if (more) {
       heads.push(s);

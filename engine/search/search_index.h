@@ -16,8 +16,10 @@
 // most kSearchEventWordsMax distinct words (the first ones).
 //
 // Layout, Cf::kSearch (words hold no 0x00 byte):
-//   word 0x00 room[8 BE] position[8 BE] -> sequence[8 BE] keys[1] count[1]
+//   word 0x00 room[8 BE] ~position[8 BE] -> sequence[8 BE] keys[1] count[1]
 // one posting per (distinct word, event): `position` is the event's stream position,
+// stored complemented so that a room's postings run newest first in key order (scans
+// go forward: a memtable's Prev costs a search from the top each step),
 // `keys` the SearchKey bits of the fields the word is in, `count` its occurrences in
 // them (saturating at 255). A word finds a room's events newest first with one seek,
 // and a room filter is a prefix: only the searched rooms' ranges are read.
