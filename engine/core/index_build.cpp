@@ -4,6 +4,7 @@
 
 #include "engine/accounts/user_directory.h"
 #include "engine/core/relations.h"
+#include "engine/search/search_index.h"
 #include "engine/storage/envelope.h"
 #include "engine/storage/keys.h"
 
@@ -26,7 +27,8 @@ Status Clear(storage::Store& store, Cf cf) {
   it->SeekToFirst();
   NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
   if (!it->Valid()) return Status::Ok();
-  // Relations keys begin with a room number (< 2^56), directory keys with 't' or 'u'.
+  // Relations keys begin with a room number (< 2^56), directory keys with 't' or 'u',
+  // search keys with a word's UTF-8 (never 0xff).
   return storage::FromRocks(store.db()->DeleteRange(rocksdb::WriteOptions(), store.handle(cf),
                                                     std::string(), std::string(1, '\xff')));
 }
@@ -41,7 +43,8 @@ Status MaybeWrite(storage::Store& store, rocksdb::WriteBatch& batch, bool force)
   return Status::Ok();
 }
 
-Status BuildRelations(storage::Store& store, IndexBuildStats& stats) {
+// One pass over the log for the relations and the full-text search index.
+Status BuildLogIndexes(storage::Store& store, IndexBuildStats& stats) {
   rocksdb::WriteBatch batch;
   std::string scratch;
   rocksdb::ReadOptions options;
@@ -50,10 +53,10 @@ Status BuildRelations(storage::Store& store, IndexBuildStats& stats) {
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     ++stats.events;
     const std::string_view raw = it->value().ToStringView();
-    // Most events relate to nothing: skip them before verifying and parsing.
-    if (raw.find("m.relates_to") == std::string_view::npos) continue;
     NEBU_ASSIGN_OR_RETURN(storage::EventView view,
                           storage::ViewEnvelope(storage::AlignedEnvelopeBytes(raw, &scratch)));
+    stats.search_postings += search::StageStoredEvent(store, batch, view);
+    NEBU_RETURN_IF_ERROR(MaybeWrite(store, batch, false));
     std::optional<Relation> relation = RelationOfJson(view.json);
     if (!relation) continue;
     StageRelation(store, batch, view.room, view.sequence, view.type, view.event_id, *relation);
@@ -87,7 +90,8 @@ Result<IndexBuildStats> BuildIndexes(storage::Store& store) {
   stats.built = true;
   NEBU_RETURN_IF_ERROR(Clear(store, Cf::kRelations));
   NEBU_RETURN_IF_ERROR(Clear(store, Cf::kUserDirectory));
-  NEBU_RETURN_IF_ERROR(BuildRelations(store, stats));
+  NEBU_RETURN_IF_ERROR(Clear(store, Cf::kSearch));
+  NEBU_RETURN_IF_ERROR(BuildLogIndexes(store, stats));
   NEBU_RETURN_IF_ERROR(BuildUserDirectory(store, stats));
   rocksdb::WriteBatch batch;
   NEBU_RETURN_IF_ERROR(storage::FromRocks(

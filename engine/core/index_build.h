@@ -1,10 +1,10 @@
 // Index build: makes the derived indexes of a store written by a version without
 // them (Cf::kRelations, core/relations.h; Cf::kUserDirectory,
-// accounts/user_directory.h).
+// accounts/user_directory.h; Cf::kSearch, search/search_index.h).
 //
 // When storage::kMetaIndexVersion is absent or below kIndexVersion, BuildIndexes
-// clears both families, reads every room log (one pass over Cf::kEvents, JSON parsed
-// only for events that mention m.relates_to) and every account (active users with
+// clears the three families, reads every room log (one pass over Cf::kEvents, JSON
+// parsed only for events that mention m.relates_to or have an indexed type) and every account (active users with
 // their display name), writes the entries in batches of at most
 // kIndexBuildBatchEntriesMax, and then records kIndexVersion (fsynced). The entries
 // are exactly what apply would have written for the same history, so a rebuilt node
@@ -24,7 +24,8 @@
 
 namespace nebu::core {
 
-inline constexpr uint64_t kIndexVersion = 1;
+// 1: relations and user directory; 2: adds the full-text search index.
+inline constexpr uint64_t kIndexVersion = 2;
 inline constexpr size_t kIndexBuildBatchEntriesMax = 10'000;  // entries per write batch
 
 struct IndexBuildStats {
@@ -32,6 +33,7 @@ struct IndexBuildStats {
   uint64_t events = 0;       // log entries read
   uint64_t relations = 0;    // relations index entries written
   uint64_t users = 0;        // users indexed in the directory
+  uint64_t search_postings = 0;  // full-text postings written
   double seconds = 0;
 };
 

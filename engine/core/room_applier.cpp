@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "engine/core/relations.h"
+#include "engine/search/search_index.h"
 #include "engine/event/canonical_json.h"
 #include "engine/event/identifiers.h"
 #include "engine/rooms/auth_rules.h"
@@ -526,6 +527,7 @@ void RoomApplier::WriteIndexes(RoomCache& room, const json::object& pdu,
   if (auto relation = RelationOf(pdu)) {
     StageRelation(store_, batch, number, seq, type, event_id, *relation);
   }
+  search::StageEvent(store_, batch, number, seq, pos, pdu);
   const json::string* state_key = StringAt(pdu, "state_key");
   if (!state_key) return;
   std::string seq_bytes;

@@ -79,9 +79,9 @@ StateMachine::~StateMachine() = default;
 Status StateMachine::Load() {
   NEBU_ASSIGN_OR_RETURN(IndexBuildStats built, BuildIndexes(store_));
   if (built.built && (built.events > 0 || built.users > 0)) {
-    spdlog::info("built the relations and user directory indexes: {} events read, {} relations, "
-                 "{} users, {:.3f} s",
-                 built.events, built.relations, built.users, built.seconds);
+    spdlog::info("built the relations, user directory and search indexes: {} events read, {} "
+                 "relations, {} users, {} search postings, {:.3f} s",
+                 built.events, built.relations, built.users, built.search_postings, built.seconds);
   }
   NEBU_ASSIGN_OR_RETURN(uint64_t applied, ReadCounter(store_, storage::kMetaAppliedIndex, 0));
   NEBU_ASSIGN_OR_RETURN(uint64_t stream, ReadCounter(store_, storage::kMetaStreamPosition, 0));

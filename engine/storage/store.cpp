@@ -60,6 +60,7 @@ bool HasPointLookups(Cf cf) {
     case Cf::kToDevice:
     case Cf::kRedactions:
     case Cf::kUserDirectory:
+    case Cf::kSearch:  // the query's other words are point reads of (word, room, position)
       return true;
     default:
       return false;  // kCommitLog, kStream, kStateHistory, kRelations: range scans only
