@@ -8,6 +8,7 @@
 #include "api/accounts/push_rules.h"
 #include "api/receipts/receipt_routes.h"
 #include "api/rooms/rooms_routes.h"
+#include "api/rooms/space_routes.h"
 #include "api/sync/sync_routes.h"
 #include "api/token_wait.h"
 
@@ -32,6 +33,7 @@ ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metr
   AddFilterRoutes(router, engine);
   AddKeysRoutes(router, engine, limits);
   AddMiscRoutes(router, engine);
+  AddSpaceRoutes(router, engine);
 }
 
 }  // namespace nebu::api
