@@ -9,6 +9,7 @@
 #include "api/receipts/receipt_routes.h"
 #include "api/rooms/rooms_routes.h"
 #include "api/search/search_routes.h"
+#include "api/rooms/space_routes.h"
 #include "api/sync/sync_routes.h"
 #include "api/token_wait.h"
 
@@ -34,6 +35,7 @@ ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metr
   AddKeysRoutes(router, engine, limits);
   AddMiscRoutes(router, engine);
   AddSearchRoutes(router, engine);
+  AddSpaceRoutes(router, engine);
 }
 
 }  // namespace nebu::api

@@ -43,8 +43,24 @@ Response RoomIdAnswer(const core::AppendedEvent& event) {
   return JsonResponse(200, json::object{{"room_id", event.room_id}});
 }
 
-Response AnswerOutcome(const core::ApplyOutcome& outcome, const AnswerFor& answer) {
-  if (!outcome.ok()) return RoomError(outcome.status());
+// The response to a refused event.
+using ErrorFor = std::function<Response(const Status&)>;
+
+// RoomError, except the restricted-join refusals (core/room_applier.h) whose status
+// message starts with their errcode: 400 M_UNABLE_TO_AUTHORISE_JOIN (no allowed room
+// is known here) and 400 M_UNABLE_TO_GRANT_JOIN (no member may authorise the join).
+Response JoinError(const Status& status) {
+  for (std::string_view errcode : {core::kUnableToAuthoriseJoin, core::kUnableToGrantJoin}) {
+    if (status.code() == StatusCode::kInvalidArgument && status.message().starts_with(errcode)) {
+      return ErrorResponse(400, errcode, status.message());
+    }
+  }
+  return RoomError(status);
+}
+
+Response AnswerOutcome(const core::ApplyOutcome& outcome, const AnswerFor& answer,
+                       const ErrorFor& error) {
+  if (!outcome.ok()) return error(outcome.status());
   Result<std::vector<core::AppendedEvent>> events = core::DecodeAppended(*outcome);
   if (!events.ok()) return ErrorResponse(events.status());
   if (events->size() != 1) return ErrorResponse(Status::Internal("send made no single event"));
@@ -53,13 +69,14 @@ Response AnswerOutcome(const core::ApplyOutcome& outcome, const AnswerFor& answe
 
 // Proposes the event; `respond` gets answer(event) once it is committed and applied.
 void SubmitEvent(core::Engine& engine, core::SendEventRequest request, const Respond& respond,
-                 AnswerFor answer) {
+                 AnswerFor answer, ErrorFor error = RoomError) {
   request.origin_server_ts = engine.clock().NowUnixMs();
   Result<core::Command> command = core::MakeSendEventCommand(request);
   if (!command.ok()) return respond(ErrorResponse(command.status()));
   engine.SubmitAsync(std::move(command).value(),
-                     [respond, answer = std::move(answer)](core::ApplyOutcome outcome) {
-                       respond(AnswerOutcome(outcome, answer));
+                     [respond, answer = std::move(answer),
+                      error = std::move(error)](core::ApplyOutcome outcome) {
+                       respond(AnswerOutcome(outcome, answer, error));
                      });
 }
 
@@ -182,9 +199,35 @@ void HandleJoin(core::Engine& engine, UserRateLimits& limits, const Request& req
   core::SendEventRequest event = MemberEvent(who, std::get<std::string>(room_id), who.user_id,
                                              "join", std::get<json::object>(body));
   // The join carries the caller's displayname and avatar_url (as clients expect),
-  // read when it is applied.
+  // read when it is applied; a restricted join rule is checked there too.
   event.sender_profile = true;
-  SubmitEvent(engine, std::move(event), respond, RoomIdAnswer);
+  event.restricted_join = true;
+  SubmitEvent(engine, std::move(event), respond, RoomIdAnswer, JoinError);
+}
+
+// POST /knock/{roomIdOrAlias}: an m.room.member knock of the caller (with reason and
+// the caller's profile); the auth rules allow it only under a knock or
+// knock_restricted join rule. `via` / `server_name` name servers to knock through:
+// every room is local, so they are ignored.
+void HandleKnock(core::Engine& engine, UserRateLimits& limits, const Request& request,
+                 std::string_view id, const Respond& respond) {
+  auto caller = CallerOf(request, engine);
+  if (auto* error = std::get_if<Response>(&caller)) return respond(*error);
+  if (auto limited = MembershipLimited(engine, limits, caller)) return respond(*limited);
+  auto body = ParseJsonBody(request);
+  if (auto* error = std::get_if<Response>(&body)) return respond(*error);
+  auto room_id = ResolveRoom(engine, id);
+  if (auto* error = std::get_if<Response>(&room_id)) return respond(*error);
+  const Caller& who = std::get<Caller>(caller);
+  core::SendEventRequest event = MemberEvent(who, std::get<std::string>(room_id), who.user_id,
+                                             "knock", std::get<json::object>(body));
+  event.sender_profile = true;
+  SubmitEvent(engine, std::move(event), respond, RoomIdAnswer, [](const Status& status) {
+    if (status.code() == StatusCode::kNotFound) {
+      return ErrorResponse(404, "M_NOT_FOUND", "Room not found");
+    }
+    return RoomError(status);
+  });
 }
 
 // leave, invite, kick, ban, unban. `membership` is what the target gets; targets
@@ -212,7 +255,11 @@ void HandleMembership(core::Engine& engine, UserRateLimits& limits, const Reques
     }
     if (auto error = RequireJoined(engine, room_id, who.user_id)) return respond(*error);
   }
-  SubmitEvent(engine, MemberEvent(who, room_id, target, membership, object), respond, EmptyAnswer);
+  core::SendEventRequest event = MemberEvent(who, room_id, target, membership, object);
+  // An invite carries the invitee's displayname and avatar_url, read when it is
+  // applied, so clients can show "alice invited Bob".
+  event.target_profile = membership == "invite";
+  SubmitEvent(engine, std::move(event), respond, EmptyAnswer);
 }
 
 // POST /rooms/{roomId}/forget: an accounts "forget_room" command; the state machine
@@ -399,6 +446,10 @@ void AddMembershipRoutes(Router& router, core::Engine& engine,
   AddAsyncRoute(router, "POST", "/rooms/{roomId}/join",
                 [&engine, limits](const Request& r, const PathParams& p, Respond respond) {
                   HandleJoin(engine, *limits, r, p.at("roomId"), respond);
+                });
+  AddAsyncRoute(router, "POST", "/knock/{roomIdOrAlias}",
+                [&engine, limits](const Request& r, const PathParams& p, Respond respond) {
+                  HandleKnock(engine, *limits, r, p.at("roomIdOrAlias"), respond);
                 });
   struct Change {
     std::string_view action, membership;

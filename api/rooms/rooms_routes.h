@@ -3,6 +3,7 @@
 //
 //   POST /createRoom                                async  {room_id}
 //   POST /join/{roomIdOrAlias}, /rooms/{id}/join    async  {room_id}
+//   POST /knock/{roomIdOrAlias}                     async  {room_id}
 //   POST /rooms/{id}/leave|invite|kick|ban|unban    async  {}
 //   POST /rooms/{id}/forget                         async  {}  (accounts op forget_room)
 //   GET  /joined_rooms                              sync   {joined_rooms}
@@ -29,7 +30,18 @@
 // caller may not see: both are 403 M_FORBIDDEN):
 // - Writes (send, state PUT, redact, invite, kick, ban, unban) need the caller to be
 //   joined now; the room version 11 authorization rules then decide (403 on refusal).
-//   join and leave go straight to the authorization rules.
+//   join, knock and leave go straight to the authorization rules.
+// - Joins honour restricted / knock_restricted join rules (core/room_applier.h,
+//   "Restricted joins"): a caller joined to a room the rule's `allow` names joins,
+//   authorised by a joined member with the invite level; 403 M_FORBIDDEN when the
+//   caller is in none of them, 400 M_UNABLE_TO_AUTHORISE_JOIN when none of them is
+//   known here, 400 M_UNABLE_TO_GRANT_JOIN when no member of this server may invite.
+// - Knock (knock or knock_restricted rooms only; else 403): carries `reason` and the
+//   caller's profile; 404 M_NOT_FOUND for an unknown room ID or alias. `via` and
+//   `server_name` are ignored (every room is local). A knock is retracted by /leave,
+//   accepted by /invite (then /join), refused by /kick (leave) or /ban.
+// - Invites carry the invitee's displayname and avatar_url from their global profile
+//   at the time the invite is applied.
 // - Reads follow HistoryView (engine/core/room_reads.h), the spec's history
 //   visibility rules: a caller who never joined may read only what was
 //   world_readable; /messages and /context skip events the caller may not see;

@@ -309,7 +309,7 @@ json::object TypingEvent(std::vector<std::string> users) {
 }
 
 struct Sections {
-  json::object join, invite, leave;
+  json::object join, invite, leave, knock;
 };
 
 // The rooms.join entry of a room, made empty (nothing in the timeline, prev_batch at
@@ -365,8 +365,10 @@ Status AddSectionEntry(Context& ctx, const core::RoomMeta& meta, RoomSection sec
   return Status::Ok();
 }
 
-// A rooms.invite entry: stripped state as of `seq`.
-Result<json::object> InviteEntry(Context& ctx, const core::RoomMeta& meta, Sequence seq) {
+// A rooms.invite entry (or with `key` "knock_state", a rooms.knock entry): stripped
+// state as of `seq`.
+Result<json::object> InviteEntry(Context& ctx, const core::RoomMeta& meta, Sequence seq,
+                                 std::string_view key = "invite_state") {
   NEBU_ASSIGN_OR_RETURN(auto records, core::StateRecordsAt(ctx.view, meta.number, seq));
   json::array stripped;
   for (const storage::EventRecord& record : records) {
@@ -380,7 +382,7 @@ Result<json::object> InviteEntry(Context& ctx, const core::RoomMeta& meta, Seque
                                        {"sender", record.sender},
                                        {"content", std::move(event["content"])}});
   }
-  return json::object{{"invite_state", json::object{{"events", std::move(stripped)}}}};
+  return json::object{{key, json::object{{"events", std::move(stripped)}}}};
 }
 
 // Every member of a room the user (newly) joined: their devices are news to the user.
@@ -420,6 +422,11 @@ Status AddRoomInitial(Context& ctx, const std::string& room_id, StreamPosition h
     }
     case Membership::kInvite: {
       NEBU_ASSIGN_OR_RETURN(out.invite[room_id], InviteEntry(ctx, meta, record->sequence));
+      break;
+    }
+    case Membership::kKnock: {
+      NEBU_ASSIGN_OR_RETURN(out.knock[room_id],
+                            InviteEntry(ctx, meta, record->sequence, "knock_state"));
       break;
     }
     case Membership::kLeave:
@@ -488,6 +495,14 @@ Status AddRoomIncremental(Context& ctx, const core::RoomMeta& meta, Sequence lo,
         LastChangeTo(view, lo, hi, [](Membership m) { return m == Membership::kInvite; });
     if (invited) {
       NEBU_ASSIGN_OR_RETURN(out.invite[meta.room_id], InviteEntry(ctx, meta, *invited));
+    }
+    return Status::Ok();
+  }
+  if (after == Membership::kKnock) {
+    auto knocked = LastChangeTo(view, lo, hi, [](Membership m) { return m == Membership::kKnock; });
+    if (knocked) {
+      NEBU_ASSIGN_OR_RETURN(out.knock[meta.room_id],
+                            InviteEntry(ctx, meta, *knocked, "knock_state"));
     }
     return Status::Ok();
   }
@@ -843,6 +858,7 @@ Result<SyncResult> AssembleSync(core::Engine& engine, const SyncRequest& request
     for (std::string& type : types) fallback_types.emplace_back(std::move(type));
   }
   result.has_updates = !sections.join.empty() || !sections.invite.empty() ||
+                       !sections.knock.empty() ||
                        !sections.leave.empty() || !account_data.empty() || !to_device.empty() ||
                        !device_lists.at("changed").as_array().empty() ||
                        !device_lists.at("left").as_array().empty() || !presence.empty();
@@ -851,7 +867,7 @@ Result<SyncResult> AssembleSync(core::Engine& engine, const SyncRequest& request
       {"rooms", json::object{{"join", std::move(sections.join)},
                              {"invite", std::move(sections.invite)},
                              {"leave", std::move(sections.leave)},
-                             {"knock", json::object{}}}},
+                             {"knock", std::move(sections.knock)}}},
       {"account_data", json::object{{"events", std::move(account_data)}}},
       {"presence", json::object{{"events", std::move(presence)}}},
       {"to_device", json::object{{"events", std::move(to_device)}}},

@@ -50,6 +50,8 @@
 // - rooms.invite: rooms whose invite of the user is in the window (initial sync: every
 //   pending invite), with stripped invite_state (create, join_rules, name,
 //   canonical_alias, avatar, encryption, and the user's own member event).
+// - rooms.knock: rooms whose knock by the user is in the window (initial sync: every
+//   pending knock), with knock_state: the same stripped state as invite_state.
 // - rooms.leave: rooms the user left, was kicked or banned from within the window,
 //   the timeline ending with that event; on an initial sync only with
 //   room.include_leave (then every room the user left).

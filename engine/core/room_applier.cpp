@@ -102,11 +102,21 @@ bool FlagSet(const json::object& o, std::string_view key) {
   return v && v->is_bool() && v->as_bool();
 }
 
-// An m.room.member join of `sender` by `sender`.
-bool IsOwnJoin(const rooms::EventDraft& d) {
+// An m.room.member event of `membership` with `sender` as its state_key.
+bool IsOwnMembership(const rooms::EventDraft& d, std::string_view membership) {
   if (d.type != "m.room.member" || d.state_key != d.sender) return false;
   const json::string* m = StringAt(d.content, "membership");
-  return m && *m == "join";
+  return m && *m == membership;
+}
+
+// An m.room.member join of `sender` by `sender`.
+bool IsOwnJoin(const rooms::EventDraft& d) { return IsOwnMembership(d, "join"); }
+
+// An m.room.member invite (of state_key by sender).
+bool IsInvite(const rooms::EventDraft& d) {
+  if (d.type != "m.room.member" || !d.state_key) return false;
+  const json::string* m = StringAt(d.content, "membership");
+  return m && *m == "invite";
 }
 
 }  // namespace
@@ -125,6 +135,8 @@ Result<Command> MakeSendEventCommand(const SendEventRequest& r) {
   o["origin_server_ts"] = r.origin_server_ts;
   if (r.redacts) o["redacts"] = *r.redacts;
   if (r.sender_profile) o["sender_profile"] = true;
+  if (r.target_profile) o["target_profile"] = true;
+  if (r.restricted_join) o["restricted_join"] = true;
   return MakeCommand(CommandKind::kRoomEvent, o);
 }
 
@@ -588,8 +600,14 @@ Result<std::string> RoomApplier::ApplySendEvent(std::string_view payload,
   }
   rooms::EventDraft draft{std::string(*type), OptionalString(o, "state_key"),
                           content->as_object(), std::string(*sender)};
-  if (FlagSet(o, "sender_profile") && IsOwnJoin(draft)) {
+  if (FlagSet(o, "sender_profile") && (IsOwnJoin(draft) || IsOwnMembership(draft, "knock"))) {
     NEBU_RETURN_IF_ERROR(AddStoredProfile(draft.sender, draft.content));
+  }
+  if (FlagSet(o, "target_profile") && IsInvite(draft)) {
+    NEBU_RETURN_IF_ERROR(AddStoredProfile(*draft.state_key, draft.content));
+  }
+  if (FlagSet(o, "restricted_join") && IsOwnJoin(draft)) {
+    NEBU_RETURN_IF_ERROR(AuthoriseRestrictedJoin(*room, draft));
   }
   Counters before = counters;
   RoomMeta meta_before = room->meta;

@@ -5,12 +5,15 @@
 //   kCreateRoom {room_id, room_version, origin_server_ts, events:[draft...], alias?,
 //                publish?, creator_profile?}
 //   kRoomEvent  {room_id, sender, device_id?, txn_id?, type, state_key?, content,
-//                origin_server_ts, redacts?, sender_profile?}
+//                origin_server_ts, redacts?, sender_profile?, target_profile?,
+//                restricted_join?}
 //
 // Profiles are read in apply, not at propose time (a proposer's view may be stale):
 // with creator_profile, the creator's m.room.member join gets displayname/avatar_url
 // from the creator's stored profile; with sender_profile, an m.room.member join of
-// the sender by the sender does. A field the profile lacks is left as the draft has
+// the sender by the sender (or a knock of the sender) does; with target_profile, an
+// m.room.member invite gets the invitee's (state_key's) profile, so clients can show
+// "alice invited Bob". A field the profile lacks is left as the draft has
 // it; an unknown user changes nothing. Profiles change only in account commands,
 // which the state machine applies alone with the batch flushed before and after, so
 // the store read here sees every profile change ordered before this command. Commands
@@ -21,6 +24,21 @@
 // room's log, the event-id index, the stream entry, current state + state history
 // for state events, membership records for m.room.member, the txn id, and the
 // relations index entry of an event with content.m.relates_to (core/relations.h).
+//
+// Restricted joins: with restricted_join, an m.room.member join of the sender by the
+// sender into a room whose join rule is restricted or knock_restricted, by a user who
+// is not joined, invited or banned, is checked against the rule's `allow` list (the
+// m.room_membership conditions, at most kJoinAllowConditionsMax; others are ignored):
+// the sender must be joined now to one of those rooms on this server. Then a member
+// who is joined with at least the invite level and on the sender's server is written
+// into content.join_authorised_via_users_server: the candidates are the users
+// power_levels names at or above the invite level, and the creator, highest level
+// first, then by user ID, at most kJoinAuthoriserCandidatesMax examined (a room whose
+// only inviters come from users_default finds none). Refusals: none of the allowed
+// rooms exists here: kInvalidArgument "M_UNABLE_TO_AUTHORISE_JOIN: ..."; the sender is
+// joined to none of them: kForbidden; no authoriser: kInvalidArgument
+// "M_UNABLE_TO_GRANT_JOIN: ...". The auth rules then check the authoriser again
+// (rooms/auth_rules.h, rule 4.3.5).
 //
 // Redactions: every m.room.redaction event, whatever sent it (POST /redact gives
 // `redacts`; PUT /send and /state bodies give content.redacts; both must agree),
@@ -60,6 +78,10 @@ struct SendEventRequest {
   // An m.room.member join of the sender by the sender: apply adds the sender's stored
   // profile to content (see the header comment).
   bool sender_profile = false;
+  // An m.room.member invite: apply adds the invitee's stored profile to content.
+  bool target_profile = false;
+  // An own join: apply authorises a join through a restricted join rule's `allow`.
+  bool restricted_join = false;
   std::string room_id;
   std::string sender;
   std::string device_id;           // empty: no txn dedup
@@ -70,6 +92,14 @@ struct SendEventRequest {
   int64_t origin_server_ts = 0;
   std::optional<std::string> redacts;
 };
+
+// Bounds of restricted joins (header comment): `allow` conditions read per join, and
+// candidate authorising users examined per join.
+inline constexpr size_t kJoinAllowConditionsMax = 32;
+inline constexpr size_t kJoinAuthoriserCandidatesMax = 64;
+// The errcodes a refused restricted join names at the start of its status message.
+inline constexpr std::string_view kUnableToAuthoriseJoin = "M_UNABLE_TO_AUTHORISE_JOIN";
+inline constexpr std::string_view kUnableToGrantJoin = "M_UNABLE_TO_GRANT_JOIN";
 
 struct CreateRoomCommand {
   std::string room_id;
@@ -200,6 +230,12 @@ class RoomApplier {
   // Sets content's displayname/avatar_url from user_id's stored profile (fields it
   // lacks stay as they are); an unknown user changes nothing.
   Status AddStoredProfile(std::string_view user_id, boost::json::object& content);
+  // Restricted joins (header comment; room_applier_join.cpp): adds
+  // join_authorised_via_users_server to an own join's content when the room's join
+  // rule needs it; OK and no change when it does not.
+  Status AuthoriseRestrictedJoin(RoomCache& room, rooms::EventDraft& draft);
+  // Whether user_id is joined to room_id now (false for a room unknown here).
+  Result<bool> JoinedTo(std::string_view room_id, std::string_view user_id);
   // Appends draft to the room numbered `number` (AppendEvent).
   Result<AppendedEvent> AppendMemberEventIn(RoomNumber number, const rooms::EventDraft& draft,
                                             int64_t ts, rocksdb::WriteBatch& batch,

@@ -12,6 +12,7 @@ namespace nebu::rooms {
 namespace {
 
 constexpr std::string_view kThirdPartyInviteType = "m.room.third_party_invite";
+constexpr std::string_view kJoinAuthorisedViaKey = "join_authorised_via_users_server";
 
 // The top-level integer keys of m.room.power_levels content (auth rule 9.1).
 constexpr std::array<std::string_view, 7> kLevelKeys = {
@@ -151,6 +152,27 @@ bool IsCreatorFirstJoin(const MemberContext& m, const RoomState& state) {
   return !create_id || (only.is_string() && only.get_string() == *create_id);
 }
 
+// Rule 4.3.5.2: a join without an invite into a restricted room needs
+// join_authorised_via_users_server naming a joined member with the invite level.
+Status AuthorizeRestrictedJoin(const MemberContext& m, const RoomState& state) {
+  std::optional<std::string_view> via =
+      StringField(*m.e.content, kJoinAuthorisedViaKey);
+  if (!via) {
+    return Deny(m.e.type, "join rule '" + m.join_rule + "' needs an invite or " +
+                              std::string(kJoinAuthorisedViaKey));
+  }
+  if (state.MembershipOf(*via) != Membership::kJoin) {
+    return Deny(m.e.type, std::string(kJoinAuthorisedViaKey) + " is not joined to the room");
+  }
+  int64_t via_level = m.levels.UserLevel(*via);
+  if (via_level < m.levels.invite) {
+    return Deny(m.e.type, std::string(kJoinAuthorisedViaKey) + " has power level " +
+                              LevelText(via_level) + ", below the invite level " +
+                              LevelText(m.levels.invite));
+  }
+  return Status::Ok();
+}
+
 // Rule 4.3.
 Status AuthorizeJoin(const MemberContext& m, const RoomState& state) {
   if (IsCreatorFirstJoin(m, state)) return Status::Ok();
@@ -163,7 +185,7 @@ Status AuthorizeJoin(const MemberContext& m, const RoomState& state) {
   }
   if (rule == "restricted" || rule == "knock_restricted") {
     if (IsJoinedOrInvited(m.sender_membership)) return Status::Ok();
-    return Deny(m.e.type, "joining a '" + rule + "' room without an invite is not supported");
+    return AuthorizeRestrictedJoin(m, state);
   }
   if (rule == "public") return Status::Ok();
   return Deny(m.e.type, "join rule '" + rule + "' allows no joins");
@@ -240,8 +262,16 @@ Status AuthorizeMember(const EventView& e, const RoomState& state) {
   if (!name) return Status::BadJson("m.room.member content has no membership string");
   std::optional<Membership> membership = ParseMembership(*name);
   if (!membership) return Status::BadJson("unknown membership '" + std::string(*name) + "'");
-  if (e.content->contains("join_authorised_via_users_server")) {
-    return Deny(e.type, "restricted joins (join_authorised_via_users_server) are not supported");
+  if (const boost::json::value* via = e.content->if_contains(kJoinAuthorisedViaKey)) {
+    // Rule 4.2.1: events are created and signed here only, so the key must name a
+    // user of the sender's server (the only signature the event will carry).
+    if (!via->is_string() || !event::IsValidUserId(via->get_string())) {
+      return Status::BadJson(std::string(kJoinAuthorisedViaKey) + " is not a user ID");
+    }
+    if (event::ServerNameOf(via->get_string()) != event::ServerNameOf(e.sender)) {
+      return Deny(e.type, std::string(kJoinAuthorisedViaKey) +
+                              " names a user of another server, whose signature it lacks");
+    }
   }
   PowerLevels levels = state.GetPowerLevels();
   MemberContext m{e,
@@ -423,7 +453,7 @@ std::vector<RoomState::Key> AuthEventKeys(const boost::json::object& event) {
     }
   }
   if (membership == "join") {
-    if (auto via = StringField(content, "join_authorised_via_users_server")) {
+    if (auto via = StringField(content, kJoinAuthorisedViaKey)) {
       add(kMemberType, *via);
     }
   }

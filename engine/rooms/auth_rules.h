@@ -6,8 +6,9 @@
 // join rule), m.room.power_levels changes (no raising above one's own level, no
 // changing users at or above one's level), m.room.redaction rights (handled here as
 // "redact" level or own event check via RedactionAllowed), the sender being joined,
-// and the event/state levels. Third-party invites and restricted joins are refused
-// (kForbidden) with a message saying they are not supported.
+// and the event/state levels, and restricted joins (join_authorised_via_users_server).
+// Third-party invites are refused (kForbidden) with a message saying they are not
+// supported.
 //
 //   RoomState s;  // loaded for AuthEventKeys(event)
 //   NEBU_RETURN_IF_ERROR(Authorize(event, s));
@@ -24,10 +25,17 @@
 //   create" is read as: exactly one prev_event (equal to the create's event_id
 //   when the stored create event carries an "event_id" key), no power levels
 //   event yet, and no member event for the creator.
-// - Restricted joins (join_authorised_via_users_server, or joining a restricted /
-//   knock_restricted room without an invite) and third-party invites are refused
-//   (kForbidden, "not supported"); invited or joined users may still join such
-//   rooms (rule 4.3.5.1). m.room.third_party_invite events follow rule 6.
+// - Rule 4.2.1 (join_authorised_via_users_server must be signed by that user's
+//   server): events are created and signed on this server only, so the key must
+//   name a user of the sender's server (kForbidden otherwise; kBadJson when it is
+//   not a user ID).
+// - Rule 4.3.5 (restricted / knock_restricted): joined or invited users may join;
+//   anyone else needs content.join_authorised_via_users_server naming a member who is
+//   joined now with at least the invite level (kForbidden otherwise). Whether the
+//   joiner satisfies the room's `allow` conditions is not an auth rule: the server
+//   checks it before choosing the authorising user (core/room_applier.h).
+// - Third-party invites are refused (kForbidden, "not supported").
+//   m.room.third_party_invite events follow rule 6.
 // - Rule 9: power levels content with a non-integer level (float, string, out of
 //   the canonical JSON range) or a users key that is not a user ID is kBadJson.
 //   As written in the spec, a removed users entry is checked only against its old

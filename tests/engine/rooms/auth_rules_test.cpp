@@ -302,27 +302,6 @@ TEST(MembershipTest, CreatorJoinsRightAfterCreate) {
             StatusCode::kForbidden);
 }
 
-TEST(MembershipTest, RestrictedJoinWithoutInviteIsRefusedAsNotSupported) {
-  for (std::string_view rule : {"restricted", "knock_restricted"}) {
-    RoomState state = CaseRoom(rule, Membership::kNone, {}, 0, 0, true);
-    Status s = Authorize(MemberPdu(kSender, kSender, "join"), state);
-    EXPECT_EQ(s.code(), StatusCode::kForbidden);
-    EXPECT_NE(s.message().find("not supported"), std::string::npos) << s.message();
-    state = CaseRoom(rule, Membership::kInvite, {}, 0, 0, true);
-    EXPECT_TRUE(Authorize(MemberPdu(kSender, kSender, "join"), state).ok());
-  }
-}
-
-TEST(MembershipTest, JoinAuthorisedViaUsersServerIsRefusedAsNotSupported) {
-  RoomState state = CaseRoom("public", Membership::kNone, {}, 0, 0, true);
-  boost::json::object join =
-      Pdu(kSender, "m.room.member", kSender,
-          {{"membership", "join"}, {"join_authorised_via_users_server", kCreator}});
-  Status s = Authorize(join, state);
-  EXPECT_EQ(s.code(), StatusCode::kForbidden);
-  EXPECT_NE(s.message().find("not supported"), std::string::npos) << s.message();
-}
-
 TEST(MembershipTest, ThirdPartyInvitesAreRefusedAsNotSupported) {
   RoomState state = CaseRoom("invite", Membership::kJoin, Membership::kNone, 100, 0, false);
   boost::json::object invite =
