@@ -38,6 +38,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include "api/rate_limit.h"
@@ -53,8 +54,16 @@ inline constexpr size_t kHashThreads = 2;          // argon2id workers
 inline constexpr size_t kHashQueueMax = 256;       // waiting hash jobs (~5 s of work)
 inline constexpr size_t kDeleteDevicesMax = 1000;  // device IDs in one /delete_devices
 
+// The default lifetime of an access token issued with a refresh token (5 min, as
+// Synapse; the app's NEBU_ACCESS_TOKEN_LIFETIME_MS).
+inline constexpr int64_t kAccessTokenLifetimeMsDefault = 5 * 60 * 1000;
+
 struct AccountRoutesConfig {
   bool registration_open = false;  // false: POST /register answers 403 M_FORBIDDEN
+  // true (with registration_open false): POST /register only with a valid registration
+  // token, UIA stage m.login.registration_token.
+  bool registration_requires_token = false;
+  int64_t access_token_lifetime_ms = kAccessTokenLifetimeMsDefault;
   bool rate_limit = true;          // false: no 429s from these routes
   // The per-user limiters (profile, account data, new devices, password checks, login
   // attempts per account; api/rate_limit.h); null: the routes' own, on when rate_limit is.
