@@ -234,6 +234,9 @@ void TokenLogin(Context* context, const object& body, std::optional<std::string>
     return respond(ErrorResponse(403, "M_FORBIDDEN", "Invalid login token"));
   }
   if (auto locked = LockedLogin(*context, *user_id)) return respond(std::move(*locked));
+  if (auto limited = Limited(context->limits->new_device, *user_id, context->MonotonicMs())) {
+    return respond(std::move(*limited));
+  }
   Result<accounts::Prepared> prepared =
       accounts::PrepareLogin(*user_id, device_id, display_name, now, lifetime, *token);
   if (!prepared.ok()) return respond(ErrorResponse(prepared.status()));

@@ -2,8 +2,10 @@
 // (m.login.token), OpenID tokens and the registration token validity check.
 //
 //   POST /_matrix/client/v3/refresh                       {refresh_token} -> new pair
-//   POST /_matrix/client/v1/login/get_token               UIA m.login.password
-//   POST /_matrix/client/v3/user/{userId}/openid/request_token   yourself only
+//   POST /_matrix/client/v1/login/get_token               UIA m.login.password (rate:
+//        the password-check bucket); m.login.token logins take the new-device bucket
+//   POST /_matrix/client/v3/user/{userId}/openid/request_token   yourself only; per-user
+//        rate limit: the account-data bucket (api/rate_limit.h kAccountDataRateLimit)
 //   GET  /_matrix/federation/v1/openid/userinfo?access_token=    {sub}; the one
 //        federation route nebu serves, on the client listener
 //   GET  /_matrix/client/v1/register/m.login.registration_token/validity?token=
@@ -98,6 +100,12 @@ void RequestOpenIdToken(Context* context, const Request& request, const PathPara
   auto caller = AuthenticateOwner(request, context->engine, params.at("userId"),
                                   "Cannot request an OpenID token for another user");
   if (auto* error = std::get_if<Response>(&caller)) return respond(std::move(*error));
+  // Each token is a stored record until it is pruned (never, yet): the per-user
+  // account-data bucket (kAccountDataRateLimit) bounds how fast a user can add them.
+  if (auto limited = Limited(context->limits->account_data, std::get<Caller>(caller).user_id,
+                             context->MonotonicMs())) {
+    return respond(std::move(*limited));
+  }
   std::string token = accounts::NewToken(accounts::kOpenIdTokenPrefix);
   accounts::CreateOpenIdTokenCommand command{
       .user_id = std::get<Caller>(caller).user_id,
