@@ -30,8 +30,16 @@ struct Caller {
 };
 
 // The caller of a request from its access token (Authorization: Bearer, or the
-// access_token query parameter). Errors are ready responses: 401 M_MISSING_TOKEN
-// (no token), 401 M_UNKNOWN_TOKEN (unknown, logged out, or deactivated user).
+// access_token query parameter): one point lookup, which also carries the token's
+// expiry and its user's lock and suspension. Errors are ready responses: 401
+// M_MISSING_TOKEN (no token), 401 M_UNKNOWN_TOKEN (unknown, logged out, or deactivated
+// user), 401 M_UNKNOWN_TOKEN with soft_logout true (expired: a token issued with a
+// refresh token, past its lifetime on this node's clock), 401 M_USER_LOCKED with
+// soft_logout true (a locked user, on anything but POST /logout and /logout/all), 403
+// M_USER_SUSPENDED (a suspended user creating, joining, knocking on or upgrading a
+// room, inviting, sending anything but a redaction, setting state, changing the
+// profile or a room alias). The first use of a token from /refresh also proposes
+// accounts::ConfirmRefreshCommand (revoking the refresh token it replaced), once.
 std::variant<Caller, Response> Authenticate(const Request& request, core::Engine& engine);
 
 // Authenticate, then require the caller to be `path_user_id` (the {userId} of routes

@@ -24,6 +24,8 @@ ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metr
   AddDiscoveryRoutes(router, {.public_base_url = options.public_base_url});
   AddAccountRoutes(router, engine,
                    {.registration_open = options.registration_open,
+                    .registration_requires_token = options.registration_requires_token,
+                    .access_token_lifetime_ms = options.access_token_lifetime_ms,
                     .rate_limit = options.rate_limit,
                     .user_limits = limits});
   AddRoomRoutes(router, engine, {.rate_limit = options.rate_limit, .user_limits = limits});

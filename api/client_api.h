@@ -32,6 +32,8 @@ namespace nebu::api {
 struct ClientApiOptions {
   std::string public_base_url;     // advertised in /.well-known/matrix/client
   bool registration_open = false;  // false: POST /register answers 403 M_FORBIDDEN
+  bool registration_requires_token = false;  // AccountRoutesConfig
+  int64_t access_token_lifetime_ms = 300000;  // AccountRoutesConfig
   bool rate_limit = true;          // false: no 429s from any route (tests, benchmarks)
   // How long a read waits for this node to apply a token another node issued
   // (api/token_wait.h): kTokenWaitMsCluster in a cluster, 0 on a single node. It is

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <array>
 #include <cctype>
 #include <cerrno>
@@ -284,7 +285,10 @@ const std::vector<Variable> kVariables = {
     {"NEBU_PUBLIC_BASEURL", "", "base URL advertised in /.well-known/matrix/client",
      "https://NAME, or http://localhost:CLIENT_PORT when NAME is localhost"},
     {"NEBU_LOG_LEVEL", "info", "trace, debug, info, warn, error, critical or off"},
-    {"NEBU_REGISTRATION", "closed", "open or closed: may anyone register an account"},
+    {"NEBU_REGISTRATION", "closed",
+     "open, closed or token: may anyone register an account (token: with a registration token)"},
+    {"NEBU_ACCESS_TOKEN_LIFETIME_MS", "300000",
+     "ms an access token issued with a refresh token lives (1000..86400000)"},
     {"NEBU_RATE_LIMIT", "on", "on or off: every rate limit (per IP and per user)"},
     {"NEBU_TRUSTED_PROXIES", "", "CIDRs of reverse proxies whose X-Forwarded-For is believed",
      "none: X-Forwarded-For is ignored"},
@@ -417,9 +421,26 @@ Result<Config> LoadConfig(const Environment& env) {
                    "expected trace, debug, info, warn, error, critical or off, got \"" +
                        config.log_level + "\"");
   }
-  NEBU_ASSIGN_OR_RETURN(config.registration_open,
-                        ParseSwitch("NEBU_REGISTRATION", values["NEBU_REGISTRATION"], "open",
-                                    "closed", false));
+  if (values["NEBU_REGISTRATION"] == "token") {
+    config.registration_requires_token = true;
+  } else {
+    NEBU_ASSIGN_OR_RETURN(config.registration_open,
+                          ParseSwitch("NEBU_REGISTRATION", values["NEBU_REGISTRATION"], "open",
+                                      "closed", false));
+  }
+  {
+    constexpr int64_t kLifetimeMsMin = 1'000;
+    constexpr int64_t kLifetimeMsMax = 86'400'000;
+    const std::string& text = values["NEBU_ACCESS_TOKEN_LIFETIME_MS"];
+    int64_t ms = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+    if (ec != std::errc() || end != text.data() + text.size() || ms < kLifetimeMsMin ||
+        ms > kLifetimeMsMax) {
+      return Invalid("NEBU_ACCESS_TOKEN_LIFETIME_MS",
+                     "expected milliseconds from 1000 to 86400000, got \"" + text + "\"");
+    }
+    config.access_token_lifetime_ms = ms;
+  }
   NEBU_ASSIGN_OR_RETURN(config.rate_limit, ParseSwitch("NEBU_RATE_LIMIT", values["NEBU_RATE_LIMIT"],
                                                        "on", "off", true));
   Result<api::TrustedProxies> proxies = api::ParseTrustedProxies(values["NEBU_TRUSTED_PROXIES"]);

@@ -101,9 +101,16 @@ struct Config {
   std::string server_name;      // the Matrix server name (user IDs end in ":server_name")
   std::string public_base_url;  // advertised in /.well-known/matrix/client
   std::string log_level;        // trace, debug, info, warn, error, critical, off
-  // NEBU_REGISTRATION=open|closed: may anyone POST /register? Default closed, always:
-  // open registration is the operator's explicit choice.
+  // NEBU_REGISTRATION=open|closed|token: may anyone POST /register? Default closed,
+  // always: open registration is the operator's explicit choice. token: only with a
+  // valid registration token (UIA stage m.login.registration_token).
   bool registration_open = false;
+  bool registration_requires_token = false;  // NEBU_REGISTRATION=token
+  // NEBU_ACCESS_TOKEN_LIFETIME_MS: how long an access token issued with a refresh token
+  // (refresh_token: true on /login, /register; /refresh) is accepted, in ms; default
+  // 300000 (5 min, as Synapse), 1000..86400000. Tokens without a refresh token never
+  // expire.
+  int64_t access_token_lifetime_ms = 300000;
   bool rate_limit = true;  // NEBU_RATE_LIMIT=on|off
   // NEBU_TRUSTED_PROXIES: comma-separated CIDRs whose X-Forwarded-For is believed
   // (api/forwarded.h); default none.

@@ -152,6 +152,8 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, ClusterRuntime*
   api::ClientApi client_api(engine,
                             {.public_base_url = config.public_base_url,
                              .registration_open = config.registration_open,
+                             .registration_requires_token = config.registration_requires_token,
+                             .access_token_lifetime_ms = config.access_token_lifetime_ms,
                              .rate_limit = config.rate_limit,
                              // A token from another node waits for this one to catch up.
                              .token_wait_ms = cluster != nullptr ? api::kTokenWaitMsCluster : 0},
@@ -188,7 +190,9 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, ClusterRuntime*
   }
   spdlog::info("nebu {} serving {} (client {}, ops {}, data {}, registration {})", NEBU_VERSION,
                config.server_name, config.client_addr.ToString(), config.ops_addr.ToString(),
-               config.data_dir, config.registration_open ? "open" : "closed");
+               config.data_dir, config.registration_open                ? "open"
+               : config.registration_requires_token ? "token"
+                                                    : "closed");
   if (cluster != nullptr) {
     spdlog::info("cluster {}: node {} (incarnation {}) on etcd prefix {}",
                  cluster->node().cluster_id(), cluster->NodeId(), cluster->node().incarnation(),

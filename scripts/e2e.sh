@@ -156,6 +156,7 @@ run_suite() {  # run_suite NAME: runs one suite, bounded by suite_seconds_max
     js-search) (cd tests/e2e/js && NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" node search.mjs) ;;
     js-spaces) (cd tests/e2e/js && NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" node spaces.mjs) ;;
     nio-chat) NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" "${python}" tests/e2e/nio/chat.py ;;
+    js-refresh) start_nebu refresh NEBU_ACCESS_TOKEN_LIFETIME_MS=3000 && { (cd tests/e2e/js && NEBU_E2E_URL=${started_url} NEBU_E2E_TOKEN_LIFETIME_MS=3000 timeout "${suite_seconds_max}" node refresh.mjs); local rc=$?; kill "${started_pid}"; wait "${started_pid}" 2>/dev/null; return ${rc}; } ;;
     js-cluster)
       local urls=${NEBU_E2E_URLS:-}
       if [[ -z "${urls}" ]]; then

@@ -99,5 +99,10 @@ void AddDeviceRoutes(Router& router, const ContextPtr& context);
 void AddProfileRoutes(Router& router, const ContextPtr& context);
 // Account data and room tags (account_data_routes.cpp).
 void AddAccountDataRoutes(Router& router, const ContextPtr& context);
+// /refresh, /login/get_token, OpenID tokens and userinfo, registration token validity
+// (session_routes.cpp).
+void AddSessionRoutes(Router& router, const ContextPtr& context);
+// /admin/whois, /admin/suspend, /admin/lock (admin_routes.cpp).
+void AddAdminRoutes(Router& router, const ContextPtr& context);
 
 }  // namespace nebu::api::account_internal

@@ -20,7 +20,19 @@ using boost::json::object;
 using namespace account_internal;  // NOLINT: the file's own helpers
 
 constexpr std::string_view kDummyStage = "m.login.dummy";
+constexpr std::string_view kTokenStage = "m.login.registration_token";
 constexpr std::string_view kPasswordType = "m.login.password";
+constexpr std::string_view kLoginTokenType = "m.login.token";
+
+// The lifetime of the access token of a login or registration that asked for a refresh
+// token (refresh_token: true), or nullopt. false with *error for a non-boolean.
+bool RefreshLifetime(const Context& context, const object& body, std::optional<int64_t>* out,
+                     Response* error) {
+  std::optional<bool> refresh;
+  if (!ReadBool(body, "refresh_token", &refresh, error)) return false;
+  if (refresh.value_or(false)) *out = context.config.access_token_lifetime_ms;
+  return true;
+}
 
 // ---- registration ----
 
@@ -83,17 +95,39 @@ std::optional<RegisterBody> ReadRegisterBody(Context& context, const object& bod
   out.request.user_id = std::move(*user_id);
   out.request.displayname = out.request.user_id.substr(1, out.request.user_id.find(':') - 1);
   out.request.inhibit_login = inhibit_login.value_or(false);
+  if (!RefreshLifetime(context, body, &out.request.access_token_lifetime_ms, error)) {
+    return std::nullopt;
+  }
   const boost::json::value* auth = body.if_contains("auth");
   out.has_auth = auth != nullptr && !auth->is_null();
+  const std::string_view stage =
+      context.config.registration_requires_token ? kTokenStage : kDummyStage;
   if (out.has_auth) {
     std::optional<std::string> type;
     if (!auth->is_object() || !ReadString(auth->as_object(), "type", &type, error)) {
       if (!auth->is_object()) *error = ErrorResponse(400, "M_BAD_JSON", "auth must be an object");
       return std::nullopt;
     }
-    if (type != kDummyStage) {
-      *error = UiaChallenge(kDummyStage, "M_UNRECOGNIZED", "Unsupported authentication type");
+    if (type != stage) {
+      *error = UiaChallenge(stage, "M_UNRECOGNIZED", "Unsupported authentication type");
       return std::nullopt;
+    }
+    if (stage == kTokenStage) {
+      std::optional<std::string> token;
+      if (!ReadString(auth->as_object(), "token", &token, error)) return std::nullopt;
+      Result<bool> valid = token ? accounts::RegistrationTokenValid(
+                                       context.engine.Read(), *token,
+                                       context.engine.clock().NowUnixMs())
+                                 : Result<bool>(false);
+      if (!valid.ok()) {
+        *error = ErrorResponse(valid.status());
+        return std::nullopt;
+      }
+      if (!*valid) {
+        *error = UiaChallenge(stage, "M_FORBIDDEN", "Invalid registration token");
+        return std::nullopt;
+      }
+      out.request.registration_token = std::move(token);
     }
   }
   return out;
@@ -104,6 +138,8 @@ object SessionBody(const accounts::Prepared& prepared, const std::string& user_i
   object body{{"user_id", user_id}};
   if (prepared.access_token) body["access_token"] = *prepared.access_token;
   if (prepared.device_id) body["device_id"] = *prepared.device_id;
+  if (prepared.refresh_token) body["refresh_token"] = *prepared.refresh_token;
+  if (prepared.expires_in_ms) body["expires_in_ms"] = *prepared.expires_in_ms;
   return body;
 }
 
@@ -113,7 +149,7 @@ void Register(Context* context, const Request& request, Respond respond) {
     return respond(ErrorResponse(403, "M_GUEST_ACCESS_FORBIDDEN", "Guest access is disabled"));
   }
   if (kind != "user") return respond(ErrorResponse(400, "M_INVALID_PARAM", "Unknown kind"));
-  if (!context->config.registration_open) {
+  if (!context->config.registration_open && !context->config.registration_requires_token) {
     return respond(ErrorResponse(403, "M_FORBIDDEN", "Registration is disabled"));
   }
   auto body = ParseJsonBody(request);
@@ -121,7 +157,10 @@ void Register(Context* context, const Request& request, Respond respond) {
   Response error;
   std::optional<RegisterBody> fields = ReadRegisterBody(*context, std::get<object>(body), &error);
   if (!fields) return respond(std::move(error));
-  if (!fields->has_auth) return respond(UiaChallenge(kDummyStage));
+  if (!fields->has_auth) {
+    return respond(
+        UiaChallenge(context->config.registration_requires_token ? kTokenStage : kDummyStage));
+  }
   int64_t wait_ms = context->register_limiter.Acquire(RemoteIp(request), context->MonotonicMs());
   if (wait_ms > 0) return respond(RateLimitedResponse(wait_ms));
   OnWorkers(context, respond, [context, respond, registration = std::move(fields->request)] {
@@ -132,7 +171,11 @@ void Register(Context* context, const Request& request, Respond respond) {
         context->engine, prepared->command,
         [respond,
          session = SessionBody(*prepared, registration.user_id)](core::ApplyOutcome outcome) {
-          respond(outcome.ok() ? JsonResponse(200, session) : ErrorResponse(outcome.status()));
+          if (outcome.ok()) return respond(JsonResponse(200, session));
+          if (outcome.status().code() == StatusCode::kForbidden) {  // the token ran out
+            return respond(UiaChallenge(kTokenStage, "M_FORBIDDEN", outcome.status().message()));
+          }
+          respond(ErrorResponse(outcome.status()));
         });
   });
 }
@@ -148,7 +191,56 @@ Response RegisterAvailable(Context& context, const Request& request) {
 // ---- login, logout, whoami ----
 
 Response LoginFlows() {
-  return JsonResponse(200, object{{"flows", boost::json::array{object{{"type", kPasswordType}}}}});
+  return JsonResponse(
+      200, object{{"flows", boost::json::array{object{{"type", kPasswordType}},
+                                               object{{"type", kLoginTokenType},
+                                                      {"get_login_token", true}}}}});
+}
+
+// 401 M_USER_LOCKED (soft_logout) when the user is locked: no new session for them.
+std::optional<Response> LockedLogin(Context& context, const std::string& user_id) {
+  Result<accounts::User> user = accounts::GetUser(context.engine.Read(), user_id);
+  if (!user.ok() || !user->locked) return std::nullopt;
+  return JsonResponse(401, object{{"errcode", "M_USER_LOCKED"},
+                                  {"error", "This account has been locked"},
+                                  {"soft_logout", true}});
+}
+
+// Proposes the login and answers the session (or the error).
+void SubmitLogin(Context* context, const accounts::Prepared& prepared, const std::string& user_id,
+                 const Respond& respond) {
+  SubmitCommand(context->engine, prepared.command,
+                [respond, session = SessionBody(prepared, user_id)](core::ApplyOutcome outcome) {
+                  respond(outcome.ok() ? JsonResponse(200, session)
+                                       : ErrorResponse(outcome.status()));
+                });
+}
+
+// m.login.token: a token from POST /login/get_token, single use (the command consumes
+// it; a second login with it is refused when it applies).
+void TokenLogin(Context* context, const object& body, std::optional<std::string> device_id,
+                std::optional<std::string> display_name,
+                std::optional<int64_t> lifetime, const Respond& respond) {
+  Response error;
+  std::optional<std::string> token;
+  if (!ReadString(body, "token", &token, &error)) return respond(std::move(error));
+  if (!token) return respond(MissingParam("token"));
+  const int64_t now = context->engine.clock().NowUnixMs();
+  Result<std::string> user_id = accounts::LoginTokenOwner(context->engine.Read(), *token, now);
+  if (!user_id.ok()) {
+    if (user_id.status().code() != StatusCode::kUnauthenticated) {
+      return respond(ErrorResponse(user_id.status()));
+    }
+    return respond(ErrorResponse(403, "M_FORBIDDEN", "Invalid login token"));
+  }
+  if (auto locked = LockedLogin(*context, *user_id)) return respond(std::move(*locked));
+  if (auto limited = Limited(context->limits->new_device, *user_id, context->MonotonicMs())) {
+    return respond(std::move(*limited));
+  }
+  Result<accounts::Prepared> prepared =
+      accounts::PrepareLogin(*user_id, device_id, display_name, now, lifetime, *token);
+  if (!prepared.ok()) return respond(ErrorResponse(prepared.status()));
+  SubmitLogin(context, *prepared, *user_id, respond);
 }
 
 void Login(Context* context, const Request& request, Respond respond) {
@@ -163,11 +255,18 @@ void Login(Context* context, const Request& request, Respond respond) {
       !ReadString(body, "initial_device_display_name", &display_name, &error)) {
     return respond(std::move(error));
   }
-  if (type != kPasswordType) return respond(ErrorResponse(400, "M_UNKNOWN", "Bad login type"));
+  std::optional<int64_t> lifetime;
+  if (!RefreshLifetime(*context, body, &lifetime, &error)) return respond(std::move(error));
+  if (type != kPasswordType && type != kLoginTokenType) {
+    return respond(ErrorResponse(400, "M_UNKNOWN", "Bad login type"));
+  }
   if (display_name) {
     if (Status checked = accounts::CheckNewDisplayName(*display_name); !checked.ok()) {
       return respond(ErrorResponse(checked));
     }
+  }
+  if (type == kLoginTokenType) {
+    return TokenLogin(context, body, device_id, display_name, lifetime, respond);
   }
   std::optional<std::string> user_id = LoginUserId(body, context->server_name(), &error);
   if (!user_id) return respond(std::move(error));
@@ -186,17 +285,14 @@ void Login(Context* context, const Request& request, Respond respond) {
     }
     if (!verified.ok()) return respond(ErrorResponse(verified));
     limits.login_attempts.Reset(*user_id);
+    if (auto locked = LockedLogin(*context, *user_id)) return respond(std::move(*locked));
     if (auto limited = Limited(limits.new_device, *user_id, context->MonotonicMs())) {
       return respond(std::move(*limited));
     }
     Result<accounts::Prepared> prepared = accounts::PrepareLogin(
-        *user_id, device_id, display_name, context->engine.clock().NowUnixMs());
+        *user_id, device_id, display_name, context->engine.clock().NowUnixMs(), lifetime);
     if (!prepared.ok()) return respond(ErrorResponse(prepared.status()));
-    SubmitCommand(
-        context->engine, prepared->command,
-        [respond, session = SessionBody(*prepared, *user_id)](core::ApplyOutcome outcome) {
-          respond(outcome.ok() ? JsonResponse(200, session) : ErrorResponse(outcome.status()));
-        });
+    SubmitLogin(context, *prepared, *user_id, respond);
   });
 }
 
@@ -348,7 +444,9 @@ Response Capabilities(Context& context, const Request& request) {
       {"m.room_versions", object{{"default", "11"}, {"available", std::move(versions)}}},
       {"m.set_displayname", object{{"enabled", true}}},
       {"m.set_avatar_url", object{{"enabled", true}}},
-      {"m.3pid_changes", object{{"enabled", false}}}};
+      {"m.3pid_changes", object{{"enabled", false}}},
+      {"m.get_login_token", object{{"enabled", true}}},
+      {"m.profile_fields", object{{"enabled", true}}}};
   return JsonResponse(200, object{{"capabilities", std::move(capabilities)}});
 }
 
@@ -381,6 +479,8 @@ void AddAccountRoutes(Router& router, core::Engine& engine, const AccountRoutesC
   AddDeviceRoutes(router, context);
   AddProfileRoutes(router, context);
   AddAccountDataRoutes(router, context);
+  AddSessionRoutes(router, context);
+  AddAdminRoutes(router, context);
 }
 
 }  // namespace nebu::api

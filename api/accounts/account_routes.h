@@ -15,7 +15,22 @@
 //   GET  /devices, GET|PUT|DELETE /devices/{deviceId} (DELETE: UIA m.login.password)
 //   POST /delete_devices            UIA m.login.password
 //   GET  /profile/{userId}, GET|PUT /profile/{userId}/displayname|avatar_url
-//   GET  /capabilities
+//   GET|PUT|DELETE /profile/{userId}/{keyName}   extended fields (m.tz, ...), yourself only
+//   GET  /capabilities              m.get_login_token, m.profile_fields enabled
+//   GET  /admin/whois/{userId}      an admin or yourself (admin_routes.cpp)
+// and, without the r0 copy (session_routes.cpp, admin_routes.cpp):
+//   POST /_matrix/client/v3/refresh, POST /_matrix/client/v1/login/get_token,
+//   POST /user/{userId}/openid/request_token (v3 and r0),
+//   GET  /_matrix/federation/v1/openid/userinfo (served on the client listener),
+//   GET  /_matrix/client/v1/register/m.login.registration_token/validity,
+//   GET|PUT /_matrix/client/v1/admin/suspend/{userId}, /admin/lock/{userId}
+//
+// Sessions: `refresh_token: true` on /register and /login adds refresh_token and
+// expires_in_ms (config.access_token_lifetime_ms) to the answer; such access tokens
+// are refused from then on with 401 M_UNKNOWN_TOKEN, soft_logout true (api/auth.cpp).
+// /login also takes m.login.token (a single-use token from /login/get_token,
+// accounts::kLoginTokenLifetimeMs). With registration_requires_token the /register
+// flow is m.login.registration_token instead of m.login.dummy.
 //
 // User-Interactive Auth is stateless: the session ID of a 401 is random and not kept;
 // a request that carries a complete `auth` of the flow's one stage (m.login.dummy for
@@ -38,6 +53,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include "api/rate_limit.h"
@@ -53,8 +69,16 @@ inline constexpr size_t kHashThreads = 2;          // argon2id workers
 inline constexpr size_t kHashQueueMax = 256;       // waiting hash jobs (~5 s of work)
 inline constexpr size_t kDeleteDevicesMax = 1000;  // device IDs in one /delete_devices
 
+// The default lifetime of an access token issued with a refresh token (5 min, as
+// Synapse; the app's NEBU_ACCESS_TOKEN_LIFETIME_MS).
+inline constexpr int64_t kAccessTokenLifetimeMsDefault = 5 * 60 * 1000;
+
 struct AccountRoutesConfig {
   bool registration_open = false;  // false: POST /register answers 403 M_FORBIDDEN
+  // true (with registration_open false): POST /register only with a valid registration
+  // token, UIA stage m.login.registration_token.
+  bool registration_requires_token = false;
+  int64_t access_token_lifetime_ms = kAccessTokenLifetimeMsDefault;
   bool rate_limit = true;          // false: no 429s from these routes
   // The per-user limiters (profile, account data, new devices, password checks, login
   // attempts per account; api/rate_limit.h); null: the routes' own, on when rate_limit is.

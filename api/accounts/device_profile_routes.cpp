@@ -8,6 +8,7 @@
 #include "api/accounts/account_common.h"
 #include "api/rooms/rooms_routes.h"
 #include "api/errors.h"
+#include "engine/event/canonical_json.h"
 #include "engine/accounts/accounts.h"
 #include "engine/core/engine.h"
 
@@ -189,7 +190,70 @@ Response GetProfile(Context& context, const std::string& user_id,
   if (profile->avatar_url && only != ProfileField::kDisplayName) {
     body["avatar_url"] = *profile->avatar_url;
   }
+  if (!only) {
+    for (const auto& field : profile->fields) body[field.key()] = field.value();
+  }
   return JsonResponse(200, body);
+}
+
+// ---- extended profile fields (m.tz, ...): GET|PUT|DELETE /profile/{userId}/{keyName} ----
+
+std::optional<Response> ProfileLimited(Context& context, const std::string& user_id);  // below
+
+Response GetProfileKey(Context& context, const std::string& user_id, const std::string& key) {
+  auto profile = accounts::GetProfile(context.engine.Read(), user_id);
+  if (!profile.ok()) {
+    if (profile.status().code() == StatusCode::kNotFound) {
+      return ErrorResponse(404, "M_NOT_FOUND", "Profile not found");
+    }
+    return ErrorResponse(profile.status());
+  }
+  const boost::json::value* value = profile->fields.if_contains(key);
+  if (value == nullptr) return ErrorResponse(404, "M_NOT_FOUND", "No such profile field");
+  return JsonResponse(200, object{{key, *value}});
+}
+
+// PUT (body {keyName: value}, any JSON value) or DELETE (no body) of one field of the
+// caller's own profile. Limits (engine/accounts/commands.h): key kProfileKeyBytesMax
+// (400 M_KEY_TOO_LARGE), whole profile kProfileBytesMax (400 M_PROFILE_TOO_LARGE).
+// Values must be canonical JSON (no floats: 400 M_BAD_JSON). No member events: only
+// displayname and avatar_url are carried in m.room.member.
+void EditProfileKey(Context* context, const Request& request, const PathParams& params,
+                    bool remove, Respond respond) {
+  const std::string& key = params.at("keyName");
+  auto parsed = ParseJsonBody(request);
+  if (auto* error = std::get_if<Response>(&parsed)) return respond(std::move(*error));
+  WithCaller(*context, request, respond, [&](const Caller& caller) {
+    if (params.at("userId") != caller.user_id) {
+      return respond(ErrorResponse(403, "M_FORBIDDEN", "Cannot change another user's profile"));
+    }
+    if (key.empty()) return respond(ErrorResponse(400, "M_INVALID_PARAM", "Invalid profile key"));
+    if (key.size() > accounts::kProfileKeyBytesMax) {
+      return respond(ErrorResponse(400, "M_KEY_TOO_LARGE", "Profile key over 255 bytes"));
+    }
+    accounts::SetProfileFieldCommand command{.user_id = caller.user_id, .key = key};
+    if (!remove) {
+      const object& body = std::get<object>(parsed);
+      const boost::json::value* value = body.if_contains(key);
+      if (value == nullptr) return respond(MissingParam(key));
+      Result<std::string> text = event::CanonicalJson(*value);
+      if (!text.ok()) return respond(ErrorResponse(400, "M_BAD_JSON", text.status().message()));
+      if (text->size() > accounts::kProfileBytesMax) {
+        return respond(ErrorResponse(400, "M_PROFILE_TOO_LARGE", "Profile over 64 KiB"));
+      }
+      command.value_json = std::move(*text);
+    }
+    if (auto limited = ProfileLimited(*context, caller.user_id)) {
+      return respond(std::move(*limited));
+    }
+    SubmitCommand(context->engine, command, [respond](core::ApplyOutcome outcome) {
+      if (outcome.ok()) return respond(JsonResponse(200, object{}));
+      if (outcome.status().code() == StatusCode::kTooLarge) {
+        return respond(ErrorResponse(400, "M_PROFILE_TOO_LARGE", "Profile over 64 KiB"));
+      }
+      respond(ErrorResponse(outcome.status()));
+    });
+  });
 }
 
 // 429 when the user's profile bucket cannot pay 1 + the joined rooms the change would
@@ -319,6 +383,17 @@ void AddProfileRoutes(Router& router, const ContextPtr& context) {
   });
   AddBothProfileField(router, context, ProfileField::kDisplayName);
   AddBothProfileField(router, context, ProfileField::kAvatarUrl);
+  AddBoth(router, "GET", "/profile/{userId}/{keyName}",
+          [context](const Request&, const PathParams& params) {
+            return GetProfileKey(*context, params.at("userId"), params.at("keyName"));
+          });
+  for (bool remove : {false, true}) {
+    AddBothAsync(router, remove ? "DELETE" : "PUT", "/profile/{userId}/{keyName}",
+                 [context, remove](const Request& request, const PathParams& params,
+                                   Respond respond) {
+                   EditProfileKey(context.get(), request, params, remove, std::move(respond));
+                 });
+  }
 }
 
 }  // namespace nebu::api::account_internal

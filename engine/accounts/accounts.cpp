@@ -14,21 +14,51 @@ namespace {
 using storage::Cf;
 
 Result<Prepared> Finish(AccountCommand command, std::optional<std::string> access_token,
-                        std::optional<std::string> device_id) {
+                        std::optional<std::string> device_id,
+                        std::optional<std::string> refresh_token = std::nullopt,
+                        std::optional<int64_t> expires_in_ms = std::nullopt) {
   NEBU_ASSIGN_OR_RETURN(std::string payload, EncodeAccountCommand(command));
-  return Prepared{std::move(command), std::move(payload), std::move(access_token),
-                  std::move(device_id)};
+  return Prepared{std::move(command),   std::move(payload),       std::move(access_token),
+                  std::move(device_id), std::move(refresh_token), expires_in_ms};
 }
 
-// A device with a fresh token; returns the plaintext token through *token.
+// A device with a fresh token; returns the plaintext token through *token and, with a
+// lifetime, a refresh token through *refresh.
 NewDevice MakeDevice(std::optional<std::string_view> device_id,
-                     std::optional<std::string_view> display_name, std::string* token) {
+                     std::optional<std::string_view> display_name,
+                     std::optional<int64_t> lifetime_ms, int64_t now_ms, std::string* token,
+                     std::optional<std::string>* refresh) {
   *token = NewAccessToken();
   NewDevice device;
   device.device_id = device_id ? std::string(*device_id) : NewDeviceId();
   device.token_hash = TokenHash(*token);
   if (display_name) device.display_name = std::string(*display_name);
+  if (lifetime_ms) {
+    *refresh = NewToken(kRefreshTokenPrefix);
+    device.refresh_hash = TokenHash(**refresh);
+    device.expires_ms = now_ms + *lifetime_ms;
+  }
   return device;
+}
+
+// A side token record (refresh, login, OpenID) by its tag and plaintext.
+Result<std::optional<internal::SideTokenRecord>> ReadSideToken(const storage::ReadView& store,
+                                                               char tag, std::string_view token) {
+  using Out = std::optional<internal::SideTokenRecord>;
+  if (token.empty() || token.size() > kAccessTokenBytesMax) return Out();
+  NEBU_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                        store.Get(Cf::kTokens, internal::SideTokenKey(tag, TokenHash(token))));
+  if (!bytes) return Out();
+  NEBU_ASSIGN_OR_RETURN(internal::SideTokenRecord r, internal::DecodeSideTokenRecord(*bytes));
+  return Out(std::move(r));
+}
+
+// The user of an expiring side token still valid at now_ms.
+Result<std::string> SideTokenUser(const storage::ReadView& store, char tag, std::string_view token,
+                                  int64_t now_ms) {
+  NEBU_ASSIGN_OR_RETURN(auto record, ReadSideToken(store, tag, token));
+  if (!record || record->expires_ms <= now_ms) return Status::Unauthenticated("unknown token");
+  return std::move(record->user_id);
 }
 
 // An argon2id hash of some password nobody has, so that VerifyLogin for an unknown
@@ -81,6 +111,10 @@ std::string NewDeviceId() {
   return id;
 }
 
+std::string NewToken(std::string_view prefix) {
+  return std::string(prefix) + RandomAlnum(kAccessTokenRandomChars);
+}
+
 std::string TokenHash(std::string_view token) { return HexEncode(Sha256(token)); }
 
 Result<std::string> NewUserId(std::string_view localpart, std::string_view server_name) {
@@ -102,22 +136,46 @@ Result<Prepared> PrepareRegistration(const RegistrationRequest& request, int64_t
   c.admin = request.admin;
   c.created_ts = now_ms;
   c.displayname = request.displayname;
+  c.registration_token = request.registration_token;
   if (request.inhibit_login) return Finish(std::move(c), std::nullopt, std::nullopt);
   std::string token;
-  c.device = MakeDevice(request.device_id, request.device_display_name, &token);
+  std::optional<std::string> refresh;
+  c.device = MakeDevice(request.device_id, request.device_display_name,
+                        request.access_token_lifetime_ms, now_ms, &token, &refresh);
   std::string device_id = c.device->device_id;
-  return Finish(std::move(c), std::move(token), std::move(device_id));
+  return Finish(std::move(c), std::move(token), std::move(device_id), std::move(refresh),
+                request.access_token_lifetime_ms);
 }
 
 Result<Prepared> PrepareLogin(std::string_view user_id, std::optional<std::string_view> device_id,
-                              std::optional<std::string_view> display_name, int64_t now_ms) {
+                              std::optional<std::string_view> display_name, int64_t now_ms,
+                              std::optional<int64_t> access_token_lifetime_ms,
+                              std::optional<std::string_view> login_token) {
   LoginCommand c;
   c.user_id = std::string(user_id);
   std::string token;
-  c.device = MakeDevice(device_id, display_name, &token);
+  std::optional<std::string> refresh;
+  c.device = MakeDevice(device_id, display_name, access_token_lifetime_ms, now_ms, &token, &refresh);
   c.ts = now_ms;
+  if (login_token) c.login_token_hash = TokenHash(*login_token);
   std::string id = c.device.device_id;
-  return Finish(std::move(c), std::move(token), std::move(id));
+  return Finish(std::move(c), std::move(token), std::move(id), std::move(refresh),
+                access_token_lifetime_ms);
+}
+
+Result<Prepared> PrepareRefresh(std::string_view user_id, std::string_view device_id,
+                                std::string_view refresh_token, int64_t access_token_lifetime_ms,
+                                int64_t now_ms) {
+  std::string token = NewAccessToken();
+  std::string refresh = NewToken(kRefreshTokenPrefix);
+  RefreshCommand c{.user_id = std::string(user_id),
+                   .device_id = std::string(device_id),
+                   .old_refresh_hash = TokenHash(refresh_token),
+                   .token_hash = TokenHash(token),
+                   .refresh_hash = TokenHash(refresh),
+                   .expires_ms = now_ms + access_token_lifetime_ms};
+  return Finish(std::move(c), std::move(token), std::string(device_id), std::move(refresh),
+                access_token_lifetime_ms);
 }
 
 Result<Prepared> PrepareSetPassword(std::string_view user_id, std::string_view new_password,
@@ -134,8 +192,8 @@ Result<Prepared> PrepareSetPassword(std::string_view user_id, std::string_view n
 
 Result<User> GetUser(const storage::ReadView& store, std::string_view user_id) {
   NEBU_ASSIGN_OR_RETURN(internal::UserRecord r, ReadUser(store, user_id));
-  return User{std::string(user_id), r.admin, r.created_ts, r.deactivated,
-              r.password_hash.has_value()};
+  return User{std::string(user_id), r.admin,       r.created_ts, r.deactivated,
+              r.password_hash.has_value(), r.locked, r.suspended};
 }
 
 Result<bool> UserExists(const storage::ReadView& store, std::string_view user_id) {
@@ -152,7 +210,52 @@ Result<TokenOwner> AuthenticateToken(const storage::ReadView& store, std::string
                         store.Get(Cf::kTokens, internal::TokenKey(TokenHash(token))));
   if (!bytes) return Status::Unauthenticated("unknown access token");
   NEBU_ASSIGN_OR_RETURN(internal::TokenRecord r, internal::DecodeTokenRecord(*bytes));
-  return TokenOwner{std::move(r.user_id), std::move(r.device_id)};
+  return TokenOwner{std::move(r.user_id),
+                    std::move(r.device_id),
+                    (r.flags & internal::kTokenLocked) != 0,
+                    (r.flags & internal::kTokenSuspended) != 0,
+                    (r.flags & internal::kTokenFresh) != 0,
+                    (r.flags & internal::kTokenExpires) != 0 ? r.expires_ms : 0};
+}
+
+Result<TokenOwner> RefreshTokenOwner(const storage::ReadView& store,
+                                     std::string_view refresh_token) {
+  NEBU_ASSIGN_OR_RETURN(auto record, ReadSideToken(store, internal::kRefreshTokenTag, refresh_token));
+  if (!record) return Status::Unauthenticated("unknown refresh token");
+  return TokenOwner{.user_id = std::move(record->user_id),
+                    .device_id = std::move(record->device_id)};
+}
+
+Result<std::string> LoginTokenOwner(const storage::ReadView& store, std::string_view login_token,
+                                    int64_t now_ms) {
+  return SideTokenUser(store, internal::kLoginTokenTag, login_token, now_ms);
+}
+
+Result<std::string> OpenIdTokenOwner(const storage::ReadView& store, std::string_view openid_token,
+                                     int64_t now_ms) {
+  return SideTokenUser(store, internal::kOpenIdTokenTag, openid_token, now_ms);
+}
+
+Result<RegistrationToken> GetRegistrationToken(const storage::ReadView& store,
+                                               std::string_view token) {
+  if (!IsValidRegistrationToken(token)) return Status::NotFound("no such registration token");
+  NEBU_ASSIGN_OR_RETURN(std::optional<std::string> bytes, store.Get(Cf::kRegistrationTokens, token));
+  if (!bytes) return Status::NotFound("no such registration token");
+  NEBU_ASSIGN_OR_RETURN(internal::RegistrationTokenRecord r,
+                        internal::DecodeRegistrationTokenRecord(*bytes));
+  return RegistrationToken{std::string(token), r.uses_allowed, r.pending, r.completed,
+                           r.expiry_time};
+}
+
+Result<bool> RegistrationTokenValid(const storage::ReadView& store, std::string_view token,
+                                    int64_t now_ms) {
+  Result<RegistrationToken> r = GetRegistrationToken(store, token);
+  if (!r.ok()) {
+    if (r.status().code() == StatusCode::kNotFound) return false;
+    return r.status();
+  }
+  if (r->expiry_time && *r->expiry_time <= now_ms) return false;
+  return !r->uses_allowed || r->completed + r->pending < *r->uses_allowed;
 }
 
 Result<std::vector<Device>> ListDevices(const storage::ReadView& store, std::string_view user_id) {
@@ -182,7 +285,7 @@ Result<Profile> GetProfile(const storage::ReadView& store, std::string_view user
                         store.Get(Cf::kUsers, internal::ProfileKey(user_id)));
   if (!bytes) return Profile{};
   NEBU_ASSIGN_OR_RETURN(internal::ProfileRecord r, internal::DecodeProfileRecord(*bytes));
-  return Profile{std::move(r.displayname), std::move(r.avatar_url)};
+  return Profile{std::move(r.displayname), std::move(r.avatar_url), std::move(r.fields)};
 }
 
 Status ForEachAccountRecord(const storage::ReadView& store,
@@ -193,13 +296,15 @@ Status ForEachAccountRecord(const storage::ReadView& store,
     std::string user_id(it->key().ToStringView().substr(prefix.size()));
     NEBU_ASSIGN_OR_RETURN(internal::UserRecord r,
                           internal::DecodeUserRecord(it->value().ToStringView()));
-    AccountRecord account{User{user_id, r.admin, r.created_ts, r.deactivated, r.password_hash.has_value()},
+    AccountRecord account{User{user_id, r.admin, r.created_ts, r.deactivated,
+                               r.password_hash.has_value(), r.locked, r.suspended},
                           std::move(r.password_hash), std::nullopt};
     NEBU_ASSIGN_OR_RETURN(std::optional<std::string> profile,
                           store.Get(Cf::kUsers, internal::ProfileKey(user_id)));
     if (profile) {
       NEBU_ASSIGN_OR_RETURN(internal::ProfileRecord p, internal::DecodeProfileRecord(*profile));
-      account.profile = Profile{std::move(p.displayname), std::move(p.avatar_url)};
+      account.profile = Profile{std::move(p.displayname), std::move(p.avatar_url),
+                                std::move(p.fields)};
     }
     NEBU_RETURN_IF_ERROR(visit(account));
   }
@@ -225,6 +330,7 @@ Status ForEachAccessToken(
     const std::function<Status(std::string_view token_hash, const TokenOwner& owner)>& visit) {
   std::unique_ptr<rocksdb::Iterator> it = store.NewIterator(Cf::kTokens);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (it->key().size() == 33) continue;  // a refresh, login or OpenID token
     if (it->key().size() != 32) return Status::Corruption("bad token key");
     NEBU_ASSIGN_OR_RETURN(internal::TokenRecord r,
                           internal::DecodeTokenRecord(it->value().ToStringView()));

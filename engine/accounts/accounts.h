@@ -61,8 +61,22 @@ inline constexpr size_t kAccessTokenRandomChars = 40;  // [A-Za-z0-9]: ~238 bits
 inline constexpr size_t kDeviceIdChars = 10;           // [A-Z], like Synapse
 inline constexpr size_t kAccessTokenBytesMax = 1024;   // longer ones are not looked up
 
+// Other tokens: a distinct prefix each, the same randomness as access tokens, stored
+// only as TokenHash in Cf::kTokens under a tag byte (internal/records.h).
+inline constexpr std::string_view kRefreshTokenPrefix = "nebur_";
+inline constexpr std::string_view kLoginTokenPrefix = "nebul_";
+inline constexpr std::string_view kOpenIdTokenPrefix = "nebuo_";
+// How long a login token (POST /login/get_token, for m.login.token) is accepted: 2 min,
+// as Synapse; after it the login is refused (403 M_FORBIDDEN).
+inline constexpr int64_t kLoginTokenLifetimeMs = 2 * 60 * 1000;
+// How long an OpenID token (POST /user/{userId}/openid/request_token) is accepted by
+// GET /_matrix/federation/v1/openid/userinfo: 1 hour, as Synapse.
+inline constexpr int64_t kOpenIdTokenLifetimeMs = 60 * 60 * 1000;
+
 // "nebu_" + 40 random alphanumerics.
 std::string NewAccessToken();
+// prefix + 40 random alphanumerics.
+std::string NewToken(std::string_view prefix);
 // 10 random upper-case letters.
 std::string NewDeviceId();
 // Lower-case hex SHA-256 of the token: what commands carry and kTokens is keyed by.
@@ -82,6 +96,8 @@ struct Prepared {
   std::string payload{};                      // EncodeAccountCommand(command)
   std::optional<std::string> access_token{};  // plaintext; give to the client, never store
   std::optional<std::string> device_id{};
+  std::optional<std::string> refresh_token{};  // plaintext, when one was asked for
+  std::optional<int64_t> expires_in_ms{};      // the access token's lifetime, with it
 };
 
 struct RegistrationRequest {
@@ -92,6 +108,10 @@ struct RegistrationRequest {
   bool inhibit_login = false;                // true: no device, no token
   std::optional<std::string> device_id{};    // nullopt: NewDeviceId()
   std::optional<std::string> device_display_name{};
+  // Set (refresh_token: true): the device also gets a refresh token and its access
+  // token expires this many ms after now_ms.
+  std::optional<int64_t> access_token_lifetime_ms{};
+  std::optional<std::string> registration_token{};  // RegisterCommand::registration_token
 };
 
 // Hashes the password (~35 ms), makes the token and device ID. Errors: those of
@@ -101,10 +121,20 @@ struct RegistrationRequest {
 [[nodiscard]] Result<Prepared> PrepareRegistration(const RegistrationRequest& request,
                                                    int64_t now_ms);
 // A new token, for device_id (or a new device). Call VerifyLogin first.
+// access_token_lifetime_ms as in RegistrationRequest; login_token: the m.login.token
+// presented (its hash goes in the command, which consumes it).
 [[nodiscard]] Result<Prepared> PrepareLogin(std::string_view user_id,
                                             std::optional<std::string_view> device_id,
                                             std::optional<std::string_view> display_name,
-                                            int64_t now_ms);
+                                            int64_t now_ms,
+                                            std::optional<int64_t> access_token_lifetime_ms = {},
+                                            std::optional<std::string_view> login_token = {});
+// A new access and refresh token for the device that holds refresh_token (owner:
+// RefreshTokenOwner's answer); the access token expires access_token_lifetime_ms
+// after now_ms.
+[[nodiscard]] Result<Prepared> PrepareRefresh(std::string_view user_id, std::string_view device_id,
+                                              std::string_view refresh_token,
+                                              int64_t access_token_lifetime_ms, int64_t now_ms);
 // Hashes new_password. keep_device_id: the requesting device, kept when
 // logout_devices is true.
 [[nodiscard]] Result<Prepared> PrepareSetPassword(std::string_view user_id,
@@ -152,6 +182,8 @@ struct User {
   int64_t created_ts = 0;
   bool deactivated = false;
   bool has_password = false;  // the hash itself stays inside (VerifyLogin)
+  bool locked = false;        // PUT /admin/lock
+  bool suspended = false;     // PUT /admin/suspend
   bool operator==(const User&) const = default;
 };
 
@@ -165,13 +197,28 @@ struct Device {
 struct Profile {
   std::optional<std::string> displayname{};
   std::optional<std::string> avatar_url{};
+  boost::json::object fields{};  // every other key (m.tz, ...), as set
   bool operator==(const Profile&) const = default;
 };
 
 struct TokenOwner {
   std::string user_id{};
   std::string device_id{};
+  bool locked = false;     // the user is locked: refuse (M_USER_LOCKED)
+  bool suspended = false;  // the user is suspended
+  bool fresh = false;      // issued by /refresh and not used yet (ConfirmRefreshCommand)
+  int64_t expires_ms = 0;  // 0: never; else refused from then on (the caller's clock)
   bool operator==(const TokenOwner&) const = default;
+};
+
+// A registration token as stored (registration_tokens.yaml's fields).
+struct RegistrationToken {
+  std::string token{};
+  std::optional<int64_t> uses_allowed{};
+  int64_t pending = 0;  // always 0: a use is checked and counted in one command
+  int64_t completed = 0;
+  std::optional<int64_t> expiry_time{};
+  bool operator==(const RegistrationToken&) const = default;
 };
 
 struct AccountDataEntry {
@@ -187,8 +234,27 @@ struct AccountDataEntry {
 
 // Who holds this access token: one point lookup. kUnauthenticated when the token is
 // unknown, logged out, or its user is deactivated (deactivation deletes every token).
-// kCorruption, kIoError as for reads.
+// Expiry, lock and suspension are reported in TokenOwner, for the caller to enforce
+// (api/auth.cpp). kCorruption, kIoError as for reads.
 [[nodiscard]] Result<TokenOwner> AuthenticateToken(const storage::ReadView& store, std::string_view token);
+
+// The user and device of a refresh token (its current or previous one, see
+// RefreshCommand); kUnauthenticated when unknown or revoked.
+[[nodiscard]] Result<TokenOwner> RefreshTokenOwner(const storage::ReadView& store,
+                                                   std::string_view refresh_token);
+// The user of a login token; kUnauthenticated when unknown, used, or expired at now_ms.
+[[nodiscard]] Result<std::string> LoginTokenOwner(const storage::ReadView& store,
+                                                  std::string_view login_token, int64_t now_ms);
+// The user of an OpenID token; kUnauthenticated when unknown or expired at now_ms.
+[[nodiscard]] Result<std::string> OpenIdTokenOwner(const storage::ReadView& store,
+                                                   std::string_view openid_token, int64_t now_ms);
+// A registration token; kNotFound when there is none (or it is malformed).
+[[nodiscard]] Result<RegistrationToken> GetRegistrationToken(const storage::ReadView& store,
+                                                             std::string_view token);
+// Whether a registration at now_ms may use it: it exists, has not expired, and has
+// uses left (completed + pending < uses_allowed).
+[[nodiscard]] Result<bool> RegistrationTokenValid(const storage::ReadView& store,
+                                                  std::string_view token, int64_t now_ms);
 
 // The user's devices sorted by device ID; empty for an unknown user.
 [[nodiscard]] Result<std::vector<Device>> ListDevices(const storage::ReadView& store,
@@ -247,7 +313,7 @@ struct AccountRecord {
     const storage::ReadView& store,
     const std::function<Status(std::string_view user_id, const Device& device)>& visit);
 // Every access token: its hash (TokenHash's lower-case hex) and who holds it, in
-// hash order.
+// hash order (refresh, login and OpenID tokens are not visited).
 [[nodiscard]] Status ForEachAccessToken(
     const storage::ReadView& store,
     const std::function<Status(std::string_view token_hash, const TokenOwner& owner)>& visit);

@@ -51,6 +51,17 @@ class Applier {
   Result<std::string> Apply(const RefreshMemberEventsCommand& c);
   Result<std::string> Apply(const EditTagCommand& c);
   Result<std::string> Apply(const EditPushRuleCommand& c);
+  Result<std::string> Apply(const RefreshCommand& c);
+  Result<std::string> Apply(const ConfirmRefreshCommand& c);
+  Result<std::string> Apply(const CreateLoginTokenCommand& c) {
+    return PutSideToken(internal::kLoginTokenTag, c.user_id, c.token_hash, c.expires_ms);
+  }
+  Result<std::string> Apply(const CreateOpenIdTokenCommand& c) {
+    return PutSideToken(internal::kOpenIdTokenTag, c.user_id, c.token_hash, c.expires_ms);
+  }
+  Result<std::string> Apply(const RestrictUserCommand& c);
+  Result<std::string> Apply(const CreateRegistrationTokenCommand& c);
+  Result<std::string> Apply(const SetProfileFieldCommand& c);
 
  private:
   // ---- reads and checks ----
@@ -79,7 +90,16 @@ class Applier {
   }
   Status PutUser(std::string_view user_id, const UserRecord& r);
   Status PutProfile(std::string_view user_id, const internal::ProfileRecord& r);
-  Status PutDevice(std::string_view user_id, std::string_view device_id, const DeviceRecord& r);
+  // The device and its access token record; flags: the user's (TokenFlags) plus
+  // kTokenFresh for a token from /refresh; expires_ms: 0 for a token that never expires.
+  Status PutDevice(std::string_view user_id, std::string_view device_id, const DeviceRecord& r,
+                   uint8_t flags = 0, int64_t expires_ms = 0);
+  Result<std::string> PutSideToken(char tag, std::string_view user_id,
+                                   std::string_view token_hash, int64_t expires_ms);
+  // Consumes a registration token for a registration at ts: kForbidden when invalid.
+  Status UseRegistrationToken(std::string_view token, int64_t ts);
+  // Consumes the user's login token: kForbidden when unknown, another user's or expired.
+  Status UseLoginToken(std::string_view user_id, std::string_view token_hash, int64_t ts);
   Status RemoveDevice(std::string_view user_id, const StoredDevice& d);
   // Deletes the devices, their tokens and every e2ee record of theirs (device keys,
   // one-time and fallback keys, to-device queues): one command, one batch.
@@ -170,22 +190,73 @@ Status Applier::PutUser(std::string_view user_id, const UserRecord& r) {
 }
 
 Status Applier::PutProfile(std::string_view user_id, const internal::ProfileRecord& r) {
-  if (!r.displayname && !r.avatar_url) return Delete(Cf::kUsers, internal::ProfileKey(user_id));
+  if (r.empty()) return Delete(Cf::kUsers, internal::ProfileKey(user_id));
   NEBU_ASSIGN_OR_RETURN(std::string value, internal::EncodeProfileRecord(r));
   return Put(Cf::kUsers, internal::ProfileKey(user_id), value);
 }
 
+// The token flags a user's restrictions give every token of theirs.
+uint8_t TokenFlags(const UserRecord& user) {
+  return static_cast<uint8_t>((user.locked ? internal::kTokenLocked : 0) |
+                              (user.suspended ? internal::kTokenSuspended : 0));
+}
+
 Status Applier::PutDevice(std::string_view user_id, std::string_view device_id,
-                          const DeviceRecord& r) {
+                          const DeviceRecord& r, uint8_t flags, int64_t expires_ms) {
   NEBU_ASSIGN_OR_RETURN(std::string value, internal::EncodeDeviceRecord(r));
   NEBU_RETURN_IF_ERROR(Put(Cf::kDevices, internal::DeviceKey(user_id, device_id), value));
-  return Put(Cf::kTokens, internal::TokenKey(r.token_hash),
-             internal::EncodeTokenRecord({std::string(user_id), std::string(device_id)}));
+  internal::TokenRecord token{std::string(user_id), std::string(device_id), flags, expires_ms};
+  if (expires_ms != 0) token.flags |= internal::kTokenExpires;
+  NEBU_RETURN_IF_ERROR(
+      Put(Cf::kTokens, internal::TokenKey(r.token_hash), internal::EncodeTokenRecord(token)));
+  if (!r.refresh_hash) return Status::Ok();
+  return Put(Cf::kTokens, internal::SideTokenKey(internal::kRefreshTokenTag, *r.refresh_hash),
+             internal::EncodeSideTokenRecord({std::string(user_id), std::string(device_id), 0}));
 }
 
 Status Applier::RemoveDevice(std::string_view user_id, const StoredDevice& d) {
   NEBU_RETURN_IF_ERROR(Delete(Cf::kTokens, internal::TokenKey(d.record.token_hash)));
+  for (const auto& refresh : {d.record.refresh_hash, d.record.prev_refresh_hash}) {
+    if (!refresh) continue;
+    NEBU_RETURN_IF_ERROR(
+        Delete(Cf::kTokens, internal::SideTokenKey(internal::kRefreshTokenTag, *refresh)));
+  }
   return Delete(Cf::kDevices, internal::DeviceKey(user_id, d.device_id));
+}
+
+Result<std::string> Applier::PutSideToken(char tag, std::string_view user_id,
+                                          std::string_view token_hash, int64_t expires_ms) {
+  NEBU_RETURN_IF_ERROR(LoadActiveUser(user_id).status());
+  const std::string key = internal::SideTokenKey(tag, token_hash);
+  NEBU_ASSIGN_OR_RETURN(std::optional<std::string> existing, store_.Get(Cf::kTokens, key));
+  if (existing) return Status::AlreadyExists("token hash already in use");
+  NEBU_RETURN_IF_ERROR(
+      Put(Cf::kTokens, key, internal::EncodeSideTokenRecord({std::string(user_id), "", expires_ms})));
+  return Empty();
+}
+
+Status Applier::UseRegistrationToken(std::string_view token, int64_t ts) {
+  const Status invalid = Status::Forbidden("invalid registration token");
+  NEBU_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                        store_.Get(Cf::kRegistrationTokens, token));
+  if (!bytes) return invalid;
+  NEBU_ASSIGN_OR_RETURN(internal::RegistrationTokenRecord r,
+                        internal::DecodeRegistrationTokenRecord(*bytes));
+  if (r.expiry_time && *r.expiry_time <= ts) return invalid;
+  if (r.uses_allowed && r.completed + r.pending >= *r.uses_allowed) return invalid;
+  ++r.completed;
+  NEBU_ASSIGN_OR_RETURN(std::string value, internal::EncodeRegistrationTokenRecord(r));
+  return Put(Cf::kRegistrationTokens, token, value);
+}
+
+Status Applier::UseLoginToken(std::string_view user_id, std::string_view token_hash, int64_t ts) {
+  const Status invalid = Status::Forbidden("invalid login token");
+  const std::string key = internal::SideTokenKey(internal::kLoginTokenTag, token_hash);
+  NEBU_ASSIGN_OR_RETURN(std::optional<std::string> bytes, store_.Get(Cf::kTokens, key));
+  if (!bytes) return invalid;
+  NEBU_ASSIGN_OR_RETURN(internal::SideTokenRecord r, internal::DecodeSideTokenRecord(*bytes));
+  if (r.user_id != user_id || r.expires_ms <= ts) return invalid;
+  return Delete(Cf::kTokens, key);
 }
 
 Status Applier::RemoveDevicesAndKeys(std::string_view user_id,
@@ -258,30 +329,39 @@ Result<std::string> Applier::Apply(const RegisterCommand& c) {
                         store_.Get(Cf::kUsers, internal::UserKey(c.user_id)));
   if (existing) return Status::AlreadyExists("user ID is taken");
   if (c.device) NEBU_RETURN_IF_ERROR(CheckTokenFree(c.device->token_hash));
+  if (c.registration_token) {
+    NEBU_RETURN_IF_ERROR(UseRegistrationToken(*c.registration_token, c.created_ts));
+  }
 
   NEBU_RETURN_IF_ERROR(PutUser(c.user_id, {c.password_hash, c.admin, c.created_ts, false}));
-  if (c.displayname) NEBU_RETURN_IF_ERROR(PutProfile(c.user_id, {c.displayname, std::nullopt}));
+  if (c.displayname) NEBU_RETURN_IF_ERROR(PutProfile(c.user_id, {c.displayname, std::nullopt, {}}));
   NEBU_RETURN_IF_ERROR(StageDirectoryUser(store_, batch_, c.user_id, c.displayname, true));
   if (c.device) {
-    DeviceRecord device{c.device->display_name, c.created_ts, c.device->token_hash};
-    NEBU_RETURN_IF_ERROR(PutDevice(c.user_id, c.device->device_id, device));
+    DeviceRecord device{c.device->display_name, c.created_ts, c.device->token_hash,
+                        c.device->refresh_hash, std::nullopt};
+    NEBU_RETURN_IF_ERROR(
+        PutDevice(c.user_id, c.device->device_id, device, 0, c.device->expires_ms.value_or(0)));
   }
   return Empty();
 }
 
 Result<std::string> Applier::Apply(const LoginCommand& c) {
-  NEBU_RETURN_IF_ERROR(LoadActiveUser(c.user_id).status());
+  NEBU_ASSIGN_OR_RETURN(UserRecord user, LoadActiveUser(c.user_id));
+  if (user.locked) return Status::Forbidden("user is locked");
   NEBU_RETURN_IF_ERROR(CheckTokenFree(c.device.token_hash));
   NEBU_ASSIGN_OR_RETURN(std::optional<DeviceRecord> old, LoadDevice(c.user_id, c.device.device_id));
 
   if (!old) NEBU_RETURN_IF_ERROR(CheckDeviceQuota(c.user_id));
-  DeviceRecord device{c.device.display_name, c.ts, c.device.token_hash};
+  if (c.login_token_hash) NEBU_RETURN_IF_ERROR(UseLoginToken(c.user_id, *c.login_token_hash, c.ts));
+  DeviceRecord device{c.device.display_name, c.ts, c.device.token_hash, c.device.refresh_hash,
+                      std::nullopt};
   if (old) {  // same device ID again: the new token replaces the old one
     NEBU_RETURN_IF_ERROR(RemoveDevice(c.user_id, {c.device.device_id, *old}));
     if (!device.display_name) device.display_name = old->display_name;
     device.created_ts = old->created_ts;
   }
-  NEBU_RETURN_IF_ERROR(PutDevice(c.user_id, c.device.device_id, device));
+  NEBU_RETURN_IF_ERROR(PutDevice(c.user_id, c.device.device_id, device, TokenFlags(user),
+                                 c.device.expires_ms.value_or(0)));
   return Empty();
 }
 
@@ -429,6 +509,110 @@ Result<std::string> Applier::Apply(const EditPushRuleCommand& c) {
   NEBU_RETURN_IF_ERROR(StoreAccountData(c.user_id, "", kPushRulesType,
                                         json::object{{"global", std::move(ruleset)}},
                                         stored.has_value()));
+  return Empty();
+}
+
+// ---- sessions: refresh tokens, restrictions ----
+
+Result<std::string> Applier::Apply(const RefreshCommand& c) {
+  const Status unknown = Status::Unauthenticated("unknown refresh token");
+  NEBU_ASSIGN_OR_RETURN(UserRecord user, LoadActiveUser(c.user_id));
+  if (user.locked) return Status::Forbidden("user is locked");
+  NEBU_ASSIGN_OR_RETURN(std::optional<DeviceRecord> old, LoadDevice(c.user_id, c.device_id));
+  if (!old || !old->refresh_hash) return unknown;
+  DeviceRecord device = *old;
+  if (c.old_refresh_hash == *old->refresh_hash) {
+    if (old->prev_refresh_hash) {  // the one before is revoked by using its successor
+      NEBU_RETURN_IF_ERROR(Delete(
+          Cf::kTokens, internal::SideTokenKey(internal::kRefreshTokenTag, *old->prev_refresh_hash)));
+    }
+    device.prev_refresh_hash = old->refresh_hash;  // valid until the new token is used
+  } else if (c.old_refresh_hash == old->prev_refresh_hash) {
+    // A retry with the refresh token the current one replaced: allowed while the
+    // access token issued with the current one was never used.
+    NEBU_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                          store_.Get(Cf::kTokens, internal::TokenKey(old->token_hash)));
+    if (!bytes) return unknown;
+    NEBU_ASSIGN_OR_RETURN(internal::TokenRecord token, internal::DecodeTokenRecord(*bytes));
+    if (!(token.flags & internal::kTokenFresh)) return unknown;
+  } else {
+    return unknown;
+  }
+  NEBU_RETURN_IF_ERROR(CheckTokenFree(c.token_hash));
+  NEBU_RETURN_IF_ERROR(Delete(Cf::kTokens, internal::TokenKey(old->token_hash)));
+  NEBU_RETURN_IF_ERROR(
+      Delete(Cf::kTokens, internal::SideTokenKey(internal::kRefreshTokenTag, *old->refresh_hash)));
+  device.token_hash = c.token_hash;
+  device.refresh_hash = c.refresh_hash;
+  // The presented token stays indexed (as prev); PutDevice indexes the new one.
+  NEBU_RETURN_IF_ERROR(Put(
+      Cf::kTokens, internal::SideTokenKey(internal::kRefreshTokenTag, *device.prev_refresh_hash),
+      internal::EncodeSideTokenRecord({c.user_id, c.device_id, 0})));
+  NEBU_RETURN_IF_ERROR(PutDevice(c.user_id, c.device_id, device,
+                                 TokenFlags(user) | internal::kTokenFresh, c.expires_ms));
+  return Empty();
+}
+
+Result<std::string> Applier::Apply(const ConfirmRefreshCommand& c) {
+  NEBU_ASSIGN_OR_RETURN(std::optional<DeviceRecord> device, LoadDevice(c.user_id, c.device_id));
+  if (!device || device->token_hash != c.token_hash) return Empty();
+  const std::string key = internal::TokenKey(c.token_hash);
+  NEBU_ASSIGN_OR_RETURN(std::optional<std::string> bytes, store_.Get(Cf::kTokens, key));
+  if (!bytes) return Empty();
+  NEBU_ASSIGN_OR_RETURN(internal::TokenRecord token, internal::DecodeTokenRecord(*bytes));
+  if (!(token.flags & internal::kTokenFresh)) return Empty();
+  token.flags &= static_cast<uint8_t>(~internal::kTokenFresh);
+  NEBU_RETURN_IF_ERROR(Put(Cf::kTokens, key, internal::EncodeTokenRecord(token)));
+  if (!device->prev_refresh_hash) return Empty();
+  NEBU_RETURN_IF_ERROR(Delete(
+      Cf::kTokens, internal::SideTokenKey(internal::kRefreshTokenTag, *device->prev_refresh_hash)));
+  device->prev_refresh_hash.reset();
+  NEBU_ASSIGN_OR_RETURN(std::string value, internal::EncodeDeviceRecord(*device));
+  NEBU_RETURN_IF_ERROR(Put(Cf::kDevices, internal::DeviceKey(c.user_id, c.device_id), value));
+  return Empty();
+}
+
+Result<std::string> Applier::Apply(const RestrictUserCommand& c) {
+  NEBU_ASSIGN_OR_RETURN(UserRecord user, LoadUser(c.user_id));
+  if (c.locked) user.locked = *c.locked;
+  if (c.suspended) user.suspended = *c.suspended;
+  NEBU_RETURN_IF_ERROR(PutUser(c.user_id, user));
+  const uint8_t restrictions = internal::kTokenLocked | internal::kTokenSuspended;
+  NEBU_ASSIGN_OR_RETURN(std::vector<StoredDevice> devices, LoadDevices(c.user_id));
+  for (const StoredDevice& d : devices) {
+    const std::string key = internal::TokenKey(d.record.token_hash);
+    NEBU_ASSIGN_OR_RETURN(std::optional<std::string> bytes, store_.Get(Cf::kTokens, key));
+    if (!bytes) return Status::Corruption("device without its access token");
+    NEBU_ASSIGN_OR_RETURN(internal::TokenRecord token, internal::DecodeTokenRecord(*bytes));
+    token.flags = static_cast<uint8_t>((token.flags & ~restrictions) | TokenFlags(user));
+    NEBU_RETURN_IF_ERROR(Put(Cf::kTokens, key, internal::EncodeTokenRecord(token)));
+  }
+  return Empty();
+}
+
+Result<std::string> Applier::Apply(const CreateRegistrationTokenCommand& c) {
+  NEBU_ASSIGN_OR_RETURN(std::optional<std::string> existing,
+                        store_.Get(Cf::kRegistrationTokens, c.token));
+  if (existing) return Status::AlreadyExists("registration token exists");
+  NEBU_ASSIGN_OR_RETURN(std::string value, internal::EncodeRegistrationTokenRecord(
+                                               {c.uses_allowed, 0, 0, c.expiry_time}));
+  NEBU_RETURN_IF_ERROR(Put(Cf::kRegistrationTokens, c.token, value));
+  return Empty();
+}
+
+Result<std::string> Applier::Apply(const SetProfileFieldCommand& c) {
+  NEBU_RETURN_IF_ERROR(LoadActiveUser(c.user_id).status());
+  NEBU_ASSIGN_OR_RETURN(internal::ProfileRecord profile, LoadProfile(c.user_id));
+  if (c.value_json) {
+    Result<json::value> value = event::ParseJson(*c.value_json);
+    if (!value.ok()) return Status::InvalidArgument("profile field value is not canonical JSON");
+    profile.fields[c.key] = std::move(value).value();
+  } else {
+    profile.fields.erase(c.key);
+  }
+  NEBU_ASSIGN_OR_RETURN(std::string encoded, internal::EncodeProfileRecord(profile));
+  if (encoded.size() > kProfileBytesMax) return Status::TooLarge("profile over 64 KiB");
+  NEBU_RETURN_IF_ERROR(PutProfile(c.user_id, profile));
   return Empty();
 }
 

@@ -54,6 +54,11 @@ Status CheckTs(int64_t ts) {
 Status CheckDevice(const NewDevice& d) {
   NEBU_RETURN_IF_ERROR(CheckDeviceId(d.device_id));
   NEBU_RETURN_IF_ERROR(CheckTokenHash(d.token_hash));
+  if (d.refresh_hash) NEBU_RETURN_IF_ERROR(CheckTokenHash(*d.refresh_hash));
+  if (d.refresh_hash.has_value() != d.expires_ms.has_value()) {
+    return Status::InvalidArgument("refresh_hash and expires_ms go together");
+  }
+  if (d.expires_ms) NEBU_RETURN_IF_ERROR(CheckTs(*d.expires_ms));
   return CheckText(d.display_name, kDisplayNameBytesMax, "device display_name");
 }
 
@@ -65,13 +70,65 @@ Status Validate(const RegisterCommand& c) {
   NEBU_RETURN_IF_ERROR(CheckTs(c.created_ts));
   NEBU_RETURN_IF_ERROR(CheckText(c.displayname, kDisplayNameBytesMax, "displayname"));
   if (c.device) NEBU_RETURN_IF_ERROR(CheckDevice(*c.device));
+  if (c.registration_token && !IsValidRegistrationToken(*c.registration_token)) {
+    return Status::InvalidArgument("invalid registration token");
+  }
   return Status::Ok();
 }
 
 Status Validate(const LoginCommand& c) {
   NEBU_RETURN_IF_ERROR(CheckUserId(c.user_id));
   NEBU_RETURN_IF_ERROR(CheckDevice(c.device));
+  if (c.login_token_hash) NEBU_RETURN_IF_ERROR(CheckTokenHash(*c.login_token_hash));
   return CheckTs(c.ts);
+}
+
+Status Validate(const RefreshCommand& c) {
+  NEBU_RETURN_IF_ERROR(CheckUserId(c.user_id));
+  NEBU_RETURN_IF_ERROR(CheckDeviceId(c.device_id));
+  NEBU_RETURN_IF_ERROR(CheckTokenHash(c.old_refresh_hash));
+  NEBU_RETURN_IF_ERROR(CheckTokenHash(c.token_hash));
+  NEBU_RETURN_IF_ERROR(CheckTokenHash(c.refresh_hash));
+  return CheckTs(c.expires_ms);
+}
+
+Status Validate(const ConfirmRefreshCommand& c) {
+  NEBU_RETURN_IF_ERROR(CheckUserId(c.user_id));
+  NEBU_RETURN_IF_ERROR(CheckDeviceId(c.device_id));
+  return CheckTokenHash(c.token_hash);
+}
+
+template <typename T>
+Status ValidateSideToken(const T& c) {
+  NEBU_RETURN_IF_ERROR(CheckUserId(c.user_id));
+  NEBU_RETURN_IF_ERROR(CheckTokenHash(c.token_hash));
+  return CheckTs(c.expires_ms);
+}
+Status Validate(const CreateLoginTokenCommand& c) { return ValidateSideToken(c); }
+Status Validate(const CreateOpenIdTokenCommand& c) { return ValidateSideToken(c); }
+
+Status Validate(const RestrictUserCommand& c) { return CheckUserId(c.user_id); }
+
+Status Validate(const CreateRegistrationTokenCommand& c) {
+  if (!IsValidRegistrationToken(c.token)) return Status::InvalidArgument("invalid token");
+  if (c.uses_allowed && (*c.uses_allowed < 0 || *c.uses_allowed > event::kCanonicalIntMax)) {
+    return Status::InvalidArgument("bad uses_allowed");
+  }
+  if (c.expiry_time) NEBU_RETURN_IF_ERROR(CheckTs(*c.expiry_time));
+  return Status::Ok();
+}
+
+Status Validate(const SetProfileFieldCommand& c) {
+  NEBU_RETURN_IF_ERROR(CheckUserId(c.user_id));
+  if (c.key.empty()) return Status::InvalidArgument("empty profile key");
+  if (c.key.size() > kProfileKeyBytesMax) return Status::TooLarge("profile key too long");
+  if (c.key == "displayname" || c.key == "avatar_url") {
+    return Status::InvalidArgument("displayname and avatar_url have their own ops");
+  }
+  if (c.value_json && c.value_json->size() > kProfileBytesMax) {
+    return Status::TooLarge("profile field too large");
+  }
+  return Status::Ok();
 }
 
 Status Validate(const LogoutCommand& c) {
@@ -191,6 +248,8 @@ json::object EncodeDevice(const NewDevice& d) {
   o["device_id"] = d.device_id;
   o["token_hash"] = d.token_hash;
   PutOptional(&o, "display_name", d.display_name);
+  PutOptional(&o, "refresh_hash", d.refresh_hash);
+  if (d.expires_ms) o["expires_ms"] = *d.expires_ms;
   return o;
 }
 
@@ -201,12 +260,56 @@ void Encode(const RegisterCommand& c, json::object* o) {
   (*o)["created_ts"] = c.created_ts;
   PutOptional(o, "displayname", c.displayname);
   if (c.device) (*o)["device"] = EncodeDevice(*c.device);
+  PutOptional(o, "registration_token", c.registration_token);
 }
 
 void Encode(const LoginCommand& c, json::object* o) {
   (*o)["user_id"] = c.user_id;
   (*o)["device"] = EncodeDevice(c.device);
   (*o)["ts"] = c.ts;
+  PutOptional(o, "login_token_hash", c.login_token_hash);
+}
+
+void Encode(const RefreshCommand& c, json::object* o) {
+  (*o)["user_id"] = c.user_id;
+  (*o)["device_id"] = c.device_id;
+  (*o)["old_refresh_hash"] = c.old_refresh_hash;
+  (*o)["token_hash"] = c.token_hash;
+  (*o)["refresh_hash"] = c.refresh_hash;
+  (*o)["expires_ms"] = c.expires_ms;
+}
+
+void Encode(const ConfirmRefreshCommand& c, json::object* o) {
+  (*o)["user_id"] = c.user_id;
+  (*o)["device_id"] = c.device_id;
+  (*o)["token_hash"] = c.token_hash;
+}
+
+template <typename T>
+void EncodeSideToken(const T& c, json::object* o) {
+  (*o)["user_id"] = c.user_id;
+  (*o)["token_hash"] = c.token_hash;
+  (*o)["expires_ms"] = c.expires_ms;
+}
+void Encode(const CreateLoginTokenCommand& c, json::object* o) { EncodeSideToken(c, o); }
+void Encode(const CreateOpenIdTokenCommand& c, json::object* o) { EncodeSideToken(c, o); }
+
+void Encode(const RestrictUserCommand& c, json::object* o) {
+  (*o)["user_id"] = c.user_id;
+  if (c.locked) (*o)["locked"] = *c.locked;
+  if (c.suspended) (*o)["suspended"] = *c.suspended;
+}
+
+void Encode(const CreateRegistrationTokenCommand& c, json::object* o) {
+  (*o)["token"] = c.token;
+  if (c.uses_allowed) (*o)["uses_allowed"] = *c.uses_allowed;
+  if (c.expiry_time) (*o)["expiry_time"] = *c.expiry_time;
+}
+
+void Encode(const SetProfileFieldCommand& c, json::object* o) {
+  (*o)["user_id"] = c.user_id;
+  (*o)["key"] = c.key;
+  PutOptional(o, "value_json", c.value_json);
 }
 
 void Encode(const LogoutCommand& c, json::object* o) {
@@ -415,8 +518,29 @@ std::string_view AccountCommandName(const AccountCommand& command) {
     std::string_view operator()(const RefreshMemberEventsCommand&) const {
       return "refresh_member_events";
     }
+    std::string_view operator()(const RefreshCommand&) const { return "refresh"; }
+    std::string_view operator()(const ConfirmRefreshCommand&) const { return "confirm_refresh"; }
+    std::string_view operator()(const CreateLoginTokenCommand&) const {
+      return "create_login_token";
+    }
+    std::string_view operator()(const CreateOpenIdTokenCommand&) const {
+      return "create_openid_token";
+    }
+    std::string_view operator()(const RestrictUserCommand&) const { return "restrict_user"; }
+    std::string_view operator()(const CreateRegistrationTokenCommand&) const {
+      return "create_registration_token";
+    }
+    std::string_view operator()(const SetProfileFieldCommand&) const { return "set_profile_field"; }
   };
   return std::visit(Namer{}, command);
+}
+
+bool IsValidRegistrationToken(std::string_view token) {
+  if (token.empty() || token.size() > kRegistrationTokenBytesMax) return false;
+  return std::all_of(token.begin(), token.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == '~' || c == '-';
+  });
 }
 
 Result<std::string> AccountDataJson(const json::object& content) {

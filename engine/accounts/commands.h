@@ -52,16 +52,35 @@ inline constexpr size_t kDevicesPerUserMax = 1000;
 inline constexpr size_t kAccountDataTypesMax = 1000;
 
 // A device created by registration or login, with the hash of its access token.
-// JSON: {"device_id", "display_name"?, "token_hash"}.
+// JSON: {"device_id", "display_name"?, "expires_ms"?, "refresh_hash"?, "token_hash"}.
+// With refresh_hash (the client asked for refresh_token: true) the device gets a
+// refresh token and its access token expires at expires_ms (decided by the receiving
+// node: now + its configured lifetime), which then is required.
 struct NewDevice {
   std::string device_id{};
   std::string token_hash{};                   // TokenHash(access token): 64 lower-case hex
   std::optional<std::string> display_name{};  // initial_device_display_name
+  std::optional<std::string> refresh_hash{};  // TokenHash(refresh token)
+  std::optional<int64_t> expires_ms{};        // ms since the epoch
   bool operator==(const NewDevice&) const = default;
 };
 
+// Registration tokens (m.login.registration_token): 1..kRegistrationTokenBytesMax of
+// [A-Za-z0-9._~-] (the spec's grammar).
+inline constexpr size_t kRegistrationTokenBytesMax = 64;
+
+// Extended profile fields (PUT /profile/{userId}/{keyName}): a key name is at most
+// kProfileKeyBytesMax bytes; the whole profile (the stored record: displayname,
+// avatar_url and every field) at most kProfileBytesMax (spec: 64 KiB). Over either:
+// kTooLarge.
+inline constexpr size_t kProfileKeyBytesMax = 255;
+inline constexpr size_t kProfileBytesMax = 64 * 1024;
+
 // op "register": {"admin", "created_ts", "device"?, "displayname"?, "password_hash"?,
-// "user_id"}. Creates the user; with a device, also logs it in.
+// "registration_token"?, "user_id"}. Creates the user; with a device, also logs it in.
+// With registration_token, the token must be valid when the command applies (it
+// exists, its expiry_time is after created_ts, completed < uses_allowed), else
+// kForbidden; its completed count goes up by one in the same write.
 struct RegisterCommand {
   std::string user_id{};
   std::optional<std::string> password_hash{};  // nullopt: no password login (e.g. SSO)
@@ -69,16 +88,21 @@ struct RegisterCommand {
   int64_t created_ts = 0;                    // ms since the epoch
   std::optional<std::string> displayname{};  // initial profile display name
   std::optional<NewDevice> device{};         // nullopt: inhibit_login
+  std::optional<std::string> registration_token{};
   bool operator==(const RegisterCommand&) const = default;
 };
 
-// op "login": {"device", "ts", "user_id"}. Creates the device, or, when the user
-// already has a device with this ID, replaces its access token (the old token stops
-// working) and keeps its display name unless a new one is given.
+// op "login": {"device", "login_token_hash"?, "ts", "user_id"}. Creates the device, or,
+// when the user already has a device with this ID, replaces its access token (the old
+// token stops working) and keeps its display name unless a new one is given. A locked
+// user cannot log in (kUnauthenticated). With login_token_hash (m.login.token) the
+// login token must be the user's and not expired at ts (else kForbidden); it is
+// deleted in the same write (single use).
 struct LoginCommand {
   std::string user_id{};
   NewDevice device{};
   int64_t ts = 0;  // the device's created_ts when it is new
+  std::optional<std::string> login_token_hash{};
   bool operator==(const LoginCommand&) const = default;
 };
 
@@ -256,12 +280,95 @@ struct EditPushRuleCommand {
 };
 inline constexpr size_t kPushRuleIdBytesMax = 255;
 
+// op "refresh": {"device_id", "expires_ms", "old_refresh_hash", "refresh_hash",
+// "token_hash", "user_id"} (POST /refresh). old_refresh_hash must be the device's current refresh token, or the one
+// it replaced while the access token issued with the current one was never used (a
+// client retrying a refresh whose answer it lost); else kUnauthenticated. Replaces
+// the device's access token (the old one stops working at once) and refresh token;
+// the refresh token presented stays valid (as prev) until the new access token is
+// first used (ConfirmRefreshCommand) or the new refresh token is used.
+struct RefreshCommand {
+  std::string user_id{};
+  std::string device_id{};
+  std::string old_refresh_hash{};
+  std::string token_hash{};
+  std::string refresh_hash{};
+  int64_t expires_ms = 0;
+  bool operator==(const RefreshCommand&) const = default;
+};
+
+// op "confirm_refresh": {"device_id", "token_hash", "user_id"}. The first use of an
+// access token issued by /refresh: revokes the refresh token it replaced. A no-op
+// when token_hash is no longer the device's, or was confirmed already.
+struct ConfirmRefreshCommand {
+  std::string user_id{};
+  std::string device_id{};
+  std::string token_hash{};
+  bool operator==(const ConfirmRefreshCommand&) const = default;
+};
+
+// op "create_login_token": {"expires_ms", "token_hash", "user_id"} (POST
+// /login/get_token) and op "create_openid_token" (same fields; POST
+// /user/{userId}/openid/request_token). Stores the token's hash for the active user;
+// the token is refused from expires_ms on.
+struct CreateLoginTokenCommand {
+  std::string user_id{};
+  std::string token_hash{};
+  int64_t expires_ms = 0;
+  bool operator==(const CreateLoginTokenCommand&) const = default;
+};
+struct CreateOpenIdTokenCommand {
+  std::string user_id{};
+  std::string token_hash{};
+  int64_t expires_ms = 0;
+  bool operator==(const CreateOpenIdTokenCommand&) const = default;
+};
+
+// op "restrict_user": {"locked"?, "suspended"?, "user_id"} (PUT /admin/lock and
+// /admin/suspend). Sets the given flags on the user (the absent ones stay) and on
+// every access token of theirs, so the per-request token check sees them without
+// another read. kNotFound for an unknown user.
+struct RestrictUserCommand {
+  std::string user_id{};
+  std::optional<bool> locked{};
+  std::optional<bool> suspended{};
+  bool operator==(const RestrictUserCommand&) const = default;
+};
+
+// op "create_registration_token": {"expiry_time"?, "token", "uses_allowed"?}. A new
+// registration token (kAlreadyExists when it exists), with no uses yet. The admin API
+// that proposes it is a later issue; `nebu` has no subcommand for it either: tests and
+// tools propose it through the engine.
+struct CreateRegistrationTokenCommand {
+  std::string token{};
+  std::optional<int64_t> uses_allowed{};  // nullopt: unlimited; else >= 0
+  std::optional<int64_t> expiry_time{};   // ms since the epoch; nullopt: never
+  bool operator==(const CreateRegistrationTokenCommand&) const = default;
+};
+
+// op "set_profile_field": {"key", "user_id", "value_json"?}. PUT (value_json: the
+// value's canonical JSON) or DELETE (absent) of an extended profile field; not
+// displayname or avatar_url, which have their own ops. kTooLarge when the profile
+// would exceed kProfileBytesMax; kForbidden for a deactivated user.
+struct SetProfileFieldCommand {
+  std::string user_id{};
+  std::string key{};
+  std::optional<std::string> value_json{};
+  bool operator==(const SetProfileFieldCommand&) const = default;
+};
+
 using AccountCommand =
     std::variant<RegisterCommand, LoginCommand, LogoutCommand, LogoutAllCommand, SetPasswordCommand,
                  DeactivateCommand, SetDisplayNameCommand, SetAvatarUrlCommand,
                  SetDeviceDisplayNameCommand, DeleteDeviceCommand, PutAccountDataCommand,
                  ForgetRoomCommand, EditTagCommand, EditPushRuleCommand,
-                 RefreshMemberEventsCommand>;
+                 RefreshMemberEventsCommand, RefreshCommand, ConfirmRefreshCommand,
+                 CreateLoginTokenCommand, CreateOpenIdTokenCommand, RestrictUserCommand,
+                 CreateRegistrationTokenCommand, SetProfileFieldCommand>;
+
+// True for a registration token of the spec's grammar (1..kRegistrationTokenBytesMax
+// of [A-Za-z0-9._~-]).
+[[nodiscard]] bool IsValidRegistrationToken(std::string_view token);
 
 // The stored text of account data content: compact JSON with object keys sorted as
 // canonical JSON sorts them, strings and integers in canonical form, floats as the

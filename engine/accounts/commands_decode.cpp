@@ -15,12 +15,26 @@ namespace json = boost::json;
 // field nobody asked for.
 using Fields = event::CommandFields;
 
+Result<std::optional<int64_t>> OptionalInt(Fields& f, std::string_view key) {
+  if (!f.Has(key)) return std::optional<int64_t>();
+  NEBU_ASSIGN_OR_RETURN(int64_t v, f.Int(key));
+  return std::optional<int64_t>(v);
+}
+
+Result<std::optional<bool>> OptionalBool(Fields& f, std::string_view key) {
+  if (!f.Has(key)) return std::optional<bool>();
+  NEBU_ASSIGN_OR_RETURN(bool v, f.Bool(key));
+  return std::optional<bool>(v);
+}
+
 Result<NewDevice> DecodeDevice(const json::object& o) {
   Fields f(o, "account command");
   NewDevice d;
   NEBU_ASSIGN_OR_RETURN(d.device_id, f.String("device_id"));
   NEBU_ASSIGN_OR_RETURN(d.token_hash, f.String("token_hash"));
   NEBU_ASSIGN_OR_RETURN(d.display_name, f.OptionalString("display_name"));
+  NEBU_ASSIGN_OR_RETURN(d.refresh_hash, f.OptionalString("refresh_hash"));
+  NEBU_ASSIGN_OR_RETURN(d.expires_ms, OptionalInt(f, "expires_ms"));
   NEBU_RETURN_IF_ERROR(f.Finish());
   return d;
 }
@@ -36,6 +50,7 @@ Result<AccountCommand> DecodeRegister(Fields& f) {
     NEBU_ASSIGN_OR_RETURN(const json::object* device, f.Object("device"));
     NEBU_ASSIGN_OR_RETURN(c.device, DecodeDevice(*device));
   }
+  NEBU_ASSIGN_OR_RETURN(c.registration_token, f.OptionalString("registration_token"));
   return AccountCommand(std::move(c));
 }
 
@@ -45,6 +60,59 @@ Result<AccountCommand> DecodeLogin(Fields& f) {
   NEBU_ASSIGN_OR_RETURN(const json::object* device, f.Object("device"));
   NEBU_ASSIGN_OR_RETURN(c.device, DecodeDevice(*device));
   NEBU_ASSIGN_OR_RETURN(c.ts, f.Int("ts"));
+  NEBU_ASSIGN_OR_RETURN(c.login_token_hash, f.OptionalString("login_token_hash"));
+  return AccountCommand(std::move(c));
+}
+
+Result<AccountCommand> DecodeRefresh(Fields& f) {
+  RefreshCommand c;
+  NEBU_ASSIGN_OR_RETURN(c.user_id, f.String("user_id"));
+  NEBU_ASSIGN_OR_RETURN(c.device_id, f.String("device_id"));
+  NEBU_ASSIGN_OR_RETURN(c.old_refresh_hash, f.String("old_refresh_hash"));
+  NEBU_ASSIGN_OR_RETURN(c.token_hash, f.String("token_hash"));
+  NEBU_ASSIGN_OR_RETURN(c.refresh_hash, f.String("refresh_hash"));
+  NEBU_ASSIGN_OR_RETURN(c.expires_ms, f.Int("expires_ms"));
+  return AccountCommand(std::move(c));
+}
+
+Result<AccountCommand> DecodeConfirmRefresh(Fields& f) {
+  ConfirmRefreshCommand c;
+  NEBU_ASSIGN_OR_RETURN(c.user_id, f.String("user_id"));
+  NEBU_ASSIGN_OR_RETURN(c.device_id, f.String("device_id"));
+  NEBU_ASSIGN_OR_RETURN(c.token_hash, f.String("token_hash"));
+  return AccountCommand(std::move(c));
+}
+
+template <typename T>
+Result<AccountCommand> DecodeSideToken(Fields& f) {
+  T c;
+  NEBU_ASSIGN_OR_RETURN(c.user_id, f.String("user_id"));
+  NEBU_ASSIGN_OR_RETURN(c.token_hash, f.String("token_hash"));
+  NEBU_ASSIGN_OR_RETURN(c.expires_ms, f.Int("expires_ms"));
+  return AccountCommand(std::move(c));
+}
+
+Result<AccountCommand> DecodeRestrictUser(Fields& f) {
+  RestrictUserCommand c;
+  NEBU_ASSIGN_OR_RETURN(c.user_id, f.String("user_id"));
+  NEBU_ASSIGN_OR_RETURN(c.locked, OptionalBool(f, "locked"));
+  NEBU_ASSIGN_OR_RETURN(c.suspended, OptionalBool(f, "suspended"));
+  return AccountCommand(std::move(c));
+}
+
+Result<AccountCommand> DecodeCreateRegistrationToken(Fields& f) {
+  CreateRegistrationTokenCommand c;
+  NEBU_ASSIGN_OR_RETURN(c.token, f.String("token"));
+  NEBU_ASSIGN_OR_RETURN(c.uses_allowed, OptionalInt(f, "uses_allowed"));
+  NEBU_ASSIGN_OR_RETURN(c.expiry_time, OptionalInt(f, "expiry_time"));
+  return AccountCommand(std::move(c));
+}
+
+Result<AccountCommand> DecodeSetProfileField(Fields& f) {
+  SetProfileFieldCommand c;
+  NEBU_ASSIGN_OR_RETURN(c.user_id, f.String("user_id"));
+  NEBU_ASSIGN_OR_RETURN(c.key, f.String("key"));
+  NEBU_ASSIGN_OR_RETURN(c.value_json, f.OptionalString("value_json"));
   return AccountCommand(std::move(c));
 }
 
@@ -219,6 +287,13 @@ constexpr Decoder kDecoders[] = {
     {"edit_tag", DecodeEditTag},
     {"edit_push_rule", DecodeEditPushRule},
     {"refresh_member_events", DecodeRefreshMemberEvents},
+    {"refresh", DecodeRefresh},
+    {"confirm_refresh", DecodeConfirmRefresh},
+    {"create_login_token", DecodeSideToken<CreateLoginTokenCommand>},
+    {"create_openid_token", DecodeSideToken<CreateOpenIdTokenCommand>},
+    {"restrict_user", DecodeRestrictUser},
+    {"create_registration_token", DecodeCreateRegistrationToken},
+    {"set_profile_field", DecodeSetProfileField},
 };
 
 }  // namespace

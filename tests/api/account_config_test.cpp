@@ -57,5 +57,25 @@ TEST(AccountConfigTest, BadSwitchValuesNameTheVariable) {
   EXPECT_NE(rate_limit.status().message().find("NEBU_RATE_LIMIT"), std::string::npos);
 }
 
+// NEBU_REGISTRATION=token: registration only with a registration token (issue 9);
+// NEBU_ACCESS_TOKEN_LIFETIME_MS: the lifetime of access tokens with a refresh token.
+TEST(AccountConfigTest, TokenRegistrationAndAccessTokenLifetime) {
+  auto defaults = LoadConfig({});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_FALSE(defaults->registration_requires_token);
+  EXPECT_EQ(defaults->access_token_lifetime_ms, 300000);
+  auto token = LoadConfig({{"NEBU_REGISTRATION", "token"},
+                           {"NEBU_ACCESS_TOKEN_LIFETIME_MS", "3000"}});
+  ASSERT_TRUE(token.ok()) << token.status().ToString();
+  EXPECT_TRUE(token->registration_requires_token);
+  EXPECT_FALSE(token->registration_open);
+  EXPECT_EQ(token->access_token_lifetime_ms, 3000);
+  for (std::string_view bad : {"999", "86400001", "5m", "-1", "1e4"}) {
+    auto refused = LoadConfig({{"NEBU_ACCESS_TOKEN_LIFETIME_MS", std::string(bad)}});
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_NE(refused.status().message().find("NEBU_ACCESS_TOKEN_LIFETIME_MS"), std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace nebu::app

@@ -101,6 +101,12 @@ std::string TokenKey(std::string_view token_hash_hex) {
   return key;
 }
 
+std::string SideTokenKey(char tag, std::string_view token_hash_hex) {
+  std::string key(1, tag);
+  key += TokenKey(token_hash_hex);
+  return key;
+}
+
 std::string AccountDataUserPrefix(std::string_view user_id) {
   std::string key;
   storage::PutLengthPrefixed(&key, user_id);
@@ -126,6 +132,8 @@ Result<std::string> EncodeUserRecord(const UserRecord& r) {
   o["admin"] = r.admin;
   o["created_ts"] = r.created_ts;
   o["deactivated"] = r.deactivated;
+  if (r.locked) o["locked"] = true;
+  if (r.suspended) o["suspended"] = true;
   return event::CanonicalJson(json::value(std::move(o)));
 }
 
@@ -137,6 +145,10 @@ Result<UserRecord> DecodeUserRecord(std::string_view bytes) {
       !ReadBool(o, "deactivated", &r.deactivated)) {
     return Corrupt("user");
   }
+  if ((o.contains("locked") && !ReadBool(o, "locked", &r.locked)) ||
+      (o.contains("suspended") && !ReadBool(o, "suspended", &r.suspended))) {
+    return Corrupt("user");
+  }
   return r;
 }
 
@@ -144,6 +156,7 @@ Result<std::string> EncodeProfileRecord(const ProfileRecord& r) {
   json::object o;
   if (r.displayname) o["displayname"] = *r.displayname;
   if (r.avatar_url) o["avatar_url"] = *r.avatar_url;
+  if (!r.fields.empty()) o["fields"] = r.fields;
   return event::CanonicalJson(json::value(std::move(o)));
 }
 
@@ -154,6 +167,10 @@ Result<ProfileRecord> DecodeProfileRecord(std::string_view bytes) {
       !ReadOptionalString(o, "avatar_url", &r.avatar_url)) {
     return Corrupt("profile");
   }
+  if (const json::value* fields = o.if_contains("fields")) {
+    if (!fields->is_object()) return Corrupt("profile");
+    r.fields = fields->get_object();
+  }
   return r;
 }
 
@@ -162,6 +179,8 @@ Result<std::string> EncodeDeviceRecord(const DeviceRecord& r) {
   if (r.display_name) o["display_name"] = *r.display_name;
   o["created_ts"] = r.created_ts;
   o["token_hash"] = r.token_hash;
+  if (r.refresh_hash) o["refresh_hash"] = *r.refresh_hash;
+  if (r.prev_refresh_hash) o["prev_refresh_hash"] = *r.prev_refresh_hash;
   return event::CanonicalJson(json::value(std::move(o)));
 }
 
@@ -175,6 +194,12 @@ Result<DeviceRecord> DecodeDeviceRecord(std::string_view bytes) {
       !IsTokenHashHex(*token_hash)) {
     return Corrupt("device");
   }
+  if (!ReadOptionalString(o, "refresh_hash", &r.refresh_hash) ||
+      !ReadOptionalString(o, "prev_refresh_hash", &r.prev_refresh_hash) ||
+      (r.refresh_hash && !IsTokenHashHex(*r.refresh_hash)) ||
+      (r.prev_refresh_hash && !IsTokenHashHex(*r.prev_refresh_hash))) {
+    return Corrupt("device");
+  }
   r.token_hash = std::move(*token_hash);
   return r;
 }
@@ -183,6 +208,9 @@ std::string EncodeTokenRecord(const TokenRecord& r) {
   std::string out;
   storage::PutLengthPrefixed(&out, r.user_id);
   storage::PutLengthPrefixed(&out, r.device_id);
+  if (r.flags == 0) return out;
+  out.push_back(static_cast<char>(r.flags));
+  if (r.flags & kTokenExpires) storage::PutU64(&out, static_cast<uint64_t>(r.expires_ms));
   return out;
 }
 
@@ -190,8 +218,64 @@ Result<TokenRecord> DecodeTokenRecord(std::string_view bytes) {
   std::optional<std::string_view> user_id = storage::GetLengthPrefixed(&bytes);
   std::optional<std::string_view> device_id;
   if (user_id) device_id = storage::GetLengthPrefixed(&bytes);
-  if (!device_id || !bytes.empty()) return Corrupt("token");
-  return TokenRecord{std::string(*user_id), std::string(*device_id)};
+  if (!device_id) return Corrupt("token");
+  TokenRecord r{std::string(*user_id), std::string(*device_id)};
+  if (bytes.empty()) return r;
+  r.flags = static_cast<uint8_t>(bytes[0]);
+  bytes.remove_prefix(1);
+  if (r.flags & kTokenExpires) {
+    std::optional<uint64_t> expires = storage::GetU64(&bytes);
+    if (!expires) return Corrupt("token");
+    r.expires_ms = static_cast<int64_t>(*expires);
+  }
+  if (!bytes.empty()) return Corrupt("token");
+  return r;
+}
+
+std::string EncodeSideTokenRecord(const SideTokenRecord& r) {
+  std::string out;
+  storage::PutLengthPrefixed(&out, r.user_id);
+  storage::PutLengthPrefixed(&out, r.device_id);
+  storage::PutU64(&out, static_cast<uint64_t>(r.expires_ms));
+  return out;
+}
+
+Result<SideTokenRecord> DecodeSideTokenRecord(std::string_view bytes) {
+  std::optional<std::string_view> user_id = storage::GetLengthPrefixed(&bytes);
+  std::optional<std::string_view> device_id;
+  if (user_id) device_id = storage::GetLengthPrefixed(&bytes);
+  std::optional<uint64_t> expires;
+  if (device_id) expires = storage::GetU64(&bytes);
+  if (!expires || !bytes.empty()) return Corrupt("token");
+  return SideTokenRecord{std::string(*user_id), std::string(*device_id),
+                         static_cast<int64_t>(*expires)};
+}
+
+Result<std::string> EncodeRegistrationTokenRecord(const RegistrationTokenRecord& r) {
+  json::object o;
+  if (r.uses_allowed) o["uses_allowed"] = *r.uses_allowed;
+  o["pending"] = r.pending;
+  o["completed"] = r.completed;
+  if (r.expiry_time) o["expiry_time"] = *r.expiry_time;
+  return event::CanonicalJson(json::value(std::move(o)));
+}
+
+Result<RegistrationTokenRecord> DecodeRegistrationTokenRecord(std::string_view bytes) {
+  NEBU_ASSIGN_OR_RETURN(json::object o, ParseRecord(bytes, "registration token"));
+  RegistrationTokenRecord r;
+  int64_t n = 0;
+  if (o.contains("uses_allowed")) {
+    if (!ReadInt(o, "uses_allowed", &n)) return Corrupt("registration token");
+    r.uses_allowed = n;
+  }
+  if (o.contains("expiry_time")) {
+    if (!ReadInt(o, "expiry_time", &n)) return Corrupt("registration token");
+    r.expiry_time = n;
+  }
+  if (!ReadInt(o, "pending", &r.pending) || !ReadInt(o, "completed", &r.completed)) {
+    return Corrupt("registration token");
+  }
+  return r;
 }
 
 }  // namespace nebu::accounts::internal

@@ -16,6 +16,7 @@
 
 #include "engine/accounts/internal/records.h"
 #include "engine/accounts/push_rules.h"
+#include "engine/storage/keys.h"
 #include <boost/json/parse.hpp>
 #include "tests/engine/accounts/generators.h"
 #include "tests/engine/accounts/temp_store.h"
@@ -284,6 +285,59 @@ TEST_F(AccountsTest, AuthenticateTokenRefusesUnknownEmptyAndHugeTokens) {
   for (const std::string& token :
        {std::string("nebu_unknown"), std::string(), std::string(kAccessTokenBytesMax + 1, 'a')}) {
     EXPECT_EQ(AuthenticateToken(store(), token).status().code(), StatusCode::kUnauthenticated);
+  }
+}
+
+// Token records written before flags and expiry existed (no trailer) read back as
+// unrestricted, never-expiring tokens; a record with flags keeps them.
+TEST_F(AccountsTest, TokenRecordsWithAndWithoutTrailerDecode) {
+  std::string legacy = internal::EncodeTokenRecord({kAlice, "DEV"});
+  std::string expected;
+  storage::PutLengthPrefixed(&expected, kAlice);
+  storage::PutLengthPrefixed(&expected, "DEV");
+  EXPECT_EQ(legacy, expected);
+  internal::TokenRecord flagged{kAlice, "DEV",
+                                internal::kTokenSuspended | internal::kTokenExpires, 1234};
+  Result<internal::TokenRecord> back = internal::DecodeTokenRecord(
+      internal::EncodeTokenRecord(flagged));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->flags, flagged.flags);
+  EXPECT_EQ(back->expires_ms, 1234);
+  EXPECT_FALSE(internal::DecodeTokenRecord(expected + "\x08\x01").ok());  // short expiry
+}
+
+// Refresh rotation in apply: the old access token dies at once, the refresh token
+// presented stays usable until the new access token is confirmed, then only the new one.
+TEST_F(AccountsTest, RefreshRotatesAndConfirmRevokesThePreviousToken) {
+  RegisterAlice();
+  const std::string r1 = "nebur_one", a2 = "nebu_two", r2 = "nebur_two";
+  LoginCommand login{.user_id = kAlice,
+                     .device = {.device_id = "DEV", .token_hash = TokenHash("nebu_one"),
+                                .refresh_hash = TokenHash(r1), .expires_ms = 100},
+                     .ts = 1};
+  ASSERT_TRUE(Apply(store(), login).ok());
+  EXPECT_EQ(AuthenticateToken(store(), "nebu_one")->expires_ms, 100);
+  ASSERT_TRUE(Apply(store(), RefreshCommand{kAlice, "DEV", TokenHash(r1), TokenHash(a2),
+                                            TokenHash(r2), 200})
+                  .ok());
+  EXPECT_FALSE(AuthenticateToken(store(), "nebu_one").ok());
+  Result<TokenOwner> fresh = AuthenticateToken(store(), a2);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_TRUE(fresh->fresh);
+  EXPECT_TRUE(RefreshTokenOwner(store(), r1).ok());  // until the new token is used
+  ASSERT_TRUE(Apply(store(), ConfirmRefreshCommand{kAlice, "DEV", TokenHash(a2)}).ok());
+  EXPECT_FALSE(AuthenticateToken(store(), a2)->fresh);
+  EXPECT_FALSE(RefreshTokenOwner(store(), r1).ok());
+  EXPECT_EQ(Apply(store(), RefreshCommand{kAlice, "DEV", TokenHash(r1), TokenHash("nebu_x"),
+                                          TokenHash("nebur_x"), 300})
+                .status()
+                .code(),
+            StatusCode::kUnauthenticated);
+  EXPECT_TRUE(RefreshTokenOwner(store(), r2).ok());
+  ASSERT_TRUE(Apply(store(), LogoutCommand{kAlice, "DEV"}).ok());
+  EXPECT_FALSE(RefreshTokenOwner(store(), r2).ok());
+  for (const testing::Row& row : Dump(store(), Cf::kTokens)) {
+    EXPECT_EQ(std::get<1>(row).size(), 32u) << "a refresh token outlived its device";
   }
 }
 

@@ -8,6 +8,7 @@
 
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "engine/event/canonical_json.h"
 #include "tests/engine/accounts/generators.h"
@@ -40,6 +41,52 @@ TEST(CommandsTest, OptionalFieldsAreAbsentWhenUnset) {
   Result<std::string> payload = EncodeAccountCommand(SetDisplayNameCommand{"@a:example.org", {}});
   ASSERT_TRUE(payload.ok());
   EXPECT_EQ(*payload, R"({"op":"set_displayname","user_id":"@a:example.org"})");
+}
+
+// The session, restriction, registration-token and profile-field ops of issue 9:
+// each decodes back to itself, and their field rules refuse what they must.
+TEST(CommandsTest, SessionOpsRoundTripAndValidate) {
+  const std::string other(64, 'b');
+  NewDevice refreshing{.device_id = "DEV", .token_hash = kHash, .refresh_hash = other,
+                       .expires_ms = 1700000300000};
+  const std::vector<AccountCommand> commands = {
+      LoginCommand{.user_id = "@a:example.org", .device = refreshing, .ts = 1,
+                   .login_token_hash = other},
+      RegisterCommand{.user_id = "@a:example.org", .created_ts = 1, .device = refreshing,
+                      .registration_token = "tok-1._~"},
+      RefreshCommand{"@a:example.org", "DEV", kHash, other, std::string(64, 'c'), 5},
+      ConfirmRefreshCommand{"@a:example.org", "DEV", kHash},
+      CreateLoginTokenCommand{"@a:example.org", kHash, 7},
+      CreateOpenIdTokenCommand{"@a:example.org", kHash, 7},
+      RestrictUserCommand{"@a:example.org", true, std::nullopt},
+      RestrictUserCommand{"@a:example.org", std::nullopt, false},
+      CreateRegistrationTokenCommand{"abc", 3, 99},
+      CreateRegistrationTokenCommand{"abc", std::nullopt, std::nullopt},
+      SetProfileFieldCommand{"@a:example.org", "m.tz", R"("Europe/Paris")"},
+      SetProfileFieldCommand{"@a:example.org", "m.tz", std::nullopt},
+  };
+  for (const AccountCommand& c : commands) {
+    Result<std::string> payload = EncodeAccountCommand(c);
+    ASSERT_TRUE(payload.ok()) << AccountCommandName(c) << ": " << payload.status().ToString();
+    Result<AccountCommand> back = DecodeAccountCommand(*payload);
+    ASSERT_TRUE(back.ok()) << *payload << ": " << back.status().ToString();
+    EXPECT_EQ(*back, c) << *payload;
+  }
+  EXPECT_EQ(*EncodeAccountCommand(ConfirmRefreshCommand{"@a:example.org", "DEV", kHash}),
+            R"({"device_id":"DEV","op":"confirm_refresh","token_hash":")" + kHash +
+                R"(","user_id":"@a:example.org"})");
+  // A refresh hash needs an expiry and the other way round.
+  NewDevice half{.device_id = "DEV", .token_hash = kHash, .refresh_hash = other};
+  EXPECT_FALSE(EncodeAccountCommand(LoginCommand{.user_id = "@a:example.org", .device = half}).ok());
+  EXPECT_FALSE(EncodeAccountCommand(CreateRegistrationTokenCommand{"has space"}).ok());
+  EXPECT_FALSE(EncodeAccountCommand(CreateRegistrationTokenCommand{std::string(65, 'a')}).ok());
+  EXPECT_FALSE(EncodeAccountCommand(CreateRegistrationTokenCommand{"a", -1}).ok());
+  EXPECT_FALSE(
+      EncodeAccountCommand(SetProfileFieldCommand{"@a:example.org", "displayname", "1"}).ok());
+  EXPECT_FALSE(EncodeAccountCommand(
+                   SetProfileFieldCommand{"@a:example.org", std::string(256, 'k'), "1"})
+                   .ok());
+  EXPECT_FALSE(EncodeAccountCommand(RefreshCommand{"@a:example.org", "DEV", "nothex"}).ok());
 }
 
 TEST(CommandsTest, DecodeRefusesUnknownOpsAndFields) {

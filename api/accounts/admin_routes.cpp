@@ -1,0 +1,126 @@
+// The Client-Server admin routes of api/accounts/account_routes.h (admin.yaml):
+//
+//   GET /_matrix/client/v3/admin/whois/{userId}   an admin, or the user themself
+//   GET|PUT /_matrix/client/v1/admin/suspend/{userId}   admins only
+//   GET|PUT /_matrix/client/v1/admin/lock/{userId}      admins only
+//
+// An admin is a user whose account record says so (accounts::User::admin, set at
+// registration). A PUT may not target the caller nor another admin (403). The effect
+// of a lock or suspension is enforced on every request by api/auth.cpp.
+#include <boost/json/object.hpp>
+
+#include "api/accounts/account_common.h"
+#include "api/errors.h"
+#include "engine/accounts/accounts.h"
+#include "engine/core/engine.h"
+
+namespace nebu::api::account_internal {
+namespace {
+
+using boost::json::object;
+
+bool IsAdmin(Context& context, const std::string& user_id) {
+  Result<accounts::User> user = accounts::GetUser(context.engine.Read(), user_id);
+  return user.ok() && user->admin && !user->deactivated;
+}
+
+// The target of an admin route: 400 M_INVALID_PARAM for another server's user, 404
+// M_NOT_FOUND for an unknown or deactivated one.
+std::variant<accounts::User, Response> Target(Context& context, const std::string& user_id) {
+  const std::string suffix = ":" + context.server_name();
+  if (!user_id.ends_with(suffix)) {
+    return ErrorResponse(400, "M_INVALID_PARAM", "Not a user of this server");
+  }
+  Result<accounts::User> user = accounts::GetUser(context.engine.Read(), user_id);
+  if (!user.ok()) {
+    if (user.status().code() == StatusCode::kNotFound) {
+      return ErrorResponse(404, "M_NOT_FOUND", "No such user");
+    }
+    return ErrorResponse(user.status());
+  }
+  if (user->deactivated) return ErrorResponse(404, "M_NOT_FOUND", "User is deactivated");
+  return std::move(user).value();
+}
+
+Response WhoIs(Context& context, const Request& request, const std::string& user_id) {
+  auto caller = Authenticate(request, context.engine);
+  if (auto* error = std::get_if<Response>(&caller)) return *error;
+  const Caller& who = std::get<Caller>(caller);
+  if (who.user_id != user_id && !IsAdmin(context, who.user_id)) {
+    return ErrorResponse(403, "M_FORBIDDEN", "Only admins may look up other users");
+  }
+  Result<std::vector<accounts::Device>> devices =
+      accounts::ListDevices(context.engine.Read(), user_id);
+  if (!devices.ok()) return ErrorResponse(devices.status());
+  // nebu keeps no per-connection record (IP, user agent, last seen): every session is
+  // listed with no connections.
+  object by_device;
+  for (const accounts::Device& device : *devices) {
+    by_device[device.device_id] = object{
+        {"sessions", boost::json::array{object{{"connections", boost::json::array{}}}}}};
+  }
+  return JsonResponse(200, object{{"user_id", user_id}, {"devices", std::move(by_device)}});
+}
+
+enum class Restriction { kSuspend, kLock };
+
+std::string_view FlagName(Restriction r) {
+  return r == Restriction::kSuspend ? "suspended" : "locked";
+}
+
+void Restrict(Context* context, Restriction restriction, const Request& request,
+              const std::string& user_id, Respond respond) {
+  auto caller = Authenticate(request, context->engine);
+  if (auto* error = std::get_if<Response>(&caller)) return respond(std::move(*error));
+  const Caller& who = std::get<Caller>(caller);
+  if (!IsAdmin(*context, who.user_id)) {
+    return respond(ErrorResponse(403, "M_FORBIDDEN", "Only admins may do this"));
+  }
+  auto target = Target(*context, user_id);
+  if (auto* error = std::get_if<Response>(&target)) return respond(std::move(*error));
+  const accounts::User& user = std::get<accounts::User>(target);
+  const std::string_view flag = FlagName(restriction);
+  if (request.method == "GET") {
+    bool value = restriction == Restriction::kSuspend ? user.suspended : user.locked;
+    return respond(JsonResponse(200, object{{flag, value}}));
+  }
+  if (user_id == who.user_id || user.admin) {
+    return respond(ErrorResponse(403, "M_FORBIDDEN", "Cannot restrict yourself or an admin"));
+  }
+  auto parsed = ParseJsonBody(request);
+  if (auto* error = std::get_if<Response>(&parsed)) return respond(std::move(*error));
+  Response error;
+  std::optional<bool> value;
+  if (!ReadBool(std::get<object>(parsed), flag, &value, &error)) return respond(std::move(error));
+  if (!value) return respond(MissingParam(flag));
+  accounts::RestrictUserCommand command{.user_id = user_id};
+  (restriction == Restriction::kSuspend ? command.suspended : command.locked) = *value;
+  SubmitAndAnswer(context->engine, command, respond, object{{flag, *value}});
+}
+
+void AddRestriction(Router& router, const ContextPtr& context, Restriction restriction) {
+  std::string pattern = "/_matrix/client/v1/admin/" +
+                        std::string(restriction == Restriction::kSuspend ? "suspend" : "lock") +
+                        "/{userId}";
+  for (std::string_view method : {"GET", "PUT"}) {
+    router.AddAsync(method, pattern,
+                    [context, restriction](const Request& request, const PathParams& params,
+                                           Respond respond) {
+                      Restrict(context.get(), restriction, request, params.at("userId"),
+                               std::move(respond));
+                    });
+  }
+}
+
+}  // namespace
+
+void AddAdminRoutes(Router& router, const ContextPtr& context) {
+  AddBoth(router, "GET", "/admin/whois/{userId}",
+          [context](const Request& request, const PathParams& params) {
+            return WhoIs(*context, request, params.at("userId"));
+          });
+  AddRestriction(router, context, Restriction::kSuspend);
+  AddRestriction(router, context, Restriction::kLock);
+}
+
+}  // namespace nebu::api::account_internal
