@@ -236,7 +236,9 @@ class NotificationWorker::Impl {
                                .joined_member_count = ctx->joined.size(),
                                .power_levels = ctx->power_levels ? &*ctx->power_levels : nullptr,
                                .creator = ctx->creator};
-      const std::string thread = ThreadOf(event);
+      Notification n{.position = position, .room_id = ctx->room_id, .event_id = record.event_id,
+                     .sequence = seq, .ts = record.origin_server_ts, .thread_id = ThreadOf(event)};
+      encoded_for_ = nullptr;
       for (const std::string* user : recipients) {
         NEBU_ASSIGN_OR_RETURN(const json::object* ruleset, RulesetFor(snap, *user));
         auto name = ctx->joined.find(*user);
@@ -244,10 +246,8 @@ class NotificationWorker::Impl {
             *ruleset, prepared, push_room,
             {.user_id = *user, .display_name = name == ctx->joined.end() ? "" : name->second});
         if (!actions.notify) continue;
-        Notification n{.position = position, .room_id = ctx->room_id, .event_id = record.event_id,
-                       .sequence = seq, .ts = record.origin_server_ts,
-                       .actions = std::move(actions.actions), .highlight = actions.highlight,
-                       .thread_id = thread};
+        n.actions = std::move(actions.actions);
+        n.highlight = actions.highlight;
         NEBU_RETURN_IF_ERROR(AddNotification(snap, *user, room, n));
       }
     }
@@ -258,7 +258,14 @@ class NotificationWorker::Impl {
   Status AddNotification(const storage::ReadView& snap, const std::string& user, RoomNumber room,
                          const Notification& n) {
     auto* cf = store_.handle(Cf::kNotifications);
-    batch_.Put(cf, internal::RecordKey(user, n.position), internal::EncodeRecord(n));
+    // Recipients whose rules gave the same actions share one encoded record.
+    if (encoded_for_ != &n || encoded_actions_ != n.actions || encoded_highlight_ != n.highlight) {
+      encoded_ = internal::EncodeRecord(n);
+      encoded_for_ = &n;
+      encoded_actions_ = n.actions;
+      encoded_highlight_ = n.highlight;
+    }
+    batch_.Put(cf, internal::RecordKey(user, n.position), encoded_);
     batch_.Put(cf, internal::UnreadKey(user, room, n.sequence),
                internal::EncodeUnread(n.highlight, n.thread_id));
     for (const std::string& key :
@@ -351,6 +358,10 @@ class NotificationWorker::Impl {
   std::map<std::string, RecordState> records_;  // this unit's users with new records
   std::map<std::string, std::vector<StreamPosition>> added_;
   size_t notifications_ = 0;
+  std::string encoded_;  // the last encoded record, for encoded_for_ with these actions
+  const Notification* encoded_for_ = nullptr;
+  json::array encoded_actions_;
+  bool encoded_highlight_ = false;
   std::map<RoomNumber, RoomContext> rooms_;
   std::unordered_map<std::string, json::object> rulesets_;
 };

@@ -102,8 +102,19 @@ std::string_view Capped(std::string_view value) {
   return value.substr(0, std::min(value.size(), kPushMatchValueBytesMax));
 }
 
+// ASCII case folding of one byte; bytes of multi-byte UTF-8 sequences are unchanged,
+// so comparing folded bytes is comparing Characters() (which folds ASCII only).
+char FoldByte(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
 bool GlobMatchImpl(std::string_view pattern, std::string_view value, bool word_bounded,
                    bool literal) {
+  // Fast path: a whole-value match of a pattern without wildcards (most default rules).
+  if (!word_bounded && (literal || pattern.find_first_of("*?") == std::string_view::npos)) {
+    value = Capped(value);
+    return pattern.size() == value.size() &&
+           std::equal(pattern.begin(), pattern.end(), value.begin(),
+                      [](char a, char b) { return FoldByte(a) == FoldByte(b); });
+  }
   return GlobAutomaton(pattern, literal).Match(Characters(Capped(value)), word_bounded);
 }
 
