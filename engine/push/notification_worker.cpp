@@ -354,9 +354,11 @@ class NotificationWorker::Impl {
   core::Engine& engine_;
   storage::Store& store_;
   rocksdb::WriteBatch batch_;
-  std::map<std::string, UnreadCounts> counts_;  // this unit's counts, by key
-  std::map<std::string, RecordState> records_;  // this unit's users with new records
-  std::map<std::string, std::vector<StreamPosition>> added_;
+  // This unit's counts by key, and its users with new records (the order of the batch's
+  // writes to distinct keys does not matter, so hash maps).
+  std::unordered_map<std::string, UnreadCounts> counts_;
+  std::unordered_map<std::string, RecordState> records_;
+  std::unordered_map<std::string, std::vector<StreamPosition>> added_;
   size_t notifications_ = 0;
   std::string encoded_;  // the last encoded record, for encoded_for_ with these actions
   const Notification* encoded_for_ = nullptr;
