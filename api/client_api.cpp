@@ -12,13 +12,24 @@
 #include "api/rooms/space_routes.h"
 #include "api/sync/sync_routes.h"
 #include "api/token_wait.h"
+#include "api/push/notifications_routes.h"
+#include "engine/push/notification_worker.h"
+
+#include <spdlog/spdlog.h>
 
 namespace nebu::api {
 
 ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metrics* metrics,
                      EphemeralBus* bus)
-    : typing_(bus), presence_(bus), router_("client", metrics) {
+    : typing_(bus),
+      presence_(bus),
+      notifications_(std::make_unique<push::NotificationWorker>(engine)),
+      router_("client", metrics) {
   Router& router = router_;
+  if (Status started = notifications_->Start(); !started.ok()) {
+    spdlog::error("push: the notification worker did not start: {}", started.ToString());
+    notifications_.reset();
+  }
   SetTokenWaitMs(options.token_wait_ms);
   auto limits = std::make_shared<UserRateLimits>(options.rate_limit);  // shared by the routes
   AddDiscoveryRoutes(router, {.public_base_url = options.public_base_url});
@@ -29,7 +40,8 @@ ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metr
                     .rate_limit = options.rate_limit,
                     .user_limits = limits});
   AddRoomRoutes(router, engine, {.rate_limit = options.rate_limit, .user_limits = limits});
-  AddSyncRoutes(router, engine, &typing_, &presence_, limits);
+  AddSyncRoutes(router, engine, &typing_, &presence_, limits, notifications_.get());
+  AddNotificationRoutes(router, engine, notifications_.get());
   AddPushRuleRoutes(router, engine);
   AddReceiptRoutes(router, engine, typing_, limits);
   AddPresenceRoutes(router, engine, presence_, limits);
@@ -39,5 +51,7 @@ ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metr
   AddSearchRoutes(router, engine);
   AddSpaceRoutes(router, engine);
 }
+
+ClientApi::~ClientApi() = default;
 
 }  // namespace nebu::api

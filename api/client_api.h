@@ -26,6 +26,9 @@
 namespace nebu::core {
 class Engine;
 }
+namespace nebu::push {
+class NotificationWorker;
+}
 
 namespace nebu::api {
 
@@ -49,16 +52,23 @@ class ClientApi {
   // outlive the ClientApi); null: an in-memory one per tracker (one node).
   ClientApi(core::Engine& engine, const ClientApiOptions& options, Metrics* metrics = nullptr,
             EphemeralBus* bus = nullptr);
+  ~ClientApi();
   ClientApi(const ClientApi&) = delete;
   ClientApi& operator=(const ClientApi&) = delete;
 
   [[nodiscard]] const Router& router() const { return router_; }
   TypingTracker& typing() { return typing_; }
   PresenceTracker& presence() { return presence_; }
+  // The push-rule worker (engine/push/notification_worker.h) that fills unread counts
+  // and GET /notifications; null when it failed to start (logged; the routes then
+  // answer without counts). Started by the constructor, stopped by the destructor
+  // after the router.
+  push::NotificationWorker* notifications() { return notifications_.get(); }
 
  private:
   TypingTracker typing_;      // memory, fed by the bus; outlives router_
   PresenceTracker presence_;  // likewise
+  std::unique_ptr<push::NotificationWorker> notifications_;  // outlives router_
   Router router_;
 };
 

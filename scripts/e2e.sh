@@ -155,6 +155,7 @@ run_suite() {  # run_suite NAME: runs one suite, bounded by suite_seconds_max
     js-crypto) (cd tests/e2e/js && NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" node crypto.mjs) ;;
     js-search) (cd tests/e2e/js && NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" node search.mjs) ;;
     js-spaces) (cd tests/e2e/js && NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" node spaces.mjs) ;;
+    js-notify) (cd tests/e2e/js && NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" node notify.mjs) ;;
     nio-chat) NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" "${python}" tests/e2e/nio/chat.py ;;
     js-refresh) start_nebu refresh NEBU_ACCESS_TOKEN_LIFETIME_MS=3000 && { (cd tests/e2e/js && NEBU_E2E_URL=${started_url} NEBU_E2E_TOKEN_LIFETIME_MS=3000 timeout "${suite_seconds_max}" node refresh.mjs); local rc=$?; kill "${started_pid}"; wait "${started_pid}" 2>/dev/null; return ${rc}; } ;;
     js-cluster)
