@@ -6,6 +6,7 @@
 #include "api/keys/keys_routes.h"
 #include "api/rooms/misc_routes.h"
 #include "api/accounts/push_rules.h"
+#include "api/push/pusher_routes.h"
 #include "api/receipts/receipt_routes.h"
 #include "api/rooms/rooms_routes.h"
 #include "api/sync/sync_routes.h"
@@ -27,6 +28,7 @@ ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metr
   AddRoomRoutes(router, engine, {.rate_limit = options.rate_limit, .user_limits = limits});
   AddSyncRoutes(router, engine, &typing_, &presence_, limits);
   AddPushRuleRoutes(router, engine);
+  AddPusherRoutes(router, engine);
   AddReceiptRoutes(router, engine, typing_, limits);
   AddPresenceRoutes(router, engine, presence_, limits);
   AddFilterRoutes(router, engine);
