@@ -6,18 +6,32 @@
 #include "api/keys/keys_routes.h"
 #include "api/rooms/misc_routes.h"
 #include "api/accounts/push_rules.h"
+#include "api/metrics.h"
+#include "api/push/pusher_delivery.h"
 #include "api/push/pusher_routes.h"
 #include "api/receipts/receipt_routes.h"
 #include "api/rooms/rooms_routes.h"
 #include "api/sync/sync_routes.h"
 #include "api/token_wait.h"
+#include "api/push/notifications_routes.h"
+#include "engine/push/notification_worker.h"
+
+#include <spdlog/spdlog.h>
 
 namespace nebu::api {
 
 ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metrics* metrics,
                      EphemeralBus* bus)
-    : typing_(bus), presence_(bus), router_("client", metrics) {
+    : typing_(bus),
+      presence_(bus),
+      notifications_(std::make_unique<push::NotificationWorker>(engine)),
+      router_("client", metrics) {
   Router& router = router_;
+  if (Status started = notifications_->Start(); !started.ok()) {
+    spdlog::error("push: the notification worker did not start: {}", started.ToString());
+    notifications_.reset();
+  }
+  StartPusherDelivery(engine, options, metrics);
   SetTokenWaitMs(options.token_wait_ms);
   auto limits = std::make_shared<UserRateLimits>(options.rate_limit);  // shared by the routes
   AddDiscoveryRoutes(router, {.public_base_url = options.public_base_url});
@@ -26,7 +40,8 @@ ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metr
                     .rate_limit = options.rate_limit,
                     .user_limits = limits});
   AddRoomRoutes(router, engine, {.rate_limit = options.rate_limit, .user_limits = limits});
-  AddSyncRoutes(router, engine, &typing_, &presence_, limits);
+  AddSyncRoutes(router, engine, &typing_, &presence_, limits, notifications_.get());
+  AddNotificationRoutes(router, engine, notifications_.get());
   AddPushRuleRoutes(router, engine);
   AddPusherRoutes(router, engine);
   AddReceiptRoutes(router, engine, typing_, limits);
@@ -34,6 +49,31 @@ ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metr
   AddFilterRoutes(router, engine);
   AddKeysRoutes(router, engine, limits);
   AddMiscRoutes(router, engine);
+}
+
+ClientApi::~ClientApi() {
+  if (pushers_) pushers_->Stop();  // it subscribes to the worker's notifier
+}
+
+void ClientApi::StartPusherDelivery(core::Engine& engine, const ClientApiOptions& options,
+                                    Metrics* metrics) {
+  push_gateway_ = MakeHttpPushGateway();
+  pushers_ = std::make_unique<PusherDelivery>(
+      engine, DeliveryOptions{.gateway = push_gateway_.get(),
+                              .wake = notifications_ ? &notifications_->notifier() : nullptr,
+                              .active = !options.pushers_standby});
+  pushers_->Start();
+  if (metrics == nullptr) return;
+  PusherDelivery* d = pushers_.get();
+  metrics->AddCounterFunction("nebu_pushes_sent_total", "Notifications a push gateway accepted",
+                              [d] { return static_cast<double>(d->stats().sent); });
+  metrics->AddCounterFunction("nebu_pushes_failed_total",
+                              "Failed POSTs to push gateways (each retry counts)",
+                              [d] { return static_cast<double>(d->stats().failed); });
+  metrics->AddCounterFunction(
+      "nebu_pushes_dropped_total",
+      "Notifications given up (retries exhausted, a 4xx, or an unreadable event)",
+      [d] { return static_cast<double>(d->stats().dropped); });
 }
 
 }  // namespace nebu::api

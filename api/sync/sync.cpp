@@ -20,6 +20,8 @@
 #include "engine/core/stream_reader.h"
 #include "engine/e2ee/e2ee.h"
 #include "engine/event/canonical_json.h"
+#include "engine/push/notification_worker.h"
+#include "engine/push/notifications.h"
 #include "engine/receipts/receipts.h"
 #include "engine/rooms/room_state.h"
 #include "engine/storage/stream_entry.h"
@@ -726,6 +728,11 @@ Result<SyncFilter> ParseSyncFilter(std::string_view text) {
       uint64_t limit = v->is_int64() ? static_cast<uint64_t>(v->as_int64()) : v->as_uint64();
       filter.timeline_limit = static_cast<size_t>(std::min<uint64_t>(limit, kSyncTimelineLimitMax));
     }
+    if (const json::value* v = timeline->if_contains("unread_thread_notifications");
+        v && !v->is_null()) {
+      if (!v->is_bool()) return Status::InvalidArgument("unread_thread_notifications must be a boolean");
+      filter.unread_thread_notifications = v->as_bool();
+    }
     NEBU_ASSIGN_OR_RETURN(filter.types, StringList(*timeline, "types"));
     NEBU_ASSIGN_OR_RETURN(filter.not_types, StringList(*timeline, "not_types"));
   }
@@ -773,11 +780,58 @@ Result<json::array> PresenceEvents(Context& ctx, uint64_t since) {
   return events;
 }
 
+// Where the response's window ends: the snapshot's position, or with the notification
+// worker caught up, its cursor in the same snapshot when that is lower (never below
+// since: then the window is empty). See SyncRequest::notifications.
+Result<StreamPosition> ServedPosition(const core::Snapshot& view, const SyncRequest& request) {
+  StreamPosition to = view.position();
+  if (!request.notifications || !request.notifications->caught_up()) return to;
+  NEBU_ASSIGN_OR_RETURN(StreamPosition cursor, push::NotificationsCursor(view));
+  to = std::min(to, cursor);
+  if (request.since && request.since->position > to && request.since->position <= view.position()) {
+    to = request.since->position;
+  }
+  return to;
+}
+
+json::object CountsJson(const push::UnreadCounts& counts) {
+  return json::object{{"notification_count", counts.notifications},
+                      {"highlight_count", counts.highlights}};
+}
+
+// unread_notifications (and unread_thread_notifications) of every rooms.join entry.
+Status AddUnreadCounts(Context& ctx, Sections& out) {
+  for (auto& [room_id, value] : out.join) {
+    NEBU_ASSIGN_OR_RETURN(core::RoomMeta meta, core::LoadRoomMeta(ctx.view, room_id));
+    json::object& entry = value.as_object();
+    if (!ctx.request.filter.unread_thread_notifications) {
+      NEBU_ASSIGN_OR_RETURN(auto counts,
+                            push::RoomUnreadCounts(ctx.view, ctx.request.user_id, meta.number));
+      entry["unread_notifications"] = CountsJson(counts);
+      continue;
+    }
+    NEBU_ASSIGN_OR_RETURN(auto threads,
+                          push::ThreadUnreadCounts(ctx.view, ctx.request.user_id, meta.number));
+    push::UnreadCounts main;
+    json::object by_thread;
+    for (const auto& [thread, counts] : threads) {
+      if (thread == push::kMainThreadId) {
+        main = counts;
+      } else {
+        by_thread[thread] = CountsJson(counts);
+      }
+    }
+    entry["unread_notifications"] = CountsJson(main);
+    entry["unread_thread_notifications"] = std::move(by_thread);
+  }
+  return Status::Ok();
+}
+
 Result<SyncResult> AssembleSync(core::Engine& engine, const SyncRequest& request) {
   // One snapshot for the whole response: next_batch is its position, and every read
   // below sees at least everything up to there (core/snapshot.h).
   const core::Snapshot view = engine.Read();
-  const StreamPosition to = view.position();
+  NEBU_ASSIGN_OR_RETURN(const StreamPosition to, ServedPosition(view, request));
   const uint64_t typing_serial = request.typing ? request.typing->serial() : 0;
   if (request.since && request.since->position > to) {
     return Status::InvalidArgument("since is ahead of this server's stream");
@@ -828,6 +882,7 @@ Result<SyncResult> AssembleSync(core::Engine& engine, const SyncRequest& request
     NEBU_RETURN_IF_ERROR(AddRoomExtras(ctx, sections, since));
     NEBU_ASSIGN_OR_RETURN(to_device, ToDevice(ctx, since, ctx.window.end));
   }
+  if (request.notifications) NEBU_RETURN_IF_ERROR(AddUnreadCounts(ctx, sections));
   NEBU_ASSIGN_OR_RETURN(json::object device_lists, DeviceLists(ctx));
   NEBU_ASSIGN_OR_RETURN(
       json::array presence,

@@ -64,6 +64,9 @@
 //   room in the window and share none now. Initial syncs report none.
 // - device_one_time_keys_count and device_unused_fallback_key_types: always present.
 // - presence: always empty (no presence yet).
+// - unread_notifications (and unread_thread_notifications with the filter's
+//   room.timeline.unread_thread_notifications) of every rooms.join entry, with
+//   request.notifications (see SyncRequest).
 // Other rooms are never mentioned: only rooms the user has a membership record in,
 // judged by the membership at the events' time.
 //
@@ -88,6 +91,9 @@
 
 namespace nebu::core {
 class Engine;
+}
+namespace nebu::push {
+class NotificationWorker;
 }
 
 namespace nebu::api {
@@ -116,6 +122,9 @@ struct SyncFilter {
   std::vector<std::string> not_types;
   bool include_leave = false;
   bool lazy_load_members = false;
+  // room.timeline.unread_thread_notifications: unread_notifications counts the main
+  // timeline only and unread_thread_notifications holds the threads' counts.
+  bool unread_thread_notifications = false;
 };
 // Parses an inline filter (a JSON object). kInvalidArgument when it is not JSON, not
 // an object, a field named above has the wrong type, or a types / not_types list is
@@ -145,6 +154,16 @@ struct SyncRequest {
   // and the users sharing a joined room with the caller whose presence changed after
   // since->presence (all known ones on an initial sync; memory only, api/sync/presence.h).
   const PresenceTracker* presence = nullptr;
+  // nullptr: unread_notifications stays {}. Otherwise every rooms.join entry carries the
+  // user's unread counts (engine/push/notifications.h) and the response is consistent
+  // with them: once the worker has caught up after its start, the window ends at the
+  // worker's cursor read from the response's snapshot (never past it), so the counts
+  // are exactly those of the events and receipts served up to next_batch, and a
+  // count changed later comes with a later window (the room's event or receipt is in
+  // it). A since beyond the cursor (a token of a node whose worker is ahead) gets an
+  // empty window. While the worker rebuilds (not caught_up()) the window ends at the
+  // stream position and the counts may lag it.
+  const push::NotificationWorker* notifications = nullptr;
 };
 
 struct SyncResult {

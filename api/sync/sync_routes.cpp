@@ -21,6 +21,7 @@
 #include "api/sync/sync.h"
 #include "api/token_wait.h"
 #include "api/sync/typing.h"
+#include "engine/push/notification_worker.h"
 #include "api/worker_pool.h"
 #include "engine/core/room_reads.h"
 #include "engine/core/engine.h"
@@ -46,14 +47,16 @@ struct Wait {
   Respond respond;                                  // guarded by mutex; called once, unlocked
   Response last;                                    // guarded by mutex: the empty answer so far
   core::Notifier::SubscriptionId subscription = 0;  // guarded by mutex
+  core::Notifier* notifier = nullptr;               // guarded by mutex: subscription's
   DeadlineTimer::TimerId timer = 0;                 // guarded by mutex
 };
 
 class SyncService {
  public:
   SyncService(core::Engine& engine, TypingTracker* typing, PresenceTracker* presence,
-              std::shared_ptr<UserRateLimits> limits)
+              std::shared_ptr<UserRateLimits> limits, push::NotificationWorker* notifications)
       : engine_(engine),
+        notifications_(notifications),
         typing_(typing),
         presence_(presence),
         limits_(std::move(limits)),
@@ -122,7 +125,8 @@ class SyncService {
     SyncRequest sync{.user_id = std::get<Caller>(caller).user_id,
                      .device_id = std::get<Caller>(caller).device_id,
                      .typing = typing_,
-                     .presence = presence_};
+                     .presence = presence_,
+                     .notifications = notifications_};
     if (auto since = request.Query("since")) {
       sync.since = ParseSyncToken(*since);
       if (!sync.since) return respond(ErrorResponse(400, "M_INVALID_PARAM", "Bad since token"));
@@ -245,13 +249,16 @@ class SyncService {
   // once, on this thread, or later on the engine's apply thread: it only queues.
   void Subscribe(const std::shared_ptr<Wait>& wait) {
     StreamPosition since = 0;
+    bool catching_up = false;
     {
       std::lock_guard lock(wait->mutex);
       if (wait->done) return;
       since = wait->request.since->position;
-      if (wait->catching_up) --since;  // wake when the stream reaches since, not passes it
+      catching_up = wait->catching_up;
+      if (catching_up) --since;  // wake when the stream reaches since, not passes it
     }
-    core::Notifier::SubscriptionId id = engine_.notifier().Subscribe(
+    core::Notifier& notifier = WakeSource(catching_up);
+    core::Notifier::SubscriptionId id = notifier.Subscribe(
         since, [this, wait](StreamPosition) { Wake(wait, /*notifier_fired=*/true); });
     bool stale = false;
     {
@@ -260,21 +267,34 @@ class SyncService {
         stale = true;
       } else {
         wait->subscription = id;
+        wait->notifier = &notifier;
       }
     }
-    if (stale && id != 0) engine_.notifier().Unsubscribe(id);
+    if (stale && id != 0) notifier.Unsubscribe(id);
+  }
+
+  // What a parked sync waits on: the notification worker's cursor once it has caught
+  // up (the window ends there, api/sync/sync.h), else the engine's stream; a sync
+  // catching up to a token waits for the engine to apply it.
+  core::Notifier& WakeSource(bool catching_up) {
+    if (!catching_up && notifications_ && notifications_->caught_up()) {
+      return notifications_->notifier();
+    }
+    return engine_.notifier();
   }
 
   // Re-assembles a parked wait: the stream moved (its notifier subscription fired and
   // is gone) or typing changed in one of its rooms (the subscription is removed here).
   void Wake(const std::shared_ptr<Wait>& wait, bool notifier_fired) {
     core::Notifier::SubscriptionId subscription = 0;
+    core::Notifier* notifier = nullptr;
     {
       std::lock_guard lock(wait->mutex);
       if (wait->done) return;
       subscription = std::exchange(wait->subscription, 0);
+      notifier = wait->notifier;
     }
-    if (!notifier_fired && subscription != 0) engine_.notifier().Unsubscribe(subscription);
+    if (!notifier_fired && subscription != 0) notifier->Unsubscribe(subscription);
     if (!pool_.Post([this, wait] { Reassemble(wait); })) Finish(wait, std::nullopt);
   }
 
@@ -374,6 +394,7 @@ class SyncService {
     Respond respond;
     Response held;
     core::Notifier::SubscriptionId subscription = 0;
+    core::Notifier* notifier = nullptr;
     DeadlineTimer::TimerId timer = 0;
     {
       std::lock_guard lock(wait->mutex);
@@ -382,9 +403,10 @@ class SyncService {
       held = std::move(wait->last);
       respond = std::move(wait->respond);
       subscription = wait->subscription;
+      notifier = wait->notifier;
       timer = wait->timer;
     }
-    if (subscription != 0) engine_.notifier().Unsubscribe(subscription);
+    if (subscription != 0) notifier->Unsubscribe(subscription);
     if (timer != 0) timer_.Cancel(timer);
     {
       std::lock_guard lock(mutex_);
@@ -402,6 +424,7 @@ class SyncService {
   }
 
   core::Engine& engine_;
+  push::NotificationWorker* notifications_;  // nullable
   std::mutex mutex_;
   std::set<std::shared_ptr<Wait>> waits_;  // guarded by mutex_: parked, not yet answered
   std::multimap<std::string, std::shared_ptr<Wait>> waits_by_user_;  // guarded by mutex_
@@ -419,8 +442,10 @@ class SyncService {
 }  // namespace
 
 void AddSyncRoutes(Router& router, core::Engine& engine, TypingTracker* typing,
-                   PresenceTracker* presence, std::shared_ptr<UserRateLimits> limits) {
-  auto service = std::make_shared<SyncService>(engine, typing, presence, std::move(limits));
+                   PresenceTracker* presence, std::shared_ptr<UserRateLimits> limits,
+                   push::NotificationWorker* notifications) {
+  auto service = std::make_shared<SyncService>(engine, typing, presence, std::move(limits),
+                                               notifications);
   for (std::string_view prefix : kPrefixes) {
     router.AddAsync("GET", std::string(prefix) + "/sync",
                     [service](const Request& request, const PathParams&, Respond respond) {

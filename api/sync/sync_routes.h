@@ -30,7 +30,8 @@
 //
 // Waiting: when an incremental sync has nothing to report and timeout > 0, the
 // request is parked without a thread: a Notifier subscription (engine/core/notifier.h)
-// wakes it when the stream moves, and it is re-assembled on the routes' own worker
+// wakes it when the stream moves (with a notification worker that has caught up: when
+// the worker's cursor moves, so a changed unread count wakes it too), and it is re-assembled on the routes' own worker
 // threads (never on the engine's apply thread); a DeadlineTimer answers the empty
 // response (next_batch = the position reached) when the timeout passes. Every request
 // is answered exactly once, and its subscription and timer are removed on every path.
@@ -65,6 +66,9 @@
 namespace nebu::core {
 class Engine;
 }
+namespace nebu::push {
+class NotificationWorker;
+}
 
 namespace nebu::api {
 
@@ -92,8 +96,12 @@ struct UserRateLimits;
 // `limits` (nullable): a set_presence that changes the caller's presence takes from
 // limits->presence (shared with PUT /presence); over it the change is ignored and the
 // sync answers as usual.
+// `notifications` (nullable; must outlive the router): unread counts in rooms.join, the
+// window bounded by its cursor, and parked syncs woken by its notifier (SyncRequest in
+// api/sync/sync.h).
 void AddSyncRoutes(Router& router, core::Engine& engine, TypingTracker* typing = nullptr,
                    PresenceTracker* presence = nullptr,
-                   std::shared_ptr<UserRateLimits> limits = nullptr);
+                   std::shared_ptr<UserRateLimits> limits = nullptr,
+                   push::NotificationWorker* notifications = nullptr);
 
 }  // namespace nebu::api
