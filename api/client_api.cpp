@@ -57,7 +57,7 @@ ClientApi::~ClientApi() {
 
 void ClientApi::StartPusherDelivery(core::Engine& engine, const ClientApiOptions& options,
                                     Metrics* metrics) {
-  push_gateway_ = MakeHttpPushGateway();
+  push_gateway_ = MakeHttpPushGateway(options.push_private_gateways);
   pushers_ = std::make_unique<PusherDelivery>(
       engine, DeliveryOptions{.gateway = push_gateway_.get(),
                               .wake = notifications_ ? &notifications_->notifier() : nullptr,

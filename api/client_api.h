@@ -47,6 +47,8 @@ struct ClientApiOptions {
   // Pusher delivery (api/push/pusher_delivery.h) starts standing by; a cluster's
   // pusher election calls pushers()->SetActive(true) on the one node that delivers.
   bool pushers_standby = false;
+  // Push gateways on loopback or private addresses are allowed (NEBU_PUSH_PRIVATE_GATEWAYS).
+  bool push_private_gateways = false;
 };
 
 class Metrics;

@@ -286,6 +286,8 @@ const std::vector<Variable> kVariables = {
     {"NEBU_LOG_LEVEL", "info", "trace, debug, info, warn, error, critical or off"},
     {"NEBU_REGISTRATION", "closed", "open or closed: may anyone register an account"},
     {"NEBU_RATE_LIMIT", "on", "on or off: every rate limit (per IP and per user)"},
+    {"NEBU_PUSH_PRIVATE_GATEWAYS", "off",
+     "on or off: may pushers POST to loopback/private addresses (off: refused, SSRF)"},
     {"NEBU_TRUSTED_PROXIES", "", "CIDRs of reverse proxies whose X-Forwarded-For is believed",
      "none: X-Forwarded-For is ignored"},
     {"NEBU_DB_URL", "", "PostgreSQL URL of the projection (migrated and fed at start-up)",
@@ -422,6 +424,9 @@ Result<Config> LoadConfig(const Environment& env) {
                                     "closed", false));
   NEBU_ASSIGN_OR_RETURN(config.rate_limit, ParseSwitch("NEBU_RATE_LIMIT", values["NEBU_RATE_LIMIT"],
                                                        "on", "off", true));
+  NEBU_ASSIGN_OR_RETURN(config.push_private_gateways,
+                        ParseSwitch("NEBU_PUSH_PRIVATE_GATEWAYS",
+                                    values["NEBU_PUSH_PRIVATE_GATEWAYS"], "on", "off", false));
   Result<api::TrustedProxies> proxies = api::ParseTrustedProxies(values["NEBU_TRUSTED_PROXIES"]);
   if (!proxies.ok()) return Invalid("NEBU_TRUSTED_PROXIES", proxies.status().message());
   config.trusted_proxies = std::move(*proxies);

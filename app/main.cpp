@@ -156,7 +156,8 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, ClusterRuntime*
                              .rate_limit = config.rate_limit,
                              // A token from another node waits for this one to catch up.
                              .token_wait_ms = cluster != nullptr ? api::kTokenWaitMsCluster : 0,
-                            .pushers_standby = cluster != nullptr},
+                            .pushers_standby = cluster != nullptr,
+                            .push_private_gateways = config.push_private_gateways},
                             &metrics, cluster ? &cluster->ephemeral() : nullptr);
   // In a cluster one node delivers to push gateways: the holder of <prefix>/pusher.
   std::unique_ptr<replication::LeaseElection> pusher_election =

@@ -101,7 +101,7 @@ start_nebu() {  # start_nebu NAME [VAR=value ...]
   mapfile -t own_vars < <(compgen -e | grep '^NEBU_' | sed 's/^/-u/')
   env "${own_vars[@]}" NEBU_DATA_DIR="${tmp}/${name}" NEBU_CLIENT_ADDR="127.0.0.1:${client_port}" \
     NEBU_OPS_ADDR="127.0.0.1:${ops_port}" NEBU_SERVER_NAME=localhost \
-    NEBU_REGISTRATION=open NEBU_RATE_LIMIT=off NEBU_LOG_LEVEL="${NEBU_E2E_LOG_LEVEL:-info}" \
+    NEBU_REGISTRATION=open NEBU_RATE_LIMIT=off NEBU_PUSH_PRIVATE_GATEWAYS=on NEBU_LOG_LEVEL="${NEBU_E2E_LOG_LEVEL:-info}" \
     "$@" "${nebu_bin}" serve >"${tmp}/${name}.log" 2>&1 &
   started_pid=$!
   echo "e2e: nebu ${name} (pid ${started_pid}) on ${started_url}, ops 127.0.0.1:${ops_port}, log ${tmp}/${name}.log"

@@ -64,6 +64,39 @@ std::optional<Url> ParseUrl(std::string_view url) {
   return out;
 }
 
+// Loopback, private (RFC 1918, RFC 4193), link-local, CGNAT, unspecified, multicast
+// and reserved addresses: what a user must not make the server POST to (SSRF).
+bool IsPrivate(const asio::ip::address& a) {
+  if (a.is_v6()) {
+    const asio::ip::address_v6 v6 = a.to_v6();
+    if (v6.is_v4_mapped()) return IsPrivate(asio::ip::make_address_v4(asio::ip::v4_mapped, v6));
+    const auto bytes = v6.to_bytes();
+    return v6.is_loopback() || v6.is_unspecified() || v6.is_multicast() || v6.is_link_local() ||
+           v6.is_site_local() || (bytes[0] & 0xFE) == 0xFC;
+  }
+  const uint32_t v = a.to_v4().to_uint();
+  auto in = [v](uint32_t net, int bits) { return (v >> (32 - bits)) == (net >> (32 - bits)); };
+  return in(0x00000000, 8) || in(0x0A000000, 8) || in(0x7F000000, 8) || in(0xA9FE0000, 16) ||
+         in(0xAC100000, 12) || in(0xC0A80000, 16) || in(0x64400000, 10) || in(0xE0000000, 4) ||
+         in(0xF0000000, 4);
+}
+
+// The resolved endpoints, or kInvalidArgument when one is private and that is refused.
+Result<tcp::resolver::results_type> Resolve(asio::io_context& io, const Url& url,
+                                            bool allow_private) {
+  tcp::resolver resolver(io);
+  tcp::resolver::results_type endpoints = resolver.resolve(url.host, url.port);
+  if (!allow_private) {
+    for (const auto& entry : endpoints) {
+      if (IsPrivate(entry.endpoint().address())) {
+        return Status::InvalidArgument("push gateway " + url.host +
+                                       " resolves to a private address (refused)");
+      }
+    }
+  }
+  return endpoints;
+}
+
 template <typename Stream>
 Result<GatewayReply> Exchange(Stream& stream, const Url& url, const std::string& body) {
   http::request<http::string_body> request{http::verb::post, url.target, 11};
@@ -82,8 +115,10 @@ Result<GatewayReply> Exchange(Stream& stream, const Url& url, const std::string&
 
 class HttpPushGateway final : public PushGateway {
  public:
-  explicit HttpPushGateway(int64_t timeout_ms)
-      : timeout_(std::chrono::milliseconds(timeout_ms)), tls_(asio::ssl::context::tls_client) {
+  HttpPushGateway(int64_t timeout_ms, bool allow_private)
+      : timeout_(std::chrono::milliseconds(timeout_ms)),
+        allow_private_(allow_private),
+        tls_(asio::ssl::context::tls_client) {
     tls_.set_default_verify_paths();
     tls_.set_verify_mode(asio::ssl::verify_peer);
     tls_.set_options(asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
@@ -104,8 +139,8 @@ class HttpPushGateway final : public PushGateway {
     asio::io_context io;
     beast::tcp_stream stream(io);
     stream.expires_after(timeout_);
-    tcp::resolver resolver(io);
-    stream.connect(resolver.resolve(url.host, url.port));
+    NEBU_ASSIGN_OR_RETURN(auto endpoints, Resolve(io, url, allow_private_));
+    stream.connect(endpoints);
     Result<GatewayReply> reply = Exchange(stream, url, body);
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -120,8 +155,8 @@ class HttpPushGateway final : public PushGateway {
     }
     stream.set_verify_callback(asio::ssl::host_name_verification(url.host));
     beast::get_lowest_layer(stream).expires_after(timeout_);
-    tcp::resolver resolver(io);
-    beast::get_lowest_layer(stream).connect(resolver.resolve(url.host, url.port));
+    NEBU_ASSIGN_OR_RETURN(auto endpoints, Resolve(io, url, allow_private_));
+    beast::get_lowest_layer(stream).connect(endpoints);
     stream.handshake(asio::ssl::stream_base::client);
     Result<GatewayReply> reply = Exchange(stream, url, body);
     beast::error_code ignored;
@@ -130,13 +165,14 @@ class HttpPushGateway final : public PushGateway {
   }
 
   const std::chrono::milliseconds timeout_;
+  const bool allow_private_;
   asio::ssl::context tls_;
 };
 
 }  // namespace
 
-std::unique_ptr<PushGateway> MakeHttpPushGateway(int64_t timeout_ms) {
-  return std::make_unique<HttpPushGateway>(timeout_ms);
+std::unique_ptr<PushGateway> MakeHttpPushGateway(bool allow_private, int64_t timeout_ms) {
+  return std::make_unique<HttpPushGateway>(timeout_ms, allow_private);
 }
 
 }  // namespace nebu::api

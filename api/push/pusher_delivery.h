@@ -2,7 +2,7 @@
 // push gateway, `POST <data.url>` (Push Gateway API, /_matrix/push/v1/notify), off the
 // request path, on one thread.
 //
-//   auto gateway = MakeHttpPushGateway();               // push_gateway_client.cpp (Beast)
+//   auto gateway = MakeHttpPushGateway(false);          // push_gateway_client.cpp (Beast)
 //   PusherDelivery delivery(*engine, {.gateway = gateway.get(), .wake = &worker.notifier()});
 //   delivery.Start();
 //   ...                                                  // cluster: election callbacks call
@@ -100,8 +100,14 @@ class PushGateway {
 
 // The HTTP client (api/push/push_gateway_client.cpp: Beast, the only file of api/push
 // that includes it): http:// and https:// (TLS 1.2+, the system's CA store, host name
-// verified), one connection per POST, timeout_ms for the whole exchange.
-std::unique_ptr<PushGateway> MakeHttpPushGateway(int64_t timeout_ms = kPushTimeoutMs);
+// verified), one connection per POST, timeout_ms for the whole exchange (name
+// resolution excepted: it is the system resolver's, blocking). Unless allow_private,
+// a host that resolves to a loopback, private (RFC 1918/4193), link-local, CGNAT,
+// multicast or unspecified address is refused (kInvalidArgument: the notification is
+// dropped), so a user cannot make the server POST into its own network
+// (NEBU_PUSH_PRIVATE_GATEWAYS=on allows it: tests, a gateway on the same host).
+std::unique_ptr<PushGateway> MakeHttpPushGateway(bool allow_private,
+                                                 int64_t timeout_ms = kPushTimeoutMs);
 
 // Which HTTP answers mean what (for the gateway's fake and the docs).
 [[nodiscard]] bool IsRetryablePushStatus(int status);  // 429, 5xx

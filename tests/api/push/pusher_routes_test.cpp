@@ -27,9 +27,9 @@ TEST_F(PushersApiTest, SetThenGetAnswersThePusherUnderV3AndR0) {
   EXPECT_EQ(p.at("kind"), "http");
   EXPECT_EQ(p.at("app_id"), "org.example.app");
   EXPECT_EQ(p.at("lang"), "en");
-  EXPECT_EQ(p.at("data").at("url"), kUrl);
+  EXPECT_EQ(std::string(p.at("data").at("url").as_string()), kUrl);
   EXPECT_EQ(p.at("data").at("format"), "event_id_only");
-  Response r0 = Call("GET", "/_matrix/client/r0/pushers", alice_, "");
+  Response r0 = Call("GET", "/_matrix/client/r0/pushers", alice_, std::string());
   ASSERT_EQ(r0.status, 200);
   EXPECT_EQ(Body(r0).at("pushers").as_array().size(), 1u);
   EXPECT_TRUE(Pushers(bob_).empty());
@@ -84,13 +84,13 @@ TEST_F(PushersApiTest, BadInputIsRefusedWithTheRightErrorAndChangesNothing) {
       {"credentials", with_data("url", "http://a:b@127.0.0.1/_matrix/push/v1/notify"), 400, "M_INVALID_PARAM"},
       {"url not a string", with_data("url", 5), 400, "M_INVALID_PARAM"},
       {"format", with_data("format", "full"), 400, "M_INVALID_PARAM"},
-      {"huge data", with_data("blob", std::string(push::kPusherDataBytesMax, 'x')), 413, "M_TOO_LARGE"},
+      {"huge data", with_data("blob", json::string(std::string(push::kPusherDataBytesMax, 'x'))), 413, "M_TOO_LARGE"},
       {"float in data", with_data("f", 1.5), 400, "M_BAD_JSON"},
       {"email kind", with("kind", "email"), 400, "M_INVALID_PARAM"},
       {"kind a number", with("kind", 3), 400, "M_BAD_JSON"},
-      {"long pushkey", with("pushkey", std::string(push::kPushkeyBytesMax + 1, 'k')), 400, "M_INVALID_PARAM"},
-      {"long app_id", with("app_id", std::string(push::kAppIdCharsMax + 1, 'a')), 400, "M_INVALID_PARAM"},
-      {"long lang", with("lang", std::string(push::kPusherTextBytesMax + 1, 'l')), 400, "M_INVALID_PARAM"},
+      {"long pushkey", with("pushkey", json::string(std::string(push::kPushkeyBytesMax + 1, 'k'))), 400, "M_INVALID_PARAM"},
+      {"long app_id", with("app_id", json::string(std::string(push::kAppIdCharsMax + 1, 'a'))), 400, "M_INVALID_PARAM"},
+      {"long lang", with("lang", json::string(std::string(push::kPusherTextBytesMax + 1, 'l'))), 400, "M_INVALID_PARAM"},
       {"append not bool", with("append", "yes"), 400, "M_BAD_JSON"},
       {"no lang", no_lang, 400, "M_MISSING_PARAM"},
       {"no kind", no_kind, 400, "M_MISSING_PARAM"},
@@ -104,9 +104,9 @@ TEST_F(PushersApiTest, BadInputIsRefusedWithTheRightErrorAndChangesNothing) {
   Response huge = Call("POST", "/pushers/set", alice_,
                        std::string(kPusherBodyBytesMax + 1, ' '));
   EXPECT_EQ(huge.status, 413);
-  EXPECT_EQ(Call("POST", "/pushers/set", alice_, "not json").status, 400);
-  EXPECT_EQ(Call("POST", "/pushers/set", "", HttpPusher("k", kUrl)).status, 401);
-  EXPECT_EQ(Call("GET", "/pushers", "", "").status, 401);
+  EXPECT_EQ(Call("POST", "/pushers/set", alice_, std::string("not json")).status, 400);
+  EXPECT_EQ(Call("POST", "/pushers/set", std::string(), HttpPusher("k", kUrl)).status, 401);
+  EXPECT_EQ(Call("GET", "/pushers", std::string(), std::string()).status, 401);
   EXPECT_TRUE(Pushers(alice_).empty());
 }
 

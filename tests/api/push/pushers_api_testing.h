@@ -81,7 +81,7 @@ class PushersApiTest : public RoomsApiTest {
                         {"data", std::move(data)}};
   }
   json::array Pushers(const std::string& token) {
-    Response r = Call("GET", "/pushers", token, "");
+    Response r = Call("GET", "/pushers", token, std::string());
     EXPECT_EQ(r.status, 200) << r.body;
     return r.status == 200 ? Body(r).at("pushers").as_array() : json::array{};
   }
