@@ -233,5 +233,15 @@ TEST_F(PusherDeliveryTest, AnUnreachableGatewayCountsAsAFailureAndIsRetried) {
   EXPECT_EQ(delivery->stats().dropped, 0u);
 }
 
+TEST_F(PusherDeliveryTest, AGatewayOnALoopbackAddressIsRefusedUnlessAllowed) {
+  SetPusher();
+  BobSays("to my own network");
+  std::unique_ptr<PushGateway> strict = MakeHttpPushGateway(/*allow_private=*/false, 2000);
+  PusherDelivery delivery(*engine_, {.gateway = strict.get(), .clock = &clock_});
+  EXPECT_EQ(Pass(delivery), -1);  // refused at once, not retried
+  EXPECT_TRUE(gateway_.received().empty());
+  EXPECT_EQ(delivery.stats().dropped, 1u);
+}
+
 }  // namespace
 }  // namespace nebu::api
