@@ -57,7 +57,9 @@ bool Rejected(const std::string& body, const std::string& pushkey) {
   const json::value* rejected = v.get_object().if_contains("rejected");
   if (rejected == nullptr || !rejected->is_array()) return false;
   return std::any_of(rejected->get_array().begin(), rejected->get_array().end(),
-                     [&](const json::value& k) { return k.is_string() && k.get_string() == pushkey; });
+                     [&](const json::value& k) {
+                       return k.is_string() && k.get_string() == pushkey;
+                     });
 }
 
 }  // namespace
@@ -275,9 +277,8 @@ bool PusherDelivery::SendHead(const storage::ReadView& view, Queue& q, int64_t n
     return true;
   }
   const json::value* url = q.pusher.pusher.data.if_contains("url");
-  Result<GatewayReply> reply =
-      options_.gateway->Post(std::string(url != nullptr && url->is_string() ? url->get_string() : ""),
-                             *body);
+  const std::string url_text(url != nullptr && url->is_string() ? url->get_string() : "");
+  Result<GatewayReply> reply = options_.gateway->Post(url_text, *body);
   if (reply.ok() && reply->status >= 200 && reply->status < 300) {
     ++sent_;
     finish();

@@ -59,7 +59,8 @@ namespace nebu::push {
 // Limits of POST /pushers/set (the spec's where it names one).
 inline constexpr size_t kPushkeyBytesMax = 512;          // spec: "Max length, 512 bytes"
 inline constexpr size_t kAppIdCharsMax = 64;             // spec: "Max length, 64 chars"
-inline constexpr size_t kPusherTextBytesMax = 256;       // app/device display name, lang, profile_tag
+// app_display_name, device_display_name, lang, profile_tag
+inline constexpr size_t kPusherTextBytesMax = 256;
 inline constexpr size_t kPusherDataBytesMax = 4096;      // `data` as canonical JSON
 inline constexpr size_t kPusherUrlBytesMax = 2048;       // data.url
 inline constexpr size_t kPushersPerUserMax = 64;         // pushers one user may hold
