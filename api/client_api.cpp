@@ -6,6 +6,9 @@
 #include "api/keys/keys_routes.h"
 #include "api/rooms/misc_routes.h"
 #include "api/accounts/push_rules.h"
+#include "api/metrics.h"
+#include "api/push/pusher_delivery.h"
+#include "api/push/pusher_routes.h"
 #include "api/receipts/receipt_routes.h"
 #include "api/rooms/rooms_routes.h"
 #include "api/search/search_routes.h"
@@ -30,6 +33,7 @@ ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metr
     spdlog::error("push: the notification worker did not start: {}", started.ToString());
     notifications_.reset();
   }
+  StartPusherDelivery(engine, options, metrics);
   SetTokenWaitMs(options.token_wait_ms);
   auto limits = std::make_shared<UserRateLimits>(options.rate_limit);  // shared by the routes
   AddDiscoveryRoutes(router, {.public_base_url = options.public_base_url});
@@ -43,6 +47,7 @@ ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metr
   AddSyncRoutes(router, engine, &typing_, &presence_, limits, notifications_.get());
   AddNotificationRoutes(router, engine, notifications_.get());
   AddPushRuleRoutes(router, engine);
+  AddPusherRoutes(router, engine);
   AddReceiptRoutes(router, engine, typing_, limits);
   AddPresenceRoutes(router, engine, presence_, limits);
   AddFilterRoutes(router, engine);
@@ -52,6 +57,29 @@ ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metr
   AddSpaceRoutes(router, engine);
 }
 
-ClientApi::~ClientApi() = default;
+ClientApi::~ClientApi() {
+  if (pushers_) pushers_->Stop();  // it subscribes to the worker's notifier
+}
+
+void ClientApi::StartPusherDelivery(core::Engine& engine, const ClientApiOptions& options,
+                                    Metrics* metrics) {
+  push_gateway_ = MakeHttpPushGateway(options.push_private_gateways);
+  pushers_ = std::make_unique<PusherDelivery>(
+      engine, DeliveryOptions{.gateway = push_gateway_.get(),
+                              .wake = notifications_ ? &notifications_->notifier() : nullptr,
+                              .active = !options.pushers_standby});
+  pushers_->Start();
+  if (metrics == nullptr) return;
+  PusherDelivery* d = pushers_.get();
+  metrics->AddCounterFunction("nebu_pushes_sent_total", "Notifications a push gateway accepted",
+                              [d] { return static_cast<double>(d->stats().sent); });
+  metrics->AddCounterFunction("nebu_pushes_failed_total",
+                              "Failed POSTs to push gateways (each retry counts)",
+                              [d] { return static_cast<double>(d->stats().failed); });
+  metrics->AddCounterFunction(
+      "nebu_pushes_dropped_total",
+      "Notifications given up (retries exhausted, a 4xx, or an unreadable event)",
+      [d] { return static_cast<double>(d->stats().dropped); });
+}
 
 }  // namespace nebu::api

@@ -29,6 +29,10 @@ class Engine;
 namespace nebu::push {
 class NotificationWorker;
 }
+namespace nebu::api {
+class PushGateway;
+class PusherDelivery;
+}
 
 namespace nebu::api {
 
@@ -42,6 +46,11 @@ struct ClientApiOptions {
   // (api/token_wait.h): kTokenWaitMsCluster in a cluster, 0 on a single node. It is
   // process-wide: the constructor calls SetTokenWaitMs with it.
   int64_t token_wait_ms = 0;
+  // Pusher delivery (api/push/pusher_delivery.h) starts standing by; a cluster's
+  // pusher election calls pushers()->SetActive(true) on the one node that delivers.
+  bool pushers_standby = false;
+  // Push gateways on loopback or private addresses are allowed (NEBU_PUSH_PRIVATE_GATEWAYS).
+  bool push_private_gateways = false;
 };
 
 class Metrics;
@@ -64,11 +73,20 @@ class ClientApi {
   // answer without counts). Started by the constructor, stopped by the destructor
   // after the router.
   push::NotificationWorker* notifications() { return notifications_.get(); }
+  // The pusher delivery (pusher_delivery.h), woken by the notification worker; its
+  // counts are nebu_pushes_{sent,failed,dropped}_total on `metrics`. Stopped by the
+  // destructor before the worker.
+  PusherDelivery& pushers() { return *pushers_; }
 
  private:
+  void StartPusherDelivery(core::Engine& engine, const ClientApiOptions& options,
+                           Metrics* metrics);
+
   TypingTracker typing_;      // memory, fed by the bus; outlives router_
   PresenceTracker presence_;  // likewise
   std::unique_ptr<push::NotificationWorker> notifications_;  // outlives router_
+  std::unique_ptr<PushGateway> push_gateway_;                // outlives pushers_
+  std::unique_ptr<PusherDelivery> pushers_;                  // goes before notifications_
   Router router_;
 };
 

@@ -99,6 +99,12 @@ std::unique_ptr<replication::LeaseElection> ClusterRuntime::MakeProjectorElectio
       node_->node_id() + "/" + std::to_string(node_->incarnation()));
 }
 
+std::unique_ptr<replication::LeaseElection> ClusterRuntime::MakePusherElection() {
+  return std::make_unique<replication::LeaseElection>(
+      node_->etcd(), node_->prefix() + "/pusher",
+      node_->node_id() + "/" + std::to_string(node_->incarnation()));
+}
+
 std::vector<api::NodeInfo> ClusterRuntime::Nodes() const {
   std::vector<api::NodeInfo> out;
   for (const replication::RegisteredNode& n : node_->Nodes()) {

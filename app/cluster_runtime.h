@@ -54,6 +54,9 @@ class ClusterRuntime final : public api::ClusterView {
   // The projector's election (one PostgreSQL projector per cluster): key
   // <prefix>/projector, held by "<node id>/<incarnation>".
   std::unique_ptr<replication::LeaseElection> MakeProjectorElection();
+  // The pusher delivery's election (one node sends to push gateways): key
+  // <prefix>/pusher, held by "<node id>/<incarnation>".
+  std::unique_ptr<replication::LeaseElection> MakePusherElection();
 
   // api::ClusterView
   [[nodiscard]] std::string NodeId() const override { return node_->node_id(); }

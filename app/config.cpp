@@ -290,6 +290,8 @@ const std::vector<Variable> kVariables = {
     {"NEBU_ACCESS_TOKEN_LIFETIME_MS", "300000",
      "ms an access token issued with a refresh token lives (1000..86400000)"},
     {"NEBU_RATE_LIMIT", "on", "on or off: every rate limit (per IP and per user)"},
+    {"NEBU_PUSH_PRIVATE_GATEWAYS", "off",
+     "on or off: may pushers POST to loopback/private addresses (off: refused, SSRF)"},
     {"NEBU_TRUSTED_PROXIES", "", "CIDRs of reverse proxies whose X-Forwarded-For is believed",
      "none: X-Forwarded-For is ignored"},
     {"NEBU_DB_URL", "", "PostgreSQL URL of the projection (migrated and fed at start-up)",
@@ -443,6 +445,9 @@ Result<Config> LoadConfig(const Environment& env) {
   }
   NEBU_ASSIGN_OR_RETURN(config.rate_limit, ParseSwitch("NEBU_RATE_LIMIT", values["NEBU_RATE_LIMIT"],
                                                        "on", "off", true));
+  NEBU_ASSIGN_OR_RETURN(config.push_private_gateways,
+                        ParseSwitch("NEBU_PUSH_PRIVATE_GATEWAYS",
+                                    values["NEBU_PUSH_PRIVATE_GATEWAYS"], "on", "off", false));
   Result<api::TrustedProxies> proxies = api::ParseTrustedProxies(values["NEBU_TRUSTED_PROXIES"]);
   if (!proxies.ok()) return Invalid("NEBU_TRUSTED_PROXIES", proxies.status().message());
   config.trusted_proxies = std::move(*proxies);

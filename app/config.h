@@ -9,6 +9,7 @@
 // Variables (see kVariables for the defaults; README.md has the table):
 //   NEBU_DATA_DIR, NEBU_CLIENT_ADDR, NEBU_OPS_ADDR, NEBU_SERVER_NAME,
 //   NEBU_PUBLIC_BASEURL, NEBU_LOG_LEVEL, NEBU_REGISTRATION, NEBU_RATE_LIMIT,
+//   NEBU_PUSH_PRIVATE_GATEWAYS,
 //   NEBU_TRUSTED_PROXIES, NEBU_DB_URL, NEBU_DB_URL_MIGRATE (secrets: never logged),
 //   and the cluster's (ClusterConfig below): NEBU_ETCD_ENDPOINTS, NEBU_ETCD_PREFIX,
 //   NEBU_NODE_ID, NEBU_GRPC_ADDR, NEBU_INTERNAL_SECRET, NEBU_ETCD_USERNAME,
@@ -112,6 +113,9 @@ struct Config {
   // expire.
   int64_t access_token_lifetime_ms = 300000;
   bool rate_limit = true;  // NEBU_RATE_LIMIT=on|off
+  // NEBU_PUSH_PRIVATE_GATEWAYS=on|off: pushers may reach loopback/private addresses
+  // (api/push/pusher_delivery.h § MakeHttpPushGateway). Default off.
+  bool push_private_gateways = false;
   // NEBU_TRUSTED_PROXIES: comma-separated CIDRs whose X-Forwarded-For is believed
   // (api/forwarded.h); default none.
   api::TrustedProxies trusted_proxies;

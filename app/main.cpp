@@ -24,6 +24,7 @@
 #include "api/forwarded.h"
 #include "api/metrics.h"
 #include "api/ops.h"
+#include "api/push/pusher_delivery.h"
 #include "api/router.h"
 #include "api/server.h"
 #include "app/cluster_commands.h"
@@ -156,8 +157,17 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, ClusterRuntime*
                              .access_token_lifetime_ms = config.access_token_lifetime_ms,
                              .rate_limit = config.rate_limit,
                              // A token from another node waits for this one to catch up.
-                             .token_wait_ms = cluster != nullptr ? api::kTokenWaitMsCluster : 0},
+                             .token_wait_ms = cluster != nullptr ? api::kTokenWaitMsCluster : 0,
+                            .pushers_standby = cluster != nullptr,
+                            .push_private_gateways = config.push_private_gateways},
                             &metrics, cluster ? &cluster->ephemeral() : nullptr);
+  // In a cluster one node delivers to push gateways: the holder of <prefix>/pusher.
+  std::unique_ptr<replication::LeaseElection> pusher_election =
+      cluster != nullptr ? cluster->MakePusherElection() : nullptr;
+  if (pusher_election) {
+    pusher_election->Start([&client_api] { client_api.pushers().SetActive(true); },
+                           [&client_api] { client_api.pushers().SetActive(false); });
+  }
   if (cluster != nullptr) {
     cluster->ephemeral().Start();  // the trackers have subscribed
     metrics.AddCounterFunction(

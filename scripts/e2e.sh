@@ -101,7 +101,7 @@ start_nebu() {  # start_nebu NAME [VAR=value ...]
   mapfile -t own_vars < <(compgen -e | grep '^NEBU_' | sed 's/^/-u/')
   env "${own_vars[@]}" NEBU_DATA_DIR="${tmp}/${name}" NEBU_CLIENT_ADDR="127.0.0.1:${client_port}" \
     NEBU_OPS_ADDR="127.0.0.1:${ops_port}" NEBU_SERVER_NAME=localhost \
-    NEBU_REGISTRATION=open NEBU_RATE_LIMIT=off NEBU_LOG_LEVEL="${NEBU_E2E_LOG_LEVEL:-info}" \
+    NEBU_REGISTRATION=open NEBU_RATE_LIMIT=off NEBU_PUSH_PRIVATE_GATEWAYS=on NEBU_LOG_LEVEL="${NEBU_E2E_LOG_LEVEL:-info}" \
     "$@" "${nebu_bin}" serve >"${tmp}/${name}.log" 2>&1 &
   started_pid=$!
   echo "e2e: nebu ${name} (pid ${started_pid}) on ${started_url}, ops 127.0.0.1:${ops_port}, log ${tmp}/${name}.log"
@@ -158,6 +158,7 @@ run_suite() {  # run_suite NAME: runs one suite, bounded by suite_seconds_max
     js-notify) (cd tests/e2e/js && NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" node notify.mjs) ;;
     nio-chat) NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" "${python}" tests/e2e/nio/chat.py ;;
     js-refresh) start_nebu refresh NEBU_ACCESS_TOKEN_LIFETIME_MS=3000 && { (cd tests/e2e/js && NEBU_E2E_URL=${started_url} NEBU_E2E_TOKEN_LIFETIME_MS=3000 timeout "${suite_seconds_max}" node refresh.mjs); local rc=$?; kill "${started_pid}"; wait "${started_pid}" 2>/dev/null; return ${rc}; } ;;
+    js-pusher) (cd tests/e2e/js && NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" node pusher.mjs) ;;
     js-cluster)
       local urls=${NEBU_E2E_URLS:-}
       if [[ -z "${urls}" ]]; then

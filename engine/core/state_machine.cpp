@@ -5,6 +5,7 @@
 #include "engine/accounts/accounts.h"
 #include "engine/core/index_build.h"
 #include "engine/e2ee/e2ee.h"
+#include "engine/push/pushers.h"
 #include "engine/receipts/receipts.h"
 #include "engine/storage/keys.h"
 
@@ -153,7 +154,8 @@ Status StateMachine::Apply(LogIndex index, const Command& command, ApplyOutcome*
       break;
     // (pushers)
     case CommandKind::kPusher:
-      *outcome = Status::InvalidArgument("pushers are not served yet");
+      *outcome =
+          push::ApplyPusherCommand(store_, pending_, command.payload, counters.stream_position);
       break;
     // (reports)
     case CommandKind::kReport:

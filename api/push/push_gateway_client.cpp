@@ -1,0 +1,178 @@
+// MakeHttpPushGateway (pusher_delivery.h): a blocking HTTP/1.1 client for push gateways,
+// on Boost.Beast (the only file of api/push/ that includes Beast or Asio). One
+// connection per POST, the whole exchange bounded by the timeout, the reply by
+// kPushReplyBytesMax. https: TLS with the system's CA store, SNI and host verification.
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <chrono>
+#include <exception>
+#include <optional>
+#include <string>
+
+#include "api/push/pusher_delivery.h"
+
+namespace nebu::api {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+struct Url {
+  bool tls = false;
+  std::string host;  // without brackets
+  std::string port;
+  std::string target;
+};
+
+std::optional<Url> ParseUrl(std::string_view url) {
+  Url out;
+  if (url.starts_with("https://")) {
+    out.tls = true;
+    url.remove_prefix(8);
+  } else if (url.starts_with("http://")) {
+    url.remove_prefix(7);
+  } else {
+    return std::nullopt;
+  }
+  const size_t slash = url.find('/');
+  if (slash == std::string_view::npos || slash == 0) return std::nullopt;
+  std::string_view authority = url.substr(0, slash);
+  out.target = std::string(url.substr(slash));
+  out.port = out.tls ? "443" : "80";
+  if (authority.starts_with('[')) {  // [v6]:port
+    const size_t close = authority.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    out.host = std::string(authority.substr(1, close - 1));
+    authority.remove_prefix(close + 1);
+    if (authority.starts_with(':')) out.port = std::string(authority.substr(1));
+    else if (!authority.empty()) return std::nullopt;
+  } else {
+    const size_t colon = authority.rfind(':');
+    out.host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) out.port = std::string(authority.substr(colon + 1));
+  }
+  if (out.host.empty() || out.port.empty()) return std::nullopt;
+  return out;
+}
+
+// Loopback, private (RFC 1918, RFC 4193), link-local, CGNAT, unspecified, multicast
+// and reserved addresses: what a user must not make the server POST to (SSRF).
+bool IsPrivate(const asio::ip::address& a) {
+  if (a.is_v6()) {
+    const asio::ip::address_v6 v6 = a.to_v6();
+    if (v6.is_v4_mapped()) return IsPrivate(asio::ip::make_address_v4(asio::ip::v4_mapped, v6));
+    const auto bytes = v6.to_bytes();
+    return v6.is_loopback() || v6.is_unspecified() || v6.is_multicast() || v6.is_link_local() ||
+           v6.is_site_local() || (bytes[0] & 0xFE) == 0xFC;
+  }
+  const uint32_t v = a.to_v4().to_uint();
+  auto in = [v](uint32_t net, int bits) { return (v >> (32 - bits)) == (net >> (32 - bits)); };
+  return in(0x00000000, 8) || in(0x0A000000, 8) || in(0x7F000000, 8) || in(0xA9FE0000, 16) ||
+         in(0xAC100000, 12) || in(0xC0A80000, 16) || in(0x64400000, 10) || in(0xE0000000, 4) ||
+         in(0xF0000000, 4);
+}
+
+// The resolved endpoints, or kInvalidArgument when one is private and that is refused.
+Result<tcp::resolver::results_type> Resolve(asio::io_context& io, const Url& url,
+                                            bool allow_private) {
+  tcp::resolver resolver(io);
+  tcp::resolver::results_type endpoints = resolver.resolve(url.host, url.port);
+  if (!allow_private) {
+    for (const auto& entry : endpoints) {
+      if (IsPrivate(entry.endpoint().address())) {
+        return Status::InvalidArgument("push gateway " + url.host +
+                                       " resolves to a private address (refused)");
+      }
+    }
+  }
+  return endpoints;
+}
+
+template <typename Stream>
+Result<GatewayReply> Exchange(Stream& stream, const Url& url, const std::string& body) {
+  http::request<http::string_body> request{http::verb::post, url.target, 11};
+  request.set(http::field::host, url.host);
+  request.set(http::field::content_type, "application/json");
+  request.set(http::field::user_agent, "nebu");
+  request.body() = body;
+  request.prepare_payload();
+  http::write(stream, request);
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(kPushReplyBytesMax);
+  http::read(stream, buffer, parser);
+  return GatewayReply{static_cast<int>(parser.get().result_int()), parser.get().body()};
+}
+
+class HttpPushGateway final : public PushGateway {
+ public:
+  HttpPushGateway(int64_t timeout_ms, bool allow_private)
+      : timeout_(std::chrono::milliseconds(timeout_ms)),
+        allow_private_(allow_private),
+        tls_(asio::ssl::context::tls_client) {
+    tls_.set_default_verify_paths();
+    tls_.set_verify_mode(asio::ssl::verify_peer);
+    tls_.set_options(asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+  }
+
+  Result<GatewayReply> Post(const std::string& url_text, const std::string& body) override {
+    std::optional<Url> url = ParseUrl(url_text);
+    if (!url) return Status::InvalidArgument("push gateway URL not understood");
+    try {
+      return url->tls ? PostTls(*url, body) : PostPlain(*url, body);
+    } catch (const std::exception& e) {  // Asio/Beast errors: the gateway is unreachable
+      return Status::Unavailable(std::string("push gateway: ") + e.what());
+    }
+  }
+
+ private:
+  Result<GatewayReply> PostPlain(const Url& url, const std::string& body) {
+    asio::io_context io;
+    beast::tcp_stream stream(io);
+    stream.expires_after(timeout_);
+    NEBU_ASSIGN_OR_RETURN(auto endpoints, Resolve(io, url, allow_private_));
+    stream.connect(endpoints);
+    Result<GatewayReply> reply = Exchange(stream, url, body);
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    return reply;
+  }
+
+  Result<GatewayReply> PostTls(const Url& url, const std::string& body) {
+    asio::io_context io;
+    beast::ssl_stream<beast::tcp_stream> stream(io, tls_);
+    if (!SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str())) {
+      return Status::Unavailable("push gateway: SNI refused");
+    }
+    stream.set_verify_callback(asio::ssl::host_name_verification(url.host));
+    beast::get_lowest_layer(stream).expires_after(timeout_);
+    NEBU_ASSIGN_OR_RETURN(auto endpoints, Resolve(io, url, allow_private_));
+    beast::get_lowest_layer(stream).connect(endpoints);
+    stream.handshake(asio::ssl::stream_base::client);
+    Result<GatewayReply> reply = Exchange(stream, url, body);
+    beast::error_code ignored;
+    stream.shutdown(ignored);
+    return reply;
+  }
+
+  const std::chrono::milliseconds timeout_;
+  const bool allow_private_;
+  asio::ssl::context tls_;
+};
+
+}  // namespace
+
+std::unique_ptr<PushGateway> MakeHttpPushGateway(bool allow_private, int64_t timeout_ms) {
+  return std::make_unique<HttpPushGateway>(timeout_ms, allow_private);
+}
+
+}  // namespace nebu::api
