@@ -23,7 +23,7 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
 root=$(pwd)
 
-read -r -a suites <<<"${NEBU_E2E_SUITES:-js-chat js-crypto nio-chat js-cluster}"
+read -r -a suites <<<"${NEBU_E2E_SUITES:-js-chat js-crypto js-backup nio-chat js-cluster}"
 suite_seconds_max=${NEBU_E2E_SUITE_SECONDS:-600}  # one suite's wall-clock limit
 health_seconds_max=30                              # nebu's start-up limit
 cluster_nodes=3                                    # js-cluster's nebu nodes
@@ -153,6 +153,7 @@ run_suite() {  # run_suite NAME: runs one suite, bounded by suite_seconds_max
   case "${name}" in
     js-chat) (cd tests/e2e/js && NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" node chat.mjs) ;;
     js-crypto) (cd tests/e2e/js && NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" node crypto.mjs) ;;
+    js-backup) (cd tests/e2e/js && NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" node backup.mjs) ;;
     nio-chat) NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" "${python}" tests/e2e/nio/chat.py ;;
     js-cluster)
       local urls=${NEBU_E2E_URLS:-}
