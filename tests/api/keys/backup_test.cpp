@@ -10,6 +10,7 @@
 
 #include "api/keys/backup_routes.h"
 #include "engine/e2ee/backup.h"
+#include "engine/e2ee/backup_keys.h"
 #include "tests/api/keys/keys_testing.h"
 
 namespace nebu::api {
@@ -361,6 +362,70 @@ TEST_F(BackupApiTest, AUserHoldsAtMostTheVersionQuota) {
   EXPECT_EQ(ErrCode(r), "M_FORBIDDEN");
   ASSERT_EQ(Call("DELETE", "/room_keys/version/1", alice).status, 200);
   EXPECT_EQ(CreateVersion(alice), std::to_string(e2ee::kBackupVersionsPerUserMax + 1));
+}
+
+TEST_F(BackupApiTest, AUserHoldsAtMostTheKeyQuota) {
+  std::string alice = Register("alice");
+  const std::string v = CreateVersion(alice);
+  ASSERT_EQ(PutAll(alice, v, Rooms(kRoom, "s0", KeyData(5, 0, false))).status, 200);
+  // Storing 500,000 keys over HTTP takes too long for a unit test: the version record
+  // is set to one key short of the quota, as if they were stored.
+  json::value info = Current(alice);
+  e2ee::BackupVersionInfo near_full{.version = 1,
+                                    .algorithm = std::string(kAlgorithm),
+                                    .auth_data = info.at("auth_data").as_object(),
+                                    .count = e2ee::kBackupKeysPerUserMax - 1,
+                                    .etag = 7};
+  rocksdb::WriteBatch batch;
+  ASSERT_TRUE(batch
+                  .Put(engine_->store().handle(storage::Cf::kKeyBackup),
+                       e2ee::backup_internal::VersionKey("@alice:localhost", 1),
+                       e2ee::backup_internal::EncodeVersionRecord(near_full))
+                  .ok());
+  ASSERT_TRUE(engine_->store().Write(batch, /*sync=*/false).ok());
+
+  json::object two = Rooms(kRoom, "s1", KeyData(0, 0, false));
+  two[kRoom].as_object()["sessions"].as_object()["s2"] = KeyData(0, 0, false);
+  Response r = PutAll(alice, v, two);
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_EQ(ErrCode(r), "M_FORBIDDEN");
+  EXPECT_EQ(Current(alice).at("count"), static_cast<int64_t>(e2ee::kBackupKeysPerUserMax - 1));
+  // A better copy of a stored key adds nothing: allowed at the quota.
+  r = PutAll(alice, v, Rooms(kRoom, "s0", KeyData(1, 0, false)));
+  EXPECT_EQ(r.status, 200) << r.body;
+  r = PutAll(alice, v, Rooms(kRoom, "s1", KeyData(0, 0, false)));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Body(r).at("count"), static_cast<int64_t>(e2ee::kBackupKeysPerUserMax));
+  r = PutAll(alice, v, Rooms(kRoom, "s2", KeyData(0, 0, false)));
+  EXPECT_EQ(ErrCode(r), "M_FORBIDDEN");
+  // A second version counts against the same quota.
+  const std::string v2 = CreateVersion(alice);
+  r = PutAll(alice, v2, Rooms(kRoom, "s2", KeyData(0, 0, false)));
+  EXPECT_EQ(ErrCode(r), "M_FORBIDDEN");
+}
+
+TEST_F(BackupApiTest, DeactivationDeletesTheBackup) {
+  std::string alice = RegisterWithPassword("alice");
+  std::string bob = RegisterWithPassword("bob");
+  const std::string v = CreateVersion(alice);
+  ASSERT_EQ(PutAll(alice, v, Rooms(kRoom, "s1", KeyData(0, 0, false))).status, 200);
+  const std::string bob_v = CreateVersion(bob);
+  ASSERT_EQ(PutAll(bob, bob_v, Rooms(kRoom, "s1", KeyData(0, 0, false))).status, 200);
+  Response r = Call("POST", "/account/deactivate", alice,
+                    json::object{{"auth", json::object{{"type", "m.login.password"},
+                                                       {"identifier",
+                                                        json::object{{"type", "m.id.user"},
+                                                                     {"user", "alice"}}},
+                                                       {"password", kPassword}}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto view = engine_->Read();
+  auto alice_v = e2ee::GetBackupVersion(view, "@alice:localhost", std::nullopt);
+  ASSERT_TRUE(alice_v.ok());
+  EXPECT_FALSE(alice_v->has_value());
+  auto listed = e2ee::ListBackupKeys(view, "@alice:localhost", 1, std::nullopt);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_TRUE(listed->empty());
+  EXPECT_EQ(Current(bob).at("count"), 1);  // Bob's is untouched
 }
 
 TEST(BackupCommandTest, EncodeDecodeRoundTripsAndDecodeIsStrict) {
