@@ -160,8 +160,8 @@ KeysTarget TargetOf(const PathParams& params) {
   return target;
 }
 
-// The caller, the parsed ?version= (nullopt with *unparsed when it is no version
-// number) and a checked target; or the error response.
+// The caller, the parsed ?version= (nullopt when it is no version number) and a
+// checked target; or the error response.
 struct KeysRequest {
   Caller caller;
   std::optional<uint64_t> version;
@@ -327,8 +327,14 @@ void AddBackupRoutes(Router& router, core::Engine& engine) {
           PutKeys(*e, r, p, std::move(respond));
         },
         kBackupBodyBytesMax);
-    AddRoute(router, "GET", suffix,
-             [e](const Request& r, const PathParams& p) { return GetKeys(*e, r, p); });
+    for (std::string_view prefix : {"/_matrix/client/v3", "/_matrix/client/r0"}) {
+      // Offloaded: a restore reads every key of the version (up to
+      // e2ee::kBackupKeysPerUserMax) and answers them at once.
+      router.Add(
+          "GET", std::string(prefix).append(suffix),
+          [e](const Request& r, const PathParams& p) { return GetKeys(*e, r, p); },
+          {.offload = true});
+    }
     AddAsyncRoute(router, "DELETE", suffix,
                   [e](const Request& r, const PathParams& p, Respond respond) {
                     DeleteKeys(*e, r, p, std::move(respond));

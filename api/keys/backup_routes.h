@@ -11,7 +11,7 @@
 //   DELETE /room_keys/version/{version}          async {}  (its keys too; a version
 //                                                       deleted before: {} again)
 //   PUT    /room_keys/keys[/{roomId}[/{sessionId}]]?version=   async {count, etag}
-//   GET    /room_keys/keys[/{roomId}[/{sessionId}]]?version=   sync  {rooms} / {sessions} /
+//   GET    /room_keys/keys[/{roomId}[/{sessionId}]]?version=   offloaded {rooms} / {sessions} /
 //                                                       KeyBackupData (404 for a session
 //                                                       not backed up)
 //   DELETE /room_keys/keys[/{roomId}[/{sessionId}]]?version=   async {count, etag}

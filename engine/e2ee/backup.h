@@ -174,14 +174,16 @@ struct BackupVersionInfo {
                                                                 std::string_view room_id,
                                                                 std::string_view session_id);
 // The keys of the version (all rooms, or one): {room: {"sessions": {session: data}}},
-// in key order. At most kBackupKeysPerUserMax entries exist to read.
+// in key order. At most kBackupKeysPerUserMax entries exist to read (about 1 KiB each
+// for m.megolm_backup.v1: a full backup is an answer of some 500 MB).
 [[nodiscard]] Result<boost::json::object> ListBackupKeys(const storage::ReadView& store,
                                                          std::string_view user_id,
                                                          uint64_t version,
                                                          std::optional<std::string_view> room_id);
 
-// "<n>" -> n for a version string a client sends ("1".."18446744073709551615", no
-// sign, no leading zero); nullopt otherwise (the API answers 404 M_NOT_FOUND).
+// "<n>" -> n for a version string a client sends (1..2^53-1 in decimal, no sign, no
+// leading zero); nullopt otherwise (the API answers 404 M_NOT_FOUND, or 403
+// M_WRONG_ROOM_KEYS_VERSION for an upload while another version is current).
 std::optional<uint64_t> ParseBackupVersion(std::string_view text);
 
 }  // namespace nebu::e2ee
