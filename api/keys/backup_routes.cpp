@@ -85,8 +85,8 @@ void CreateVersion(core::Engine& engine, const Request& request, Respond respond
   auto body = ParseJsonBody(request);
   if (auto* error = std::get_if<Response>(&body)) return respond(std::move(*error));
   e2ee::CreateBackupVersion command{.user_id = std::get<Caller>(caller).user_id};
-  if (auto error = ReadVersionBody(std::get<json::object>(body), &command.algorithm,
-                                   &command.auth_data)) {
+  if (auto error =
+          ReadVersionBody(std::get<json::object>(body), &command.algorithm, &command.auth_data)) {
     return respond(std::move(*error));
   }
   Submit(engine, command, std::move(respond), Echo);
@@ -137,10 +137,10 @@ void DeleteVersion(core::Engine& engine, const Request& request, const PathParam
   if (auto* error = std::get_if<Response>(&caller)) return respond(std::move(*error));
   auto version = e2ee::ParseBackupVersion(params.at("version"));
   if (!version) return respond(NotFound(kUnknownVersion));
-  Submit(engine,
-         e2ee::DeleteBackupVersion{.user_id = std::get<Caller>(caller).user_id,
-                                   .version = *version},
-         std::move(respond), Echo);
+  Submit(
+      engine,
+      e2ee::DeleteBackupVersion{.user_id = std::get<Caller>(caller).user_id, .version = *version},
+      std::move(respond), Echo);
 }
 
 // ---- keys ----
@@ -179,8 +179,7 @@ std::variant<KeysRequest, Response> ReadKeysRequest(core::Engine& engine, const 
     return ErrorResponse(400, "M_INVALID_PARAM", "Bad room ID");
   }
   if (out.target.session_id &&
-      (out.target.session_id->empty() ||
-       out.target.session_id->size() > e2ee::kBackupIdBytesMax)) {
+      (out.target.session_id->empty() || out.target.session_id->size() > e2ee::kBackupIdBytesMax)) {
     return ErrorResponse(400, "M_INVALID_PARAM", "Bad session ID");
   }
   return out;
@@ -208,15 +207,16 @@ Response GetKeys(core::Engine& engine, const Request& request, const PathParams&
   if (!rooms.ok()) return ErrorResponse(rooms.status());
   if (!room) return JsonResponse(200, json::object{{"rooms", std::move(*rooms)}});
   json::value* sessions = rooms->if_contains(*room);
-  return JsonResponse(200, json::object{{"sessions", sessions != nullptr
-                                                         ? sessions->at("sessions")
+  return JsonResponse(
+      200, json::object{{"sessions", sessions != nullptr ? sessions->at("sessions")
                                                          : json::value(json::object{})}});
 }
 
 // The sessions of one room's body {"sessions": {session: data}} into *out.
 std::optional<Response> ReadSessions(const json::value& room, const std::string& room_id,
                                      std::vector<e2ee::BackupKeyEntry>* out) {
-  const json::value* sessions = room.is_object() ? room.as_object().if_contains("sessions") : nullptr;
+  const json::value* sessions =
+      room.is_object() ? room.as_object().if_contains("sessions") : nullptr;
   if (sessions == nullptr || !sessions->is_object()) {
     return BadJson("a room must be an object with a sessions object");
   }
@@ -319,8 +319,8 @@ void AddBackupRoutes(Router& router, core::Engine& engine) {
                 [e](const Request& r, const PathParams& p, Respond respond) {
                   DeleteVersion(*e, r, p, std::move(respond));
                 });
-  for (std::string_view suffix : {"/room_keys/keys", "/room_keys/keys/{roomId}",
-                                  "/room_keys/keys/{roomId}/{sessionId}"}) {
+  for (std::string_view suffix :
+       {"/room_keys/keys", "/room_keys/keys/{roomId}", "/room_keys/keys/{roomId}/{sessionId}"}) {
     AddAsyncRoute(
         router, "PUT", suffix,
         [e](const Request& r, const PathParams& p, Respond respond) {
@@ -330,10 +330,9 @@ void AddBackupRoutes(Router& router, core::Engine& engine) {
     for (std::string_view prefix : {"/_matrix/client/v3", "/_matrix/client/r0"}) {
       // Offloaded: a restore reads every key of the version (up to
       // e2ee::kBackupKeysPerUserMax) and answers them at once.
-      router.Add(
-          "GET", std::string(prefix).append(suffix),
-          [e](const Request& r, const PathParams& p) { return GetKeys(*e, r, p); },
-          {.offload = true});
+      router.Add("GET", std::string(prefix).append(suffix),
+                 [e](const Request& r, const PathParams& p) { return GetKeys(*e, r, p); },
+                 {.offload = true});
     }
     AddAsyncRoute(router, "DELETE", suffix,
                   [e](const Request& r, const PathParams& p, Respond respond) {

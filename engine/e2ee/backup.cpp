@@ -2,9 +2,11 @@
 // engine/e2ee/backup.h.
 #include "engine/e2ee/backup.h"
 
+#include <algorithm>
 #include <boost/json/value.hpp>
 #include <memory>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "engine/e2ee/backup_keys.h"
@@ -109,7 +111,8 @@ Result<BackupKeyData> ParseBackupKeyData(const json::value& v) {
   if (verified == nullptr || !verified->is_bool()) {
     return Status::BadJson("is_verified must be a boolean");
   }
-  if (data == nullptr || !data->is_object()) return Status::BadJson("session_data must be an object");
+  if (data == nullptr || !data->is_object())
+    return Status::BadJson("session_data must be an object");
   out.first_message_index = index->as_int64();
   out.forwarded_count = forwarded->as_int64();
   out.is_verified = verified->as_bool();
@@ -190,7 +193,8 @@ Status CheckKeyData(const BackupKeyData& data) {
     return Status::InvalidArgument("first_message_index and forwarded_count must be in 0..2^53-1");
   }
   NEBU_ASSIGN_OR_RETURN(std::string text, event::CanonicalJson(data.session_data));
-  if (text.size() > kBackupSessionDataBytesMax) return Status::TooLarge("session_data is too large");
+  if (text.size() > kBackupSessionDataBytesMax)
+    return Status::TooLarge("session_data is too large");
   return Status::Ok();
 }
 
@@ -211,7 +215,8 @@ struct Validator {
   Status operator()(const PutBackupKeys& c) const {
     NEBU_RETURN_IF_ERROR(CheckUser(c.user_id));
     NEBU_RETURN_IF_ERROR(CheckVersion(c.version));
-    if (c.keys.size() > kBackupSessionsPerPutMax) return Status::TooLarge("too many keys in one upload");
+    if (c.keys.size() > kBackupSessionsPerPutMax)
+      return Status::TooLarge("too many keys in one upload");
     std::set<std::pair<std::string_view, std::string_view>> seen;
     for (const BackupKeyEntry& k : c.keys) {
       NEBU_RETURN_IF_ERROR(CheckRoom(k.room_id));
@@ -384,9 +389,8 @@ Result<std::optional<BackupVersionInfo>> GetBackupVersion(const storage::ReadVie
   }
   std::string_view rest = it->key().ToStringView().substr(prefix.size());
   if (rest.size() != 8) return Status::Corruption("bad backup version key");
-  NEBU_ASSIGN_OR_RETURN(BackupVersionInfo info,
-                        DecodeVersionRecord(storage::GetU64(rest.data()),
-                                            it->value().ToStringView()));
+  NEBU_ASSIGN_OR_RETURN(BackupVersionInfo info, DecodeVersionRecord(storage::GetU64(rest.data()),
+                                                                    it->value().ToStringView()));
   return Out(std::move(info));
 }
 

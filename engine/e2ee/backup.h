@@ -24,7 +24,7 @@
 // first_message_index is lower; with both equal, when the new forwarded_count is
 // lower. Otherwise the stored key stays (an equal key changes nothing, not the etag).
 //
-// Layout, Cf::kKeyBackup (engine/e2ee/backup.cpp):
+// Layout, Cf::kKeyBackup (engine/e2ee/backup_keys.h):
 //   'n' lp(user)                              -> u64 last version number allocated
 //   'v' lp(user) u64 version                  -> canonical JSON {algorithm, auth_data,
 //                                                 count, etag}  (etag, count: integers)
@@ -53,7 +53,7 @@ namespace nebu::e2ee {
 // Limits. Stateless ones are checked by ValidateBackupCommand (encode, decode, apply);
 // the quotas (Per*Max) in apply, where over one the command is refused, kForbidden.
 inline constexpr size_t kBackupAlgorithmBytesMax = 255;
-inline constexpr size_t kBackupAuthDataBytesMax = 16 * 1024;    // canonical JSON
+inline constexpr size_t kBackupAuthDataBytesMax = 16 * 1024;     // canonical JSON
 inline constexpr size_t kBackupSessionDataBytesMax = 16 * 1024;  // one session_data, canonical
 inline constexpr size_t kBackupSessionsPerPutMax = 1000;         // keys in one upload
 inline constexpr size_t kBackupIdBytesMax = 255;                 // room and session IDs
@@ -177,8 +177,7 @@ struct BackupVersionInfo {
 // in key order. At most kBackupKeysPerUserMax entries exist to read (about 1 KiB each
 // for m.megolm_backup.v1: a full backup is an answer of some 500 MB).
 [[nodiscard]] Result<boost::json::object> ListBackupKeys(const storage::ReadView& store,
-                                                         std::string_view user_id,
-                                                         uint64_t version,
+                                                         std::string_view user_id, uint64_t version,
                                                          std::optional<std::string_view> room_id);
 
 // "<n>" -> n for a version string a client sends (1..2^53-1 in decimal, no sign, no

@@ -64,8 +64,9 @@ class Applier {
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
       std::string_view rest = it->key().ToStringView().substr(prefix.size());
       if (rest.size() != 8) return Status::Corruption("bad backup version key");
-      NEBU_ASSIGN_OR_RETURN(BackupVersionInfo info, DecodeVersionRecord(storage::GetU64(rest.data()),
-                                                                        it->value().ToStringView()));
+      NEBU_ASSIGN_OR_RETURN(
+          BackupVersionInfo info,
+          DecodeVersionRecord(storage::GetU64(rest.data()), it->value().ToStringView()));
       out.push_back(std::move(info));
     }
     NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
@@ -105,8 +106,8 @@ Result<std::string> Applier::Apply(const CreateBackupVersion& c) {
   if (last >= static_cast<uint64_t>(event::kCanonicalIntMax)) {
     return Status::Forbidden("no backup version numbers left");
   }
-  const BackupVersionInfo info{.version = last + 1, .algorithm = c.algorithm,
-                               .auth_data = c.auth_data};
+  const BackupVersionInfo info{
+      .version = last + 1, .algorithm = c.algorithm, .auth_data = c.auth_data};
   NEBU_RETURN_IF_ERROR(Put(CounterKey(c.user_id), storage::U64Key(info.version)));
   NEBU_RETURN_IF_ERROR(PutRecord(c.user_id, info));
   return event::CanonicalJson(json::object{{"version", VersionString(info.version)}});
@@ -139,8 +140,8 @@ Result<std::string> Applier::Apply(const PutBackupKeys& c) {
   if (versions.empty()) return Status::NotFound("Unknown backup version");
   BackupVersionInfo current = versions.back();
   if (current.version != c.version) {
-    return event::CanonicalJson(json::object{{"wrong_version", true},
-                                             {"current_version", VersionString(current.version)}});
+    return event::CanonicalJson(
+        json::object{{"wrong_version", true}, {"current_version", VersionString(current.version)}});
   }
   uint64_t held = 0;  // keys of the user over all versions
   for (const BackupVersionInfo& v : versions) held += v.count;

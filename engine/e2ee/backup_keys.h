@@ -28,8 +28,7 @@ std::string KeysPrefix(std::string_view user_id, uint64_t version,
 std::string KeyKey(std::string_view user_id, uint64_t version, std::string_view room_id,
                    std::string_view session_id);
 // (room, session) of the part of a key after KeysPrefix(user, version, nullopt).
-std::optional<std::pair<std::string_view, std::string_view>> DecodeKeySuffix(
-    std::string_view rest);
+std::optional<std::pair<std::string_view, std::string_view>> DecodeKeySuffix(std::string_view rest);
 
 std::string EncodeVersionRecord(const BackupVersionInfo& info);
 Result<BackupVersionInfo> DecodeVersionRecord(uint64_t version, std::string_view value);

@@ -6,10 +6,11 @@
 // bodies, bad JSON shapes) gets a Matrix error and changes nothing.
 // Method: KeysApiTest (a real engine on tmpfs, real HTTP on loopback); the command
 // codec directly for what HTTP cannot reach.
+#include "engine/e2ee/backup.h"
+
 #include <gtest/gtest.h>
 
 #include "api/keys/backup_routes.h"
-#include "engine/e2ee/backup.h"
 #include "engine/e2ee/backup_keys.h"
 #include "tests/api/keys/keys_testing.h"
 
@@ -21,19 +22,18 @@ constexpr std::string_view kRoom = "!room:localhost";
 constexpr std::string_view kOtherRoom = "!other:localhost";
 
 json::object AuthData(std::string_view public_key) {
-  return json::object{{"public_key", public_key},
-                      {"signatures", json::object{{"@alice:localhost",
-                                                   json::object{{"ed25519:DEV", "sig"}}}}}};
+  return json::object{
+      {"public_key", public_key},
+      {"signatures", json::object{{"@alice:localhost", json::object{{"ed25519:DEV", "sig"}}}}}};
 }
 
 json::object KeyData(int64_t first_message_index, int64_t forwarded_count, bool is_verified,
                      std::string_view marker = "x") {
-  return json::object{{"first_message_index", first_message_index},
-                      {"forwarded_count", forwarded_count},
-                      {"is_verified", is_verified},
-                      {"session_data", json::object{{"ephemeral", "eph"},
-                                                    {"ciphertext", marker},
-                                                    {"mac", "mac"}}}};
+  return json::object{
+      {"first_message_index", first_message_index},
+      {"forwarded_count", forwarded_count},
+      {"is_verified", is_verified},
+      {"session_data", json::object{{"ephemeral", "eph"}, {"ciphertext", marker}, {"mac", "mac"}}}};
 }
 
 class BackupApiTest : public KeysApiTest {
@@ -50,8 +50,7 @@ class BackupApiTest : public KeysApiTest {
     return r.status == 200 ? Body(r) : json::value();
   }
   Response PutAll(const std::string& token, const std::string& version, const json::object& rooms) {
-    return Call("PUT", "/room_keys/keys?version=" + version, token,
-                json::object{{"rooms", rooms}});
+    return Call("PUT", "/room_keys/keys?version=" + version, token, json::object{{"rooms", rooms}});
   }
   static json::object Rooms(std::string_view room, std::string_view session, json::object data) {
     return json::object{
@@ -81,12 +80,14 @@ TEST_F(BackupApiTest, VersionsAreCreatedReadUpdatedAndDeletedPerUser) {
            json::object{{"algorithm", "m.other"}, {"auth_data", AuthData("pk2")}});
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(ErrCode(r), "M_INVALID_PARAM");
-  r = Call("PUT", "/room_keys/version/1", alice,
-           json::object{{"algorithm", kAlgorithm}, {"auth_data", AuthData("pk2")}, {"version", "2"}});
+  r = Call(
+      "PUT", "/room_keys/version/1", alice,
+      json::object{{"algorithm", kAlgorithm}, {"auth_data", AuthData("pk2")}, {"version", "2"}});
   EXPECT_EQ(ErrCode(r), "M_INVALID_PARAM");
   EXPECT_EQ(Current(alice).at("auth_data").at("public_key"), "pk1");  // unchanged
-  r = Call("PUT", "/room_keys/version/1", alice,
-           json::object{{"algorithm", kAlgorithm}, {"auth_data", AuthData("pk2")}, {"version", "1"}});
+  r = Call(
+      "PUT", "/room_keys/version/1", alice,
+      json::object{{"algorithm", kAlgorithm}, {"auth_data", AuthData("pk2")}, {"version", "1"}});
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(Current(alice).at("auth_data").at("public_key"), "pk2");
   r = Call("PUT", "/room_keys/version/7", alice,
@@ -205,7 +206,8 @@ TEST_F(BackupApiTest, AStoredKeyIsReplacedOnlyByABetterOne) {
   int n = 0;
   for (const Case& c : cases) {
     const std::string session = "case" + std::to_string(n++);
-    const std::string path = "/room_keys/keys/" + std::string(kRoom) + "/" + session + "?version=" + v;
+    const std::string path =
+        "/room_keys/keys/" + std::string(kRoom) + "/" + session + "?version=" + v;
     ASSERT_EQ(Call("PUT", path, alice, c.stored).status, 200);
     const json::value etag = Current(alice).at("etag");
     Response r = Call("PUT", path, alice, c.incoming);
@@ -342,9 +344,10 @@ TEST_F(BackupApiTest, BadInputGetsAMatrixErrorAndChangesNothing) {
   };
   for (const Bad& bad : cases) {
     Response r = Call(bad.method, bad.path, alice, bad.body);
-    EXPECT_EQ(r.status, bad.status) << bad.method << " " << bad.path << " " << bad.body.substr(0, 80);
-    EXPECT_EQ(ErrCode(r), bad.errcode) << bad.method << " " << bad.path << " "
-                                       << bad.body.substr(0, 80);
+    EXPECT_EQ(r.status, bad.status)
+        << bad.method << " " << bad.path << " " << bad.body.substr(0, 80);
+    EXPECT_EQ(ErrCode(r), bad.errcode)
+        << bad.method << " " << bad.path << " " << bad.body.substr(0, 80);
   }
   EXPECT_EQ(Current(alice), before);
   Response r = Call("GET", keys, alice);
@@ -411,12 +414,12 @@ TEST_F(BackupApiTest, DeactivationDeletesTheBackup) {
   ASSERT_EQ(PutAll(alice, v, Rooms(kRoom, "s1", KeyData(0, 0, false))).status, 200);
   const std::string bob_v = CreateVersion(bob);
   ASSERT_EQ(PutAll(bob, bob_v, Rooms(kRoom, "s1", KeyData(0, 0, false))).status, 200);
-  Response r = Call("POST", "/account/deactivate", alice,
-                    json::object{{"auth", json::object{{"type", "m.login.password"},
-                                                       {"identifier",
-                                                        json::object{{"type", "m.id.user"},
-                                                                     {"user", "alice"}}},
-                                                       {"password", kPassword}}}});
+  Response r = Call(
+      "POST", "/account/deactivate", alice,
+      json::object{{"auth", json::object{{"type", "m.login.password"},
+                                         {"identifier",
+                                          json::object{{"type", "m.id.user"}, {"user", "alice"}}},
+                                         {"password", kPassword}}}});
   ASSERT_EQ(r.status, 200) << r.body;
   auto view = engine_->Read();
   auto alice_v = e2ee::GetBackupVersion(view, "@alice:localhost", std::nullopt);
@@ -433,13 +436,13 @@ TEST(BackupCommandTest, EncodeDecodeRoundTripsAndDecodeIsStrict) {
   put.keys.push_back({"!a:localhost", "s1", {.first_message_index = 1, .session_data = {}}});
   put.keys.push_back({"!b:localhost", "s0", {.is_verified = true}});
   const e2ee::BackupCommand commands[] = {
-      e2ee::CreateBackupVersion{.user_id = "@a:localhost", .algorithm = "alg",
-                                .auth_data = {{"k", "v"}}},
+      e2ee::CreateBackupVersion{
+          .user_id = "@a:localhost", .algorithm = "alg", .auth_data = {{"k", "v"}}},
       e2ee::UpdateBackupVersion{.user_id = "@a:localhost", .version = 2, .algorithm = "alg"},
       e2ee::DeleteBackupVersion{.user_id = "@a:localhost", .version = 2},
       put,
-      e2ee::DeleteBackupKeys{.user_id = "@a:localhost", .version = 1, .room_id = "!a:localhost",
-                             .session_id = "s"},
+      e2ee::DeleteBackupKeys{
+          .user_id = "@a:localhost", .version = 1, .room_id = "!a:localhost", .session_id = "s"},
   };
   for (const e2ee::BackupCommand& c : commands) {
     auto encoded = e2ee::EncodeBackupCommand(c);
@@ -448,13 +451,14 @@ TEST(BackupCommandTest, EncodeDecodeRoundTripsAndDecodeIsStrict) {
     ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
     EXPECT_TRUE(*decoded == c) << *encoded;
   }
-  for (std::string_view bad : {
-           R"({"op":"nope","user_id":"@a:localhost"})",
-           R"({"op":"delete_version","user_id":"@a:localhost","version":1,"extra":1})",
-           R"({"op":"delete_version","user_id":"@a:localhost","version":0})",
-           R"({"op":"delete_keys","user_id":"@a:localhost","version":1,"session_id":"s"})",
-           R"({"op":"put_keys","user_id":"@a:localhost","version":1,"rooms":{"!a:localhost":{"s":{"first_message_index":0,"forwarded_count":0,"is_verified":false,"session_data":{},"x":1}}}})",
-       }) {
+  for (
+      std::string_view bad : {
+          R"({"op":"nope","user_id":"@a:localhost"})",
+          R"({"op":"delete_version","user_id":"@a:localhost","version":1,"extra":1})",
+          R"({"op":"delete_version","user_id":"@a:localhost","version":0})",
+          R"({"op":"delete_keys","user_id":"@a:localhost","version":1,"session_id":"s"})",
+          R"({"op":"put_keys","user_id":"@a:localhost","version":1,"rooms":{"!a:localhost":{"s":{"first_message_index":0,"forwarded_count":0,"is_verified":false,"session_data":{},"x":1}}}})",
+      }) {
     EXPECT_FALSE(e2ee::DecodeBackupCommand(bad).ok()) << bad;
   }
 }

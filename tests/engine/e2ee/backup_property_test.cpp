@@ -86,8 +86,8 @@ Result<std::string> ModelApply(std::map<std::string, ModelUser>& users, const Ba
       if (u.versions.empty()) return Status::NotFound("");
       auto& [current, info] = *u.versions.rbegin();
       if (current != c.version) {
-        return event::CanonicalJson(json::object{{"current_version", std::to_string(current)},
-                                                 {"wrong_version", true}});
+        return event::CanonicalJson(
+            json::object{{"current_version", std::to_string(current)}, {"wrong_version", true}});
       }
       bool changed = false;
       for (const BackupKeyEntry& k : c.keys) {
@@ -146,10 +146,12 @@ TEST(BackupPropertyTest, TwoStoresAndAModelAgreeOnARandomSequence) {
     BackupCommand command;
     switch (pick(10)) {
       case 0:
-        command = CreateBackupVersion{user, algorithms[pick(2)], {{"k", static_cast<int64_t>(step)}}};
+        command =
+            CreateBackupVersion{user, algorithms[pick(2)], {{"k", static_cast<int64_t>(step)}}};
         break;
       case 1:
-        command = UpdateBackupVersion{user, version, algorithms[pick(2)], {{"u", static_cast<int64_t>(step)}}};
+        command = UpdateBackupVersion{
+            user, version, algorithms[pick(2)], {{"u", static_cast<int64_t>(step)}}};
         break;
       case 2:
         command = DeleteBackupVersion{user, version};
