@@ -1,5 +1,5 @@
-// Device keys, one-time keys, key changes, to-device messages and the key-backup
-// placeholders of api/keys/keys_routes.h.
+// Device keys, one-time keys, key changes and to-device messages of
+// api/keys/keys_routes.h.
 #include "api/keys/keys_routes.h"
 
 #include <spdlog/spdlog.h>
@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "api/errors.h"
+#include "api/keys/backup_routes.h"
 #include "api/keys/keys_common.h"
 #include "api/token_wait.h"
 #include "engine/accounts/accounts.h"
@@ -478,15 +479,6 @@ void SendToDevice(Context& context, const Request& request, const PathParams& pa
              [](json::object) { return JsonResponse(200, json::object{}); });
 }
 
-// ---- key backup: not implemented ----
-
-Response NoBackup(const Request&, const PathParams&) {
-  return ErrorResponse(404, "M_NOT_FOUND", "No current backup version");
-}
-Response BackupUnsupported(const Request&, const PathParams&) {
-  return ErrorResponse(404, "M_UNRECOGNIZED", "Server-side key backup is not supported");
-}
-
 }  // namespace
 }  // namespace keys_internal
 
@@ -522,10 +514,7 @@ void AddKeysRoutes(Router& router, core::Engine& engine, std::shared_ptr<UserRat
         SendToDevice(*context, r, p, std::move(respond));
       },
       kToDeviceBodyBytesMax);
-  AddRoute(router, "GET", "/room_keys/version", NoBackup);
-  AddRoute(router, "GET", "/room_keys/version/{version}", NoBackup);
-  AddRoute(router, "POST", "/room_keys/version", BackupUnsupported);
-  AddRoute(router, "PUT", "/room_keys/version/{version}", BackupUnsupported);
+  AddBackupRoutes(router, engine);
   AddSigningRoutes(router, context);
 }
 

@@ -9,9 +9,7 @@
 //   POST /keys/device_signing/upload      async  {}   UIA m.login.password when replacing keys
 //   POST /keys/signatures/upload          async  {failures}
 //   PUT  /sendToDevice/{eventType}/{txnId} async {}
-//   GET  /room_keys/version[/{version}]   sync   404 M_NOT_FOUND "No current backup version"
-//   POST /room_keys/version, PUT /room_keys/version/{version}
-//                                         sync   404 M_UNRECOGNIZED (no key backup yet)
+//   /room_keys/...                        key backup: api/keys/backup_routes.h
 //
 //   Router client("client");
 //   AddKeysRoutes(client, *engine);

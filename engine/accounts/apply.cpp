@@ -404,6 +404,7 @@ Result<std::string> Applier::Apply(const DeactivateCommand& c) {
   NEBU_RETURN_IF_ERROR(PutUser(c.user_id, user));
   NEBU_RETURN_IF_ERROR(RemoveDevicesAndKeys(c.user_id, devices));
   NEBU_RETURN_IF_ERROR(e2ee::StageCrossSigningRemoval(store_, batch_, stream_, c.user_id));
+  NEBU_RETURN_IF_ERROR(e2ee::StageKeyBackupRemoval(store_, batch_, c.user_id));
   if (c.erase) {
     NEBU_RETURN_IF_ERROR(PutProfile(c.user_id, {}));
     NEBU_RETURN_IF_ERROR(DeleteAccountData(c.user_id));

@@ -4,6 +4,7 @@
 
 #include "engine/accounts/accounts.h"
 #include "engine/core/index_build.h"
+#include "engine/e2ee/backup.h"
 #include "engine/e2ee/e2ee.h"
 #include "engine/push/pushers.h"
 #include "engine/receipts/receipts.h"
@@ -150,7 +151,7 @@ Status StateMachine::Apply(LogIndex index, const Command& command, ApplyOutcome*
       break;
     // Issue 9's kinds; each module replaces its own stub.
     case CommandKind::kKeyBackup:
-      *outcome = Status::InvalidArgument("key backup is not served yet");
+      *outcome = e2ee::ApplyBackupCommand(store_, pending_, command.payload);
       break;
     // (pushers)
     case CommandKind::kPusher:

@@ -3,6 +3,7 @@
 #include <memory>
 #include <vector>
 
+#include "engine/e2ee/backup_keys.h"
 #include "engine/e2ee/e2ee.h"
 #include "engine/e2ee/keys.h"
 
@@ -66,6 +67,16 @@ Status StageCrossSigningRemoval(storage::Store& store, rocksdb::WriteBatch& batc
   NEBU_RETURN_IF_ERROR(DeletePrefix(store, batch, Cf::kCrossSigning,
                                     TaggedKey(internal::kTagSignature, {user_id}), &removed));
   if (removed && stream) stream->Append(storage::StreamEntry::DeviceKeys(std::string(user_id)));
+  return Status::Ok();
+}
+
+Status StageKeyBackupRemoval(storage::Store& store, rocksdb::WriteBatch& batch,
+                             std::string_view user_id) {
+  for (char tag : {backup_internal::kTagKey, backup_internal::kTagVersion,
+                   backup_internal::kTagVersionCounter}) {
+    NEBU_RETURN_IF_ERROR(
+        DeletePrefix(store, batch, Cf::kKeyBackup, internal::TaggedKey(tag, {user_id})));
+  }
   return Status::Ok();
 }
 

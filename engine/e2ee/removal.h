@@ -5,15 +5,17 @@
 //
 // The accounts state machine (engine/accounts/apply.cpp) calls these when a command
 // deletes devices (logout, logout_all, delete_device, set_password with
-// logout_devices, deactivate) and, for deactivation, the cross-signing keys:
+// logout_devices, deactivate) and, for deactivation, the cross-signing keys and the
+// key backup:
 //
 //   NEBU_RETURN_IF_ERROR(e2ee::StageDeviceRemoval(store, batch, stream, user, {"DEV"}));
 //   NEBU_RETURN_IF_ERROR(e2ee::StageCrossSigningRemoval(store, batch, stream, user));
+//   NEBU_RETURN_IF_ERROR(e2ee::StageKeyBackupRemoval(store, batch, user));
 //
 // Both read stored state (never the pending batch) to find the records, and stage
 // deletes only; on a later error the caller's save point drops them with the rest of
 // its command. This is the record layer only (Cf::kDeviceKeys, kOneTimeKeys,
-// kCrossSigning, kToDevice; layout in keys.h): it does not look at the accounts'
+// kCrossSigning, kToDevice, kKeyBackup; layout in keys.h and backup_keys.h): it does not look at the accounts'
 // device table, so it links below both accounts and e2ee.
 //
 // Thread-safety: as ApplyE2eeCommand (the state machine's thread).
@@ -49,5 +51,12 @@ namespace nebu::e2ee {
 [[nodiscard]] Status StageCrossSigningRemoval(storage::Store& store, rocksdb::WriteBatch& batch,
                                               storage::StreamAppender* stream,
                                               std::string_view user_id);
+
+// Stages the deletion of the user's server-side key backup (backup.h): every version,
+// its keys and the version counter (Cf::kKeyBackup), as at deactivation. At most
+// e2ee::kBackupKeysPerUserMax keys plus kBackupVersionsPerUserMax versions are staged.
+// Errors: kIoError from RocksDB.
+[[nodiscard]] Status StageKeyBackupRemoval(storage::Store& store, rocksdb::WriteBatch& batch,
+                                           std::string_view user_id);
 
 }  // namespace nebu::e2ee

@@ -1,5 +1,5 @@
-// Goal: /keys/upload, /keys/query, /keys/claim, /keys/changes and the key-backup
-// placeholders answer as the spec says on a real engine, refuse bad input with the
+// Goal: /keys/upload, /keys/query, /keys/claim and /keys/changes answer as the spec
+// says on a real engine, refuse bad input with the
 // Matrix error and change nothing, and what they store is what /sync reads
 // (OneTimeKeyCounts, UnusedFallbackKeyTypes, the kDeviceKeys stream entries).
 // Method: KeysApiTest (real engine on tmpfs, Router::Handle, no sockets).
@@ -191,16 +191,6 @@ TEST_F(KeysApiTest, ChangesListsUsersSharingARoomWhoseKeysChanged) {
   EXPECT_EQ(ErrCode(r), "M_INVALID_PARAM");
   r = Call("GET", "/keys/changes?from=" + from, alice);
   EXPECT_EQ(ErrCode(r), "M_MISSING_PARAM");
-}
-
-TEST_F(KeysApiTest, KeyBackupIsHonestlyAbsent) {
-  std::string alice = Register("alice");
-  Response r = Call("GET", "/room_keys/version", alice);
-  EXPECT_EQ(r.status, 404);
-  EXPECT_EQ(ErrCode(r), "M_NOT_FOUND");
-  r = Call("POST", "/room_keys/version", alice, json::object{{"algorithm", "m.megolm_backup.v1"}});
-  EXPECT_EQ(r.status, 404);
-  EXPECT_EQ(ErrCode(r), "M_UNRECOGNIZED");
 }
 
 TEST_F(KeysApiTest, LoggingOutADeviceDeletesItsKeysAndAnnouncesTheChange) {

@@ -232,6 +232,41 @@ TEST_F(SigningApiTest, SignaturesAreVerifiedStoredAndShownToWhomTheyConcern) {
                   .as_object()
                   .contains("ed25519:" + bob_keys.user_signing.public_key()));
   EXPECT_TRUE(seen_by_bob.at("user_signing_keys").as_object().empty());  // not bob's own
+  EXPECT_TRUE(seen_by_bob.at("device_keys")
+                  .at("@alice:localhost")
+                  .at(device)
+                  .at("signatures")
+                  .at("@alice:localhost")
+                  .as_object()
+                  .contains("ed25519:" + alice_keys.self_signing.public_key()));
+
+  // A third user sees the owner's signatures (device by self-signing key, master key
+  // by the device), not Bob's signature of Alice's master key; also when asking for
+  // one device by ID.
+  std::string carol = RegisterWithPassword("carol");
+  Response asked = Call("POST", "/keys/query", carol,
+                        json::object{{"device_keys",
+                                      json::object{{"@alice:localhost", json::array{device}}}}});
+  ASSERT_EQ(asked.status, 200) << asked.body;
+  json::value seen_by_carol = Body(asked);
+  const json::object& carol_master_sigs =
+      seen_by_carol.at("master_keys").at("@alice:localhost").at("signatures").as_object();
+  EXPECT_TRUE(carol_master_sigs.at("@alice:localhost").as_object().contains("ed25519:" + device));
+  EXPECT_FALSE(carol_master_sigs.contains("@bob:localhost"));
+  EXPECT_TRUE(seen_by_carol.at("device_keys")
+                  .at("@alice:localhost")
+                  .at(device)
+                  .at("signatures")
+                  .at("@alice:localhost")
+                  .as_object()
+                  .contains("ed25519:" + alice_keys.self_signing.public_key()));
+  EXPECT_TRUE(seen_by_carol.at("self_signing_keys")
+                  .at("@alice:localhost")
+                  .at("signatures")
+                  .at("@alice:localhost")
+                  .as_object()
+                  .contains("ed25519:" + alice_master));
+  EXPECT_TRUE(seen_by_carol.at("user_signing_keys").as_object().empty());
 
   // A forged signature (right key ID, wrong key) and a key that differs from the
   // stored one are failures; nothing is stored for them.
