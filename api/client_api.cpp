@@ -6,6 +6,10 @@
 #include "api/keys/keys_routes.h"
 #include "api/rooms/misc_routes.h"
 #include "api/accounts/push_rules.h"
+#include "api/accounts/threepid_routes.h"
+#include "api/misc/thirdparty_routes.h"
+#include "api/rooms/report_routes.h"
+#include "api/rooms/upgrade_routes.h"
 #include "api/receipts/receipt_routes.h"
 #include "api/rooms/rooms_routes.h"
 #include "api/sync/sync_routes.h"
@@ -19,7 +23,8 @@ ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metr
   Router& router = router_;
   SetTokenWaitMs(options.token_wait_ms);
   auto limits = std::make_shared<UserRateLimits>(options.rate_limit);  // shared by the routes
-  AddDiscoveryRoutes(router, {.public_base_url = options.public_base_url});
+  AddDiscoveryRoutes(router,
+                     {.public_base_url = options.public_base_url, .support = options.support});
   AddAccountRoutes(router, engine,
                    {.registration_open = options.registration_open,
                     .rate_limit = options.rate_limit,
@@ -32,6 +37,10 @@ ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metr
   AddFilterRoutes(router, engine);
   AddKeysRoutes(router, engine, limits);
   AddMiscRoutes(router, engine);
+  AddUpgradeRoutes(router, engine, limits);
+  AddReportRoutes(router, engine, limits);
+  AddThreepidRoutes(router, engine);
+  AddThirdPartyRoutes(router, engine);
 }
 
 }  // namespace nebu::api

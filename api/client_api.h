@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 
+#include "api/discovery.h"
 #include "api/sync/presence.h"
 #include "api/router.h"
 #include "api/sync/typing.h"
@@ -31,6 +32,7 @@ namespace nebu::api {
 
 struct ClientApiOptions {
   std::string public_base_url;     // advertised in /.well-known/matrix/client
+  SupportInfo support;             // /.well-known/matrix/support (api/discovery.h)
   bool registration_open = false;  // false: POST /register answers 403 M_FORBIDDEN
   bool rate_limit = true;          // false: no 429s from any route (tests, benchmarks)
   // How long a read waits for this node to apply a token another node issued

@@ -151,6 +151,7 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, ClusterRuntime*
   api::Metrics metrics;
   api::ClientApi client_api(engine,
                             {.public_base_url = config.public_base_url,
+                             .support = config.support,
                              .registration_open = config.registration_open,
                              .rate_limit = config.rate_limit,
                              // A token from another node waits for this one to catch up.
