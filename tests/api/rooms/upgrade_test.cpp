@@ -97,15 +97,47 @@ TEST_F(UpgradeTest, UpgradeMovesStateAliasesAndInvitesMembers) {
   EXPECT_FALSE(Send(bob_, next, "hello in the new room").empty());
 }
 
-TEST_F(UpgradeTest, UpgradeRaisesTheUpgraderOnlyWhileCopyingPowerLevels) {
-  // Alice is at 100 but state_default is 100 too and the PL event needs 100.
-  std::string room = CreateRoom(alice_, {{"power_level_content_override",
-                                          json::object{{"state_default", 100}}}});
-  std::string next = Upgrade(alice_, room);
+TEST_F(UpgradeTest, UpgraderBelowTheOldLevelsIsRaisedOnlyWhileCopying) {
+  // Bob may send the tombstone (50) but not other state (100) nor power levels.
+  std::string room = CreateRoom(
+      alice_, {{"preset", "public_chat"},
+               {"name", "Guarded"},
+               {"room_alias_name", "guarded"},
+               {"power_level_content_override",
+                json::object{{"state_default", 100},
+                             {"users", json::object{{"@alice:localhost", 100},
+                                                    {"@bob:localhost", 60}}},
+                             {"events", json::object{{"m.room.tombstone", 50},
+                                                     {"m.room.power_levels", 100},
+                                                     {"m.room.canonical_alias", 100}}}}}});
+  ASSERT_EQ(Post(bob_, "/rooms/" + room + "/join"), 200);
+  std::string eve = Register("eve");
+  ASSERT_EQ(Post(eve, "/rooms/" + room + "/join"), 200);
+  ASSERT_EQ(Post(alice_, "/rooms/" + room + "/ban", {{"user_id", "@eve:localhost"}}), 200);
+  ASSERT_EQ(Call("PUT", "/rooms/" + room + "/state/m.room.canonical_alias", alice_,
+                 json::object{{"alias", "#guarded:localhost"}})
+                .status,
+            200);
+
+  std::string next = Upgrade(bob_, room);
   ASSERT_FALSE(next.empty());
-  json::value levels = State(alice_, next, "m.room.power_levels");
-  EXPECT_EQ(levels.at("state_default"), 100);
+  // The new room has the old levels exactly (bob back at 60) and the copied state.
+  json::value levels = State(bob_, next, "m.room.power_levels");
+  EXPECT_EQ(levels.at("users").at("@bob:localhost"), 60);
   EXPECT_EQ(levels.at("users").at("@alice:localhost"), 100);
+  EXPECT_EQ(levels.at("state_default"), 100);
+  EXPECT_EQ(State(bob_, next, "m.room.name").at("name"), "Guarded");
+  // The ban came along; the public room invited nobody.
+  EXPECT_EQ(State(bob_, next, "m.room.member", "@eve:localhost").at("membership"), "ban");
+  EXPECT_TRUE(State(bob_, next, "m.room.member", "@alice:localhost").is_null());
+  EXPECT_EQ(Post(eve, "/rooms/" + next + "/join"), 403);
+  // "If possible": bob may not change the old room's power levels or canonical alias,
+  // so both stay as they were; the tombstone and the alias move happened.
+  EXPECT_EQ(State(alice_, room, "m.room.power_levels").at("events_default"), 0);
+  EXPECT_EQ(State(alice_, room, "m.room.canonical_alias").at("alias"), "#guarded:localhost");
+  EXPECT_EQ(State(alice_, room, "m.room.tombstone").at("replacement_room"), json::value(next));
+  EXPECT_EQ(Body(Call("GET", "/directory/room/%23guarded:localhost", alice_)).at("room_id"),
+            json::value(next));
 }
 
 TEST_F(UpgradeTest, MemberWithoutPowerCannotUpgradeAndNothingChanges) {
