@@ -9,6 +9,10 @@
 #include "api/metrics.h"
 #include "api/push/pusher_delivery.h"
 #include "api/push/pusher_routes.h"
+#include "api/accounts/threepid_routes.h"
+#include "api/misc/thirdparty_routes.h"
+#include "api/rooms/report_routes.h"
+#include "api/rooms/upgrade_routes.h"
 #include "api/receipts/receipt_routes.h"
 #include "api/rooms/rooms_routes.h"
 #include "api/search/search_routes.h"
@@ -36,7 +40,8 @@ ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metr
   StartPusherDelivery(engine, options, metrics);
   SetTokenWaitMs(options.token_wait_ms);
   auto limits = std::make_shared<UserRateLimits>(options.rate_limit);  // shared by the routes
-  AddDiscoveryRoutes(router, {.public_base_url = options.public_base_url});
+  AddDiscoveryRoutes(router,
+                     {.public_base_url = options.public_base_url, .support = options.support});
   AddAccountRoutes(router, engine,
                    {.registration_open = options.registration_open,
                     .registration_requires_token = options.registration_requires_token,
@@ -55,6 +60,10 @@ ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metr
   AddMiscRoutes(router, engine);
   AddSearchRoutes(router, engine);
   AddSpaceRoutes(router, engine);
+  AddUpgradeRoutes(router, engine, limits);
+  AddReportRoutes(router, engine, limits);
+  AddThreepidRoutes(router, engine);
+  AddThirdPartyRoutes(router, engine);
 }
 
 ClientApi::~ClientApi() {

@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 
+#include "api/discovery.h"
 #include "api/sync/presence.h"
 #include "api/router.h"
 #include "api/sync/typing.h"
@@ -38,6 +39,7 @@ namespace nebu::api {
 
 struct ClientApiOptions {
   std::string public_base_url;     // advertised in /.well-known/matrix/client
+  SupportInfo support;             // /.well-known/matrix/support (api/discovery.h)
   bool registration_open = false;  // false: POST /register answers 403 M_FORBIDDEN
   bool registration_requires_token = false;  // AccountRoutesConfig
   int64_t access_token_lifetime_ms = 300000;  // AccountRoutesConfig

@@ -66,6 +66,9 @@ inline constexpr RateLimit kPasswordCheckRateLimit{.per_second = 0.1, .burst = 1
 // success refills the bucket. Five wrong passwords, then one try per 30 s.
 inline constexpr RateLimit kLoginAttemptRateLimit{.per_second = 1.0 / 30, .burst = 5};
 
+// content and user reports (one bucket): each is stored for the administrators.
+inline constexpr RateLimit kReportRateLimit{.per_second = 0.1, .burst = 10};
+
 class RateLimiter {
  public:
   explicit RateLimiter(RateLimit limit, bool enabled = true, size_t keys_max = kRateLimitKeysMax);
@@ -107,7 +110,8 @@ struct UserRateLimits {
         account_data(kAccountDataRateLimit, enabled),
         new_device(kNewDeviceRateLimit, enabled),
         password_check(kPasswordCheckRateLimit, enabled),
-        login_attempts(kLoginAttemptRateLimit, enabled) {}
+        login_attempts(kLoginAttemptRateLimit, enabled),
+        reports(kReportRateLimit, enabled) {}
 
   RateLimiter membership;
   RateLimiter create_room;
@@ -119,6 +123,7 @@ struct UserRateLimits {
   RateLimiter new_device;
   RateLimiter password_check;
   RateLimiter login_attempts;  // keyed by the user ID a /login names
+  RateLimiter reports;
 };
 
 // `limiter.Acquire(key, now_ms, cost)` as an answer: nullopt to proceed, else the 429.

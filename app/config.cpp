@@ -314,6 +314,16 @@ const std::vector<Variable> kVariables = {
     {"NEBU_ETCD_CERT_FILE", "", "PEM client certificate for etcd (with NEBU_ETCD_KEY_FILE)",
      "unset: no client certificate"},
     {"NEBU_ETCD_KEY_FILE", "", "PEM private key of NEBU_ETCD_CERT_FILE", "unset"},
+    {"NEBU_SUPPORT_ADMIN_MATRIX_ID", "", "/.well-known/matrix/support: the admin's Matrix ID",
+     "unset"},
+    {"NEBU_SUPPORT_ADMIN_EMAIL", "", "/.well-known/matrix/support: the admin's email address",
+     "unset"},
+    {"NEBU_SUPPORT_SECURITY_MATRIX_ID", "",
+     "/.well-known/matrix/support: the security contact's Matrix ID", "unset"},
+    {"NEBU_SUPPORT_SECURITY_EMAIL", "",
+     "/.well-known/matrix/support: the security contact's email address", "unset"},
+    {"NEBU_SUPPORT_PAGE", "", "/.well-known/matrix/support: the support page URL",
+     "unset (no support information: 404)"},
 };
 
 std::string HostPort::ToString() const {
@@ -381,6 +391,29 @@ Result<HostPort> ParseHostPort(std::string_view text) {
   NEBU_ASSIGN_OR_RETURN(out.port, ParsePort(port));
   out.host = std::string(host);
   return out;
+}
+
+// NEBU_SUPPORT_*: the contacts and page of /.well-known/matrix/support.
+Status LoadSupport(std::map<std::string_view, std::string>& values, Config& config) {
+  struct Role {
+    std::string_view role, matrix_id_variable, email_variable;
+  };
+  for (Role r : {Role{"m.role.admin", "NEBU_SUPPORT_ADMIN_MATRIX_ID", "NEBU_SUPPORT_ADMIN_EMAIL"},
+                 Role{"m.role.security", "NEBU_SUPPORT_SECURITY_MATRIX_ID",
+                      "NEBU_SUPPORT_SECURITY_EMAIL"}}) {
+    const std::string& matrix_id = values[r.matrix_id_variable];
+    const std::string& email = values[r.email_variable];
+    auto contact = api::MakeSupportContact(r.role, matrix_id, email);
+    if (!contact.ok()) {
+      const bool bad_id = !matrix_id.empty() && !api::MakeSupportContact(r.role, matrix_id, "").ok();
+      return Invalid(bad_id ? r.matrix_id_variable : r.email_variable, contact.status().message());
+    }
+    if (*contact) config.support.contacts.push_back(std::move(**contact));
+  }
+  config.support.support_page = values["NEBU_SUPPORT_PAGE"];
+  Status page = api::CheckSupportPage(config.support.support_page);
+  if (!page.ok()) return Invalid("NEBU_SUPPORT_PAGE", page.message());
+  return Status::Ok();
 }
 
 Result<Config> LoadConfig(const Environment& env) {
@@ -452,6 +485,7 @@ Result<Config> LoadConfig(const Environment& env) {
   if (!proxies.ok()) return Invalid("NEBU_TRUSTED_PROXIES", proxies.status().message());
   config.trusted_proxies = std::move(*proxies);
   NEBU_RETURN_IF_ERROR(LoadCluster(values, config));
+  NEBU_RETURN_IF_ERROR(LoadSupport(values, config));
   for (const auto& [name, value] : env) {
     if (name.starts_with(kPrefix) && !IsKnown(name))
       config.warnings.push_back("unknown variable " + name + " ignored");

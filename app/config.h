@@ -11,6 +11,10 @@
 //   NEBU_PUBLIC_BASEURL, NEBU_LOG_LEVEL, NEBU_REGISTRATION, NEBU_RATE_LIMIT,
 //   NEBU_PUSH_PRIVATE_GATEWAYS,
 //   NEBU_TRUSTED_PROXIES, NEBU_DB_URL, NEBU_DB_URL_MIGRATE (secrets: never logged),
+//   NEBU_SUPPORT_ADMIN_MATRIX_ID, NEBU_SUPPORT_ADMIN_EMAIL,
+//   NEBU_SUPPORT_SECURITY_MATRIX_ID, NEBU_SUPPORT_SECURITY_EMAIL, NEBU_SUPPORT_PAGE
+//   (/.well-known/matrix/support: an m.role.admin and an m.role.security contact, each
+//   present when one of its two variables is set, and the support page URL),
 //   and the cluster's (ClusterConfig below): NEBU_ETCD_ENDPOINTS, NEBU_ETCD_PREFIX,
 //   NEBU_NODE_ID, NEBU_GRPC_ADDR, NEBU_INTERNAL_SECRET, NEBU_ETCD_USERNAME,
 //   NEBU_ETCD_PASSWORD, NEBU_ETCD_CA_FILE, NEBU_ETCD_CERT_FILE, NEBU_ETCD_KEY_FILE.
@@ -28,6 +32,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/discovery.h"
 #include "api/forwarded.h"
 #include "engine/common/status.h"
 
@@ -122,6 +127,7 @@ struct Config {
   std::string db_url;                 // NEBU_DB_URL: the projection's PostgreSQL ("": none)
   std::string db_url_migrate;         // NEBU_DB_URL_MIGRATE: migrations only ("": db_url)
   ClusterConfig cluster;              // NEBU_ETCD_* and friends (see ClusterConfig)
+  api::SupportInfo support;           // NEBU_SUPPORT_* (empty: none)
   std::vector<std::string> warnings;  // e.g. unknown NEBU_* variables
 };
 

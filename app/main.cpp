@@ -152,6 +152,7 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, ClusterRuntime*
   api::Metrics metrics;
   api::ClientApi client_api(engine,
                             {.public_base_url = config.public_base_url,
+                             .support = config.support,
                              .registration_open = config.registration_open,
                              .registration_requires_token = config.registration_requires_token,
                              .access_token_lifetime_ms = config.access_token_lifetime_ms,

@@ -157,6 +157,7 @@ run_suite() {  # run_suite NAME: runs one suite, bounded by suite_seconds_max
     js-spaces) (cd tests/e2e/js && NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" node spaces.mjs) ;;
     js-notify) (cd tests/e2e/js && NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" node notify.mjs) ;;
     js-backup) (cd tests/e2e/js && NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" node backup.mjs) ;;
+    js-upgrade) (cd tests/e2e/js && NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" node upgrade.mjs) ;;
     nio-chat) NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" "${python}" tests/e2e/nio/chat.py ;;
     js-refresh) start_nebu refresh NEBU_ACCESS_TOKEN_LIFETIME_MS=3000 && { (cd tests/e2e/js && NEBU_E2E_URL=${started_url} NEBU_E2E_TOKEN_LIFETIME_MS=3000 timeout "${suite_seconds_max}" node refresh.mjs); local rc=$?; kill "${started_pid}"; wait "${started_pid}" 2>/dev/null; return ${rc}; } ;;
     js-pusher) (cd tests/e2e/js && NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" node pusher.mjs) ;;

@@ -117,6 +117,18 @@ Result<Command> Engine::PlanCreateRoom(const rooms::CreateRoomRequest& request,
   return MakeCreateRoomCommand(command);
 }
 
+Result<Command> Engine::PlanRoomUpgrade(std::string_view room_id, event::RoomVersion new_version,
+                                        std::string_view sender, std::string* new_room_id) {
+  RoomUpgradeCommand command{.room_id = std::string(room_id),
+                             .new_room_id = "!" + RandomAlnum(kRoomIdRandomChars) + ":" +
+                                            options_.server_name,
+                             .new_version = new_version,
+                             .sender = std::string(sender),
+                             .origin_server_ts = clock_->NowUnixMs()};
+  *new_room_id = command.new_room_id;
+  return MakeRoomUpgradeCommand(command);
+}
+
 Result<AppendedEvent> Engine::SendEvent(SendEventRequest request) {
   if (request.origin_server_ts == 0) request.origin_server_ts = clock_->NowUnixMs();
   NEBU_ASSIGN_OR_RETURN(Command proposal, MakeSendEventCommand(request));

@@ -88,6 +88,11 @@ class Engine {
   // (also in *room_id). The planning errors of CreateRoom; the rest come at apply.
   Result<Command> PlanCreateRoom(const rooms::CreateRoomRequest& request,
                                  std::string_view creator, std::string* room_id);
+  // The kRoomUpgrade command of `sender` upgrading room_id to new_version, with a
+  // fresh replacement room ID (also in *new_room_id); every check comes at apply
+  // (RoomApplier::ApplyRoomUpgrade).
+  Result<Command> PlanRoomUpgrade(std::string_view room_id, event::RoomVersion new_version,
+                                  std::string_view sender, std::string* new_room_id);
   // Appends one event. origin_server_ts 0 means now. A repeated (sender, device,
   // txn id) returns the first event with deduplicated = true. kNotFound (room),
   // kForbidden (auth rules), kTooLarge (65,536 bytes), kBadJson.

@@ -65,6 +65,7 @@
 #include "engine/event/event.h"
 #include "engine/rooms/room_creation.h"
 #include "engine/rooms/room_state.h"
+#include "engine/rooms/room_upgrade.h"
 #include "engine/storage/room_log.h"
 #include "engine/storage/store.h"
 
@@ -125,12 +126,23 @@ struct AliasCommand {
   std::string sender;
 };
 
+// A room upgrade (spec "Room Upgrades"; the plan is engine/rooms/room_upgrade.h):
+// the proposer picks new_room_id; apply does the rest from the state it applies on.
+struct RoomUpgradeCommand {
+  std::string room_id;      // the room to upgrade
+  std::string new_room_id;  // the replacement room's ID (fresh)
+  event::RoomVersion new_version = event::kDefaultRoomVersion;
+  std::string sender;
+  int64_t origin_server_ts = 0;
+};
+
 // The command builders serialize request values as canonical JSON; kBadJson when one
 // cannot be (a string that is not UTF-8, a float or an out-of-range integer in
 // content), so bad input is refused at propose time and never reaches the log.
 Result<Command> MakeSendEventCommand(const SendEventRequest& request);
 Result<Command> MakeAliasCommand(const AliasCommand& command);
 Result<Command> MakeCreateRoomCommand(const CreateRoomCommand& command);
+Result<Command> MakeRoomUpgradeCommand(const RoomUpgradeCommand& command);
 
 // The outcome of an applied event: {"event_id","room_id","sequence","stream_position"}.
 struct AppendedEvent {
@@ -198,6 +210,23 @@ class RoomApplier {
   // nothing else staged). kAlreadyExists, kNotFound, kForbidden, kInvalidArgument.
   Result<std::string> ApplyAlias(std::string_view payload, rocksdb::WriteBatch& batch);
 
+  // kRoomUpgrade (room_upgrade_apply.cpp), all in one batch or nothing: the
+  // m.room.tombstone in the old room (its authorization is the spec's permission
+  // check), the replacement room (rooms::PlanReplacementRoom, its create event's
+  // predecessor naming the tombstone; the upgrader's join carries their stored
+  // profile), then in the old room an empty m.room.canonical_alias (when it had one)
+  // and the restricted power levels (rooms::RestrictedPowerLevels), each skipped when
+  // the upgrader lacks the power for it; every local alias of the old room is pointed
+  // to the new one, and a published old room is unpublished and the new one
+  // published. Reads the stored memberships and aliases, so the state machine applies
+  // it alone. Returns the appended events (EncodeAppended), the tombstone first.
+  // kNotFound for an unknown room, kAlreadyExists when new_room_id is taken,
+  // kForbidden when the upgrader may not send the tombstone (not joined, or below its
+  // level), kInvalidArgument for malformed IDs; on any error nothing is staged and
+  // the caches are dropped (Abort) once the old room was touched.
+  Result<std::string> ApplyRoomUpgrade(std::string_view payload, rocksdb::WriteBatch& batch,
+                                       Counters& counters);
+
   // Called after the batch was written: forgets staged indexes, trims the caches.
   void AfterFlush();
   // Called when the batch could not be written: drops every cache (they may hold
@@ -227,6 +256,15 @@ class RoomApplier {
   };
 
   Result<RoomCache*> Room(std::string_view room_id);
+  // ApplyRoomUpgrade's steps (room_upgrade_apply.cpp).
+  Result<std::vector<AppendedEvent>> AppendReplacementRoom(const rooms::UpgradePlan& plan,
+                                                           int64_t ts, rocksdb::WriteBatch& batch,
+                                                           Counters& counters);
+  Status AppendOldRoomRestrictions(RoomCache& old, std::string_view sender, int64_t ts,
+                                   rocksdb::WriteBatch& batch, Counters& counters,
+                                   std::vector<AppendedEvent>* appended);
+  Status MoveDirectoryEntries(std::string_view old_room_id, std::string_view new_room_id,
+                              rocksdb::WriteBatch& batch);
   // Sets content's displayname/avatar_url from user_id's stored profile (fields it
   // lacks stay as they are); an unknown user changes nothing.
   Status AddStoredProfile(std::string_view user_id, boost::json::object& content);

@@ -8,6 +8,7 @@
 #include "engine/e2ee/e2ee.h"
 #include "engine/push/pushers.h"
 #include "engine/receipts/receipts.h"
+#include "engine/reports/reports.h"
 #include "engine/storage/keys.h"
 
 namespace nebu::core {
@@ -160,11 +161,11 @@ Status StateMachine::Apply(LogIndex index, const Command& command, ApplyOutcome*
       break;
     // (reports)
     case CommandKind::kReport:
-      *outcome = Status::InvalidArgument("reports are not served yet");
+      *outcome = reports::ApplyReportCommand(store_, pending_, command.payload);
       break;
     // (room upgrades)
     case CommandKind::kRoomUpgrade:
-      *outcome = Status::InvalidArgument("room upgrades are not served yet");
+      *outcome = rooms_->ApplyRoomUpgrade(command.payload, pending_, counters);
       break;
     case CommandKind::kNoop:
       *outcome = std::string("{}");
