@@ -9,6 +9,8 @@
 #include "api/receipts/receipt_routes.h"
 #include "api/rooms/rooms_routes.h"
 #include "api/sync/sync_routes.h"
+#include "api/rooms/threads_routes.h"
+#include "api/sync/old_sync_routes.h"
 #include "api/token_wait.h"
 
 namespace nebu::api {
@@ -32,6 +34,8 @@ ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metr
   AddFilterRoutes(router, engine);
   AddKeysRoutes(router, engine, limits);
   AddMiscRoutes(router, engine);
+  AddThreadsRoutes(router, engine);
+  AddOldSyncRoutes(router, engine);
 }
 
 }  // namespace nebu::api

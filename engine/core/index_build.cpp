@@ -4,6 +4,7 @@
 
 #include "engine/accounts/user_directory.h"
 #include "engine/core/relations.h"
+#include "engine/core/threads.h"
 #include "engine/storage/envelope.h"
 #include "engine/storage/keys.h"
 
@@ -26,7 +27,8 @@ Status Clear(storage::Store& store, Cf cf) {
   it->SeekToFirst();
   NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
   if (!it->Valid()) return Status::Ok();
-  // Relations keys begin with a room number (< 2^56), directory keys with 't' or 'u'.
+  // Relations keys begin with a room number (< 2^56), directory keys with 't' or 'u',
+  // thread keys with 'a', 'l' or 'u'.
   return storage::FromRocks(store.db()->DeleteRange(rocksdb::WriteOptions(), store.handle(cf),
                                                     std::string(), std::string(1, '\xff')));
 }
@@ -57,6 +59,7 @@ Status BuildRelations(storage::Store& store, IndexBuildStats& stats) {
     std::optional<Relation> relation = RelationOfJson(view.json);
     if (!relation) continue;
     StageRelation(store, batch, view.room, view.sequence, view.type, view.event_id, *relation);
+    StageThread(store, batch, view.room, view.sequence, view.sender, *relation);
     ++stats.relations;
     NEBU_RETURN_IF_ERROR(MaybeWrite(store, batch, false));
   }
@@ -86,6 +89,7 @@ Result<IndexBuildStats> BuildIndexes(storage::Store& store) {
   const auto started = std::chrono::steady_clock::now();
   stats.built = true;
   NEBU_RETURN_IF_ERROR(Clear(store, Cf::kRelations));
+  NEBU_RETURN_IF_ERROR(Clear(store, Cf::kThreads));
   NEBU_RETURN_IF_ERROR(Clear(store, Cf::kUserDirectory));
   NEBU_RETURN_IF_ERROR(BuildRelations(store, stats));
   NEBU_RETURN_IF_ERROR(BuildUserDirectory(store, stats));

@@ -1,9 +1,9 @@
 // Index build: makes the derived indexes of a store written by a version without
-// them (Cf::kRelations, core/relations.h; Cf::kUserDirectory,
+// them (Cf::kRelations, core/relations.h; Cf::kThreads, core/threads.h; Cf::kUserDirectory,
 // accounts/user_directory.h).
 //
 // When storage::kMetaIndexVersion is absent or below kIndexVersion, BuildIndexes
-// clears both families, reads every room log (one pass over Cf::kEvents, JSON parsed
+// clears the three families, reads every room log (one pass over Cf::kEvents, JSON parsed
 // only for events that mention m.relates_to) and every account (active users with
 // their display name), writes the entries in batches of at most
 // kIndexBuildBatchEntriesMax, and then records kIndexVersion (fsynced). The entries
@@ -24,7 +24,8 @@
 
 namespace nebu::core {
 
-inline constexpr uint64_t kIndexVersion = 1;
+// 2: Cf::kThreads (core/threads.h) added.
+inline constexpr uint64_t kIndexVersion = 2;
 inline constexpr size_t kIndexBuildBatchEntriesMax = 10'000;  // entries per write batch
 
 struct IndexBuildStats {

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "engine/core/relations.h"
+#include "engine/core/threads.h"
 #include "engine/event/canonical_json.h"
 #include "engine/event/identifiers.h"
 #include "engine/rooms/auth_rules.h"
@@ -525,6 +526,7 @@ void RoomApplier::WriteIndexes(RoomCache& room, const json::object& pdu,
   const std::string_view type = pdu.at("type").as_string();
   if (auto relation = RelationOf(pdu)) {
     StageRelation(store_, batch, number, seq, type, event_id, *relation);
+    StageThread(store_, batch, number, seq, pdu.at("sender").as_string(), *relation);
   }
   const json::string* state_key = StringAt(pdu, "state_key");
   if (!state_key) return;
