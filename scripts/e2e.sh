@@ -153,6 +153,7 @@ run_suite() {  # run_suite NAME: runs one suite, bounded by suite_seconds_max
   case "${name}" in
     js-chat) (cd tests/e2e/js && NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" node chat.mjs) ;;
     js-crypto) (cd tests/e2e/js && NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" node crypto.mjs) ;;
+    js-threads) (cd tests/e2e/js && NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" node threads.mjs) ;;
     nio-chat) NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" "${python}" tests/e2e/nio/chat.py ;;
     js-cluster)
       local urls=${NEBU_E2E_URLS:-}
