@@ -11,6 +11,7 @@
 #include "api/rooms/client_event.h"
 #include "api/rooms/rooms_common.h"
 #include "engine/core/engine.h"
+#include "engine/core/relations.h"
 #include "engine/core/room_reads.h"
 #include "engine/core/threads.h"
 #include "engine/storage/room_log.h"
@@ -165,6 +166,21 @@ Response HandleTimestampToEvent(core::Engine& engine, const Request& request,
 }
 
 }  // namespace
+
+std::optional<Response> CheckThreadTarget(core::Engine& engine, std::string_view room_id,
+                                          const json::object& content) {
+  std::optional<core::Relation> relation = core::RelationOf(json::object{{"content", content}});
+  if (!relation || relation->rel_type != core::kThreadRelType) return std::nullopt;
+  Result<storage::EventRecord> root = engine.GetEvent(relation->parent);
+  if (!root.ok()) {
+    if (root.status().code() == StatusCode::kNotFound) return std::nullopt;
+    return ErrorResponse(root.status());
+  }
+  auto room = engine.RoomIdOf(root->room);
+  if (!room.ok()) return ErrorResponse(room.status());
+  if (!*room || **room != room_id || !core::RelationOfJson(root->json)) return std::nullopt;
+  return ErrorResponse(400, "M_UNKNOWN", "Cannot start a thread from an event with a relation");
+}
 
 void AddThreadsRoutes(Router& router, core::Engine& engine) {
   rooms_internal::AddClientV1Route(

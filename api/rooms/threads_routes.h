@@ -31,10 +31,18 @@
 // most kTimestampScanEventsMax events in that direction (skipping hidden events and
 // out-of-order timestamps); 404 M_NOT_FOUND when none is found within it.
 //
+// Sending (CheckThreadTarget, called by PUT /send): an m.thread reply whose root is an
+// event of the room that itself has content.m.relates_to is 400 M_UNKNOWN (spec
+// "Validation of m.thread relationships": a thread never starts off a relation). A
+// root this server does not hold is not checked.
+//
 // Thread-safety: handlers are safe from any thread; the engine must outlive the router.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <cstddef>
+#include <optional>
+#include <string_view>
 
 #include "api/router.h"
 
@@ -50,5 +58,12 @@ inline constexpr size_t kThreadsLimitMax = 100;
 inline constexpr size_t kTimestampScanEventsMax = 1'000;
 
 void AddThreadsRoutes(Router& router, core::Engine& engine);
+
+// The 400 for a message event `content` in `room_id` that starts a thread off an event
+// with a relation (above); nullopt when it may be sent. One event lookup when the
+// content is an m.thread reply, none otherwise.
+[[nodiscard]] std::optional<Response> CheckThreadTarget(core::Engine& engine,
+                                                        std::string_view room_id,
+                                                        const boost::json::object& content);
 
 }  // namespace nebu::api

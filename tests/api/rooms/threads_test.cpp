@@ -258,6 +258,28 @@ TEST_F(ThreadsTest, ReplaceAggregationNamesTheNewestValidEditAndKeepsTheContent)
   EXPECT_FALSE(served.at("unsigned").as_object().contains("m.relations")) << served;
 }
 
+TEST_F(ThreadsTest, AThreadCannotStartOffAnEventWithARelation) {
+  const std::string root = Send(alice_, room_, "root");
+  const std::string reply = Reply(bob_, root, "reply");
+  const std::string reaction = SendContent(
+      bob_, {{"m.relates_to", {{"rel_type", "m.annotation"}, {"event_id", root}, {"key", "+1"}}}},
+      "m.reaction");
+  for (const std::string& target : {reply, reaction}) {
+    Response r = Call("PUT", "/rooms/" + room_ + "/send/m.room.message/bad" + std::to_string(++txn_),
+                      alice_,
+                      json::object{{"msgtype", "m.text"},
+                                   {"body", "nested"},
+                                   {"m.relates_to", {{"rel_type", "m.thread"}, {"event_id", target}}}});
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_EQ(ErrCode(r), "M_UNKNOWN");
+  }
+  Response r = Threads(alice_);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(RootIds(r), (std::vector<std::string>{root}));
+  // A root this server does not hold is not checked.
+  EXPECT_FALSE(Reply(alice_, "$elsewhere:example.org", "unknown root").empty());
+}
+
 TEST_F(ThreadsTest, TimestampToEventFindsTheClosestVisibleEventEachWay) {
   clock_.AdvanceMs(1'000);
   const int64_t t1 = clock_.NowUnixMs();

@@ -205,6 +205,34 @@ TEST_F(OldSyncTest, PeekingOnlyWorldReadableRooms) {
   EXPECT_TRUE(Body(r).at("chunk").as_array().empty());
 }
 
+// The sync timeline (which /initialSync and /events are built on) carries the
+// aggregations: a thread root with its m.thread summary.
+TEST_F(OldSyncTest, SyncTimelineCarriesThreadAggregations) {
+  const std::string root = Send(alice_, room_, "root");
+  Response sent = Call("PUT", "/rooms/" + room_ + "/send/m.room.message/thread1", alice_,
+                       json::object{{"msgtype", "m.text"},
+                                    {"body", "reply"},
+                                    {"m.relates_to", {{"rel_type", "m.thread"}, {"event_id", root}}}});
+  ASSERT_EQ(sent.status, 200) << sent.body;
+  const std::string reply(Body(sent).at("event_id").as_string());
+  Response r = Call("GET", "/initialSync?limit=10", alice_);
+  ASSERT_EQ(r.status, 200) << r.body;
+  json::value body = Body(r);
+  bool seen = false;
+  for (const json::value& room : body.at("rooms").as_array()) {
+    if (room.at("room_id") != json::value(room_)) continue;
+    for (const json::value& e : room.at("messages").at("chunk").as_array()) {
+      if (e.at("event_id") != json::value(root)) continue;
+      seen = true;
+      const json::value& thread = e.at("unsigned").at("m.relations").at("m.thread");
+      EXPECT_EQ(thread.at("count"), json::value(1));
+      EXPECT_EQ(thread.at("latest_event").at("event_id"), json::value(reply));
+      EXPECT_EQ(thread.at("current_user_participated"), json::value(true));
+    }
+  }
+  EXPECT_TRUE(seen) << body;
+}
+
 TEST_F(OldSyncTest, EventByIdOnlyForThoseWhoMaySeeIt) {
   const std::string id = Send(alice_, room_, "secret");
   Response r = Call("GET", "/events/" + id, alice_);
