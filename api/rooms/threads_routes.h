@@ -19,17 +19,21 @@
 // most kThreadsLimitMax (larger is lowered), 0 or not a number 400 M_INVALID_PARAM.
 // from: a next_batch of this endpoint ("s<sequence>": threads whose latest activity
 // is at or before it), else 400 M_INVALID_PARAM. A root the caller may not see, or
-// whose replies are all redacted or hidden from the caller, is left out. A page
+// whose replies are all redacted or hidden from the caller, is left out. The order is
+// by latest activity in the log, redacted replies and replies hidden from the caller
+// included (their content never shows; count and latest_event leave them out). A page
 // examines at most core::kThreadsPageEntriesMax index entries and answers with a
 // next_batch when more may follow (core/threads.h).
 //
 // /timestamp_to_event: ts (integer milliseconds, required) and dir (f|b, required),
 // else 400 M_INVALID_PARAM (M_MISSING_PARAM when absent). The event closest to ts in
 // that direction (dir=f: the first with origin_server_ts >= ts; b: the last with <=)
-// that the caller may see. A binary search over the log by origin_server_ts (events
-// of this server carry the apply-time clock, nondecreasing) and then a scan of at
-// most kTimestampScanEventsMax events in that direction (skipping hidden events and
-// out-of-order timestamps); 404 M_NOT_FOUND when none is found within it.
+// that the caller may see. A binary search over the log by origin_server_ts (stamped
+// by the proposing node's clock, so nearly in log order; ~log2(events) reads) and then
+// a scan of at most kTimestampScanEventsMax events in that direction (skipping hidden
+// events and out-of-order timestamps); 404 M_NOT_FOUND when none is found within it.
+// Clock skew between nodes can make it miss an event whose timestamp is out of order
+// beyond the binary search's landing point.
 //
 // Sending (CheckThreadTarget, called by PUT /send): an m.thread reply whose root is an
 // event of the room that itself has content.m.relates_to is 400 M_UNKNOWN (spec
