@@ -18,6 +18,8 @@
 #include "api/search/search_routes.h"
 #include "api/rooms/space_routes.h"
 #include "api/sync/sync_routes.h"
+#include "api/rooms/threads_routes.h"
+#include "api/sync/old_sync_routes.h"
 #include "api/token_wait.h"
 #include "api/push/notifications_routes.h"
 #include "engine/push/notification_worker.h"
@@ -64,6 +66,8 @@ ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metr
   AddReportRoutes(router, engine, limits);
   AddThreepidRoutes(router, engine);
   AddThirdPartyRoutes(router, engine);
+  AddThreadsRoutes(router, engine);
+  AddOldSyncRoutes(router, engine);
 }
 
 ClientApi::~ClientApi() {

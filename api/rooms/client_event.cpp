@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <boost/json.hpp>
 
+#include "api/rooms/aggregations.h"
 #include "api/txn_scope.h"
+#include "engine/core/relations.h"
 #include "engine/core/room_reads.h"
 #include "engine/event/canonical_json.h"
 #include "engine/event/event.h"
@@ -34,12 +36,13 @@ Result<event::RoomVersion> VersionOf(const storage::ReadView& store, std::string
   return version;
 }
 
-// Where a state event sits: what its unsigned.prev_content is looked up by.
+// Where an event sits: what its unsigned.prev_content (state events: state_key set)
+// and its aggregations are looked up by.
 struct StatePlace {
   storage::RoomNumber room = 0;
   storage::Sequence sequence = 0;
   std::string_view type;
-  std::string_view state_key;
+  std::optional<std::string_view> state_key;
 };
 
 // The PDU as served: redacted (the room version's algorithm) when a redaction has been
@@ -97,9 +100,9 @@ Result<json::object> Serve(std::string_view pdu_json, std::string_view event_id,
   }
   // prev_content: the content of the state event this one replaced, as it is served.
   std::optional<json::value> prev_content;
-  if (store && place && place->sequence > 1) {
+  if (store && place && place->state_key && place->sequence > 1) {
     NEBU_ASSIGN_OR_RETURN(auto prev, core::StateRecordAt(*store, place->room, place->type,
-                                                         place->state_key, place->sequence - 1));
+                                                         *place->state_key, place->sequence - 1));
     if (prev) {
       std::optional<std::string> prev_redacted_by;
       NEBU_ASSIGN_OR_RETURN(json::object prev_pdu,
@@ -135,6 +138,18 @@ Result<json::object> Serve(std::string_view pdu_json, std::string_view event_id,
       if (auto client_txn = ClientTxnId(origin->txn_id)) unsigned_fields["transaction_id"] = *client_txn;
     }
   }
+  if (store && viewer && viewer->history && place) {
+    std::optional<core::Relation> relation = core::RelationOf(pdu);
+    AggregatedEvent aggregated{.room = place->room,
+                               .event_id = event_id,
+                               .sender = std::string_view(out["sender"].as_string()),
+                               .type = place->type,
+                               .state = place->state_key.has_value(),
+                               .redacted = redacted_by.has_value(),
+                               .is_replacement = relation && relation->rel_type == "m.replace"};
+    NEBU_ASSIGN_OR_RETURN(auto relations, Aggregate(*store, aggregated, *viewer, now_ms));
+    if (relations) unsigned_fields["m.relations"] = std::move(*relations);
+  }
   out["unsigned"] = std::move(unsigned_fields);
   return out;
 }
@@ -148,15 +163,14 @@ Result<json::object> ToClientEvent(std::string_view pdu_json, std::string_view e
 
 Result<json::object> ToClientEvent(const storage::EventView& view, int64_t now_ms,
                                    const storage::ReadView* store, const Viewer* viewer) {
-  if (!view.state_key) return Serve(view.json, view.event_id, now_ms, store, viewer, nullptr);
-  StatePlace place{view.room, view.sequence, view.type, *view.state_key};
+  StatePlace place{view.room, view.sequence, view.type, view.state_key};
   return Serve(view.json, view.event_id, now_ms, store, viewer, &place);
 }
 
 Result<json::object> ToClientEvent(const storage::EventRecord& record, int64_t now_ms,
                                    const storage::ReadView* store, const Viewer* viewer) {
-  if (!record.state_key) return Serve(record.json, record.event_id, now_ms, store, viewer, nullptr);
-  StatePlace place{record.room, record.sequence, record.type, *record.state_key};
+  StatePlace place{record.room, record.sequence, record.type, std::nullopt};
+  if (record.state_key) place.state_key = *record.state_key;
   return Serve(record.json, record.event_id, now_ms, store, viewer, &place);
 }
 

@@ -23,6 +23,8 @@
 // With a `store`, a state event read through the EventView/EventRecord overloads (they
 // know its room and sequence) carries unsigned.prev_content: the content of the state
 // event it replaced (same type and state_key, as served: redacted when redacted).
+// With a `store` and a `viewer` whose history is set, the EventView/EventRecord
+// overloads add unsigned.m.relations (m.thread, m.replace: api/rooms/aggregations.h).
 //
 // Thread-safety: pure functions.
 #pragma once
@@ -37,6 +39,9 @@
 namespace nebu::storage {
 class ReadView;
 }
+namespace nebu::core {
+class HistoryView;
+}
 
 namespace nebu::api {
 
@@ -44,6 +49,11 @@ namespace nebu::api {
 struct Viewer {
   std::string_view user_id;
   std::string_view device_id;
+  // The viewer's history in the event's room. Set (with a `store`, through the
+  // EventView/EventRecord overloads): the event carries unsigned.m.relations, the
+  // aggregations of its children the viewer may see (api/rooms/aggregations.h).
+  const core::HistoryView* history = nullptr;
+  bool aggregate_threads = true;  // false: no m.thread aggregation (a latest_event)
 };
 
 // The client format of one stored PDU (canonical JSON) whose id is event_id.

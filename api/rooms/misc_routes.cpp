@@ -380,7 +380,8 @@ Response HandleRelations(core::Engine& engine, const Request& request, const Pat
   auto parsed = ParseRelationsQuery(engine, access.meta, request, params);
   if (auto* error = std::get_if<Response>(&parsed)) return *error;
   const RelationsQuery& q = std::get<RelationsQuery>(parsed);
-  const Viewer viewer{std::get<Caller>(caller).user_id, std::get<Caller>(caller).device_id};
+  const Viewer viewer{std::get<Caller>(caller).user_id, std::get<Caller>(caller).device_id,
+                      &access.view};
 
   Result<storage::EventRecord> parent = engine.GetEvent(q.parent);
   if (!parent.ok() && parent.status().code() != StatusCode::kNotFound) {

@@ -99,7 +99,7 @@ Response HandleEvent(core::Engine& engine, const Request& request, const PathPar
   auto record = FindVisibleEvent(access, params.at("eventId"));
   if (auto* error = std::get_if<Response>(&record)) return *error;
   const Caller& who = std::get<0>(opened).first;
-  const Viewer viewer{who.user_id, who.device_id};
+  const Viewer viewer{who.user_id, who.device_id, &access.view};
   auto event = ToClientEvent(std::get<storage::EventRecord>(record), engine.clock().NowUnixMs(),
                              &access.snap, &viewer);
   if (!event.ok()) return ErrorResponse(event.status());
@@ -310,7 +310,8 @@ Response HandleMessages(core::Engine& engine, const Request& request, const Path
   auto opened = Open(engine, request, params, {request.Query("from"), request.Query("to")});
   if (auto* error = std::get_if<Response>(&opened)) return *error;
   const ReadAccess& access = std::get<0>(opened).second;
-  const Viewer viewer{std::get<0>(opened).first.user_id, std::get<0>(opened).first.device_id};
+  const Viewer viewer{std::get<0>(opened).first.user_id, std::get<0>(opened).first.device_id,
+                      &access.view};
   auto parsed = ParsePage(request, access);
   if (auto* error = std::get_if<Response>(&parsed)) return *error;
   const Page& page = std::get<Page>(parsed);
@@ -338,7 +339,8 @@ Response HandleContext(core::Engine& engine, const Request& request, const PathP
   auto opened = Open(engine, request, params);
   if (auto* error = std::get_if<Response>(&opened)) return *error;
   const ReadAccess& access = std::get<0>(opened).second;
-  const Viewer viewer{std::get<0>(opened).first.user_id, std::get<0>(opened).first.device_id};
+  const Viewer viewer{std::get<0>(opened).first.user_id, std::get<0>(opened).first.device_id,
+                      &access.view};
   auto found = FindVisibleEvent(access, params.at("eventId"));
   if (auto* error = std::get_if<Response>(&found)) return *error;
   const storage::EventRecord& record = std::get<storage::EventRecord>(found);

@@ -13,6 +13,7 @@
 #include "api/rate_limit.h"
 #include "api/txn_scope.h"
 #include "api/rooms/rooms_common.h"
+#include "api/rooms/threads_routes.h"
 #include "engine/accounts/accounts.h"
 #include "engine/core/engine.h"
 #include "engine/core/room_reads.h"
@@ -404,6 +405,9 @@ void HandleSend(core::Engine& engine, RateLimiter& limiter, const Request& reque
   if (auto* error = std::get_if<Response>(&prepared)) return respond(*error);
   auto& [who, content] = std::get<0>(prepared);
   if (auto limited = SendLimited(engine, limiter, who.user_id)) return respond(*limited);
+  if (!state_key) {
+    if (auto refused = CheckThreadTarget(engine, room_id, content)) return respond(*refused);
+  }
   core::SendEventRequest event;
   event.room_id = room_id;
   event.sender = who.user_id;

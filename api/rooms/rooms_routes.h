@@ -56,6 +56,8 @@
 //   engine/core/room_applier.h: 403 M_FORBIDDEN without the redact level on someone
 //   else's event, 400 M_INVALID_PARAM for an event not in this room (or unknown),
 //   400 M_BAD_JSON for a redaction without a target.
+// - An m.thread reply whose root has a relation itself is 400 M_UNKNOWN
+//   (threads_routes.h CheckThreadTarget).
 // Pagination tokens are "s<sequence>": the point just after that event of the room's
 // log. `from`, `to` (/messages) and `at` (/members) also take /sync's next_batch
 // ("s<position>_<typing>...", mapped to the room's last event at that stream position;

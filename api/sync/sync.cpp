@@ -122,6 +122,8 @@ Result<RoomSection> FullSection(Context& ctx, const core::RoomMeta& meta,
                                 StreamPosition horizon) {
   RoomSection section;
   const size_t limit = ctx.request.filter.timeline_limit;
+  Viewer timeline_viewer = ctx.viewer;
+  timeline_viewer.history = &view;  // timeline events carry unsigned.m.relations
   std::vector<json::object> newest_first;
   std::optional<Sequence> top_seen, last_examined;
   Sequence oldest = 0;  // the sequence of newest_first.back()
@@ -142,7 +144,7 @@ Result<RoomSection> FullSection(Context& ctx, const core::RoomMeta& meta,
             section.limited = true;
             return false;
           }
-          auto client = SyncEvent(event, ctx.now_ms, &ctx.view, &ctx.viewer);
+          auto client = SyncEvent(event, ctx.now_ms, &ctx.view, &timeline_viewer);
           if (!client.ok()) {
             failed = client.status();
             return false;
@@ -172,6 +174,8 @@ Result<RoomSection> WindowSection(Context& ctx, const core::RoomMeta& meta,
                                   const core::HistoryView& view, Sequence lo, Sequence hi) {
   RoomSection section;
   const size_t limit = ctx.request.filter.timeline_limit;
+  Viewer timeline_viewer = ctx.viewer;
+  timeline_viewer.history = &view;  // timeline events carry unsigned.m.relations
   std::deque<std::pair<Sequence, json::object>> timeline;
   std::vector<std::pair<Sequence, json::object>> left_out_state;
   std::vector<std::pair<std::string, Membership>> member_changes;
@@ -184,7 +188,7 @@ Result<RoomSection> WindowSection(Context& ctx, const core::RoomMeta& meta,
         if (!view.Visible(event.sequence, event.type, event.state_key)) return true;
         bool wanted = TypeWanted(ctx.request.filter, event.type);
         if (!wanted && !event.state_key) return true;
-        auto client = SyncEvent(event, ctx.now_ms, &ctx.view, &ctx.viewer);
+        auto client = SyncEvent(event, ctx.now_ms, &ctx.view, &timeline_viewer);
         if (!client.ok()) {
           failed = client.status();
           return false;

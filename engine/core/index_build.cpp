@@ -5,6 +5,7 @@
 #include "engine/accounts/user_directory.h"
 #include "engine/core/relations.h"
 #include "engine/search/search_index.h"
+#include "engine/core/threads.h"
 #include "engine/storage/envelope.h"
 #include "engine/storage/keys.h"
 
@@ -28,7 +29,7 @@ Status Clear(storage::Store& store, Cf cf) {
   NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
   if (!it->Valid()) return Status::Ok();
   // Relations keys begin with a room number (< 2^56), directory keys with 't' or 'u',
-  // search keys with a word's UTF-8 (never 0xff).
+  // search keys with a word's UTF-8 (never 0xff), thread keys with 'a', 'l' or 'u'.
   return storage::FromRocks(store.db()->DeleteRange(rocksdb::WriteOptions(), store.handle(cf),
                                                     std::string(), std::string(1, '\xff')));
 }
@@ -43,7 +44,7 @@ Status MaybeWrite(storage::Store& store, rocksdb::WriteBatch& batch, bool force)
   return Status::Ok();
 }
 
-// One pass over the log for the relations and the full-text search index.
+// One pass over the log for the relations, threads and the full-text search index.
 Status BuildLogIndexes(storage::Store& store, IndexBuildStats& stats) {
   rocksdb::WriteBatch batch;
   std::string scratch;
@@ -60,6 +61,7 @@ Status BuildLogIndexes(storage::Store& store, IndexBuildStats& stats) {
     std::optional<Relation> relation = RelationOfJson(view.json);
     if (!relation) continue;
     StageRelation(store, batch, view.room, view.sequence, view.type, view.event_id, *relation);
+    StageThread(store, batch, view.room, view.sequence, view.sender, *relation);
     ++stats.relations;
     NEBU_RETURN_IF_ERROR(MaybeWrite(store, batch, false));
   }
@@ -89,6 +91,7 @@ Result<IndexBuildStats> BuildIndexes(storage::Store& store) {
   const auto started = std::chrono::steady_clock::now();
   stats.built = true;
   NEBU_RETURN_IF_ERROR(Clear(store, Cf::kRelations));
+  NEBU_RETURN_IF_ERROR(Clear(store, Cf::kThreads));
   NEBU_RETURN_IF_ERROR(Clear(store, Cf::kUserDirectory));
   NEBU_RETURN_IF_ERROR(Clear(store, Cf::kSearch));
   NEBU_RETURN_IF_ERROR(BuildLogIndexes(store, stats));

@@ -1,10 +1,11 @@
 // Index build: makes the derived indexes of a store written by a version without
-// them (Cf::kRelations, core/relations.h; Cf::kUserDirectory,
-// accounts/user_directory.h; Cf::kSearch, search/search_index.h).
+// them (Cf::kRelations, core/relations.h; Cf::kThreads, core/threads.h;
+// Cf::kUserDirectory, accounts/user_directory.h; Cf::kSearch, search/search_index.h).
 //
 // When storage::kMetaIndexVersion is absent or below kIndexVersion, BuildIndexes
-// clears the three families, reads every room log (one pass over Cf::kEvents, JSON
-// parsed only for events that mention m.relates_to or have an indexed type) and every account (active users with
+// clears the four families, reads every room log (one pass over Cf::kEvents, JSON
+// parsed only for events that mention m.relates_to or have an indexed type) and every
+// account (active users with
 // their display name), writes the entries in batches of at most
 // kIndexBuildBatchEntriesMax, and then records kIndexVersion (fsynced). The entries
 // are exactly what apply would have written for the same history, so a rebuilt node
@@ -24,8 +25,9 @@
 
 namespace nebu::core {
 
-// 1: relations and user directory; 2: adds the full-text search index.
-inline constexpr uint64_t kIndexVersion = 2;
+// 1: relations and user directory; 2: adds the full-text search index; 3: adds
+// Cf::kThreads (core/threads.h).
+inline constexpr uint64_t kIndexVersion = 3;
 inline constexpr size_t kIndexBuildBatchEntriesMax = 10'000;  // entries per write batch
 
 struct IndexBuildStats {

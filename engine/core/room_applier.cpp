@@ -4,6 +4,7 @@
 
 #include "engine/core/relations.h"
 #include "engine/search/search_index.h"
+#include "engine/core/threads.h"
 #include "engine/event/canonical_json.h"
 #include "engine/event/identifiers.h"
 #include "engine/rooms/auth_rules.h"
@@ -538,6 +539,7 @@ void RoomApplier::WriteIndexes(RoomCache& room, const json::object& pdu,
   const std::string_view type = pdu.at("type").as_string();
   if (auto relation = RelationOf(pdu)) {
     StageRelation(store_, batch, number, seq, type, event_id, *relation);
+    StageThread(store_, batch, number, seq, pdu.at("sender").as_string(), *relation);
   }
   search::StageEvent(store_, batch, number, seq, pos, pdu);
   const json::string* state_key = StringAt(pdu, "state_key");

@@ -336,6 +336,7 @@ void IndexProperty() {
   if (salt % 3 != 0) return;
   const auto relations = FamilyDump(engine->store(), Cf::kRelations);
   const auto directory = FamilyDump(engine->store(), Cf::kUserDirectory);
+  const auto threads = FamilyDump(engine->store(), Cf::kThreads);
   engine.reset();
   {
     auto store = storage::Store::Open({.path = dir.path() + "/db"});
@@ -343,12 +344,14 @@ void IndexProperty() {
     rocksdb::WriteBatch batch;
     batch.Delete((*store)->handle(Cf::kMeta), storage::kMetaIndexVersion);
     batch.Put((*store)->handle(Cf::kRelations), "left over by a crashed build", "");
+    batch.Put((*store)->handle(Cf::kThreads), "left over by a crashed build", "");
     RC_ASSERT((*store)->Write(batch, true).ok());
   }
   engine = OpenEngine(dir.path());
   RC_ASSERT(engine != nullptr);
   RC_ASSERT(FamilyDump(engine->store(), Cf::kRelations) == relations);
   RC_ASSERT(FamilyDump(engine->store(), Cf::kUserDirectory) == directory);
+  RC_ASSERT(FamilyDump(engine->store(), Cf::kThreads) == threads);
 }
 
 // The property above, with kPropertyRuns runs unless RC_PARAMS is set (each run
@@ -508,8 +511,10 @@ TEST_F(IndexTest, AStoreWithoutTheIndexesGetsThemAtOpenOnce) {
   const size_t kPlain = plain_env ? std::strtoull(plain_env, nullptr, 10) : 20'000;
   ASSERT_NO_FATAL_FAILURE(SendMany(kPlain));
   for (size_t i = 0; i < kRelated; ++i) {
-    ASSERT_TRUE(Send(*engine_, room_, "@a:localhost", "m.reaction",
-                     RelationContent(parent->event_id, "m.annotation"))
+    // Every tenth one a thread reply, so that the thread index is rebuilt too.
+    const bool reply = i % 10 == 0;
+    ASSERT_TRUE(Send(*engine_, room_, "@a:localhost", reply ? "m.room.message" : "m.reaction",
+                     RelationContent(parent->event_id, reply ? "m.thread" : "m.annotation"))
                     .ok());
   }
   auto digest = StateDigest(engine_->store());
@@ -518,7 +523,7 @@ TEST_F(IndexTest, AStoreWithoutTheIndexesGetsThemAtOpenOnce) {
   {  // what the previous version left: no index families' entries, no index version
     auto store = storage::Store::Open({.path = dir_.path() + "/db"});
     ASSERT_TRUE(store.ok());
-    for (Cf cf : {Cf::kRelations, Cf::kUserDirectory}) {
+    for (Cf cf : {Cf::kRelations, Cf::kThreads, Cf::kUserDirectory}) {
       ASSERT_TRUE((*store)->db()->DropColumnFamily((*store)->handle(cf)).ok());
     }
     rocksdb::WriteBatch batch;
