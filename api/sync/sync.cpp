@@ -760,7 +760,8 @@ Result<SyncFilter> ParseSyncFilter(std::string_view text) {
 
 std::string MakeSyncToken(SyncToken token) {
   std::string text = "s" + std::to_string(token.position) + "_" + std::to_string(token.typing);
-  if (token.presence != 0) text += "_" + std::to_string(token.presence);
+  if (token.presence != 0 || token.push) text += "_" + std::to_string(token.presence);
+  if (token.push) text += "_" + std::to_string(*token.push);
   return text;
 }
 
@@ -777,7 +778,13 @@ std::optional<SyncToken> ParseSyncToken(std::string_view text) {
   if (tail == end) return token;
   if (*tail != '_' || tail + 1 == end) return std::nullopt;
   auto [last, ec3] = std::from_chars(tail + 1, end, token.presence);
-  if (ec3 != std::errc() || last != end) return std::nullopt;
+  if (ec3 != std::errc()) return std::nullopt;
+  if (last == end) return token;
+  if (*last != '_' || last + 1 == end) return std::nullopt;
+  storage::StreamPosition push = 0;
+  auto [rest, ec4] = std::from_chars(last + 1, end, push);
+  if (ec4 != std::errc() || rest != end) return std::nullopt;
+  token.push = push;
   return token;
 }
 
@@ -799,18 +806,67 @@ Result<json::array> PresenceEvents(Context& ctx, uint64_t since) {
   return events;
 }
 
-// Where the response's window ends: the snapshot's position, or with the notification
-// worker caught up, its cursor in the same snapshot when that is lower (never below
-// since: then the window is empty). See SyncRequest::notifications.
-Result<StreamPosition> ServedPosition(const core::Snapshot& view, const SyncRequest& request) {
-  StreamPosition to = view.position();
-  if (!request.notifications || !request.notifications->caught_up()) return to;
-  NEBU_ASSIGN_OR_RETURN(StreamPosition cursor, push::NotificationsCursor(view));
-  to = std::min(to, cursor);
-  if (request.since && request.since->position > to && request.since->position <= view.position()) {
-    to = request.since->position;
+// The worker cursor the response's counts are taken at (read from the response's
+// snapshot); nullopt without a worker or while it rebuilds (not caught up).
+Result<std::optional<StreamPosition>> CountsCursor(const core::Snapshot& view,
+                                                   const SyncRequest& request) {
+  if (!request.notifications || !request.notifications->caught_up()) {
+    return std::optional<StreamPosition>();
   }
-  return to;
+  NEBU_ASSIGN_OR_RETURN(StreamPosition cursor, push::NotificationsCursor(view));
+  return std::optional<StreamPosition>(cursor);
+}
+
+// Joined rooms whose unread counts may have changed while the worker moved from
+// `from` to `to`: those named by room events and receipts in (from, to], or every
+// joined room of the user past kSyncUnreadScanEntriesMax entries.
+Result<std::set<storage::RoomNumber>> CountChangedRooms(const Context& ctx, StreamPosition from,
+                                                        StreamPosition to) {
+  std::set<storage::RoomNumber> named;
+  size_t read = 0;
+  bool over = false;
+  NEBU_RETURN_IF_ERROR(core::ScanStream(
+      ctx.view, from, to, [&](StreamPosition, const storage::StreamEntry& entry) {
+        if (entry.kind == storage::StreamKind::kRoomEvent ||
+            entry.kind == storage::StreamKind::kReceipt) {
+          named.insert(entry.room);
+        }
+        over = ++read == kSyncUnreadScanEntriesMax;
+        return !over;
+      }));
+  std::set<storage::RoomNumber> rooms;
+  if (over) {
+    NEBU_ASSIGN_OR_RETURN(auto memberships, core::RoomsOf(ctx.view, ctx.request.user_id));
+    for (const auto& [room_id, membership] : memberships) {
+      if (membership != Membership::kJoin) continue;
+      NEBU_ASSIGN_OR_RETURN(core::RoomMeta meta, core::LoadRoomMeta(ctx.view, room_id));
+      rooms.insert(meta.number);
+    }
+    return rooms;
+  }
+  for (storage::RoomNumber room : named) {
+    if (core::MembershipOf(ctx.view, ctx.request.user_id, room) == Membership::kJoin) {
+      rooms.insert(room);
+    }
+  }
+  return rooms;
+}
+
+// Adds a rooms.join entry (empty but for the counts AddUnreadCounts fills) for every
+// joined room whose counts changed after since->push, when the worker moved past it.
+Status AddCountChangedRooms(Context& ctx, StreamPosition cursor, Sections& out) {
+  const SyncToken& since = *ctx.request.since;
+  const StreamPosition from = since.push.value_or(since.position);
+  if (from >= cursor) return Status::Ok();
+  NEBU_ASSIGN_OR_RETURN(auto rooms, CountChangedRooms(ctx, from, cursor));
+  for (storage::RoomNumber room : rooms) {
+    NEBU_ASSIGN_OR_RETURN(auto room_id, core::RoomIdOf(ctx.view, room));
+    if (!room_id) return Status::Corruption("stream names an unknown room");
+    if (out.join.contains(*room_id) || out.leave.contains(*room_id)) continue;
+    NEBU_ASSIGN_OR_RETURN(core::RoomMeta meta, core::LoadRoomMeta(ctx.view, *room_id));
+    JoinEntry(out, meta);
+  }
+  return Status::Ok();
 }
 
 json::object CountsJson(const push::UnreadCounts& counts) {
@@ -850,7 +906,9 @@ Result<SyncResult> AssembleSync(core::Engine& engine, const SyncRequest& request
   // One snapshot for the whole response: next_batch is its position, and every read
   // below sees at least everything up to there (core/snapshot.h).
   const core::Snapshot view = engine.Read();
-  NEBU_ASSIGN_OR_RETURN(const StreamPosition to, ServedPosition(view, request));
+  const StreamPosition to = view.position();
+  NEBU_ASSIGN_OR_RETURN(const std::optional<StreamPosition> counts_cursor,
+                        CountsCursor(view, request));
   const uint64_t typing_serial = request.typing ? request.typing->serial() : 0;
   if (request.since && request.since->position > to) {
     return Status::InvalidArgument("since is ahead of this server's stream");
@@ -900,6 +958,12 @@ Result<SyncResult> AssembleSync(core::Engine& engine, const SyncRequest& request
     }
     NEBU_RETURN_IF_ERROR(AddRoomExtras(ctx, sections, since));
     NEBU_ASSIGN_OR_RETURN(to_device, ToDevice(ctx, since, ctx.window.end));
+  }
+  if (!initial && counts_cursor) {
+    NEBU_RETURN_IF_ERROR(AddCountChangedRooms(ctx, *counts_cursor, sections));
+  }
+  if (counts_cursor && *counts_cursor != result.next_batch.position) {
+    result.next_batch.push = *counts_cursor;
   }
   if (request.notifications) NEBU_RETURN_IF_ERROR(AddUnreadCounts(ctx, sections));
   NEBU_ASSIGN_OR_RETURN(json::object device_lists, DeviceLists(ctx));

@@ -18,7 +18,12 @@
 // behind a token's serial reports the changes after it once it has them, so a token
 // from another node misses nothing). "s<position>" alone is accepted (typing
 // serial 0). With a PresenceTracker the token is "s<position>_<typing>_<presence>"
-// (the tracker's serial, same rule as typing). Room log pagination tokens (prev_batch) are the /messages tokens
+// (the tracker's serial, same rule as typing). With a notification worker whose cursor
+// (in the response's snapshot) differs from the position, a fourth field follows:
+// "s<position>_<typing>_<presence>_<push cursor>" (presence written as 0 when absent):
+// the worker cursor the response's unread counts were taken at. A token without it
+// (older tokens, or counts taken at the position itself) reads as push cursor =
+// position. Room log pagination tokens (prev_batch) are the /messages tokens
 // "s<sequence>" of api/rooms/rooms_common.h. /sync itself takes only its own tokens; the
 // room reads (/messages from/to, /members at, /relations from/to) take both kinds,
 // telling them apart by the underscore (rooms_common.h RoomPositionOfToken).
@@ -112,6 +117,10 @@ inline constexpr size_t kSyncStreamEntriesMax = 10000;
 inline constexpr size_t kSyncTimelineScanEventsMax = 1000;
 // To-device messages one response carries.
 inline constexpr size_t kSyncToDeviceMax = 100;
+// Stream entries read to find the rooms whose unread counts changed between a token's
+// push cursor and the worker's current one (SyncRequest::notifications); past it every
+// joined room gets its counts.
+inline constexpr size_t kSyncUnreadScanEntriesMax = 10000;
 // Heroes named in a room summary.
 inline constexpr size_t kSyncHeroesMax = 5;
 
@@ -138,10 +147,13 @@ struct SyncToken {
   storage::StreamPosition position = 0;
   uint64_t typing = 0;  // TypingTracker serial
   uint64_t presence = 0;  // PresenceTracker serial (0: none; then not in the text)
+  // The notification worker's cursor the counts were taken at; nullopt: the position.
+  std::optional<storage::StreamPosition> push;
   bool operator==(const SyncToken&) const = default;
 };
-// "s<position>_<typing>", or "s<position>_<typing>_<presence>" when presence != 0;
-// Parse also takes "s<position>"; nullopt for anything else.
+// "s<position>_<typing>", "s<position>_<typing>_<presence>" when presence != 0, and
+// "s<position>_<typing>_<presence>_<push>" when push is set; Parse also takes
+// "s<position>"; nullopt for anything else.
 [[nodiscard]] std::string MakeSyncToken(SyncToken token);
 [[nodiscard]] std::optional<SyncToken> ParseSyncToken(std::string_view token);
 
@@ -157,14 +169,16 @@ struct SyncRequest {
   // since->presence (all known ones on an initial sync; memory only, api/sync/presence.h).
   const PresenceTracker* presence = nullptr;
   // nullptr: unread_notifications stays {}. Otherwise every rooms.join entry carries the
-  // user's unread counts (engine/push/notifications.h) and the response is consistent
-  // with them: once the worker has caught up after its start, the window ends at the
-  // worker's cursor read from the response's snapshot (never past it), so the counts
-  // are exactly those of the events and receipts served up to next_batch, and a
-  // count changed later comes with a later window (the room's event or receipt is in
-  // it). A since beyond the cursor (a token of a node whose worker is ahead) gets an
-  // empty window. While the worker rebuilds (not caught_up()) the window ends at the
-  // stream position and the counts may lag it.
+  // user's unread counts (engine/push/notifications.h) as of the worker's cursor read
+  // from the response's snapshot, which may be behind next_batch: the window always
+  // ends at the snapshot's position (messages never wait for the worker), and
+  // next_batch records that cursor (SyncToken::push). No stale count sticks: once the
+  // worker has caught up after its start, an incremental sync whose since->push is
+  // behind the current cursor also reports, in rooms.join (with only their counts when
+  // nothing else is new), every joined room named by a room event or receipt of the
+  // stream in (since->push, cursor] — or every joined room when that range holds more
+  // than kSyncUnreadScanEntriesMax entries. While the worker rebuilds (not
+  // caught_up()) the counts may lag and no such rooms are added.
   const push::NotificationWorker* notifications = nullptr;
 };
 

@@ -47,7 +47,8 @@ struct Wait {
   Respond respond;                                  // guarded by mutex; called once, unlocked
   Response last;                                    // guarded by mutex: the empty answer so far
   core::Notifier::SubscriptionId subscription = 0;  // guarded by mutex
-  core::Notifier* notifier = nullptr;               // guarded by mutex: subscription's
+  // guarded by mutex: on the notification worker's notifier (counts catching up)
+  core::Notifier::SubscriptionId push_subscription = 0;
   DeadlineTimer::TimerId timer = 0;                 // guarded by mutex
 };
 
@@ -245,21 +246,33 @@ class SyncService {
     respond(std::move(last));
   }
 
-  // Wakes the wait once the stream passes request.since. The callback may run at
-  // once, on this thread, or later on the engine's apply thread: it only queues.
+  // Wakes the wait once the stream passes request.since, and, when the token's counts
+  // lag its position (since->push < since->position, api/sync/sync.h), once the
+  // notification worker's cursor passes since->push: the re-assembly then reports the
+  // rooms whose counts changed. Each such wake re-parks at the newer cursor, so a sync
+  // wakes at most once per worker batch, and only until the worker reaches the
+  // token's position; syncs whose counts are current never wake on the worker. The
+  // callbacks may run at once, on this thread, or later on the engine's apply thread
+  // or the worker's thread: they only queue.
   void Subscribe(const std::shared_ptr<Wait>& wait) {
     StreamPosition since = 0;
+    std::optional<StreamPosition> push;
     bool catching_up = false;
     {
       std::lock_guard lock(wait->mutex);
       if (wait->done) return;
       since = wait->request.since->position;
+      push = wait->request.since->push;
       catching_up = wait->catching_up;
       if (catching_up) --since;  // wake when the stream reaches since, not passes it
     }
-    core::Notifier& notifier = WakeSource(catching_up);
-    core::Notifier::SubscriptionId id = notifier.Subscribe(
-        since, [this, wait](StreamPosition) { Wake(wait, /*notifier_fired=*/true); });
+    const bool counts_lag = !catching_up && notifications_ && notifications_->caught_up() &&
+                            push && *push < since;
+    auto wake = [this, wait](StreamPosition) { Wake(wait); };
+    core::Notifier::SubscriptionId id = engine_.notifier().Subscribe(since, wake);
+    if (id == 0) return;  // fired already: the wait is being re-assembled
+    core::Notifier::SubscriptionId push_id =
+        counts_lag ? notifications_->notifier().Subscribe(*push, wake) : 0;
     bool stale = false;
     {
       std::lock_guard lock(wait->mutex);
@@ -267,34 +280,29 @@ class SyncService {
         stale = true;
       } else {
         wait->subscription = id;
-        wait->notifier = &notifier;
+        wait->push_subscription = push_id;
       }
     }
-    if (stale && id != 0) notifier.Unsubscribe(id);
+    if (stale) Unsubscribe(id, push_id);
   }
 
-  // What a parked sync waits on: the notification worker's cursor once it has caught
-  // up (the window ends there, api/sync/sync.h), else the engine's stream; a sync
-  // catching up to a token waits for the engine to apply it.
-  core::Notifier& WakeSource(bool catching_up) {
-    if (!catching_up && notifications_ && notifications_->caught_up()) {
-      return notifications_->notifier();
-    }
-    return engine_.notifier();
+  // Removes a wait's subscriptions (one that fired already is ignored).
+  void Unsubscribe(core::Notifier::SubscriptionId id, core::Notifier::SubscriptionId push_id) {
+    if (id != 0) engine_.notifier().Unsubscribe(id);
+    if (push_id != 0) notifications_->notifier().Unsubscribe(push_id);
   }
 
-  // Re-assembles a parked wait: the stream moved (its notifier subscription fired and
-  // is gone) or typing changed in one of its rooms (the subscription is removed here).
-  void Wake(const std::shared_ptr<Wait>& wait, bool notifier_fired) {
-    core::Notifier::SubscriptionId subscription = 0;
-    core::Notifier* notifier = nullptr;
+  // Re-assembles a parked wait: the stream or the worker's cursor moved, or typing or
+  // presence changed in one of its rooms. Its remaining subscriptions are removed here.
+  void Wake(const std::shared_ptr<Wait>& wait) {
+    core::Notifier::SubscriptionId subscription = 0, push_subscription = 0;
     {
       std::lock_guard lock(wait->mutex);
       if (wait->done) return;
       subscription = std::exchange(wait->subscription, 0);
-      notifier = wait->notifier;
+      push_subscription = std::exchange(wait->push_subscription, 0);
     }
-    if (!notifier_fired && subscription != 0) notifier->Unsubscribe(subscription);
+    Unsubscribe(subscription, push_subscription);
     if (!pool_.Post([this, wait] { Reassemble(wait); })) Finish(wait, std::nullopt);
   }
 
@@ -314,7 +322,7 @@ class SyncService {
         for (auto it = first; it != last; ++it) woken.push_back(it->second);
       }
     }
-    for (const auto& wait : woken) Wake(wait, /*notifier_fired=*/false);
+    for (const auto& wait : woken) Wake(wait);
   }
 
   // Presence of `user_id` changed: wakes the parked waits of the users who share a
@@ -341,7 +349,7 @@ class SyncService {
         for (auto it = first; it != last; ++it) woken.push_back(it->second);
       }
     }
-    for (const auto& wait : woken) Wake(wait, /*notifier_fired=*/false);
+    for (const auto& wait : woken) Wake(wait);
   }
 
   void Reassemble(const std::shared_ptr<Wait>& wait) {
@@ -393,8 +401,7 @@ class SyncService {
   std::optional<std::pair<Respond, Response>> Take(const std::shared_ptr<Wait>& wait) {
     Respond respond;
     Response held;
-    core::Notifier::SubscriptionId subscription = 0;
-    core::Notifier* notifier = nullptr;
+    core::Notifier::SubscriptionId subscription = 0, push_subscription = 0;
     DeadlineTimer::TimerId timer = 0;
     {
       std::lock_guard lock(wait->mutex);
@@ -403,10 +410,10 @@ class SyncService {
       held = std::move(wait->last);
       respond = std::move(wait->respond);
       subscription = wait->subscription;
-      notifier = wait->notifier;
+      push_subscription = wait->push_subscription;
       timer = wait->timer;
     }
-    if (subscription != 0) notifier->Unsubscribe(subscription);
+    Unsubscribe(subscription, push_subscription);
     if (timer != 0) timer_.Cancel(timer);
     {
       std::lock_guard lock(mutex_);

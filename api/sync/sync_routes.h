@@ -5,7 +5,7 @@
 //   AddSyncRoutes(router, *engine);
 //
 // Query parameters:
-//   since        a next_batch token ("s<position>_<typing>"); absent: initial sync. A malformed
+//   since        a next_batch token ("s<position>_<typing>[_<presence>[_<push>]]"); absent: initial sync. A malformed
 //                token is 400 M_INVALID_PARAM, and so is one beyond this node's stream,
 //                at once on a single node; in a cluster (TokenWaitMs() > 0,
 //                api/token_wait.h) the request first waits, parked without a thread,
@@ -30,8 +30,12 @@
 //
 // Waiting: when an incremental sync has nothing to report and timeout > 0, the
 // request is parked without a thread: a Notifier subscription (engine/core/notifier.h)
-// wakes it when the stream moves (with a notification worker that has caught up: when
-// the worker's cursor moves, so a changed unread count wakes it too), and it is re-assembled on the routes' own worker
+// wakes it when the stream moves, and — with a notification worker whose cursor was
+// behind the token's position when it answered (the token's push cursor, api/sync/sync.h)
+// — when the worker's cursor passes the token's push cursor, so the rooms whose unread
+// counts changed are delivered without a new event (a sync whose counts are current
+// never wakes on the worker; a lagging one at most once per worker batch, until the
+// worker reaches its position). It is re-assembled on the routes' own worker
 // threads (never on the engine's apply thread); a DeadlineTimer answers the empty
 // response (next_batch = the position reached) when the timeout passes. Every request
 // is answered exactly once, and its subscription and timer are removed on every path.
@@ -96,9 +100,9 @@ struct UserRateLimits;
 // `limits` (nullable): a set_presence that changes the caller's presence takes from
 // limits->presence (shared with PUT /presence); over it the change is ignored and the
 // sync answers as usual.
-// `notifications` (nullable; must outlive the router): unread counts in rooms.join, the
-// window bounded by its cursor, and parked syncs woken by its notifier (SyncRequest in
-// api/sync/sync.h).
+// `notifications` (nullable; must outlive the router): unread counts in rooms.join at
+// its cursor (never holding back the window), and parked syncs whose counts lag woken
+// by its notifier (SyncRequest in api/sync/sync.h).
 void AddSyncRoutes(Router& router, core::Engine& engine, TypingTracker* typing = nullptr,
                    PresenceTracker* presence = nullptr,
                    std::shared_ptr<UserRateLimits> limits = nullptr,

@@ -408,12 +408,19 @@ Status NotificationWorker::RunOnce() {
   return Status::Ok();
 }
 
+void NotificationWorker::Hold(bool held) {
+  std::lock_guard lock(wake_->mu);
+  wake_->held = held;
+  wake_->cv.notify_all();
+}
+
 void NotificationWorker::Loop() {
   StreamPosition cursor = notifier_.current();
   const std::shared_ptr<Wake> wake = wake_;
   while (true) {
     {
-      std::lock_guard lock(wake->mu);
+      std::unique_lock lock(wake->mu);
+      wake->cv.wait(lock, [&] { return wake->stop || !wake->held; });
       if (wake->stop) return;
       wake->woken = false;
     }

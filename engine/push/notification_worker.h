@@ -93,6 +93,11 @@ class NotificationWorker {
   // (tests and benches without Start). Errors as the thread's.
   [[nodiscard]] Status RunOnce();
 
+  // Test hook: while held, the thread finishes its current unit of work and then does
+  // nothing more (the cursor stays) until Hold(false). Lets a test make the worker lag
+  // behind apply without timing.
+  void Hold(bool held);
+
  private:
   class Impl;
   void Loop();
@@ -108,6 +113,7 @@ class NotificationWorker {
     std::condition_variable cv;
     bool stop = false;   // guarded by mu
     bool woken = false;  // guarded by mu
+    bool held = false;   // guarded by mu: Hold()
   };
   std::shared_ptr<Wake> wake_ = std::make_shared<Wake>();
   std::thread thread_;

@@ -774,8 +774,13 @@ TEST(SyncTokenTest, RoundTrips) {
   EXPECT_EQ(ParseSyncToken("s42"), (SyncToken{42, 0}));  // tokens before typing serials
   EXPECT_EQ(MakeSyncToken({42, 7, 9}), "s42_7_9");  // with a presence serial
   EXPECT_EQ(ParseSyncToken("s42_7_9"), (SyncToken{42, 7, 9}));
+  // With the notification worker's cursor the counts were taken at.
+  EXPECT_EQ(MakeSyncToken({42, 7, 0, 40}), "s42_7_0_40");
+  EXPECT_EQ(ParseSyncToken("s42_7_0_40"), (SyncToken{42, 7, 0, 40}));
+  EXPECT_EQ(ParseSyncToken("s42_7_9_40"), (SyncToken{42, 7, 9, 40}));
   for (const char* bad :
-       {"42", "s-1", "s", "s_1", "s1_", "s1_x", "s1_2_", "s1_2_x", "s1_2_3_4", "s1 "}) {
+       {"42", "s-1", "s", "s_1", "s1_", "s1_x", "s1_2_", "s1_2_x", "s1_2_3_", "s1_2_3_x",
+        "s1_2_3_4_5", "s1 "}) {
     EXPECT_FALSE(ParseSyncToken(bad).has_value()) << bad;
   }
 }
