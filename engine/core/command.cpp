@@ -26,6 +26,8 @@ Result<Command> DecodeCommand(std::string_view bytes) {
     case CommandKind::kPusher:
     case CommandKind::kReport:
     case CommandKind::kRoomUpgrade:
+    case CommandKind::kMedia:
+    case CommandKind::kExternalId:
       return Command{kind, std::string(bytes.substr(1))};
   }
   return Status::Corruption("unknown command kind " + std::to_string(bytes[0]));

@@ -30,6 +30,8 @@ enum class CommandKind : uint8_t {
   kPusher = 9,      // pushers (engine/push)
   kReport = 10,     // content and user reports (engine/reports)
   kRoomUpgrade = 11,  // a room upgrade: the old room's tombstone and the new room at once
+  kMedia = 12,        // media metadata: uploads, quarantine, soft deletion (engine/media)
+  kExternalId = 13,   // single sign-on: an external identity linked to a user (engine/accounts)
 };
 
 struct Command {

@@ -167,6 +167,13 @@ Status StateMachine::Apply(LogIndex index, const Command& command, ApplyOutcome*
     case CommandKind::kRoomUpgrade:
       *outcome = rooms_->ApplyRoomUpgrade(command.payload, pending_, counters);
       break;
+    // Issue 10 and 11's kinds; each module replaces its own stub.
+    case CommandKind::kMedia:
+      *outcome = Status::InvalidArgument("media commands are not applied yet");
+      break;
+    case CommandKind::kExternalId:
+      *outcome = Status::InvalidArgument("external identity commands are not applied yet");
+      break;
     case CommandKind::kNoop:
       *outcome = std::string("{}");
       break;

@@ -64,6 +64,9 @@ enum class Cf : uint8_t {
   kThreads,             // thread roots per room by latest activity (engine/core)
   kReports,             // content and user reports for the admin API (engine/reports)
   kRegistrationTokens,  // registration tokens and their uses (engine/accounts)
+  // Issues 10 (media) and 11 (single sign-on).
+  kMedia,        // media metadata by media id, per-user usage (engine/media)
+  kExternalIds,  // (identity provider, subject) <-> user id (engine/accounts)
   kCount,
 };
 
