@@ -28,6 +28,7 @@ Result<Command> DecodeCommand(std::string_view bytes) {
     case CommandKind::kRoomUpgrade:
     case CommandKind::kMedia:
     case CommandKind::kExternalId:
+    case CommandKind::kAudit:
       return Command{kind, std::string(bytes.substr(1))};
   }
   return Status::Corruption("unknown command kind " + std::to_string(bytes[0]));

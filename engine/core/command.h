@@ -32,6 +32,7 @@ enum class CommandKind : uint8_t {
   kRoomUpgrade = 11,  // a room upgrade: the old room's tombstone and the new room at once
   kMedia = 12,        // media metadata: uploads, quarantine, soft deletion (engine/media)
   kExternalId = 13,   // single sign-on: an external identity linked to a user (engine/accounts)
+  kAudit = 14,        // the admin and compliance audit log, and admin-only state (engine/admin)
 };
 
 struct Command {

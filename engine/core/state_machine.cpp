@@ -174,6 +174,10 @@ Status StateMachine::Apply(LogIndex index, const Command& command, ApplyOutcome*
     case CommandKind::kExternalId:
       *outcome = Status::InvalidArgument("external identity commands are not applied yet");
       break;
+    // Issue 12's kind.
+    case CommandKind::kAudit:
+      *outcome = Status::InvalidArgument("audit commands are not applied yet");
+      break;
     case CommandKind::kNoop:
       *outcome = std::string("{}");
       break;

@@ -27,7 +27,7 @@ constexpr std::array<std::string_view, kCfCount> kCfNames = {
     "users",  "devices",       "tokens",        "account_data", "receipts",
     "device_keys", "one_time_keys", "cross_signing", "to_device", "redactions",
     "relations", "user_directory", "notifications", "pushers", "key_backup", "search",
-    "threads", "reports", "registration_tokens", "media", "external_ids",
+    "threads", "reports", "registration_tokens", "media", "external_ids", "admin",
 };
 
 constexpr int kBackgroundJobsMax = 2;

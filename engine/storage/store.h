@@ -67,6 +67,8 @@ enum class Cf : uint8_t {
   // Issues 10 (media) and 11 (single sign-on).
   kMedia,        // media metadata by media id, per-user usage (engine/media)
   kExternalIds,  // (identity provider, subject) <-> user id (engine/accounts)
+  // Issue 12 (admin and compliance).
+  kAdmin,  // roles, the audit log, legal holds, room blocks (engine/admin)
   kCount,
 };
 
