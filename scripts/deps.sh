@@ -11,6 +11,7 @@ build_pkgs=(
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
   libpqxx-dev libflatbuffers-dev flatbuffers-compiler libspdlog-dev libfmt-dev
   prometheus-cpp-dev libssl-dev libargon2-dev
+  libvips-dev
   libgtest-dev libgmock-dev librapidcheck-dev
 )
 test_pkgs=(
