@@ -33,6 +33,9 @@ struct SourceInfo {
   uint64_t width = 0;
   uint64_t height = 0;  // of one frame
   uint64_t frames = 1;
+  // Decoded whole into memory rather than streamed: progressive JPEG (libjpeg keeps every
+  // coefficient), interlaced PNG, GIF (libnsgif keeps the whole frame).
+  bool whole = false;
 };
 
 constexpr std::string_view kUndecodable =
@@ -82,6 +85,12 @@ Result<SourceInfo> ReadHeader(const std::filesystem::path& source) {
                   .width = static_cast<uint64_t>(vips_image_get_width(image.get())),
                   .height = static_cast<uint64_t>(vips_image_get_height(image.get())),
                   .frames = static_cast<uint64_t>(std::max(1, vips_image_get_n_pages(image.get())))};
+  int interlaced = 0;
+  if (vips_image_get_typeof(image.get(), "interlaced") != 0 &&
+      vips_image_get_int(image.get(), "interlaced", &interlaced) != 0) {
+    vips_error_clear();
+  }
+  info.whole = interlaced != 0 || format == Format::kGif;
   return info;
 }
 
@@ -93,6 +102,12 @@ Status CheckPixels(const SourceInfo& info, bool animate) {
                             "x" + std::to_string(info.height) +
                             (frames > 1 ? " x " + std::to_string(frames) + " frames" : "") +
                             " is over " + std::to_string(kThumbnailPixelsMax) + " pixels");
+  }
+  if (info.whole && frame > kThumbnailWholeDecodePixelsMax) {
+    return Status::TooLarge("the image is too large to thumbnail: " + std::to_string(info.width) +
+                            "x" + std::to_string(info.height) + " is over " +
+                            std::to_string(kThumbnailWholeDecodePixelsMax) +
+                            " pixels for a progressive, interlaced or GIF image");
   }
   return Status::Ok();
 }

@@ -23,7 +23,9 @@
 //     ImageMagick-handled files are refused as undecodable.
 // Limits (decompression bombs): a source over kThumbnailInputBytesMax bytes or whose
 // header declares more than kThumbnailPixelsMax pixels (per frame, times frames when
-// animated) is refused with kTooLarge before it is decoded; width and height must be
+// animated) is refused with kTooLarge before it is decoded, and so is a source that is
+// decoded whole into memory instead of streamed (progressive JPEG, interlaced PNG, GIF)
+// whose frame is over kThumbnailWholeDecodePixelsMax pixels; width and height must be
 // 1..kThumbnailSideMax. At most kThumbnailConcurrentMax thumbnails are made at once in
 // the process; a call waits up to kThumbnailQueueWaitMs for its turn.
 // Errors: kInvalidArgument (bad width/height, a content type CanThumbnail refuses, and
@@ -48,6 +50,12 @@ namespace nebu::media {
 
 inline constexpr uint64_t kThumbnailInputBytesMax = 64ull * 1024 * 1024;
 inline constexpr uint64_t kThumbnailPixelsMax = 50'000'000;
+// Memory to thumbnail (measured, libvips 8.14): a baseline JPEG about 10 MB whatever
+// its size (it streams, shrinking on load); a progressive JPEG about 80 MB at 12
+// megapixels, 130 MB at 20, 290 MB at 48; an interlaced PNG its whole decoded size
+// (up to 8 bytes a pixel). So the worst case at these limits is about
+// kThumbnailConcurrentMax x 160 MB.
+inline constexpr uint64_t kThumbnailWholeDecodePixelsMax = 20'000'000;
 inline constexpr int kThumbnailSideMax = 4096;
 inline constexpr int kThumbnailConcurrentMax = 2;
 inline constexpr int kThumbnailQueueWaitMs = 10'000;

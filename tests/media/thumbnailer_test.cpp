@@ -410,6 +410,61 @@ TEST_F(ThumbnailerTest, AnimationOverThePixelLimitIsTooLargeOnlyWhenAnimated) {
   EXPECT_EQ(still->height, 64);
 }
 
+// A small JPEG whose frame header (SOF0 baseline, SOF2 progressive) is rewritten to
+// declare width x height.
+std::string DeclareJpegSize(std::string jpeg, uint16_t width, uint16_t height) {
+  for (size_t i = 2; i + 9 < jpeg.size(); ++i) {
+    if (static_cast<uint8_t>(jpeg[i]) == 0xff &&
+        (static_cast<uint8_t>(jpeg[i + 1]) == 0xc0 || static_cast<uint8_t>(jpeg[i + 1]) == 0xc2)) {
+      jpeg[i + 5] = static_cast<char>(height >> 8);  // FF Cn, length (2), precision (1)
+      jpeg[i + 6] = static_cast<char>(height & 0xff);
+      jpeg[i + 7] = static_cast<char>(width >> 8);
+      jpeg[i + 8] = static_cast<char>(width & 0xff);
+      return jpeg;
+    }
+  }
+  ADD_FAILURE() << "no SOF marker";
+  return jpeg;
+}
+
+TEST_F(ThumbnailerTest, LargeProgressiveJpegIsTooLargeButBaselineOfTheSameSizeIsNot) {
+  // 5000x5000 = 25 M pixels: within kThumbnailPixelsMax, over the whole-decode limit.
+  static_assert(kThumbnailWholeDecodePixelsMax < 5000ull * 5000 &&
+                kThumbnailPixelsMax > 5000ull * 5000);
+  Image small = Solid(64, 64, kGreen);
+  VipsImage* raw = nullptr;
+  ASSERT_EQ(vips_copy(small.get(), &raw, nullptr), 0);
+  Image image(raw);
+  void* buffer = nullptr;
+  size_t length = 0;
+  ASSERT_EQ(vips_jpegsave_buffer(image.get(), &buffer, &length, "interlace", TRUE, nullptr), 0);
+  const std::string progressive(static_cast<const char*>(buffer), length);
+  g_free(buffer);
+  ASSERT_EQ(vips_jpegsave_buffer(image.get(), &buffer, &length, nullptr), 0);
+  const std::string baseline(static_cast<const char*>(buffer), length);
+  g_free(buffer);
+
+  const fs::path big_progressive =
+      WriteBytes("big-progressive.jpg", DeclareJpegSize(progressive, 5000, 5000));
+  Result<Thumbnail> refused = MakeThumbnail(big_progressive, "image/jpeg", Scale(96, 96));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kTooLarge) << refused.status().ToString();
+  EXPECT_NE(refused.status().message().find("progressive"), std::string::npos);
+
+  // The same declared size, baseline: streamed, so it passes the header checks. (Its
+  // scan ends early at a proper end marker: libjpeg fills the missing rows, a warning
+  // that libvips does not count as an error.)
+  const fs::path big_baseline = WriteBytes("big-baseline.jpg", DeclareJpegSize(baseline, 5000, 5000));
+  Result<Thumbnail> tried = MakeThumbnail(big_baseline, "image/jpeg", Scale(96, 96));
+  EXPECT_NE(tried.status().code(), StatusCode::kTooLarge) << tried.status().ToString();
+
+  // A small progressive JPEG is fine.
+  const fs::path fine = WriteBytes("small-progressive.jpg", progressive);
+  Result<Thumbnail> thumb = MakeThumbnail(fine, "image/jpeg", Scale(32, 32));
+  ASSERT_TRUE(thumb.ok()) << thumb.status().ToString();
+  EXPECT_EQ(thumb->width, 32);
+}
+
 TEST_F(ThumbnailerTest, OversizedInputIsTooLargeUnread) {
   const fs::path path = WriteBytes("huge.jpg", "\xff\xd8\xff");
   fs::resize_file(path, kThumbnailInputBytesMax + 1);  // sparse: nothing written
