@@ -5,6 +5,10 @@
 
 #include <vips/vips.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -251,6 +255,23 @@ Status CheckRequest(const std::filesystem::path& source, std::string_view conten
   return Status::Ok();
 }
 
+Result<Thumbnail> MakeFromHeader(const std::filesystem::path& source, const SourceInfo& info,
+                                 const ThumbnailRequest& request, bool animate) {
+  NEBU_ASSIGN_OR_RETURN(ImagePtr image, Resize(source, info, request, animate));
+  return Encode(source, image.get(), info.format, animate);
+}
+
+// A source decoded whole leaves up to kThumbnailWholeDecodePixelsMax pixels' worth of
+// freed blocks in the arenas of libvips's worker threads, which glibc keeps: measured,
+// the process stayed 270 MB larger after ten progressive 12-megapixel JPEGs. Trimming
+// after each such source keeps the growth near 10 MB, for about 15% more CPU (the next
+// one faults its pages in again). Streamed sources need no trim.
+void ReturnFreedMemory() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
+
 }  // namespace
 
 bool CanThumbnail(std::string_view content_type) {
@@ -269,8 +290,9 @@ Result<Thumbnail> MakeThumbnail(const std::filesystem::path& source,
   const bool animate = request.animated && info.frames > 1 &&
                        (info.format == Format::kGif || info.format == Format::kWebp);
   NEBU_RETURN_IF_ERROR(CheckPixels(info, animate));
-  NEBU_ASSIGN_OR_RETURN(ImagePtr image, Resize(source, info, request, animate));
-  return Encode(source, image.get(), info.format, animate);
+  Result<Thumbnail> thumb = MakeFromHeader(source, info, request, animate);
+  if (info.whole) ReturnFreedMemory();
+  return thumb;
 }
 
 }  // namespace nebu::media
