@@ -302,7 +302,17 @@ TEST_F(ThumbnailerTest, OneByTwentyThousandStripHasNoZeroSide) {
     Image decoded = Decode(*thumb);
     EXPECT_EQ(vips_image_get_width(decoded.get()), thumb->width);
     EXPECT_EQ(vips_image_get_height(decoded.get()), thumb->height);
+    ExpectColour(decoded.get(), 0, thumb->height / 2, kRed);
   }
+  // Exactly: one pixel wide, as tall as the box allows.
+  Result<Thumbnail> scaled = MakeThumbnail(png, "image/png", Scale(96, 96));
+  ASSERT_TRUE(scaled.ok());
+  EXPECT_EQ(scaled->width, 1);
+  EXPECT_EQ(scaled->height, 96);
+  Result<Thumbnail> cropped = MakeThumbnail(png, "image/png", Crop(96, 96));
+  ASSERT_TRUE(cropped.ok());
+  EXPECT_EQ(cropped->width, 1);
+  EXPECT_EQ(cropped->height, 96);
 }
 
 TEST_F(ThumbnailerTest, FormatComesFromTheBytesNotTheClaimedType) {
