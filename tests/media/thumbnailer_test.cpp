@@ -328,6 +328,10 @@ TEST_F(ThumbnailerTest, UndecodableFilesAreInvalidArgumentAndQuiet) {
   for (char& c : noise) c = static_cast<char>(rng());
   const std::string jpeg = ReadBytes(Save(Solid(300, 200, kRed).get(), "whole.jpg"));
   const std::string png = ReadBytes(Save(Solid(300, 200, kRed).get(), "whole.png"));
+  // Formats libvips can decode (TIFF built in, BMP through its ImageMagick module) but
+  // nebu leaves blocked.
+  const std::string tiff = ReadBytes(Save(Solid(30, 20, kRed).get(), "blocked.tif"));
+  const std::string bmp = ReadBytes(Save(Solid(30, 20, kRed).get(), "blocked.bmp"));
   const std::vector<std::pair<fs::path, std::string>> files = {
       {WriteBytes("truncated.jpg", jpeg.substr(0, jpeg.size() / 2)), "image/jpeg"},
       {WriteBytes("header-only.jpg", jpeg.substr(0, 200)), "image/jpeg"},
@@ -335,7 +339,8 @@ TEST_F(ThumbnailerTest, UndecodableFilesAreInvalidArgumentAndQuiet) {
       {WriteBytes("noise.jpg", noise), "image/jpeg"},
       {WriteBytes("empty.png", ""), "image/png"},
       {WriteBytes("text.gif", "GIF89a but not really"), "image/gif"},
-      // A decoder libvips has but nebu leaves blocked.
+      {WriteBytes("tiff.png", tiff), "image/png"},
+      {WriteBytes("bmp.png", bmp), "image/png"},
       {WriteBytes("vector.png",
                   "<svg xmlns='http://www.w3.org/2000/svg' width='10' height='10'></svg>"),
        "image/png"},
