@@ -11,6 +11,7 @@ build_pkgs=(
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
   libpqxx-dev libflatbuffers-dev flatbuffers-compiler libspdlog-dev libfmt-dev
   prometheus-cpp-dev libssl-dev libargon2-dev
+  libvips-dev  # media thumbnails (the binary then needs libvips42)
   libgtest-dev libgmock-dev librapidcheck-dev
 )
 test_pkgs=(
