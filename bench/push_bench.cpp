@@ -7,6 +7,7 @@
 // worker alone: --worker-messages messages appended to the large room while no worker
 // runs, then the time one worker takes to catch up over them (each evaluated for every
 // member but the sender), as events per second.
+// Every figure comes with the load average; the worker also as CPU µs per member and event.
 // Every loop is bounded by a count; the worker waits are bounded by time.
 //
 //   build/bench/bench_push                          # 1,000 members, 1,000 messages
@@ -15,6 +16,7 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <cstdio>
 #include <filesystem>
@@ -83,6 +85,15 @@ double ThreadCpuSeconds() {
 
 double Ms(SteadyClock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
+// "1.23 1.50 1.70": the machine's load next to each figure (wall times are noisy).
+std::string LoadAverage() {
+  double load[3] = {0, 0, 0};
+  if (getloadavg(load, 3) != 3) return "?";
+  char out[64];
+  std::snprintf(out, sizeof out, "%.2f %.2f %.2f", load[0], load[1], load[2]);
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -125,6 +136,7 @@ int main(int argc, char** argv) {
     std::printf("worker lag after the last send: %.1f ms\n", Ms(SteadyClock::now() - wait_start));
     (*server).reset();
   }
+  std::printf("load average %s\n", LoadAverage().c_str());
   std::printf("send p50/p99, room of 2:            %.2f / %.2f ms (%zu sends)\n",
               bench::Percentile(small_ms, 50), bench::Percentile(small_ms, 99), small_ms.size());
   std::printf("send p50/p99, room of %zu members: %.2f / %.2f ms (%zu sends)\n", members,
@@ -145,10 +157,12 @@ int main(int argc, char** argv) {
   const double seconds = Ms(SteadyClock::now() - start) / 1000.0;
   const double cpu = ThreadCpuSeconds() - cpu_start;
   std::printf("worker, room of %zu members: %zu messages in %.2f s wall = %.0f events/s "
-              "(%.0f rule evaluations/s); %.2f s of the worker thread's CPU = %.0f events/s per core\n",
+              "(%.0f rule evaluations/s); %.2f s of the worker thread's CPU = %.0f events/s per core "
+              "= %.2f us of CPU per member and event; load average %s\n",
               members, backlog, seconds, static_cast<double>(backlog) / seconds,
               static_cast<double>(backlog * (members - 1)) / seconds, cpu,
-              static_cast<double>(backlog) / cpu);
+              static_cast<double>(backlog) / cpu,
+              cpu * 1e6 / static_cast<double>(backlog * (members - 1)), LoadAverage().c_str());
   engine.reset();
   std::filesystem::remove_all(dir);
   return 0;

@@ -4,9 +4,11 @@
 // 1. Apply cost, A/B: the same --events message events (rooms round-robin, bodies of
 //    8..16 words over a --vocabulary-word Zipf-like vocabulary) written in one batch
 //    per event as apply writes them (room log envelope + event-id index + stream
-//    entry, non-synced), once without and once with the search postings
-//    (search::StageEvent: JSON walk, tokenizing, one Put per distinct word). Prints
-//    µs/event for both, the difference, and the index's share of the live bytes.
+//    entry, non-synced), into one store without and one with the search postings
+//    (search::StageEvent: JSON walk, tokenizing, one Put per distinct word). The two
+//    alternate in --rounds rounds (so a busy machine slows both alike); prints the
+//    wall and the thread CPU µs/event of both, the difference, the load average, and
+//    the index's share of the live bytes.
 // 2. Search over those events: search::Search on the indexed store (one snapshot),
 //    for a rare word, a middling word, a frequent word (more matches than the
 //    examined bound) and two words, by rank and by recency, over one room and over
@@ -19,6 +21,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <random>
 
 #include "bench/bench_util.h"
@@ -83,11 +86,33 @@ std::unique_ptr<storage::Store> OpenStore(const std::string& path) {
   return std::move(*store);
 }
 
-// Writes every event as apply does; returns µs per event.
-double Apply(storage::Store& store, const std::vector<Event>& events, bool index) {
+double ThreadCpuUs() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
+}
+
+std::string LoadAverage() {
+  double load[3] = {0, 0, 0};
+  if (getloadavg(load, 3) != 3) return "?";
+  char out[64];
+  std::snprintf(out, sizeof out, "%.2f %.2f %.2f", load[0], load[1], load[2]);
+  return out;
+}
+
+struct Cost {
+  double wall_us = 0;
+  double cpu_us = 0;
+};
+
+// Writes events [begin, end) as apply does; adds the wall and thread CPU time to *cost.
+void Apply(storage::Store& store, const std::vector<Event>& events, size_t begin, size_t end,
+           bool index, Cost* cost) {
   storage::RoomLog log(store);
   const auto started = SteadyClock::now();
-  for (const Event& e : events) {
+  const double cpu_started = ThreadCpuUs();
+  for (size_t i = begin; i < end; ++i) {
+    const Event& e = events[i];
     rocksdb::WriteBatch batch;
     log.Append(batch, e.record);
     batch.Put(store.handle(storage::Cf::kStream), storage::U64Key(e.record.stream_position),
@@ -98,8 +123,8 @@ double Apply(storage::Store& store, const std::vector<Event>& events, bool index
     }
     if (!store.Write(batch, /*sync=*/false).ok()) std::exit(1);
   }
-  return std::chrono::duration<double, std::micro>(SteadyClock::now() - started).count() /
-         static_cast<double>(events.size());
+  cost->wall_us += std::chrono::duration<double, std::micro>(SteadyClock::now() - started).count();
+  cost->cpu_us += ThreadCpuUs() - cpu_started;
 }
 
 // Only the staging of the postings (JSON walk, tokenizing, batch Puts), not written.
@@ -159,11 +184,24 @@ int main(int argc, char** argv) {
   const std::vector<Event> all = MakeEvents(events, rooms, vocabulary);
   auto plain = OpenStore(dir + "/plain");
   auto indexed = OpenStore(dir + "/indexed");
-  const double without_us = Apply(*plain, all, false);
-  const double with_us = Apply(*indexed, all, true);
-  std::printf("apply (write batch per message event, non-synced), %zu events, %zu rooms:\n", events, rooms);
-  std::printf("  without index %.2f us/event, with index %.2f us/event (+%.2f us, +%.0f%%)\n",
-              without_us, with_us, with_us - without_us, 100.0 * (with_us - without_us) / without_us);
+  const size_t rounds = std::max<size_t>(1, std::stoul(bench::Arg(argc, argv, "rounds", "10")));
+  Cost without, with;
+  const std::string load_before = LoadAverage();
+  for (size_t r = 0; r < rounds; ++r) {
+    const size_t begin = events * r / rounds, end = events * (r + 1) / rounds;
+    Apply(*plain, all, begin, end, false, &without);
+    Apply(*indexed, all, begin, end, true, &with);
+  }
+  const double n = static_cast<double>(events);
+  std::printf("apply (write batch per message event, non-synced), %zu events, %zu rooms, %zu "
+              "alternating rounds, load average %s (before) / %s (after):\n",
+              events, rooms, rounds, load_before.c_str(), LoadAverage().c_str());
+  std::printf("  thread CPU: without index %.2f us/event, with index %.2f us/event (+%.2f us, +%.0f%%)\n",
+              without.cpu_us / n, with.cpu_us / n, (with.cpu_us - without.cpu_us) / n,
+              100.0 * (with.cpu_us - without.cpu_us) / without.cpu_us);
+  std::printf("  wall:       without index %.2f us/event, with index %.2f us/event (+%.2f us, +%.0f%%)\n",
+              without.wall_us / n, with.wall_us / n, (with.wall_us - without.wall_us) / n,
+              100.0 * (with.wall_us - without.wall_us) / without.wall_us);
   std::printf("  of which staging the postings (no write) %.2f us/event\n", StageOnly(*plain, all));
   const uint64_t log_bytes = LiveBytes(*indexed, storage::Cf::kEvents);
   const uint64_t index_bytes = LiveBytes(*indexed, storage::Cf::kSearch);

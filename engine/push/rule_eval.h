@@ -41,7 +41,19 @@
 // steps, no backtracking; values beyond kPushMatchValueBytesMax bytes are matched on
 // their first kPushMatchValueBytesMax bytes (events are at most 64 KiB).
 //
-// Thread-safety: pure functions; a PreparedEvent is immutable once built.
+// Many evaluations (the notification worker: one event, every member of a room): a
+// CompiledRuleset is a rule set parsed once (paths split, globs built, actions decoded;
+// disabled rules dropped) whose Evaluate gives exactly what EvaluatePushRules gives for
+// the same JSON (a property test holds them together). Conditions that do not depend on
+// the user (all but contains_display_name; an event_property_contains naming a user ID
+// is simply a different condition per user) are interned in a ConditionInterner shared
+// by the rule sets, and their results kept in a ConditionMemo for the current event, so
+// the members of a room who share the default rules evaluate each such condition once
+// per event. ASCII patterns without wildcards matched against content.body (the
+// contains_user_name keyword, display names) take a byte search instead of the automaton.
+//
+// Thread-safety: pure functions; a PreparedEvent and a CompiledRuleset are immutable
+// once built; a ConditionInterner and a ConditionMemo are not synchronized.
 #pragma once
 
 #include <boost/json/array.hpp>
@@ -49,8 +61,10 @@
 #include <boost/json/value.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace nebu::push {
@@ -72,11 +86,17 @@ class PreparedEvent {
   const boost::json::object& json() const { return event_; }
   std::string_view sender() const { return sender_; }
   std::string_view body() const { return body_; }  // content.body ("" when not a string)
+  bool has_body() const { return has_body_; }      // content.body is a string
+  // content.body capped at kPushMatchValueBytesMax, as the glob automaton's characters.
+  const std::vector<uint32_t>& body_characters() const;
 
  private:
   const boost::json::object& event_;
   std::string sender_;
   std::string body_;
+  bool has_body_ = false;
+  mutable std::vector<uint32_t> body_characters_;  // computed on first use
+  mutable bool body_characters_ready_ = false;
 };
 
 struct PushRoom {
@@ -107,5 +127,49 @@ struct PushActions {
 [[nodiscard]] PushActions EvaluatePushRules(const boost::json::object& ruleset,
                                             const PreparedEvent& event, const PushRoom& room,
                                             const PushUser& user);
+
+// Ids for the user-independent conditions of compiled rule sets: the same condition
+// (its serialized JSON) gets the same id in every rule set compiled with this interner.
+class ConditionInterner {
+ public:
+  size_t Intern(const std::string& condition_json);
+  size_t size() const { return ids_.size(); }
+
+ private:
+  std::unordered_map<std::string, size_t> ids_;
+};
+
+// The results of interned conditions for one event and room: Reset before each event.
+class ConditionMemo {
+ public:
+  void Reset() { results_.clear(); }
+  // -1 unknown, 0 false, 1 true.
+  int8_t Get(size_t id) const { return id < results_.size() ? results_[id] : -1; }
+  void Set(size_t id, bool holds);
+
+ private:
+  std::vector<int8_t> results_;
+};
+
+namespace internal {
+struct CompiledRule;
+}
+
+class CompiledRuleset {
+ public:
+  // interner: nullptr compiles without ids (Evaluate then needs no memo).
+  CompiledRuleset(const boost::json::object& ruleset, ConditionInterner* interner);
+  ~CompiledRuleset();
+  CompiledRuleset(CompiledRuleset&&) noexcept;
+  CompiledRuleset& operator=(CompiledRuleset&&) noexcept;
+
+  // The actions of the first matching rule (what EvaluatePushRules returns), nullptr
+  // when none matches. memo: the current event's (nullptr: no memo).
+  [[nodiscard]] const PushActions* Evaluate(const PreparedEvent& event, const PushRoom& room,
+                                            const PushUser& user, ConditionMemo* memo) const;
+
+ private:
+  std::vector<internal::CompiledRule> rules_;
+};
 
 }  // namespace nebu::push

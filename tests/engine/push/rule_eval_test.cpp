@@ -1,7 +1,8 @@
 // The push-rule evaluator (engine/push/rule_eval.h). Goal: every condition and default
 // rule of the spec gives the spec's answer. Method: a table of spec cases over the real
 // server-default rule set, plus properties (rapidcheck; the seed is printed on failure,
-// replay with RC_PARAMS="seed=N") of the glob matcher and of rule order.
+// replay with RC_PARAMS="seed=N") of the glob matcher, of rule order, and that a
+// CompiledRuleset (a memo shared by several users) answers as EvaluatePushRules.
 #include "engine/push/rule_eval.h"
 
 #include <gtest/gtest.h>
@@ -268,6 +269,133 @@ RC_GTEST_PROP(RuleEvalProperty, FirstEnabledMatchingRuleWins, ()) {
     }
   }
   RC_ASSERT(a.rule_id == want);
+}
+
+
+// Random rule sets and events over small alphabets (ASCII and not, wildcards, word and
+// non-word characters): the compiled rule sets of several users, sharing one interner
+// and one memo per event as the notification worker does, give what the JSON
+// interpreter gives for each user.
+json::value RandomCondition() {
+  const std::vector<std::string> keys = {"content.body", "type", "content.msgtype", "sender",
+                                         "content.m\\.mentions.user_ids", "content", "content.body."};
+  const std::string key = *rc::gen::elementOf(keys);
+  switch (*rc::gen::inRange(0, 9)) {
+    case 0:
+      return json::object{{"kind", "event_match"}, {"key", key},
+                          {"pattern", *rc::gen::resize(5, Small("ab*?A \xc3\xa9"))}};
+    case 1:
+      return json::object{{"kind", "event_property_is"}, {"key", key},
+                          {"value", *rc::gen::resize(4, Small("abA"))}};
+    case 2:
+      return json::object{{"kind", "event_property_contains"}, {"key", key},
+                          {"value", *rc::gen::elementOf(std::vector<std::string>{"@u0:hs", "@u1:hs", "a"})}};
+    case 3:
+      return json::object{{"kind", "contains_display_name"}};
+    case 4:
+      return json::object{{"kind", "room_member_count"},
+                          {"is", *rc::gen::elementOf(std::vector<std::string>{"2", "<3", ">=2", "x", "==5"})}};
+    case 5:
+      return json::object{{"kind", "sender_notification_permission"}, {"key", "room"}};
+    case 6:
+      return json::object{{"kind", "event_match"}, {"key", key}};  // no pattern: never
+    case 7:
+      return json::value("not an object");
+    default:
+      return json::object{{"kind", "unknown_kind"}};
+  }
+}
+
+json::object RandomRule(std::string_view kind, size_t i) {
+  std::string id = std::string(kind.substr(0, 1)) + std::to_string(i);
+  if (kind == "room") id = *rc::gen::elementOf(std::vector<std::string>{"!r:hs", "!x:hs"});
+  if (kind == "sender") id = *rc::gen::elementOf(std::vector<std::string>{"@s:hs", "@x:hs"});
+  json::object rule{{"rule_id", id},
+                    {"enabled", *rc::gen::weightedElement<bool>({{4, true}, {1, false}})},
+                    {"actions", *rc::gen::elementOf(std::vector<json::array>{
+                                    json::array{"notify"}, json::array{"dont_notify"},
+                                    json::array{"notify", json::object{{"set_tweak", "highlight"}}}})}};
+  if (kind == "content") {
+    rule["pattern"] = *rc::gen::resize(5, Small("ab*?A \xc3\xa9"));
+  } else if (kind == "override" || kind == "underride") {
+    json::array conditions;
+    const int n = *rc::gen::inRange(0, 3);
+    for (int k = 0; k < n; ++k) conditions.push_back(RandomCondition());
+    rule["conditions"] = std::move(conditions);
+  }
+  return rule;
+}
+
+// The compiled word-bounded matcher (the ASCII byte search, else the automaton) of a
+// content rule and of contains_display_name agrees with PushGlobMatch.
+RC_GTEST_PROP(RuleEvalProperty, CompiledWordMatchAgreesWithTheAutomaton, ()) {
+  const std::string pattern = *rc::gen::resize(4, Small("abA_ -*?\xc3\xa9"));
+  const std::string body = *rc::gen::resize(14, Small("abAB_ -.\xc3\xa9"));
+  const json::object ruleset{{"content", json::array{json::object{
+      {"rule_id", "c"}, {"pattern", pattern}, {"actions", json::array{"notify"}}}}}};
+  const json::object event{{"content", json::object{{"body", body}}}};
+  const PushActions* got =
+      CompiledRuleset(ruleset, nullptr).Evaluate(PreparedEvent(event), {}, {.user_id = "@u:hs"}, nullptr);
+  RC_ASSERT((got != nullptr) == PushGlobMatch(pattern, body, /*word_bounded=*/true));
+  const json::object by_name{{"override", json::array{json::object{
+      {"rule_id", "d"}, {"conditions", json::array{json::object{{"kind", "contains_display_name"}}}},
+      {"actions", json::array{"notify"}}}}}};
+  const PreparedEvent prepared(event);
+  const PushUser user{.user_id = "@u:hs", .display_name = pattern};
+  RC_ASSERT((CompiledRuleset(by_name, nullptr).Evaluate(prepared, {}, user, nullptr) != nullptr) ==
+            EvaluatePushRules(by_name, prepared, {}, user).notify);
+}
+
+RC_GTEST_PROP(RuleEvalProperty, CompiledRulesetsAnswerAsTheInterpreter, ()) {
+  // One user with the defaults only, two with random rules of their own in front.
+  std::vector<json::object> rulesets;
+  int rules_per_kind = 0;
+  for (int u = 0; u < 3; ++u) {
+    const std::string user = "@u" + std::to_string(u) + ":hs";
+    json::object stored;
+    rules_per_kind = *rc::gen::inRange(1, 4);
+    if (u > 0) {
+      for (std::string_view kind : {"override", "content", "room", "sender", "underride"}) {
+        json::array rules;
+        for (int i = 0; i < rules_per_kind; ++i) rules.push_back(RandomRule(kind, static_cast<size_t>(i)));
+        stored[kind] = std::move(rules);
+      }
+    }
+    rulesets.push_back(accounts::EffectivePushRuleset(user, u > 0 ? &stored : nullptr));
+  }
+  ConditionInterner interner;
+  std::vector<CompiledRuleset> compiled;
+  for (const json::object& r : rulesets) compiled.emplace_back(r, &interner);
+  const json::object pl = Obj(kPl);
+  ConditionMemo memo;
+  for (int e = 0; e < 4; ++e) {
+    json::object content{{"msgtype", *rc::gen::weightedElement<std::string>({{6, "m.text"}, {1, "m.notice"}})}};
+    if (*rc::gen::arbitrary<bool>()) content["body"] = *rc::gen::resize(12, Small("abA _-\xc3\xa9*u0"));
+    if (*rc::gen::arbitrary<bool>()) {
+      content["m.mentions"] = json::object{{"user_ids", json::array{"@u1:hs"}}, {"room", true}};
+    }
+    const json::object event{{"type", *rc::gen::elementOf(std::vector<std::string>{"m.room.message", "a"})},
+                             {"sender", *rc::gen::elementOf(std::vector<std::string>{"@s:hs", "@admin:hs"})},
+                             {"content", std::move(content)}};
+    const PreparedEvent prepared(event);
+    const PushRoom room{.room_id = "!r:hs", .joined_member_count = *rc::gen::inRange<uint64_t>(1, 6),
+                        .power_levels = *rc::gen::arbitrary<bool>() ? &pl : nullptr,
+                        .creator = "@admin:hs"};
+    memo.Reset();
+    for (size_t u = 0; u < rulesets.size(); ++u) {
+      const std::string user = "@u" + std::to_string(u) + ":hs";
+      const std::string name = *rc::gen::resize(3, Small("aAb \xc3\xa9*"));
+      const PushUser push_user{.user_id = user, .display_name = name};
+      const PushActions want = EvaluatePushRules(rulesets[u], prepared, room, push_user);
+      const PushActions* got = compiled[u].Evaluate(prepared, room, push_user, &memo);
+      const PushActions* plain = compiled[u].Evaluate(prepared, room, push_user, nullptr);
+      RC_ASSERT(got == plain);
+      RC_ASSERT((got ? got->rule_id : std::string()) == want.rule_id);
+      RC_ASSERT((got ? got->notify : false) == want.notify);
+      RC_ASSERT((got ? got->highlight : false) == want.highlight);
+      RC_ASSERT((got ? got->actions : json::array()) == want.actions);
+    }
+  }
 }
 
 }  // namespace
