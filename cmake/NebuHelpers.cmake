@@ -18,8 +18,19 @@ if(NEBU_WERROR)
   list(APPEND NEBU_WARNINGS -Werror)
 endif()
 
+# Debug information: RelWithDebInfo (the default build type) keeps line tables only
+# (-g1): backtraces and sanitizer reports still name file:line, while compiling takes
+# about a quarter less CPU and objects are a quarter the size (measured on
+# tests/api/sync/sync_test.cpp: 22.9 -> 17.5 CPU-s, 12 -> 3 MB). Full -g:
+# -DNEBU_FULL_DEBUG_INFO=ON, or CMAKE_BUILD_TYPE=Debug. The later -g1 overrides the
+# build type's -g.
+option(NEBU_FULL_DEBUG_INFO "Full debug information (-g) in RelWithDebInfo builds" OFF)
+
 function(_nebu_common target)
   target_compile_options(${target} PRIVATE ${NEBU_WARNINGS})
+  if(NOT NEBU_FULL_DEBUG_INFO)
+    target_compile_options(${target} PRIVATE $<$<CONFIG:RelWithDebInfo>:-g1>)
+  endif()
   target_include_directories(${target} PUBLIC ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
   if(NEBU_SANITIZE OR NEBU_FUZZ)
     target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer)
