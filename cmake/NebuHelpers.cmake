@@ -27,11 +27,15 @@ endif()
 # build type's -g.
 option(NEBU_FULL_DEBUG_INFO "Full debug information (-g) in RelWithDebInfo builds" OFF)
 
-function(_nebu_common target)
-  target_compile_options(${target} PRIVATE ${NEBU_WARNINGS})
+function(nebu_debug_info target)  # for targets made without the helpers below
   if(NOT NEBU_FULL_DEBUG_INFO)
     target_compile_options(${target} PRIVATE $<$<CONFIG:RelWithDebInfo>:-g1>)
   endif()
+endfunction()
+
+function(_nebu_common target)
+  target_compile_options(${target} PRIVATE ${NEBU_WARNINGS})
+  nebu_debug_info(${target})
   target_include_directories(${target} PUBLIC ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
   if(NEBU_SANITIZE OR NEBU_FUZZ)
     target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer)
