@@ -9,6 +9,8 @@
 #   NEBU_E2E_URL=http://127.0.0.1:8008 scripts/e2e.sh   # against a nebu you started
 #   NEBU_E2E_URLS=http://127.0.0.1:P1,...,P3 NEBU_E2E_SUITES=js-cluster scripts/e2e.sh
 #                                  # js-cluster against a three-node cluster you started
+#   scripts/e2e.sh --install       # only the npm packages, then exit (scripts/test.sh
+#                                  # runs this in the background during the build)
 #
 # It starts nebu on free loopback ports with a temporary NEBU_DATA_DIR, open
 # registration and rate limits off, waits for /health, installs the pinned npm
@@ -80,6 +82,11 @@ npm_install() {
   echo "${want}" >"${stamp}"
 }
 npm_install || die "npm ci failed"
+if [[ "${1:-}" == "--install" ]]; then
+  trap - EXIT
+  rm -rf "${tmp}"
+  exit 0
+fi
 
 # ---- nebu ----
 free_port() {
