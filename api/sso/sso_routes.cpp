@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 
 #include <boost/json/object.hpp>
@@ -230,8 +231,10 @@ void Complete(SsoContext* context, FlowCookie flow, std::string code, Respond re
 
 void Callback(SsoContext* context, const Request& request, Respond respond) {
   if (auto error = request.Query("error")) {
+    // The provider's redirect is form-encoded (RFC 6749 4.1.2.1): '+' is a space.
     std::string detail(*error);
     if (auto description = request.Query("error_description")) detail += ": " + std::string(*description);
+    std::replace(detail.begin(), detail.end(), '+', ' ');
     return respond(Failure(403, "M_FORBIDDEN", "The identity provider refused the login: " + detail,
                            "provider error " + detail));
   }
@@ -317,6 +320,10 @@ void AddSsoRoutes(Router& router, core::Engine& engine, const SsoConfig& config)
   if (!config.enabled()) return;
   sso_uia_enabled = true;
   auto context = std::make_shared<SsoContext>(engine, config);
+  // What the operator registers at the provider (the secret is never logged).
+  spdlog::info("sso: OpenID Connect issuer {}, client {}, redirect URI {}, scopes \"{}\"",
+               config.oidc.issuer, config.oidc.client_id, context->RedirectUri(),
+               config.oidc.scopes);
   for (std::string_view version : {"v3", "r0"}) {
     const std::string base = "/_matrix/client/" + std::string(version) + "/login/sso/redirect";
     auto redirect = [context](const Request& request, const PathParams& params, Respond respond) {

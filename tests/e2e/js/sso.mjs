@@ -9,7 +9,8 @@
 // kid, redirectUrl outside the allow-list) with its errcode and no account created;
 // rotated keys accepted after a JWKS refresh; matrix-js-sdk's getSsoLoginUrl +
 // loginWithToken, then two SSO users chat; deleting a device through the m.login.sso
-// UIA stage and its fallback page.
+// UIA stage and its fallback page; the provider's error page; a deactivated user
+// (deactivated through m.login.sso UIA) refused.
 import {
   baseUrl, poll, runId, sdk, startAndWaitPrepared, stepTimeoutMs, Steps, waitFor,
 } from "./common.mjs";
@@ -283,6 +284,38 @@ try {
     const deleted = await del({ type: "m.login.sso", session: uia.session });
     expect(deleted.status === 200, `delete ${deleted.status} ${await deleted.text()}`);
     expect((await del({ type: "m.login.sso", session: uia.session })).status !== 200, "session reused");
+  });
+
+  await run.step("the provider's error (access_denied) is shown on a readable page", async () => {
+    const { jar, callbackUrl } = await flowToCallback(name("denied"));
+    const url = new URL(callbackUrl);
+    url.searchParams.delete("code");
+    url.searchParams.set("error", "access_denied");
+    url.searchParams.set("error_description", "The user said no");
+    const res = await request(jar, url.toString());
+    const html = await res.text();
+    expect(res.status === 403 && pageErrcode(html) === "M_FORBIDDEN" &&
+      html.includes("access_denied: The user said no"), `${res.status} ${html.slice(0, 300)}`);
+  });
+
+  await run.step("a deactivated SSO user cannot sign in again (403 M_USER_DEACTIVATED)", async () => {
+    const login = name("dave");
+    const { loginToken } = await ssoFlow(login);
+    const { body: dave } = await loginWithToken(loginToken);
+    const deactivate = (auth) => fetch(`${baseUrl}/_matrix/client/v3/account/deactivate`, {
+      method: "POST", headers: { authorization: `Bearer ${dave.access_token}` },
+      body: JSON.stringify(auth ? { auth } : {}),
+    });
+    const { session } = await (await deactivate()).json();
+    const jar = new CookieJar();
+    const toIdp = await request(jar, `${baseUrl}/_nebu/sso/uia?session=${session}`);
+    await throughProvider(jar, toIdp.headers.get("location"), login, callbackPrefix);
+    const done = await deactivate({ type: "m.login.sso", session });
+    expect(done.status === 200, `deactivate ${done.status} ${await done.text()}`);
+    const again = new CookieJar();
+    const { res, html } = await throughProvider(again, await startLogin(again), login, callbackPrefix);
+    expect(res.status === 403 && pageErrcode(html) === "M_USER_DEACTIVATED",
+      `${res.status} ${pageErrcode(html)}`);
   });
 } finally {
   for (const c of clients) c.stopClient();
