@@ -19,6 +19,7 @@
 #include "api/rooms/threads_routes.h"
 #include "api/rooms/upgrade_routes.h"
 #include "api/search/search_routes.h"
+#include "api/sso/sso_routes.h"
 #include "api/sync/old_sync_routes.h"
 #include "api/sync/sync_routes.h"
 #include "api/token_wait.h"
@@ -49,7 +50,10 @@ ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metr
                     .registration_requires_token = options.registration_requires_token,
                     .access_token_lifetime_ms = options.access_token_lifetime_ms,
                     .rate_limit = options.rate_limit,
-                    .user_limits = limits});
+                    .user_limits = limits,
+                    .password_login = options.password_login,
+                    .sso_idp_id = options.sso.enabled() ? options.sso.oidc.idp_id : "",
+                    .sso_idp_name = options.sso.oidc.display_name});
   AddRoomRoutes(router, engine, {.rate_limit = options.rate_limit, .user_limits = limits});
   AddSyncRoutes(router, engine, &typing_, &presence_, limits, notifications_.get());
   AddNotificationRoutes(router, engine, notifications_.get());
@@ -68,6 +72,7 @@ ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metr
   AddThirdPartyRoutes(router, engine);
   AddThreadsRoutes(router, engine);
   AddOldSyncRoutes(router, engine);
+  AddSsoRoutes(router, engine, options.sso);
 }
 
 ClientApi::~ClientApi() {

@@ -22,6 +22,7 @@
 #include "api/discovery.h"
 #include "api/sync/presence.h"
 #include "api/router.h"
+#include "api/sso/sso_routes.h"
 #include "api/sync/typing.h"
 
 namespace nebu::core {
@@ -53,6 +54,10 @@ struct ClientApiOptions {
   bool pushers_standby = false;
   // Push gateways on loopback or private addresses are allowed (NEBU_PUSH_PRIVATE_GATEWAYS).
   bool push_private_gateways = false;
+  // Single sign-on (api/sso/sso_routes.h; off while sso.oidc.issuer is empty) and
+  // password login and registration (AccountRoutesConfig::password_login).
+  SsoConfig sso;
+  bool password_login = true;
 };
 
 class Metrics;

@@ -324,6 +324,18 @@ const std::vector<Variable> kVariables = {
      "/.well-known/matrix/support: the security contact's email address", "unset"},
     {"NEBU_SUPPORT_PAGE", "", "/.well-known/matrix/support: the support page URL",
      "unset (no support information: 404)"},
+    {"NEBU_OIDC_ISSUER", "", "OpenID Connect issuer URL for single sign-on (https://)",
+     "unset: no single sign-on"},
+    {"NEBU_OIDC_CLIENT_ID", "", "OpenID Connect client ID (with NEBU_OIDC_ISSUER)", "unset"},
+    {"NEBU_OIDC_CLIENT_SECRET", "", "OpenID Connect client secret (secret; with NEBU_OIDC_ISSUER)",
+     "unset"},
+    {"NEBU_OIDC_SCOPES", "openid profile email", "scopes asked of the provider (with openid)"},
+    {"NEBU_OIDC_DISPLAY_NAME", "Single sign-on", "the provider's name shown by clients"},
+    {"NEBU_OIDC_LOCALPART_CLAIM", "preferred_username",
+     "ID token claim new users' localparts come from (fallback: the email's local part)"},
+    {"NEBU_SSO_CLIENT_WHITELIST", "", "comma-separated client URL prefixes SSO may return to",
+     "unset: any client URL (after the confirmation page)"},
+    {"NEBU_PASSWORD_LOGIN", "on", "on or off: password login and registration (off: SSO only)"},
 };
 
 std::string HostPort::ToString() const {
@@ -394,6 +406,72 @@ Result<HostPort> ParseHostPort(std::string_view text) {
 }
 
 // NEBU_SUPPORT_*: the contacts and page of /.well-known/matrix/support.
+// http:// only to a loopback host (a provider on this machine, e.g. in tests).
+bool IsAcceptableIssuer(std::string_view issuer) {
+  if (issuer.starts_with("https://")) return issuer.size() > 8;
+  if (!issuer.starts_with("http://")) return false;
+  std::string_view rest = issuer.substr(7);
+  for (std::string_view host : {"127.0.0.1", "localhost", "[::1]"}) {
+    if (rest.starts_with(host) &&
+        (rest.size() == host.size() || rest[host.size()] == ':' || rest[host.size()] == '/')) {
+      return true;
+    }
+  }
+  return false;
+}
+
+Status LoadSso(std::map<std::string_view, std::string>& values, Config& config) {
+  NEBU_ASSIGN_OR_RETURN(config.password_login,
+                        ParseSwitch("NEBU_PASSWORD_LOGIN", values["NEBU_PASSWORD_LOGIN"], "on",
+                                    "off", true));
+  api::SsoConfig& sso = config.sso;
+  sso.public_base_url = config.public_base_url;
+  std::string_view list = values["NEBU_SSO_CLIENT_WHITELIST"];
+  while (!list.empty()) {
+    const size_t comma = list.find(',');
+    std::string_view entry = Trim(list.substr(0, comma));
+    if (!entry.empty()) {
+      if (entry.find(':') == std::string_view::npos) {
+        return Invalid("NEBU_SSO_CLIENT_WHITELIST",
+                       "each entry is a URL prefix with a scheme, got \"" + std::string(entry) + "\"");
+      }
+      sso.client_allow_list.emplace_back(entry);
+    }
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  const std::string& issuer = values["NEBU_OIDC_ISSUER"];
+  if (issuer.empty()) {
+    if (!config.password_login) {
+      config.warnings.push_back(
+          "NEBU_PASSWORD_LOGIN=off without NEBU_OIDC_ISSUER: nobody can log in");
+    }
+    return Status::Ok();
+  }
+  if (!IsAcceptableIssuer(issuer)) {
+    return Invalid("NEBU_OIDC_ISSUER",
+                   "must be an https:// URL (http:// only to 127.0.0.1, [::1] or localhost)");
+  }
+  sso.oidc.issuer = issuer;
+  sso.oidc.client_id = values["NEBU_OIDC_CLIENT_ID"];
+  sso.oidc.client_secret = values["NEBU_OIDC_CLIENT_SECRET"];
+  if (sso.oidc.client_id.empty()) return Invalid("NEBU_OIDC_CLIENT_ID", "required with NEBU_OIDC_ISSUER");
+  if (sso.oidc.client_secret.empty()) {
+    return Invalid("NEBU_OIDC_CLIENT_SECRET",
+                   "required with NEBU_OIDC_ISSUER (or NEBU_OIDC_CLIENT_SECRET_FILE)");
+  }
+  sso.oidc.scopes = values["NEBU_OIDC_SCOPES"];
+  if ((" " + sso.oidc.scopes + " ").find(" openid ") == std::string::npos) {
+    return Invalid("NEBU_OIDC_SCOPES", "must include openid");
+  }
+  sso.oidc.display_name = values["NEBU_OIDC_DISPLAY_NAME"];
+  sso.oidc.localpart_claim = values["NEBU_OIDC_LOCALPART_CLAIM"];
+  if (sso.oidc.localpart_claim.empty()) {
+    return Invalid("NEBU_OIDC_LOCALPART_CLAIM", "must name a claim");
+  }
+  return Status::Ok();
+}
+
 Status LoadSupport(std::map<std::string_view, std::string>& values, Config& config) {
   struct Role {
     std::string_view role, matrix_id_variable, email_variable;
@@ -486,6 +564,7 @@ Result<Config> LoadConfig(const Environment& env) {
   config.trusted_proxies = std::move(*proxies);
   NEBU_RETURN_IF_ERROR(LoadCluster(values, config));
   NEBU_RETURN_IF_ERROR(LoadSupport(values, config));
+  NEBU_RETURN_IF_ERROR(LoadSso(values, config));
   for (const auto& [name, value] : env) {
     if (name.starts_with(kPrefix) && !IsKnown(name))
       config.warnings.push_back("unknown variable " + name + " ignored");

@@ -34,6 +34,7 @@
 
 #include "api/discovery.h"
 #include "api/forwarded.h"
+#include "api/sso/sso_routes.h"
 #include "engine/common/status.h"
 
 namespace nebu::app {
@@ -128,6 +129,24 @@ struct Config {
   std::string db_url_migrate;         // NEBU_DB_URL_MIGRATE: migrations only ("": db_url)
   ClusterConfig cluster;              // NEBU_ETCD_* and friends (see ClusterConfig)
   api::SupportInfo support;           // NEBU_SUPPORT_* (empty: none)
+  // Single sign-on with OpenID Connect (api/sso/sso_routes.h), off while
+  // NEBU_OIDC_ISSUER is unset:
+  //   NEBU_OIDC_ISSUER          the provider's issuer URL: https://, or http:// to a
+  //                             loopback host (127.0.0.1, [::1], localhost) only
+  //   NEBU_OIDC_CLIENT_ID       required with the issuer
+  //   NEBU_OIDC_CLIENT_SECRET   required with the issuer (secret, never logged; use
+  //                             NEBU_OIDC_CLIENT_SECRET_FILE)
+  //   NEBU_OIDC_SCOPES          space-separated, must include openid; default
+  //                             "openid profile email"
+  //   NEBU_OIDC_DISPLAY_NAME    the provider's name in GET /login; default "Single sign-on"
+  //   NEBU_OIDC_LOCALPART_CLAIM the claim new users' localparts come from; default
+  //                             preferred_username (then the email's local part)
+  //   NEBU_SSO_CLIENT_WHITELIST comma-separated client URL prefixes a redirectUrl must
+  //                             start with; unset: any (the confirmation page still shows)
+  api::SsoConfig sso;
+  // NEBU_PASSWORD_LOGIN=on|off: off hides m.login.password and refuses password login,
+  // registration and password changes (an OIDC-only deployment). Default on.
+  bool password_login = true;
   std::vector<std::string> warnings;  // e.g. unknown NEBU_* variables
 };
 

@@ -160,7 +160,9 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, ClusterRuntime*
                              // A token from another node waits for this one to catch up.
                              .token_wait_ms = cluster != nullptr ? api::kTokenWaitMsCluster : 0,
                             .pushers_standby = cluster != nullptr,
-                            .push_private_gateways = config.push_private_gateways},
+                            .push_private_gateways = config.push_private_gateways,
+                            .sso = config.sso,
+                            .password_login = config.password_login},
                             &metrics, cluster ? &cluster->ephemeral() : nullptr);
   // In a cluster one node delivers to push gateways: the holder of <prefix>/pusher.
   std::unique_ptr<replication::LeaseElection> pusher_election =

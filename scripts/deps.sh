@@ -19,6 +19,7 @@ test_pkgs=(
   postgresql prometheus etcd-server etcd-client openssl
   nodejs npm python3 python3-matrix-nio python3-yaml
   curl procps iproute2
+  chromium  # js-sso-browser (with playwright-core from tests/e2e/js/package.json)
 )
 
 want=("${build_pkgs[@]}")

@@ -2,8 +2,10 @@
 
 #include <boost/json/array.hpp>
 #include <cctype>
+#include <chrono>
 
 #include "api/errors.h"
+#include "api/sso/sso_routes.h"
 #include "engine/accounts/accounts.h"
 #include "engine/common/crypto.h"
 #include "engine/core/engine.h"
@@ -111,8 +113,12 @@ std::optional<std::string> LoginUserId(const boost::json::object& body,
 }
 
 Response UiaChallenge(std::string_view stage, std::string_view errcode, std::string_view error) {
+  boost::json::array flows{boost::json::object{{"stages", boost::json::array{stage}}}};
+  if (stage == "m.login.password" && SsoUiaEnabled()) {
+    flows.push_back(boost::json::object{{"stages", boost::json::array{"m.login.sso"}}});
+  }
   boost::json::object body{
-      {"flows", boost::json::array{boost::json::object{{"stages", boost::json::array{stage}}}}},
+      {"flows", std::move(flows)},
       {"params", boost::json::object{}},
       {"session", RandomAlnum(kUiaSessionChars)},
       {"completed", boost::json::array{}}};
@@ -138,6 +144,19 @@ std::optional<std::string> UiaPassword(const boost::json::object& body, const Ca
   const boost::json::object& dict = auth->as_object();
   std::optional<std::string> type;
   if (!ReadString(dict, "type", &type, answer)) return std::nullopt;
+  if (type == "m.login.sso" && SsoUiaEnabled()) {
+    std::optional<std::string> session;
+    if (!ReadString(dict, "session", &session, answer)) return std::nullopt;
+    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+    if (!session || !SsoUiaSessions().Consume(*session, caller.user_id, now_ms)) {
+      *answer = UiaChallenge(kStage, "M_FORBIDDEN",
+                             "Single sign-on not confirmed for this session (see the fallback page)");
+      return std::nullopt;
+    }
+    return std::string(kSsoUiaDone);
+  }
   if (type != kStage) {
     *answer = UiaChallenge(kStage, "M_UNRECOGNIZED", "Unsupported authentication type");
     return std::nullopt;
@@ -154,6 +173,10 @@ std::optional<std::string> UiaPassword(const boost::json::object& body, const Ca
     *answer = MissingParam("auth.password");
     return std::nullopt;
   }
+  if (password->find('\0') != std::string::npos) {  // never kSsoUiaDone
+    *answer = UiaChallenge(kStage, "M_FORBIDDEN", "Invalid password");
+    return std::nullopt;
+  }
   return password;
 }
 
@@ -166,6 +189,7 @@ void VerifyThen(Context* context, std::string user_id, std::string password, Res
   if (auto limited = Limited(context->limits->password_check, user_id, context->MonotonicMs())) {
     return respond(std::move(*limited));
   }
+  if (password == kSsoUiaDone) return OnWorkers(context, respond, std::move(then));
   OnWorkers(context, respond, [context, user_id, password, respond, then] {
     Status verified = accounts::VerifyLogin(context->engine.Read(), user_id, password);
     if (verified.code() == StatusCode::kForbidden) {

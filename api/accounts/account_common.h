@@ -71,7 +71,14 @@ std::optional<std::string> LoginUserId(const boost::json::object& body,
 Response UiaChallenge(std::string_view stage, std::string_view errcode = {},
                       std::string_view error = {});
 
-// Password UIA of a logged-in caller: the password in body.auth, or nullopt with
+// What UiaPassword returns for a completed m.login.sso stage (api/sso/sso_routes.h):
+// not a password (UiaPassword refuses passwords with NUL); VerifyThen runs `then`
+// without a password check for it.
+inline constexpr std::string_view kSsoUiaDone{"\0sso-uia-done", 13};
+
+// Password UIA of a logged-in caller. With single sign-on on, the challenge also
+// offers the flow [m.login.sso]; auth {type: m.login.sso, session} succeeds (once)
+// when that session was confirmed through the provider for the caller.: the password in body.auth, or nullopt with
 // *answer set (401 challenge when auth is absent, of another type, or for another
 // user; 400 when malformed).
 std::optional<std::string> UiaPassword(const boost::json::object& body, const Caller& caller,

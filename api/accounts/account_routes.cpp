@@ -149,7 +149,8 @@ void Register(Context* context, const Request& request, Respond respond) {
     return respond(ErrorResponse(403, "M_GUEST_ACCESS_FORBIDDEN", "Guest access is disabled"));
   }
   if (kind != "user") return respond(ErrorResponse(400, "M_INVALID_PARAM", "Unknown kind"));
-  if (!context->config.registration_open && !context->config.registration_requires_token) {
+  if (!context->config.password_login ||
+      (!context->config.registration_open && !context->config.registration_requires_token)) {
     return respond(ErrorResponse(403, "M_FORBIDDEN", "Registration is disabled"));
   }
   auto body = ParseJsonBody(request);
@@ -190,11 +191,18 @@ Response RegisterAvailable(Context& context, const Request& request) {
 
 // ---- login, logout, whoami ----
 
-Response LoginFlows() {
-  return JsonResponse(
-      200, object{{"flows", boost::json::array{object{{"type", kPasswordType}},
-                                               object{{"type", kLoginTokenType},
-                                                      {"get_login_token", true}}}}});
+Response LoginFlows(const Context& context) {
+  boost::json::array flows;
+  if (context.config.password_login) flows.push_back(object{{"type", kPasswordType}});
+  if (!context.config.sso_idp_id.empty()) {
+    flows.push_back(object{
+        {"type", "m.login.sso"},
+        {"identity_providers",
+         boost::json::array{object{{"id", context.config.sso_idp_id},
+                                   {"name", context.config.sso_idp_name}}}}});
+  }
+  flows.push_back(object{{"type", kLoginTokenType}, {"get_login_token", true}});
+  return JsonResponse(200, object{{"flows", std::move(flows)}});
 }
 
 // 401 M_USER_LOCKED (soft_logout) when the user is locked: no new session for them.
@@ -267,6 +275,9 @@ void Login(Context* context, const Request& request, Respond respond) {
   }
   if (type == kLoginTokenType) {
     return TokenLogin(context, body, device_id, display_name, lifetime, respond);
+  }
+  if (!context->config.password_login) {
+    return respond(ErrorResponse(403, "M_FORBIDDEN", "Password login is disabled"));
   }
   std::optional<std::string> user_id = LoginUserId(body, context->server_name(), &error);
   if (!user_id) return respond(std::move(error));
@@ -346,6 +357,9 @@ void ChangePassword(Context* context, const Request& request, Respond respond) {
       return respond(std::move(answer));
     }
     if (!new_password) return respond(MissingParam("new_password"));
+    if (!context->config.password_login) {
+      return respond(ErrorResponse(403, "M_FORBIDDEN", "Password login is disabled"));
+    }
     if (!accounts::CheckPassword(*new_password).ok()) {
       return respond(ErrorResponse(400, "M_WEAK_PASSWORD", "Unacceptable new password"));
     }
@@ -440,7 +454,7 @@ Response Capabilities(Context& context, const Request& request) {
   if (auto* error = std::get_if<Response>(&caller)) return *error;
   object versions{{"10", "stable"}, {"11", "stable"}};
   object capabilities{
-      {"m.change_password", object{{"enabled", true}}},
+      {"m.change_password", object{{"enabled", context.config.password_login}}},
       {"m.room_versions", object{{"default", "11"}, {"available", std::move(versions)}}},
       {"m.set_displayname", object{{"enabled", true}}},
       {"m.set_avatar_url", object{{"enabled", true}}},
@@ -468,7 +482,8 @@ void AddAccountRoutes(Router& router, core::Engine& engine, const AccountRoutesC
   auto context = std::make_shared<Context>(engine, config);
   AddBothAsync(router, "POST", "/register", Bind(context, Register));
   AddBoth(router, "GET", "/register/available", Bind(context, RegisterAvailable));
-  AddBoth(router, "GET", "/login", [](const Request&, const PathParams&) { return LoginFlows(); });
+  AddBoth(router, "GET", "/login",
+          [context](const Request&, const PathParams&) { return LoginFlows(*context); });
   AddBothAsync(router, "POST", "/login", Bind(context, Login));
   AddBothAsync(router, "POST", "/logout", Bind(context, Logout));
   AddBothAsync(router, "POST", "/logout/all", Bind(context, LogoutAll));

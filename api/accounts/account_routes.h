@@ -55,6 +55,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "api/rate_limit.h"
 #include "api/router.h"
@@ -83,6 +84,13 @@ struct AccountRoutesConfig {
   // The per-user limiters (profile, account data, new devices, password checks, login
   // attempts per account; api/rate_limit.h); null: the routes' own, on when rate_limit is.
   std::shared_ptr<UserRateLimits> user_limits = nullptr;
+  // false (NEBU_PASSWORD_LOGIN=off): GET /login omits m.login.password, POST /login
+  // with it and POST /register answer 403 M_FORBIDDEN, m.change_password is disabled.
+  bool password_login = true;
+  // Non-empty: GET /login lists m.login.sso with this identity provider
+  // (api/sso/sso_routes.h), and the UIA of users without a password is m.login.sso.
+  std::string sso_idp_id{};
+  std::string sso_idp_name{};
 };
 
 void AddAccountRoutes(Router& router, core::Engine& engine, const AccountRoutesConfig& config);

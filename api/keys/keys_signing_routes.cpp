@@ -115,7 +115,9 @@ void UploadWithUia(Context* context, const json::object& body, const Caller& who
   core::Engine* engine = &context->engine;
   bool posted = context->pool.Post([engine, user_id = who.user_id, password = *password, respond,
                                     command = std::move(command)] {
-    Status verified = accounts::VerifyLogin(engine->Read(), user_id, password);
+    Status verified = password == account_internal::kSsoUiaDone
+                          ? Status::Ok()  // m.login.sso completed
+                          : accounts::VerifyLogin(engine->Read(), user_id, password);
     if (verified.code() == StatusCode::kForbidden) {
       respond(
           account_internal::UiaChallenge("m.login.password", "M_FORBIDDEN", "Invalid password"));

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "engine/accounts/accounts.h"
+#include "engine/accounts/external_ids.h"
 #include "engine/core/index_build.h"
 #include "engine/e2ee/backup.h"
 #include "engine/e2ee/e2ee.h"
@@ -172,7 +173,7 @@ Status StateMachine::Apply(LogIndex index, const Command& command, ApplyOutcome*
       *outcome = Status::InvalidArgument("media commands are not applied yet");
       break;
     case CommandKind::kExternalId:
-      *outcome = Status::InvalidArgument("external identity commands are not applied yet");
+      *outcome = accounts::ApplyExternalIdCommand(store_, pending_, command.payload);
       break;
     // Issue 12's kind.
     case CommandKind::kAudit:
