@@ -21,6 +21,7 @@
 #include "api/search/search_routes.h"
 #include "api/sync/old_sync_routes.h"
 #include "api/sync/sync_routes.h"
+#include "api/media/media_routes.h"
 #include "api/token_wait.h"
 #include "engine/push/notification_worker.h"
 
@@ -68,6 +69,7 @@ ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metr
   AddThirdPartyRoutes(router, engine);
   AddThreadsRoutes(router, engine);
   AddOldSyncRoutes(router, engine);
+  if (options.media) options.media->Mount(router);
 }
 
 ClientApi::~ClientApi() {

@@ -31,6 +31,7 @@ namespace nebu::push {
 class NotificationWorker;
 }
 namespace nebu::api {
+class MediaApi;
 class PushGateway;
 class PusherDelivery;
 }
@@ -53,6 +54,9 @@ struct ClientApiOptions {
   bool pushers_standby = false;
   // Push gateways on loopback or private addresses are allowed (NEBU_PUSH_PRIVATE_GATEWAYS).
   bool push_private_gateways = false;
+  // The media routes (api/media/media_routes.h), shared with a NEBU_MEDIA_ADDR
+  // listener; null: none mounted.
+  std::shared_ptr<MediaApi> media;
 };
 
 class Metrics;
