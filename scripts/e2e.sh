@@ -160,7 +160,9 @@ run_suite() {  # run_suite NAME: runs one suite, bounded by suite_seconds_max
     js-upgrade) (cd tests/e2e/js && NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" node upgrade.mjs) ;;
     js-threads) (cd tests/e2e/js && NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" node threads.mjs) ;;
     nio-chat) NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" "${python}" tests/e2e/nio/chat.py ;;
+    nio-media) NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" "${python}" tests/e2e/nio/media.py ;;
     js-refresh) start_nebu refresh NEBU_ACCESS_TOKEN_LIFETIME_MS=3000 && { (cd tests/e2e/js && NEBU_E2E_URL=${started_url} NEBU_E2E_TOKEN_LIFETIME_MS=3000 timeout "${suite_seconds_max}" node refresh.mjs); local rc=$?; kill "${started_pid}"; wait "${started_pid}" 2>/dev/null; return ${rc}; } ;;
+    js-media) (cd tests/e2e/js && NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" node media.mjs) ;;
     js-pusher) (cd tests/e2e/js && NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" node pusher.mjs) ;;
     js-cluster)
       local urls=${NEBU_E2E_URLS:-}
