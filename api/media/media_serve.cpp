@@ -189,10 +189,14 @@ std::string ContentDisposition(std::string_view content_type, std::string_view f
   const bool safe = std::find(kInlineTypes.begin(), kInlineTypes.end(), type) != kInlineTypes.end();
   std::string out = safe ? "inline" : "attachment";
   if (file_name.empty()) return out;
+  // A name is only a label: path separators become '_' so no client takes it for a path.
+  std::string name(file_name);
+  std::replace(name.begin(), name.end(), '/', '_');
+  std::replace(name.begin(), name.end(), '\\', '_');
   std::string ascii;
   bool plain = true;
-  for (unsigned char c : file_name) {
-    const bool printable = c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+  for (unsigned char c : name) {
+    const bool printable = c >= 0x20 && c < 0x7f && c != '"';
     plain = plain && printable;
     ascii.push_back(printable ? static_cast<char>(c) : '_');
   }
@@ -200,7 +204,7 @@ std::string ContentDisposition(std::string_view content_type, std::string_view f
   if (plain) return out;
   out += "; filename*=utf-8''";
   static constexpr char kHex[] = "0123456789ABCDEF";
-  for (unsigned char c : file_name) {
+  for (unsigned char c : name) {
     if (IsAttrChar(c)) {
       out.push_back(static_cast<char>(c));
     } else {
