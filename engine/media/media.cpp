@@ -398,6 +398,16 @@ Status ForEachUserMedia(const storage::ReadView& view, std::string_view user_id,
   return storage::FromRocks(it->status());
 }
 
+Status ForEachMedia(const storage::ReadView& view, const MediaVisitor& visit) {
+  const std::string prefix(1, kRecordTag);
+  auto it = view.NewIterator(Cf::kMedia);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    NEBU_ASSIGN_OR_RETURN(MediaRecord r, RecordFromJson(it->value().ToStringView()));
+    NEBU_RETURN_IF_ERROR(visit(r));
+  }
+  return storage::FromRocks(it->status());
+}
+
 Result<MediaUsage> GetMediaUsage(const storage::ReadView& view, std::string_view user_id) {
   NEBU_ASSIGN_OR_RETURN(auto bytes, view.Get(Cf::kMedia, UsageKey(user_id)));
   return DecodeUsage(bytes);

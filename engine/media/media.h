@@ -140,6 +140,10 @@ using MediaVisitor = std::function<Status(const MediaRecord& record)>;
                                       std::string_view after_media_id, size_t limit,
                                       const MediaVisitor& visit);
 
+// Visits every record (all users, pending and deleted ones too) in media ID order until
+// visit returns an error (returned). For the projection (projections/media_snapshot.h).
+[[nodiscard]] Status ForEachMedia(const storage::ReadView& view, const MediaVisitor& visit);
+
 // The user's usage (complete, not deleted media).
 [[nodiscard]] Result<MediaUsage> GetMediaUsage(const storage::ReadView& view,
                                                std::string_view user_id);
