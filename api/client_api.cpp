@@ -22,6 +22,7 @@
 #include "api/sso/sso_routes.h"
 #include "api/sync/old_sync_routes.h"
 #include "api/sync/sync_routes.h"
+#include "api/media/media_routes.h"
 #include "api/token_wait.h"
 #include "engine/push/notification_worker.h"
 
@@ -73,6 +74,7 @@ ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metr
   AddThreadsRoutes(router, engine);
   AddOldSyncRoutes(router, engine);
   AddSsoRoutes(router, engine, options.sso);
+  if (options.media) options.media->Mount(router);
 }
 
 ClientApi::~ClientApi() {

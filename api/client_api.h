@@ -32,6 +32,7 @@ namespace nebu::push {
 class NotificationWorker;
 }
 namespace nebu::api {
+class MediaApi;
 class PushGateway;
 class PusherDelivery;
 }
@@ -58,6 +59,9 @@ struct ClientApiOptions {
   // password login and registration (AccountRoutesConfig::password_login).
   SsoConfig sso;
   bool password_login = true;
+  // The media routes (api/media/media_routes.h), shared with a NEBU_MEDIA_ADDR
+  // listener; null: none mounted.
+  std::shared_ptr<MediaApi> media;
 };
 
 class Metrics;

@@ -2,6 +2,7 @@
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <algorithm>
 #include <cctype>
 
 namespace nebu::api {
@@ -146,6 +147,58 @@ void AddCorsHeaders(Response& response) {
   response.headers.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS");
   response.headers.Set("Access-Control-Allow-Headers",
                        "X-Requested-With, Content-Type, Authorization");
+}
+
+namespace {
+
+// A decimal number of at most 19 digits, or nullopt.
+std::optional<uint64_t> ParseDecimal(std::string_view text) {
+  if (text.empty() || text.size() > 19) return std::nullopt;
+  uint64_t n = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return n;
+}
+
+std::string_view Trim(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
+}  // namespace
+
+RangeOutcome ParseByteRange(std::string_view value, uint64_t size) {
+  value = Trim(value);
+  constexpr std::string_view kUnit = "bytes=";
+  if (value.size() < kUnit.size()) return {};
+  for (size_t i = 0; i < kUnit.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(value[i])) != kUnit[i]) return {};
+  }
+  const std::string_view spec = Trim(value.substr(kUnit.size()));
+  const size_t dash = spec.find('-');
+  if (dash == std::string_view::npos || spec.find(',') != std::string_view::npos) return {};
+  const std::string_view first_text = Trim(spec.substr(0, dash));
+  const std::string_view last_text = Trim(spec.substr(dash + 1));
+  if (first_text.empty()) {  // suffix: the last n bytes
+    auto n = ParseDecimal(last_text);
+    if (!n) return {};
+    if (*n == 0 || size == 0) return {.kind = RangeOutcome::kUnsatisfiable};
+    const uint64_t length = std::min(*n, size);
+    return {.kind = RangeOutcome::kPartial, .range = {size - length, length}};
+  }
+  auto first = ParseDecimal(first_text);
+  if (!first) return {};
+  uint64_t last = size == 0 ? 0 : size - 1;
+  if (!last_text.empty()) {
+    auto parsed = ParseDecimal(last_text);
+    if (!parsed || *parsed < *first) return {};
+    last = std::min(*parsed, last);
+  }
+  if (*first >= size) return {.kind = RangeOutcome::kUnsatisfiable};
+  return {.kind = RangeOutcome::kPartial, .range = {*first, last - *first + 1}};
 }
 
 }  // namespace nebu::api

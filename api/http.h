@@ -14,6 +14,7 @@
 
 #include <boost/json/fwd.hpp>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -52,6 +53,13 @@ struct Request {
   std::string body;
   std::string remote_address;  // "ip:port" of the peer, or the IP a trusted proxy forwarded
                               // (api/forwarded.h); empty in unit tests
+  // Routes with RouteOptions::spool_body: the body is in this local file (body stays
+  // empty), body_file_bytes long, with lowercase hex SHA-256 body_sha256. The server
+  // deletes the file after the answer: a handler that keeps the bytes copies or links
+  // them before answering. Empty for other routes.
+  std::string body_file;
+  uint64_t body_file_bytes = 0;
+  std::string body_sha256;
 
   // The first decoded value of query parameter `name`, or nullopt.
   [[nodiscard]] std::optional<std::string_view> Query(std::string_view name) const;
@@ -61,11 +69,33 @@ struct Request {
 };
 
 // One HTTP response. The server adds Content-Length, Connection and Server.
+// With body_file set (body empty) the server streams body_file_length bytes of that
+// local file from body_file_offset in chunks (downloads; never the whole file in
+// memory); a file that cannot be opened or read then cuts the connection.
 struct Response {
   int status = 200;
   Headers headers;
   std::string body;
+  std::string body_file;
+  uint64_t body_file_offset = 0;
+  uint64_t body_file_length = 0;
 };
+
+// One satisfiable byte range of a representation: [first, first + length).
+struct ByteRange {
+  uint64_t first = 0;
+  uint64_t length = 0;
+};
+// The outcome of a Range header against a representation of `size` bytes.
+struct RangeOutcome {
+  enum Kind { kWhole, kPartial, kUnsatisfiable } kind = kWhole;
+  ByteRange range;  // kPartial
+};
+// Parses a "Range: bytes=..." value (RFC 9110 14.1.2) with ONE range: "a-b", "a-",
+// "-n" (the last n bytes). Anything else (other units, several ranges, malformed) is
+// ignored: kWhole, as RFC 9110 allows. A range starting at or past `size` (or "-0")
+// is kUnsatisfiable (416).
+[[nodiscard]] RangeOutcome ParseByteRange(std::string_view value, uint64_t size);
 
 // A response with `body` serialized as JSON and Content-Type application/json.
 [[nodiscard]] Response JsonResponse(int status, const boost::json::value& body);

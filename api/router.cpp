@@ -113,7 +113,8 @@ void Router::Add(std::string_view method, std::string_view pattern, Handler hand
             .handler = std::move(handler),
             .async_handler = nullptr,
             .body_bytes_max = options.body_bytes_max,
-            .offload = options.offload});
+            .offload = options.offload,
+            .spool_body = options.spool_body});
   if (options.offload && offload_pool_ == nullptr) {
     offload_pool_ = std::make_unique<WorkerPool>(offload_options_);
   }
@@ -127,7 +128,8 @@ void Router::AddAsync(std::string_view method, std::string_view pattern, AsyncHa
             .handler = nullptr,
             .async_handler = std::move(handler),
             .body_bytes_max = options.body_bytes_max,
-            .offload = false});
+            .offload = false,
+            .spool_body = options.spool_body});
 }
 
 void Router::AddRoute(std::string_view method, std::string_view pattern, Route route) {
@@ -288,6 +290,12 @@ size_t Router::BodyBytesMax(std::string_view method, std::string_view path) cons
   const Route* route = pattern == nullptr ? nullptr : FindRoute(*pattern, method);
   if (route == nullptr || route->body_bytes_max == 0) return kBodyBytesMaxDefault;
   return route->body_bytes_max;
+}
+
+bool Router::SpoolsBody(std::string_view method, std::string_view path) const {
+  const Pattern* pattern = Match(path);
+  const Route* route = pattern == nullptr ? nullptr : FindRoute(*pattern, method);
+  return route != nullptr && route->spool_body;
 }
 
 void Router::RecordRejected(std::string_view method, int status) const {

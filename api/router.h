@@ -94,6 +94,11 @@ struct RouteOptions {
   // Run this synchronous handler on the router's offload pool, not the server thread
   // (see above). Ignored for asynchronous handlers, which never block.
   bool offload = false;
+  // Spool the request body to a temporary file instead of memory (uploads): the server
+  // writes it there in chunks while computing its SHA-256, the handler gets
+  // Request::body_file / body_file_bytes / body_sha256 and an empty body, and the file
+  // is deleted once the answer is written (or the client goes away mid-body).
+  bool spool_body = false;
 };
 
 class Router {
@@ -136,6 +141,8 @@ class Router {
   // The body limit that applies to `method` on `path` (raw path, no query); the
   // server asks after reading the header, before reading the body.
   [[nodiscard]] size_t BodyBytesMax(std::string_view method, std::string_view path) const;
+  // Whether that route spools its body to a file (RouteOptions::spool_body).
+  [[nodiscard]] bool SpoolsBody(std::string_view method, std::string_view path) const;
 
   // Registers `hook`, run by Drain(): a route that keeps requests waiting only for
   // time (the /sync long-poll) answers them at once from it and stops parking new
@@ -163,6 +170,7 @@ class Router {
     AsyncHandler async_handler;
     size_t body_bytes_max = 0;
     bool offload = false;  // handler runs on offload_pool_
+    bool spool_body = false;
   };
   struct Pattern {
     std::string text;

@@ -24,6 +24,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -32,6 +33,7 @@
 #include <boost/beast/http/write.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -40,6 +42,11 @@
 #include "api/errors.h"
 #include "api/forwarded.h"
 #include "api/rate_limit.h"
+#include "engine/common/crypto.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <unistd.h>
 
 namespace nebu::api {
 namespace {
@@ -117,10 +124,11 @@ std::string_view View(beast::string_view text) { return {text.data(), text.size(
 
 // remote_address is the peer's "ip:port", or the client's IP when a trusted proxy
 // forwarded the request (api/forwarded.h).
-Request ToRequest(http::request<http::string_body>&& message, std::string remote,
+template <class Body>
+Request ToRequest(const http::request<Body>& message, std::string body, std::string remote,
                   const TrustedProxies& proxies) {
   Request request = MakeRequest(std::string(View(message.method_string())),
-                                std::string(View(message.target())), std::move(message.body()));
+                                std::string(View(message.target())), std::move(body));
   std::vector<std::string_view> forwarded_for;
   for (const auto& field : message) {
     request.headers.Add(View(field.name_string()), View(field.value()));
@@ -162,6 +170,9 @@ Response RejectionResponse(int status) {
     case 503:
       response = ErrorResponse(503, "M_LIMIT_EXCEEDED", "Too many connections");
       break;
+    case 507:
+      response = ErrorResponse(507, "M_UNKNOWN", "The server could not store the request body");
+      break;
     default:
       response = ErrorResponse(400, "M_UNKNOWN", "Malformed HTTP request");
       break;
@@ -170,8 +181,76 @@ Response RejectionResponse(int status) {
   return response;
 }
 
+// Closes a file descriptor when it goes out of scope.
+struct FdCloser {
+  int fd = -1;
+  ~FdCloser() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// A spooled request body (RouteOptions::spool_body): the file is deleted when the last
+// reference goes (after the answer is written, or at once when reading fails).
+struct SpoolFile {
+  std::filesystem::path path;
+  ~SpoolFile() {
+    if (!path.empty()) ::unlink(path.c_str());
+  }
+};
+
+struct DigestDeleter {
+  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+};
+
+asio::awaitable<bool> WriteResponse(beast::tcp_stream& stream, Response response, unsigned version,
+                                    bool keep_alive, int64_t timeout_ms);
+
+// Streams response.body_file (see Response): the header, then the bytes in chunks, each
+// write bounded by timeout_ms. false when the connection must be cut.
+asio::awaitable<bool> WriteFileResponse(beast::tcp_stream& stream, Response response,
+                                        unsigned version, bool keep_alive, int64_t timeout_ms) {
+  FdCloser file{::open(response.body_file.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (file.fd < 0) {
+    spdlog::error("http: cannot open {} for a response: {}", response.body_file,
+                  std::strerror(errno));
+    co_return co_await WriteResponse(stream, ErrorResponse(500, "M_UNKNOWN", "Internal error"),
+                                     version, keep_alive, timeout_ms);
+  }
+  http::response<http::empty_body> message{static_cast<http::status>(response.status), version};
+  for (const auto& [name, value] : response.headers.fields()) message.insert(name, value);
+  message.set(http::field::server, "nebu");
+  message.keep_alive(keep_alive);
+  message.content_length(response.body_file_length);
+  http::response_serializer<http::empty_body> serializer{message};
+  stream.expires_after(milliseconds(timeout_ms));
+  auto [header_ec, header_bytes] = co_await http::async_write_header(stream, serializer, kTuple);
+  if (header_ec) co_return false;
+  std::vector<char> chunk(kSpoolChunkBytes);
+  uint64_t offset = response.body_file_offset;
+  for (uint64_t left = response.body_file_length; left > 0;) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(left, chunk.size()));
+    const ssize_t n = ::pread(file.fd, chunk.data(), want, static_cast<off_t>(offset));
+    if (n <= 0) {
+      if (n < 0 && errno == EINTR) continue;
+      spdlog::error("http: reading {} for a response failed", response.body_file);
+      co_return false;
+    }
+    stream.expires_after(milliseconds(timeout_ms));
+    auto [ec, bytes] = co_await asio::async_write(
+        stream, asio::buffer(chunk.data(), static_cast<size_t>(n)), kTuple);
+    if (ec) co_return false;
+    offset += static_cast<uint64_t>(n);
+    left -= static_cast<uint64_t>(n);
+  }
+  co_return true;
+}
+
 asio::awaitable<bool> WriteResponse(beast::tcp_stream& stream, Response response, unsigned version,
                                     bool keep_alive, int64_t timeout_ms) {
+  if (!response.body_file.empty()) {
+    co_return co_await WriteFileResponse(stream, std::move(response), version, keep_alive,
+                                         timeout_ms);
+  }
   http::response<http::string_body> message{static_cast<http::status>(response.status), version};
   for (const auto& [name, value] : response.headers.fields()) message.insert(name, value);
   message.set(http::field::server, "nebu");
@@ -226,6 +305,7 @@ struct Server::Impl {
     std::optional<Request> request;
     unsigned version = 11;
     bool keep_alive = false;
+    std::shared_ptr<SpoolFile> spool;  // the spooled body, deleted with the last reference
   };
 
   explicit Impl(ServerLimits l) : limits(l), ioc(static_cast<int>(ThreadCount(l))) {}
@@ -249,6 +329,11 @@ struct Server::Impl {
                                        bool first);
   asio::awaitable<ReadOutcome> ReadRequest(Connection& connection, beast::flat_buffer& buffer,
                                            const Router& router, const std::string& remote);
+  asio::awaitable<ReadOutcome> ReadSpooled(Connection& connection, beast::flat_buffer& buffer,
+                                           http::request_parser<http::string_body>& header,
+                                           size_t body_bytes_max, const Router& router,
+                                           const std::string& remote, const std::string& method,
+                                           const std::string& target);
   asio::awaitable<void> Reject(beast::tcp_stream& stream, const Router& router,
                                std::string_view remote, std::string_view method,
                                std::string_view target, int status);
@@ -405,7 +490,8 @@ asio::awaitable<void> Server::Impl::ServeRequests(Connection& connection, const 
     const Request& request = *outcome.request;
     Response response = co_await AwaitAnswer(router, request);
     int status = response.status;
-    size_t body_bytes = response.body.size();
+    size_t body_bytes = response.body_file.empty() ? response.body.size()
+                                                   : static_cast<size_t>(response.body_file_length);
     bool keep_alive = outcome.keep_alive && !stopping;
     bool written = co_await WriteResponse(connection.stream, std::move(response), outcome.version,
                                           keep_alive, limits.write_timeout_ms);
@@ -463,6 +549,10 @@ asio::awaitable<Server::Impl::ReadOutcome> Server::Impl::ReadRequest(Connection&
     auto [ec, bytes] = co_await http::async_write(connection.stream, proceed, kTuple);
     if (ec) co_return outcome;
   }
+  if (router.SpoolsBody(method, std::string_view(target).substr(0, target.find('?')))) {
+    co_return co_await ReadSpooled(connection, buffer, parser, body_bytes_max, router, remote,
+                                   method, target);
+  }
   auto [body_ec, body_bytes] = co_await http::async_read(connection.stream, buffer, parser, kTuple);
   if (body_ec) {
     if (int status = RejectionStatus(body_ec)) {
@@ -472,7 +562,80 @@ asio::awaitable<Server::Impl::ReadOutcome> Server::Impl::ReadRequest(Connection&
   }
   outcome.version = parser.get().version();
   outcome.keep_alive = parser.get().keep_alive();
-  outcome.request = ToRequest(parser.release(), remote, limits.trusted_proxies);
+  auto message = parser.release();
+  std::string body = std::move(message.body());
+  outcome.request = ToRequest(message, std::move(body), remote, limits.trusted_proxies);
+  co_return outcome;
+}
+
+// Reads the body of a spooling route (RouteOptions::spool_body) into a fresh file in
+// chunks, hashing as it goes. Each read is bounded by read_timeout_ms (a large upload
+// may take longer in total). Any failure leaves no file behind.
+asio::awaitable<Server::Impl::ReadOutcome> Server::Impl::ReadSpooled(
+    Connection& connection, beast::flat_buffer& buffer,
+    http::request_parser<http::string_body>& header, size_t body_bytes_max, const Router& router,
+    const std::string& remote, const std::string& method, const std::string& target) {
+  ReadOutcome outcome;
+  http::request_parser<http::buffer_body> parser(std::move(header));
+  parser.body_limit(body_bytes_max);
+  auto spool = std::make_shared<SpoolFile>();
+  const std::filesystem::path dir = limits.spool_dir.empty()
+                                        ? std::filesystem::temp_directory_path()
+                                        : std::filesystem::path(limits.spool_dir);
+  spool->path = dir / ("upload-" + RandomAlnum(20));
+  FdCloser file{::open(spool->path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)};
+  std::unique_ptr<EVP_MD_CTX, DigestDeleter> digest(EVP_MD_CTX_new());
+  if (file.fd < 0 || !digest || EVP_DigestInit_ex(digest.get(), EVP_sha256(), nullptr) != 1) {
+    spdlog::error("http: cannot create a spool file in {}: {}", dir.string(), std::strerror(errno));
+    if (file.fd < 0) spool->path.clear();
+    co_await Reject(connection.stream, router, remote, method, target, 507);
+    co_return outcome;
+  }
+  std::vector<char> chunk(kSpoolChunkBytes);
+  uint64_t total = 0;
+  while (!parser.is_done()) {
+    parser.get().body().data = chunk.data();
+    parser.get().body().size = chunk.size();
+    connection.stream.expires_after(milliseconds(limits.read_timeout_ms));
+    auto [ec, bytes] = co_await http::async_read_some(connection.stream, buffer, parser, kTuple);
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+      if (int status = RejectionStatus(ec)) {
+        co_await Reject(connection.stream, router, remote, method, target, status);
+      }
+      co_return outcome;  // spool goes: no file left
+    }
+    const size_t got = chunk.size() - parser.get().body().size;
+    for (size_t done = 0; done < got;) {
+      const ssize_t n = ::write(file.fd, chunk.data() + done, got - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        spdlog::error("http: writing a spool file failed: {}", std::strerror(errno));
+        co_await Reject(connection.stream, router, remote, method, target, 507);
+        co_return outcome;
+      }
+      done += static_cast<size_t>(n);
+    }
+    EVP_DigestUpdate(digest.get(), chunk.data(), got);
+    total += got;
+  }
+  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+  unsigned int md_size = 0;
+  EVP_DigestFinal_ex(digest.get(), md.data(), &md_size);
+  const int fd = std::exchange(file.fd, -1);
+  if (::close(fd) != 0) {
+    co_await Reject(connection.stream, router, remote, method, target, 507);
+    co_return outcome;
+  }
+  outcome.version = parser.get().version();
+  outcome.keep_alive = parser.get().keep_alive();
+  Request request = ToRequest(parser.get(), std::string(), remote, limits.trusted_proxies);
+  request.body_file = spool->path.string();
+  request.body_file_bytes = total;
+  request.body_sha256 =
+      HexEncode(std::string_view(reinterpret_cast<const char*>(md.data()), md_size));
+  outcome.request = std::move(request);
+  outcome.spool = std::move(spool);
   co_return outcome;
 }
 

@@ -43,6 +43,11 @@
 //   they have); a request still unanswered then is waited for like any in-flight
 //   request (at most drain_timeout_ms); an answer that arrives after its connection is
 //   gone is dropped safely.
+// - Spooled bodies (RouteOptions::spool_body): read in chunks of kSpoolChunkBytes into
+//   a fresh file in spool_dir (0600) while their SHA-256 is computed; a client that
+//   goes away or times out mid-body, or a body over the limit, leaves no file. A disk
+//   error while spooling answers 507 M_UNKNOWN. Response::body_file is written in
+//   chunks of kSpoolChunkBytes too.
 // - Every answered request is logged (spdlog, info) with access_token redacted, under
 //   the client's address: the peer's, or the one a trusted proxy forwarded
 //   (limits.trusted_proxies; logged as "client via=peer").
@@ -81,11 +86,17 @@ struct ServerLimits {
   // Peers whose X-Forwarded-For names the client (Request::remote_address, the access
   // log); see api/forwarded.h. Empty: the header is ignored.
   TrustedProxies trusted_proxies;
+  // Where spooled request bodies (RouteOptions::spool_body) are written; empty: the
+  // system's temporary directory. Put it on the media store's filesystem so that
+  // storing an upload is a hard link, not a copy.
+  std::string spool_dir;
 };
 
 // File descriptors a Server holds beyond its connections (acceptors, the io_context's
 // epoll and eventfd), for the process's fd budget.
 inline constexpr size_t kServerOtherFdsMax = 16;
+// Chunk of a spooled request body and of a streamed file response (bytes).
+inline constexpr size_t kSpoolChunkBytes = 256 * 1024;
 
 struct ListenerConfig {
   std::string address;  // IP literal to bind, e.g. "127.0.0.1", "::"

@@ -336,6 +336,14 @@ const std::vector<Variable> kVariables = {
     {"NEBU_SSO_CLIENT_WHITELIST", "", "comma-separated client URL prefixes SSO may return to",
      "unset: any client URL (after the confirmation page)"},
     {"NEBU_PASSWORD_LOGIN", "on", "on or off: password login and registration (off: SSO only)"},
+    {"NEBU_MEDIA_BACKEND", "file",
+     "file or s3: where media bytes live (file: under NEBU_DATA_DIR/media, per node)"},
+    {"NEBU_MEDIA_MAX_UPLOAD_BYTES", "52428800", "largest media upload in bytes (413 above)"},
+    {"NEBU_MEDIA_USER_QUOTA_BYTES", "0", "media bytes one user may store (403 above; 0: none)"},
+    {"NEBU_MEDIA_LEGACY", "on",
+     "on or off: the unauthenticated /_matrix/media/{v3,r0} download, thumbnail, config"},
+    {"NEBU_MEDIA_ADDR", "", "an extra listener serving only the media routes (IP:PORT)",
+     "unset: media on the client listener only"},
 };
 
 std::string HostPort::ToString() const {
@@ -494,6 +502,49 @@ Status LoadSupport(std::map<std::string_view, std::string>& values, Config& conf
   return Status::Ok();
 }
 
+namespace {
+
+Result<uint64_t> ParseBytes(std::string_view name, const std::string& text, uint64_t min,
+                            uint64_t max) {
+  uint64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size() || n < min || n > max) {
+    return Invalid(name, "expected bytes from " + std::to_string(min) + " to " +
+                             std::to_string(max) + ", got \"" + text + "\"");
+  }
+  return n;
+}
+
+Status LoadMedia(std::map<std::string_view, std::string>& values, Config& config) {
+  constexpr uint64_t kUploadBytesCap = 1ull << 40;
+  MediaConfig& media = config.media;
+  media.backend = values["NEBU_MEDIA_BACKEND"];
+  if (media.backend != "file" && media.backend != "s3") {
+    return Invalid("NEBU_MEDIA_BACKEND", "expected file or s3, got \"" + media.backend + "\"");
+  }
+  NEBU_ASSIGN_OR_RETURN(media.upload_bytes_max,
+                        ParseBytes("NEBU_MEDIA_MAX_UPLOAD_BYTES",
+                                   values["NEBU_MEDIA_MAX_UPLOAD_BYTES"], 1, kUploadBytesCap));
+  NEBU_ASSIGN_OR_RETURN(media.user_quota_bytes,
+                        ParseBytes("NEBU_MEDIA_USER_QUOTA_BYTES",
+                                   values["NEBU_MEDIA_USER_QUOTA_BYTES"], 0, UINT64_MAX / 2));
+  NEBU_ASSIGN_OR_RETURN(media.legacy, ParseSwitch("NEBU_MEDIA_LEGACY", values["NEBU_MEDIA_LEGACY"],
+                                                  "on", "off", true));
+  const std::string& addr = values["NEBU_MEDIA_ADDR"];
+  if (addr.empty()) return Status::Ok();
+  Result<HostPort> parsed = ParseHostPort(addr);
+  if (!parsed.ok()) return Invalid("NEBU_MEDIA_ADDR", "expected IP:PORT, got \"" + addr + "\"");
+  for (const HostPort* other : {&config.client_addr, &config.ops_addr}) {
+    if (parsed->port != 0 && parsed->port == other->port && parsed->host == other->host) {
+      return Invalid("NEBU_MEDIA_ADDR", "must differ from NEBU_CLIENT_ADDR and NEBU_OPS_ADDR");
+    }
+  }
+  media.addr = *parsed;
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<Config> LoadConfig(const Environment& env) {
   std::map<std::string_view, std::string> values;
   for (const Variable& variable : kVariables) {
@@ -565,6 +616,7 @@ Result<Config> LoadConfig(const Environment& env) {
   NEBU_RETURN_IF_ERROR(LoadCluster(values, config));
   NEBU_RETURN_IF_ERROR(LoadSupport(values, config));
   NEBU_RETURN_IF_ERROR(LoadSso(values, config));
+  NEBU_RETURN_IF_ERROR(LoadMedia(values, config));
   for (const auto& [name, value] : env) {
     if (name.starts_with(kPrefix) && !IsKnown(name))
       config.warnings.push_back("unknown variable " + name + " ignored");

@@ -28,6 +28,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -101,6 +102,15 @@ struct ClusterConfig {
   [[nodiscard]] bool enabled() const { return !etcd_endpoints.empty(); }
 };
 
+// NEBU_MEDIA_*: the media repository (api/media/media_routes.h).
+struct MediaConfig {
+  std::string backend = "file";  // NEBU_MEDIA_BACKEND=file|s3
+  uint64_t upload_bytes_max = 50ull * 1024 * 1024;  // NEBU_MEDIA_MAX_UPLOAD_BYTES (1..2^40)
+  uint64_t user_quota_bytes = 0;  // NEBU_MEDIA_USER_QUOTA_BYTES; 0: no quota
+  bool legacy = true;             // NEBU_MEDIA_LEGACY=on|off: unauthenticated /_matrix/media/*
+  std::optional<HostPort> addr;   // NEBU_MEDIA_ADDR: a listener of the media routes only
+};
+
 struct Config {
   std::string data_dir;
   HostPort client_addr;         // Matrix Client-Server API
@@ -147,6 +157,7 @@ struct Config {
   // NEBU_PASSWORD_LOGIN=on|off: off hides m.login.password and refuses password login,
   // registration and password changes (an OIDC-only deployment). Default on.
   bool password_login = true;
+  MediaConfig media;                  // NEBU_MEDIA_*
   std::vector<std::string> warnings;  // e.g. unknown NEBU_* variables
 };
 

@@ -14,6 +14,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -23,7 +24,9 @@
 #include "api/token_wait.h"
 #include "api/forwarded.h"
 #include "api/metrics.h"
+#include "api/media/media_routes.h"
 #include "api/ops.h"
+#include "media/file_store.h"
 #include "api/push/pusher_delivery.h"
 #include "api/router.h"
 #include "api/server.h"
@@ -105,6 +108,20 @@ api::ServerLimits ConnectionLimits(rlim_t fd_limit) {
   return limits;
 }
 
+// The content store NEBU_MEDIA_BACKEND names, or null (logged).
+std::unique_ptr<media::ContentStore> OpenMediaStore(const Config& config) {
+  if (config.media.backend == "s3") {
+    spdlog::critical("media: NEBU_MEDIA_BACKEND=s3: s3 backend not built yet");
+    return nullptr;
+  }
+  auto store = media::FileContentStore::Open(std::filesystem::path(config.data_dir) / "media");
+  if (!store.ok()) {
+    spdlog::critical("media: cannot open the file store: {}", store.status().ToString());
+    return nullptr;
+  }
+  return std::move(store).value();
+}
+
 void PrintHelp() {
   std::printf(
       "nebu %s: a Matrix homeserver core with an event-sourced, replicated store.\n\n"
@@ -148,8 +165,19 @@ int WaitForStopSignal(const sigset_t& signals, int64_t ms) {
 // itself behind the log's trim point (kServeRejoin). The routers (and the account
 // routes' hash workers) are destroyed on return, before the caller closes the engine.
 int ServeUntilSignal(const Config& config, core::Engine& engine, ClusterRuntime* cluster,
-                     const sigset_t& stop_signals, const api::ServerLimits& server_limits) {
+                     const sigset_t& stop_signals, api::ServerLimits server_limits) {
   api::Metrics metrics;
+  std::unique_ptr<media::ContentStore> media_store = OpenMediaStore(config);
+  if (media_store == nullptr) return kExitFailure;
+  const std::filesystem::path media_dir = std::filesystem::path(config.data_dir) / "media";
+  server_limits.spool_dir = (media_dir / "tmp").string();  // beside the store: a link, no copy
+  auto media_api = std::make_shared<api::MediaApi>(
+      engine, api::MediaApiOptions{.store = media_store.get(),
+                                   .upload_bytes_max = config.media.upload_bytes_max,
+                                   .user_quota_bytes = config.media.user_quota_bytes,
+                                   .legacy = config.media.legacy,
+                                   .thumbnail_dir = (media_dir / "thumbnails").string(),
+                                   .rate_limit = config.rate_limit});
   api::ClientApi client_api(engine,
                             {.public_base_url = config.public_base_url,
                              .support = config.support,
@@ -162,7 +190,8 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, ClusterRuntime*
                             .pushers_standby = cluster != nullptr,
                             .push_private_gateways = config.push_private_gateways,
                             .sso = config.sso,
-                            .password_login = config.password_login},
+                            .password_login = config.password_login,
+                            .media = media_api},
                             &metrics, cluster ? &cluster->ephemeral() : nullptr);
   // In a cluster one node delivers to push gateways: the holder of <prefix>/pusher.
   std::unique_ptr<replication::LeaseElection> pusher_election =
@@ -192,11 +221,17 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, ClusterRuntime*
        .internal_secret = config.cluster.internal_secret,
        .digest = cluster ? std::function([&engine] { return StateDigestJson(engine); })
                          : nullptr});
-  auto server = api::Server::Start(
-      {{.address = config.client_addr.host, .port = config.client_addr.port, .router = &client_api.router()},
-       {.address = config.ops_addr.host, .port = config.ops_addr.port, .router = &ops,
-        .reserved = true}},
-      server_limits);
+  std::vector<api::ListenerConfig> listeners = {
+      {.address = config.client_addr.host, .port = config.client_addr.port, .router = &client_api.router()},
+      {.address = config.ops_addr.host, .port = config.ops_addr.port, .router = &ops,
+       .reserved = true}};
+  api::Router media_router("media", &metrics);  // NEBU_MEDIA_ADDR: the media routes only
+  if (config.media.addr) {
+    media_api->Mount(media_router);
+    listeners.push_back({.address = config.media.addr->host, .port = config.media.addr->port,
+                         .router = &media_router});
+  }
+  auto server = api::Server::Start(std::move(listeners), server_limits);
   if (!server.ok()) {
     spdlog::critical("http: {}", server.status().ToString());
     return kExitFailure;

@@ -6,6 +6,7 @@
 
 #include "projections/accounts_snapshot.h"
 #include "projections/batch_writer.h"
+#include "projections/media_snapshot.h"
 #include "projections/prefetcher.h"
 #include "projections/search_indexer.h"
 
@@ -157,7 +158,10 @@ Status Projector::Step(BatchWriter& writer, Prefetcher& ahead, StreamPosition* c
 
 Status Projector::SyncAccounts(BatchWriter& writer) {
   NEBU_ASSIGN_OR_RETURN(AccountsSnapshot snapshot, ReadAccounts(store_));
-  return WriteAccounts(writer.connection(), snapshot, &accounts_digest_);
+  NEBU_RETURN_IF_ERROR(WriteAccounts(writer.connection(), snapshot, &accounts_digest_));
+  // Media records ride along (media_snapshot.h): not on the stream either.
+  NEBU_ASSIGN_OR_RETURN(MediaSnapshot media, ReadMediaSnapshot(store_));
+  return WriteMediaSnapshot(writer.connection(), media, &media_digest_);
 }
 
 void Projector::Run() {

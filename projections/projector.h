@@ -10,7 +10,8 @@
 //
 // Accounts (users, profiles, devices, token and password hashes) are not on the
 // stream: every kAccountsSyncIntervalMs (and at the end of CatchUp) the projector
-// writes a snapshot of them when it changed (accounts_snapshot.h).
+// writes a snapshot of them when it changed (accounts_snapshot.h), and so are the media
+// records (media_snapshot.h).
 //
 // PostgreSQL down or slow never touches the write path: the projector only reads
 // RocksDB. On any PostgreSQL error it drops the connection and retries with capped
@@ -145,6 +146,7 @@ class Projector {
   std::unique_ptr<BatchWriter> catch_up_writer_;  // CatchUp's connection, kept between calls
   std::unique_ptr<SearchIndexer> catch_up_search_;  // CatchUpSearch's connection
   std::string accounts_digest_;  // of the last accounts snapshot written (projector thread)
+  std::string media_digest_;     // of the last media snapshot written (projector thread)
 };
 
 }  // namespace nebu::projections

@@ -7,6 +7,7 @@
 #include "engine/core/index_build.h"
 #include "engine/e2ee/backup.h"
 #include "engine/e2ee/e2ee.h"
+#include "engine/media/media.h"
 #include "engine/push/pushers.h"
 #include "engine/receipts/receipts.h"
 #include "engine/reports/reports.h"
@@ -170,7 +171,7 @@ Status StateMachine::Apply(LogIndex index, const Command& command, ApplyOutcome*
       break;
     // Issue 10 and 11's kinds; each module replaces its own stub.
     case CommandKind::kMedia:
-      *outcome = Status::InvalidArgument("media commands are not applied yet");
+      *outcome = media::ApplyMediaCommand(store_, pending_, command.payload);
       break;
     case CommandKind::kExternalId:
       *outcome = accounts::ApplyExternalIdCommand(store_, pending_, command.payload);

@@ -52,6 +52,36 @@ TEST_F(ConfigTest, EmptyEnvironmentGivesTheEmbeddedDefaults) {
   EXPECT_TRUE(config->warnings.empty());
 }
 
+TEST_F(ConfigTest, MediaVariables) {
+  Result<Config> defaults = LoadConfig({});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->media.backend, "file");
+  EXPECT_EQ(defaults->media.upload_bytes_max, 50u * 1024 * 1024);
+  EXPECT_EQ(defaults->media.user_quota_bytes, 0u);
+  EXPECT_TRUE(defaults->media.legacy);
+  EXPECT_FALSE(defaults->media.addr);
+  Result<Config> set = LoadConfig({{"NEBU_MEDIA_BACKEND", "s3"},
+                                   {"NEBU_MEDIA_MAX_UPLOAD_BYTES", "1000"},
+                                   {"NEBU_MEDIA_USER_QUOTA_BYTES", "5000"},
+                                   {"NEBU_MEDIA_LEGACY", "off"},
+                                   {"NEBU_MEDIA_ADDR", "127.0.0.1:8009"}});
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  EXPECT_EQ(set->media.backend, "s3");
+  EXPECT_EQ(set->media.upload_bytes_max, 1000u);
+  EXPECT_EQ(set->media.user_quota_bytes, 5000u);
+  EXPECT_FALSE(set->media.legacy);
+  ASSERT_TRUE(set->media.addr);
+  EXPECT_EQ(set->media.addr->ToString(), "127.0.0.1:8009");
+  EXPECT_NE(ErrorOf({{"NEBU_MEDIA_BACKEND", "ftp"}}).find("NEBU_MEDIA_BACKEND"), std::string::npos);
+  EXPECT_NE(ErrorOf({{"NEBU_MEDIA_MAX_UPLOAD_BYTES", "0"}}).find("NEBU_MEDIA_MAX_UPLOAD_BYTES"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf({{"NEBU_MEDIA_MAX_UPLOAD_BYTES", "1x"}}).find("NEBU_MEDIA_MAX_UPLOAD_BYTES"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf({{"NEBU_MEDIA_LEGACY", "maybe"}}).find("NEBU_MEDIA_LEGACY"), std::string::npos);
+  EXPECT_NE(ErrorOf({{"NEBU_MEDIA_ADDR", "127.0.0.1:8008"}}).find("NEBU_MEDIA_ADDR"),
+            std::string::npos);
+}
+
 TEST_F(ConfigTest, VariablesOverrideDefaults) {
   Result<Config> config = LoadConfig({{"NEBU_DATA_DIR", "/var/lib/nebu"},
                                       {"NEBU_CLIENT_ADDR", "[::]:443"},
