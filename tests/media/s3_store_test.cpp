@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio.hpp>
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <random>
@@ -96,7 +97,8 @@ TEST_F(S3StoreTest, PutExistsFetchRoundtrip) {
   auto writer = Open(Config(), "cache-writer");
   auto reader = Open(Config(), "cache-reader");  // another node: nothing cached
   ASSERT_TRUE(writer && reader);
-  for (size_t size : {size_t{0}, size_t{1}, size_t{5} * 1024 * 1024 + 7}) {
+  // 9 MiB: over Beast's default body limit (8 MiB), which must not apply.
+  for (size_t size : {size_t{0}, size_t{1}, size_t{9} * 1024 * 1024 + 7}) {
     std::string contents;
     std::string hash = Spool("spool", size, &contents);
     ASSERT_TRUE(writer->Put(hash, dir_ / "spool", size).ok()) << size;
@@ -267,6 +269,98 @@ TEST_F(S3StoreTest, CacheStaysWithinItsBound) {
   EXPECT_EQ(reopened->cached_bytes(), CacheFiles(dir_ / "cache-reader").second);
   ASSERT_TRUE(reopened->Fetch(hashes.front()).ok());
   EXPECT_EQ(reopened->stats().gets, 0u);
+}
+
+// A one-shot HTTP server on loopback: answers every connection's request with `reply`
+// (raw bytes), then closes it, as a backend that fails mid-way would.
+class FakeS3 {
+ public:
+  explicit FakeS3(std::string reply) : reply_(std::move(reply)) {
+    acceptor_.open(boost::asio::ip::tcp::v4());
+    acceptor_.bind({boost::asio::ip::make_address("127.0.0.1"), 0});
+    acceptor_.listen();
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~FakeS3() {
+    stopping_ = true;
+    boost::system::error_code ignored;
+    boost::asio::ip::tcp::socket poke(io_);
+    poke.connect(acceptor_.local_endpoint(), ignored);  // wakes accept()
+    thread_.join();
+  }
+  std::string Endpoint() const {
+    return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port());
+  }
+
+ private:
+  void Serve() {
+    while (!stopping_) {
+      boost::system::error_code ec;
+      boost::asio::ip::tcp::socket socket(io_);
+      acceptor_.accept(socket, ec);
+      if (ec || stopping_) return;
+      boost::asio::streambuf request;
+      boost::asio::read_until(socket, request, "\r\n\r\n", ec);
+      boost::asio::write(socket, boost::asio::buffer(reply_), ec);
+      socket.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
+    }
+  }
+
+  std::string reply_;
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_{io_};
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+S3Config FakeConfig(const FakeS3& fake) {
+  return S3Config{.endpoint = fake.Endpoint(),
+                  .bucket = "nebu-media",
+                  .access_key_id = "id",
+                  .secret_access_key = "secret",
+                  .connect_timeout_ms = 2'000,
+                  .idle_timeout_ms = 2'000,
+                  .request_timeout_ms = 10'000};
+}
+
+TEST(S3StoreFailures, BodyCutMidwayIsUnavailableAndLeavesNoCacheFile) {
+  FakeS3 fake("HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n" + std::string(1000, 'x'));
+  fs::path cache = fs::temp_directory_path() / ("nebu-s3-cut-" + std::to_string(::getpid()));
+  auto store = S3ContentStore::Open(FakeConfig(fake), cache);
+  ASSERT_TRUE(store.ok());
+  Result<fs::path> fetched = (*store)->Fetch(Sha256Hex("x"));
+  EXPECT_EQ(fetched.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(fetched.status().message().find("S3 GET"), std::string::npos)
+      << fetched.status().message();
+  EXPECT_EQ(CacheFiles(cache).first, 0);
+  fs::remove_all(cache);
+}
+
+TEST(S3StoreFailures, ServerErrorsAreUnavailableWithS3sCode) {
+  std::string body = "<Error><Code>InternalError</Code><Message>boom</Message></Error>";
+  FakeS3 fake("HTTP/1.1 500 Internal Server Error\r\nContent-Length: " +
+              std::to_string(body.size()) + "\r\n\r\n" + body);
+  fs::path cache = fs::temp_directory_path() / ("nebu-s3-500-" + std::to_string(::getpid()));
+  auto store = S3ContentStore::Open(FakeConfig(fake), cache);
+  ASSERT_TRUE(store.ok());
+  Result<fs::path> fetched = (*store)->Fetch(Sha256Hex("x"));
+  EXPECT_EQ(fetched.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(fetched.status().message().find("HTTP 500 InternalError (boom)"), std::string::npos)
+      << fetched.status().message();
+  EXPECT_EQ(CacheFiles(cache).first, 0);
+  fs::remove_all(cache);
+}
+
+TEST(S3StoreFailures, HeadForbiddenNamesTheListBucketCase) {
+  FakeS3 fake("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+  fs::path cache = fs::temp_directory_path() / ("nebu-s3-403-" + std::to_string(::getpid()));
+  auto store = S3ContentStore::Open(FakeConfig(fake), cache);
+  ASSERT_TRUE(store.ok());
+  Result<bool> exists = (*store)->Exists(Sha256Hex("x"));
+  EXPECT_EQ(exists.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(exists.status().message().find("s3:ListBucket"), std::string::npos)
+      << exists.status().message();
+  fs::remove_all(cache);
 }
 
 TEST(S3StoreConfig, BadSettingsAreRefused) {

@@ -98,6 +98,11 @@ class S3rverProcess {
     return "http://127.0.0.1:" + std::to_string(proxy_.port);
   }
 
+  // s3rver itself, without the signature check (the bench compares both).
+  [[nodiscard]] std::string DirectEndpoint() const {
+    return "http://127.0.0.1:" + std::to_string(s3rver_.port);
+  }
+
   // Both processes' output of the last start.
   [[nodiscard]] std::string Log() const { return Read(s3rver_.log) + Read(proxy_.log); }
 
