@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <optional>
+#include <vector>
 
 #include "media/sigv4.h"
 
@@ -27,6 +28,8 @@ constexpr std::string_view kService = "s3";
 // Room for each socket read: Beast's flat_buffer otherwise stays near its first ~1 KB and
 // a 100 MB body takes 100k reads.
 constexpr size_t kReadBufferBytes = 256 * 1024;
+// Each write of an upload's body.
+constexpr size_t kWriteChunkBytes = 256 * 1024;
 
 // The parameters of one call.
 struct Call {
@@ -83,6 +86,27 @@ asio::awaitable<void> WriteRequest(Stream& stream, http::request<Body>& request,
     deadline.Arm(beast::get_lowest_layer(stream));
     co_await http::async_write_some(stream, serializer, asio::use_awaitable);
   }
+}
+
+// Writes the `size` bytes of `file` from its current position; false (with `failed`
+// set) when the file ends early or cannot be read.
+template <class Stream>
+asio::awaitable<bool> WriteFile(Stream& stream, beast::file& file, uint64_t size,
+                                const Deadline& deadline, Outcome& failed) {
+  std::vector<char> chunk(static_cast<size_t>(std::min<uint64_t>(kWriteChunkBytes, size)));
+  for (uint64_t left = size; left > 0;) {
+    beast::error_code ec;
+    size_t n = file.read(chunk.data(), static_cast<size_t>(std::min<uint64_t>(chunk.size(), left)), ec);
+    if (ec || n == 0) {
+      failed.status = Status::IoError("cannot read the upload: " +
+                                      (ec ? ec.message() : std::string("it shrank")));
+      co_return false;
+    }
+    deadline.Arm(beast::get_lowest_layer(stream));
+    co_await asio::async_write(stream, asio::buffer(chunk.data(), n), asio::use_awaitable);
+    left -= n;
+  }
+  co_return true;
 }
 
 template <class Stream, class Parser>
@@ -237,25 +261,30 @@ struct S3Client::Impl {
   template <class Stream>
   asio::awaitable<Outcome> Exchange(Stream& stream, const Call& call, const Deadline& deadline) {
     if (call.upload != nullptr) {
-      http::request<http::file_body> request;
+      beast::file file;
       beast::error_code ec;
-      request.body().open(call.upload->c_str(), beast::file_mode::scan, ec);
+      file.open(call.upload->c_str(), beast::file_mode::scan, ec);
+      uint64_t size = ec ? 0 : file.size(ec);
       if (ec) {
         co_return Outcome{Status::IoError("cannot read " + call.upload->string() + ": " +
                                           ec.message()),
                           {}};
       }
-      if (request.body().size() != call.upload_size) {
+      if (size != call.upload_size) {
         co_return Outcome{Status::InvalidArgument(call.upload->string() + " holds " +
-                                                  std::to_string(request.body().size()) +
-                                                  " bytes, not " +
+                                                  std::to_string(size) + " bytes, not " +
                                                   std::to_string(call.upload_size)),
                           {}};
       }
+      // The header through Beast, the body in kWriteChunkBytes pieces (Beast's file_body
+      // writes 4 KiB at a time).
+      http::request<http::empty_body> request;
       Prepare(request, call);
       request.set(http::field::content_type, "application/octet-stream");
-      request.prepare_payload();
+      request.content_length(size);
       co_await WriteRequest(stream, request, deadline);
+      Outcome failed;
+      if (!co_await WriteFile(stream, file, size, deadline, failed)) co_return failed;
     } else {
       http::request<http::empty_body> request;
       Prepare(request, call);
