@@ -344,6 +344,19 @@ const std::vector<Variable> kVariables = {
      "on or off: the unauthenticated /_matrix/media/{v3,r0} download, thumbnail, config"},
     {"NEBU_MEDIA_ADDR", "", "an extra listener serving only the media routes (IP:PORT)",
      "unset: media on the client listener only"},
+    {"NEBU_S3_ENDPOINT", "", "S3 media store: http(s)://HOST[:PORT] of the S3-compatible service",
+     "unset (no S3)"},
+    {"NEBU_S3_BUCKET", "", "S3 media store: the bucket (it must exist)", "unset"},
+    {"NEBU_S3_REGION", "us-east-1", "S3 media store: the SigV4 signing region"},
+    {"NEBU_S3_ACCESS_KEY_ID", "", "S3 media store: the access key ID", "unset"},
+    {"NEBU_S3_SECRET_ACCESS_KEY_FILE", "",
+     "S3 media store: a file holding the secret access key (never the key itself)", "unset"},
+    {"NEBU_S3_PATH_STYLE", "on",
+     "S3 media store: on (HOST/BUCKET/KEY, MinIO) or off (BUCKET.HOST/KEY)"},
+    {"NEBU_S3_KEY_PREFIX", "", "S3 media store: prefix of every object key ([A-Za-z0-9._/-])",
+     "none"},
+    {"NEBU_MEDIA_CACHE_BYTES", "1073741824",
+     "S3 media store: bound of the local read cache in bytes (least recently used go first)"},
 };
 
 std::string HostPort::ToString() const {
@@ -545,6 +558,54 @@ Status LoadMedia(std::map<std::string_view, std::string>& values, Config& config
 
 }  // namespace
 
+// NEBU_S3_* and NEBU_MEDIA_CACHE_BYTES into config.s3 (when NEBU_S3_ENDPOINT is set).
+Status LoadS3(const Environment& env, std::map<std::string_view, std::string>& values,
+              Config& config) {
+  if (auto direct = env.find("NEBU_S3_SECRET_ACCESS_KEY");
+      direct != env.end() && !direct->second.empty()) {
+    return Invalid("NEBU_S3_SECRET_ACCESS_KEY",
+                   "the secret is read only from a file: set NEBU_S3_SECRET_ACCESS_KEY_FILE");
+  }
+  media::S3Config& s3 = config.s3;
+  const std::string& cache = values["NEBU_MEDIA_CACHE_BYTES"];
+  auto [end, ec] = std::from_chars(cache.data(), cache.data() + cache.size(), s3.cache_bytes);
+  if (ec != std::errc() || end != cache.data() + cache.size() ||
+      s3.cache_bytes < media::kMediaCacheBytesMin) {
+    return Invalid("NEBU_MEDIA_CACHE_BYTES",
+                   "expected a number of bytes of at least 1048576, got \"" + cache + "\"");
+  }
+  NEBU_ASSIGN_OR_RETURN(s3.path_style, ParseSwitch("NEBU_S3_PATH_STYLE",
+                                                   values["NEBU_S3_PATH_STYLE"], "on", "off", true));
+  s3.region = values["NEBU_S3_REGION"];
+  s3.key_prefix = values["NEBU_S3_KEY_PREFIX"];
+  s3.bucket = values["NEBU_S3_BUCKET"];
+  s3.access_key_id = values["NEBU_S3_ACCESS_KEY_ID"];
+  const std::string& secret_file = values["NEBU_S3_SECRET_ACCESS_KEY_FILE"];
+  s3.endpoint = values["NEBU_S3_ENDPOINT"];
+  if (s3.endpoint.empty()) {
+    for (std::string_view name : {"NEBU_S3_BUCKET", "NEBU_S3_ACCESS_KEY_ID",
+                                  "NEBU_S3_SECRET_ACCESS_KEY_FILE", "NEBU_S3_KEY_PREFIX"}) {
+      if (!values[name].empty()) {
+        config.warnings.push_back(std::string(name) + " ignored without NEBU_S3_ENDPOINT");
+      }
+    }
+    return Status::Ok();
+  }
+  if (!s3.endpoint.starts_with("http://") && !s3.endpoint.starts_with("https://")) {
+    return Invalid("NEBU_S3_ENDPOINT", "expected http(s)://HOST[:PORT], got \"" + s3.endpoint + "\"");
+  }
+  for (std::string_view name :
+       {"NEBU_S3_BUCKET", "NEBU_S3_ACCESS_KEY_ID", "NEBU_S3_SECRET_ACCESS_KEY_FILE"}) {
+    if (values[name].empty()) return Invalid(name, "required with NEBU_S3_ENDPOINT");
+  }
+  NEBU_ASSIGN_OR_RETURN(s3.secret_access_key,
+                        ReadValueFile("NEBU_S3_SECRET_ACCESS_KEY_FILE", secret_file));
+  if (s3.secret_access_key.empty()) {
+    return Invalid("NEBU_S3_SECRET_ACCESS_KEY_FILE", "\"" + secret_file + "\" is empty");
+  }
+  return Status::Ok();
+}
+
 Result<Config> LoadConfig(const Environment& env) {
   std::map<std::string_view, std::string> values;
   for (const Variable& variable : kVariables) {
@@ -617,6 +678,7 @@ Result<Config> LoadConfig(const Environment& env) {
   NEBU_RETURN_IF_ERROR(LoadSupport(values, config));
   NEBU_RETURN_IF_ERROR(LoadSso(values, config));
   NEBU_RETURN_IF_ERROR(LoadMedia(values, config));
+  NEBU_RETURN_IF_ERROR(LoadS3(env, values, config));
   for (const auto& [name, value] : env) {
     if (name.starts_with(kPrefix) && !IsKnown(name))
       config.warnings.push_back("unknown variable " + name + " ignored");

@@ -17,7 +17,10 @@
 //   present when one of its two variables is set, and the support page URL),
 //   and the cluster's (ClusterConfig below): NEBU_ETCD_ENDPOINTS, NEBU_ETCD_PREFIX,
 //   NEBU_NODE_ID, NEBU_GRPC_ADDR, NEBU_INTERNAL_SECRET, NEBU_ETCD_USERNAME,
-//   NEBU_ETCD_PASSWORD, NEBU_ETCD_CA_FILE, NEBU_ETCD_CERT_FILE, NEBU_ETCD_KEY_FILE.
+//   NEBU_ETCD_PASSWORD, NEBU_ETCD_CA_FILE, NEBU_ETCD_CERT_FILE, NEBU_ETCD_KEY_FILE,
+//   and the S3 media store's (media/s3_config.h): NEBU_S3_ENDPOINT, NEBU_S3_BUCKET,
+//   NEBU_S3_REGION, NEBU_S3_ACCESS_KEY_ID, NEBU_S3_SECRET_ACCESS_KEY_FILE,
+//   NEBU_S3_PATH_STYLE, NEBU_S3_KEY_PREFIX, NEBU_MEDIA_CACHE_BYTES.
 // Any variable NEBU_X may instead be given as NEBU_X_FILE: a path whose contents,
 // trimmed of surrounding whitespace, are the value (Docker/Kubernetes secrets). Setting
 // both is an error. Unknown NEBU_* variables are not an error; they come back in
@@ -37,6 +40,7 @@
 #include "api/forwarded.h"
 #include "api/sso/sso_routes.h"
 #include "engine/common/status.h"
+#include "media/s3_config.h"
 
 namespace nebu::app {
 
@@ -158,6 +162,12 @@ struct Config {
   // registration and password changes (an OIDC-only deployment). Default on.
   bool password_login = true;
   MediaConfig media;                  // NEBU_MEDIA_*
+  // NEBU_S3_* and NEBU_MEDIA_CACHE_BYTES (media/s3_config.h): filled when
+  // NEBU_S3_ENDPOINT is set (then NEBU_S3_BUCKET, NEBU_S3_ACCESS_KEY_ID and
+  // NEBU_S3_SECRET_ACCESS_KEY_FILE are required); s3.endpoint is "" otherwise. The secret
+  // comes only from the file NEBU_S3_SECRET_ACCESS_KEY_FILE names: NEBU_S3_SECRET_ACCESS_KEY
+  // itself is an error. The rest (bucket name, prefix) is checked by MakeS3ContentStore.
+  media::S3Config s3;
   std::vector<std::string> warnings;  // e.g. unknown NEBU_* variables
 };
 

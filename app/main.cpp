@@ -27,6 +27,7 @@
 #include "api/media/media_routes.h"
 #include "api/ops.h"
 #include "media/file_store.h"
+#include "media/s3_store.h"
 #include "api/push/pusher_delivery.h"
 #include "api/router.h"
 #include "api/server.h"
@@ -111,8 +112,20 @@ api::ServerLimits ConnectionLimits(rlim_t fd_limit) {
 // The content store NEBU_MEDIA_BACKEND names, or null (logged).
 std::unique_ptr<media::ContentStore> OpenMediaStore(const Config& config) {
   if (config.media.backend == "s3") {
-    spdlog::critical("media: NEBU_MEDIA_BACKEND=s3: s3 backend not built yet");
-    return nullptr;
+    if (config.s3.endpoint.empty()) {
+      spdlog::critical("media: NEBU_MEDIA_BACKEND=s3 needs NEBU_S3_ENDPOINT (and the bucket, "
+                       "access key ID and NEBU_S3_SECRET_ACCESS_KEY_FILE)");
+      return nullptr;
+    }
+    auto s3 = media::MakeS3ContentStore(config.s3,
+                                        std::filesystem::path(config.data_dir) / "media-cache");
+    if (!s3.ok()) {
+      spdlog::critical("media: cannot open the S3 store: {}", s3.status().ToString());
+      return nullptr;
+    }
+    spdlog::info("media: S3 store at {} bucket {} (cache at most {} bytes)", config.s3.endpoint,
+                 config.s3.bucket, config.s3.cache_bytes);
+    return std::move(s3).value();
   }
   auto store = media::FileContentStore::Open(std::filesystem::path(config.data_dir) / "media");
   if (!store.ok()) {

@@ -59,9 +59,24 @@ ensure_node20() {
   "${prefix}/bin/node" --version >/dev/null
 }
 
-if [[ ${#missing[@]} -eq 0 ]]; then ensure_node20 "${1:-}"; exit; fi
+# media_s3_test's S3 server: s3rver and aws4 (for its SigV4-checking proxy), pinned by
+# tests/media/s3rver/package-lock.json. Idempotent: npm ci only when the lock changed.
+ensure_s3rver() {
+  [[ "${1:-}" == "--test" ]] || return 0
+  local dir stamp want
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/media/s3rver"
+  stamp="${dir}/node_modules/.nebu-lock.sha256"
+  want=$(sha256sum "${dir}/package-lock.json" | cut -d' ' -f1)
+  [[ -f "${stamp}" && "$(cat "${stamp}")" == "${want}" ]] && return 0
+  echo "deps: npm ci in ${dir} (s3rver for media_s3_test)" >&2
+  (cd "${dir}" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error) || return 1
+  echo "${want}" >"${stamp}"
+}
+
+if [[ ${#missing[@]} -eq 0 ]]; then ensure_node20 "${1:-}"; ensure_s3rver "${1:-}"; exit; fi
 echo "deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 ensure_node20 "${1:-}"
+ensure_s3rver "${1:-}"
