@@ -68,6 +68,9 @@ ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metr
   AddThirdPartyRoutes(router, engine);
   AddThreadsRoutes(router, engine);
   AddOldSyncRoutes(router, engine);
+  AddAdminApiRoutes(router, engine,
+                    {.directory = options.admin_directory,
+                     .registration_shared_secret = options.registration_shared_secret});
 }
 
 ClientApi::~ClientApi() {

@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 
+#include "api/admin/admin_routes.h"
 #include "api/discovery.h"
 #include "api/sync/presence.h"
 #include "api/router.h"
@@ -53,6 +54,9 @@ struct ClientApiOptions {
   bool pushers_standby = false;
   // Push gateways on loopback or private addresses are allowed (NEBU_PUSH_PRIVATE_GATEWAYS).
   bool push_private_gateways = false;
+  // The admin API's PostgreSQL reads (api/admin/admin_routes.h); null: its lists answer 503.
+  std::shared_ptr<AdminDirectory> admin_directory;
+  std::string registration_shared_secret;  // AdminRoutesOptions (NEBU_REGISTRATION_SHARED_SECRET)
 };
 
 class Metrics;
