@@ -14,7 +14,7 @@
 //
 // List routes that Synapse serves from its database (GET /_synapse/admin/v2/users and
 // GET /_synapse/admin/v1/rooms) read the PostgreSQL projection through an
-// AdminDirectory; without one (no NEBU_PG_URL) they answer 503 M_UNAVAILABLE with a
+// AdminDirectory; without one (no NEBU_DB_URL) they answer 503 M_UNAVAILABLE with a
 // clear error. Their answers carry the projection's lag (header X-Nebu-Projection-Lag,
 // stream positions behind the engine, and "projection_position" in the body).
 //

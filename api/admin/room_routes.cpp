@@ -144,7 +144,7 @@ void ListRooms(Context* context, const Call& call, Finish finish) {
   if (!context->options.directory) {
     return finish(ErrorResponse(503, "M_UNAVAILABLE",
                                 "Room lists are served from PostgreSQL, which is not "
-                                "configured on this server (NEBU_PG_URL)"));
+                                "configured on this server (NEBU_DB_URL)"));
   }
   Response error;
   auto from = QueryInt(call.request, "from", 0, 0, &error);

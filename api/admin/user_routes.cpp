@@ -426,7 +426,7 @@ void ListUsers(Context* context, const Call& call, Finish finish) {
   if (!context->options.directory) {
     return finish(ErrorResponse(503, "M_UNAVAILABLE",
                                 "User lists are served from PostgreSQL, which is not "
-                                "configured on this server (NEBU_PG_URL)"));
+                                "configured on this server (NEBU_DB_URL)"));
   }
   Response error;
   UserListQuery query;
