@@ -324,6 +324,9 @@ const std::vector<Variable> kVariables = {
      "/.well-known/matrix/support: the security contact's email address", "unset"},
     {"NEBU_SUPPORT_PAGE", "", "/.well-known/matrix/support: the support page URL",
      "unset (no support information: 404)"},
+    {"NEBU_REGISTRATION_SHARED_SECRET", "",
+     "secret of /_synapse/admin/v1/register and `nebu admin create-user` (32+ characters)",
+     "unset: shared-secret registration is off"},
 };
 
 std::string HostPort::ToString() const {
@@ -489,6 +492,11 @@ Result<Config> LoadConfig(const Environment& env) {
   for (const auto& [name, value] : env) {
     if (name.starts_with(kPrefix) && !IsKnown(name))
       config.warnings.push_back("unknown variable " + name + " ignored");
+  }
+  config.registration_shared_secret = values["NEBU_REGISTRATION_SHARED_SECRET"];
+  if (!config.registration_shared_secret.empty() &&
+      config.registration_shared_secret.size() < kInternalSecretBytesMin) {
+    return Invalid("NEBU_REGISTRATION_SHARED_SECRET", "must be at least 32 characters");
   }
   return config;
 }

@@ -129,6 +129,9 @@ struct Config {
   ClusterConfig cluster;              // NEBU_ETCD_* and friends (see ClusterConfig)
   api::SupportInfo support;           // NEBU_SUPPORT_* (empty: none)
   std::vector<std::string> warnings;  // e.g. unknown NEBU_* variables
+  // NEBU_REGISTRATION_SHARED_SECRET: Synapse's shared-secret registration
+  // (/_synapse/admin/v1/register, `nebu admin create-user`); empty: the route is off.
+  std::string registration_shared_secret;
 };
 
 struct Variable {
