@@ -75,6 +75,9 @@ ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metr
   AddOldSyncRoutes(router, engine);
   AddSsoRoutes(router, engine, options.sso);
   if (options.media) options.media->Mount(router);
+  AddAdminApiRoutes(router, engine,
+                    {.directory = options.admin_directory,
+                     .registration_shared_secret = options.registration_shared_secret});
 }
 
 ClientApi::~ClientApi() {

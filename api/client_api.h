@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 
+#include "api/admin/admin_routes.h"
 #include "api/discovery.h"
 #include "api/sync/presence.h"
 #include "api/router.h"
@@ -62,6 +63,9 @@ struct ClientApiOptions {
   // The media routes (api/media/media_routes.h), shared with a NEBU_MEDIA_ADDR
   // listener; null: none mounted.
   std::shared_ptr<MediaApi> media;
+  // The admin API's PostgreSQL reads (api/admin/admin_routes.h); null: its lists answer 503.
+  std::shared_ptr<AdminDirectory> admin_directory;
+  std::string registration_shared_secret;  // AdminRoutesOptions (NEBU_REGISTRATION_SHARED_SECRET)
 };
 
 class Metrics;

@@ -357,6 +357,9 @@ const std::vector<Variable> kVariables = {
      "none"},
     {"NEBU_MEDIA_CACHE_BYTES", "1073741824",
      "S3 media store: bound of the local read cache in bytes (least recently used go first)"},
+    {"NEBU_REGISTRATION_SHARED_SECRET", "",
+     "secret of /_synapse/admin/v1/register and `nebu admin create-user` (32+ characters)",
+     "unset: shared-secret registration is off"},
 };
 
 std::string HostPort::ToString() const {
@@ -682,6 +685,11 @@ Result<Config> LoadConfig(const Environment& env) {
   for (const auto& [name, value] : env) {
     if (name.starts_with(kPrefix) && !IsKnown(name))
       config.warnings.push_back("unknown variable " + name + " ignored");
+  }
+  config.registration_shared_secret = values["NEBU_REGISTRATION_SHARED_SECRET"];
+  if (!config.registration_shared_secret.empty() &&
+      config.registration_shared_secret.size() < kInternalSecretBytesMin) {
+    return Invalid("NEBU_REGISTRATION_SHARED_SECRET", "must be at least 32 characters");
   }
   return config;
 }

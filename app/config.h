@@ -169,6 +169,9 @@ struct Config {
   // itself is an error. The rest (bucket name, prefix) is checked by MakeS3ContentStore.
   media::S3Config s3;
   std::vector<std::string> warnings;  // e.g. unknown NEBU_* variables
+  // NEBU_REGISTRATION_SHARED_SECRET: Synapse's shared-secret registration
+  // (/_synapse/admin/v1/register, `nebu admin create-user`); empty: the route is off.
+  std::string registration_shared_secret;
 };
 
 struct Variable {

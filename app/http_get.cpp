@@ -24,6 +24,12 @@ struct Fd {
 
 Result<HttpGetReply> HttpGet(const std::string& address, const std::string& target,
                              const std::vector<std::string>& headers, int timeout_ms) {
+  return HttpCall("GET", address, target, headers, {}, timeout_ms);
+}
+
+Result<HttpGetReply> HttpCall(const std::string& method, const std::string& address,
+                              const std::string& target, const std::vector<std::string>& headers,
+                              const std::string& json_body, int timeout_ms) {
   NEBU_ASSIGN_OR_RETURN(HostPort host_port, ParseHostPort(address));
   sockaddr_storage storage{};
   socklen_t length = 0;
@@ -48,10 +54,14 @@ Result<HttpGetReply> HttpGet(const std::string& address, const std::string& targ
   if (::connect(sock.fd, reinterpret_cast<sockaddr*>(&storage), length) != 0) {
     return Status::Unavailable("cannot connect to " + address);
   }
-  std::string request = "GET " + target + " HTTP/1.1\r\nHost: " + address +
+  std::string request = method + " " + target + " HTTP/1.1\r\nHost: " + address +
                         "\r\nConnection: close\r\n";
   for (const std::string& h : headers) request += h + "\r\n";
-  request += "\r\n";
+  if (method != "GET") {
+    request += "Content-Type: application/json\r\nContent-Length: " +
+               std::to_string(json_body.size()) + "\r\n";
+  }
+  request += "\r\n" + json_body;
   if (::send(sock.fd, request.data(), request.size(), MSG_NOSIGNAL) !=
       static_cast<ssize_t>(request.size())) {
     return Status::Unavailable("cannot send to " + address);

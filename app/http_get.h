@@ -25,5 +25,10 @@ inline constexpr size_t kHttpGetBodyBytesMax = 64 << 20;
 
 Result<HttpGetReply> HttpGet(const std::string& address, const std::string& target,
                              const std::vector<std::string>& headers, int timeout_ms);
+// The same with another method; json_body is sent with Content-Type: application/json
+// (for `nebu admin create-user`).
+Result<HttpGetReply> HttpCall(const std::string& method, const std::string& address,
+                              const std::string& target, const std::vector<std::string>& headers,
+                              const std::string& json_body, int timeout_ms);
 
 }  // namespace nebu::app

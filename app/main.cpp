@@ -31,6 +31,7 @@
 #include "api/push/pusher_delivery.h"
 #include "api/router.h"
 #include "api/server.h"
+#include "app/admin_commands.h"
 #include "app/cluster_commands.h"
 #include "app/cluster_join.h"
 #include "app/cluster_runtime.h"
@@ -204,7 +205,8 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, ClusterRuntime*
                             .push_private_gateways = config.push_private_gateways,
                             .sso = config.sso,
                             .password_login = config.password_login,
-                            .media = media_api},
+                            .media = media_api,
+                            .registration_shared_secret = config.registration_shared_secret},
                             &metrics, cluster ? &cluster->ephemeral() : nullptr);
   // In a cluster one node delivers to push gateways: the holder of <prefix>/pusher.
   std::unique_ptr<replication::LeaseElection> pusher_election =
@@ -377,6 +379,7 @@ int main(int argc, char** argv) {
   if (args.empty() || (args.size() == 1 && args[0] == "serve")) return nebu::app::Serve();
   if (nebu::app::IsPgCommand(args[0])) return nebu::app::RunPgCommand(args);
   if (nebu::app::IsClusterCommand(args[0])) return nebu::app::RunClusterCommand(args);
+  if (args[0] == "admin") return nebu::app::RunAdminCommand(args);
   if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help")) {
     nebu::app::PrintHelp();
     return 0;

@@ -4,14 +4,16 @@
 //   GET|PUT /_matrix/client/v1/admin/suspend/{userId}   admins only
 //   GET|PUT /_matrix/client/v1/admin/lock/{userId}      admins only
 //
-// An admin is a user whose account record says so (accounts::User::admin, set at
-// registration). A PUT may not target the caller nor another admin (403). The effect
-// of a lock or suspension is enforced on every request by api/auth.cpp.
+// An admin is a user with the admin role (admin::GetRoles: set by the admin API, or
+// the account's flag from registration). A PUT may not target the caller nor another
+// admin (403). The effect of a lock or suspension is enforced on every request by
+// api/auth.cpp.
 #include <boost/json/object.hpp>
 
 #include "api/accounts/account_common.h"
 #include "api/errors.h"
 #include "engine/accounts/accounts.h"
+#include "engine/admin/admin.h"
 #include "engine/core/engine.h"
 
 namespace nebu::api::account_internal {
@@ -19,9 +21,10 @@ namespace {
 
 using boost::json::object;
 
+// The effective admin role (engine/admin/admin.h: the role record, else the account's flag).
 bool IsAdmin(Context& context, const std::string& user_id) {
-  Result<accounts::User> user = accounts::GetUser(context.engine.Read(), user_id);
-  return user.ok() && user->admin && !user->deactivated;
+  Result<admin::Roles> roles = admin::GetRoles(context.engine.Read(), user_id);
+  return roles.ok() && roles->admin;
 }
 
 // The target of an admin route: 400 M_INVALID_PARAM for another server's user, 404
@@ -84,7 +87,7 @@ void Restrict(Context* context, Restriction restriction, const Request& request,
     bool value = restriction == Restriction::kSuspend ? user.suspended : user.locked;
     return respond(JsonResponse(200, object{{flag, value}}));
   }
-  if (user_id == who.user_id || user.admin) {
+  if (user_id == who.user_id || IsAdmin(*context, user_id)) {
     return respond(ErrorResponse(403, "M_FORBIDDEN", "Cannot restrict yourself or an admin"));
   }
   auto parsed = ParseJsonBody(request);

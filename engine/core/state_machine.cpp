@@ -4,6 +4,7 @@
 
 #include "engine/accounts/accounts.h"
 #include "engine/accounts/external_ids.h"
+#include "engine/admin/admin.h"
 #include "engine/core/index_build.h"
 #include "engine/e2ee/backup.h"
 #include "engine/e2ee/e2ee.h"
@@ -178,7 +179,7 @@ Status StateMachine::Apply(LogIndex index, const Command& command, ApplyOutcome*
       break;
     // Issue 12's kind.
     case CommandKind::kAudit:
-      *outcome = Status::InvalidArgument("audit commands are not applied yet");
+      *outcome = admin::ApplyAdminCommand(store_, pending_, command.payload);
       break;
     case CommandKind::kNoop:
       *outcome = std::string("{}");

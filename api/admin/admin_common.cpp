@@ -1,0 +1,192 @@
+#include "api/admin/admin_common.h"
+
+#include <boost/json.hpp>
+#include <charconv>
+#include <spdlog/spdlog.h>
+
+#include "api/errors.h"
+#include "engine/core/engine.h"
+
+namespace nebu::api::admin_internal {
+namespace {
+
+namespace json = boost::json;
+
+bool IsSecret(std::string_view key) {
+  for (std::string_view secret : kSecretFields) {
+    if (key == secret) return true;
+  }
+  return false;
+}
+
+// A value an audit record may hold as canonical JSON: floats become strings.
+json::value Auditable(const json::value& v) {
+  if (v.is_double()) return json::value(json::serialize(v));
+  if (v.is_array()) {
+    json::array out;
+    for (const json::value& item : v.as_array()) out.push_back(Auditable(item));
+    return out;
+  }
+  if (v.is_object()) {
+    json::object out;
+    for (const auto& [key, item] : v.as_object()) {
+      if (!IsSecret(key)) out[key] = Auditable(item);
+    }
+    return out;
+  }
+  return v;
+}
+
+std::string Errcode(const Response& response) {
+  if (response.status < 400) return "ok";
+  boost::system::error_code ec;
+  json::value v = json::parse(response.body, ec);
+  if (!ec && v.is_object()) {
+    if (const json::value* code = v.as_object().if_contains("errcode");
+        code != nullptr && code->is_string()) {
+      return std::string(code->as_string());
+    }
+  }
+  return "HTTP_" + std::to_string(response.status);
+}
+
+std::string TargetOf(const PathParams& params) {
+  // The user, room, device, report or token the route names; the first of these.
+  for (std::string_view name : {"userId", "roomId", "reportId", "token", "deleteId"}) {
+    if (auto it = params.find(name); it != params.end()) return it->second;
+  }
+  return {};
+}
+
+}  // namespace
+
+void RecordThen(Context* context, const std::string& action, const Caller& caller,
+                const std::string& target, json::object params, Response response,
+                const Respond& respond) {
+  admin::AuditRecord record{.ts = context->NowMs(),
+                            .actor = caller.user_id,
+                            .action = action,
+                            .target = target.substr(0, admin::kAuditFieldBytesMax),
+                            .params = std::move(params),
+                            .outcome = Errcode(response),
+                            .status = response.status};
+  if (json::serialize(record.params).size() > admin::kAuditParamsBytesMax) {
+    record.params = json::object{{"truncated", true}};
+  }
+  Result<std::string> payload = admin::EncodeAdminCommand(record);
+  if (!payload.ok()) {
+    spdlog::error("admin: audit record of {} not encoded: {}", action,
+                  payload.status().ToString());
+    return respond(std::move(response));
+  }
+  context->engine.SubmitAsync(
+      {core::CommandKind::kAudit, std::move(payload).value()},
+      [respond, response = std::move(response), action](core::ApplyOutcome outcome) mutable {
+        if (!outcome.ok()) {
+          spdlog::error("admin: audit record of {} not committed: {}", action,
+                        outcome.status().ToString());
+        }
+        respond(std::move(response));
+      });
+}
+
+Context::Context(core::Engine& engine_ref, AdminRoutesOptions options_value)
+    : engine(engine_ref),
+      options(std::move(options_value)),
+      pool({.threads = 1, .queue_max = 64}) {}
+
+const std::string& Context::server_name() const { return engine.server_name(); }
+int64_t Context::NowMs() const { return engine.clock().NowUnixMs(); }
+
+json::object AuditParams(const Request& request, const PathParams& params) {
+  json::object out;
+  for (const auto& [name, value] : params) out[name] = value;
+  for (const auto& [name, value] : request.query) {
+    if (!IsSecret(name) && !out.contains(name)) out[name] = value;
+  }
+  if (!request.body.empty()) {
+    boost::system::error_code ec;
+    json::value body = json::parse(request.body, ec);
+    if (!ec && body.is_object()) {
+      json::value cleaned = Auditable(body);
+      for (const auto& [name, value] : cleaned.as_object()) {
+        if (!out.contains(name)) out[name] = value;
+      }
+    }
+  }
+  return out;
+}
+
+void AddRoute(Router& router, const ContextPtr& context, std::string_view method,
+              std::string_view pattern, std::string action, Surface surface,
+              CallHandler handler) {
+  router.AddAsync(
+      method, pattern,
+      [context, action = std::move(action), surface, handler = std::move(handler)](
+          const Request& request, const PathParams& params, Respond respond) {
+        auto caller = Authenticate(request, context->engine);
+        if (auto* error = std::get_if<Response>(&caller)) return respond(std::move(*error));
+        Call call{.request = request, .params = params, .caller = std::get<Caller>(caller)};
+        json::object audit_params = AuditParams(request, params);
+        const std::string target = TargetOf(params);
+        Finish finish = [context, action, caller = call.caller, target,
+                         audit_params = std::move(audit_params), respond](Response response) {
+          RecordThen(context.get(), action, caller, target, audit_params, std::move(response),
+                     respond);
+        };
+        Result<admin::Roles> roles = admin::GetRoles(context->engine.Read(), call.caller.user_id);
+        if (!roles.ok()) return finish(ErrorResponse(roles.status()));
+        call.roles = *roles;
+        if (surface == Surface::kAdmin && !admin::CanUseAdminApi(call.roles)) {
+          return finish(ErrorResponse(403, "M_FORBIDDEN", "You are not a server admin"));
+        }
+        if (surface == Surface::kCompliance && !admin::CanUseComplianceApi(call.roles)) {
+          return finish(ErrorResponse(403, "M_FORBIDDEN", "You are not an auditor"));
+        }
+        handler(context.get(), call, std::move(finish));
+      });
+}
+
+std::optional<Response> CheckLocalUser(const Context& context, std::string_view user_id) {
+  if (!user_id.starts_with('@') || !user_id.ends_with(":" + context.server_name())) {
+    return ErrorResponse(400, "M_INVALID_PARAM", "Can only look up local users");
+  }
+  return std::nullopt;
+}
+
+std::optional<int64_t> QueryInt(const Request& request, std::string_view name, int64_t fallback,
+                                int64_t min, Response* error) {
+  std::optional<std::string_view> text = request.Query(name);
+  if (!text) return fallback;
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+  if (ec != std::errc() || end != text->data() + text->size() || value < min) {
+    *error = ErrorResponse(400, "M_INVALID_PARAM",
+                           "Query parameter " + std::string(name) + " must be an integer >= " +
+                               std::to_string(min));
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::optional<bool> QueryBool(const Request& request, std::string_view name, Response* error) {
+  std::optional<std::string_view> text = request.Query(name);
+  if (!text) return std::nullopt;
+  if (*text == "true") return true;
+  if (*text == "false") return false;
+  *error = ErrorResponse(400, "M_INVALID_PARAM",
+                         "Query parameter " + std::string(name) + " must be true or false");
+  return std::nullopt;
+}
+
+void SubmitThen(Context* context, core::Command command, Finish finish,
+                std::function<Response(const std::string& outcome)> on_ok) {
+  context->engine.SubmitAsync(std::move(command),
+                              [finish = std::move(finish),
+                               on_ok = std::move(on_ok)](core::ApplyOutcome outcome) {
+                                if (!outcome.ok()) return finish(ErrorResponse(outcome.status()));
+                                finish(on_ok(*outcome));
+                              });
+}
+
+}  // namespace nebu::api::admin_internal

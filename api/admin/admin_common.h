@@ -1,0 +1,87 @@
+// Internal to api/admin/: the route wrapper that checks the caller's role and records
+// every call in the audit log (admin_routes.h says the rules), and small helpers the
+// admin handlers share. Not a public API.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "api/admin/admin_routes.h"
+#include "api/auth.h"
+#include "api/worker_pool.h"
+#include "engine/admin/admin.h"
+#include "engine/core/committer.h"
+
+namespace nebu::api::admin_internal {
+
+// Body and query fields never copied into an audit record (top level; "auth" holds UIA).
+inline constexpr std::string_view kSecretFields[] = {"password", "new_password", "auth",
+                                                     "access_token", "mac", "nonce"};
+// Pages of the admin lists: Synapse's default and our most per page.
+inline constexpr int64_t kAdminPageDefault = 100;
+inline constexpr int64_t kAdminPageMax = 1000;
+
+struct Context {
+  Context(core::Engine& engine_ref, AdminRoutesOptions options_value);
+  [[nodiscard]] const std::string& server_name() const;
+  [[nodiscard]] int64_t NowMs() const;
+
+  core::Engine& engine;
+  const AdminRoutesOptions options;
+  // Nonces of /_synapse/admin/v1/register: nonce -> expiry (monotonic ms).
+  std::mutex nonces_mutex;
+  std::map<std::string, int64_t> nonces;
+  WorkerPool pool;  // password hashing; the last member (see account_common.h)
+};
+using ContextPtr = std::shared_ptr<Context>;
+
+enum class Surface { kAdmin, kCompliance };
+
+// What a handler gets: copies of the request and its path parameters, and the caller.
+struct Call {
+  Request request;
+  PathParams params;
+  Caller caller;
+  admin::Roles roles;
+};
+using Finish = std::function<void(Response)>;
+using CallHandler = std::function<void(Context* context, const Call& call, Finish finish)>;
+
+// Registers method + pattern: authenticates, checks the surface's role, runs handler
+// and records the call under `action` before answering.
+void AddRoute(Router& router, const ContextPtr& context, std::string_view method,
+              std::string_view pattern, std::string action, Surface surface,
+              CallHandler handler);
+
+// Records a call in the audit log (outcome from the response), then answers it.
+void RecordThen(Context* context, const std::string& action, const Caller& caller,
+                const std::string& target, boost::json::object params, Response response,
+                const Respond& respond);
+
+// The audit parameters of a request (path, query, top-level body fields) minus secrets.
+boost::json::object AuditParams(const Request& request, const PathParams& params);
+
+// Helpers for handlers.
+// 400 M_INVALID_PARAM unless user_id is a user ID of this server.
+std::optional<Response> CheckLocalUser(const Context& context, std::string_view user_id);
+// A query integer: nullopt with *error = 400 M_INVALID_PARAM when malformed or < min.
+std::optional<int64_t> QueryInt(const Request& request, std::string_view name, int64_t fallback,
+                                int64_t min, Response* error);
+// A query boolean ("true"/"false"); nullopt when absent; *error on another value.
+std::optional<bool> QueryBool(const Request& request, std::string_view name, Response* error);
+// Proposes a command and finishes with ok_status + ok_body, or the mapped error.
+void SubmitThen(Context* context, core::Command command, Finish finish,
+                std::function<Response(const std::string& outcome)> on_ok);
+
+// The route groups.
+void AddUserRoutes(Router& router, const ContextPtr& context);
+void AddRoomRoutes(Router& router, const ContextPtr& context);
+void AddAuditRoutes(Router& router, const ContextPtr& context);
+void AddRegisterRoutes(Router& router, const ContextPtr& context);
+
+}  // namespace nebu::api::admin_internal

@@ -1,0 +1,15 @@
+#include "api/admin/admin_routes.h"
+
+#include "api/admin/admin_common.h"
+
+namespace nebu::api {
+
+void AddAdminApiRoutes(Router& router, core::Engine& engine, const AdminRoutesOptions& options) {
+  auto context = std::make_shared<admin_internal::Context>(engine, options);
+  admin_internal::AddUserRoutes(router, context);
+  admin_internal::AddRoomRoutes(router, context);
+  admin_internal::AddAuditRoutes(router, context);
+  admin_internal::AddRegisterRoutes(router, context);
+}
+
+}  // namespace nebu::api

@@ -1,0 +1,91 @@
+// The admin API (a subset of Synapse's, under /_synapse/admin) and the compliance API's
+// audit log (GET /api/v1/audit), issue 12. Mounted on the client listener by ClientApi.
+//
+// Who may call what (engine/admin/admin.h, roles): /_synapse/admin/* needs an admin,
+// /api/v1/* an auditor (separation of duties: an admin who is not also an auditor gets
+// 403 there, and an auditor who is not an admin gets 403 on the admin API). No token:
+// 401 M_MISSING_TOKEN; a token of a user without the role: 403 M_FORBIDDEN.
+//
+// Every call that authenticates (refused ones included) is recorded in the audit log
+// (admin::AuditRecord: actor, action, target = the route's first path parameter,
+// params = path, query and top-level body fields without secrets (kSecretFields), the
+// HTTP status and outcome "ok" or the errcode); the answer is sent once the record is
+// committed. A record that cannot be committed is logged and the answer still sent.
+//
+// List routes that Synapse serves from its database (GET /_synapse/admin/v2/users and
+// GET /_synapse/admin/v1/rooms) read the PostgreSQL projection through an
+// AdminDirectory; without one (no NEBU_DB_URL) they answer 503 M_UNAVAILABLE with a
+// clear error. Their answers carry the projection's lag (header X-Nebu-Projection-Lag,
+// stream positions behind the engine, and "projection_position" in the body).
+//
+// Thread-safety: the routes are thread-safe; the directory must be too.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/router.h"
+#include "engine/common/status.h"
+
+namespace nebu::core {
+class Engine;
+}
+
+namespace nebu::api {
+
+// GET /_synapse/admin/v2/users's query (Synapse's parameters; `from` is an offset).
+struct UserListQuery {
+  int64_t from = 0;
+  int64_t limit = 100;
+  std::optional<std::string> name;  // substring of the user ID or display name
+  bool guests = true;
+  std::optional<bool> deactivated;  // nullopt/false: active only; true: include deactivated
+  std::optional<bool> admins;       // nullopt: all; true: admins only; false: non-admins
+  std::string order_by = "name";    // name, displayname, admin, deactivated, creation_ts
+  bool backwards = false;           // dir=b
+};
+// GET /_synapse/admin/v1/rooms's query.
+struct RoomListQuery {
+  int64_t from = 0;
+  int64_t limit = 100;
+  std::optional<std::string> search_term;  // substring of the name, alias or room ID
+  std::string order_by = "name";           // name, joined_members, room_id, ...
+  bool backwards = false;
+};
+// One page: Synapse's objects, the total count, and the projection checkpoint
+// (stream position) the answer was read at.
+struct DirectoryPage {
+  std::vector<boost::json::object> items;
+  int64_t total = 0;
+  uint64_t projection_position = 0;
+};
+
+// The PostgreSQL reads of the admin API (implemented in projections/admin_directory.h).
+class AdminDirectory {
+ public:
+  virtual ~AdminDirectory() = default;
+  // kUnavailable when PostgreSQL cannot be reached.
+  virtual Result<DirectoryPage> ListUsers(const UserListQuery& query) = 0;
+  virtual Result<DirectoryPage> ListRooms(const RoomListQuery& query) = 0;
+};
+
+struct AdminRoutesOptions {
+  std::shared_ptr<AdminDirectory> directory;  // null: list routes answer 503
+  std::string server_version = "nebu";
+  // Synapse's shared-secret registration (GET|POST /_synapse/admin/v1/register, used by
+  // `nebu admin create-user` and Synapse's register_new_matrix_user): the HMAC-SHA1
+  // key. Empty: the route answers 400 M_UNKNOWN "Shared secret registration is not
+  // enabled". A nonce lives kRegisterNonceTtlMs and is used once; at most
+  // kRegisterNoncesMax are outstanding (more: 429 M_LIMIT_EXCEEDED).
+  std::string registration_shared_secret;
+};
+inline constexpr int64_t kRegisterNonceTtlMs = 60'000;
+inline constexpr size_t kRegisterNoncesMax = 1024;
+
+void AddAdminApiRoutes(Router& router, core::Engine& engine, const AdminRoutesOptions& options);
+
+}  // namespace nebu::api
