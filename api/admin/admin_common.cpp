@@ -137,11 +137,18 @@ void AddRoute(Router& router, const ContextPtr& context, std::string_view method
         Result<admin::Roles> roles = admin::GetRoles(context->engine.Read(), call.caller.user_id);
         if (!roles.ok()) return finish(ErrorResponse(roles.status()));
         call.roles = *roles;
-        if (surface == Surface::kAdmin && !admin::CanUseAdminApi(call.roles)) {
-          return finish(ErrorResponse(403, "M_FORBIDDEN", "You are not a server admin"));
-        }
-        if (surface == Surface::kCompliance && !admin::CanUseComplianceApi(call.roles)) {
-          return finish(ErrorResponse(403, "M_FORBIDDEN", "You are not an auditor"));
+        const bool allowed = surface == Surface::kAdmin ? admin::CanUseAdminApi(call.roles)
+                                                        : admin::CanUseComplianceApi(call.roles);
+        if (!allowed) {
+          Response refused = ErrorResponse(403, "M_FORBIDDEN",
+                                           surface == Surface::kAdmin
+                                               ? "You are not a server admin"
+                                               : "You are not an auditor");
+          // Past the bucket the refusal is answered but not written to the replicated log.
+          if (context->refusal_audits.Acquire(call.caller.user_id, context->NowMs()) > 0) {
+            return respond(std::move(refused));
+          }
+          return finish(std::move(refused));
         }
         handler(context.get(), call, std::move(finish));
       });

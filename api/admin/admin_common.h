@@ -13,6 +13,7 @@
 
 #include "api/admin/admin_routes.h"
 #include "api/auth.h"
+#include "api/rate_limit.h"
 #include "api/worker_pool.h"
 #include "engine/admin/admin.h"
 #include "engine/core/committer.h"
@@ -25,6 +26,11 @@ inline constexpr std::string_view kSecretFields[] = {"password", "new_password",
 // Pages of the admin lists: Synapse's default and our most per page.
 inline constexpr int64_t kAdminPageDefault = 100;
 inline constexpr int64_t kAdminPageMax = 1000;
+// Refused calls (a caller without the route's role) are audited too, but each is a
+// replicated write an ordinary account could repeat: past this per-user bucket a refusal
+// answers 403 without a record. Always on, whatever NEBU_RATE_LIMIT says (it protects the
+// log, like a quota).
+inline constexpr RateLimit kRefusalAuditRateLimit{.per_second = 1.0 / 60, .burst = 32};
 
 struct Context {
   Context(core::Engine& engine_ref, AdminRoutesOptions options_value);
@@ -36,6 +42,7 @@ struct Context {
   // Nonces of /_synapse/admin/v1/register: nonce -> expiry (monotonic ms).
   std::mutex nonces_mutex;
   std::map<std::string, int64_t> nonces;
+  RateLimiter refusal_audits{kRefusalAuditRateLimit};  // per caller; see kRefusalAuditRateLimit
   WorkerPool pool;  // password hashing; the last member (see account_common.h)
 };
 using ContextPtr = std::shared_ptr<Context>;

@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "api/admin/admin_common.h"
 #include "engine/common/crypto.h"
 #include "engine/reports/reports.h"
 #include "tests/api/admin/admin_testing.h"
@@ -220,6 +221,19 @@ TEST_F(AdminRoutesTest, AuditLogRecordsCallsWithoutSecrets) {
   ASSERT_FALSE(rest.empty());
   EXPECT_EQ(rest[0].at("seq").as_int64(), 3);
   ExpectError(As(&auditor, "GET", "/api/v1/audit?limit=x"), 400, "M_INVALID_PARAM");
+}
+
+// An ordinary account cannot grow the replicated audit log without bound: its refusals are
+// recorded up to kRefusalAuditRateLimit's burst, answered 403 either way.
+TEST_F(AdminRoutesTest, RefusalsAreAuditedOnlyUpToTheirBucket) {
+  Session auditor = RegisterAuditor("auditor");
+  Session user = Register("user");
+  const auto burst = static_cast<size_t>(admin_internal::kRefusalAuditRateLimit.burst);
+  for (size_t i = 0; i < burst + 8; ++i) {
+    ExpectError(As(&user, "GET", V1("/server_version")), 403, "M_FORBIDDEN");
+  }
+  std::string query = "?limit=1000&actor=" + PercentEncode(user.user_id);
+  EXPECT_EQ(Audit(auditor, query).size(), burst);
 }
 
 TEST_F(AdminRoutesTest, ListsWithoutPostgresAnswer503) {
