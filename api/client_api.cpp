@@ -4,6 +4,7 @@
 #include "api/accounts/filter_routes.h"
 #include "api/accounts/push_rules.h"
 #include "api/accounts/threepid_routes.h"
+#include "api/accounts/token_sweeper.h"
 #include "api/discovery.h"
 #include "api/keys/keys_routes.h"
 #include "api/metrics.h"
@@ -42,6 +43,9 @@ ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metr
     notifications_.reset();
   }
   StartPusherDelivery(engine, options, metrics);
+  token_sweeper_ = std::make_unique<TokenSweeper>(
+      engine, TokenSweeperOptions{.active = !options.pushers_standby});
+  token_sweeper_->Start();
   SetTokenWaitMs(options.token_wait_ms);
   auto limits = std::make_shared<UserRateLimits>(options.rate_limit);  // shared by the routes
   AddDiscoveryRoutes(router,
@@ -81,6 +85,7 @@ ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metr
 }
 
 ClientApi::~ClientApi() {
+  if (token_sweeper_) token_sweeper_->Stop();
   if (pushers_) pushers_->Stop();  // it subscribes to the worker's notifier
 }
 

@@ -36,6 +36,7 @@ namespace nebu::api {
 class MediaApi;
 class PushGateway;
 class PusherDelivery;
+class TokenSweeper;
 }
 
 namespace nebu::api {
@@ -51,8 +52,9 @@ struct ClientApiOptions {
   // (api/token_wait.h): kTokenWaitMsCluster in a cluster, 0 on a single node. It is
   // process-wide: the constructor calls SetTokenWaitMs with it.
   int64_t token_wait_ms = 0;
-  // Pusher delivery (api/push/pusher_delivery.h) starts standing by; a cluster's
-  // pusher election calls pushers()->SetActive(true) on the one node that delivers.
+  // Pusher delivery (api/push/pusher_delivery.h) and the expired-token sweep
+  // (api/accounts/token_sweeper.h) start standing by; a cluster's pusher election
+  // calls SetActive(true) on both on the one node that holds it.
   bool pushers_standby = false;
   // Push gateways on loopback or private addresses are allowed (NEBU_PUSH_PRIVATE_GATEWAYS).
   bool push_private_gateways = false;
@@ -92,6 +94,9 @@ class ClientApi {
   // counts are nebu_pushes_{sent,failed,dropped}_total on `metrics`. Stopped by the
   // destructor before the worker.
   PusherDelivery& pushers() { return *pushers_; }
+  // Deletes expired login and OpenID tokens (token_sweeper.h); active unless
+  // pushers_standby. Stopped by the destructor.
+  TokenSweeper& token_sweeper() { return *token_sweeper_; }
 
  private:
   void StartPusherDelivery(core::Engine& engine, const ClientApiOptions& options,
@@ -102,6 +107,7 @@ class ClientApi {
   std::unique_ptr<push::NotificationWorker> notifications_;  // outlives router_
   std::unique_ptr<PushGateway> push_gateway_;                // outlives pushers_
   std::unique_ptr<PusherDelivery> pushers_;                  // goes before notifications_
+  std::unique_ptr<TokenSweeper> token_sweeper_;
   Router router_;
 };
 

@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/accounts/token_sweeper.h"
 #include "api/client_api.h"
 #include "api/token_wait.h"
 #include "api/forwarded.h"
@@ -212,8 +213,16 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, ClusterRuntime*
   std::unique_ptr<replication::LeaseElection> pusher_election =
       cluster != nullptr ? cluster->MakePusherElection() : nullptr;
   if (pusher_election) {
-    pusher_election->Start([&client_api] { client_api.pushers().SetActive(true); },
-                           [&client_api] { client_api.pushers().SetActive(false); });
+    // The holder also sweeps expired login and OpenID tokens.
+    pusher_election->Start(
+        [&client_api] {
+          client_api.pushers().SetActive(true);
+          client_api.token_sweeper().SetActive(true);
+        },
+        [&client_api] {
+          client_api.pushers().SetActive(false);
+          client_api.token_sweeper().SetActive(false);
+        });
   }
   if (cluster != nullptr) {
     cluster->ephemeral().Start();  // the trackers have subscribed

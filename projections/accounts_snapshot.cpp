@@ -35,6 +35,25 @@ std::optional<std::string> TextField(const std::optional<std::string>& text) {
   return out;
 }
 
+// Every U+0000 in the strings and keys of v as U+FFFD (jsonb refuses \u0000).
+boost::json::value WithoutNul(const boost::json::value& v) {
+  auto clean = [](std::string_view text) {
+    return TextField(std::string(text)).value_or(std::string());
+  };
+  if (const auto* s = v.if_string()) return boost::json::value(clean(*s));
+  if (const auto* a = v.if_array()) {
+    boost::json::array out;
+    for (const auto& e : *a) out.push_back(WithoutNul(e));
+    return out;
+  }
+  if (const auto* o = v.if_object()) {
+    boost::json::object out;
+    for (const auto& [key, value] : *o) out[clean(key)] = WithoutNul(value);
+    return out;
+  }
+  return v;
+}
+
 // The digest input: every projected value, length-prefixed so no two snapshots
 // give the same bytes; a missing optional value is "-".
 class DigestInput {
@@ -67,9 +86,12 @@ Status ReadUsers(const storage::ReadView& store, AccountsSnapshot* snap, std::se
     }
     AccountsSnapshot::User u{a.user.user_id, a.user.admin, a.user.deactivated, a.user.created_ts,
                              a.password_hash, std::nullopt, std::nullopt, a.profile.has_value()};
+    u.locked = a.user.locked;
+    u.suspended = a.user.suspended;
     if (a.profile) {
       u.displayname = TextField(a.profile->displayname);
       u.avatar_url = TextField(a.profile->avatar_url);
+      u.profile_fields = boost::json::serialize(WithoutNul(a.profile->fields));
     }
     users->insert(u.user_id);
     snap->users.push_back(std::move(u));
@@ -128,7 +150,8 @@ std::string Digest(const AccountsSnapshot& snap) {
   DigestInput in;
   for (const auto& u : snap.users) {
     in.Add(u.user_id).Add(u.admin).Add(u.deactivated).Add(u.created_ts).Add(u.password_hash);
-    in.Add(u.has_profile).Add(u.displayname).Add(u.avatar_url).End();
+    in.Add(u.has_profile).Add(u.displayname).Add(u.avatar_url).Add(u.locked).Add(u.suspended);
+    in.Add(u.profile_fields).End();
   }
   in.End();
   for (const auto& d : snap.devices) in.Add(d.user_id).Add(d.device_id).Add(d.display_name).Add(d.created_ts).End();
@@ -199,12 +222,15 @@ Status WriteAccounts(pqxx::connection& conn, const AccountsSnapshot& snap, std::
     tx.exec("DELETE FROM profiles");
     for (const auto& u : snap.users) {
       tx.exec_params(
-          "INSERT INTO users (user_id, is_admin, deactivated, created_ts) VALUES ($1, $2, $3, $4) "
+          "INSERT INTO users (user_id, is_admin, deactivated, created_ts, locked, suspended) "
+          "VALUES ($1, $2, $3, $4, $5, $6) "
           "ON CONFLICT (user_id) DO UPDATE SET is_admin = EXCLUDED.is_admin, "
-          "deactivated = EXCLUDED.deactivated, created_ts = EXCLUDED.created_ts "
-          "WHERE (users.is_admin, users.deactivated, users.created_ts) IS DISTINCT FROM "
-          "(EXCLUDED.is_admin, EXCLUDED.deactivated, EXCLUDED.created_ts)",
-          u.user_id, u.admin, u.deactivated, u.created_ts);
+          "deactivated = EXCLUDED.deactivated, created_ts = EXCLUDED.created_ts, "
+          "locked = EXCLUDED.locked, suspended = EXCLUDED.suspended "
+          "WHERE (users.is_admin, users.deactivated, users.created_ts, users.locked, "
+          "users.suspended) IS DISTINCT FROM (EXCLUDED.is_admin, EXCLUDED.deactivated, "
+          "EXCLUDED.created_ts, EXCLUDED.locked, EXCLUDED.suspended)",
+          u.user_id, u.admin, u.deactivated, u.created_ts, u.locked, u.suspended);
     }
     {
       pqxx::stream_to passwords(tx, "user_passwords", std::vector<std::string>{"user_id", "password_hash"});
@@ -214,11 +240,13 @@ Status WriteAccounts(pqxx::connection& conn, const AccountsSnapshot& snap, std::
       passwords.complete();
     }
     {
-      pqxx::stream_to profiles(tx, "profiles", std::vector<std::string>{"user_id", "displayname", "avatar_url"});
+      pqxx::stream_to profiles(
+          tx, "profiles", std::vector<std::string>{"user_id", "displayname", "avatar_url", "fields"});
       for (const auto& u : snap.users) {
         if (!u.has_profile) continue;
         profiles << std::make_tuple(u.user_id, pg::NullableText{u.displayname ? &*u.displayname : nullptr},
-                                    pg::NullableText{u.avatar_url ? &*u.avatar_url : nullptr});
+                                    pg::NullableText{u.avatar_url ? &*u.avatar_url : nullptr},
+                                    u.profile_fields);
       }
       profiles.complete();
     }

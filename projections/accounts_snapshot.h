@@ -9,9 +9,11 @@
 //   NEBU_ASSIGN_OR_RETURN(AccountsSnapshot snap, ReadAccounts(engine.Latest())  // pins one snapshot);
 //   NEBU_RETURN_IF_ERROR(WriteAccounts(conn, snap, &last_digest));   // no-op if unchanged
 //
-// Users are never deleted (a deactivated user keeps its row, deactivated = true);
-// profiles, passwords, devices and tokens mirror the engine exactly (but for U+0000 in
-// display names and avatar URLs, stored as U+FFFD: docs/compliance.md). Secrets are hashes
+// Users are never deleted (a deactivated user keeps its row, deactivated = true); the
+// locked and suspended flags follow the engine's (migration 000002). Profiles
+// (displayname, avatar_url and, since 000002, the extended fields as a jsonb object),
+// passwords, devices and tokens mirror the engine exactly (but for U+0000 in display
+// names, avatar URLs and profile fields, stored as U+FFFD: docs/compliance.md). Secrets are hashes
 // only (argon2id, SHA-256), hidden from other roles by row-level security.
 //
 // Room aliases and forgotten rooms are not on the stream either and ride along:
@@ -54,6 +56,11 @@ struct AccountsSnapshot {
     std::optional<std::string> displayname;
     std::optional<std::string> avatar_url;
     bool has_profile = false;
+    bool locked = false;     // users.locked (admin lock)
+    bool suspended = false;  // users.suspended (admin suspension)
+    // profiles.fields: the extended profile fields as compact JSON text, "{}" when
+    // none; U+0000 in any string or key becomes U+FFFD (jsonb cannot hold it).
+    std::string profile_fields = "{}";
   };
   struct Device {
     std::string user_id;

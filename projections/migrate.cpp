@@ -15,8 +15,9 @@ struct Migration {
   const char* up;
   const char* down;
 };
-constexpr std::array<Migration, 1> kMigrations = {
-    Migration{1, generated::kMigration1Up, generated::kMigration1Down}};
+constexpr std::array<Migration, 2> kMigrations = {
+    Migration{1, generated::kMigration1Up, generated::kMigration1Down},
+    Migration{2, generated::kMigration2Up, generated::kMigration2Down}};
 static_assert(kMigrations.back().version == kSchemaVersionLatest);
 
 constexpr const char* kCreateTable =

@@ -1,8 +1,12 @@
 // The key backup endpoints of api/keys/backup_routes.h.
 #include "api/keys/backup_routes.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <memory>
 #include <optional>
+#include <tuple>
+#include <vector>
 #include <string>
 #include <utility>
 
@@ -203,13 +207,14 @@ Response GetKeys(core::Engine& engine, const Request& request, const PathParams&
   }
   std::optional<std::string_view> room;
   if (r.target.room_id) room = *r.target.room_id;
-  auto rooms = e2ee::ListBackupKeys(view, r.caller.user_id, *r.version, room);
-  if (!rooms.ok()) return ErrorResponse(rooms.status());
-  if (!room) return JsonResponse(200, json::object{{"rooms", std::move(*rooms)}});
-  json::value* sessions = rooms->if_contains(*room);
-  return JsonResponse(
-      200, json::object{{"sessions", sessions != nullptr ? sessions->at("sessions")
-                                                         : json::value(json::object{})}});
+  // Text straight from the stored key data, bounded (the spec has no paging here).
+  Result<std::string> answer = e2ee::BackupKeysAnswer(view, r.caller.user_id, *r.version, room,
+                                                      e2ee::kBackupKeysAnswerBytesMax);
+  if (!answer.ok()) return ErrorResponse(answer.status());
+  Response response;
+  response.headers.Set("Content-Type", "application/json");
+  response.body = std::move(*answer);
+  return response;
 }
 
 // The sessions of one room's body {"sessions": {session: data}} into *out.
@@ -250,6 +255,53 @@ std::optional<Response> ReadPutBody(const json::object& body, const KeysTarget& 
   return std::nullopt;
 }
 
+// An upload whose command would exceed core::kCommandBytesMax is split into several
+// put_keys commands of whole keys, in (room, session) order, proposed one after the
+// other. Splitting keeps the spec's meaning: the replacement rule decides each key
+// alone, so the result is the same as one command's. What differs: an upload failing
+// part way (a quota, a version deleted meanwhile) keeps its earlier parts, which a
+// retry of the same upload leaves unchanged (an equal key changes nothing).
+Status SplitPutKeys(e2ee::PutBackupKeys command, std::vector<std::string>* parts) {
+  Result<std::string> payload = e2ee::EncodeBackupCommand(command);
+  if (!payload.ok()) return payload.status();
+  if (payload->size() <= core::kCommandBytesMax) {
+    parts->push_back(std::move(*payload));
+    return Status::Ok();
+  }
+  if (command.keys.size() < 2) return Status::TooLarge("one key exceeds the command limit");
+  std::sort(command.keys.begin(), command.keys.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.room_id, a.session_id) < std::tie(b.room_id, b.session_id);
+  });
+  e2ee::PutBackupKeys second{.user_id = command.user_id, .version = command.version};
+  const auto half = command.keys.begin() + static_cast<std::ptrdiff_t>(command.keys.size() / 2);
+  second.keys.assign(std::make_move_iterator(half), std::make_move_iterator(command.keys.end()));
+  command.keys.erase(half, command.keys.end());
+  NEBU_RETURN_IF_ERROR(SplitPutKeys(std::move(command), parts));
+  return SplitPutKeys(std::move(second), parts);
+}
+
+Response CountAndEtag(json::object out);
+
+// Proposes parts[i], then the next once it is applied; answers the last part's
+// {count, etag}, or the first refusal (an earlier part stays applied).
+void SubmitParts(core::Engine& engine, std::shared_ptr<std::vector<std::string>> parts, size_t i,
+                 Respond respond) {
+  std::string payload = (*parts)[i];
+  engine.SubmitAsync(
+      {.kind = core::CommandKind::kKeyBackup, .payload = std::move(payload)},
+      [&engine, parts, i, respond = std::move(respond)](core::ApplyOutcome outcome) {
+        if (!outcome.ok()) return respond(ErrorResponse(outcome.status()));
+        Result<json::value> v = event::ParseJson(*outcome);
+        if (!v.ok() || !v->is_object()) {
+          return respond(ErrorResponse(Status::Internal("bad backup outcome")));
+        }
+        if (i + 1 == parts->size() || v->as_object().contains("wrong_version")) {
+          return respond(CountAndEtag(std::move(v->as_object())));
+        }
+        SubmitParts(engine, parts, i + 1, respond);
+      });
+}
+
 Response CountAndEtag(json::object out) {
   if (out.contains("wrong_version")) return WrongVersion(out.at("current_version").as_string());
   return JsonResponse(200, out);
@@ -263,12 +315,25 @@ Response UnparsedUploadVersion(core::Engine& engine, const std::string& user_id)
   return WrongVersion(std::to_string((*current)->version));
 }
 
+// ParseJsonBody with the keys body bound (kBackupKeysBodyBytesMax) in place of the JSON
+// parser's default event::kJsonInputBytesMax (1 MiB); its answers for bad bodies.
+std::variant<json::object, Response> ParseKeysBody(const Request& request) {
+  Result<json::value> parsed =
+      event::ParseJson(request.body, {.bytes_max = kBackupKeysBodyBytesMax});
+  if (parsed.ok() && parsed->is_object()) return std::move(parsed->as_object());
+  if (request.body.size() <= event::kJsonInputBytesMax) return ParseJsonBody(request);
+  if (!parsed.ok() && parsed.status().code() == StatusCode::kNotJson) {
+    return ErrorResponse(400, "M_NOT_JSON", "Content not JSON");
+  }
+  return BadJson(parsed.ok() ? "Body is not a JSON object" : parsed.status().message());
+}
+
 void PutKeys(core::Engine& engine, const Request& request, const PathParams& params,
              Respond respond) {
   auto read = ReadKeysRequest(engine, request, params);
   if (auto* error = std::get_if<Response>(&read)) return respond(std::move(*error));
   const KeysRequest& r = std::get<KeysRequest>(read);
-  auto body = ParseJsonBody(request);
+  auto body = ParseKeysBody(request);
   if (auto* error = std::get_if<Response>(&body)) return respond(std::move(*error));
   e2ee::PutBackupKeys command{.user_id = r.caller.user_id};
   if (auto error = ReadPutBody(std::get<json::object>(body), r.target, &command.keys)) {
@@ -276,7 +341,12 @@ void PutKeys(core::Engine& engine, const Request& request, const PathParams& par
   }
   if (!r.version) return respond(UnparsedUploadVersion(engine, r.caller.user_id));
   command.version = *r.version;
-  Submit(engine, command, std::move(respond), CountAndEtag);
+  std::vector<std::string> parts;
+  if (Status split = SplitPutKeys(std::move(command), &parts); !split.ok()) {
+    return respond(ErrorResponse(split));
+  }
+  SubmitParts(engine, std::make_shared<std::vector<std::string>>(std::move(parts)), 0,
+              std::move(respond));
 }
 
 void DeleteKeys(core::Engine& engine, const Request& request, const PathParams& params,
@@ -326,7 +396,7 @@ void AddBackupRoutes(Router& router, core::Engine& engine) {
         [e](const Request& r, const PathParams& p, Respond respond) {
           PutKeys(*e, r, p, std::move(respond));
         },
-        kBackupBodyBytesMax);
+        kBackupKeysBodyBytesMax);
     for (std::string_view prefix : {"/_matrix/client/v3", "/_matrix/client/r0"}) {
       // Offloaded: a restore reads every key of the version (up to
       // e2ee::kBackupKeysPerUserMax) and answers them at once.

@@ -13,7 +13,11 @@
 //   PUT    /room_keys/keys[/{roomId}[/{sessionId}]]?version=   async {count, etag}
 //   GET    /room_keys/keys[/{roomId}[/{sessionId}]]?version=   offloaded {rooms} / {sessions} /
 //                                                       KeyBackupData (404 for a session
-//                                                       not backed up)
+//                                                       not backed up); 413 M_TOO_LARGE
+//                                                       for an answer over
+//                                                       e2ee::kBackupKeysAnswerBytesMax
+//                                                       (64 MiB; no paging in the spec:
+//                                                       the per-room route still serves)
 //   DELETE /room_keys/keys[/{roomId}[/{sessionId}]]?version=   async {count, etag}
 //
 //   AddBackupRoutes(router, engine);   // called by AddKeysRoutes
@@ -44,9 +48,15 @@ class Engine;
 
 namespace nebu::api {
 
-// A request body of the backup routes; it must fit core::kCommandBytesMax (256 KiB)
-// once encoded. A batch of matrix-rust-sdk (100 keys of ~1 KiB) fits.
+// A request body of the version routes (auth_data is at most 16 KiB).
 inline constexpr size_t kBackupBodyBytesMax = 224 * 1024;
+// A request body of PUT /room_keys/keys...: 4 MiB, room for e2ee::kBackupSessionsPerPutMax
+// (1,000) keys of ~4 KiB. A keys upload whose command would exceed
+// core::kCommandBytesMax (256 KiB) is split into several commands of whole keys,
+// applied in order (the replacement rule decides each key alone, so the outcome is
+// that of one command; an upload refused part way keeps its earlier parts, and its
+// retry changes them no more). The answer is the last part's {count, etag}.
+inline constexpr size_t kBackupKeysBodyBytesMax = 4 * 1024 * 1024;
 
 void AddBackupRoutes(Router& router, core::Engine& engine);
 

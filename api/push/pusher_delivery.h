@@ -75,8 +75,15 @@ inline constexpr int kPushAttemptsMax = 8;
 // Backoff after the first failure, doubled after each, capped.
 inline constexpr int64_t kPushBackoffInitialMs = 1000;
 inline constexpr int64_t kPushBackoffMsMax = 60 * 1000;
-// One POST to a gateway: connect + write + read.
+// One POST to a gateway: connect + TLS handshake + write + read, every step
+// asynchronous under one deadline (the name lookup is bounded on its own, below).
 inline constexpr int64_t kPushTimeoutMs = 10 * 1000;
+// A gateway's name lookup (the system resolver, on a helper thread: the delivery
+// thread waits at most this long, then counts a retryable failure and goes on).
+inline constexpr int64_t kPushResolveTimeoutMs = 5 * 1000;
+// Name lookups outstanding at once (a lookup that timed out still counts until the
+// resolver returns); one more fails at once, retryable.
+inline constexpr size_t kPushResolvesInFlightMax = 8;
 // A gateway answer read at most (the rest is an error).
 inline constexpr size_t kPushReplyBytesMax = 64 * 1024;
 // The delivery looks for work at least this often.

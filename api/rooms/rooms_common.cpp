@@ -1,11 +1,18 @@
 #include "api/rooms/rooms_common.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <boost/json.hpp>
 #include <charconv>
+#include <utility>
 
 #include "api/errors.h"
 #include "api/sync/sync.h"
 #include "api/token_wait.h"
+#include "engine/accounts/commands.h"
+#include "engine/accounts/push_rules.h"
+#include "engine/event/identifiers.h"
 #include "engine/storage/room_log.h"
 
 namespace nebu::api::rooms_internal {
@@ -116,6 +123,51 @@ std::optional<Response> AwaitRoomTokens(
   if (WaitForApplied(engine.notifier(), reached, wait_ms)) return std::nullopt;
   return ErrorResponse(400, "M_INVALID_PARAM",
                        "Token is ahead of this server's stream (not applied here yet)");
+}
+
+std::optional<std::string> PredecessorOf(core::Engine& engine, std::string_view room_id) {
+  const core::Snapshot snap = engine.Read();
+  Result<core::RoomMeta> meta = core::LoadRoomMeta(snap, room_id);
+  if (!meta.ok()) return std::nullopt;
+  // m.room.create is always the room's first event.
+  Result<std::optional<storage::EventRecord>> create =
+      core::StateRecordAt(snap, meta->number, "m.room.create", "", 1);
+  if (!create.ok() || !*create) return std::nullopt;
+  boost::system::error_code ec;
+  boost::json::value event = boost::json::parse((*create)->json, ec);
+  if (ec || !event.is_object()) return std::nullopt;
+  const boost::json::value* content = event.as_object().if_contains("content");
+  const boost::json::value* predecessor =
+      content && content->is_object() ? content->as_object().if_contains("predecessor") : nullptr;
+  const boost::json::value* old_id = predecessor && predecessor->is_object()
+                                         ? predecessor->as_object().if_contains("room_id")
+                                         : nullptr;
+  if (old_id == nullptr || !old_id->is_string() || !event::IsValidRoomId(old_id->as_string())) {
+    return std::nullopt;
+  }
+  return std::string(old_id->as_string());
+}
+
+void CopyUserStateAfterJoin(core::Engine& engine, std::string user_id, std::string old_room_id,
+                            std::string new_room_id, std::function<void()> then) {
+  accounts::CopyRoomUserStateCommand copy{.user_id = std::move(user_id),
+                                          .old_room_id = std::move(old_room_id),
+                                          .new_room_id = std::move(new_room_id)};
+  copy.defaults = accounts::DefaultPushRuleset(copy.user_id);
+  Result<std::string> payload = accounts::EncodeAccountCommand(copy);
+  if (!payload.ok()) {
+    spdlog::warn("room upgrade: no copy of {}'s room state: {}", copy.user_id,
+                 payload.status().ToString());
+    return then();
+  }
+  engine.SubmitAsync({core::CommandKind::kAccount, std::move(*payload)},
+                     [user = copy.user_id, then = std::move(then)](core::ApplyOutcome outcome) {
+                       if (!outcome.ok()) {
+                         spdlog::warn("room upgrade: no copy of {}'s room state: {}", user,
+                                      outcome.status().ToString());
+                       }
+                       then();
+                     });
 }
 
 }  // namespace nebu::api::rooms_internal

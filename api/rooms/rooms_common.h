@@ -5,6 +5,7 @@
 // Thread-safety: pure functions over the engine's thread-safe reads.
 #pragma once
 
+#include <functional>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -74,6 +75,19 @@ struct ReadAccess {
 [[nodiscard]] std::optional<Response> AwaitRoomTokens(
     core::Engine& engine, std::string_view room_id,
     std::initializer_list<std::optional<std::string_view>> tokens);
+
+// Room upgrades (Client-Server API § Room Upgrades): the room ID in the `predecessor`
+// of the room's m.room.create; nullopt when it has none (or the room is unknown).
+// One state read.
+[[nodiscard]] std::optional<std::string> PredecessorOf(core::Engine& engine,
+                                                       std::string_view room_id);
+// After `user_id` joined `new_room_id`, whose predecessor is old_room_id: proposes the
+// accounts copy_room_user_state command (the user's tags, m.direct entry and room push
+// rules follow them; engine/accounts/commands.h) and calls `then` once it is applied.
+// The join stands whatever the copy's outcome (a refusal is logged), as in Synapse,
+// which copies after the join too.
+void CopyUserStateAfterJoin(core::Engine& engine, std::string user_id, std::string old_room_id,
+                            std::string new_room_id, std::function<void()> then);
 
 // The read endpoints (rooms_read_routes.cpp).
 void AddRoomReadRoutes(Router& router, core::Engine& engine);

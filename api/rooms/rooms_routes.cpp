@@ -187,23 +187,47 @@ std::optional<Response> MembershipLimited(core::Engine& engine, UserRateLimits& 
   return Limited(limits.membership, who->user_id, LimiterNowMs(engine));
 }
 
-void HandleJoin(core::Engine& engine, UserRateLimits& limits, const Request& request,
-                std::string_view id, const Respond& respond) {
+// The caller's own m.room.member event of `membership` (join, knock) into the room
+// `id` names (a room ID or alias), with the body's reason and the caller's profile
+// (displayname, avatar_url: read when it is applied, as clients expect); or the
+// error response (authentication, the membership rate limit, the body, the room).
+std::variant<core::SendEventRequest, Response> OwnMemberEvent(core::Engine& engine,
+                                                              UserRateLimits& limits,
+                                                              const Request& request,
+                                                              std::string_view id,
+                                                              std::string_view membership) {
   auto caller = CallerOf(request, engine);
-  if (auto* error = std::get_if<Response>(&caller)) return respond(*error);
-  if (auto limited = MembershipLimited(engine, limits, caller)) return respond(*limited);
+  if (auto* error = std::get_if<Response>(&caller)) return *error;
+  if (auto limited = MembershipLimited(engine, limits, caller)) return *limited;
   auto body = ParseJsonBody(request);
-  if (auto* error = std::get_if<Response>(&body)) return respond(*error);
+  if (auto* error = std::get_if<Response>(&body)) return *error;
   auto room_id = ResolveRoom(engine, id);
-  if (auto* error = std::get_if<Response>(&room_id)) return respond(*error);
+  if (auto* error = std::get_if<Response>(&room_id)) return *error;
   const Caller& who = std::get<Caller>(caller);
   core::SendEventRequest event = MemberEvent(who, std::get<std::string>(room_id), who.user_id,
-                                             "join", std::get<json::object>(body));
-  // The join carries the caller's displayname and avatar_url (as clients expect),
-  // read when it is applied; a restricted join rule is checked there too.
+                                             membership, std::get<json::object>(body));
   event.sender_profile = true;
-  event.restricted_join = true;
-  SubmitEvent(engine, std::move(event), respond, RoomIdAnswer, JoinError);
+  return event;
+}
+
+void HandleJoin(core::Engine& engine, UserRateLimits& limits, const Request& request,
+                std::string_view id, const Respond& respond) {
+  auto made = OwnMemberEvent(engine, limits, request, id, "join");
+  if (auto* error = std::get_if<Response>(&made)) return respond(*error);
+  core::SendEventRequest event = std::move(std::get<core::SendEventRequest>(made));
+  event.restricted_join = true;  // a restricted join rule is checked when it is applied
+  std::optional<std::string> predecessor = rooms_internal::PredecessorOf(engine, event.room_id);
+  if (!predecessor) return SubmitEvent(engine, std::move(event), respond, RoomIdAnswer, JoinError);
+  // An upgraded room: the caller's tags and room push rules follow them in, and the
+  // join is answered once they have.
+  Respond then_copy = [&engine, user = event.sender, old_room = *predecessor,
+                       new_room = event.room_id, respond](Response answer) {
+    if (answer.status != 200) return respond(std::move(answer));
+    auto shared = std::make_shared<Response>(std::move(answer));
+    rooms_internal::CopyUserStateAfterJoin(engine, user, old_room, new_room,
+                                           [respond, shared] { respond(std::move(*shared)); });
+  };
+  SubmitEvent(engine, std::move(event), then_copy, RoomIdAnswer, JoinError);
 }
 
 // POST /knock/{roomIdOrAlias}: an m.room.member knock of the caller (with reason and
@@ -212,23 +236,15 @@ void HandleJoin(core::Engine& engine, UserRateLimits& limits, const Request& req
 // every room is local, so they are ignored.
 void HandleKnock(core::Engine& engine, UserRateLimits& limits, const Request& request,
                  std::string_view id, const Respond& respond) {
-  auto caller = CallerOf(request, engine);
-  if (auto* error = std::get_if<Response>(&caller)) return respond(*error);
-  if (auto limited = MembershipLimited(engine, limits, caller)) return respond(*limited);
-  auto body = ParseJsonBody(request);
-  if (auto* error = std::get_if<Response>(&body)) return respond(*error);
-  auto room_id = ResolveRoom(engine, id);
-  if (auto* error = std::get_if<Response>(&room_id)) return respond(*error);
-  const Caller& who = std::get<Caller>(caller);
-  core::SendEventRequest event = MemberEvent(who, std::get<std::string>(room_id), who.user_id,
-                                             "knock", std::get<json::object>(body));
-  event.sender_profile = true;
-  SubmitEvent(engine, std::move(event), respond, RoomIdAnswer, [](const Status& status) {
-    if (status.code() == StatusCode::kNotFound) {
-      return ErrorResponse(404, "M_NOT_FOUND", "Room not found");
-    }
-    return RoomError(status);
-  });
+  auto made = OwnMemberEvent(engine, limits, request, id, "knock");
+  if (auto* error = std::get_if<Response>(&made)) return respond(*error);
+  SubmitEvent(engine, std::move(std::get<core::SendEventRequest>(made)), respond, RoomIdAnswer,
+              [](const Status& status) {
+                if (status.code() == StatusCode::kNotFound) {
+                  return ErrorResponse(404, "M_NOT_FOUND", "Room not found");
+                }
+                return RoomError(status);
+              });
 }
 
 // leave, invite, kick, ban, unban. `membership` is what the target gets; targets

@@ -81,10 +81,16 @@ void HandleUpgrade(core::Engine& engine, UserRateLimits& limits, const Request& 
   Result<core::Command> command = engine.PlanRoomUpgrade(
       room_id, std::get<event::RoomVersion>(version), who.user_id, &new_room_id);
   if (!command.ok()) return respond(ErrorResponse(command.status()));
-  engine.SubmitAsync(std::move(command).value(),
-                     [respond, new_room_id](const core::ApplyOutcome& outcome) {
-                       respond(UpgradeOutcome(outcome, new_room_id));
-                     });
+  // The upgrader joins the new room in the same command: their tags and room push
+  // rules follow them as after any join of an upgraded room (rooms_common.h).
+  engine.SubmitAsync(std::move(command).value(), [&engine, respond, new_room_id, room_id,
+                                                   user = who.user_id](
+                                                      const core::ApplyOutcome& outcome) {
+    if (!outcome.ok()) return respond(UpgradeOutcome(outcome, new_room_id));
+    rooms_internal::CopyUserStateAfterJoin(
+        engine, user, room_id, new_room_id,
+        [respond, new_room_id] { respond(UpgradeOutcome(std::string("{}"), new_room_id)); });
+  });
 }
 
 // ---- GET /rooms/{roomId}/aliases ----

@@ -4,6 +4,7 @@
 // a save point around the whole command removes any write of a command that fails.
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "engine/accounts/internal/records.h"
 #include "engine/accounts/push_rules.h"
 #include "engine/accounts/user_directory.h"
+#include "engine/common/crypto.h"
 #include "engine/e2ee/removal.h"
 #include "engine/event/canonical_json.h"
 #include "engine/rooms/room_state.h"
@@ -62,6 +64,10 @@ class Applier {
   Result<std::string> Apply(const RestrictUserCommand& c);
   Result<std::string> Apply(const CreateRegistrationTokenCommand& c);
   Result<std::string> Apply(const SetProfileFieldCommand& c);
+  Result<std::string> Apply(const CopyRoomUserStateCommand& c);
+  Result<std::string> Apply(const UpdateRegistrationTokenCommand& c);
+  Result<std::string> Apply(const DeleteRegistrationTokenCommand& c);
+  Result<std::string> Apply(const ExpireTokensCommand& c);
 
  private:
   // ---- reads and checks ----
@@ -72,6 +78,8 @@ class Applier {
   Result<std::vector<StoredDevice>> LoadDevices(std::string_view user_id);
   Status CheckTokenFree(std::string_view token_hash);
   Result<internal::ProfileRecord> LoadProfile(std::string_view user_id);
+  // kNotFound when there is no such registration token.
+  Result<internal::RegistrationTokenRecord> LoadRegistrationToken(std::string_view token);
   // The stored account data object (floats kept); nullopt when never set.
   Result<std::optional<json::object>> LoadAccountDataObject(std::string_view user_id,
                                                             std::string_view room_id,
@@ -513,6 +521,62 @@ Result<std::string> Applier::Apply(const EditPushRuleCommand& c) {
   return Empty();
 }
 
+// Room upgrades: the user's tags, m.direct entry and room push rules of the old room
+// follow them into the new one (commands.h says when each is copied).
+Result<std::string> Applier::Apply(const CopyRoomUserStateCommand& c) {
+  static constexpr std::string_view kTagType = "m.tag";
+  static constexpr std::string_view kDirectType = "m.direct";
+  NEBU_RETURN_IF_ERROR(LoadActiveUser(c.user_id).status());
+  // Tags.
+  NEBU_ASSIGN_OR_RETURN(std::optional<json::object> old_tags,
+                        LoadAccountDataObject(c.user_id, c.old_room_id, kTagType));
+  NEBU_ASSIGN_OR_RETURN(std::optional<json::object> new_tags,
+                        LoadAccountDataObject(c.user_id, c.new_room_id, kTagType));
+  auto tag_count = [](const std::optional<json::object>& content) -> size_t {
+    const json::value* tags = content ? content->if_contains("tags") : nullptr;
+    return tags != nullptr && tags->is_object() ? tags->as_object().size() : 0;
+  };
+  if (tag_count(old_tags) > 0 && tag_count(new_tags) == 0) {
+    json::object content{{"tags", old_tags->at("tags")}};
+    NEBU_RETURN_IF_ERROR(StoreAccountData(c.user_id, c.new_room_id, kTagType, content,
+                                          new_tags.has_value()));
+  }
+  // m.direct: {user_id: [room_id, ...]}.
+  NEBU_ASSIGN_OR_RETURN(std::optional<json::object> direct,
+                        LoadAccountDataObject(c.user_id, "", kDirectType));
+  if (direct) {
+    json::array* holder = nullptr;
+    bool has_new = false;
+    for (auto& [user, rooms] : *direct) {
+      if (!rooms.is_array()) continue;
+      for (const json::value& r : rooms.as_array()) {
+        if (!r.is_string()) continue;
+        if (r.as_string() == c.new_room_id) has_new = true;
+        if (r.as_string() == c.old_room_id && holder == nullptr) holder = &rooms.as_array();
+      }
+    }
+    if (holder != nullptr && !has_new) {
+      holder->emplace_back(c.new_room_id);
+      NEBU_RETURN_IF_ERROR(StoreAccountData(c.user_id, "", kDirectType, *direct, true));
+    }
+  }
+  // Push rules (a user who never changed a rule has no room rule to copy).
+  NEBU_ASSIGN_OR_RETURN(std::optional<json::object> stored,
+                        LoadAccountDataObject(c.user_id, "", kPushRulesType));
+  const json::value* global = stored ? stored->if_contains("global") : nullptr;
+  if (global != nullptr && global->is_object()) {
+    json::object ruleset =
+        c.defaults ? MergePushRuleset(*c.defaults, &global->as_object(),
+                                      /*keep_unknown_defaults=*/true)
+                   : EffectivePushRuleset(c.user_id, &global->as_object());
+    if (CopyRoomPushRules(ruleset, c.old_room_id, c.new_room_id) > 0) {
+      NEBU_RETURN_IF_ERROR(StoreAccountData(c.user_id, "", kPushRulesType,
+                                            json::object{{"global", std::move(ruleset)}}, true));
+    }
+  }
+  return Empty();
+}
+
 // ---- sessions: refresh tokens, restrictions ----
 
 Result<std::string> Applier::Apply(const RefreshCommand& c) {
@@ -599,6 +663,67 @@ Result<std::string> Applier::Apply(const CreateRegistrationTokenCommand& c) {
                                                {c.uses_allowed, 0, 0, c.expiry_time}));
   NEBU_RETURN_IF_ERROR(Put(Cf::kRegistrationTokens, c.token, value));
   return Empty();
+}
+
+Result<internal::RegistrationTokenRecord> Applier::LoadRegistrationToken(std::string_view token) {
+  NEBU_ASSIGN_OR_RETURN(std::optional<std::string> bytes, store_.Get(Cf::kRegistrationTokens, token));
+  if (!bytes) return Status::NotFound("no such registration token");
+  return internal::DecodeRegistrationTokenRecord(*bytes);
+}
+
+Result<std::string> Applier::Apply(const UpdateRegistrationTokenCommand& c) {
+  NEBU_ASSIGN_OR_RETURN(internal::RegistrationTokenRecord r, LoadRegistrationToken(c.token));
+  if (c.uses_allowed) r.uses_allowed = *c.uses_allowed;
+  if (c.expiry_time) r.expiry_time = *c.expiry_time;
+  NEBU_ASSIGN_OR_RETURN(std::string value, internal::EncodeRegistrationTokenRecord(r));
+  NEBU_RETURN_IF_ERROR(Put(Cf::kRegistrationTokens, c.token, value));
+  return Empty();
+}
+
+Result<std::string> Applier::Apply(const DeleteRegistrationTokenCommand& c) {
+  NEBU_RETURN_IF_ERROR(LoadRegistrationToken(c.token).status());
+  NEBU_RETURN_IF_ERROR(Delete(Cf::kRegistrationTokens, c.token));
+  return Empty();
+}
+
+// Login ('l') and OpenID ('o') tokens are the 33-byte keys [tag][SHA-256]; access
+// tokens (32 bytes) that happen to start with those bytes are passed over.
+Result<std::string> Applier::Apply(const ExpireTokensCommand& c) {
+  static_assert(internal::kLoginTokenTag < internal::kOpenIdTokenTag);
+  constexpr size_t kSideTokenKeyBytes = 33;
+  const std::string start =
+      c.after ? internal::TokenKey(*c.after) : std::string(1, internal::kLoginTokenTag);
+  std::unique_ptr<rocksdb::Iterator> it = store_.NewIterator(Cf::kTokens);
+  it->Seek(start);
+  if (c.after && it->Valid() && it->key().ToStringView() == start) it->Next();
+  size_t scanned = 0;
+  int64_t deleted = 0;
+  bool more = false;
+  std::string last;  // the last key scanned
+  for (; it->Valid(); it->Next()) {
+    const std::string_view key = it->key().ToStringView();
+    if (key.empty() || key[0] > internal::kOpenIdTokenTag) break;
+    if (scanned == kExpireTokensScanMax) {
+      more = true;
+      break;
+    }
+    ++scanned;
+    last.assign(key);
+    if (key.size() != kSideTokenKeyBytes ||
+        (key[0] != internal::kLoginTokenTag && key[0] != internal::kOpenIdTokenTag)) {
+      continue;
+    }
+    NEBU_ASSIGN_OR_RETURN(internal::SideTokenRecord r,
+                          internal::DecodeSideTokenRecord(it->value().ToStringView()));
+    if (r.expires_ms != 0 && r.expires_ms <= c.now_ms) {
+      NEBU_RETURN_IF_ERROR(Delete(Cf::kTokens, key));
+      ++deleted;
+    }
+  }
+  NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
+  json::object out{{"deleted", deleted}};
+  if (more) out["after"] = HexEncode(last);
+  return event::CanonicalJson(json::value(std::move(out)));
 }
 
 Result<std::string> Applier::Apply(const SetProfileFieldCommand& c) {

@@ -131,6 +131,40 @@ Status Validate(const SetProfileFieldCommand& c) {
   return Status::Ok();
 }
 
+Status Validate(const UpdateRegistrationTokenCommand& c) {
+  if (!IsValidRegistrationToken(c.token)) return Status::InvalidArgument("invalid token");
+  if (c.uses_allowed && *c.uses_allowed &&
+      (**c.uses_allowed < 0 || **c.uses_allowed > event::kCanonicalIntMax)) {
+    return Status::InvalidArgument("bad uses_allowed");
+  }
+  if (c.expiry_time && *c.expiry_time) NEBU_RETURN_IF_ERROR(CheckTs(**c.expiry_time));
+  return Status::Ok();
+}
+
+Status Validate(const DeleteRegistrationTokenCommand& c) {
+  if (!IsValidRegistrationToken(c.token)) return Status::InvalidArgument("invalid token");
+  return Status::Ok();
+}
+
+Status Validate(const ExpireTokensCommand& c) {
+  NEBU_RETURN_IF_ERROR(CheckTs(c.now_ms));
+  if (c.after && (c.after->empty() || c.after->size() > 2 * 64 ||
+                  c.after->find_first_not_of("0123456789abcdef") != std::string::npos ||
+                  c.after->size() % 2 != 0)) {
+    return Status::InvalidArgument("bad after");
+  }
+  return Status::Ok();
+}
+
+Status Validate(const CopyRoomUserStateCommand& c) {
+  NEBU_RETURN_IF_ERROR(CheckUserId(c.user_id));
+  if (!event::IsValidRoomId(c.old_room_id) || !event::IsValidRoomId(c.new_room_id)) {
+    return Status::InvalidArgument("invalid room_id");
+  }
+  if (c.old_room_id == c.new_room_id) return Status::InvalidArgument("the rooms are the same");
+  return Status::Ok();
+}
+
 Status Validate(const LogoutCommand& c) {
   NEBU_RETURN_IF_ERROR(CheckUserId(c.user_id));
   return CheckDeviceId(c.device_id);
@@ -310,6 +344,37 @@ void Encode(const SetProfileFieldCommand& c, json::object* o) {
   (*o)["user_id"] = c.user_id;
   (*o)["key"] = c.key;
   PutOptional(o, "value_json", c.value_json);
+}
+
+// An optional-or-null field: absent, null, or the number.
+void PutNullable(json::object* o, std::string_view key,
+                 const std::optional<std::optional<int64_t>>& v) {
+  if (!v) return;
+  if (*v) {
+    (*o)[key] = **v;
+  } else {
+    (*o)[key] = nullptr;
+  }
+}
+
+void Encode(const UpdateRegistrationTokenCommand& c, json::object* o) {
+  (*o)["token"] = c.token;
+  PutNullable(o, "uses_allowed", c.uses_allowed);
+  PutNullable(o, "expiry_time", c.expiry_time);
+}
+
+void Encode(const DeleteRegistrationTokenCommand& c, json::object* o) { (*o)["token"] = c.token; }
+
+void Encode(const ExpireTokensCommand& c, json::object* o) {
+  (*o)["now_ms"] = c.now_ms;
+  PutOptional(o, "after", c.after);
+}
+
+void Encode(const CopyRoomUserStateCommand& c, json::object* o) {
+  (*o)["user_id"] = c.user_id;
+  (*o)["old_room_id"] = c.old_room_id;
+  (*o)["new_room_id"] = c.new_room_id;
+  // defaults_json is added by EncodeAccountCommand.
 }
 
 void Encode(const LogoutCommand& c, json::object* o) {
@@ -531,6 +596,16 @@ std::string_view AccountCommandName(const AccountCommand& command) {
       return "create_registration_token";
     }
     std::string_view operator()(const SetProfileFieldCommand&) const { return "set_profile_field"; }
+    std::string_view operator()(const CopyRoomUserStateCommand&) const {
+      return "copy_room_user_state";
+    }
+    std::string_view operator()(const UpdateRegistrationTokenCommand&) const {
+      return "update_registration_token";
+    }
+    std::string_view operator()(const DeleteRegistrationTokenCommand&) const {
+      return "delete_registration_token";
+    }
+    std::string_view operator()(const ExpireTokensCommand&) const { return "expire_tokens"; }
   };
   return std::visit(Namer{}, command);
 }
@@ -573,6 +648,10 @@ Result<std::string> EncodeAccountCommand(const AccountCommand& command) {
       NEBU_ASSIGN_OR_RETURN(std::string defaults, AccountDataJson(*edit->defaults));
       o["defaults_json"] = std::move(defaults);
     }
+  }
+  if (const auto* copy = std::get_if<CopyRoomUserStateCommand>(&command); copy && copy->defaults) {
+    NEBU_ASSIGN_OR_RETURN(std::string defaults, AccountDataJson(*copy->defaults));
+    o["defaults_json"] = std::move(defaults);
   }
   return event::CanonicalJson(json::value(std::move(o)));
 }

@@ -357,6 +357,60 @@ struct SetProfileFieldCommand {
   bool operator==(const SetProfileFieldCommand&) const = default;
 };
 
+// op "update_registration_token": {"expiry_time"?, "token", "uses_allowed"?} (the
+// admin API's PUT). Each of uses_allowed and expiry_time: absent, unchanged; null,
+// cleared (unlimited uses, never expires); a number, set (as create_registration_
+// token's). The uses counted so far stay. kNotFound for an unknown token.
+struct UpdateRegistrationTokenCommand {
+  std::string token{};
+  std::optional<std::optional<int64_t>> uses_allowed{};
+  std::optional<std::optional<int64_t>> expiry_time{};
+  bool operator==(const UpdateRegistrationTokenCommand&) const = default;
+};
+
+// op "delete_registration_token": {"token"}. kNotFound for an unknown token.
+struct DeleteRegistrationTokenCommand {
+  std::string token{};
+  bool operator==(const DeleteRegistrationTokenCommand&) const = default;
+};
+
+// op "expire_tokens": {"after"?, "now_ms"}. Deletes the m.login.token login tokens and
+// OpenID tokens whose expiry is at or before now_ms (the proposer's clock; they are
+// refused from then on anyway), scanning at most kExpireTokensScanMax of them in key
+// order, from just after `after` (hex of the last key scanned by the previous
+// command) or from the start. Outcome {"deleted": n} plus {"after": hex} when the scan
+// stopped at the bound (propose the next command with it). Deterministic: the same
+// stored tokens and command delete the same ones on every node, and a repeat deletes
+// nothing more. Proposed periodically by api/accounts/token_sweeper.h.
+struct ExpireTokensCommand {
+  int64_t now_ms = 0;
+  std::optional<std::string> after{};
+  bool operator==(const ExpireTokensCommand&) const = default;
+};
+inline constexpr size_t kExpireTokensScanMax = 4096;
+
+// op "copy_room_user_state": {"defaults_json"?, "new_room_id", "old_room_id",
+// "user_id"}. After a user joins a room whose m.room.create names `predecessor`
+// old_room_id (room upgrades, Client-Server API § Room Upgrades), the user's state of
+// the old room follows them, decided in apply against the stored sets:
+//   - m.tag: the old room's tags are copied when the new room has no tag;
+//   - m.direct: new_room_id is added beside old_room_id in the first list holding it,
+//     unless a list holds new_room_id already;
+//   - push rules: the room rule of old_room_id and every user rule with a condition
+//     {"key": "room_id", "pattern": old_room_id} are copied (rule ID and pattern
+//     rewritten to new_room_id, inserted just after the original, enabled flag kept)
+//     when no user rule names new_room_id yet (push_rules.h, CopyRoomPushRules).
+// Nothing to copy is no error (an empty answer). defaults: as edit_push_rule's.
+// kForbidden for a deactivated user; account-data quota and size errors as
+// put_account_data (then nothing is copied).
+struct CopyRoomUserStateCommand {
+  std::string user_id{};
+  std::string old_room_id{};
+  std::string new_room_id{};
+  std::optional<boost::json::object> defaults{};
+  bool operator==(const CopyRoomUserStateCommand&) const = default;
+};
+
 using AccountCommand =
     std::variant<RegisterCommand, LoginCommand, LogoutCommand, LogoutAllCommand, SetPasswordCommand,
                  DeactivateCommand, SetDisplayNameCommand, SetAvatarUrlCommand,
@@ -364,7 +418,9 @@ using AccountCommand =
                  ForgetRoomCommand, EditTagCommand, EditPushRuleCommand,
                  RefreshMemberEventsCommand, RefreshCommand, ConfirmRefreshCommand,
                  CreateLoginTokenCommand, CreateOpenIdTokenCommand, RestrictUserCommand,
-                 CreateRegistrationTokenCommand, SetProfileFieldCommand>;
+                 CreateRegistrationTokenCommand, SetProfileFieldCommand,
+                 CopyRoomUserStateCommand, UpdateRegistrationTokenCommand,
+                 DeleteRegistrationTokenCommand, ExpireTokensCommand>;
 
 // True for a registration token of the spec's grammar (1..kRegistrationTokenBytesMax
 // of [A-Za-z0-9._~-]).

@@ -266,6 +266,47 @@ Result<AccountCommand> DecodeEditPushRule(Fields& f) {
   return AccountCommand(std::move(c));
 }
 
+// An optional-or-null integer field (UpdateRegistrationTokenCommand).
+Result<std::optional<std::optional<int64_t>>> NullableInt(Fields& f, std::string_view key) {
+  if (!f.Has(key)) return std::optional<std::optional<int64_t>>();
+  NEBU_ASSIGN_OR_RETURN(const json::value* v, f.Value(key));
+  if (v->is_null()) return std::optional<std::optional<int64_t>>(std::optional<int64_t>());
+  if (!v->is_int64()) return Status::BadJson(std::string(key) + " must be an integer or null");
+  return std::optional<std::optional<int64_t>>(v->as_int64());
+}
+
+Result<AccountCommand> DecodeUpdateRegistrationToken(Fields& f) {
+  UpdateRegistrationTokenCommand c;
+  NEBU_ASSIGN_OR_RETURN(c.token, f.String("token"));
+  NEBU_ASSIGN_OR_RETURN(c.uses_allowed, NullableInt(f, "uses_allowed"));
+  NEBU_ASSIGN_OR_RETURN(c.expiry_time, NullableInt(f, "expiry_time"));
+  return AccountCommand(std::move(c));
+}
+
+Result<AccountCommand> DecodeDeleteRegistrationToken(Fields& f) {
+  DeleteRegistrationTokenCommand c;
+  NEBU_ASSIGN_OR_RETURN(c.token, f.String("token"));
+  return AccountCommand(std::move(c));
+}
+
+Result<AccountCommand> DecodeExpireTokens(Fields& f) {
+  ExpireTokensCommand c;
+  NEBU_ASSIGN_OR_RETURN(c.now_ms, f.Int("now_ms"));
+  NEBU_ASSIGN_OR_RETURN(c.after, f.OptionalString("after"));
+  return AccountCommand(std::move(c));
+}
+
+Result<AccountCommand> DecodeCopyRoomUserState(Fields& f) {
+  CopyRoomUserStateCommand c;
+  NEBU_ASSIGN_OR_RETURN(c.user_id, f.String("user_id"));
+  NEBU_ASSIGN_OR_RETURN(c.old_room_id, f.String("old_room_id"));
+  NEBU_ASSIGN_OR_RETURN(c.new_room_id, f.String("new_room_id"));
+  if (f.Has("defaults_json")) {
+    NEBU_ASSIGN_OR_RETURN(c.defaults, DecodeObjectText(f, "defaults_json"));
+  }
+  return AccountCommand(std::move(c));
+}
+
 struct Decoder {
   std::string_view op;
   Result<AccountCommand> (*decode)(Fields&);
@@ -294,6 +335,10 @@ constexpr Decoder kDecoders[] = {
     {"restrict_user", DecodeRestrictUser},
     {"create_registration_token", DecodeCreateRegistrationToken},
     {"set_profile_field", DecodeSetProfileField},
+    {"copy_room_user_state", DecodeCopyRoomUserState},
+    {"update_registration_token", DecodeUpdateRegistrationToken},
+    {"delete_registration_token", DecodeDeleteRegistrationToken},
+    {"expire_tokens", DecodeExpireTokens},
 };
 
 }  // namespace

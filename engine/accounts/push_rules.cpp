@@ -191,4 +191,81 @@ Status EditPushRuleset(json::object& ruleset, const EditPushRuleCommand& edit) {
   return Status::Ok();
 }
 
+namespace {
+
+// True for a room rule of room_id (its rule_id is the room ID) and for a rule with a
+// condition {"key": "room_id", "pattern": room_id}.
+bool NamesRoom(std::string_view kind, const json::value& rule, std::string_view room_id) {
+  if (kind == "room" && PushRuleId(rule) == room_id) return true;
+  const json::object* o = rule.if_object();
+  const json::value* conditions = o ? o->if_contains("conditions") : nullptr;
+  if (conditions == nullptr || !conditions->is_array()) return false;
+  for (const json::value& c : conditions->as_array()) {
+    const json::object* co = c.if_object();
+    if (co == nullptr) continue;
+    const json::value* key = co->if_contains("key");
+    const json::value* pattern = co->if_contains("pattern");
+    if (key && key->is_string() && key->as_string() == "room_id" && pattern &&
+        pattern->is_string() && pattern->as_string() == room_id) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string ReplaceAll(std::string_view text, std::string_view from, std::string_view to) {
+  std::string out;
+  size_t at = 0;
+  for (size_t hit = text.find(from); hit != std::string_view::npos; hit = text.find(from, at)) {
+    out.append(text.substr(at, hit - at)).append(to);
+    at = hit + from.size();
+  }
+  out.append(text.substr(at));
+  return out;
+}
+
+json::value RewrittenRule(const json::value& rule, std::string_view old_room_id,
+                          std::string_view new_room_id) {
+  json::value copy = rule;
+  json::object& o = copy.as_object();
+  o["rule_id"] = ReplaceAll(PushRuleId(rule), old_room_id, new_room_id);
+  json::value* conditions = o.if_contains("conditions");
+  if (conditions == nullptr || !conditions->is_array()) return copy;
+  for (json::value& c : conditions->as_array()) {
+    json::object* co = c.if_object();
+    if (co == nullptr) continue;
+    const json::value* key = co->if_contains("key");
+    json::value* pattern = co->if_contains("pattern");
+    if (key && key->is_string() && key->as_string() == "room_id" && pattern &&
+        pattern->is_string() && pattern->as_string() == old_room_id) {
+      *pattern = new_room_id;
+    }
+  }
+  return copy;
+}
+
+}  // namespace
+
+size_t CopyRoomPushRules(json::object& ruleset, std::string_view old_room_id,
+                         std::string_view new_room_id) {
+  for (std::string_view kind : kKinds) {
+    for (const json::value& rule : PushRulesOf(ruleset, kind)) {
+      if (!IsServerDefault(PushRuleId(rule)) && NamesRoom(kind, rule, new_room_id)) return 0;
+    }
+  }
+  size_t copied = 0;
+  for (std::string_view kind : kKinds) {
+    json::array& rules = PushRulesOf(ruleset, kind);
+    for (size_t i = 0; i < rules.size(); ++i) {
+      if (IsServerDefault(PushRuleId(rules[i])) || !NamesRoom(kind, rules[i], old_room_id)) continue;
+      json::value copy = RewrittenRule(rules[i], old_room_id, new_room_id);
+      if (PushRuleIndex(rules, PushRuleId(copy))) continue;
+      rules.insert(rules.begin() + static_cast<std::ptrdiff_t>(i + 1), std::move(copy));
+      ++i;  // past the copy
+      ++copied;
+    }
+  }
+  return copied;
+}
+
 }  // namespace nebu::accounts

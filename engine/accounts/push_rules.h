@@ -80,4 +80,14 @@ boost::json::object MergePushRuleset(const boost::json::object& defaults,
 // half-changed: callers discard it.
 [[nodiscard]] Status EditPushRuleset(boost::json::object& ruleset, const EditPushRuleCommand& edit);
 
+// Room upgrades (copy_room_user_state, commands.h): copies every user rule naming
+// old_room_id — the room rule whose rule_id it is, any rule with a condition
+// {"key": "room_id", "pattern": old_room_id} — to new_room_id — rule_id
+// and such patterns rewritten (every occurrence of old_room_id in rule_id replaced),
+// the copy placed just after its original — unless some user rule already names
+// new_room_id that way, or a rule with the rewritten ID exists. Returns the number
+// of rules copied. Deterministic: depends only on `ruleset` and the IDs.
+size_t CopyRoomPushRules(boost::json::object& ruleset, std::string_view old_room_id,
+                         std::string_view new_room_id);
+
 }  // namespace nebu::accounts

@@ -3,6 +3,7 @@
 #include "engine/e2ee/backup.h"
 
 #include <algorithm>
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <memory>
 #include <set>
@@ -423,6 +424,52 @@ Result<json::object> ListBackupKeys(const storage::ReadView& store, std::string_
   }
   NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
   return rooms;
+}
+
+namespace {
+
+void AppendJsonString(std::string_view text, std::string* out) {
+  out->append(boost::json::serialize(json::value(json::string_view(text.data(), text.size()))));
+}
+
+Status TooLargeAnswer(size_t answer_bytes_max) {
+  return Status::TooLarge("the backup's keys exceed " + std::to_string(answer_bytes_max) +
+                          " bytes (kBackupKeysAnswerBytesMax); fetch them room by room");
+}
+
+}  // namespace
+
+Result<std::string> BackupKeysAnswer(const storage::ReadView& store, std::string_view user_id,
+                                     uint64_t version, std::optional<std::string_view> room_id,
+                                     size_t answer_bytes_max) {
+  const std::string version_prefix = KeysPrefix(user_id, version, std::nullopt);
+  const std::string prefix = KeysPrefix(user_id, version, room_id);
+  std::string out = room_id ? "{\"sessions\":{" : "{\"rooms\":{";
+  std::optional<std::string> open_room;  // the room whose sessions are being written
+  bool first_session = true;
+  std::unique_ptr<rocksdb::Iterator> it = store.NewIterator(Cf::kKeyBackup);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    auto parts = DecodeKeySuffix(it->key().ToStringView().substr(version_prefix.size()));
+    if (!parts) return Status::Corruption("bad backup key");
+    if (!room_id && open_room != parts->first) {
+      if (open_room) out.append("}},");
+      open_room = std::string(parts->first);
+      AppendJsonString(parts->first, &out);
+      out.append(":{\"sessions\":{");
+      first_session = true;
+    }
+    if (!first_session) out.push_back(',');
+    first_session = false;
+    AppendJsonString(parts->second, &out);
+    out.push_back(':');
+    out.append(it->value().ToStringView());  // canonical JSON KeyBackupData
+    if (out.size() > answer_bytes_max) return TooLargeAnswer(answer_bytes_max);
+  }
+  NEBU_RETURN_IF_ERROR(storage::FromRocks(it->status()));
+  if (open_room) out.append("}}");
+  out.append("}}");
+  if (out.size() > answer_bytes_max) return TooLargeAnswer(answer_bytes_max);
+  return out;
 }
 
 }  // namespace nebu::e2ee

@@ -180,6 +180,20 @@ struct BackupVersionInfo {
                                                          std::string_view user_id, uint64_t version,
                                                          std::optional<std::string_view> room_id);
 
+// The answer of GET /room_keys/keys (room_id nullopt): {"rooms": {room: {"sessions":
+// {session: data}}}}, or of GET /room_keys/keys/{roomId}: {"sessions": {...}}, as JSON
+// text built straight from the stored canonical key data (no JSON tree: the memory is
+// the answer itself). The spec has no paging for these routes, so the answer is
+// bounded instead: kTooLarge (message naming kBackupKeysAnswerBytesMax) when it would
+// exceed answer_bytes_max; the per-room route then still serves each room.
+[[nodiscard]] Result<std::string> BackupKeysAnswer(const storage::ReadView& store,
+                                                   std::string_view user_id, uint64_t version,
+                                                   std::optional<std::string_view> room_id,
+                                                   size_t answer_bytes_max);
+// The bound of one keys answer: 64 MiB, some 60,000 sessions of m.megolm_backup.v1
+// (about 1 KiB each). Over it GET /room_keys/keys answers 413 M_TOO_LARGE.
+inline constexpr size_t kBackupKeysAnswerBytesMax = 64 * 1024 * 1024;
+
 // "<n>" -> n for a version string a client sends (1..2^53-1 in decimal, no sign, no
 // leading zero); nullopt otherwise (the API answers 404 M_NOT_FOUND, or 403
 // M_WRONG_ROOM_KEYS_VERSION for an upload while another version is current).

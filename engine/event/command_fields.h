@@ -71,6 +71,8 @@ class CommandFields {
   }
   bool Has(std::string_view key) const { return o_.contains(key); }
   // kBadJson when the object has a field no read asked for.
+  // The field's value, whatever its type (null included); kBadJson when absent.
+  Result<const boost::json::value*> Value(std::string_view key) { return Required(key); }
   Status Finish() const {
     if (used_ != o_.size()) return Status::BadJson(what_ + " has an unknown field");
     return Status::Ok();

@@ -63,7 +63,7 @@ TEST(MigrateTest, UpDownUpLeavesAnIdenticalCatalogue) {
   TestDatabase db;
   auto up = MigrateUp(db.url());
   ASSERT_TRUE(up.ok()) << up.status().ToString();
-  EXPECT_EQ(up->version, 1);
+  EXPECT_EQ(up->version, kSchemaVersionLatest);
   EXPECT_FALSE(up->dirty);
   std::vector<std::string> first = Catalogue(db.url());
   EXPECT_GE(CountTables(db.url()), 26);
@@ -90,10 +90,10 @@ TEST(MigrateTest, RecordsTheVersionLikeGolangMigrateAndIsIdempotent) {
   ASSERT_TRUE(MigrateUp(db.url()).ok());
   ASSERT_TRUE(MigrateUp(db.url()).ok());  // nothing to do the second time
   EXPECT_EQ(Query(db.url(), "SELECT version, dirty FROM schema_migrations"),
-            (std::vector<std::vector<std::string>>{{"1", "f"}}));
+            (std::vector<std::vector<std::string>>{{"2", "f"}}));
   auto v = MigrationVersion(db.url());
   ASSERT_TRUE(v.ok());
-  EXPECT_EQ(v->version, 1);
+  EXPECT_EQ(v->version, kSchemaVersionLatest);
 }
 
 TEST(MigrateTest, RunsAsTheUnprivilegedRuntimeRole) {
@@ -116,7 +116,7 @@ TEST(MigrateTest, RefusesADirtyState) {
   testing::Exec(db.url(), "UPDATE schema_migrations SET dirty = true");
   auto up = MigrateUp(db.url());
   ASSERT_FALSE(up.ok());
-  EXPECT_NE(up.status().message().find("dirty at version 1"), std::string::npos) << up.status().ToString();
+  EXPECT_NE(up.status().message().find("dirty at version 2"), std::string::npos) << up.status().ToString();
   EXPECT_FALSE(MigrateDown(db.url()).ok());
   auto v = MigrationVersion(db.url());
   ASSERT_TRUE(v.ok());
@@ -145,13 +145,14 @@ TEST(MigrateTest, TwoNodesMigratingAtOnceBothSucceed) {
   t2.join();
   ASSERT_TRUE(a.ok()) << a.status().ToString();
   ASSERT_TRUE(b.ok()) << b.status().ToString();
-  EXPECT_EQ(a->version, 1);
-  EXPECT_EQ(b->version, 1);
+  EXPECT_EQ(a->version, kSchemaVersionLatest);
+  EXPECT_EQ(b->version, kSchemaVersionLatest);
 }
 
 TEST(MigrateTest, SchemaLintsClean) {
   // What a managed PostgreSQL and golang-migrate need, checked on the embedded text.
-  for (const char* sql : {generated::kMigration1Up, generated::kMigration1Down}) {
+  for (const char* sql : {generated::kMigration1Up, generated::kMigration1Down,
+                          generated::kMigration2Up, generated::kMigration2Down}) {
     std::string text;  // without -- comments
     std::string_view rest(sql);
     while (!rest.empty()) {

@@ -33,10 +33,6 @@ const std::string kReplaced = "Al\xEF\xBF\xBDice";  // U+FFFD in place of U+0000
 
 class NulTest : public testing::ProjectionFixture {
  protected:
-  Status Account(const accounts::AccountCommand& c) {
-    NEBU_ASSIGN_OR_RETURN(std::string payload, accounts::EncodeAccountCommand(c));
-    return engine().Submit(core::Command{core::CommandKind::kAccount, std::move(payload)}).status();
-  }
   Rows Q(const std::string& sql) { return Query(url(), sql); }
   void ExpectNoDifference() {
     auto report = VerifyProjection(engine().store(), url());

@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 
+#include "engine/accounts/accounts.h"
 #include "engine/core/engine.h"
 #include "engine/testing/temp_dir.h"
 #include "projections/migrate.h"
@@ -35,6 +36,11 @@ class ProjectionFixture : public ::testing::Test {
   }
   const std::string& url() { return db_->url(); }
   core::Engine& engine() { return *engine_; }
+  // Proposes one accounts command and waits for its outcome.
+  Status Account(const accounts::AccountCommand& c) {
+    NEBU_ASSIGN_OR_RETURN(std::string payload, accounts::EncodeAccountCommand(c));
+    return engine().Submit(core::Command{core::CommandKind::kAccount, std::move(payload)}).status();
+  }
 
   nebu::testing::TempDir dir_{nebu::testing::TempDir::kTmpfs};
   std::unique_ptr<TestDatabase> db_;

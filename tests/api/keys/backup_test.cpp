@@ -327,7 +327,7 @@ TEST_F(BackupApiTest, BadInputGetsAMatrixErrorAndChangesNothing) {
        "M_INVALID_PARAM"},
       {"PUT", session_path, json::serialize(big_session), 413, "M_TOO_LARGE"},
       {"PUT", room_path, json::serialize(json::object{{"sessions", many}}), 413, "M_TOO_LARGE"},
-      {"PUT", session_path, std::string(kBackupBodyBytesMax + 1, ' '), 413, "M_TOO_LARGE"},
+      {"PUT", session_path, std::string(kBackupKeysBodyBytesMax + 1, ' '), 413, "M_TOO_LARGE"},
       {"PUT", "/room_keys/keys/not-a-room/s1?version=" + v, json::serialize(KeyData(0, 0, false)),
        400, "M_INVALID_PARAM"},
       {"POST", "/room_keys/version", R"({"algorithm": "a"})", 400, "M_MISSING_PARAM"},
@@ -405,6 +405,65 @@ TEST_F(BackupApiTest, AUserHoldsAtMostTheKeyQuota) {
   const std::string v2 = CreateVersion(alice);
   r = PutAll(alice, v2, Rooms(kRoom, "s2", KeyData(0, 0, false)));
   EXPECT_EQ(ErrCode(r), "M_FORBIDDEN");
+}
+
+// A backup of a few thousand sessions of realistic size (~1 KiB of session_data):
+// uploads of 1,000 keys (~1.2 MB, over the 256 KiB command) are split into several
+// commands and answer the final count; the whole backup reads back key for key, as
+// one answer and room by room; an answer over its bound is refused, not truncated.
+TEST_F(BackupApiTest, AFewThousandSessionsUploadInSplitCommandsAndReadBackWhole) {
+  std::string alice = Register("alice");
+  const std::string v = CreateVersion(alice);
+  constexpr size_t kUploads = 3;
+  const std::string filler(1000, 'c');
+  json::object expected;  // room -> {"sessions": {...}}
+  int64_t etag_before = 0;
+  for (size_t u = 0; u < kUploads; ++u) {
+    json::object rooms;
+    for (size_t k = 0; k < e2ee::kBackupSessionsPerPutMax; ++k) {
+      const std::string room = "!r" + std::to_string(k % 7) + ":localhost";
+      const std::string session = "u" + std::to_string(u) + "s" + std::to_string(k);
+      json::value& entry = rooms[room];
+      if (!entry.is_object()) entry = json::object{{"sessions", json::object{}}};
+      entry.as_object()["sessions"].as_object()[session] =
+          KeyData(static_cast<int64_t>(k), 0, false, filler + session);
+    }
+    const std::string body = json::serialize(json::object{{"rooms", rooms}});
+    ASSERT_GT(body.size(), core::kCommandBytesMax * 4);
+    Response r = Call("PUT", "/room_keys/keys?version=" + v, alice, body);
+    ASSERT_EQ(r.status, 200) << r.body.substr(0, 200);
+    EXPECT_EQ(Body(r).at("count"), static_cast<int64_t>((u + 1) * e2ee::kBackupSessionsPerPutMax));
+    const int64_t etag = std::stoll(std::string(Body(r).at("etag").as_string()));
+    EXPECT_GT(etag, etag_before);
+    etag_before = etag;
+    for (auto& [room, entry] : rooms) {
+      json::value& into = expected[room];
+      if (!into.is_object()) into = json::object{{"sessions", json::object{}}};
+      for (auto& [session, data] : entry.as_object()["sessions"].as_object()) {
+        into.as_object()["sessions"].as_object()[session] = data;
+      }
+    }
+  }
+  Response all = Call("GET", "/room_keys/keys?version=" + v, alice);
+  ASSERT_EQ(all.status, 200);
+  EXPECT_EQ(Body(all).at("rooms"), json::value(expected));
+  Response one = Call("GET", "/room_keys/keys/!r3:localhost?version=" + v, alice);
+  ASSERT_EQ(one.status, 200);
+  EXPECT_EQ(Body(one).at("sessions"), expected.at("!r3:localhost").at("sessions"));
+  Response none = Call("GET", "/room_keys/keys/!nothing:localhost?version=" + v, alice);
+  ASSERT_EQ(none.status, 200);
+  EXPECT_EQ(Body(none), (json::object{{"sessions", json::object{}}}));
+
+  // The bound, with a small limit through the engine's read: refused whole.
+  const core::Snapshot snap = engine_->Read();
+  Result<std::string> bounded = e2ee::BackupKeysAnswer(snap, "@alice:localhost", 1, std::nullopt,
+                                                       all.body.size() - 1);
+  ASSERT_FALSE(bounded.ok());
+  EXPECT_EQ(bounded.status().code(), StatusCode::kTooLarge);
+  Result<std::string> exact =
+      e2ee::BackupKeysAnswer(snap, "@alice:localhost", 1, std::nullopt, all.body.size());
+  ASSERT_TRUE(exact.ok());
+  EXPECT_EQ(*exact, all.body);
 }
 
 TEST_F(BackupApiTest, DeactivationDeletesTheBackup) {

@@ -23,13 +23,9 @@ class KeysApiTest : public RoomsApiTest {
 
   // Registers @localpart:localhost with kPassword and a first device.
   std::string RegisterWithPassword(const std::string& localpart) {
-    auto prepared = accounts::PrepareRegistration(
-        {.user_id = "@" + localpart + ":localhost", .password = std::string(kPassword)},
+    return testing::RegisterThroughEngine(
+        *engine_, {.user_id = "@" + localpart + ":localhost", .password = std::string(kPassword)},
         clock_.NowUnixMs());
-    EXPECT_TRUE(prepared.ok()) << prepared.status().ToString();
-    auto applied = engine_->Submit(core::Command{core::CommandKind::kAccount, prepared->payload});
-    EXPECT_TRUE(applied.ok()) << applied.status().ToString();
-    return *prepared->access_token;
   }
 
   std::string DeviceOf(const std::string& token) {

@@ -9,7 +9,11 @@
 // TestGateway, a real HTTP server on 127.0.0.1.
 #include "api/push/pusher_delivery.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <functional>
@@ -241,6 +245,37 @@ TEST_F(PusherDeliveryTest, AGatewayOnALoopbackAddressIsRefusedUnlessAllowed) {
   EXPECT_EQ(Pass(delivery), -1);  // refused at once, not retried
   EXPECT_TRUE(gateway_.received().empty());
   EXPECT_EQ(delivery.stats().dropped, 1u);
+}
+
+// A gateway that accepts the connection and never answers, and a name that does not
+// resolve: both end within the client's bound (kUnavailable, retryable), so one bad
+// gateway never holds the delivery thread. (The client's operations are asynchronous
+// under one deadline; the name lookup runs on a helper thread.)
+TEST(PushGatewayClientTest, ASilentGatewayAndAnUnresolvableNameEndWithinTheBound) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(fd, 4), 0);  // the kernel completes handshakes; nobody answers
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  constexpr int64_t kTimeoutMs = 300;
+  std::unique_ptr<PushGateway> client = MakeHttpPushGateway(/*allow_private=*/true, kTimeoutMs);
+  for (const std::string& url :
+       {"http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/_matrix/push/v1/notify",
+        std::string("http://gateway.nebu-test.invalid/_matrix/push/v1/notify")}) {
+    const auto start = std::chrono::steady_clock::now();
+    Result<GatewayReply> reply = client->Post(url, "{}");
+    const auto elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::steady_clock::now() - start)
+                                .count();
+    ASSERT_FALSE(reply.ok()) << url;
+    EXPECT_EQ(reply.status().code(), StatusCode::kUnavailable) << reply.status().ToString();
+    EXPECT_LT(elapsed_ms, kTimeoutMs + 2000) << url;  // the bound plus scheduling
+  }
+  ::close(fd);
 }
 
 }  // namespace

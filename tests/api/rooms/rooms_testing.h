@@ -18,6 +18,7 @@
 #include "api/rooms/rooms_routes.h"
 #include "api/router.h"
 #include "api/server.h"
+#include "tests/api/account_helpers.h"
 #include "tests/api/test_http_client.h"
 #include "engine/accounts/accounts.h"
 #include "engine/core/engine.h"
@@ -42,21 +43,14 @@ class RoomsApiTest : public ::testing::Test {
 
   // Registers @localpart:localhost with a first device; returns its access token.
   std::string Register(const std::string& localpart) {
-    auto prepared = accounts::PrepareRegistration(
-        {.user_id = "@" + localpart + ":localhost", .displayname = localpart}, clock_.NowUnixMs());
-    EXPECT_TRUE(prepared.ok()) << prepared.status().ToString();
-    auto applied = engine_->Submit(core::Command{core::CommandKind::kAccount, prepared->payload});
-    EXPECT_TRUE(applied.ok()) << applied.status().ToString();
-    return *prepared->access_token;
+    return testing::RegisterThroughEngine(
+        *engine_, {.user_id = "@" + localpart + ":localhost", .displayname = localpart},
+        clock_.NowUnixMs());
   }
 
   // A second device (access token) for an existing user.
   std::string Login(const std::string& user_id) {
-    auto prepared = accounts::PrepareLogin(user_id, std::nullopt, std::nullopt, clock_.NowUnixMs());
-    EXPECT_TRUE(prepared.ok()) << prepared.status().ToString();
-    auto applied = engine_->Submit(core::Command{core::CommandKind::kAccount, prepared->payload});
-    EXPECT_TRUE(applied.ok()) << applied.status().ToString();
-    return *prepared->access_token;
+    return testing::LoginThroughEngine(*engine_, user_id, clock_.NowUnixMs());
   }
 
   // `path` is below /_matrix/client/v3 unless it starts with "/_matrix". Over real

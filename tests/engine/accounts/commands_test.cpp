@@ -2,6 +2,7 @@
 // the struct that produced them. Method: golden payloads for the wire shape, table
 // tests for refusals, a rapidcheck property over random valid commands.
 #include "engine/accounts/commands.h"
+#include "engine/accounts/push_rules.h"
 
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
@@ -64,6 +65,14 @@ TEST(CommandsTest, SessionOpsRoundTripAndValidate) {
       CreateRegistrationTokenCommand{"abc", std::nullopt, std::nullopt},
       SetProfileFieldCommand{"@a:example.org", "m.tz", R"("Europe/Paris")"},
       SetProfileFieldCommand{"@a:example.org", "m.tz", std::nullopt},
+      CopyRoomUserStateCommand{"@a:example.org", "!old:example.org", "!new:example.org",
+                               DefaultPushRuleset("@a:example.org")},
+      CopyRoomUserStateCommand{"@a:example.org", "!old:example.org", "!new:example.org"},
+      UpdateRegistrationTokenCommand{"tok", std::optional<int64_t>(5), std::nullopt},
+      UpdateRegistrationTokenCommand{"tok", std::optional<int64_t>(), std::optional<int64_t>(9)},
+      DeleteRegistrationTokenCommand{"tok"},
+      ExpireTokensCommand{1234, std::nullopt},
+      ExpireTokensCommand{1234, std::string(66, 'a')},
   };
   for (const AccountCommand& c : commands) {
     Result<std::string> payload = EncodeAccountCommand(c);
