@@ -45,6 +45,7 @@ struct Url {
   std::string host;  // without brackets
   std::string port;
   std::string target;
+  std::string authority;  // as written in the URL: the Host header (RFC 9110 7.2)
 };
 
 std::optional<Url> ParseUrl(std::string_view url) {
@@ -60,6 +61,7 @@ std::optional<Url> ParseUrl(std::string_view url) {
   const size_t slash = url.find('/');
   if (slash == std::string_view::npos || slash == 0) return std::nullopt;
   std::string_view authority = url.substr(0, slash);
+  out.authority = std::string(authority);
   out.target = std::string(url.substr(slash));
   out.port = out.tls ? "443" : "80";
   if (authority.starts_with('[')) {  // [v6]:port
@@ -159,7 +161,7 @@ Result<std::vector<tcp::endpoint>> Resolve(const Url& url, bool allow_private, i
 template <typename Stream>
 asio::awaitable<GatewayReply> Exchange(Stream& stream, const Url& url, const std::string& body) {
   http::request<http::string_body> request{http::verb::post, url.target, 11};
-  request.set(http::field::host, url.host);
+  request.set(http::field::host, url.authority);
   request.set(http::field::content_type, "application/json");
   request.set(http::field::user_agent, "nebu");
   request.body() = body;
