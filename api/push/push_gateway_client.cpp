@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "api/http_url.h"
 #include "api/push/pusher_delivery.h"
 
 namespace nebu::api {
@@ -39,46 +40,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
-
-struct Url {
-  bool tls = false;
-  std::string host;  // without brackets
-  std::string port;
-  std::string target;
-  std::string authority;  // as written in the URL: the Host header (RFC 9110 7.2)
-};
-
-std::optional<Url> ParseUrl(std::string_view url) {
-  Url out;
-  if (url.starts_with("https://")) {
-    out.tls = true;
-    url.remove_prefix(8);
-  } else if (url.starts_with("http://")) {
-    url.remove_prefix(7);
-  } else {
-    return std::nullopt;
-  }
-  const size_t slash = url.find('/');
-  if (slash == std::string_view::npos || slash == 0) return std::nullopt;
-  std::string_view authority = url.substr(0, slash);
-  out.authority = std::string(authority);
-  out.target = std::string(url.substr(slash));
-  out.port = out.tls ? "443" : "80";
-  if (authority.starts_with('[')) {  // [v6]:port
-    const size_t close = authority.find(']');
-    if (close == std::string_view::npos) return std::nullopt;
-    out.host = std::string(authority.substr(1, close - 1));
-    authority.remove_prefix(close + 1);
-    if (authority.starts_with(':')) out.port = std::string(authority.substr(1));
-    else if (!authority.empty()) return std::nullopt;
-  } else {
-    const size_t colon = authority.rfind(':');
-    out.host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) out.port = std::string(authority.substr(colon + 1));
-  }
-  if (out.host.empty() || out.port.empty()) return std::nullopt;
-  return out;
-}
 
 // Loopback, private (RFC 1918, RFC 4193), link-local, CGNAT, unspecified, multicast
 // and reserved addresses: what a user must not make the server POST to (SSRF).
@@ -100,7 +61,7 @@ bool IsPrivate(const asio::ip::address& a) {
 // One name lookup on a detached thread: the caller waits at most timeout_ms, then
 // leaves it behind (its result is dropped). `in_flight` counts the lookups not
 // finished yet, the caller's abandoned ones included.
-Result<std::vector<tcp::endpoint>> ResolveBounded(const Url& url, int64_t timeout_ms,
+Result<std::vector<tcp::endpoint>> ResolveBounded(const HttpUrl& url, int64_t timeout_ms,
                                                   const std::shared_ptr<std::atomic<int>>& in_flight) {
   struct Lookup {
     std::mutex mu;
@@ -142,7 +103,7 @@ Result<std::vector<tcp::endpoint>> ResolveBounded(const Url& url, int64_t timeou
 }
 
 // The resolved endpoints, or kInvalidArgument when one is private and that is refused.
-Result<std::vector<tcp::endpoint>> Resolve(const Url& url, bool allow_private, int64_t timeout_ms,
+Result<std::vector<tcp::endpoint>> Resolve(const HttpUrl& url, bool allow_private, int64_t timeout_ms,
                                            const std::shared_ptr<std::atomic<int>>& in_flight) {
   NEBU_ASSIGN_OR_RETURN(std::vector<tcp::endpoint> endpoints,
                         ResolveBounded(url, timeout_ms, in_flight));
@@ -159,9 +120,9 @@ Result<std::vector<tcp::endpoint>> Resolve(const Url& url, bool allow_private, i
 }
 
 template <typename Stream>
-asio::awaitable<GatewayReply> Exchange(Stream& stream, const Url& url, const std::string& body) {
+asio::awaitable<GatewayReply> Exchange(Stream& stream, const HttpUrl& url, const std::string& body) {
   http::request<http::string_body> request{http::verb::post, url.target, 11};
-  request.set(http::field::host, url.authority);
+  request.set(http::field::host, url.HostHeader());
   request.set(http::field::content_type, "application/json");
   request.set(http::field::user_agent, "nebu");
   request.body() = body;
@@ -206,7 +167,7 @@ class HttpPushGateway final : public PushGateway {
   }
 
   Result<GatewayReply> Post(const std::string& url_text, const std::string& body) override {
-    std::optional<Url> url = ParseUrl(url_text);
+    std::optional<HttpUrl> url = ParseHttpUrl(url_text);
     if (!url) return Status::InvalidArgument("push gateway URL not understood");
     const int64_t resolve_ms = std::min<int64_t>(kPushResolveTimeoutMs, timeout_.count());
     NEBU_ASSIGN_OR_RETURN(std::vector<tcp::endpoint> endpoints,
@@ -219,7 +180,7 @@ class HttpPushGateway final : public PushGateway {
   }
 
  private:
-  Result<GatewayReply> PostPlain(const Url& url, const std::vector<tcp::endpoint>& endpoints,
+  Result<GatewayReply> PostPlain(const HttpUrl& url, const std::vector<tcp::endpoint>& endpoints,
                                  const std::string& body) {
     asio::io_context io;
     beast::tcp_stream stream(io);
@@ -234,7 +195,7 @@ class HttpPushGateway final : public PushGateway {
     return RunExchange(io, op());
   }
 
-  Result<GatewayReply> PostTls(const Url& url, const std::vector<tcp::endpoint>& endpoints,
+  Result<GatewayReply> PostTls(const HttpUrl& url, const std::vector<tcp::endpoint>& endpoints,
                                const std::string& body) {
     asio::io_context io;
     beast::ssl_stream<beast::tcp_stream> stream(io, tls_);

@@ -1,4 +1,5 @@
 // HttpClient (api/sso/http_client.h) on Boost.Beast.
+#include "api/http_url.h"
 #include "api/sso/http_client.h"
 
 #include <boost/asio/connect.hpp>
@@ -22,45 +23,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
-struct Url {
-  bool tls = false;
-  std::string host;  // without brackets
-  std::string port;
-  std::string target;
-};
-
-std::optional<Url> ParseUrl(std::string_view url) {
-  Url out;
-  if (url.starts_with("https://")) {
-    out.tls = true;
-    url.remove_prefix(8);
-  } else if (url.starts_with("http://")) {
-    url.remove_prefix(7);
-  } else {
-    return std::nullopt;
-  }
-  const size_t slash = url.find_first_of("/?");
-  std::string_view authority = url.substr(0, slash);
-  out.target = slash == std::string_view::npos ? "/" : std::string(url.substr(slash));
-  if (out.target.starts_with('?')) out.target.insert(0, "/");
-  out.port = out.tls ? "443" : "80";
-  if (authority.find('@') != std::string_view::npos) return std::nullopt;
-  if (authority.starts_with('[')) {
-    const size_t close = authority.find(']');
-    if (close == std::string_view::npos) return std::nullopt;
-    out.host = std::string(authority.substr(1, close - 1));
-    authority.remove_prefix(close + 1);
-    if (authority.starts_with(':')) out.port = std::string(authority.substr(1));
-    else if (!authority.empty()) return std::nullopt;
-  } else {
-    const size_t colon = authority.rfind(':');
-    out.host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) out.port = std::string(authority.substr(colon + 1));
-  }
-  if (out.host.empty() || out.port.empty()) return std::nullopt;
-  return out;
-}
-
 bool IsLoopback(const asio::ip::address& a) {
   if (a.is_v6() && a.to_v6().is_v4_mapped()) {
     return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).is_loopback();
@@ -68,7 +30,7 @@ bool IsLoopback(const asio::ip::address& a) {
   return a.is_loopback();
 }
 
-Result<tcp::resolver::results_type> Resolve(asio::io_context& io, const Url& url) {
+Result<tcp::resolver::results_type> Resolve(asio::io_context& io, const HttpUrl& url) {
   tcp::resolver resolver(io);
   tcp::resolver::results_type endpoints = resolver.resolve(url.host, url.port);
   if (!url.tls) {
@@ -90,11 +52,9 @@ struct Outgoing {
 };
 
 template <typename Stream>
-HttpReply Exchange(Stream& stream, const Url& url, const Outgoing& out) {
+HttpReply Exchange(Stream& stream, const HttpUrl& url, const Outgoing& out) {
   http::request<http::string_body> request{out.verb, url.target, 11};
-  std::string host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
-  if (url.port != (url.tls ? "443" : "80")) host += ":" + url.port;
-  request.set(http::field::host, host);
+  request.set(http::field::host, url.HostHeader());
   request.set(http::field::user_agent, "nebu");
   request.set(http::field::accept, "application/json");
   for (const auto& [name, value] : *out.headers) request.set(name, value);
@@ -125,7 +85,7 @@ struct HttpClient::Impl {
   }
 
   Result<HttpReply> Send(const std::string& url_text, const Outgoing& out) {
-    std::optional<Url> url = ParseUrl(url_text);
+    std::optional<HttpUrl> url = ParseHttpUrl(url_text);
     if (!url) return Status::InvalidArgument("URL not understood: " + url_text);
     try {
       return url->tls ? SendTls(*url, out) : SendPlain(*url, out);
@@ -134,7 +94,7 @@ struct HttpClient::Impl {
     }
   }
 
-  Result<HttpReply> SendPlain(const Url& url, const Outgoing& out) {
+  Result<HttpReply> SendPlain(const HttpUrl& url, const Outgoing& out) {
     asio::io_context io;
     beast::tcp_stream stream(io);
     stream.expires_after(timeout);
@@ -146,7 +106,7 @@ struct HttpClient::Impl {
     return reply;
   }
 
-  Result<HttpReply> SendTls(const Url& url, const Outgoing& out) {
+  Result<HttpReply> SendTls(const HttpUrl& url, const Outgoing& out) {
     asio::io_context io;
     beast::ssl_stream<beast::tcp_stream> stream(io, tls);
     if (!SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str())) {
