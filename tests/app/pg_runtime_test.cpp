@@ -58,7 +58,8 @@ TEST_F(PgRuntimeTest, ReadyReportsMigrationsProjectorAndSearch) {
   }, 20s)) << json::serialize(ready.body);
   EXPECT_TRUE(ready.ready);
   EXPECT_EQ(ready.body.at("status"), "ready");
-  EXPECT_EQ(ready.body.at("migrations"), (json::object{{"status", "UP"}, {"version", 1}}));
+  EXPECT_EQ(ready.body.at("migrations"),
+            (json::object{{"status", "UP"}, {"version", projections::kSchemaVersionLatest}}));
   const json::object& p = ready.body.at("projector").as_object();
   EXPECT_EQ(p.at("state"), "live");
   EXPECT_EQ(p.at("head").to_number<uint64_t>(), head);
