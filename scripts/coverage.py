@@ -170,6 +170,12 @@ def start_nebu(binary):
         "NEBU_RATE_LIMIT": "off",
         "NEBU_LOG_LEVEL": "error",
         "NEBU_SERVER_NAME": "localhost",
+        # Single sign-on configured (its routes exist only then) against a provider that
+        # is not there: the SSO operations answer, with 502 for the unreachable provider.
+        "NEBU_OIDC_ISSUER": "http://127.0.0.1:9",
+        "NEBU_OIDC_CLIENT_ID": "coverage",
+        "NEBU_OIDC_CLIENT_SECRET": "coverage-secret",
+        "NEBU_PUBLIC_BASEURL": "http://127.0.0.1:%d" % client,
     })
     proc = subprocess.Popen([binary, "serve"], env=env, stdout=subprocess.DEVNULL)
     base = "http://127.0.0.1:%d" % client
