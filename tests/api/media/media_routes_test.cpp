@@ -486,6 +486,52 @@ TEST_F(MediaApiTest, ConfigPreviewAndThumbnailParameters) {
   EXPECT_EQ(r.status, 404);
 }
 
+// A real 64x48 PNG (solid red), made once with Python's zlib.
+const std::string kRedPng64x48(
+    "\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52\x00\x00\x00\x40\x00\x00\x00\x30\x08\x02\x00\x00\x00\x2e\x29\xeb\x48\x00\x00\x00\x43\x49\x44\x41\x54\x78\xda\xed\xcf\x41\x09\x00\x00\x08\x04\xb0\x4b\x72\xfd\xa3\x18\xcb\x0a\x7e\x85\xc1\x0a\x2c\xd3\xbe\x16\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x81\xab\x05\x89\x27\x30\xb5\xe8\x95\x26\x85\x00\x00\x00\x00\x49\x45\x4e\x44\xae\x42\x60\x82",
+    124);
+
+// Width and height from a PNG's IHDR; {0, 0} when it is not a PNG.
+std::pair<uint32_t, uint32_t> PngSize(const std::string& png) {
+  if (png.size() < 24 || png.compare(0, 8, "\x89PNG\r\n\x1a\n") != 0) return {0, 0};
+  auto be32 = [&](size_t at) {
+    uint32_t v = 0;
+    for (size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(png[at + i]);
+    return v;
+  };
+  return {be32(16), be32(20)};
+}
+
+// Goal: /thumbnail makes real thumbnails with the thumbnailer (scale fits inside and keeps
+// the aspect ratio, crop is exact) and serves a second request from the per-node cache.
+TEST_F(MediaApiTest, ThumbnailsAreMadeScaledOrCroppedAndCached) {
+  const std::string id = UploadId(alice_, kRedPng64x48);
+  Reply scaled = Call("GET", kV1 + "/thumbnail/localhost/" + id + "?width=32&height=32&method=scale",
+                      alice_);
+  ASSERT_EQ(scaled.status, 200) << scaled.body;
+  EXPECT_EQ(scaled.Header("Content-Type"), "image/png");
+  EXPECT_EQ(PngSize(scaled.body), (std::pair<uint32_t, uint32_t>{32, 24}));
+  Reply cropped = Call("GET", kV1 + "/thumbnail/localhost/" + id + "?width=16&height=16&method=crop",
+                       alice_);
+  ASSERT_EQ(cropped.status, 200) << cropped.body;
+  EXPECT_EQ(PngSize(cropped.body), (std::pair<uint32_t, uint32_t>{16, 16}));
+
+  const fs::path cache = fs::path(dir_.path()) / "thumbs";
+  auto files = [&] {
+    size_t n = 0;
+    for (const auto& entry : fs::recursive_directory_iterator(cache)) n += entry.is_regular_file();
+    return n;
+  };
+  ASSERT_TRUE(fs::exists(cache));
+  const size_t cached = files();
+  EXPECT_EQ(cached, 2u);
+  Reply again = Call("GET", kV1 + "/thumbnail/localhost/" + id + "?width=32&height=32&method=scale",
+                     alice_);
+  ASSERT_EQ(again.status, 200);
+  EXPECT_EQ(again.body, scaled.body);
+  EXPECT_EQ(files(), cached);
+}
+
 TEST_F(MediaApiTest, ThumbnailOfANonImageIs400) {
   Reply up = Upload(alice_, "plain text", "?filename=a.txt", "text/plain");
   ASSERT_EQ(up.status, 200);
