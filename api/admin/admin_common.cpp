@@ -1,5 +1,7 @@
 #include "api/admin/admin_common.h"
 
+#include <algorithm>
+
 #include <boost/json.hpp>
 #include <charconv>
 #include <spdlog/spdlog.h>
@@ -152,6 +154,22 @@ void AddRoute(Router& router, const ContextPtr& context, std::string_view method
         }
         handler(context.get(), call, std::move(finish));
       });
+}
+
+std::optional<Response> ParseListOrder(const Request& request,
+                                       std::span<const std::string_view> orders,
+                                       std::string* order_by, bool* backwards) {
+  if (auto by = request.Query("order_by")) {
+    if (std::find(orders.begin(), orders.end(), *by) == orders.end()) {
+      return ErrorResponse(400, "M_INVALID_PARAM", "Unknown order_by");
+    }
+    *order_by = std::string(*by);
+  }
+  if (auto dir = request.Query("dir")) {
+    if (*dir != "f" && *dir != "b") return ErrorResponse(400, "M_INVALID_PARAM", "dir must be f or b");
+    *backwards = *dir == "b";
+  }
+  return std::nullopt;
 }
 
 std::optional<Response> CheckLocalUser(const Context& context, std::string_view user_id) {

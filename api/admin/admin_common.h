@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <span>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -75,6 +76,11 @@ boost::json::object AuditParams(const Request& request, const PathParams& params
 
 // Helpers for handlers.
 // 400 M_INVALID_PARAM unless user_id is a user ID of this server.
+// Reads a list route's `order_by` (one of `orders`) and `dir` (f|b) into *order_by and
+// *backwards; a 400 M_INVALID_PARAM response for a value outside them.
+std::optional<Response> ParseListOrder(const Request& request,
+                                       std::span<const std::string_view> orders,
+                                       std::string* order_by, bool* backwards);
 std::optional<Response> CheckLocalUser(const Context& context, std::string_view user_id);
 // A query integer: nullopt with *error = 400 M_INVALID_PARAM when malformed or < min.
 std::optional<int64_t> QueryInt(const Request& request, std::string_view name, int64_t fallback,

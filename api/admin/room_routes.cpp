@@ -152,21 +152,12 @@ void ListRooms(Context* context, const Call& call, Finish finish) {
   if (!from || !limit) return finish(std::move(error));
   RoomListQuery query{.from = *from, .limit = std::min(*limit, kAdminPageMax)};
   if (auto term = call.request.Query("search_term")) query.search_term = std::string(*term);
-  if (auto by = call.request.Query("order_by")) {
-    static constexpr std::string_view kOrders[] = {
-        "name", "canonical_alias", "joined_members", "joined_local_members", "version",
-        "creator", "encryption", "federatable", "public", "join_rules", "guest_access",
-        "history_visibility", "state_events", "room_id"};
-    bool known = false;
-    for (std::string_view o : kOrders) known = known || *by == o;
-    if (!known) return finish(ErrorResponse(400, "M_INVALID_PARAM", "Unknown order_by"));
-    query.order_by = std::string(*by);
-  }
-  if (auto dir = call.request.Query("dir")) {
-    if (*dir != "f" && *dir != "b") {
-      return finish(ErrorResponse(400, "M_INVALID_PARAM", "dir must be f or b"));
-    }
-    query.backwards = *dir == "b";
+  static constexpr std::string_view kOrders[] = {
+    "name", "canonical_alias", "joined_members", "joined_local_members", "version",
+    "creator", "encryption", "federatable", "public", "join_rules", "guest_access",
+    "history_visibility", "state_events", "room_id"};
+  if (auto bad = ParseListOrder(call.request, kOrders, &query.order_by, &query.backwards)) {
+    return finish(std::move(*bad));
   }
   Result<DirectoryPage> page = context->options.directory->ListRooms(query);
   if (!page.ok()) return finish(ErrorResponse(page.status()));

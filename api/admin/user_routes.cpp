@@ -442,20 +442,11 @@ void ListUsers(Context* context, const Call& call, Finish finish) {
   query.deactivated = deactivated;
   query.admins = admins;
   if (auto name = call.request.Query("name")) query.name = std::string(*name);
-  if (auto by = call.request.Query("order_by")) {
-    static constexpr std::string_view kOrders[] = {"name", "displayname", "admin",
+  static constexpr std::string_view kOrders[] = {"name", "displayname", "admin",
                                                    "deactivated", "creation_ts", "is_guest",
                                                    "user_type", "shadow_banned", "locked"};
-    bool known = false;
-    for (std::string_view o : kOrders) known = known || *by == o;
-    if (!known) return finish(ErrorResponse(400, "M_INVALID_PARAM", "Unknown order_by"));
-    query.order_by = std::string(*by);
-  }
-  if (auto dir = call.request.Query("dir")) {
-    if (*dir != "f" && *dir != "b") {
-      return finish(ErrorResponse(400, "M_INVALID_PARAM", "dir must be f or b"));
-    }
-    query.backwards = *dir == "b";
+  if (auto bad = ParseListOrder(call.request, kOrders, &query.order_by, &query.backwards)) {
+    return finish(std::move(*bad));
   }
   Result<DirectoryPage> page = context->options.directory->ListUsers(query);
   if (!page.ok()) return finish(ErrorResponse(page.status()));
