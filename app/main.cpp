@@ -185,6 +185,21 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, ClusterRuntime*
   std::unique_ptr<media::ContentStore> media_store = OpenMediaStore(config);
   if (media_store == nullptr) return kExitFailure;
   const std::filesystem::path media_dir = std::filesystem::path(config.data_dir) / "media";
+  // The upload spool, whatever the backend (the file store makes it too; S3 needs it as
+  // much): created 0700 and emptied of what a crash left behind.
+  {
+    std::error_code ec;
+    std::filesystem::create_directories(media_dir / "tmp", ec);
+    if (ec) {
+      spdlog::critical("media: cannot create {}: {}", (media_dir / "tmp").string(), ec.message());
+      return kExitFailure;
+    }
+    std::filesystem::permissions(media_dir, std::filesystem::perms::owner_all, ec);
+    std::filesystem::permissions(media_dir / "tmp", std::filesystem::perms::owner_all, ec);
+    for (const auto& entry : std::filesystem::directory_iterator(media_dir / "tmp", ec)) {
+      std::filesystem::remove(entry.path(), ec);
+    }
+  }
   server_limits.spool_dir = (media_dir / "tmp").string();  // beside the store: a link, no copy
   auto media_api = std::make_shared<api::MediaApi>(
       engine, api::MediaApiOptions{.store = media_store.get(),
