@@ -172,6 +172,15 @@ std::optional<Response> ParseListOrder(const Request& request,
   return std::nullopt;
 }
 
+Response ListResponse(const Context& context, const json::object& body,
+                      uint64_t projection_position) {
+  Response response = JsonResponse(200, body);
+  const uint64_t head = context.engine.stream_position();
+  response.headers.Set("X-Nebu-Projection-Lag",
+                       std::to_string(head > projection_position ? head - projection_position : 0));
+  return response;
+}
+
 std::optional<Response> CheckLocalUser(const Context& context, std::string_view user_id) {
   if (!user_id.starts_with('@') || !user_id.ends_with(":" + context.server_name())) {
     return ErrorResponse(400, "M_INVALID_PARAM", "Can only look up local users");

@@ -81,6 +81,10 @@ boost::json::object AuditParams(const Request& request, const PathParams& params
 std::optional<Response> ParseListOrder(const Request& request,
                                        std::span<const std::string_view> orders,
                                        std::string* order_by, bool* backwards);
+// A list route's 200 answer with the X-Nebu-Projection-Lag header: stream positions
+// between the node's head and the checkpoint the list was read at.
+Response ListResponse(const Context& context, const boost::json::object& body,
+                      uint64_t projection_position);
 std::optional<Response> CheckLocalUser(const Context& context, std::string_view user_id);
 // A query integer: nullopt with *error = 400 M_INVALID_PARAM when malformed or < min.
 std::optional<int64_t> QueryInt(const Request& request, std::string_view name, int64_t fallback,

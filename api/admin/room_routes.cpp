@@ -170,13 +170,7 @@ void ListRooms(Context* context, const Call& call, Finish finish) {
                     {"projection_position", page->projection_position}};
   if (query.from + count < page->total) body["next_batch"] = query.from + count;
   if (query.from > 0) body["prev_batch"] = std::max<int64_t>(0, query.from - query.limit);
-  Response response = JsonResponse(200, body);
-  const uint64_t head = context->engine.stream_position();
-  response.headers.Set("X-Nebu-Projection-Lag",
-                       std::to_string(head > page->projection_position
-                                          ? head - page->projection_position
-                                          : 0));
-  finish(std::move(response));
+  finish(ListResponse(*context, body, page->projection_position));
 }
 
 // Synapse's event report object (event reports only; room and user reports are not

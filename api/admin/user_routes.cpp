@@ -459,13 +459,7 @@ void ListUsers(Context* context, const Call& call, Finish finish) {
     body["next_token"] =
         std::to_string(query.from + static_cast<int64_t>(body["users"].as_array().size()));
   }
-  Response response = JsonResponse(200, body);
-  const uint64_t head = context->engine.stream_position();
-  response.headers.Set("X-Nebu-Projection-Lag",
-                       std::to_string(head > page->projection_position
-                                          ? head - page->projection_position
-                                          : 0));
-  finish(std::move(response));
+  finish(ListResponse(*context, body, page->projection_position));
 }
 
 void ServerVersion(Context* context, const Call&, Finish finish) {
