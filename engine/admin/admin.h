@@ -28,7 +28,10 @@
 //   "n"                  -> [u64 BE] the next audit sequence number (absent: 1)
 //   "a" [u64 BE seq]     -> the audit record as canonical JSON (AuditRecord's fields)
 //   "b" room_id          -> {"actor", "ts"}: the room is blocked
-// Reserved for the compliance half (legal holds): "h".
+// Reserved (issue 12, second part), each laid out by its owner:
+//   "h" legal holds, "p" retention and purge progress (engine/compliance, kPurge);
+//   "d" room deletions and their status (api/admin room deletion);
+//   "s" server notices (the notices room per user).
 //
 // Thread-safety: pure functions; ApplyAdminCommand from the apply thread only, reads
 // from any thread.

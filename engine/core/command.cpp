@@ -29,6 +29,7 @@ Result<Command> DecodeCommand(std::string_view bytes) {
     case CommandKind::kMedia:
     case CommandKind::kExternalId:
     case CommandKind::kAudit:
+    case CommandKind::kPurge:
       return Command{kind, std::string(bytes.substr(1))};
   }
   return Status::Corruption("unknown command kind " + std::to_string(bytes[0]));

@@ -33,6 +33,7 @@ enum class CommandKind : uint8_t {
   kMedia = 12,        // media metadata: uploads, quarantine, soft deletion (engine/media)
   kExternalId = 13,   // single sign-on: an external identity linked to a user (engine/accounts)
   kAudit = 14,        // the admin and compliance audit log, and admin-only state (engine/admin)
+  kPurge = 15,        // legal holds, retention and purges: event content to tombstones (engine/compliance)
 };
 
 struct Command {

@@ -5,6 +5,7 @@
 #include "engine/accounts/accounts.h"
 #include "engine/accounts/external_ids.h"
 #include "engine/admin/admin.h"
+#include "engine/compliance/compliance.h"
 #include "engine/core/index_build.h"
 #include "engine/e2ee/backup.h"
 #include "engine/e2ee/e2ee.h"
@@ -180,6 +181,9 @@ Status StateMachine::Apply(LogIndex index, const Command& command, ApplyOutcome*
     // Issue 12's kind.
     case CommandKind::kAudit:
       *outcome = admin::ApplyAdminCommand(store_, pending_, command.payload);
+      break;
+    case CommandKind::kPurge:
+      *outcome = compliance::ApplyPurgeCommand(store_, pending_, command.payload);
       break;
     case CommandKind::kNoop:
       *outcome = std::string("{}");
