@@ -17,6 +17,7 @@ constexpr std::string_view kNextSeqKey = "n";
 constexpr char kRoleTag = 'r';
 constexpr char kAuditTag = 'a';
 constexpr char kBlockTag = 'b';
+constexpr char kNoticeRoomTag = 's';
 
 std::string TaggedKey(char tag, std::string_view id) {
   std::string key(1, tag);
@@ -76,6 +77,11 @@ Status Validate(const AdminCommand& command) {
     if (!event::IsValidRoomId(block->room_id)) return Status::InvalidArgument("invalid room ID");
     if (block->ts < 0) return Status::InvalidArgument("negative timestamp");
     return CheckField("actor", block->actor);
+  }
+  if (const auto* notice = std::get_if<SetNoticeRoomCommand>(&command)) {
+    if (!event::IsValidUserId(notice->user_id)) return Status::InvalidArgument("invalid user ID");
+    if (!event::IsValidRoomId(notice->room_id)) return Status::InvalidArgument("invalid room ID");
+    return Status::Ok();
   }
   const auto& record = std::get<AuditRecord>(command);
   if (record.ts < 0) return Status::InvalidArgument("negative timestamp");
@@ -186,6 +192,8 @@ Result<std::string> EncodeAdminCommand(const AdminCommand& command) {
          {"block", block->block},
          {"actor", block->actor},
          {"ts", block->ts}};
+  } else if (const auto* notice = std::get_if<SetNoticeRoomCommand>(&command)) {
+    o = {{"op", "set_notice_room"}, {"user_id", notice->user_id}, {"room_id", notice->room_id}};
   } else {
     o = RecordJson(std::get<AuditRecord>(command));
     o["op"] = "audit";
@@ -217,6 +225,13 @@ Result<AdminCommand> DecodeAdminCommand(std::string_view payload) {
     }
     c.block = block->as_bool();
     command = std::move(c);
+  } else if (op == "set_notice_room") {
+    SetNoticeRoomCommand c;
+    if (!OnlyKeys(*o, {"op", "user_id", "room_id"}) || !GetString(*o, "user_id", &c.user_id) ||
+        !GetString(*o, "room_id", &c.room_id)) {
+      return Status::BadJson("bad set_notice_room command");
+    }
+    command = std::move(c);
   } else if (op == "audit") {
     if (!OnlyKeys(*o, {"op", "action", "actor", "outcome", "params", "status", "target", "ts"})) {
       return Status::BadJson("bad audit command");
@@ -238,6 +253,11 @@ Result<std::string> ApplyAdminCommand(storage::Store& store, rocksdb::WriteBatch
   }
   if (const auto* block = std::get_if<BlockRoomCommand>(&command)) {
     return ApplyBlock(store, batch, *block);
+  }
+  if (const auto* notice = std::get_if<SetNoticeRoomCommand>(&command)) {
+    batch.Put(store.handle(Cf::kAdmin), TaggedKey(kNoticeRoomTag, notice->user_id),
+              notice->room_id);
+    return std::string(R"({"notice_room":true})");
   }
   return ApplyAudit(store, batch, std::get<AuditRecord>(std::move(command)));
 }
@@ -288,6 +308,11 @@ Result<std::optional<RoomBlock>> GetRoomBlock(const storage::ReadView& view,
     return Status::Corruption("bad room block record");
   }
   return std::optional<RoomBlock>(std::move(block));
+}
+
+Result<std::optional<std::string>> GetNoticeRoom(const storage::ReadView& view,
+                                                 std::string_view user_id) {
+  return view.Get(Cf::kAdmin, TaggedKey(kNoticeRoomTag, user_id));
 }
 
 }  // namespace nebu::admin

@@ -31,7 +31,8 @@
 // Reserved (issue 12, second part), each laid out by its owner:
 //   "h" legal holds, "p" retention and purge progress (engine/compliance, kPurge);
 //   "d" room deletions and their status (api/admin room deletion);
-//   "s" server notices (the notices room per user).
+//   "s" server notices: "s" user_id -> the room ID of the user's server notices room
+//       (op "set_notice_room": {"room_id", "user_id"}; api/admin/server_notices.cpp).
 //
 // Thread-safety: pure functions; ApplyAdminCommand from the apply thread only, reads
 // from any thread.
@@ -93,7 +94,15 @@ struct BlockRoomCommand {
   bool operator==(const BlockRoomCommand&) const = default;
 };
 
-using AdminCommand = std::variant<SetRolesCommand, AuditRecord, BlockRoomCommand>;
+// Remembers the room the server notices of user_id go to (replaces an earlier one).
+struct SetNoticeRoomCommand {
+  std::string user_id{};
+  std::string room_id{};
+  bool operator==(const SetNoticeRoomCommand&) const = default;
+};
+
+using AdminCommand =
+    std::variant<SetRolesCommand, AuditRecord, BlockRoomCommand, SetNoticeRoomCommand>;
 
 // The payload of a kAudit command. kInvalidArgument for a malformed user or room ID, a
 // field over its limit, a negative timestamp.
@@ -123,5 +132,9 @@ struct RoomBlock {
 // The room's block; nullopt when it is not blocked.
 [[nodiscard]] Result<std::optional<RoomBlock>> GetRoomBlock(const storage::ReadView& view,
                                                             std::string_view room_id);
+
+// The user's server notices room (SetNoticeRoomCommand); nullopt when none was made.
+[[nodiscard]] Result<std::optional<std::string>> GetNoticeRoom(const storage::ReadView& view,
+                                                               std::string_view user_id);
 
 }  // namespace nebu::admin

@@ -119,6 +119,26 @@ Result<bool> TargetExists(storage::Store& store, const Report& r) {
          static_cast<rooms::Membership>((*membership)[0]) == rooms::Membership::kJoin;
 }
 
+// The report ID of a delete command; nullopt for a report (no "delete_report" key).
+Result<std::optional<uint64_t>> DeleteIdOf(std::string_view payload) {
+  NEBU_ASSIGN_OR_RETURN(json::value v, event::ParseJson(payload));
+  const json::object* o = v.if_object();
+  if (o == nullptr) return Status::BadJson("report command is not an object");
+  const json::value* id = o->if_contains("delete_report");
+  if (id == nullptr) return std::optional<uint64_t>();
+  if (o->size() != 1 || !id->is_int64() || id->as_int64() <= 0) {
+    return Status::BadJson("malformed delete_report command");
+  }
+  return std::optional<uint64_t>(static_cast<uint64_t>(id->as_int64()));
+}
+
+Result<std::string> ApplyDelete(storage::Store& store, rocksdb::WriteBatch& batch, uint64_t id) {
+  NEBU_ASSIGN_OR_RETURN(auto bytes, store.Get(Cf::kReports, ReportKey(id)));
+  if (!bytes) return Status::NotFound("no such report");
+  batch.Delete(store.handle(Cf::kReports), ReportKey(id));
+  return std::string(R"({"deleted":true})");
+}
+
 }  // namespace
 
 std::string_view ReportKindName(ReportKind kind) {
@@ -137,8 +157,14 @@ Result<std::string> EncodeReportCommand(const Report& report) {
   return event::CanonicalJson(ToJson(copy));
 }
 
+std::string EncodeDeleteReportCommand(uint64_t id) {
+  return R"({"delete_report":)" + std::to_string(id) + "}";
+}
+
 Result<std::string> ApplyReportCommand(storage::Store& store, rocksdb::WriteBatch& batch,
                                        std::string_view payload) {
+  NEBU_ASSIGN_OR_RETURN(std::optional<uint64_t> delete_id, DeleteIdOf(payload));
+  if (delete_id) return ApplyDelete(store, batch, *delete_id);
   NEBU_ASSIGN_OR_RETURN(Report report, FromJson(payload, /*stored=*/false));
   if (!Validate(report).ok()) return Status::BadJson("report command fails validation");
   NEBU_ASSIGN_OR_RETURN(bool exists, TargetExists(store, report));

@@ -16,12 +16,17 @@
 // this), neither by the answer nor by its timing (every report goes through the log).
 // A stored one is {"report_id":n,"stored":true}.
 //
+// An administrator deletes a report with EncodeDeleteReportCommand(id) (payload
+// {"delete_report": id}, same command kind): outcome {"deleted":true}, kNotFound when
+// there is no report with that ID.
+//
 // Storage (Cf::kReports):
 //   "n"               -> [u64 BE] the next report ID (absent: 1)
 //   "r" [u64 BE id]   -> the report as canonical JSON: {"id","kind":"event"|"room"|
 //                        "user","reporter","reason","received_ts", "room_id"? (event,
 //                        room), "event_id"? (event), "user_id"? (user)}
-// Report IDs count up from 1 in log order; reports are never deleted here.
+// Report IDs count up from 1 in log order and are never reused; only an administrator's
+// delete command removes a report.
 //
 //   NEBU_ASSIGN_OR_RETURN(std::string payload, EncodeReportCommand(report));
 //   engine.SubmitAsync({core::CommandKind::kReport, payload}, done);   // propose
@@ -69,6 +74,9 @@ struct Report {
 // The payload of a core::CommandKind::kReport command. kInvalidArgument for a reason over kReportReasonBytesMax or a
 // malformed ID (room, event, user, reporter); kBadJson for text that is not UTF-8.
 [[nodiscard]] Result<std::string> EncodeReportCommand(const Report& report);
+
+// The payload of a core::CommandKind::kReport command deleting report `id` (> 0).
+[[nodiscard]] std::string EncodeDeleteReportCommand(uint64_t id);
 
 // Applies a committed kReport payload (see the header comment). kBadJson for a
 // malformed payload; kCorruption / kIoError from reads.
