@@ -8,9 +8,15 @@
 // the account's flag from registration). A PUT may not target the caller nor another
 // admin (403). The effect of a lock or suspension is enforced on every request by
 // api/auth.cpp.
+//
+// Audited like the admin API (api/admin/admin_routes.h, AdminAuditRecorder): every
+// call by an admin, and refusals (403) of others, rate-limited; a user's whois of
+// themself is an ordinary client call and is not recorded. Actions "client.whois",
+// "client.suspend.get|put", "client.lock.get|put".
 #include <boost/json/object.hpp>
 
 #include "api/accounts/account_common.h"
+#include "api/admin/admin_routes.h"
 #include "api/errors.h"
 #include "engine/accounts/accounts.h"
 #include "engine/admin/admin.h"
@@ -45,13 +51,9 @@ std::variant<accounts::User, Response> Target(Context& context, const std::strin
   return std::move(user).value();
 }
 
-Response WhoIs(Context& context, const Request& request, const std::string& user_id) {
-  auto caller = Authenticate(request, context.engine);
-  if (auto* error = std::get_if<Response>(&caller)) return *error;
-  const Caller& who = std::get<Caller>(caller);
-  if (who.user_id != user_id && !IsAdmin(context, who.user_id)) {
-    return ErrorResponse(403, "M_FORBIDDEN", "Only admins may look up other users");
-  }
+using RecorderPtr = std::shared_ptr<AdminAuditRecorder>;
+
+Response WhoIsAnswer(Context& context, const std::string& user_id) {
   Result<std::vector<accounts::Device>> devices =
       accounts::ListDevices(context.engine.Read(), user_id);
   if (!devices.ok()) return ErrorResponse(devices.status());
@@ -65,20 +67,49 @@ Response WhoIs(Context& context, const Request& request, const std::string& user
   return JsonResponse(200, object{{"user_id", user_id}, {"devices", std::move(by_device)}});
 }
 
+void WhoIs(Context& context, const RecorderPtr& recorder, const Request& request,
+           const PathParams& params, const Respond& respond) {
+  const std::string& user_id = params.at("userId");
+  auto caller = Authenticate(request, context.engine);
+  if (auto* error = std::get_if<Response>(&caller)) return respond(std::move(*error));
+  const Caller& who = std::get<Caller>(caller);
+  const bool admin = IsAdmin(context, who.user_id);
+  if (!admin && who.user_id == user_id) return respond(WhoIsAnswer(context, user_id));
+  if (!admin) {
+    return recorder->RecordRefusal(
+        "client.whois", who.user_id, request, params,
+        ErrorResponse(403, "M_FORBIDDEN", "Only admins may look up other users"), respond);
+  }
+  recorder->Record("client.whois", who.user_id, request, params, WhoIsAnswer(context, user_id),
+                   respond);
+}
+
 enum class Restriction { kSuspend, kLock };
 
 std::string_view FlagName(Restriction r) {
   return r == Restriction::kSuspend ? "suspended" : "locked";
 }
 
-void Restrict(Context* context, Restriction restriction, const Request& request,
-              const std::string& user_id, Respond respond) {
+void Restrict(Context* context, const RecorderPtr& recorder, Restriction restriction,
+              const Request& request, const PathParams& params, Respond plain_respond) {
+  const std::string& user_id = params.at("userId");
   auto caller = Authenticate(request, context->engine);
-  if (auto* error = std::get_if<Response>(&caller)) return respond(std::move(*error));
+  if (auto* error = std::get_if<Response>(&caller)) return plain_respond(std::move(*error));
   const Caller& who = std::get<Caller>(caller);
+  const std::string action = "client." +
+                             std::string(restriction == Restriction::kSuspend ? "suspend" : "lock") +
+                             (request.method == "GET" ? ".get" : ".put");
   if (!IsAdmin(*context, who.user_id)) {
-    return respond(ErrorResponse(403, "M_FORBIDDEN", "Only admins may do this"));
+    return recorder->RecordRefusal(action, who.user_id, request, params,
+                                   ErrorResponse(403, "M_FORBIDDEN", "Only admins may do this"),
+                                   plain_respond);
   }
+  // From here every answer is recorded first (the request and params are copied: an
+  // asynchronous answer outlives them).
+  Respond respond = [recorder, action, actor = who.user_id, request, params,
+                     plain_respond](Response response) {
+    recorder->Record(action, actor, request, params, std::move(response), plain_respond);
+  };
   auto target = Target(*context, user_id);
   if (auto* error = std::get_if<Response>(&target)) return respond(std::move(*error));
   const accounts::User& user = std::get<accounts::User>(target);
@@ -101,15 +132,16 @@ void Restrict(Context* context, Restriction restriction, const Request& request,
   SubmitAndAnswer(context->engine, command, respond, object{{flag, *value}});
 }
 
-void AddRestriction(Router& router, const ContextPtr& context, Restriction restriction) {
+void AddRestriction(Router& router, const ContextPtr& context, const RecorderPtr& recorder,
+                    Restriction restriction) {
   std::string pattern = "/_matrix/client/v1/admin/" +
                         std::string(restriction == Restriction::kSuspend ? "suspend" : "lock") +
                         "/{userId}";
   for (std::string_view method : {"GET", "PUT"}) {
     router.AddAsync(method, pattern,
-                    [context, restriction](const Request& request, const PathParams& params,
-                                           Respond respond) {
-                      Restrict(context.get(), restriction, request, params.at("userId"),
+                    [context, recorder, restriction](const Request& request,
+                                                     const PathParams& params, Respond respond) {
+                      Restrict(context.get(), recorder, restriction, request, params,
                                std::move(respond));
                     });
   }
@@ -118,12 +150,14 @@ void AddRestriction(Router& router, const ContextPtr& context, Restriction restr
 }  // namespace
 
 void AddAdminRoutes(Router& router, const ContextPtr& context) {
-  AddBoth(router, "GET", "/admin/whois/{userId}",
-          [context](const Request& request, const PathParams& params) {
-            return WhoIs(*context, request, params.at("userId"));
-          });
-  AddRestriction(router, context, Restriction::kSuspend);
-  AddRestriction(router, context, Restriction::kLock);
+  auto recorder = std::make_shared<AdminAuditRecorder>(context->engine);
+  AddBothAsync(router, "GET", "/admin/whois/{userId}",
+               [context, recorder](const Request& request, const PathParams& params,
+                                   Respond respond) {
+                 WhoIs(*context, recorder, request, params, respond);
+               });
+  AddRestriction(router, context, recorder, Restriction::kSuspend);
+  AddRestriction(router, context, recorder, Restriction::kLock);
 }
 
 }  // namespace nebu::api::account_internal

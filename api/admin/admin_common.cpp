@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/errors.h"
+#include "engine/common/crypto.h"
 #include "engine/core/engine.h"
 
 namespace nebu::api::admin_internal {
@@ -52,21 +53,32 @@ std::string Errcode(const Response& response) {
   return "HTTP_" + std::to_string(response.status);
 }
 
-std::string TargetOf(const PathParams& params) {
-  // The user, room, device, report or token the route names; the first of these.
-  for (std::string_view name : {"userId", "roomId", "reportId", "token", "deleteId"}) {
-    if (auto it = params.find(name); it != params.end()) return it->second;
+bool IsSecretPathParam(std::string_view name) {
+  for (std::string_view secret : kSecretPathParams) {
+    if (name == secret) return true;
   }
-  return {};
+  return false;
 }
 
 }  // namespace
 
-void RecordThen(Context* context, const std::string& action, const Caller& caller,
+std::string TargetOf(const PathParams& params) {
+  // The user, room, report, token (redacted), deletion or media the route names; the
+  // first of these.
+  for (std::string_view name : {"userId", "roomId", "reportId", "token", "deleteId", "mediaId"}) {
+    if (auto it = params.find(name); it != params.end()) {
+      return IsSecretPathParam(name) ? RedactedSecret(it->second) : it->second;
+    }
+  }
+  return {};
+}
+
+// The audit record of one call, committed before `response` is answered.
+void RecordCall(core::Engine& engine, const std::string& action, const std::string& actor,
                 const std::string& target, json::object params, Response response,
                 const Respond& respond) {
-  admin::AuditRecord record{.ts = context->NowMs(),
-                            .actor = caller.user_id,
+  admin::AuditRecord record{.ts = engine.clock().NowUnixMs(),
+                            .actor = actor,
                             .action = action,
                             .target = target.substr(0, admin::kAuditFieldBytesMax),
                             .params = std::move(params),
@@ -81,7 +93,7 @@ void RecordThen(Context* context, const std::string& action, const Caller& calle
                   payload.status().ToString());
     return respond(std::move(response));
   }
-  context->engine.SubmitAsync(
+  engine.SubmitAsync(
       {core::CommandKind::kAudit, std::move(payload).value()},
       [respond, response = std::move(response), action](core::ApplyOutcome outcome) mutable {
         if (!outcome.ok()) {
@@ -90,6 +102,17 @@ void RecordThen(Context* context, const std::string& action, const Caller& calle
         }
         respond(std::move(response));
       });
+}
+
+void RecordThen(Context* context, const std::string& action, const Caller& caller,
+                const std::string& target, json::object params, Response response,
+                const Respond& respond) {
+  RecordCall(context->engine, action, caller.user_id, target, std::move(params),
+             std::move(response), respond);
+}
+
+std::string RedactedSecret(std::string_view secret) {
+  return "sha256:" + HexEncode(Sha256(secret)).substr(0, kRedactedSecretHexChars);
 }
 
 Context::Context(core::Engine& engine_ref, AdminRoutesOptions options_value)
@@ -102,7 +125,9 @@ int64_t Context::NowMs() const { return engine.clock().NowUnixMs(); }
 
 json::object AuditParams(const Request& request, const PathParams& params) {
   json::object out;
-  for (const auto& [name, value] : params) out[name] = value;
+  for (const auto& [name, value] : params) {
+    out[name] = IsSecretPathParam(name) ? RedactedSecret(value) : value;
+  }
   for (const auto& [name, value] : request.query) {
     if (!IsSecret(name) && !out.contains(name)) out[name] = value;
   }
@@ -122,6 +147,7 @@ json::object AuditParams(const Request& request, const PathParams& params) {
 void AddRoute(Router& router, const ContextPtr& context, std::string_view method,
               std::string_view pattern, std::string action, Surface surface,
               CallHandler handler) {
+  context->routes.push_back({std::string(method), std::string(pattern)});
   router.AddAsync(
       method, pattern,
       [context, action = std::move(action), surface, handler = std::move(handler)](
@@ -224,3 +250,34 @@ void SubmitThen(Context* context, core::Command command, Finish finish,
 }
 
 }  // namespace nebu::api::admin_internal
+
+namespace nebu::api {
+
+struct AdminAuditRecorder::State {
+  explicit State(core::Engine& engine_ref) : engine(engine_ref) {}
+  core::Engine& engine;
+  RateLimiter refusals{admin_internal::kRefusalAuditRateLimit};
+};
+
+AdminAuditRecorder::AdminAuditRecorder(core::Engine& engine)
+    : state_(std::make_unique<State>(engine)) {}
+AdminAuditRecorder::~AdminAuditRecorder() = default;
+
+void AdminAuditRecorder::Record(const std::string& action, const std::string& actor,
+                                const Request& request, const PathParams& params,
+                                Response response, const Respond& respond) {
+  admin_internal::RecordCall(state_->engine, action, actor, admin_internal::TargetOf(params),
+                             admin_internal::AuditParams(request, params), std::move(response),
+                             respond);
+}
+
+void AdminAuditRecorder::RecordRefusal(const std::string& action, const std::string& actor,
+                                       const Request& request, const PathParams& params,
+                                       Response response, const Respond& respond) {
+  if (state_->refusals.Acquire(actor, state_->engine.clock().NowUnixMs()) > 0) {
+    return respond(std::move(response));
+  }
+  Record(action, actor, request, params, std::move(response), respond);
+}
+
+}  // namespace nebu::api

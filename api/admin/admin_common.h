@@ -21,9 +21,20 @@
 
 namespace nebu::api::admin_internal {
 
-// Body and query fields never copied into an audit record (top level; "auth" holds UIA).
+// Body and query fields never copied into an audit record (at any depth; "auth" holds
+// UIA, "token" a registration token's value).
 inline constexpr std::string_view kSecretFields[] = {"password", "new_password", "auth",
-                                                     "access_token", "mac", "nonce"};
+                                                     "access_token", "mac", "nonce", "token"};
+// Path parameters whose values are secrets (registration tokens): an audit record's
+// target and params carry RedactedSecret(value) instead.
+inline constexpr std::string_view kSecretPathParams[] = {"token"};
+// Hex characters of a secret's SHA-256 kept by RedactedSecret.
+inline constexpr size_t kRedactedSecretHexChars = 16;
+// "sha256:" + the first kRedactedSecretHexChars hex characters of SHA-256(secret): lets an
+// auditor tell records about the same token apart from others without storing it (a
+// generated token cannot be recovered from it; a short guessable one chosen by an admin
+// could be, by trying candidates).
+std::string RedactedSecret(std::string_view secret);
 // Pages of the admin lists: Synapse's default and our most per page.
 inline constexpr int64_t kAdminPageDefault = 100;
 inline constexpr int64_t kAdminPageMax = 1000;
@@ -44,6 +55,7 @@ struct Context {
   std::mutex nonces_mutex;
   std::map<std::string, int64_t> nonces;
   RateLimiter refusal_audits{kRefusalAuditRateLimit};  // per caller; see kRefusalAuditRateLimit
+  std::vector<AdminRoute> routes;  // what AddRoute registered (set-up only)
   WorkerPool pool;  // password hashing; the last member (see account_common.h)
 };
 using ContextPtr = std::shared_ptr<Context>;
@@ -66,6 +78,13 @@ void AddRoute(Router& router, const ContextPtr& context, std::string_view method
               std::string_view pattern, std::string action, Surface surface,
               CallHandler handler);
 
+// The audit record's target of a route's path parameters (the first of userId, roomId,
+// reportId, token (redacted), deleteId, mediaId).
+std::string TargetOf(const PathParams& params);
+// Records a call of `actor` in the audit log (outcome from the response), then answers it.
+void RecordCall(core::Engine& engine, const std::string& action, const std::string& actor,
+                const std::string& target, boost::json::object params, Response response,
+                const Respond& respond);
 // Records a call in the audit log (outcome from the response), then answers it.
 void RecordThen(Context* context, const std::string& action, const Caller& caller,
                 const std::string& target, boost::json::object params, Response response,
@@ -100,5 +119,9 @@ void AddUserRoutes(Router& router, const ContextPtr& context);
 void AddRoomRoutes(Router& router, const ContextPtr& context);
 void AddAuditRoutes(Router& router, const ContextPtr& context);
 void AddRegisterRoutes(Router& router, const ContextPtr& context);
+void AddTokenRoutes(Router& router, const ContextPtr& context);
+void AddReportRoutes(Router& router, const ContextPtr& context);
+void AddMediaAdminRoutes(Router& router, const ContextPtr& context);
+void AddServerNoticeRoutes(Router& router, const ContextPtr& context);
 
 }  // namespace nebu::api::admin_internal

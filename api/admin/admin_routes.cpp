@@ -4,12 +4,18 @@
 
 namespace nebu::api {
 
-void AddAdminApiRoutes(Router& router, core::Engine& engine, const AdminRoutesOptions& options) {
+std::vector<AdminRoute> AddAdminApiRoutes(Router& router, core::Engine& engine,
+                                          const AdminRoutesOptions& options) {
   auto context = std::make_shared<admin_internal::Context>(engine, options);
   admin_internal::AddUserRoutes(router, context);
   admin_internal::AddRoomRoutes(router, context);
   admin_internal::AddAuditRoutes(router, context);
   admin_internal::AddRegisterRoutes(router, context);
+  admin_internal::AddTokenRoutes(router, context);
+  admin_internal::AddReportRoutes(router, context);
+  admin_internal::AddMediaAdminRoutes(router, context);
+  admin_internal::AddServerNoticeRoutes(router, context);
+  return context->routes;
 }
 
 }  // namespace nebu::api

@@ -7,8 +7,9 @@
 // 401 M_MISSING_TOKEN; a token of a user without the role: 403 M_FORBIDDEN.
 //
 // Every call that authenticates (refused ones included) is recorded in the audit log
-// (admin::AuditRecord: actor, action, target = the route's first path parameter,
-// params = path, query and top-level body fields without secrets (kSecretFields), the
+// (admin::AuditRecord: actor, action, target = the route's first path parameter (a
+// registration token only as "sha256:" + 16 hex of its hash), params = path, query and
+// body fields without secrets (admin_common.h: kSecretFields, kSecretPathParams), the
 // HTTP status and outcome "ok" or the errcode); the answer is sent once the record is
 // committed. A record that cannot be committed is logged and the answer still sent.
 //
@@ -82,10 +83,48 @@ struct AdminRoutesOptions {
   // enabled". A nonce lives kRegisterNonceTtlMs and is used once; at most
   // kRegisterNoncesMax are outstanding (more: 429 M_LIMIT_EXCEEDED).
   std::string registration_shared_secret;
+  // The localpart of the user server notices come from (POST /_synapse/admin/v1/
+  // send_server_notice; NEBU_SERVER_NOTICES_LOCALPART). The account is made on the first
+  // notice, without a password; if someone registered it first, notices are refused.
+  std::string server_notices_localpart = "server";
 };
 inline constexpr int64_t kRegisterNonceTtlMs = 60'000;
 inline constexpr size_t kRegisterNoncesMax = 1024;
 
-void AddAdminApiRoutes(Router& router, core::Engine& engine, const AdminRoutesOptions& options);
+// One route of the admin or compliance API: its method and Router pattern.
+struct AdminRoute {
+  std::string method;
+  std::string pattern;
+  bool operator==(const AdminRoute&) const = default;
+};
+
+// Mounts the routes on `router`; returns every route it registered through the
+// role-checked, audited wrapper (all but Synapse's shared-secret /register, which
+// authenticates with its HMAC). The access-matrix test enumerates this list, so route
+// groups added later are covered without editing it.
+std::vector<AdminRoute> AddAdminApiRoutes(Router& router, core::Engine& engine,
+                                          const AdminRoutesOptions& options);
+
+// Records calls made outside /_synapse/admin and /api/v1 that the audit log must hold as
+// well: the client API's admin routes (/_matrix/client/v1/admin/lock|suspend/{userId},
+// /_matrix/client/v3/admin/whois/{userId}). Record() writes one audit record (actor,
+// action, target, the request's path, query and body parameters without secrets, the
+// outcome) and answers `response` through `respond` once it is committed, as the admin
+// API does. RecordRefusal() does the same for a 403 to a caller without the role, at
+// most per kRefusalAuditRateLimit per caller (past it: answered, not recorded).
+// Thread-safe; the engine must outlive it.
+class AdminAuditRecorder {
+ public:
+  explicit AdminAuditRecorder(core::Engine& engine);
+  ~AdminAuditRecorder();
+  void Record(const std::string& action, const std::string& actor, const Request& request,
+              const PathParams& params, Response response, const Respond& respond);
+  void RecordRefusal(const std::string& action, const std::string& actor, const Request& request,
+                     const PathParams& params, Response response, const Respond& respond);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 }  // namespace nebu::api

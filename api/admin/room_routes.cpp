@@ -1,5 +1,4 @@
-// Rooms, event reports and registration tokens under /_synapse/admin (Synapse's room,
-// event reports and registration tokens admin APIs), and server_version.
+// Rooms under /_synapse/admin (Synapse's room admin API), and server_version.
 #include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
@@ -18,12 +17,6 @@ namespace nebu::api::admin_internal {
 namespace {
 
 namespace json = boost::json;
-
-// The most stored reports one event_reports request looks at (they are filtered and
-// paged in memory); older ones beyond it are not listed.
-constexpr size_t kEventReportsScanMax = 100000;
-// Registration tokens: Synapse's default and largest generated length.
-constexpr int64_t kGeneratedTokenLengthDefault = 16;
 
 // A content field of the state event, or null.
 json::value StateField(const rooms::RoomState& state, std::string_view type,
@@ -173,160 +166,6 @@ void ListRooms(Context* context, const Call& call, Finish finish) {
   finish(ListResponse(*context, body, page->projection_position));
 }
 
-// Synapse's event report object (event reports only; room and user reports are not
-// listed here, as in Synapse).
-json::object ReportJson(Context* context, const reports::Report& report, bool with_event) {
-  json::object o{{"id", report.id},
-                 {"received_ts", report.received_ts},
-                 {"room_id", report.room_id},
-                 {"event_id", report.event_id},
-                 {"user_id", report.reporter},
-                 {"reason", report.reason.empty() ? json::value(nullptr) : json::value(report.reason)},
-                 {"score", nullptr},
-                 {"name", nullptr},
-                 {"canonical_alias", nullptr},
-                 {"sender", nullptr}};
-  if (Result<rooms::RoomState> state = context->engine.CurrentState(report.room_id); state.ok()) {
-    o["name"] = StateField(*state, "m.room.name", "name");
-    o["canonical_alias"] = StateField(*state, "m.room.canonical_alias", "alias");
-  }
-  if (Result<storage::EventRecord> event = context->engine.GetEvent(report.event_id); event.ok()) {
-    o["sender"] = event->sender;
-    if (with_event) {
-      boost::system::error_code ec;
-      json::value parsed = json::parse(event->json, ec);
-      if (!ec) o["event_json"] = std::move(parsed);
-    }
-  }
-  return o;
-}
-
-void ListReports(Context* context, const Call& call, Finish finish) {
-  Response error;
-  auto from = QueryInt(call.request, "from", 0, 0, &error);
-  auto limit = QueryInt(call.request, "limit", kAdminPageDefault, 0, &error);
-  if (!from || !limit) return finish(std::move(error));
-  const bool backwards = call.request.Query("dir").value_or("b") == "b";
-  auto user = call.request.Query("user_id");
-  auto room = call.request.Query("room_id");
-  std::vector<reports::Report> matching;
-  Status scanned = reports::ForEachReport(
-      context->engine.Read(), 0, kEventReportsScanMax, [&](const reports::Report& r) {
-        if (r.kind != reports::ReportKind::kEvent) return Status::Ok();
-        if (user && r.reporter.find(*user) == std::string::npos) return Status::Ok();
-        if (room && r.room_id.find(*room) == std::string::npos) return Status::Ok();
-        matching.push_back(r);
-        return Status::Ok();
-      });
-  if (!scanned.ok()) return finish(ErrorResponse(scanned));
-  if (backwards) std::reverse(matching.begin(), matching.end());
-  const auto total = static_cast<int64_t>(matching.size());
-  const int64_t page = std::min(*limit, kAdminPageMax);
-  json::array list;
-  for (int64_t i = *from; i < total && i < *from + page; ++i) {
-    list.push_back(ReportJson(context, matching[static_cast<size_t>(i)], false));
-  }
-  json::object body{{"total", total}};
-  const int64_t end = *from + static_cast<int64_t>(list.size());
-  body["event_reports"] = std::move(list);
-  if (end < total) body["next_token"] = end;
-  finish(JsonResponse(200, body));
-}
-
-void GetReportRoute(Context* context, const Call& call, Finish finish) {
-  const std::string& text = call.params.at("reportId");
-  uint64_t id = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-  if (ec != std::errc() || end != text.data() + text.size()) {
-    return finish(ErrorResponse(400, "M_INVALID_PARAM", "The report ID must be an integer"));
-  }
-  Result<std::optional<reports::Report>> report = reports::GetReport(context->engine.Read(), id);
-  if (!report.ok()) return finish(ErrorResponse(report.status()));
-  if (!*report || (*report)->kind != reports::ReportKind::kEvent) {
-    return finish(ErrorResponse(404, "M_NOT_FOUND", "Event report not found"));
-  }
-  finish(JsonResponse(200, ReportJson(context, **report, true)));
-}
-
-json::object TokenJson(const accounts::RegistrationToken& t) {
-  return json::object{{"token", t.token},
-                      {"uses_allowed", t.uses_allowed ? json::value(*t.uses_allowed) : nullptr},
-                      {"pending", t.pending},
-                      {"completed", t.completed},
-                      {"expiry_time", t.expiry_time ? json::value(*t.expiry_time) : nullptr}};
-}
-
-void GetToken(Context* context, const Call& call, Finish finish) {
-  Result<accounts::RegistrationToken> token =
-      accounts::GetRegistrationToken(context->engine.Read(), call.params.at("token"));
-  if (!token.ok()) {
-    if (token.status().code() == StatusCode::kNotFound) {
-      return finish(ErrorResponse(404, "M_NOT_FOUND", "No such registration token"));
-    }
-    return finish(ErrorResponse(token.status()));
-  }
-  finish(JsonResponse(200, TokenJson(*token)));
-}
-
-// An optional non-negative integer (or null) of the body; false with *error otherwise.
-bool BodyCount(const json::object& body, std::string_view key, std::optional<int64_t>* out,
-               Response* error) {
-  const json::value* v = body.if_contains(key);
-  if (v == nullptr || v->is_null()) return true;
-  if (!v->is_int64() || v->as_int64() < 0) {
-    *error = ErrorResponse(400, "M_INVALID_PARAM", std::string(key) + " must be a non-negative integer");
-    return false;
-  }
-  *out = v->as_int64();
-  return true;
-}
-
-void NewToken(Context* context, const Call& call, Finish finish) {
-  auto parsed = ParseJsonBody(call.request);
-  if (auto* e = std::get_if<Response>(&parsed)) return finish(std::move(*e));
-  const json::object& body = std::get<json::object>(parsed);
-  Response error;
-  accounts::CreateRegistrationTokenCommand command;
-  std::optional<int64_t> length;
-  if (!BodyCount(body, "uses_allowed", &command.uses_allowed, &error) ||
-      !BodyCount(body, "expiry_time", &command.expiry_time, &error) ||
-      !BodyCount(body, "length", &length, &error)) {
-    return finish(std::move(error));
-  }
-  if (command.expiry_time && *command.expiry_time < context->NowMs()) {
-    return finish(ErrorResponse(400, "M_INVALID_PARAM", "expiry_time must not be in the past"));
-  }
-  if (const json::value* token = body.if_contains("token"); token != nullptr && !token->is_null()) {
-    if (!token->is_string() || !accounts::IsValidRegistrationToken(token->as_string())) {
-      return finish(ErrorResponse(400, "M_INVALID_PARAM",
-                                  "token must be 1-64 characters of [A-Za-z0-9._~-]"));
-    }
-    command.token = std::string(token->as_string());
-  } else {
-    const int64_t n = length.value_or(kGeneratedTokenLengthDefault);
-    if (n < 1 || n > static_cast<int64_t>(accounts::kRegistrationTokenBytesMax)) {
-      return finish(ErrorResponse(400, "M_INVALID_PARAM", "length must be between 1 and 64"));
-    }
-    command.token = RandomAlnum(static_cast<size_t>(n));
-  }
-  Result<std::string> payload = accounts::EncodeAccountCommand(command);
-  if (!payload.ok()) return finish(ErrorResponse(payload.status()));
-  accounts::RegistrationToken answer{.token = command.token,
-                                     .uses_allowed = command.uses_allowed,
-                                     .expiry_time = command.expiry_time};
-  context->engine.SubmitAsync({core::CommandKind::kAccount, *payload},
-                              [finish, answer](core::ApplyOutcome outcome) {
-                                if (!outcome.ok()) {
-                                  if (outcome.status().code() == StatusCode::kAlreadyExists) {
-                                    return finish(ErrorResponse(400, "M_INVALID_PARAM",
-                                                                "Token already exists"));
-                                  }
-                                  return finish(ErrorResponse(outcome.status()));
-                                }
-                                finish(JsonResponse(200, TokenJson(answer)));
-                              });
-}
-
 }  // namespace
 
 void AddRoomRoutes(Router& router, const ContextPtr& context) {
@@ -340,14 +179,6 @@ void AddRoomRoutes(Router& router, const ContextPtr& context) {
            RoomStateRoute);
   AddRoute(router, context, "GET", v1 + "/rooms/{roomId}/block", "rooms.block.get", kAdmin, Block);
   AddRoute(router, context, "PUT", v1 + "/rooms/{roomId}/block", "rooms.block.put", kAdmin, Block);
-  AddRoute(router, context, "GET", v1 + "/event_reports", "event_reports.list", kAdmin,
-           ListReports);
-  AddRoute(router, context, "GET", v1 + "/event_reports/{reportId}", "event_reports.get", kAdmin,
-           GetReportRoute);
-  AddRoute(router, context, "POST", v1 + "/registration_tokens/new", "registration_tokens.new",
-           kAdmin, NewToken);
-  AddRoute(router, context, "GET", v1 + "/registration_tokens/{token}", "registration_tokens.get",
-           kAdmin, GetToken);
 }
 
 }  // namespace nebu::api::admin_internal
