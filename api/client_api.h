@@ -68,6 +68,7 @@ struct ClientApiOptions {
   // The admin API's PostgreSQL reads (api/admin/admin_routes.h); null: its lists answer 503.
   std::shared_ptr<AdminDirectory> admin_directory;
   std::string registration_shared_secret;  // AdminRoutesOptions (NEBU_REGISTRATION_SHARED_SECRET)
+  std::string server_notices_localpart = "server";  // AdminRoutesOptions (NEBU_SERVER_NOTICES_LOCALPART)
 };
 
 class Metrics;

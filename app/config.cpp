@@ -360,6 +360,8 @@ const std::vector<Variable> kVariables = {
     {"NEBU_REGISTRATION_SHARED_SECRET", "",
      "secret of /_synapse/admin/v1/register and `nebu admin create-user` (32+ characters)",
      "unset: shared-secret registration is off"},
+    {"NEBU_SERVER_NOTICES_LOCALPART", "server",
+     "localpart of the user /_synapse/admin/v1/send_server_notice sends as ([a-z0-9._=/-])"},
 };
 
 std::string HostPort::ToString() const {
@@ -690,6 +692,12 @@ Result<Config> LoadConfig(const Environment& env) {
   if (!config.registration_shared_secret.empty() &&
       config.registration_shared_secret.size() < kInternalSecretBytesMin) {
     return Invalid("NEBU_REGISTRATION_SHARED_SECRET", "must be at least 32 characters");
+  }
+  config.server_notices_localpart = values["NEBU_SERVER_NOTICES_LOCALPART"];
+  if (config.server_notices_localpart.empty() ||
+      config.server_notices_localpart.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789._=/-") !=
+          std::string::npos) {
+    return Invalid("NEBU_SERVER_NOTICES_LOCALPART", "must be a localpart of [a-z0-9._=/-]");
   }
   return config;
 }

@@ -172,6 +172,8 @@ struct Config {
   // NEBU_REGISTRATION_SHARED_SECRET: Synapse's shared-secret registration
   // (/_synapse/admin/v1/register, `nebu admin create-user`); empty: the route is off.
   std::string registration_shared_secret;
+  // NEBU_SERVER_NOTICES_LOCALPART: the user server notices come from ([a-z0-9._=/-]+).
+  std::string server_notices_localpart = "server";
 };
 
 struct Variable {

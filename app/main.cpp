@@ -222,7 +222,8 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, ClusterRuntime*
                             .sso = config.sso,
                             .password_login = config.password_login,
                             .media = media_api,
-                            .registration_shared_secret = config.registration_shared_secret},
+                            .registration_shared_secret = config.registration_shared_secret,
+                            .server_notices_localpart = config.server_notices_localpart},
                             &metrics, cluster ? &cluster->ephemeral() : nullptr);
   // In a cluster one node delivers to push gateways: the holder of <prefix>/pusher.
   std::unique_ptr<replication::LeaseElection> pusher_election =
