@@ -73,45 +73,7 @@ double RssMiB(pid_t pid) {
 }
 
 
-struct Server {
-  pid_t pid = 0;
-  uint16_t port = 0;
-  std::string dir;
-
-  void Start(const std::string& binary) {
-    dir = (std::filesystem::temp_directory_path() / ("nebu-bench-" + std::to_string(getpid())))
-              .string();
-    std::filesystem::remove_all(dir);
-    port = FreePort();
-    uint16_t ops = FreePort();
-    pid = fork();
-    if (pid == 0) {
-      // The server goes with the benchmark, even one that died (Die, a crash).
-      prctl(PR_SET_PDEATHSIG, SIGTERM);
-      setenv("NEBU_DATA_DIR", dir.c_str(), 1);
-      setenv("NEBU_CLIENT_ADDR", ("127.0.0.1:" + std::to_string(port)).c_str(), 1);
-      setenv("NEBU_OPS_ADDR", ("127.0.0.1:" + std::to_string(ops)).c_str(), 1);
-      setenv("NEBU_REGISTRATION", "open", 1);
-      setenv("NEBU_RATE_LIMIT", "off", 1);
-      setenv("NEBU_LOG_LEVEL", "warn", 1);
-      execl(binary.c_str(), binary.c_str(), "serve", static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    for (int i = 0; i < 200; ++i) {  // up to 10 s
-      TestHttpClient probe(port);
-      if (probe.connected() && probe.Call("GET", "/_matrix/client/versions").status == 200) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    Die("the server did not answer within 10 s");
-  }
-  ~Server() {
-    if (pid > 0) {
-      kill(pid, SIGTERM);
-      waitpid(pid, nullptr, 0);
-    }
-    if (!dir.empty()) std::filesystem::remove_all(dir);
-  }
-};
+using nebu::bench::Server;
 
 
 

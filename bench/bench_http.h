@@ -1,6 +1,7 @@
 // Helpers shared by the benchmarks that drive real `nebu` processes over HTTP on
-// loopback (bench_api, bench_cluster): failing loudly, free ports, the Matrix calls
-// every scenario starts with, and a bounded parallel driver.
+// loopback (bench_api, bench_cluster, bench_load): failing loudly, free ports, a
+// server child process, the Matrix calls every scenario starts with, and a bounded
+// parallel driver.
 //
 //   TestHttpClient client(port);
 //   std::string token = Register(client, "alice");
@@ -11,16 +12,21 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "tests/api/test_http_client.h"
@@ -61,6 +67,51 @@ inline boost::json::value Ok(const api::testing::HttpReply& reply, const char* w
   }
   return reply.Json();
 }
+
+// A `nebu serve` child process on loopback with its own data directory (removed at the
+// end), registration open and rate limits off; `env` adds or overrides variables.
+// Start waits up to 10 s for /_matrix/client/versions.
+struct Server {
+  pid_t pid = 0;
+  uint16_t port = 0;
+  std::string dir;
+
+  void Start(const std::string& binary,
+             const std::vector<std::pair<std::string, std::string>>& env = {}) {
+    dir = (std::filesystem::temp_directory_path() / ("nebu-bench-" + std::to_string(getpid())))
+              .string();
+    std::filesystem::remove_all(dir);
+    port = FreePort();
+    uint16_t ops = FreePort();
+    pid = fork();
+    if (pid == 0) {
+      // The server goes with the benchmark, even one that died (Die, a crash).
+      prctl(PR_SET_PDEATHSIG, SIGTERM);
+      setenv("NEBU_DATA_DIR", dir.c_str(), 1);
+      setenv("NEBU_CLIENT_ADDR", ("127.0.0.1:" + std::to_string(port)).c_str(), 1);
+      setenv("NEBU_OPS_ADDR", ("127.0.0.1:" + std::to_string(ops)).c_str(), 1);
+      setenv("NEBU_REGISTRATION", "open", 1);
+      setenv("NEBU_RATE_LIMIT", "off", 1);
+      setenv("NEBU_LOG_LEVEL", "warn", 1);
+      for (const auto& [name, value] : env) setenv(name.c_str(), value.c_str(), 1);
+      execl(binary.c_str(), binary.c_str(), "serve", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    for (int i = 0; i < 200; ++i) {  // up to 10 s
+      api::testing::TestHttpClient probe(port);
+      if (probe.connected() && probe.Call("GET", "/_matrix/client/versions").status == 200) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    Die("the server did not answer within 10 s");
+  }
+  ~Server() {
+    if (pid > 0) {
+      kill(pid, SIGTERM);
+      waitpid(pid, nullptr, 0);
+    }
+    if (!dir.empty()) std::filesystem::remove_all(dir);
+  }
+};
 
 // Registers `name` (m.login.dummy); its access token.
 inline std::string Register(api::testing::TestHttpClient& client, const std::string& name) {

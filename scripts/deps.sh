@@ -7,6 +7,7 @@ set -euo pipefail
 
 build_pkgs=(
   build-essential g++ cmake ninja-build ccache pkg-config git ca-certificates
+  lld  # the linker (CMakeLists.txt: NEBU_USE_LLD)
   librocksdb-dev libboost1.81-dev libboost-json1.81-dev
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
   libpqxx-dev libflatbuffers-dev flatbuffers-compiler libspdlog-dev libfmt-dev

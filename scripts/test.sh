@@ -57,15 +57,23 @@ finish() {
   exit 0
 }
 
-# Setup: without packages or a build nothing else can run.
-phase deps bash scripts/deps.sh --test || finish
+# Setup: without the build packages or a build nothing else can run. What only the
+# tests need (PostgreSQL, etcd, clang, Node and the end-to-end clients' npm packages,
+# chromium) installs while the build compiles: it needs the network and the disk,
+# hardly any CPU. The tests wait for it (phase test-deps).
+phase deps bash scripts/deps.sh || finish
 phase configure configure || finish
-# The end-to-end clients' npm packages download while the build compiles (it needs
-# the network and the disk, hardly any CPU); the e2e phase waits for it. Should it
-# fail, scripts/e2e.sh installs them again itself.
-bash scripts/e2e.sh --install >build/e2e-install.log 2>&1 &
-e2e_install_pid=$!
+mkdir -p build
+( bash scripts/deps.sh --test && bash scripts/e2e.sh --install ) >build/test-deps.log 2>&1 &
+test_deps_pid=$!
 phase build cmake --build build -- -j"$(nproc)" || finish
+wait_test_deps() {
+  local rc=0
+  wait "${test_deps_pid}" || rc=$?
+  sed 's/^/  /' build/test-deps.log
+  return "${rc}"
+}
+phase test-deps wait_test_deps || finish
 
 # Services the tests need start here; each adds its stop command to on_exit.
 on_exit=()
@@ -75,7 +83,6 @@ run_on_exit() {
 }
 trap run_on_exit EXIT
 #   - a throwaway PostgreSQL cluster for the projection tests (NEBU_TEST_PG_URL)
-#   - npm install of the end-to-end clients (tests/e2e)
 start_pg() {
   NEBU_TEST_PG_URL=$(bash scripts/pg.sh start) || return 1
   NEBU_TEST_PG_ADMIN_URL=$(bash scripts/pg.sh admin-url) || return 1
@@ -108,14 +115,6 @@ start_etcd() {
 phase etcd start_etcd
 
 phase ctest run_ctest
-wait_e2e_install() {
-  local rc=0
-  wait "${e2e_install_pid}" || rc=$?
-  sed 's/^/  /' build/e2e-install.log
-  [[ ${rc} -eq 0 ]] || echo "test.sh: the npm install during the build failed (exit ${rc}); e2e.sh retries it"
-  return 0
-}
-wait_e2e_install
 phase e2e bash scripts/e2e.sh
 # The Client-Server API coverage report (operations present out of the spec's; media
 # and single sign-on have their own issues). It fails only when the probe cannot run.

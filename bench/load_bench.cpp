@@ -1,0 +1,244 @@
+// bench_load: the built-in load driver, the k6 tiers of deploy/k6/scenarios without k6.
+// Each virtual user (one thread, one keep-alive connection, one account with a
+// password) loops until the run ends: POST /login (a new device, argon2id at the
+// server's configured cost), GET /sync (timeout=0, incremental after its first),
+// PUT /send (an m.room.message into one of --rooms shared rooms), then --think-ms.
+// Users start spread over --ramp-seconds (the login storm: every user logs in at once
+// when it is 0). Prints, per endpoint, the count, the error rate (by status; 0 = no
+// answer within the client's 10 s) and p50/p95/p99, the login throughput, send p95
+// during the ramp and after it, and the tier's verdict: send p95 under the threshold
+// (gold 500 ms at 1000 users, silver 800 ms at 500 users) and errors under 1%.
+// Exit status 0 when the tier's thresholds hold, 3 when not (as k6 does).
+//
+//   build/bench/bench_load --tier=silver                  # 500 users, 60 s
+//   build/bench/bench_load --tier=gold --seconds=300      # the k6 scenario's length
+//   build/bench/bench_load --vus=50 --seconds=20          # a quick look
+//
+// Every loop is bounded by the run's end; setup is bounded by --setup-seconds.
+#include <atomic>
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench/bench_http.h"
+#include "bench/bench_util.h"
+#include "tests/api/test_http_client.h"
+
+namespace {
+
+namespace json = boost::json;
+using nebu::api::testing::HttpReply;
+using nebu::api::testing::PercentEncode;
+using nebu::api::testing::TestHttpClient;
+using nebu::bench::Arg;
+using nebu::bench::Die;
+using nebu::bench::kV3;
+using nebu::bench::Ok;
+using nebu::bench::Percentile;
+using Clock = std::chrono::steady_clock;
+
+struct Tier {
+  int vus;
+  double send_p95_ms;  // the threshold
+};
+constexpr double kErrorRateMax = 0.01;  // both tiers: under 1% failed requests
+
+// One endpoint's samples, shared by all virtual users.
+struct Endpoint {
+  std::mutex mutex;
+  std::vector<double> ms;                 // successful calls
+  std::vector<double> ramp_ms, after_ms;  // (send only) split at the ramp's end
+  std::map<int, int64_t> errors;          // status -> count
+
+  void Record(const HttpReply& reply, double ms_value, bool in_ramp) {
+    std::lock_guard lock(mutex);
+    if (reply.status != 200) {
+      ++errors[reply.status];
+      return;
+    }
+    ms.push_back(ms_value);
+    (in_ramp ? ramp_ms : after_ms).push_back(ms_value);
+  }
+  int64_t ErrorCount() const {
+    int64_t n = 0;
+    for (const auto& [status, count] : errors) n += count;
+    return n;
+  }
+};
+
+std::string Password(int user) { return "load password " + std::to_string(user); }
+std::string Name(int user) { return "load" + std::to_string(user); }
+
+double MsSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+void PrintEndpoint(const char* name, Endpoint& e, double seconds) {
+  const auto ok = static_cast<int64_t>(e.ms.size());
+  const int64_t errors = e.ErrorCount();
+  const int64_t total = ok + errors;
+  std::string by_status;
+  for (const auto& [status, count] : e.errors) {
+    by_status += " " + std::to_string(status) + ":" + std::to_string(count);
+  }
+  std::printf("%-6s %7lld calls (%.1f/s), errors %.2f%%%s, p50 %.1f ms, p95 %.1f ms, p99 %.1f ms\n",
+              name, static_cast<long long>(total), static_cast<double>(total) / seconds,
+              total > 0 ? 100.0 * static_cast<double>(errors) / static_cast<double>(total) : 0.0,
+              by_status.c_str(), Percentile(e.ms, 50), Percentile(e.ms, 95), Percentile(e.ms, 99));
+}
+
+// Registers `vus` users with passwords (16 threads; argon2id at the server's cost), makes
+// `rooms` public rooms and joins user u to room u % rooms. Returns the room IDs.
+std::vector<std::string> Setup(uint16_t port, int vus, int rooms, double seconds) {
+  constexpr int kThreads = 16;
+  std::vector<std::string> tokens(static_cast<size_t>(vus));
+  const auto start = Clock::now();
+  nebu::bench::Parallel(kThreads, vus, seconds, [&](int t, int i) {
+    const int user = i * kThreads + t;
+    if (user >= vus) return -1.0;
+    thread_local std::unique_ptr<TestHttpClient> client;
+    if (!client) client = std::make_unique<TestHttpClient>(port);
+    json::value body = Ok(client->Call("POST", std::string(kV3) + "/register",
+                                       json::serialize(json::object{
+                                           {"username", Name(user)},
+                                           {"password", Password(user)},
+                                           {"auth", json::object{{"type", "m.login.dummy"}}}})),
+                          "register");
+    tokens[static_cast<size_t>(user)] = std::string(body.at("access_token").as_string());
+    return -1.0;
+  });
+  for (const std::string& token : tokens) {
+    if (token.empty()) Die("setup: registration did not finish within --setup-seconds");
+  }
+  TestHttpClient client(port);
+  std::vector<std::string> room_ids;
+  for (int r = 0; r < rooms; ++r) room_ids.push_back(nebu::bench::CreateRoom(client, tokens[0]));
+  nebu::bench::Parallel(kThreads, vus, seconds, [&](int t, int i) {
+    const int user = i * kThreads + t;
+    if (user == 0 || user >= vus) return -1.0;
+    thread_local std::unique_ptr<TestHttpClient> joiner;
+    if (!joiner) joiner = std::make_unique<TestHttpClient>(port);
+    const std::string& room = room_ids[static_cast<size_t>(user % rooms)];
+    Ok(joiner->Call("POST", std::string(kV3) + "/rooms/" + PercentEncode(room) + "/join", "{}",
+                    tokens[static_cast<size_t>(user)]),
+       "join");
+    return -1.0;
+  });
+  std::printf("setup: %d users with passwords, %d rooms, joined, in %.1f s\n", vus, rooms,
+              std::chrono::duration<double>(Clock::now() - start).count());
+  std::fflush(stdout);
+  return room_ids;
+}
+
+struct Run {
+  uint16_t port;
+  std::vector<std::string> rooms;
+  Clock::time_point start, ramp_end, end;
+  int think_ms;
+  Endpoint login, sync, send;
+};
+
+// One virtual user's loop (see the file comment).
+void VirtualUser(Run& run, int user, Clock::time_point begin) {
+  std::this_thread::sleep_until(begin);
+  auto client = std::make_unique<TestHttpClient>(run.port);
+  const std::string login_body = json::serialize(json::object{
+      {"type", "m.login.password"},
+      {"identifier", json::object{{"type", "m.id.user"}, {"user", Name(user)}}},
+      {"password", Password(user)}});
+  const std::string room = PercentEncode(run.rooms[static_cast<size_t>(user) % run.rooms.size()]);
+  const std::string filter = PercentEncode(
+      R"({"room":{"timeline":{"limit":10},"state":{"lazy_load_members":true}}})");
+  std::string since;
+  for (int iteration = 0; Clock::now() < run.end; ++iteration) {
+    auto call = [&](Endpoint& endpoint, std::string_view method, const std::string& target,
+                    std::string_view body, std::optional<std::string_view> token) {
+      const auto start = Clock::now();
+      HttpReply reply = client->Call(method, target, body, token);
+      endpoint.Record(reply, MsSince(start), start < run.ramp_end);
+      if (reply.status == 0) client = std::make_unique<TestHttpClient>(run.port);  // broken
+      return reply;
+    };
+    HttpReply login = call(run.login, "POST", std::string(kV3) + "/login", login_body, {});
+    if (login.status != 200) continue;
+    const std::string token(login.Json().at("access_token").as_string());
+    std::string target = std::string(kV3) + "/sync?timeout=0&filter=" + filter;
+    if (!since.empty()) target += "&since=" + PercentEncode(since);
+    HttpReply sync = call(run.sync, "GET", target, {}, token);
+    if (sync.status == 200) since = std::string(sync.Json().at("next_batch").as_string());
+    call(run.send, "PUT",
+         std::string(kV3) + "/rooms/" + room + "/send/m.room.message/l" + std::to_string(iteration),
+         json::serialize(json::object{{"msgtype", "m.text"},
+                                      {"body", "load " + std::to_string(iteration)}}),
+         token);
+    std::this_thread::sleep_until(
+        std::min(run.end, Clock::now() + std::chrono::milliseconds(run.think_ms)));
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  nebu::bench::PrintCommand(argc, argv);
+  const std::string tier_name = Arg(argc, argv, "tier", "silver");
+  const std::map<std::string, Tier> tiers{{"gold", {1000, 500}}, {"silver", {500, 800}}};
+  if (!tiers.contains(tier_name)) Die("--tier is gold or silver");
+  const Tier tier = tiers.at(tier_name);
+  const int vus = std::stoi(Arg(argc, argv, "vus", std::to_string(tier.vus)));
+  const double seconds = std::stod(Arg(argc, argv, "seconds", "60"));
+  const double ramp_seconds = std::stod(Arg(argc, argv, "ramp-seconds", "30"));
+  const int rooms = std::stoi(Arg(argc, argv, "rooms", "10"));
+  const int think_ms = std::stoi(Arg(argc, argv, "think-ms", "1000"));
+  const double setup_seconds = std::stod(Arg(argc, argv, "setup-seconds", "600"));
+  const std::string binary = Arg(argc, argv, "nebu", "build/app/nebu");
+  if (vus < 1 || rooms < 1 || seconds <= 0 || ramp_seconds < 0 || ramp_seconds >= seconds ||
+      think_ms < 0) {
+    Die("need --vus>=1, --rooms>=1, 0<=--ramp-seconds<--seconds, --think-ms>=0");
+  }
+
+  nebu::bench::Server server;
+  server.Start(binary);
+  Run run{.port = server.port, .rooms = Setup(server.port, vus, rooms, setup_seconds),
+          .think_ms = think_ms};
+  run.start = Clock::now();
+  run.ramp_end = run.start + std::chrono::duration_cast<Clock::duration>(
+                                 std::chrono::duration<double>(ramp_seconds));
+  run.end = run.start + std::chrono::duration_cast<Clock::duration>(
+                            std::chrono::duration<double>(seconds));
+  std::vector<std::thread> users;
+  users.reserve(static_cast<size_t>(vus));
+  for (int u = 0; u < vus; ++u) {
+    const auto begin = run.start + (run.ramp_end - run.start) * u / vus;
+    users.emplace_back(VirtualUser, std::ref(run), u, begin);
+  }
+  for (std::thread& thread : users) thread.join();
+  const double elapsed = std::chrono::duration<double>(Clock::now() - run.start).count();
+
+  std::printf("tier %s: %d virtual users, %.0f s (ramp %.0f s), %d rooms, think %d ms\n",
+              tier_name.c_str(), vus, elapsed, ramp_seconds, rooms, think_ms);
+  PrintEndpoint("login", run.login, elapsed);
+  PrintEndpoint("sync", run.sync, elapsed);
+  PrintEndpoint("send", run.send, elapsed);
+  std::printf("logins: %.1f/s; send p95 during the ramp %.1f ms, after it %.1f ms\n",
+              static_cast<double>(run.login.ms.size()) / elapsed,
+              Percentile(run.send.ramp_ms, 95), Percentile(run.send.after_ms, 95));
+  int64_t calls = 0, errors = 0;
+  for (Endpoint* e : {&run.login, &run.sync, &run.send}) {
+    calls += static_cast<int64_t>(e->ms.size()) + e->ErrorCount();
+    errors += e->ErrorCount();
+  }
+  const double error_rate = calls > 0 ? static_cast<double>(errors) / static_cast<double>(calls) : 1;
+  const double send_p95 = Percentile(run.send.ms, 95);
+  const bool pass = !run.send.ms.empty() && send_p95 < tier.send_p95_ms && error_rate < kErrorRateMax;
+  std::printf("thresholds (%s): send p95 %.1f ms < %.0f ms %s; errors %.2f%% < %.0f%% %s => %s\n",
+              tier_name.c_str(), send_p95, tier.send_p95_ms,
+              send_p95 < tier.send_p95_ms ? "ok" : "FAILED", 100 * error_rate, 100 * kErrorRateMax,
+              error_rate < kErrorRateMax ? "ok" : "FAILED", pass ? "PASS" : "FAIL");
+  return pass ? 0 : 3;
+}
