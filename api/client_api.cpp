@@ -81,7 +81,8 @@ ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metr
   if (options.media) options.media->Mount(router);
   AddAdminApiRoutes(router, engine,
                     {.directory = options.admin_directory,
-                     .registration_shared_secret = options.registration_shared_secret});
+                     .registration_shared_secret = options.registration_shared_secret,
+                     .exports = options.compliance_exports});
 }
 
 ClientApi::~ClientApi() {

@@ -68,6 +68,7 @@ struct ClientApiOptions {
   // The admin API's PostgreSQL reads (api/admin/admin_routes.h); null: its lists answer 503.
   std::shared_ptr<AdminDirectory> admin_directory;
   std::string registration_shared_secret;  // AdminRoutesOptions (NEBU_REGISTRATION_SHARED_SECRET)
+  std::shared_ptr<ExportStore> compliance_exports;  // AdminRoutesOptions::exports
 };
 
 class Metrics;

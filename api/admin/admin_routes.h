@@ -37,6 +37,8 @@ class Engine;
 
 namespace nebu::api {
 
+class ExportStore;  // api/compliance/export_store.h
+
 // GET /_synapse/admin/v2/users's query (Synapse's parameters; `from` is an offset).
 struct UserListQuery {
   int64_t from = 0;
@@ -82,6 +84,8 @@ struct AdminRoutesOptions {
   // enabled". A nonce lives kRegisterNonceTtlMs and is used once; at most
   // kRegisterNoncesMax are outstanding (more: 429 M_LIMIT_EXCEEDED).
   std::string registration_shared_secret;
+  // The compliance exports' reads (api/compliance/export_routes.h); null: they answer 503.
+  std::shared_ptr<ExportStore> exports;
 };
 inline constexpr int64_t kRegisterNonceTtlMs = 60'000;
 inline constexpr size_t kRegisterNoncesMax = 1024;
