@@ -82,7 +82,8 @@ ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metr
   AddAdminApiRoutes(router, engine,
                     {.directory = options.admin_directory,
                      .registration_shared_secret = options.registration_shared_secret,
-                     .server_notices_localpart = options.server_notices_localpart});
+                     .server_notices_localpart = options.server_notices_localpart,
+                     .exports = options.compliance_exports});
 }
 
 ClientApi::~ClientApi() {

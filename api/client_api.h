@@ -69,6 +69,7 @@ struct ClientApiOptions {
   std::shared_ptr<AdminDirectory> admin_directory;
   std::string registration_shared_secret;  // AdminRoutesOptions (NEBU_REGISTRATION_SHARED_SECRET)
   std::string server_notices_localpart = "server";  // AdminRoutesOptions (NEBU_SERVER_NOTICES_LOCALPART)
+  std::shared_ptr<ExportStore> compliance_exports;  // AdminRoutesOptions::exports
 };
 
 class Metrics;

@@ -25,6 +25,7 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -39,6 +40,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "api/body_source.h"
 #include "api/errors.h"
 #include "api/forwarded.h"
 #include "api/rate_limit.h"
@@ -71,47 +73,56 @@ struct Connection {
   bool idle = true;  // waiting for a request's first byte; touched only on its strand
 };
 
-// One request's answer on its way back to its connection. The Respond the router gets
-// holds only a weak reference: it stores the response and, if the session is already
-// waiting, wakes it by cancelling the timer on the connection's strand. An answer for a
-// connection that is gone (the server stopped) is dropped.
-struct PendingAnswer {
-  explicit PendingAnswer(const asio::any_io_executor& executor)
+// One value (a request's answer, a streamed body's next piece) on its way back to its
+// connection. The callback the producer gets holds only a weak reference: it stores the
+// value and, if the session is already waiting, wakes it by cancelling the timer on the
+// connection's strand. A value for a connection that is gone (the server stopped, the
+// client left) is dropped.
+template <class T>
+struct PendingValue {
+  explicit PendingValue(const asio::any_io_executor& executor)
       : timer(executor, asio::steady_timer::time_point::max()) {}
   std::mutex mutex;
-  std::optional<Response> response;  // guarded by mutex
-  bool waiting = false;              // guarded by mutex: the session sleeps on timer
-  asio::steady_timer timer;          // used only on the connection's strand
+  std::optional<T> value;    // guarded by mutex
+  bool waiting = false;      // guarded by mutex: the session sleeps on timer
+  asio::steady_timer timer;  // used only on the connection's strand
 };
 
-// Runs the router on request and waits, without holding a thread, for its answer.
-// The session coroutine runs on the connection's strand, so a wake-up posted there
-// cannot run between its check of `response` and the start of its wait.
-asio::awaitable<Response> AwaitAnswer(const Router& router, const Request& request) {
-  auto pending = std::make_shared<PendingAnswer>(co_await asio::this_coro::executor);
-  std::weak_ptr<PendingAnswer> weak = pending;
-  router.HandleAsync(request, [weak](Response response) {
-    std::shared_ptr<PendingAnswer> state = weak.lock();
+// Calls start(callback) and waits, without holding a thread, for the value the
+// callback receives. The session coroutine runs on the connection's strand, so a
+// wake-up posted there cannot run between its check of `value` and its wait.
+template <class T>
+asio::awaitable<T> AwaitCallback(const std::function<void(std::function<void(T)>)>& start) {
+  auto pending = std::make_shared<PendingValue<T>>(co_await asio::this_coro::executor);
+  std::weak_ptr<PendingValue<T>> weak = pending;
+  start([weak](T value) {
+    std::shared_ptr<PendingValue<T>> state = weak.lock();
     if (state == nullptr) return;
     bool wake = false;
     {
       std::lock_guard lock(state->mutex);
-      state->response = std::move(response);
+      state->value = std::move(value);
       wake = state->waiting;
     }
     if (!wake) return;
     asio::post(state->timer.get_executor(), [weak] {
-      if (std::shared_ptr<PendingAnswer> waiter = weak.lock()) waiter->timer.cancel();
+      if (std::shared_ptr<PendingValue<T>> waiter = weak.lock()) waiter->timer.cancel();
     });
   });
   while (true) {
     {
       std::lock_guard lock(pending->mutex);
-      if (pending->response) co_return std::move(*pending->response);
+      if (pending->value) co_return std::move(*pending->value);
       pending->waiting = true;
     }
     (void)co_await pending->timer.async_wait(kTuple);
   }
+}
+
+// Runs the router on request and waits for its answer.
+asio::awaitable<Response> AwaitAnswer(const Router& router, const Request& request) {
+  co_return co_await AwaitCallback<Response>(
+      [&](std::function<void(Response)> respond) { router.HandleAsync(request, std::move(respond)); });
 }
 
 std::string EndpointText(const tcp::endpoint& endpoint) {
@@ -245,8 +256,57 @@ asio::awaitable<bool> WriteFileResponse(beast::tcp_stream& stream, Response resp
   co_return true;
 }
 
+// Streams `source` (api/body_source.h): the header, then each piece as a chunk
+// (HTTP/1.1) or as plain bytes up to the close (HTTP/1.0), each write bounded by
+// timeout_ms. false when the connection must be closed (a failed piece, a write error,
+// or HTTP/1.0, where the close ends the body).
+asio::awaitable<bool> WriteStreamResponse(beast::tcp_stream& stream, Response response,
+                                          std::shared_ptr<BodySource> source, unsigned version,
+                                          bool keep_alive, int64_t timeout_ms) {
+  const bool chunked = version >= 11;
+  http::response<http::empty_body> message{static_cast<http::status>(response.status), version};
+  for (const auto& [name, value] : response.headers.fields()) {
+    if (!beast::iequals(name, kBodySourceHeader)) message.insert(name, value);
+  }
+  message.set(http::field::server, "nebu");
+  message.keep_alive(chunked && keep_alive);
+  message.chunked(chunked);
+  http::response_serializer<http::empty_body> serializer{message};
+  stream.expires_after(milliseconds(timeout_ms));
+  auto [header_ec, header_bytes] = co_await http::async_write_header(stream, serializer, kTuple);
+  if (header_ec) co_return false;
+  const std::function<void(std::function<void(BodyPiece)>)> next =
+      [&source](std::function<void(BodyPiece)> done) { source->Next(std::move(done)); };
+  while (true) {
+    BodyPiece piece = co_await AwaitCallback<BodyPiece>(next);
+    if (piece.failed) co_return false;
+    if (!piece.data.empty()) {
+      stream.expires_after(milliseconds(timeout_ms));
+      auto [ec, bytes] =
+          chunked ? co_await asio::async_write(stream, http::make_chunk(asio::buffer(piece.data)),
+                                               kTuple)
+                  : co_await asio::async_write(stream, asio::buffer(piece.data), kTuple);
+      if (ec) co_return false;
+    }
+    if (piece.end) break;
+  }
+  if (!chunked) co_return false;
+  stream.expires_after(milliseconds(timeout_ms));
+  auto [last_ec, last_bytes] = co_await asio::async_write(stream, http::make_chunk_last(), kTuple);
+  co_return !last_ec && keep_alive;
+}
+
 asio::awaitable<bool> WriteResponse(beast::tcp_stream& stream, Response response, unsigned version,
                                     bool keep_alive, int64_t timeout_ms) {
+  bool expired = false;
+  if (std::shared_ptr<BodySource> source = TakeBodySource(response, &expired)) {
+    co_return co_await WriteStreamResponse(stream, std::move(response), std::move(source),
+                                           version, keep_alive, timeout_ms);
+  }
+  if (expired) {
+    spdlog::error("http: a streamed body was claimed after {} ms", kBodySourceClaimMsMax);
+    response = ErrorResponse(500, "M_UNKNOWN", "Internal error");
+  }
   if (!response.body_file.empty()) {
     co_return co_await WriteFileResponse(stream, std::move(response), version, keep_alive,
                                          timeout_ms);

@@ -38,6 +38,7 @@
 #include "app/cluster_runtime.h"
 #include "app/config.h"
 #include "app/pg_commands.h"
+#include "projections/compliance_export.h"
 #include "engine/core/engine.h"
 
 namespace nebu::app {
@@ -223,7 +224,10 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, ClusterRuntime*
                             .password_login = config.password_login,
                             .media = media_api,
                             .registration_shared_secret = config.registration_shared_secret,
-                            .server_notices_localpart = config.server_notices_localpart},
+                            .server_notices_localpart = config.server_notices_localpart,
+                            .compliance_exports = config.db_url.empty()
+                                                      ? nullptr
+                                                      : projections::MakePgExportStore(config.db_url)},
                             &metrics, cluster ? &cluster->ephemeral() : nullptr);
   // In a cluster one node delivers to push gateways: the holder of <prefix>/pusher.
   std::unique_ptr<replication::LeaseElection> pusher_election =

@@ -155,6 +155,10 @@ Result<std::unique_ptr<BatchWriter>> BatchWriter::Connect(const std::string& url
                   "UPDATE SET content = EXCLUDED.content, stream_position = EXCLUDED.stream_position");
     conn->prepare("delete_account_data",
                   "DELETE FROM account_data WHERE user_id = $1 AND room_id = $2 AND type = $3");
+    // Migration 000004: every entry's value for the compliance exports; a replay skips.
+    conn->prepare("account_data_history",
+                  "INSERT INTO account_data_history (stream_position, user_id, room_id, type, "
+                  "content) VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT DO NOTHING");
   }));
   return std::unique_ptr<BatchWriter>(new BatchWriter(std::move(conn)));
 }
@@ -323,12 +327,21 @@ Status BatchWriter::Write(const StreamBatch& batch, const std::vector<DerivedEve
       tx.exec_prepared("room_last_sequence", JsonRows(rows));
     }
     for (const AccountDataItem& item : batch.account_data) {
+      std::optional<std::string> content;  // as written (U+0000 replaced)
       if (item.content) {
         bool lossy = false;
-        tx.exec_prepared("upsert_account_data", item.user_id, item.room_id, item.type,
-                         ReplaceNulEscapes(*item.content, &lossy), item.position);
+        content = ReplaceNulEscapes(*item.content, &lossy);
+        tx.exec_prepared("upsert_account_data", item.user_id, item.room_id, item.type, *content,
+                         item.position);
       } else {
         tx.exec_prepared("delete_account_data", item.user_id, item.room_id, item.type);
+      }
+      if (content) {
+        tx.exec_prepared("account_data_history", item.position, item.user_id, item.room_id,
+                         item.type, *content);
+      } else {
+        tx.exec_prepared("account_data_history", item.position, item.user_id, item.room_id,
+                         item.type, nullptr);
       }
     }
     WriteSideTables(tx, batch);  // receipts, device keys, push rules (side_tables.h)

@@ -123,5 +123,6 @@ void AddTokenRoutes(Router& router, const ContextPtr& context);
 void AddReportRoutes(Router& router, const ContextPtr& context);
 void AddMediaAdminRoutes(Router& router, const ContextPtr& context);
 void AddServerNoticeRoutes(Router& router, const ContextPtr& context);
+void AddExportRoutes(Router& router, const ContextPtr& context);  // api/compliance/export_routes.h
 
 }  // namespace nebu::api::admin_internal

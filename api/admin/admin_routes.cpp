@@ -15,6 +15,7 @@ std::vector<AdminRoute> AddAdminApiRoutes(Router& router, core::Engine& engine,
   admin_internal::AddReportRoutes(router, context);
   admin_internal::AddMediaAdminRoutes(router, context);
   admin_internal::AddServerNoticeRoutes(router, context);
+  admin_internal::AddExportRoutes(router, context);
   return context->routes;
 }
 

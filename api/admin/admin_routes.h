@@ -38,6 +38,8 @@ class Engine;
 
 namespace nebu::api {
 
+class ExportStore;  // api/compliance/export_store.h
+
 // GET /_synapse/admin/v2/users's query (Synapse's parameters; `from` is an offset).
 struct UserListQuery {
   int64_t from = 0;
@@ -87,6 +89,8 @@ struct AdminRoutesOptions {
   // send_server_notice; NEBU_SERVER_NOTICES_LOCALPART). The account is made on the first
   // notice, without a password; if someone registered it first, notices are refused.
   std::string server_notices_localpart = "server";
+  // The compliance exports' reads (api/compliance/export_routes.h); null: they answer 503.
+  std::shared_ptr<ExportStore> exports;
 };
 inline constexpr int64_t kRegisterNonceTtlMs = 60'000;
 inline constexpr size_t kRegisterNoncesMax = 1024;
