@@ -39,6 +39,7 @@
 #include "app/config.h"
 #include "app/pg_commands.h"
 #include "engine/core/engine.h"
+#include "projections/admin_directory.h"
 
 namespace nebu::app {
 namespace {
@@ -222,6 +223,11 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, ClusterRuntime*
                             .sso = config.sso,
                             .password_login = config.password_login,
                             .media = media_api,
+                            // The admin API's lists read the projection (NEBU_DB_URL).
+                            .admin_directory = config.db_url.empty()
+                                                   ? nullptr
+                                                   : projections::MakeAdminDirectory(
+                                                         config.db_url, config.server_name),
                             .registration_shared_secret = config.registration_shared_secret},
                             &metrics, cluster ? &cluster->ephemeral() : nullptr);
   // In a cluster one node delivers to push gateways: the holder of <prefix>/pusher.
