@@ -90,7 +90,7 @@ TEST(MigrateTest, RecordsTheVersionLikeGolangMigrateAndIsIdempotent) {
   ASSERT_TRUE(MigrateUp(db.url()).ok());
   ASSERT_TRUE(MigrateUp(db.url()).ok());  // nothing to do the second time
   EXPECT_EQ(Query(db.url(), "SELECT version, dirty FROM schema_migrations"),
-            (std::vector<std::vector<std::string>>{{"2", "f"}}));
+            (std::vector<std::vector<std::string>>{{std::to_string(kSchemaVersionLatest), "f"}}));
   auto v = MigrationVersion(db.url());
   ASSERT_TRUE(v.ok());
   EXPECT_EQ(v->version, kSchemaVersionLatest);

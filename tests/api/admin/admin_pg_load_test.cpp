@@ -83,6 +83,23 @@ TEST_F(AdminAuditPgTest, EveryRecordWithEveryFieldOnce) {
   projector_.reset();
   ASSERT_TRUE(projections::RebuildProjection(engine_->Latest(), url(), {}).ok());
   EXPECT_EQ(projections::testing::Query(url(), count_sql), before);
+  // An auditor role granted SELECT (docs/compliance.md) reads every record and cannot
+  // add one (row-level security).
+  if (auto admin_url = projections::testing::EnvUrl("NEBU_TEST_PG_ADMIN_URL")) {
+    const std::string auditor_role = "auditor_" + projections::testing::RandomSuffix();
+    projections::testing::Exec(*admin_url, "CREATE ROLE " + auditor_role + " LOGIN");
+    projections::testing::Exec(url(), "GRANT SELECT, INSERT ON audit_log TO " + auditor_role);
+    const std::string auditor_url =
+        projections::testing::WithDatabase(url(), db_->name(), auditor_role);
+    EXPECT_EQ(projections::testing::Query(auditor_url, count_sql), before);
+    EXPECT_THROW(projections::testing::Exec(
+                     auditor_url, "INSERT INTO audit_log (seq, ts, actor, action, outcome, "
+                                  "status) VALUES (999999, 0, 'x', 'y', 'ok', 200)"),
+                 std::exception);
+    projections::testing::Exec(projections::testing::WithDatabase(*admin_url, db_->name()),
+                               "DROP OWNED BY " + auditor_role);
+    projections::testing::Exec(*admin_url, "DROP ROLE " + auditor_role);
+  }
   // Append-only: the projection's owner cannot change or delete a record.
   EXPECT_THROW(projections::testing::Exec(url(), "UPDATE audit_log SET outcome = 'x'"),
                std::exception);
