@@ -40,6 +40,7 @@
 #include "app/pg_commands.h"
 #include "projections/compliance_export.h"
 #include "engine/core/engine.h"
+#include "projections/admin_directory.h"
 
 namespace nebu::app {
 namespace {
@@ -223,6 +224,11 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, ClusterRuntime*
                             .sso = config.sso,
                             .password_login = config.password_login,
                             .media = media_api,
+                            // The admin API's lists read the projection (NEBU_DB_URL).
+                            .admin_directory = config.db_url.empty()
+                                                   ? nullptr
+                                                   : projections::MakeAdminDirectory(
+                                                         config.db_url, config.server_name),
                             .registration_shared_secret = config.registration_shared_secret,
                             .server_notices_localpart = config.server_notices_localpart,
                             .compliance_exports = config.db_url.empty()

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "engine/accounts/accounts.h"
+#include "engine/admin/admin.h"
 #include "engine/common/crypto.h"
 #include "engine/core/room_reads.h"
 #include "projections/pg.h"
@@ -88,6 +89,10 @@ Status ReadUsers(const storage::ReadView& store, AccountsSnapshot* snap, std::se
                              a.password_hash, std::nullopt, std::nullopt, a.profile.has_value()};
     u.locked = a.user.locked;
     u.suspended = a.user.suspended;
+    if (!a.user.deactivated) {  // the effective admin flag: a role record wins (admin.h)
+      NEBU_ASSIGN_OR_RETURN(admin::Roles roles, admin::GetRoles(store, a.user.user_id));
+      u.admin = roles.admin;
+    }
     if (a.profile) {
       u.displayname = TextField(a.profile->displayname);
       u.avatar_url = TextField(a.profile->avatar_url);

@@ -49,7 +49,7 @@ inline constexpr int64_t kAccountsSyncIntervalMs = 10'000;      // how often the
 struct AccountsSnapshot {
   struct User {
     std::string user_id;
-    bool admin = false;
+    bool admin = false;  // effective (admin::GetRoles): a role record wins over the account's
     bool deactivated = false;
     int64_t created_ts = 0;
     std::optional<std::string> password_hash;

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "projections/accounts_snapshot.h"
+#include "projections/audit_projection.h"
 #include "projections/batch_writer.h"
 #include "projections/media_snapshot.h"
 #include "projections/prefetcher.h"
@@ -161,7 +162,8 @@ Status Projector::SyncAccounts(BatchWriter& writer) {
   NEBU_RETURN_IF_ERROR(WriteAccounts(writer.connection(), snapshot, &accounts_digest_));
   // Media records ride along (media_snapshot.h): not on the stream either.
   NEBU_ASSIGN_OR_RETURN(MediaSnapshot media, ReadMediaSnapshot(store_));
-  return WriteMediaSnapshot(writer.connection(), media, &media_digest_);
+  NEBU_RETURN_IF_ERROR(WriteMediaSnapshot(writer.connection(), media, &media_digest_));
+  return ProjectAudit(writer.connection(), store_);  // audit records (audit_projection.h)
 }
 
 void Projector::Run() {

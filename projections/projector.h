@@ -11,7 +11,7 @@
 // Accounts (users, profiles, devices, token and password hashes) are not on the
 // stream: every kAccountsSyncIntervalMs (and at the end of CatchUp) the projector
 // writes a snapshot of them when it changed (accounts_snapshot.h), and so are the media
-// records (media_snapshot.h).
+// records (media_snapshot.h) and the audit log's new records (audit_projection.h).
 //
 // PostgreSQL down or slow never touches the write path: the projector only reads
 // RocksDB. On any PostgreSQL error it drops the connection and retries with capped

@@ -124,5 +124,6 @@ void AddReportRoutes(Router& router, const ContextPtr& context);
 void AddMediaAdminRoutes(Router& router, const ContextPtr& context);
 void AddServerNoticeRoutes(Router& router, const ContextPtr& context);
 void AddExportRoutes(Router& router, const ContextPtr& context);  // api/compliance/export_routes.h
+void AddStatsRoutes(Router& router, const ContextPtr& context);
 
 }  // namespace nebu::api::admin_internal

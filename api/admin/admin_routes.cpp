@@ -16,6 +16,7 @@ std::vector<AdminRoute> AddAdminApiRoutes(Router& router, core::Engine& engine,
   admin_internal::AddMediaAdminRoutes(router, context);
   admin_internal::AddServerNoticeRoutes(router, context);
   admin_internal::AddExportRoutes(router, context);
+  admin_internal::AddStatsRoutes(router, context);
   return context->routes;
 }
 

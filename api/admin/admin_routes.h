@@ -14,8 +14,9 @@
 // committed. A record that cannot be committed is logged and the answer still sent.
 //
 // List routes that Synapse serves from its database (GET /_synapse/admin/v2/users and
-// GET /_synapse/admin/v1/rooms) read the PostgreSQL projection through an
-// AdminDirectory; without one (no NEBU_DB_URL) they answer 503 M_UNAVAILABLE with a
+// GET /_synapse/admin/v1/rooms, and the statistics routes of stats_routes.cpp) read the
+// PostgreSQL projection through an AdminDirectory (projections/admin_directory.h);
+// without one (no NEBU_DB_URL) they answer 503 M_UNAVAILABLE with a
 // clear error. Their answers carry the projection's lag (header X-Nebu-Projection-Lag,
 // stream positions behind the engine, and "projection_position" in the body).
 //
@@ -44,11 +45,16 @@ class ExportStore;  // api/compliance/export_store.h
 struct UserListQuery {
   int64_t from = 0;
   int64_t limit = 100;
-  std::optional<std::string> name;  // substring of the user ID or display name
+  std::optional<std::string> name;  // substring of the user ID's localpart or display name
+  std::optional<std::string> user_id;  // substring of the user ID (ignored with `name`)
   bool guests = true;
   std::optional<bool> deactivated;  // nullopt/false: active only; true: include deactivated
   std::optional<bool> admins;       // nullopt: all; true: admins only; false: non-admins
-  std::string order_by = "name";    // name, displayname, admin, deactivated, creation_ts
+  bool locked = false;              // false: locked users are left out (Synapse's default)
+  std::vector<std::string> not_user_type;  // user types left out ("" = users without one)
+  // name, is_guest, admin, user_type, deactivated, shadow_banned, displayname,
+  // avatar_url, creation_ts, last_seen_ts (Synapse's), locked; ties by name ascending.
+  std::string order_by = "name";
   bool backwards = false;           // dir=b
 };
 // GET /_synapse/admin/v1/rooms's query.
@@ -57,6 +63,18 @@ struct RoomListQuery {
   int64_t limit = 100;
   std::optional<std::string> search_term;  // substring of the name, alias or room ID
   std::string order_by = "name";           // name, joined_members, room_id, ...
+  bool backwards = false;
+  std::optional<bool> public_rooms;  // nullopt: all; true: public only; false: non-public
+  std::optional<bool> empty_rooms;   // nullopt: all; true: no joined member; false: some
+};
+// GET /_synapse/admin/v1/statistics/users/media's query (Synapse's parameters).
+struct UserMediaStatsQuery {
+  int64_t from = 0;
+  int64_t limit = 100;
+  int64_t from_ts = 0;                     // media created at or after (ms)
+  std::optional<int64_t> until_ts;         // media created at or before (ms)
+  std::optional<std::string> search_term;  // substring of the localpart or display name
+  std::string order_by = "user_id";        // user_id, displayname, media_length, media_count
   bool backwards = false;
 };
 // One page: Synapse's objects, the total count, and the projection checkpoint
@@ -74,6 +92,11 @@ class AdminDirectory {
   // kUnavailable when PostgreSQL cannot be reached.
   virtual Result<DirectoryPage> ListUsers(const UserListQuery& query) = 0;
   virtual Result<DirectoryPage> ListRooms(const RoomListQuery& query) = 0;
+  // Per local uploader: {"user_id", "displayname", "media_count", "media_length"}.
+  virtual Result<DirectoryPage> UserMediaStats(const UserMediaStatsQuery& query) = 0;
+  // The largest rooms: {"room_id", "estimated_size"} (bytes), largest first; total =
+  // the number of items.
+  virtual Result<DirectoryPage> LargestRooms() = 0;
 };
 
 struct AdminRoutesOptions {

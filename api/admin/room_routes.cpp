@@ -145,8 +145,11 @@ void ListRooms(Context* context, const Call& call, Finish finish) {
   if (!from || !limit) return finish(std::move(error));
   RoomListQuery query{.from = *from, .limit = std::min(*limit, kAdminPageMax)};
   if (auto term = call.request.Query("search_term")) query.search_term = std::string(*term);
+  query.public_rooms = QueryBool(call.request, "public_rooms", &error);
+  query.empty_rooms = QueryBool(call.request, "empty_rooms", &error);
+  if (!error.body.empty()) return finish(std::move(error));
   static constexpr std::string_view kOrders[] = {
-    "name", "canonical_alias", "joined_members", "joined_local_members", "version",
+    "alphabetical", "size", "name", "canonical_alias", "joined_members", "joined_local_members", "version",
     "creator", "encryption", "federatable", "public", "join_rules", "guest_access",
     "history_visibility", "state_events", "room_id"};
   if (auto bad = ParseListOrder(call.request, kOrders, &query.order_by, &query.backwards)) {

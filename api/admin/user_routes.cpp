@@ -435,16 +435,22 @@ void ListUsers(Context* context, const Call& call, Finish finish) {
   auto guests = QueryBool(call.request, "guests", &error);
   auto deactivated = QueryBool(call.request, "deactivated", &error);
   auto admins = QueryBool(call.request, "admins", &error);
+  auto locked = QueryBool(call.request, "locked", &error);
   if (!from || !limit || !error.body.empty()) return finish(std::move(error));
   query.from = *from;
   query.limit = std::min(*limit, kAdminPageMax);
   query.guests = guests.value_or(true);
   query.deactivated = deactivated;
   query.admins = admins;
+  query.locked = locked.value_or(false);
   if (auto name = call.request.Query("name")) query.name = std::string(*name);
-  static constexpr std::string_view kOrders[] = {"name", "displayname", "admin",
-                                                   "deactivated", "creation_ts", "is_guest",
-                                                   "user_type", "shadow_banned", "locked"};
+  if (auto user_id = call.request.Query("user_id")) query.user_id = std::string(*user_id);
+  for (const auto& [key, value] : call.request.query) {
+    if (key == "not_user_type") query.not_user_type.push_back(value);
+  }
+  static constexpr std::string_view kOrders[] = {
+      "name",         "displayname", "admin",       "deactivated",  "creation_ts", "is_guest",
+      "user_type",    "shadow_banned", "locked",    "avatar_url",   "last_seen_ts"};
   if (auto bad = ParseListOrder(call.request, kOrders, &query.order_by, &query.backwards)) {
     return finish(std::move(*bad));
   }
