@@ -100,5 +100,6 @@ void AddUserRoutes(Router& router, const ContextPtr& context);
 void AddRoomRoutes(Router& router, const ContextPtr& context);
 void AddAuditRoutes(Router& router, const ContextPtr& context);
 void AddRegisterRoutes(Router& router, const ContextPtr& context);
+void AddComplianceRoutes(Router& router, const ContextPtr& context);  // api/compliance/
 
 }  // namespace nebu::api::admin_internal

@@ -10,6 +10,7 @@ void AddAdminApiRoutes(Router& router, core::Engine& engine, const AdminRoutesOp
   admin_internal::AddRoomRoutes(router, context);
   admin_internal::AddAuditRoutes(router, context);
   admin_internal::AddRegisterRoutes(router, context);
+  admin_internal::AddComplianceRoutes(router, context);
 }
 
 }  // namespace nebu::api

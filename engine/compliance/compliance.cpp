@@ -76,6 +76,25 @@ std::string HoldMessage(const Hold& hold) {
   return "legal hold " + hold.hold_id + " (case " + hold.case_id + ") covers " + hold.target;
 }
 
+// content.m.relates_to.event_id when a string: the parent the relations index files the
+// event under (core/relations.h indexes any such string; a longer one than it accepts
+// has no entry, and deleting an absent key is harmless).
+std::optional<std::string> RelatesTo(const json::object& pdu) {
+  const json::value* content = pdu.if_contains("content");
+  const json::value* rel = content != nullptr && content->is_object()
+                               ? content->as_object().if_contains("m.relates_to")
+                               : nullptr;
+  const json::value* parent =
+      rel != nullptr && rel->is_object() ? rel->as_object().if_contains("event_id") : nullptr;
+  // core::kRelationParentBytesMax: longer parents are never indexed (engine/core is above
+  // this library, so the value is repeated here).
+  constexpr size_t kParentBytesMax = 255;
+  if (parent == nullptr || !parent->is_string() || parent->as_string().size() > kParentBytesMax) {
+    return std::nullopt;
+  }
+  return std::string(parent->as_string());
+}
+
 // One purge command's work over [progress.next_seq, end].
 class PurgeStep {
  public:
@@ -133,6 +152,12 @@ class PurgeStep {
     for (const search::EventWord& word : search::WordsOf(parsed.as_object())) {
       batch_.Delete(store_.handle(Cf::kSearch),
                     search::PostingKey(word.word, room_.number, record.stream_position));
+    }
+    // The relations index entry (core/relations.h) goes too: the relation is in the
+    // content, which the tombstone no longer has.
+    if (std::optional<std::string> parent = RelatesTo(parsed.as_object())) {
+      batch_.Delete(store_.handle(Cf::kRelations),
+                    storage::RelationKey(room_.number, *parent, record.sequence));
     }
     NEBU_ASSIGN_OR_RETURN(record.json,
                           event::CanonicalJson(event::Redact(parsed.as_object(), room_.version)));

@@ -220,6 +220,30 @@ TEST(ComplianceTest, PurgeTombstonesOldMessagesAndTheLogStillVerifies) {
             StatusCode::kInvalidArgument);
 }
 
+TEST(ComplianceTest, APurgedRelationLeavesTheRelationsIndex) {
+  Node n;
+  const std::string room = n.Room(kAlice, kBob);
+  const std::string parent = n.Message(room, kAlice, 2000);
+  core::SendEventRequest r;
+  r.room_id = room;
+  r.sender = kBob;
+  r.type = "m.reaction";
+  r.content = json::object{{"m.relates_to", json::object{{"rel_type", "m.annotation"},
+                                                          {"event_id", parent},
+                                                          {"key", "+1"}}}};
+  r.origin_server_ts = 1000;
+  auto child = n.engine().SendEvent(r);
+  ASSERT_TRUE(child.ok());
+  auto meta = n.engine().GetRoom(room);
+  ASSERT_TRUE(meta.ok());
+  const std::string key = storage::RelationKey(meta->number, parent, child->sequence);
+  EXPECT_TRUE(n.engine().store().Get(storage::Cf::kRelations, key)->has_value());
+  ASSERT_TRUE(n.Purge(NewPurge("p", room, 1500)).ok());
+  EXPECT_TRUE(n.Purged(child->event_id));
+  EXPECT_FALSE(n.Purged(parent));
+  EXPECT_FALSE(n.engine().store().Get(storage::Cf::kRelations, key)->has_value());
+}
+
 TEST(ComplianceTest, PurgeRunsInBoundedCommands) {
   Node n;
   const std::string room = n.Room(kAlice, kBob);
