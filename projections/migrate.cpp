@@ -15,9 +15,10 @@ struct Migration {
   const char* up;
   const char* down;
 };
-constexpr std::array<Migration, 2> kMigrations = {
+constexpr std::array<Migration, 3> kMigrations = {
     Migration{1, generated::kMigration1Up, generated::kMigration1Down},
-    Migration{2, generated::kMigration2Up, generated::kMigration2Down}};
+    Migration{2, generated::kMigration2Up, generated::kMigration2Down},
+    Migration{5, generated::kMigration3Up, generated::kMigration3Down}};
 static_assert(kMigrations.back().version == kSchemaVersionLatest);
 
 constexpr const char* kCreateTable =

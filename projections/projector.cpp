@@ -7,6 +7,7 @@
 #include "projections/accounts_snapshot.h"
 #include "projections/batch_writer.h"
 #include "projections/media_snapshot.h"
+#include "projections/purge_projection.h"
 #include "projections/prefetcher.h"
 #include "projections/search_indexer.h"
 
@@ -161,7 +162,10 @@ Status Projector::SyncAccounts(BatchWriter& writer) {
   NEBU_RETURN_IF_ERROR(WriteAccounts(writer.connection(), snapshot, &accounts_digest_));
   // Media records ride along (media_snapshot.h): not on the stream either.
   NEBU_ASSIGN_OR_RETURN(MediaSnapshot media, ReadMediaSnapshot(store_));
-  return WriteMediaSnapshot(writer.connection(), media, &media_digest_);
+  NEBU_RETURN_IF_ERROR(WriteMediaSnapshot(writer.connection(), media, &media_digest_));
+  // Legal holds and purged events' tombstones ride along too (purge_projection.h).
+  NEBU_RETURN_IF_ERROR(ProjectHolds(writer.connection(), store_, &holds_digest_));
+  return ProjectPurges(writer.connection(), store_).status();
 }
 
 void Projector::Run() {

@@ -90,7 +90,7 @@ TEST(MigrateTest, RecordsTheVersionLikeGolangMigrateAndIsIdempotent) {
   ASSERT_TRUE(MigrateUp(db.url()).ok());
   ASSERT_TRUE(MigrateUp(db.url()).ok());  // nothing to do the second time
   EXPECT_EQ(Query(db.url(), "SELECT version, dirty FROM schema_migrations"),
-            (std::vector<std::vector<std::string>>{{"2", "f"}}));
+            (std::vector<std::vector<std::string>>{{std::to_string(kSchemaVersionLatest), "f"}}));
   auto v = MigrationVersion(db.url());
   ASSERT_TRUE(v.ok());
   EXPECT_EQ(v->version, kSchemaVersionLatest);
@@ -116,7 +116,9 @@ TEST(MigrateTest, RefusesADirtyState) {
   testing::Exec(db.url(), "UPDATE schema_migrations SET dirty = true");
   auto up = MigrateUp(db.url());
   ASSERT_FALSE(up.ok());
-  EXPECT_NE(up.status().message().find("dirty at version 2"), std::string::npos) << up.status().ToString();
+  EXPECT_NE(up.status().message().find("dirty at version " + std::to_string(kSchemaVersionLatest)),
+            std::string::npos)
+      << up.status().ToString();
   EXPECT_FALSE(MigrateDown(db.url()).ok());
   auto v = MigrationVersion(db.url());
   ASSERT_TRUE(v.ok());
