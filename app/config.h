@@ -172,7 +172,16 @@ struct Config {
   // NEBU_REGISTRATION_SHARED_SECRET: Synapse's shared-secret registration
   // (/_synapse/admin/v1/register, `nebu admin create-user`); empty: the route is off.
   std::string registration_shared_secret;
+  // Retention (api/compliance/retention.h): NEBU_RETENTION_MAX_LIFETIME, the server's
+  // default max lifetime of messages ("90d", "12h", "30m", "45s" or milliseconds; unset:
+  // none, only rooms' m.room.retention apply), and NEBU_RETENTION_INTERVAL, how often the
+  // purge job runs (same syntax, at least 1 s; default 1h).
+  std::optional<int64_t> retention_max_lifetime_ms;
+  int64_t retention_interval_ms = 3'600'000;
 };
+// "90d" / "12h" / "30m" / "45s" / "250ms" / "250" (ms) -> milliseconds >= 1; kInvalidArgument
+// otherwise (or over ~292 years).
+Result<int64_t> ParseDurationMs(std::string_view text);
 
 struct Variable {
   std::string_view name;

@@ -24,9 +24,15 @@ Status RetainRoom(core::Engine& engine, bool dry_run, RoomRetention* r) {
     r->held_case = hold->case_id;
     return Status::Ok();
   }
-  Result<PurgeRoomReport> purged = PurgeRoomHistory(
-      engine, {.room_id = r->room_id, .before_ts = r->purge_before_ts, .actor = "retention",
-               .dry_run = dry_run, .reason = "retention"});
+  PurgeRoomRequest request{.room_id = r->room_id, .before_ts = r->purge_before_ts,
+                           .actor = "retention", .dry_run = true, .reason = "retention"};
+  // Counted first: a run that would purge nothing proposes nothing (no progress record
+  // per room and run).
+  Result<PurgeRoomReport> purged = PurgeRoomHistory(engine, request);
+  if (purged.ok() && !dry_run && purged->events_purged > 0) {
+    request.dry_run = false;
+    purged = PurgeRoomHistory(engine, request);
+  }
   if (!purged.ok()) {
     if (purged.status().code() != StatusCode::kForbidden) return purged.status();
     r->error = purged.status().message();  // a hold placed meanwhile

@@ -10,7 +10,8 @@
 //   ...                    // runs RunOnce every interval_ms on its own thread
 //
 // The room's own max_lifetime wins over the server default (Synapse's rule); a room
-// with neither is never purged. The dry run (BuildRetentionReport) counts what a run
+// with neither is never purged. A run counts each room first (a dry run over its log) and
+// proposes purge commands only for rooms with something to purge. The dry run (BuildRetentionReport) counts what a run
 // would purge now, per room, and lists the held rooms; GET /api/v1/retention/report
 // serves it.
 //
