@@ -296,6 +296,10 @@ const std::vector<Variable> kVariables = {
      "none: X-Forwarded-For is ignored"},
     {"NEBU_DB_URL", "", "PostgreSQL URL of the projection (migrated and fed at start-up)",
      "unset: no PostgreSQL projection"},
+    {"NEBU_RETENTION_MAX_LIFETIME", "",
+     "server default max lifetime of messages, e.g. 90d (purged by the retention job)",
+     "unset: none (only rooms' m.room.retention)"},
+    {"NEBU_RETENTION_INTERVAL", "1h", "how often the retention purge job runs (>= 1s)"},
     {"NEBU_DB_URL_MIGRATE", "", "PostgreSQL URL for migrations only (overrides NEBU_DB_URL)",
      "NEBU_DB_URL"},
     {"NEBU_ETCD_ENDPOINTS", "", "comma-separated etcd client URLs http(s)://HOST:PORT (cluster)",
@@ -533,6 +537,20 @@ Result<uint64_t> ParseBytes(std::string_view name, const std::string& text, uint
   return n;
 }
 
+// NEBU_RETENTION_MAX_LIFETIME and NEBU_RETENTION_INTERVAL (Config's comment).
+Status LoadRetention(std::map<std::string_view, std::string>& values, Config& config) {
+  if (const std::string& text = values["NEBU_RETENTION_MAX_LIFETIME"]; !text.empty()) {
+    Result<int64_t> ms = ParseDurationMs(text);
+    if (!ms.ok()) return Invalid("NEBU_RETENTION_MAX_LIFETIME", ms.status().message());
+    config.retention_max_lifetime_ms = *ms;
+  }
+  Result<int64_t> interval = ParseDurationMs(values["NEBU_RETENTION_INTERVAL"]);
+  if (!interval.ok()) return Invalid("NEBU_RETENTION_INTERVAL", interval.status().message());
+  if (*interval < 1000) return Invalid("NEBU_RETENTION_INTERVAL", "must be at least 1s");
+  config.retention_interval_ms = *interval;
+  return Status::Ok();
+}
+
 Status LoadMedia(std::map<std::string_view, std::string>& values, Config& config) {
   constexpr uint64_t kUploadBytesCap = 1ull << 40;
   MediaConfig& media = config.media;
@@ -684,6 +702,7 @@ Result<Config> LoadConfig(const Environment& env) {
   NEBU_RETURN_IF_ERROR(LoadSso(values, config));
   NEBU_RETURN_IF_ERROR(LoadMedia(values, config));
   NEBU_RETURN_IF_ERROR(LoadS3(env, values, config));
+  NEBU_RETURN_IF_ERROR(LoadRetention(values, config));
   for (const auto& [name, value] : env) {
     if (name.starts_with(kPrefix) && !IsKnown(name))
       config.warnings.push_back("unknown variable " + name + " ignored");
@@ -700,6 +719,23 @@ Result<Config> LoadConfig(const Environment& env) {
     return Invalid("NEBU_SERVER_NOTICES_LOCALPART", "must be a localpart of [a-z0-9._=/-]");
   }
   return config;
+}
+
+Result<int64_t> ParseDurationMs(std::string_view text) {
+  const std::string shown = "expected a duration such as 90d, 12h, 30m, 45s or 250ms, got \"" +
+                            std::string(text) + "\"";
+  int64_t number = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (ec != std::errc() || end == text.data() || number < 1) return Status::InvalidArgument(shown);
+  const std::string_view unit(end, text.data() + text.size() - end);
+  int64_t scale = 0;
+  if (unit.empty() || unit == "ms") scale = 1;
+  if (unit == "s") scale = 1000;
+  if (unit == "m") scale = 60'000;
+  if (unit == "h") scale = 3'600'000;
+  if (unit == "d") scale = 86'400'000;
+  if (scale == 0 || number > INT64_MAX / scale) return Status::InvalidArgument(shown);
+  return number * scale;
 }
 
 }  // namespace nebu::app

@@ -174,7 +174,16 @@ struct Config {
   std::string registration_shared_secret;
   // NEBU_SERVER_NOTICES_LOCALPART: the user server notices come from ([a-z0-9._=/-]+).
   std::string server_notices_localpart = "server";
+  // Retention (api/compliance/retention.h): NEBU_RETENTION_MAX_LIFETIME, the server's
+  // default max lifetime of messages ("90d", "12h", "30m", "45s" or milliseconds; unset:
+  // none, only rooms' m.room.retention apply), and NEBU_RETENTION_INTERVAL, how often the
+  // purge job runs (same syntax, at least 1 s; default 1h).
+  std::optional<int64_t> retention_max_lifetime_ms;
+  int64_t retention_interval_ms = 3'600'000;
 };
+// "90d" / "12h" / "30m" / "45s" / "250ms" / "250" (ms) -> milliseconds >= 1; kInvalidArgument
+// otherwise (or over ~292 years).
+Result<int64_t> ParseDurationMs(std::string_view text);
 
 struct Variable {
   std::string_view name;

@@ -30,6 +30,7 @@
 #include "media/file_store.h"
 #include "media/s3_store.h"
 #include "api/push/pusher_delivery.h"
+#include "api/compliance/retention.h"
 #include "api/router.h"
 #include "api/server.h"
 #include "app/admin_commands.h"
@@ -235,19 +236,27 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, ClusterRuntime*
                                                       ? nullptr
                                                       : projections::MakePgExportStore(config.db_url)},
                             &metrics, cluster ? &cluster->ephemeral() : nullptr);
+  // The retention purge job (api/compliance/retention.h): the single node, or the holder
+  // of the pusher election below.
+  api::SetRetentionDefault(config.retention_max_lifetime_ms);
+  api::RetentionJob retention(engine, {.default_max_lifetime_ms = config.retention_max_lifetime_ms,
+                                       .interval_ms = config.retention_interval_ms});
+  if (cluster == nullptr) retention.SetActive(true);
   // In a cluster one node delivers to push gateways: the holder of <prefix>/pusher.
   std::unique_ptr<replication::LeaseElection> pusher_election =
       cluster != nullptr ? cluster->MakePusherElection() : nullptr;
   if (pusher_election) {
-    // The holder also sweeps expired login and OpenID tokens.
+    // The holder also sweeps expired login and OpenID tokens, and runs the retention job.
     pusher_election->Start(
-        [&client_api] {
+        [&client_api, &retention] {
           client_api.pushers().SetActive(true);
           client_api.token_sweeper().SetActive(true);
+          retention.SetActive(true);
         },
-        [&client_api] {
+        [&client_api, &retention] {
           client_api.pushers().SetActive(false);
           client_api.token_sweeper().SetActive(false);
+          retention.SetActive(false);
         });
   }
   if (cluster != nullptr) {

@@ -364,7 +364,7 @@ Status BatchWriter::Reset() {
     tx.exec(std::string("TRUNCATE ") + kDerivedTables);
     tx.exec_params(
         "UPDATE nebu_projection_checkpoints SET position = 0, events_total = 0 "
-        "WHERE stream IN ($1, $2)",
+        "WHERE stream IN ($1, $2, 'purges')",
         kStreamCheckpointName, kSearchCheckpointName);
     tx.commit();
   });

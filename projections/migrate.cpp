@@ -15,11 +15,12 @@ struct Migration {
   const char* up;
   const char* down;
 };
-constexpr std::array<Migration, 4> kMigrations = {
+constexpr std::array<Migration, 5> kMigrations = {
     Migration{1, generated::kMigration1Up, generated::kMigration1Down},
     Migration{2, generated::kMigration2Up, generated::kMigration2Down},
     Migration{3, generated::kMigration3Up, generated::kMigration3Down},
-    Migration{4, generated::kMigration4Up, generated::kMigration4Down}};
+    Migration{4, generated::kMigration4Up, generated::kMigration4Down},
+    Migration{5, generated::kMigration5Up, generated::kMigration5Down}};
 static_assert(kMigrations.back().version == kSchemaVersionLatest);
 
 constexpr const char* kCreateTable =

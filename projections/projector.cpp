@@ -8,6 +8,7 @@
 #include "projections/audit_projection.h"
 #include "projections/batch_writer.h"
 #include "projections/media_snapshot.h"
+#include "projections/purge_projection.h"
 #include "projections/prefetcher.h"
 #include "projections/search_indexer.h"
 
@@ -163,7 +164,11 @@ Status Projector::SyncAccounts(BatchWriter& writer) {
   // Media records ride along (media_snapshot.h): not on the stream either.
   NEBU_ASSIGN_OR_RETURN(MediaSnapshot media, ReadMediaSnapshot(store_));
   NEBU_RETURN_IF_ERROR(WriteMediaSnapshot(writer.connection(), media, &media_digest_));
-  return ProjectAudit(writer.connection(), store_);  // audit records (audit_projection.h)
+  // Audit records (audit_projection.h).
+  NEBU_RETURN_IF_ERROR(ProjectAudit(writer.connection(), store_));
+  // Legal holds and purged events' tombstones ride along too (purge_projection.h).
+  NEBU_RETURN_IF_ERROR(ProjectHolds(writer.connection(), store_, &holds_digest_));
+  return ProjectPurges(writer.connection(), store_).status();
 }
 
 void Projector::Run() {

@@ -147,6 +147,7 @@ class Projector {
   std::unique_ptr<SearchIndexer> catch_up_search_;  // CatchUpSearch's connection
   std::string accounts_digest_;  // of the last accounts snapshot written (projector thread)
   std::string media_digest_;     // of the last media snapshot written (projector thread)
+  std::string holds_digest_;  // projector thread: the last legal holds written (purge_projection.h)
 };
 
 }  // namespace nebu::projections

@@ -125,5 +125,6 @@ void AddMediaAdminRoutes(Router& router, const ContextPtr& context);
 void AddServerNoticeRoutes(Router& router, const ContextPtr& context);
 void AddExportRoutes(Router& router, const ContextPtr& context);  // api/compliance/export_routes.h
 void AddStatsRoutes(Router& router, const ContextPtr& context);
+void AddComplianceRoutes(Router& router, const ContextPtr& context);  // api/compliance/
 
 }  // namespace nebu::api::admin_internal

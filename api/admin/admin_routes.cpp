@@ -17,6 +17,7 @@ std::vector<AdminRoute> AddAdminApiRoutes(Router& router, core::Engine& engine,
   admin_internal::AddServerNoticeRoutes(router, context);
   admin_internal::AddExportRoutes(router, context);
   admin_internal::AddStatsRoutes(router, context);
+  admin_internal::AddComplianceRoutes(router, context);
   return context->routes;
 }
 

@@ -116,8 +116,9 @@ TEST(MigrateTest, RefusesADirtyState) {
   testing::Exec(db.url(), "UPDATE schema_migrations SET dirty = true");
   auto up = MigrateUp(db.url());
   ASSERT_FALSE(up.ok());
-  EXPECT_NE(up.status().message().find("dirty at version " +
-                                       std::to_string(kSchemaVersionLatest)), std::string::npos) << up.status().ToString();
+  EXPECT_NE(up.status().message().find("dirty at version " + std::to_string(kSchemaVersionLatest)),
+            std::string::npos)
+      << up.status().ToString();
   EXPECT_FALSE(MigrateDown(db.url()).ok());
   auto v = MigrationVersion(db.url());
   ASSERT_TRUE(v.ok());
