@@ -107,6 +107,7 @@ start_etcd() {
 }
 phase etcd start_etcd
 
+export NEBU_TEST_PROMTOOL_REQUIRED=1  # /metrics under promtool (deps.sh --test: prometheus)
 phase ctest run_ctest
 wait_e2e_install() {
   local rc=0
