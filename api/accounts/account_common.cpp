@@ -200,10 +200,11 @@ static void NiceHashWorker() {
 }
 
 void OnWorkers(Context* context, Respond respond, std::function<void()> task) {
-  const int64_t queued_ms = context->MonotonicMs();
-  auto bounded = [context, respond, task = std::move(task), queued_ms] {
+  // Real time, not the engine's clock: the bound is about a waiting client.
+  const auto queued = std::chrono::steady_clock::now();
+  auto bounded = [respond, task = std::move(task), queued] {
     NiceHashWorker();
-    if (context->MonotonicMs() - queued_ms > kHashWaitMsMax) {
+    if (std::chrono::steady_clock::now() - queued > std::chrono::milliseconds(kHashWaitMsMax)) {
       return respond(RateLimitedResponse(kBusyRetryAfterMs));
     }
     task();
