@@ -131,7 +131,10 @@ std::string RedactTarget(std::string_view target) {
     first = false;
     size_t eq = part.find('=');
     std::string_view key = part.substr(0, eq);
-    if (PercentDecode(key).value_or(std::string(key)) == "access_token") {
+    // access_token; also the registration token of .../registration_token/validity,
+    // the OIDC callback's authorization code and an m.login.token (loginToken).
+    const std::string name = PercentDecode(key).value_or(std::string(key));
+    if (name == "access_token" || name == "token" || name == "code" || name == "loginToken") {
       out.append(key).append("=<redacted>");
     } else {
       out.append(part);

@@ -2,6 +2,7 @@
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
+#include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
@@ -29,6 +30,12 @@ const prometheus::Histogram::BucketBoundaries& LatencyBucketsSeconds() {
   return kBuckets;
 }
 
+const prometheus::Histogram::BucketBoundaries& CommitBucketsSeconds() {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+  return kBuckets;
+}
+
 }  // namespace
 
 struct Metrics::Impl {
@@ -44,13 +51,26 @@ struct Metrics::Impl {
           .Help("Time spent answering a complete request, by listener and route")
           .Register(*registry);
 
+  prometheus::Histogram& commit =
+      prometheus::BuildHistogram()
+          .Name("nebu_commit_seconds")
+          .Help("Time from proposing a command to its applied outcome (commit, fsync, apply)")
+          .Register(*registry)
+          .Add({}, CommitBucketsSeconds());
+
   struct CounterFunction {
     std::string name;
     std::string help;
     std::function<double()> read;
   };
+  struct GaugeFunction {
+    std::string name;
+    std::string help;
+    std::function<std::vector<Sample>()> read;
+  };
   std::mutex mu;
   std::vector<CounterFunction> counter_functions;  // guarded by mu
+  std::vector<GaugeFunction> gauge_functions;      // guarded by mu
 };
 
 Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
@@ -76,6 +96,14 @@ void Metrics::AddCounterFunction(std::string name, std::string help,
   impl_->counter_functions.push_back({std::move(name), std::move(help), std::move(read)});
 }
 
+void Metrics::AddGaugeFunction(std::string name, std::string help,
+                               std::function<std::vector<Sample>()> read) {
+  std::lock_guard lock(impl_->mu);
+  impl_->gauge_functions.push_back({std::move(name), std::move(help), std::move(read)});
+}
+
+void Metrics::ObserveCommit(double seconds) { impl_->commit.Observe(seconds); }
+
 std::string Metrics::Serialize() const {
   std::vector<prometheus::MetricFamily> families = impl_->registry->Collect();
   std::lock_guard lock(impl_->mu);
@@ -86,6 +114,21 @@ std::string Metrics::Serialize() const {
                         .help = counter.help,
                         .type = prometheus::MetricType::Counter,
                         .metric = {std::move(metric)}});
+  }
+  for (const Impl::GaugeFunction& gauge : impl_->gauge_functions) {
+    prometheus::MetricFamily family{.name = gauge.name,
+                                    .help = gauge.help,
+                                    .type = prometheus::MetricType::Gauge,
+                                    .metric = {}};
+    for (Sample& sample : gauge.read()) {
+      prometheus::ClientMetric metric;
+      for (auto& [name, value] : sample.labels) {
+        metric.label.push_back({.name = std::move(name), .value = std::move(value)});
+      }
+      metric.gauge.value = sample.value;
+      family.metric.push_back(std::move(metric));
+    }
+    families.push_back(std::move(family));
   }
   return prometheus::TextSerializer().Serialize(families);
 }

@@ -10,8 +10,11 @@
 //   nebu_http_request_duration_seconds{listener, route}                histogram
 //   nebu_ephemeral_updates_dropped_total   counter, in a cluster only (app/main.cpp):
 //       typing/presence updates not shared through etcd (queue full or write failed)
-// Other modules register their own families on registry(), or a counter they keep
-// themselves with AddCounterFunction().
+// Other modules register their own families on registry(), or a counter or gauges
+// they keep themselves with AddCounterFunction() / AddGaugeFunction().
+// The engine's figures (app/engine_metrics.h adds them; names there):
+//   nebu_commit_seconds   histogram  proposing a command to its applied outcome (commit,
+//                         fsync or quorum, apply), fed by ObserveCommit
 //
 // Thread-safety: all methods are safe from any thread.
 #pragma once
@@ -20,6 +23,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace prometheus {
 class Registry;
@@ -46,6 +51,22 @@ class Metrics {
   // from any thread and must stay valid while this Metrics lives. `name` must be a
   // valid Prometheus metric name not used by another family (programmer error).
   void AddCounterFunction(std::string name, std::string help, std::function<double()> read);
+
+  // One labelled sample of a gauge function.
+  struct Sample {
+    std::vector<std::pair<std::string, std::string>> labels;  // name, value
+    double value = 0;
+  };
+  // Adds the gauge `name` whose samples are `read()` at each Serialize() (e.g. RocksDB
+  // properties per database, {"db","state"}). The same rules as AddCounterFunction;
+  // label names must be valid Prometheus label names and each sample's label set
+  // distinct (programmer errors).
+  void AddGaugeFunction(std::string name, std::string help,
+                        std::function<std::vector<Sample>()> read);
+
+  // One command's way from Propose to its outcome (app/engine_metrics.h times it).
+  // Safe from any thread.
+  void ObserveCommit(double seconds);
 
   // The Prometheus text exposition format (version 0.0.4) of every registered family.
   [[nodiscard]] std::string Serialize() const;

@@ -2,7 +2,9 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/value.hpp>
+#include <mutex>
 #include <optional>
+#include <set>
 
 #include "api/errors.h"
 #include "engine/common/crypto.h"
@@ -37,6 +39,47 @@ std::optional<Response> RefuseInternal(const OpsCluster& cluster, const Request&
   }
   return std::nullopt;
 }
+
+// A string field of an object field of `body` ("" when absent).
+std::string_view NestedString(const boost::json::object& body, std::string_view section,
+                              std::string_view key) {
+  const boost::json::value* outer = body.if_contains(section);
+  if (outer == nullptr || !outer->is_object()) return {};
+  const boost::json::value* inner = outer->as_object().if_contains(key);
+  return inner != nullptr && inner->is_string() ? std::string_view(inner->as_string())
+                                                : std::string_view();
+}
+
+int64_t NestedInt(const boost::json::object& body, std::string_view section, std::string_view key) {
+  const boost::json::value* outer = body.if_contains(section);
+  if (outer == nullptr || !outer->is_object()) return 0;
+  const boost::json::value* inner = outer->as_object().if_contains(key);
+  if (inner == nullptr) return 0;
+  if (inner->is_int64()) return inner->as_int64();
+  if (inner->is_uint64()) return static_cast<int64_t>(inner->as_uint64());
+  return 0;
+}
+
+// The cluster nodes this process saw registered: the ones gone since are "missing".
+class PeerMemory {
+ public:
+  // The IDs seen before but not in `nodes`; remembers `nodes`.
+  std::vector<std::string> Missing(const std::vector<NodeInfo>& nodes) {
+    std::set<std::string> live;
+    for (const NodeInfo& node : nodes) live.insert(node.id);
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> missing;
+    for (const std::string& id : seen_) {
+      if (!live.contains(id)) missing.push_back(id);
+    }
+    seen_.insert(live.begin(), live.end());
+    return missing;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::set<std::string> seen_;  // guarded by mutex_
+};
 
 void AddInternalRoutes(Router& router, const OpsCluster& cluster) {
   router.Add("GET", "/internal/nodes", [cluster](const Request& request, const PathParams&) {
@@ -90,6 +133,35 @@ boost::json::object ClusterHealthJson(const std::string& node_id, const ClusterH
           {"behind_compaction", health.behind_compaction}};
 }
 
+std::string_view CoreStatusName(CoreStatus status) {
+  switch (status) {
+    case CoreStatus::kGreen: return "GRÜN";
+    case CoreStatus::kYellow: return "GELB";
+    case CoreStatus::kRed: return "ROT";
+  }
+  return "ROT";
+}
+
+CoreStatus CoreStatusOf(const Readiness& readiness, const std::vector<std::string>& missing_peers,
+                        std::vector<std::string>* degraded) {
+  if (!readiness.ready) return CoreStatus::kRed;
+  const boost::json::object& body = readiness.body;
+  std::string_view migrations = NestedString(body, "migrations", "status");
+  std::string_view projector = NestedString(body, "projector", "state");
+  if ((!migrations.empty() && migrations != "UP") || projector == "connecting" ||
+      projector == "retrying" || projector == "failed") {
+    degraded->emplace_back("postgres_down");
+  }
+  if (NestedInt(body, "projector", "lag_ms") > kProjectionLagMsDegraded) {
+    degraded->emplace_back("projection_lagging");
+  }
+  if (NestedString(body, "cluster", "etcd") == "unreachable") {
+    degraded->emplace_back("etcd_unreachable");
+  }
+  for (const std::string& peer : missing_peers) degraded->push_back("peer_missing:" + peer);
+  return degraded->empty() ? CoreStatus::kGreen : CoreStatus::kYellow;
+}
+
 Readiness AlwaysReady() { return {.ready = true, .body = {{"status", "ready"}}}; }
 
 ReadinessProbe WithWriteHealth(std::function<Status()> write_status, ReadinessProbe other) {
@@ -114,17 +186,33 @@ void AddOpsRoutes(Router& router, Metrics& metrics, ReadinessProbe probe, OpsClu
     return JsonResponse(200, body);
   });
   router.Add("GET", "/ready",
-             [probe = std::move(probe), view](const Request&, const PathParams&) {
+             [probe = std::move(probe), view, peers = std::make_shared<PeerMemory>()](
+                 const Request&, const PathParams&) {
                Readiness readiness = probe();
+               std::vector<std::string> degraded;
+               std::vector<std::string> missing;
                if (view != nullptr) {
                  ClusterHealth health = view->Health();
                  if (health.behind_compaction) {
                    readiness.ready = false;
                    readiness.body["status"] = "behind_compaction";
                  }
-                 readiness.body["cluster"] = ClusterHealthJson(view->NodeId(), health);
+                 const std::string self = view->NodeId();
+                 readiness.body["cluster"] = ClusterHealthJson(self, health);
+                 std::vector<NodeInfo> nodes = view->Nodes();
+                 missing = peers->Missing(nodes);
+                 std::erase(missing, self);
+                 bool registered = false;
+                 for (const NodeInfo& node : nodes) registered = registered || node.id == self;
+                 if (!registered) degraded.emplace_back("not_registered");
                }
-               return JsonResponse(readiness.ready ? 200 : 503, readiness.body);
+               CoreStatus status = CoreStatusOf(readiness, missing, &degraded);
+               if (status == CoreStatus::kRed) degraded.clear();
+               readiness.body["core_status"] = CoreStatusName(status);
+               boost::json::array reasons;
+               for (std::string& reason : degraded) reasons.emplace_back(std::move(reason));
+               readiness.body["degraded"] = std::move(reasons);
+               return JsonResponse(status == CoreStatus::kRed ? 503 : 200, readiness.body);
              });
   AddInternalRoutes(router, cluster);
   router.Add("GET", "/metrics", [&metrics](const Request&, const PathParams&) {

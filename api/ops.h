@@ -5,7 +5,10 @@
 //   AddOpsRoutes(ops, metrics, [] { return Readiness{.ready = true, .body = {...}}; });
 //
 //   GET /health   200 {"status":"ok"} while the process serves HTTP at all
-//   GET /ready    200 with the probe's JSON when ready, 503 with it when not
+//   GET /ready    200 with the probe's JSON when ready, 503 with it when not; the JSON
+//                 also carries the seed's core status (CoreStatusOf below):
+//                 "core_status": "GRÜN" | "GELB" | "ROT" and "degraded": [reasons...]
+//                 (empty when GRÜN). Only ROT (not accepting writes) answers 503.
 //   GET /metrics  200 text/plain; version=0.0.4 (Metrics::Serialize)
 //
 // In a cluster (OpsCluster::view set; api/cluster_view.h):
@@ -30,6 +33,8 @@
 #include <boost/json/object.hpp>
 #include <functional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "api/cluster_view.h"
 #include "api/metrics.h"
@@ -43,6 +48,34 @@ struct Readiness {
   boost::json::object body;  // e.g. {"status":"ready"}; later migrations, projector lag
 };
 using ReadinessProbe = std::function<Readiness()>;
+
+// The seed's core status of /ready:
+//   kGreen  "GRÜN"  everything serving.
+//   kYellow "GELB"  degraded but accepting writes; "degraded" names each cause:
+//                   "postgres_down" (migrations not "UP", or the projector connecting,
+//                   retrying or failed), "projection_lagging" (the oldest unprojected
+//                   event older than kProjectionLagMsDegraded), "etcd_unreachable" (the
+//                   last etcd call failed; writes still succeed), "peer_missing:<id>" (a
+//                   cluster node this node saw registered is gone; a node removed with
+//                   `nebu cluster forget` counts until this node restarts) and
+//                   "not_registered" (this node is not in the live registry).
+//   kRed    "ROT"   not accepting writes: the probe says not ready (writes stopped, disk
+//                   full, behind the compaction point). The only status answered 503.
+enum class CoreStatus { kGreen, kYellow, kRed };
+[[nodiscard]] std::string_view CoreStatusName(CoreStatus status);
+
+// The projection lag from which /ready says GELB "projection_lagging" (ms; the age of
+// the oldest event PostgreSQL does not have yet, /ready's projector.lag_ms).
+inline constexpr int64_t kProjectionLagMsDegraded = 30'000;
+
+// The core status of a readiness answer (its body as the probes make it: the
+// "migrations" and "projector" sections of app/pg_commands.h's probe, the "cluster"
+// section), with `missing_peers` the cluster nodes seen before but gone now; the
+// causes of GELB are appended to *degraded (see CoreStatus). A cause the caller put
+// in *degraded before ("not_registered") makes GELB too.
+[[nodiscard]] CoreStatus CoreStatusOf(const Readiness& readiness,
+                                      const std::vector<std::string>& missing_peers,
+                                      std::vector<std::string>* degraded);
 
 // The probe used until engine, migrations and projector report: {"status":"ready"}.
 [[nodiscard]] Readiness AlwaysReady();

@@ -1,4 +1,5 @@
-// The only translation unit of nebu that includes Boost.Beast and Asio (see server.h).
+// The only translation unit of nebu that includes Boost.Beast and Asio (see server.h;
+// api/server_stream.h is its internal part).
 // clang-format off
 #include <utility>  // first: g++ 12 needs std::exchange declared before Asio's awaitables
 // clang-format on
@@ -44,6 +45,7 @@
 #include "api/errors.h"
 #include "api/forwarded.h"
 #include "api/rate_limit.h"
+#include "api/server_stream.h"
 #include "engine/common/crypto.h"
 
 #include <fcntl.h>
@@ -58,6 +60,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using std::chrono::milliseconds;
+using server_internal::HttpStream;
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 constexpr size_t kFirstReadBytes = 4096;          // the read that waits for a request
@@ -69,7 +72,9 @@ constexpr int64_t kRejectDrainTimeoutMs = 1000;   // so the client sees the answ
 // One open connection, shared by its session coroutine and Server::Stop().
 struct Connection {
   explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
-  beast::tcp_stream stream;
+  Connection(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls)
+      : stream(std::move(socket), std::move(tls)) {}
+  HttpStream stream;
   bool idle = true;  // waiting for a request's first byte; touched only on its strand
 };
 
@@ -213,12 +218,12 @@ struct DigestDeleter {
   void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
 };
 
-asio::awaitable<bool> WriteResponse(beast::tcp_stream& stream, Response response, unsigned version,
+asio::awaitable<bool> WriteResponse(HttpStream& stream, Response response, unsigned version,
                                     bool keep_alive, int64_t timeout_ms);
 
 // Streams response.body_file (see Response): the header, then the bytes in chunks, each
 // write bounded by timeout_ms. false when the connection must be cut.
-asio::awaitable<bool> WriteFileResponse(beast::tcp_stream& stream, Response response,
+asio::awaitable<bool> WriteFileResponse(HttpStream& stream, Response response,
                                         unsigned version, bool keep_alive, int64_t timeout_ms) {
   FdCloser file{::open(response.body_file.c_str(), O_RDONLY | O_CLOEXEC)};
   if (file.fd < 0) {
@@ -260,7 +265,7 @@ asio::awaitable<bool> WriteFileResponse(beast::tcp_stream& stream, Response resp
 // (HTTP/1.1) or as plain bytes up to the close (HTTP/1.0), each write bounded by
 // timeout_ms. false when the connection must be closed (a failed piece, a write error,
 // or HTTP/1.0, where the close ends the body).
-asio::awaitable<bool> WriteStreamResponse(beast::tcp_stream& stream, Response response,
+asio::awaitable<bool> WriteStreamResponse(HttpStream& stream, Response response,
                                           std::shared_ptr<BodySource> source, unsigned version,
                                           bool keep_alive, int64_t timeout_ms) {
   const bool chunked = version >= 11;
@@ -296,7 +301,7 @@ asio::awaitable<bool> WriteStreamResponse(beast::tcp_stream& stream, Response re
   co_return !last_ec && keep_alive;
 }
 
-asio::awaitable<bool> WriteResponse(beast::tcp_stream& stream, Response response, unsigned version,
+asio::awaitable<bool> WriteResponse(HttpStream& stream, Response response, unsigned version,
                                     bool keep_alive, int64_t timeout_ms) {
   bool expired = false;
   if (std::shared_ptr<BodySource> source = TakeBodySource(response, &expired)) {
@@ -328,7 +333,7 @@ asio::awaitable<bool> WriteResponse(beast::tcp_stream& stream, Response response
 
 // After a rejection: stop sending, then swallow what the client still sends (bounded),
 // so closing does not reset the connection before the client has read the answer.
-asio::awaitable<void> CloseAfterRejection(beast::tcp_stream& stream) {
+asio::awaitable<void> CloseAfterRejection(HttpStream& stream) {
   beast::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   stream.expires_after(milliseconds(kRejectDrainTimeoutMs));
@@ -358,6 +363,7 @@ struct Server::Impl {
     uint16_t port = 0;
     bool reserved = false;
     std::unordered_map<std::string, size_t> per_ip;  // open connections; guarded by mutex
+    bool tls = false;
   };
   enum class Admission { kAdmitted, kRefused, kDropped };
   // A complete request, or why there is none.
@@ -376,6 +382,9 @@ struct Server::Impl {
   }
 
   Status Bind(const ListenerConfig& config);
+  Status LoadTls();
+  std::shared_ptr<asio::ssl::context> TlsContext();
+  asio::awaitable<bool> Handshake(Connection& connection);
   void Run();
   void Stop();
   asio::awaitable<void> AcceptLoop(Listener& listener);
@@ -394,7 +403,7 @@ struct Server::Impl {
                                            size_t body_bytes_max, const Router& router,
                                            const std::string& remote, const std::string& method,
                                            const std::string& target);
-  asio::awaitable<void> Reject(beast::tcp_stream& stream, const Router& router,
+  asio::awaitable<void> Reject(HttpStream& stream, const Router& router,
                                std::string_view remote, std::string_view method,
                                std::string_view target, int status);
 
@@ -407,6 +416,8 @@ struct Server::Impl {
   std::unordered_map<uint64_t, std::weak_ptr<Connection>> connections;  // guarded by mutex
   uint64_t next_connection_id = 0;                                      // guarded by mutex
   size_t rejecting = 0;  // refused connections being answered; guarded by mutex
+  std::mutex tls_mutex;
+  std::shared_ptr<asio::ssl::context> tls_context;  // guarded by tls_mutex; null: no TLS
   asio::io_context ioc;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::vector<std::unique_ptr<Listener>> listeners;
@@ -421,7 +432,10 @@ Status Server::Impl::Bind(const ListenerConfig& config) {
   tcp::endpoint endpoint(address, config.port);
   auto listener = std::make_unique<Listener>(Listener{
       .router = config.router, .acceptor = tcp::acceptor(asio::make_strand(ioc)), .port = 0,
-      .reserved = config.reserved, .per_ip = {}});
+      .reserved = config.reserved, .per_ip = {}, .tls = config.tls});
+  if (config.tls && TlsContext() == nullptr) {
+    return Status::InvalidArgument("a TLS listener without tls_cert_file and tls_key_file");
+  }
   tcp::acceptor& acceptor = listener->acceptor;
   std::string where = EndpointText(endpoint);
   if (acceptor.open(endpoint.protocol(), ec); ec)
@@ -435,10 +449,34 @@ Status Server::Impl::Bind(const ListenerConfig& config) {
     return Status::IoError("listen " + where + ": " + ec.message());
   }
   listener->port = acceptor.local_endpoint(ec).port();
-  spdlog::info("http: {} listening on {}", config.router->listener(),
-               EndpointText(tcp::endpoint(address, listener->port)));
+  spdlog::info("http: {} listening on {}{}", config.router->listener(),
+               EndpointText(tcp::endpoint(address, listener->port)), config.tls ? " (TLS)" : "");
   listeners.push_back(std::move(listener));
   return Status::Ok();
+}
+
+Status Server::Impl::LoadTls() {
+  if (limits.tls_cert_file.empty()) return Status::InvalidArgument("TLS is not configured");
+  NEBU_ASSIGN_OR_RETURN(std::shared_ptr<asio::ssl::context> context,
+                        server_internal::MakeTlsContext(limits.tls_cert_file, limits.tls_key_file));
+  std::lock_guard lock(tls_mutex);
+  tls_context = std::move(context);
+  return Status::Ok();
+}
+
+std::shared_ptr<asio::ssl::context> Server::Impl::TlsContext() {
+  std::lock_guard lock(tls_mutex);
+  return tls_context;
+}
+
+// The TLS handshake of a TLS listener's connection, within read_timeout_ms; false
+// when it failed (the connection is closed without an answer).
+asio::awaitable<bool> Server::Impl::Handshake(Connection& connection) {
+  if (!connection.stream.tls()) co_return true;
+  connection.stream.expires_after(milliseconds(limits.read_timeout_ms));
+  auto [ec] = co_await connection.stream.async_handshake(kTuple);
+  if (ec) spdlog::debug("http: TLS handshake failed: {}", ec.message());
+  co_return !ec;
 }
 
 void Server::Impl::Run() {
@@ -467,7 +505,9 @@ asio::awaitable<void> Server::Impl::AcceptLoop(Listener& listener) {
       continue;
     }
     errors_in_a_row = 0;
-    auto connection = std::make_shared<Connection>(std::move(socket));
+    auto connection = listener.tls
+                          ? std::make_shared<Connection>(std::move(socket), TlsContext())
+                          : std::make_shared<Connection>(std::move(socket));
     auto executor = connection->stream.get_executor();
     asio::co_spawn(executor, Session(std::move(connection), listener), asio::detached);
   }
@@ -520,7 +560,9 @@ asio::awaitable<void> Server::Impl::Session(std::shared_ptr<Connection> connecti
   }
   if (admission == Admission::kRefused) {
     try {
-      co_await Reject(connection->stream, router, remote, "", "", 503);
+      if (co_await Handshake(*connection)) {
+        co_await Reject(connection->stream, router, remote, "", "", 503);
+      }
     } catch (const std::exception& e) {
       spdlog::error("http: {} connection {}: {}", router.listener(), remote, e.what());
     }
@@ -530,7 +572,7 @@ asio::awaitable<void> Server::Impl::Session(std::shared_ptr<Connection> connecti
     co_return;
   }
   try {
-    co_await ServeRequests(*connection, router, remote);
+    if (co_await Handshake(*connection)) co_await ServeRequests(*connection, router, remote);
   } catch (const std::exception& e) {
     spdlog::error("http: {} connection {}: {}", router.listener(), remote, e.what());
   }
@@ -699,7 +741,7 @@ asio::awaitable<Server::Impl::ReadOutcome> Server::Impl::ReadSpooled(
   co_return outcome;
 }
 
-asio::awaitable<void> Server::Impl::Reject(beast::tcp_stream& stream, const Router& router,
+asio::awaitable<void> Server::Impl::Reject(HttpStream& stream, const Router& router,
                                            std::string_view remote, std::string_view method,
                                            std::string_view target, int status) {
   auto start = std::chrono::steady_clock::now();
@@ -753,6 +795,7 @@ Server::~Server() { Stop(); }
 Result<std::unique_ptr<Server>> Server::Start(std::vector<ListenerConfig> listeners,
                                               ServerLimits limits) {
   auto impl = std::make_unique<Impl>(limits);
+  if (!limits.tls_cert_file.empty()) NEBU_RETURN_IF_ERROR(impl->LoadTls());
   for (const ListenerConfig& config : listeners) NEBU_RETURN_IF_ERROR(impl->Bind(config));
   impl->Run();
   return std::unique_ptr<Server>(new Server(std::move(impl)));
@@ -764,5 +807,16 @@ uint16_t Server::port(size_t index) const {
 }
 
 void Server::Stop() { impl_->Stop(); }
+
+Status Server::ReloadTls() {
+  Status status = impl_->LoadTls();
+  if (status.ok()) {
+    spdlog::info("http: TLS certificate reloaded from {}", impl_->limits.tls_cert_file);
+  } else {
+    spdlog::error("http: TLS reload failed, the previous certificate stays: {}",
+                  status.ToString());
+  }
+  return status;
+}
 
 }  // namespace nebu::api

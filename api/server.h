@@ -48,7 +48,11 @@
 //   goes away or times out mid-body, or a body over the limit, leaves no file. A disk
 //   error while spooling answers 507 M_UNKNOWN. Response::body_file is written in
 //   chunks of kSpoolChunkBytes too.
-// - Every answered request is logged (spdlog, info) with access_token redacted, under
+// - TLS (ListenerConfig::tls): the handshake must finish within read_timeout_ms or the
+//   connection is closed without an answer; only TLS 1.3 is offered. Certificates are
+//   reloaded by ReloadTls without closing a listener.
+// - Every answered request is logged (spdlog, info) with the values of the query
+//   parameters access_token, token, code and loginToken redacted (RedactTarget), under
 //   the client's address: the peer's, or the one a trusted proxy forwarded
 //   (limits.trusted_proxies; logged as "client via=peer").
 //
@@ -86,6 +90,11 @@ struct ServerLimits {
   // Peers whose X-Forwarded-For names the client (Request::remote_address, the access
   // log); see api/forwarded.h. Empty: the header is ignored.
   TrustedProxies trusted_proxies;
+  // TLS for the listeners with ListenerConfig::tls: the PEM certificate chain and
+  // private key (TLS 1.3 only; ALPN is not negotiated: HTTP/1.1). Both empty: none.
+  // Read by Start (an error fails it) and again by ReloadTls.
+  std::string tls_cert_file;
+  std::string tls_key_file;
   // Where spooled request bodies (RouteOptions::spool_body) are written; empty: the
   // system's temporary directory. Put it on the media store's filesystem so that
   // storing an upload is a hard link, not a copy.
@@ -103,12 +112,15 @@ struct ListenerConfig {
   uint16_t port = 0;    // 0: an ephemeral port (see Server::port)
   const Router* router = nullptr;
   bool reserved = false;  // may use ServerLimits::connections_reserved (the ops listener)
+  bool tls = false;       // speak TLS 1.3 (needs ServerLimits::tls_cert_file / tls_key_file)
 };
 
 class Server {
  public:
-  // Binds every listener and starts serving. Errors: kInvalidArgument for a bad address
-  // or a missing router, kIoError when a bind or listen fails (port in use, ...).
+  // Binds every listener and starts serving. Errors: kInvalidArgument for a bad address,
+  // a missing router, a TLS listener without TLS files, or TLS files that cannot be
+  // loaded (unreadable, not PEM, key and certificate not matching); kIoError when a
+  // bind or listen fails (port in use, ...).
   [[nodiscard]] static Result<std::unique_ptr<Server>> Start(std::vector<ListenerConfig> listeners,
                                                              ServerLimits limits);
   ~Server();
@@ -123,6 +135,12 @@ class Server {
   // Connection: close) for at most drain_timeout_ms, then stops the threads. Blocks
   // until done. Idempotent.
   void Stop();
+
+  // Reads the TLS files again (the operator's SIGHUP): connections accepted from now
+  // on use the new certificate and key; open ones keep theirs; no listener is closed.
+  // kInvalidArgument without TLS, or the errors of Start for bad files; then the
+  // previous certificate stays in use. Logged either way.
+  Status ReloadTls();
 
  private:
   struct Impl;  // in server.cpp: the io_context, acceptors, threads, sessions

@@ -285,6 +285,12 @@ const std::vector<Variable> kVariables = {
     {"NEBU_PUBLIC_BASEURL", "", "base URL advertised in /.well-known/matrix/client",
      "https://NAME, or http://localhost:CLIENT_PORT when NAME is localhost"},
     {"NEBU_LOG_LEVEL", "info", "trace, debug, info, warn, error, critical or off"},
+    {"NEBU_LOG_FORMAT", "text", "text or json: json writes one JSON object per log line"},
+    {"NEBU_DRAIN_TIMEOUT_MS", "10000",
+     "ms in-flight requests may take to finish after SIGTERM (0..600000)"},
+    {"NEBU_TLS_CERT_FILE", "", "PEM certificate chain: the listeners speak TLS 1.3 (SIGHUP reloads)",
+     "unset: plain HTTP"},
+    {"NEBU_TLS_KEY_FILE", "", "PEM private key of NEBU_TLS_CERT_FILE", "unset"},
     {"NEBU_REGISTRATION", "closed",
      "open, closed or token: may anyone register an account (token: with a registration token)"},
     {"NEBU_ACCESS_TOKEN_LIFETIME_MS", "300000",
@@ -524,6 +530,30 @@ Status LoadSupport(std::map<std::string_view, std::string>& values, Config& conf
   return Status::Ok();
 }
 
+// NEBU_LOG_FORMAT, NEBU_DRAIN_TIMEOUT_MS, NEBU_TLS_CERT_FILE, NEBU_TLS_KEY_FILE.
+Status LoadOps(std::map<std::string_view, std::string>& values, Config& config) {
+  NEBU_ASSIGN_OR_RETURN(config.ops.log_json,
+                        ParseSwitch("NEBU_LOG_FORMAT", values["NEBU_LOG_FORMAT"], "json", "text",
+                                    false));
+  const std::string& text = values["NEBU_DRAIN_TIMEOUT_MS"];
+  int64_t ms = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+  if (ec != std::errc() || end != text.data() + text.size() || ms < kDrainTimeoutMsMin ||
+      ms > kDrainTimeoutMsMax) {
+    return Invalid("NEBU_DRAIN_TIMEOUT_MS",
+                   "expected milliseconds from 0 to 600000, got \"" + text + "\"");
+  }
+  config.ops.drain_timeout_ms = ms;
+  config.ops.tls_cert_file = values["NEBU_TLS_CERT_FILE"];
+  config.ops.tls_key_file = values["NEBU_TLS_KEY_FILE"];
+  if (config.ops.tls_cert_file.empty() != config.ops.tls_key_file.empty()) {
+    return Invalid(config.ops.tls_cert_file.empty() ? "NEBU_TLS_CERT_FILE" : "NEBU_TLS_KEY_FILE",
+                   "NEBU_TLS_CERT_FILE and NEBU_TLS_KEY_FILE go together; set both or neither");
+  }
+  NEBU_RETURN_IF_ERROR(CheckReadable("NEBU_TLS_CERT_FILE", config.ops.tls_cert_file));
+  return CheckReadable("NEBU_TLS_KEY_FILE", config.ops.tls_key_file);
+}
+
 namespace {
 
 Result<uint64_t> ParseBytes(std::string_view name, const std::string& text, uint64_t min,
@@ -699,6 +729,7 @@ Result<Config> LoadConfig(const Environment& env) {
   config.trusted_proxies = std::move(*proxies);
   NEBU_RETURN_IF_ERROR(LoadCluster(values, config));
   NEBU_RETURN_IF_ERROR(LoadSupport(values, config));
+  NEBU_RETURN_IF_ERROR(LoadOps(values, config));
   NEBU_RETURN_IF_ERROR(LoadSso(values, config));
   NEBU_RETURN_IF_ERROR(LoadMedia(values, config));
   NEBU_RETURN_IF_ERROR(LoadS3(env, values, config));

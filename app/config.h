@@ -115,6 +115,27 @@ struct MediaConfig {
   std::optional<HostPort> addr;   // NEBU_MEDIA_ADDR: a listener of the media routes only
 };
 
+// Operating the node (issue 13):
+//   NEBU_LOG_FORMAT        text (default) or json: one JSON object per line with ts,
+//                          level, logger, msg (app/logging.h)
+//   NEBU_DRAIN_TIMEOUT_MS  on SIGTERM/SIGINT, how long in-flight requests may take to
+//                          finish before their connections are cut (ms; default
+//                          kDrainTimeoutMsDefault, kDrainTimeoutMsMin..kDrainTimeoutMsMax)
+//   NEBU_TLS_CERT_FILE, NEBU_TLS_KEY_FILE: PEM certificate chain and private key; both
+//                          set: the client, ops and media listeners speak TLS 1.3 only
+//                          (reloaded on SIGHUP); both unset: plain HTTP; one alone is an
+//                          error, and so is an unreadable file.
+inline constexpr int64_t kDrainTimeoutMsDefault = 10'000;
+inline constexpr int64_t kDrainTimeoutMsMin = 0;
+inline constexpr int64_t kDrainTimeoutMsMax = 600'000;
+struct OpsConfig {
+  bool log_json = false;
+  int64_t drain_timeout_ms = kDrainTimeoutMsDefault;
+  std::string tls_cert_file;  // empty: plain HTTP
+  std::string tls_key_file;
+  [[nodiscard]] bool tls() const { return !tls_cert_file.empty(); }
+};
+
 struct Config {
   std::string data_dir;
   HostPort client_addr;         // Matrix Client-Server API
@@ -122,6 +143,7 @@ struct Config {
   std::string server_name;      // the Matrix server name (user IDs end in ":server_name")
   std::string public_base_url;  // advertised in /.well-known/matrix/client
   std::string log_level;        // trace, debug, info, warn, error, critical, off
+  OpsConfig ops;                // NEBU_LOG_FORMAT, NEBU_DRAIN_TIMEOUT_MS, NEBU_TLS_*
   // NEBU_REGISTRATION=open|closed|token: may anyone POST /register? Default closed,
   // always: open registration is the operator's explicit choice. token: only with a
   // valid registration token (UIA stage m.login.registration_token).

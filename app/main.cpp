@@ -38,6 +38,8 @@
 #include "app/cluster_join.h"
 #include "app/cluster_runtime.h"
 #include "app/config.h"
+#include "app/engine_metrics.h"
+#include "app/logging.h"
 #include "app/pg_commands.h"
 #include "projections/compliance_export.h"
 #include "engine/core/engine.h"
@@ -144,7 +146,8 @@ void PrintHelp() {
   std::printf(
       "nebu %s: a Matrix homeserver core with an event-sourced, replicated store.\n\n"
       "Usage:\n"
-      "  nebu [serve]     run the server until SIGINT or SIGTERM\n"
+      "  nebu [serve]     run the server until SIGINT or SIGTERM (drained; SIGHUP\n"
+      "                   reloads the TLS certificate)\n"
       "  nebu version     print the version\n"
       "  nebu migrate up|down|version      the PostgreSQL schema (NEBU_DB_URL)\n"
       "  nebu projection rebuild|verify    replay the log into PostgreSQL / compare\n"
@@ -161,18 +164,20 @@ void PrintHelp() {
   }
 }
 
-// Blocks SIGINT and SIGTERM in this thread and every thread started after it, so that
-// WaitForStopSignal() is the only place that sees them.
+// Blocks SIGINT, SIGTERM and SIGHUP in this thread and every thread started after it,
+// so that WaitForStopSignal() is the only place that sees them (SIGHUP: reload the TLS
+// certificate; otherwise ignored).
 sigset_t BlockStopSignals() {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   return signals;
 }
 
-// Waits up to `ms` for SIGINT or SIGTERM; the signal, or 0.
+// Waits up to `ms` for SIGINT, SIGTERM or SIGHUP; the signal, or 0.
 int WaitForStopSignal(const sigset_t& signals, int64_t ms) {
   timespec timeout{.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1'000'000};
   int signal = sigtimedwait(&signals, nullptr, &timeout);
@@ -183,8 +188,8 @@ int WaitForStopSignal(const sigset_t& signals, int64_t ms) {
 // itself behind the log's trim point (kServeRejoin). The routers (and the account
 // routes' hash workers) are destroyed on return, before the caller closes the engine.
 int ServeUntilSignal(const Config& config, core::Engine& engine, ClusterRuntime* cluster,
-                     const sigset_t& stop_signals, api::ServerLimits server_limits) {
-  api::Metrics metrics;
+                     const sigset_t& stop_signals, api::ServerLimits server_limits,
+                     api::Metrics& metrics, EngineMetrics& engine_metrics) {
   std::unique_ptr<media::ContentStore> media_store = OpenMediaStore(config);
   if (media_store == nullptr) return kExitFailure;
   const std::filesystem::path media_dir = std::filesystem::path(config.data_dir) / "media";
@@ -270,6 +275,7 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, ClusterRuntime*
   // NEBU_DB_URL; in a cluster the nodes elect the one that projects.
   std::unique_ptr<PgRuntime> pg = PgRuntime::Start(
       config, engine, cluster != nullptr ? cluster->MakeProjectorElection() : nullptr);
+  engine_metrics.Attach(engine, pg ? std::function([&pg] { return pg->Ready(); }) : nullptr);
   // A storage failure that stopped writes (or a full disk) wins over PostgreSQL's report.
   api::AddOpsRoutes(
       ops, metrics,
@@ -281,14 +287,15 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, ClusterRuntime*
        .digest = cluster ? std::function([&engine] { return StateDigestJson(engine); })
                          : nullptr});
   std::vector<api::ListenerConfig> listeners = {
-      {.address = config.client_addr.host, .port = config.client_addr.port, .router = &client_api.router()},
+      {.address = config.client_addr.host, .port = config.client_addr.port, .router = &client_api.router(),
+       .tls = config.ops.tls()},
       {.address = config.ops_addr.host, .port = config.ops_addr.port, .router = &ops,
-       .reserved = true}};
+       .reserved = true, .tls = config.ops.tls()}};
   api::Router media_router("media", &metrics);  // NEBU_MEDIA_ADDR: the media routes only
   if (config.media.addr) {
     media_api->Mount(media_router);
     listeners.push_back({.address = config.media.addr->host, .port = config.media.addr->port,
-                         .router = &media_router});
+                         .router = &media_router, .tls = config.ops.tls()});
   }
   auto server = api::Server::Start(std::move(listeners), server_limits);
   if (!server.ok()) {
@@ -306,8 +313,12 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, ClusterRuntime*
                  config.cluster.etcd_prefix);
   }
   for (;;) {
-    if (int signal = WaitForStopSignal(stop_signals, kServePollMs); signal != 0) {
-      spdlog::info("{} received, stopping", strsignal(signal));
+    if (int signal = WaitForStopSignal(stop_signals, kServePollMs); signal == SIGHUP) {
+      // The operator renewed the certificate: new connections get it, no listener closes.
+      if (config.ops.tls()) (void)(*server)->ReloadTls();
+    } else if (signal != 0) {
+      spdlog::info("{} received, draining (at most {} ms) and stopping", strsignal(signal),
+                   server_limits.drain_timeout_ms);
       (*server)->Stop();
       return 0;
     }
@@ -325,6 +336,8 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, ClusterRuntime*
 // a failure (kExitFailure) or a fall behind the trim point (kServeRejoin).
 int ServeOnce(const Config& config, const sigset_t& stop_signals,
               const api::ServerLimits& server_limits) {
+  api::Metrics metrics;  // outlives the engine: its committer feeds it
+  EngineMetrics engine_metrics(metrics);
   core::EngineOptions engine_options;
   engine_options.data_dir = config.data_dir;
   engine_options.server_name = config.server_name;
@@ -349,6 +362,7 @@ int ServeOnce(const Config& config, const sigset_t& stop_signals,
     }
     (*cluster)->Configure(&engine_options);
   }
+  engine_metrics.Instrument(&engine_options);  // times every commit (/metrics)
   auto engine = core::Engine::Open(engine_options);
   if (!engine.ok()) {
     spdlog::critical("engine: cannot open {}: {}", config.data_dir, engine.status().ToString());
@@ -362,7 +376,8 @@ int ServeOnce(const Config& config, const sigset_t& stop_signals,
       return kExitFailure;
     }
   }
-  int exit_code = ServeUntilSignal(config, **engine, cluster->get(), stop_signals, server_limits);
+  int exit_code = ServeUntilSignal(config, **engine, cluster->get(), stop_signals, server_limits,
+                                   metrics, engine_metrics);
   if (*cluster) (*cluster)->Stop();  // leaves the live registry before the engine closes
   engine->reset();
   return exit_code;
@@ -374,7 +389,7 @@ int Serve() {
     std::fprintf(stderr, "nebu: bad configuration: %s\n", config.status().message().c_str());
     return kExitUsage;
   }
-  spdlog::set_level(spdlog::level::from_str(config->log_level));
+  ConfigureLogging({.json = config->ops.log_json, .level = config->log_level});
   for (const std::string& warning : config->warnings) spdlog::warn("config: {}", warning);
   sigset_t stop_signals = BlockStopSignals();
   // The data directory holds every account's secrets: nothing nebu creates is readable
@@ -382,6 +397,9 @@ int Serve() {
   // the umask).
   ::umask(077);
   api::ServerLimits server_limits = ConnectionLimits(RaiseFdLimit());
+  server_limits.drain_timeout_ms = config->ops.drain_timeout_ms;  // NEBU_DRAIN_TIMEOUT_MS
+  server_limits.tls_cert_file = config->ops.tls_cert_file;        // NEBU_TLS_*: optional
+  server_limits.tls_key_file = config->ops.tls_key_file;
   // Behind a reverse proxy every client arrives from the proxy's IP: the proxies'
   // X-Forwarded-For is believed, and they are exempt from the per-IP connection cap.
   server_limits.trusted_proxies = config->trusted_proxies;
@@ -408,7 +426,8 @@ int Serve() {
       return kExitFailure;
     }
     spdlog::info("cluster: rejoin {}: moved the old state to {}", rejoins + 1, *stale);
-    if (int signal = WaitForStopSignal(stop_signals, kRejoinPauseMs); signal != 0) {
+    if (int signal = WaitForStopSignal(stop_signals, kRejoinPauseMs);
+        signal != 0 && signal != SIGHUP) {
       spdlog::info("{} received, stopping", strsignal(signal));
       return 0;
     }

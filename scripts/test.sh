@@ -114,6 +114,7 @@ start_etcd() {
 }
 phase etcd start_etcd
 
+export NEBU_TEST_PROMTOOL_REQUIRED=1  # /metrics under promtool (deps.sh --test: prometheus)
 phase ctest run_ctest
 phase e2e bash scripts/e2e.sh
 # The Client-Server API coverage report (operations present out of the spec's; media

@@ -90,7 +90,8 @@ std::optional<std::string> UiaPassword(const boost::json::object& body, const Ca
 void VerifyThen(Context* context, std::string user_id, std::string password, Respond respond,
                 std::function<void()> then);
 
-// Runs task on the hash workers, or answers 429 M_LIMIT_EXCEEDED when saturated.
+// Runs task on the hash workers, or answers 429 M_LIMIT_EXCEEDED when kHashQueueMax
+// jobs already wait, or when this one waited kHashWaitMsMax for a worker.
 void OnWorkers(Context* context, Respond respond, std::function<void()> task);
 
 // Proposes command; `done` gets the outcome on the engine's apply thread (keep it

@@ -40,8 +40,10 @@
 // Work distribution: reads and token checks run on the server thread; mutations go
 // through core::Engine::SubmitAsync (the server thread is not held during the fsync);
 // argon2id hashing and verification (~35 ms each) run on a WorkerPool of
-// kHashThreads threads owned by these routes, whose full queue answers 429
-// M_LIMIT_EXCEEDED. /register and /login are rate-limited per client IP
+// kHashThreads threads owned by these routes (at nice kHashThreadsNice). A login storm
+// is queued, not refused: up to kHashQueueMax jobs wait, each at most kHashWaitMsMax;
+// only past the queue bound (or a job that waited longer) the answer is 429
+// M_LIMIT_EXCEEDED with retry_after_ms. /register and /login are rate-limited per client IP
 // (api/rate_limit.h) unless config.rate_limit is false; /login also per account
 // (kLoginAttemptRateLimit: attempts, refilled by a success; kNewDeviceRateLimit), and
 // per user: password re-checks, profile changes, account data and tags.
@@ -68,6 +70,13 @@ namespace nebu::api {
 
 inline constexpr size_t kHashThreads = 2;          // argon2id workers
 inline constexpr size_t kHashQueueMax = 256;       // waiting hash jobs (~5 s of work)
+// A hash job that waited longer than this for a worker is answered 429 M_LIMIT_EXCEEDED
+// (retry_after_ms 1000) instead of run: its client has likely given up, and a storm
+// must not turn into minutes of stale work.
+inline constexpr int64_t kHashWaitMsMax = 10'000;
+// The hash workers' nice value: under a login storm the I/O threads (sends, syncs)
+// get the CPU first.
+inline constexpr int kHashThreadsNice = 10;
 inline constexpr size_t kDeleteDevicesMax = 1000;  // device IDs in one /delete_devices
 
 // The default lifetime of an access token issued with a refresh token (5 min, as

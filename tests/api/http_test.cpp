@@ -53,6 +53,11 @@ TEST(RedactTargetTest, HidesEveryAccessTokenValue) {
             "/sync?since=s1&access%5Ftoken=<redacted>");
   EXPECT_EQ(RedactTarget("/versions"), "/versions");
   EXPECT_EQ(RedactTarget("/x?a=1"), "/x?a=1");
+  // Other secrets of a query string: a registration token, an OIDC code, a login token.
+  EXPECT_EQ(RedactTarget("/v1/register/m.login.registration_token/validity?token=abc"),
+            "/v1/register/m.login.registration_token/validity?token=<redacted>");
+  EXPECT_EQ(RedactTarget("/cb?code=xyz&state=s"), "/cb?code=<redacted>&state=s");
+  EXPECT_EQ(RedactTarget("/x?loginToken=t"), "/x?loginToken=<redacted>");
 }
 
 TEST(AddCorsHeadersTest, SetsTheSpecRecommendedHeaders) {

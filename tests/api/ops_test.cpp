@@ -101,13 +101,15 @@ TEST_F(OpsClusterTest, ReadyCarriesTheClusterSection) {
   ASSERT_EQ(ready.status, 200) << ready.body;
   EXPECT_EQ(ready.Json(), json::parse(R"({"status":"ready","cluster":{"etcd":"ok",
       "node_id":"node-1","applied_revision":10,"head_revision":12,"lag":2,
-      "behind_compaction":false}})"));
+      "behind_compaction":false},"core_status":"GRÜN","degraded":[]})"));
   // etcd down: reads are still served, so the node stays ready and says why writes fail.
   view_.Set({Node("node-1", 10)}, {.etcd_reachable = false, .applied_revision = 10});
   ready = Get("/ready");
   ASSERT_EQ(ready.status, 200) << ready.body;
   EXPECT_EQ(ready.Json().at("cluster").at("etcd"), "unreachable");
   EXPECT_EQ(ready.Json().at("cluster").at("lag"), 0);
+  EXPECT_EQ(ready.Json().at("core_status"), "GELB");
+  EXPECT_EQ(ready.Json().at("degraded"), json::parse(R"(["etcd_unreachable"])"));
   // Behind the compaction point: it applies nothing more, so it is not ready.
   view_.Set({}, {.etcd_reachable = true, .applied_revision = 10, .head_revision = 5000,
                  .behind_compaction = true});
@@ -115,6 +117,56 @@ TEST_F(OpsClusterTest, ReadyCarriesTheClusterSection) {
   ASSERT_EQ(ready.status, 503) << ready.body;
   EXPECT_EQ(ready.Json().at("status"), "behind_compaction");
   EXPECT_EQ(ready.Json().at("cluster").at("lag"), 4990);
+  EXPECT_EQ(ready.Json().at("core_status"), "ROT");
+}
+
+// A peer this node saw registered and that is gone makes the node GELB (still 200);
+// it stays GELB until the peer is back.
+TEST_F(OpsClusterTest, AMissingPeerMakesTheNodeDegraded) {
+  view_.Set({Node("node-1", 10), Node("node-2", 10)}, {.applied_revision = 10,
+                                                       .head_revision = 10});
+  Start(&view_);
+  auto ready = Get("/ready");
+  ASSERT_EQ(ready.status, 200) << ready.body;
+  EXPECT_EQ(ready.Json().at("core_status"), "GRÜN");
+  view_.Set({Node("node-1", 10)}, {.applied_revision = 10, .head_revision = 10});
+  ready = Get("/ready");
+  ASSERT_EQ(ready.status, 200) << ready.body;
+  EXPECT_EQ(ready.Json().at("core_status"), "GELB");
+  EXPECT_EQ(ready.Json().at("degraded"), json::parse(R"(["peer_missing:node-2"])"));
+  // This node itself missing from the registry (its lease lapsed) is degraded too.
+  view_.Set({Node("node-2", 10)}, {.applied_revision = 10, .head_revision = 10});
+  ready = Get("/ready");
+  EXPECT_EQ(ready.Json().at("degraded"), json::parse(R"(["not_registered"])"));
+  view_.Set({Node("node-1", 10), Node("node-2", 10)}, {.applied_revision = 10,
+                                                       .head_revision = 10});
+  EXPECT_EQ(Get("/ready").Json().at("core_status"), "GRÜN");
+}
+
+// The probe's own sections decide GELB: PostgreSQL down, the projection lagging.
+TEST(CoreStatusTest, PostgresDownOrLaggingIsYellowAndNotReadyIsRed) {
+  auto status = [](const char* body, bool ready = true) {
+    std::vector<std::string> degraded;
+    Readiness readiness{.ready = ready, .body = json::parse(body).as_object()};
+    CoreStatus s = CoreStatusOf(readiness, {}, &degraded);
+    std::string out(CoreStatusName(s));
+    for (const std::string& reason : degraded) out += " " + reason;
+    return out;
+  };
+  EXPECT_EQ(status(R"({"status":"ready"})"), "GRÜN");
+  EXPECT_EQ(status(R"({"migrations":{"status":"UP"},"projector":{"state":"live","lag_ms":10}})"),
+            "GRÜN");
+  EXPECT_EQ(status(R"({"migrations":{"status":"RETRYING"},"projector":{"state":"stopped"}})"),
+            "GELB postgres_down");
+  EXPECT_EQ(status(R"({"migrations":{"status":"UP"},"projector":{"state":"retrying"}})"),
+            "GELB postgres_down");
+  EXPECT_EQ(status(R"({"migrations":{"status":"UP"},"projector":{"state":"catching_up",
+      "lag_ms":30001}})"),
+            "GELB projection_lagging");
+  EXPECT_EQ(status(R"({"status":"writes_stopped"})", false), "ROT");
+  std::vector<std::string> degraded;
+  EXPECT_EQ(CoreStatusOf(AlwaysReady(), {"node-3"}, &degraded), CoreStatus::kYellow);
+  EXPECT_EQ(degraded, std::vector<std::string>{"peer_missing:node-3"});
 }
 
 TEST_F(OpsClusterTest, InternalNodesAnswersThePreSharedKeyOnly) {
@@ -164,7 +216,8 @@ TEST_F(OpsClusterTest, WithoutAClusterInternalNodesIsNotFoundAndHealthIsUnchange
     EXPECT_EQ(reply.Errcode(), "M_NOT_FOUND");
   }
   EXPECT_EQ(Get("/health").Json(), json::parse(R"({"status":"ok"})"));
-  EXPECT_EQ(Get("/ready").Json(), json::parse(R"({"status":"ready"})"));
+  EXPECT_EQ(Get("/ready").Json(),
+            json::parse(R"({"status":"ready","core_status":"GRÜN","degraded":[]})"));
 }
 
 // A counter another module keeps (the etcd bus's dropped updates) is read at each scrape.

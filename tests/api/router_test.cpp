@@ -223,7 +223,7 @@ TEST(OpsTest, ReadyFollowsTheProbe) {
   ready = true;
   Response response = router.Handle(MakeRequest("GET", "/ready"));
   EXPECT_EQ(response.status, 200);
-  EXPECT_EQ(response.body, R"({"status":"ready"})");
+  EXPECT_EQ(response.body, R"({"status":"ready","core_status":"GRÜN","degraded":[]})");
   EXPECT_EQ(router.Handle(MakeRequest("GET", "/health")).body, R"({"status":"ok"})");
 }
 

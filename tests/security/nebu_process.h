@@ -32,6 +32,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <random>
@@ -59,6 +60,9 @@ class NebuProcess {
   static constexpr int kStartTriesMax = 4;  // a port taken meanwhile: another pair
 
   NebuProcess() = default;
+  // How Start() sees that nebu serves; unset: GET /health over plain HTTP on the ops
+  // port answers 200 (a TLS listener needs its own probe).
+  std::function<bool(uint16_t ops_port)> health_probe;
   ~NebuProcess() { Kill(SIGKILL); }
   NebuProcess(const NebuProcess&) = delete;
   NebuProcess& operator=(const NebuProcess&) = delete;
@@ -198,8 +202,12 @@ class NebuProcess {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kStartTimeoutMs);
     while (std::chrono::steady_clock::now() < deadline) {
       if (!Running()) return false;
-      TestHttpClient client(ops_port_);
-      if (client.connected() && client.Call("GET", "/health").status == 200) return true;
+      if (health_probe) {
+        if (health_probe(ops_port_)) return true;
+      } else {
+        TestHttpClient client(ops_port_);
+        if (client.connected() && client.Call("GET", "/health").status == 200) return true;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     return false;
