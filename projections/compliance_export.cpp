@@ -41,7 +41,9 @@ SELECT e.origin_server_ts, e.stream_position, json_build_object(
       json_build_object('rel_type', rel.rel_type, 'event_id', rel.relates_to_id) END,
   'redacted', CASE WHEN red.redaction_event_id IS NULL THEN NULL ELSE
       json_build_object('event_id', red.redaction_event_id, 'sender', red.sender,
-                        'reason', red.reason, 'origin_server_ts', red.origin_server_ts) END
+                        'reason', red.reason, 'origin_server_ts', red.origin_server_ts) END,
+  'purged', CASE WHEN e.purged THEN
+      json_build_object('purged_at', e.purged_at, 'reason', e.purge_reason) END
 )::text
   FROM events e
   LEFT JOIN event_relations rel ON rel.event_id = e.event_id
@@ -73,7 +75,9 @@ SELECT e.sequence, 0::bigint, json_build_object(
   'edits', (SELECT json_agg(x.event_id ORDER BY x.stream_position)
               FROM event_relations r2 JOIN events x ON x.event_id = r2.event_id
              WHERE r2.relates_to_id = e.event_id AND r2.rel_type = 'm.replace'
-               AND x.room_id = e.room_id AND x.stream_position <= $2)
+               AND x.room_id = e.room_id AND x.stream_position <= $2),
+  'purged', CASE WHEN e.purged THEN
+      json_build_object('purged_at', e.purged_at, 'reason', e.purge_reason) END
 )::text
   FROM events e
   LEFT JOIN event_relations rel ON rel.event_id = e.event_id
@@ -266,7 +270,9 @@ class PgExportReader : public api::ExportReader {
     return rows.size();
   }
 
-  // A room's sequence numbers are contiguous: a gap before `sequence` is a purge.
+  // A room's sequence numbers are contiguous: a gap before `sequence` is rows missing
+  // from the projection. (A purge keeps its row: events.purged, content erased, and the
+  // line says "purged"; migration 000005.)
   void AppendGap(std::string* out, int64_t sequence) {
     if (sequence <= position_.key1 + 1) return;
     ExportCursor after = position_;
