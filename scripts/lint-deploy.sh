@@ -123,7 +123,7 @@ run_k6_checks() {
 run_containerfile_checks() {
   local f=deploy/Containerfile rc=0 want
   for want in '^ARG BASE_IMAGE=debian:bookworm$' '^FROM \$\{BASE_IMAGE\} AS build$' 'scripts/deps.sh' \
-    '^FROM binary-\$\{NEBU_BINARY_FROM\} AS binary$' '^HEALTHCHECK ' '^EXPOSE 8008 8080 9000$' \
+    '^ARG NEBU_BINARY_FROM=source$' 'prebuilt\)' '^COPY --from=build /out/nebu /usr/local/bin/nebu$' '^HEALTHCHECK ' '^EXPOSE 8008 8080 9000$' \
     '^USER 10001:10001$' '^VOLUME \["/var/lib/nebu"\]$'; do
     grep -Eq "${want}" "${f}" || { echo "Containerfile: no line matching ${want}"; rc=1; }
   done
