@@ -7,6 +7,7 @@
 #      1.29 against podman's Docker API socket; waits until every container is healthy;
 #      a real client (matrix-nio, tests/deploy/smoke.py) registers, creates a room, sends
 #      and syncs; the event's row appears in PostgreSQL; the node runs as uid 10001;
+#      `make dev-reset-db` empties PostgreSQL and the row comes back (re-projected);
 #   3. deploy/compose.scale.yaml on top (three nodes, three etcd members): a message sent
 #      on node1 is synced on node2; node3 is killed (SIGKILL); a send on node2 reaches
 #      node1 and PostgreSQL, and node1's /health lists two nodes;
@@ -264,8 +265,16 @@ single_stack() {
   if [[ -n "${event_id:-}" ]]; then
     timed "event ${event_id} projected into PostgreSQL" projected "${event_id}" ||
       fail "single node: ${event_id} not in PostgreSQL within ${projection_seconds_max} s"
+    timed "make dev-reset-db, then the event projected again" reset_db "${event_id}" ||
+      fail "single node: make dev-reset-db did not bring ${event_id} back"
   fi
   compose down -v -t 30 >/dev/null 2>&1
+}
+
+reset_db() {  # reset_db EVENT_ID: the Makefile's dev-reset-db; the log projects again
+  make -s dev-reset-db COMPOSE="docker-compose -p ${project}" >"${tmp}/reset.log" 2>&1 ||
+    { tail -20 "${tmp}/reset.log"; return 1; }
+  wait_healthy nebu && projected "$1"
 }
 
 scale_stack() {
