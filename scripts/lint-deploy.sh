@@ -13,7 +13,8 @@
 #     python3-jsonschema), and every .Values the templates use exists
 #   - the k6 scenarios parse as ES modules and carry the seed's tiers and thresholds
 #   - the Containerfile's required parts; the Makefile's release target refuses bad tags
-# With helm or tofu on the PATH, `helm lint`/`helm template` and `tofu fmt -check` run too.
+# With helm on the PATH, `helm lint`/`helm template` run too; with tofu or terraform,
+# `fmt -check` and a plan of nebu-core with good and bad values (its validations, for real).
 #
 #   scripts/lint-deploy.sh        # from any directory; exit 1 when a check fails
 set -uo pipefail
@@ -88,7 +89,41 @@ run_tofu_checks() {
     rc=1
   fi
   rm -rf "${tmp}"
-  if command -v tofu >/dev/null; then tofu fmt -check -recursive deploy/tofu || rc=1; fi
+  return "${rc}"
+}
+
+# With OpenTofu or Terraform on the PATH: `fmt -check` of every module, and nebu-core
+# (which needs no provider, so no registry) initialized, validated and planned with good
+# values and with each bad value its validations must refuse. The provider modules need
+# their providers downloaded: not done here (no registry access).
+run_tf_checks() {
+  local tf tmp rc=0 case bad out
+  tf=$(command -v tofu || command -v terraform) || {
+    echo "lint-deploy: no tofu or terraform here: nebu-core not planned"
+    return 0
+  }
+  "${tf}" fmt -check -recursive deploy/tofu >/dev/null 2>&1 || { echo "${tf} fmt -check: not formatted"; rc=1; }
+  tmp=$(mktemp -d) || return 1
+  cp -r deploy/tofu/modules/nebu-core "${tmp}/"
+  local good=(-var nebu_version=1.2.3 -var domain_name=matrix.example.org
+    -var admin_email=ops@example.org -var image_registry=registry.example.org/nebu)
+  (cd "${tmp}/nebu-core" && "${tf}" init -backend=false -input=false >/dev/null 2>&1 &&
+    "${tf}" validate -no-color >/dev/null 2>&1 &&
+    "${tf}" plan -input=false -no-color "${good[@]}" >/dev/null 2>&1) ||
+    { echo "nebu-core: init/validate/plan with good values failed"; rc=1; }
+  for case in "nebu_version=latest|never \"latest\"" "nebu_version=v1.2.3|semantic version" \
+    "nebu_version=1.2|semantic version" "domain_name= |must not be empty" \
+    "admin_email=ops|e-mail address" "postgres_db_name=Nebu-DB|PostgreSQL identifier" \
+    "image_registry=|must not be empty" "image_registry=r.example.org/|must not end with /"; do
+    bad=${case%%|*}
+    out=$(cd "${tmp}/nebu-core" && "${tf}" plan -input=false -no-color "${good[@]}" -var "${bad}" 2>&1)
+    out=${out//│/}
+    if ! tr -s '\n ' '  ' <<<"${out}" | grep -q "${case#*|}"; then
+      echo "nebu-core: plan with ${bad} was not refused with \"${case#*|}\""
+      rc=1
+    fi
+  done
+  rm -rf "${tmp}"
   return "${rc}"
 }
 
@@ -145,12 +180,13 @@ check "shellcheck" run_shellcheck
 check "docker-compose config (all profiles, scale override)" run_compose_config
 check "JSON files" json_files
 check "OpenTofu modules parse, seed variables/validations/resources" run_tofu_checks
+check "tofu/terraform: fmt, nebu-core validations planned" run_tf_checks
 check "Helm values schema and template references" run_chart_checks
 check "k6 scenarios" run_k6_checks
 check "Containerfile" run_containerfile_checks
 check "Makefile targets, release tag check" run_makefile_checks
 command -v helm >/dev/null || echo "lint-deploy: not run: helm lint/template (no helm here)"
-command -v tofu >/dev/null || echo "lint-deploy: not run: tofu init/validate/plan (no OpenTofu here)"
+echo "lint-deploy: not run: init/validate/plan of nebu-aws, nebu-stackit, nebu-k8s and the examples (providers need a registry)"
 
 if ((${#failed[@]} > 0)); then
   echo "lint-deploy: FAILED: ${failed[*]}"

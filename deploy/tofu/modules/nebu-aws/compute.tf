@@ -94,10 +94,10 @@ resource "aws_ecs_task_definition" "core" {
     }
   }
   container_definitions = jsonencode([{
-    name         = "nebu"
-    image        = module.core.image
-    essential    = true
-    command      = ["serve"]
+    name      = "nebu"
+    image     = module.core.image
+    essential = true
+    command   = ["serve"]
     portMappings = [
       { containerPort = 8008, protocol = "tcp" },
       { containerPort = 8080, protocol = "tcp" },

@@ -8,18 +8,18 @@ resource "aws_db_subnet_group" "this" {
 }
 
 resource "aws_rds_cluster" "this" {
-  cluster_identifier      = "${local.name}-db"
-  engine                  = "aurora-postgresql"
-  engine_mode             = "provisioned" # Serverless v2 is "provisioned" + db.serverless
-  engine_version          = "16.6"
-  database_name           = module.core.postgres_db_name
-  master_username         = "nebu_app"
-  master_password         = var.db_password
-  db_subnet_group_name    = aws_db_subnet_group.this.name
-  vpc_security_group_ids  = [aws_security_group.rds.id]
-  storage_encrypted       = true
-  backup_retention_period = 7
-  skip_final_snapshot     = var.skip_final_snapshot
+  cluster_identifier        = "${local.name}-db"
+  engine                    = "aurora-postgresql"
+  engine_mode               = "provisioned" # Serverless v2 is "provisioned" + db.serverless
+  engine_version            = "16.6"
+  database_name             = module.core.postgres_db_name
+  master_username           = "nebu_app"
+  master_password           = var.db_password
+  db_subnet_group_name      = aws_db_subnet_group.this.name
+  vpc_security_group_ids    = [aws_security_group.rds.id]
+  storage_encrypted         = true
+  backup_retention_period   = 7
+  skip_final_snapshot       = var.skip_final_snapshot
   final_snapshot_identifier = var.skip_final_snapshot ? null : "${local.name}-db-final"
   serverlessv2_scaling_configuration {
     min_capacity             = var.aurora_min_capacity
