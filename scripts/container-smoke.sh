@@ -3,10 +3,12 @@
 # container-smoke`). With podman, on loopback:
 #   1. the runtime image from the ALREADY BUILT build/app/nebu (deploy/Containerfile,
 #      NEBU_BINARY_FROM=prebuilt: no compile), with --format docker (HEALTHCHECK kept);
-#   2. deploy/compose.yaml (nebu + PostgreSQL + one etcd member) through docker-compose
+#   2. deploy/compose.yaml (nebu + PostgreSQL + one etcd member, and the profile element:
+#      nginx with the seed's routing table in front of nebu and Element) through docker-compose
 #      1.29 against podman's Docker API socket; waits until every container is healthy;
 #      a real client (matrix-nio, tests/deploy/smoke.py) registers, creates a room, sends
-#      and syncs; the event's row appears in PostgreSQL; the node runs as uid 10001;
+#      and syncs, directly and through nginx; each route of the routing table reaches
+#      nebu, / reaches Element; the event's row appears in PostgreSQL; uid 10001;
 #      `make dev-reset-db` empties PostgreSQL and the row comes back (re-projected);
 #   3. deploy/compose.scale.yaml on top (three nodes, three etcd members): a message sent
 #      on node1 is synced on node2; node3 is killed (SIGKILL); a send on node2 reaches
@@ -37,6 +39,7 @@ base_image=localhost/nebu-base/debian:bookworm
 nebu_image=localhost/nebu/core:smoke
 pg_image=localhost/nebu-smoke/postgres:15
 etcd_image=localhost/nebu-smoke/etcd:3.4
+nginx_image=localhost/nebu-smoke/nginx:debian
 healthy_seconds_max=240                 # one stack's bound to become healthy
 projection_seconds_max=60               # bound for an event's row in PostgreSQL
 cluster_seconds_max=60                  # bound for /health's node list to change
@@ -91,7 +94,7 @@ cleanup() {
   [[ -z "${health_pid}" ]] || kill "${health_pid}" 2>/dev/null
   if [[ -n "${api_pid}" ]]; then
     compose_files=(-f deploy/compose.yaml -f deploy/compose.scale.yaml)
-    compose down -v --remove-orphans -t 10 >/dev/null 2>&1
+    COMPOSE_PROFILES=element compose down -v --remove-orphans -t 10 >/dev/null 2>&1
     kill "${api_pid}" 2>/dev/null
     wait "${api_pid}" 2>/dev/null
   fi
@@ -140,11 +143,13 @@ make_images() {
   build "${tmp}/build-pg.log" -f tests/deploy/images/postgres.Containerfile \
     -t "${pg_image}" tests/deploy/images || return 1
   build "${tmp}/build-etcd.log" -f tests/deploy/images/etcd.Containerfile \
-    -t "${etcd_image}" tests/deploy/images
+    -t "${etcd_image}" tests/deploy/images || return 1
+  build "${tmp}/build-nginx.log" -f tests/deploy/images/nginx.Containerfile \
+    -t "${nginx_image}" tests/deploy/images
 }
 
 timed "base image" make_base_image || die "no base image"
-timed "images (nebu from build/app/nebu, PostgreSQL and etcd stand-ins)" make_images || die "image build failed"
+timed "images (nebu from build/app/nebu; PostgreSQL, etcd, nginx stand-ins)" make_images || die "image build failed"
 # The image keeps its health check only in the docker format.
 [[ "$(podman image inspect --format '{{.Config.Healthcheck.Test}}' "${nebu_image}" 2>/dev/null)" == *nebu-healthcheck* ]] ||
   die "the image lost its HEALTHCHECK"
@@ -180,8 +185,9 @@ printf 'postgresql://nebu_app:%s@postgres:5432/nebu' "$(cat "${secrets}/pg_passw
 chmod 0644 "${secrets}"/*
 export NEBU_SECRETS_DIR="${secrets}" NEBU_NET_PREFIX="${net_prefix}" \
   NEBU_IMAGE="${nebu_image}" NEBU_POSTGRES_IMAGE="${pg_image}" NEBU_ETCD_IMAGE="${etcd_image}" \
+  NEBU_NGINX_IMAGE="${nginx_image}" NEBU_ELEMENT_IMAGE="${nginx_image}" \
   NEBU_REGISTRATION=open NEBU_RATE_LIMIT=off
-for var in NEBU_CLIENT_PORT NEBU_OPS_PORT NEBU_DEX_PORT NEBU2_CLIENT_PORT NEBU2_OPS_PORT \
+for var in NEBU_CLIENT_PORT NEBU_OPS_PORT NEBU_DEX_PORT NEBU_WEB_PORT NEBU2_CLIENT_PORT NEBU2_OPS_PORT \
   NEBU3_CLIENT_PORT NEBU3_OPS_PORT; do
   export "${var}=$(free_port)"
 done
@@ -251,10 +257,27 @@ dump_logs() {
   done
 }
 
+web_routes() {  # the nginx routing table of deploy/nginx/nebu.conf, through the proxy
+  local web="http://127.0.0.1:${NEBU_WEB_PORT}" rc=0 route want body
+  for route in "/_matrix/client/versions|\"versions\"" "/.well-known/matrix/client|m.homeserver" \
+    "/_synapse/admin/v1/server_version|M_MISSING_TOKEN" "/api/v1/audit|M_MISSING_TOKEN" \
+    "/_nebu/sso/callback|errcode" "/admin/|errcode" "/|element stand-in" "/config.json|disable_custom_urls"; do
+    want=${route#*|}
+    body=$(curl -s --max-time 10 "${web}${route%%|*}")
+    [[ "${body}" == *"${want}"* ]] || { say "nginx ${route%%|*}: no ${want} in: ${body:0:200}"; rc=1; }
+  done
+  return "${rc}"
+}
+
 single_stack() {
   compose_files=(-f deploy/compose.yaml)
-  timed "compose up (nebu, PostgreSQL, etcd)" up || { dump_logs; return 1; }
-  timed "healthy" wait_healthy postgres etcd1 nebu || { dump_logs; return 1; }
+  export COMPOSE_PROFILES=element
+  timed "compose up (nebu, PostgreSQL, etcd; profile element: nginx, Element stand-in)" up ||
+    { dump_logs; return 1; }
+  timed "healthy" wait_healthy postgres etcd1 nebu element nginx || { dump_logs; return 1; }
+  timed "nginx routing table (nebu routes, Element last)" web_routes || fail "nginx routing table"
+  timed "client through nginx: register, room, send, sync" smoke_client \
+    --url "http://127.0.0.1:${NEBU_WEB_PORT}" --user dave || fail "client through nginx"
   local ready uid
   ready=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${NEBU_OPS_PORT}/ready")
   [[ "${ready}" == 200 ]] || fail "/ready answered ${ready}"
@@ -269,6 +292,7 @@ single_stack() {
       fail "single node: make dev-reset-db did not bring ${event_id} back"
   fi
   compose down -v -t 30 >/dev/null 2>&1
+  unset COMPOSE_PROFILES
 }
 
 reset_db() {  # reset_db EVENT_ID: the Makefile's dev-reset-db; the log projects again
