@@ -296,9 +296,13 @@ single_stack() {
 }
 
 reset_db() {  # reset_db EVENT_ID: the Makefile's dev-reset-db; the log projects again
+  timed "  make dev-reset-db" reset_make || return 1
+  timed "  nebu healthy again" wait_healthy nebu && timed "  projected again" projected "$1"
+}
+
+reset_make() {
   make -s dev-reset-db COMPOSE="docker-compose -p ${project}" >"${tmp}/reset.log" 2>&1 ||
     { tail -20 "${tmp}/reset.log"; return 1; }
-  wait_healthy nebu && projected "$1"
 }
 
 scale_stack() {

@@ -122,9 +122,9 @@ phase e2e bash scripts/e2e.sh
 phase coverage python3 scripts/coverage.py --missing
 # deploy/: the lint of what cannot run here (Helm, OpenTofu: scripts/lint-deploy.sh), then
 # the container smoke test (podman + docker-compose: image from build/app/nebu, the Compose
-# stack and its three-node override with a real client; 4 to 7 minutes with podman's
-# layer cache warm, about 10 more on a fresh machine; it skips itself when podman is not
-# installable; NEBU_CONTAINER_SMOKE=0 leaves it out).
+# stack with nginx and its three-node override with a real client; about 7 minutes with
+# podman's layer cache warm, about 10 more on a fresh machine; it skips itself when podman
+# is not installable; NEBU_CONTAINER_SMOKE=0 leaves it out).
 phase lint-deploy bash scripts/lint-deploy.sh
 if [[ "${NEBU_CONTAINER_SMOKE:-1}" != 0 ]]; then
   phase container-smoke bash scripts/container-smoke.sh
