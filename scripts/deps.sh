@@ -21,6 +21,7 @@ test_pkgs=(
   nodejs npm python3 python3-matrix-nio python3-yaml
   curl procps iproute2
   chromium  # js-sso-browser (with playwright-core from tests/e2e/js/package.json)
+  yamllint shellcheck python3-jsonschema  # scripts/lint-deploy.sh (podman & co.: scripts/container-smoke.sh installs them)
 )
 
 want=("${build_pkgs[@]}")

@@ -120,6 +120,15 @@ phase e2e bash scripts/e2e.sh
 # The Client-Server API coverage report (operations present out of the spec's; media
 # and single sign-on have their own issues). It fails only when the probe cannot run.
 phase coverage python3 scripts/coverage.py --missing
+# deploy/: the lint of what cannot run here (Helm, OpenTofu: scripts/lint-deploy.sh), then
+# the container smoke test (podman + docker-compose: image from build/app/nebu, the Compose
+# stack with nginx and its three-node override with a real client; about 7 minutes with
+# podman's layer cache warm, about 10 more on a fresh machine; it skips itself when podman
+# is not installable; NEBU_CONTAINER_SMOKE=0 leaves it out).
+phase lint-deploy bash scripts/lint-deploy.sh
+if [[ "${NEBU_CONTAINER_SMOKE:-1}" != 0 ]]; then
+  phase container-smoke bash scripts/container-smoke.sh
+fi
 if [[ -f scripts/fuzz.sh ]]; then
   phase fuzz bash scripts/fuzz.sh "${NEBU_FUZZ_SECONDS:-20}"
 fi
