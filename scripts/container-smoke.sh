@@ -149,6 +149,11 @@ make_images() {
 }
 
 timed "base image" make_base_image || die "no base image"
+# Whether this machine can run a container at all (user namespaces, cgroups, the
+# runtime): if even the plain base image cannot run `true`, the environment is missing,
+# not something of ours; skip rather than fail.
+podman run --rm --network none "${base_image}" true >/dev/null 2>&1 ||
+  skip "podman cannot run a container here (podman run ${base_image} true failed)"
 timed "images (nebu from build/app/nebu; PostgreSQL, etcd, nginx stand-ins)" make_images || die "image build failed"
 # The image keeps its health check only in the docker format.
 [[ "$(podman image inspect --format '{{.Config.Healthcheck.Test}}' "${nebu_image}" 2>/dev/null)" == *nebu-healthcheck* ]] ||
