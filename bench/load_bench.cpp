@@ -1,13 +1,16 @@
 // bench_load: the built-in load driver, the k6 tiers of deploy/k6/scenarios without k6.
 // Each virtual user (one thread, one keep-alive connection, one account with a
-// password) loops until the run ends: POST /login (a new device, argon2id at the
-// server's configured cost), GET /sync (timeout=0, incremental after its first),
-// PUT /send (an m.room.message into one of --rooms shared rooms), then --think-ms.
+// password) loops until the run ends, as deploy/k6/scenarios/lib/nebu.js does: POST
+// /login (its own device ID each time, so the device is reused; argon2id at the
+// server's configured cost), GET /sync (timeout=0, incremental after its first), PUT
+// /send (an m.room.message into one of --rooms shared rooms, default one), then
+// --think-ms (default 0, as k6's constant-vus).
 // Users start spread over --ramp-seconds (the login storm: every user logs in at once
 // when it is 0). Prints, per endpoint, the count, the error rate (by status; 0 = no
 // answer within the client's 10 s) and p50/p95/p99, the login throughput, send p95
 // during the ramp and after it, and the tier's verdict: send p95 under the threshold
-// (gold 500 ms at 1000 users, silver 800 ms at 500 users) and errors under 1%.
+// (gold 500 ms at 1000 users, silver 800 ms at 500 users) and each endpoint's errors
+// under 1%.
 // Exit status 0 when the tier's thresholds hold, 3 when not (as k6 does).
 //
 //   build/bench/bench_load --tier=silver                  # 500 users, 60 s
@@ -15,6 +18,7 @@
 //   build/bench/bench_load --vus=50 --seconds=20          # a quick look
 //
 // Every loop is bounded by the run's end; setup is bounded by --setup-seconds.
+#include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
@@ -151,7 +155,8 @@ void VirtualUser(Run& run, int user, Clock::time_point begin) {
   const std::string login_body = json::serialize(json::object{
       {"type", "m.login.password"},
       {"identifier", json::object{{"type", "m.id.user"}, {"user", Name(user)}}},
-      {"password", Password(user)}});
+      {"password", Password(user)},
+      {"device_id", "load-vu-" + std::to_string(user)}});
   const std::string room = PercentEncode(run.rooms[static_cast<size_t>(user) % run.rooms.size()]);
   const std::string filter = PercentEncode(
       R"({"room":{"timeline":{"limit":10},"state":{"lazy_load_members":true}}})");
@@ -193,8 +198,8 @@ int main(int argc, char** argv) {
   const int vus = std::stoi(Arg(argc, argv, "vus", std::to_string(tier.vus)));
   const double seconds = std::stod(Arg(argc, argv, "seconds", "60"));
   const double ramp_seconds = std::stod(Arg(argc, argv, "ramp-seconds", "30"));
-  const int rooms = std::stoi(Arg(argc, argv, "rooms", "10"));
-  const int think_ms = std::stoi(Arg(argc, argv, "think-ms", "1000"));
+  const int rooms = std::stoi(Arg(argc, argv, "rooms", "1"));
+  const int think_ms = std::stoi(Arg(argc, argv, "think-ms", "0"));
   const double setup_seconds = std::stod(Arg(argc, argv, "setup-seconds", "600"));
   const std::string binary = Arg(argc, argv, "nebu", "build/app/nebu");
   if (vus < 1 || rooms < 1 || seconds <= 0 || ramp_seconds < 0 || ramp_seconds >= seconds ||
@@ -228,15 +233,16 @@ int main(int argc, char** argv) {
   std::printf("logins: %.1f/s; send p95 during the ramp %.1f ms, after it %.1f ms\n",
               static_cast<double>(run.login.ms.size()) / elapsed,
               Percentile(run.send.ramp_ms, 95), Percentile(run.send.after_ms, 95));
-  int64_t calls = 0, errors = 0;
+  double error_rate = 0;  // the worst endpoint's
   for (Endpoint* e : {&run.login, &run.sync, &run.send}) {
-    calls += static_cast<int64_t>(e->ms.size()) + e->ErrorCount();
-    errors += e->ErrorCount();
+    const int64_t calls = static_cast<int64_t>(e->ms.size()) + e->ErrorCount();
+    error_rate = std::max(error_rate, calls > 0 ? static_cast<double>(e->ErrorCount()) /
+                                                      static_cast<double>(calls)
+                                                : 1.0);
   }
-  const double error_rate = calls > 0 ? static_cast<double>(errors) / static_cast<double>(calls) : 1;
   const double send_p95 = Percentile(run.send.ms, 95);
   const bool pass = !run.send.ms.empty() && send_p95 < tier.send_p95_ms && error_rate < kErrorRateMax;
-  std::printf("thresholds (%s): send p95 %.1f ms < %.0f ms %s; errors %.2f%% < %.0f%% %s => %s\n",
+  std::printf("thresholds (%s): send p95 %.1f ms < %.0f ms %s; worst endpoint's errors %.2f%% < %.0f%% %s => %s\n",
               tier_name.c_str(), send_p95, tier.send_p95_ms,
               send_p95 < tier.send_p95_ms ? "ok" : "FAILED", 100 * error_rate, 100 * kErrorRateMax,
               error_rate < kErrorRateMax ? "ok" : "FAILED", pass ? "PASS" : "FAIL");
