@@ -100,5 +100,7 @@ void AddUserRoutes(Router& router, const ContextPtr& context);
 void AddRoomRoutes(Router& router, const ContextPtr& context);
 void AddAuditRoutes(Router& router, const ContextPtr& context);
 void AddRegisterRoutes(Router& router, const ContextPtr& context);
+void AddRoomDeleteRoutes(Router& router, const ContextPtr& context);
+void AddModerationRoutes(Router& router, const ContextPtr& context);
 
 }  // namespace nebu::api::admin_internal

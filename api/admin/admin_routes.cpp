@@ -10,6 +10,8 @@ void AddAdminApiRoutes(Router& router, core::Engine& engine, const AdminRoutesOp
   admin_internal::AddRoomRoutes(router, context);
   admin_internal::AddAuditRoutes(router, context);
   admin_internal::AddRegisterRoutes(router, context);
+  admin_internal::AddRoomDeleteRoutes(router, context);
+  admin_internal::AddModerationRoutes(router, context);
 }
 
 }  // namespace nebu::api

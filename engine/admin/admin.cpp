@@ -77,6 +77,9 @@ Status Validate(const AdminCommand& command) {
     if (block->ts < 0) return Status::InvalidArgument("negative timestamp");
     return CheckField("actor", block->actor);
   }
+  if (const auto* deletion = std::get_if<RoomDeletion>(&command)) {
+    return ValidateRoomDeletion(*deletion);
+  }
   const auto& record = std::get<AuditRecord>(command);
   if (record.ts < 0) return Status::InvalidArgument("negative timestamp");
   NEBU_RETURN_IF_ERROR(CheckField("actor", record.actor));
@@ -186,6 +189,8 @@ Result<std::string> EncodeAdminCommand(const AdminCommand& command) {
          {"block", block->block},
          {"actor", block->actor},
          {"ts", block->ts}};
+  } else if (const auto* deletion = std::get_if<RoomDeletion>(&command)) {
+    o = RoomDeletionJson(*deletion);
   } else {
     o = RecordJson(std::get<AuditRecord>(command));
     o["op"] = "audit";
@@ -217,6 +222,10 @@ Result<AdminCommand> DecodeAdminCommand(std::string_view payload) {
     }
     c.block = block->as_bool();
     command = std::move(c);
+  } else if (op == "delete_room") {
+    if (o->contains("created_ts")) return Status::BadJson("bad delete_room command");
+    NEBU_ASSIGN_OR_RETURN(RoomDeletion d, RoomDeletionFromJson(*o));
+    command = std::move(d);
   } else if (op == "audit") {
     if (!OnlyKeys(*o, {"op", "action", "actor", "outcome", "params", "status", "target", "ts"})) {
       return Status::BadJson("bad audit command");
@@ -238,6 +247,9 @@ Result<std::string> ApplyAdminCommand(storage::Store& store, rocksdb::WriteBatch
   }
   if (const auto* block = std::get_if<BlockRoomCommand>(&command)) {
     return ApplyBlock(store, batch, *block);
+  }
+  if (const auto* deletion = std::get_if<RoomDeletion>(&command)) {
+    return ApplyRoomDeletion(store, batch, *deletion);
   }
   return ApplyAudit(store, batch, std::get<AuditRecord>(std::move(command)));
 }
