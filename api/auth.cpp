@@ -97,7 +97,8 @@ std::variant<Caller, Response> Authenticate(const Request& request, core::Engine
   // contract is one point lookup. An admin endpoint reads accounts::GetUser itself.
   return Caller{.user_id = std::move(owner->user_id),
                 .device_id = std::move(owner->device_id),
-                .is_admin = false};
+                .is_admin = false,
+                .shadow_banned = owner->shadow_banned};
 }
 
 std::variant<Caller, Response> AuthenticateOwner(const Request& request, core::Engine& engine,

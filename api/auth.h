@@ -27,6 +27,9 @@ struct Caller {
   std::string user_id;
   std::string device_id;
   bool is_admin = false;
+  // Shadow-banned by an admin (POST /_synapse/admin/v1/users/{userId}/shadow_ban): the
+  // room write routes answer success without changing anything (rooms_routes.h).
+  bool shadow_banned = false;
 };
 
 // The caller of a request from its access token (Authorization: Bearer, or the

@@ -374,54 +374,6 @@ void ChangePassword(Context* context, const Request& request, Respond respond) {
   });
 }
 
-// Proposes a leave of every room the user is joined to, invited to or knocking on
-// (spec: deactivation leaves the user's rooms), then runs `then` once every leave
-// applied. A leave that fails (a room that refuses it) is logged and skipped: the
-// deactivation goes on.
-void LeaveAllRooms(core::Engine& engine, const std::string& user_id, std::function<void()> then) {
-  auto rooms_of_user = engine.RoomsOf(user_id);
-  if (!rooms_of_user.ok()) {
-    spdlog::warn("deactivate: rooms of {}: {}", user_id, rooms_of_user.status().ToString());
-    return then();
-  }
-  std::vector<std::string> rooms;
-  for (const auto& [room_id, membership] : *rooms_of_user) {
-    if (membership == rooms::Membership::kJoin || membership == rooms::Membership::kInvite ||
-        membership == rooms::Membership::kKnock) {
-      rooms.push_back(room_id);
-    }
-  }
-  if (rooms.empty()) return then();
-  // `then` runs once every leave was answered (or could not be built).
-  auto remaining = std::make_shared<std::atomic<size_t>>(rooms.size());
-  auto done_one = [remaining, shared_then = std::make_shared<std::function<void()>>(std::move(then))] {
-    if (remaining->fetch_sub(1) == 1) (*shared_then)();
-  };
-  for (const std::string& room_id : rooms) {
-    core::SendEventRequest leave;
-    leave.room_id = room_id;
-    leave.sender = user_id;
-    leave.type = "m.room.member";
-    leave.state_key = user_id;
-    leave.content["membership"] = "leave";
-    leave.origin_server_ts = engine.clock().NowUnixMs();
-    Result<core::Command> command = core::MakeSendEventCommand(leave);
-    if (!command.ok()) {  // a room ID from the store always encodes; counted as done
-      spdlog::warn("deactivate: leave {}: {}", room_id, command.status().ToString());
-      done_one();
-      continue;
-    }
-    engine.SubmitAsync(std::move(command).value(),
-                       [done_one, room_id](const core::ApplyOutcome& outcome) {
-                         if (!outcome.ok()) {
-                           spdlog::warn("deactivate: leave {}: {}", room_id,
-                                        outcome.status().ToString());
-                         }
-                         done_one();
-                       });
-  }
-}
-
 // Leaves the rooms first, then deactivates: a deactivation cut short (a crash between
 // the two) leaves an account that can still log in and try again, never a
 // deactivated account stuck in its rooms. The deactivate command deletes the devices,
@@ -477,6 +429,50 @@ Handler Bind(const ContextPtr& context, Response (*handler)(Context&, const Requ
 }
 
 }  // namespace
+
+void LeaveAllRooms(core::Engine& engine, const std::string& user_id, std::function<void()> then) {
+  auto rooms_of_user = engine.RoomsOf(user_id);
+  if (!rooms_of_user.ok()) {
+    spdlog::warn("deactivate: rooms of {}: {}", user_id, rooms_of_user.status().ToString());
+    return then();
+  }
+  std::vector<std::string> rooms;
+  for (const auto& [room_id, membership] : *rooms_of_user) {
+    if (membership == rooms::Membership::kJoin || membership == rooms::Membership::kInvite ||
+        membership == rooms::Membership::kKnock) {
+      rooms.push_back(room_id);
+    }
+  }
+  if (rooms.empty()) return then();
+  // `then` runs once every leave was answered (or could not be built).
+  auto remaining = std::make_shared<std::atomic<size_t>>(rooms.size());
+  auto done_one = [remaining, shared_then = std::make_shared<std::function<void()>>(std::move(then))] {
+    if (remaining->fetch_sub(1) == 1) (*shared_then)();
+  };
+  for (const std::string& room_id : rooms) {
+    core::SendEventRequest leave;
+    leave.room_id = room_id;
+    leave.sender = user_id;
+    leave.type = "m.room.member";
+    leave.state_key = user_id;
+    leave.content["membership"] = "leave";
+    leave.origin_server_ts = engine.clock().NowUnixMs();
+    Result<core::Command> command = core::MakeSendEventCommand(leave);
+    if (!command.ok()) {  // a room ID from the store always encodes; counted as done
+      spdlog::warn("deactivate: leave {}: {}", room_id, command.status().ToString());
+      done_one();
+      continue;
+    }
+    engine.SubmitAsync(std::move(command).value(),
+                       [done_one, room_id](const core::ApplyOutcome& outcome) {
+                         if (!outcome.ok()) {
+                           spdlog::warn("deactivate: leave {}: {}", room_id,
+                                        outcome.status().ToString());
+                         }
+                         done_one();
+                       });
+  }
+}
 
 void AddAccountRoutes(Router& router, core::Engine& engine, const AccountRoutesConfig& config) {
   auto context = std::make_shared<Context>(engine, config);

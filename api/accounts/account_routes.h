@@ -56,6 +56,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -103,5 +104,12 @@ struct AccountRoutesConfig {
 };
 
 void AddAccountRoutes(Router& router, core::Engine& engine, const AccountRoutesConfig& config);
+
+// Proposes a leave of every room the user is joined to, invited to or knocking on
+// (spec: deactivation leaves the user's rooms; POST /account/deactivate and the admin
+// API's deactivation), then runs `then` once every leave applied. A leave that fails
+// (a room that refuses it) is logged and skipped: the deactivation goes on. `then`
+// runs on the apply thread (or this one when there is nothing to leave).
+void LeaveAllRooms(core::Engine& engine, const std::string& user_id, std::function<void()> then);
 
 }  // namespace nebu::api

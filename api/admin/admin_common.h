@@ -126,5 +126,7 @@ void AddServerNoticeRoutes(Router& router, const ContextPtr& context);
 void AddExportRoutes(Router& router, const ContextPtr& context);  // api/compliance/export_routes.h
 void AddStatsRoutes(Router& router, const ContextPtr& context);
 void AddComplianceRoutes(Router& router, const ContextPtr& context);  // api/compliance/
+void AddRoomDeleteRoutes(Router& router, const ContextPtr& context);
+void AddModerationRoutes(Router& router, const ContextPtr& context);
 
 }  // namespace nebu::api::admin_internal

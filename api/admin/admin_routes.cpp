@@ -18,6 +18,8 @@ std::vector<AdminRoute> AddAdminApiRoutes(Router& router, core::Engine& engine,
   admin_internal::AddExportRoutes(router, context);
   admin_internal::AddStatsRoutes(router, context);
   admin_internal::AddComplianceRoutes(router, context);
+  admin_internal::AddRoomDeleteRoutes(router, context);
+  admin_internal::AddModerationRoutes(router, context);
   return context->routes;
 }
 

@@ -3,10 +3,12 @@
 // and the users list (PostgreSQL, admin_routes.h).
 #include <boost/json.hpp>
 
+#include "api/accounts/account_routes.h"
 #include "api/admin/admin_common.h"
 #include "api/errors.h"
 #include "engine/accounts/accounts.h"
 #include "engine/accounts/commands.h"
+#include "engine/compliance/compliance.h"
 #include "engine/core/engine.h"
 
 namespace nebu::api::admin_internal {
@@ -65,7 +67,7 @@ std::variant<json::object, Response> UserJson(Context* context, const std::strin
                       {"deactivated", user->deactivated},
                       {"erased", user->deactivated && !profile->displayname &&
                                      !profile->avatar_url},
-                      {"shadow_banned", false},
+                      {"shadow_banned", user->shadow_banned},
                       {"locked", user->locked},
                       {"suspended", user->suspended},
                       {"creation_ts", user->created_ts / 1000},
@@ -202,9 +204,16 @@ void PutUser(Context* context, const Call& call, Finish finish) {
       }
       AppendEdits(user_id, wanted, commands.get());
     }
-    RunCommands(context, commands, 0, finish, [context, user_id, exists, finish] {
-      AnswerUser(context, user_id, exists ? 200 : 201, finish);
-    });
+    auto run = [context, commands, user_id, exists, finish] {
+      RunCommands(context, commands, 0, finish, [context, user_id, exists, finish] {
+        AnswerUser(context, user_id, exists ? 200 : 201, finish);
+      });
+    };
+    // Deactivation leaves the user's rooms first, as the client API's does.
+    if (exists && wanted.deactivated.value_or(false)) {
+      return LeaveAllRooms(context->engine, user_id, run);
+    }
+    run();
   });
   if (!posted) finish(ErrorResponse(429, "M_LIMIT_EXCEEDED", "Too many password hashes queued"));
 }
@@ -224,6 +233,21 @@ std::optional<Response> RequireUser(Context* context, const std::string& user_id
   return std::nullopt;
 }
 
+// Erasure of a user under a legal hold (compliance::FindHold) is refused: 403
+// M_FORBIDDEN naming the hold (the same answer as a purge a hold refuses), and nothing
+// changes; deactivation without erase stays possible.
+std::optional<Response> RefuseHeldErasure(Context* context, const std::string& user_id) {
+  Result<std::optional<compliance::Hold>> hold =
+      compliance::FindHold(context->engine.Read(), user_id);
+  if (!hold.ok()) return ErrorResponse(hold.status());
+  if (!*hold) return std::nullopt;
+  return ErrorResponse(403, "M_FORBIDDEN",
+                       "User " + user_id + " is under legal hold " + (*hold)->hold_id +
+                           " (case " + (*hold)->case_id +
+                           "): erasing their data is refused; deactivate without erase, or "
+                           "release the hold first");
+}
+
 void Deactivate(Context* context, const Call& call, Finish finish) {
   const std::string user_id = call.params.at("userId");
   if (auto error = RequireUser(context, user_id)) return finish(std::move(*error));
@@ -237,12 +261,18 @@ void Deactivate(Context* context, const Call& call, Finish finish) {
   if (user_id == call.caller.user_id) {
     return finish(ErrorResponse(400, "M_INVALID_PARAM", "You may not deactivate yourself"));
   }
-  SubmitThen(context,
-             AccountCommand(accounts::DeactivateCommand{.user_id = user_id,
-                                                        .erase = erase.value_or(false)}),
-             finish, [](const std::string&) {
-               return JsonResponse(200, json::object{{"id_server_unbind_result", "success"}});
-             });
+  if (erase.value_or(false)) {
+    if (auto held = RefuseHeldErasure(context, user_id)) return finish(std::move(*held));
+  }
+  // The rooms first, then the account (api/accounts/account_routes.h LeaveAllRooms).
+  LeaveAllRooms(context->engine, user_id, [context, user_id, erase, finish] {
+    SubmitThen(context,
+               AccountCommand(accounts::DeactivateCommand{.user_id = user_id,
+                                                          .erase = erase.value_or(false)}),
+               finish, [](const std::string&) {
+                 return JsonResponse(200, json::object{{"id_server_unbind_result", "success"}});
+               });
+  });
 }
 
 void ResetPassword(Context* context, const Call& call, Finish finish) {

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <variant>
 
+#include "api/auth.h"
 #include "api/http.h"
 #include "api/router.h"
 #include "engine/common/status.h"
@@ -88,6 +89,19 @@ struct ReadAccess {
 // which copies after the join too.
 void CopyUserStateAfterJoin(core::Engine& engine, std::string user_id, std::string old_room_id,
                             std::string new_room_id, std::function<void()> then);
+
+// GET /rooms/{roomId}/messages's answer for `caller` from `access` (the query's dir,
+// from, to, limit and filter; 400 M_INVALID_PARAM for bad ones). With see_all, every
+// event of the room is visible (the admin API's /messages: history visibility does not
+// apply); default_dir is the direction without `dir` ("b" for clients, "f" for the
+// admin API, as Synapse). Blocking reads: offloaded handlers only.
+struct MessagesOptions {
+  bool see_all = false;
+  std::string_view default_dir = "b";
+};
+[[nodiscard]] Response MessagesPage(core::Engine& engine, const Request& request,
+                                    const ReadAccess& access, const Caller& caller,
+                                    const MessagesOptions& options);
 
 // The read endpoints (rooms_read_routes.cpp).
 void AddRoomReadRoutes(Router& router, core::Engine& engine);

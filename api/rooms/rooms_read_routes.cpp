@@ -237,7 +237,8 @@ struct Walk {
 };
 
 Result<Walk> WalkLog(core::Engine& engine, const ReadAccess& access, const Viewer& viewer,
-                     const EventFilter& filter, Sequence from, Sequence to, size_t limit) {
+                     const EventFilter& filter, Sequence from, Sequence to, size_t limit,
+                     bool see_all) {
   Walk walk;
   if (limit == 0 || from == 0 || to == 0) return walk;
   const int64_t now_ms = engine.clock().NowUnixMs();
@@ -245,7 +246,7 @@ Result<Walk> WalkLog(core::Engine& engine, const ReadAccess& access, const Viewe
   Status scanned = core::ScanRoom(
       access.snap, access.meta.room_id, from, to, kMessagesScanEventsMax, [&](const storage::EventView& view) {
         walk.last_examined = view.sequence;
-        if (!access.view.Visible(view.sequence, view.type, view.state_key) ||
+        if ((!see_all && !access.view.Visible(view.sequence, view.type, view.state_key)) ||
             !Matches(filter, view)) {
           return true;
         }
@@ -266,8 +267,8 @@ Result<Walk> WalkLog(core::Engine& engine, const ReadAccess& access, const Viewe
 
 // The last sequence the caller could see anything at: every event for a joined
 // caller or a room that was ever world_readable, else their departure.
-Sequence ReadableEnd(const ReadAccess& access) {
-  if (access.view.joined_now() || access.view.ever_world_readable()) return access.meta.last_seq;
+Sequence ReadableEnd(const ReadAccess& access, bool see_all) {
+  if (see_all || access.view.joined_now() || access.view.ever_world_readable()) return access.meta.last_seq;
   return access.view.DepartureSequence().value_or(0);
 }
 
@@ -280,14 +281,15 @@ struct Page {
 };
 
 // Parses dir, from, to, limit and filter; the page or the ready 400 response.
-std::variant<Page, Response> ParsePage(const Request& request, const ReadAccess& access) {
+std::variant<Page, Response> ParsePage(const Request& request, const ReadAccess& access,
+                                       bool see_all, std::string_view default_dir) {
   Page page;
   std::optional<std::string_view> dir = request.Query("dir");
   if (dir && *dir != "b" && *dir != "f") {
     return ErrorResponse(400, "M_INVALID_PARAM", "dir must be b or f");
   }
-  page.backwards = !dir || *dir == "b";
-  Sequence end = ReadableEnd(access);
+  page.backwards = dir.value_or(default_dir) == "b";
+  Sequence end = ReadableEnd(access, see_all);
   page.from = page.backwards ? end : 0;
   for (auto [name, out] : {std::pair{"from", &page.from_token}, std::pair{"to", &page.to}}) {
     std::optional<std::string_view> text = request.Query(name);
@@ -306,16 +308,15 @@ std::variant<Page, Response> ParsePage(const Request& request, const ReadAccess&
   return page;
 }
 
-Response HandleMessages(core::Engine& engine, const Request& request, const PathParams& params) {
-  auto opened = Open(engine, request, params, {request.Query("from"), request.Query("to")});
-  if (auto* error = std::get_if<Response>(&opened)) return *error;
-  const ReadAccess& access = std::get<0>(opened).second;
-  const Viewer viewer{std::get<0>(opened).first.user_id, std::get<0>(opened).first.device_id,
-                      &access.view};
-  auto parsed = ParsePage(request, access);
+}  // namespace
+
+Response MessagesPage(core::Engine& engine, const Request& request, const ReadAccess& access,
+                      const Caller& caller, const MessagesOptions& options) {
+  const Viewer viewer{caller.user_id, caller.device_id, &access.view};
+  auto parsed = ParsePage(request, access, options.see_all, options.default_dir);
   if (auto* error = std::get_if<Response>(&parsed)) return *error;
   const Page& page = std::get<Page>(parsed);
-  const Sequence end = ReadableEnd(access);
+  const Sequence end = ReadableEnd(access, options.see_all);
   // Backwards from "s<n>" reads n, n-1, ...; forwards reads n+1, n+2, ...
   Sequence first = page.backwards ? page.from : page.from + 1;
   Sequence last = page.backwards ? std::max<Sequence>(page.to.value_or(0) + 1, 1)
@@ -324,7 +325,8 @@ Response HandleMessages(core::Engine& engine, const Request& request, const Path
   json::object body{{"start", MakeToken(page.from)}, {"state", json::array{}}};
   Walk walk;
   if (!empty) {
-    auto walked = WalkLog(engine, access, viewer, page.filter, first, last, page.limit);
+    auto walked =
+        WalkLog(engine, access, viewer, page.filter, first, last, page.limit, options.see_all);
     if (!walked.ok()) return ErrorResponse(walked.status());
     walk = std::move(walked).value();
   }
@@ -333,6 +335,14 @@ Response HandleMessages(core::Engine& engine, const Request& request, const Path
   }
   body["chunk"] = std::move(walk.events);
   return JsonResponse(200, body);
+}
+
+namespace {
+
+Response HandleMessages(core::Engine& engine, const Request& request, const PathParams& params) {
+  auto opened = Open(engine, request, params, {request.Query("from"), request.Query("to")});
+  if (auto* error = std::get_if<Response>(&opened)) return *error;
+  return MessagesPage(engine, request, std::get<0>(opened).second, std::get<0>(opened).first, {});
 }
 
 Response HandleContext(core::Engine& engine, const Request& request, const PathParams& params) {
@@ -348,9 +358,10 @@ Response HandleContext(core::Engine& engine, const Request& request, const PathP
   std::optional<EventFilter> filter = ParseFilter(request.Query("filter"));
   if (!limit || !filter) return ErrorResponse(400, "M_INVALID_PARAM", "Bad limit or filter");
   const Sequence seq = record.sequence;
-  const Sequence end = std::max(ReadableEnd(access), seq);
-  auto before = WalkLog(engine, access, viewer, *filter, seq - 1, 1, *limit / 2);
-  auto after = seq < end ? WalkLog(engine, access, viewer, *filter, seq + 1, end, *limit - *limit / 2)
+  const Sequence end = std::max(ReadableEnd(access, false), seq);
+  auto before = WalkLog(engine, access, viewer, *filter, seq - 1, 1, *limit / 2, false);
+  auto after = seq < end ? WalkLog(engine, access, viewer, *filter, seq + 1, end,
+                                   *limit - *limit / 2, false)
                          : Result<Walk>(Walk{});
   if (!before.ok()) return ErrorResponse(before.status());
   if (!after.ok()) return ErrorResponse(after.status());

@@ -15,6 +15,7 @@
 #include "api/rooms/rooms_common.h"
 #include "api/rooms/threads_routes.h"
 #include "engine/accounts/accounts.h"
+#include "engine/common/crypto.h"
 #include "engine/core/engine.h"
 #include "engine/core/room_reads.h"
 #include "engine/event/identifiers.h"
@@ -81,6 +82,12 @@ void SubmitEvent(core::Engine& engine, core::SendEventRequest request, const Res
                      });
 }
 
+// What a shadow-banned caller's send, state event or redaction answers (Synapse's
+// shadow-ban: success with an event ID that names no event, nothing written).
+Response ShadowBannedEventAnswer() {
+  return JsonResponse(200, json::object{{"event_id", "$" + RandomAlnum(kFakeEventIdChars)}});
+}
+
 // The caller, or the ready error response.
 std::variant<Caller, Response> CallerOf(const Request& request, core::Engine& engine) {
   return Authenticate(request, engine);
@@ -137,6 +144,8 @@ void HandleCreateRoom(core::Engine& engine, UserRateLimits& limits, const Reques
   Result<rooms::CreateRoomRequest> parsed =
       rooms::ParseCreateRoomRequest(std::get<json::object>(body));
   if (!parsed.ok()) return respond(CreateRoomError(parsed.status()));
+  // A shadow-banned creator gets the room but its invites are dropped (Synapse).
+  if (std::get<Caller>(caller).shadow_banned) parsed->invite.clear();
   std::string room_id;
   Result<core::Command> command =
       engine.PlanCreateRoom(*parsed, std::get<Caller>(caller).user_id, &room_id);
@@ -271,6 +280,9 @@ void HandleMembership(core::Engine& engine, UserRateLimits& limits, const Reques
       return respond(ErrorResponse(400, "M_INVALID_PARAM", "user_id is not a user ID"));
     }
     if (auto error = RequireJoined(engine, room_id, who.user_id)) return respond(*error);
+  }
+  if (who.shadow_banned && membership == "invite") {
+    return respond(JsonResponse(200, json::object{}));  // dropped, as Synapse does
   }
   core::SendEventRequest event = MemberEvent(who, room_id, target, membership, object);
   // An invite carries the invitee's displayname and avatar_url, read when it is
@@ -421,6 +433,7 @@ void HandleSend(core::Engine& engine, RateLimiter& limiter, const Request& reque
   if (auto* error = std::get_if<Response>(&prepared)) return respond(*error);
   auto& [who, content] = std::get<0>(prepared);
   if (auto limited = SendLimited(engine, limiter, who.user_id)) return respond(*limited);
+  if (who.shadow_banned) return respond(ShadowBannedEventAnswer());
   if (!state_key) {
     if (auto refused = CheckThreadTarget(engine, room_id, content)) return respond(*refused);
   }
@@ -444,6 +457,7 @@ void HandleRedact(core::Engine& engine, RateLimiter& limiter, const Request& req
   if (auto* error = std::get_if<Response>(&prepared)) return respond(*error);
   auto& [who, body] = std::get<0>(prepared);
   if (auto limited = SendLimited(engine, limiter, who.user_id)) return respond(*limited);
+  if (who.shadow_banned) return respond(ShadowBannedEventAnswer());
   core::SendEventRequest event;
   event.room_id = room_id;
   event.sender = who.user_id;

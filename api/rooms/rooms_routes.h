@@ -56,6 +56,14 @@
 //   engine/core/room_applier.h: 403 M_FORBIDDEN without the redact level on someone
 //   else's event, 400 M_INVALID_PARAM for an event not in this room (or unknown),
 //   400 M_BAD_JSON for a redaction without a target.
+// - A room an admin blocked (PUT /_synapse/admin/v1/rooms/{roomId}/block, or a room
+//   deletion with block) refuses joins, knocks and invites: 403 M_FORBIDDEN "This room
+//   has been blocked on this server", decided when the event is applied (all nodes).
+// - A shadow-banned caller (api/auth.h Caller::shadow_banned, set by the admin API)
+//   gets success and changes nothing others see: send, state PUT and redact answer
+//   {"event_id"} with kFakeEventIdChars random characters after "$" naming no event,
+//   invite answers {} without inviting, createRoom makes the room without its
+//   invites. Joins, leaves and reads work as usual (Synapse's shadow-ban).
 // - An m.thread reply whose root has a relation itself is 400 M_UNKNOWN
 //   (threads_routes.h CheckThreadTarget).
 // Pagination tokens are "s<sequence>": the point just after that event of the room's
@@ -93,6 +101,9 @@ namespace nebu::api {
 
 // Bounds of the room endpoints.
 inline constexpr size_t kEventBodyBytesMax = 65536;  // send / state / redact bodies
+// The random characters of a shadow-banned caller's fake event ID (after "$"; the length
+// of a real one).
+inline constexpr size_t kFakeEventIdChars = 43;
 inline constexpr size_t kMessagesLimitDefault = 10;
 inline constexpr size_t kMessagesLimitMax = 1000;
 // Events a /messages or /context request may examine (visible or not) before it

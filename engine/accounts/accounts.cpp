@@ -193,7 +193,7 @@ Result<Prepared> PrepareSetPassword(std::string_view user_id, std::string_view n
 Result<User> GetUser(const storage::ReadView& store, std::string_view user_id) {
   NEBU_ASSIGN_OR_RETURN(internal::UserRecord r, ReadUser(store, user_id));
   return User{std::string(user_id), r.admin,       r.created_ts, r.deactivated,
-              r.password_hash.has_value(), r.locked, r.suspended};
+              r.password_hash.has_value(), r.locked, r.suspended, r.shadow_banned};
 }
 
 Result<bool> UserExists(const storage::ReadView& store, std::string_view user_id) {
@@ -215,7 +215,8 @@ Result<TokenOwner> AuthenticateToken(const storage::ReadView& store, std::string
                     (r.flags & internal::kTokenLocked) != 0,
                     (r.flags & internal::kTokenSuspended) != 0,
                     (r.flags & internal::kTokenFresh) != 0,
-                    (r.flags & internal::kTokenExpires) != 0 ? r.expires_ms : 0};
+                    (r.flags & internal::kTokenExpires) != 0 ? r.expires_ms : 0,
+                    (r.flags & internal::kTokenShadowBanned) != 0};
 }
 
 Result<TokenOwner> RefreshTokenOwner(const storage::ReadView& store,
@@ -297,7 +298,8 @@ Status ForEachAccountRecord(const storage::ReadView& store,
     NEBU_ASSIGN_OR_RETURN(internal::UserRecord r,
                           internal::DecodeUserRecord(it->value().ToStringView()));
     AccountRecord account{User{user_id, r.admin, r.created_ts, r.deactivated,
-                               r.password_hash.has_value(), r.locked, r.suspended},
+                               r.password_hash.has_value(), r.locked, r.suspended,
+                               r.shadow_banned},
                           std::move(r.password_hash), std::nullopt};
     NEBU_ASSIGN_OR_RETURN(std::optional<std::string> profile,
                           store.Get(Cf::kUsers, internal::ProfileKey(user_id)));

@@ -184,6 +184,7 @@ struct User {
   bool has_password = false;  // the hash itself stays inside (VerifyLogin)
   bool locked = false;        // PUT /admin/lock
   bool suspended = false;     // PUT /admin/suspend
+  bool shadow_banned = false;  // POST /_synapse/admin/v1/users/{userId}/shadow_ban
   bool operator==(const User&) const = default;
 };
 
@@ -208,6 +209,7 @@ struct TokenOwner {
   bool suspended = false;  // the user is suspended
   bool fresh = false;      // issued by /refresh and not used yet (ConfirmRefreshCommand)
   int64_t expires_ms = 0;  // 0: never; else refused from then on (the caller's clock)
+  bool shadow_banned = false;  // the user is shadow-banned (api/auth.h)
   bool operator==(const TokenOwner&) const = default;
 };
 

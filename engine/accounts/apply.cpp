@@ -206,7 +206,8 @@ Status Applier::PutProfile(std::string_view user_id, const internal::ProfileReco
 // The token flags a user's restrictions give every token of theirs.
 uint8_t TokenFlags(const UserRecord& user) {
   return static_cast<uint8_t>((user.locked ? internal::kTokenLocked : 0) |
-                              (user.suspended ? internal::kTokenSuspended : 0));
+                              (user.suspended ? internal::kTokenSuspended : 0) |
+                              (user.shadow_banned ? internal::kTokenShadowBanned : 0));
 }
 
 Status Applier::PutDevice(std::string_view user_id, std::string_view device_id,
@@ -641,8 +642,10 @@ Result<std::string> Applier::Apply(const RestrictUserCommand& c) {
   NEBU_ASSIGN_OR_RETURN(UserRecord user, LoadUser(c.user_id));
   if (c.locked) user.locked = *c.locked;
   if (c.suspended) user.suspended = *c.suspended;
+  if (c.shadow_banned) user.shadow_banned = *c.shadow_banned;
   NEBU_RETURN_IF_ERROR(PutUser(c.user_id, user));
-  const uint8_t restrictions = internal::kTokenLocked | internal::kTokenSuspended;
+  const uint8_t restrictions =
+      internal::kTokenLocked | internal::kTokenSuspended | internal::kTokenShadowBanned;
   NEBU_ASSIGN_OR_RETURN(std::vector<StoredDevice> devices, LoadDevices(c.user_id));
   for (const StoredDevice& d : devices) {
     const std::string key = internal::TokenKey(d.record.token_hash);

@@ -332,6 +332,7 @@ void Encode(const RestrictUserCommand& c, json::object* o) {
   (*o)["user_id"] = c.user_id;
   if (c.locked) (*o)["locked"] = *c.locked;
   if (c.suspended) (*o)["suspended"] = *c.suspended;
+  if (c.shadow_banned) (*o)["shadow_banned"] = *c.shadow_banned;
 }
 
 void Encode(const CreateRegistrationTokenCommand& c, json::object* o) {

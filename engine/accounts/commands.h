@@ -324,14 +324,15 @@ struct CreateOpenIdTokenCommand {
   bool operator==(const CreateOpenIdTokenCommand&) const = default;
 };
 
-// op "restrict_user": {"locked"?, "suspended"?, "user_id"} (PUT /admin/lock and
-// /admin/suspend). Sets the given flags on the user (the absent ones stay) and on
+// op "restrict_user": {"locked"?, "shadow_banned"?, "suspended"?, "user_id"} (PUT
+// /admin/lock, /admin/suspend and the admin API's shadow_ban). Sets the given flags on the user (the absent ones stay) and on
 // every access token of theirs, so the per-request token check sees them without
 // another read. kNotFound for an unknown user.
 struct RestrictUserCommand {
   std::string user_id{};
   std::optional<bool> locked{};
   std::optional<bool> suspended{};
+  std::optional<bool> shadow_banned{};
   bool operator==(const RestrictUserCommand&) const = default;
 };
 

@@ -97,6 +97,7 @@ Result<AccountCommand> DecodeRestrictUser(Fields& f) {
   NEBU_ASSIGN_OR_RETURN(c.user_id, f.String("user_id"));
   NEBU_ASSIGN_OR_RETURN(c.locked, OptionalBool(f, "locked"));
   NEBU_ASSIGN_OR_RETURN(c.suspended, OptionalBool(f, "suspended"));
+  NEBU_ASSIGN_OR_RETURN(c.shadow_banned, OptionalBool(f, "shadow_banned"));
   return AccountCommand(std::move(c));
 }
 

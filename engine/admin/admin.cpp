@@ -83,6 +83,9 @@ Status Validate(const AdminCommand& command) {
     if (!event::IsValidRoomId(notice->room_id)) return Status::InvalidArgument("invalid room ID");
     return Status::Ok();
   }
+  if (const auto* deletion = std::get_if<RoomDeletion>(&command)) {
+    return ValidateRoomDeletion(*deletion);
+  }
   const auto& record = std::get<AuditRecord>(command);
   if (record.ts < 0) return Status::InvalidArgument("negative timestamp");
   NEBU_RETURN_IF_ERROR(CheckField("actor", record.actor));
@@ -194,6 +197,8 @@ Result<std::string> EncodeAdminCommand(const AdminCommand& command) {
          {"ts", block->ts}};
   } else if (const auto* notice = std::get_if<SetNoticeRoomCommand>(&command)) {
     o = {{"op", "set_notice_room"}, {"user_id", notice->user_id}, {"room_id", notice->room_id}};
+  } else if (const auto* deletion = std::get_if<RoomDeletion>(&command)) {
+    o = RoomDeletionJson(*deletion);
   } else {
     o = RecordJson(std::get<AuditRecord>(command));
     o["op"] = "audit";
@@ -232,6 +237,10 @@ Result<AdminCommand> DecodeAdminCommand(std::string_view payload) {
       return Status::BadJson("bad set_notice_room command");
     }
     command = std::move(c);
+  } else if (op == "delete_room") {
+    if (o->contains("created_ts")) return Status::BadJson("bad delete_room command");
+    NEBU_ASSIGN_OR_RETURN(RoomDeletion d, RoomDeletionFromJson(*o));
+    command = std::move(d);
   } else if (op == "audit") {
     if (!OnlyKeys(*o, {"op", "action", "actor", "outcome", "params", "status", "target", "ts"})) {
       return Status::BadJson("bad audit command");
@@ -258,6 +267,9 @@ Result<std::string> ApplyAdminCommand(storage::Store& store, rocksdb::WriteBatch
     batch.Put(store.handle(Cf::kAdmin), TaggedKey(kNoticeRoomTag, notice->user_id),
               notice->room_id);
     return std::string(R"({"notice_room":true})");
+  }
+  if (const auto* deletion = std::get_if<RoomDeletion>(&command)) {
+    return ApplyRoomDeletion(store, batch, *deletion);
   }
   return ApplyAudit(store, batch, std::get<AuditRecord>(std::move(command)));
 }

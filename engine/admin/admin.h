@@ -21,7 +21,10 @@
 //   op "audit":      {"action", "actor", "outcome", "params", "status", "target", "ts"}
 //                    appends one record; outcome {"seq": n}.
 //   op "block_room": {"actor", "block", "room_id", "ts"}  sets or clears the room's
-//                    block (any room ID: Synapse blocks rooms not known yet too).
+//                    block (any room ID: Synapse blocks rooms not known yet too). A
+//                    blocked room refuses joins, knocks and invites in apply
+//                    (core/room_applier.h), the same on every node.
+//   op "delete_room": a room deletion's status record (engine/admin/room_deletions.h).
 //
 // Storage (Cf::kAdmin):
 //   "r" user_id          -> {"admin": bool, "auditor": bool}
@@ -30,7 +33,7 @@
 //   "b" room_id          -> {"actor", "ts"}: the room is blocked
 // Reserved (issue 12, second part), each laid out by its owner:
 //   "h" legal holds, "p" retention and purge progress (engine/compliance, kPurge);
-//   "d" room deletions and their status (api/admin room deletion);
+//   "d" room deletions and their status (room_deletions.h: "di", "dr");
 //   "s" server notices: "s" user_id -> the room ID of the user's server notices room
 //       (op "set_notice_room": {"room_id", "user_id"}; api/admin/server_notices.cpp).
 //
@@ -49,6 +52,7 @@
 
 #include <rocksdb/write_batch.h>
 
+#include "engine/admin/room_deletions.h"
 #include "engine/common/status.h"
 #include "engine/storage/read_view.h"
 #include "engine/storage/store.h"
@@ -101,8 +105,8 @@ struct SetNoticeRoomCommand {
   bool operator==(const SetNoticeRoomCommand&) const = default;
 };
 
-using AdminCommand =
-    std::variant<SetRolesCommand, AuditRecord, BlockRoomCommand, SetNoticeRoomCommand>;
+using AdminCommand = std::variant<SetRolesCommand, AuditRecord, BlockRoomCommand,
+                                  SetNoticeRoomCommand, RoomDeletion>;
 
 // The payload of a kAudit command. kInvalidArgument for a malformed user or room ID, a
 // field over its limit, a negative timestamp.

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "engine/admin/admin.h"
 #include "engine/core/relations.h"
 #include "engine/search/search_index.h"
 #include "engine/core/threads.h"
@@ -118,6 +119,22 @@ bool IsInvite(const rooms::EventDraft& d) {
   if (d.type != "m.room.member" || !d.state_key) return false;
   const json::string* m = StringAt(d.content, "membership");
   return m && *m == "invite";
+}
+
+// A join, knock or invite into a room an admin blocked (engine/admin/admin.h
+// "block_room"): kForbidden. Decided in apply from the replicated block record, so
+// every node refuses the same events and a join racing the block cannot slip in.
+// Block commands (kAudit) are applied alone with the batch flushed, so the store read
+// sees every block ordered before this event.
+Status CheckRoomNotBlocked(storage::Store& store, const rooms::EventDraft& d,
+                           std::string_view room_id) {
+  if (d.type != "m.room.member") return Status::Ok();
+  const json::string* m = StringAt(d.content, "membership");
+  if (!m || (*m != "join" && *m != "invite" && *m != "knock")) return Status::Ok();
+  NEBU_ASSIGN_OR_RETURN(std::optional<admin::RoomBlock> block,
+                        admin::GetRoomBlock(store, room_id));
+  if (block) return Status::Forbidden("This room has been blocked on this server");
+  return Status::Ok();
 }
 
 }  // namespace
@@ -602,6 +619,7 @@ Result<std::string> RoomApplier::ApplySendEvent(std::string_view payload,
   }
   rooms::EventDraft draft{std::string(*type), OptionalString(o, "state_key"),
                           content->as_object(), std::string(*sender)};
+  NEBU_RETURN_IF_ERROR(CheckRoomNotBlocked(store_, draft, *room_id));
   if (FlagSet(o, "sender_profile") && (IsOwnJoin(draft) || IsOwnMembership(draft, "knock"))) {
     NEBU_RETURN_IF_ERROR(AddStoredProfile(draft.sender, draft.content));
   }

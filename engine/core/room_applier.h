@@ -40,6 +40,12 @@
 // "M_UNABLE_TO_GRANT_JOIN: ...". The auth rules then check the authoriser again
 // (rooms/auth_rules.h, rule 4.3.5).
 //
+// Blocked rooms: an m.room.member join, knock or invite into a room with an admin block
+// (engine/admin/admin.h "block_room") is refused with kForbidden, read from the store
+// (block commands are applied alone, flushed, so the read sees every block ordered
+// before the event). Leaves, kicks and bans still apply; so do other events of members
+// already in the room.
+//
 // Redactions: every m.room.redaction event, whatever sent it (POST /redact gives
 // `redacts`; PUT /send and /state bodies give content.redacts; both must agree),
 // must name an event of the same room (kInvalidArgument otherwise, for unknown

@@ -134,6 +134,7 @@ Result<std::string> EncodeUserRecord(const UserRecord& r) {
   o["deactivated"] = r.deactivated;
   if (r.locked) o["locked"] = true;
   if (r.suspended) o["suspended"] = true;
+  if (r.shadow_banned) o["shadow_banned"] = true;
   return event::CanonicalJson(json::value(std::move(o)));
 }
 
@@ -146,7 +147,8 @@ Result<UserRecord> DecodeUserRecord(std::string_view bytes) {
     return Corrupt("user");
   }
   if ((o.contains("locked") && !ReadBool(o, "locked", &r.locked)) ||
-      (o.contains("suspended") && !ReadBool(o, "suspended", &r.suspended))) {
+      (o.contains("suspended") && !ReadBool(o, "suspended", &r.suspended)) ||
+      (o.contains("shadow_banned") && !ReadBool(o, "shadow_banned", &r.shadow_banned))) {
     return Corrupt("user");
   }
   return r;

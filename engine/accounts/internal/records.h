@@ -3,7 +3,8 @@
 //
 // Cf::kUsers
 //   'u' user_id             -> {"admin":b,"created_ts":n,"deactivated":b,"locked":true?,
-//                               "password_hash":s?,"suspended":true?}  canonical JSON
+//                               "password_hash":s?,"shadow_banned":true?,"suspended":true?}
+//                              canonical JSON
 //   'p' user_id             -> {"avatar_url":s?,"displayname":s?,"fields":{key:value}?}
 //                              canonical JSON; absent when nothing is set
 // Cf::kDevices
@@ -69,6 +70,7 @@ struct UserRecord {
   bool deactivated = false;
   bool locked = false;
   bool suspended = false;
+  bool shadow_banned = false;
 };
 [[nodiscard]] Result<std::string> EncodeUserRecord(const UserRecord& r);
 [[nodiscard]] Result<UserRecord> DecodeUserRecord(std::string_view bytes);
@@ -98,6 +100,7 @@ inline constexpr uint8_t kTokenLocked = 1;     // the user is locked
 inline constexpr uint8_t kTokenSuspended = 2;  // the user is suspended
 inline constexpr uint8_t kTokenFresh = 4;      // issued by /refresh, not used yet
 inline constexpr uint8_t kTokenExpires = 8;    // expires_ms is set
+inline constexpr uint8_t kTokenShadowBanned = 16;  // the user is shadow-banned
 
 struct TokenRecord {
   std::string user_id;
