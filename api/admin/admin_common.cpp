@@ -65,7 +65,8 @@ bool IsSecretPathParam(std::string_view name) {
 std::string TargetOf(const PathParams& params) {
   // The user, room, report, token (redacted), deletion or media the route names; the
   // first of these.
-  for (std::string_view name : {"userId", "roomId", "reportId", "token", "deleteId", "mediaId"}) {
+  for (std::string_view name : {"userId", "roomId", "roomIdOrAlias", "reportId", "token",
+                                "deleteId", "mediaId", "holdId", "purgeId"}) {
     if (auto it = params.find(name); it != params.end()) {
       return IsSecretPathParam(name) ? RedactedSecret(it->second) : it->second;
     }

@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include "engine/admin/room_deletions.h"
+#include "engine/compliance/compliance.h"
 #include "tests/api/admin/room_admin_testing.h"
 
 namespace nebu::api::testing {
@@ -107,26 +108,33 @@ TEST_F(RoomDeleteTest, DeleteBlocksMovesMembersAndAliasesToANewRoom) {
   ExpectError(SendText(bob, new_room, "hello?"), 403, "M_FORBIDDEN");
 }
 
-TEST_F(RoomDeleteTest, PurgeFailsTheJobWithThePurgeError) {
-  // api::PurgeRoomHistory is a placeholder (api/compliance/purge.h) that refuses every
-  // purge: the job fails with its message after the members were removed, as Synapse's
-  // status shows a shutdown result for a failed purge.
+TEST_F(RoomDeleteTest, PurgeCompletesAndALegalHoldFailsTheJobChangingNothing) {
   Session admin = RegisterAdmin("root");
   Session alice = Register("alice");
   const std::string room = CreateRoomHttp(alice, object{{"preset", "public_chat"}});
-  HttpReply started = As(&admin, "DELETE", v2_ + "/rooms/" + PercentEncode(room), "{}");
+  ASSERT_EQ(SendText(alice, room, "purged with the room").status, 200);
+  HttpReply started = As(&admin, "DELETE", v2_ + "/rooms/" + PercentEncode(room),
+                         Json({{"purge", true}}));
   ASSERT_EQ(started.status, 200) << started.body;
   object task = WaitFinished(admin, Str(started.Json(), "delete_id"));
-  ASSERT_EQ(Str(task, "status"), "failed") << boost::json::serialize(task);
-  EXPECT_FALSE(Str(task, "error").empty());
+  EXPECT_EQ(Str(task, "status"), "complete") << boost::json::serialize(task);
   EXPECT_EQ(List(task, "kicked_users"), (std::vector<std::string>{alice.user_id}));
-  EXPECT_TRUE(task.at("shutdown_room").at("new_room_id").is_null());
 
-  // v1 answers the same failure synchronously, with the purge's error.
-  const std::string other = CreateRoomHttp(alice, object{{"preset", "public_chat"}});
-  HttpReply v1 = As(&admin, "DELETE", v1_ + "/rooms/" + PercentEncode(other), "{}");
-  EXPECT_GE(v1.status, 400) << v1.body;
-  EXPECT_EQ(MembershipIn(other, alice.user_id), "leave");
+  // A legal hold on the room (engine/compliance): the purging deletion fails at once,
+  // naming the hold, before anything changed: alice is still joined.
+  const std::string held = CreateRoomHttp(alice, object{{"preset", "public_chat"}});
+  Result<std::string> hold = compliance::EncodePurgeCommand(compliance::HoldCreate{
+      .hold_id = "hold1", .target = held, .reason = "litigation", .case_id = "case-7",
+      .actor = admin.user_id, .ts = 1});
+  ASSERT_TRUE(hold.ok()) << hold.status().ToString();
+  ASSERT_TRUE(engine_->Submit({.kind = core::CommandKind::kPurge, .payload = *hold}).ok());
+  HttpReply refused = As(&admin, "DELETE", v2_ + "/rooms/" + PercentEncode(held),
+                         Json({{"purge", true}}));
+  ASSERT_EQ(refused.status, 200) << refused.body;
+  object failed = WaitFinished(admin, Str(refused.Json(), "delete_id"));
+  ASSERT_EQ(Str(failed, "status"), "failed") << boost::json::serialize(failed);
+  EXPECT_NE(Str(failed, "error").find("hold1"), std::string::npos) << Str(failed, "error");
+  EXPECT_EQ(MembershipIn(held, alice.user_id), "join");
 }
 
 TEST_F(RoomDeleteTest, V1AnswersTheShutdownResultAndBlocksUnknownRooms) {
