@@ -172,7 +172,18 @@ struct Config {
   // NEBU_REGISTRATION_SHARED_SECRET: Synapse's shared-secret registration
   // (/_synapse/admin/v1/register, `nebu admin create-user`); empty: the route is off.
   std::string registration_shared_secret;
+  // Scheduled backups inside the node (app/backup_service.h): NEBU_BACKUP_DIR (a
+  // directory or s3://BUCKET/PREFIX; "": none), every NEBU_BACKUP_INTERVAL ("24h": N
+  // with s, m, h or d, kBackupIntervalMsMin..kBackupIntervalMsMax), keeping the newest
+  // NEBU_BACKUP_KEEP (default 7, 0: all, at most kBackupKeepMax).
+  std::string backup_dir;
+  int64_t backup_interval_ms = 86'400'000;
+  size_t backup_keep = 7;
 };
+
+inline constexpr int64_t kBackupIntervalMsMin = 60'000;              // 1 minute
+inline constexpr int64_t kBackupIntervalMsMax = 365LL * 86'400'000;  // 1 year
+inline constexpr size_t kBackupKeepMax = 10'000;
 
 struct Variable {
   std::string_view name;
