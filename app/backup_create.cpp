@@ -100,18 +100,21 @@ Status CopyFiles(const fs::path& staging, const BackupManifest* previous, Backup
   std::map<std::pair<std::string, uint64_t>, std::string> reusable;
   if (previous != nullptr && previous->lineage == m->lineage) {
     for (const BackupFile& f : previous->files) {
-      if (f.path.ends_with(".sst")) reusable[{f.path, f.size}] = f.sha256;
+      if (f.linked) reusable[{f.path, f.size}] = f.sha256;
     }
   }
+  auto find = [&](const BackupFile& f) {
+    return f.linked ? reusable.find({f.path, f.size}) : reusable.end();
+  };
   uint64_t to_read = 0;
   for (const BackupFile& f : m->files) {
-    if (!reusable.contains({f.path, f.size})) to_read += f.size;
+    if (find(f) == reusable.end()) to_read += f.size;
   }
   progress->files_total = m->files.size();
   progress->bytes_total = to_read;
   progress->phase = BackupProgress::kCopy;
   for (BackupFile& f : m->files) {
-    auto reused = reusable.find({f.path, f.size});
+    auto reused = find(f);
     if (reused != reusable.end()) {
       f.sha256 = reused->second;
       ++summary->files_reused;
@@ -170,6 +173,15 @@ Result<BackupSummary> CreateIn(core::Engine& engine, BackupTarget& target,
   // The commit log first, then the state (see the header).
   NEBU_RETURN_IF_ERROR(storage::CreateCheckpoint(engine.commit_log_store(), (staging / "log").string()));
   NEBU_RETURN_IF_ERROR(storage::CreateCheckpoint(engine.store(), (staging / "db").string()));
+  // The checkpoint's own table files, before the staged copies are opened: opening one
+  // may flush or compact into new files numbered like the live DB's next ones.
+  std::set<std::string> linked;
+  {
+    NEBU_ASSIGN_OR_RETURN(std::vector<BackupFile> checkpointed, ListStaged(staging));
+    for (const BackupFile& f : checkpointed) {
+      if (f.path.ends_with(".sst")) linked.insert(f.path);
+    }
+  }
   progress->phase = BackupProgress::kDigest;
   NEBU_RETURN_IF_ERROR(DescribeState(staging / "db", &m));
   {
@@ -189,6 +201,7 @@ Result<BackupSummary> CreateIn(core::Engine& engine, BackupTarget& target,
     }
   }
   NEBU_ASSIGN_OR_RETURN(m.files, ListStaged(staging));
+  for (BackupFile& f : m.files) f.linked = linked.contains(f.path);
   NEBU_RETURN_IF_ERROR(
       CopyFiles(staging, previous ? &*previous : nullptr, target, &m, &summary, progress));
   NEBU_RETURN_IF_ERROR(target.Write(ManifestName(m.id), EncodeManifest(m)));

@@ -20,8 +20,10 @@
 // digest and per-room log digests, which `nebu backup verify` recomputes.
 //
 // Incremental. Table files (*.sst) are immutable and named by number within one node
-// history: a staged file whose name and size equal a file of the previous backup of the
-// same lineage reuses that file's SHA-256 without being read. The lineage is a random ID
+// history: a table file of the checkpoint (a hard link of a live file; not one written
+// when the staged copy is opened to read its metadata, whose numbers the live DB hands
+// out again) whose name and size equal such a file of the previous backup of the same
+// lineage reuses that file's SHA-256 without being read. The lineage is a random ID
 // kept in <data_dir>/backup.lineage (made when missing: a restored data directory starts
 // a new one, as its table numbers may repeat those of the history it rewound). Every
 // other file is hashed; an object the target holds is not written again.

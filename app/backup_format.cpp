@@ -51,6 +51,8 @@ Result<std::vector<BackupFile>> DecodeFiles(const json::object& o) {
     NEBU_ASSIGN_OR_RETURN(file.path, GetString(f.as_object(), "path"));
     NEBU_ASSIGN_OR_RETURN(file.size, GetU64(f.as_object(), "size"));
     NEBU_ASSIGN_OR_RETURN(file.sha256, GetString(f.as_object(), "sha256"));
+    const json::value* linked = f.as_object().if_contains("linked");
+    file.linked = linked != nullptr && linked->is_bool() && linked->as_bool();
     if (!IsBackupFilePath(file.path)) return Bad("files[].path " + file.path);
     if (!IsSha256Hex(file.sha256)) return Bad("files[].sha256 of " + file.path);
     out.push_back(std::move(file));
@@ -69,7 +71,8 @@ uint64_t BackupManifest::bytes() const {
 std::string EncodeManifest(const BackupManifest& m) {
   json::array files;
   for (const BackupFile& f : m.files) {
-    files.push_back(json::object{{"path", f.path}, {"size", f.size}, {"sha256", f.sha256}});
+    files.push_back(json::object{
+        {"path", f.path}, {"size", f.size}, {"sha256", f.sha256}, {"linked", f.linked}});
   }
   json::object rooms;
   for (const auto& [room, digest] : m.room_digests) rooms[std::to_string(room)] = digest;

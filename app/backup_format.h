@@ -45,6 +45,10 @@ struct BackupFile {
   std::string path;  // "db/000012.sst", "log/CURRENT", ...
   uint64_t size = 0;
   std::string sha256;  // lower-case hex
+  // A table file of the node's own checkpoint (a hard link of a live file), not one
+  // made while the staged copy was opened to read it: only such files are matched by
+  // name with the next backup's (app/backup_create.h).
+  bool linked = false;
   bool operator==(const BackupFile&) const = default;
 };
 
