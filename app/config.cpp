@@ -372,6 +372,11 @@ const std::vector<Variable> kVariables = {
      "unset: shared-secret registration is off"},
     {"NEBU_SERVER_NOTICES_LOCALPART", "server",
      "localpart of the user /_synapse/admin/v1/send_server_notice sends as ([a-z0-9._=/-])"},
+    {"NEBU_BACKUP_DIR", "",
+     "scheduled backups: a directory or s3://BUCKET/PREFIX (`nebu backup`)",
+     "unset: no scheduled backups"},
+    {"NEBU_BACKUP_INTERVAL", "24h", "time between scheduled backups: N followed by s, m, h or d"},
+    {"NEBU_BACKUP_KEEP", "7", "scheduled backups kept (older ones removed; 0: keep all)"},
 };
 
 std::string HostPort::ToString() const {
@@ -659,6 +664,31 @@ Status LoadS3(const Environment& env, std::map<std::string_view, std::string>& v
   return Status::Ok();
 }
 
+// NEBU_BACKUP_DIR, NEBU_BACKUP_INTERVAL, NEBU_BACKUP_KEEP into config.backup_*.
+Status LoadBackup(std::map<std::string_view, std::string>& values, Config& config) {
+  config.backup_dir = values["NEBU_BACKUP_DIR"];
+  const std::string& interval = values["NEBU_BACKUP_INTERVAL"];
+  int64_t n = 0;
+  auto [end, ec] = std::from_chars(interval.data(), interval.data() + interval.size(), n);
+  const std::string_view unit(end, interval.data() + interval.size());
+  int64_t unit_ms = unit == "s" ? 1'000 : unit == "m" ? 60'000 : unit == "h" ? 3'600'000
+                  : unit == "d" ? 86'400'000 : 0;
+  if (ec != std::errc() || unit_ms == 0 || n <= 0 || n > kBackupIntervalMsMax / unit_ms ||
+      n * unit_ms < kBackupIntervalMsMin || n * unit_ms > kBackupIntervalMsMax) {
+    return Invalid("NEBU_BACKUP_INTERVAL",
+                   "expected 60s to 365d as N followed by s, m, h or d, got \"" + interval + "\"");
+  }
+  config.backup_interval_ms = n * unit_ms;
+  const std::string& keep = values["NEBU_BACKUP_KEEP"];
+  uint64_t k = 0;
+  auto [keep_end, keep_ec] = std::from_chars(keep.data(), keep.data() + keep.size(), k);
+  if (keep_ec != std::errc() || keep_end != keep.data() + keep.size() || k > kBackupKeepMax) {
+    return Invalid("NEBU_BACKUP_KEEP", "expected 0 to 10000, got \"" + keep + "\"");
+  }
+  config.backup_keep = k;
+  return Status::Ok();
+}
+
 Result<Config> LoadConfig(const Environment& env) {
   std::map<std::string_view, std::string> values;
   for (const Variable& variable : kVariables) {
@@ -749,6 +779,7 @@ Result<Config> LoadConfig(const Environment& env) {
           std::string::npos) {
     return Invalid("NEBU_SERVER_NOTICES_LOCALPART", "must be a localpart of [a-z0-9._=/-]");
   }
+  NEBU_RETURN_IF_ERROR(LoadBackup(values, config));
   return config;
 }
 

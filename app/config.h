@@ -202,10 +202,21 @@ struct Config {
   // purge job runs (same syntax, at least 1 s; default 1h).
   std::optional<int64_t> retention_max_lifetime_ms;
   int64_t retention_interval_ms = 3'600'000;
+  // Scheduled backups inside the node (app/backup_service.h): NEBU_BACKUP_DIR (a
+  // directory or s3://BUCKET/PREFIX; "": none), every NEBU_BACKUP_INTERVAL ("24h": N
+  // with s, m, h or d, kBackupIntervalMsMin..kBackupIntervalMsMax), keeping the newest
+  // NEBU_BACKUP_KEEP (default 7, 0: all, at most kBackupKeepMax).
+  std::string backup_dir;
+  int64_t backup_interval_ms = 86'400'000;
+  size_t backup_keep = 7;
 };
 // "90d" / "12h" / "30m" / "45s" / "250ms" / "250" (ms) -> milliseconds >= 1; kInvalidArgument
 // otherwise (or over ~292 years).
 Result<int64_t> ParseDurationMs(std::string_view text);
+
+inline constexpr int64_t kBackupIntervalMsMin = 60'000;              // 1 minute
+inline constexpr int64_t kBackupIntervalMsMax = 365LL * 86'400'000;  // 1 year
+inline constexpr size_t kBackupKeepMax = 10'000;
 
 struct Variable {
   std::string_view name;

@@ -27,6 +27,7 @@
 #include "api/metrics.h"
 #include "api/media/media_routes.h"
 #include "api/ops.h"
+#include "api/sync/sync_epoch.h"
 #include "media/file_store.h"
 #include "media/s3_store.h"
 #include "api/push/pusher_delivery.h"
@@ -34,6 +35,8 @@
 #include "api/router.h"
 #include "api/server.h"
 #include "app/admin_commands.h"
+#include "app/backup_commands.h"
+#include "app/backup_service.h"
 #include "app/cluster_commands.h"
 #include "app/cluster_join.h"
 #include "app/cluster_runtime.h"
@@ -44,6 +47,7 @@
 #include "projections/compliance_export.h"
 #include "engine/core/engine.h"
 #include "projections/admin_directory.h"
+#include "engine/storage/checkpoint.h"
 
 namespace nebu::app {
 namespace {
@@ -152,6 +156,7 @@ void PrintHelp() {
       "  nebu migrate up|down|version      the PostgreSQL schema (NEBU_DB_URL)\n"
       "  nebu projection rebuild|verify    replay the log into PostgreSQL / compare\n"
       "  nebu cluster status|verify|forget ID   the cluster's nodes / compare their states\n"
+      "  nebu backup create|list|verify|restore  backups (nebu backup for the usage)\n"
       "  nebu cluster join [--from ID] [--force]  copy a peer's checkpoint (node stopped)\n"
       "  nebu --help      print this help\n\n"
       "Configuration (environment; any NEBU_X may instead be NEBU_X_FILE=path, whose\n"
@@ -286,6 +291,28 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, ClusterRuntime*
        .internal_secret = config.cluster.internal_secret,
        .digest = cluster ? std::function([&engine] { return StateDigestJson(engine); })
                          : nullptr});
+  // Sync tokens carry the epoch a restore set (api/sync/sync_epoch.h).
+  Result<uint64_t> sync_epoch = storage::ReadSyncEpoch(engine.store());
+  if (!sync_epoch.ok()) {
+    spdlog::critical("engine: cannot read the sync-token epoch: {}", sync_epoch.status().ToString());
+    return kExitFailure;
+  }
+  api::SetSyncEpoch(*sync_epoch);
+  // Backups: POST /_nebu/backup on the ops listener and the NEBU_BACKUP_* schedule.
+  Result<std::unique_ptr<BackupService>> backups = BackupService::Start(
+      engine,
+      {.data_dir = config.data_dir,
+       .nebu_version = NEBU_VERSION,
+       .cluster_id = cluster != nullptr ? cluster->node().cluster_id() : "",
+       .s3 = config.s3,
+       .schedule_dest = config.backup_dir,
+       .interval_ms = config.backup_interval_ms,
+       .keep = config.backup_keep},
+      ops, metrics);
+  if (!backups.ok()) {
+    spdlog::critical("backup: {}", backups.status().ToString());
+    return kExitFailure;
+  }
   std::vector<api::ListenerConfig> listeners = {
       {.address = config.client_addr.host, .port = config.client_addr.port, .router = &client_api.router(),
        .tls = config.ops.tls()},
@@ -443,6 +470,7 @@ int main(int argc, char** argv) {
   if (nebu::app::IsPgCommand(args[0])) return nebu::app::RunPgCommand(args);
   if (nebu::app::IsClusterCommand(args[0])) return nebu::app::RunClusterCommand(args);
   if (args[0] == "admin") return nebu::app::RunAdminCommand(args);
+  if (nebu::app::IsBackupCommand(args[0])) return nebu::app::RunBackupCommand(args, NEBU_VERSION);
   if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help")) {
     nebu::app::PrintHelp();
     return 0;

@@ -25,7 +25,7 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
 root=$(pwd)
 
-read -r -a suites <<<"${NEBU_E2E_SUITES:-js-chat js-crypto js-backup js-notify js-pusher js-search js-spaces js-threads js-upgrade js-refresh js-media js-sso js-sso-browser nio-chat nio-media js-cluster}"
+read -r -a suites <<<"${NEBU_E2E_SUITES:-js-chat js-crypto js-backup js-notify js-pusher js-search js-spaces js-threads js-upgrade js-refresh js-media js-sso js-sso-browser nio-chat nio-media js-cluster js-restore}"
 suite_seconds_max=${NEBU_E2E_SUITE_SECONDS:-600}  # one suite's wall-clock limit
 health_seconds_max=30                              # nebu's start-up limit
 cluster_nodes=3                                    # js-cluster's nebu nodes
@@ -171,6 +171,7 @@ run_suite() {  # run_suite NAME: runs one suite, bounded by suite_seconds_max
     js-refresh) start_nebu refresh NEBU_ACCESS_TOKEN_LIFETIME_MS=3000 && { (cd tests/e2e/js && NEBU_E2E_URL=${started_url} NEBU_E2E_TOKEN_LIFETIME_MS=3000 timeout "${suite_seconds_max}" node refresh.mjs); local rc=$?; kill "${started_pid}"; wait "${started_pid}" 2>/dev/null; return ${rc}; } ;;
     js-media) (cd tests/e2e/js && NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" node media.mjs) ;;
     js-pusher) (cd tests/e2e/js && NEBU_E2E_URL=${url} timeout "${suite_seconds_max}" node pusher.mjs) ;;
+    js-restore) NEBU_E2E_BIN=${nebu_bin} timeout "${suite_seconds_max}" bash scripts/restore_drill.sh ;;
     js-sso|js-sso-browser) local cp op; cp=$(free_port) && op=$(free_port) && start_nebu "${name}" NEBU_CLIENT_ADDR="127.0.0.1:${cp}" NEBU_PUBLIC_BASEURL="http://127.0.0.1:${cp}" NEBU_OIDC_ISSUER="http://127.0.0.1:${op}" NEBU_OIDC_CLIENT_ID=nebu-e2e NEBU_OIDC_CLIENT_SECRET=e2e-oidc-secret NEBU_PASSWORD_LOGIN=off NEBU_SSO_CLIENT_WHITELIST="http://127.0.0.1:9/client/" && { (cd tests/e2e/js && NEBU_E2E_URL="http://127.0.0.1:${cp}" NEBU_E2E_OIDC_PORT=${op} timeout "${suite_seconds_max}" node "$([[ ${name} == js-sso ]] && echo sso.mjs || echo sso_browser.mjs)"); local rc=$?; kill "${started_pid}"; wait "${started_pid}" 2>/dev/null; return ${rc}; } ;;
     js-cluster)
       local urls=${NEBU_E2E_URLS:-}

@@ -11,6 +11,7 @@
 #include "api/errors.h"
 #include "api/keys/backup_routes.h"
 #include "api/keys/keys_common.h"
+#include "api/sync/sync_epoch.h"
 #include "api/token_wait.h"
 #include "engine/accounts/accounts.h"
 #include "engine/core/command.h"
@@ -305,10 +306,20 @@ void Claim(Context& context, const Request& request, Respond respond) {
 
 // ---- GET /keys/changes ----
 
-// The position of a sync token "s<position>[_...]".
+// The position of a sync token "s<position>[_...][e<epoch>]"; 0 for a token of another
+// epoch (api/sync/sync_epoch.h).
 std::optional<storage::StreamPosition> ParseSyncToken(std::string_view token) {
   if (!token.starts_with('s')) return std::nullopt;
   token.remove_prefix(1);
+  uint64_t epoch = 0;
+  if (size_t e = token.find('e'); e != std::string_view::npos) {
+    for (char c : token.substr(e + 1)) {
+      if (c < '0' || c > '9' || epoch > (UINT64_MAX - 9) / 10) return std::nullopt;
+      epoch = epoch * 10 + static_cast<uint64_t>(c - '0');
+    }
+    token = token.substr(0, e);
+  }
+  if (epoch != SyncEpoch()) return storage::StreamPosition{0};
   token = token.substr(0, token.find('_'));
   if (token.empty() || token.size() > 19) return std::nullopt;
   uint64_t value = 0;

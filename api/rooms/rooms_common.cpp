@@ -83,6 +83,8 @@ Result<std::optional<storage::Sequence>> RoomPositionOfToken(const storage::Read
   if (token.find('_') == std::string_view::npos) return ParseToken(token);
   std::optional<SyncToken> sync = ParseSyncToken(token);
   if (!sync) return std::optional<storage::Sequence>();
+  // Another history's position means nothing here: the room's newest event.
+  if (sync->epoch != SyncEpoch()) return std::optional<storage::Sequence>(meta.last_seq);
   // The largest sequence whose stream position is <= the token's (positions grow
   // with sequences in one room's log).
   storage::RoomLog log(view);
@@ -110,7 +112,8 @@ std::optional<Response> AwaitRoomTokens(
     if (!token) continue;
     if (token->find('_') == std::string_view::npos) {
       sequence = std::max(sequence, ParseToken(*token).value_or(0));
-    } else if (std::optional<SyncToken> sync = ParseSyncToken(*token)) {
+    } else if (std::optional<SyncToken> sync = ParseSyncToken(*token);
+               sync && sync->epoch == SyncEpoch()) {
       position = std::max(position, sync->position);
     }
   }

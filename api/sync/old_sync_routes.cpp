@@ -98,8 +98,12 @@ std::variant<EventsQuery, Response> ParseEventsQuery(core::Engine& engine, const
   q.from.position = engine.stream_position();
   if (auto text = request.Query("from")) {
     auto token = ParseSyncToken(*text);
-    if (!token || token->position > engine.stream_position()) return BadParam("Bad from token");
-    q.from = *token;
+    if (!token) return BadParam("Bad from token");
+    // A token of another history (a restore): as if absent.
+    if (token->epoch == SyncEpoch()) {
+      if (token->position > engine.stream_position()) return BadParam("Bad from token");
+      q.from = *token;
+    }
   }
   int64_t timeout = 0;
   if (auto text = request.Query("timeout")) {

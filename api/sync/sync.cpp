@@ -762,12 +762,20 @@ std::string MakeSyncToken(SyncToken token) {
   std::string text = "s" + std::to_string(token.position) + "_" + std::to_string(token.typing);
   if (token.presence != 0 || token.push) text += "_" + std::to_string(token.presence);
   if (token.push) text += "_" + std::to_string(*token.push);
+  if (token.epoch != 0) text += "e" + std::to_string(token.epoch);
   return text;
 }
 
 std::optional<SyncToken> ParseSyncToken(std::string_view text) {
   if (text.size() < 2 || text[0] != 's') return std::nullopt;
   SyncToken token;
+  token.epoch = 0;
+  if (size_t e = text.find('e'); e != std::string_view::npos) {
+    const char* epoch_end = text.data() + text.size();
+    auto [after, ec] = std::from_chars(text.data() + e + 1, epoch_end, token.epoch);
+    if (ec != std::errc() || after != epoch_end || token.epoch == 0) return std::nullopt;
+    text = text.substr(0, e);
+  }
   const char* end = text.data() + text.size();
   auto [ptr, ec] = std::from_chars(text.data() + 1, end, token.position);
   if (ec != std::errc() || ptr == text.data() + 1) return std::nullopt;

@@ -93,6 +93,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/sync/sync_epoch.h"
 #include "engine/common/status.h"
 #include "engine/storage/keys.h"
 
@@ -149,11 +150,15 @@ struct SyncToken {
   uint64_t presence = 0;  // PresenceTracker serial (0: none; then not in the text)
   // The notification worker's cursor the counts were taken at; nullopt: the position.
   std::optional<storage::StreamPosition> push;
+  // The node history the positions belong to (api/sync/sync_epoch.h): this node's
+  // current one unless parsed from a token of another.
+  uint64_t epoch = SyncEpoch();
   bool operator==(const SyncToken&) const = default;
 };
 // "s<position>_<typing>", "s<position>_<typing>_<presence>" when presence != 0, and
-// "s<position>_<typing>_<presence>_<push>" when push is set; Parse also takes
-// "s<position>"; nullopt for anything else.
+// "s<position>_<typing>_<presence>_<push>" when push is set, each followed by
+// "e<epoch>" when the epoch is not 0; Parse also takes "s<position>" and reads a
+// missing epoch as 0; nullopt for anything else.
 [[nodiscard]] std::string MakeSyncToken(SyncToken token);
 [[nodiscard]] std::optional<SyncToken> ParseSyncToken(std::string_view token);
 

@@ -131,6 +131,8 @@ class SyncService {
     if (auto since = request.Query("since")) {
       sync.since = ParseSyncToken(*since);
       if (!sync.since) return respond(ErrorResponse(400, "M_INVALID_PARAM", "Bad since token"));
+      // A token of another history (a restore rewound this node): an initial sync.
+      if (sync.since->epoch != SyncEpoch()) sync.since.reset();
     }
     if (auto filter = request.Query("filter"); filter && !filter->empty()) {
       std::optional<std::string> text(*filter);
