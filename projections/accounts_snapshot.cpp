@@ -89,6 +89,7 @@ Status ReadUsers(const storage::ReadView& store, AccountsSnapshot* snap, std::se
                              a.password_hash, std::nullopt, std::nullopt, a.profile.has_value()};
     u.locked = a.user.locked;
     u.suspended = a.user.suspended;
+    u.shadow_banned = a.user.shadow_banned;
     if (!a.user.deactivated) {  // the effective admin flag: a role record wins (admin.h)
       NEBU_ASSIGN_OR_RETURN(admin::Roles roles, admin::GetRoles(store, a.user.user_id));
       u.admin = roles.admin;
@@ -156,7 +157,7 @@ std::string Digest(const AccountsSnapshot& snap) {
   for (const auto& u : snap.users) {
     in.Add(u.user_id).Add(u.admin).Add(u.deactivated).Add(u.created_ts).Add(u.password_hash);
     in.Add(u.has_profile).Add(u.displayname).Add(u.avatar_url).Add(u.locked).Add(u.suspended);
-    in.Add(u.profile_fields).End();
+    in.Add(u.shadow_banned).Add(u.profile_fields).End();
   }
   in.End();
   for (const auto& d : snap.devices) in.Add(d.user_id).Add(d.device_id).Add(d.display_name).Add(d.created_ts).End();
@@ -227,15 +228,18 @@ Status WriteAccounts(pqxx::connection& conn, const AccountsSnapshot& snap, std::
     tx.exec("DELETE FROM profiles");
     for (const auto& u : snap.users) {
       tx.exec_params(
-          "INSERT INTO users (user_id, is_admin, deactivated, created_ts, locked, suspended) "
-          "VALUES ($1, $2, $3, $4, $5, $6) "
+          "INSERT INTO users (user_id, is_admin, deactivated, created_ts, locked, suspended, "
+          "shadow_banned) VALUES ($1, $2, $3, $4, $5, $6, $7) "
           "ON CONFLICT (user_id) DO UPDATE SET is_admin = EXCLUDED.is_admin, "
           "deactivated = EXCLUDED.deactivated, created_ts = EXCLUDED.created_ts, "
-          "locked = EXCLUDED.locked, suspended = EXCLUDED.suspended "
+          "locked = EXCLUDED.locked, suspended = EXCLUDED.suspended, "
+          "shadow_banned = EXCLUDED.shadow_banned "
           "WHERE (users.is_admin, users.deactivated, users.created_ts, users.locked, "
-          "users.suspended) IS DISTINCT FROM (EXCLUDED.is_admin, EXCLUDED.deactivated, "
-          "EXCLUDED.created_ts, EXCLUDED.locked, EXCLUDED.suspended)",
-          u.user_id, u.admin, u.deactivated, u.created_ts, u.locked, u.suspended);
+          "users.suspended, users.shadow_banned) IS DISTINCT FROM (EXCLUDED.is_admin, "
+          "EXCLUDED.deactivated, EXCLUDED.created_ts, EXCLUDED.locked, EXCLUDED.suspended, "
+          "EXCLUDED.shadow_banned)",
+          u.user_id, u.admin, u.deactivated, u.created_ts, u.locked, u.suspended,
+          u.shadow_banned);
     }
     {
       pqxx::stream_to passwords(tx, "user_passwords", std::vector<std::string>{"user_id", "password_hash"});

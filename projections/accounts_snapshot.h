@@ -58,6 +58,7 @@ struct AccountsSnapshot {
     bool has_profile = false;
     bool locked = false;     // users.locked (admin lock)
     bool suspended = false;  // users.suspended (admin suspension)
+    bool shadow_banned = false;  // users.shadow_banned (migration 000006)
     // profiles.fields: the extended profile fields as compact JSON text, "{}" when
     // none; U+0000 in any string or key becomes U+FFFD (jsonb cannot hold it).
     std::string profile_fields = "{}";

@@ -66,7 +66,7 @@ const std::map<std::string_view, Order>& UserOrders() {
       {"admin", {"u.is_admin", true}},
       {"user_type", {"nullif(u.user_id, u.user_id)", true}},  // NULL for all: by name
       {"deactivated", {"u.deactivated", true}},
-      {"shadow_banned", {"(u.user_id IS NULL)", true}},  // false for all: by name
+      {"shadow_banned", {"u.shadow_banned", true}},
       {"displayname", {"p.displayname", true}},
       {"avatar_url", {"p.avatar_url", true}},
       {"creation_ts", {"u.created_ts", true}},
@@ -82,7 +82,7 @@ json::object UserJson(const pqxx::row& row) {
                       {"user_type", nullptr},
                       {"deactivated", row["deactivated"].as<bool>()},
                       {"erased", false},
-                      {"shadow_banned", false},
+                      {"shadow_banned", row["shadow_banned"].as<bool>()},
                       {"displayname", TextOrNull(row["displayname"])},
                       {"avatar_url", TextOrNull(row["avatar_url"])},
                       {"creation_ts", row["created_ts"].as<int64_t>()},
@@ -252,6 +252,7 @@ class PgAdminDirectory : public api::AdminDirectory {
                         .as<int64_t>();
       pqxx::result rows = tx.exec_params(
           std::string("SELECT u.user_id, u.is_guest, u.is_admin, u.deactivated, u.locked, "
+                      "u.shadow_banned, "
                       "u.created_ts, p.displayname, p.avatar_url, "
                       "(SELECT max(d.last_seen_ts) FROM devices d "
                       "WHERE d.user_id = u.user_id) AS last_seen_ts") +

@@ -15,12 +15,13 @@ struct Migration {
   const char* up;
   const char* down;
 };
-constexpr std::array<Migration, 5> kMigrations = {
+constexpr std::array<Migration, 6> kMigrations = {
     Migration{1, generated::kMigration1Up, generated::kMigration1Down},
     Migration{2, generated::kMigration2Up, generated::kMigration2Down},
     Migration{3, generated::kMigration3Up, generated::kMigration3Down},
     Migration{4, generated::kMigration4Up, generated::kMigration4Down},
-    Migration{5, generated::kMigration5Up, generated::kMigration5Down}};
+    Migration{5, generated::kMigration5Up, generated::kMigration5Down},
+    Migration{6, generated::kMigration6Up, generated::kMigration6Down}};
 static_assert(kMigrations.back().version == kSchemaVersionLatest);
 
 constexpr const char* kCreateTable =

@@ -26,7 +26,7 @@
 namespace nebu::projections {
 
 // The newest schema version this binary embeds.
-inline constexpr int64_t kSchemaVersionLatest = 5;
+inline constexpr int64_t kSchemaVersionLatest = 6;
 
 struct MigrationState {
   int64_t version = 0;  // 0: no migration applied (golang-migrate's "nil version")
