@@ -115,6 +115,9 @@ start_etcd() {
 phase etcd start_etcd
 
 export NEBU_TEST_PROMTOOL_REQUIRED=1  # /metrics under promtool (deps.sh --test: prometheus)
+# The compliance export of a 100,000-event room with edits and redactions, compared
+# with the log line by line (tests/compliance/large_export_test.cpp; 10,000 by default).
+export NEBU_EXPORT_TEST_EVENTS="${NEBU_EXPORT_TEST_EVENTS:-100000}"
 phase ctest run_ctest
 phase e2e bash scripts/e2e.sh
 # The Client-Server API coverage report (operations present out of the spec's; media

@@ -9,6 +9,7 @@
 #include "api/errors.h"
 #include "engine/common/crypto.h"
 #include "engine/core/engine.h"
+#include "engine/rooms/room_state.h"
 
 namespace nebu::api::admin_internal {
 namespace {
@@ -248,6 +249,16 @@ void SubmitThen(Context* context, core::Command command, Finish finish,
                                 if (!outcome.ok()) return finish(ErrorResponse(outcome.status()));
                                 finish(on_ok(*outcome));
                               });
+}
+
+json::value StateField(const rooms::RoomState& state, std::string_view type,
+                       std::string_view field) {
+  const json::object* event = state.Get(type, "");
+  if (event == nullptr) return nullptr;
+  const json::value* content = event->if_contains("content");
+  if (content == nullptr || !content->is_object()) return nullptr;
+  const json::value* value = content->as_object().if_contains(field);
+  return value != nullptr ? *value : json::value(nullptr);
 }
 
 }  // namespace nebu::api::admin_internal

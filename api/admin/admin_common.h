@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -18,6 +19,10 @@
 #include "api/worker_pool.h"
 #include "engine/admin/admin.h"
 #include "engine/core/committer.h"
+
+namespace nebu::rooms {
+class RoomState;
+}
 
 namespace nebu::api::admin_internal {
 
@@ -105,6 +110,9 @@ std::optional<Response> ParseListOrder(const Request& request,
 Response ListResponse(const Context& context, const boost::json::object& body,
                       uint64_t projection_position);
 std::optional<Response> CheckLocalUser(const Context& context, std::string_view user_id);
+// A content field of the room's state event of `type` (empty state key), or null.
+boost::json::value StateField(const rooms::RoomState& state, std::string_view type,
+                              std::string_view field);
 // A query integer: nullopt with *error = 400 M_INVALID_PARAM when malformed or < min.
 std::optional<int64_t> QueryInt(const Request& request, std::string_view name, int64_t fallback,
                                 int64_t min, Response* error);

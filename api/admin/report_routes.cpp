@@ -20,17 +20,6 @@ namespace json = boost::json;
 // paged in memory); older ones beyond it are not listed.
 constexpr size_t kEventReportsScanMax = 100000;
 
-// A content field of the room's state event (empty state key), or null.
-json::value StateField(const rooms::RoomState& state, std::string_view type,
-                       std::string_view field) {
-  const json::object* event = state.Get(type, "");
-  if (event == nullptr) return nullptr;
-  const json::value* content = event->if_contains("content");
-  if (content == nullptr || !content->is_object()) return nullptr;
-  const json::value* value = content->as_object().if_contains(field);
-  return value != nullptr ? *value : json::value(nullptr);
-}
-
 // Synapse's event report object.
 json::object ReportJson(Context* context, const reports::Report& report, bool with_event) {
   json::object o{{"id", report.id},

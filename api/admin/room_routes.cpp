@@ -18,17 +18,6 @@ namespace {
 
 namespace json = boost::json;
 
-// A content field of the state event, or null.
-json::value StateField(const rooms::RoomState& state, std::string_view type,
-                       std::string_view field) {
-  const json::object* event = state.Get(type, "");
-  if (event == nullptr) return nullptr;
-  const json::value* content = event->if_contains("content");
-  if (content == nullptr || !content->is_object()) return nullptr;
-  const json::value* value = content->as_object().if_contains(field);
-  return value != nullptr ? *value : json::value(nullptr);
-}
-
 std::variant<rooms::RoomState, Response> State(Context* context, const std::string& room_id) {
   if (!event::IsValidRoomId(room_id)) {
     return ErrorResponse(400, "M_INVALID_PARAM", "Not a valid room ID");
