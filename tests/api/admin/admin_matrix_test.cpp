@@ -75,7 +75,8 @@ TEST_F(AdminMatrixTest, EveryRegisteredRouteFollowsTheRolesAndIsAudited) {
       {"userId", target.user_id}, {"roomId", room},           {"deviceId", target.device_id},
       {"reportId", "1"},          {"token", "matrixtoken"},   {"deleteId", "nodelete"},
       {"serverName", std::string(kServerName)},               {"mediaId", "nomedia"},
-      {"txnId", "txn1"},          {"eventId", "$none"}};
+      {"txnId", "txn1"},          {"eventId", "$none"},       {"roomIdOrAlias", room},
+      {"holdId", "nohold"},       {"purgeId", "nopurge"}};
 
   // The list, from mounting the same groups on a scratch router.
   Router scratch("scratch");
