@@ -5,6 +5,7 @@
 //   DELETE /_synapse/admin/v1/users/{userId}/media   the same page, soft-deleted
 //   POST   /_synapse/admin/v1/media/quarantine/{serverName}/{mediaId}     {}
 //   POST   /_synapse/admin/v1/media/unquarantine/{serverName}/{mediaId}   {}
+//   GET    /_synapse/admin/v1/room/{roomId}/media   {"local": [mxc URIs], "remote": []}
 //   POST   /_synapse/admin/v1/room/{roomId}/media/quarantine   {"num_quarantined": n}
 //   DELETE /_synapse/admin/v1/media/{serverName}/{mediaId}  {"deleted_media": [id], "total": 1}
 //   POST   /_synapse/admin/v1/media/delete?before_ts=&size_gt=&keep_profiles=
@@ -258,10 +259,11 @@ void CollectMxc(const json::value& v, const std::string& prefix, std::vector<std
   }
 }
 
-void QuarantineRoomMedia(Context* context, const Call& call, Finish finish) {
-  const std::string& room_id = call.params.at("roomId");
+// The local media IDs the room's events name (sorted, unique), or the error answer.
+std::variant<std::vector<std::string>, Response> RoomMediaIds(Context* context,
+                                                              const std::string& room_id) {
   if (!event::IsValidRoomId(room_id)) {
-    return finish(ErrorResponse(400, "M_INVALID_PARAM", "Not a valid room ID"));
+    return ErrorResponse(400, "M_INVALID_PARAM", "Not a valid room ID");
   }
   const std::string prefix = "mxc://" + context->server_name() + "/";
   std::vector<std::string> ids;
@@ -278,12 +280,31 @@ void QuarantineRoomMedia(Context* context, const Call& call, Finish finish) {
       });
   if (!scanned.ok()) {
     if (scanned.code() == StatusCode::kNotFound) {
-      return finish(ErrorResponse(404, "M_NOT_FOUND", "Unknown room"));
+      return ErrorResponse(404, "M_NOT_FOUND", "Unknown room");
     }
-    return finish(ErrorResponse(scanned));
+    return ErrorResponse(scanned);
   }
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return ids;
+}
+
+// GET /_synapse/admin/v1/room/{roomId}/media: Synapse's {"local": [mxc URIs], "remote": []}
+// (every nebu user is local, so remote is always empty).
+void ListRoomMedia(Context* context, const Call& call, Finish finish) {
+  auto found = RoomMediaIds(context, call.params.at("roomId"));
+  if (auto* error = std::get_if<Response>(&found)) return finish(std::move(*error));
+  json::array local;
+  for (const std::string& id : std::get<std::vector<std::string>>(found)) {
+    local.emplace_back("mxc://" + context->server_name() + "/" + id);
+  }
+  finish(JsonResponse(200, json::object{{"local", std::move(local)}, {"remote", json::array{}}}));
+}
+
+void QuarantineRoomMedia(Context* context, const Call& call, Finish finish) {
+  auto found = RoomMediaIds(context, call.params.at("roomId"));
+  if (auto* error = std::get_if<Response>(&found)) return finish(std::move(*error));
+  std::vector<std::string> ids = std::move(std::get<std::vector<std::string>>(found));
   // Only media not quarantined yet is counted (and changed), as Synapse counts.
   std::vector<std::string> fresh;
   for (std::string& id : ids) {
@@ -352,6 +373,8 @@ void AddMediaAdminRoutes(Router& router, const ContextPtr& context) {
   AddRoute(router, context, "POST", v1 + "/media/unquarantine/{serverName}/{mediaId}",
            "media.unquarantine", kAdmin,
            [](Context* c, const Call& call, Finish f) { SetQuarantine(c, call, std::move(f), false); });
+  AddRoute(router, context, "GET", v1 + "/room/{roomId}/media", "room.media.list", kAdmin,
+           ListRoomMedia);
   AddRoute(router, context, "POST", v1 + "/room/{roomId}/media/quarantine", "room.media.quarantine",
            kAdmin, QuarantineRoomMedia);
   AddRoute(router, context, "DELETE", v1 + "/media/{serverName}/{mediaId}", "media.delete", kAdmin,

@@ -296,6 +296,14 @@ TEST_F(AdminMiscRoutesTest, RoomMediaIsQuarantinedFromTheRoomsEvents) {
        object{{"msgtype", "m.image"}, {"body", "again"}, {"url", "mxc://test.local/PIC"}});
   Send(room, alice.user_id, "m.room.message",
        object{{"msgtype", "m.image"}, {"body", "remote"}, {"url", "mxc://other.org/ELSE"}});
+  // The room's media list: the local media its events name, each once (Synapse's shape).
+  HttpReply listed = As(&admin, "GET", V1("/room/" + PercentEncode(room) + "/media"));
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  EXPECT_EQ(listed.Json(), value(object{{"local", boost::json::array{"mxc://test.local/PIC",
+                                                                     "mxc://test.local/THUMB"}},
+                                        {"remote", boost::json::array{}}}));
+  ExpectError(As(&alice, "GET", V1("/room/" + PercentEncode(room) + "/media")), 403,
+              "M_FORBIDDEN");
   HttpReply q = As(&admin, "POST", V1("/room/" + PercentEncode(room) + "/media/quarantine"), "{}");
   ASSERT_EQ(q.status, 200) << q.body;
   EXPECT_EQ(q.Json(), value(object{{"num_quarantined", 2}}));
