@@ -13,16 +13,6 @@ namespace nebu::api {
 
 namespace {
 
-// Compares two secrets in time independent of where they differ: both are hashed to
-// equal-length digests first, then every byte is compared.
-bool SecretsEqual(std::string_view presented, std::string_view expected) {
-  Sha256Digest a = Sha256(presented);
-  Sha256Digest b = Sha256(expected);
-  volatile uint8_t diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff = diff | static_cast<uint8_t>(a[i] ^ b[i]);
-  return diff == 0;
-}
-
 // nullopt when the caller may read /internal/*; otherwise the refusal.
 std::optional<Response> RefuseInternal(const OpsCluster& cluster, const Request& request) {
   if (cluster.view == nullptr) {

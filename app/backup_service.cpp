@@ -17,14 +17,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool SecretsEqual(std::string_view presented, std::string_view expected) {
-  Sha256Digest a = Sha256(presented);
-  Sha256Digest b = Sha256(expected);
-  volatile uint8_t diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff = diff | static_cast<uint8_t>(a[i] ^ b[i]);
-  return diff == 0;
-}
-
 // "127.0.0.1:5000", "[::1]:5000", "[::ffff:127.0.0.1]:5000".
 bool IsLoopbackPeer(std::string_view address) {
   return address.starts_with("127.") || address.starts_with("[::1]") ||

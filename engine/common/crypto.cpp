@@ -1,5 +1,6 @@
 #include "engine/common/crypto.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -147,6 +148,12 @@ std::string RandomAlnum(size_t n) {
     }
   }
   return out;
+}
+
+bool SecretsEqual(std::string_view presented, std::string_view expected) {
+  const Sha256Digest a = Sha256(presented);
+  const Sha256Digest b = Sha256(expected);
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 }  // namespace nebu

@@ -17,6 +17,10 @@ namespace nebu {
 using Sha256Digest = std::array<uint8_t, 32>;
 
 Sha256Digest Sha256(std::string_view bytes);
+
+// Whether a presented secret equals the expected one, in time independent of where
+// they differ: both are hashed to equal-length digests, then compared in constant time.
+bool SecretsEqual(std::string_view presented, std::string_view expected);
 // Lower-case hex of bytes (64 characters for a digest).
 std::string HexEncode(std::string_view bytes);
 std::string HexEncode(const Sha256Digest& digest);
