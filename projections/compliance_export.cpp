@@ -29,6 +29,14 @@ std::string_view KindName(ExportKind kind) {
 enum AccountPhase : int { kAccountLine = 0, kProfiles, kAccountData, kMemberships, kAccountEnd };
 
 // ---- SQL: each page returns (key1, key2, line JSON without the cursor) ----
+//
+// An event's stream position is looked up by event ID in a scalar subquery, never by
+// joining `events` a second time: events.event_id has a hash index that is not UNIQUE
+// (migrations/000001_init.up.sql says why), so before ANALYZE has seen a freshly
+// projected table the planner guesses hundreds of rows per ID and may drive that join
+// from a scan of every event up to the checkpoint (13 s for one 500-row page of a
+// 100,000-event room, over the page's statement timeout on a busy machine). A scalar
+// subquery is planned on its own: one hash-index probe per row, whatever the statistics.
 
 // A user's messages: keyset (origin_server_ts, stream_position).
 constexpr const char* kUserMessagesSql = R"sql(
@@ -49,9 +57,11 @@ SELECT e.origin_server_ts, e.stream_position, json_build_object(
   LEFT JOIN event_relations rel ON rel.event_id = e.event_id
   LEFT JOIN LATERAL (
     SELECT r.redaction_event_id, r.sender, r.reason, r.origin_server_ts
-      FROM redactions r JOIN events re ON re.event_id = r.redaction_event_id
-     WHERE r.redacts = e.event_id AND r.room_id = e.room_id AND re.stream_position <= $2
-     ORDER BY re.stream_position LIMIT 1) red ON true
+      FROM (SELECT r.*, (SELECT re.stream_position FROM events re
+                          WHERE re.event_id = r.redaction_event_id) AS position
+              FROM redactions r WHERE r.redacts = e.event_id AND r.room_id = e.room_id) r
+     WHERE r.position <= $2
+     ORDER BY r.position LIMIT 1) red ON true
  WHERE e.sender = $1 AND e.type IN ('m.room.message', 'm.room.encrypted', 'm.sticker')
    AND e.state_key IS NULL AND e.stream_position <= $2
    AND e.origin_server_ts >= $3 AND e.origin_server_ts < $4
@@ -72,10 +82,13 @@ SELECT e.sequence, 0::bigint, json_build_object(
   'redacted', CASE WHEN red.redaction_event_id IS NULL THEN NULL ELSE
       json_build_object('event_id', red.redaction_event_id, 'sender', red.sender,
                         'reason', red.reason, 'origin_server_ts', red.origin_server_ts) END,
-  'edits', (SELECT json_agg(x.event_id ORDER BY x.stream_position)
-              FROM event_relations r2 JOIN events x ON x.event_id = r2.event_id
-             WHERE r2.relates_to_id = e.event_id AND r2.rel_type = 'm.replace'
-               AND x.room_id = e.room_id AND x.stream_position <= $2),
+  'edits', (SELECT json_agg(x.event_id ORDER BY x.position)
+              FROM (SELECT r2.event_id, (SELECT y.stream_position FROM events y
+                                          WHERE y.event_id = r2.event_id) AS position
+                      FROM event_relations r2
+                     WHERE r2.relates_to_id = e.event_id AND r2.rel_type = 'm.replace'
+                       AND r2.room_id = e.room_id) x
+             WHERE x.position <= $2),
   'purged', CASE WHEN e.purged THEN
       json_build_object('purged_at', e.purged_at, 'reason', e.purge_reason) END
 )::text
@@ -83,9 +96,11 @@ SELECT e.sequence, 0::bigint, json_build_object(
   LEFT JOIN event_relations rel ON rel.event_id = e.event_id
   LEFT JOIN LATERAL (
     SELECT r.redaction_event_id, r.sender, r.reason, r.origin_server_ts
-      FROM redactions r JOIN events re ON re.event_id = r.redaction_event_id
-     WHERE r.redacts = e.event_id AND r.room_id = e.room_id AND re.stream_position <= $2
-     ORDER BY re.stream_position LIMIT 1) red ON true
+      FROM (SELECT r.*, (SELECT re.stream_position FROM events re
+                          WHERE re.event_id = r.redaction_event_id) AS position
+              FROM redactions r WHERE r.redacts = e.event_id AND r.room_id = e.room_id) r
+     WHERE r.position <= $2
+     ORDER BY r.position LIMIT 1) red ON true
  WHERE e.room_number = $1 AND e.stream_position <= $2 AND e.sequence > $3 AND e.sequence <= $4
  ORDER BY e.sequence
  LIMIT $5)sql";
@@ -145,13 +160,15 @@ SELECT a.stream_position, 0::bigint, json_build_object(
  ORDER BY a.stream_position LIMIT $4)sql";
 
 constexpr const char* kMembershipsSql = R"sql(
-SELECT e.stream_position, 0::bigint, json_build_object(
+SELECT m.position, 0::bigint, json_build_object(
   'type', 'membership', 'room_id', m.room_id, 'membership', m.membership,
   'sequence', m.sequence, 'event_id', m.event_id, 'sender', m.sender,
-  'origin_server_ts', m.origin_server_ts, 'stream_position', e.stream_position)::text
-  FROM membership_history m JOIN events e ON e.event_id = m.event_id
- WHERE m.user_id = $1 AND e.stream_position <= $2 AND e.stream_position > $3
- ORDER BY e.stream_position LIMIT $4)sql";
+  'origin_server_ts', m.origin_server_ts, 'stream_position', m.position)::text
+  FROM (SELECT m.*, (SELECT e.stream_position FROM events e
+                      WHERE e.event_id = m.event_id) AS position
+          FROM membership_history m WHERE m.user_id = $1) m
+ WHERE m.position <= $2 AND m.position > $3
+ ORDER BY m.position LIMIT $4)sql";
 
 // The first and last sequence of a room's events in [from, to) at the checkpoint.
 constexpr const char* kRoomRangeSql = R"sql(
@@ -352,6 +369,9 @@ class PgExportStore : public api::ExportStore {
     NEBU_RETURN_IF_ERROR(pg::Run("open export", [&] {
       pqxx::nontransaction tx(*conn);
       tx.exec("SET statement_timeout = " + std::to_string(kExportStatementTimeoutMs));
+      // Pages are small index walks: JIT-compiling one (the planner's costs can pass
+      // jit_above_cost before ANALYZE) costs more than running it.
+      tx.exec("SET jit = off");
       checkpoint = tx.exec_params1("SELECT position FROM nebu_projection_checkpoints "
                                    "WHERE stream = $1",
                                    kStreamCheckpointName)[0]
