@@ -9,11 +9,18 @@
 #   scripts/fuzz.sh          # 20 s per target
 #   scripts/fuzz.sh 300      # 5 min per target
 #   JOBS=1 scripts/fuzz.sh   # build parallelism and targets fuzzed at once (default 2)
+#   scripts/fuzz.sh --build  # only build the targets (scripts/test.sh runs this niced,
+#                            # next to the tests, and the fuzz phase later finds it done)
 #
 # New inputs that libFuzzer finds go to build-fuzz/corpus/<target>/ (never into the
 # committed seeds); crash reproducers go to build-fuzz/artifacts/<target>/.
 set -euo pipefail
 
+build_only=0
+if [[ "${1:-}" == --build ]]; then
+  build_only=1
+  shift
+fi
 seconds="${1:-20}"
 jobs="${JOBS:-2}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -43,7 +50,11 @@ CC=clang-14 CXX=clang++-14 cmake -S "${root}" -B "${build}" -G Ninja -DNEBU_FUZZ
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="${fuzz_flags}" >/dev/null
 # Keep going past a target that does not build, so the others still get fuzzed;
 # the run fails at the end all the same.
-ninja -C "${build}" -j"${jobs}" -k 0 "${targets[@]}" || echo "fuzz.sh: some targets failed to build" >&2
+if ! ninja -C "${build}" -j"${jobs}" -k 0 "${targets[@]}"; then
+  echo "fuzz.sh: some targets failed to build" >&2
+  if [[ ${build_only} == 1 ]]; then exit 1; fi
+fi
+if [[ ${build_only} == 1 ]]; then exit 0; fi
 
 export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
