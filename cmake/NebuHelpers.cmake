@@ -33,7 +33,57 @@ function(nebu_debug_info target)  # for targets made without the helpers below
   endif()
 endfunction()
 
-function(_nebu_common target)
+# Precompiled headers (NEBU_PCH, top-level CMakeLists.txt; scripts/test.sh turns it on
+# in CI, the container build too). Two, each compiled once and reused (REUSE_FROM) by
+# every target of its kind:
+#   cmake/lib_pch.h   libraries, the nebu binary, benchmarks: the standard library,
+#                     Boost.JSON, RocksDB, spdlog (owner: nebu_lib_pch)
+#   cmake/test_pch.h  tests: lib_pch.h plus gtest and rapidcheck (owner: nebu_test_pch)
+# A .gch fits only a file compiled with the flags and macros it was made with, so with
+# NEBU_PCH every target compiles with -pthread (it defines _REENTRANT, which gRPC brings
+# to some) and with the compile definitions of spdlog and Boost.JSON (spdlog's
+# SPDLOG_COMPILED_LIB decides whether <spdlog/spdlog.h> carries its implementation).
+# Should a file's flags still not fit, g++ says so (-Winvalid-pch, kept a warning) and
+# parses the headers itself: slower, never wrong. Never with NEBU_FUZZ (clang's fuzz
+# build) or NEBU_SANITIZE.
+set(_NEBU_TEST_LIBS rapidcheck rapidcheck_gtest GTest::gtest GTest::gmock Boost::json)
+set(_NEBU_PCH_LIBS spdlog::spdlog Boost::json)
+
+function(_nebu_pch_flags target)
+  target_compile_options(${target} PRIVATE -pthread -Wno-error=invalid-pch)
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    # With the standard headers precompiled, g++ 12 reports its -Wstringop-overread false
+    # positive on std::string moves inlined from them (engine/rooms/auth_rules.cpp).
+    target_compile_options(${target} PRIVATE -Wno-stringop-overread)
+  endif()
+  foreach(lib IN LISTS _NEBU_PCH_LIBS)
+    target_compile_definitions(${target} PRIVATE
+      $<TARGET_PROPERTY:${lib},INTERFACE_COMPILE_DEFINITIONS>)
+  endforeach()
+  # fmt's and Boost.Container's definitions come through spdlog and Boost.JSON's links.
+  target_compile_definitions(${target} PRIVATE
+    $<TARGET_PROPERTY:fmt::fmt,INTERFACE_COMPILE_DEFINITIONS>
+    $<TARGET_PROPERTY:Boost::container,INTERFACE_COMPILE_DEFINITIONS>)
+endfunction()
+
+function(_nebu_pch target kind)  # kind: lib or test
+  if(NOT NEBU_PCH OR NEBU_FUZZ OR NEBU_SANITIZE)
+    return()
+  endif()
+  _nebu_pch_flags(${target})
+  if(NOT TARGET nebu_${kind}_pch)
+    add_library(nebu_${kind}_pch STATIC ${PROJECT_SOURCE_DIR}/cmake/${kind}_pch.cpp)
+    _nebu_common_flags(nebu_${kind}_pch)
+    _nebu_pch_flags(nebu_${kind}_pch)
+    if(kind STREQUAL "test")
+      target_link_libraries(nebu_test_pch PRIVATE ${_NEBU_TEST_LIBS})
+    endif()
+    target_precompile_headers(nebu_${kind}_pch PRIVATE ${PROJECT_SOURCE_DIR}/cmake/${kind}_pch.h)
+  endif()
+  target_precompile_headers(${target} REUSE_FROM nebu_${kind}_pch)
+endfunction()
+
+function(_nebu_common_flags target)
   target_compile_options(${target} PRIVATE ${NEBU_WARNINGS})
   nebu_debug_info(${target})
   target_include_directories(${target} PUBLIC ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
@@ -46,6 +96,16 @@ function(_nebu_common target)
   endif()
 endfunction()
 
+function(_nebu_common target)  # KIND test: the tests' precompiled header, else the libraries'
+  cmake_parse_arguments(A "" "KIND" "" ${ARGN})
+  _nebu_common_flags(${target})
+  if(A_KIND STREQUAL "test")
+    _nebu_pch(${target} test)
+  else()
+    _nebu_pch(${target} lib)
+  endif()
+endfunction()
+
 function(nebu_library)
   cmake_parse_arguments(A "" "NAME" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
   add_library(${A_NAME} STATIC ${A_SOURCES})
@@ -53,37 +113,11 @@ function(nebu_library)
   target_link_libraries(${A_NAME} PUBLIC ${A_DEPS} PRIVATE ${A_PRIVATE_DEPS})
 endfunction()
 
-# The test binaries share one precompiled header (cmake/test_pch.h: gtest, rapidcheck,
-# Boost.JSON, the standard library), built once by nebu_test_pch with the tests' flags.
-# Parsing those once (about 11 CPU-s, a 170 MB .gch) saves 1.5 to 3 CPU-s in each of
-# the ~125 test files (9-23% of their compile time). Every test compiles with -pthread
-# (it defines _REENTRANT, which gRPC brings to some of them), so that one header fits
-# all. Should a test's flags still not fit it, g++ says so (-Winvalid-pch, kept a
-# warning) and parses the headers itself: slower, never wrong.
-# NEBU_TEST_PCH (top-level CMakeLists.txt; scripts/test.sh turns it on in CI).
-set(_NEBU_TEST_LIBS rapidcheck rapidcheck_gtest GTest::gtest GTest::gmock Boost::json)
-
-function(_nebu_test_pch target)
-  if(NOT NEBU_TEST_PCH)
-    return()
-  endif()
-  if(NOT TARGET nebu_test_pch)
-    add_library(nebu_test_pch STATIC ${PROJECT_SOURCE_DIR}/cmake/test_pch.cpp)
-    _nebu_common(nebu_test_pch)
-    target_compile_options(nebu_test_pch PRIVATE -pthread)
-    target_link_libraries(nebu_test_pch PRIVATE ${_NEBU_TEST_LIBS})
-    target_precompile_headers(nebu_test_pch PRIVATE ${PROJECT_SOURCE_DIR}/cmake/test_pch.h)
-  endif()
-  target_compile_options(${target} PRIVATE -pthread -Wno-error=invalid-pch)
-  target_precompile_headers(${target} REUSE_FROM nebu_test_pch)
-endfunction()
-
 function(nebu_test)
   cmake_parse_arguments(A "" "NAME" "SOURCES;DEPS;LABELS;ARGS" ${ARGN})
   add_executable(${A_NAME} ${A_SOURCES})
-  _nebu_common(${A_NAME})
+  _nebu_common(${A_NAME} KIND test)
   target_link_libraries(${A_NAME} PRIVATE ${A_DEPS} ${_NEBU_TEST_LIBS} GTest::gtest_main)
-  _nebu_test_pch(${A_NAME})
   add_test(NAME ${A_NAME} COMMAND ${A_NAME} --gtest_brief=1 ${A_ARGS}
            WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
   if(A_LABELS)
@@ -107,9 +141,19 @@ function(nebu_fuzzer)
   endif()
 endfunction()
 
+# Every benchmark is also a dependency of the target `benches`. With NEBU_BENCH_IN_ALL=OFF
+# (scripts/test.sh in CI, which builds them in the background beside the tests) `all`
+# leaves them out.
 function(nebu_bench)
   cmake_parse_arguments(A "" "NAME" "SOURCES;DEPS" ${ARGN})
   add_executable(${A_NAME} ${A_SOURCES})
   _nebu_common(${A_NAME})
   target_link_libraries(${A_NAME} PRIVATE ${A_DEPS})
+  if(NOT TARGET benches)
+    add_custom_target(benches)
+  endif()
+  add_dependencies(benches ${A_NAME})
+  if(NOT NEBU_BENCH_IN_ALL)
+    set_target_properties(${A_NAME} PROPERTIES EXCLUDE_FROM_ALL TRUE)
+  endif()
 endfunction()

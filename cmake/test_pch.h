@@ -1,9 +1,11 @@
-// The precompiled header of every test binary (NEBU_TEST_PCH, cmake/NebuHelpers.cmake):
+// The precompiled header of every test binary (NEBU_PCH, cmake/NebuHelpers.cmake):
 // the third-party and standard headers that most tests include. Parsing gtest,
 // rapidcheck and Boost.JSON costs each test file several CPU-seconds; parsed once,
 // the cost is paid once per build. Only stable system headers belong here (a change
 // here rebuilds every test); a test file still includes what it uses.
 #pragma once
+
+#include "cmake/lib_pch.h"  // what the libraries precompile, so tests share it too
 
 #include <gtest/gtest.h>
 #include <rapidcheck.h>

@@ -32,11 +32,14 @@ configure() {
   if [[ -f build/CMakeCache.txt ]] && ! grep -q '^CMAKE_GENERATOR:INTERNAL=Ninja$' build/CMakeCache.txt; then
     rm -rf build
   fi
-  # CI builds a clean clone, with nothing in ccache: there the tests share one
-  # precompiled header (NEBU_TEST_PCH, CMakeLists.txt says why not elsewhere).
-  local pch=OFF
-  if [[ "${CI:-}" == true ]]; then pch=ON; fi
-  cmake -S . -B build -G Ninja -DNEBU_WERROR=ON -DNEBU_TEST_PCH="${pch}"
+  # CI builds a clean clone, with nothing in ccache: there the libraries and the tests
+  # use precompiled headers (NEBU_PCH, CMakeLists.txt says why not elsewhere).
+  # And there the benchmarks (bench/: built, not run) compile in the background beside
+  # the tests rather than in the build phase.
+  local ci=OFF
+  if [[ "${CI:-}" == true ]]; then ci=ON; fi
+  cmake -S . -B build -G Ninja -DNEBU_WERROR=ON -DNEBU_PCH="${ci}" \
+    -DNEBU_BENCH_IN_ALL="$([[ ${ci} == ON ]] && echo OFF || echo ON)"
 }
 
 run_ctest() {  # keeps ctest's summary line for the end of the output
@@ -81,22 +84,47 @@ wait_test_deps() {
 }
 phase test-deps wait_test_deps || finish
 
-# The fuzz build (clang 14 with ASan/UBSan over the engine and nebu_api: several
-# CPU-minutes) runs niced next to the test phases, on the CPU they leave idle (tests
-# that wait on etcd elections, PostgreSQL, timeouts and clients); the fuzz phase at the
-# end waits for it and then only fuzzes. Nice 19 leaves a busy test nearly all the CPU.
-fuzz_build_pid=
-if [[ -f scripts/fuzz.sh ]]; then
-  nice -n 19 ionice -c 3 bash scripts/fuzz.sh --build >build/fuzz-build.log 2>&1 &
-  fuzz_build_pid=$!
-fi
-wait_fuzz_build() {
-  local rc=0
-  wait "${fuzz_build_pid}" || rc=$?
-  grep -E 'error|FAILED|fuzz.sh:' build/fuzz-build.log | head -40
-  tail -n 1 build/fuzz-build.log
+# Background phases run next to the test phases, on the CPU those leave idle (tests
+# wait on etcd elections, PostgreSQL, timeouts and clients); each is waited for, and its
+# log printed, at its place at the end.
+#   - in CI, the benchmarks (bench/, built and not run), at nice 19;
+#   - the fuzz build (clang 14 with ASan/UBSan over the engine and nebu_api: several
+#     CPU-minutes), at nice 19, which leaves a busy test nearly all the CPU; the fuzz
+#     phase then only fuzzes;
+#   - the container smoke test (podman + docker-compose: the image from build/app/nebu,
+#     the Compose stack with nginx and its three-node override with a real client; about
+#     7 minutes with podman's layer cache warm, about 10 more on a fresh machine; it skips
+#     itself when podman is not installable; NEBU_CONTAINER_SMOKE=0 leaves it out), at
+#     nice 10, on free ports and its own container network.
+declare -A bg_pids=() bg_starts=()
+bg_start() {  # bg_start NAME COMMAND...: runs COMMAND in the background into build/NAME.log
+  local name=$1
+  shift
+  "$@" >"build/${name}.log" 2>&1 &
+  bg_pids[${name}]=$!
+  bg_starts[${name}]=${SECONDS}
+}
+bg_wait() {  # bg_wait NAME [LINES]: waits for NAME, prints its log (its last LINES), its status
+  local name=$1 lines=${2:-} rc=0
+  wait "${bg_pids[${name}]}" || rc=$?
+  if [[ -n "${lines}" ]]; then
+    grep -E 'error|FAILED' "build/${name}.log" | head -40
+    tail -n "${lines}" "build/${name}.log"
+  else
+    cat "build/${name}.log"
+  fi
+  echo "(${name} ran $((SECONDS - bg_starts[${name}]))s in the background)"
   return "${rc}"
 }
+if ! grep -q '^NEBU_BENCH_IN_ALL:BOOL=ON$' build/CMakeCache.txt; then
+  bg_start benches nice -n 19 ionice -c 3 cmake --build build --target benches -- -j"$(nproc)"
+fi
+if [[ -f scripts/fuzz.sh ]]; then
+  bg_start fuzz-build nice -n 19 ionice -c 3 bash scripts/fuzz.sh --build
+fi
+if [[ "${NEBU_CONTAINER_SMOKE:-1}" != 0 ]]; then
+  bg_start container-smoke nice -n 10 bash scripts/container-smoke.sh
+fi
 
 # Services the tests need start here; each adds its stop command to on_exit.
 on_exit=()
@@ -147,16 +175,16 @@ phase e2e bash scripts/e2e.sh
 # and single sign-on have their own issues). It fails only when the probe cannot run.
 phase coverage python3 scripts/coverage.py --missing
 # deploy/: the lint of what cannot run here (Helm, OpenTofu: scripts/lint-deploy.sh), then
-# the container smoke test (podman + docker-compose: image from build/app/nebu, the Compose
-# stack with nginx and its three-node override with a real client; about 7 minutes with
-# podman's layer cache warm, about 10 more on a fresh machine; it skips itself when podman
-# is not installable; NEBU_CONTAINER_SMOKE=0 leaves it out).
+# the container smoke test's result (started in the background above).
 phase lint-deploy bash scripts/lint-deploy.sh
-if [[ "${NEBU_CONTAINER_SMOKE:-1}" != 0 ]]; then
-  phase container-smoke bash scripts/container-smoke.sh
+if [[ -n "${bg_pids[container-smoke]:-}" ]]; then
+  phase container-smoke bg_wait container-smoke
 fi
-if [[ -n "${fuzz_build_pid}" ]]; then
-  phase fuzz-build wait_fuzz_build
+if [[ -n "${bg_pids[benches]:-}" ]]; then
+  phase benches bg_wait benches 3
+fi
+if [[ -n "${bg_pids[fuzz-build]:-}" ]]; then
+  phase fuzz-build bg_wait fuzz-build 3
   phase fuzz bash scripts/fuzz.sh "${NEBU_FUZZ_SECONDS:-20}"
 fi
 finish
