@@ -24,6 +24,10 @@ constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
 
+// The caches of the state DB opened only to read its position (MoveAsideIfBehindTrim).
+constexpr size_t kPeekCacheBytes = 8u << 20;
+constexpr size_t kPeekWriteBufferBytes = 1u << 20;
+
 int64_t UnixMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -122,10 +126,11 @@ Result<bool> MoveAsideIfBehindTrim(replication::ClusterNode& node, const std::st
   if (trimmed == 0) return false;
   uint64_t applied = 0;
   {
-    NEBU_ASSIGN_OR_RETURN(auto store, storage::Store::Open({.path = data_dir + "/db",
-                                                            .create_if_missing = false,
-                                                            .block_cache_bytes = 8u << 20,
-                                                            .write_buffer_bytes = 1u << 20}));
+    NEBU_ASSIGN_OR_RETURN(auto store,
+                          storage::Store::Open({.path = data_dir + "/db",
+                                                .create_if_missing = false,
+                                                .block_cache_bytes = kPeekCacheBytes,
+                                                .write_buffer_bytes = kPeekWriteBufferBytes}));
     NEBU_ASSIGN_OR_RETURN(storage::CheckpointPosition at, storage::ReadPosition(*store));
     applied = at.group_revision;
   }

@@ -87,7 +87,7 @@ TEST(BackupTrimTest, ANodeRestoredFromABackupOlderThanTheTrimPointJoinsByAPeersC
   ASSERT_TRUE(node2.Start(dir.path() + "/node2", env(2)));
   HttpReply r = CallPort(node1.client_port(), "POST", "/register", "",
                          R"({"username":"alice","password":"password-alice","auth":{"type":"m.login.dummy"}})");
-  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(r.status, 200) << r.body << node1.Log();
   const std::string alice(r.Json().at("access_token").as_string());
   r = CallPort(node1.client_port(), "POST", "/createRoom", alice, R"({"preset":"public_chat"})");
   ASSERT_EQ(r.status, 200) << r.body;
