@@ -111,6 +111,7 @@ TEST(BackupTrimTest, ANodeRestoredFromABackupOlderThanTheTrimPointJoinsByAPeersC
     std::ifstream in(out);
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << args << ": " << text;
+    return text;
   };
   cli(dir.path() + "/node1", node1.ops_port(), "backup create " + dest);
   auto target = app::OpenBackupTarget(dest, {});
@@ -134,7 +135,9 @@ TEST(BackupTrimTest, ANodeRestoredFromABackupOlderThanTheTrimPointJoinsByAPeersC
               static_cast<unsigned long long>(backed_up), static_cast<unsigned long long>(trimmed),
               ids.size());
 
-  cli(dir.path() + "/node3", 1, "backup restore " + dest + " --data-dir " + dir.path() + "/node3");
+  const std::string restored =
+      cli(dir.path() + "/node3", 1, "backup restore " + dest + " --data-dir " + dir.path() + "/node3");
+  EXPECT_NE(restored.find("copies a live peer's checkpoint"), std::string::npos) << restored;
   ASSERT_TRUE(node3.Start(dir.path() + "/node3", env(3))) << node3.Log();
   auto caught_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(kCatchUpMsMax);
   size_t found = 0;
