@@ -15,6 +15,7 @@
 
 #include "app/backup_create.h"
 #include "app/backup_target.h"
+#include "app/config.h"
 #include "tests/media/s3rver_process.h"
 #include "tests/security/nebu_process.h"
 
@@ -151,6 +152,21 @@ TEST_P(BackupScheduleTest, KeepsExactlyKeepBackupsThatVerifyAndTheNewestRestores
   EXPECT_GT(checked, 0u);
   std::printf("%zu events acknowledged, %zu before the newest backup %s\n", acked.size(), checked,
               newest->id.c_str());
+}
+
+TEST(BackupScheduleConfigTest, TheIntervalIsOneSecondToAYear) {
+  for (const auto& [text, ms] : std::vector<std::pair<std::string, int64_t>>{
+           {"1s", 1'000}, {"90s", 90'000}, {"24h", 86'400'000}, {"365d", 365LL * 86'400'000}}) {
+    auto config = app::LoadConfig({{"NEBU_BACKUP_INTERVAL", text}});
+    ASSERT_TRUE(config.ok()) << text << ": " << config.status().ToString();
+    EXPECT_EQ(config->backup_interval_ms, ms) << text;
+  }
+  for (const char* text : {"0s", "500ms", "366d", "1", "s", "-1s", "1.5s"}) {
+    auto config = app::LoadConfig({{"NEBU_BACKUP_INTERVAL", text}});
+    ASSERT_FALSE(config.ok()) << text;
+    EXPECT_NE(config.status().message().find("NEBU_BACKUP_INTERVAL"), std::string::npos)
+        << config.status().ToString();
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Destinations, BackupScheduleTest, ::testing::Values("dir", "s3"),
