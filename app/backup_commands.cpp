@@ -266,6 +266,12 @@ int Restore(const Config& config, const Args& a) {
   std::printf("next: NEBU_DATA_DIR=%s nebu projection rebuild (with NEBU_DB_URL), then start "
               "the node with NEBU_DATA_DIR=%s\n",
               a.data_dir.c_str(), a.data_dir.c_str());
+  if (!m.cluster_id.empty()) {
+    std::printf("cluster %s: the node replays the shared log after revision %llu; if the log "
+                "was trimmed past it, the node copies a live peer's checkpoint at its start "
+                "instead (NEBU_INTERNAL_SECRET set, a peer live)\n",
+                m.cluster_id.c_str(), static_cast<unsigned long long>(m.group_revision));
+  }
   return kExitOk;
 }
 

@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "app/backup_prune.h"
 #include "engine/common/crypto.h"
 #include "engine/core/state_digest.h"
 #include "engine/storage/checkpoint.h"
@@ -134,36 +135,6 @@ Status CopyFiles(const fs::path& staging, const BackupManifest* previous, Backup
   return Status::Ok();
 }
 
-// Drops the oldest backups beyond `keep`, then the objects nobody names.
-Status Prune(BackupTarget& target, std::vector<std::string> ids, size_t keep,
-             BackupSummary* summary) {
-  if (keep == 0 || ids.size() <= keep) return Status::Ok();
-  if (!target.can_remove()) {
-    spdlog::warn("backup: {} cannot remove old backups; {} kept (use a lifecycle rule)",
-                 target.where(), ids.size());
-    return Status::Ok();
-  }
-  std::vector<std::string> dropped(ids.begin(), ids.end() - static_cast<ptrdiff_t>(keep));
-  ids.erase(ids.begin(), ids.end() - static_cast<ptrdiff_t>(keep));
-  NEBU_RETURN_IF_ERROR(target.Write(std::string(kIndexName), EncodeIndex(ids)));
-  for (const std::string& id : dropped) {
-    NEBU_RETURN_IF_ERROR(target.Remove(ManifestName(id)));
-    ++summary->backups_removed;
-  }
-  std::set<std::string> named;
-  for (const std::string& id : ids) {
-    NEBU_ASSIGN_OR_RETURN(BackupManifest m, LoadManifest(target, id));
-    for (const BackupFile& f : m.files) named.insert(f.sha256);
-  }
-  NEBU_ASSIGN_OR_RETURN(std::vector<std::string> objects, target.ListObjects());
-  for (const std::string& sha : objects) {
-    if (named.contains(sha)) continue;
-    NEBU_RETURN_IF_ERROR(target.Remove(ObjectName(sha)));
-    ++summary->objects_removed;
-  }
-  return Status::Ok();
-}
-
 Result<BackupSummary> CreateIn(core::Engine& engine, BackupTarget& target,
                                const BackupOptions& options, const fs::path& staging,
                                BackupManifest m, BackupProgress* progress) {
@@ -202,14 +173,25 @@ Result<BackupSummary> CreateIn(core::Engine& engine, BackupTarget& target,
   }
   NEBU_ASSIGN_OR_RETURN(m.files, ListStaged(staging));
   for (BackupFile& f : m.files) f.linked = linked.contains(f.path);
+  // Before the first object: a prune elsewhere keeps the parent and this backup's objects.
+  NEBU_RETURN_IF_ERROR(MarkPending(target, {.id = m.id, .previous = m.previous,
+                                            .started_ms = m.created_ms}));
   NEBU_RETURN_IF_ERROR(
       CopyFiles(staging, previous ? &*previous : nullptr, target, &m, &summary, progress));
   NEBU_RETURN_IF_ERROR(target.Write(ManifestName(m.id), EncodeManifest(m)));
   ids.push_back(m.id);
   NEBU_RETURN_IF_ERROR(target.Write(std::string(kIndexName), EncodeIndex(ids)));
+  if (Status unmarked = UnmarkPending(target, m.id); !unmarked.ok()) {
+    spdlog::warn("backup: {} done, its pending marker stays: {}", m.id, unmarked.ToString());
+  }
   progress->phase = BackupProgress::kPrune;
-  if (Status pruned = Prune(target, ids, options.keep, &summary); !pruned.ok()) {
-    spdlog::warn("backup: {} done, removing old backups failed: {}", m.id, pruned.ToString());
+  Result<PruneResult> pruned = PruneBackups(target, ids, options.keep, m.id, NowMs());
+  if (pruned.ok()) {
+    summary.backups_removed = pruned->backups_removed;
+    summary.objects_removed = pruned->objects_removed;
+  } else {
+    spdlog::warn("backup: {} done, removing old backups failed: {}", m.id,
+                 pruned.status().ToString());
   }
   summary.manifest = std::move(m);
   summary.seconds =
@@ -245,7 +227,13 @@ Result<BackupSummary> CreateBackup(core::Engine& engine, BackupTarget& target,
   std::error_code ec;
   fs::create_directories(staging, ec);
   if (ec) return Status::IoError("cannot create " + staging.string() + ": " + ec.message());
+  const std::string id = m.id;
   Result<BackupSummary> result = CreateIn(engine, target, options, staging, std::move(m), progress);
+  if (!result.ok()) {
+    if (Status unmarked = UnmarkPending(target, id); !unmarked.ok()) {
+      spdlog::warn("backup: {} failed and its pending marker stays: {}", id, unmarked.ToString());
+    }
+  }
   fs::remove_all(staging, ec);
   return result;
 }

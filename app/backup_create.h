@@ -29,8 +29,9 @@
 // other file is hashed; an object the target holds is not written again.
 //
 // Retention: with keep > 0 the oldest backups beyond `keep` are removed from the index,
-// then their manifests, then every object no remaining manifest names (a directory
-// target; S3 keeps everything, see backup_target.h).
+// then their manifests, then every object no remaining manifest names, in a directory
+// and in S3 alike (app/backup_prune.h: never the newest, never what a backup still
+// being written needs; a backup marks itself pending/<id>.json while it writes).
 //
 // Errors: kIoError / kUnavailable from the checkpoint, the staged DBs or the target;
 // nothing of a failed backup is in the index (objects it wrote are reused or collected

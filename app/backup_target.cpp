@@ -67,21 +67,22 @@ class DirTarget final : public BackupTarget {
   }
   bool can_remove() const override { return true; }
   Status Remove(const std::string& name) override {
+    if (name.empty()) return Status::InvalidArgument("remove: an empty name");
     std::error_code ec;
     fs::remove(root_ / name, ec);
     if (ec) return Status::IoError("cannot remove " + (root_ / name).string() + ": " + ec.message());
     return Status::Ok();
   }
-  Result<std::vector<std::string>> ListObjects() override {
+  Result<std::vector<std::string>> List(const std::string& folder) override {
     std::vector<std::string> out;
     std::error_code ec;
-    fs::path objects = root_ / "objects";
-    if (!fs::exists(objects, ec)) return out;
-    for (fs::recursive_directory_iterator it(objects, ec), end; !ec && it != end; it.increment(ec)) {
-      std::string name = it->path().filename().string();
-      if (it->is_regular_file() && IsSha256Hex(name)) out.push_back(name);
+    fs::path dir = root_ / folder;
+    if (!fs::exists(dir, ec)) return out;
+    for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      if (!it->is_regular_file() || it->path().extension() == ".part") continue;
+      out.push_back(it->path().lexically_relative(root_).generic_string());
     }
-    if (ec) return Status::IoError("cannot list " + objects.string() + ": " + ec.message());
+    if (ec) return Status::IoError("cannot list " + dir.string() + ": " + ec.message());
     return out;
   }
 
@@ -157,12 +158,34 @@ class S3Target final : public BackupTarget {
     if (r.status != 200) return Failed("GET", ObjectName(sha256), r);
     return DirTarget::CheckFile(dest, sha256, size);
   }
-  bool can_remove() const override { return false; }
+  bool can_remove() const override { return true; }
   Status Remove(const std::string& name) override {
-    return Status::InvalidArgument("cannot remove " + name + " from S3 (no DeleteObject)");
+    if (name.empty()) return Status::InvalidArgument("remove: an empty name");
+    NEBU_ASSIGN_OR_RETURN(media::S3Reply r, client_.Delete(Key(name)));
+    if (r.status != 204 && r.status != 200 && r.status != 404) return Failed("DELETE", name, r);
+    return Status::Ok();
   }
-  Result<std::vector<std::string>> ListObjects() override {
-    return Status::InvalidArgument("cannot list S3 objects (no ListObjects)");
+  Result<std::vector<std::string>> List(const std::string& folder) override {
+    const std::string prefix = Key(folder) + "/";
+    const std::string root = prefix_.empty() ? "" : prefix_ + "/";
+    std::vector<std::string> out;
+    std::string token;
+    for (int pages = 0;; ++pages) {
+      if (pages == kBackupListPagesMax) {
+        return Status::InvalidArgument("S3 listing of " + prefix + " is over " +
+                                       std::to_string(kBackupListPagesMax) + " pages");
+      }
+      media::S3ListPage page;
+      NEBU_ASSIGN_OR_RETURN(media::S3Reply r,
+                            client_.List(prefix, token, media::kS3ListKeysPerPageMax, &page));
+      if (r.status != 200) return Failed("LIST", folder, r);
+      for (const media::S3ListedObject& o : page.objects) {
+        if (!o.key.starts_with(prefix) || o.key.ends_with(".part")) continue;
+        out.push_back(o.key.substr(root.size()));
+      }
+      if (!page.truncated) return out;
+      token = std::move(page.next_token);
+    }
   }
 
  private:
@@ -181,6 +204,20 @@ class S3Target final : public BackupTarget {
   std::string prefix_;
   std::string where_;
 };
+
+}  // namespace
+
+Result<std::vector<std::string>> BackupTarget::ListObjects() {
+  NEBU_ASSIGN_OR_RETURN(std::vector<std::string> names, List("objects"));
+  std::vector<std::string> out;
+  for (const std::string& name : names) {
+    std::string sha = name.substr(name.rfind('/') + 1);
+    if (IsSha256Hex(sha) && name == ObjectName(sha)) out.push_back(std::move(sha));
+  }
+  return out;
+}
+
+namespace {
 
 bool IsBucket(std::string_view b) {
   if (b.size() < 3 || b.size() > 63) return false;

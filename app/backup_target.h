@@ -8,9 +8,12 @@
 //                             NEBU_S3_ACCESS_KEY_ID, NEBU_S3_SECRET_ACCESS_KEY_FILE,
 //                             NEBU_S3_REGION and NEBU_S3_PATH_STYLE of the process
 //                             that writes (the bucket and prefix come from the URL).
-//                             The client has no List and no Delete: old backups are
-//                             never removed there (NEBU_BACKUP_KEEP is ignored with a
-//                             warning; use a bucket lifecycle rule).
+//                             Old backups are pruned there as in a directory
+//                             (ListObjectsV2 in pages of kS3ListKeysPerPageMax, at
+//                             most kBackupListPagesMax pages per listing, and
+//                             DeleteObject). Never put a bucket lifecycle rule that
+//                             expires objects/ on the prefix: objects are shared by
+//                             every backup that holds the same bytes.
 //
 //   NEBU_ASSIGN_OR_RETURN(auto target, OpenBackupTarget("/backups/nebu", config.s3));
 //   NEBU_ASSIGN_OR_RETURN(std::optional<std::string> index, target->Read(kIndexName));
@@ -50,12 +53,23 @@ class BackupTarget {
   // Fetches an object into `dest` and checks its size and SHA-256 (kCorruption if not).
   virtual Status GetObject(const std::string& sha256, uint64_t size,
                            const std::filesystem::path& dest) = 0;
-  // Whether Remove and ListObjects work (a directory: yes; S3: no).
+  // Whether Remove and List work (both kinds: yes).
   [[nodiscard]] virtual bool can_remove() const = 0;
+  // Removes a named file or object ("manifests/<id>.json", "objects/ab/<sha>"); a
+  // missing one is not an error.
   virtual Status Remove(const std::string& name) = 0;
-  // The SHA-256 names of every stored object.
-  virtual Result<std::vector<std::string>> ListObjects() = 0;
+  // The names (relative to the destination, like Read's) of every file under
+  // `folder` ("objects", "pending"), at any depth, in no particular order; never a
+  // ".part" file. kInvalidArgument when an S3 listing would need more than
+  // kBackupListPagesMax pages.
+  virtual Result<std::vector<std::string>> List(const std::string& folder) = 0;
+  // The SHA-256 names of every stored object (List("objects"), filtered).
+  Result<std::vector<std::string>> ListObjects();
 };
+
+// An S3 listing of more pages than this (of kS3ListKeysPerPageMax keys: 10 million
+// keys) is refused rather than walked for ever.
+inline constexpr int kBackupListPagesMax = 10'000;
 
 // A directory path (made absolute by the caller when it crosses processes) or an
 // s3:// URL (then `s3` must hold the endpoint and credentials).

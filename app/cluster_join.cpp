@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "app/cluster_runtime.h"
+#include "engine/storage/checkpoint.h"
 #include "replication/checkpoint_client.h"
 
 namespace nebu::app {
@@ -22,6 +23,10 @@ namespace {
 constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
+
+// The caches of the state DB opened only to read its position (MoveAsideIfBehindTrim).
+constexpr size_t kPeekCacheBytes = 8u << 20;
+constexpr size_t kPeekWriteBufferBytes = 1u << 20;
 
 int64_t UnixMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -113,6 +118,30 @@ Result<bool> NeedsCheckpoint(replication::ClusterNode& node, const std::string& 
   if (HasStateDb(data_dir)) return false;
   NEBU_ASSIGN_OR_RETURN(uint64_t trimmed, node.TrimmedThrough());
   return trimmed > 0;
+}
+
+Result<bool> MoveAsideIfBehindTrim(replication::ClusterNode& node, const std::string& data_dir) {
+  if (!HasStateDb(data_dir)) return false;
+  NEBU_ASSIGN_OR_RETURN(uint64_t trimmed, node.TrimmedThrough());
+  if (trimmed == 0) return false;
+  uint64_t applied = 0;
+  {
+    NEBU_ASSIGN_OR_RETURN(auto store,
+                          storage::Store::Open({.path = data_dir + "/db",
+                                                .create_if_missing = false,
+                                                .block_cache_bytes = kPeekCacheBytes,
+                                                .write_buffer_bytes = kPeekWriteBufferBytes}));
+    NEBU_ASSIGN_OR_RETURN(storage::CheckpointPosition at, storage::ReadPosition(*store));
+    applied = at.group_revision;
+  }
+  if (applied >= trimmed) return false;
+  NEBU_ASSIGN_OR_RETURN(std::string stale, MoveStateAside(data_dir));
+  spdlog::warn("cluster: the state in {} is at log revision {} but the log is trimmed through "
+               "{} (a backup restored after the cluster moved on, or a node down past a trim): "
+               "it cannot catch up from the log, so it was moved to {} and this node joins by "
+               "copying a peer's checkpoint",
+               data_dir, applied, trimmed, stale);
+  return true;
 }
 
 Result<std::string> MoveStateAside(const std::string& data_dir) {

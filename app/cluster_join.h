@@ -9,6 +9,10 @@
 //   - `nebu serve` on a node that finds itself behind the trim point while running
 //     (/ready "behind_compaction"): app/main.cpp stops serving, moves the DB aside
 //     (MoveStateAside) and joins again in the same process (kRejoinsMax times);
+//   - `nebu serve` on a data directory whose state is behind the trim point already at
+//     the start (a backup restored after the log was trimmed past its revision, or a
+//     node that was down past a trim): MoveAsideIfBehindTrim moves the DB aside before
+//     anything is served, then the node joins as one without state;
 //   - `nebu cluster join [--from <node id>] [--force]` with the node stopped.
 //
 // JoinByCheckpoint:
@@ -61,6 +65,11 @@ struct JoinResult {
 bool HasStateDb(const std::string& data_dir);
 // True when `nebu serve` must join by checkpoint: no state DB and a trim point > 0.
 Result<bool> NeedsCheckpoint(replication::ClusterNode& node, const std::string& data_dir);
+// When <data_dir>/db exists and its applied log revision is below the trim point (a
+// replay from there cannot work): moves it aside (MoveStateAside: db.stale-*, removed
+// after the next successful join), logs why (warn) and answers true; false otherwise.
+// Opens the DB briefly to read its position (before the engine opens it).
+Result<bool> MoveAsideIfBehindTrim(replication::ClusterNode& node, const std::string& data_dir);
 // See above. `from`: a peer's node ID, or "" for the best live peer.
 Result<JoinResult> JoinByCheckpoint(const Config& config, replication::ClusterNode& node,
                                     const std::string& from);

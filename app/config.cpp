@@ -676,7 +676,7 @@ Status LoadBackup(std::map<std::string_view, std::string>& values, Config& confi
   if (ec != std::errc() || unit_ms == 0 || n <= 0 || n > kBackupIntervalMsMax / unit_ms ||
       n * unit_ms < kBackupIntervalMsMin || n * unit_ms > kBackupIntervalMsMax) {
     return Invalid("NEBU_BACKUP_INTERVAL",
-                   "expected 60s to 365d as N followed by s, m, h or d, got \"" + interval + "\"");
+                   "expected 1s to 365d as N followed by s, m, h or d, got \"" + interval + "\"");
   }
   config.backup_interval_ms = n * unit_ms;
   const std::string& keep = values["NEBU_BACKUP_KEEP"];

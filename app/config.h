@@ -214,7 +214,9 @@ struct Config {
 // otherwise (or over ~292 years).
 Result<int64_t> ParseDurationMs(std::string_view text);
 
-inline constexpr int64_t kBackupIntervalMsMin = 60'000;              // 1 minute
+// 1 second: a scheduled run that finds a backup running is skipped, so a short interval
+// means back-to-back backups, never piled-up ones (tests run the schedule with "1s").
+inline constexpr int64_t kBackupIntervalMsMin = 1'000;
 inline constexpr int64_t kBackupIntervalMsMax = 365LL * 86'400'000;  // 1 year
 inline constexpr size_t kBackupKeepMax = 10'000;
 

@@ -376,7 +376,9 @@ int ServeOnce(const Config& config, const sigset_t& stop_signals,
     return kExitFailure;
   }
   if (*cluster) {
-    Result<bool> join = NeedsCheckpoint((*cluster)->node(), config.data_dir);
+    // A state behind the trim point (a restored backup) is replaced before it is served.
+    Result<bool> join = MoveAsideIfBehindTrim((*cluster)->node(), config.data_dir);
+    if (join.ok()) join = NeedsCheckpoint((*cluster)->node(), config.data_dir);
     if (join.ok() && *join) {
       spdlog::info("cluster: no state in {} and the log is trimmed: joining by checkpoint",
                    config.data_dir);

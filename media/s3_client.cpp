@@ -8,6 +8,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <optional>
 #include <vector>
@@ -39,6 +40,8 @@ struct Call {
   uint64_t upload_size = 0;
   std::string payload_sha256_hex = std::string(kEmptySha256Hex);
   const std::filesystem::path* download = nullptr;  // Get: where a 200 body goes
+  std::string query;               // List: the canonical query string ("" none)
+  std::string* text = nullptr;     // List: where a 200 body goes (kS3ListBodyBytesMax)
 };
 
 struct Outcome {
@@ -76,6 +79,69 @@ std::string XmlField(std::string_view xml, std::string_view tag) {
   size_t end = xml.find(close, begin);
   if (end == std::string_view::npos) return "";
   return std::string(xml.substr(begin, std::min<size_t>(end - begin, 512)));
+}
+
+// S3 escapes the five XML entities in keys and tokens; nothing else is expected.
+std::string XmlUnescape(std::string_view text) {
+  static constexpr std::pair<std::string_view, char> kEntities[] = {
+      {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    bool matched = false;
+    for (const auto& [entity, c] : kEntities) {
+      if (text.substr(i, entity.size()) == entity) {
+        out += c;
+        i += entity.size();
+        matched = true;
+        break;
+      }
+    }
+    if (!matched) out += text[i++];
+  }
+  return out;
+}
+
+// The text between <tag> and </tag> in `xml` from `from` on (unbounded, unescaped),
+// with the position after the closing tag; nullopt when absent.
+std::optional<std::pair<std::string, size_t>> XmlElement(std::string_view xml,
+                                                         std::string_view tag, size_t from) {
+  std::string open = "<" + std::string(tag) + ">";
+  std::string close = "</" + std::string(tag) + ">";
+  size_t begin = xml.find(open, from);
+  if (begin == std::string_view::npos) return std::nullopt;
+  begin += open.size();
+  size_t end = xml.find(close, begin);
+  if (end == std::string_view::npos) return std::nullopt;
+  return std::make_pair(XmlUnescape(xml.substr(begin, end - begin)), end + close.size());
+}
+
+// A ListObjectsV2 answer (ListBucketResult) into `page`; false when it is not one.
+bool ParseListPage(std::string_view xml, S3ListPage* page) {
+  if (xml.find("<ListBucketResult") == std::string_view::npos) return false;
+  page->objects.clear();
+  for (size_t at = 0;;) {
+    auto contents = XmlElement(xml, "Contents", at);
+    if (!contents) break;
+    at = contents->second;
+    const std::string& c = contents->first;
+    auto key = XmlElement(c, "Key", 0);
+    auto size = XmlElement(c, "Size", 0);
+    if (!key) return false;
+    S3ListedObject object{.key = key->first};
+    if (size) {
+      auto [end, ec] = std::from_chars(size->first.data(), size->first.data() + size->first.size(),
+                                       object.size);
+      if (ec != std::errc()) return false;
+    }
+    if (auto modified = XmlElement(c, "LastModified", 0)) object.last_modified = modified->first;
+    page->objects.push_back(std::move(object));
+  }
+  auto truncated = XmlElement(xml, "IsTruncated", 0);
+  page->truncated = truncated && truncated->first == "true";
+  auto token = XmlElement(xml, "NextContinuationToken", 0);
+  page->next_token = page->truncated && token ? token->first : "";
+  return !page->truncated || !page->next_token.empty();
 }
 
 template <class Stream, class Body>
@@ -144,6 +210,15 @@ asio::awaitable<Outcome> ReadResponse(Stream& stream, const Call& call, const De
     if (ec) {
       out.status = Status::IoError("cannot write " + call.download->string() + ": " + ec.message());
     }
+    co_return out;
+  }
+  if (out.reply.status == 200 && call.text != nullptr) {
+    call.text->clear();
+    if (header.is_done()) co_return out;
+    http::response_parser<http::string_body> body{std::move(header)};
+    body.body_limit(kS3ListBodyBytesMax);  // over it: an exception, kUnavailable
+    co_await ReadUntil(stream, buffer, body, deadline, false);
+    *call.text = std::move(body.get().body());
     co_return out;
   }
   if (header.is_done()) co_return out;
@@ -227,6 +302,7 @@ struct S3Client::Impl {
   }
 
   std::string Target(std::string_view key) const {
+    if (key.empty()) return config.path_style ? UriEncode("/" + config.bucket, true) : "/";
     std::string path = config.path_style ? "/" + config.bucket + "/" + std::string(key)
                                          : "/" + std::string(key);
     return UriEncode(path, true);
@@ -235,10 +311,12 @@ struct S3Client::Impl {
   // Builds and signs the request (any body type) for `call`.
   template <class Body>
   void Prepare(http::request<Body>& request, const Call& call) const {
-    std::string target = Target(call.key);
+    std::string path = Target(call.key);
+    std::string target = call.query.empty() ? path : path + "?" + call.query;
     std::string date = FormatAmzDate(std::chrono::system_clock::now());
     SigV4Request signing{.method = std::string(http::to_string(call.verb)),
-                         .canonical_uri = target,
+                         .canonical_uri = path,
+                         .canonical_query = call.query,
                          .headers = {{"host", host_header},
                                      {"x-amz-content-sha256", call.payload_sha256_hex},
                                      {"x-amz-date", date}},
@@ -376,6 +454,32 @@ Result<S3Reply> S3Client::Put(std::string_view key, const std::filesystem::path&
 Result<S3Reply> S3Client::Get(std::string_view key, const std::filesystem::path& dest) {
   Call call{.verb = http::verb::get, .key = std::string(key), .download = &dest};
   return impl_->Run(call, "GET");
+}
+
+Result<S3Reply> S3Client::Delete(std::string_view key) {
+  Call call{.verb = http::verb::delete_, .key = std::string(key)};
+  return impl_->Run(call, "DELETE");
+}
+
+Result<S3Reply> S3Client::List(std::string_view prefix, std::string_view continuation_token,
+                               int max_keys, S3ListPage* page) {
+  max_keys = std::clamp(max_keys, 1, kS3ListKeysPerPageMax);
+  // The canonical query: parameters sorted by name, names and values URI-encoded.
+  std::string query;
+  if (!continuation_token.empty()) {
+    query += "continuation-token=" + UriEncode(continuation_token, false) + "&";
+  }
+  query += "list-type=2&max-keys=" + std::to_string(max_keys) +
+           "&prefix=" + UriEncode(prefix, false);
+  std::string body;
+  Call call{.verb = http::verb::get, .key = "", .query = query, .text = &body};
+  Result<S3Reply> reply = impl_->Run(call, "LIST " + std::string(prefix));
+  if (!reply.ok() || reply->status != 200) return reply;
+  if (!ParseListPage(body, page)) {
+    return Status::Unavailable("S3 LIST " + std::string(prefix) + " at " + impl_->host_header +
+                               ": the answer is not a ListObjectsV2 result");
+  }
+  return reply;
 }
 
 }  // namespace nebu::media

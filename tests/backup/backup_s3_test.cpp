@@ -41,13 +41,14 @@ TEST(BackupS3Test, BackupVerifyAndRestoreThroughS3) {
   const BackupOptions options{.data_dir = data.path(), .nebu_version = "test", .keep = 1};
   auto first = CreateBackup(**engine, **target, options, nullptr);
   ASSERT_TRUE(first.ok()) << first.status().ToString() << "\n" << s3.Log();
-  auto second = CreateBackup(**engine, **target, options, nullptr);  // keep 1: S3 keeps all
+  auto second = CreateBackup(**engine, **target, options, nullptr);  // keep 1: the first goes
   ASSERT_TRUE(second.ok()) << second.status().ToString();
   EXPECT_GT(second->files_reused, 0u);
   EXPECT_LT(second->bytes_written, second->manifest.bytes());  // unchanged files not sent again
   auto listed = ListBackups(**target);
   ASSERT_TRUE(listed.ok());
-  EXPECT_EQ(listed->size(), 2u);  // no DeleteObject: nothing removed
+  EXPECT_EQ(*listed, std::vector<std::string>{second->manifest.id});
+  EXPECT_EQ(second->backups_removed, 1u);
 
   auto report = VerifyBackup(**target, "", restored.path());
   ASSERT_TRUE(report.ok()) << report.status().ToString();

@@ -67,7 +67,9 @@ class S3rverProcess {
     Kill();
     ++starts_;
     std::string data = (dir_ / "data").string();
-    if (!Spawn(s3rver_, {Script(), "-d", data, "-a", "127.0.0.1", "-p",
+    // --openssl-legacy-provider: s3rver's ListObjectsV2 continuation tokens are DES
+    // (lib/controllers/bucket.js), which OpenSSL 3 only offers from its legacy provider.
+    if (!Spawn(s3rver_, {"--openssl-legacy-provider", Script(), "-d", data, "-a", "127.0.0.1", "-p",
                          std::to_string(s3rver_.port), "--silent", "--configure-bucket",
                          kBucket})) {
       return false;
