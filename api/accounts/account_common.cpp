@@ -6,10 +6,13 @@
 #include <unistd.h>
 
 #include <boost/json/array.hpp>
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstring>
+#include <thread>
 
 #include "api/errors.h"
 #include "api/sso/sso_routes.h"
@@ -30,7 +33,8 @@ Context::Context(core::Engine& engine_ref, const AccountRoutesConfig& config_val
       limits(config_value.user_limits
                  ? config_value.user_limits
                  : std::make_shared<UserRateLimits>(config_value.rate_limit)),
-      pool({.threads = kHashThreads, .queue_max = kHashQueueMax}) {}
+      hash_load(HashThreads()),
+      pool({.threads = HashThreads(), .queue_max = config_value.hash_queue_max}) {}
 
 int64_t Context::MonotonicMs() const { return engine.clock().NowMonotonicNs() / 1'000'000; }
 
@@ -199,17 +203,75 @@ static void NiceHashWorker() {
   }
 }
 
+int64_t HashRetryAfterMs(size_t waiting, double job_ms, size_t threads) {
+  const double ms = static_cast<double>(waiting) * std::max(job_ms, 0.0) /
+                    static_cast<double>(std::max<size_t>(threads, 1));
+  if (ms >= static_cast<double>(kHashRetryAfterMsMax)) return kHashRetryAfterMsMax;
+  return std::max(kHashRetryAfterMsMin, static_cast<int64_t>(std::ceil(ms)));
+}
+
+HashLoad::HashLoad(size_t threads) : threads_(std::max<size_t>(threads, 1)) {}
+
+void HashLoad::Queued() {
+  std::lock_guard lock(mutex_);
+  ++waiting_;
+}
+
+void HashLoad::Dequeued() {
+  std::lock_guard lock(mutex_);
+  NEBU_CHECK(waiting_ > 0, "a hash job dequeued twice");
+  --waiting_;
+}
+
+void HashLoad::Ran(double job_ms) {
+  std::lock_guard lock(mutex_);
+  job_ms_ += kHashJobMsWeight * (std::max(job_ms, 0.0) - job_ms_);
+}
+
+size_t HashLoad::waiting() const {
+  std::lock_guard lock(mutex_);
+  return waiting_;
+}
+
+double HashLoad::job_ms() const {
+  std::lock_guard lock(mutex_);
+  return job_ms_;
+}
+
+double HashLoad::WaitMs() const {
+  std::lock_guard lock(mutex_);
+  return static_cast<double>(waiting_) * job_ms_ / static_cast<double>(threads_);
+}
+
+int64_t HashLoad::RetryAfterMs() const {
+  std::lock_guard lock(mutex_);
+  return HashRetryAfterMs(waiting_, job_ms_, threads_);
+}
+
 void OnWorkers(Context* context, Respond respond, std::function<void()> task) {
+  HashLoad& load = context->hash_load;
+  const int64_t wait_max_ms = context->config.hash_wait_ms_max;
+  if (load.WaitMs() > static_cast<double>(wait_max_ms)) {
+    return respond(RateLimitedResponse(load.RetryAfterMs()));  // it would only time out
+  }
   // Real time, not the engine's clock: the bound is about a waiting client.
   const auto queued = std::chrono::steady_clock::now();
-  auto bounded = [respond, task = std::move(task), queued] {
+  auto bounded = [&load, respond, task = std::move(task), queued, wait_max_ms] {
+    load.Dequeued();
     NiceHashWorker();
-    if (std::chrono::steady_clock::now() - queued > std::chrono::milliseconds(kHashWaitMsMax)) {
-      return respond(RateLimitedResponse(kBusyRetryAfterMs));
+    const auto start = std::chrono::steady_clock::now();
+    if (start - queued > std::chrono::milliseconds(wait_max_ms)) {
+      return respond(RateLimitedResponse(load.RetryAfterMs()));
     }
     task();
+    load.Ran(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                 .count());
   };
-  if (!context->pool.Post(std::move(bounded))) respond(RateLimitedResponse(kBusyRetryAfterMs));
+  load.Queued();  // before Post: the worker's Dequeued may run before Post returns
+  if (!context->pool.Post(std::move(bounded))) {
+    load.Dequeued();
+    respond(RateLimitedResponse(load.RetryAfterMs()));
+  }
 }
 
 void VerifyThen(Context* context, std::string user_id, std::string password, Respond respond,
@@ -250,3 +312,12 @@ void SubmitAndAnswer(core::Engine& engine, const accounts::AccountCommand& comma
 }
 
 }  // namespace nebu::api::account_internal
+
+namespace nebu::api {
+
+size_t HashThreads() {
+  return std::clamp<size_t>(std::thread::hardware_concurrency(), kHashThreadsMin,
+                            kHashThreadsMax);
+}
+
+}  // namespace nebu::api
