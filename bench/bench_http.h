@@ -9,8 +9,9 @@
 //   std::string room = CreateRoom(client, token);
 //   std::vector<double> ms = Parallel(64, 200, 60.0, [&](int t, int i) { ...; return ms; });
 //   LoadClient vu(port, SourceAddress(7), 60);  // from 127.0.0.9
-//   Retried r = RetryLimitExceeded([&] { return vu.Call("POST", login, body); }, 1000,
-//                                  now + 60s, run_end);
+//   Retried r = RetryLimitExceeded(
+//       [&](int64_t left_ms) { return vu.Call("POST", login, body, {}, left_ms); }, 1000,
+//       now + 60s, run_end);
 #pragma once
 
 #include <arpa/inet.h>
@@ -23,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cctype>
 #include <chrono>
@@ -196,11 +198,10 @@ inline std::string AddressText(uint32_t host_order) {
 class LoadClient {
  public:
   LoadClient(uint16_t port, uint32_t source, int timeout_s)
-      : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+      : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)),
+        timeout_ms_(int64_t{timeout_s} * 1000) {
     if (fd_ < 0) return;
-    timeval timeout{.tv_sec = timeout_s, .tv_usec = 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    SetTimeout(timeout_ms_);
     if (source != 0) {
       sockaddr_in local{};
       local.sin_family = AF_INET;
@@ -221,11 +222,17 @@ class LoadClient {
 
   [[nodiscard]] bool connected() const { return connected_; }
 
+  // One request; `timeout_ms` (when shorter than the client's timeout) bounds this
+  // one's wait for its answer, e.g. to what is left of a login's budget.
   api::testing::HttpReply Call(std::string_view method, std::string_view target,
                                std::string_view body = {},
-                               std::optional<std::string_view> token = std::nullopt) {
+                               std::optional<std::string_view> token = std::nullopt,
+                               std::optional<int64_t> timeout_ms = std::nullopt) {
     api::testing::HttpReply reply;
     if (!connected_) return reply;
+    const int64_t wait_ms = std::max<int64_t>(1, std::min(timeout_ms.value_or(timeout_ms_),
+                                                          timeout_ms_));
+    if (wait_ms != current_ms_) SetTimeout(wait_ms);
     std::string request = std::string(method) + " " + std::string(target) +
                           " HTTP/1.1\r\nHost: load\r\nContent-Length: " +
                           std::to_string(body.size()) + "\r\n";
@@ -260,6 +267,12 @@ class LoadClient {
   }
 
  private:
+  void SetTimeout(int64_t ms) {
+    timeval timeout{.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    current_ms_ = ms;
+  }
   api::testing::HttpReply Broken() {
     connected_ = false;
     return {};
@@ -273,6 +286,8 @@ class LoadClient {
   }
 
   int fd_;
+  const int64_t timeout_ms_;  // the client's
+  int64_t current_ms_ = 0;    // the socket's now
   bool connected_ = false;
   std::string buffer_;
 };
@@ -297,7 +312,8 @@ struct Retried {
   End end = End::kAnswered;
 };
 
-// Calls `call()` (returning an HttpReply) again after each 429 M_LIMIT_EXCEEDED,
+// Calls `call(remaining_ms)` (returning an HttpReply; remaining_ms: what is left of the
+// budget, to bound the call's own wait) again after each 429 M_LIMIT_EXCEEDED,
 // sleeping its retry_after_ms first, as matrix-nio does for every request and
 // matrix-js-sdk for event sends. Bounded: at most `attempts_max` calls; a wait that
 // would end past `budget_end` is not started (kBudgetSpent: the client gives up, an
@@ -308,7 +324,9 @@ Retried RetryLimitExceeded(Call call, int attempts_max,
                            std::chrono::steady_clock::time_point stop) {
   Retried out;
   for (int attempt = 1;; ++attempt) {
-    out.reply = call();
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        budget_end - std::chrono::steady_clock::now());
+    out.reply = call(std::max<int64_t>(1, left.count()));
     std::optional<int64_t> wait_ms = RetryAfterMs(out.reply);
     if (!wait_ms) return out;
     const auto resume = std::chrono::steady_clock::now() + std::chrono::milliseconds(*wait_ms);

@@ -8,8 +8,9 @@
 //
 // Like a real client (matrix-nio retries every request so; k6's lib/nebu.js does the
 // same), a login answered 429 M_LIMIT_EXCEEDED is sent again after its retry_after_ms,
-// for at most --login-budget-seconds (default 60: k6's default request timeout) and
-// kLoginAttemptsMax calls. Only a login that still failed counts as a login error; the
+// for at most --login-budget-seconds in all (default 60: k6's default request timeout;
+// the last call's wait for its answer is cut to what is left) and kLoginAttemptsMax
+// calls. Only a login that still failed counts as a login error; the
 // login figures are of the whole login, waits included; retries are reported apart. A
 // login whose next wait would end past the run's end plus kGraceSeconds (k6's
 // gracefulStop) is "cut": neither a success nor an error. Every request waits at most
@@ -201,7 +202,7 @@ class LoadSampler {
 HttpReply CallPatiently(TestHttpClient& client, std::string_view method, const std::string& target,
                         const std::string& body, std::optional<std::string_view> token,
                         Clock::time_point deadline) {
-  return RetryLimitExceeded([&] { return client.Call(method, target, body, token); },
+  return RetryLimitExceeded([&](int64_t) { return client.Call(method, target, body, token); },
                             kLoginAttemptsMax, deadline, deadline)
       .reply;
 }
@@ -269,11 +270,12 @@ void VirtualUser(Run& run, int user, Clock::time_point begin) {
   std::unique_ptr<LoadClient> client;
   // One request on the user's connection, reconnecting first when it is broken.
   auto request = [&](std::string_view method, const std::string& target, std::string_view body,
-                     std::optional<std::string_view> token) {
+                     std::optional<std::string_view> token,
+                     std::optional<int64_t> timeout_ms = std::nullopt) {
     if (!client || !client->connected()) {
       client = std::make_unique<LoadClient>(run.port, source, kClientTimeoutS);
     }
-    return client->Call(method, target, body, token);
+    return client->Call(method, target, body, token, timeout_ms);
   };
   const std::string login_body = json::serialize(json::object{
       {"type", "m.login.password"},
@@ -297,7 +299,9 @@ void VirtualUser(Run& run, int user, Clock::time_point begin) {
     };
     const auto login_start = Clock::now();
     Retried login = RetryLimitExceeded(
-        [&] { return request("POST", login_target, login_body, std::nullopt); },
+        [&](int64_t left_ms) {
+          return request("POST", login_target, login_body, std::nullopt, left_ms);
+        },
         kLoginAttemptsMax, login_start + run.login_budget, stop);
     run.login.RecordLogin(login, MsSince(login_start), login_start < run.ramp_end);
     if (login.end == Retried::End::kStopped) break;

@@ -250,17 +250,17 @@ int64_t HashLoad::RetryAfterMs() const {
 
 void OnWorkers(Context* context, Respond respond, std::function<void()> task) {
   HashLoad& load = context->hash_load;
-  const int64_t wait_max_ms = context->config.hash_wait_ms_max;
-  if (load.WaitMs() > static_cast<double>(wait_max_ms)) {
-    return respond(RateLimitedResponse(load.RetryAfterMs()));  // it would only time out
+  if (load.WaitMs() > static_cast<double>(context->config.hash_wait_ms_max)) {
+    return respond(RateLimitedResponse(load.RetryAfterMs()));  // it would wait too long
   }
   // Real time, not the engine's clock: the bound is about a waiting client.
   const auto queued = std::chrono::steady_clock::now();
-  auto bounded = [&load, respond, task = std::move(task), queued, wait_max_ms] {
+  const int64_t stale_ms = context->config.hash_stale_ms_max;
+  auto bounded = [&load, respond, task = std::move(task), queued, stale_ms] {
     load.Dequeued();
     NiceHashWorker();
     const auto start = std::chrono::steady_clock::now();
-    if (start - queued > std::chrono::milliseconds(wait_max_ms)) {
+    if (start - queued > std::chrono::milliseconds(stale_ms)) {
       return respond(RateLimitedResponse(load.RetryAfterMs()));
     }
     task();

@@ -124,8 +124,8 @@ void VerifyThen(Context* context, std::string user_id, std::string password, Res
 
 // Runs task on the hash workers, or answers 429 M_LIMIT_EXCEEDED (retry_after_ms:
 // hash_load.RetryAfterMs()) when config.hash_queue_max jobs already wait, when this
-// one's estimated wait is over config.hash_wait_ms_max, or when it waited that long
-// for a worker.
+// one's estimated wait is over config.hash_wait_ms_max, or when it waited longer than
+// config.hash_stale_ms_max for a worker.
 void OnWorkers(Context* context, Respond respond, std::function<void()> task);
 
 // Proposes command; `done` gets the outcome on the engine's apply thread (keep it

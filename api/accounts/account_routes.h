@@ -41,11 +41,12 @@
 // through core::Engine::SubmitAsync (the server thread is not held during the fsync);
 // argon2id hashing and verification (~35 ms each on an idle core) run on a WorkerPool
 // of HashThreads() threads owned by these routes (at nice kHashThreadsNice). A login
-// storm is queued, not refused: up to hash_queue_max jobs wait, each at most
-// hash_wait_ms_max. A job is refused at once with 429 M_LIMIT_EXCEEDED when the queue
-// is full or when its estimated wait (jobs waiting x the measured time per job /
-// threads) is over hash_wait_ms_max, since it would only time out; a job that waited
-// longer anyway is answered the same 429 instead of run. retry_after_ms of these 429s
+// storm is queued, not refused: up to hash_queue_max jobs wait, each about
+// hash_wait_ms_max at most. A job is refused at once with 429 M_LIMIT_EXCEEDED when
+// the queue is full or when its estimated wait (jobs waiting x the measured time per
+// job / threads) is over hash_wait_ms_max; a job that waited longer than
+// hash_stale_ms_max anyway (the hash rate fell) is answered the same 429 instead of
+// run, as its client has likely given up. retry_after_ms of these 429s
 // is that estimate for the jobs waiting at the time (when they will have been worked
 // off), clamped to [kHashRetryAfterMsMin, kHashRetryAfterMsMax]; see
 // account_internal::HashLoad. /register and /login are rate-limited per client IP
@@ -84,13 +85,16 @@ inline constexpr size_t kHashThreadsMax = 8;
 // fields, a few hundred bytes, and its open connection). 1024 is ~50 s of work at the ~20
 // logins/s two cores reach, so on such a machine the wait bound below binds first.
 inline constexpr size_t kHashQueueMax = 1024;
-// The longest a hash job waits for a worker (the wait bound). A job whose estimated
-// wait is longer is refused at once; one that waited longer anyway is answered 429
-// M_LIMIT_EXCEEDED instead of run: a storm must not turn into minutes of stale work.
-// 30 s: under the 60 s that HTTP clients and proxies commonly allow a request (k6,
-// nginx's proxy_read_timeout, AWS ALB's idle timeout), so a queued login is answered
-// before its client gives up.
+// The wait bound: a hash job is queued only while its estimated wait for a worker is
+// at most this; else it is refused at once (it would only time out). 30 s: half the
+// 60 s that HTTP clients and proxies commonly allow a request (k6, nginx's
+// proxy_read_timeout, AWS ALB's idle timeout), so a queued login is answered before
+// its client gives up even when the hash rate falls (other load on the machine).
 inline constexpr int64_t kHashWaitMsMax = 30'000;
+// A queued job that waited longer than this (the estimate was wrong: the hash rate
+// fell) is answered 429 M_LIMIT_EXCEEDED instead of run: by then its client has given
+// up (the 60 s above), and a storm must not turn into minutes of stale work.
+inline constexpr int64_t kHashStaleMsMax = 60'000;
 // The bounds of a hash-queue 429's retry_after_ms (see the file comment).
 inline constexpr int64_t kHashRetryAfterMsMin = 100;
 inline constexpr int64_t kHashRetryAfterMsMax = 30'000;
@@ -125,6 +129,7 @@ struct AccountRoutesConfig {
   // The hash queue's bounds (see the file comment); tests make them small.
   size_t hash_queue_max = kHashQueueMax;
   int64_t hash_wait_ms_max = kHashWaitMsMax;
+  int64_t hash_stale_ms_max = kHashStaleMsMax;
 };
 
 // The number of hash workers on this machine (kHashThreadsMin..kHashThreadsMax).

@@ -73,7 +73,8 @@ function registerUser(localpart) {
   }
 }
 
-function login(localpart, deviceId) {
+// timeoutMs: this request's timeout (k6's default is 60 s).
+function login(localpart, deviceId, timeoutMs = 60000) {
   const body = JSON.stringify({
     type: 'm.login.password',
     identifier: { type: 'm.id.user', user: localpart },
@@ -84,7 +85,11 @@ function login(localpart, deviceId) {
   });
   // A 429 is expected under a login storm (it is retried), not a failed request.
   return http.post(`${baseUrl}/_matrix/client/v3/login`, body, Object.assign(
-    { tags: { endpoint: 'login' }, responseCallback: http.expectedStatuses(200, 429) }, json));
+    {
+      tags: { endpoint: 'login' },
+      responseCallback: http.expectedStatuses(200, 429),
+      timeout: timeoutMs,
+    }, json));
 }
 
 // retry_after_ms of a 429 M_LIMIT_EXCEEDED, or null for any other answer.
@@ -97,13 +102,14 @@ function retryAfterMs(res) {
   return Number.isInteger(ms) && ms >= 0 ? ms : RETRY_AFTER_MS_DEFAULT;
 }
 
-// login(), sent again after each 429's retry_after_ms while the budget lasts. Returns
-// { res: the last answer, retries, durationMs: the whole login, waits included }.
+// login(), sent again after each 429's retry_after_ms while the budget lasts (each
+// call's timeout is what is left of it). Returns { res: the last answer, retries,
+// durationMs: the whole login, waits included }.
 export function loginPatiently(localpart, deviceId) {
   const start = Date.now();
   let retries = 0;
   for (let attempt = 1; ; attempt++) {
-    const res = login(localpart, deviceId);
+    const res = login(localpart, deviceId, Math.max(1, loginBudgetMs - (Date.now() - start)));
     const waitMs = retryAfterMs(res);
     const giveUp = waitMs === null || attempt >= LOGIN_ATTEMPTS_MAX ||
       Date.now() + waitMs - start > loginBudgetMs;
