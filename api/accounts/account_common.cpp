@@ -248,20 +248,46 @@ int64_t HashLoad::RetryAfterMs() const {
   return HashRetryAfterMs(waiting_, job_ms_, threads_);
 }
 
+int64_t HashLoad::RefusedRetryAfterMs(int64_t now_ms, int64_t wait_max_ms, size_t queue_max) {
+  std::lock_guard lock(mutex_);
+  const double slot_ms = job_ms_ / static_cast<double>(threads_);  // one admission
+  const double work_ms = static_cast<double>(waiting_) * slot_ms;
+  const double over_count = static_cast<double>(waiting_ + 1) - static_cast<double>(queue_max);
+  const double room_ms = std::max({0.0, work_ms - static_cast<double>(wait_max_ms),
+                                   over_count * slot_ms});
+  const double now = static_cast<double>(now_ms);
+  const double back_ms = std::max(now + room_ms, promised_ms_ + slot_ms);
+  if (back_ms - now >= static_cast<double>(kHashRetryAfterMsMax)) return kHashRetryAfterMsMax;
+  promised_ms_ = back_ms;
+  return std::max(kHashRetryAfterMsMin, static_cast<int64_t>(std::ceil(back_ms - now)));
+}
+
+// Real time, not the engine's clock: the bounds are about waiting clients.
+static int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// The 429 of a refused hash job.
+static Response Refused(Context* context) {
+  return RateLimitedResponse(context->hash_load.RefusedRetryAfterMs(
+      SteadyMs(), context->config.hash_wait_ms_max, context->config.hash_queue_max));
+}
+
 void OnWorkers(Context* context, Respond respond, std::function<void()> task) {
   HashLoad& load = context->hash_load;
   if (load.WaitMs() > static_cast<double>(context->config.hash_wait_ms_max)) {
-    return respond(RateLimitedResponse(load.RetryAfterMs()));  // it would wait too long
+    return respond(Refused(context));  // it would wait too long
   }
-  // Real time, not the engine's clock: the bound is about a waiting client.
   const auto queued = std::chrono::steady_clock::now();
   const int64_t stale_ms = context->config.hash_stale_ms_max;
-  auto bounded = [&load, respond, task = std::move(task), queued, stale_ms] {
+  auto bounded = [context, &load, respond, task = std::move(task), queued, stale_ms] {
     load.Dequeued();
     NiceHashWorker();
     const auto start = std::chrono::steady_clock::now();
     if (start - queued > std::chrono::milliseconds(stale_ms)) {
-      return respond(RateLimitedResponse(load.RetryAfterMs()));
+      return respond(Refused(context));
     }
     task();
     load.Ran(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
@@ -270,7 +296,7 @@ void OnWorkers(Context* context, Respond respond, std::function<void()> task) {
   load.Queued();  // before Post: the worker's Dequeued may run before Post returns
   if (!context->pool.Post(std::move(bounded))) {
     load.Dequeued();
-    respond(RateLimitedResponse(load.RetryAfterMs()));
+    respond(Refused(context));
   }
 }
 

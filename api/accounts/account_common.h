@@ -45,14 +45,24 @@ class HashLoad {
   [[nodiscard]] double job_ms() const;
   // The wait of a job queued now, in ms (not clamped).
   [[nodiscard]] double WaitMs() const;
-  // HashRetryAfterMs for the jobs waiting now.
+  // HashRetryAfterMs for the jobs waiting now (the time to work them off).
   [[nodiscard]] int64_t RetryAfterMs() const;
+  // retry_after_ms for a job refused at `now_ms` (a monotonic clock) by a queue that
+  // takes jobs while their estimated wait is at most `wait_max_ms` and at most
+  // `queue_max` of them wait: the time until the queue has room again (its work back
+  // under the bound, its count under the maximum), but at least the time promised to
+  // the client refused before this one plus one job's time per worker. So the clients
+  // refused in a storm form a virtual queue: each is told its own time to come back,
+  // one admission apart, rather than all the same. Clamped as HashRetryAfterMs; a
+  // time past kHashRetryAfterMsMax is answered with the maximum and promised no one.
+  int64_t RefusedRetryAfterMs(int64_t now_ms, int64_t wait_max_ms, size_t queue_max);
 
  private:
   const size_t threads_;
   mutable std::mutex mutex_;
   size_t waiting_ = 0;                                    // guarded by mutex_
   double job_ms_ = static_cast<double>(kHashJobMsInitial);  // guarded by mutex_
+  double promised_ms_ = 0;  // the latest come-back time given; guarded by mutex_
 };
 
 // Shared by every account handler (held by shared_ptr in each). Hash tasks use a raw
@@ -123,7 +133,7 @@ void VerifyThen(Context* context, std::string user_id, std::string password, Res
                 std::function<void()> then);
 
 // Runs task on the hash workers, or answers 429 M_LIMIT_EXCEEDED (retry_after_ms:
-// hash_load.RetryAfterMs()) when config.hash_queue_max jobs already wait, when this
+// hash_load.RefusedRetryAfterMs) when config.hash_queue_max jobs already wait, when this
 // one's estimated wait is over config.hash_wait_ms_max, or when it waited longer than
 // config.hash_stale_ms_max for a worker.
 void OnWorkers(Context* context, Respond respond, std::function<void()> task);

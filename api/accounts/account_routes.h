@@ -47,9 +47,11 @@
 // job / threads) is over hash_wait_ms_max; a job that waited longer than
 // hash_stale_ms_max anyway (the hash rate fell) is answered the same 429 instead of
 // run, as its client has likely given up. retry_after_ms of these 429s
-// is that estimate for the jobs waiting at the time (when they will have been worked
-// off), clamped to [kHashRetryAfterMsMin, kHashRetryAfterMsMax]; see
-// account_internal::HashLoad. /register and /login are rate-limited per client IP
+// is estimated from the same figures: when the queue will have room again, each
+// refused client one admission later than the one refused before it (a virtual queue,
+// so a storm's refused clients come back spread out), clamped to
+// [kHashRetryAfterMsMin, kHashRetryAfterMsMax]; see account_internal::HashLoad.
+// /register and /login are rate-limited per client IP
 // (api/rate_limit.h) unless config.rate_limit is false; /login also per account
 // (kLoginAttemptRateLimit: attempts, refilled by a success; kNewDeviceRateLimit), and
 // per user: password re-checks, profile changes, account data and tags.

@@ -65,6 +65,36 @@ TEST(HashLoadTest, CountsWaitingJobsAndMeasuresTheTimePerJob) {
   EXPECT_EQ(load.RetryAfterMs(), kHashRetryAfterMsMin);
 }
 
+// Refused clients form a virtual queue: each is told when the queue will have room,
+// one admission (a job's time per worker) after the client refused before it.
+TEST(HashLoadTest, RefusedClientsAreToldTimesOneAdmissionApart) {
+  constexpr int64_t kNow = 1'000'000;
+  constexpr int64_t kWaitMax = 30'000;
+  constexpr size_t kQueueMax = 1024;
+  HashLoad load(2);  // 50 ms a job (before any measurement) / 2 workers: 25 ms apart
+  for (int i = 0; i < 1000; ++i) load.Queued();  // 12.5 s of work: room in the queue
+  EXPECT_EQ(load.RefusedRetryAfterMs(kNow, kWaitMax, kQueueMax), kHashRetryAfterMsMin);
+  HashLoad over(2);
+  for (int i = 0; i < 1300; ++i) over.Queued();  // 1300 x 25 ms = 32.5 s: 2.5 s over
+  EXPECT_EQ(over.RefusedRetryAfterMs(kNow, kWaitMax, 2000), 2500);
+  EXPECT_EQ(over.RefusedRetryAfterMs(kNow, kWaitMax, 2000), 2525);
+  EXPECT_EQ(over.RefusedRetryAfterMs(kNow + 5, kWaitMax, 2000), 2545);
+  // Later, the earlier promises are past: the room in the queue counts again.
+  EXPECT_EQ(over.RefusedRetryAfterMs(kNow + 10'000, kWaitMax, 2000), 2500);
+  // A full count: room once one job has started (25 ms), then one admission apart.
+  HashLoad full(2);
+  for (int i = 0; i < 8; ++i) full.Queued();
+  EXPECT_EQ(full.RefusedRetryAfterMs(kNow, kWaitMax, 8), kHashRetryAfterMsMin);  // 25 ms
+  for (int i = 0; i < 10; ++i) full.RefusedRetryAfterMs(kNow, kWaitMax, 8);
+  EXPECT_EQ(full.RefusedRetryAfterMs(kNow, kWaitMax, 8), 25 * 12);
+  // Past the maximum: the maximum, and no one is promised that time.
+  HashLoad far(2);
+  for (int i = 0; i < 3000; ++i) far.Queued();  // 75 s of work, 45 s over
+  EXPECT_EQ(far.RefusedRetryAfterMs(kNow, kWaitMax, 4000), kHashRetryAfterMsMax);
+  for (int i = 0; i < 2000; ++i) far.Dequeued();  // 25 s: room again
+  EXPECT_EQ(far.RefusedRetryAfterMs(kNow, kWaitMax, 4000), kHashRetryAfterMsMin);
+}
+
 class HashQueueTest : public ::testing::Test {
  protected:
   void Start(AccountRoutesConfig config) {
