@@ -6,10 +6,13 @@
 #include <unistd.h>
 
 #include <boost/json/array.hpp>
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstring>
+#include <thread>
 
 #include "api/errors.h"
 #include "api/sso/sso_routes.h"
@@ -30,7 +33,8 @@ Context::Context(core::Engine& engine_ref, const AccountRoutesConfig& config_val
       limits(config_value.user_limits
                  ? config_value.user_limits
                  : std::make_shared<UserRateLimits>(config_value.rate_limit)),
-      pool({.threads = kHashThreads, .queue_max = kHashQueueMax}) {}
+      hash_load(HashThreads()),
+      pool({.threads = HashThreads(), .queue_max = config_value.hash_queue_max}) {}
 
 int64_t Context::MonotonicMs() const { return engine.clock().NowMonotonicNs() / 1'000'000; }
 
@@ -199,17 +203,101 @@ static void NiceHashWorker() {
   }
 }
 
+int64_t HashRetryAfterMs(size_t waiting, double job_ms, size_t threads) {
+  const double ms = static_cast<double>(waiting) * std::max(job_ms, 0.0) /
+                    static_cast<double>(std::max<size_t>(threads, 1));
+  if (ms >= static_cast<double>(kHashRetryAfterMsMax)) return kHashRetryAfterMsMax;
+  return std::max(kHashRetryAfterMsMin, static_cast<int64_t>(std::ceil(ms)));
+}
+
+HashLoad::HashLoad(size_t threads) : threads_(std::max<size_t>(threads, 1)) {}
+
+void HashLoad::Queued() {
+  std::lock_guard lock(mutex_);
+  ++waiting_;
+}
+
+void HashLoad::Dequeued() {
+  std::lock_guard lock(mutex_);
+  NEBU_CHECK(waiting_ > 0, "a hash job dequeued twice");
+  --waiting_;
+}
+
+void HashLoad::Ran(double job_ms) {
+  std::lock_guard lock(mutex_);
+  job_ms_ += kHashJobMsWeight * (std::max(job_ms, 0.0) - job_ms_);
+}
+
+size_t HashLoad::waiting() const {
+  std::lock_guard lock(mutex_);
+  return waiting_;
+}
+
+double HashLoad::job_ms() const {
+  std::lock_guard lock(mutex_);
+  return job_ms_;
+}
+
+double HashLoad::WaitMs() const {
+  std::lock_guard lock(mutex_);
+  return static_cast<double>(waiting_) * job_ms_ / static_cast<double>(threads_);
+}
+
+int64_t HashLoad::RetryAfterMs() const {
+  std::lock_guard lock(mutex_);
+  return HashRetryAfterMs(waiting_, job_ms_, threads_);
+}
+
+int64_t HashLoad::RefusedRetryAfterMs(int64_t now_ms, int64_t wait_max_ms, size_t queue_max) {
+  std::lock_guard lock(mutex_);
+  const double slot_ms = job_ms_ / static_cast<double>(threads_);  // one admission
+  const double work_ms = static_cast<double>(waiting_) * slot_ms;
+  const double over_count = static_cast<double>(waiting_ + 1) - static_cast<double>(queue_max);
+  const double room_ms = std::max({0.0, work_ms - static_cast<double>(wait_max_ms),
+                                   over_count * slot_ms});
+  const double now = static_cast<double>(now_ms);
+  const double back_ms = std::max(now + room_ms, promised_ms_ + slot_ms);
+  if (back_ms - now >= static_cast<double>(kHashRetryAfterMsMax)) return kHashRetryAfterMsMax;
+  promised_ms_ = back_ms;
+  return std::max(kHashRetryAfterMsMin, static_cast<int64_t>(std::ceil(back_ms - now)));
+}
+
+// Real time, not the engine's clock: the bounds are about waiting clients.
+static int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// The 429 of a refused hash job.
+static Response Refused(Context* context) {
+  return RateLimitedResponse(context->hash_load.RefusedRetryAfterMs(
+      SteadyMs(), context->config.hash_wait_ms_max, context->config.hash_queue_max));
+}
+
 void OnWorkers(Context* context, Respond respond, std::function<void()> task) {
-  // Real time, not the engine's clock: the bound is about a waiting client.
+  HashLoad& load = context->hash_load;
+  if (load.WaitMs() > static_cast<double>(context->config.hash_wait_ms_max)) {
+    return respond(Refused(context));  // it would wait too long
+  }
   const auto queued = std::chrono::steady_clock::now();
-  auto bounded = [respond, task = std::move(task), queued] {
+  const int64_t stale_ms = context->config.hash_stale_ms_max;
+  auto bounded = [context, &load, respond, task = std::move(task), queued, stale_ms] {
+    load.Dequeued();
     NiceHashWorker();
-    if (std::chrono::steady_clock::now() - queued > std::chrono::milliseconds(kHashWaitMsMax)) {
-      return respond(RateLimitedResponse(kBusyRetryAfterMs));
+    const auto start = std::chrono::steady_clock::now();
+    if (start - queued > std::chrono::milliseconds(stale_ms)) {
+      return respond(Refused(context));
     }
     task();
+    load.Ran(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                 .count());
   };
-  if (!context->pool.Post(std::move(bounded))) respond(RateLimitedResponse(kBusyRetryAfterMs));
+  load.Queued();  // before Post: the worker's Dequeued may run before Post returns
+  if (!context->pool.Post(std::move(bounded))) {
+    load.Dequeued();
+    respond(Refused(context));
+  }
 }
 
 void VerifyThen(Context* context, std::string user_id, std::string password, Respond respond,
@@ -250,3 +338,12 @@ void SubmitAndAnswer(core::Engine& engine, const accounts::AccountCommand& comma
 }
 
 }  // namespace nebu::api::account_internal
+
+namespace nebu::api {
+
+size_t HashThreads() {
+  return std::clamp<size_t>(std::thread::hardware_concurrency(), kHashThreadsMin,
+                            kHashThreadsMax);
+}
+
+}  // namespace nebu::api

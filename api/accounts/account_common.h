@@ -7,6 +7,7 @@
 #include <boost/json/object.hpp>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,7 +23,47 @@
 namespace nebu::api::account_internal {
 
 inline constexpr size_t kUiaSessionChars = 24;
-inline constexpr int64_t kBusyRetryAfterMs = 1000;  // hash queue full: try again in 1 s
+
+// retry_after_ms of a hash-queue 429: the time `threads` workers need for `waiting`
+// jobs of `job_ms` each, rounded up and clamped to [kHashRetryAfterMsMin,
+// kHashRetryAfterMsMax]. `threads` 0 counts as 1.
+int64_t HashRetryAfterMs(size_t waiting, double job_ms, size_t threads);
+
+// The hash queue's load: how many jobs wait and the measured time per job (an
+// exponentially weighted mean, weight kHashJobMsWeight for the newest, starting at
+// kHashJobMsInitial), from which the wait of a new job and retry_after_ms are estimated.
+// Thread-safe.
+class HashLoad {
+ public:
+  static constexpr double kHashJobMsWeight = 0.125;
+
+  explicit HashLoad(size_t threads);
+  void Queued();              // a job was queued
+  void Dequeued();            // a queued job started, or its Post failed
+  void Ran(double job_ms);    // a job ran for job_ms (wall time, on its worker)
+  [[nodiscard]] size_t waiting() const;
+  [[nodiscard]] double job_ms() const;
+  // The wait of a job queued now, in ms (not clamped).
+  [[nodiscard]] double WaitMs() const;
+  // HashRetryAfterMs for the jobs waiting now (the time to work them off).
+  [[nodiscard]] int64_t RetryAfterMs() const;
+  // retry_after_ms for a job refused at `now_ms` (a monotonic clock) by a queue that
+  // takes jobs while their estimated wait is at most `wait_max_ms` and at most
+  // `queue_max` of them wait: the time until the queue has room again (its work back
+  // under the bound, its count under the maximum), but at least the time promised to
+  // the client refused before this one plus one job's time per worker. So the clients
+  // refused in a storm form a virtual queue: each is told its own time to come back,
+  // one admission apart, rather than all the same. Clamped as HashRetryAfterMs; a
+  // time past kHashRetryAfterMsMax is answered with the maximum and promised no one.
+  int64_t RefusedRetryAfterMs(int64_t now_ms, int64_t wait_max_ms, size_t queue_max);
+
+ private:
+  const size_t threads_;
+  mutable std::mutex mutex_;
+  size_t waiting_ = 0;                                    // guarded by mutex_
+  double job_ms_ = static_cast<double>(kHashJobMsInitial);  // guarded by mutex_
+  double promised_ms_ = 0;  // the latest come-back time given; guarded by mutex_
+};
 
 // Shared by every account handler (held by shared_ptr in each). Hash tasks use a raw
 // pointer: the pool is the last member, so it is destroyed (finishing its queue) while
@@ -37,6 +78,7 @@ struct Context {
   RateLimiter register_limiter;
   RateLimiter login_limiter;
   std::shared_ptr<UserRateLimits> limits;  // never null
+  HashLoad hash_load;
   WorkerPool pool;
 };
 using ContextPtr = std::shared_ptr<Context>;
@@ -90,8 +132,10 @@ std::optional<std::string> UiaPassword(const boost::json::object& body, const Ca
 void VerifyThen(Context* context, std::string user_id, std::string password, Respond respond,
                 std::function<void()> then);
 
-// Runs task on the hash workers, or answers 429 M_LIMIT_EXCEEDED when kHashQueueMax
-// jobs already wait, or when this one waited kHashWaitMsMax for a worker.
+// Runs task on the hash workers, or answers 429 M_LIMIT_EXCEEDED (retry_after_ms:
+// hash_load.RefusedRetryAfterMs) when config.hash_queue_max jobs already wait, when this
+// one's estimated wait is over config.hash_wait_ms_max, or when it waited longer than
+// config.hash_stale_ms_max for a worker.
 void OnWorkers(Context* context, Respond respond, std::function<void()> task);
 
 // Proposes command; `done` gets the outcome on the engine's apply thread (keep it

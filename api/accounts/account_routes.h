@@ -39,11 +39,19 @@
 //
 // Work distribution: reads and token checks run on the server thread; mutations go
 // through core::Engine::SubmitAsync (the server thread is not held during the fsync);
-// argon2id hashing and verification (~35 ms each) run on a WorkerPool of
-// kHashThreads threads owned by these routes (at nice kHashThreadsNice). A login storm
-// is queued, not refused: up to kHashQueueMax jobs wait, each at most kHashWaitMsMax;
-// only past the queue bound (or a job that waited longer) the answer is 429
-// M_LIMIT_EXCEEDED with retry_after_ms. /register and /login are rate-limited per client IP
+// argon2id hashing and verification (~35 ms each on an idle core) run on a WorkerPool
+// of HashThreads() threads owned by these routes (at nice kHashThreadsNice). A login
+// storm is queued, not refused: up to hash_queue_max jobs wait, each about
+// hash_wait_ms_max at most. A job is refused at once with 429 M_LIMIT_EXCEEDED when
+// the queue is full or when its estimated wait (jobs waiting x the measured time per
+// job / threads) is over hash_wait_ms_max; a job that waited longer than
+// hash_stale_ms_max anyway (the hash rate fell) is answered the same 429 instead of
+// run, as its client has likely given up. retry_after_ms of these 429s
+// is estimated from the same figures: when the queue will have room again, each
+// refused client one admission later than the one refused before it (a virtual queue,
+// so a storm's refused clients come back spread out), clamped to
+// [kHashRetryAfterMsMin, kHashRetryAfterMsMax]; see account_internal::HashLoad.
+// /register and /login are rate-limited per client IP
 // (api/rate_limit.h) unless config.rate_limit is false; /login also per account
 // (kLoginAttemptRateLimit: attempts, refilled by a success; kNewDeviceRateLimit), and
 // per user: password re-checks, profile changes, account data and tags.
@@ -69,12 +77,31 @@ class Engine;
 
 namespace nebu::api {
 
-inline constexpr size_t kHashThreads = 2;          // argon2id workers
-inline constexpr size_t kHashQueueMax = 256;       // waiting hash jobs (~5 s of work)
-// A hash job that waited longer than this for a worker is answered 429 M_LIMIT_EXCEEDED
-// (retry_after_ms 1000) instead of run: its client has likely given up, and a storm
-// must not turn into minutes of stale work.
-inline constexpr int64_t kHashWaitMsMax = 10'000;
+// argon2id workers: one per hardware thread, at least kHashThreadsMin, at most
+// kHashThreadsMax (each hash holds the argon2id memory cost, 19 MiB by default, so at
+// most 8 x 19 MiB). They run at kHashThreadsNice, so more of them never slow the I/O
+// threads down; they only raise the login rate a machine with more cores reaches.
+inline constexpr size_t kHashThreadsMin = 2;
+inline constexpr size_t kHashThreadsMax = 8;
+// Hash jobs waiting for a worker (the memory bound: a queued job holds its request's
+// fields, a few hundred bytes, and its open connection). 1024 is ~50 s of work at the ~20
+// logins/s two cores reach, so on such a machine the wait bound below binds first.
+inline constexpr size_t kHashQueueMax = 1024;
+// The wait bound: a hash job is queued only while its estimated wait for a worker is
+// at most this; else it is refused at once (it would only time out). 30 s: half the
+// 60 s that HTTP clients and proxies commonly allow a request (k6, nginx's
+// proxy_read_timeout, AWS ALB's idle timeout), so a queued login is answered before
+// its client gives up even when the hash rate falls (other load on the machine).
+inline constexpr int64_t kHashWaitMsMax = 30'000;
+// A queued job that waited longer than this (the estimate was wrong: the hash rate
+// fell) is answered 429 M_LIMIT_EXCEEDED instead of run: by then its client has given
+// up (the 60 s above), and a storm must not turn into minutes of stale work.
+inline constexpr int64_t kHashStaleMsMax = 60'000;
+// The bounds of a hash-queue 429's retry_after_ms (see the file comment).
+inline constexpr int64_t kHashRetryAfterMsMin = 100;
+inline constexpr int64_t kHashRetryAfterMsMax = 30'000;
+// The time per hash job assumed until the first job has been measured.
+inline constexpr int64_t kHashJobMsInitial = 50;
 // The hash workers' nice value: under a login storm the I/O threads (sends, syncs)
 // get the CPU first.
 inline constexpr int kHashThreadsNice = 10;
@@ -101,7 +128,14 @@ struct AccountRoutesConfig {
   // (api/sso/sso_routes.h), and the UIA of users without a password is m.login.sso.
   std::string sso_idp_id{};
   std::string sso_idp_name{};
+  // The hash queue's bounds (see the file comment); tests make them small.
+  size_t hash_queue_max = kHashQueueMax;
+  int64_t hash_wait_ms_max = kHashWaitMsMax;
+  int64_t hash_stale_ms_max = kHashStaleMsMax;
 };
+
+// The number of hash workers on this machine (kHashThreadsMin..kHashThreadsMax).
+size_t HashThreads();
 
 void AddAccountRoutes(Router& router, core::Engine& engine, const AccountRoutesConfig& config);
 
