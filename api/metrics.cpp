@@ -36,6 +36,17 @@ const prometheus::Histogram::BucketBoundaries& CommitBucketsSeconds() {
   return kBuckets;
 }
 
+const prometheus::Histogram::BucketBoundaries& CommitGroupBucketsCommands() {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = [] {
+    prometheus::Histogram::BucketBoundaries bounds;
+    for (size_t i = 0; i < Metrics::kCommitGroupBuckets; ++i) {
+      bounds.push_back(static_cast<double>(size_t{1} << i));
+    }
+    return bounds;
+  }();
+  return kBuckets;
+}
+
 }  // namespace
 
 struct Metrics::Impl {
@@ -57,6 +68,13 @@ struct Metrics::Impl {
           .Help("Time from proposing a command to its applied outcome (commit, fsync, apply)")
           .Register(*registry)
           .Add({}, CommitBucketsSeconds());
+  prometheus::Histogram& commit_group =
+      prometheus::BuildHistogram()
+          .Name("nebu_commit_group_size")
+          .Help("Commands per commit group (one fsynced commit-log write on a single node; "
+                "one Append to the ordered log by this node in a cluster)")
+          .Register(*registry)
+          .Add({}, CommitGroupBucketsCommands());
 
   struct CounterFunction {
     std::string name;
@@ -103,6 +121,10 @@ void Metrics::AddGaugeFunction(std::string name, std::string help,
 }
 
 void Metrics::ObserveCommit(double seconds) { impl_->commit.Observe(seconds); }
+
+void Metrics::ObserveCommitGroup(size_t commands) {
+  impl_->commit_group.Observe(static_cast<double>(commands));
+}
 
 std::string Metrics::Serialize() const {
   std::vector<prometheus::MetricFamily> families = impl_->registry->Collect();

@@ -15,10 +15,13 @@
 // The engine's figures (app/engine_metrics.h adds them; names there):
 //   nebu_commit_seconds   histogram  proposing a command to its applied outcome (commit,
 //                         fsync or quorum, apply), fed by ObserveCommit
+//   nebu_commit_group_size  histogram  commands per commit group (kCommitGroupBuckets),
+//                         fed by ObserveCommitGroup once per group
 //
 // Thread-safety: all methods are safe from any thread.
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
@@ -36,6 +39,11 @@ class Metrics {
  public:
   // Route label for requests that matched no route or were rejected before routing.
   static constexpr std::string_view kUnmatchedRoute = "(unmatched)";
+  // nebu_commit_group_size's upper bounds, in commands: 1, 2, 4, ... 4096 (the
+  // committers' largest group, LocalCommitterOptions::group_max and
+  // replication::kGroupCommandsMax), then +Inf.
+  static constexpr size_t kCommitGroupBuckets = 13;
+  static constexpr size_t kCommitGroupBucketMaxCommands = size_t{1} << (kCommitGroupBuckets - 1);
 
   Metrics();
   ~Metrics();
@@ -67,6 +75,9 @@ class Metrics {
   // One command's way from Propose to its outcome (app/engine_metrics.h times it).
   // Safe from any thread.
   void ObserveCommit(double seconds);
+  // One committed group of `commands` commands (app/engine_metrics.h; once per group,
+  // never per command). Safe from any thread.
+  void ObserveCommitGroup(size_t commands);
 
   // The Prometheus text exposition format (version 0.0.4) of every registered family.
   [[nodiscard]] std::string Serialize() const;

@@ -280,7 +280,8 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, ClusterRuntime*
   // NEBU_DB_URL; in a cluster the nodes elect the one that projects.
   std::unique_ptr<PgRuntime> pg = PgRuntime::Start(
       config, engine, cluster != nullptr ? cluster->MakeProjectorElection() : nullptr);
-  engine_metrics.Attach(engine, pg ? std::function([&pg] { return pg->Ready(); }) : nullptr);
+  engine_metrics.Attach(engine, pg ? std::function([&pg] { return pg->Ready(); }) : nullptr,
+                        cluster);
   // A storage failure that stopped writes (or a full disk) wins over PostgreSQL's report.
   api::AddOpsRoutes(
       ops, metrics,

@@ -8,6 +8,9 @@
 //
 //   build/bench/bench_append [--events=20000] [--seconds=10] [--rooms=16] [--dir=/tmp/x]
 //                            [--mode=threads|async|both] [--writers=1,8,64]
+//                            [--group-histogram=0|1]
+// --group-histogram=1 observes every commit group into /metrics' nebu_commit_group_size
+// (api::Metrics::ObserveCommitGroup), as the nebu binary does: its cost, A/B against 0.
 #include <boost/json.hpp>
 #include <chrono>
 #include <condition_variable>
@@ -16,6 +19,7 @@
 #include <mutex>
 #include <thread>
 
+#include "api/metrics.h"
 #include "bench/bench_util.h"
 #include "engine/core/engine.h"
 #include "engine/testing/temp_dir.h"
@@ -160,7 +164,20 @@ int main(int argc, char** argv) {
   testing::TempDir temp;
   const std::string dir = bench::Arg(argc, argv, "dir", temp.path());
 
-  auto engine = core::Engine::Open({.data_dir = dir, .server_name = "localhost"});
+  core::EngineOptions options{.data_dir = dir, .server_name = "localhost"};
+  api::Metrics metrics;  // outlives the engine
+  const bool group_histogram = bench::Arg(argc, argv, "group-histogram", "0") == "1";
+  if (group_histogram) {
+    options.make_committer = [&metrics, local = options.commit](
+                                 storage::Store& log,
+                                 core::Applier& applier) -> Result<std::unique_ptr<core::Committer>> {
+      auto committer = std::make_unique<core::LocalCommitter>(log, applier, local);
+      committer->SetGroupObserver(
+          [&metrics](size_t commands) { metrics.ObserveCommitGroup(commands); });
+      return std::unique_ptr<core::Committer>(std::move(committer));
+    };
+  }
+  auto engine = core::Engine::Open(std::move(options));
   if (!engine.ok()) {
     std::fprintf(stderr, "open: %s\n", engine.status().ToString().c_str());
     return 1;
@@ -190,6 +207,13 @@ int main(int argc, char** argv) {
       std::printf("%-7s writers=%-3d events=%-7zu appends/s=%-9.0f p50_ms=%-7.3f p99_ms=%.3f\n",
                   mode, writers, f.events, f.events_per_s, f.p50_ms, f.p99_ms);
     }
+  }
+  if (group_histogram) {
+    const std::string text = metrics.Serialize();
+    const size_t at = text.find("nebu_commit_group_size_count ");
+    std::printf("group_histogram=1 %s\n",
+                at == std::string::npos ? "(missing)"
+                                        : text.substr(at, text.find('\n', at) - at).c_str());
   }
   std::printf("peak_rss_mib=%.1f\n", bench::PeakRssMiB());
   return 0;

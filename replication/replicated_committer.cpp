@@ -47,6 +47,12 @@ ReplicatedCommitter::ReplicatedCommitter(OrderedLog& log, core::Applier& applier
 
 ReplicatedCommitter::~ReplicatedCommitter() { Stop(); }
 
+void ReplicatedCommitter::SetGroupObserver(core::GroupObserver observer) {
+  std::lock_guard lock(mu_);
+  NEBU_CHECK(!started_, "SetGroupObserver after Start");
+  on_group_ = std::move(observer);
+}
+
 Status ReplicatedCommitter::Start() {
   {
     std::lock_guard lock(mu_);
@@ -212,6 +218,7 @@ void ReplicatedCommitter::WriteGroup(const FormedGroup& group) {
     }
     appended_groups_.fetch_add(1);
     appended_proposals_.fetch_add(group.commands.size());
+    if (on_group_) on_group_(group.commands.size());
     return;  // the apply thread answers
   }
   std::vector<ProposalDone> waiters = TakeWaiters(group.seq);

@@ -120,6 +120,10 @@ class ReplicatedCommitter final : public core::Committer {
   // group's Append is being retried after kUnavailable or reads of the log fail
   // (the apply thread keeps reading, so this clears by itself once the log answers).
   Status write_status() const override;
+  // A group here is the proposals one writer took off the queue and appended as one
+  // Put (one quorum write); the observer runs on that writer thread once the Append
+  // succeeded (groups whose Append failed are not observed). Call before Start().
+  void SetGroupObserver(core::GroupObserver observer) override;
 
   // The revision of the last group applied (or skipped) here.
   uint64_t applied_revision() const { return applied_revision_.load(); }
@@ -217,6 +221,7 @@ class ReplicatedCommitter final : public core::Committer {
   std::atomic<uint64_t> appended_proposals_{0};
   std::atomic<uint64_t> applied_groups_{0};
   std::atomic<uint64_t> skipped_groups_{0};
+  core::GroupObserver on_group_;  // set before Start; writer threads read
   std::vector<std::thread> writers_;
   std::thread apply_thread_;
 };

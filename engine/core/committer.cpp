@@ -76,6 +76,11 @@ Status LocalCommitter::write_status() const {
   return halted_ ? halt_status_ : Status::Ok();
 }
 
+void LocalCommitter::SetGroupObserver(GroupObserver observer) {
+  NEBU_CHECK(!started_, "SetGroupObserver after Start");
+  on_group_ = std::move(observer);
+}
+
 void LocalCommitter::Halt(const Status& cause) {
   std::lock_guard lock(mu_);
   if (halted_) return;
@@ -176,6 +181,7 @@ void LocalCommitter::CommitLoop() {
     next_index_ = index;
     last_committed_ = index - 1;
     commit_groups_.fetch_add(1);
+    if (on_group_) on_group_(group.size());
     {
       std::lock_guard lock(mu_);
       applying_.push_back(std::move(group));

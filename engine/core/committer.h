@@ -47,6 +47,12 @@ using storage::LogIndex;
 // or the Status that rejected it (in which case it changed nothing but the index).
 using ApplyOutcome = Result<std::string>;
 using ProposalDone = std::function<void(ApplyOutcome)>;
+// Told the number of commands in each commit group once the group is committed (a
+// single node: its one fsynced commit-log write; a cluster: this node's one Append to
+// the ordered log). Called once per group, never per command, on the committer's own
+// thread (the commit thread; a cluster's writer threads, concurrently): it must be
+// quick, thread-safe and must not propose.
+using GroupObserver = std::function<void(size_t commands)>;
 
 // Who proposed a replicated group: the node's ID, its incarnation (a fresh number at
 // every start of the node's process) and the group's sequence within the
@@ -118,6 +124,9 @@ class Committer {
   // OK while writes are accepted; otherwise why not (kUnavailable "writes stopped:
   // <cause>", kUnavailable "cluster: etcd unreachable", ...). For /ready.
   virtual Status write_status() const = 0;
+  // Sets the observer of committed groups (metrics: app/engine_metrics.h). Call at most
+  // once, before Start(); a committer without groups may ignore it.
+  virtual void SetGroupObserver(GroupObserver observer) { (void)observer; }
 };
 
 // A commit group is refused (kNoSpace) while the commit log's file system has less
@@ -159,6 +168,8 @@ class LocalCommitter final : public Committer {
   // kUnavailable "writes stopped: <cause>" that every later proposal gets. Reads of
   // applied state go on. Only a restart (which re-applies the log) clears it.
   Status write_status() const override;
+  // The observer runs on the commit thread after each group's commit-log write.
+  void SetGroupObserver(GroupObserver observer) override;
 
   LogIndex last_committed() const { return last_committed_.load(); }
   // Commit batches written so far (each one WAL fsync): proposals / groups is the
@@ -196,6 +207,7 @@ class LocalCommitter final : public Committer {
   LogIndex trimmed_below_ = 1;                // commit thread only
   std::atomic<LogIndex> last_committed_{0};
   std::atomic<uint64_t> commit_groups_{0};
+  GroupObserver on_group_;                    // set before Start; commit thread reads
   std::thread commit_thread_;
   std::thread apply_thread_;
   bool started_ = false;

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -157,6 +158,11 @@ TEST(ReplicatedCommitter, ProposalsThatArriveWhileGroupsAreInFlightShareAnAppend
   log.SetFaults({.delay = 1.0, .delay_ms_max = 2});  // every Append takes 1..2 ms
   MemoryApplier applier;
   ReplicatedCommitter c(log, applier, Options("a", 1));
+  std::atomic<uint64_t> observed_groups{0}, observed_commands{0};
+  c.SetGroupObserver([&](size_t commands) {  // on the writer threads, once per Append
+    ++observed_groups;
+    observed_commands += commands;
+  });
   ASSERT_TRUE(c.Start().ok());
   constexpr int kProposers = 64, kEach = 40;
   std::mutex mu;
@@ -185,6 +191,8 @@ TEST(ReplicatedCommitter, ProposalsThatArriveWhileGroupsAreInFlightShareAnAppend
   EXPECT_EQ(failed, 0);
   ASSERT_TRUE(WaitFor([&] { return c.appended_proposals() == uint64_t{kProposers * kEach}; }));
   EXPECT_LT(c.appended_groups() * 4, c.appended_proposals());  // grouped
+  ASSERT_TRUE(WaitFor([&] { return observed_commands.load() == uint64_t{kProposers * kEach}; }));
+  EXPECT_EQ(observed_groups.load(), c.appended_groups());
   std::printf("%d proposals in %llu groups, %lld ms (fake log, 1-2 ms per Append)\n",
               kProposers * kEach, static_cast<unsigned long long>(c.appended_groups()),
               static_cast<long long>(ms));

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "api/accounts/account_routes.h"
+#include "tests/security/metrics_util.h"
 #include "tests/security/nebu_process.h"
 #include "tests/security/ops_util.h"
 
@@ -25,8 +26,6 @@ namespace {
 using namespace std::chrono_literals;
 
 class OpsObserveTest : public SecurityTest {};
-
-bool HasPromtool() { return std::system("promtool --version >/dev/null 2>&1") == 0; }
 
 TEST_F(OpsObserveTest, MetricsPassPromtoolAndCarryTheEngineFigures) {
   Start();
@@ -45,9 +44,19 @@ TEST_F(OpsObserveTest, MetricsPassPromtoolAndCarryTheEngineFigures) {
         "nebu_rocksdb_sst_files_bytes{db=\"state\"}", "nebu_rocksdb_memtables_bytes{db=\"log\"}",
         "nebu_rocksdb_pending_compaction_bytes{db=\"state\"}",
         "nebu_rocksdb_running_compactions{db=\"state\"}",
-        "nebu_http_request_duration_seconds_bucket{"}) {
+        "nebu_http_request_duration_seconds_bucket{", "nebu_commit_group_size_bucket{le=\"1\"}",
+        "nebu_commit_group_size_bucket{le=\"4096\"}"}) {
     EXPECT_NE(text.find(series), std::string::npos) << series << " missing";
   }
+  // Commit groups: one observation per group, each command in exactly one group.
+  const std::optional<double> groups = SampleValue(text, "nebu_commit_group_size_count");
+  ASSERT_TRUE(groups.has_value());
+  EXPECT_GT(*groups, 0);
+  EXPECT_GE(SampleValue(text, "nebu_commit_group_size_sum").value_or(0), *groups);
+  EXPECT_GE(SampleValue(text, "nebu_commit_group_size_sum").value_or(0), 3);  // the sends
+  // Read after the histogram, so a group committed meanwhile may count here only.
+  EXPECT_GE(SampleValue(text, "nebu_commit_groups_total").value_or(0), *groups);
+  EXPECT_FALSE(HasFamily(text, "nebu_cluster_applied_revision")) << "a cluster-only series";
   // Per-route latency by pattern: the room ID never becomes a label value.
   EXPECT_NE(text.find("route=\"/_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}\""),
             std::string::npos)

@@ -62,6 +62,11 @@ TEST(CommitterTest, ConcurrentProposalsAreAllAppliedOnceInADenseOrder) {
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   RecordingApplier applier(**store);
   LocalCommitter committer(**store, applier);
+  std::atomic<uint64_t> observed_groups{0}, observed_commands{0};
+  committer.SetGroupObserver([&](size_t commands) {
+    ++observed_groups;
+    observed_commands += commands;
+  });
   ASSERT_TRUE(committer.Start().ok());
 
   constexpr int kThreads = 16, kEach = 200;
@@ -83,6 +88,9 @@ TEST(CommitterTest, ConcurrentProposalsAreAllAppliedOnceInADenseOrder) {
   EXPECT_EQ(applier.applied_payloads.size(), size_t{kThreads * kEach});
   // Concurrent proposals share commit batches (one fsync each).
   EXPECT_LT(committer.commit_groups(), uint64_t{kThreads * kEach});
+  // The observer (/metrics' nebu_commit_group_size) saw each group once, whole.
+  EXPECT_EQ(observed_groups.load(), committer.commit_groups());
+  EXPECT_EQ(observed_commands.load(), uint64_t{kThreads * kEach});
 }
 
 TEST(CommitterTest, RestartReappliesCommittedButUnappliedCommands) {
