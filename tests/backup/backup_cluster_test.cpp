@@ -14,31 +14,19 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "engine/testing/free_port.h"
 #include "tests/cluster/etcd_process.h"
 #include "tests/security/nebu_process.h"
 
 namespace nebu::security {
 namespace {
 
+using nebu::testing::FreeLoopbackPort;
+
 using cluster_testing::EtcdCluster;
 
 constexpr std::string_view kSecret = "backup-cluster-secret-0123456789abcdef";
 constexpr int kCatchUpMsMax = 30'000;
-
-uint16_t FreeLoopbackPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  uint16_t port = 0;
-  if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  if (fd >= 0) ::close(fd);
-  return port;
-}
 
 HttpReply CallPort(uint16_t port, const std::string& method, const std::string& target,
                    const std::string& token = "", const std::string& body = "") {

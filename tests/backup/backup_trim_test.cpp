@@ -20,12 +20,15 @@
 
 #include "app/backup_create.h"
 #include "app/backup_target.h"
+#include "engine/testing/free_port.h"
 #include "replication/etcd_client.h"
 #include "tests/cluster/etcd_process.h"
 #include "tests/security/nebu_process.h"
 
 namespace nebu::security {
 namespace {
+
+using nebu::testing::FreeLoopbackPort;
 
 using cluster_testing::EtcdCluster;
 
@@ -34,21 +37,6 @@ constexpr std::string_view kPrefix = "/nebu-trim-test";
 constexpr int kTrimWaitMsMax = 120'000;   // writes until the trim passes the backup
 constexpr int kSendsMax = 5'000;          // bound of those writes
 constexpr int kCatchUpMsMax = 90'000;     // node3 serving every event
-
-uint16_t FreeLoopbackPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  uint16_t port = 0;
-  if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  if (fd >= 0) ::close(fd);
-  return port;
-}
 
 HttpReply CallPort(uint16_t port, const std::string& method, const std::string& target,
                    const std::string& token = "", const std::string& body = "") {

@@ -16,12 +16,15 @@
 #include <memory>
 #include <string>
 
+#include "engine/testing/free_port.h"
 #include "tests/cluster/etcd_process.h"
 #include "tests/security/metrics_util.h"
 #include "tests/security/nebu_process.h"
 
 namespace nebu::cluster_testing {
 namespace {
+
+using nebu::testing::FreeLoopbackPort;
 
 using api::testing::HttpReply;
 using security::NebuProcess;
@@ -38,23 +41,6 @@ HttpReply CallNode(const NebuProcess& node, const std::string& method, const std
   std::optional<std::string_view> bearer;
   if (!token.empty()) bearer = token;
   return client.Call(method, "/_matrix/client/v3" + path, body, bearer);
-}
-
-// A loopback port the kernel just handed out (bound to port 0, then closed): a node's
-// gRPC listener, so suites running at once never share one.
-uint16_t FreeLoopbackPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  uint16_t port = 0;
-  if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  if (fd >= 0) ::close(fd);
-  return port;
 }
 
 std::string Metrics(const NebuProcess& node) {

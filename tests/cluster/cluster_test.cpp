@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <set>
 
+#include "engine/testing/free_port.h"
 #include "replication/checkpoint_client.h"
 #include "tests/cluster/etcd_process.h"
 #include "tests/projections/pg_test_util.h"
@@ -23,6 +24,8 @@
 
 namespace nebu::cluster_testing {
 namespace {
+
+using nebu::testing::FreeLoopbackPort;
 
 using api::testing::HttpReply;
 using security::Env;
@@ -46,23 +49,6 @@ HttpReply CallPort(uint16_t port, const std::string& method, const std::string& 
 }
 
 std::string Enc(std::string_view s) { return api::testing::PercentEncode(s); }
-
-// A loopback port the kernel just handed out (bound to port 0, then closed): the node's
-// gRPC listener, so two cluster suites running at once (ctest -j) never share one.
-uint16_t FreeLoopbackPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  uint16_t port = 0;
-  if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  if (fd >= 0) ::close(fd);
-  return port;
-}
 
 class ClusterTest : public ::testing::Test {
  public:

@@ -41,6 +41,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/testing/free_port.h"
 #include "engine/testing/temp_dir.h"
 #include "tests/api/test_http_client.h"
 
@@ -165,10 +166,9 @@ class NebuProcess {
  private:
   // A port in [20000, 32000): below Linux's default ephemeral range, so no client
   // connection's local end holds it; a taken one makes nebu exit and Start retry.
-  static uint16_t PickPort() {
-    static std::mt19937 rng(std::random_device{}());
-    return static_cast<uint16_t>(20000 + rng() % 12000);
-  }
+  // A port from the kernel's ephemeral range (engine/testing/free_port.h): random ports
+  // in 20000-32000 could be the ones scripts/etcd.sh had just given etcd.
+  static uint16_t PickPort() { return nebu::testing::FreeLoopbackPort(); }
 
   bool Spawn(const Env& env) {
     exit_status_.reset();
