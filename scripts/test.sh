@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run): installs the Debian packages
 # (scripts/deps.sh --test), configures build/ with -DNEBU_WERROR=ON, builds every
-# target, runs ctest (the fuzz build runs niced beside the tests), then the bounded
-# fuzz run (scripts/fuzz.sh). Exits non-zero if any phase fails; later phases still
-# run after a test failure so one run shows all.
+# target, runs ctest, the real-client suites, the coverage report and the deploy lint
+# (beside them, niced: the fuzz build, the container smoke test and, in CI, the
+# benchmarks' build), then the bounded fuzz run (scripts/fuzz.sh). Exits non-zero if
+# any phase fails; later phases still run after a test failure so one run shows all.
 #
 #   sudo scripts/test.sh          # or as root; from any directory; safe to re-run
 #   NEBU_FUZZ_SECONDS=60 scripts/test.sh
