@@ -10,25 +10,24 @@
 // Skipped (with "etcd test skipped") without an etcd binary.
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
 #include "app/backup_create.h"
 #include "app/backup_target.h"
-#include "engine/testing/free_port.h"
 #include "replication/etcd_client.h"
+#include "tests/backup/cluster_backup_util.h"
 #include "tests/cluster/etcd_process.h"
 #include "tests/security/nebu_process.h"
 
 namespace nebu::security {
 namespace {
 
-using nebu::testing::FreeLoopbackPort;
+using backup_testing::CallPort;
+using backup_testing::ClusterNodeEnv;
+using backup_testing::Enc;
+using backup_testing::RunNebuCli;
 
 using cluster_testing::EtcdCluster;
 
@@ -37,17 +36,6 @@ constexpr std::string_view kPrefix = "/nebu-trim-test";
 constexpr int kTrimWaitMsMax = 120'000;   // writes until the trim passes the backup
 constexpr int kSendsMax = 5'000;          // bound of those writes
 constexpr int kCatchUpMsMax = 90'000;     // node3 serving every event
-
-HttpReply CallPort(uint16_t port, const std::string& method, const std::string& target,
-                   const std::string& token = "", const std::string& body = "") {
-  TestHttpClient client(port);
-  if (!client.connected()) return {};
-  std::optional<std::string_view> bearer;
-  if (!token.empty()) bearer = token;
-  return client.Call(method, std::string(kV3) + target, body, bearer);
-}
-
-std::string Enc(std::string_view s) { return api::testing::PercentEncode(s); }
 
 // P/trimmed (0 when absent or unreadable).
 uint64_t TrimPoint(replication::EtcdClient& etcd) {
@@ -63,13 +51,7 @@ TEST(BackupTrimTest, ANodeRestoredFromABackupOlderThanTheTrimPointJoinsByAPeersC
   ASSERT_TRUE(etcd.Start());
   auto client = replication::EtcdClient::Create({.endpoints = {etcd.Endpoint(0)}});
   ASSERT_TRUE(client.ok());
-  auto env = [&](int n) {
-    return Env{{"NEBU_ETCD_ENDPOINTS", etcd.Endpoints()},
-               {"NEBU_ETCD_PREFIX", std::string(kPrefix)},
-               {"NEBU_NODE_ID", "node" + std::to_string(n)},
-               {"NEBU_GRPC_ADDR", "127.0.0.1:" + std::to_string(FreeLoopbackPort())},
-               {"NEBU_INTERNAL_SECRET", std::string(kSecret)}};
-  };
+  auto env = [&](int n) { return ClusterNodeEnv(etcd.Endpoints(), kPrefix, n, kSecret); };
   NebuProcess node1, node2, node3;
   ASSERT_TRUE(node1.Start(dir.path() + "/node1", env(1)));
   ASSERT_TRUE(node2.Start(dir.path() + "/node2", env(2)));
@@ -92,14 +74,7 @@ TEST(BackupTrimTest, ANodeRestoredFromABackupOlderThanTheTrimPointJoinsByAPeersC
 
   const std::string dest = dir.path() + "/backups", out = dir.path() + "/cli.out";
   auto cli = [&](const std::string& data_dir, uint16_t ops, const std::string& args) {
-    std::string command = "NEBU_DATA_DIR=" + data_dir + " NEBU_OPS_ADDR=127.0.0.1:" +
-                          std::to_string(ops) + " NEBU_LOG_LEVEL=warn " NEBU_BINARY " " + args +
-                          " > " + out + " 2>&1";
-    int status = std::system(command.c_str());
-    std::ifstream in(out);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << args << ": " << text;
-    return text;
+    return RunNebuCli(data_dir, ops, args, out);
   };
   cli(dir.path() + "/node1", node1.ops_port(), "backup create " + dest);
   auto target = app::OpenBackupTarget(dest, {});
