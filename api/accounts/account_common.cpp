@@ -203,9 +203,8 @@ static void NiceHashWorker() {
   }
 }
 
-int64_t HashRetryAfterMs(size_t waiting, double job_ms, size_t threads) {
-  const double ms = static_cast<double>(waiting) * std::max(job_ms, 0.0) /
-                    static_cast<double>(std::max<size_t>(threads, 1));
+// Whole milliseconds, rounded up, within [kHashRetryAfterMsMin, kHashRetryAfterMsMax].
+static int64_t ClampRetryAfterMs(double ms) {
   if (ms >= static_cast<double>(kHashRetryAfterMsMax)) return kHashRetryAfterMsMax;
   return std::max(kHashRetryAfterMsMin, static_cast<int64_t>(std::ceil(ms)));
 }
@@ -243,11 +242,6 @@ double HashLoad::WaitMs() const {
   return static_cast<double>(waiting_) * job_ms_ / static_cast<double>(threads_);
 }
 
-int64_t HashLoad::RetryAfterMs() const {
-  std::lock_guard lock(mutex_);
-  return HashRetryAfterMs(waiting_, job_ms_, threads_);
-}
-
 int64_t HashLoad::RefusedRetryAfterMs(int64_t now_ms, int64_t wait_max_ms, size_t queue_max) {
   std::lock_guard lock(mutex_);
   const double slot_ms = job_ms_ / static_cast<double>(threads_);  // one admission
@@ -259,7 +253,7 @@ int64_t HashLoad::RefusedRetryAfterMs(int64_t now_ms, int64_t wait_max_ms, size_
   const double back_ms = std::max(now + room_ms, promised_ms_ + slot_ms);
   if (back_ms - now >= static_cast<double>(kHashRetryAfterMsMax)) return kHashRetryAfterMsMax;
   promised_ms_ = back_ms;
-  return std::max(kHashRetryAfterMsMin, static_cast<int64_t>(std::ceil(back_ms - now)));
+  return ClampRetryAfterMs(back_ms - now);
 }
 
 // Real time, not the engine's clock: the bounds are about waiting clients.

@@ -24,11 +24,6 @@ namespace nebu::api::account_internal {
 
 inline constexpr size_t kUiaSessionChars = 24;
 
-// retry_after_ms of a hash-queue 429: the time `threads` workers need for `waiting`
-// jobs of `job_ms` each, rounded up and clamped to [kHashRetryAfterMsMin,
-// kHashRetryAfterMsMax]. `threads` 0 counts as 1.
-int64_t HashRetryAfterMs(size_t waiting, double job_ms, size_t threads);
-
 // The hash queue's load: how many jobs wait and the measured time per job (an
 // exponentially weighted mean, weight kHashJobMsWeight for the newest, starting at
 // kHashJobMsInitial), from which the wait of a new job and retry_after_ms are estimated.
@@ -45,16 +40,15 @@ class HashLoad {
   [[nodiscard]] double job_ms() const;
   // The wait of a job queued now, in ms (not clamped).
   [[nodiscard]] double WaitMs() const;
-  // HashRetryAfterMs for the jobs waiting now (the time to work them off).
-  [[nodiscard]] int64_t RetryAfterMs() const;
   // retry_after_ms for a job refused at `now_ms` (a monotonic clock) by a queue that
   // takes jobs while their estimated wait is at most `wait_max_ms` and at most
   // `queue_max` of them wait: the time until the queue has room again (its work back
   // under the bound, its count under the maximum), but at least the time promised to
   // the client refused before this one plus one job's time per worker. So the clients
   // refused in a storm form a virtual queue: each is told its own time to come back,
-  // one admission apart, rather than all the same. Clamped as HashRetryAfterMs; a
-  // time past kHashRetryAfterMsMax is answered with the maximum and promised no one.
+  // one admission apart, rather than all the same. Rounded up to whole ms and at least
+  // kHashRetryAfterMsMin; a time past kHashRetryAfterMsMax is answered with the
+  // maximum and promised no one.
   int64_t RefusedRetryAfterMs(int64_t now_ms, int64_t wait_max_ms, size_t queue_max);
 
  private:

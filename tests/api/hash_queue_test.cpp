@@ -28,41 +28,28 @@ namespace nebu::api {
 namespace {
 
 using account_internal::HashLoad;
-using account_internal::HashRetryAfterMs;
 using boost::json::object;
 using testing::HttpReply;
 using testing::TestHttpClient;
 using namespace std::chrono_literals;
 
-TEST(HashRetryAfterMsTest, IsTheWaitingJobsWorkOverTheThreadsClamped) {
-  EXPECT_EQ(HashRetryAfterMs(10, 100.0, 2), 500);    // 10 jobs x 100 ms / 2 workers
-  EXPECT_EQ(HashRetryAfterMs(7, 35.0, 2), 123);      // 122.5, rounded up
-  EXPECT_EQ(HashRetryAfterMs(600, 100.0, 2), 30'000);  // exactly the bound
-  EXPECT_EQ(HashRetryAfterMs(0, 100.0, 2), kHashRetryAfterMsMin);  // an empty queue
-  EXPECT_EQ(HashRetryAfterMs(1, 20.0, 2), kHashRetryAfterMsMin);
-  EXPECT_EQ(HashRetryAfterMs(100'000, 100.0, 2), kHashRetryAfterMsMax);
-  EXPECT_EQ(HashRetryAfterMs(10, 100.0, 0), 1000);  // no threads counts as one
-  EXPECT_EQ(HashRetryAfterMs(10, -5.0, 2), kHashRetryAfterMsMin);
-}
-
 TEST(HashLoadTest, CountsWaitingJobsAndMeasuresTheTimePerJob) {
   HashLoad load(2);
   EXPECT_EQ(load.job_ms(), static_cast<double>(kHashJobMsInitial));
-  EXPECT_EQ(load.RetryAfterMs(), kHashRetryAfterMsMin);
+  EXPECT_DOUBLE_EQ(load.WaitMs(), 0.0);
   for (int i = 0; i < 40; ++i) load.Queued();
   EXPECT_EQ(load.waiting(), 40u);
   // 40 x 50 ms (the assumption before any measurement) / 2 threads.
   EXPECT_DOUBLE_EQ(load.WaitMs(), 1000.0);
-  EXPECT_EQ(load.RetryAfterMs(), 1000);
   load.Dequeued();
   load.Ran(50.0 + 8 * 100.0);  // one weighted sample moves the mean by 1/8 of the gap
   EXPECT_DOUBLE_EQ(load.job_ms(), 150.0);
   for (int i = 0; i < 200; ++i) load.Ran(200.0);  // converges on the measured time
   EXPECT_NEAR(load.job_ms(), 200.0, 0.01);
   EXPECT_EQ(load.waiting(), 39u);
-  EXPECT_EQ(load.RetryAfterMs(), 3900);  // 39 x 200 ms / 2
+  EXPECT_NEAR(load.WaitMs(), 3900.0, 0.5);  // 39 x 200 ms / 2
   for (int i = 0; i < 39; ++i) load.Dequeued();
-  EXPECT_EQ(load.RetryAfterMs(), kHashRetryAfterMsMin);
+  EXPECT_DOUBLE_EQ(load.WaitMs(), 0.0);
 }
 
 // Refused clients form a virtual queue: each is told when the queue will have room,
@@ -87,6 +74,11 @@ TEST(HashLoadTest, RefusedClientsAreToldTimesOneAdmissionApart) {
   EXPECT_EQ(full.RefusedRetryAfterMs(kNow, kWaitMax, 8), kHashRetryAfterMsMin);  // 25 ms
   for (int i = 0; i < 10; ++i) full.RefusedRetryAfterMs(kNow, kWaitMax, 8);
   EXPECT_EQ(full.RefusedRetryAfterMs(kNow, kWaitMax, 8), 25 * 12);
+  // A fractional time is rounded up to whole milliseconds.
+  HashLoad fraction(2);
+  fraction.Ran(50.0 + 8 * 0.3);  // 50.3 ms a job: 25.15 ms an admission
+  for (int i = 0; i < 1301; ++i) fraction.Queued();  // 32,720.15 ms: 2,720.15 ms over
+  EXPECT_EQ(fraction.RefusedRetryAfterMs(kNow, kWaitMax, 2000), 2721);
   // Past the maximum: the maximum, and no one is promised that time.
   HashLoad far(2);
   for (int i = 0; i < 3000; ++i) far.Queued();  // 75 s of work, 45 s over
