@@ -56,4 +56,12 @@ Response ErrorResponse(const Status& status) {
   return ErrorResponse(error.status, error.errcode, status.message());
 }
 
+Response BadJsonResponse(std::string_view message) {
+  return ErrorResponse(400, "M_BAD_JSON", message);
+}
+
+Response InvalidParamResponse(std::string_view message) {
+  return ErrorResponse(400, "M_INVALID_PARAM", message);
+}
+
 }  // namespace nebu::api

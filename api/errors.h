@@ -39,6 +39,11 @@ struct HttpError {
 [[nodiscard]] Response ErrorResponse(int http_status, std::string_view errcode,
                                      std::string_view message);
 
+// 400 M_BAD_JSON and 400 M_INVALID_PARAM with `message`: the two most common answers to
+// bad input.
+[[nodiscard]] Response BadJsonResponse(std::string_view message);
+[[nodiscard]] Response InvalidParamResponse(std::string_view message);
+
 // The standard error response for a non-OK status (see HttpErrorFor). An OK status is
 // a programmer error and answers 500.
 [[nodiscard]] Response ErrorResponse(const Status& status);

@@ -8,7 +8,7 @@
 namespace nebu::api {
 namespace {
 
-std::string_view Trim(std::string_view text) {
+std::string_view TrimForwarded(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
   while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
   return text;
@@ -19,7 +19,7 @@ std::vector<std::string_view> SplitList(std::string_view text) {
   std::vector<std::string_view> parts;
   while (true) {
     size_t comma = text.find(',');
-    parts.push_back(Trim(text.substr(0, comma)));
+    parts.push_back(TrimForwarded(text.substr(0, comma)));
     if (comma == std::string_view::npos) return parts;
     text.remove_prefix(comma + 1);
   }
@@ -88,7 +88,7 @@ std::optional<Cidr> ParseCidr(std::string_view text) {
 
 Result<TrustedProxies> ParseTrustedProxies(std::string_view text) {
   TrustedProxies proxies;
-  if (Trim(text).empty()) return proxies;
+  if (TrimForwarded(text).empty()) return proxies;
   for (std::string_view entry : SplitList(text)) {
     std::optional<Cidr> cidr = ParseCidr(entry);
     if (!cidr) {

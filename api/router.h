@@ -87,6 +87,10 @@ using Handler = std::function<Response(const Request&, const PathParams&)>;
 using Respond = std::function<void(Response)>;
 using AsyncHandler = std::function<void(const Request&, const PathParams&, Respond)>;
 
+// The Client-Server API's two path prefixes: most client routes are mounted under both
+// (r0 for older clients).
+inline constexpr std::string_view kClientPrefixes[] = {"/_matrix/client/v3", "/_matrix/client/r0"};
+
 struct RouteOptions {
   // The largest request body this route accepts; bigger ones get 413 M_TOO_LARGE
   // before the body is read. 0 means the router's kBodyBytesMaxDefault.

@@ -21,7 +21,7 @@ namespace {
 
 namespace json = boost::json;
 
-int Usage() {
+int AdminUsage() {
   std::fprintf(stderr,
                "usage: nebu admin create-user NAME [--admin] [--auditor] "
                "[--password-file FILE]\n");
@@ -160,7 +160,7 @@ int CreateUser(const std::string& name, bool is_admin, bool is_auditor,
 }  // namespace
 
 int RunAdminCommand(const std::vector<std::string_view>& args) {
-  if (args.size() < 3 || args[1] != "create-user") return Usage();
+  if (args.size() < 3 || args[1] != "create-user") return AdminUsage();
   const std::string name(args[2]);
   bool is_admin = false;
   bool is_auditor = false;
@@ -173,7 +173,7 @@ int RunAdminCommand(const std::vector<std::string_view>& args) {
     } else if (args[i] == "--password-file" && i + 1 < args.size()) {
       password_file = std::string(args[++i]);
     } else {
-      return Usage();
+      return AdminUsage();
     }
   }
   return CreateUser(name, is_admin, is_auditor, password_file);

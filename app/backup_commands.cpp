@@ -16,6 +16,7 @@
 #include "app/backup_restore.h"
 #include "app/backup_service.h"
 #include "app/config.h"
+#include "app/exit_codes.h"
 #include "app/http_get.h"
 
 namespace nebu::app {
@@ -25,15 +26,12 @@ namespace {
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
 constexpr int kPollMs = 250;              // progress polls of the node
 constexpr int kCallTimeoutMs = 10'000;    // one ops call
 constexpr int kNodeSilentMsMax = 60'000;  // the node stopped answering polls: give up
 constexpr int kBarWidth = 30;
 
-void Usage() {
+void BackupUsage() {
   std::fprintf(stderr,
                "usage: nebu backup create DEST [--keep N]\n"
                "       nebu backup list SRC\n"
@@ -283,7 +281,7 @@ int RunBackupCommand(const std::vector<std::string_view>& args, std::string_view
   std::optional<Args> a = ParseArgs(args);
   if (!a || (a->verb != "create" && a->verb != "list" && a->verb != "verify" &&
              a->verb != "restore")) {
-    Usage();
+    BackupUsage();
     return kExitUsage;
   }
   Result<Config> config = LoadConfig(ProcessEnvironment());

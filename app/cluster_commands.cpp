@@ -11,6 +11,7 @@
 #include "app/cluster_join.h"
 #include "app/cluster_runtime.h"
 #include "app/config.h"
+#include "app/exit_codes.h"
 #include "app/http_get.h"
 #include "replication/cluster_node.h"
 
@@ -21,13 +22,11 @@ namespace {
 namespace json = boost::json;
 using replication::RegisteredNode;
 
-constexpr int kExitOk = 0;
 constexpr int kExitDifference = 1;
-constexpr int kExitUsage = 2;
 constexpr int kDigestTimeoutMs = 120'000;  // a digest reads the node's whole state
 constexpr int kVerifyPollMs = 250;
 
-void Usage() {
+void ClusterUsage() {
   std::fprintf(stderr,
                "usage: nebu cluster status | verify | forget <node-id> |\n"
                "       join [--from <node-id>] [--force]\n"
@@ -108,7 +107,7 @@ int CompareField(const NodeDigest& a, const NodeDigest& b, std::string_view fiel
   return differences;
 }
 
-int Verify(replication::EtcdClient& etcd, const Config& config) {
+int ClusterVerify(replication::EtcdClient& etcd, const Config& config) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kVerifyWaitMs);
   std::vector<NodeDigest> digests;
   for (;;) {
@@ -172,7 +171,7 @@ int RunClusterCommand(const std::vector<std::string_view>& args) {
   const bool forget = args.size() == 3 && args[1] == "forget";
   if (args.size() >= 2 && args[1] == "join") return RunJoinCommand(args);
   if (!status && !verify && !forget) {
-    Usage();
+    ClusterUsage();
     return kExitUsage;
   }
   std::optional<Config> config = LoadClusterCommandConfig("cluster");
@@ -183,7 +182,7 @@ int RunClusterCommand(const std::vector<std::string_view>& args) {
     return kExitUsage;
   }
   if (status) return PrintStatus(**etcd, *config);
-  if (verify) return Verify(**etcd, *config);
+  if (verify) return ClusterVerify(**etcd, *config);
   nebu::Status s = replication::ClusterNode::Forget(**etcd, config->cluster.etcd_prefix,
                                                     std::string(args[2]));
   if (!s.ok()) {

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "app/cluster_runtime.h"
+#include "app/exit_codes.h"
 #include "engine/storage/checkpoint.h"
 #include "replication/checkpoint_client.h"
 
@@ -20,9 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;
-constexpr int kExitUsage = 2;
 
 // The caches of the state DB opened only to read its position (MoveAsideIfBehindTrim).
 constexpr size_t kPeekCacheBytes = 8u << 20;

@@ -22,18 +22,16 @@
 
 #include "api/accounts/token_sweeper.h"
 #include "api/client_api.h"
-#include "api/token_wait.h"
-#include "api/forwarded.h"
-#include "api/metrics.h"
-#include "api/media/media_routes.h"
-#include "api/ops.h"
-#include "api/sync/sync_epoch.h"
-#include "media/file_store.h"
-#include "media/s3_store.h"
-#include "api/push/pusher_delivery.h"
 #include "api/compliance/retention.h"
+#include "api/forwarded.h"
+#include "api/media/media_routes.h"
+#include "api/metrics.h"
+#include "api/ops.h"
+#include "api/push/pusher_delivery.h"
 #include "api/router.h"
 #include "api/server.h"
+#include "api/sync/sync_epoch.h"
+#include "api/token_wait.h"
 #include "app/admin_commands.h"
 #include "app/backup_commands.h"
 #include "app/backup_service.h"
@@ -42,18 +40,19 @@
 #include "app/cluster_runtime.h"
 #include "app/config.h"
 #include "app/engine_metrics.h"
+#include "app/exit_codes.h"
 #include "app/logging.h"
 #include "app/pg_commands.h"
-#include "projections/compliance_export.h"
 #include "engine/core/engine.h"
-#include "projections/admin_directory.h"
 #include "engine/storage/checkpoint.h"
+#include "media/file_store.h"
+#include "media/s3_store.h"
+#include "projections/admin_directory.h"
+#include "projections/compliance_export.h"
 
 namespace nebu::app {
 namespace {
 
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
 // Not an exit code: ServeOnce's "this node fell behind the trim point; rejoin".
 constexpr int kServeRejoin = -1;
 // Rejoins by checkpoint one process makes before it gives up (exit 1), and the pause

@@ -5,17 +5,15 @@
 #include <chrono>
 #include <cstdio>
 
+#include "app/exit_codes.h"
 #include "projections/verify.h"
 
 namespace nebu::app {
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
 constexpr int64_t kMigrateRetryMsMax = 30'000;
 
-void Usage() {
+void PgUsage() {
   std::fprintf(stderr,
                "usage: nebu migrate up|down|version\n"
                "       nebu projection rebuild|verify\n"
@@ -114,7 +112,7 @@ int RunPgCommand(const std::vector<std::string_view>& args) {
   bool projection = args.size() == 2 && args[0] == "projection" &&
                     (args[1] == "rebuild" || args[1] == "verify");
   if (!migrate && !projection) {
-    Usage();
+    PgUsage();
     return kExitUsage;
   }
   Result<Config> config = LoadConfig(ProcessEnvironment());

@@ -83,7 +83,29 @@ function(_nebu_pch target kind)  # kind: lib or test
   target_precompile_headers(${target} REUSE_FROM nebu_${kind}_pch)
 endfunction()
 
+# Unity builds (NEBU_UNITY, top-level CMakeLists.txt; on in CI through scripts/test.sh,
+# and always in the container build and scripts/fuzz.sh): the sources of each library,
+# binary and test target compile in batches of NEBU_UNITY_BATCH files, one translation
+# unit each, so the headers they share are parsed, and their inline functions and
+# templates compiled, once per batch instead of once per file. The rule this puts on the
+# code: a file-local name (anonymous namespace, `static`) must not be defined by another
+# file of the same target, and no .cpp says `using namespace` at namespace scope (a
+# function may). The build catches a clash. g++ reports -Wsubobject-linkage for an
+# anonymous-namespace type inside a named one once the .cpp is included by the batch
+# file (the warning is meant for headers): off in unity builds.
+function(_nebu_unity target)
+  if(NOT NEBU_UNITY)
+    return()
+  endif()
+  set_target_properties(${target} PROPERTIES UNITY_BUILD ON
+                                             UNITY_BUILD_BATCH_SIZE ${NEBU_UNITY_BATCH})
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    target_compile_options(${target} PRIVATE -Wno-subobject-linkage)
+  endif()
+endfunction()
+
 function(_nebu_common_flags target)
+  _nebu_unity(${target})
   target_compile_options(${target} PRIVATE ${NEBU_WARNINGS})
   nebu_debug_info(${target})
   target_include_directories(${target} PUBLIC ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})

@@ -45,7 +45,8 @@ for d in "${decls[@]}"; do targets+=("${d%% *}"); done
 # -O1 with line tables only, as is usual for libFuzzer builds: crash reports keep
 # file:line, and the build takes about a fifth less CPU than -O2 -g.
 fuzz_flags="-O1 -gline-tables-only -DNDEBUG"
-CC=clang-14 CXX=clang++-14 cmake -S "${root}" -B "${build}" -G Ninja -DNEBU_FUZZ=ON \
+# Unity batches (NEBU_UNITY): about half the CPU of compiling file by file.
+CC=clang-14 CXX=clang++-14 cmake -S "${root}" -B "${build}" -G Ninja -DNEBU_FUZZ=ON -DNEBU_UNITY=ON \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_FLAGS_RELWITHDEBINFO="${fuzz_flags}" \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="${fuzz_flags}" >/dev/null
 # Keep going past a target that does not build, so the others still get fuzzed;

@@ -14,10 +14,10 @@
 #include "engine/rooms/room_state.h"
 
 namespace nebu::api {
+namespace account_internal {
 namespace {
 
 using boost::json::object;
-using namespace account_internal;  // NOLINT: the file's own helpers
 
 constexpr std::string_view kDummyStage = "m.login.dummy";
 constexpr std::string_view kTokenStage = "m.login.registration_token";
@@ -429,6 +429,7 @@ Handler Bind(const ContextPtr& context, Response (*handler)(Context&, const Requ
 }
 
 }  // namespace
+}  // namespace account_internal
 
 void LeaveAllRooms(core::Engine& engine, const std::string& user_id, std::function<void()> then) {
   auto rooms_of_user = engine.RoomsOf(user_id);
@@ -475,6 +476,7 @@ void LeaveAllRooms(core::Engine& engine, const std::string& user_id, std::functi
 }
 
 void AddAccountRoutes(Router& router, core::Engine& engine, const AccountRoutesConfig& config) {
+  using namespace account_internal;  // NOLINT: this file's and the other account files' helpers
   auto context = std::make_shared<Context>(engine, config);
   AddBothAsync(router, "POST", "/register", Bind(context, Register));
   AddBoth(router, "GET", "/register/available", Bind(context, RegisterAvailable));

@@ -25,7 +25,8 @@ object DeviceJson(const accounts::Device& device) {
 
 // Runs `then` with the caller, or answers the authentication error.
 template <typename Then>
-void WithCaller(Context& context, const Request& request, const Respond& respond, Then&& then) {
+void DeviceWithCaller(Context& context, const Request& request, const Respond& respond,
+                      Then&& then) {
   auto caller = Authenticate(request, context.engine);
   if (auto* error = std::get_if<Response>(&caller)) return respond(std::move(*error));
   then(std::get<Caller>(caller));
@@ -56,7 +57,7 @@ void RenameDevice(Context* context, const Request& request, const PathParams& pa
                   Respond respond) {
   auto parsed = ParseJsonBody(request);
   if (auto* error = std::get_if<Response>(&parsed)) return respond(std::move(*error));
-  WithCaller(*context, request, respond, [&](const Caller& caller) {
+  DeviceWithCaller(*context, request, respond, [&](const Caller& caller) {
     Response error;
     std::optional<std::string> name;
     if (!ReadString(std::get<object>(parsed), "display_name", &name, &error)) {
@@ -83,7 +84,7 @@ void DeleteDevice(Context* context, const Request& request, const PathParams& pa
                   Respond respond) {
   auto parsed = ParseJsonBody(request);
   if (auto* error = std::get_if<Response>(&parsed)) return respond(std::move(*error));
-  WithCaller(*context, request, respond, [&](const Caller& caller) {
+  DeviceWithCaller(*context, request, respond, [&](const Caller& caller) {
     Response answer;
     std::optional<std::string> password =
         UiaPassword(std::get<object>(parsed), caller, context->server_name(), &answer);
@@ -150,7 +151,7 @@ void DeleteAll(Context* context, const std::string& user_id, std::vector<std::st
 void DeleteDevices(Context* context, const Request& request, const PathParams&, Respond respond) {
   auto parsed = ParseJsonBody(request);
   if (auto* error = std::get_if<Response>(&parsed)) return respond(std::move(*error));
-  WithCaller(*context, request, respond, [&](const Caller& caller) {
+  DeviceWithCaller(*context, request, respond, [&](const Caller& caller) {
     const object& body = std::get<object>(parsed);
     Response answer;
     std::optional<std::vector<std::string>> ids = ReadDeviceIds(body, &answer);
@@ -223,7 +224,7 @@ void EditProfileKey(Context* context, const Request& request, const PathParams& 
   const std::string& key = params.at("keyName");
   auto parsed = ParseJsonBody(request);
   if (auto* error = std::get_if<Response>(&parsed)) return respond(std::move(*error));
-  WithCaller(*context, request, respond, [&](const Caller& caller) {
+  DeviceWithCaller(*context, request, respond, [&](const Caller& caller) {
     if (params.at("userId") != caller.user_id) {
       return respond(ErrorResponse(403, "M_FORBIDDEN", "Cannot change another user's profile"));
     }
@@ -303,7 +304,7 @@ void PutProfileField(Context* context, ProfileField field, const Request& reques
                      const PathParams& params, Respond respond) {
   auto parsed = ParseJsonBody(request);
   if (auto* error = std::get_if<Response>(&parsed)) return respond(std::move(*error));
-  WithCaller(*context, request, respond, [&](const Caller& caller) {
+  DeviceWithCaller(*context, request, respond, [&](const Caller& caller) {
     if (params.at("userId") != caller.user_id) {
       return respond(ErrorResponse(403, "M_FORBIDDEN", "Cannot set another user's profile"));
     }

@@ -43,14 +43,14 @@ Status CheckNestedEventFilter(const json::object& parent, std::string_view key,
   return CheckPatternList(nested->as_object(), "not_types", path);
 }
 
-std::variant<Caller, Response> Owner(const Request& request, core::Engine& engine,
-                                     const PathParams& params) {
+std::variant<Caller, Response> FilterOwner(const Request& request, core::Engine& engine,
+                                           const PathParams& params) {
   return AuthenticateOwner(request, engine, params.at("userId"),
                            "Cannot use another user's filters");
 }
 
 Response PostFilter(const Request& request, core::Engine& engine, const PathParams& params) {
-  auto owner = Owner(request, engine, params);
+  auto owner = FilterOwner(request, engine, params);
   if (auto* error = std::get_if<Response>(&owner)) return *error;
   auto body = ParseJsonBody(request);
   if (auto* error = std::get_if<Response>(&body)) return *error;
@@ -67,7 +67,7 @@ Response PostFilter(const Request& request, core::Engine& engine, const PathPara
 }
 
 Response GetFilter(const Request& request, core::Engine& engine, const PathParams& params) {
-  auto owner = Owner(request, engine, params);
+  auto owner = FilterOwner(request, engine, params);
   if (auto* error = std::get_if<Response>(&owner)) return *error;
   std::optional<std::string> filter = FilterFromId(params.at("filterId"));
   if (!filter) return ErrorResponse(404, "M_NOT_FOUND", "No such filter");

@@ -24,7 +24,7 @@ namespace {
 
 using boost::json::object;
 
-Response SoftLogout(std::string_view errcode, std::string_view message) {
+Response SessionSoftLogout(std::string_view errcode, std::string_view message) {
   return JsonResponse(
       401, object{{"errcode", errcode}, {"error", message}, {"soft_logout", true}});
 }
@@ -51,7 +51,7 @@ void Refresh(Context* context, const Request& request, Respond respond) {
   }
   Result<accounts::User> user = accounts::GetUser(context->engine.Read(), owner->user_id);
   if (user.ok() && user->locked) {
-    return respond(SoftLogout("M_USER_LOCKED", "This account has been locked"));
+    return respond(SessionSoftLogout("M_USER_LOCKED", "This account has been locked"));
   }
   Result<accounts::Prepared> prepared = accounts::PrepareRefresh(
       owner->user_id, owner->device_id, *refresh_token, context->config.access_token_lifetime_ms,

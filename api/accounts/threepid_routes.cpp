@@ -15,11 +15,9 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::string_view kPrefixes[] = {"/_matrix/client/v3", "/_matrix/client/r0"};
-
 void AddBoth(Router& router, std::string_view method, std::string_view suffix,
              const Handler& handler) {
-  for (std::string_view prefix : kPrefixes) {
+  for (std::string_view prefix : kClientPrefixes) {
     router.Add(method, std::string(prefix) + std::string(suffix), handler);
   }
 }

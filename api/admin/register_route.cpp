@@ -69,20 +69,20 @@ bool TakeNonce(Context* context, const std::string& nonce) {
   return live;
 }
 
-std::string Field(const json::object& body, std::string_view key) {
+std::string RegisterField(const json::object& body, std::string_view key) {
   const json::value* v = body.if_contains(key);
   return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
 }
 
-void Register(Context* context, const Request& request, Respond respond) {
+void AdminRegister(Context* context, const Request& request, Respond respond) {
   if (context->options.registration_shared_secret.empty()) return respond(Disabled());
   auto parsed = ParseJsonBody(request);
   if (auto* e = std::get_if<Response>(&parsed)) return respond(std::move(*e));
   const json::object& body = std::get<json::object>(parsed);
-  const std::string nonce = Field(body, "nonce");
-  const std::string username = Field(body, "username");
-  const std::string password = Field(body, "password");
-  const std::string mac = Field(body, "mac");
+  const std::string nonce = RegisterField(body, "nonce");
+  const std::string username = RegisterField(body, "username");
+  const std::string password = RegisterField(body, "password");
+  const std::string mac = RegisterField(body, "mac");
   const json::value* admin_v = body.if_contains("admin");
   const json::value* auditor_v = body.if_contains("auditor");
   const bool is_admin = admin_v != nullptr && admin_v->is_bool() && admin_v->as_bool();
@@ -109,7 +109,7 @@ void Register(Context* context, const Request& request, Respond respond) {
   Result<std::string> user_id = accounts::NewUserId(username, context->server_name());
   if (!user_id.ok()) return finish(ErrorResponse(user_id.status()), "");
   std::optional<std::string> displayname;
-  if (std::string name = Field(body, "displayname"); !name.empty()) displayname = name;
+  if (std::string name = RegisterField(body, "displayname"); !name.empty()) displayname = name;
   bool posted = context->pool.Post([context, id = *user_id, password, is_admin, is_auditor,
                                     displayname, finish] {
     accounts::RegistrationRequest registration{
@@ -154,7 +154,7 @@ void AddRegisterRoutes(Router& router, const ContextPtr& context) {
              [context](const Request&, const PathParams&) { return NewNonce(context.get()); });
   router.AddAsync("POST", "/_synapse/admin/v1/register",
                   [context](const Request& request, const PathParams&, Respond respond) {
-                    Register(context.get(), request, std::move(respond));
+                    AdminRegister(context.get(), request, std::move(respond));
                   });
 }
 

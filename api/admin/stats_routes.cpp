@@ -61,7 +61,7 @@ std::variant<UserMediaStatsQuery, Response> ParseUserMediaQuery(const Request& r
   return query;
 }
 
-void UserMedia(Context* context, const Call& call, Finish finish) {
+void StatsUserMedia(Context* context, const Call& call, Finish finish) {
   if (!context->options.directory) return finish(NoDirectory());
   auto parsed = ParseUserMediaQuery(call.request);
   if (auto* error = std::get_if<Response>(&parsed)) return finish(std::move(*error));
@@ -94,7 +94,7 @@ void DatabaseRooms(Context* context, const Call&, Finish finish) {
 void AddStatsRoutes(Router& router, const ContextPtr& context) {
   const std::string v1 = "/_synapse/admin/v1";
   AddRoute(router, context, "GET", v1 + "/statistics/users/media", "statistics.users_media",
-           Surface::kAdmin, UserMedia);
+           Surface::kAdmin, StatsUserMedia);
   AddRoute(router, context, "GET", v1 + "/statistics/database/rooms",
            "statistics.database_rooms", Surface::kAdmin, DatabaseRooms);
 }

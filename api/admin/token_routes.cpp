@@ -28,11 +28,11 @@ json::object TokenJson(const accounts::RegistrationToken& t) {
                       {"expiry_time", t.expiry_time ? json::value(*t.expiry_time) : nullptr}};
 }
 
-Response NotFound() { return ErrorResponse(404, "M_NOT_FOUND", "No such registration token"); }
+Response TokenNotFound() { return ErrorResponse(404, "M_NOT_FOUND", "No such registration token"); }
 
 // The outcome of a token command as the answer: 404 for kNotFound, else the mapped error.
 Response CommandError(const Status& status) {
-  if (status.code() == StatusCode::kNotFound) return NotFound();
+  if (status.code() == StatusCode::kNotFound) return TokenNotFound();
   if (status.code() == StatusCode::kAlreadyExists) {
     return ErrorResponse(400, "M_INVALID_PARAM", "Token already exists");
   }
@@ -167,7 +167,7 @@ void UpdateToken(Context* context, const Call& call, Finish finish) {
   if (auto* e = std::get_if<Response>(&parsed)) return finish(std::move(*e));
   Response error;
   accounts::UpdateRegistrationTokenCommand command{.token = call.params.at("token")};
-  if (!accounts::IsValidRegistrationToken(command.token)) return finish(NotFound());
+  if (!accounts::IsValidRegistrationToken(command.token)) return finish(TokenNotFound());
   if (!ReadLimits(context, std::get<json::object>(parsed), &command.uses_allowed,
                   &command.expiry_time, &error)) {
     return finish(std::move(error));
@@ -182,7 +182,7 @@ void UpdateToken(Context* context, const Call& call, Finish finish) {
 
 void DeleteToken(Context* context, const Call& call, Finish finish) {
   accounts::DeleteRegistrationTokenCommand command{.token = call.params.at("token")};
-  if (!accounts::IsValidRegistrationToken(command.token)) return finish(NotFound());
+  if (!accounts::IsValidRegistrationToken(command.token)) return finish(TokenNotFound());
   SubmitAccount(context, command, std::move(finish),
                 [] { return JsonResponse(200, json::object{}); });
 }

@@ -248,7 +248,7 @@ std::optional<Response> RefuseHeldErasure(Context* context, const std::string& u
                            "release the hold first");
 }
 
-void Deactivate(Context* context, const Call& call, Finish finish) {
+void AdminDeactivate(Context* context, const Call& call, Finish finish) {
   const std::string user_id = call.params.at("userId");
   if (auto error = RequireUser(context, user_id)) return finish(std::move(*error));
   auto parsed = ParseJsonBody(call.request);
@@ -300,7 +300,7 @@ void ResetPassword(Context* context, const Call& call, Finish finish) {
   if (!posted) finish(ErrorResponse(429, "M_LIMIT_EXCEEDED", "Too many password hashes queued"));
 }
 
-void WhoIs(Context* context, const Call& call, Finish finish) {
+void AdminWhoIs(Context* context, const Call& call, Finish finish) {
   const std::string& user_id = call.params.at("userId");
   if (auto error = RequireUser(context, user_id)) return finish(std::move(*error));
   Result<std::vector<accounts::Device>> devices =
@@ -314,7 +314,7 @@ void WhoIs(Context* context, const Call& call, Finish finish) {
   finish(JsonResponse(200, json::object{{"user_id", user_id}, {"devices", std::move(by_device)}}));
 }
 
-json::object DeviceJson(const std::string& user_id, const accounts::Device& device) {
+json::object AdminDeviceJson(const std::string& user_id, const accounts::Device& device) {
   return json::object{{"device_id", device.device_id},
                       {"display_name", OrNull(device.display_name)},
                       {"last_seen_ip", nullptr},
@@ -330,7 +330,7 @@ void ListDevicesRoute(Context* context, const Call& call, Finish finish) {
       accounts::ListDevices(context->engine.Read(), user_id);
   if (!devices.ok()) return finish(ErrorResponse(devices.status()));
   json::array list;
-  for (const accounts::Device& device : *devices) list.push_back(DeviceJson(user_id, device));
+  for (const accounts::Device& device : *devices) list.push_back(AdminDeviceJson(user_id, device));
   const auto total = static_cast<int64_t>(list.size());
   finish(JsonResponse(200, json::object{{"devices", std::move(list)}, {"total", total}}));
 }
@@ -356,7 +356,8 @@ void DeviceRoute(Context* context, const Call& call, Finish finish) {
     }
     return finish(ErrorResponse(device.status()));
   }
-  if (call.request.method == "GET") return finish(JsonResponse(200, DeviceJson(user_id, *device)));
+  if (call.request.method == "GET")
+    return finish(JsonResponse(200, AdminDeviceJson(user_id, *device)));
   auto parsed = ParseJsonBody(call.request);
   if (auto* e = std::get_if<Response>(&parsed)) return finish(std::move(*e));
   Response error;
@@ -370,7 +371,7 @@ void DeviceRoute(Context* context, const Call& call, Finish finish) {
              finish, [](const std::string&) { return JsonResponse(200, json::object{}); });
 }
 
-void DeleteDevices(Context* context, const Call& call, Finish finish) {
+void AdminDeleteDevices(Context* context, const Call& call, Finish finish) {
   const std::string user_id = call.params.at("userId");
   if (auto error = RequireUser(context, user_id)) return finish(std::move(*error));
   auto parsed = ParseJsonBody(call.request);
@@ -397,7 +398,7 @@ void DeleteDevices(Context* context, const Call& call, Finish finish) {
               [finish] { finish(JsonResponse(200, json::object{})); });
 }
 
-void JoinedRooms(Context* context, const Call& call, Finish finish) {
+void AdminJoinedRooms(Context* context, const Call& call, Finish finish) {
   const std::string& user_id = call.params.at("userId");
   if (auto error = RequireUser(context, user_id)) return finish(std::move(*error));
   auto rooms = context->engine.RoomsOf(user_id);
@@ -513,10 +514,10 @@ void AddUserRoutes(Router& router, const ContextPtr& context) {
   AddRoute(router, context, "GET", v2 + "/users/{userId}", "users.get", kAdmin, GetUserRoute);
   AddRoute(router, context, "PUT", v2 + "/users/{userId}", "users.put", kAdmin, PutUser);
   AddRoute(router, context, "POST", v1 + "/deactivate/{userId}", "users.deactivate", kAdmin,
-           Deactivate);
+           AdminDeactivate);
   AddRoute(router, context, "POST", v1 + "/reset_password/{userId}", "users.reset_password",
            kAdmin, ResetPassword);
-  AddRoute(router, context, "GET", v1 + "/whois/{userId}", "users.whois", kAdmin, WhoIs);
+  AddRoute(router, context, "GET", v1 + "/whois/{userId}", "users.whois", kAdmin, AdminWhoIs);
   AddRoute(router, context, "GET", v2 + "/users/{userId}/devices", "devices.list", kAdmin,
            ListDevicesRoute);
   for (std::string_view method : {"GET", "PUT", "DELETE"}) {
@@ -525,9 +526,9 @@ void AddUserRoutes(Router& router, const ContextPtr& context) {
              kAdmin, DeviceRoute);
   }
   AddRoute(router, context, "POST", v2 + "/users/{userId}/delete_devices", "devices.delete_many",
-           kAdmin, DeleteDevices);
+           kAdmin, AdminDeleteDevices);
   AddRoute(router, context, "GET", v1 + "/users/{userId}/joined_rooms", "users.joined_rooms",
-           kAdmin, JoinedRooms);
+           kAdmin, AdminJoinedRooms);
   AddRoute(router, context, "GET", v1 + "/users/{userId}/admin", "users.admin.get", kAdmin,
            AdminFlag);
   AddRoute(router, context, "PUT", v1 + "/users/{userId}/admin", "users.admin.put", kAdmin,

@@ -35,8 +35,8 @@ json::object HoldJson(const compliance::Hold& h) {
   return o;
 }
 
-std::optional<std::string> BodyString(const json::object& body, std::string_view key,
-                                      Response* error) {
+std::optional<std::string> HoldBodyString(const json::object& body, std::string_view key,
+                                          Response* error) {
   const json::value* v = body.if_contains(key);
   if (v == nullptr) return std::nullopt;
   if (!v->is_string()) {
@@ -71,10 +71,10 @@ void CreateHold(Context* context, const Call& call, Finish finish) {
   }
   const json::object& body = parsed.as_object();
   Response error;
-  auto user_id = BodyString(body, "user_id", &error);
-  auto room_id = BodyString(body, "room_id", &error);
-  auto reason = BodyString(body, "reason", &error);
-  auto case_id = BodyString(body, "case_id", &error);
+  auto user_id = HoldBodyString(body, "user_id", &error);
+  auto room_id = HoldBodyString(body, "room_id", &error);
+  auto reason = HoldBodyString(body, "reason", &error);
+  auto case_id = HoldBodyString(body, "case_id", &error);
   if (error.status >= 400) return finish(std::move(error));
   if (user_id.has_value() == room_id.has_value()) {
     return finish(ErrorResponse(400, "M_BAD_JSON", "Give exactly one of user_id and room_id"));

@@ -29,7 +29,6 @@ using keys_internal::AddRoute;
 constexpr std::string_view kUnknownVersion = "Unknown backup version";
 
 Response NotFound(std::string_view message) { return ErrorResponse(404, "M_NOT_FOUND", message); }
-Response BadJson(std::string_view message) { return ErrorResponse(400, "M_BAD_JSON", message); }
 
 Response WrongVersion(std::string_view current) {
   return JsonResponse(403, json::object{{"errcode", "M_WRONG_ROOM_KEYS_VERSION"},
@@ -74,8 +73,8 @@ std::optional<Response> ReadVersionBody(const json::object& body, std::string* a
   if (a == nullptr || d == nullptr) {
     return ErrorResponse(400, "M_MISSING_PARAM", "algorithm and auth_data are required");
   }
-  if (!a->is_string()) return BadJson("algorithm must be a string");
-  if (!d->is_object()) return BadJson("auth_data must be an object");
+  if (!a->is_string()) return BadJsonResponse("algorithm must be a string");
+  if (!d->is_object()) return BadJsonResponse("auth_data must be an object");
   *algorithm = std::string(a->as_string());
   *auth_data = d->as_object();
   return std::nullopt;
@@ -223,7 +222,7 @@ std::optional<Response> ReadSessions(const json::value& room, const std::string&
   const json::value* sessions =
       room.is_object() ? room.as_object().if_contains("sessions") : nullptr;
   if (sessions == nullptr || !sessions->is_object()) {
-    return BadJson("a room must be an object with a sessions object");
+    return BadJsonResponse("a room must be an object with a sessions object");
   }
   for (const auto& [session_id, data] : sessions->as_object()) {
     if (out->size() >= e2ee::kBackupSessionsPerPutMax) {
@@ -247,7 +246,7 @@ std::optional<Response> ReadPutBody(const json::object& body, const KeysTarget& 
   }
   if (target.room_id) return ReadSessions(body, *target.room_id, out);
   const json::value* rooms = body.if_contains("rooms");
-  if (rooms == nullptr || !rooms->is_object()) return BadJson("rooms must be an object");
+  if (rooms == nullptr || !rooms->is_object()) return BadJsonResponse("rooms must be an object");
   for (const auto& [room_id, room] : rooms->as_object()) {
     if (!event::IsValidRoomId(room_id)) return ErrorResponse(400, "M_INVALID_PARAM", "Bad room ID");
     if (auto error = ReadSessions(room, std::string(room_id), out)) return error;
@@ -325,7 +324,7 @@ std::variant<json::object, Response> ParseKeysBody(const Request& request) {
   if (!parsed.ok() && parsed.status().code() == StatusCode::kNotJson) {
     return ErrorResponse(400, "M_NOT_JSON", "Content not JSON");
   }
-  return BadJson(parsed.ok() ? "Body is not a JSON object" : parsed.status().message());
+  return BadJsonResponse(parsed.ok() ? "Body is not a JSON object" : parsed.status().message());
 }
 
 void PutKeys(core::Engine& engine, const Request& request, const PathParams& params,

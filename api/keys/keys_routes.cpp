@@ -29,11 +29,9 @@ namespace keys_internal {
 
 namespace json = boost::json;
 
-constexpr std::string_view kPrefixes[] = {"/_matrix/client/v3", "/_matrix/client/r0"};
-
 void AddRoute(Router& router, std::string_view method, std::string_view suffix, Handler handler,
               size_t body_bytes_max) {
-  for (std::string_view prefix : kPrefixes) {
+  for (std::string_view prefix : kClientPrefixes) {
     router.Add(method, std::string(prefix).append(suffix), handler,
                {.body_bytes_max = body_bytes_max});
   }
@@ -41,7 +39,7 @@ void AddRoute(Router& router, std::string_view method, std::string_view suffix, 
 
 void AddAsyncRoute(Router& router, std::string_view method, std::string_view suffix,
                    AsyncHandler handler, size_t body_bytes_max) {
-  for (std::string_view prefix : kPrefixes) {
+  for (std::string_view prefix : kClientPrefixes) {
     router.AddAsync(method, std::string(prefix).append(suffix), handler,
                     {.body_bytes_max = body_bytes_max});
   }
@@ -96,8 +94,6 @@ namespace {
 
 using e2ee::StoredSignature;
 
-Response BadJson(std::string_view message) { return ErrorResponse(400, "M_BAD_JSON", message); }
-
 // An optional object field: nullptr when absent or null; false with *error otherwise.
 bool OptionalObject(const json::object& body, std::string_view key, const json::object** out,
                     Response* error) {
@@ -105,7 +101,7 @@ bool OptionalObject(const json::object& body, std::string_view key, const json::
   const json::value* v = body.if_contains(key);
   if (v == nullptr || v->is_null()) return true;
   if (!v->is_object()) {
-    *error = BadJson(std::string(key) + " must be an object");
+    *error = BadJsonResponse(std::string(key) + " must be an object");
     return false;
   }
   *out = &v->as_object();
@@ -116,7 +112,7 @@ std::optional<Response> CheckDeviceKeys(const json::object& keys, const Caller& 
   const json::value* user = keys.if_contains("user_id");
   const json::value* device = keys.if_contains("device_id");
   if (user == nullptr || !user->is_string() || device == nullptr || !device->is_string()) {
-    return BadJson("device_keys needs user_id and device_id");
+    return BadJsonResponse("device_keys needs user_id and device_id");
   }
   if (user->as_string() != caller.user_id || device->as_string() != caller.device_id) {
     return ErrorResponse(400, "M_INVALID_PARAM",
@@ -126,7 +122,7 @@ std::optional<Response> CheckDeviceKeys(const json::object& keys, const Caller& 
   const json::value* key_map = keys.if_contains("keys");
   if (algorithms == nullptr || !algorithms->is_array() || key_map == nullptr ||
       !key_map->is_object()) {
-    return BadJson("device_keys needs algorithms and keys");
+    return BadJsonResponse("device_keys needs algorithms and keys");
   }
   return std::nullopt;
 }
@@ -219,7 +215,7 @@ Response Query(Context& context, const Request& request) {
   const Caller& who = std::get<Caller>(caller);
   const json::value* device_keys = std::get<json::object>(body).if_contains("device_keys");
   if (device_keys == nullptr) return ErrorResponse(400, "M_MISSING_PARAM", "Missing device_keys");
-  if (!device_keys->is_object()) return BadJson("device_keys must be an object");
+  if (!device_keys->is_object()) return BadJsonResponse("device_keys must be an object");
   if (device_keys->as_object().size() > kKeysQueryUsersMax) {
     return ErrorResponse(400, "M_INVALID_PARAM", "Too many users in one query");
   }
@@ -227,7 +223,8 @@ Response Query(Context& context, const Request& request) {
   const std::string& server_name = context.engine.server_name();
   for (const auto& [user_key, wanted] : device_keys->as_object()) {
     const std::string user_id(user_key);
-    if (!wanted.is_array()) return BadJson("device_keys values must be arrays of device IDs");
+    if (!wanted.is_array())
+      return BadJsonResponse("device_keys values must be arrays of device IDs");
     if (!IsLocalUser(user_id, server_name)) {
       if (event::IsValidUserId(user_id)) {
         failures[ServerOf(user_id)] =
@@ -271,12 +268,13 @@ void Claim(Context& context, const Request& request, Respond respond) {
   const json::value* wanted = std::get<json::object>(body).if_contains("one_time_keys");
   if (wanted == nullptr)
     return respond(ErrorResponse(400, "M_MISSING_PARAM", "Missing one_time_keys"));
-  if (!wanted->is_object()) return respond(BadJson("one_time_keys must be an object"));
+  if (!wanted->is_object()) return respond(BadJsonResponse("one_time_keys must be an object"));
   e2ee::ClaimKeysCommand command;
   json::object failures;
   const std::string& server_name = context.engine.server_name();
   for (const auto& [user_id, devices] : wanted->as_object()) {
-    if (!devices.is_object()) return respond(BadJson("one_time_keys values must be objects"));
+    if (!devices.is_object())
+      return respond(BadJsonResponse("one_time_keys values must be objects"));
     if (!IsLocalUser(user_id, server_name)) {
       if (event::IsValidUserId(user_id)) {
         failures[ServerOf(user_id)] =
@@ -285,7 +283,7 @@ void Claim(Context& context, const Request& request, Respond respond) {
       continue;
     }
     for (const auto& [device_id, algorithm] : devices.as_object()) {
-      if (!algorithm.is_string()) return respond(BadJson("algorithms must be strings"));
+      if (!algorithm.is_string()) return respond(BadJsonResponse("algorithms must be strings"));
       command.claims.push_back(
           {std::string(user_id), std::string(device_id), std::string(algorithm.as_string())});
     }
@@ -465,7 +463,7 @@ void SendToDevice(Context& context, const Request& request, const PathParams& pa
   const json::value* messages = std::get<json::object>(body).if_contains("messages");
   if (messages == nullptr)
     return respond(ErrorResponse(400, "M_MISSING_PARAM", "Missing messages"));
-  if (!messages->is_object()) return respond(BadJson("messages must be an object"));
+  if (!messages->is_object()) return respond(BadJsonResponse("messages must be an object"));
   e2ee::SendToDeviceCommand command{.sender = who.user_id,
                                     .sender_device = who.device_id,
                                     .txn_id = params.at("txnId"),
@@ -475,10 +473,10 @@ void SendToDevice(Context& context, const Request& request, const PathParams& pa
   }
   const std::string& server_name = context.engine.server_name();
   for (const auto& [user_id, devices] : messages->as_object()) {
-    if (!devices.is_object()) return respond(BadJson("messages values must be objects"));
+    if (!devices.is_object()) return respond(BadJsonResponse("messages values must be objects"));
     if (!IsLocalUser(user_id, server_name)) continue;  // no federation: dropped
     for (const auto& [device_id, content] : devices.as_object()) {
-      if (!content.is_object()) return respond(BadJson("message contents must be objects"));
+      if (!content.is_object()) return respond(BadJsonResponse("message contents must be objects"));
       command.messages.push_back(
           {std::string(user_id), std::string(device_id), content.as_object()});
     }
@@ -513,7 +511,7 @@ void AddKeysRoutes(Router& router, core::Engine& engine, std::shared_ptr<UserRat
         Claim(*context, r, std::move(respond));
       },
       kKeysBodyBytesMax);
-  for (std::string_view prefix : kPrefixes) {  // offloaded: it may wait (token_wait.h)
+  for (std::string_view prefix : kClientPrefixes) {  // offloaded: it may wait (token_wait.h)
     router.Add(
         "GET", std::string(prefix) + "/keys/changes",
         [context](const Request& r, const PathParams&) { return Changes(*context, r); },

@@ -203,20 +203,21 @@ json::object Failure(std::string_view message) {
 }
 
 // The stored key a signature targets and the signer key IDs allowed to sign it.
-struct Target {
+struct SigningTarget {
   json::object stored;
   std::map<std::string, std::string> allowed_signers;  // signer key ID -> public key
 };
 
 // nullopt with *why when the caller may not sign (user, key_id): the rules of
 // e2ee::FindSignatureTarget, which apply uses again on the applied state and decides.
-Result<std::optional<Target>> FindTarget(core::Engine& engine, const Caller& caller,
-                                         const std::string& user_id, const std::string& key_id,
-                                         std::string* why) {
+Result<std::optional<SigningTarget>> FindTarget(core::Engine& engine, const Caller& caller,
+                                                const std::string& user_id,
+                                                const std::string& key_id, std::string* why) {
   NEBU_ASSIGN_OR_RETURN(
       auto found, e2ee::FindSignatureTarget(engine.Read(), caller.user_id, user_id, key_id, why));
-  if (!found) return std::optional<Target>();
-  return std::optional<Target>(Target{std::move(found->stored), std::move(found->allowed_signers)});
+  if (!found) return std::optional<SigningTarget>();
+  return std::optional<SigningTarget>(
+      SigningTarget{std::move(found->stored), std::move(found->allowed_signers)});
 }
 
 void UploadSignatures(const ContextPtr& context, const Request& request, Respond respond) {
@@ -249,7 +250,7 @@ void UploadSignatures(const ContextPtr& context, const Request& request, Respond
         continue;
       }
       std::string why;
-      Result<std::optional<Target>> target =
+      Result<std::optional<SigningTarget>> target =
           FindTarget(context->engine, who, user_id, key_id, &why);
       if (!target.ok()) return respond(ErrorResponse(target.status()));
       if (!*target) {

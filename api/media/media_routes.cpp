@@ -94,7 +94,7 @@ media::MediaCommand ContentCommand(const MediaApi::State& state, media::MediaOp 
           .ts = state.engine.clock().NowUnixMs(), .quota_bytes = state.options.user_quota_bytes};
 }
 
-Result<std::string> Submit(const MediaApi::State& state, const media::MediaCommand& command) {
+Result<std::string> MediaSubmit(const MediaApi::State& state, const media::MediaCommand& command) {
   NEBU_ASSIGN_OR_RETURN(std::string payload, media::EncodeMediaCommand(command));
   return state.engine.Submit({core::CommandKind::kMedia, std::move(payload)});
 }
@@ -110,7 +110,7 @@ Response HandleUpload(MediaApi::State& state, const Request& request) {
   media::MediaCommand command =
       ContentCommand(state, media::MediaOp::kUpload, media::NewMediaId(), user, request,
                      std::get<0>(std::move(description)));
-  auto applied = Submit(state, command);
+  auto applied = MediaSubmit(state, command);
   if (!applied.ok()) return CommandFailure(applied.status());
   return JsonResponse(200, json::object{{"content_uri", MxcUri(state, command.media_id)}});
 }
@@ -125,7 +125,7 @@ Response HandleCreate(MediaApi::State& state, const Request& request) {
                               .ts = now,
                               .expires_ts = now + state.options.pending_lifetime_ms,
                               .pending_max = state.options.pending_max};
-  auto applied = Submit(state, command);
+  auto applied = MediaSubmit(state, command);
   if (!applied.ok()) {
     if (applied.status().code() == StatusCode::kResourceExhausted) {
       return ErrorResponse(429, "M_LIMIT_EXCEEDED", applied.status().message());
@@ -160,8 +160,8 @@ Response HandleFill(MediaApi::State& state, const Request& request, const PathPa
   if (auto* error = std::get_if<Response>(&description)) return *error;
   if (auto over = OverQuota(state, user, request.body_file_bytes)) return *over;
   if (auto failed = StoreBody(state, request)) return *failed;
-  auto applied = Submit(state, ContentCommand(state, media::MediaOp::kFill, media_id, user,
-                                              request, std::get<0>(std::move(description))));
+  auto applied = MediaSubmit(state, ContentCommand(state, media::MediaOp::kFill, media_id, user,
+                                                   request, std::get<0>(std::move(description))));
   if (!applied.ok()) return CommandFailure(applied.status());
   return JsonResponse(200, json::object{});
 }

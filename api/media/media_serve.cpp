@@ -35,7 +35,7 @@ constexpr std::string_view kContentSecurityPolicy =
     "sandbox; default-src 'none'; script-src 'none'; plugin-types application/pdf; "
     "style-src 'unsafe-inline'; object-src 'self';";
 
-std::string Lower(std::string_view text) {
+std::string MediaLower(std::string_view text) {
   std::string out(text);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
@@ -45,7 +45,7 @@ std::string Lower(std::string_view text) {
 std::string MediaType(std::string_view content_type) {
   std::string_view type = content_type.substr(0, content_type.find(';'));
   while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
-  return Lower(type);
+  return MediaLower(type);
 }
 
 bool IsAttrChar(unsigned char c) {  // RFC 8187 attr-char

@@ -14,11 +14,9 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::string_view kPrefixes[] = {"/_matrix/client/v3", "/_matrix/client/r0"};
-
-void AddBoth(Router& router, std::string_view method, std::string_view suffix,
-             const Handler& handler) {
-  for (std::string_view prefix : kPrefixes) {
+void AddThirdPartyBoth(Router& router, std::string_view method, std::string_view suffix,
+                       const Handler& handler) {
+  for (std::string_view prefix : kClientPrefixes) {
     router.Add(method, std::string(prefix) + std::string(suffix), handler);
   }
 }
@@ -52,16 +50,17 @@ Response NotAnAppservice(core::Engine& engine, const Request& r) {
 }  // namespace
 
 void AddThirdPartyRoutes(Router& router, core::Engine& engine) {
-  AddBoth(router, "GET", "/thirdparty/protocol/{protocol}", UnknownProtocol(engine));
-  AddBoth(router, "GET", "/thirdparty/location/{protocol}", UnknownProtocol(engine));
-  AddBoth(router, "GET", "/thirdparty/user/{protocol}", UnknownProtocol(engine));
-  AddBoth(router, "GET", "/thirdparty/location", EmptyLookup(engine, "alias"));
-  AddBoth(router, "GET", "/thirdparty/user", EmptyLookup(engine, "userid"));
+  AddThirdPartyBoth(router, "GET", "/thirdparty/protocol/{protocol}", UnknownProtocol(engine));
+  AddThirdPartyBoth(router, "GET", "/thirdparty/location/{protocol}", UnknownProtocol(engine));
+  AddThirdPartyBoth(router, "GET", "/thirdparty/user/{protocol}", UnknownProtocol(engine));
+  AddThirdPartyBoth(router, "GET", "/thirdparty/location", EmptyLookup(engine, "alias"));
+  AddThirdPartyBoth(router, "GET", "/thirdparty/user", EmptyLookup(engine, "userid"));
   Handler not_an_appservice = [&engine](const Request& r, const PathParams&) {
     return NotAnAppservice(engine, r);
   };
   router.Add("POST", "/_matrix/client/v1/appservice/{appserviceId}/ping", not_an_appservice);
-  AddBoth(router, "PUT", "/directory/list/appservice/{networkId}/{roomId}", not_an_appservice);
+  AddThirdPartyBoth(router, "PUT", "/directory/list/appservice/{networkId}/{roomId}",
+                    not_an_appservice);
 }
 
 }  // namespace nebu::api

@@ -20,7 +20,7 @@ namespace {
 
 namespace json = boost::json;
 
-std::optional<uint64_t> ParseDecimal(std::string_view s) {
+std::optional<uint64_t> NotificationsParseDecimal(std::string_view s) {
   uint64_t v = 0;
   if (s.empty() || s.size() > 20) return std::nullopt;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -50,13 +50,13 @@ Response Handle(const Request& request, core::Engine& engine, bool have_worker) 
   const Caller& who = std::get<Caller>(caller);
   uint64_t before = 0;
   if (auto from = request.Query("from")) {
-    auto parsed = ParseDecimal(*from);
+    auto parsed = NotificationsParseDecimal(*from);
     if (!parsed) return ErrorResponse(400, "M_INVALID_PARAM", "from is not a notifications token");
     before = *parsed;
   }
   size_t limit = kNotificationsLimitDefault;
   if (auto l = request.Query("limit")) {
-    auto parsed = ParseDecimal(*l);
+    auto parsed = NotificationsParseDecimal(*l);
     if (!parsed) return ErrorResponse(400, "M_INVALID_PARAM", "limit must be a non-negative integer");
     limit = static_cast<size_t>(std::min<uint64_t>(*parsed, kNotificationsLimitMax));
   }

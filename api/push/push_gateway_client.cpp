@@ -103,8 +103,9 @@ Result<std::vector<tcp::endpoint>> ResolveBounded(const HttpUrl& url, int64_t ti
 }
 
 // The resolved endpoints, or kInvalidArgument when one is private and that is refused.
-Result<std::vector<tcp::endpoint>> Resolve(const HttpUrl& url, bool allow_private, int64_t timeout_ms,
-                                           const std::shared_ptr<std::atomic<int>>& in_flight) {
+Result<std::vector<tcp::endpoint>> GatewayResolve(
+    const HttpUrl& url, bool allow_private, int64_t timeout_ms,
+    const std::shared_ptr<std::atomic<int>>& in_flight) {
   NEBU_ASSIGN_OR_RETURN(std::vector<tcp::endpoint> endpoints,
                         ResolveBounded(url, timeout_ms, in_flight));
   if (endpoints.empty()) return Status::Unavailable("push gateway: no address for " + url.host);
@@ -120,7 +121,8 @@ Result<std::vector<tcp::endpoint>> Resolve(const HttpUrl& url, bool allow_privat
 }
 
 template <typename Stream>
-asio::awaitable<GatewayReply> Exchange(Stream& stream, const HttpUrl& url, const std::string& body) {
+asio::awaitable<GatewayReply> GatewayExchange(Stream& stream, const HttpUrl& url,
+                                              const std::string& body) {
   http::request<http::string_body> request{http::verb::post, url.target, 11};
   request.set(http::field::host, url.HostHeader());
   request.set(http::field::content_type, "application/json");
@@ -171,7 +173,7 @@ class HttpPushGateway final : public PushGateway {
     if (!url) return Status::InvalidArgument("push gateway URL not understood");
     const int64_t resolve_ms = std::min<int64_t>(kPushResolveTimeoutMs, timeout_.count());
     NEBU_ASSIGN_OR_RETURN(std::vector<tcp::endpoint> endpoints,
-                          Resolve(*url, allow_private_, resolve_ms, lookups_));
+                          GatewayResolve(*url, allow_private_, resolve_ms, lookups_));
     try {
       return url->tls ? PostTls(*url, endpoints, body) : PostPlain(*url, endpoints, body);
     } catch (const std::exception& e) {  // Asio/Beast errors: the gateway is unreachable
@@ -187,7 +189,7 @@ class HttpPushGateway final : public PushGateway {
     stream.expires_after(timeout_);  // covers every operation below
     auto op = [&]() -> asio::awaitable<GatewayReply> {
       co_await stream.async_connect(endpoints, asio::use_awaitable);
-      GatewayReply reply = co_await Exchange(stream, url, body);
+      GatewayReply reply = co_await GatewayExchange(stream, url, body);
       beast::error_code ignored;
       stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
       co_return reply;
@@ -207,7 +209,7 @@ class HttpPushGateway final : public PushGateway {
     auto op = [&]() -> asio::awaitable<GatewayReply> {
       co_await beast::get_lowest_layer(stream).async_connect(endpoints, asio::use_awaitable);
       co_await stream.async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
-      GatewayReply reply = co_await Exchange(stream, url, body);
+      GatewayReply reply = co_await GatewayExchange(stream, url, body);
       beast::error_code ignored;
       beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
       co_return reply;

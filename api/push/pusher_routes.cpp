@@ -23,16 +23,16 @@ Response MissingParams(const std::vector<std::string>& missing) {
   return ErrorResponse(400, "M_MISSING_PARAM", "Missing parameters: " + names);
 }
 
-Response WrongType(std::string_view field) {
+Response PusherWrongType(std::string_view field) {
   return ErrorResponse(400, "M_BAD_JSON", std::string(field) + " has the wrong type");
 }
 
 // A string field: absent (nullopt), the string, or the error response.
-using Field = std::variant<std::monostate, std::string, Response>;
-Field StringField(const json::object& body, std::string_view key) {
+using PusherField = std::variant<std::monostate, std::string, Response>;
+PusherField PusherStringField(const json::object& body, std::string_view key) {
   const json::value* v = body.if_contains(key);
   if (v == nullptr) return std::monostate{};
-  if (!v->is_string()) return WrongType(key);
+  if (!v->is_string()) return PusherWrongType(key);
   return std::string(v->get_string());
 }
 
@@ -43,7 +43,7 @@ std::variant<push::PusherCommand, Response> ParseSet(const json::object& body,
   std::vector<std::string> missing;
   const json::value* kind = body.if_contains("kind");
   if (kind == nullptr) missing.emplace_back("kind");
-  if (kind != nullptr && !kind->is_null() && !kind->is_string()) return WrongType("kind");
+  if (kind != nullptr && !kind->is_null() && !kind->is_string()) return PusherWrongType("kind");
   const bool remove = kind != nullptr && kind->is_null();
   struct Named {
     std::string_view key;
@@ -58,17 +58,17 @@ std::variant<push::PusherCommand, Response> ParseSet(const json::object& body,
                           {"lang", &p.lang, !remove},
                           {"profile_tag", &p.profile_tag, false}};
   for (const Named& f : fields) {
-    Field got = StringField(body, f.key);
+    PusherField got = PusherStringField(body, f.key);
     if (auto* error = std::get_if<Response>(&got)) return *error;
     if (auto* s = std::get_if<std::string>(&got)) *f.out = std::move(*s);
     else if (f.required) missing.emplace_back(f.key);
   }
   const json::value* data = body.if_contains("data");
-  if (data != nullptr && !data->is_object()) return WrongType("data");
+  if (data != nullptr && !data->is_object()) return PusherWrongType("data");
   if (data == nullptr && !remove) missing.emplace_back("data");
   if (!missing.empty()) return MissingParams(missing);
   if (const json::value* append = body.if_contains("append")) {
-    if (!append->is_bool()) return WrongType("append");
+    if (!append->is_bool()) return PusherWrongType("append");
     c.append = append->get_bool();
   }
   if (remove) {

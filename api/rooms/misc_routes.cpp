@@ -145,7 +145,7 @@ struct DirectoryQuery {
   std::optional<std::vector<std::optional<std::string>>> room_types;
 };
 
-bool Matches(const DirectoryQuery& query, const DirectoryEntry& entry) {
+bool MiscMatches(const DirectoryQuery& query, const DirectoryEntry& entry) {
   if (!query.search_term.empty() &&
       entry.search_text.find(query.search_term) == std::string::npos) {
     return false;
@@ -183,7 +183,7 @@ Response PublicRooms(core::Engine& engine, const DirectoryQuery& query) {
           failed = entry.status();
           return false;
         }
-        if (*entry && Matches(query, **entry)) page.push_back(std::move(**entry));
+        if (*entry && MiscMatches(query, **entry)) page.push_back(std::move(**entry));
         return true;
       });
   if (!scanned.ok()) return ErrorResponse(scanned);

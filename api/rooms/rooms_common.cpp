@@ -17,20 +17,18 @@
 
 namespace nebu::api::rooms_internal {
 
-namespace {
-constexpr std::string_view kPrefixes[] = {"/_matrix/client/v3", "/_matrix/client/r0"};
-}  // namespace
+namespace {}  // namespace
 
 void AddRoute(Router& router, std::string_view method, std::string_view suffix, Handler handler,
               RouteOptions options) {
-  for (std::string_view prefix : kPrefixes) {
+  for (std::string_view prefix : kClientPrefixes) {
     router.Add(method, std::string(prefix) + std::string(suffix), handler, options);
   }
 }
 
 void AddAsyncRoute(Router& router, std::string_view method, std::string_view suffix,
                    AsyncHandler handler, RouteOptions options) {
-  for (std::string_view prefix : kPrefixes) {
+  for (std::string_view prefix : kClientPrefixes) {
     router.AddAsync(method, std::string(prefix) + std::string(suffix), handler, options);
   }
 }

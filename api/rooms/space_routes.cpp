@@ -123,7 +123,7 @@ Result<bool> MaySee(const storage::ReadView& view, const RoomFacts& facts,
 }
 
 // The room's summary (room_summary.yaml).
-Result<json::object> Summary(const storage::ReadView& view, const RoomFacts& facts) {
+Result<json::object> SpaceRoomSummary(const storage::ReadView& view, const RoomFacts& facts) {
   const core::RoomMeta& meta = facts.meta;
   json::object out{{"room_id", meta.room_id},
                    {"room_version", event::RoomVersionName(meta.version)},
@@ -287,7 +287,7 @@ Result<bool> WalkHierarchy(const storage::ReadView& view, const std::string& use
     ++examined;
     NEBU_ASSIGN_OR_RETURN(std::vector<Child> children, ChildrenOf(view, facts));
     if (listed >= p.skip) {
-      NEBU_ASSIGN_OR_RETURN(json::object entry, Summary(view, facts));
+      NEBU_ASSIGN_OR_RETURN(json::object entry, SpaceRoomSummary(view, facts));
       json::array children_state;
       for (Child& child : children) children_state.emplace_back(std::move(child.stripped));
       entry["children_state"] = std::move(children_state);
@@ -369,7 +369,7 @@ Response HandleRoomSummary(core::Engine& engine, const Request& request,
   Result<bool> visible = MaySee(snap, *facts, user_id);
   if (!visible.ok()) return ErrorResponse(visible.status());
   if (!*visible) return NotFoundRoom();
-  Result<json::object> summary = Summary(snap, *facts);
+  Result<json::object> summary = SpaceRoomSummary(snap, *facts);
   if (!summary.ok()) return ErrorResponse(summary.status());
   if (user_id && facts->membership != Membership::kNone) {
     (*summary)["membership"] = rooms::MembershipName(facts->membership);

@@ -24,10 +24,6 @@ using storage::Sequence;
 
 namespace {
 
-Response BadParam(std::string_view message) {
-  return ErrorResponse(400, "M_INVALID_PARAM", std::string(message));
-}
-
 template <typename T>
 std::optional<T> ParseNumber(std::string_view text) {
   T value{};
@@ -37,13 +33,13 @@ std::optional<T> ParseNumber(std::string_view text) {
 }
 
 // The last sequence the caller may read (rooms_read_routes.cpp's rule).
-Sequence ReadableEnd(const ReadAccess& access) {
+Sequence ThreadReadableEnd(const ReadAccess& access) {
   if (access.view.joined_now() || access.view.ever_world_readable()) return access.meta.last_seq;
   return access.view.DepartureSequence().value_or(0);
 }
 
 bool Visible(const ReadAccess& access, const storage::EventRecord& record) {
-  if (record.sequence > ReadableEnd(access)) return false;
+  if (record.sequence > ThreadReadableEnd(access)) return false;
   return access.view.Visible(record.sequence, record.type,
                              record.state_key ? std::optional<std::string_view>(*record.state_key)
                                               : std::nullopt);
@@ -58,17 +54,19 @@ struct ThreadsQuery {
 std::variant<ThreadsQuery, Response> ParseThreadsQuery(const Request& request) {
   ThreadsQuery q;
   if (auto include = request.Query("include")) {
-    if (*include != "all" && *include != "participated") return BadParam("include: all|participated");
+    if (*include != "all" && *include != "participated")
+      return InvalidParamResponse("include: all|participated");
     q.participated = *include == "participated";
   }
   if (auto text = request.Query("limit")) {
     auto limit = ParseNumber<size_t>(*text);
-    if (!limit || *limit == 0) return BadParam("limit must be an integer greater than zero");
+    if (!limit || *limit == 0)
+      return InvalidParamResponse("limit must be an integer greater than zero");
     q.limit = std::min(*limit, kThreadsLimitMax);
   }
   if (auto from = request.Query("from")) {
     auto seq = rooms_internal::ParseToken(*from);
-    if (!seq || *seq == 0) return BadParam("Bad from token");
+    if (!seq || *seq == 0) return InvalidParamResponse("Bad from token");
     q.start = *seq;
   }
   return q;
@@ -132,14 +130,14 @@ Response HandleTimestampToEvent(core::Engine& engine, const Request& request,
   auto dir = request.Query("dir");
   if (!ts_text || !dir) return ErrorResponse(400, "M_MISSING_PARAM", "ts and dir are required");
   auto ts = ParseNumber<int64_t>(*ts_text);
-  if (!ts) return BadParam("ts must be an integer");
-  if (*dir != "f" && *dir != "b") return BadParam("dir must be f or b");
+  if (!ts) return InvalidParamResponse("ts must be an integer");
+  if (*dir != "f" && *dir != "b") return InvalidParamResponse("dir must be f or b");
   const bool forwards = *dir == "f";
   auto opened =
       rooms_internal::OpenForRead(engine, params.at("roomId"), std::get<Caller>(caller).user_id);
   if (auto* error = std::get_if<Response>(&opened)) return *error;
   const ReadAccess& access = std::get<ReadAccess>(opened);
-  const Sequence end = ReadableEnd(access);
+  const Sequence end = ThreadReadableEnd(access);
   if (end == 0) return ErrorResponse(404, "M_NOT_FOUND", "No event found");
   // f: the first event at or after ts; b: the last one at or before it.
   auto boundary = FirstAtOrAfter(access, end, *ts, !forwards);

@@ -24,7 +24,9 @@ using rooms_internal::RoomError;
 
 namespace {
 
-int64_t LimiterNowMs(core::Engine& engine) { return engine.clock().NowMonotonicNs() / 1'000'000; }
+int64_t UpgradeLimiterNowMs(core::Engine& engine) {
+  return engine.clock().NowMonotonicNs() / 1'000'000;
+}
 
 // ---- POST /rooms/{roomId}/upgrade ----
 
@@ -44,8 +46,8 @@ std::variant<event::RoomVersion, Response> NewVersionOf(const json::object& body
 }
 
 // ForbiddenRoom() unless user_id is joined to the room now (unknown rooms too).
-std::optional<Response> RequireJoined(core::Engine& engine, std::string_view room_id,
-                                      std::string_view user_id) {
+std::optional<Response> UpgradeRequireJoined(core::Engine& engine, std::string_view room_id,
+                                             std::string_view user_id) {
   const core::Snapshot snap = engine.Read();
   Result<core::RoomMeta> meta = core::LoadRoomMeta(snap, room_id);
   if (!meta.ok()) return RoomError(meta.status());
@@ -68,7 +70,7 @@ void HandleUpgrade(core::Engine& engine, UserRateLimits& limits, const Request& 
   auto caller = Authenticate(request, engine);
   if (auto* error = std::get_if<Response>(&caller)) return respond(*error);
   const Caller& who = std::get<Caller>(caller);
-  if (auto limited = Limited(limits.create_room, who.user_id, LimiterNowMs(engine))) {
+  if (auto limited = Limited(limits.create_room, who.user_id, UpgradeLimiterNowMs(engine))) {
     return respond(*limited);
   }
   auto body = ParseJsonBody(request);
@@ -76,7 +78,7 @@ void HandleUpgrade(core::Engine& engine, UserRateLimits& limits, const Request& 
   auto version = NewVersionOf(std::get<json::object>(body));
   if (auto* error = std::get_if<Response>(&version)) return respond(*error);
   const std::string& room_id = params.at("roomId");
-  if (auto error = RequireJoined(engine, room_id, who.user_id)) return respond(*error);
+  if (auto error = UpgradeRequireJoined(engine, room_id, who.user_id)) return respond(*error);
   std::string new_room_id;
   Result<core::Command> command = engine.PlanRoomUpgrade(
       room_id, std::get<event::RoomVersion>(version), who.user_id, &new_room_id);

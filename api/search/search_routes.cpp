@@ -24,15 +24,13 @@ using storage::Sequence;
 
 namespace {
 
-constexpr std::string_view kPrefixes[] = {"/_matrix/client/v3", "/_matrix/client/r0"};
-
 // A room the caller may search, with their view of its history.
 struct SearchRoom {
   core::RoomMeta meta;
   core::HistoryView view;
 };
 
-struct Context {
+struct SearchContext {
   const core::Snapshot& snap;
   const Caller& who;
   const RoomEventsCriteria& criteria;
@@ -42,7 +40,7 @@ struct Context {
 
 // The rooms of the caller that the criteria's room filters let through and that
 // HistoryView::MayReadRoom allows, or the ready response.
-std::optional<Response> LoadRooms(Context& ctx) {
+std::optional<Response> LoadRooms(SearchContext& ctx) {
   auto memberships = core::RoomsOf(ctx.snap, ctx.who.user_id);
   if (!memberships.ok()) return ErrorResponse(memberships.status());
   for (const auto& [room_id, membership] : *memberships) {
@@ -75,13 +73,13 @@ bool MatchesFilter(const RoomEventsCriteria& c, const storage::EventRecord& reco
 }
 
 // The last sequence the caller could see anything at (as /messages).
-Sequence ReadableEnd(const SearchRoom& room) {
+Sequence SearchReadableEnd(const SearchRoom& room) {
   if (room.view.joined_now() || room.view.ever_world_readable()) return room.meta.last_seq;
   return room.view.DepartureSequence().value_or(0);
 }
 
 // Up to `limit` visible events from `from` towards `to` (backwards when from > to).
-Result<json::array> ContextEvents(const Context& ctx, const SearchRoom& room, Sequence from,
+Result<json::array> ContextEvents(const SearchContext& ctx, const SearchRoom& room, Sequence from,
                                   Sequence to, size_t limit, Sequence* last_examined) {
   json::array out;
   if (limit == 0 || from == 0 || to == 0) return out;
@@ -105,7 +103,7 @@ Result<json::array> ContextEvents(const Context& ctx, const SearchRoom& room, Se
 }
 
 // The sender's displayname / avatar_url from their member event at `seq`.
-Result<json::object> ProfileAt(const Context& ctx, const storage::EventRecord& record) {
+Result<json::object> ProfileAt(const SearchContext& ctx, const storage::EventRecord& record) {
   json::object profile;
   NEBU_ASSIGN_OR_RETURN(auto member, core::StateRecordAt(ctx.snap, record.room, "m.room.member",
                                                          record.sender, record.sequence));
@@ -119,14 +117,14 @@ Result<json::object> ProfileAt(const Context& ctx, const storage::EventRecord& r
   return profile;
 }
 
-Result<json::object> EventContext(const Context& ctx, const SearchRoom& room,
+Result<json::object> EventContext(const SearchContext& ctx, const SearchRoom& room,
                                   const storage::EventRecord& record) {
   const auto& want = *ctx.criteria.context;
   const Sequence seq = record.sequence;
   Sequence first_examined = seq, last_examined = seq;
   NEBU_ASSIGN_OR_RETURN(json::array before,
                         ContextEvents(ctx, room, seq - 1, 1, want.before, &first_examined));
-  const Sequence end = std::max(ReadableEnd(room), seq);
+  const Sequence end = std::max(SearchReadableEnd(room), seq);
   json::array after;
   if (seq < end) {
     NEBU_ASSIGN_OR_RETURN(after, ContextEvents(ctx, room, seq + 1, end, want.after, &last_examined));
@@ -143,7 +141,7 @@ Result<json::object> EventContext(const Context& ctx, const SearchRoom& room,
 }
 
 // The state of a room as GET /rooms/{roomId}/state gives it to the caller.
-Result<json::array> RoomStateFor(const Context& ctx, const SearchRoom& room) {
+Result<json::array> RoomStateFor(const SearchContext& ctx, const SearchRoom& room) {
   json::array out;
   std::optional<Sequence> horizon = room.view.joined_now() || room.view.world_readable_now()
                                         ? std::optional(room.meta.last_seq)
@@ -167,7 +165,7 @@ void AddToGroup(json::object& groups, const std::string& value, std::string_view
   group.as_object()["results"].as_array().emplace_back(id);
 }
 
-Result<json::object> Results(Context& ctx, const search::Page& page) {
+Result<json::object> Results(SearchContext& ctx, const search::Page& page) {
   const Viewer viewer{ctx.who.user_id, ctx.who.device_id};
   storage::RoomLog log(ctx.snap);
   json::array results;
@@ -226,7 +224,7 @@ Response HandleSearch(core::Engine& engine, const Request& request) {
   if (!criteria) return JsonResponse(200, json::object{{"search_categories", json::object{}}});
 
   const core::Snapshot snap = engine.Read();
-  Context ctx{snap, who, *criteria, {}, engine.clock().NowUnixMs()};
+  SearchContext ctx{snap, who, *criteria, {}, engine.clock().NowUnixMs()};
   if (auto error = LoadRooms(ctx)) return *error;
   search::Query query{.words = criteria->words,
                       .keys = criteria->keys,
@@ -253,7 +251,7 @@ Response HandleSearch(core::Engine& engine, const Request& request) {
 }  // namespace
 
 void AddSearchRoutes(Router& router, core::Engine& engine) {
-  for (std::string_view prefix : kPrefixes) {
+  for (std::string_view prefix : kClientPrefixes) {
     router.Add(
         "POST", std::string(prefix) + "/search",
         [&engine](const Request& request, const PathParams&) { return HandleSearch(engine, request); },

@@ -33,7 +33,7 @@ struct BnFree {
 };
 using Bn = std::unique_ptr<BIGNUM, BnFree>;
 
-std::optional<std::string> StringField(const json::object& o, std::string_view key) {
+std::optional<std::string> JwtStringField(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
   if (v == nullptr || !v->is_string()) return std::nullopt;
   return std::string(v->as_string());
@@ -41,7 +41,7 @@ std::optional<std::string> StringField(const json::object& o, std::string_view k
 
 // The decoded bytes of a base64url member, or nullopt.
 std::optional<std::string> B64Field(const json::object& o, std::string_view key) {
-  std::optional<std::string> text = StringField(o, key);
+  std::optional<std::string> text = JwtStringField(o, key);
   if (!text) return std::nullopt;
   return Base64UrlDecode(*text);
 }
@@ -205,21 +205,21 @@ Status CheckAudience(const json::object& claims, const std::string& client_id) {
     }
   }
   if (!ours) return Bad("ID token: aud is not this client");
-  std::optional<std::string> azp = StringField(claims, "azp");
+  std::optional<std::string> azp = JwtStringField(claims, "azp");
   if (audiences > 1 && !azp) return Bad("ID token: several audiences and no azp");
   if (claims.contains("azp") && azp != client_id) return Bad("ID token: azp is not this client");
   return Status::Ok();
 }
 
 Status CheckClaims(const json::object& claims, const IdTokenExpectations& expect) {
-  if (StringField(claims, "iss") != expect.issuer) return Bad("ID token: wrong iss");
+  if (JwtStringField(claims, "iss") != expect.issuer) return Bad("ID token: wrong iss");
   NEBU_RETURN_IF_ERROR(CheckAudience(claims, expect.client_id));
   std::optional<int64_t> exp = NumericDate(claims, "exp"), iat = NumericDate(claims, "iat");
   if (!exp || *exp <= expect.now_s - kClockSkewS) return Bad("ID token: expired");
   if (!iat || *iat > expect.now_s + kClockSkewS) return Bad("ID token: iat in the future");
   if (*iat < expect.now_s - kIdTokenAgeMaxS) return Bad("ID token: iat too old");
-  if (StringField(claims, "nonce") != expect.nonce) return Bad("ID token: wrong nonce");
-  std::optional<std::string> sub = StringField(claims, "sub");
+  if (JwtStringField(claims, "nonce") != expect.nonce) return Bad("ID token: wrong nonce");
+  std::optional<std::string> sub = JwtStringField(claims, "sub");
   if (!sub || sub->empty()) return Bad("ID token: no sub");
   return Status::Ok();
 }
@@ -273,15 +273,15 @@ std::optional<std::string> Base64UrlDecode(std::string_view text) {
 
 Result<Jwk> ParseJwk(const json::object& jwk) {
   Jwk out;
-  out.kty = StringField(jwk, "kty").value_or("");
-  out.kid = StringField(jwk, "kid").value_or("");
-  out.alg = StringField(jwk, "alg");
+  out.kty = JwtStringField(jwk, "kty").value_or("");
+  out.kid = JwtStringField(jwk, "kid").value_or("");
+  out.alg = JwtStringField(jwk, "alg");
   if (jwk.contains("d")) return Status::InvalidArgument("JWK: a private key");
   EvpKey key;
   if (out.kty == "RSA") {
     NEBU_ASSIGN_OR_RETURN(key, RsaKey(jwk));
   } else if (out.kty == "EC") {
-    out.crv = StringField(jwk, "crv").value_or("");
+    out.crv = JwtStringField(jwk, "crv").value_or("");
     NEBU_ASSIGN_OR_RETURN(key, EcKey(jwk, out.crv));
   } else {
     return Status::InvalidArgument("JWK: unsupported kty");
@@ -301,7 +301,7 @@ Result<JwkSet> JwkSet::Parse(std::string_view text) {
   for (const json::value& entry : v.as_object().at("keys").as_array()) {
     if (set.keys_.size() >= kJwksKeysMax) break;
     if (!entry.is_object()) continue;
-    std::optional<std::string> use = StringField(entry.as_object(), "use");
+    std::optional<std::string> use = JwtStringField(entry.as_object(), "use");
     if (use && *use != "sig") continue;
     Result<Jwk> jwk = ParseJwk(entry.as_object());
     if (jwk.ok()) set.keys_.push_back(std::move(*jwk));
@@ -319,18 +319,18 @@ const Jwk* JwkSet::Find(std::optional<std::string_view> kid) const {
 
 Result<std::optional<std::string>> JwtKeyId(std::string_view token) {
   NEBU_ASSIGN_OR_RETURN(Parts parts, Split(token));
-  return StringField(parts.header, "kid");
+  return JwtStringField(parts.header, "kid");
 }
 
 Result<json::object> VerifyIdToken(std::string_view token, const JwkSet& keys,
                                    const IdTokenExpectations& expect) {
   NEBU_ASSIGN_OR_RETURN(Parts parts, Split(token));
-  std::optional<std::string> alg_name = StringField(parts.header, "alg");
+  std::optional<std::string> alg_name = JwtStringField(parts.header, "alg");
   if (!alg_name) return Bad("ID token: no alg");
   std::optional<AlgInfo> alg = Algorithm(*alg_name);
   if (!alg) return Bad("ID token: alg " + *alg_name + " is not accepted");
   if (parts.header.contains("crit")) return Bad("ID token: crit header not supported");
-  std::optional<std::string> kid = StringField(parts.header, "kid");
+  std::optional<std::string> kid = JwtStringField(parts.header, "kid");
   const Jwk* jwk = keys.Find(kid ? std::optional<std::string_view>(*kid) : std::nullopt);
   if (jwk == nullptr) return Status::NotFound("ID token: unknown signing key");
   if (jwk->kty != alg->kty || (alg->kty == "EC" && jwk->crv != alg->crv) ||

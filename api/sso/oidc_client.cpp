@@ -22,7 +22,7 @@ Result<json::object> JsonObject(const Result<HttpReply>& reply, std::string_view
   return std::move(v.as_object());
 }
 
-std::string Field(const json::object& o, std::string_view key) {
+std::string OidcField(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
   return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
 }
@@ -64,12 +64,12 @@ Result<ProviderMetadata> OidcClient::Metadata() {
   ProviderMetadata m;
   Status status = doc.status();
   if (doc.ok()) {
-    m.authorization_endpoint = Field(*doc, "authorization_endpoint");
-    m.token_endpoint = Field(*doc, "token_endpoint");
-    m.jwks_uri = Field(*doc, "jwks_uri");
+    m.authorization_endpoint = OidcField(*doc, "authorization_endpoint");
+    m.token_endpoint = OidcField(*doc, "token_endpoint");
+    m.jwks_uri = OidcField(*doc, "jwks_uri");
     m.secret_post = OnlySecretPost(*doc);
-    if (Field(*doc, "issuer") != settings_.issuer) {
-      status = Status::Unavailable("OpenID discovery: issuer " + Field(*doc, "issuer") +
+    if (OidcField(*doc, "issuer") != settings_.issuer) {
+      status = Status::Unavailable("OpenID discovery: issuer " + OidcField(*doc, "issuer") +
                                    " is not the configured " + settings_.issuer);
     } else if (m.authorization_endpoint.empty() || m.token_endpoint.empty() || m.jwks_uri.empty()) {
       status = Status::Unavailable("OpenID discovery: an endpoint is missing");
@@ -170,15 +170,15 @@ Result<json::object> OidcClient::Authenticate(const std::string& code,
   Result<HttpReply> reply = http_.PostForm(m.token_endpoint, form, headers);
   NEBU_ASSIGN_OR_RETURN(json::object body, JsonObject(reply, "token endpoint"));
   if (reply->status != 200) {
-    std::string error = Field(body, "error");
+    std::string error = OidcField(body, "error");
     if (reply->status >= 500 || error.empty()) {
       return Status::Unavailable("token endpoint: HTTP " + std::to_string(reply->status));
     }
-    std::string description = Field(body, "error_description");
+    std::string description = OidcField(body, "error_description");
     return Status::Unauthenticated("the provider refused the authorization code: " + error +
                                    (description.empty() ? "" : " (" + description + ")"));
   }
-  std::string id_token = Field(body, "id_token");
+  std::string id_token = OidcField(body, "id_token");
   if (id_token.empty()) return Status::Unauthenticated("token endpoint: no id_token");
   return VerifyWithRefresh(m, id_token,
                            {.issuer = settings_.issuer,

@@ -7,8 +7,8 @@
 namespace nebu::api::sso {
 namespace {
 
-Response Page(int status, std::string_view title, const std::string& body_html,
-              bool allow_done_script = false) {
+Response HtmlPage(int status, std::string_view title, const std::string& body_html,
+                  bool allow_done_script = false) {
   Response response;
   response.status = status;
   response.headers.Set("Content-Type", "text/html; charset=utf-8");
@@ -40,20 +40,20 @@ Response ConfirmPage(std::string_view user_id, std::string_view redirect_url,
                      "</b>? Only continue if you started this login there.</p>\n" +
                      "<p><a id=\"continue\" href=\"" + HtmlEscape(continue_url) +
                      "\">Continue</a></p>";
-  return Page(200, "Continue to your account", body);
+  return HtmlPage(200, "Continue to your account", body);
 }
 
 Response ErrorPage(int status, std::string_view errcode, std::string_view message) {
   std::string body = "<p id=\"message\">" + HtmlEscape(message) + "</p>\n<p>Error code: <code " +
                      "id=\"errcode\">" + HtmlEscape(errcode) + "</code></p>";
-  return Page(status, "Single sign-on failed", body);
+  return HtmlPage(status, "Single sign-on failed", body);
 }
 
 Response UiaStartPage(const std::string& session) {
   std::string body = "<p>Confirm your identity with your identity provider to continue.</p>\n"
                      "<p><a id=\"start\" href=\"/_nebu/sso/uia?session=" +
                      HtmlEscape(FormEncode(session)) + "\">Continue with single sign-on</a></p>";
-  return Page(200, "Confirm your identity", body);
+  return HtmlPage(200, "Confirm your identity", body);
 }
 
 Response UiaDonePage() {
@@ -62,7 +62,7 @@ Response UiaDonePage() {
       "<script>if (window.onAuthDone) window.onAuthDone();"
       " else if (window.opener && window.opener.postMessage)"
       " window.opener.postMessage(\"authDone\", \"*\");</script>";
-  return Page(200, "Identity confirmed", body, true);
+  return HtmlPage(200, "Identity confirmed", body, true);
 }
 
 }  // namespace nebu::api::sso

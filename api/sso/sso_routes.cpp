@@ -121,8 +121,8 @@ void Redirect(SsoContext* context, const Request& request, const PathParams& par
 }
 
 // The failure page of the callback, logged once.
-Response Failure(int status, std::string_view errcode, std::string_view message,
-                 std::string_view log_detail) {
+Response SsoFailure(int status, std::string_view errcode, std::string_view message,
+                    std::string_view log_detail) {
   spdlog::warn("sso: login refused ({} {}): {}", status, errcode, log_detail);
   Response response = sso::ErrorPage(status, errcode, message);
   return response;
@@ -171,10 +171,11 @@ Response ConfirmUia(SsoContext* context, const FlowCookie& flow, const json::obj
           ? accounts::ExternalIdOwner(context->engine.Read(), context->config.oidc.idp_id,
                                       std::string(sub->as_string()))
           : Result<std::optional<std::string>>(std::nullopt);
-  if (!owner.ok()) return Failure(500, "M_UNKNOWN", "Internal error.", owner.status().ToString());
+  if (!owner.ok())
+    return SsoFailure(500, "M_UNKNOWN", "Internal error.", owner.status().ToString());
   if (!*owner) {
-    return Failure(403, "M_FORBIDDEN", "This identity is not linked to any account.",
-                   "UIA with an unlinked subject");
+    return SsoFailure(403, "M_FORBIDDEN", "This identity is not linked to any account.",
+                      "UIA with an unlinked subject");
   }
   SsoUiaSessions().Complete(flow.uia_session, **owner, context->engine.clock().NowUnixMs());
   Response page = sso::UiaDonePage();
@@ -189,39 +190,41 @@ void Complete(SsoContext* context, FlowCookie flow, std::string code, Respond re
                                                            context->RedirectUri(), flow.nonce, now_s);
   if (!claims.ok()) {
     if (claims.status().code() == StatusCode::kUnavailable) {
-      return respond(Failure(502, "M_UNKNOWN", "The identity provider could not be reached.",
-                             claims.status().message()));
+      return respond(SsoFailure(502, "M_UNKNOWN", "The identity provider could not be reached.",
+                                claims.status().message()));
     }
-    return respond(Failure(403, "M_FORBIDDEN", "The identity provider's answer was not accepted.",
-                           claims.status().message()));
+    return respond(SsoFailure(403, "M_FORBIDDEN",
+                              "The identity provider's answer was not accepted.",
+                              claims.status().message()));
   }
   if (!flow.uia_session.empty()) return respond(ConfirmUia(context, flow, *claims));
   std::string token;
   Result<accounts::SsoLoginCommand> command = LoginCommand(*context, *claims, &token);
   if (!command.ok()) {
-    return respond(Failure(403, "M_FORBIDDEN", "The identity provider's answer was not accepted.",
-                           command.status().message()));
+    return respond(SsoFailure(403, "M_FORBIDDEN",
+                              "The identity provider's answer was not accepted.",
+                              command.status().message()));
   }
   Result<std::string> payload = accounts::EncodeSsoLoginCommand(*command);
   if (!payload.ok()) {
-    return respond(Failure(500, "M_UNKNOWN", "Internal error.", payload.status().message()));
+    return respond(SsoFailure(500, "M_UNKNOWN", "Internal error.", payload.status().message()));
   }
   context->engine.SubmitAsync(
       {.kind = core::CommandKind::kExternalId, .payload = std::move(*payload)},
       [context, flow, token, respond](core::ApplyOutcome outcome) {
         if (!outcome.ok()) {
           if (outcome.status().code() == StatusCode::kForbidden) {
-            return respond(Failure(403, "M_USER_DEACTIVATED",
-                                   "This account cannot sign in: " + outcome.status().message(),
-                                   outcome.status().message()));
+            return respond(SsoFailure(403, "M_USER_DEACTIVATED",
+                                      "This account cannot sign in: " + outcome.status().message(),
+                                      outcome.status().message()));
           }
-          return respond(Failure(500, "M_UNKNOWN", "The account could not be set up.",
-                                 outcome.status().ToString()));
+          return respond(SsoFailure(500, "M_UNKNOWN", "The account could not be set up.",
+                                    outcome.status().ToString()));
         }
         boost::system::error_code ec;
         json::value v = json::parse(*outcome, ec);
         if (ec || !v.is_object() || !v.as_object().contains("user_id")) {
-          return respond(Failure(500, "M_UNKNOWN", "Internal error.", "bad outcome"));
+          return respond(SsoFailure(500, "M_UNKNOWN", "Internal error.", "bad outcome"));
         }
         const std::string user_id(v.as_object().at("user_id").as_string());
         const bool created = v.as_object().at("created").as_bool();
@@ -235,13 +238,14 @@ void Callback(SsoContext* context, const Request& request, Respond respond) {
     std::string detail(*error);
     if (auto description = request.Query("error_description")) detail += ": " + std::string(*description);
     std::replace(detail.begin(), detail.end(), '+', ' ');
-    return respond(Failure(403, "M_FORBIDDEN", "The identity provider refused the login: " + detail,
-                           "provider error " + detail));
+    return respond(SsoFailure(403, "M_FORBIDDEN",
+                              "The identity provider refused the login: " + detail,
+                              "provider error " + detail));
   }
   std::optional<std::string_view> code = request.Query("code"), state = request.Query("state");
   if (!code || !state) {
-    return respond(Failure(400, "M_MISSING_PARAM", "The provider's answer lacks code or state.",
-                           "callback without code or state"));
+    return respond(SsoFailure(400, "M_MISSING_PARAM", "The provider's answer lacks code or state.",
+                              "callback without code or state"));
   }
   std::optional<std::string> sealed = CookieValue(request, kSsoFlowCookieName);
   Result<FlowCookie> flow = sealed ? sso::OpenFlowCookie(*sealed, context->cookie_key,
@@ -249,13 +253,14 @@ void Callback(SsoContext* context, const Request& request, Respond respond) {
                                    : Result<FlowCookie>(Status::Unauthenticated(
                                          "no single sign-on session cookie: start the login again"));
   if (!flow.ok()) {
-    return respond(Failure(403, "M_FORBIDDEN", flow.status().message(), flow.status().message()));
+    return respond(
+        SsoFailure(403, "M_FORBIDDEN", flow.status().message(), flow.status().message()));
   }
   if (flow->state != *state) {
-    return respond(Failure(403, "M_FORBIDDEN",
-                           "The login's state does not match this browser's session: start the "
-                           "login again.",
-                           "state mismatch"));
+    return respond(SsoFailure(403, "M_FORBIDDEN",
+                              "The login's state does not match this browser's session: start the "
+                              "login again.",
+                              "state mismatch"));
   }
   const bool posted = context->pool.Post(
       [context, flow = std::move(*flow), code = std::string(*code), respond]() mutable {

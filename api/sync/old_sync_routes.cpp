@@ -39,12 +39,8 @@ struct Waits {
   std::atomic<bool> drained{false};
 };
 
-Response BadParam(std::string_view message) {
-  return ErrorResponse(400, "M_INVALID_PARAM", std::string(message));
-}
-
 template <typename T>
-std::optional<T> ParseNumber(std::string_view text) {
+std::optional<T> ParseOldSyncNumber(std::string_view text) {
   T value{};
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
@@ -98,17 +94,17 @@ std::variant<EventsQuery, Response> ParseEventsQuery(core::Engine& engine, const
   q.from.position = engine.stream_position();
   if (auto text = request.Query("from")) {
     auto token = ParseSyncToken(*text);
-    if (!token) return BadParam("Bad from token");
+    if (!token) return InvalidParamResponse("Bad from token");
     // A token of another history (a restore): as if absent.
     if (token->epoch == SyncEpoch()) {
-      if (token->position > engine.stream_position()) return BadParam("Bad from token");
+      if (token->position > engine.stream_position()) return InvalidParamResponse("Bad from token");
       q.from = *token;
     }
   }
   int64_t timeout = 0;
   if (auto text = request.Query("timeout")) {
-    auto parsed = ParseNumber<int64_t>(*text);
-    if (!parsed || *parsed < 0) return BadParam("Bad timeout");
+    auto parsed = ParseOldSyncNumber<int64_t>(*text);
+    if (!parsed || *parsed < 0) return InvalidParamResponse("Bad timeout");
     timeout = std::min(*parsed, kEventsWaitMsMax);
   }
   q.deadline = Clock::now() + std::chrono::milliseconds(timeout);
@@ -294,12 +290,12 @@ Response HandleInitialSync(core::Engine& engine, const Request& request) {
   const Caller& who = std::get<Caller>(caller);
   SyncRequest sync{.user_id = who.user_id, .device_id = ""};
   if (auto text = request.Query("limit")) {
-    auto limit = ParseNumber<size_t>(*text);
-    if (!limit) return BadParam("Bad limit");
+    auto limit = ParseOldSyncNumber<size_t>(*text);
+    if (!limit) return InvalidParamResponse("Bad limit");
     sync.filter.timeline_limit = std::min(*limit, kSyncTimelineLimitMax);
   }
   std::optional<bool> archived = ParseBool(request.Query("archived"));
-  if (!archived) return BadParam("archived must be true or false");
+  if (!archived) return InvalidParamResponse("archived must be true or false");
   sync.filter.include_leave = *archived;
   auto result = AssembleSync(engine, sync);
   if (!result.ok()) return ErrorResponse(result.status());
@@ -423,7 +419,7 @@ Response HandleRoomInitialSync(core::Engine& engine, const Request& request,
   return JsonResponse(200, body);
 }
 
-Response HandleEvent(core::Engine& engine, const Request& request, const PathParams& params) {
+Response HandleOldEvent(core::Engine& engine, const Request& request, const PathParams& params) {
   auto caller = Authenticate(request, engine);
   if (auto* error = std::get_if<Response>(&caller)) return *error;
   const Caller& who = std::get<Caller>(caller);
@@ -465,7 +461,7 @@ void AddOldSyncRoutes(Router& router, core::Engine& engine) {
       {.offload = true});
   rooms_internal::AddRoute(
       router, "GET", "/events/{eventId}",
-      [&engine](const Request& r, const PathParams& p) { return HandleEvent(engine, r, p); },
+      [&engine](const Request& r, const PathParams& p) { return HandleOldEvent(engine, r, p); },
       {.offload = true});
 }
 

@@ -81,7 +81,7 @@ struct Window {
 };
 
 // Everything one assembly shares.
-struct Context {
+struct SyncContext {
   core::Engine& engine;
   const core::Snapshot& view;  // every read of one response: one snapshot
   const SyncRequest& request;
@@ -91,7 +91,6 @@ struct Context {
   std::set<std::string> devices_left;     // device_lists.left candidates
   Viewer viewer{request.user_id, request.device_id};  // for unsigned.transaction_id
 };
-
 
 // content.membership of a m.room.member event's JSON (kNone when unreadable).
 Membership MembershipIn(std::string_view pdu_json) {
@@ -105,7 +104,7 @@ Membership MembershipIn(std::string_view pdu_json) {
   return rooms::ParseMembership(m->as_string()).value_or(Membership::kNone);
 }
 
-Result<json::array> StateEventsAt(Context& ctx, storage::RoomNumber room, Sequence seq) {
+Result<json::array> StateEventsAt(SyncContext& ctx, storage::RoomNumber room, Sequence seq) {
   NEBU_ASSIGN_OR_RETURN(auto records, core::StateRecordsAt(ctx.view, room, seq));
   json::array out;
   for (const storage::EventRecord& record : records) {
@@ -117,7 +116,7 @@ Result<json::array> StateEventsAt(Context& ctx, storage::RoomNumber room, Sequen
 
 // The newest timeline events at or before `top` whose stream position is at most
 // `horizon`, and the full state at the timeline's start.
-Result<RoomSection> FullSection(Context& ctx, const core::RoomMeta& meta,
+Result<RoomSection> FullSection(SyncContext& ctx, const core::RoomMeta& meta,
                                 const core::HistoryView& view, Sequence top,
                                 StreamPosition horizon) {
   RoomSection section;
@@ -170,7 +169,7 @@ Result<RoomSection> FullSection(Context& ctx, const core::RoomMeta& meta,
 // The events from `lo` to `hi` (all inside the window), the newest timeline_limit
 // of them; full state when some were left out, else the window's state events that
 // the filter kept out of the timeline.
-Result<RoomSection> WindowSection(Context& ctx, const core::RoomMeta& meta,
+Result<RoomSection> WindowSection(SyncContext& ctx, const core::RoomMeta& meta,
                                   const core::HistoryView& view, Sequence lo, Sequence hi) {
   RoomSection section;
   const size_t limit = ctx.request.filter.timeline_limit;
@@ -218,7 +217,7 @@ Result<RoomSection> WindowSection(Context& ctx, const core::RoomMeta& meta,
 }
 
 // Account data entries as sync events; `only`: just these types (nullptr: all).
-Result<json::array> AccountDataEvents(Context& ctx, std::optional<std::string_view> room_id,
+Result<json::array> AccountDataEvents(SyncContext& ctx, std::optional<std::string_view> room_id,
                                       const std::set<std::string>* only) {
   NEBU_ASSIGN_OR_RETURN(auto entries,
                         accounts::ListAccountData(ctx.view, ctx.request.user_id, room_id));
@@ -236,7 +235,7 @@ Result<json::array> AccountDataEvents(Context& ctx, std::optional<std::string_vi
 // lazy_load_members: keeps only the member events of the timeline's senders and of
 // the user; adds the senders' member events (as of the timeline start) that an
 // incremental window's state lacks.
-Status LazyLoadMembers(Context& ctx, storage::RoomNumber room, RoomSection& section) {
+Status LazyLoadMembers(SyncContext& ctx, storage::RoomNumber room, RoomSection& section) {
   std::set<std::string> wanted{ctx.request.user_id};
   for (const json::value& event : section.timeline) {
     wanted.emplace(event.as_object().at("sender").as_string());
@@ -270,7 +269,7 @@ Status LazyLoadMembers(Context& ctx, storage::RoomNumber room, RoomSection& sect
 }
 
 // The spec's RoomSummary: counts and up to kSyncHeroesMax other members.
-Result<json::object> Summary(Context& ctx, storage::RoomNumber room) {
+Result<json::object> Summary(SyncContext& ctx, storage::RoomNumber room) {
   NEBU_ASSIGN_OR_RETURN(auto members, core::RoomMembers(ctx.view, room));
   int64_t joined = 0, invited = 0;
   json::array heroes;
@@ -288,7 +287,7 @@ Result<json::object> Summary(Context& ctx, storage::RoomNumber room) {
 }
 
 // m.receipt for the receipts of `room` stored in (after, upto].
-Result<std::optional<json::object>> ReceiptEvent(Context& ctx, storage::RoomNumber room,
+Result<std::optional<json::object>> ReceiptEvent(SyncContext& ctx, storage::RoomNumber room,
                                                  StreamPosition after, StreamPosition upto) {
   NEBU_ASSIGN_OR_RETURN(auto receipts,
                         receipts::ReceiptsInRoom(ctx.view, room, after, upto));
@@ -341,8 +340,8 @@ json::array& EventsOf(json::object& entry, std::string_view section) {
 }
 
 // A rooms.join or rooms.leave entry from a section.
-Status AddSectionEntry(Context& ctx, const core::RoomMeta& meta, RoomSection section, bool joined,
-                       Sections& out) {
+Status AddSectionEntry(SyncContext& ctx, const core::RoomMeta& meta, RoomSection section,
+                       bool joined, Sections& out) {
   if (ctx.request.filter.lazy_load_members) {
     NEBU_RETURN_IF_ERROR(LazyLoadMembers(ctx, meta.number, section));
   }
@@ -373,7 +372,7 @@ Status AddSectionEntry(Context& ctx, const core::RoomMeta& meta, RoomSection sec
 
 // A rooms.invite entry (or with `key` "knock_state", a rooms.knock entry): stripped
 // state as of `seq`.
-Result<json::object> InviteEntry(Context& ctx, const core::RoomMeta& meta, Sequence seq,
+Result<json::object> InviteEntry(SyncContext& ctx, const core::RoomMeta& meta, Sequence seq,
                                  std::string_view key = "invite_state") {
   NEBU_ASSIGN_OR_RETURN(auto records, core::StateRecordsAt(ctx.view, meta.number, seq));
   json::array stripped;
@@ -392,7 +391,7 @@ Result<json::object> InviteEntry(Context& ctx, const core::RoomMeta& meta, Seque
 }
 
 // Every member of a room the user (newly) joined: their devices are news to the user.
-Status AllMembersChanged(Context& ctx, storage::RoomNumber room) {
+Status AllMembersChanged(SyncContext& ctx, storage::RoomNumber room) {
   NEBU_ASSIGN_OR_RETURN(auto members, core::RoomMembers(ctx.view, room));
   for (const core::RoomMember& member : members) {
     if (member.membership == Membership::kJoin && member.user_id != ctx.request.user_id) {
@@ -403,7 +402,7 @@ Status AllMembersChanged(Context& ctx, storage::RoomNumber room) {
 }
 
 // Initial sync (or full_state) of one room, as of stream position `horizon`.
-Status AddRoomInitial(Context& ctx, const std::string& room_id, StreamPosition horizon,
+Status AddRoomInitial(SyncContext& ctx, const std::string& room_id, StreamPosition horizon,
                       Sections& out) {
   NEBU_ASSIGN_OR_RETURN(core::RoomMeta meta, core::LoadRoomMeta(ctx.view, room_id));
   NEBU_ASSIGN_OR_RETURN(
@@ -464,7 +463,7 @@ std::optional<Sequence> LastChangeTo(const core::HistoryView& view, Sequence lo,
   return std::nullopt;
 }
 
-void NoteMemberChanges(Context& ctx, const RoomSection& section) {
+void NoteMemberChanges(SyncContext& ctx, const RoomSection& section) {
   for (const auto& [user, membership] : section.member_changes) {
     if (user == ctx.request.user_id) continue;
     if (membership == Membership::kJoin) ctx.devices_changed.insert(user);
@@ -473,7 +472,7 @@ void NoteMemberChanges(Context& ctx, const RoomSection& section) {
 }
 
 // Incremental sync of one room whose events lo..hi are in the window.
-Status AddRoomIncremental(Context& ctx, const core::RoomMeta& meta, Sequence lo, Sequence hi,
+Status AddRoomIncremental(SyncContext& ctx, const core::RoomMeta& meta, Sequence lo, Sequence hi,
                           StreamPosition horizon, Sections& out) {
   NEBU_ASSIGN_OR_RETURN(
       core::HistoryView view,
@@ -588,7 +587,7 @@ Result<bool> SharesRoom(const storage::ReadView& view, const std::string& user,
   return false;
 }
 
-Result<json::object> DeviceLists(Context& ctx) {
+Result<json::object> DeviceLists(SyncContext& ctx) {
   std::set<std::string> changed = std::move(ctx.devices_changed);
   for (const std::string& user : ctx.window.key_changes) {
     NEBU_ASSIGN_OR_RETURN(bool shares, SharesRoom(ctx.view, ctx.request.user_id, user));
@@ -606,7 +605,7 @@ Result<json::object> DeviceLists(Context& ctx) {
 
 // to_device: the device's messages in (after, upto]; proposes deleting the ones the
 // request's `since` acknowledged.
-Result<json::array> ToDevice(Context& ctx, StreamPosition after, StreamPosition upto) {
+Result<json::array> ToDevice(SyncContext& ctx, StreamPosition after, StreamPosition upto) {
   json::array out;
   const std::string& user = ctx.request.user_id;
   const std::string& device = ctx.request.device_id;
@@ -647,7 +646,7 @@ uint64_t KnownSerial(uint64_t token_serial, uint64_t tracker_serial) {
 
 // Ephemeral events and account data of joined rooms the window touched without
 // room events (or with them: entries are merged).
-Status AddRoomExtras(Context& ctx, Sections& out, StreamPosition since) {
+Status AddRoomExtras(SyncContext& ctx, Sections& out, StreamPosition since) {
   std::map<std::string, std::vector<std::string>> typing;
   if (ctx.request.typing) {
     typing = ctx.request.typing->ChangedSince(
@@ -688,7 +687,6 @@ Status AddRoomExtras(Context& ctx, Sections& out, StreamPosition since) {
   }
   return Status::Ok();
 }
-
 
 Result<std::vector<std::string>> StringList(const json::object& o, std::string_view key) {
   std::vector<std::string> out;
@@ -798,7 +796,7 @@ std::optional<SyncToken> ParseSyncToken(std::string_view text) {
 
 // m.presence events: the caller and the users sharing a joined room with the caller
 // whose presence changed after `since` (serial), as the tracker knows them now.
-Result<json::array> PresenceEvents(Context& ctx, uint64_t since) {
+Result<json::array> PresenceEvents(SyncContext& ctx, uint64_t since) {
   json::array events;
   if (!ctx.request.presence) return events;
   std::map<std::string, PresenceState> changed = ctx.request.presence->ChangedSince(since);
@@ -828,7 +826,7 @@ Result<std::optional<StreamPosition>> CountsCursor(const core::Snapshot& view,
 // Joined rooms whose unread counts may have changed while the worker moved from
 // `from` to `to`: those named by room events and receipts in (from, to], or every
 // joined room of the user past kSyncUnreadScanEntriesMax entries.
-Result<std::set<storage::RoomNumber>> CountChangedRooms(const Context& ctx, StreamPosition from,
+Result<std::set<storage::RoomNumber>> CountChangedRooms(const SyncContext& ctx, StreamPosition from,
                                                         StreamPosition to) {
   std::set<storage::RoomNumber> named;
   size_t read = 0;
@@ -862,7 +860,7 @@ Result<std::set<storage::RoomNumber>> CountChangedRooms(const Context& ctx, Stre
 
 // Adds a rooms.join entry (empty but for the counts AddUnreadCounts fills) for every
 // joined room whose counts changed after since->push, when the worker moved past it.
-Status AddCountChangedRooms(Context& ctx, StreamPosition cursor, Sections& out) {
+Status AddCountChangedRooms(SyncContext& ctx, StreamPosition cursor, Sections& out) {
   const SyncToken& since = *ctx.request.since;
   const StreamPosition from = since.push.value_or(since.position);
   if (from >= cursor) return Status::Ok();
@@ -883,7 +881,7 @@ json::object CountsJson(const push::UnreadCounts& counts) {
 }
 
 // unread_notifications (and unread_thread_notifications) of every rooms.join entry.
-Status AddUnreadCounts(Context& ctx, Sections& out) {
+Status AddUnreadCounts(SyncContext& ctx, Sections& out) {
   for (auto& [room_id, value] : out.join) {
     NEBU_ASSIGN_OR_RETURN(core::RoomMeta meta, core::LoadRoomMeta(ctx.view, room_id));
     json::object& entry = value.as_object();
@@ -921,7 +919,7 @@ Result<SyncResult> AssembleSync(core::Engine& engine, const SyncRequest& request
   if (request.since && request.since->position > to) {
     return Status::InvalidArgument("since is ahead of this server's stream");
   }
-  Context ctx{engine, view, request, engine.clock().NowUnixMs()};
+  SyncContext ctx{engine, view, request, engine.clock().NowUnixMs()};
   const bool initial = !request.since;
   Sections sections;
   SyncResult result;

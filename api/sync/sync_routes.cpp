@@ -32,8 +32,6 @@ namespace {
 
 using storage::StreamPosition;
 
-constexpr std::string_view kPrefixes[] = {"/_matrix/client/v3", "/_matrix/client/r0"};
-
 // One parked long-poll, or one sync whose `since` this node has not applied yet
 // (catching_up: it waits for the stream to reach since->position, then is answered
 // as a fresh request with what is left of its timeout).
@@ -455,7 +453,7 @@ void AddSyncRoutes(Router& router, core::Engine& engine, TypingTracker* typing,
                    push::NotificationWorker* notifications) {
   auto service = std::make_shared<SyncService>(engine, typing, presence, std::move(limits),
                                                notifications);
-  for (std::string_view prefix : kPrefixes) {
+  for (std::string_view prefix : kClientPrefixes) {
     router.AddAsync("GET", std::string(prefix) + "/sync",
                     [service](const Request& request, const PathParams&, Respond respond) {
                       service->Handle(request, std::move(respond));

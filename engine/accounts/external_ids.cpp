@@ -19,7 +19,7 @@ using storage::Cf;
 
 constexpr std::string_view kOp = "sso_login";
 constexpr char kSubjectTag = 's';
-constexpr char kUserTag = 'u';
+constexpr char kExternalIdUserTag = 'u';
 
 std::string SubjectKey(std::string_view idp_id, std::string_view subject) {
   std::string key(1, kSubjectTag);
@@ -29,7 +29,7 @@ std::string SubjectKey(std::string_view idp_id, std::string_view subject) {
 }
 
 std::string UserPrefix(std::string_view user_id) {
-  std::string key(1, kUserTag);
+  std::string key(1, kExternalIdUserTag);
   storage::PutLengthPrefixed(&key, user_id);
   return key;
 }

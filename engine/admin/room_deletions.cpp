@@ -51,7 +51,7 @@ bool FromArray(const json::object& o, std::string_view key, std::vector<std::str
   }
   return true;
 }
-bool GetString(const json::object& o, std::string_view key, std::string* out) {
+bool DeletionGetString(const json::object& o, std::string_view key, std::string* out) {
   const json::value* v = o.if_contains(key);
   if (v == nullptr || !v->is_string()) return false;
   *out = std::string(v->as_string());
@@ -64,7 +64,7 @@ bool GetOptString(const json::object& o, std::string_view key, std::optional<std
   *out = std::string(v->as_string());
   return true;
 }
-bool GetInt(const json::object& o, std::string_view key, int64_t* out) {
+bool DeletionGetInt(const json::object& o, std::string_view key, int64_t* out) {
   const json::value* v = o.if_contains(key);
   if (v == nullptr || !v->is_int64()) return false;
   *out = v->as_int64();
@@ -139,15 +139,16 @@ Result<RoomDeletion> RoomDeletionFromJson(const json::object& o) {
     if (!known) return Status::BadJson("unknown field in delete_room");
   }
   RoomDeletion d;
-  if (!GetString(o, "delete_id", &d.delete_id) || !GetString(o, "room_id", &d.room_id) ||
-      !GetString(o, "status", &d.status) || !GetString(o, "actor", &d.actor) ||
-      !GetInt(o, "ts", &d.ts) || !FromArray(o, "kicked_users", &d.kicked_users) ||
+  if (!DeletionGetString(o, "delete_id", &d.delete_id) ||
+      !DeletionGetString(o, "room_id", &d.room_id) || !DeletionGetString(o, "status", &d.status) ||
+      !DeletionGetString(o, "actor", &d.actor) || !DeletionGetInt(o, "ts", &d.ts) ||
+      !FromArray(o, "kicked_users", &d.kicked_users) ||
       !FromArray(o, "failed_to_kick_users", &d.failed_to_kick_users) ||
       !FromArray(o, "local_aliases", &d.local_aliases) ||
       !GetOptString(o, "new_room_id", &d.new_room_id) || !GetOptString(o, "error", &d.error)) {
     return Status::BadJson("bad delete_room");
   }
-  if (o.contains("created_ts") && !GetInt(o, "created_ts", &d.created_ts)) {
+  if (o.contains("created_ts") && !DeletionGetInt(o, "created_ts", &d.created_ts)) {
     return Status::BadJson("bad delete_room created_ts");
   }
   if (Status valid = ValidateRoomDeletion(d); !valid.ok()) return Status::BadJson(valid.message());

@@ -23,13 +23,13 @@ std::string_view StringOr(const boost::json::object& o, std::string_view key,
   return v && v->is_string() ? std::string_view(v->as_string()) : fallback;
 }
 
-const boost::json::object* ContentOf(const boost::json::object& event) {
+const boost::json::object* ReadContentOf(const boost::json::object& event) {
   const boost::json::value* v = event.if_contains("content");
   return v && v->is_object() ? &v->as_object() : nullptr;
 }
 
 Membership MembershipOfEvent(const boost::json::object& event) {
-  const boost::json::object* content = ContentOf(event);
+  const boost::json::object* content = ReadContentOf(event);
   if (!content) return Membership::kNone;
   return rooms::ParseMembership(StringOr(*content, "membership", "")).value_or(Membership::kNone);
 }
@@ -191,7 +191,7 @@ Result<std::optional<storage::EventRecord>> StateRecordAt(const storage::ReadVie
 }
 
 HistoryVisibility ParseHistoryVisibility(const boost::json::object* event) {
-  const boost::json::object* content = event ? ContentOf(*event) : nullptr;
+  const boost::json::object* content = event ? ReadContentOf(*event) : nullptr;
   std::string_view value = content ? StringOr(*content, "history_visibility", "") : "";
   if (value == "world_readable") return HistoryVisibility::kWorldReadable;
   if (value == "invited") return HistoryVisibility::kInvited;

@@ -18,7 +18,7 @@ namespace {
 // Members read from the old room at most (invites and bans come from these).
 constexpr size_t kUpgradeMembersReadMax = 100'000;
 
-const json::string* StringAt(const json::object& o, std::string_view key) {
+const json::string* UpgradeStringAt(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
   return v ? v->if_string() : nullptr;
 }
@@ -121,10 +121,10 @@ Result<std::string> RoomApplier::ApplyRoomUpgrade(std::string_view payload,
   NEBU_ASSIGN_OR_RETURN(json::value parsed, event::ParseJson(payload));
   const json::object* o = parsed.if_object();
   if (!o) return Status::BadJson("room upgrade command is not an object");
-  const json::string* room_id = StringAt(*o, "room_id");
-  const json::string* new_room_id = StringAt(*o, "new_room_id");
-  const json::string* version_name = StringAt(*o, "room_version");
-  const json::string* sender = StringAt(*o, "sender");
+  const json::string* room_id = UpgradeStringAt(*o, "room_id");
+  const json::string* new_room_id = UpgradeStringAt(*o, "new_room_id");
+  const json::string* version_name = UpgradeStringAt(*o, "room_version");
+  const json::string* sender = UpgradeStringAt(*o, "sender");
   const json::value* ts = o->if_contains("origin_server_ts");
   auto version = version_name ? event::ParseRoomVersion(*version_name) : std::nullopt;
   if (!room_id || !new_room_id || !version || !sender || !ts || !ts->is_int64()) {

@@ -199,7 +199,7 @@ Status CheckKeyData(const BackupKeyData& data) {
   return Status::Ok();
 }
 
-struct Validator {
+struct BackupValidator {
   Status operator()(const CreateBackupVersion& c) const {
     NEBU_RETURN_IF_ERROR(CheckUser(c.user_id));
     return CheckAlgorithmAndAuth(c.algorithm, c.auth_data);
@@ -241,7 +241,7 @@ struct Validator {
 
 // ---- encoding ----
 
-struct Encoder {
+struct BackupEncoder {
   json::object operator()(const CreateBackupVersion& c) const {
     return {{"user_id", c.user_id}, {"algorithm", c.algorithm}, {"auth_data", c.auth_data}};
   }
@@ -292,7 +292,7 @@ Result<std::vector<BackupKeyEntry>> DecodeRooms(const json::object& rooms) {
   return out;
 }
 
-Result<BackupCommand> DecodeOp(std::string_view op, event::CommandFields& f) {
+Result<BackupCommand> BackupDecodeOp(std::string_view op, event::CommandFields& f) {
   if (op == "create_version") {
     CreateBackupVersion c;
     NEBU_ASSIGN_OR_RETURN(c.user_id, f.String("user_id"));
@@ -344,12 +344,12 @@ std::string_view BackupCommandName(const BackupCommand& command) {
 }
 
 Status ValidateBackupCommand(const BackupCommand& command) {
-  return std::visit(Validator{}, command);
+  return std::visit(BackupValidator{}, command);
 }
 
 Result<std::string> EncodeBackupCommand(const BackupCommand& command) {
   NEBU_RETURN_IF_ERROR(ValidateBackupCommand(command));
-  json::object o = std::visit(Encoder{}, command);
+  json::object o = std::visit(BackupEncoder{}, command);
   o["op"] = BackupCommandName(command);
   return event::CanonicalJson(o);
 }
@@ -361,7 +361,7 @@ Result<BackupCommand> DecodeBackupCommand(std::string_view payload) {
   const json::value* op = o.if_contains("op");
   if (op == nullptr || !op->is_string()) return Status::BadJson("key backup command has no op");
   event::CommandFields fields(o, "key backup command", /*already_read=*/1);
-  NEBU_ASSIGN_OR_RETURN(BackupCommand command, DecodeOp(op->as_string(), fields));
+  NEBU_ASSIGN_OR_RETURN(BackupCommand command, BackupDecodeOp(op->as_string(), fields));
   NEBU_RETURN_IF_ERROR(fields.Finish());
   NEBU_RETURN_IF_ERROR(ValidateBackupCommand(command));
   return command;

@@ -33,9 +33,9 @@ Result<std::string> CountAndEtag(const BackupVersionInfo& info) {
                                            {"etag", std::to_string(info.etag)}});
 }
 
-class Applier {
+class BackupApplier {
  public:
-  Applier(storage::Store& store, rocksdb::WriteBatch& batch) : store_(store), batch_(batch) {}
+  BackupApplier(storage::Store& store, rocksdb::WriteBatch& batch) : store_(store), batch_(batch) {}
 
   Result<std::string> Apply(const CreateBackupVersion& c);
   Result<std::string> Apply(const UpdateBackupVersion& c);
@@ -96,7 +96,7 @@ class Applier {
   rocksdb::WriteBatch& batch_;
 };
 
-Result<std::string> Applier::Apply(const CreateBackupVersion& c) {
+Result<std::string> BackupApplier::Apply(const CreateBackupVersion& c) {
   NEBU_ASSIGN_OR_RETURN(auto versions, Versions(c.user_id));
   if (versions.size() >= kBackupVersionsPerUserMax) {
     return Status::Forbidden("quota: a user holds at most " +
@@ -113,7 +113,7 @@ Result<std::string> Applier::Apply(const CreateBackupVersion& c) {
   return event::CanonicalJson(json::object{{"version", VersionString(info.version)}});
 }
 
-Result<std::string> Applier::Apply(const UpdateBackupVersion& c) {
+Result<std::string> BackupApplier::Apply(const UpdateBackupVersion& c) {
   NEBU_ASSIGN_OR_RETURN(BackupVersionInfo info, Existing(c.user_id, c.version));
   if (info.algorithm != c.algorithm) return Status::InvalidArgument("Algorithm does not match");
   if (info.auth_data != c.auth_data) {
@@ -123,7 +123,7 @@ Result<std::string> Applier::Apply(const UpdateBackupVersion& c) {
   return std::string("{}");
 }
 
-Result<std::string> Applier::Apply(const DeleteBackupVersion& c) {
+Result<std::string> BackupApplier::Apply(const DeleteBackupVersion& c) {
   NEBU_ASSIGN_OR_RETURN(auto info, GetBackupVersion(store_, c.user_id, c.version));
   if (!info) {
     NEBU_ASSIGN_OR_RETURN(uint64_t last, LastVersion(c.user_id));
@@ -135,7 +135,7 @@ Result<std::string> Applier::Apply(const DeleteBackupVersion& c) {
   return std::string("{}");
 }
 
-Result<std::string> Applier::Apply(const PutBackupKeys& c) {
+Result<std::string> BackupApplier::Apply(const PutBackupKeys& c) {
   NEBU_ASSIGN_OR_RETURN(auto versions, Versions(c.user_id));
   if (versions.empty()) return Status::NotFound("Unknown backup version");
   BackupVersionInfo current = versions.back();
@@ -168,7 +168,7 @@ Result<std::string> Applier::Apply(const PutBackupKeys& c) {
   return CountAndEtag(current);
 }
 
-Result<std::string> Applier::Apply(const DeleteBackupKeys& c) {
+Result<std::string> BackupApplier::Apply(const DeleteBackupKeys& c) {
   NEBU_ASSIGN_OR_RETURN(BackupVersionInfo info, Existing(c.user_id, c.version));
   uint64_t deleted = 0;
   if (c.session_id) {
@@ -197,7 +197,7 @@ Result<std::string> Applier::Apply(const DeleteBackupKeys& c) {
 Result<std::string> ApplyBackupCommand(storage::Store& store, rocksdb::WriteBatch& batch,
                                        std::string_view payload) {
   NEBU_ASSIGN_OR_RETURN(BackupCommand command, DecodeBackupCommand(payload));
-  Applier applier(store, batch);
+  BackupApplier applier(store, batch);
   return std::visit([&](const auto& c) { return applier.Apply(c); }, command);
 }
 

@@ -13,7 +13,7 @@ namespace {
 namespace bj = boost::json;
 using Rule = KeyFilter::Rule;
 
-std::string_view View(bj::string_view s) { return {s.data(), s.size()}; }
+std::string_view ViewOf(bj::string_view s) { return {s.data(), s.size()}; }
 
 // ---------------------------------------------------------------------------
 // Redaction rules (rooms/fragments/v9-redactions.md for v10,
@@ -57,7 +57,7 @@ constexpr ContentRules kContentRules[] = {
 const KeyFilter& ContentFilter(const bj::object& event, RoomVersion version) {
   auto it = event.find("type");
   if (it == event.end() || !it->value().is_string()) return kNoContent;
-  std::string_view type = View(it->value().get_string());
+  std::string_view type = ViewOf(it->value().get_string());
   for (const ContentRules& rules : kContentRules) {
     if (rules.type == type) return version == RoomVersion::kV10 ? rules.v10 : rules.v11;
   }
@@ -102,7 +102,7 @@ Status RequireString(const bj::object& event, std::string_view key,
   if (it == event.end()) return Status::BadJson("missing '" + std::string(key) + "'");
   if (!it->value().is_string())
     return Status::BadJson("'" + std::string(key) + "' must be a string");
-  if (!valid(View(it->value().get_string()))) {
+  if (!valid(ViewOf(it->value().get_string()))) {
     return Status::InvalidArgument("invalid '" + std::string(key) + "'");
   }
   return Status::Ok();
@@ -128,7 +128,7 @@ Status RequireEventIdArray(const bj::object& event, std::string_view key) {
     return Status::BadJson("'" + std::string(key) + "' must be an array");
   for (const bj::value& id : it->value().get_array()) {
     if (!id.is_string()) return Status::BadJson("'" + std::string(key) + "' holds a non-string");
-    if (!IsValidEventId(View(id.get_string()))) {
+    if (!IsValidEventId(ViewOf(id.get_string()))) {
       return Status::InvalidArgument("'" + std::string(key) + "' holds an invalid event ID");
     }
   }
@@ -138,7 +138,7 @@ Status RequireEventIdArray(const bj::object& event, std::string_view key) {
 Status CheckOptionalKeys(const bj::object& event) {
   if (auto it = event.find("state_key"); it != event.end()) {
     if (!it->value().is_string()) return Status::BadJson("'state_key' must be a string");
-    if (!IsValidStateKey(View(it->value().get_string()))) {
+    if (!IsValidStateKey(ViewOf(it->value().get_string()))) {
       return Status::InvalidArgument("'state_key' is too long");
     }
   }

@@ -60,7 +60,7 @@ std::string ThreadOf(const json::object& event) {
   return std::string(kMainThreadId);
 }
 
-Status IteratorStatus(const rocksdb::Iterator& it) {
+Status WorkerIteratorStatus(const rocksdb::Iterator& it) {
   if (!it.status().ok()) return Status::IoError(it.status().ToString());
   return Status::Ok();
 }
@@ -337,7 +337,7 @@ class NotificationWorker::Impl {
     if (iter->Valid() && iter->key().starts_with(prefix)) {
       oldest = storage::GetU64(iter->key().data() + iter->key().size() - 8);
     } else {
-      NEBU_RETURN_IF_ERROR(IteratorStatus(*iter));
+      NEBU_RETURN_IF_ERROR(WorkerIteratorStatus(*iter));
       std::vector<StreamPosition>& list = state.added;
       if (!list.empty()) {
         oldest = list.front();
@@ -386,7 +386,7 @@ class NotificationWorker::Impl {
         if (unread->highlight && counts->highlights > 0) --counts->highlights;
       }
     }
-    return IteratorStatus(*it);
+    return WorkerIteratorStatus(*it);
   }
 
   core::Engine& engine_;

@@ -19,7 +19,7 @@ const json::object* ContentOf(const json::object& event) {
   return c && c->is_object() ? &c->as_object() : nullptr;
 }
 
-Result<json::object> ParseObject(std::string_view text) {
+Result<json::object> ParseContextObject(std::string_view text) {
   boost::system::error_code ec;
   json::value v = json::parse(text, ec);
   if (ec || !v.is_object()) return Status::Corruption("stored event is not a JSON object");
@@ -37,7 +37,7 @@ Result<RoomContext> RoomContext::Load(const storage::ReadView& view, storage::Ro
   for (std::string_view type : {"m.room.create", "m.room.power_levels", "m.room.member"}) {
     NEBU_ASSIGN_OR_RETURN(auto records, core::StateRecordsAt(view, room, seq, type));
     for (const storage::EventRecord& record : records) {
-      NEBU_ASSIGN_OR_RETURN(json::object event, ParseObject(record.json));
+      NEBU_ASSIGN_OR_RETURN(json::object event, ParseContextObject(record.json));
       ctx.Advance(event);
     }
   }

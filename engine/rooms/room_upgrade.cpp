@@ -9,26 +9,26 @@ namespace {
 
 namespace json = boost::json;
 
-EventDraft StateDraft(std::string_view type, std::string_view state_key, json::object content,
-                      std::string_view sender) {
+EventDraft UpgradeStateDraft(std::string_view type, std::string_view state_key,
+                             json::object content, std::string_view sender) {
   return EventDraft{std::string(type), std::string(state_key), std::move(content),
                     std::string(sender)};
 }
 
 // content of the old room's event (type, ""), or nullptr when it has none.
-const json::object* ContentOf(const RoomState& state, std::string_view type) {
+const json::object* UpgradeContentOf(const RoomState& state, std::string_view type) {
   const json::object* event = state.Get(type, "");
   if (event == nullptr) return nullptr;
   const json::value* content = event->if_contains("content");
   return content != nullptr ? content->if_object() : nullptr;
 }
 
-json::object CreateContent(const UpgradePlan& plan) {
+json::object UpgradeCreateContent(const UpgradePlan& plan) {
   json::object content;
   content["room_version"] = std::string(event::RoomVersionName(plan.new_version));
   content["predecessor"] =
       json::object{{"room_id", plan.old_room_id}, {"event_id", plan.tombstone_event_id}};
-  if (const json::object* old = ContentOf(*plan.old_state, kCreateType)) {
+  if (const json::object* old = UpgradeContentOf(*plan.old_state, kCreateType)) {
     for (std::string_view key : {"type", "m.federate"}) {
       if (const json::value* v = old->if_contains(key)) content[key] = *v;
     }
@@ -64,7 +64,8 @@ void AddMemberDrafts(const UpgradePlan& plan, std::vector<EventDraft>* out) {
   for (const std::string& user : plan.banned) {
     if (user == plan.sender || bans == kUpgradeBansMax) continue;
     ++bans;
-    out->push_back(StateDraft(kMemberType, user, json::object{{"membership", "ban"}}, plan.sender));
+    out->push_back(
+        UpgradeStateDraft(kMemberType, user, json::object{{"membership", "ban"}}, plan.sender));
   }
   if (plan.old_state->JoinRule() == "public") return;
   size_t invites = 0;
@@ -72,7 +73,7 @@ void AddMemberDrafts(const UpgradePlan& plan, std::vector<EventDraft>* out) {
     if (user == plan.sender || invites == kUpgradeInvitesMax) continue;
     ++invites;
     out->push_back(
-        StateDraft(kMemberType, user, json::object{{"membership", "invite"}}, plan.sender));
+        UpgradeStateDraft(kMemberType, user, json::object{{"membership", "invite"}}, plan.sender));
   }
 }
 
@@ -85,10 +86,10 @@ Result<std::vector<EventDraft>> PlanReplacementRoom(const UpgradePlan& plan) {
     return Status::InvalidArgument("invalid room ID");
   }
   std::vector<EventDraft> out;
-  out.push_back(StateDraft(kCreateType, "", CreateContent(plan), plan.sender));
-  out.push_back(
-      StateDraft(kMemberType, plan.sender, json::object{{"membership", "join"}}, plan.sender));
-  const json::object* levels_content = ContentOf(*plan.old_state, kPowerLevelsType);
+  out.push_back(UpgradeStateDraft(kCreateType, "", UpgradeCreateContent(plan), plan.sender));
+  out.push_back(UpgradeStateDraft(kMemberType, plan.sender, json::object{{"membership", "join"}},
+                                  plan.sender));
+  const json::object* levels_content = UpgradeContentOf(*plan.old_state, kPowerLevelsType);
   bool raised = false;
   if (levels_content != nullptr) {
     NEBU_RETURN_IF_ERROR(CheckLevels(*levels_content));
@@ -101,23 +102,23 @@ Result<std::vector<EventDraft>> PlanReplacementRoom(const UpgradePlan& plan) {
       users.as_object()[plan.sender] = needed;
       raised = true;
     }
-    out.push_back(StateDraft(kPowerLevelsType, "", std::move(first), plan.sender));
+    out.push_back(UpgradeStateDraft(kPowerLevelsType, "", std::move(first), plan.sender));
   }
   for (std::string_view type : kTransferableStateTypes) {
-    if (const json::object* content = ContentOf(*plan.old_state, type)) {
-      out.push_back(StateDraft(type, "", *content, plan.sender));
+    if (const json::object* content = UpgradeContentOf(*plan.old_state, type)) {
+      out.push_back(UpgradeStateDraft(type, "", *content, plan.sender));
     }
   }
   AddMemberDrafts(plan, &out);
-  if (raised) out.push_back(StateDraft(kPowerLevelsType, "", *levels_content, plan.sender));
+  if (raised) out.push_back(UpgradeStateDraft(kPowerLevelsType, "", *levels_content, plan.sender));
   return out;
 }
 
 EventDraft TombstoneDraft(std::string_view sender, std::string_view replacement_room) {
-  return StateDraft(kTombstoneType, "",
-                    json::object{{"body", "This room has been replaced"},
-                                 {"replacement_room", replacement_room}},
-                    sender);
+  return UpgradeStateDraft(
+      kTombstoneType, "",
+      json::object{{"body", "This room has been replaced"}, {"replacement_room", replacement_room}},
+      sender);
 }
 
 std::optional<json::object> RestrictedPowerLevels(const json::object& content) {

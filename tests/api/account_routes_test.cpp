@@ -64,7 +64,7 @@ void ExpectShape(const value& json,
 }
 
 // A JSON string's text, for comparisons.
-std::string Text(const value& v) {
+std::string AccountText(const value& v) {
   return v.is_string() ? std::string(v.as_string()) : "<not a string>";
 }
 
@@ -81,7 +81,7 @@ void ExpectUiaChallenge(const HttpReply& reply, std::string_view stage) {
               {{"flows", Type::kArray}, {"params", Type::kObject}, {"session", Type::kString}});
   value json = reply.Json();
   const value& flow = json.at("flows").at(0);
-  EXPECT_EQ(Text(flow.at("stages").at(0)), stage);
+  EXPECT_EQ(AccountText(flow.at("stages").at(0)), stage);
 }
 
 struct Session {
@@ -276,8 +276,8 @@ TEST_F(AccountRoutesTest, WhoAmIAcceptsHeaderOrQueryTokenAndRejectsOthers) {
   ExpectShape(
       by_header.Json(),
       {{"user_id", Type::kString}, {"device_id", Type::kString}, {"is_guest", Type::kBool}});
-  EXPECT_EQ(Text(by_header.Json().at("user_id")), alice.user_id);
-  EXPECT_EQ(Text(by_header.Json().at("device_id")), alice.device_id);
+  EXPECT_EQ(AccountText(by_header.Json().at("user_id")), alice.user_id);
+  EXPECT_EQ(AccountText(by_header.Json().at("device_id")), alice.device_id);
   EXPECT_EQ(by_header.Json().at("is_guest"), false);
   EXPECT_EQ(Call("GET", "/account/whoami?access_token=" + alice.access_token).status, 200);
   ExpectError(Call("GET", "/account/whoami"), 401, "M_MISSING_TOKEN");
@@ -554,7 +554,7 @@ TEST_F(AccountRoutesTest, R0PrefixServesTheSameEndpoints) {
   HttpReply reply =
       client_->Call("GET", "/_matrix/client/r0/account/whoami", {}, alice.access_token);
   EXPECT_EQ(reply.status, 200) << reply.body;
-  EXPECT_EQ(Text(reply.Json().at("user_id")), alice.user_id);
+  EXPECT_EQ(AccountText(reply.Json().at("user_id")), alice.user_id);
   HttpReply login = client_->Call(
       "POST", "/_matrix/client/r0/login",
       R"({"type":"m.login.password","user":"alice","password":"correct horse battery"})");

@@ -28,7 +28,7 @@ namespace {
 
 using testing::TestHttpClient;
 
-Response Text(int status, std::string body) {
+Response AsyncText(int status, std::string body) {
   Response response;
   response.status = status;
   response.body = std::move(body);
@@ -42,7 +42,7 @@ TEST(AsyncRouteTest, HandleWaitsForAnAnswerFromAnotherThread) {
                   [](const Request&, const PathParams& params, Respond respond) {
                     std::thread([respond, what = params.at("what")] {
                       std::this_thread::sleep_for(std::chrono::milliseconds(20));
-                      respond(Text(200, what));
+                      respond(AsyncText(200, what));
                     }).detach();
                   });
   Response response = router.Handle(MakeRequest("GET", "/later/x%21"));
@@ -71,12 +71,12 @@ TEST(AsyncRouteTest, ThrowingOrDroppingTheRespondAnswers500Once) {
   });
   router.AddAsync("GET", "/drops", [](const Request&, const PathParams&, Respond) {});
   router.AddAsync("GET", "/twice", [](const Request&, const PathParams&, Respond respond) {
-    respond(Text(200, "first"));
-    respond(Text(201, "second"));
+    respond(AsyncText(200, "first"));
+    respond(AsyncText(201, "second"));
   });
   router.AddAsync("GET", "/answers-then-throws",
                   [](const Request&, const PathParams&, Respond respond) {
-                    respond(Text(200, "ok"));
+                    respond(AsyncText(200, "ok"));
                     throw std::runtime_error("late");
                   });
   for (std::string path : {"/throws", "/drops"}) {
@@ -104,7 +104,7 @@ class AsyncServerTest : public ::testing::Test {
       parked_promise_.set_value();
     });
     router_.Add("GET", "/fast",
-                [](const Request&, const PathParams&) { return Text(200, "fast"); });
+                [](const Request&, const PathParams&) { return AsyncText(200, "fast"); });
     auto server = Server::Start({{.address = "127.0.0.1", .port = 0, .router = &router_}},
                                 {.drain_timeout_ms = 200, .threads = 1});
     EXPECT_TRUE(server.ok());
@@ -133,7 +133,7 @@ TEST_F(AsyncServerTest, OneThreadServesOthersWhileAnAsyncRouteWaits) {
   for (int i = 0; i < 3; ++i) EXPECT_EQ(fast.Call("GET", "/fast").body, "fast");
   std::thread answerer([respond] {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    respond(Text(200, "slow"));
+    respond(AsyncText(200, "slow"));
   });
   testing::HttpReply reply = slow.Read();
   answerer.join();
@@ -149,7 +149,7 @@ TEST_F(AsyncServerTest, AnAnswerAfterTheServerStoppedIsDropped) {
   Respond respond = WaitForParked();
   server_->Stop();                 // cuts the waiting connection after the drain timeout
   server_.reset();                 // and destroys its state
-  respond(Text(200, "too late"));  // must neither crash nor reach anything
+  respond(AsyncText(200, "too late"));  // must neither crash nor reach anything
   SUCCEED();
 }
 
@@ -186,10 +186,11 @@ TEST(OffloadRouteTest, ASlowOffloadedHandlerDoesNotHoldAOneThreadServer) {
       "GET", "/heavy/{what}",
       [&gate](const Request&, const PathParams& params) {
         gate.Enter();
-        return Text(200, params.at("what"));
+        return AsyncText(200, params.at("what"));
       },
       {.offload = true});
-  router.Add("GET", "/fast", [](const Request&, const PathParams&) { return Text(200, "fast"); });
+  router.Add("GET", "/fast",
+             [](const Request&, const PathParams&) { return AsyncText(200, "fast"); });
   auto server = Server::Start({{.address = "127.0.0.1", .port = 0, .router = &router}},
                               {.drain_timeout_ms = 200, .threads = 1});
   ASSERT_TRUE(server.ok());
@@ -214,7 +215,7 @@ TEST(OffloadRouteTest, AFullOffloadQueueAnswers429WithRetryAfter) {
       "GET", "/heavy",
       [&gate](const Request&, const PathParams&) {
         gate.Enter();
-        return Text(200, "done");
+        return AsyncText(200, "done");
       },
       {.offload = true});
   std::mutex mutex;

@@ -23,7 +23,7 @@ namespace {
 using testing::TestHttpClient;
 namespace json = boost::json;
 
-const std::string kSecret = "0123456789abcdef0123456789abcdef-secret";
+const std::string kOpsSecret = "0123456789abcdef0123456789abcdef-secret";
 
 // A working fake: the registry state the test sets.
 class FakeClusterView : public ClusterView {
@@ -63,7 +63,7 @@ NodeInfo Node(std::string id, int64_t revision) {
 class OpsClusterTest : public ::testing::Test {
  protected:
   // `view` null: a single node.
-  void Start(const ClusterView* view, std::string secret = kSecret) {
+  void Start(const ClusterView* view, std::string secret = kOpsSecret) {
     router_ = std::make_unique<Router>("ops", &metrics_);
     AddOpsRoutes(*router_, metrics_, AlwaysReady,
                  {.view = view, .internal_secret = std::move(secret)});
@@ -172,16 +172,16 @@ TEST(CoreStatusTest, PostgresDownOrLaggingIsYellowAndNotReadyIsRed) {
 TEST_F(OpsClusterTest, InternalNodesAnswersThePreSharedKeyOnly) {
   view_.Set({Node("node-1", 10), Node("node-2", 9)}, {});
   Start(&view_);
-  auto list = Get("/internal/nodes", kSecret);
+  auto list = Get("/internal/nodes", kOpsSecret);
   ASSERT_EQ(list.status, 200) << list.body;
   ASSERT_EQ(list.Json().at("nodes").as_array().size(), 2u);
   EXPECT_EQ(list.Json().at("nodes").at(1), json::parse(R"({"node_id":"node-2",
       "client_addr":"127.0.0.1:8008","ops_addr":"127.0.0.1:8080","grpc_addr":"127.0.0.1:9000",
       "applied_revision":9,"version":"0.1.0","incarnation":7,"last_seen_ms":1700000000000})"));
-  auto one = Get("/internal/nodes/node-2", kSecret);
+  auto one = Get("/internal/nodes/node-2", kOpsSecret);
   ASSERT_EQ(one.status, 200) << one.body;
   EXPECT_EQ(one.Json().at("node_id"), "node-2");
-  auto unknown = Get("/internal/nodes/node-9", kSecret);
+  auto unknown = Get("/internal/nodes/node-9", kOpsSecret);
   EXPECT_EQ(unknown.status, 404);
   EXPECT_EQ(unknown.Errcode(), "M_NOT_FOUND");
 
@@ -189,10 +189,10 @@ TEST_F(OpsClusterTest, InternalNodesAnswersThePreSharedKeyOnly) {
     auto none = Get(target);
     EXPECT_EQ(none.status, 401) << target;
     EXPECT_EQ(none.Errcode(), "M_MISSING_TOKEN");
-    auto basic = Get(target, std::nullopt, {"Authorization: Basic " + kSecret});
+    auto basic = Get(target, std::nullopt, {"Authorization: Basic " + kOpsSecret});
     EXPECT_EQ(basic.status, 401) << target;
-    for (const std::string& wrong : {kSecret + "x", kSecret.substr(0, kSecret.size() - 1),
-                                     std::string("x") + kSecret.substr(1), std::string("a")}) {
+    for (const std::string& wrong : {kOpsSecret + "x", kOpsSecret.substr(0, kOpsSecret.size() - 1),
+                                     std::string("x") + kOpsSecret.substr(1), std::string("a")}) {
       auto refused = Get(target, wrong);
       EXPECT_EQ(refused.status, 403) << target << " " << wrong;
       EXPECT_EQ(refused.Errcode(), "M_FORBIDDEN");
@@ -205,13 +205,13 @@ TEST_F(OpsClusterTest, AViewWithoutASecretRefusesEveryone) {
   view_.Set({Node("node-1", 10)}, {});
   Start(&view_, "");
   EXPECT_EQ(Get("/internal/nodes", "").status, 401);
-  EXPECT_EQ(Get("/internal/nodes", kSecret).status, 403);
+  EXPECT_EQ(Get("/internal/nodes", kOpsSecret).status, 403);
 }
 
 TEST_F(OpsClusterTest, WithoutAClusterInternalNodesIsNotFoundAndHealthIsUnchanged) {
   Start(nullptr);
   for (const char* target : {"/internal/nodes", "/internal/nodes/node-1"}) {
-    auto reply = Get(target, kSecret);
+    auto reply = Get(target, kOpsSecret);
     EXPECT_EQ(reply.status, 404) << target;
     EXPECT_EQ(reply.Errcode(), "M_NOT_FOUND");
   }

@@ -28,7 +28,7 @@ constexpr size_t kKeep = 2;
 constexpr int kScheduleWaitMsMax = 120'000;  // for KEEP + 1 scheduled backups
 constexpr int kSendsMax = 20'000;            // bound of the sending loop
 
-int64_t NowMs() {
+int64_t ScheduleNowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -102,7 +102,7 @@ TEST_P(BackupScheduleTest, KeepsExactlyKeepBackupsThatVerifyAndTheNewestRestores
   for (int i = 0; i < kSendsMax && std::chrono::steady_clock::now() < deadline; ++i) {
     std::string id = Send(alice, room, "scheduled " + std::to_string(i));
     ASSERT_FALSE(id.empty());
-    acked.emplace_back(NowMs(), id);
+    acked.emplace_back(ScheduleNowMs(), id);
     if (i % 10 == 0 && (made = BackupsMade()) >= static_cast<int64_t>(kKeep) + 1) break;
   }
   ASSERT_GE(made, static_cast<int64_t>(kKeep) + 1) << "within " << kScheduleWaitMsMax << " ms";

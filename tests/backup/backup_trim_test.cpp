@@ -31,11 +31,11 @@ using backup_testing::RunNebuCli;
 
 using cluster_testing::EtcdCluster;
 
-constexpr std::string_view kSecret = "backup-trim-secret-0123456789abcdef01";
+constexpr std::string_view kTrimSecret = "backup-trim-secret-0123456789abcdef01";
 constexpr std::string_view kPrefix = "/nebu-trim-test";
 constexpr int kTrimWaitMsMax = 120'000;   // writes until the trim passes the backup
-constexpr int kSendsMax = 5'000;          // bound of those writes
-constexpr int kCatchUpMsMax = 90'000;     // node3 serving every event
+constexpr int kTrimSendsMax = 5'000;      // bound of those writes
+constexpr int kTrimCatchUpMsMax = 90'000;  // node3 serving every event
 
 // P/trimmed (0 when absent or unreadable).
 uint64_t TrimPoint(replication::EtcdClient& etcd) {
@@ -51,7 +51,7 @@ TEST(BackupTrimTest, ANodeRestoredFromABackupOlderThanTheTrimPointJoinsByAPeersC
   ASSERT_TRUE(etcd.Start());
   auto client = replication::EtcdClient::Create({.endpoints = {etcd.Endpoint(0)}});
   ASSERT_TRUE(client.ok());
-  auto env = [&](int n) { return ClusterNodeEnv(etcd.Endpoints(), kPrefix, n, kSecret); };
+  auto env = [&](int n) { return ClusterNodeEnv(etcd.Endpoints(), kPrefix, n, kTrimSecret); };
   NebuProcess node1, node2, node3;
   ASSERT_TRUE(node1.Start(dir.path() + "/node1", env(1)));
   ASSERT_TRUE(node2.Start(dir.path() + "/node2", env(2)));
@@ -87,7 +87,7 @@ TEST(BackupTrimTest, ANodeRestoredFromABackupOlderThanTheTrimPointJoinsByAPeersC
   // Writes through both nodes until the log is trimmed past the backup.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kTrimWaitMsMax);
   uint64_t trimmed = 0;
-  for (int i = 20; i < kSendsMax && std::chrono::steady_clock::now() < deadline; ++i) {
+  for (int i = 20; i < kTrimSendsMax && std::chrono::steady_clock::now() < deadline; ++i) {
     send(i % 2 ? node2 : node1, i);
     if (::testing::Test::HasFatalFailure()) return;
     if (i % 25 == 0 && (trimmed = TrimPoint(**client)) > backed_up) break;
@@ -102,7 +102,7 @@ TEST(BackupTrimTest, ANodeRestoredFromABackupOlderThanTheTrimPointJoinsByAPeersC
       cli(dir.path() + "/node3", 1, "backup restore " + dest + " --data-dir " + dir.path() + "/node3");
   EXPECT_NE(restored.find("copies a live peer's checkpoint"), std::string::npos) << restored;
   ASSERT_TRUE(node3.Start(dir.path() + "/node3", env(3))) << node3.Log();
-  auto caught_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(kCatchUpMsMax);
+  auto caught_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(kTrimCatchUpMsMax);
   size_t found = 0;
   while (found < ids.size() && std::chrono::steady_clock::now() < caught_up) {
     HttpReply got = CallPort(node3.client_port(), "GET",
@@ -144,7 +144,7 @@ TEST(BackupTrimTest, ANodeRestoredFromABackupOlderThanTheTrimPointJoinsByAPeersC
   EXPECT_TRUE(kept_aside);
   ASSERT_TRUE(node1.Start(dir.path() + "/node1", env(1)));
   ASSERT_TRUE(node4.Start(node4_dir, env(4))) << node4.Log();
-  caught_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(kCatchUpMsMax);
+  caught_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(kTrimCatchUpMsMax);
   found = 0;
   while (found < ids.size() && std::chrono::steady_clock::now() < caught_up) {
     HttpReply got = CallPort(node4.client_port(), "GET",

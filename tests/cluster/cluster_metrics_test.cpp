@@ -31,7 +31,7 @@ using security::NebuProcess;
 using security::SampleValue;
 namespace json = boost::json;
 
-constexpr int kNodes = 2;
+constexpr int kMetricsNodes = 2;
 constexpr int kSendsPerNode = 5;
 
 HttpReply CallNode(const NebuProcess& node, const std::string& method, const std::string& path,
@@ -63,7 +63,7 @@ class ClusterMetricsTest : public ::testing::Test {
     }
     etcd_ = std::make_unique<EtcdCluster>(dir_.path() + "/etcd", 1);
     ASSERT_TRUE(etcd_->Start()) << "etcd did not elect a leader";
-    for (int i = 0; i < kNodes; ++i) {
+    for (int i = 0; i < kMetricsNodes; ++i) {
       nodes_[i] = std::make_unique<NebuProcess>();
       ASSERT_TRUE(nodes_[i]->Start(
           dir_.path() + "/node" + std::to_string(i + 1),
@@ -83,11 +83,11 @@ class ClusterMetricsTest : public ::testing::Test {
 
   nebu::testing::TempDir dir_;
   std::unique_ptr<EtcdCluster> etcd_;
-  std::unique_ptr<NebuProcess> nodes_[kNodes];
+  std::unique_ptr<NebuProcess> nodes_[kMetricsNodes];
 };
 
 TEST_F(ClusterMetricsTest, ANodeCountsItsOwnCommitGroupsAndLeavesSingleNodeSeriesOut) {
-  for (int i = 0; i < kNodes; ++i) {
+  for (int i = 0; i < kMetricsNodes; ++i) {
     const std::string name = "user" + std::to_string(i);
     HttpReply reg = CallNode(*nodes_[i], "POST", "/register", "",
                              json::serialize(json::object{{"username", name},
@@ -107,7 +107,7 @@ TEST_F(ClusterMetricsTest, ANodeCountsItsOwnCommitGroupsAndLeavesSingleNodeSerie
       ASSERT_EQ(sent.status, 200) << sent.body;
     }
   }
-  for (int i = 0; i < kNodes; ++i) {
+  for (int i = 0; i < kMetricsNodes; ++i) {
     SCOPED_TRACE("node" + std::to_string(i + 1));
     const std::string text = Metrics(*nodes_[i]);
     // Every send (and register, createRoom) was a command of this node's own groups.

@@ -567,9 +567,9 @@ TEST_F(SideTablesTest, RandomHistoriesInRandomBatchesEqualTheEngineAndARebuild) 
 // Method: 2,000 receipts by 20 users, then one CatchUp; prints the rate.
 TEST_F(SideTablesTest, ProjectsThousandsOfReceiptsQuickly) {
   std::string room = testing::CreatePublicRoom(engine(), kAlice);
-  constexpr int kUsers = 20, kRounds = 100;
+  constexpr int kReceiptUsers = 20, kRounds = 100;
   std::vector<std::string> users;
-  for (int u = 0; u < kUsers; ++u) {
+  for (int u = 0; u < kReceiptUsers; ++u) {
     users.push_back("@u" + std::to_string(u) + ":localhost");
     ASSERT_TRUE(testing::Member(engine(), room, users.back(), users.back(), "join").ok());
   }
@@ -586,8 +586,8 @@ TEST_F(SideTablesTest, ProjectsThousandsOfReceiptsQuickly) {
   auto started = std::chrono::steady_clock::now();
   Project();
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  std::printf("projected %d receipt entries in %.3f s (%.0f entries/s)\n", kUsers * kRounds, seconds,
-              kUsers * kRounds / seconds);
+  std::printf("projected %d receipt entries in %.3f s (%.0f entries/s)\n", kReceiptUsers * kRounds,
+              seconds, kReceiptUsers * kRounds / seconds);
   EXPECT_EQ(Q("SELECT count(*), count(DISTINCT event_id) FROM receipts"), (Rows{{"20", "1"}}));
   EXPECT_EQ(Q("SELECT DISTINCT event_id FROM receipts")[0][0], messages.back());
   ExpectNoDifference();

@@ -23,8 +23,8 @@ namespace {
 namespace fs = std::filesystem;
 using storage::Cf;
 
-constexpr std::string_view kSecret = "transfer-test-secret-0123456789abcdef";
-constexpr std::string_view kCluster = "00112233445566778899aabbccddeeff";
+constexpr std::string_view kTransferSecret = "transfer-test-secret-0123456789abcdef";
+constexpr std::string_view kTransferCluster = "00112233445566778899aabbccddeeff";
 
 class CheckpointTransferTest : public ::testing::Test {
  protected:
@@ -41,8 +41,8 @@ class CheckpointTransferTest : public ::testing::Test {
     }
     auto server = CheckpointServer::Start({.address = "127.0.0.1:0",
                                            .data_dir = dir_.path() + "/peer",
-                                           .cluster_id = std::string(kCluster),
-                                           .secret = std::string(kSecret),
+                                           .cluster_id = std::string(kTransferCluster),
+                                           .secret = std::string(kTransferSecret),
                                            .db = store_->db(),
                                            .applied_revision = [] { return int64_t{77}; }});
     ASSERT_TRUE(server.ok()) << server.status().ToString();
@@ -60,7 +60,8 @@ class CheckpointTransferTest : public ::testing::Test {
   }
 
   CheckpointClientOptions Client() {
-    return {.secret = std::string(kSecret), .cluster_id = std::string(kCluster),
+    return {.secret = std::string(kTransferSecret),
+            .cluster_id = std::string(kTransferCluster),
             .node_id = "joiner"};
   }
 
@@ -112,8 +113,8 @@ TEST_F(CheckpointTransferTest, AWrongSecretOrClusterIsRefusedAndCreatesNothing) 
   const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
-  core::CheckpointRequest request =
-      MakeCheckpointRequest(kSecret, kCluster, "joiner", RandomBytes(kCheckpointNonceBytes), now);
+  core::CheckpointRequest request = MakeCheckpointRequest(
+      kTransferSecret, kTransferCluster, "joiner", RandomBytes(kCheckpointNonceBytes), now);
   for (grpc::StatusCode want : {grpc::StatusCode::OK, grpc::StatusCode::UNAUTHENTICATED}) {
     grpc::ClientContext context;
     auto reader = stub->GetCheckpoint(&context, request);
@@ -133,9 +134,9 @@ TEST_F(CheckpointTransferTest, OneTransferAtATimeAndAnAbandonedOneLeavesNothing)
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
   auto context = std::make_unique<grpc::ClientContext>();
-  auto reader = stub->GetCheckpoint(
-      context.get(),
-      MakeCheckpointRequest(kSecret, kCluster, "slow", RandomBytes(kCheckpointNonceBytes), now));
+  auto reader = stub->GetCheckpoint(context.get(),
+                                    MakeCheckpointRequest(kTransferSecret, kTransferCluster, "slow",
+                                                          RandomBytes(kCheckpointNonceBytes), now));
   core::CheckpointEnvelope envelope;
   ASSERT_TRUE(reader->Read(&envelope));  // the header: the transfer runs, then stalls
   EXPECT_FALSE(NoCheckpointsLeft());

@@ -32,7 +32,7 @@ core::CommitterFactory MakeReplicated(OrderedLog& log, std::string node_id) {
 }
 
 template <typename F>
-bool WaitFor(F cond, std::chrono::milliseconds bound = std::chrono::seconds(10)) {
+bool WaitForEngine(F cond, std::chrono::milliseconds bound = std::chrono::seconds(10)) {
   const auto until = std::chrono::steady_clock::now() + bound;
   while (!cond()) {
     if (std::chrono::steady_clock::now() > until) return false;
@@ -69,9 +69,9 @@ TEST(ReplicatedEngine, TwoEnginesOverOneLogServeEachOthersWritesAndMatch) {
   ASSERT_TRUE(on1.ok()) << on1.status().ToString();
   EXPECT_EQ(on1->sequence, on2->sequence + 1);
 
-  ASSERT_TRUE(WaitFor([&] { return (*e1)->GetEvent(on2->event_id).ok(); }));
-  ASSERT_TRUE(WaitFor([&] { return (*e2)->GetEvent(on1->event_id).ok(); }));
-  ASSERT_TRUE(WaitFor([&] { return (*e1)->applied_index() == (*e2)->applied_index(); }));
+  ASSERT_TRUE(WaitForEngine([&] { return (*e1)->GetEvent(on2->event_id).ok(); }));
+  ASSERT_TRUE(WaitForEngine([&] { return (*e2)->GetEvent(on1->event_id).ok(); }));
+  ASSERT_TRUE(WaitForEngine([&] { return (*e1)->applied_index() == (*e2)->applied_index(); }));
   EXPECT_EQ((*e1)->applied_group().revision, (*e2)->applied_group().revision);
   auto s1 = core::StateDigest((*e1)->store());
   auto s2 = core::StateDigest((*e2)->store());

@@ -19,7 +19,7 @@ namespace {
 using boost::json::object;
 using boost::json::value;
 
-std::string V1(std::string_view rest) { return "/_synapse/admin/v1" + std::string(rest); }
+std::string MiscV1(std::string_view rest) { return "/_synapse/admin/v1" + std::string(rest); }
 
 class AdminMiscRoutesTest : public AdminFixture {
  protected:
@@ -76,28 +76,29 @@ class AdminMiscRoutesTest : public AdminFixture {
 TEST_F(AdminMiscRoutesTest, RegistrationTokensCreateListUpdateDeleteAndStayOutOfTheAudit) {
   Session admin = RegisterAdmin("root");
   const int64_t later = clock_.NowUnixMs() + 3'600'000;
-  HttpReply made = As(&admin, "POST", V1("/registration_tokens/new"),
-                      Json({{"token", "Secret.Tok-1"}, {"uses_allowed", 2}, {"expiry_time", later}}));
+  HttpReply made =
+      As(&admin, "POST", MiscV1("/registration_tokens/new"),
+         Json({{"token", "Secret.Tok-1"}, {"uses_allowed", 2}, {"expiry_time", later}}));
   ASSERT_EQ(made.status, 200) << made.body;
   EXPECT_EQ(made.Json(), value(object{{"token", "Secret.Tok-1"}, {"uses_allowed", 2},
                                       {"pending", 0}, {"completed", 0}, {"expiry_time", later}}));
-  HttpReply generated = As(&admin, "POST", V1("/registration_tokens/new"), R"({"length":24})");
+  HttpReply generated = As(&admin, "POST", MiscV1("/registration_tokens/new"), R"({"length":24})");
   ASSERT_EQ(generated.status, 200) << generated.body;
   const std::string gen(generated.Json().at("token").as_string());
   EXPECT_EQ(gen.size(), 24u);
   EXPECT_TRUE(generated.Json().at("uses_allowed").is_null());
 
-  HttpReply all = As(&admin, "GET", V1("/registration_tokens"));
+  HttpReply all = As(&admin, "GET", MiscV1("/registration_tokens"));
   ASSERT_EQ(all.status, 200) << all.body;
   EXPECT_EQ(all.Json().at("registration_tokens").as_array().size(), 2u);
   // uses_allowed 0 makes a token invalid: the valid filter splits them.
-  HttpReply updated = As(&admin, "PUT", V1("/registration_tokens/Secret.Tok-1"),
+  HttpReply updated = As(&admin, "PUT", MiscV1("/registration_tokens/Secret.Tok-1"),
                          R"({"uses_allowed":0,"expiry_time":null})");
   ASSERT_EQ(updated.status, 200) << updated.body;
   EXPECT_EQ(updated.Json().at("uses_allowed").as_int64(), 0);
   EXPECT_TRUE(updated.Json().at("expiry_time").is_null());
   auto tokens = [&](std::string_view query) {
-    HttpReply r = As(&admin, "GET", V1("/registration_tokens") + std::string(query));
+    HttpReply r = As(&admin, "GET", MiscV1("/registration_tokens") + std::string(query));
     EXPECT_EQ(r.status, 200) << r.body;
     std::vector<std::string> out;
     const value json = r.Json();
@@ -108,8 +109,9 @@ TEST_F(AdminMiscRoutesTest, RegistrationTokensCreateListUpdateDeleteAndStayOutOf
   };
   EXPECT_EQ(tokens("?valid=false"), std::vector<std::string>{"Secret.Tok-1"});
   EXPECT_EQ(tokens("?valid=true"), std::vector<std::string>{gen});
-  ExpectError(As(&admin, "GET", V1("/registration_tokens?valid=maybe")), 400, "M_INVALID_PARAM");
-  HttpReply one = As(&admin, "GET", V1("/registration_tokens/" + gen));
+  ExpectError(As(&admin, "GET", MiscV1("/registration_tokens?valid=maybe")), 400,
+              "M_INVALID_PARAM");
+  HttpReply one = As(&admin, "GET", MiscV1("/registration_tokens/" + gen));
   ASSERT_EQ(one.status, 200) << one.body;
   EXPECT_EQ(Str(one.Json(), "token"), gen);
 
@@ -119,16 +121,19 @@ TEST_F(AdminMiscRoutesTest, RegistrationTokensCreateListUpdateDeleteAndStayOutOf
         R"({"length":65})", R"({"uses_allowed":-1})", R"({"expiry_time":1})",
         R"({"uses_allowed":"2"})"}) {
     SCOPED_TRACE(body);
-    ExpectError(As(&admin, "POST", V1("/registration_tokens/new"), body), 400, "M_INVALID_PARAM");
+    ExpectError(As(&admin, "POST", MiscV1("/registration_tokens/new"), body), 400,
+                "M_INVALID_PARAM");
   }
-  ExpectError(As(&admin, "PUT", V1("/registration_tokens/Secret.Tok-1"), R"({"uses_allowed":-3})"),
-              400, "M_INVALID_PARAM");
-  ExpectError(As(&admin, "PUT", V1("/registration_tokens/nope"), "{}"), 404, "M_NOT_FOUND");
+  ExpectError(
+      As(&admin, "PUT", MiscV1("/registration_tokens/Secret.Tok-1"), R"({"uses_allowed":-3})"), 400,
+      "M_INVALID_PARAM");
+  ExpectError(As(&admin, "PUT", MiscV1("/registration_tokens/nope"), "{}"), 404, "M_NOT_FOUND");
   EXPECT_EQ(tokens("").size(), 2u);
 
-  ASSERT_EQ(As(&admin, "DELETE", V1("/registration_tokens/Secret.Tok-1")).status, 200);
-  ExpectError(As(&admin, "GET", V1("/registration_tokens/Secret.Tok-1")), 404, "M_NOT_FOUND");
-  ExpectError(As(&admin, "DELETE", V1("/registration_tokens/Secret.Tok-1")), 404, "M_NOT_FOUND");
+  ASSERT_EQ(As(&admin, "DELETE", MiscV1("/registration_tokens/Secret.Tok-1")).status, 200);
+  ExpectError(As(&admin, "GET", MiscV1("/registration_tokens/Secret.Tok-1")), 404, "M_NOT_FOUND");
+  ExpectError(As(&admin, "DELETE", MiscV1("/registration_tokens/Secret.Tok-1")), 404,
+              "M_NOT_FOUND");
   EXPECT_EQ(LastAudit().target, admin_internal::RedactedSecret("Secret.Tok-1"));
   EXPECT_EQ(LastAudit().action, "registration_tokens.delete");
 
@@ -154,26 +159,28 @@ TEST_F(AdminMiscRoutesTest, EventReportsAreListedShownAndDeleted) {
   ASSERT_TRUE(payload.ok());
   ASSERT_TRUE(engine_->Submit({core::CommandKind::kReport, *payload}).ok());
 
-  HttpReply list = As(&admin, "GET", V1("/event_reports"));
+  HttpReply list = As(&admin, "GET", MiscV1("/event_reports"));
   ASSERT_EQ(list.status, 200) << list.body;
   ASSERT_EQ(list.Json().at("total").as_int64(), 1);
   const int64_t id = list.Json().at("event_reports").at(0).at("id").as_int64();
-  HttpReply shown = As(&admin, "GET", V1("/event_reports/" + std::to_string(id)));
+  HttpReply shown = As(&admin, "GET", MiscV1("/event_reports/" + std::to_string(id)));
   ASSERT_EQ(shown.status, 200) << shown.body;
   EXPECT_EQ(Str(shown.Json(), "reason"), "spam");
   EXPECT_TRUE(shown.Json().as_object().contains("event_json"));
 
-  ExpectError(As(&admin, "DELETE", V1("/event_reports/abc")), 400, "M_INVALID_PARAM");
-  ExpectError(As(&admin, "DELETE", V1("/event_reports/0")), 400, "M_INVALID_PARAM");
-  ExpectError(As(&admin, "DELETE", V1("/event_reports/99")), 404, "M_NOT_FOUND");
-  HttpReply deleted = As(&admin, "DELETE", V1("/event_reports/" + std::to_string(id)));
+  ExpectError(As(&admin, "DELETE", MiscV1("/event_reports/abc")), 400, "M_INVALID_PARAM");
+  ExpectError(As(&admin, "DELETE", MiscV1("/event_reports/0")), 400, "M_INVALID_PARAM");
+  ExpectError(As(&admin, "DELETE", MiscV1("/event_reports/99")), 404, "M_NOT_FOUND");
+  HttpReply deleted = As(&admin, "DELETE", MiscV1("/event_reports/" + std::to_string(id)));
   ASSERT_EQ(deleted.status, 200) << deleted.body;
   EXPECT_EQ(deleted.Json(), value(object{}));
   EXPECT_EQ(LastAudit().action, "event_reports.delete");
   EXPECT_EQ(LastAudit().target, std::to_string(id));
-  ExpectError(As(&admin, "GET", V1("/event_reports/" + std::to_string(id))), 404, "M_NOT_FOUND");
-  ExpectError(As(&admin, "DELETE", V1("/event_reports/" + std::to_string(id))), 404, "M_NOT_FOUND");
-  EXPECT_EQ(As(&admin, "GET", V1("/event_reports")).Json().at("total").as_int64(), 0);
+  ExpectError(As(&admin, "GET", MiscV1("/event_reports/" + std::to_string(id))), 404,
+              "M_NOT_FOUND");
+  ExpectError(As(&admin, "DELETE", MiscV1("/event_reports/" + std::to_string(id))), 404,
+              "M_NOT_FOUND");
+  EXPECT_EQ(As(&admin, "GET", MiscV1("/event_reports")).Json().at("total").as_int64(), 0);
 }
 
 TEST_F(AdminMiscRoutesTest, UserMediaIsListedPagedSortedAndDeleted) {
@@ -182,7 +189,7 @@ TEST_F(AdminMiscRoutesTest, UserMediaIsListedPagedSortedAndDeleted) {
   Upload("AAA", alice.user_id, 30, 1000, "c.png");
   Upload("BBB", alice.user_id, 10, 3000, "a.png");
   Upload("CCC", alice.user_id, 20, 2000, "b.png");
-  const std::string path = V1("/users/" + PercentEncode(alice.user_id) + "/media");
+  const std::string path = MiscV1("/users/" + PercentEncode(alice.user_id) + "/media");
   auto ids = [](const HttpReply& r) {
     std::vector<std::string> out;
     const value json = r.Json();
@@ -211,9 +218,9 @@ TEST_F(AdminMiscRoutesTest, UserMediaIsListedPagedSortedAndDeleted) {
   EXPECT_FALSE(rest.Json().as_object().contains("next_token"));
   ExpectError(As(&admin, "GET", path + "?order_by=size"), 400, "M_INVALID_PARAM");
   ExpectError(As(&admin, "GET", path + "?limit=-1"), 400, "M_INVALID_PARAM");
-  ExpectError(As(&admin, "GET", V1("/users/" + PercentEncode("@x:elsewhere") + "/media")), 400,
+  ExpectError(As(&admin, "GET", MiscV1("/users/" + PercentEncode("@x:elsewhere") + "/media")), 400,
               "M_INVALID_PARAM");
-  ExpectError(As(&admin, "GET", V1("/users/" + PercentEncode("@nobody:test.local") + "/media")),
+  ExpectError(As(&admin, "GET", MiscV1("/users/" + PercentEncode("@nobody:test.local") + "/media")),
               404, "M_NOT_FOUND");
 
   // DELETE takes the same page: the biggest one.
@@ -230,17 +237,17 @@ TEST_F(AdminMiscRoutesTest, MediaIsQuarantinedUnquarantinedAndDeleted) {
   Session alice = Register("alice");
   Upload("QQQ", alice.user_id, 5, 1000);
   const std::string server(kServerName);
-  HttpReply q = As(&admin, "POST", V1("/media/quarantine/" + server + "/QQQ"), "{}");
+  HttpReply q = As(&admin, "POST", MiscV1("/media/quarantine/" + server + "/QQQ"), "{}");
   ASSERT_EQ(q.status, 200) << q.body;
   EXPECT_EQ(q.Json(), value(object{}));
   EXPECT_TRUE(Media("QQQ").quarantined);
-  HttpReply listed = As(&admin, "GET", V1("/users/" + PercentEncode(alice.user_id) + "/media"));
+  HttpReply listed = As(&admin, "GET", MiscV1("/users/" + PercentEncode(alice.user_id) + "/media"));
   EXPECT_EQ(Str(listed.Json().at("media").at(0), "quarantined_by"), server);
-  ASSERT_EQ(As(&admin, "POST", V1("/media/unquarantine/" + server + "/QQQ"), "{}").status, 200);
+  ASSERT_EQ(As(&admin, "POST", MiscV1("/media/unquarantine/" + server + "/QQQ"), "{}").status, 200);
   EXPECT_FALSE(Media("QQQ").quarantined);
-  ExpectError(As(&admin, "POST", V1("/media/quarantine/" + server + "/NOPE"), "{}"), 404,
+  ExpectError(As(&admin, "POST", MiscV1("/media/quarantine/" + server + "/NOPE"), "{}"), 404,
               "M_NOT_FOUND");
-  ExpectError(As(&admin, "POST", V1("/media/quarantine/other.org/QQQ"), "{}"), 404,
+  ExpectError(As(&admin, "POST", MiscV1("/media/quarantine/other.org/QQQ"), "{}"), 404,
               "M_NOT_FOUND");
   EXPECT_EQ(LastAudit().action, "media.quarantine");
   EXPECT_EQ(LastAudit().target, "QQQ");
@@ -260,24 +267,25 @@ TEST_F(AdminMiscRoutesTest, MediaDeletionOneByOneAndByAge) {
   ASSERT_TRUE(engine_->Submit({core::CommandKind::kAccount, *avatar}).ok());
   const std::string server(kServerName);
 
-  HttpReply one = As(&admin, "DELETE", V1("/media/" + server + "/ONE"));
+  HttpReply one = As(&admin, "DELETE", MiscV1("/media/" + server + "/ONE"));
   ASSERT_EQ(one.status, 200) << one.body;
   EXPECT_EQ(one.Json(), value(object{{"deleted_media", boost::json::array{"ONE"}}, {"total", 1}}));
   EXPECT_TRUE(Media("ONE").deleted);
-  ExpectError(As(&admin, "DELETE", V1("/media/" + server + "/ONE")), 404, "M_NOT_FOUND");
-  ExpectError(As(&admin, "DELETE", V1("/media/other.org/ONE")), 400, "M_INVALID_PARAM");
+  ExpectError(As(&admin, "DELETE", MiscV1("/media/" + server + "/ONE")), 404, "M_NOT_FOUND");
+  ExpectError(As(&admin, "DELETE", MiscV1("/media/other.org/ONE")), 400, "M_INVALID_PARAM");
 
-  ExpectError(As(&admin, "POST", V1("/media/delete"), "{}"), 400, "M_MISSING_PARAM");
-  ExpectError(As(&admin, "POST", V1("/media/delete?before_ts=x"), "{}"), 400, "M_INVALID_PARAM");
+  ExpectError(As(&admin, "POST", MiscV1("/media/delete"), "{}"), 400, "M_MISSING_PARAM");
+  ExpectError(As(&admin, "POST", MiscV1("/media/delete?before_ts=x"), "{}"), 400,
+              "M_INVALID_PARAM");
   // Before 5000, over 2 bytes, the avatar kept (keep_profiles defaults to true).
-  HttpReply old = As(&admin, "POST", V1("/media/delete?before_ts=5000&size_gt=2"), "{}");
+  HttpReply old = As(&admin, "POST", MiscV1("/media/delete?before_ts=5000&size_gt=2"), "{}");
   ASSERT_EQ(old.status, 200) << old.body;
   EXPECT_EQ(old.Json(), value(object{{"deleted_media", boost::json::array{"OLD"}}, {"total", 1}}));
   EXPECT_FALSE(Media("AVA").deleted);
   EXPECT_FALSE(Media("NEW").deleted);
   EXPECT_FALSE(Media("TINY").deleted);
-  HttpReply profiles =
-      As(&admin, "POST", V1("/media/delete?before_ts=5000&size_gt=2&keep_profiles=false"), "{}");
+  HttpReply profiles = As(
+      &admin, "POST", MiscV1("/media/delete?before_ts=5000&size_gt=2&keep_profiles=false"), "{}");
   ASSERT_EQ(profiles.status, 200) << profiles.body;
   EXPECT_EQ(profiles.Json().at("deleted_media"), value(boost::json::array{"AVA"}));
 }
@@ -297,27 +305,29 @@ TEST_F(AdminMiscRoutesTest, RoomMediaIsQuarantinedFromTheRoomsEvents) {
   Send(room, alice.user_id, "m.room.message",
        object{{"msgtype", "m.image"}, {"body", "remote"}, {"url", "mxc://other.org/ELSE"}});
   // The room's media list: the local media its events name, each once (Synapse's shape).
-  HttpReply listed = As(&admin, "GET", V1("/room/" + PercentEncode(room) + "/media"));
+  HttpReply listed = As(&admin, "GET", MiscV1("/room/" + PercentEncode(room) + "/media"));
   ASSERT_EQ(listed.status, 200) << listed.body;
   EXPECT_EQ(listed.Json(), value(object{{"local", boost::json::array{"mxc://test.local/PIC",
                                                                      "mxc://test.local/THUMB"}},
                                         {"remote", boost::json::array{}}}));
-  ExpectError(As(&alice, "GET", V1("/room/" + PercentEncode(room) + "/media")), 403,
+  ExpectError(As(&alice, "GET", MiscV1("/room/" + PercentEncode(room) + "/media")), 403,
               "M_FORBIDDEN");
-  HttpReply q = As(&admin, "POST", V1("/room/" + PercentEncode(room) + "/media/quarantine"), "{}");
+  HttpReply q =
+      As(&admin, "POST", MiscV1("/room/" + PercentEncode(room) + "/media/quarantine"), "{}");
   ASSERT_EQ(q.status, 200) << q.body;
   EXPECT_EQ(q.Json(), value(object{{"num_quarantined", 2}}));
   EXPECT_TRUE(Media("PIC").quarantined);
   EXPECT_TRUE(Media("THUMB").quarantined);
   EXPECT_FALSE(Media("ELSE").quarantined);
   // Again: nothing new to quarantine.
-  EXPECT_EQ(As(&admin, "POST", V1("/room/" + PercentEncode(room) + "/media/quarantine"), "{}")
-                .Json(),
-            value(object{{"num_quarantined", 0}}));
-  ExpectError(As(&admin, "POST", V1("/room/" + PercentEncode("!nope:test.local") +
-                                    "/media/quarantine"), "{}"),
+  EXPECT_EQ(
+      As(&admin, "POST", MiscV1("/room/" + PercentEncode(room) + "/media/quarantine"), "{}").Json(),
+      value(object{{"num_quarantined", 0}}));
+  ExpectError(As(&admin, "POST",
+                 MiscV1("/room/" + PercentEncode("!nope:test.local") + "/media/quarantine"), "{}"),
               404, "M_NOT_FOUND");
-  ExpectError(As(&admin, "POST", V1("/room/bad/media/quarantine"), "{}"), 400, "M_INVALID_PARAM");
+  ExpectError(As(&admin, "POST", MiscV1("/room/bad/media/quarantine"), "{}"), 400,
+              "M_INVALID_PARAM");
 }
 
 TEST_F(AdminMiscRoutesTest, ServerNoticesGoToOneTaggedRoomPerUser) {
@@ -328,7 +338,7 @@ TEST_F(AdminMiscRoutesTest, ServerNoticesGoToOneTaggedRoomPerUser) {
     return Json({{"user_id", alice.user_id},
                  {"content", object{{"msgtype", "m.text"}, {"body", std::move(body)}}}});
   };
-  HttpReply first = As(&admin, "POST", V1("/send_server_notice"), notice("hello"));
+  HttpReply first = As(&admin, "POST", MiscV1("/send_server_notice"), notice("hello"));
   ASSERT_EQ(first.status, 200) << first.body;
   const std::string event_id(first.Json().at("event_id").as_string());
   auto event = engine_->GetEvent(event_id);
@@ -348,7 +358,7 @@ TEST_F(AdminMiscRoutesTest, ServerNoticesGoToOneTaggedRoomPerUser) {
   EXPECT_FALSE(system->has_password);
 
   // A second notice goes to the same room; alice may join but not write there.
-  HttpReply second = As(&admin, "POST", V1("/send_server_notice"), notice("again"));
+  HttpReply second = As(&admin, "POST", MiscV1("/send_server_notice"), notice("again"));
   ASSERT_EQ(second.status, 200) << second.body;
   EXPECT_EQ(admin::GetNoticeRoom(engine_->Read(), alice.user_id)->value_or(""), **room);
   Send(**room, alice.user_id, "m.room.member", object{{"membership", "join"}}, alice.user_id);
@@ -360,37 +370,38 @@ TEST_F(AdminMiscRoutesTest, ServerNoticesGoToOneTaggedRoomPerUser) {
   EXPECT_EQ(engine_->SendEvent(std::move(write)).status().code(), StatusCode::kForbidden);
 
   // PUT with a transaction ID: a retry answers the first event.
-  HttpReply put1 = As(&admin, "PUT", V1("/send_server_notice/t1"), notice("once"));
-  HttpReply put2 = As(&admin, "PUT", V1("/send_server_notice/t1"), notice("once"));
+  HttpReply put1 = As(&admin, "PUT", MiscV1("/send_server_notice/t1"), notice("once"));
+  HttpReply put2 = As(&admin, "PUT", MiscV1("/send_server_notice/t1"), notice("once"));
   ASSERT_EQ(put1.status, 200) << put1.body;
   ASSERT_EQ(put2.status, 200) << put2.body;
   EXPECT_EQ(Str(put1.Json(), "event_id"), Str(put2.Json(), "event_id"));
 
   // After alice leaves, the next notice makes a new room.
   Send(**room, alice.user_id, "m.room.member", object{{"membership", "leave"}}, alice.user_id);
-  ASSERT_EQ(As(&admin, "POST", V1("/send_server_notice"), notice("new room")).status, 200);
+  ASSERT_EQ(As(&admin, "POST", MiscV1("/send_server_notice"), notice("new room")).status, 200);
   EXPECT_NE(admin::GetNoticeRoom(engine_->Read(), alice.user_id)->value_or(""), **room);
 
   // Bad input.
-  ExpectError(As(&admin, "POST", V1("/send_server_notice"), R"({"content":{}})"), 400,
+  ExpectError(As(&admin, "POST", MiscV1("/send_server_notice"), R"({"content":{}})"), 400,
               "M_MISSING_PARAM");
-  ExpectError(As(&admin, "POST", V1("/send_server_notice"),
-                 Json({{"user_id", alice.user_id}})), 400, "M_MISSING_PARAM");
-  ExpectError(As(&admin, "POST", V1("/send_server_notice"),
-                 Json({{"user_id", "@a:elsewhere.org"}, {"content", object{}}})), 400,
-              "M_INVALID_PARAM");
-  ExpectError(As(&admin, "POST", V1("/send_server_notice"),
-                 Json({{"user_id", "@nobody:test.local"}, {"content", object{}}})), 404,
-              "M_NOT_FOUND");
-  ExpectError(As(&admin, "POST", V1("/send_server_notice"),
-                 Json({{"user_id", alice.user_id}, {"content", "text"}})), 400, "M_BAD_JSON");
+  ExpectError(As(&admin, "POST", MiscV1("/send_server_notice"), Json({{"user_id", alice.user_id}})),
+              400, "M_MISSING_PARAM");
+  ExpectError(As(&admin, "POST", MiscV1("/send_server_notice"),
+                 Json({{"user_id", "@a:elsewhere.org"}, {"content", object{}}})),
+              400, "M_INVALID_PARAM");
+  ExpectError(As(&admin, "POST", MiscV1("/send_server_notice"),
+                 Json({{"user_id", "@nobody:test.local"}, {"content", object{}}})),
+              404, "M_NOT_FOUND");
+  ExpectError(As(&admin, "POST", MiscV1("/send_server_notice"),
+                 Json({{"user_id", alice.user_id}, {"content", "text"}})),
+              400, "M_BAD_JSON");
 }
 
 TEST_F(AdminMiscRoutesTest, ServerNoticesRefuseARegisteredNoticesLocalpart) {
   Session admin = RegisterAdmin("root");
   Session alice = Register("alice");
   Register("server");  // an ordinary account took the notices user's name
-  ExpectError(As(&admin, "POST", V1("/send_server_notice"),
+  ExpectError(As(&admin, "POST", MiscV1("/send_server_notice"),
                  Json({{"user_id", alice.user_id}, {"content", object{{"body", "x"}}}})),
               500, "M_UNKNOWN");
   EXPECT_FALSE(admin::GetNoticeRoom(engine_->Read(), alice.user_id)->has_value());

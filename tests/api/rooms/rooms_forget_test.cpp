@@ -12,8 +12,6 @@
 namespace nebu::api {
 namespace {
 
-constexpr const char* kBobId = "@bob:localhost";
-
 class RoomsForgetTest : public RoomsApiTest {
  protected:
   void SetUp() override {

@@ -12,9 +12,6 @@
 namespace nebu::api {
 namespace {
 
-constexpr const char* kAliceId = "@alice:localhost";
-constexpr const char* kBobId = "@bob:localhost";
-
 // The required fields of a ClientEvent (event-schemas core-event-schema).
 void ExpectClientEvent(const json::value& event, const std::string& room) {
   ASSERT_TRUE(event.is_object()) << event;

@@ -30,6 +30,10 @@ namespace nebu::api {
 namespace json = boost::json;
 
 inline constexpr std::string_view kV3 = "/_matrix/client/v3";
+inline constexpr std::string_view kClientV1 = "/_matrix/client/v1";
+// The users most tests register (RoomsApiTest::Register("alice"), ...).
+inline constexpr const char* kAliceId = "@alice:localhost";
+inline constexpr const char* kBobId = "@bob:localhost";
 
 class RoomsApiTest : public ::testing::Test {
  protected:

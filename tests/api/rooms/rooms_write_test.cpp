@@ -12,9 +12,6 @@
 namespace nebu::api {
 namespace {
 
-constexpr const char* kAliceId = "@alice:localhost";
-constexpr const char* kBobId = "@bob:localhost";
-
 class RoomsWriteTest : public RoomsApiTest {
  protected:
   void SetUp() override {

@@ -15,8 +15,6 @@
 namespace nebu::api {
 namespace {
 
-constexpr std::string_view kV1 = "/_matrix/client/v1";
-
 class SpaceRoutesTest : public RoomsApiTest {
  protected:
   void SetUp() override {
@@ -38,8 +36,9 @@ class SpaceRoutesTest : public RoomsApiTest {
   }
   Response Hierarchy(const std::string& token, const std::string& space,
                      const std::string& query = "") {
-    return Call("GET", std::string(kV1) + "/rooms/" + space + "/hierarchy" +
-                           (query.empty() ? "" : "?" + query),
+    return Call("GET",
+                std::string(kClientV1) + "/rooms/" + space + "/hierarchy" +
+                    (query.empty() ? "" : "?" + query),
                 token);
   }
   static std::vector<std::string> Ids(const Response& r) {
@@ -190,7 +189,7 @@ TEST_F(SpaceRoutesTest, RoomSummaryFollowsTheSameVisibility) {
                                                      {"topic", "hello"},
                                                      {"room_alias_name", "lobby"}});
   std::string secret = CreateRoom(alice_, json::object{{"preset", "private_chat"}});
-  Response r = Call("GET", std::string(kV1) + "/room_summary/" + room, bob_);
+  Response r = Call("GET", std::string(kClientV1) + "/room_summary/" + room, bob_);
   ASSERT_EQ(r.status, 200) << r.body;
   json::object body = Body(r).as_object();
   EXPECT_EQ(body.at("room_id").as_string(), room);
@@ -203,21 +202,23 @@ TEST_F(SpaceRoutesTest, RoomSummaryFollowsTheSameVisibility) {
   EXPECT_EQ(body.at("world_readable").as_bool(), false);
   EXPECT_TRUE(body.contains("room_version"));
   EXPECT_FALSE(body.contains("membership")) << "bob has none";
-  r = Call("GET", std::string(kV1) + "/room_summary/%23lobby:localhost", alice_);
+  r = Call("GET", std::string(kClientV1) + "/room_summary/%23lobby:localhost", alice_);
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(Body(r).at("membership").as_string(), "join");
   // Anonymous: public rooms only.
-  EXPECT_EQ(Call("GET", std::string(kV1) + "/room_summary/" + room, "").status, 200);
-  EXPECT_EQ(Call("GET", std::string(kV1) + "/room_summary/" + secret, "").status, 404);
+  EXPECT_EQ(Call("GET", std::string(kClientV1) + "/room_summary/" + room, "").status, 200);
+  EXPECT_EQ(Call("GET", std::string(kClientV1) + "/room_summary/" + secret, "").status, 404);
   // Private rooms of others are not found, like unknown ones.
-  r = Call("GET", std::string(kV1) + "/room_summary/" + secret, bob_);
+  r = Call("GET", std::string(kClientV1) + "/room_summary/" + secret, bob_);
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(ErrCode(r), "M_NOT_FOUND");
-  EXPECT_EQ(Call("GET", std::string(kV1) + "/room_summary/!nowhere:localhost", bob_).status, 404);
-  EXPECT_EQ(Call("GET", std::string(kV1) + "/room_summary/%23nowhere:localhost", bob_).status, 404);
-  EXPECT_EQ(Call("GET", std::string(kV1) + "/room_summary/nothing", bob_).status, 400);
-  EXPECT_EQ(Call("GET", std::string(kV1) + "/room_summary/" + room, "bad-token").status, 401);
-  EXPECT_EQ(Call("GET", std::string(kV1) + "/room_summary/" + secret, alice_).status, 200);
+  EXPECT_EQ(Call("GET", std::string(kClientV1) + "/room_summary/!nowhere:localhost", bob_).status,
+            404);
+  EXPECT_EQ(Call("GET", std::string(kClientV1) + "/room_summary/%23nowhere:localhost", bob_).status,
+            404);
+  EXPECT_EQ(Call("GET", std::string(kClientV1) + "/room_summary/nothing", bob_).status, 400);
+  EXPECT_EQ(Call("GET", std::string(kClientV1) + "/room_summary/" + room, "bad-token").status, 401);
+  EXPECT_EQ(Call("GET", std::string(kClientV1) + "/room_summary/" + secret, alice_).status, 200);
 }
 
 }  // namespace

@@ -17,10 +17,6 @@
 namespace nebu::api {
 namespace {
 
-constexpr const char* kAliceId = "@alice:localhost";
-constexpr const char* kBobId = "@bob:localhost";
-constexpr std::string_view kV1 = "/_matrix/client/v1";
-
 class ThreadsTest : public RoomsApiTest {
  protected:
   void SetUp() override {
@@ -55,9 +51,10 @@ class ThreadsTest : public RoomsApiTest {
   }
   Response Threads(const std::string& token, const std::string& query = "",
                    const std::string& room = "") {
-    return Call("GET", std::string(kV1) + "/rooms/" + (room.empty() ? room_ : room) + "/threads" +
-                           query,
-                token);
+    return Call(
+        "GET",
+        std::string(kClientV1) + "/rooms/" + (room.empty() ? room_ : room) + "/threads" + query,
+        token);
   }
   // The root IDs of a 200 /threads answer, in order.
   static std::vector<std::string> RootIds(const Response& r) {
@@ -291,8 +288,8 @@ TEST_F(ThreadsTest, TimestampToEventFindsTheClosestVisibleEventEachWay) {
   const std::string e3 = Send(alice_, room_, "three");
   auto find = [&](const std::string& token, int64_t ts, const char* dir) {
     return Call("GET",
-                std::string(kV1) + "/rooms/" + room_ + "/timestamp_to_event?ts=" +
-                    std::to_string(ts) + "&dir=" + dir,
+                std::string(kClientV1) + "/rooms/" + room_ +
+                    "/timestamp_to_event?ts=" + std::to_string(ts) + "&dir=" + dir,
                 token);
   };
   Response r = find(alice_, t1 + 500, "f");
@@ -315,11 +312,12 @@ TEST_F(ThreadsTest, TimestampToEventFindsTheClosestVisibleEventEachWay) {
   EXPECT_EQ(find(carol_, t1, "f").status, 403);
   EXPECT_EQ(find("", t1, "f").status, 401);
   EXPECT_EQ(find(alice_, t1, "x").status, 400);
-  EXPECT_EQ(Call("GET", std::string(kV1) + "/rooms/" + room_ + "/timestamp_to_event?ts=abc&dir=f",
-                 alice_)
-                .status,
-            400);
-  r = Call("GET", std::string(kV1) + "/rooms/" + room_ + "/timestamp_to_event?dir=f", alice_);
+  EXPECT_EQ(
+      Call("GET", std::string(kClientV1) + "/rooms/" + room_ + "/timestamp_to_event?ts=abc&dir=f",
+           alice_)
+          .status,
+      400);
+  r = Call("GET", std::string(kClientV1) + "/rooms/" + room_ + "/timestamp_to_event?dir=f", alice_);
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(ErrCode(r), "M_MISSING_PARAM");
 }

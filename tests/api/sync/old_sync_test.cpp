@@ -15,9 +15,6 @@
 namespace nebu::api {
 namespace {
 
-constexpr const char* kAliceId = "@alice:localhost";
-constexpr const char* kBobId = "@bob:localhost";
-
 class OldSyncTest : public RoomsApiTest {
  protected:
   void SetUp() override {

@@ -21,8 +21,6 @@
 namespace nebu::api {
 namespace {
 
-constexpr const char* kAliceId = "@alice:localhost";
-constexpr const char* kBobId = "@bob:localhost";
 constexpr int64_t kNow = 1'700'000'000'000;
 
 TEST(PresenceTrackerTest, SetValidatesAndTakesASerialPerChange) {

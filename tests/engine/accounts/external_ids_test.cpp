@@ -15,7 +15,7 @@
 namespace nebu::accounts {
 namespace {
 
-constexpr int64_t kNowMs = 1700000000000;
+constexpr int64_t kExternalNowMs = 1700000000000;
 
 class ExternalIdsTest : public ::testing::Test {
  protected:
@@ -25,9 +25,14 @@ class ExternalIdsTest : public ::testing::Test {
   SsoLoginCommand Login(std::string subject, std::string localpart, std::string* token = nullptr) {
     std::string t = NewToken(kLoginTokenPrefix);
     if (token) *token = t;
-    return {.idp_id = "oidc", .subject = std::move(subject), .localpart = std::move(localpart),
-            .server_name = "example.org", .displayname = "Alice", .ts = kNowMs,
-            .login_token_hash = TokenHash(t), .login_token_expires_ms = kNowMs + 60000};
+    return {.idp_id = "oidc",
+            .subject = std::move(subject),
+            .localpart = std::move(localpart),
+            .server_name = "example.org",
+            .displayname = "Alice",
+            .ts = kExternalNowMs,
+            .login_token_hash = TokenHash(t),
+            .login_token_expires_ms = kExternalNowMs + 60000};
   }
 
   // Applies and writes; the outcome's user_id (or the error).
@@ -54,7 +59,7 @@ TEST_F(ExternalIdsTest, FirstLoginProvisionsSecondMapsEvenRenamed) {
   Result<User> user = GetUser(store(), *first);
   ASSERT_TRUE(user.ok());
   EXPECT_FALSE(user->has_password);
-  Result<std::string> owner = LoginTokenOwner(store(), token, kNowMs + 1);
+  Result<std::string> owner = LoginTokenOwner(store(), token, kExternalNowMs + 1);
   ASSERT_TRUE(owner.ok());
   EXPECT_EQ(*owner, *first);
   // Renamed at the provider: the subject still maps to the same account.
@@ -83,7 +88,7 @@ TEST_F(ExternalIdsTest, EveryCandidateTakenIsRefusedAndWritesNothing) {
   Result<std::string> refused = Apply(Login("sub-last", "carol", &token));
   EXPECT_EQ(refused.status().code(), StatusCode::kAlreadyExists);
   EXPECT_FALSE(ExternalIdOwner(store(), "oidc", "sub-last").value().has_value());
-  EXPECT_FALSE(LoginTokenOwner(store(), token, kNowMs + 1).ok());
+  EXPECT_FALSE(LoginTokenOwner(store(), token, kExternalNowMs + 1).ok());
 }
 
 TEST_F(ExternalIdsTest, DeactivatedUserIsRefused) {
@@ -96,7 +101,7 @@ TEST_F(ExternalIdsTest, DeactivatedUserIsRefused) {
   ASSERT_TRUE(store().Write(batch, false).ok());
   std::string token;
   EXPECT_EQ(Apply(Login("sub-1", "dave", &token)).status().code(), StatusCode::kForbidden);
-  EXPECT_FALSE(LoginTokenOwner(store(), token, kNowMs + 1).ok());
+  EXPECT_FALSE(LoginTokenOwner(store(), token, kExternalNowMs + 1).ok());
 }
 
 TEST_F(ExternalIdsTest, CodecRoundTripsAndRefusesMalformed) {

@@ -43,7 +43,7 @@ namespace {
 namespace json = boost::json;
 
 constexpr size_t kCommandsPerRun = 1200;
-constexpr size_t kUsers = 10;
+constexpr size_t kDeterminismUsers = 10;
 constexpr size_t kAliases = 6;
 constexpr auto kRunTimeMax = std::chrono::seconds(60);  // a replay that hangs fails
 
@@ -102,7 +102,7 @@ class HistoryGenerator {
   template <typename T>
   const T& Pick(const std::vector<T>& v) { return v[Uniform(v.size())]; }
 
-  std::string User() { return "@u" + std::to_string(Uniform(kUsers)) + ":localhost"; }
+  std::string User() { return "@u" + std::to_string(Uniform(kDeterminismUsers)) + ":localhost"; }
   // A known room mostly, sometimes one that never existed.
   std::string Room() {
     if (model_.rooms.empty() || Chance(3)) return "!missing" + Alnum(6) + ":localhost";

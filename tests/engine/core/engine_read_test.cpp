@@ -14,21 +14,21 @@
 #include "engine/core/room_reads.h"
 #include "engine/storage/keys.h"
 #include "engine/testing/temp_dir.h"
+#include "tests/engine/core/core_testing.h"
 
 namespace nebu::core {
 namespace {
 
-constexpr const char* kAlice = "@alice:localhost";
 constexpr int kWriterSendsMax = 300;
 constexpr int kSnapshotsMax = 20000;
 
-std::unique_ptr<Engine> OpenEngine(const std::string& dir) {
+std::unique_ptr<Engine> OpenReadEngine(const std::string& dir) {
   auto e = Engine::Open({.data_dir = dir, .server_name = "localhost"});
   EXPECT_TRUE(e.ok()) << e.status().ToString();
   return e.ok() ? std::move(e).value() : nullptr;
 }
 
-SendEventRequest Message(const std::string& room, int i) {
+SendEventRequest ReadMessage(const std::string& room, int i) {
   SendEventRequest r;
   r.room_id = room;
   r.sender = kAlice;
@@ -48,14 +48,14 @@ uint64_t StreamEntriesUpTo(const storage::ReadView& view, StreamPosition upto) {
 
 TEST(EngineReadTest, SnapshotHoldsEverythingUpToItsPositionUnderAConcurrentWriter) {
   testing::TempDir dir;
-  auto e = OpenEngine(dir.path());
+  auto e = OpenReadEngine(dir.path());
   auto room = e->CreateRoom({}, kAlice);
   ASSERT_TRUE(room.ok()) << room.status().ToString();
 
   std::atomic<bool> done{false};
   std::thread writer([&] {
     for (int i = 0; i < kWriterSendsMax; ++i) {
-      auto sent = e->SendEvent(Message(room->room_id, i));
+      auto sent = e->SendEvent(ReadMessage(room->room_id, i));
       EXPECT_TRUE(sent.ok()) << sent.status().ToString();
     }
     done = true;
@@ -81,16 +81,16 @@ TEST(EngineReadTest, SnapshotHoldsEverythingUpToItsPositionUnderAConcurrentWrite
 
 TEST(EngineReadTest, SnapshotSeesReturnedWritesAndNotLaterOnes) {
   testing::TempDir dir;
-  auto e = OpenEngine(dir.path());
+  auto e = OpenReadEngine(dir.path());
   auto room = e->CreateRoom({}, kAlice);
   ASSERT_TRUE(room.ok()) << room.status().ToString();
-  auto first = e->SendEvent(Message(room->room_id, 1));
+  auto first = e->SendEvent(ReadMessage(room->room_id, 1));
   ASSERT_TRUE(first.ok());
 
   const Snapshot before = e->Read();
   EXPECT_EQ(before.position(), e->stream_position());
   ASSERT_TRUE(ReadEvent(before, first->event_id).ok());  // a returned write is visible
-  auto second = e->SendEvent(Message(room->room_id, 2));
+  auto second = e->SendEvent(ReadMessage(room->room_id, 2));
   ASSERT_TRUE(second.ok());
 
   EXPECT_EQ(ReadEvent(before, second->event_id).status().code(), StatusCode::kNotFound);

@@ -15,13 +15,12 @@
 #include "engine/accounts/accounts.h"
 #include "engine/core/room_reads.h"
 #include "engine/testing/temp_dir.h"
+#include "tests/engine/core/core_testing.h"
 
 namespace nebu::core {
 namespace {
 
 namespace json = boost::json;
-constexpr const char* kAlice = "@alice:localhost";
-constexpr const char* kBob = "@bob:localhost";
 
 std::unique_ptr<Engine> OpenEngine(const std::string& dir) {
   auto e = Engine::Open({.data_dir = dir, .server_name = "localhost"});

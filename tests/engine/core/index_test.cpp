@@ -48,10 +48,10 @@ namespace json = boost::json;
 using storage::Cf;
 using storage::Sequence;
 
-constexpr size_t kUsers = 6;
+constexpr size_t kIndexUsers = 6;
 constexpr int kDepthMax = 3;
 
-std::unique_ptr<Engine> OpenEngine(const std::string& dir) {
+std::unique_ptr<Engine> OpenIndexEngine(const std::string& dir) {
   auto opened = Engine::Open({.data_dir = dir, .server_name = "localhost"});
   if (!opened.ok()) ADD_FAILURE() << opened.status().ToString();
   return opened.ok() ? std::move(*opened) : nullptr;
@@ -224,7 +224,7 @@ struct History {
 
 void ApplyStep(Engine& engine, uint32_t step, History& h) {
   const uint32_t kind = step % 10;
-  const std::string user = UserId((step >> 4) % kUsers);
+  const std::string user = UserId((step >> 4) % kIndexUsers);
   const uint32_t arg = step >> 8;
   static const char* kNames[] = {"Ann Lee", "ann-marie", "Bob", "Zed Bo", "Lee"};
   auto room = [&]() -> std::string { return h.rooms.empty() ? "" : h.rooms[arg % h.rooms.size()]; };
@@ -299,7 +299,7 @@ void CheckRelations(Engine& engine, const History& h, uint32_t salt) {
 void CheckDirectory(Engine& engine, const History& h, uint32_t salt) {
   static const char* kTerms[] = {"", "ann", "AN", "lee", "u1", "localhost", "ann lee",
                                  "b", "zed bo", "nobody", "@u2:", "mar"};
-  for (size_t s = 0; s < kUsers; ++s) {
+  for (size_t s = 0; s < kIndexUsers; ++s) {
     const std::string searcher = UserId(s);
     for (size_t t = 0; t < 4; ++t) {
       const std::string term = kTerms[(salt + s * 5 + t * 3) % std::size(kTerms)];
@@ -319,12 +319,12 @@ void IndexProperty() {
       0.5, rc::gen::container<std::vector<uint32_t>>(rc::gen::arbitrary<uint32_t>()));
   const uint32_t salt = *rc::gen::arbitrary<uint32_t>();
   testing::TempDir dir(testing::TempDir::kTmpfs);
-  std::unique_ptr<Engine> engine = OpenEngine(dir.path());
+  std::unique_ptr<Engine> engine = OpenIndexEngine(dir.path());
   RC_ASSERT(engine != nullptr);
   History h;
   // Every user registered up front half of the time, so most histories have rooms.
   if (salt % 2) {
-    for (size_t i = 0; i < kUsers; ++i) ApplyStep(*engine, static_cast<uint32_t>(i << 4), h);
+    for (size_t i = 0; i < kIndexUsers; ++i) ApplyStep(*engine, static_cast<uint32_t>(i << 4), h);
     ApplyStep(*engine, 3 | (1 << 8), h);
   }
   for (uint32_t step : steps) ApplyStep(*engine, step, h);
@@ -347,7 +347,7 @@ void IndexProperty() {
     batch.Put((*store)->handle(Cf::kThreads), "left over by a crashed build", "");
     RC_ASSERT((*store)->Write(batch, true).ok());
   }
-  engine = OpenEngine(dir.path());
+  engine = OpenIndexEngine(dir.path());
   RC_ASSERT(engine != nullptr);
   RC_ASSERT(FamilyDump(engine->store(), Cf::kRelations) == relations);
   RC_ASSERT(FamilyDump(engine->store(), Cf::kUserDirectory) == directory);
@@ -393,7 +393,7 @@ TEST(UserDirectoryWords, SplitOnNonAlphanumericsLowerCaseAsciiAndCutLongWords) {
 class IndexTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    engine_ = OpenEngine(dir_.path());
+    engine_ = OpenIndexEngine(dir_.path());
     ASSERT_NE(engine_, nullptr);
     ASSERT_TRUE(SubmitAccount(*engine_, accounts::RegisterCommand{.user_id = "@a:localhost"}).ok());
     rooms::CreateRoomRequest request;
@@ -545,7 +545,7 @@ TEST_F(IndexTest, AStoreWithoutTheIndexesGetsThemAtOpenOnce) {
     ASSERT_TRUE(again.ok());
     EXPECT_FALSE(again->built);  // once
   }
-  engine_ = OpenEngine(dir_.path());
+  engine_ = OpenIndexEngine(dir_.path());
   ASSERT_NE(engine_, nullptr);
   EXPECT_EQ(*StateDigest(engine_->store()), *digest) << "the rebuilt indexes differ";
   auto found = SearchUserDirectory(engine_->store(), "@a:localhost", "quinn", 10);

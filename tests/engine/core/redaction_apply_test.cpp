@@ -11,13 +11,12 @@
 #include "engine/core/engine.h"
 #include "engine/event/canonical_json.h"
 #include "engine/testing/temp_dir.h"
+#include "tests/engine/core/core_testing.h"
 
 namespace nebu::core {
 namespace {
 
 namespace json = boost::json;
-constexpr const char* kAlice = "@alice:localhost";  // creator: power 100
-constexpr const char* kBob = "@bob:localhost";      // joined: power 0
 
 class RedactionApplyTest : public ::testing::TestWithParam<event::RoomVersion> {
  protected:

@@ -15,12 +15,11 @@
 #include "engine/core/state_machine.h"
 #include "engine/rooms/room_creation.h"
 #include "engine/testing/temp_dir.h"
+#include "tests/engine/core/core_testing.h"
 
 namespace nebu::core {
 namespace {
 
-constexpr const char* kAlice = "@alice:localhost";
-constexpr const char* kBob = "@bob:localhost";
 constexpr const char* kMallory = "@mallory:localhost";
 constexpr const char* kSpace = "!space:localhost";
 constexpr const char* kRoom = "!room:localhost";

@@ -10,13 +10,12 @@
 #include "engine/core/room_reads.h"
 #include "engine/reports/reports.h"
 #include "engine/testing/temp_dir.h"
+#include "tests/engine/core/core_testing.h"
 
 namespace nebu::core {
 namespace {
 
 namespace json = boost::json;
-constexpr const char* kAlice = "@alice:localhost";
-constexpr const char* kBob = "@bob:localhost";
 
 class RoomUpgradeApplyTest : public ::testing::Test {
  protected:

@@ -15,11 +15,10 @@
 #include "engine/rooms/room_creation.h"
 #include "engine/storage/keys.h"
 #include "engine/testing/temp_dir.h"
+#include "tests/engine/core/core_testing.h"
 
 namespace nebu::core {
 namespace {
-
-constexpr const char* kAlice = "@alice:localhost";
 
 TEST(GroupSeqsTest, OutOfOrderSeqsCloseIntoTheWatermark) {
   GroupSeqs seen;

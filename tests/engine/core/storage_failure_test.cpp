@@ -12,14 +12,14 @@
 
 #include "engine/core/engine.h"
 #include "engine/testing/temp_dir.h"
+#include "tests/engine/core/core_testing.h"
 
 namespace nebu::core {
 namespace {
 
 namespace json = boost::json;
-constexpr const char* kAlice = "@alice:localhost";
 
-std::unique_ptr<Engine> OpenEngine(const std::string& dir, EngineOptions options = {}) {
+std::unique_ptr<Engine> OpenEngineForFailure(const std::string& dir, EngineOptions options = {}) {
   options.data_dir = dir;
   options.server_name = "localhost";
   auto e = Engine::Open(options);
@@ -63,7 +63,7 @@ TEST(StorageFailureTest, AFailedApplyWriteStopsWritesButNotReads) {
   testing::TempDir dir;
   std::string room;
   {
-    auto e = OpenEngine(dir.path());
+    auto e = OpenEngineForFailure(dir.path());
     room = NewRoom(*e);
     ASSERT_TRUE(Say(*e, room, "before").ok());
     e->store().SetWriteFaultForTesting(
@@ -89,7 +89,7 @@ TEST(StorageFailureTest, AFailedApplyWriteStopsWritesButNotReads) {
     EXPECT_TRUE(e->CurrentState(room).ok());
   }
   // The restart re-applies the committed command; writes work again.
-  auto e = OpenEngine(dir.path());
+  auto e = OpenEngineForFailure(dir.path());
   EXPECT_TRUE(e->WriteStatus().ok());
   ASSERT_TRUE(Say(*e, room, "after").ok());
   EXPECT_EQ(Bodies(*e, room),
@@ -98,7 +98,7 @@ TEST(StorageFailureTest, AFailedApplyWriteStopsWritesButNotReads) {
 
 TEST(StorageFailureTest, AFailedCommitLogAppendRefusesTheWriteAndTheNextOneSucceeds) {
   testing::TempDir dir;
-  auto e = OpenEngine(dir.path());
+  auto e = OpenEngineForFailure(dir.path());
   std::string room = NewRoom(*e);
   e->commit_log_store().SetWriteFaultForTesting(
       [](bool) { return Status::NoSpace("disk full: injected ENOSPC"); });
@@ -117,7 +117,7 @@ TEST(StorageFailureTest, AFailedCommitLogAppendRefusesTheWriteAndTheNextOneSucce
   ASSERT_TRUE(Say(*e, room, "space is back").ok());
   EXPECT_EQ(Bodies(*e, room), std::vector<std::string>{"space is back"});
   e.reset();
-  e = OpenEngine(dir.path());
+  e = OpenEngineForFailure(dir.path());
   EXPECT_EQ(Bodies(*e, room), std::vector<std::string>{"space is back"});
 }
 
@@ -125,7 +125,7 @@ TEST(StorageFailureTest, UnderTheFreeSpaceFloorWritesAreRefusedWithNoSpace) {
   testing::TempDir dir;
   EngineOptions options;
   options.commit.disk_free_bytes_min = uint64_t{1} << 62;  // no disk has that much free
-  auto e = OpenEngine(dir.path(), options);
+  auto e = OpenEngineForFailure(dir.path(), options);
   ApplyOutcome refused = e->Submit(Command{CommandKind::kNoop, ""});
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), StatusCode::kNoSpace);
@@ -137,7 +137,7 @@ TEST(StorageFailureTest, ACommandOverTheLogLimitIsRefusedAndNeverWritten) {
   testing::TempDir dir;
   std::string room;
   {
-    auto e = OpenEngine(dir.path());
+    auto e = OpenEngineForFailure(dir.path());
     room = NewRoom(*e);
     ApplyOutcome big = e->Submit(Command{CommandKind::kNoop, std::string(kCommandBytesMax + 1, 'x')});
     ASSERT_FALSE(big.ok());
@@ -156,14 +156,14 @@ TEST(StorageFailureTest, ACommandOverTheLogLimitIsRefusedAndNeverWritten) {
     EXPECT_EQ(created.status().code(), StatusCode::kTooLarge);
     ASSERT_TRUE(Say(*e, room, "still writable").ok());
   }
-  auto e = OpenEngine(dir.path());  // replays cleanly: nothing oversized was committed
+  auto e = OpenEngineForFailure(dir.path());  // replays cleanly: nothing oversized was committed
   EXPECT_EQ(Bodies(*e, room), std::vector<std::string>{"still writable"});
 }
 
 TEST(StorageFailureTest, ANewDataDirectoryIsPrivate) {
   testing::TempDir dir;
   const std::string data = dir.path() + "/parent/data";
-  auto e = OpenEngine(data);
+  auto e = OpenEngineForFailure(data);
   struct stat st {};
   ASSERT_EQ(::stat(data.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0700u);

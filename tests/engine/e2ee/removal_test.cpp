@@ -22,17 +22,17 @@ using storage::StreamEntry;
 using testing::DeviceKeys;
 using testing::SignedKey;
 
-const std::string kAlice = "@alice:hs";
-const std::string kBob = "@bob:hs";
+const std::string kRemovalAlice = "@alice:hs";
+const std::string kRemovalBob = "@bob:hs";
 
 class E2eeRemovalTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    db_.AddDevice(kAlice, "PHONE");
-    db_.AddDevice(kAlice, "LAPTOP");
-    db_.AddDevice(kBob, "BOBDEV");
-    for (const char* device : {"PHONE", "LAPTOP"}) GiveKeys(kAlice, device);
-    GiveKeys(kBob, "BOBDEV");
+    db_.AddDevice(kRemovalAlice, "PHONE");
+    db_.AddDevice(kRemovalAlice, "LAPTOP");
+    db_.AddDevice(kRemovalBob, "BOBDEV");
+    for (const char* device : {"PHONE", "LAPTOP"}) GiveKeys(kRemovalAlice, device);
+    GiveKeys(kRemovalBob, "BOBDEV");
   }
   storage::Store& store() { return db_.store(); }
 
@@ -44,7 +44,8 @@ class E2eeRemovalTest : public ::testing::Test {
     c.fallback_keys["signed_curve25519:F"] = SignedKey("f" + device);
     ASSERT_TRUE(db_.Apply(c).ok());
     ASSERT_TRUE(
-        db_.Apply(SendToDeviceCommand{kBob, "BOBDEV", "t-" + user + device, "m.x", {{user, device, {}}}})
+        db_.Apply(SendToDeviceCommand{
+                      kRemovalBob, "BOBDEV", "t-" + user + device, "m.x", {{user, device, {}}}})
             .ok());
     ASSERT_TRUE(db_.Apply(UploadSignaturesCommand{user, {{user, device, "ed25519:SSK", "s"}}}).ok());
   }
@@ -53,7 +54,9 @@ class E2eeRemovalTest : public ::testing::Test {
                      {"keys", json::object{{"ed25519:MPK", "MPK"}}}};
     UploadSigningKeysCommand c{.user_id = user, .master_key = key};
     ASSERT_TRUE(db_.Apply(c).ok());
-    ASSERT_TRUE(db_.Apply(UploadSignaturesCommand{kBob, {{user, "MPK", "ed25519:BOBUSK", "s"}}}).ok());
+    ASSERT_TRUE(
+        db_.Apply(UploadSignaturesCommand{kRemovalBob, {{user, "MPK", "ed25519:BOBUSK", "s"}}})
+            .ok());
   }
 
   // Whether any record of (user, device) is left in an e2ee column family.
@@ -81,72 +84,76 @@ class E2eeRemovalTest : public ::testing::Test {
 
 TEST_F(E2eeRemovalTest, DeleteDeviceRemovesItsKeysInTheSameCommandAndAnnouncesIt) {
   const storage::StreamPosition before = db_.position();
-  ASSERT_TRUE(db_.ApplyAccount(accounts::DeleteDeviceCommand{kAlice, "PHONE"}).ok());
-  EXPECT_EQ(db_.StreamAfter(before), std::vector<StreamEntry>{StreamEntry::DeviceKeys(kAlice, true)});
-  EXPECT_FALSE(AnythingLeft(kAlice, "PHONE"));
-  EXPECT_TRUE(AllLeft(kAlice, "LAPTOP"));
-  EXPECT_TRUE(AllLeft(kBob, "BOBDEV"));
-  EXPECT_EQ(*ListDeviceKeys(store(), kAlice),
+  ASSERT_TRUE(db_.ApplyAccount(accounts::DeleteDeviceCommand{kRemovalAlice, "PHONE"}).ok());
+  EXPECT_EQ(db_.StreamAfter(before),
+            std::vector<StreamEntry>{StreamEntry::DeviceKeys(kRemovalAlice, true)});
+  EXPECT_FALSE(AnythingLeft(kRemovalAlice, "PHONE"));
+  EXPECT_TRUE(AllLeft(kRemovalAlice, "LAPTOP"));
+  EXPECT_TRUE(AllLeft(kRemovalBob, "BOBDEV"));
+  EXPECT_EQ(*ListDeviceKeys(store(), kRemovalAlice),
             (std::vector<std::pair<std::string, std::string>>{
-                {"LAPTOP", *GetDeviceKeys(store(), kAlice, "LAPTOP").value()}}));
+                {"LAPTOP", *GetDeviceKeys(store(), kRemovalAlice, "LAPTOP").value()}}));
 }
 
 TEST_F(E2eeRemovalTest, LogoutRemovesTheDevicesKeys) {
-  ASSERT_TRUE(db_.ApplyAccount(accounts::LogoutCommand{kAlice, "LAPTOP"}).ok());
-  EXPECT_FALSE(AnythingLeft(kAlice, "LAPTOP"));
-  EXPECT_TRUE(AllLeft(kAlice, "PHONE"));
+  ASSERT_TRUE(db_.ApplyAccount(accounts::LogoutCommand{kRemovalAlice, "LAPTOP"}).ok());
+  EXPECT_FALSE(AnythingLeft(kRemovalAlice, "LAPTOP"));
+  EXPECT_TRUE(AllLeft(kRemovalAlice, "PHONE"));
 }
 
 TEST_F(E2eeRemovalTest, LogoutAllAndPasswordChangeRemoveTheKeysOfEveryDeviceTheyDelete) {
-  ASSERT_TRUE(db_.ApplyAccount(accounts::SetPasswordCommand{.user_id = kAlice,
-                                                            .password_hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
-                                                            .logout_devices = true,
-                                                            .keep_device_id = "PHONE"})
+  ASSERT_TRUE(db_.ApplyAccount(accounts::SetPasswordCommand{
+                                   .user_id = kRemovalAlice,
+                                   .password_hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+                                   .logout_devices = true,
+                                   .keep_device_id = "PHONE"})
                   .ok());
-  EXPECT_FALSE(AnythingLeft(kAlice, "LAPTOP"));
-  EXPECT_TRUE(AllLeft(kAlice, "PHONE"));
-  ASSERT_TRUE(db_.ApplyAccount(accounts::LogoutAllCommand{kAlice}).ok());
-  EXPECT_FALSE(AnythingLeft(kAlice, "PHONE"));
-  EXPECT_TRUE(AllLeft(kBob, "BOBDEV"));
+  EXPECT_FALSE(AnythingLeft(kRemovalAlice, "LAPTOP"));
+  EXPECT_TRUE(AllLeft(kRemovalAlice, "PHONE"));
+  ASSERT_TRUE(db_.ApplyAccount(accounts::LogoutAllCommand{kRemovalAlice}).ok());
+  EXPECT_FALSE(AnythingLeft(kRemovalAlice, "PHONE"));
+  EXPECT_TRUE(AllLeft(kRemovalBob, "BOBDEV"));
 }
 
 TEST_F(E2eeRemovalTest, LoggingInAgainWithTheSameDeviceIdKeepsItsKeys) {
   // A login with an existing device ID: a new token, the same device and keys.
-  ASSERT_TRUE(db_.ApplyAccount(accounts::LoginCommand{.user_id = kAlice,
-                                                      .device = {.device_id = "PHONE",
-                                                                 .token_hash = std::string(64, 'e')},
-                                                      .ts = 5})
-                  .ok());
-  EXPECT_TRUE(AllLeft(kAlice, "PHONE"));
+  ASSERT_TRUE(
+      db_.ApplyAccount(accounts::LoginCommand{
+                           .user_id = kRemovalAlice,
+                           .device = {.device_id = "PHONE", .token_hash = std::string(64, 'e')},
+                           .ts = 5})
+          .ok());
+  EXPECT_TRUE(AllLeft(kRemovalAlice, "PHONE"));
 }
 
 TEST_F(E2eeRemovalTest, DeactivationRemovesEveryDeviceKeyAndTheCrossSigningKeys) {
-  GiveCrossSigningKeys(kAlice);
-  GiveCrossSigningKeys(kBob);
-  ASSERT_TRUE(GetCrossSigningKey(store(), kAlice, kUsageMaster)->has_value());
+  GiveCrossSigningKeys(kRemovalAlice);
+  GiveCrossSigningKeys(kRemovalBob);
+  ASSERT_TRUE(GetCrossSigningKey(store(), kRemovalAlice, kUsageMaster)->has_value());
   const storage::StreamPosition before = db_.position();
-  ASSERT_TRUE(db_.ApplyAccount(accounts::DeactivateCommand{.user_id = kAlice}).ok());
-  EXPECT_EQ(db_.StreamAfter(before), (std::vector<StreamEntry>{StreamEntry::DeviceKeys(kAlice, true),
-                                                               StreamEntry::DeviceKeys(kAlice)}));
-  EXPECT_FALSE(AnythingLeft(kAlice, "PHONE"));
-  EXPECT_FALSE(AnythingLeft(kAlice, "LAPTOP"));
-  EXPECT_FALSE(GetCrossSigningKey(store(), kAlice, kUsageMaster)->has_value());
-  EXPECT_TRUE(SignaturesOf(store(), kAlice, "MPK")->empty());
+  ASSERT_TRUE(db_.ApplyAccount(accounts::DeactivateCommand{.user_id = kRemovalAlice}).ok());
+  EXPECT_EQ(db_.StreamAfter(before),
+            (std::vector<StreamEntry>{StreamEntry::DeviceKeys(kRemovalAlice, true),
+                                      StreamEntry::DeviceKeys(kRemovalAlice)}));
+  EXPECT_FALSE(AnythingLeft(kRemovalAlice, "PHONE"));
+  EXPECT_FALSE(AnythingLeft(kRemovalAlice, "LAPTOP"));
+  EXPECT_FALSE(GetCrossSigningKey(store(), kRemovalAlice, kUsageMaster)->has_value());
+  EXPECT_TRUE(SignaturesOf(store(), kRemovalAlice, "MPK")->empty());
   // Bob keeps his.
-  EXPECT_TRUE(GetCrossSigningKey(store(), kBob, kUsageMaster)->has_value());
-  EXPECT_EQ(SignaturesOf(store(), kBob, "MPK")->size(), 1u);
-  EXPECT_TRUE(AllLeft(kBob, "BOBDEV"));
+  EXPECT_TRUE(GetCrossSigningKey(store(), kRemovalBob, kUsageMaster)->has_value());
+  EXPECT_EQ(SignaturesOf(store(), kRemovalBob, "MPK")->size(), 1u);
+  EXPECT_TRUE(AllLeft(kRemovalBob, "BOBDEV"));
   // Deactivating again finds nothing to remove and announces nothing.
   const storage::StreamPosition after = db_.position();
-  ASSERT_TRUE(db_.ApplyAccount(accounts::DeactivateCommand{.user_id = kAlice}).ok());
+  ASSERT_TRUE(db_.ApplyAccount(accounts::DeactivateCommand{.user_id = kRemovalAlice}).ok());
   EXPECT_EQ(db_.position(), after);
 }
 
 TEST_F(E2eeRemovalTest, AFailedDeletionRemovesNoKey) {
-  auto missing = db_.ApplyAccount(accounts::DeleteDeviceCommand{kAlice, "NOSUCH"});
+  auto missing = db_.ApplyAccount(accounts::DeleteDeviceCommand{kRemovalAlice, "NOSUCH"});
   EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
-  EXPECT_TRUE(AllLeft(kAlice, "PHONE"));
-  EXPECT_TRUE(AllLeft(kAlice, "LAPTOP"));
+  EXPECT_TRUE(AllLeft(kRemovalAlice, "PHONE"));
+  EXPECT_TRUE(AllLeft(kRemovalAlice, "LAPTOP"));
 }
 
 }  // namespace

@@ -37,7 +37,7 @@ Status ApplyAll(const std::vector<EventDraft>& drafts) {
   return Status::Ok();
 }
 
-UpgradePlan Plan(const RoomState& old, std::string sender) {
+UpgradePlan UpgradeTestPlan(const RoomState& old, std::string sender) {
   return UpgradePlan{.sender = std::move(sender),
                      .old_room_id = std::string(kOld),
                      .new_room_id = std::string(kNew),
@@ -54,7 +54,7 @@ TEST(RoomUpgradePlan, CreateNamesThePredecessorAndKeepsTheType) {
   old.Set("m.room.name", "", Event("m.room.name", {{"name", "N"}}));
   old.Set("m.room.member", "@x:hs", Event("m.room.member", {{"membership", "join"}}));
   old.Set("com.example.custom", "", Event("com.example.custom", {{"x", 1}}));
-  auto drafts = PlanReplacementRoom(Plan(old, "@a:hs"));
+  auto drafts = PlanReplacementRoom(UpgradeTestPlan(old, "@a:hs"));
   ASSERT_TRUE(drafts.ok()) << drafts.status().ToString();
   const json::object& create = (*drafts)[0].content;
   EXPECT_EQ((*drafts)[0].type, "m.room.create");
@@ -80,7 +80,7 @@ TEST(RoomUpgradePlan, EveryPlanPassesTheAuthRulesAndEndsWithTheOldLevels) {
   old.Set("m.room.power_levels", "", Event("m.room.power_levels", levels));
   old.Set("m.room.join_rules", "", Event("m.room.join_rules", {{"join_rule", "invite"}}));
   old.Set("m.room.topic", "", Event("m.room.topic", {{"topic", "t"}}));
-  UpgradePlan plan = Plan(old, "@m:hs");
+  UpgradePlan plan = UpgradeTestPlan(old, "@m:hs");
   plan.joined = {"@a:hs", "@m:hs", "@z:hs"};
   plan.banned = {"@evil:hs"};
   auto drafts = PlanReplacementRoom(plan);
@@ -101,7 +101,7 @@ TEST(RoomUpgradePlan, EveryPlanPassesTheAuthRulesAndEndsWithTheOldLevels) {
 TEST(RoomUpgradePlan, InvitesAreBounded) {
   RoomState old;
   old.Set("m.room.create", "", Event("m.room.create", {{"room_version", "11"}}));
-  UpgradePlan plan = Plan(old, "@a:hs");
+  UpgradePlan plan = UpgradeTestPlan(old, "@a:hs");
   for (size_t i = 0; i < kUpgradeInvitesMax + 5; ++i) {
     plan.joined.push_back("@u" + std::to_string(i) + ":hs");
   }
@@ -112,9 +112,9 @@ TEST(RoomUpgradePlan, InvitesAreBounded) {
 
 TEST(RoomUpgradePlan, BadIdsAreRefused) {
   RoomState old;
-  UpgradePlan plan = Plan(old, "not-a-user");
+  UpgradePlan plan = UpgradeTestPlan(old, "not-a-user");
   EXPECT_EQ(PlanReplacementRoom(plan).status().code(), StatusCode::kInvalidArgument);
-  plan = Plan(old, "@a:hs");
+  plan = UpgradeTestPlan(old, "@a:hs");
   plan.new_room_id = "nope";
   EXPECT_EQ(PlanReplacementRoom(plan).status().code(), StatusCode::kInvalidArgument);
 }

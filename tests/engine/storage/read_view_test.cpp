@@ -18,13 +18,13 @@ namespace {
 
 using testing::TempDir;
 
-std::unique_ptr<Store> OpenOrDie(const std::string& path) {
+std::unique_ptr<Store> ReadViewOpenOrDie(const std::string& path) {
   auto store = Store::Open({.path = path});
   NEBU_CHECK(store.ok(), store.status().ToString());
   return std::move(store).value();
 }
 
-void Put(Store& store, Cf cf, std::string_view key, std::string_view value) {
+void ReadViewPut(Store& store, Cf cf, std::string_view key, std::string_view value) {
   rocksdb::WriteBatch batch;
   NEBU_CHECK(batch.Put(store.handle(cf), key, value).ok(), "batch");
   const Status s = store.Write(batch, false);
@@ -45,12 +45,12 @@ std::optional<std::string> GetOrDie(const ReadView& view, Cf cf, std::string_vie
 
 TEST(ReadViewTest, PinnedViewDoesNotSeeLaterWrites) {
   TempDir dir;
-  auto store = OpenOrDie(dir.path());
-  Put(*store, Cf::kStream, U64Key(1), "one");
+  auto store = ReadViewOpenOrDie(dir.path());
+  ReadViewPut(*store, Cf::kStream, U64Key(1), "one");
   const ReadView pinned = ReadView::Pinned(*store);
   const ReadView latest(*store);
-  Put(*store, Cf::kStream, U64Key(2), "two");
-  Put(*store, Cf::kStream, U64Key(1), "changed");
+  ReadViewPut(*store, Cf::kStream, U64Key(2), "two");
+  ReadViewPut(*store, Cf::kStream, U64Key(1), "changed");
 
   EXPECT_EQ(GetOrDie(pinned, Cf::kStream, U64Key(1)), "one");
   EXPECT_EQ(GetOrDie(pinned, Cf::kStream, U64Key(2)), std::nullopt);
@@ -72,7 +72,7 @@ TEST(ReadViewTest, PinnedViewDoesNotSeeLaterWrites) {
 
 TEST(ReadViewTest, SnapshotIsReleasedWithTheLastCopy) {
   TempDir dir;
-  auto store = OpenOrDie(dir.path());
+  auto store = ReadViewOpenOrDie(dir.path());
   ASSERT_EQ(LiveSnapshots(*store), 0u);
   {
     const ReadView unpinned(*store);
