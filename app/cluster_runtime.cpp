@@ -1,5 +1,7 @@
 #include "app/cluster_runtime.h"
 
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
 
 #include "engine/core/state_digest.h"
@@ -52,7 +54,9 @@ ClusterRuntime::ClusterRuntime(std::unique_ptr<replication::ClusterNode> node,
                                const std::string& prefix)
     : node_(std::move(node)),
       ephemeral_(std::make_unique<replication::EtcdEphemeralBus>(
-          node_->etcd(), replication::EtcdEphemeralOptions{.prefix = prefix})) {}
+          node_->etcd(), replication::EtcdEphemeralOptions{.prefix = prefix})),
+      catch_up_pool_(std::make_unique<api::WorkerPool>(api::WorkerPoolOptions{
+          .threads = api::kCatchUpThreads, .queue_max = api::kCatchUpRequestsMax})) {}
 
 ClusterRuntime::~ClusterRuntime() { Stop(); }
 
@@ -126,6 +130,57 @@ api::ClusterHealth ClusterRuntime::Health() const {
           .applied_revision = h.applied_revision,
           .head_revision = h.head_revision,
           .behind_compaction = h.behind_trim};
+}
+
+void ClusterRuntime::CatchUpAsync(uint64_t seen_applied,
+                                  std::function<void(api::CatchUpResult)> done) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(api::kCatchUpWaitMs);
+  if (catch_ups_.fetch_add(1) >= api::kCatchUpRequestsMax) {
+    catch_ups_.fetch_sub(1);
+    return done(api::CatchUpResult::kBusy);
+  }
+  auto shared_done = std::make_shared<std::function<void(api::CatchUpResult)>>(std::move(done));
+  bool queued = false;
+  {
+    std::lock_guard lock(catch_up_mu_);
+    if (catch_up_pool_ != nullptr) {
+      queued = catch_up_pool_->Post([this, seen_applied, deadline, shared_done] {
+        const api::CatchUpResult result = CatchUpBy(seen_applied, deadline);
+        catch_ups_.fetch_sub(1);
+        (*shared_done)(result);
+      });
+    }
+  }
+  if (!queued) {
+    catch_ups_.fetch_sub(1);
+    (*shared_done)(api::CatchUpResult::kBusy);
+  }
+}
+
+void ClusterRuntime::StopCatchUp() {
+  std::unique_ptr<api::WorkerPool> pool;
+  {
+    std::lock_guard lock(catch_up_mu_);
+    pool = std::move(catch_up_pool_);
+  }
+  pool.reset();  // outside the lock: queued catch-ups run to their answer first
+}
+
+api::CatchUpResult ClusterRuntime::CatchUpBy(uint64_t seen_applied,
+                                             std::chrono::steady_clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+  if (left.count() <= 0) return api::CatchUpResult::kStillBehind;  // queued too long
+  Result<uint64_t> newest = node_->NewestLogRevision(left);
+  if (!newest.ok()) {
+    spdlog::warn("cluster: catch-up on a miss: {}", newest.status().ToString());
+    return api::CatchUpResult::kUnavailable;
+  }
+  // The answer saw everything up to seen_applied: behind only if the log has more.
+  if (seen_applied >= *newest) return api::CatchUpResult::kNotBehind;
+  return node_->WaitApplied(*newest, deadline) ? api::CatchUpResult::kCaughtUp
+                                               : api::CatchUpResult::kStillBehind;
 }
 
 std::optional<Config> LoadClusterCommandConfig(std::string_view command) {

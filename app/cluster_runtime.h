@@ -11,14 +11,29 @@
 //   api::ClientApi api(engine, ..., &metrics, &cluster->ephemeral());
 //   cluster->ephemeral().Start();   // typing and presence shared through etcd
 //
-// Thread-safety: the ClusterView methods may be called from any thread.
+// It is also the client router's read barrier (api::CatchUpBarrier, api/cluster_view.h;
+// api/router.h "Catch-up on a miss"): CatchUpAsync runs on a pool of
+// api::kCatchUpThreads threads of its own; each catch-up reads the newest log
+// revision from etcd (ClusterNode::NewestLogRevision, linearizable) and, when the miss
+// was answered from less (the applied revision the router read before the handler
+// ran), waits on the replicated committer until this node has (WaitApplied), all
+// within api::kCatchUpWaitMs from the miss; at most api::kCatchUpRequestsMax are under
+// way at once (beyond: kBusy at once). Stop() ends the pool (queued catch-ups still run).
+//
+//   api::ClientApi api(engine, {..., .catch_up = cluster.get()}, ...);  // app/main.cpp
+//
+// Thread-safety: the ClusterView and CatchUpBarrier methods may be called from any thread.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string_view>
 
 #include "api/cluster_view.h"
+#include "api/worker_pool.h"
 #include "app/config.h"
 #include "engine/core/engine.h"
 #include "replication/checkpoint_server.h"
@@ -28,7 +43,7 @@
 
 namespace nebu::app {
 
-class ClusterRuntime final : public api::ClusterView {
+class ClusterRuntime final : public api::ClusterView, public api::CatchUpBarrier {
  public:
   // nullptr without NEBU_ETCD_ENDPOINTS; the ClusterNode::Open errors otherwise.
   static Result<std::unique_ptr<ClusterRuntime>> Open(const Config& config);
@@ -43,6 +58,7 @@ class ClusterRuntime final : public api::ClusterView {
   // Stops the checkpoint server and the ephemeral bus (this node's presence keys go
   // at once) and leaves the live registry (before the engine closes). Idempotent.
   void Stop() {
+    StopCatchUp();  // before the engine (its committer) goes
     if (checkpoints_) checkpoints_->Stop();
     ephemeral_->Stop();
     node_->Stop();
@@ -63,11 +79,25 @@ class ClusterRuntime final : public api::ClusterView {
   [[nodiscard]] std::vector<api::NodeInfo> Nodes() const override;
   [[nodiscard]] api::ClusterHealth Health() const override;
 
+  // api::CatchUpBarrier (see above). Before StartRegistry-time use the engine must be
+  // open (the committer exists); after Stop() every call answers kBusy.
+  [[nodiscard]] uint64_t AppliedRevision() const override { return node_->applied_revision(); }
+  void CatchUpAsync(uint64_t seen_applied, std::function<void(api::CatchUpResult)> done) override;
+
  private:
   ClusterRuntime(std::unique_ptr<replication::ClusterNode> node, const std::string& prefix);
+  // Ends the catch-up pool: what is queued still runs (each within kCatchUpWaitMs).
+  void StopCatchUp();
+  // One catch-up on a pool thread, decided by `deadline`.
+  api::CatchUpResult CatchUpBy(uint64_t seen_applied,
+                               std::chrono::steady_clock::time_point deadline);
+
   std::unique_ptr<replication::ClusterNode> node_;
   std::unique_ptr<replication::EtcdEphemeralBus> ephemeral_;  // on node_'s client: goes first
   std::unique_ptr<replication::CheckpointServer> checkpoints_;
+  std::atomic<size_t> catch_ups_{0};  // under way (queued or running)
+  std::mutex catch_up_mu_;  // guards catch_up_pool_ (Post is quick, never blocks)
+  std::unique_ptr<api::WorkerPool> catch_up_pool_;  // null after Stop()
 };
 
 // This node's state digest for GET /internal/digest (`nebu cluster verify`):
