@@ -230,6 +230,14 @@ TEST_F(ClusterReadYourWritesTest, AGenuinelyForbiddenSendIsStillRefusedQuicklyUn
   const std::string outsider = Register(1, "outsider");
   ASSERT_FALSE(room.empty());
   ASSERT_FALSE(outsider.empty());
+  // Idle first: a refusal then costs one etcd read (the node is not behind).
+  std::vector<double> idle_ms;
+  for (int i = 0; i < kRywForbiddenTries; ++i) {
+    const auto start = RywClock::now();
+    HttpReply refused = Send(1, outsider, room, "not a member");
+    idle_ms.push_back(RywMs(RywClock::now() - start));
+    ASSERT_EQ(refused.status, 403) << refused.body;
+  }
   StartLoad();
   std::vector<double> forbidden_ms, whoami_ms, own_send_ms;
   const std::string own_room = CreateRoom(1, outsider);
@@ -249,13 +257,15 @@ TEST_F(ClusterReadYourWritesTest, AGenuinelyForbiddenSendIsStillRefusedQuicklyUn
     own_send_ms.push_back(RywMs(RywClock::now() - start));
   }
   StopLoad();
+  std::cout << "idle, median ms: forbidden send " << RywMedian(idle_ms) << " (max "
+            << *std::max_element(idle_ms.begin(), idle_ms.end()) << ")\n";
   std::cout << "under load, median ms: forbidden send " << RywMedian(forbidden_ms)
             << " (max " << *std::max_element(forbidden_ms.begin(), forbidden_ms.end())
             << "), whoami " << RywMedian(whoami_ms) << ", own send " << RywMedian(own_send_ms)
             << "\n";
   PrintCatchUps();
   // Every refusal asked etcd once; none was re-run into another answer.
-  EXPECT_GE(CatchUps(1, "not_behind") + CatchUps(1, "unchanged"), kRywForbiddenTries);
+  EXPECT_GE(CatchUps(1, "not_behind") + CatchUps(1, "unchanged"), 2 * kRywForbiddenTries);
   EXPECT_EQ(CatchUps(1, "changed"), 0);
 }
 
