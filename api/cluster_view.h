@@ -97,8 +97,10 @@ inline constexpr size_t kCatchUpRequestsMax = 64;
 enum class CatchUpResult {
   kNotBehind,    // the answer saw the newest group of the log: the miss is real
   kCaughtUp,     // it was behind and has now applied at least that group
-  kStillBehind,  // it was behind and did not catch up within kCatchUpWaitMs
-  kUnavailable,  // etcd did not answer within kCatchUpWaitMs (or refused the read)
+  kStillBehind,  // it was behind and did not catch up within kCatchUpWaitMs (or it
+                 // fell behind the log's trim point: it applies nothing until it rejoins)
+  kUnavailable,  // etcd did not answer within kCatchUpWaitMs (or refused the read), or
+                 // the node already knows etcd is unreachable (then at once, no read)
   kBusy,         // kCatchUpRequestsMax catch-ups already under way: etcd not asked
 };
 // "not_behind", "caught_up", "still_behind", "unavailable", "busy".

@@ -18,7 +18,11 @@
 // was answered from less (the applied revision the router read before the handler
 // ran), waits on the replicated committer until this node has (WaitApplied), all
 // within api::kCatchUpWaitMs from the miss; at most api::kCatchUpRequestsMax are under
-// way at once (beyond: kBusy at once). Stop() ends the pool (queued catch-ups still run).
+// way at once (beyond: kBusy at once). Misses at the same time share one etcd read (any
+// read that started after a miss serves it; one read in flight at a time), so a burst
+// of misses costs etcd about one Range per round trip, not one per miss. Known trouble
+// answers at once: etcd unreachable (the node's health) kUnavailable, fallen behind the
+// trim point kStillBehind. Stop() ends the pool (queued catch-ups still run).
 //
 //   api::ClientApi api(engine, {..., .catch_up = cluster.get()}, ...);  // app/main.cpp
 //
@@ -27,6 +31,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -88,9 +93,15 @@ class ClusterRuntime final : public api::ClusterView, public api::CatchUpBarrier
   ClusterRuntime(std::unique_ptr<replication::ClusterNode> node, const std::string& prefix);
   // Ends the catch-up pool: what is queued still runs (each within kCatchUpWaitMs).
   void StopCatchUp();
-  // One catch-up on a pool thread, decided by `deadline`.
+  // One catch-up on a pool thread (the miss at `missed_at`), decided by `deadline`.
   api::CatchUpResult CatchUpBy(uint64_t seen_applied,
+                               std::chrono::steady_clock::time_point missed_at,
                                std::chrono::steady_clock::time_point deadline);
+  // The log's newest revision from an etcd read that STARTED after `missed_at` (so it
+  // is linearizable for that miss): concurrent catch-ups share one read; one read is
+  // in flight at a time. kUnavailable at `deadline`.
+  Result<uint64_t> NewestLogRevisionAfter(std::chrono::steady_clock::time_point missed_at,
+                                          std::chrono::steady_clock::time_point deadline);
 
   std::unique_ptr<replication::ClusterNode> node_;
   std::unique_ptr<replication::EtcdEphemeralBus> ephemeral_;  // on node_'s client: goes first
@@ -98,6 +109,14 @@ class ClusterRuntime final : public api::ClusterView, public api::CatchUpBarrier
   std::atomic<size_t> catch_ups_{0};  // under way (queued or running)
   std::mutex catch_up_mu_;  // guards catch_up_pool_ (Post is quick, never blocks)
   std::unique_ptr<api::WorkerPool> catch_up_pool_;  // null after Stop()
+  // The shared read of NewestLogRevisionAfter; all guarded by newest_mu_.
+  std::mutex newest_mu_;
+  std::condition_variable newest_cv_;  // a read ended
+  bool newest_in_flight_ = false;
+  std::chrono::steady_clock::time_point newest_started_;  // of the read in flight
+  uint64_t newest_reads_started_ = 0;
+  uint64_t newest_reads_done_ = 0;
+  Result<uint64_t> newest_last_ = uint64_t{0};  // of read number newest_reads_done_
 };
 
 // This node's state digest for GET /internal/digest (`nebu cluster verify`):
