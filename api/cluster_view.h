@@ -1,6 +1,7 @@
 // ClusterView: what the ops listener shows of the cluster (ISSUE 8, node registry). The
 // cluster code (over etcd) implements it; api/ only reads it, so the HTTP layer needs no
-// etcd and tests use a fake.
+// etcd and tests use a fake. CatchUpBarrier (below): the client router's read barrier
+// on a miss, implemented the same way (app/cluster_runtime.h).
 //
 //   class EtcdClusterView : public api::ClusterView { ... };  // the registry's cache
 //   api::AddOpsRoutes(ops, metrics, probe,
@@ -68,8 +69,9 @@ class ClusterView {
 // 403 M_FORBIDDEN / 404 M_NOT_FOUND for something that exists. Before it does, it asks
 // the node's CatchUpBarrier: the barrier learns with ONE linearizable etcd read the
 // revision of the newest group in the cluster's log (an etcd Range over P/log/, newest
-// first, limit 1, keys only: etcd reads the untrimmed log's keys, a few hundred while
-// the trim keeps up) and, if the first answer was computed before this node applied
+// first, limit 1, keys only; to sort, etcd reads every untrimmed record of the log, a
+// few hundred while the trim keeps up; misses at the same time share one read) and,
+// if the first answer was computed before this node applied
 // that group (the applied revision read before the handler ran is lower), waits until
 // it has applied at least that much. The router re-runs the request only after
 // kCaughtUp.

@@ -61,10 +61,15 @@
 // from a command the state machine rejected (a rejected command writes nothing). One
 // thing a re-run may repeat is accepted: a per-user rate-limit token (api/rate_limit.h)
 // taken before the refusal is taken once more (at most twice per request; only when the
-// node was behind). Routes that must set catch_up = false: unauthenticated ones
-// (/login, /register and their helpers: a wrong password counts a failed login; they
-// never carry a user's own token legitimately) and any route whose error path records
-// something (a failed-attempt counter, a UIA session, a transaction ID).
+// node was behind). Routes that must set catch_up = false: unauthenticated ones that
+// can answer a miss (POST /login: a wrong password is 403 and counts a failed login;
+// POST /register: 403 when closed; neither legitimately carries a token) and any route
+// whose error path records something (a failed-attempt counter, a UIA session, a
+// transaction ID). Other unauthenticated routes never see a catch-up unless a client
+// sends a token they ignore, and their misses change nothing (/refresh, openid userinfo).
+// Cost in a cluster: every request with a token on such a route is copied once (body
+// included; spooled uploads only name their file) and the barrier's applied revision
+// read (an atomic) before its handler runs; a miss's body is parsed for its errcode.
 // Without a barrier (a single node) none of this exists: no copy, no parse, no cost.
 //
 // Patterns are '/'-separated segments; a segment is a literal or a whole `{name}`
