@@ -47,6 +47,7 @@ ClientApi::ClientApi(core::Engine& engine, const ClientApiOptions& options, Metr
       engine, TokenSweeperOptions{.active = !options.pushers_standby});
   token_sweeper_->Start();
   SetTokenWaitMs(options.token_wait_ms);
+  router.SetCatchUp(options.catch_up);
   auto limits = std::make_shared<UserRateLimits>(options.rate_limit);  // shared by the routes
   AddDiscoveryRoutes(router,
                      {.public_base_url = options.public_base_url, .support = options.support});

@@ -33,6 +33,7 @@ namespace nebu::push {
 class NotificationWorker;
 }
 namespace nebu::api {
+class CatchUpBarrier;
 class MediaApi;
 class PushGateway;
 class PusherDelivery;
@@ -52,6 +53,9 @@ struct ClientApiOptions {
   // (api/token_wait.h): kTokenWaitMsCluster in a cluster, 0 on a single node. It is
   // process-wide: the constructor calls SetTokenWaitMs with it.
   int64_t token_wait_ms = 0;
+  // A cluster node's read barrier (api/cluster_view.h; api/router.h "Catch-up on a
+  // miss"); null on a single node. It must outlive the ClientApi.
+  CatchUpBarrier* catch_up = nullptr;
   // Pusher delivery (api/push/pusher_delivery.h) and the expired-token sweep
   // (api/accounts/token_sweeper.h) start standing by; a cluster's pusher election
   // calls SetActive(true) on both on the one node that holds it.

@@ -1,13 +1,21 @@
 #include "api/router.h"
 
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <exception>
 #include <future>
 #include <memory>
 
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include "api/cluster_view.h"
 #include "api/errors.h"
 #include "api/metrics.h"
 #include "api/path_params.h"
@@ -89,6 +97,33 @@ class ResponseSlot {
 
 Response InternalError() { return ErrorResponse(500, "M_UNKNOWN", "Internal server error"); }
 
+// The outcomes of nebu_cluster_catchup_total, in Router::catch_up_counts_ order.
+constexpr std::array<std::string_view, 6> kCatchUpOutcomes = {
+    "not_behind", "still_behind", "unavailable", "busy", "changed", "unchanged"};
+
+// A first answer the catch-up looks at (api/router.h): 401 M_UNKNOWN_TOKEN without
+// soft_logout, 403 M_FORBIDDEN, 404 M_NOT_FOUND.
+bool IsCatchUpMiss(const Response& response) {
+  std::string_view wanted;
+  if (response.status == 401) {
+    wanted = "M_UNKNOWN_TOKEN";
+  } else if (response.status == 403) {
+    wanted = "M_FORBIDDEN";
+  } else if (response.status == 404) {
+    wanted = "M_NOT_FOUND";
+  } else {
+    return false;
+  }
+  boost::system::error_code ec;
+  boost::json::value body = boost::json::parse(response.body, ec);
+  if (ec || !body.is_object()) return false;
+  const boost::json::object& object = body.get_object();
+  const boost::json::value* errcode = object.if_contains("errcode");
+  if (errcode == nullptr || !errcode->is_string() || errcode->get_string() != wanted) return false;
+  const boost::json::value* soft = object.if_contains("soft_logout");
+  return soft == nullptr || !soft->is_bool() || !soft->get_bool();
+}
+
 }  // namespace
 
 Router::Router(std::string listener, Metrics* metrics, WorkerPoolOptions offload)
@@ -114,7 +149,8 @@ void Router::Add(std::string_view method, std::string_view pattern, Handler hand
             .async_handler = nullptr,
             .body_bytes_max = options.body_bytes_max,
             .offload = options.offload,
-            .spool_body = options.spool_body});
+            .spool_body = options.spool_body,
+            .catch_up = options.catch_up});
   if (options.offload && offload_pool_ == nullptr) {
     offload_pool_ = std::make_unique<WorkerPool>(offload_options_);
   }
@@ -129,7 +165,8 @@ void Router::AddAsync(std::string_view method, std::string_view pattern, AsyncHa
             .async_handler = std::move(handler),
             .body_bytes_max = options.body_bytes_max,
             .offload = false,
-            .spool_body = options.spool_body});
+            .spool_body = options.spool_body,
+            .catch_up = options.catch_up});
 }
 
 void Router::AddRoute(std::string_view method, std::string_view pattern, Route route) {
@@ -260,6 +297,76 @@ void Router::Offload(const Route& route, const Request& request, PathParams para
   }
 }
 
+void Router::SetCatchUp(CatchUpBarrier* barrier) {
+  NEBU_CHECK(catch_up_ == nullptr, "SetCatchUp called twice");
+  catch_up_ = barrier;
+  if (barrier == nullptr || metrics_ == nullptr) return;
+  auto& family = prometheus::BuildCounter()
+                     .Name("nebu_cluster_catchup_total")
+                     .Help("Requests answered 401 M_UNKNOWN_TOKEN, 403 M_FORBIDDEN or 404 "
+                           "M_NOT_FOUND that made this cluster node catch up with etcd, by "
+                           "outcome (changed/unchanged: re-run after catching up)")
+                     .Register(metrics_->registry());
+  for (std::string_view outcome : kCatchUpOutcomes) {
+    catch_up_counts_.push_back(&family.Add({{"outcome", std::string(outcome)}}));
+  }
+}
+
+void Router::CountCatchUp(std::string_view outcome) const {
+  for (size_t i = 0; i < catch_up_counts_.size(); ++i) {
+    if (kCatchUpOutcomes[i] == outcome) catch_up_counts_[i]->Increment();
+  }
+}
+
+Respond Router::CatchUpOnMiss(const Route& route, const Request& request,
+                              const PathParams& params, std::string_view route_label,
+                              Respond finish) const {
+  if (catch_up_ == nullptr || !route.catch_up || !request.AccessToken()) return finish;
+  // The handler's request and params live only until it returns: keep copies for a re-run.
+  auto request_copy = std::make_shared<const Request>(request);
+  auto params_copy = std::make_shared<const PathParams>(params);
+  auto first_taken = std::make_shared<std::atomic<bool>>(false);
+  // Before the handler runs: what it reads is at least this far.
+  const uint64_t seen_applied = catch_up_->AppliedRevision();
+  return [this, &route, request_copy, params_copy, route_label, first_taken, seen_applied,
+          finish = std::move(finish)](Response first) {
+    // Only the first answer may start a catch-up; a second one goes to the slot (dropped).
+    if (first_taken->exchange(true) || !IsCatchUpMiss(first)) return finish(std::move(first));
+    auto held = std::make_shared<Response>(std::move(first));
+    catch_up_->CatchUpAsync(seen_applied, [this, &route, request_copy, params_copy, route_label, held,
+                             finish](CatchUpResult result) {
+      if (result != CatchUpResult::kCaughtUp) {
+        CountCatchUp(CatchUpResultName(result));
+        return finish(std::move(*held));
+      }
+      Rerun(route, request_copy, params_copy, route_label, std::move(*held), finish);
+    });
+  };
+}
+
+void Router::Rerun(const Route& route, const std::shared_ptr<const Request>& request,
+                   const std::shared_ptr<const PathParams>& params, std::string_view route_label,
+                   Response first, const Respond& finish) const {
+  const int first_status = first.status;
+  Respond second = [this, first_status, finish](Response response) {
+    CountCatchUp(response.status != first_status ? "changed" : "unchanged");
+    finish(std::move(response));
+  };
+  if (!route.offload) {
+    Run(route, *request, *params, route_label, second);
+    return;
+  }
+  bool queued = offload_pool_->Post([&route, request, params, route_label, second] {
+    Run(route, *request, *params, route_label, second);
+  });
+  if (!queued) {
+    spdlog::warn("api: offload queue full, {} {} not re-run after catching up", request->method,
+                 route_label);
+    CountCatchUp("unchanged");
+    finish(std::move(first));
+  }
+}
+
 void Router::HandleAsync(const Request& request, Respond respond) const {
   std::string_view route_label = Metrics::kUnmatchedRoute;
   const Route* route = nullptr;
@@ -270,6 +377,7 @@ void Router::HandleAsync(const Request& request, Respond respond) const {
     finish(std::move(*ready));
     return;
   }
+  finish = CatchUpOnMiss(*route, request, params, route_label, std::move(finish));
   if (route->offload) {
     Offload(*route, request, std::move(params), route_label, std::move(finish));
     return;

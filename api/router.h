@@ -36,6 +36,42 @@
 // kOffloadBusyRetryAfterMs (the answer clients already retry on); the handler never
 // runs. An offloaded handler gets copies of the request and params.
 //
+// Catch-up on a miss (cluster nodes only; SetCatchUp, api/cluster_view.h): a write is
+// answered once the proposer's own node applied it, so a client behind a load balancer
+// may reach a node that has not applied it yet. When a request that carries an access
+// token (Request::AccessToken) on a route with RouteOptions::catch_up is answered
+//   401 M_UNKNOWN_TOKEN (without soft_logout: not an expired token),
+//   403 M_FORBIDDEN or 404 M_NOT_FOUND,
+// the router holds that first answer and asks the CatchUpBarrier (one linearizable etcd
+// read; a bounded wait, kCatchUpWaitMs, on the barrier's own threads). Only when the
+// node WAS behind and has caught up does it run the handler once more, with a copy of
+// the request made before the first run, and answer the second answer, whatever it is
+// (never a third run). Otherwise (not behind, still behind after the bound, etcd
+// unreachable, kCatchUpRequestsMax catch-ups already under way) the first answer
+// stands. The re-run goes where the first run went: an offloaded route to the offload
+// pool (full: the first answer stands), any other route on the barrier's thread (they
+// never block). No server I/O thread and not the apply thread ever waits.
+// Counted in nebu_cluster_catchup_total{outcome}: "not_behind", "still_behind",
+// "unavailable", "busy" (first answer kept), "changed" / "unchanged" (re-run, its
+// status differs from the first one's / does not).
+// The re-run rule (RouteOptions::catch_up, true by default): a route may be re-run only
+// if its 401/403/404 answers change nothing. Authentication failures come before any
+// handler work (api/auth.h), so every 401 M_UNKNOWN_TOKEN qualifies. A handler's
+// 403/404 qualifies when it comes from a read of this node's state before any write, or
+// from a command the state machine rejected (a rejected command writes nothing). One
+// thing a re-run may repeat is accepted: a per-user rate-limit token (api/rate_limit.h)
+// taken before the refusal is taken once more (at most twice per request; only when the
+// node was behind). Routes that must set catch_up = false: unauthenticated ones that
+// can answer a miss (POST /login: a wrong password is 403 and counts a failed login;
+// POST /register: 403 when closed; neither legitimately carries a token) and any route
+// whose error path records something (a failed-attempt counter, a UIA session, a
+// transaction ID). Other unauthenticated routes never see a catch-up unless a client
+// sends a token they ignore, and their misses change nothing (/refresh, openid userinfo).
+// Cost in a cluster: every request with a token on such a route is copied once (body
+// included; spooled uploads only name their file) and the barrier's applied revision
+// read (an atomic) before its handler runs; a miss's body is parsed for its errcode.
+// Without a barrier (a single node) none of this exists: no copy, no parse, no cost.
+//
 // Patterns are '/'-separated segments; a segment is a literal or a whole `{name}`
 // parameter. A parameter matches one raw segment (possibly empty) and is percent-
 // decoded before the handler runs, so "%2F" inside a parameter is a '/' in its value.
@@ -52,6 +88,7 @@
 //     that is not UTF-8 text; no handler runs
 //   the handler throws           500 M_UNKNOWN (logged)
 //   offload queue full           429 M_LIMIT_EXCEEDED, retry_after_ms (see above)
+// (none of these is ever re-run by the catch-up: it only sees handlers' answers).
 // Every response, synchronous or asynchronous, gets the CORS headers (see
 // AddCorsHeaders) and is recorded in the metrics when it is answered.
 //
@@ -74,8 +111,13 @@
 #include "api/http.h"
 #include "api/worker_pool.h"
 
+namespace prometheus {
+class Counter;
+}  // namespace prometheus
+
 namespace nebu::api {
 
+class CatchUpBarrier;
 class Metrics;
 
 // Decoded path parameters by name, e.g. {"roomId": "!a:b"}.
@@ -103,6 +145,9 @@ struct RouteOptions {
   // Request::body_file / body_file_bytes / body_sha256 and an empty body, and the file
   // is deleted once the answer is written (or the client goes away mid-body).
   bool spool_body = false;
+  // May be re-run after a catch-up on a miss (see "Catch-up on a miss" above): false for
+  // unauthenticated routes and routes whose 401/403/404 answers change something.
+  bool catch_up = true;
 };
 
 class Router {
@@ -148,6 +193,11 @@ class Router {
   // Whether that route spools its body to a file (RouteOptions::spool_body).
   [[nodiscard]] bool SpoolsBody(std::string_view method, std::string_view path) const;
 
+  // Makes this router catch up on a miss (see above) through `barrier` (a cluster
+  // node's; it must outlive the router), and adds nebu_cluster_catchup_total to the
+  // metrics (when set). Set-up only, like Add(); at most once per Metrics.
+  void SetCatchUp(CatchUpBarrier* barrier);
+
   // Registers `hook`, run by Drain(): a route that keeps requests waiting only for
   // time (the /sync long-poll) answers them at once from it and stops parking new
   // ones. Set-up only, like Add().
@@ -175,6 +225,7 @@ class Router {
     size_t body_bytes_max = 0;
     bool offload = false;  // handler runs on offload_pool_
     bool spool_body = false;
+    bool catch_up = true;  // RouteOptions::catch_up
   };
   struct Pattern {
     std::string text;
@@ -200,8 +251,23 @@ class Router {
   void Offload(const Route& route, const Request& request, PathParams params,
                std::string_view route_label, Respond respond) const;
 
+  // When the catch-up applies to this request: `finish` wrapped so a miss first waits
+  // for the barrier and may re-run the route once; else `finish` itself.
+  [[nodiscard]] Respond CatchUpOnMiss(const Route& route, const Request& request,
+                                      const PathParams& params, std::string_view route_label,
+                                      Respond finish) const;
+  // Runs the route again (offloaded ones on the pool) and answers its answer, counted
+  // as "changed" or "unchanged" against `first`; `first` when the pool refuses.
+  void Rerun(const Route& route, const std::shared_ptr<const Request>& request,
+             const std::shared_ptr<const PathParams>& params, std::string_view route_label,
+             Response first, const Respond& finish) const;
+  void CountCatchUp(std::string_view outcome) const;
+
   std::string listener_;
   Metrics* metrics_;
+  CatchUpBarrier* catch_up_ = nullptr;  // null: a single node, no catch-up
+  // nebu_cluster_catchup_total by outcome (kCatchUpOutcomes order); empty without metrics.
+  std::vector<prometheus::Counter*> catch_up_counts_;
   std::vector<Pattern> patterns_;
   WorkerPoolOptions offload_options_;
   std::unique_ptr<WorkerPool> offload_pool_;  // created by the first offloaded route

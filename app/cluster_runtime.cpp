@@ -1,5 +1,7 @@
 #include "app/cluster_runtime.h"
 
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
 
 #include "engine/core/state_digest.h"
@@ -52,7 +54,9 @@ ClusterRuntime::ClusterRuntime(std::unique_ptr<replication::ClusterNode> node,
                                const std::string& prefix)
     : node_(std::move(node)),
       ephemeral_(std::make_unique<replication::EtcdEphemeralBus>(
-          node_->etcd(), replication::EtcdEphemeralOptions{.prefix = prefix})) {}
+          node_->etcd(), replication::EtcdEphemeralOptions{.prefix = prefix})),
+      catch_up_pool_(std::make_unique<api::WorkerPool>(api::WorkerPoolOptions{
+          .threads = api::kCatchUpThreads, .queue_max = api::kCatchUpRequestsMax})) {}
 
 ClusterRuntime::~ClusterRuntime() { Stop(); }
 
@@ -126,6 +130,100 @@ api::ClusterHealth ClusterRuntime::Health() const {
           .applied_revision = h.applied_revision,
           .head_revision = h.head_revision,
           .behind_compaction = h.behind_trim};
+}
+
+void ClusterRuntime::CatchUpAsync(uint64_t seen_applied,
+                                  std::function<void(api::CatchUpResult)> done) {
+  const auto missed_at = std::chrono::steady_clock::now();
+  const auto deadline = missed_at + std::chrono::milliseconds(api::kCatchUpWaitMs);
+  if (catch_ups_.fetch_add(1) >= api::kCatchUpRequestsMax) {
+    catch_ups_.fetch_sub(1);
+    return done(api::CatchUpResult::kBusy);
+  }
+  auto shared_done = std::make_shared<std::function<void(api::CatchUpResult)>>(std::move(done));
+  bool queued = false;
+  {
+    std::lock_guard lock(catch_up_mu_);
+    if (catch_up_pool_ != nullptr) {
+      queued = catch_up_pool_->Post([this, seen_applied, missed_at, deadline, shared_done] {
+        const api::CatchUpResult result = CatchUpBy(seen_applied, missed_at, deadline);
+        catch_ups_.fetch_sub(1);
+        (*shared_done)(result);
+      });
+    }
+  }
+  if (!queued) {
+    catch_ups_.fetch_sub(1);
+    (*shared_done)(api::CatchUpResult::kBusy);
+  }
+}
+
+void ClusterRuntime::StopCatchUp() {
+  std::unique_ptr<api::WorkerPool> pool;
+  {
+    std::lock_guard lock(catch_up_mu_);
+    pool = std::move(catch_up_pool_);
+  }
+  pool.reset();  // outside the lock: queued catch-ups run to their answer first
+}
+
+Result<uint64_t> ClusterRuntime::NewestLogRevisionAfter(
+    std::chrono::steady_clock::time_point missed_at,
+    std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(newest_mu_);
+  while (newest_in_flight_) {
+    if (newest_started_ >= missed_at) {  // join it: it is linearizable for this miss
+      const uint64_t joined = newest_reads_started_;
+      if (!newest_cv_.wait_until(lock, deadline,
+                                 [this, joined] { return newest_reads_done_ >= joined; })) {
+        return Status::Unavailable("catch-up: the shared etcd read did not end in time");
+      }
+      return newest_last_;  // this read's, or a later one's: started after the miss too
+    }
+    // A read from before the miss: wait for its end, then start or join a newer one.
+    if (!newest_cv_.wait_until(lock, deadline, [this, missed_at] {
+          return !newest_in_flight_ || newest_started_ >= missed_at;
+        })) {
+      return Status::Unavailable("catch-up: an earlier etcd read did not end in time");
+    }
+  }
+  newest_in_flight_ = true;
+  newest_started_ = std::chrono::steady_clock::now();
+  const uint64_t mine = ++newest_reads_started_;
+  lock.unlock();
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+  Result<uint64_t> newest = left.count() > 0
+                                ? node_->NewestLogRevision(left)
+                                : Result<uint64_t>(Status::Unavailable("catch-up: no time left"));
+  lock.lock();
+  newest_in_flight_ = false;
+  newest_reads_done_ = mine;
+  newest_last_ = newest;
+  lock.unlock();
+  newest_cv_.notify_all();
+  return newest;
+}
+
+api::CatchUpResult ClusterRuntime::CatchUpBy(uint64_t seen_applied,
+                                             std::chrono::steady_clock::time_point missed_at,
+                                             std::chrono::steady_clock::time_point deadline) {
+  if (std::chrono::steady_clock::now() >= deadline) {
+    return api::CatchUpResult::kStillBehind;  // queued too long
+  }
+  // Known trouble answers at once instead of spending the bound on it.
+  const replication::ClusterHealthView health = node_->Health();
+  if (!health.etcd_reachable) return api::CatchUpResult::kUnavailable;
+  if (health.behind_trim) return api::CatchUpResult::kStillBehind;  // it stopped applying
+  Result<uint64_t> newest = NewestLogRevisionAfter(missed_at, deadline);
+  if (!newest.ok()) {
+    spdlog::warn("cluster: catch-up on a miss: {}", newest.status().ToString());
+    return api::CatchUpResult::kUnavailable;
+  }
+  // The answer saw everything up to seen_applied: behind only if the log has more.
+  if (seen_applied >= *newest) return api::CatchUpResult::kNotBehind;
+  return node_->WaitApplied(*newest, deadline) ? api::CatchUpResult::kCaughtUp
+                                               : api::CatchUpResult::kStillBehind;
 }
 
 std::optional<Config> LoadClusterCommandConfig(std::string_view command) {

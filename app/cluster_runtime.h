@@ -11,14 +11,34 @@
 //   api::ClientApi api(engine, ..., &metrics, &cluster->ephemeral());
 //   cluster->ephemeral().Start();   // typing and presence shared through etcd
 //
-// Thread-safety: the ClusterView methods may be called from any thread.
+// It is also the client router's read barrier (api::CatchUpBarrier, api/cluster_view.h;
+// api/router.h "Catch-up on a miss"): CatchUpAsync runs on a pool of
+// api::kCatchUpThreads threads of its own; each catch-up reads the newest log
+// revision from etcd (ClusterNode::NewestLogRevision, linearizable) and, when the miss
+// was answered from less (the applied revision the router read before the handler
+// ran), waits on the replicated committer until this node has (WaitApplied), all
+// within api::kCatchUpWaitMs from the miss; at most api::kCatchUpRequestsMax are under
+// way at once (beyond: kBusy at once). Misses at the same time share one etcd read (any
+// read that started after a miss serves it; one read in flight at a time), so a burst
+// of misses costs etcd about one Range per round trip, not one per miss. Known trouble
+// answers at once: etcd unreachable (the node's health) kUnavailable, fallen behind the
+// trim point kStillBehind. Stop() ends the pool (queued catch-ups still run).
+//
+//   api::ClientApi api(engine, {..., .catch_up = cluster.get()}, ...);  // app/main.cpp
+//
+// Thread-safety: the ClusterView and CatchUpBarrier methods may be called from any thread.
 #pragma once
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string_view>
 
 #include "api/cluster_view.h"
+#include "api/worker_pool.h"
 #include "app/config.h"
 #include "engine/core/engine.h"
 #include "replication/checkpoint_server.h"
@@ -28,7 +48,7 @@
 
 namespace nebu::app {
 
-class ClusterRuntime final : public api::ClusterView {
+class ClusterRuntime final : public api::ClusterView, public api::CatchUpBarrier {
  public:
   // nullptr without NEBU_ETCD_ENDPOINTS; the ClusterNode::Open errors otherwise.
   static Result<std::unique_ptr<ClusterRuntime>> Open(const Config& config);
@@ -43,6 +63,7 @@ class ClusterRuntime final : public api::ClusterView {
   // Stops the checkpoint server and the ephemeral bus (this node's presence keys go
   // at once) and leaves the live registry (before the engine closes). Idempotent.
   void Stop() {
+    StopCatchUp();  // before the engine (its committer) goes
     if (checkpoints_) checkpoints_->Stop();
     ephemeral_->Stop();
     node_->Stop();
@@ -63,11 +84,39 @@ class ClusterRuntime final : public api::ClusterView {
   [[nodiscard]] std::vector<api::NodeInfo> Nodes() const override;
   [[nodiscard]] api::ClusterHealth Health() const override;
 
+  // api::CatchUpBarrier (see above). Before StartRegistry-time use the engine must be
+  // open (the committer exists); after Stop() every call answers kBusy.
+  [[nodiscard]] uint64_t AppliedRevision() const override { return node_->applied_revision(); }
+  void CatchUpAsync(uint64_t seen_applied, std::function<void(api::CatchUpResult)> done) override;
+
  private:
   ClusterRuntime(std::unique_ptr<replication::ClusterNode> node, const std::string& prefix);
+  // Ends the catch-up pool: what is queued still runs (each within kCatchUpWaitMs).
+  void StopCatchUp();
+  // One catch-up on a pool thread (the miss at `missed_at`), decided by `deadline`.
+  api::CatchUpResult CatchUpBy(uint64_t seen_applied,
+                               std::chrono::steady_clock::time_point missed_at,
+                               std::chrono::steady_clock::time_point deadline);
+  // The log's newest revision from an etcd read that STARTED after `missed_at` (so it
+  // is linearizable for that miss): concurrent catch-ups share one read; one read is
+  // in flight at a time. kUnavailable at `deadline`.
+  Result<uint64_t> NewestLogRevisionAfter(std::chrono::steady_clock::time_point missed_at,
+                                          std::chrono::steady_clock::time_point deadline);
+
   std::unique_ptr<replication::ClusterNode> node_;
   std::unique_ptr<replication::EtcdEphemeralBus> ephemeral_;  // on node_'s client: goes first
   std::unique_ptr<replication::CheckpointServer> checkpoints_;
+  std::atomic<size_t> catch_ups_{0};  // under way (queued or running)
+  std::mutex catch_up_mu_;  // guards catch_up_pool_ (Post is quick, never blocks)
+  std::unique_ptr<api::WorkerPool> catch_up_pool_;  // null after Stop()
+  // The shared read of NewestLogRevisionAfter; all guarded by newest_mu_.
+  std::mutex newest_mu_;
+  std::condition_variable newest_cv_;  // a read ended
+  bool newest_in_flight_ = false;
+  std::chrono::steady_clock::time_point newest_started_;  // of the read in flight
+  uint64_t newest_reads_started_ = 0;
+  uint64_t newest_reads_done_ = 0;
+  Result<uint64_t> newest_last_ = uint64_t{0};  // of read number newest_reads_done_
 };
 
 // This node's state digest for GET /internal/digest (`nebu cluster verify`):

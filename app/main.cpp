@@ -229,6 +229,7 @@ int ServeUntilSignal(const Config& config, core::Engine& engine, ClusterRuntime*
                              .rate_limit = config.rate_limit,
                              // A token from another node waits for this one to catch up.
                              .token_wait_ms = cluster != nullptr ? api::kTokenWaitMsCluster : 0,
+                             .catch_up = cluster,
                             .pushers_standby = cluster != nullptr,
                             .push_private_gateways = config.push_private_gateways,
                             .sso = config.sso,

@@ -176,6 +176,17 @@ Result<std::unique_ptr<core::Committer>> ClusterNode::MakeCommitter(core::Applie
   return std::unique_ptr<core::Committer>(std::move(committer));
 }
 
+uint64_t ClusterNode::applied_revision() const {
+  NEBU_CHECK(committer_ != nullptr, "applied_revision before MakeCommitter");
+  return committer_->applied_revision();
+}
+
+bool ClusterNode::WaitApplied(uint64_t revision,
+                              std::chrono::steady_clock::time_point deadline) const {
+  NEBU_CHECK(committer_ != nullptr, "WaitApplied before MakeCommitter");
+  return committer_->WaitApplied(revision, deadline);
+}
+
 void ClusterNode::StartRegistry() {
   NEBU_CHECK(committer_ != nullptr, "StartRegistry before MakeCommitter");
   registry_thread_ = std::thread([this] {

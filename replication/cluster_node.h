@@ -37,6 +37,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -120,6 +121,17 @@ class ClusterNode {
   // After a failed join: deletes that member record again (a node without state
   // holds nothing back).
   Status ReleaseJoinHold();
+
+  // The read barrier (api/cluster_view.h CatchUpBarrier, app/cluster_runtime.h): the
+  // revision of the newest group in the log, read linearizably from etcd (one Range;
+  // 0 for an empty log; etcd's errors, kUnavailable after `timeout`), this node's
+  // applied revision, and a wait until it reaches `revision` (false at `deadline`;
+  // blocks: never on a server I/O thread or the apply thread). After MakeCommitter.
+  Result<uint64_t> NewestLogRevision(std::chrono::milliseconds timeout) {
+    return log_->NewestRevision(timeout);
+  }
+  uint64_t applied_revision() const;
+  bool WaitApplied(uint64_t revision, std::chrono::steady_clock::time_point deadline) const;
 
   const std::string& cluster_id() const { return cluster_id_; }
   const std::string& node_id() const { return options_.node_id; }

@@ -73,6 +73,19 @@ Result<uint64_t> EtcdLog::TrimmedThrough() {
   return trimmed_;
 }
 
+Result<uint64_t> EtcdLog::NewestRevision(std::chrono::milliseconds timeout) {
+  NEBU_ASSIGN_OR_RETURN(EtcdRangeResult newest,
+                        etcd_->Range(log_prefix_,
+                                     {.prefix = true,
+                                      .limit = 1,
+                                      .keys_only = true,
+                                      .sort_order = EtcdSortOrder::kDescend,
+                                      .sort_target = EtcdSortTarget::kMod},
+                                     timeout));
+  if (newest.kvs.empty()) return uint64_t{0};
+  return static_cast<uint64_t>(newest.kvs.front().mod_revision);
+}
+
 void EtcdLog::RestartWatch(uint64_t from) {
   std::lock_guard watch_lock(watch_mu_);
   uint64_t generation;

@@ -71,6 +71,12 @@ class EtcdLog final : public OrderedLog {
   Status Trim(uint64_t revision) override;
   Result<uint64_t> TrimmedThrough() override;
 
+  // The revision of the newest record in the log (0: none), read linearizably with one
+  // etcd Range (P/log/, newest mod revision first, limit 1, keys only: etcd still reads
+  // every untrimmed record's key to sort them, a few hundred while the trim keeps up).
+  // The read barrier's first step (ClusterNode::NewestLogRevision). etcd's errors.
+  Result<uint64_t> NewestRevision(std::chrono::milliseconds timeout);
+
   const std::string& log_prefix() const { return log_prefix_; }
 
  private:

@@ -384,7 +384,7 @@ Status ReplicatedCommitter::ApplyRecord(const LogRecord& record) {
       bool fresh, applier_.BeginGroup(group.origin, static_cast<uint32_t>(group.commands.size())));
   if (!fresh) {
     skipped_groups_.fetch_add(1);
-    applied_revision_ = record.revision;
+    PublishApplied(record.revision);
     if (mine) {
       // Applied before and not answered: only possible if the first copy landed in
       // an earlier run of this incarnation's number, which NewIncarnation excludes.
@@ -396,7 +396,7 @@ Status ReplicatedCommitter::ApplyRecord(const LogRecord& record) {
   }
   std::vector<ApplyOutcome> outcomes;
   NEBU_RETURN_IF_ERROR(ApplyCommands(group.commands, 0, &outcomes));
-  applied_revision_ = record.revision;
+  PublishApplied(record.revision);
   trim_safe_revision_ = record.revision;
   applied_groups_.fetch_add(1);
   if (!mine) return Status::Ok();
@@ -441,6 +441,24 @@ void ReplicatedCommitter::HaltFellBehind(const Status& trimmed) {
 void ReplicatedCommitter::SetUnreachable(bool* flag, bool value, const Status& cause) {
   *flag = value;
   if (value) unreachable_cause_ = cause;
+}
+
+void ReplicatedCommitter::PublishApplied(uint64_t revision) {
+  applied_revision_.store(revision);
+  if (applied_waiters_.load() == 0) return;  // a waiter registers before it checks
+  { std::lock_guard lock(applied_mu_); }     // it checks under the lock: no lost wake-up
+  applied_cv_.notify_all();
+}
+
+bool ReplicatedCommitter::WaitApplied(uint64_t revision,
+                                      std::chrono::steady_clock::time_point deadline) const {
+  if (applied_revision_.load() >= revision) return true;
+  std::unique_lock lock(applied_mu_);
+  applied_waiters_.fetch_add(1);
+  const bool reached = applied_cv_.wait_until(
+      lock, deadline, [this, revision] { return applied_revision_.load() >= revision; });
+  applied_waiters_.fetch_sub(1);
+  return reached;
 }
 
 void ReplicatedCommitter::NoteSeen(uint64_t revision) {

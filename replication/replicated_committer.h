@@ -127,6 +127,11 @@ class ReplicatedCommitter final : public core::Committer {
 
   // The revision of the last group applied (or skipped) here.
   uint64_t applied_revision() const { return applied_revision_.load(); }
+  // Blocks until applied_revision() >= revision (true) or `deadline` passes (false):
+  // the read barrier's wait (app/cluster_runtime.h, api/cluster_view.h). Woken by the
+  // apply thread after each group (the state is readable then, as for a proposer).
+  // Never call it from the apply thread or a server I/O thread.
+  bool WaitApplied(uint64_t revision, std::chrono::steady_clock::time_point deadline) const;
   // The revision through which this node needs nothing more from the log, even
   // after a restart: the last group its Applier recorded as applied (a skipped
   // duplicate is not recorded; a partly applied group counts one revision less).
@@ -187,6 +192,8 @@ class ReplicatedCommitter final : public core::Committer {
   void HaltFellBehind(const Status& trimmed);
   void SetUnreachable(bool* flag, bool value, const Status& cause);
   void NoteSeen(uint64_t revision);
+  // Stores applied_revision_ and wakes WaitApplied callers (apply thread).
+  void PublishApplied(uint64_t revision);
 
   OrderedLog& log_;
   core::Applier& applier_;
@@ -215,6 +222,10 @@ class ReplicatedCommitter final : public core::Committer {
 
   core::LogIndex next_index_ = 1;  // apply thread only (set in Start)
   std::atomic<uint64_t> applied_revision_{0};
+  // WaitApplied: callers waiting (so the apply thread skips the lock when none is).
+  mutable std::mutex applied_mu_;
+  mutable std::condition_variable applied_cv_;
+  mutable std::atomic<size_t> applied_waiters_{0};
   std::atomic<uint64_t> last_seen_revision_{0};
   std::atomic<uint64_t> trim_safe_revision_{0};
   std::atomic<uint64_t> appended_groups_{0};

@@ -40,15 +40,16 @@ int64_t Context::MonotonicMs() const { return engine.clock().NowMonotonicNs() / 
 
 const std::string& Context::server_name() const { return engine.server_name(); }
 
-void AddBoth(Router& router, std::string_view method, std::string_view suffix, Handler handler) {
-  router.Add(method, std::string(kPrefixV3).append(suffix), handler);
-  router.Add(method, std::string(kPrefixR0).append(suffix), std::move(handler));
+void AddBoth(Router& router, std::string_view method, std::string_view suffix, Handler handler,
+             RouteOptions options) {
+  router.Add(method, std::string(kPrefixV3).append(suffix), handler, options);
+  router.Add(method, std::string(kPrefixR0).append(suffix), std::move(handler), options);
 }
 
 void AddBothAsync(Router& router, std::string_view method, std::string_view suffix,
-                  AsyncHandler handler) {
-  router.AddAsync(method, std::string(kPrefixV3).append(suffix), handler);
-  router.AddAsync(method, std::string(kPrefixR0).append(suffix), std::move(handler));
+                  AsyncHandler handler, RouteOptions options) {
+  router.AddAsync(method, std::string(kPrefixV3).append(suffix), handler, options);
+  router.AddAsync(method, std::string(kPrefixR0).append(suffix), std::move(handler), options);
 }
 
 namespace {

@@ -78,10 +78,11 @@ struct Context {
 using ContextPtr = std::shared_ptr<Context>;
 
 // Registers the route under /_matrix/client/v3 and /_matrix/client/r0 (`suffix` starts
-// with '/').
-void AddBoth(Router& router, std::string_view method, std::string_view suffix, Handler handler);
+// with '/'), with `options` (api/router.h).
+void AddBoth(Router& router, std::string_view method, std::string_view suffix, Handler handler,
+             RouteOptions options = {});
 void AddBothAsync(Router& router, std::string_view method, std::string_view suffix,
-                  AsyncHandler handler);
+                  AsyncHandler handler, RouteOptions options = {});
 
 // Typed readers of optional body fields: true with *out set (nullopt when absent or
 // null), false with *error = 400 M_BAD_JSON when present with another type.

@@ -478,11 +478,12 @@ void LeaveAllRooms(core::Engine& engine, const std::string& user_id, std::functi
 void AddAccountRoutes(Router& router, core::Engine& engine, const AccountRoutesConfig& config) {
   using namespace account_internal;  // NOLINT: this file's and the other account files' helpers
   auto context = std::make_shared<Context>(engine, config);
-  AddBothAsync(router, "POST", "/register", Bind(context, Register));
+  // Unauthenticated: never re-run by the cluster's catch-up (api/router.h).
+  AddBothAsync(router, "POST", "/register", Bind(context, Register), {.catch_up = false});
   AddBoth(router, "GET", "/register/available", Bind(context, RegisterAvailable));
   AddBoth(router, "GET", "/login",
           [context](const Request&, const PathParams&) { return LoginFlows(*context); });
-  AddBothAsync(router, "POST", "/login", Bind(context, Login));
+  AddBothAsync(router, "POST", "/login", Bind(context, Login), {.catch_up = false});
   AddBothAsync(router, "POST", "/logout", Bind(context, Logout));
   AddBothAsync(router, "POST", "/logout/all", Bind(context, LogoutAll));
   AddBoth(router, "GET", "/account/whoami", Bind(context, WhoAmI));
