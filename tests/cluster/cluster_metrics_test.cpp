@@ -53,14 +53,7 @@ std::string Metrics(const NebuProcess& node) {
 class ClusterMetricsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!EtcdCluster::Available()) {
-      const char* required = std::getenv("NEBU_TEST_ETCD_REQUIRED");
-      if (required != nullptr && std::string_view(required) == "1") {
-        FAIL() << "etcd is required (NEBU_TEST_ETCD_REQUIRED=1) but " << EtcdCluster::Binary()
-               << " is missing";
-      }
-      GTEST_SKIP() << "etcd test skipped: no " << EtcdCluster::Binary();
-    }
+    NEBU_REQUIRE_ETCD_BINARY();
     etcd_ = std::make_unique<EtcdCluster>(dir_.path() + "/etcd", 1);
     ASSERT_TRUE(etcd_->Start()) << "etcd did not elect a leader";
     for (int i = 0; i < kMetricsNodes; ++i) {

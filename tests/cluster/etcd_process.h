@@ -10,7 +10,10 @@
 //   etcd.Signal(leader, SIGKILL); etcd.Restart(leader);
 //
 // The binary is $NEBU_TEST_ETCD_BINARY or /usr/bin/etcd; Available() says whether it
-// exists (scripts/test.sh installs it).
+// exists (scripts/test.sh installs it). In a fixture's SetUp:
+//
+//   NEBU_REQUIRE_ETCD_BINARY();   // skips the test without it; fails it instead when
+//                                 // NEBU_TEST_ETCD_REQUIRED=1 (scripts/test.sh sets it)
 #pragma once
 
 #include <fcntl.h>
@@ -23,6 +26,7 @@
 #include <filesystem>
 #include <random>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -162,3 +166,15 @@ class EtcdCluster {
 };
 
 }  // namespace nebu::cluster_testing
+
+#define NEBU_REQUIRE_ETCD_BINARY()                                                           \
+  do {                                                                                       \
+    if (!::nebu::cluster_testing::EtcdCluster::Available()) {                                \
+      const char* required_ = std::getenv("NEBU_TEST_ETCD_REQUIRED");                        \
+      if (required_ != nullptr && std::string_view(required_) == "1") {                      \
+        FAIL() << "etcd is required (NEBU_TEST_ETCD_REQUIRED=1) but "                        \
+               << ::nebu::cluster_testing::EtcdCluster::Binary() << " is missing";           \
+      }                                                                                      \
+      GTEST_SKIP() << "etcd test skipped: no " << ::nebu::cluster_testing::EtcdCluster::Binary(); \
+    }                                                                                        \
+  } while (false)
