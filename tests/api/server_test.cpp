@@ -14,7 +14,11 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <optional>
+#include <sstream>
+#include <string>
 
 #include "api/discovery.h"
 #include "api/metrics.h"
@@ -444,18 +448,23 @@ TEST(OpsReadinessTest, StoppedWritesAndAFullDiskWinOverTheOtherProbe) {
 }
 
 // True when a fresh socket can bind and listen on 127.0.0.1:port.
-bool CanListenOn(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
-            ::listen(fd, 1) == 0;
-  ::close(fd);
-  return ok;
+// Whether a socket listens on the IPv4 port, from the kernel's table (/proc/net/tcp: a
+// local address ending in :PPPP, state 0A). Binding the port ourselves instead was
+// flaky when tests run side by side: another process's outgoing connection may take
+// the released port as its source port, and the bind then fails although nothing
+// listens.
+bool ListensOn(uint16_t port) {
+  char suffix[8];
+  std::snprintf(suffix, sizeof suffix, ":%04X", port);
+  std::ifstream table("/proc/net/tcp");
+  std::string line;
+  while (std::getline(table, line)) {
+    std::istringstream fields(line);
+    std::string slot, local_address, remote_address, state;
+    fields >> slot >> local_address >> remote_address >> state;
+    if (local_address.ends_with(suffix) && state == "0A") return true;
+  }
+  return false;
 }
 
 TEST_F(ServerTest, StopClosesIdleConnectionsWithoutWaitingForTimeouts) {
@@ -466,15 +475,16 @@ TEST_F(ServerTest, StopClosesIdleConnectionsWithoutWaitingForTimeouts) {
   StartServer(limits);
   Client client(client_port());
   ASSERT_TRUE(client.Get("/_matrix/client/versions"));
+  ASSERT_TRUE(ListensOn(client_port()));
   auto start = Clock::now();
   server_->Stop();
   EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count(),
             2000);
   EXPECT_TRUE(client.ClosedByServer());
-  // The listening port is released: we can listen on it ourselves. (Connecting to it
-  // instead was flaky: a connect to a free port in the ephemeral range can pick that
-  // same port as its source and connect to itself.)
-  EXPECT_TRUE(CanListenOn(client_port()));
+  // The listening socket is closed. (Connecting to the port instead was flaky: a
+  // connect to a free port in the ephemeral range can pick that same port as its source
+  // and connect to itself.)
+  EXPECT_FALSE(ListensOn(client_port()));
 }
 
 TEST(ServerStartTest, ReportsBadAddressesAndBusyPorts) {
