@@ -45,7 +45,8 @@ configure() {
 }
 
 # Three entries at once on CI's 2 cores: most wait on nebu processes, etcd, PostgreSQL
-# and timeouts (at -j2 they used 0.9 of the 2 cores; -j3 took 425 s against 651 here).
+# and timeouts (at -j2 they used 0.9 of the 2 cores; -j3 took 356 to 425 s against 651
+# here). A test that disturbs a shared service runs alone (RUN_SERIAL).
 run_ctest() {  # keeps ctest's summary line for the end of the output
   ctest --test-dir build --output-on-failure -j3 2>&1 | tee build/ctest.log
 }
