@@ -333,8 +333,8 @@ Respond Router::CatchUpOnMiss(const Route& route, const Request& request,
     // Only the first answer may start a catch-up; a second one goes to the slot (dropped).
     if (first_taken->exchange(true) || !IsCatchUpMiss(first)) return finish(std::move(first));
     auto held = std::make_shared<Response>(std::move(first));
-    catch_up_->CatchUpAsync(seen_applied, [this, &route, request_copy, params_copy, route_label, held,
-                             finish](CatchUpResult result) {
+    catch_up_->CatchUpAsync(seen_applied, [this, &route, request_copy, params_copy, route_label,
+                                           held, finish](CatchUpResult result) {
       if (result != CatchUpResult::kCaughtUp) {
         CountCatchUp(CatchUpResultName(result));
         return finish(std::move(*held));

@@ -239,7 +239,8 @@ TEST(RouterCatchUpTest, AnAsynchronousRouteAnsweringLaterIsReRunWithItsParams) {
                   });
   barrier.on_catch_up = [&applied] { applied.store(true); };
   router.SetCatchUp(&barrier);
-  Response response = router.Handle(WithCatchUpToken(MakeRequest("GET", "/rooms/!r:x/event/%24e1")));
+  Response response =
+      router.Handle(WithCatchUpToken(MakeRequest("GET", "/rooms/!r:x/event/%24e1")));
   EXPECT_EQ(response.status, 200) << response.body;
   EXPECT_EQ(boost::json::parse(response.body).at("event_id").as_string(), "$e1");
   EXPECT_EQ(runs.load(), 2);
